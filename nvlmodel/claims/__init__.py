@@ -1,0 +1,104 @@
+"""The claims ledger: every number the seed document prints, reproduced or explained.
+
+>>> from nvlmodel.claims import all_claims
+>>> c = {c.id: c for c in all_claims()}["nvl72.total-hbm-tb"]
+>>> (c.printed, c.reproduced_value, c.status)
+('13.5 TB', 13.824, 'inconsistent')
+
+Each section of the document has a builder (a module of this package); :data:`BUILDERS` lists
+them in document order. ``python -m nvlmodel claims --json`` prints the whole ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import lru_cache
+
+from ..units import require_choice
+from .core import KINDS, SECTIONS, STATUSES, Builder, Claim, make_claim, parse_printed
+from .hardware import hardware_claims
+
+#: Section builders, in document order. Each later chapter adds its own.
+BUILDERS: tuple[Builder, ...] = (hardware_claims,)
+
+
+@lru_cache(maxsize=1)
+def _ledger() -> tuple[Claim, ...]:
+    claims = tuple(c for build in BUILDERS for c in build())
+    seen: set[str] = set()
+    for c in claims:
+        if c.id in seen:
+            raise RuntimeError(f"duplicate claim id {c.id!r}")
+        seen.add(c.id)
+    return tuple(sorted(claims, key=lambda c: (c.line, _order(c))))
+
+
+def _order(c: Claim) -> int:
+    return list(SECTIONS).index(c.section)
+
+
+def all_claims(section: str | None = None, status: str | None = None) -> list[Claim]:
+    """The ledger in document order, optionally filtered by ``section`` and ``status``."""
+    if section is not None:
+        require_choice("section", section, SECTIONS)
+    if status is not None:
+        require_choice("status", status, STATUSES)
+    return [c for c in _ledger() if section in (None, c.section) and status in (None, c.status)]
+
+
+def get_claim(claim_id: str) -> Claim:
+    """One claim by id; an unknown id raises ``KeyError`` naming near matches."""
+    for c in _ledger():
+        if c.id == claim_id:
+            return c
+    prefix = claim_id.split(".")[0]
+    near = [c.id for c in _ledger() if c.id.startswith(prefix)] or [c.id for c in _ledger()][:10]
+    raise KeyError(f"unknown claim id {claim_id!r}; ids like it: {', '.join(near)}")
+
+
+def status_counts(claims: list[Claim] | None = None) -> dict[str, int]:
+    """Number of claims per status (every status present, zero included)."""
+    counts = Counter(c.status for c in (all_claims() if claims is None else claims))
+    return {s: counts.get(s, 0) for s in STATUSES}
+
+
+def to_json(claims: list[Claim] | None = None) -> str:
+    """The ledger as a JSON list of objects (the fields of :class:`Claim`)."""
+    return json.dumps([c.to_dict() for c in (all_claims() if claims is None else claims)], indent=2)
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if float(v).is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    return f"{v:,.4g}" if abs(v) >= 1 else f"{v:.4g}"
+
+
+def to_records(claims: list[Claim] | None = None) -> list[dict[str, str]]:
+    """Rows for display: values formatted, one dict per claim."""
+    return [
+        {
+            "id": c.id, "section": c.section, "line": str(c.line), "claim": c.claim, "unit": c.unit,
+            "printed": c.printed or "(lost)", "reproduced": _fmt(c.reproduced_value),
+            "status": c.status, "datasheet": _fmt(c.datasheet_value), "explanation": c.explanation,
+        }
+        for c in (all_claims() if claims is None else claims)
+    ]
+
+
+def to_markdown(claims: list[Claim] | None = None) -> str:
+    """The ledger as a GitHub/MyST markdown table."""
+    rows = to_records(claims)
+    cols = ["id", "line", "claim", "unit", "printed", "reproduced", "status", "datasheet", "explanation"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(r[k].replace("|", "\\|") for k in cols) + " |")
+    return "\n".join(out)
+
+
+__all__ = [
+    "BUILDERS", "Claim", "KINDS", "SECTIONS", "STATUSES", "all_claims", "get_claim", "make_claim",
+    "parse_printed", "status_counts", "to_json", "to_markdown", "to_records",
+]

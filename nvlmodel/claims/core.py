@@ -1,0 +1,132 @@
+"""The claims ledger mechanism: one :class:`Claim` per number the seed document prints.
+
+A claim stores the number *as printed* (a string, so that its rounding is known), the value the
+package computes by the document's own method and inputs (``reproduced_value``), the same
+quantity under the ``datasheet`` preset, and a status derived by one rule:
+
+* ``not-derivable`` -- the package cannot compute the number from anything the document states;
+* ``reproduced`` -- the computed value rounds to the printed one (half a unit of the last printed
+  digit, or an explicit tolerance for verbal claims such as "doubles"), or the text lost the
+  number and the value shown is what the document's method gives;
+* ``inconsistent`` -- otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from ..units import UNIT_SCALES, require_choice
+
+STATUSES: tuple[str, ...] = ("reproduced", "inconsistent", "not-derivable")
+KINDS: tuple[str, ...] = ("input", "derived")
+
+#: Sections of the seed document: id -> (title, first line, last line, book chapter).
+SECTIONS: dict[str, tuple[str, int, int, str]] = {
+    "intro": ("Introduction", 1, 2, "01-hardware"),
+    "spec-table": ("B200 GPU specifications", 4, 18, "01-hardware"),
+    "gb200": ("GB200 superchip", 19, 21, "01-hardware"),
+    "nvl72": ("NVL72 rack", 22, 41, "01-hardware"),
+    "fp4": ("FP4 tensor cores and inference throughput", 42, 105, "02-fp4"),
+    "modelexpress": ("ModelExpress on NVLink 5.0", 106, 188, "03-modelexpress"),
+    "kvbm": ("KVBM across 13.8 TB", 189, 312, "04-kvbm"),
+    "gang": ("Gang scheduling across NVSwitch domains", 313, 383, "05-gang-scheduling"),
+    "endtoend": ("End-to-end comparison", 384, 427, "06-end-to-end"),
+    "nvswitch-tier": ("NVSwitch memory as KV cache tier", 428, 467, "04-kvbm"),
+    "runner": ("FP4 weight dequantization pipeline", 468, 523, "02-fp4"),
+    "summary": ("Summary", 524, 525, "06-end-to-end"),
+}
+
+_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
+
+
+def parse_printed(printed: str | None) -> tuple[float | None, float]:
+    """The first number in a printed string and half a unit of its last digit.
+
+    >>> parse_printed("2.27x")
+    (2.27, 0.005)
+    >>> parse_printed("13,824 GB")
+    (13824.0, 0.5)
+    """
+    if printed is None:
+        return None, math.nan
+    m = _NUMBER.search(printed)
+    if m is None:
+        raise ValueError(f"no number in printed value {printed!r}")
+    text = m.group(0).replace(",", "")
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return float(text), 0.5 * 10.0**-decimals
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One numeric claim of the seed document and its reproduction. Values are in ``unit``."""
+
+    id: str
+    section: str
+    line: int
+    claim: str
+    unit: str
+    printed: str | None
+    seed_value: float | None
+    reproduced_value: float | None
+    status: str
+    datasheet_value: float | None
+    kind: str
+    explanation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def chapter(self) -> str:
+        return SECTIONS[self.section][3]
+
+
+def make_claim(
+    id: str,
+    section: str,
+    line: int,
+    claim: str,
+    unit: str,
+    printed: str | None,
+    reproduced: float | None,
+    datasheet: float | None = None,
+    *,
+    explanation: str = "",
+    kind: str = "derived",
+    tolerance: float | None = None,
+) -> Claim:
+    """Build a :class:`Claim`, deriving ``seed_value`` from ``printed`` and the status by the rule
+    in the module docstring. ``tolerance`` (absolute, in ``unit``) replaces the printed rounding
+    for verbal claims ("doubles", "~500ns")."""
+    require_choice("section", section, SECTIONS)
+    require_choice("unit", unit, UNIT_SCALES)
+    require_choice("kind", kind, KINDS)
+    first, last = SECTIONS[section][1:3]
+    if not first <= line <= last:
+        raise ValueError(f"claim {id!r}: line {line} is outside section {section!r} (lines {first}-{last})")
+    seed_value, half_unit = parse_printed(printed)
+    tol = half_unit if tolerance is None else tolerance
+    if reproduced is None:
+        status = "not-derivable"
+    elif seed_value is None or abs(reproduced - seed_value) <= tol * (1 + 1e-9):
+        status = "reproduced"
+    else:
+        status = "inconsistent"
+    if status != "reproduced" and not explanation:
+        raise ValueError(f"claim {id!r} is {status}: it needs an explanation")
+    return Claim(id=id, section=section, line=line, claim=claim, unit=unit, printed=printed,
+                 seed_value=seed_value, reproduced_value=_clean(reproduced),
+                 status=status, datasheet_value=_clean(datasheet), kind=kind, explanation=explanation)
+
+
+def _clean(v: float | None) -> float | None:
+    """Round away binary noise (``0.1 + 0.2``) so that JSON and tables read as the math does."""
+    return None if v is None else float(f"{v:.12g}")
+
+
+#: A section builder returns the claims of one part of the document.
+Builder = Callable[[], list[Claim]]

@@ -1,0 +1,175 @@
+"""Claims of the seed's hardware sections: introduction (line 1), spec table (lines 6-18),
+GB200 superchip (line 20) and the NVL72 box (lines 24-41)."""
+
+from __future__ import annotations
+
+from ..hardware import SPEC_TABLE_ROWS, get_gpu, get_superchip, get_system, spec_value
+from ..topology import NVL72Topology
+from ..units import PB, convert
+from .core import Claim, make_claim
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+# Per spec-table row: line, printed B200, printed H100, printed ratio, and what to say where the
+# datasheet differs (keyed by GPUSpec field).
+_SPEC_PRINTED = {
+    "transistors": (9, "208 billion", "80 billion", "2.6x"),
+    "sms": (10, "192", "132", "1.45x"),
+    "fp16_dense_flops": (11, "4,500", "1,979", "2.27x"),
+    "fp8_dense_flops": (12, "9,000", "3,958", "2.27x"),
+    "fp4_dense_flops": (13, "18,000", None, None),
+    "hbm_bytes": (14, "192 GB", "80 GB", "2.4x"),
+    "hbm_bandwidth": (15, "8 TB/s", "3.35 TB/s", "2.39x"),
+    "nvlink_bw_total": (16, "1,800 GB/s", "900 GB/s", "2x"),
+    "tdp_watts": (17, "1,000 W", "700 W", "1.43x"),
+    "l2_bytes": (18, "128 MB", "50 MB", "2.56x"),
+}
+
+_SPARSE = ("the printed figure is NVIDIA's 2:4-sparse peak; dense LLM weights do not use 2:4 "
+           "sparsity, so the dense peak is half of it")
+_SPEC_NOTES = {
+    "sms": ("NVIDIA has not published a B200 SM count; a device query reports 148 SMs "
+            "(pytorch/ao PR #4002). We found no public source for 192."),
+    "fp16_dense_flops": _SPARSE + ".",
+    "fp8_dense_flops": _SPARSE + ".",
+    "fp4_dense_flops": _SPARSE + " (9,000 dense for HGX B200, 10,000 for the B200 in GB200).",
+    "hbm_bytes": ("192 GB is physical; software sees 180 GB on HGX B200 (MLPerf 'B200-SXM-180GB') "
+                  "and 186 GB on GB200, so the usable ratio is 2.25x-2.33x."),
+    "nvlink_bw_total": ("1,800 GB/s adds both directions of 18 links x 100 GB/s; one direction, "
+                        "which bounds a one-way copy, is 900 GB/s (450 GB/s on H100)."),
+    "tdp_watts": "1,000 W is HGX B200; the B200 in a GB200 superchip is rated 1,200 W.",
+    "l2_bytes": ("NVIDIA has not published B200 L2 size; a device query reports 126.5 MB "
+                 "(pytorch/ao PR #4002), a ratio of 2.53x."),
+}
+
+
+def _spec_table_claims() -> list[Claim]:
+    claims: list[Claim] = []
+    b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
+    b_ds, h_ds = get_gpu("b200", "datasheet"), get_gpu("h100", "datasheet")
+    claims.append(make_claim(
+        "spec.b200.dies", "spec-table", 8, "Dual-die (2 x reticle)", "count", "2",
+        b_seed.dies, b_ds.dies, kind="input"))
+    for label, attr, unit in SPEC_TABLE_ROWS:
+        line, pb, ph, pr = _SPEC_PRINTED[attr]
+        note = _SPEC_NOTES.get(attr, "")
+        vb_s, vh_s = spec_value(b_seed, attr, unit), spec_value(h_seed, attr, unit)
+        vb_d, vh_d = spec_value(b_ds, attr, unit), spec_value(h_ds, attr, unit)
+        short = attr.removesuffix("_dense_flops").removesuffix("_bytes").removesuffix("_watts").replace("_", "-")
+        claims.append(make_claim(f"spec.b200.{short}", "spec-table", line, f"{label}: B200 {pb}", unit,
+                                 pb, vb_s, vb_d, kind="input", explanation=note))
+        if ph is not None:
+            h_note = note if attr in ("fp16_dense_flops", "fp8_dense_flops", "nvlink_bw_total") else ""
+            claims.append(make_claim(f"spec.h100.{short}", "spec-table", line, f"{label}: H100 {ph}", unit,
+                                     ph, vh_s, vh_d, kind="input", explanation=h_note))
+        if pr is not None:
+            claims.append(make_claim(f"spec.ratio.{short}", "spec-table", line, f"{label}: ratio {pr}", "x",
+                                     pr, _ratio(vb_s, vh_s), _ratio(vb_d, vh_d), explanation=note))
+    return claims
+
+
+def _intro_claims() -> list[Claim]:
+    b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
+    b_ds, h_ds = get_gpu("b200", "datasheet"), get_gpu("h100", "datasheet")
+    seed_rack, ds_rack = NVL72Topology("seed"), NVL72Topology("datasheet")
+    sc_seed, sc_ds = get_superchip("gb200", "seed"), get_superchip("gb200", "datasheet")
+    return [
+        make_claim(
+            "intro.hbm-capacity-doubles", "intro", 1, "doubles the HBM capacity (192 GB vs 80 GB)", "x",
+            "2x (doubles)", b_seed.hbm_bytes / h_seed.hbm_bytes, b_ds.hbm_usable_bytes / h_ds.hbm_usable_bytes,
+            tolerance=0.05,
+            explanation=("192 / 80 = 2.4, as the document's own spec table says (line 14): 'doubles' "
+                         "understates it. With usable capacity (180 GB on HGX B200) the ratio is 2.25x.")),
+        make_claim(
+            "intro.hbm-bandwidth-triples", "intro", 1, "triples the memory bandwidth (8 TB/s vs 3.35 TB/s)",
+            "x", "3x (triples)", b_seed.hbm_bandwidth / h_seed.hbm_bandwidth,
+            b_ds.hbm_bandwidth / h_ds.hbm_bandwidth, tolerance=0.05,
+            explanation=("8 / 3.35 = 2.39, as the spec table (line 15) and the summary (line 525) say; "
+                         "'triples' overstates it by a quarter.")),
+        make_claim(
+            "intro.fp4-doubles-compute", "intro", 1,
+            "native FP4 tensor core support that doubles the effective compute throughput", "x",
+            "2x (doubles)", b_seed.peak_flops("fp4") / b_seed.peak_flops("fp8"),
+            b_ds.peak_flops("fp4") / b_ds.peak_flops("fp8"), tolerance=0.05),
+        make_claim(
+            "intro.superchip-gpus", "intro", 1, "The GB200 superchip pairs two B200 GPUs with one Grace ARM CPU",
+            "count", "2", sc_seed.gpus, sc_ds.gpus, kind="input"),
+        make_claim(
+            "intro.nvl72-superchips", "intro", 1, "the NVL72 rack connects 36 GB200 superchips", "count",
+            "36", seed_rack.num_superchips, ds_rack.num_superchips, kind="input"),
+        make_claim(
+            "intro.nvl72-gpus", "intro", 1, "(72 B200 GPUs)", "count", "72",
+            seed_rack.num_superchips * sc_seed.gpus, ds_rack.num_superchips * sc_ds.gpus),
+        make_claim(
+            "intro.bisection-per-gpu", "intro", 1, "through NVSwitch with 1.8 TB/s bisection bandwidth per GPU",
+            "TB/s", "1.8 TB/s", convert(b_seed.nvlink_bw_total, "TB/s"),
+            convert(get_gpu("gb200-b200", "datasheet").nvlink_bw_per_direction, "TB/s"),
+            explanation=("1.8 TB/s is the GPU's total NVLink bandwidth, both directions added (18 links x "
+                         "100 GB/s); it is not a bisection figure. A one-way stream, such as a weight or KV "
+                         "copy, gets at most 900 GB/s, the datasheet value shown.")),
+    ]
+
+
+def _nvl72_claims() -> list[Claim]:
+    seed, ds = get_system("nvl72", "seed"), get_system("nvl72", "datasheet")
+    usable_note = ("72 x 186 GB = 13,392 GB is what software can use on GB200 (MLPerf 'GB200-186GB'); "
+                   "the datasheet value shown is that usable total.")
+    no_switch_memory = ("NVLink switch ASICs have no HBM: no NVIDIA material lists switch memory, and the "
+                        "rack's memory is GPU HBM3e plus Grace LPDDR5X. The datasheet value is 0. The "
+                        "tier is modelled as a hypothetical in the KVBM chapter.")
+    return [
+        make_claim("nvl72.gpus", "nvl72", 26, "36 x GB200 Superchips = 72 x B200 GPUs", "count", "72",
+                   seed.num_superchips * seed.superchip.gpus, ds.num_superchips * ds.superchip.gpus),
+        make_claim("nvl72.total-hbm-gb", "nvl72", 27, "Total HBM: 72 x 192 GB = 13,824 GB", "GB", "13,824 GB",
+                   convert(seed.total_hbm_bytes, "GB"), convert(ds.total_hbm_usable_bytes, "GB"),
+                   explanation=usable_note),
+        make_claim("nvl72.total-hbm-tb", "nvl72", 27, "13,824 GB = 13.5 TB", "TB", "13.5 TB",
+                   convert(seed.total_hbm_bytes, "TB"), convert(ds.total_hbm_usable_bytes, "TB"),
+                   explanation=("13,824 GB is 13.8 TB (the KVBM heading, line 189, says 13.8 TB). 13.5 is "
+                                "13,824 / 1,024: a binary step applied to a decimal figure; in binary units "
+                                f"the total is {seed.total_hbm_bytes / 2**40:.2f} TiB. " + usable_note)),
+        make_claim("nvl72.total-hbm-bw", "nvl72", 28, "Total HBM BW: 72 x 8 TB/s = 576 TB/s", "TB/s", "576 TB/s",
+                   convert(seed.total_hbm_bandwidth, "TB/s"), convert(ds.total_hbm_bandwidth, "TB/s")),
+        make_claim("nvl72.total-fp4", "nvl72", 29, "Total FP4 TFLOPS: 72 x 18,000 = 1,296 PFLOPS", "PFLOP/s",
+                   "1,296 PFLOPS", seed.total_flops("fp4") / PB, ds.total_flops("fp4") / PB,
+                   explanation=("18,000 TFLOPS is the 2:4-sparse FP4 peak of an HGX B200. A GB200 GPU has "
+                                "10,000 dense (20,000 sparse), so the rack's dense FP4 peak is 720 PFLOPS "
+                                "(1,440 sparse).")),
+        make_claim("nvl72.switches", "nvl72", 31, "NVLink 5.0 Network (via 9 NVSwitches)", "count", "9",
+                   seed.switch_chips, ds.switch_chips,
+                   explanation=("The rack has 9 NVLink switch trays holding 2 NVSwitch ASICs each: 18 "
+                                "switch chips, each linked once to every GPU (72 GPUs x 18 links = 1,296 "
+                                "= 18 x 72 ports).")),
+        make_claim("nvl72.bisection-per-gpu", "nvl72", 32, "Per-GPU bisection bandwidth: 1,800 GB/s", "GB/s",
+                   "1,800 GB/s", convert(seed.gpu.nvlink_bw_total, "GB/s"),
+                   convert(ds.gpu.nvlink_bw_per_direction, "GB/s"),
+                   explanation=("1,800 GB/s is total NVLink bandwidth (both directions); per direction it "
+                                "is 900 GB/s.")),
+        make_claim("nvl72.total-bisection", "nvl72", 34, "Total bisection bandwidth: 130 TB/s", "TB/s",
+                   "130 TB/s", convert(seed.total_nvlink_bw, "TB/s"), convert(ds.bisection_bw, "TB/s"),
+                   explanation=("72 x 1.8 TB/s = 129.6 TB/s is the sum of every GPU's NVLink bandwidth, "
+                                "which NVIDIA quotes as 130 TB/s of aggregate bandwidth, not bisection. Cut "
+                                "the one-hop fabric into two halves of 36 GPUs: 36 x 900 GB/s cross each "
+                                "way, 64.8 TB/s both ways, the datasheet value shown.")),
+        make_claim("nvl72.switch-memory-each", "nvl72", 37, "9 NVSwitches x 128 GB HBM3e each", "GB", "128 GB",
+                   convert(seed.switch_memory_bytes, "GB"), convert(ds.switch_memory_bytes, "GB"),
+                   explanation=no_switch_memory),
+        make_claim("nvl72.switch-memory-total", "nvl72", 38, "Total: 1,152 GB of shared NVSwitch memory", "GB",
+                   "1,152 GB", convert(seed.total_switch_memory_bytes, "GB"),
+                   convert(ds.total_switch_memory_bytes, "GB"), explanation=no_switch_memory),
+        make_claim("nvl72.switch-memory-total-tb", "nvl72", 41,
+                   "their own HBM3e memory (128 GB per switch, 1.15 TB total)", "TB", "1.15 TB",
+                   convert(seed.total_switch_memory_bytes, "TB"), convert(ds.total_switch_memory_bytes, "TB"),
+                   explanation=no_switch_memory),
+    ]
+
+
+def hardware_claims() -> list[Claim]:
+    """Claims of the introduction, spec table, GB200 and NVL72 sections."""
+    return _intro_claims() + _spec_table_claims() + _nvl72_claims()
+
+
+__all__ = ["hardware_claims"]

@@ -1,0 +1,102 @@
+"""Units: one place for every scale factor, and the validation helpers.
+
+The package computes in SI base units -- bytes, bytes/s, FLOP/s, seconds, watts -- and converts
+only when formatting. Decimal and binary prefixes have different names: ``GB = 1e9`` while
+``GiB = 2**30``; bandwidths are always decimal (NVIDIA quotes TB/s = 1e12 bytes/s).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+# Decimal byte prefixes (memory sizes as NVIDIA quotes them, and all bandwidths).
+KB = 1e3
+MB = 1e6
+GB = 1e9
+TB = 1e12
+PB = 1e15
+
+# Binary byte prefixes (software allocators; the seed's ``128 * 1024**3``).
+KiB = 2**10
+MiB = 2**20
+GiB = 2**30
+TiB = 2**40
+
+# Rates.
+GB_PER_S = GB
+TB_PER_S = TB
+TFLOPS = 1e12  # FLOP/s
+PFLOPS = 1e15  # FLOP/s
+
+# Time.
+NS = 1e-9
+US = 1e-6
+MS = 1e-3
+
+# Counts.
+BILLION = 1e9
+
+#: Display units understood by :func:`scale` and the claims ledger, with their SI factor.
+UNIT_SCALES: dict[str, float] = {
+    "1": 1.0,
+    "x": 1.0,
+    "count": 1.0,
+    "billion": BILLION,
+    "W": 1.0,
+    "B": 1.0,
+    "KB": KB,
+    "MB": MB,
+    "GB": GB,
+    "TB": TB,
+    "KiB": KiB,
+    "MiB": MiB,
+    "GiB": GiB,
+    "TiB": TiB,
+    "GB/s": GB_PER_S,
+    "TB/s": TB_PER_S,
+    "TFLOP/s": TFLOPS,
+    "PFLOP/s": PFLOPS,
+    "ns": NS,
+    "us": US,
+    "ms": MS,
+    "s": 1.0,
+}
+
+
+def scale(unit: str) -> float:
+    """Return the SI factor of a display unit, e.g. ``scale("TB/s") == 1e12``."""
+    return UNIT_SCALES[require_choice("unit", unit, UNIT_SCALES)]
+
+
+def convert(value_si: float, unit: str) -> float:
+    """Convert a value in SI base units into ``unit`` (``convert(8e12, "TB/s") == 8.0``)."""
+    return value_si / scale(unit)
+
+
+def require_choice(what: str, value: str, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``; otherwise raise ``ValueError`` listing them."""
+    options = list(choices)
+    if value not in options:
+        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(str, options))}")
+    return value
+
+
+def require_positive(what: str, value: float, *, allow_zero: bool = False) -> float:
+    """Return ``value`` if it is a finite number > 0 (>= 0 with ``allow_zero``); else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{what} must be a finite number {bound}, got {value!r}")
+    return value
+
+
+def require_index(what: str, value: int, size: int) -> int:
+    """Return ``value`` if it is an int in ``range(size)``; otherwise raise naming the range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if not 0 <= value < size:
+        raise ValueError(f"{what} must be in 0..{size - 1}, got {value}")
+    return int(value)

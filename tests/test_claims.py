@@ -1,0 +1,118 @@
+"""The ledger: its rule, its hand-checked values, and its agreement with the seed text."""
+
+import json
+import re
+
+import pytest
+
+from nvlmodel.claims import SECTIONS, all_claims, get_claim, make_claim, parse_printed, status_counts, to_json, to_markdown
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s.replace("\u2019", "'").replace("\u2014", "-")).strip().lower()
+
+
+def test_every_quote_is_on_its_line(seed_lines):
+    for c in all_claims():
+        line = _norm(seed_lines[c.line - 1])
+        parts = [p.strip() for p in re.split(r":|\(|\)", _norm(c.claim)) if p.strip()]
+        # The quote's pieces (row label, values) all appear on the cited line.
+        for p in parts:
+            for word in re.findall(r"[\w.,]+", p):
+                if word in ("b200", "h100", "ratio"):
+                    continue  # table rows name the column, not the line
+                assert word in line, (c.id, word, c.line)
+
+
+def test_printed_numbers_are_on_their_line(seed_lines):
+    for c in all_claims():
+        if c.printed is None:
+            continue
+        number = re.search(r"[\d,]+(?:\.\d+)?", c.printed).group(0)
+        verbal = re.search(r"\((\w+)\)", c.printed)
+        text = _norm(seed_lines[c.line - 1])
+        assert (verbal.group(1) if verbal else number) in text, (c.id, c.printed)
+
+
+def test_parse_printed():
+    assert parse_printed("2.27x") == (2.27, 0.005)
+    assert parse_printed("13,824 GB") == (13824.0, 0.5)
+    assert parse_printed("1.8 TB/s") == (1.8, 0.05)
+    assert parse_printed(None)[0] is None
+    with pytest.raises(ValueError, match="no number"):
+        parse_printed("N/A")
+
+
+def test_status_rule():
+    ok = make_claim("t.a", "nvl72", 34, "q", "TB/s", "130 TB/s", 129.6)
+    assert ok.status == "reproduced" and ok.seed_value == 130
+    bad = make_claim("t.b", "nvl72", 27, "q", "TB", "13.5 TB", 13.824, explanation="binary step")
+    assert bad.status == "inconsistent"
+    lost = make_claim("t.c", "kvbm", 192, "q", "GB", None, 163.7)
+    assert lost.status == "reproduced" and lost.seed_value is None
+    nd = make_claim("t.d", "endtoend", 420, "q", "x", "4.5x", None, explanation="no inputs")
+    assert nd.status == "not-derivable"
+    # 2.4 is not "doubles" with a verbal tolerance of 0.05, though it rounds to 2 at integer precision.
+    assert make_claim("t.e", "intro", 1, "q", "x", "2x", 2.4, explanation="e", tolerance=0.05).status == "inconsistent"
+
+
+def test_bad_claims_are_rejected():
+    with pytest.raises(ValueError, match="needs an explanation"):
+        make_claim("t.x", "nvl72", 27, "q", "TB", "13.5 TB", 13.824)
+    with pytest.raises(ValueError, match="outside section 'nvl72'"):
+        make_claim("t.x", "nvl72", 300, "q", "TB", "1 TB", 1)
+    with pytest.raises(ValueError, match="unknown section"):
+        make_claim("t.x", "appendix", 1, "q", "TB", "1 TB", 1)
+    with pytest.raises(ValueError, match="unknown unit"):
+        make_claim("t.x", "nvl72", 27, "q", "parsecs", "1", 1)
+
+
+def test_hardware_values_by_hand():
+    c = get_claim("nvl72.total-hbm-tb")
+    assert (c.seed_value, c.reproduced_value, c.status) == (13.5, 72 * 192 / 1000, "inconsistent")
+    assert c.datasheet_value == pytest.approx(72 * 186 / 1000)
+    c = get_claim("nvl72.total-bisection")
+    assert c.reproduced_value == pytest.approx(72 * 1.8) and c.status == "reproduced"
+    assert c.datasheet_value == pytest.approx(36 * 0.9 * 2)
+    c = get_claim("intro.hbm-bandwidth-triples")
+    assert c.reproduced_value == pytest.approx(8 / 3.35) and c.status == "inconsistent"
+    assert get_claim("spec.ratio.sms").reproduced_value == pytest.approx(192 / 132)
+    assert get_claim("spec.ratio.sms").datasheet_value == pytest.approx(148 / 132)
+    assert get_claim("nvl72.total-fp4").datasheet_value == 720
+    assert get_claim("nvl72.switch-memory-total").datasheet_value == 0
+
+
+def test_ledger_invariants():
+    claims = all_claims()
+    assert len({c.id for c in claims}) == len(claims)
+    assert [c.line for c in claims] == sorted(c.line for c in claims)
+    for c in claims:
+        assert c.section in SECTIONS
+        lo, hi = SECTIONS[c.section][1:3]
+        assert lo <= c.line <= hi
+        if c.status != "reproduced":
+            assert c.explanation
+        # Where the datasheet disagrees with the document's value, the ledger says why.
+        if c.datasheet_value is not None and c.reproduced_value is not None:
+            if abs(c.datasheet_value - c.reproduced_value) > 1e-9 * max(1, abs(c.reproduced_value)):
+                assert c.explanation, c.id
+
+
+def test_counts_and_filters():
+    counts = status_counts()
+    assert sum(counts.values()) == len(all_claims())
+    assert counts["inconsistent"] == len(all_claims(status="inconsistent")) >= 3
+    assert all(c.section == "nvl72" for c in all_claims(section="nvl72"))
+    with pytest.raises(ValueError, match="valid choices: reproduced, inconsistent, not-derivable"):
+        all_claims(status="wrong")
+    with pytest.raises(KeyError, match="ids like it: nvl72"):
+        get_claim("nvl72.nonsense")
+
+
+def test_exports():
+    data = json.loads(to_json())
+    assert len(data) == len(all_claims())
+    assert set(data[0]) >= {"id", "section", "claim", "unit", "seed_value", "reproduced_value", "status",
+                            "datasheet_value", "explanation"}
+    md = to_markdown()
+    assert md.count("\n") == len(all_claims()) + 1
