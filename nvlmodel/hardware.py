@@ -90,7 +90,7 @@ class GPUSpec:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every numeric/text spec as ``{field, quantity, value, unit, source}`` in display units."""
-        return [_row(self, f) for f in fields(self) if f.name not in ("key", "sources", "preset")]
+        return [_row(self, f) for f in fields(self) if f.name not in ("key", "name", "sources", "preset")]
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class SuperchipSpec:
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     def rows(self) -> list[dict[str, Any]]:
-        return [_row(self, f) for f in fields(self) if f.name not in ("key", "sources", "preset", "gpu")]
+        return [_row(self, f) for f in fields(self) if f.name not in ("key", "name", "sources", "preset", "gpu")]
 
 
 @dataclass(frozen=True)
@@ -438,4 +438,38 @@ def spec_table(gpu_a: str = "b200", gpu_b: str = "h100", preset: str = "seed",
         ratio = va / vb if va is not None and vb else None
         rows.append({"specification": label, "unit": "" if unit == "count" else unit,
                      a.name: va, b.name: vb, "ratio": ratio})
+    return pd.DataFrame(rows)
+
+
+#: Rack-level totals shown for a system: label, display unit, and how to compute it from a SystemSpec.
+SYSTEM_TOTALS: tuple[tuple[str, str, Any], ...] = (
+    ("GPUs", "count", lambda s: s.num_gpus),
+    ("Grace CPUs", "count", lambda s: s.num_cpus),
+    ("HBM, physical", "TB", lambda s: s.total_hbm_bytes),
+    ("HBM, usable", "TB", lambda s: s.total_hbm_usable_bytes),
+    ("HBM bandwidth", "TB/s", lambda s: s.total_hbm_bandwidth),
+    ("FP4 tensor peak, dense", "PFLOP/s", lambda s: s.total_flops("fp4")),
+    ("FP4 tensor peak, 2:4 sparse", "PFLOP/s", lambda s: s.total_flops("fp4", sparse=True)),
+    ("FP8 tensor peak, dense", "PFLOP/s", lambda s: s.total_flops("fp8")),
+    ("NVLink, sum over GPUs (both directions)", "TB/s", lambda s: s.total_nvlink_bw),
+    ("NVLink bisection (both directions)", "TB/s", lambda s: s.bisection_bw),
+    ("NVSwitch ASICs", "count", lambda s: s.switch_chips),
+    ("NVSwitch memory", "GB", lambda s: s.total_switch_memory_bytes),
+)
+
+
+def system_totals(name: str = "nvl72") -> "pd.DataFrame":  # noqa: F821
+    """Totals of a system under both presets: ``quantity, unit, seed, datasheet``.
+
+    Under ``seed`` the bisection row applies the document's per-direction premise (1.8 TB/s per GPU
+    each way), so it shows what the seed's numbers imply, not what the document printed."""
+    import pandas as pd
+
+    specs = {p: get_system(name, p) for p in PRESETS}
+    rows = []
+    for label, unit, fn in SYSTEM_TOTALS:
+        row = {"quantity": label, "unit": "" if unit == "count" else unit}
+        for p, s in specs.items():
+            row[p] = fn(s) if unit == "count" else convert(fn(s), unit)
+        rows.append(row)
     return pd.DataFrame(rows)

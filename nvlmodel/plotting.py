@@ -10,16 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")  # headless everywhere; notebooks still display the returned figure
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from .topology import NVL72Topology  # noqa: E402
-from .units import GB, require_choice  # noqa: E402
+from .topology import NVL72Topology
+from .units import GB, require_choice
 
 STYLE = {
     "figure.dpi": 110,
@@ -62,10 +59,13 @@ def savefig(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str) -
 
 
 def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str) -> plt.Figure:
-    """Horizontal bars of ``a / b`` per spec row under both presets (tables from
-    :func:`nvlmodel.hardware.spec_table`)."""
-    rows = table_seed.dropna(subset=["ratio"])
-    ds = table_datasheet.set_index("specification").reindex(rows["specification"])
+    """Horizontal bars of ``a / b`` per spec row under both presets. The tables come from
+    :func:`nvlmodel.hardware.spec_table` and hold the same rows in the same order (labels may
+    differ, e.g. usable HBM); rows without a ratio under either preset are left out."""
+    if len(table_seed) != len(table_datasheet):
+        raise ValueError("the two spec tables must hold the same rows")
+    keep = (table_seed["ratio"].notna() & table_datasheet["ratio"].notna()).to_numpy()
+    rows, ds = table_seed[keep], table_datasheet[keep]
     y = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(rows) + 1.2))
     ax.barh(y + 0.2, rows["ratio"], height=0.38, color=PRESET_COLORS["seed"], label="seed (as printed)")
@@ -74,7 +74,7 @@ def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str) ->
     ax.set_yticks(y, rows["specification"])
     ax.invert_yaxis()
     ax.set_xlabel(f"ratio {label_a} / {label_b} (dimensionless)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     fig.tight_layout()
     return fig
 
@@ -142,8 +142,6 @@ def plot_fabric_views() -> plt.Figure:
                 segs_gpu.append([(sx[a], 1.0), (gx[b], 0.0)])
             elif a.startswith("switch:"):
                 segs_sw.append((a, b))
-        from matplotlib.collections import LineCollection
-
         alpha = 0.5 if view == "seed" else 0.06
         ax.add_collection(LineCollection(segs_gpu, colors=PRESET_COLORS[view], linewidths=0.6, alpha=alpha))
         if segs_sw:  # the seed's inter-domain paths: draw the switch-to-switch mesh as a bus
@@ -155,6 +153,9 @@ def plot_fabric_views() -> plt.Figure:
         pairs = [(u, v) for u, v in g.edges() if u.startswith("gpu:") and v.startswith("gpu:")]
         for u, v in pairs:  # the seed's superchip pairs
             ax.plot([gx[u], gx[v]], [-0.06, -0.06], color="k", lw=1.2)
+        if pairs:
+            ax.text(topo.num_gpus / 2, -0.17, "superchip pairs joined directly (seed: distance 0, 1.8 TB/s)",
+                    ha="center", fontsize=7)
         ax.scatter(list(gx.values()), [0.0] * len(gx), s=6, color="k", zorder=3)
         ax.scatter(list(sx.values()), [1.0] * len(sx), s=40, marker="s", color="0.35", zorder=3)
         title = ("seed view: 9 NVSwitch domains of 8 GPUs" if view == "seed"
@@ -162,7 +163,7 @@ def plot_fabric_views() -> plt.Figure:
         ax.set_title(title)
         ax.set_xlabel("GPU id (switches above, GPUs below)")
         ax.set_xlim(-2, topo.num_gpus + 1)
-        ax.set_ylim(-0.2, 1.25)
+        ax.set_ylim(-0.22, 1.25)
         ax.set_yticks([0, 1], ["GPUs", "switches"])
     fig.tight_layout()
     return fig

@@ -100,3 +100,16 @@ def require_index(what: str, value: int, size: int) -> int:
     if not 0 <= value < size:
         raise ValueError(f"{what} must be in 0..{size - 1}, got {value}")
     return int(value)
+
+
+def fmt_value(v: float | None) -> str:
+    """Format a number for tables: integers with thousands separators, else 4 significant digits.
+
+    >>> fmt_value(18000.0), fmt_value(2.2739), fmt_value(None)
+    ('18,000', '2.274', '-')
+    """
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if float(v).is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"

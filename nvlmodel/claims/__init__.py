@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from functools import lru_cache
 
-from ..units import require_choice
+from ..units import fmt_value, require_choice
 from .core import KINDS, SECTIONS, STATUSES, Builder, Claim, make_claim, parse_printed
 from .hardware import hardware_claims
 
@@ -68,21 +68,13 @@ def to_json(claims: list[Claim] | None = None) -> str:
     return json.dumps([c.to_dict() for c in (all_claims() if claims is None else claims)], indent=2)
 
 
-def _fmt(v: float | None) -> str:
-    if v is None:
-        return "-"
-    if float(v).is_integer() and abs(v) < 1e15:
-        return f"{int(v):,}"
-    return f"{v:,.4g}" if abs(v) >= 1 else f"{v:.4g}"
-
-
 def to_records(claims: list[Claim] | None = None) -> list[dict[str, str]]:
     """Rows for display: values formatted, one dict per claim."""
     return [
         {
             "id": c.id, "section": c.section, "line": str(c.line), "claim": c.claim, "unit": c.unit,
-            "printed": c.printed or "(lost)", "reproduced": _fmt(c.reproduced_value),
-            "status": c.status, "datasheet": _fmt(c.datasheet_value), "explanation": c.explanation,
+            "printed": c.printed or "(lost)", "reproduced": fmt_value(c.reproduced_value),
+            "status": c.status, "datasheet": fmt_value(c.datasheet_value), "explanation": c.explanation,
         }
         for c in (all_claims() if claims is None else claims)
     ]

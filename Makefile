@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine:
+#   make book   create .venv on first use, execute every notebook with papermill, build _build/html
+#   make test   unit + property tests, notebook/expected sync check, nbval on the committed notebooks
+# make expected  re-execute the notebooks into notebooks/*.ipynb (the committed expected outputs)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test expected env clean lock
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.4" || true
+	if [ -x $(BIN)/uv ]; then \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements.lock -e . ; \
+	else \
+	  $(BIN)/python -m pip install --quiet -r requirements.lock -e . ; \
+	fi
+	touch $@
+
+book: $(STAMP)
+	$(BIN)/python scripts/notebooks.py book
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests nvlmodel notebooks --doctest-modules --nbval-lax --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+expected: $(STAMP)
+	$(BIN)/python scripts/notebooks.py expected
+
+# Regenerate requirements.lock after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra book --extra test --universal --python-version 3.11 \
+	  -o requirements.lock
+
+clean:
+	rm -rf _build _extra

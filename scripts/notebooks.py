@@ -1,0 +1,82 @@
+"""Execute the jupytext notebooks with papermill; stage and build the Jupyter Book.
+
+    python scripts/notebooks.py book       # execute every notebooks/*.md into _build/src, build _build/html
+    python scripts/notebooks.py expected   # execute every notebooks/*.md into notebooks/*.ipynb (tracked)
+
+Neither touches a tracked file except ``expected``, whose job is to regenerate the committed
+expected outputs on purpose. Papermill runs each notebook with its working directory in a
+``notebooks/`` folder, so a notebook's default ``figures_dir = "../_extra/figures"`` lands beside
+the book config, where Sphinx copies it into ``_build/html/figures``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill as pm
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+STAGE = BUILD / "src"
+
+
+def sources() -> list[Path]:
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md"))
+
+
+def _strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop timestamps and durations so that `make expected` diffs only what changed."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def execute(md: Path, out: Path, cwd: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nb = jupytext.read(md)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    print(f"executing {md.relative_to(ROOT)} -> {out.relative_to(ROOT)}", flush=True)
+    done = pm.execute_notebook(nb, None, kernel_name="python3", cwd=str(cwd), progress_bar=False)
+    nbformat.write(_strip_volatile(done), out)
+
+
+def expected() -> None:
+    for md in sources():
+        execute(md, md.with_suffix(".ipynb"), ROOT / "notebooks")
+
+
+def book() -> None:
+    if STAGE.exists():
+        shutil.rmtree(STAGE)
+    STAGE.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, STAGE / name)
+    shutil.copytree(ROOT / "book", STAGE / "book")
+    for md in sources():
+        execute(md, STAGE / "notebooks" / md.with_suffix(".ipynb").name, STAGE / "notebooks")
+    html = BUILD / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE), "--path-output", str(ROOT),
+           "--warningiserror", "--keep-going"]
+    subprocess.run(cmd, check=True)
+    print(f"book: {html / 'index.html'}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("what", choices=["book", "expected"])
+    args = p.parse_args()
+    {"book": book, "expected": expected}[args.what]()
+
+
+if __name__ == "__main__":
+    main()
