@@ -23,7 +23,18 @@ from .topology import VIEWS, HGXTopology, NVL72Topology
 __version__ = "0.1.0"
 
 __all__ = [
-    "GPU_NAMES", "PRESETS", "SYSTEM_NAMES", "VIEWS", "GPUSpec", "SuperchipSpec", "SystemSpec",
-    "HGXTopology", "NVL72Topology", "get_gpu", "get_superchip", "get_system", "spec_table",
+    "GPU_NAMES",
+    "PRESETS",
+    "SYSTEM_NAMES",
+    "VIEWS",
+    "GPUSpec",
+    "HGXTopology",
+    "NVL72Topology",
+    "SuperchipSpec",
+    "SystemSpec",
     "__version__",
+    "get_gpu",
+    "get_superchip",
+    "get_system",
+    "spec_table",
 ]

@@ -19,9 +19,10 @@ display unit in the dataclass field metadata and its source in ``spec.sources[fi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .units import GB, MB, TB, TFLOPS, convert, require_choice
 
@@ -421,7 +422,7 @@ def spec_value(gpu: GPUSpec, attribute: str, unit: str) -> float | None:
 
 
 def spec_table(gpu_a: str = "b200", gpu_b: str = "h100", preset: str = "seed",
-               *, usable_hbm: bool = False) -> "pd.DataFrame":  # noqa: F821
+               *, usable_hbm: bool = False) -> pd.DataFrame:  # noqa: F821
     """The seed's spec table (lines 6-18) for two GPUs under ``preset``, with the ratio a/b.
 
     Tensor rows use the dense field (under ``seed`` that is the printed, sparse figure).
@@ -458,7 +459,7 @@ SYSTEM_TOTALS: tuple[tuple[str, str, Any], ...] = (
 )
 
 
-def system_totals(name: str = "nvl72") -> "pd.DataFrame":  # noqa: F821
+def system_totals(name: str = "nvl72") -> pd.DataFrame:  # noqa: F821
     """Totals of a system under both presets: ``quantity, unit, seed, datasheet``.
 
     Under ``seed`` the bisection row applies the document's per-direction premise (1.8 TB/s per GPU

@@ -24,7 +24,7 @@ from functools import cached_property
 import networkx as nx
 
 from .hardware import get_system
-from .units import NS, TB, require_choice, require_index
+from .units import NS, TB, require_choice, require_index, require_positive
 
 VIEWS: tuple[str, ...] = ("seed", "datasheet")
 
@@ -41,8 +41,56 @@ class Link:
     hops: int  # switch hops (seed view: the document's 0/1/2 distance)
     bandwidth: float  # bytes/s, one direction, one transfer alone on the path
 
+    def transfer_time(self, nbytes: float, per_hop_latency_s: float = 0.0) -> float:
+        """Seconds to move ``nbytes`` alone on this path: ``hops * latency + nbytes / bandwidth``.
 
-class NVL72Topology:
+        The seed computes copy times as bytes / bandwidth with no latency term (line 304); pass
+        ``per_hop_latency_s`` (e.g. :data:`SEED_LATENCY_PER_HOP_S`) to add one."""
+        require_positive("nbytes", nbytes, allow_zero=True)
+        require_positive("per_hop_latency_s", per_hop_latency_s, allow_zero=True)
+        return self.hops * per_hop_latency_s + nbytes / self.bandwidth
+
+
+class Fabric:
+    """What every GPU fabric answers: the link between two GPUs, and matrices over all pairs.
+    Subclasses set ``num_gpus`` and implement ``_link(a, b)`` for two valid, distinct GPU ids."""
+
+    num_gpus: int
+
+    def _link(self, a: int, b: int) -> Link:
+        raise NotImplementedError
+
+    def _gpu(self, gpu: int) -> int:
+        return require_index("GPU id", gpu, self.num_gpus)
+
+    def link(self, src: int, dst: int) -> Link:
+        """Hops and one-direction bandwidth between two distinct GPUs."""
+        a, b = self._gpu(src), self._gpu(dst)
+        if a == b:
+            raise ValueError(f"src and dst are the same GPU ({a}); a link joins two distinct GPUs")
+        return self._link(a, b)
+
+    def hops(self, src: int, dst: int) -> int:
+        return self.link(src, dst).hops
+
+    def bandwidth(self, src: int, dst: int) -> float:
+        """Bytes/s one way from ``src`` to ``dst`` for a single transfer."""
+        return self.link(src, dst).bandwidth
+
+    def matrix(self, quantity: str = "bandwidth") -> np.ndarray:  # noqa: F821
+        """``num_gpus`` x ``num_gpus`` matrix of ``bandwidth`` (bytes/s) or ``hops``; NaN diagonal."""
+        import numpy as np
+
+        require_choice("quantity", quantity, ("bandwidth", "hops"))
+        m = np.full((self.num_gpus, self.num_gpus), np.nan)
+        for a in range(self.num_gpus):
+            for b in range(self.num_gpus):
+                if a != b:
+                    m[a, b] = getattr(self._link(a, b), quantity)
+        return m
+
+
+class NVL72Topology(Fabric):
     """The GB200 NVL72 rack: 18 compute trays, 36 superchips, 72 GPUs, 36 Grace CPUs and the
     NVLink switch trays, under the ``seed`` (9 domains of 8) or ``datasheet`` (one hop) view."""
 
@@ -63,9 +111,6 @@ class NVL72Topology:
         return f"NVL72Topology(view={self.view!r})"
 
     # -- placement ---------------------------------------------------------------------------
-    def _gpu(self, gpu: int) -> int:
-        return require_index("GPU id", gpu, self.num_gpus)
-
     def superchip_of(self, gpu: int) -> int:
         """Superchip (0..35) holding ``gpu``; its Grace CPU has the same index."""
         return self._gpu(gpu) // self.GPUS_PER_SUPERCHIP
@@ -89,11 +134,7 @@ class NVL72Topology:
         return [g for g in range(self.num_gpus) if self.domain_of(g) == d]
 
     # -- paths -------------------------------------------------------------------------------
-    def link(self, src: int, dst: int) -> Link:
-        """Hops and one-direction bandwidth between two distinct GPUs under this view."""
-        a, b = self._gpu(src), self._gpu(dst)
-        if a == b:
-            raise ValueError(f"src and dst are the same GPU ({a}); a link joins two distinct GPUs")
+    def _link(self, a: int, b: int) -> Link:
         if self.view == "seed":
             if self.superchip_of(a) == self.superchip_of(b):
                 d = 0
@@ -103,25 +144,6 @@ class NVL72Topology:
                 d = 2
             return Link(hops=d, bandwidth=SEED_BANDWIDTH_BY_DISTANCE[d])
         return Link(hops=1, bandwidth=self.system.gpu.nvlink_bw_per_direction)
-
-    def hops(self, src: int, dst: int) -> int:
-        return self.link(src, dst).hops
-
-    def bandwidth(self, src: int, dst: int) -> float:
-        """Bytes/s one way from ``src`` to ``dst`` for a single transfer."""
-        return self.link(src, dst).bandwidth
-
-    def matrix(self, quantity: str = "bandwidth") -> "np.ndarray":  # noqa: F821
-        """72 x 72 matrix of ``bandwidth`` (bytes/s) or ``hops``; the diagonal is NaN."""
-        import numpy as np
-
-        require_choice("quantity", quantity, ("bandwidth", "hops"))
-        m = np.full((self.num_gpus, self.num_gpus), np.nan)
-        for a in range(self.num_gpus):
-            for b in range(self.num_gpus):
-                if a != b:
-                    m[a, b] = getattr(self.link(a, b), quantity)
-        return m
 
     # -- the graph ---------------------------------------------------------------------------
     @cached_property
@@ -180,7 +202,7 @@ class NVL72Topology:
         return sum(1 for n in path if n.startswith("switch:"))
 
 
-class HGXTopology:
+class HGXTopology(Fabric):
     """An 8-GPU HGX baseboard (H100 by default): every GPU links to every NVSwitch chip on the
     board (H100: its 18 links split 5/4/4/5 over 4 chips; B200: 9/9 over 2), so every pair is one
     switch hop apart at the GPU's NVLink rate per direction."""
@@ -196,21 +218,11 @@ class HGXTopology:
     def __repr__(self) -> str:
         return f"HGXTopology(gpu={self.system.gpu.key!r}, preset={self.view!r})"
 
-    def link(self, src: int, dst: int) -> Link:
-        a = require_index("GPU id", src, self.num_gpus)
-        b = require_index("GPU id", dst, self.num_gpus)
-        if a == b:
-            raise ValueError(f"src and dst are the same GPU ({a}); a link joins two distinct GPUs")
+    def _link(self, a: int, b: int) -> Link:
         return Link(hops=1, bandwidth=self.system.gpu.nvlink_bw_per_direction)
 
-    def hops(self, src: int, dst: int) -> int:
-        return self.link(src, dst).hops
-
-    def bandwidth(self, src: int, dst: int) -> float:
-        return self.link(src, dst).bandwidth
-
     def domain_of(self, gpu: int) -> int:
-        require_index("GPU id", gpu, self.num_gpus)
+        self._gpu(gpu)
         return 0
 
     @cached_property
@@ -231,5 +243,13 @@ def nvl72(view: str = "datasheet") -> NVL72Topology:
     return NVL72Topology(view)
 
 
-__all__ = ["VIEWS", "Link", "NVL72Topology", "HGXTopology", "nvl72", "SEED_BANDWIDTH_BY_DISTANCE",
-           "SEED_LATENCY_PER_HOP_S"]
+__all__ = [
+    "SEED_BANDWIDTH_BY_DISTANCE",
+    "SEED_LATENCY_PER_HOP_S",
+    "VIEWS",
+    "Fabric",
+    "HGXTopology",
+    "Link",
+    "NVL72Topology",
+    "nvl72",
+]

@@ -5,7 +5,16 @@ import re
 
 import pytest
 
-from nvlmodel.claims import SECTIONS, all_claims, get_claim, make_claim, parse_printed, status_counts, to_json, to_markdown
+from nvlmodel.claims import (
+    SECTIONS,
+    all_claims,
+    get_claim,
+    make_claim,
+    parse_printed,
+    status_counts,
+    to_json,
+    to_markdown,
+)
 
 
 def _norm(s: str) -> str:

@@ -11,7 +11,7 @@ def test_ci_runs_the_readme_commands():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     for cmd in ("make book", "make test"):
-        assert cmd in readme and re.search(rf"^{cmd}$", ci, re.M), cmd
+        assert cmd in readme and re.search(rf"^{cmd}$", ci, re.MULTILINE), cmd
 
 
 def test_environment_yml_installs_the_locked_project():

@@ -91,6 +91,17 @@ def to_markdown(claims: list[Claim] | None = None) -> str:
 
 
 __all__ = [
-    "BUILDERS", "Claim", "KINDS", "SECTIONS", "STATUSES", "all_claims", "get_claim", "make_claim",
-    "parse_printed", "status_counts", "to_json", "to_markdown", "to_records",
+    "BUILDERS",
+    "KINDS",
+    "SECTIONS",
+    "STATUSES",
+    "Claim",
+    "all_claims",
+    "get_claim",
+    "make_claim",
+    "parse_printed",
+    "status_counts",
+    "to_json",
+    "to_markdown",
+    "to_records",
 ]
