@@ -249,8 +249,10 @@ def quantize(x: np.ndarray, fmt: str = "nvfp4", *, pad: bool = False) -> Quantiz
         tensor_scale = t_amax / (E4M3_MAX * E2M1_MAX) if t_amax > 0 else 1.0
         scales = e4m3_round((amax / E2M1_MAX / np.float32(tensor_scale)).astype(np.float32))
         eff = scales * np.float32(tensor_scale)
-    inv = np.divide(1.0, eff, out=np.zeros_like(eff), where=eff > 0).astype(np.float32)
-    codes = _encode_f32(np.multiply(xb, inv[:, None], dtype=np.float32))
+    # Divide rather than multiply by 1/scale: a subnormal scale would overflow its inverse to inf
+    # (and 0 * inf is NaN). An all-zero block has scale 0; dividing it by 1 keeps its zeros.
+    safe = np.where(eff > 0, eff, np.float32(1.0)).astype(np.float32)
+    codes = _encode_f32(np.divide(xb, safe[:, None], dtype=np.float32))
     return Quantized(fmt, codes[:, 0::2] | (codes[:, 1::2] << 4), scales, float(tensor_scale), n)
 
 

@@ -182,3 +182,13 @@ def test_scales_are_representable(x):
     assert (np.exp2(np.round(np.log2(mx))) == mx).all()
     nv = fp4.quantize(x, "nvfp4").scales
     assert (fp4.e4m3_round(nv) == nv).all()
+
+
+@pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4"])
+def test_tiny_blocks_do_not_overflow(fmt):
+    x = np.zeros(32, np.float32)
+    x[:16] = 1e-38  # a block whose scale is a float32 subnormal
+    x[16] = 1.0
+    with np.errstate(all="raise"):
+        d = fp4.dequantize(fp4.quantize(x, fmt))
+    assert np.isfinite(d).all() and d[16] == pytest.approx(1.0)

@@ -1,0 +1,280 @@
+"""Inference rooflines: the seed's two functions as written, and a fuller decode/prefill model.
+
+The seed's model (lines 46-80, 387-416)
+    ``compute_inference_throughput``: decode at batch 1 reads every weight once per token:
+    tokens/s = min(HBM bandwidth / weight bytes, peak FLOP/s / (2 x params)), with 2, 1 and 0.5
+    bytes per parameter for FP16, FP8 and FP4/INT4 and the printed (2:4-sparse) peaks.
+    ``estimate_prefill_throughput``: max(compute, weight read) time for seq_len x batch tokens.
+
+The fuller model (:func:`decode_step`, :func:`prefill`)
+    A decode step of a batch of B sequences at context L, on one GPU of a TP group of size t:
+
+    .. math::
+
+        t_\\text{step} = \\max\\Big(\\frac{W/t + B\\,L\\,k/t}{\\eta_b\\,\\beta},\\;
+                         \\frac{B\\,F(L)/t}{\\eta_c\\,P}\\Big) + t_\\text{comm} + t_0
+
+    with W the weight bytes (from the weight format, scale overhead included), k the KV bytes per
+    token, F(L) the FLOPs of one token at context L, beta the HBM bandwidth, P the dense tensor peak
+    of the compute dtype, eta_b and eta_c the achieved fractions (1 = the pure bound, until
+    calibrated), t_comm the tensor-parallel communication per step (0 here; chapter 5 models it)
+    and t_0 a fixed per-step overhead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .fp4 import FORMATS, get_format
+from .hardware import PRESETS, GPUSpec, get_gpu
+from .models import ModelArch, get_model
+from .units import TFLOPS, require_choice, require_positive
+
+#: The seed's quantization names and its bytes per parameter (lines 53-60).
+SEED_QUANTIZATIONS: dict[str, float] = {"FP16": 2.0, "FP8": 1.0, "FP4": 0.5, "INT4": 0.5}
+
+
+# --------------------------------------------------------------------------------------------
+# The seed's functions, as written (validated)
+# --------------------------------------------------------------------------------------------
+
+def _spec(gpu_specs: Mapping[str, float], key: str) -> float:
+    if key not in gpu_specs:
+        raise KeyError(f"gpu_specs lacks {key!r}; it needs hbm_bandwidth (bytes/s) and fp16/fp8/fp4_tflops")
+    return require_positive(key, gpu_specs[key])
+
+
+def seed_gpu_specs(gpu: str) -> dict[str, float]:
+    """A GPU's ``seed`` preset in the dict form the document's functions take (line 82-83)."""
+    g = get_gpu(gpu, "seed")
+    specs = {"hbm_bandwidth": g.hbm_bandwidth, "fp16_tflops": g.fp16_dense_flops / TFLOPS,
+             "fp8_tflops": g.fp8_dense_flops / TFLOPS}
+    if g.fp4_dense_flops:
+        specs["fp4_tflops"] = g.fp4_dense_flops / TFLOPS
+    return specs
+
+
+def compute_inference_throughput(gpu_specs: Mapping[str, float], model_params: float,
+                                 quantization: str) -> dict[str, float | str]:
+    """The seed's decode estimate at batch 1 (lines 46-80), unchanged: bandwidth-bound and
+    compute-bound tokens/s and the smaller of the two. ``quantization``: FP16, FP8, FP4 or INT4
+    (INT4 uses the FP16 peak, as in the seed's ``else`` branch)."""
+    require_choice("quantization", quantization, SEED_QUANTIZATIONS)
+    require_positive("model_params", model_params)
+    weight_bytes = model_params * SEED_QUANTIZATIONS[quantization]
+    bw_tokens_per_sec = _spec(gpu_specs, "hbm_bandwidth") / weight_bytes
+    flops_per_token = 2 * model_params
+    key = {"FP4": "fp4_tflops", "FP8": "fp8_tflops"}.get(quantization, "fp16_tflops")
+    compute_tokens_per_sec = _spec(gpu_specs, key) * 1e12 / flops_per_token
+    actual = min(bw_tokens_per_sec, compute_tokens_per_sec)
+    return {
+        "bandwidth_bound": bw_tokens_per_sec,
+        "compute_bound": compute_tokens_per_sec,
+        "actual": actual,
+        "bottleneck": "memory" if bw_tokens_per_sec < compute_tokens_per_sec else "compute",
+    }
+
+
+def estimate_prefill_throughput(gpu_specs: Mapping[str, float], model_params: float, quant: str,
+                                seq_len: int, batch_size: int) -> dict[str, float | str]:
+    """The seed's prefill estimate (lines 387-416), unchanged: time = max(tokens x 2 x params /
+    peak, weight bytes / bandwidth); FP4 and FP8 use their peaks, anything else FP16."""
+    require_choice("quant", quant, SEED_QUANTIZATIONS)
+    require_positive("model_params", model_params)
+    require_positive("seq_len", seq_len)
+    require_positive("batch_size", batch_size)
+    tokens = seq_len * batch_size
+    key = {"FP4": "fp4_tflops", "FP8": "fp8_tflops"}.get(quant, "fp16_tflops")
+    peak_flops = _spec(gpu_specs, key) * 1e12
+    weight_bytes = model_params * {"FP4": 0.5, "FP8": 1.0}.get(quant, 2.0)
+    compute_time = tokens * 2 * model_params / peak_flops
+    memory_time = weight_bytes / _spec(gpu_specs, "hbm_bandwidth")
+    prefill_time = max(compute_time, memory_time)
+    return {
+        "prefill_time_ms": prefill_time * 1000,
+        "throughput_tokens_per_sec": tokens / prefill_time,
+        "bottleneck": "compute" if compute_time > memory_time else "memory",
+    }
+
+
+#: The rows of the seed's decode table (lines 96-102).
+SEED_DECODE_ROWS: tuple[tuple[str, str], ...] = (
+    ("h100", "FP16"), ("h100", "FP8"), ("b200", "FP16"), ("b200", "FP8"), ("b200", "FP4"))
+
+
+def seed_decode_table(model: str = "llama-70b") -> "pd.DataFrame":  # noqa: F821
+    """The seed's single-GPU decode table (Llama 70B, batch 1), every column, by its own function."""
+    import pandas as pd
+
+    params = get_model(model).params("seed")
+    rows = []
+    for gpu, quant in SEED_DECODE_ROWS:
+        r = compute_inference_throughput(seed_gpu_specs(gpu), params, quant)
+        rows.append({"configuration": f"{get_gpu(gpu, 'seed').name.split()[0]}, {quant}",
+                     "gpu": gpu, "quantization": quant,
+                     "bw_bound_tok_s": r["bandwidth_bound"], "compute_bound_tok_s": r["compute_bound"],
+                     "actual_tok_s": r["actual"], "bottleneck": str(r["bottleneck"]).capitalize()})
+    return pd.DataFrame(rows)
+
+
+def seed_crossover_batch(gpu: str, quantization: str, model: str = "llama-70b") -> float:
+    """Batch at which the seed's own decode model turns compute-bound: its compute-bound rate
+    over its bandwidth-bound rate (each sequence adds 2 x params FLOPs per step while the weights
+    are read once per step)."""
+    r = compute_inference_throughput(seed_gpu_specs(gpu), get_model(model).params("seed"), quantization)
+    return r["compute_bound"] / r["bandwidth_bound"]
+
+
+# --------------------------------------------------------------------------------------------
+# The fuller model
+# --------------------------------------------------------------------------------------------
+
+#: Weight format -> tensor-core dtype whose peak bounds its matmuls (weight-only INT4 runs FP16).
+COMPUTE_DTYPE: dict[str, str] = {"fp16": "fp16", "fp8": "fp8", "fp4-seed": "fp4", "mxfp4": "fp4", "nvfp4": "fp4",
+                                 "int4-g32": "fp16", "int4-g128": "fp16"}
+#: The format each seed quantization name stands for under each preset.
+FORMAT_FOR: dict[str, dict[str, str]] = {
+    "seed": {"FP16": "fp16", "FP8": "fp8", "FP4": "fp4-seed", "INT4": "fp4-seed"},
+    "datasheet": {"FP16": "fp16", "FP8": "fp8", "FP4": "nvfp4", "INT4": "int4-g128"},
+}
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Achieved fractions of peak compute and HBM bandwidth, and a fixed overhead per step.
+    The defaults are the pure roofline bound; calibration (chapter 7) fits them to measurements."""
+
+    compute: float = 1.0
+    bandwidth: float = 1.0
+    step_overhead_s: float = 0.0
+
+    def __post_init__(self):
+        for name in ("compute", "bandwidth"):
+            v = require_positive(f"efficiency.{name}", getattr(self, name))
+            if v > 1:
+                raise ValueError(f"efficiency.{name} is a fraction of peak and must be <= 1, got {v}")
+        require_positive("efficiency.step_overhead_s", self.step_overhead_s, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One forward step on one GPU of a TP group: what it moves, computes, and how long it takes."""
+
+    tokens: float  # tokens produced (decode: batch) or processed (prefill: batch x prompt)
+    weight_bytes: float  # per GPU
+    kv_bytes: float  # per GPU, read (decode) or written (prefill)
+    flops: float  # per GPU
+    t_memory: float  # s
+    t_compute: float  # s
+    t_comm: float  # s, tensor-parallel communication
+    t_overhead: float  # s
+
+    @property
+    def time(self) -> float:
+        """Seconds per step: the slower of memory and compute, plus communication and overhead."""
+        return max(self.t_memory, self.t_compute) + self.t_comm + self.t_overhead
+
+    @property
+    def bottleneck(self) -> str:
+        return "compute" if self.t_compute > self.t_memory else "memory"
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Tokens per second of the TP group (decode: the batch's output rate)."""
+        return self.tokens / self.time
+
+
+def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, preset: str):
+    require_choice("preset", preset, PRESETS)
+    g = gpu if isinstance(gpu, GPUSpec) else get_gpu(gpu, preset)
+    m = model if isinstance(model, ModelArch) else get_model(model)
+    f = get_format(weight_format)
+    if f.name not in COMPUTE_DTYPE:
+        raise ValueError(f"no compute dtype for format {f.name!r}; valid: {', '.join(COMPUTE_DTYPE)}")
+    return g, m, f
+
+
+def _tp(tp: int) -> int:
+    if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
+        raise ValueError(f"tp must be a positive int, got {tp!r}")
+    return tp
+
+
+def decode_step(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
+                batch: int = 1, context: int = 0, kv_bytes_per_element: float = 1.0, tp: int = 1,
+                preset: str = "datasheet", efficiency: Efficiency = Efficiency(),
+                comm_s: float = 0.0) -> StepTime:
+    """One decode step: each of ``batch`` sequences at ``context`` tokens emits one token.
+
+    Weights are read once per step; each sequence's KV cache (``context`` tokens of
+    ``model.kv_bytes_per_token(kv_bytes_per_element)``) is read once. Under ``seed`` the weight
+    bytes use every parameter and FLOPs are ``2 x params`` per token, so at batch 1 and context 0
+    this is exactly :func:`compute_inference_throughput`.
+    """
+    g, m, f = _resolve(gpu, model, weight_format, preset)
+    require_positive("batch", batch)
+    require_positive("context", context, allow_zero=True)
+    require_positive("comm_s", comm_s, allow_zero=True)
+    tp = _tp(tp)
+    weights = m.matmul_params(preset) * f.bytes_per_element / tp
+    kv = batch * context * m.kv_bytes_per_token(kv_bytes_per_element) / tp
+    flops = batch * m.flops_per_token(context, preset) / tp
+    peak = g.peak_flops(COMPUTE_DTYPE[f.name]) * efficiency.compute
+    return StepTime(tokens=batch, weight_bytes=weights, kv_bytes=kv, flops=flops,
+                    t_memory=(weights + kv) / (g.hbm_bandwidth * efficiency.bandwidth),
+                    t_compute=flops / peak, t_comm=comm_s, t_overhead=efficiency.step_overhead_s)
+
+
+def prefill(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
+            prompt: int, batch: int = 1, kv_bytes_per_element: float = 1.0, tp: int = 1,
+            preset: str = "datasheet", efficiency: Efficiency = Efficiency(), comm_s: float = 0.0) -> StepTime:
+    """Prefill of ``batch`` prompts of ``prompt`` tokens in one pass: weights read once, the new
+    KV written once, causal attention FLOPs included (datasheet). Its ``time`` is the TTFT of a
+    request that arrives alone."""
+    g, m, f = _resolve(gpu, model, weight_format, preset)
+    require_positive("prompt", prompt)
+    require_positive("batch", batch)
+    require_positive("comm_s", comm_s, allow_zero=True)
+    tp = _tp(tp)
+    weights = m.matmul_params(preset) * f.bytes_per_element / tp
+    kv = 0.0 if preset == "seed" else batch * prompt * m.kv_bytes_per_token(kv_bytes_per_element) / tp
+    flops = batch * m.prefill_flops(prompt, preset) / tp
+    peak = g.peak_flops(COMPUTE_DTYPE[f.name]) * efficiency.compute
+    return StepTime(tokens=batch * prompt, weight_bytes=weights, kv_bytes=kv, flops=flops,
+                    t_memory=(weights + kv) / (g.hbm_bandwidth * efficiency.bandwidth),
+                    t_compute=flops / peak, t_comm=comm_s, t_overhead=efficiency.step_overhead_s)
+
+
+def crossover_batch(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
+                    context: int = 0, kv_bytes_per_element: float = 1.0, tp: int = 1,
+                    preset: str = "datasheet", efficiency: Efficiency = Efficiency()) -> float:
+    """Batch at which a decode step turns compute-bound: W / beta = B (F/P - k L / beta).
+    Returns ``inf`` when each added sequence costs more memory time than compute time (long
+    contexts), so that decode never becomes compute-bound."""
+    one = decode_step(gpu, model, weight_format, batch=1, context=context,
+                      kv_bytes_per_element=kv_bytes_per_element, tp=tp, preset=preset, efficiency=efficiency)
+    seconds_per_byte = one.t_memory / (one.weight_bytes + one.kv_bytes)
+    per_seq_memory = one.kv_bytes * seconds_per_byte  # memory time each added sequence costs
+    if one.t_compute <= per_seq_memory:
+        return math.inf
+    return one.weight_bytes * seconds_per_byte / (one.t_compute - per_seq_memory)
+
+
+def weight_memory_table(models: tuple[str, ...] = ("llama-3.1-70b", "llama-3.1-405b"),
+                        formats: tuple[str, ...] = ("fp16", "fp8", "fp4-seed", "mxfp4", "nvfp4")
+                        ) -> "pd.DataFrame":  # noqa: F821
+    """Weight bytes (GB) of each model in each format, derived parameters (datasheet) and the seed's
+    round count beside them."""
+    import pandas as pd
+
+    rows = []
+    for name in models:
+        m = get_model(name)
+        for fmt in formats:
+            f = FORMATS[require_choice("format", fmt, FORMATS)]
+            rows.append({"model": m.name, "format": fmt, "bits_per_param": f.bits_per_element,
+                         "seed_params_gb": m.params("seed") * f.bytes_per_element / 1e9,
+                         "derived_params_gb": m.params("datasheet") * f.bytes_per_element / 1e9})
+    return pd.DataFrame(rows)
