@@ -278,3 +278,31 @@ def weight_memory_table(models: tuple[str, ...] = ("llama-3.1-70b", "llama-3.1-4
                          "seed_params_gb": m.params("seed") * f.bytes_per_element / 1e9,
                          "derived_params_gb": m.params("datasheet") * f.bytes_per_element / 1e9})
     return pd.DataFrame(rows)
+
+
+#: The curves of the roofline figure: (GPU, seed quantization name).
+ROOFLINE_CURVES: tuple[tuple[str, str], ...] = (("h100", "FP8"), ("b200", "FP16"), ("b200", "FP8"), ("b200", "FP4"))
+
+
+def roofline_curves(model: str = "llama-3.1-70b", batches=None, *, context: int = 4096,
+                    kv_bytes_per_element: float = 1.0,
+                    curves: tuple[tuple[str, str], ...] = ROOFLINE_CURVES) -> "pd.DataFrame":  # noqa: F821
+    """Decode tokens/s per GPU against batch for each (GPU, quantization) under both presets.
+
+    ``seed``: the document's method at every batch (weights only, printed peaks, its bytes per
+    parameter and round parameter count); ``datasheet``: dense peaks, format bytes with scales,
+    derived parameters and each sequence's KV cache read at ``context`` tokens."""
+    import numpy as np
+    import pandas as pd
+
+    batches = np.unique(np.round(np.logspace(0, 11, 45, base=2))).astype(int) if batches is None else batches
+    rows = []
+    for gpu, quant in curves:
+        for preset in PRESETS:
+            for b in batches:
+                s = decode_step(gpu, model, FORMAT_FOR[preset][quant], batch=int(b),
+                                context=0 if preset == "seed" else context,
+                                kv_bytes_per_element=kv_bytes_per_element, preset=preset)
+                rows.append({"gpu": gpu, "quantization": quant, "preset": preset, "batch": int(b),
+                             "tokens_per_s": s.tokens_per_s, "bottleneck": s.bottleneck})
+    return pd.DataFrame(rows)

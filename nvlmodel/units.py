@@ -114,6 +114,8 @@ def fmt_value(v: float | None) -> str:
     """
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
     if float(v).is_integer() and abs(v) < 1e15:
         return f"{int(v):,}"
     return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"

@@ -125,3 +125,13 @@ def test_exports():
                             "datasheet_value", "explanation"}
     md = to_markdown()
     assert md.count("\n") == len(all_claims()) + 1
+
+
+def test_section_frame_is_deterministic_and_filtered():
+    from nvlmodel.claims import section_frame
+
+    a, b = section_frame("runner").to_html(), section_frame("runner").to_html()
+    assert a == b and 'class="dataframe ledger"' in a
+    assert section_frame("runner").data.index.tolist() == [509, 510, 511]
+    with pytest.raises(ValueError, match="unknown section"):
+        section_frame("appendix")

@@ -69,16 +69,32 @@ def to_json(claims: list[Claim] | None = None) -> str:
     return json.dumps([c.to_dict() for c in (all_claims() if claims is None else claims)], indent=2)
 
 
+RECORD_COLUMNS = ("id", "section", "line", "claim", "unit", "printed", "reproduced", "status", "datasheet",
+                  "explanation")
+
+
 def to_records(claims: list[Claim] | None = None) -> list[dict[str, str]]:
     """Rows for display: values formatted, one dict per claim."""
     return [
         {
-            "id": c.id, "section": c.section, "line": str(c.line), "claim": c.claim, "unit": c.unit,
+            "id": c.id, "section": c.section, "line": str(c.line), "claim": c.claim,
+            "unit": "" if c.unit in ("1", "count") else c.unit,
             "printed": c.printed or "(lost)", "reproduced": fmt_value(c.reproduced_value),
             "status": c.status, "datasheet": fmt_value(c.datasheet_value), "explanation": c.explanation,
         }
         for c in (all_claims() if claims is None else claims)
     ]
+
+
+def section_frame(*sections: str, columns: tuple[str, ...] = ("line", "claim", "unit", "printed", "reproduced",
+                                                            "status", "datasheet", "explanation")) -> "pd.io.formats.style.Styler":  # noqa: F821
+    """The claims of ``sections`` as a display table indexed by the seed line (values formatted),
+    styled with the book's ``ledger`` CSS class (room for the explanation column)."""
+    import pandas as pd
+
+    rows = [r for s in sections for r in to_records(all_claims(section=s))]
+    frame = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))[list(columns)].set_index("line")
+    return frame.style.set_table_attributes('class="dataframe ledger"').set_uuid("ledger-" + "-".join(sections))
 
 
 def to_markdown(claims: list[Claim] | None = None) -> str:
