@@ -42,6 +42,8 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def execute(md: Path, out: Path, cwd: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(md)
+    for i, cell in enumerate(nb.cells):  # stable ids: `make expected` diffs only what changed
+        cell["id"] = f"cell-{i:03d}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     print(f"executing {md.relative_to(ROOT)} -> {out.relative_to(ROOT)}", flush=True)
     done = pm.execute_notebook(nb, None, kernel_name="python3", cwd=str(cwd), progress_bar=False)
