@@ -193,8 +193,9 @@ class NVL72Topology(Fabric):
 
     def nvlink_graph(self) -> nx.Graph:
         """The GPU/switch NVLink subgraph (what a transfer can traverse)."""
-        g = self.graph
-        return g.edge_subgraph((u, v) for u, v, k in g.edges(data="kind") if k == "nvlink").copy()
+        h = nx.Graph(view=self.view)  # built in the parent's edge order: deterministic across processes
+        h.add_edges_from((u, v, d) for u, v, d in self.graph.edges(data=True) if d["kind"] == "nvlink")
+        return h
 
     def switch_hops_in_graph(self, src: int, dst: int) -> int:
         """Switches on the shortest NVLink path between two GPUs, counted on :attr:`graph`."""

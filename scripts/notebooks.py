@@ -12,6 +12,7 @@ the book config, where Sphinx copies it into ``_build/html/figures``.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,10 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/plain")
+            if isinstance(text, str):  # object reprs carry memory addresses
+                out["data"]["text/plain"] = re.sub(r" at 0x[0-9a-f]+", "", text)
     return nb
 
 
