@@ -247,8 +247,9 @@ def quantize(x: np.ndarray, fmt: str = "nvfp4", *, pad: bool = False) -> Quantiz
     else:
         t_amax = float(amax.max()) if amax.size else 0.0
         tensor_scale = t_amax / (E4M3_MAX * E2M1_MAX) if t_amax > 0 else 1.0
-        scales = e4m3_round((amax / E2M1_MAX / np.float32(tensor_scale)).astype(np.float32))
-        eff = scales * np.float32(tensor_scale)
+        # In float64: for a tensor of float32 subnormals, tensor_scale underflows float32.
+        scales = e4m3_round(amax.astype(np.float64) / E2M1_MAX / tensor_scale).astype(np.float32)
+        eff = (scales.astype(np.float64) * tensor_scale).astype(np.float32)
     # Divide rather than multiply by 1/scale: a subnormal scale would overflow its inverse to inf
     # (and 0 * inf is NaN). An all-zero block has scale 0; dividing it by 1 keeps its zeros.
     safe = np.where(eff > 0, eff, np.float32(1.0)).astype(np.float32)
@@ -266,7 +267,7 @@ def dequantize(q: Quantized) -> np.ndarray:
     """Float32 values of a :class:`Quantized` tensor (padding removed)."""
     f = get_format(q.format)
     vals = _PAIR_TABLE[q.packed.ravel()].view(np.float32).reshape(-1, f.block_size)
-    vals *= (q.scales * np.float32(q.tensor_scale))[:, None]
+    vals *= (q.scales.astype(np.float64) * q.tensor_scale).astype(np.float32)[:, None]
     return vals.ravel()[: q.size]
 
 

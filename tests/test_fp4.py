@@ -189,6 +189,13 @@ def test_tiny_blocks_do_not_overflow(fmt):
     x = np.zeros(32, np.float32)
     x[:16] = 1e-38  # a block whose scale is a float32 subnormal
     x[16] = 1.0
-    with np.errstate(all="raise"):
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
         d = fp4.dequantize(fp4.quantize(x, fmt))
     assert np.isfinite(d).all() and d[16] == pytest.approx(1.0)
+
+
+def test_subnormal_tensor_does_not_overflow_the_nvfp4_scale():
+    x = np.full(16, 1e-45, np.float32)  # found by hypothesis: amax / 2688 underflows float32
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        d = fp4.dequantize(fp4.quantize(x, "nvfp4"))
+    assert np.isfinite(d).all() and np.abs(d - x).max() <= 1.5e-45

@@ -86,14 +86,23 @@ def to_records(claims: list[Claim] | None = None) -> list[dict[str, str]]:
     ]
 
 
-def section_frame(*sections: str, columns: tuple[str, ...] = ("line", "claim", "unit", "printed", "reproduced",
-                                                            "status", "datasheet", "explanation")) -> "pd.io.formats.style.Styler":  # noqa: F821
-    """The claims of ``sections`` as a display table indexed by the seed line (values formatted),
-    styled with the book's ``ledger`` CSS class (room for the explanation column)."""
+def _with_unit(value: str, unit: str) -> str:
+    if value == "-" or not unit:
+        return value
+    return f"{value}x" if unit == "x" else f"{value} {unit}"
+
+
+def section_frame(*sections: str, columns: tuple[str, ...] = ("line", "claim", "printed", "reproduced", "status",
+                                                            "datasheet", "explanation")
+                  ) -> "pd.io.formats.style.Styler":  # noqa: F821
+    """The claims of ``sections`` as a display table indexed by the seed line, values formatted with
+    their unit, styled with the book's ``ledger`` CSS class (room for the explanation column)."""
     import pandas as pd
 
     rows = [r for s in sections for r in to_records(all_claims(section=s))]
-    frame = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))[list(columns)].set_index("line")
+    for r in rows:
+        r["reproduced"], r["datasheet"] = (_with_unit(r[k], r["unit"]) for k in ("reproduced", "datasheet"))
+    frame = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))[list(columns)].astype({"line": int}).set_index("line")
     return frame.style.set_table_attributes('class="dataframe ledger"').set_uuid("ledger-" + "-".join(sections))
 
 

@@ -63,7 +63,10 @@ def parse_printed(printed: str | None) -> tuple[float | None, float]:
 
 @dataclass(frozen=True)
 class Claim:
-    """One numeric claim of the seed document and its reproduction. Values are in ``unit``."""
+    """One numeric claim of the seed document and its reproduction. Values are in ``unit``.
+
+    ``claim`` quotes the seed's line; text in square brackets is an editorial insertion (the
+    column of a table row, or a note that the text lost the number)."""
 
     id: str
     section: str

@@ -22,9 +22,8 @@ _TABLE = {
     ("b200", "FP8"): (101, "114.3", "64,286", "114.3"),
     ("b200", "FP4"): (102, "228.6", "128,571", "228.6"),
 }
-_DS_NOTE = ("Datasheet column: the same batch-1 decode with the dense peak, the parameter count derived "
-            "from the architecture (69.5 billion matmul weights, embeddings excluded) and, for FP4, NVFP4 "
-            "at 4.5 bits per weight; KV reads left out as in the document.")
+_DS_NOTE = ("Datasheet: dense peak, 69.5 billion matmul weights (derived, embeddings excluded), FP4 as "
+            "NVFP4 (4.5 bits); no KV reads, as in the document.")
 
 
 def _seed(gpu: str, quant: str) -> dict:
@@ -41,12 +40,14 @@ def _decode_claims() -> list[Claim]:
     for (gpu, quant), (line, bw, comp, act) in _TABLE.items():
         seed, ds = _seed(gpu, quant), _ds(gpu, quant)
         label = f"{get_gpu(gpu, 'seed').name.split()[0]}, {quant}"
-        compute_note = ("The compute bound uses the 2:4-sparse peak; with the dense peak it halves. " + _DS_NOTE)
-        row = f"{label} | {bw} | {comp} | {act}"  # the table row as printed
-        for col, printed, key, note in (("bw", bw, "bandwidth_bound", _DS_NOTE), ("compute", comp, "compute_bound",
-                                        compute_note), ("actual", act, "actual", _DS_NOTE)):
-            out.append(make_claim(f"fp4.decode.{gpu}-{quant.lower()}.{col}", "fp4", line, row, "tok/s", printed,
-                                  seed[key], ds[key], explanation=note))
+        compute_note = "Uses the 2:4-sparse peak; the dense peak halves it. " + _DS_NOTE
+        row = f"{label} | {bw} | {comp} | {act}"  # the table row as printed; [..] names the column
+        for col, printed, key, note, header in (
+                ("bw", bw, "bandwidth_bound", _DS_NOTE, "BW bound"),
+                ("compute", comp, "compute_bound", compute_note, "compute bound"),
+                ("actual", act, "actual", _DS_NOTE, "actual")):
+            out.append(make_claim(f"fp4.decode.{gpu}-{quant.lower()}.{col}", "fp4", line, f"{row} [{header}]",
+                                  "tok/s", printed, seed[key], ds[key], explanation=note))
     return out
 
 
@@ -104,7 +105,7 @@ def fp4_claims() -> list[Claim]:
                    explanation="NVFP4 stores 4.5 bits per weight, so FP8 -> NVFP4 shrinks weights 1.78x, not 2x."),
         make_claim("fp4.bw-ratio", "fp4", 103, "2.39x more memory bandwidth", "x", "2.39x",
                    b_seed.hbm_bandwidth / h_seed.hbm_bandwidth, b_ds.hbm_bandwidth / h_ds.hbm_bandwidth),
-        make_claim("fp4.crossover", "fp4", 105, "For B200 FP4: .", "sequences", None,
+        make_claim("fp4.crossover", "fp4", 105, "For B200 FP4: [formula lost].", "sequences", None,
                    seed_crossover_batch("b200", "FP4", MODEL), crossover_batch("b200", "llama-3.1-70b", "nvfp4"),
                    explanation=("The formula was lost from the text. By the document's own model a decode step "
                                 "of B sequences reads the 35 GB of weights once (4.4 ms at 8 TB/s) and computes "
