@@ -46,6 +46,8 @@ UNIT_SCALES: dict[str, float] = {
     "bits": 1.0,
     "B/param": 1.0,
     "tok/s": 1.0,
+    "B/s": 1.0,
+    "FLOP/param": 1.0,
     "sequences": 1.0,
     "billion": BILLION,
     "W": 1.0,
@@ -109,13 +111,15 @@ def require_index(what: str, value: int, size: int) -> int:
 def fmt_value(v: float | None) -> str:
     """Format a number for tables: integers with thousands separators, else 4 significant digits.
 
-    >>> fmt_value(18000.0), fmt_value(2.2739), fmt_value(None)
-    ('18,000', '2.274', '-')
+    >>> fmt_value(18000.0), fmt_value(2.2739), fmt_value(None), fmt_value(3.35e12)
+    ('18,000', '2.274', '-', '3.35e+12')
     """
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
-    if float(v).is_integer() and abs(v) < 1e15:
+    if abs(v) >= 1e7:
+        return f"{v:.4g}"
+    if float(v).is_integer():
         return f"{int(v):,}"
     return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"

@@ -40,7 +40,7 @@ SECTIONS: dict[str, tuple[str, int, int, str]] = {
     "summary": ("Summary", 524, 525, "06-end-to-end"),
 }
 
-_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
 def parse_printed(printed: str | None) -> tuple[float | None, float]:
@@ -50,6 +50,8 @@ def parse_printed(printed: str | None) -> tuple[float | None, float]:
     (2.27, 0.005)
     >>> parse_printed("13,824 GB")
     (13824.0, 0.5)
+    >>> parse_printed("3.35e12")
+    (3350000000000.0, 5000000000.0)
     """
     if printed is None:
         return None, math.nan
@@ -57,8 +59,9 @@ def parse_printed(printed: str | None) -> tuple[float | None, float]:
     if m is None:
         raise ValueError(f"no number in printed value {printed!r}")
     text = m.group(0).replace(",", "")
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return float(text), 0.5 * 10.0**-decimals
+    mantissa, _, exponent = text.partition("e")
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return float(text), 0.5 * 10.0 ** (int(exponent or 0) - decimals)
 
 
 @dataclass(frozen=True)

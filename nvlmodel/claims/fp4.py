@@ -51,6 +51,38 @@ def _decode_claims() -> list[Claim]:
     return out
 
 
+def _code_claims() -> list[Claim]:
+    """Numbers inside the seed's code sketch (lines 53-84)."""
+    out = []
+    for line, quant, fmt_ds in ((54, "FP16", "fp16"), (56, "FP8", "fp8"), (58, "FP4", "nvfp4"), (60, "INT4", "int4-g128")):
+        b = {"FP16": "2", "FP8": "1"}.get(quant, "0.5")
+        out.append(make_claim(f"fp4.code.{quant.lower()}-bytes-per-param", "fp4", line, f"bytes_per_param = {b}",
+                              "B/param", b, fp4.get_format(FORMAT_FOR["seed"][quant]).bytes_per_element,
+                              fp4.get_format(fmt_ds).bytes_per_element, kind="input",
+                              explanation="" if quant in ("FP16", "FP8") else
+                              f"Block scales cost bytes: {fmt_ds} stores {fp4.get_format(fmt_ds).bits_per_element:g} "
+                              "bits per weight."))
+    m = get_model("llama-3.1-70b")
+    out.append(make_claim("fp4.code.flops-per-param", "fp4", 65, "flops_per_token = 2 * model_params", "FLOP/param",
+                          "2", m.flops_per_token(preset="seed") / m.params("seed"),
+                          m.flops_per_token(preset="datasheet") / m.params("datasheet"), kind="input",
+                          explanation=("2 FLOPs per weight in a matrix multiply; the embedding table is a lookup, "
+                                       "so per parameter of Llama 3.1 70B it is 1.97 (plus attention, which grows "
+                                       "with context).")))
+    for gpu, line, keys in (("h100", 82, ("hbm_bandwidth", "fp16_tflops", "fp8_tflops")),
+                            ("b200", 83, ("hbm_bandwidth", "fp16_tflops", "fp8_tflops", "fp4_tflops"))):
+        seed, g_ds = seed_gpu_specs(gpu), get_gpu(gpu, "datasheet")
+        for k in keys:
+            unit = "B/s" if k == "hbm_bandwidth" else "TFLOP/s"
+            v = seed[k]
+            printed = f"{v:.3g}".replace("+", "") if unit == "B/s" else f"{v:.0f}"
+            ds = g_ds.hbm_bandwidth if unit == "B/s" else g_ds.peak_flops(k.split("_")[0]) / 1e12
+            out.append(make_claim(f"fp4.code.{gpu}-{k.replace('_', '-')}", "fp4", line, f"'{k}': {printed}", unit,
+                                  printed, v, ds, kind="input",
+                                  explanation="" if unit == "B/s" else "Printed peak is 2:4-sparse; dense is half."))
+    return out
+
+
 def fp4_claims() -> list[Claim]:
     b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
     b_ds, h_ds = get_gpu("b200", "datasheet"), get_gpu("h100", "datasheet")
@@ -95,6 +127,7 @@ def fp4_claims() -> list[Claim]:
         make_claim("fp4.b200-fp4.actual", "fp4", 94, "actual: 228.6 tok/s (memory bound)", "tok/s", "228.6",
                    b4["actual"], b4_ds["actual"], explanation=_DS_NOTE),
         *_decode_claims(),
+        *_code_claims(),
         make_claim("fp4.batch1-speedup", "fp4", 103, "B200 with FP4 is 4.77x faster than H100 with FP8 per GPU",
                    "x", "4.77x", b4["actual"] / h8["actual"], b4_ds["actual"] / h8_ds["actual"], tolerance=0.01,
                    explanation=("228.57 / 47.86 = 4.776, which rounds to 4.78; the printed 4.77 is the ratio of "
