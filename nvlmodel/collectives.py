@@ -1,0 +1,178 @@
+"""Collective communication time: the seed's ring formula, alpha-beta models, and a fit to NCCL.
+
+The seed (``NVL72GangScheduler.compute_all_reduce_time``, lines 356-372)
+    t = 2 (n-1)/n x S / B with B = 1.8 TB/s inside an "NVSwitch domain", 0.9 TB/s across.
+
+Alpha-beta models (nccl-tests ``doc/PERFORMANCE.md``; jax-ml scaling-book)
+    ring:  t = t0 + f(op, n) x S / B_bus, f = 2(n-1)/n for all-reduce, (n-1)/n for
+           reduce-scatter and all-gather; a ring of n GPUs takes 2(n-1) steps, so the latency per
+           step is t0 / (2(n-1)).
+    NVLS:  in-switch reduction (NVLink SHARP): each GPU sends and receives the message about once,
+           t = t0 + S / B.
+    B_bus is at most one GPU's NVLink bandwidth per direction (900 GB/s on NVLink 5, 450 on H100).
+
+Measurements: ``nvlmodel/data/nccl_allreduce.csv`` (curated from ai-dynamo/aiconfigurator; see
+the README beside it). :func:`fit_alpha_beta` fits t0 and B_bus per system and GPU count by
+least squares on the *relative* error, so small and large messages weigh alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from .models import ModelArch, get_model
+from .units import MB, TB, require_choice, require_positive
+
+OPS: tuple[str, ...] = ("all_reduce", "reduce_scatter", "all_gather")
+ALGORITHMS: tuple[str, ...] = ("ring", "nvls")
+#: The seed's all-reduce bandwidths (lines 364 and 369), bytes/s.
+SEED_SAME_DOMAIN_BW = 1.8 * TB
+SEED_CROSS_DOMAIN_BW = 0.9 * TB
+#: The seed's all-reduce table (lines 380-383): TP size, message as printed, message bytes.
+SEED_TABLE_ROWS: tuple[tuple[int, str, float], ...] = (
+    (2, "32 MB", 32 * MB), (4, "32 MB", 32 * MB), (8, "32 MB", 32 * MB), (8, "128 MB (prefill)", 128 * MB))
+
+
+def _n(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+        raise ValueError(f"a collective needs an int number of GPUs >= 2, got {n!r}")
+    return int(n)
+
+
+def bus_factor(op: str, n: int) -> float:
+    """Bytes each GPU sends per byte of message in a ring: 2(n-1)/n (all-reduce), (n-1)/n (others)."""
+    require_choice("op", op, OPS)
+    n = _n(n)
+    return (2.0 if op == "all_reduce" else 1.0) * (n - 1) / n
+
+
+def seed_allreduce_time(message_bytes: float, tp_degree: int, same_domain: bool = True) -> float:
+    """The seed's ``compute_all_reduce_time`` in seconds (it returns microseconds):
+    2 (tp-1)/tp x S / (1.8 TB/s same domain, 0.9 TB/s across)."""
+    require_positive("message_bytes", message_bytes, allow_zero=True)
+    bw = SEED_SAME_DOMAIN_BW if same_domain else SEED_CROSS_DOMAIN_BW
+    return bus_factor("all_reduce", tp_degree) * message_bytes / bw
+
+
+@dataclass(frozen=True)
+class AlphaBeta:
+    """t = latency_s + factor x S / bus_bandwidth (ring), or latency_s + S / bus_bandwidth (NVLS)."""
+
+    latency_s: float
+    bus_bandwidth: float  # bytes/s
+    n: int  # GPUs the parameters describe
+    label: str = ""
+
+    def __post_init__(self):
+        require_positive("latency_s", self.latency_s, allow_zero=True)
+        require_positive("bus_bandwidth", self.bus_bandwidth)
+        _n(self.n)
+
+    def time(self, message_bytes, op: str = "all_reduce", algorithm: str = "ring"):
+        """Seconds for ``op`` on a message of ``message_bytes`` (scalar or array) among ``n`` GPUs."""
+        require_choice("algorithm", algorithm, ALGORITHMS)
+        s = np.asarray(message_bytes, dtype=float)
+        if (s < 0).any() or not np.isfinite(s).all():
+            raise ValueError("message_bytes must be finite and >= 0")
+        if algorithm == "nvls":
+            if op != "all_reduce":
+                raise ValueError("the NVLS model here covers all_reduce only")
+            factor = 1.0
+        else:
+            factor = bus_factor(op, self.n)
+        t = self.latency_s + factor * s / self.bus_bandwidth
+        return float(t) if np.ndim(t) == 0 else t
+
+    @property
+    def step_latency_s(self) -> float:
+        """Latency per ring step: the fixed term spread over the 2(n-1) steps of an all-reduce."""
+        return self.latency_s / (2 * (self.n - 1))
+
+    def with_gpus(self, n: int) -> "AlphaBeta":
+        """The same link and per-step latency for a ring of ``n`` GPUs (an extrapolation)."""
+        n = _n(n)
+        return AlphaBeta(self.step_latency_s * 2 * (n - 1), self.bus_bandwidth, n, f"{self.label} -> {n} GPUs")
+
+
+@lru_cache(maxsize=1)
+def _measurements():
+    import pandas as pd
+
+    with resources.files("nvlmodel.data").joinpath("nccl_allreduce.csv").open() as f:
+        return pd.read_csv(f)
+
+
+def load_measurements() -> "pd.DataFrame":  # noqa: F821
+    """The curated NCCL all-reduce points (half precision): system, num_gpus, bytes, latency_ms, source."""
+    return _measurements().copy()
+
+
+MEASURED_SYSTEMS: tuple[str, ...] = ("h100_sxm", "gb200")
+
+
+def fit_alpha_beta(system: str, n: int, *, min_bytes: float = 0.0) -> tuple[AlphaBeta, dict[str, float]]:
+    """Fit t = t0 + 2(n-1)/n x S / B to the measured all-reduce of ``system`` on ``n`` GPUs,
+    minimising the relative error. Returns the model and its error: median and max absolute
+    percentage error over the points used, and their count."""
+    require_choice("system", system, MEASURED_SYSTEMS)
+    d = _measurements()
+    d = d[(d.system == system) & (d.num_gpus == n) & (d.bytes >= min_bytes)]
+    if len(d) < 2:
+        have = sorted(set(_measurements()[_measurements().system == system].num_gpus))
+        raise ValueError(f"no measurements of {system} on {n} GPUs; measured: {have}")
+    t = d.latency_ms.to_numpy() / 1e3
+    x = bus_factor("all_reduce", n) * d.bytes.to_numpy(dtype=float)
+    a = np.column_stack([1 / t, x / t])  # (t0 + x / B) / t ~ 1
+    (t0, inv_b), *_ = np.linalg.lstsq(a, np.ones_like(t), rcond=None)
+    model = AlphaBeta(max(float(t0), 0.0), 1 / float(inv_b), n, f"{system} fit, {n} GPUs")
+    err = np.abs(model.time(d.bytes.to_numpy(dtype=float)) / t - 1) * 100
+    return model, {"median_abs_pct_err": float(np.median(err)), "max_abs_pct_err": float(err.max()),
+                   "points": int(len(d))}
+
+
+def fit_table(min_bytes: float = 0.0) -> "pd.DataFrame":  # noqa: F821
+    """Fitted latency and bus bandwidth for every measured (system, GPU count), with fit error and
+    the bus bandwidth measured at the largest message."""
+    import pandas as pd
+
+    rows = []
+    d = _measurements()
+    for system in MEASURED_SYSTEMS:
+        for n in sorted(set(d[d.system == system].num_gpus)):
+            m, err = fit_alpha_beta(system, int(n), min_bytes=min_bytes)
+            big = d[(d.system == system) & (d.num_gpus == n)].sort_values("bytes").iloc[-1]
+            rows.append({"system": system, "gpus": int(n), "latency_us": m.latency_s * 1e6,
+                         "step_latency_us": m.step_latency_s * 1e6, "bus_bw_GBps": m.bus_bandwidth / 1e9,
+                         "measured_busbw_at_max_GBps": bus_factor("all_reduce", int(n)) * big.bytes
+                         / (big.latency_ms / 1e3) / 1e9, **err})
+    return pd.DataFrame(rows)
+
+
+def nvlink_ring(gpu_bw_per_direction: float, n: int, step_latency_s: float = 0.0) -> AlphaBeta:
+    """The pure ring bound on a one-hop NVLink fabric: bus bandwidth = one GPU's NVLink bandwidth per
+    direction, plus ``step_latency_s`` per ring step."""
+    require_positive("gpu_bw_per_direction", gpu_bw_per_direction)
+    require_positive("step_latency_s", step_latency_s, allow_zero=True)
+    return AlphaBeta(step_latency_s * 2 * (_n(n) - 1), gpu_bw_per_direction, n, f"NVLink ring bound, {n} GPUs")
+
+
+def tp_allreduce_bytes(model: str | ModelArch, tokens: int, bytes_per_element: float = 2.0) -> float:
+    """Bytes of one tensor-parallel all-reduce: the hidden state of ``tokens`` tokens."""
+    m = model if isinstance(model, ModelArch) else get_model(model)
+    require_positive("tokens", tokens)
+    require_positive("bytes_per_element", bytes_per_element)
+    return tokens * m.hidden * bytes_per_element
+
+
+def tp_step_allreduce_time(model: str | ModelArch, tokens: int, time_of_one, *,
+                           bytes_per_element: float = 2.0) -> float:
+    """TP communication of one forward step: two all-reduces per layer (after attention and after
+    the MLP, Megatron-style) of the hidden state of ``tokens`` tokens. ``time_of_one(bytes)`` gives
+    the time of one all-reduce (e.g. ``AlphaBeta(...).time`` or a lambda over
+    :func:`seed_allreduce_time`)."""
+    m = model if isinstance(model, ModelArch) else get_model(model)
+    return 2 * m.layers * float(time_of_one(tp_allreduce_bytes(m, tokens, bytes_per_element)))
