@@ -1,0 +1,93 @@
+"""Claims of the seed's gang-scheduling section (lines 313-383)."""
+
+from __future__ import annotations
+
+from .. import collectives as col
+from ..gang import NVL72GangScheduler
+from ..hardware import get_gpu, get_system
+from ..units import MiB, TB
+from .core import Claim, make_claim
+
+_DS_BW = get_gpu("gb200-b200", "datasheet").nvlink_bw_per_direction
+_NO_DOMAINS = ("The NVL72 has 18 NVSwitch ASICs in 9 switch trays, and every GPU links to all of them: one "
+               "NVLink domain of 72 GPUs, one switch hop between any two.")
+# How each printed same-domain cell relates to the document's own formula (32 MB read as 32e6 bytes).
+_TABLE_NOTES = {
+    (2, "32 MB"): "31.1 = 1.75 x 32e6 / 1.8e12: TP8's ring factor 2(8-1)/8 applied to TP2, whose factor is 1.",
+    (4, "32 MB"): ("41.5 matches none of the stated inputs: it would need 1.35 TB/s with TP8's factor or "
+                   "1.16 TB/s with TP4's own."),
+    (8, "32 MB"): ("46.7 = 1.75 x 32e6 / 1.2e12: the two-switch bandwidth of the ModelExpress section (1.2 TB/s), "
+                   "not the 1.8 TB/s this function uses."),
+    (8, "128 MB (prefill)"): "186.7 = 4 x 46.7: the TP8 row scaled, with the same 1.2 TB/s.",
+}
+_PRINTED = {  # line: (same, cross)
+    380: ("31.1", "62.2"), 381: ("41.5", "83.0"), 382: ("46.7", "93.3"), 383: ("186.7", "373.3"),
+}
+
+
+def gang_claims() -> list[Claim]:
+    sys_seed, sys_ds = get_system("nvl72", "seed"), get_system("nvl72", "datasheet")
+    seed_s = NVL72GangScheduler
+    out = [
+        make_claim("gang.switches", "gang", 315, "The NVL72 has 9 NVSwitch chips", "count", "9",
+                   sys_seed.switch_chips, sys_ds.switch_chips, explanation=_NO_DOMAINS),
+        make_claim("gang.domain-size", "gang", 315, "each manages a domain of 8 GPUs", "count", "8",
+                   seed_s.GPUS_PER_SWITCH, sys_ds.num_gpus, explanation=_NO_DOMAINS),
+        make_claim("gang.domains", "gang", 320, "9 NVSwitch domains, 8 GPUs each", "count", "9",
+                   seed_s.NUM_SWITCHES, 1, explanation=_NO_DOMAINS),
+        make_claim("gang.intra-domain-bw", "gang", 321, "Intra-domain: 1.8 TB/s all-reduce bandwidth", "TB/s", "1.8",
+                   col.SEED_SAME_DOMAIN_BW / TB, _DS_BW / TB,
+                   explanation=("1.8 TB/s adds both directions of a GPU's NVLink; a ring all-reduce is bounded by "
+                                "one direction, 0.9 TB/s. NCCL measured 0.63 TB/s of bus bandwidth on 4 GB200 "
+                                "GPUs at 512 MiB (chapter 5).")),
+        make_claim("gang.num-switches-const", "gang", 325, "NUM_SWITCHES = 9", "count", "9", seed_s.NUM_SWITCHES,
+                   sys_ds.switch_chips, kind="input", explanation=_NO_DOMAINS),
+        make_claim("gang.gpus-per-switch-const", "gang", 326, "GPUS_PER_SWITCH = 8", "count", "8",
+                   seed_s.GPUS_PER_SWITCH, sys_ds.num_gpus, kind="input", explanation=_NO_DOMAINS),
+        make_claim("gang.tp8-groups-per-domain", "gang", 333, "For TP=8 on NVL72: exactly one domain per TP group",
+                   "count", "1 (one)", seed_s.GPUS_PER_SWITCH // 8, None, tolerance=0),
+        make_claim("gang.tp4-groups-per-domain", "gang", 334, "For TP=4: two TP groups per domain", "count", "2 (two)",
+                   seed_s.GPUS_PER_SWITCH // 4, None, tolerance=0),
+        make_claim("gang.tp2-groups-per-domain", "gang", 335, "For TP=2: four TP groups per domain", "count", "4 (four)",
+                   seed_s.GPUS_PER_SWITCH // 2, None, tolerance=0),
+        make_claim("gang.same-domain-bw-const", "gang", 364, "bandwidth = 1.8e12 # 1.8 TB/s per GPU", "TB/s", "1.8",
+                   col.SEED_SAME_DOMAIN_BW / TB, _DS_BW / TB, kind="input",
+                   explanation="Per direction, NVLink 5 gives 0.9 TB/s per GPU."),
+        make_claim("gang.cross-domain-bw-const", "gang", 369, "bandwidth = 0.9e12 # ~0.9 TB/s effective cross-domain",
+                   "TB/s", "0.9", col.SEED_CROSS_DOMAIN_BW / TB, _DS_BW / TB, kind="input"),
+    ]
+    for (tp, label, nbytes), line in zip(col.SEED_TABLE_ROWS, (380, 381, 382, 383)):
+        same_p, cross_p = _PRINTED[line]
+        row = f"TP={tp} | {label} | {same_p} | {cross_p}"
+        bound = col.nvlink_ring(_DS_BW, tp).time(nbytes) * 1e6
+        ds_note = (f" Datasheet: the ring bound at 900 GB/s per direction, {bound:.1f} us, the same in any "
+                   "placement; chapter 5 adds NCCL's measured latency.")
+        same = col.seed_allreduce_time(nbytes, tp) * 1e6
+        cross = col.seed_allreduce_time(nbytes, tp, same_domain=False) * 1e6
+        note = _TABLE_NOTES[(tp, label)]
+        out += [
+            make_claim(f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.same", "gang", line, f"{row} [same domain]", "us",
+                       same_p, same, bound,
+                       explanation=f"The document's function gives {same:.1f} us. {note}{ds_note}"),
+            make_claim(f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.cross", "gang", line, f"{row} [cross domain]", "us",
+                       cross_p, cross, bound,
+                       explanation=(f"The function gives {cross:.1f} us; the printed cell is twice the printed "
+                                    f"same-domain cell, so it inherits its error.{ds_note}")),
+            make_claim(f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.penalty", "gang", line, f"{row} [penalty 2x]", "x",
+                       "2x", cross / same, 1.0,
+                       explanation="No domains on the real fabric: every placement is one hop, no penalty."),
+        ]
+    mib = col.tp_allreduce_bytes("llama-405b", 4096) / MiB
+    out += [
+        make_claim("gang.table.message-32mb", "gang", 380, "TP=2 | 32 MB [message size]", "MiB", "32", None, None,
+                   explanation=("No token count is stated. 32 MB is the hidden state of 1,024 tokens (1,024 x "
+                                "16,384 x 2 bytes = 32 MiB); one decode step at batch 256 would be 8 MiB.")),
+        make_claim("gang.table.message-128mb", "gang", 383, "TP=8 | 128 MB (prefill) [message size]", "MiB", "128",
+                   mib, mib,
+                   explanation=("The 4K-token prefill of the end-to-end section: 4,096 x 16,384 x 2 bytes = "
+                                "128 MiB (134 MB); the table's MB are binary here.")),
+    ]
+    return out
+
+
+__all__ = ["gang_claims"]
