@@ -176,3 +176,31 @@ def tp_step_allreduce_time(model: str | ModelArch, tokens: int, time_of_one, *,
     :func:`seed_allreduce_time`)."""
     m = model if isinstance(model, ModelArch) else get_model(model)
     return 2 * m.layers * float(time_of_one(tp_allreduce_bytes(m, tokens, bytes_per_element)))
+
+
+def tp_comm_table(model: str = "llama-3.1-405b", tp: int = 8, decode_batch: int = 256,
+                  prefill_tokens: int = 4096) -> "pd.DataFrame":  # noqa: F821
+    """TP all-reduce time per forward step and per token, decode and prefill, under four models:
+    the seed's formula (same domain), the NVLink 5 ring bound, and the NCCL fits for H100 (8 GPUs,
+    measured) and GB200 (fitted on 4 GPUs, extrapolated to ``tp`` with the same per-step latency)."""
+    import pandas as pd
+
+    h100, _ = fit_alpha_beta("h100_sxm", tp) if tp in (2, 4, 8) else (None, None)
+    gb_fit, _ = fit_alpha_beta("gb200", 4)
+    gb = gb_fit if tp == 4 else gb_fit.with_gpus(tp)
+    models = {
+        "seed formula (1.8 TB/s)": lambda b: seed_allreduce_time(b, tp),
+        "NVLink 5 ring bound (900 GB/s)": nvlink_ring(900e9, tp).time,
+        f"GB200 NCCL fit{'' if tp == 4 else ' (from 4 GPUs)'}": gb.time,
+    }
+    if h100 is not None:
+        models["H100 NCCL fit (measured)"] = h100.time
+    rows = []
+    for phase, tokens in (("decode", decode_batch), ("prefill", prefill_tokens)):
+        for name, fn in models.items():
+            step = tp_step_allreduce_time(model, tokens, fn)
+            rows.append({"phase": phase, "tokens per step": tokens, "model": name,
+                         "message_MiB": tp_allreduce_bytes(model, tokens) / 2**20,
+                         "one_allreduce_us": float(fn(tp_allreduce_bytes(model, tokens))) * 1e6,
+                         "per_step_ms": step * 1e3, "per_token_us": step / tokens * 1e6})
+    return pd.DataFrame(rows)

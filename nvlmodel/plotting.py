@@ -244,3 +244,58 @@ def plot_roofline(curves, context: int) -> plt.Figure:
     ax.grid(True, which="major", color="0.92")
     fig.tight_layout()
     return fig
+
+
+def plot_allreduce(sizes=None) -> plt.Figure:
+    """All-reduce time against message size: measured NCCL points, the alpha-beta fit and the
+    seed's formula, one panel per measured system."""
+    from . import collectives as col
+
+    d = col.load_measurements()
+    sizes = np.logspace(3, 9.3, 60) if sizes is None else np.asarray(sizes)
+    colors = plt.get_cmap("tab10").colors
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), sharey=True)
+    for ax, system in zip(axes, col.MEASURED_SYSTEMS):
+        ns = sorted(set(d[d.system == system].num_gpus))
+        for i, n in enumerate(ns + ([8] if system == "gb200" else [])):
+            pts = d[(d.system == system) & (d.num_gpus == n)]
+            measured = len(pts) > 0
+            if measured:
+                ax.scatter(pts.bytes, pts.latency_ms * 1e3, s=10, color=colors[i], zorder=3,
+                           label=f"{n} GPUs, NCCL measured")
+                fit, _ = col.fit_alpha_beta(system, int(n))
+            else:
+                fit = col.fit_alpha_beta(system, 4)[0].with_gpus(n)
+            ax.plot(sizes, fit.time(sizes) * 1e6, color=colors[i], lw=1.2, ls="-" if measured else ":",
+                    label=f"{n} GPUs, alpha-beta {'fit' if measured else 'extrapolated'}")
+            if system == "gb200":  # the seed's formula describes NVL72 only
+                ax.plot(sizes, [col.seed_allreduce_time(s, n) * 1e6 for s in sizes], color=colors[i], lw=1.0,
+                        ls="--", label=f"TP{n}, seed formula (no latency term)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(1, None)
+        ax.set_xlabel("message size (bytes)")
+        ax.set_title({"h100_sxm": "H100 SXM (NVLink 4)", "gb200": "GB200 (NVLink 5)"}[system])
+        ax.grid(True, color="0.92")
+        ax.legend(fontsize=6.5)
+    axes[0].set_ylabel("all-reduce time (us)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_fragmentation(table) -> plt.Figure:
+    """Refused TP groups against offered load for each scheduler (from
+    :func:`nvlmodel.gang.churn_table`): all refusals, and those with enough free GPUs in the rack."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharey=True)
+    colors = plt.get_cmap("tab10").colors
+    for ax, col, title in ((axes[0], "refusal_rate", "all refusals"),
+                           (axes[1], "fragmentation_rate", "refused although enough GPUs were free")):
+        for i, (name, g) in enumerate(table.groupby("scheduler", sort=False)):
+            ax.plot(g["load"], g[col] * 100, marker="o", ms=3, color=colors[i], label=name)
+        ax.set_title(title)
+        ax.set_xlabel("offered load (fraction of 72 GPUs)")
+        ax.grid(True, color="0.92")
+    axes[0].set_ylabel("TP groups refused (%)")
+    axes[0].legend()
+    fig.tight_layout()
+    return fig
