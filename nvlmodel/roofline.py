@@ -17,7 +17,7 @@ The fuller model (:func:`decode_step`, :func:`prefill`)
     with W the weight bytes (from the weight format, scale overhead included), k the KV bytes per
     token, F(L) the FLOPs of one token at context L, beta the HBM bandwidth, P the dense tensor peak
     of the compute dtype, eta_b and eta_c the achieved fractions (1 = the pure bound, until
-    calibrated), t_comm the tensor-parallel communication per step (0 here; chapter 5 models it)
+    calibrated), t_comm the tensor-parallel communication per step (0 here; see :mod:`nvlmodel.collectives`)
     and t_0 a fixed per-step overhead.
 """
 
@@ -144,7 +144,7 @@ FORMAT_FOR: dict[str, dict[str, str]] = {
 @dataclass(frozen=True)
 class Efficiency:
     """Achieved fractions of peak compute and HBM bandwidth, and a fixed overhead per step.
-    The defaults are the pure roofline bound; calibration (chapter 7) fits them to measurements."""
+    The defaults are the pure roofline bound; calibration against measurements fits them."""
 
     compute: float = 1.0
     bandwidth: float = 1.0

@@ -41,6 +41,7 @@ BILLION = 1e9
 #: Display units understood by :func:`scale` and the claims ledger, with their SI factor.
 UNIT_SCALES: dict[str, float] = {
     "1": 1.0,
+    "hops": 1.0,
     "x": 1.0,
     "count": 1.0,
     "bits": 1.0,

@@ -150,7 +150,7 @@ def fp4_claims() -> list[Claim]:
                    explanation=("Contradicted by the document's own numbers: the crossover is at batch 562, so at "
                                 "batch 2 a step is still memory-bound by a factor of 281. Once each sequence also "
                                 "reads its KV cache, decode of Llama 70B never turns compute-bound at a 4K context "
-                                "(chapter 2, crossover section).")),
+                                "(FP4 chapter, crossover section).")),
         make_claim("fp4.prefill-18-pflops", "fp4", 105, "FP4 compute throughput dominates and the 18 PFLOPS matter",
                    "PFLOP/s", "18 PFLOPS", b_seed.peak_flops("fp4") / PFLOPS, b_ds.peak_flops("fp4") / PFLOPS,
                    explanation="Sparse peak; prefill of dense weights is bounded by the dense 9 PFLOPS (HGX B200)."),

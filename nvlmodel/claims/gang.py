@@ -39,7 +39,7 @@ def gang_claims() -> list[Claim]:
                    col.SEED_SAME_DOMAIN_BW / TB, _DS_BW / TB,
                    explanation=("1.8 TB/s adds both directions of a GPU's NVLink; a ring all-reduce is bounded by "
                                 "one direction, 0.9 TB/s. NCCL measured 0.63 TB/s of bus bandwidth on 4 GB200 "
-                                "GPUs at 512 MiB (chapter 5).")),
+                                "GPUs at 512 MiB (gang-scheduling chapter).")),
         make_claim("gang.num-switches-const", "gang", 325, "NUM_SWITCHES = 9", "count", "9", seed_s.NUM_SWITCHES,
                    sys_ds.switch_chips, kind="input", explanation=_NO_DOMAINS),
         make_claim("gang.gpus-per-switch-const", "gang", 326, "GPUS_PER_SWITCH = 8", "count", "8",
@@ -61,7 +61,7 @@ def gang_claims() -> list[Claim]:
         row = f"TP={tp} | {label} | {same_p} | {cross_p}"
         bound = col.nvlink_ring(_DS_BW, tp).time(nbytes) * 1e6
         ds_note = (f" Datasheet: the ring bound at 900 GB/s per direction, {bound:.1f} us, the same in any "
-                   "placement; chapter 5 adds NCCL's measured latency.")
+                   "placement; the gang-scheduling chapter adds NCCL's measured latency.")
         same = col.seed_allreduce_time(nbytes, tp) * 1e6
         cross = col.seed_allreduce_time(nbytes, tp, same_domain=False) * 1e6
         note = _TABLE_NOTES[(tp, label)]

@@ -1,0 +1,92 @@
+"""Claims of the seed's ModelExpress section (lines 106-188)."""
+
+from __future__ import annotations
+
+from ..fp4 import get_format
+from ..hardware import get_gpu
+from ..models import get_model
+from ..topology import SEED_BANDWIDTH_BY_DISTANCE, SEED_LATENCY_PER_HOP_S, NVL72Topology
+from ..units import GB, TB
+from .core import Claim, make_claim
+
+_PER_DIRECTION = ("A one-way copy sees one direction of NVLink: {ds:,.0f} GB/s per GPU, not the {seed:,.0f} GB/s "
+                  "that adds both directions.")
+_RDMA = (" The real ModelExpress moves weights between nodes over NIXL/RDMA, not NVLink; the ModelExpress "
+         "chapter compares those paths.")
+
+
+def modelexpress_claims() -> list[Claim]:
+    m = get_model("llama-3.1-70b")
+    h_s, h_d = get_gpu("h100", "seed"), get_gpu("h100", "datasheet")
+    b_s, b_d = get_gpu("b200", "seed"), get_gpu("b200", "datasheet")
+    fp8_seed, fp8_ds = m.params("seed") * 1.0, m.params("datasheet") * get_format("fp8").bytes_per_element
+    fp4_seed = m.params("seed") * get_format("fp4-seed").bytes_per_element
+    fp4_ds = m.params("datasheet") * get_format("nvfp4").bytes_per_element
+    seed_view, real = NVL72Topology("seed"), NVL72Topology("datasheet")
+    ms = 1e3
+    return [
+        make_claim("me.h100-nvlink", "modelexpress", 108, "On H100 NVLink 4.0 (900 GB/s per GPU)", "GB/s", "900 GB/s",
+                   h_s.nvlink_bw_per_direction / GB, h_d.nvlink_bw_per_direction / GB, kind="input",
+                   explanation=_PER_DIRECTION.format(ds=450, seed=900)),
+        make_claim("me.llama70b-fp8-size", "modelexpress", 108, "loading Llama 70B in FP8 (70 GB)", "GB", "70 GB",
+                   fp8_seed / GB, fp8_ds / GB, kind="input",
+                   explanation="Llama 3.1 70B has 70.55 billion parameters: 70.55 GB in FP8."),
+        make_claim("me.h100-fp8-time", "modelexpress", 108, "loading Llama 70B in FP8 (70 GB) takes: [number lost]",
+                   "ms", None, fp8_seed / h_s.nvlink_bw_per_direction * ms, fp8_ds / h_d.nvlink_bw_per_direction * ms,
+                   explanation=("Lost from the text; 70 GB / 900 GB/s = 77.8 ms, the figure of the end-to-end table "
+                                "(line 425). At 450 GB/s one way it is 157 ms." + _RDMA)),
+        make_claim("me.b200-nvlink", "modelexpress", 109, "On B200 NVLink 5.0 (1,800 GB/s per GPU)", "GB/s",
+                   "1,800 GB/s", b_s.nvlink_bw_per_direction / GB, b_d.nvlink_bw_per_direction / GB, kind="input",
+                   explanation=_PER_DIRECTION.format(ds=900, seed=1800)),
+        make_claim("me.b200-fp8-time", "modelexpress", 109, "On B200 NVLink 5.0 (1,800 GB/s per GPU): [number lost]",
+                   "ms", None, fp8_seed / b_s.nvlink_bw_per_direction * ms, fp8_ds / b_d.nvlink_bw_per_direction * ms,
+                   explanation="Lost from the text; 70 GB / 1.8 TB/s = 38.9 ms, 78.4 ms at 900 GB/s one way."),
+        make_claim("me.llama70b-fp4-size", "modelexpress", 110, "For FP4 quantized weights (35 GB)", "GB", "35 GB",
+                   fp4_seed / GB, fp4_ds / GB,
+                   explanation="NVFP4 stores 4.5 bits per weight: 70.55 billion weights take 39.7 GB."),
+        make_claim("me.b200-fp4-time-lost", "modelexpress", 110, "For FP4 quantized weights (35 GB): [number lost]",
+                   "ms", None, fp4_seed / b_s.nvlink_bw_per_direction * ms, fp4_ds / b_d.nvlink_bw_per_direction * ms,
+                   explanation="Lost from the text; it is the 19.4 ms of line 112."),
+        make_claim("me.b200-fp4-time", "modelexpress", 112, "At 19.4 ms for FP4", "ms", "19.4 ms",
+                   fp4_seed / b_s.nvlink_bw_per_direction * ms, fp4_ds / b_d.nvlink_bw_per_direction * ms,
+                   explanation=("35 GB / 1.8 TB/s. With NVFP4's true size and one direction of NVLink: 39.7 GB / "
+                                "900 GB/s = 44.1 ms, still well under a second." + _RDMA)),
+        make_claim("me.text.superchip-hops", "modelexpress", 114,
+                   "GPUs within the same GB200 superchip communicate at 1.8 TB/s with 1 hop", "count", "1 hop",
+                   seed_view.hops(0, 1), real.hops(0, 1),
+                   explanation=("The document's own code (line 140) puts a same-superchip pair at distance 0, over "
+                                "'direct NVLink-C2C'. On the hardware C2C joins CPU and GPU; two GPUs of a "
+                                "superchip are one switch hop apart, like any other pair.")),
+        make_claim("me.text.superchip-bw", "modelexpress", 114,
+                   "GPUs within the same GB200 superchip communicate at 1.8 TB/s with 1 hop", "TB/s", "1.8 TB/s",
+                   seed_view.bandwidth(0, 1) / TB, real.bandwidth(0, 1) / TB, kind="input",
+                   explanation=_PER_DIRECTION.format(ds=900, seed=1800)),
+        make_claim("me.text.cross-superchip-bw", "modelexpress", 114,
+                   "GPUs across different superchips communicate at 1.8 TB/s but with 2 hops", "TB/s", "1.8 TB/s",
+                   seed_view.bandwidth(0, 2) / TB, real.bandwidth(0, 2) / TB,
+                   explanation=("The document's code gives 1.6 TB/s for another superchip of the same domain and "
+                                "1.2 TB/s across domains (lines 163-170), not 1.8. The fabric gives 0.9 TB/s one "
+                                "way for every pair.")),
+        make_claim("me.text.cross-superchip-hops", "modelexpress", 114,
+                   "with 2 hops (GPU -> NVSwitch -> GPU)", "count", "2 hops", seed_view.hops(0, 2), real.hops(0, 2),
+                   explanation=("GPU -> NVSwitch -> GPU is one switch hop. The document's code counts 1 for another "
+                                "superchip in the same domain and 2 only across domains.")),
+        make_claim("me.text.latency-per-hop", "modelexpress", 114, "adding ~500ns of latency per hop", "ns",
+                   "~500ns", SEED_LATENCY_PER_HOP_S * 1e9, None, kind="input",
+                   explanation="No public figure for NVLink switch latency was found; the datasheet value is left empty."),
+        *(make_claim(f"me.code.distance-{d}", "modelexpress", line, text, "count", str(d), d, 1, kind="input",
+                     explanation="The real fabric has one distance: one switch hop between any two GPUs.")
+          for d, line, text in ((0, 140, "distance = 0 # Same superchip: direct NVLink-C2C"),
+                                (1, 142, "distance = 1 # Same NVSwitch domain: 1 switch hop"),
+                                (2, 144, "distance = 2 # Different NVSwitch domain: 2 hops"))),
+        *(make_claim(f"me.code.bandwidth-{d}", "modelexpress", line, text, "TB/s", printed,
+                     SEED_BANDWIDTH_BY_DISTANCE[d] / TB, real.bandwidth(0, 2) / TB, kind="input",
+                     explanation="Every pair sees 0.9 TB/s one way on the real fabric.")
+          for d, line, text, printed in (
+              (0, 166, "return 1.8e12 # 1.8 TB/s intra-superchip", "1.8"),
+              (1, 168, "return 1.6e12 # ~1.6 TB/s effective through 1 NVSwitch", "1.6"),
+              (2, 170, "return 1.2e12 # ~1.2 TB/s effective through 2 NVSwitches", "1.2"))),
+    ]
+
+
+__all__ = ["modelexpress_claims"]
