@@ -1,0 +1,86 @@
+"""KV-aware routing: the seed's route_request as written against nvlmodel's, same decisions.
+
+Routes 100 requests of 32K tokens (block size 16: 2,048 blocks each) over 72 GPUs with a warm
+directory in the seed's form (block hash -> (gpu, local block id)), checks that both algorithms pick
+the same GPU for every request, and prints as its last line ``speedup_vs_seed: <ratio>``.
+With ``--rack N`` it also times the rack simulation on N requests and prints requests per second.
+
+    python benchmarks/kvbm_routing.py [--requests 100] [--tokens 32768] [--rack 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from nvlmodel import kvbm
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--requests", type=int, default=100)
+    p.add_argument("--tokens", type=int, default=32_768)
+    p.add_argument("--rack", type=int, default=0, help="also time simulate_rack on this many requests")
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    gpus, bs = 72, 16
+    # A warm directory: 64 shared 32K-token documents cached across the rack, one GPU each (the seed
+    # keeps one location per block), with partial copies of the tails on other GPUs.
+    docs = [kvbm.sequence_hashes(rng.integers(0, 128_256, args.tokens, dtype=np.uint32), bs) for _ in range(64)]
+    directory: dict[int, tuple[int, int]] = {}
+    for d, hashes in enumerate(docs):
+        home = d % gpus
+        for i, h in enumerate(hashes):
+            directory[h] = ((home + (i * 7 // len(hashes))) % gpus, i)
+    owner = {h: loc[0] for h, loc in directory.items()}
+    load = rng.integers(0, 1000, gpus)
+
+    def least_loaded() -> int:
+        return int(np.argmin(load))
+
+    reqs = []
+    for r in range(args.requests):  # most requests reuse a document's prefix; some are new
+        base = docs[int(rng.integers(len(docs)))]
+        keep = int(rng.integers(0, len(base) + 1)) if r % 5 else 0
+        extra = kvbm.chain(kvbm.block_hashes(rng.integers(0, 128_256, (len(base) - keep) * bs, dtype=np.uint32), bs),
+                           base[keep - 1] if keep else None)
+        reqs.append(base[:keep] + extra)
+
+    t = time.perf_counter()
+    seed = [kvbm.seed_route_request(directory, h, gpus, least_loaded) for h in reqs]
+    t_seed = time.perf_counter() - t
+    t = time.perf_counter()
+    index = kvbm.OwnerIndex(owner, gpus)  # the warm directory's snapshot, built once
+    t_index = time.perf_counter() - t
+    t = time.perf_counter()
+    fast = [index.route(h, least_loaded) for h in reqs]
+    t_fast = time.perf_counter() - t
+    t = time.perf_counter()
+    counted = [kvbm.fast_route_request(owner, h, least_loaded) for h in reqs]
+    t_counter = time.perf_counter() - t
+    if counted != seed:
+        raise SystemExit("the Counter-based router disagrees with the seed")
+    if seed != fast:
+        raise SystemExit(f"decisions differ on {sum(a != b for a, b in zip(seed, fast))} requests")
+    print(f"{args.requests} requests x {len(reqs[0])} blocks over {gpus} GPUs: same GPU for every request")
+    print(f"seed route_request: {t_seed * 1e3:.1f} ms; nvlmodel OwnerIndex: {t_fast * 1e3:.2f} ms "
+          f"(+ {t_index * 1e3:.1f} ms once to index {len(owner):,} cached blocks; "
+          f"{t_seed / (t_fast + t_index):.0f}x including it) "
+          f"(dict + Counter, as the rack simulation routes: {t_counter * 1e3:.1f} ms, "
+          f"{t_seed / t_counter:.0f}x)")
+    if args.rack:
+        t = time.perf_counter()
+        rack_reqs = kvbm.generate_requests(args.rack, seed=1)
+        t_gen = time.perf_counter() - t
+        t = time.perf_counter()
+        kvbm.simulate_rack(rack_reqs, "dynamo")
+        t_sim = time.perf_counter() - t
+        print(f"rack simulation: {args.rack} requests generated in {t_gen:.1f} s, routed (dynamo policy) in "
+              f"{t_sim:.1f} s = {args.rack / t_sim:,.0f} requests/s")
+    print(f"speedup_vs_seed: {t_seed / t_fast:.1f}")
+
+
+if __name__ == "__main__":
+    main()
