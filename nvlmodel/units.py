@@ -44,6 +44,8 @@ UNIT_SCALES: dict[str, float] = {
     "hops": 1.0,
     "x": 1.0,
     "count": 1.0,
+    "thousand": 1e3,
+    "million": 1e6,
     "bits": 1.0,
     "B/param": 1.0,
     "tok/s": 1.0,

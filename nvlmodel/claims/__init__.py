@@ -20,11 +20,12 @@ from .core import KINDS, SECTIONS, STATUSES, Builder, Claim, make_claim, parse_p
 from .fp4 import endtoend_fp4_claims, fp4_claims, runner_claims
 from .gang import gang_claims
 from .hardware import hardware_claims
+from .kvbm import kvbm_claims, nvswitch_tier_claims
 from .modelexpress import modelexpress_claims
 
 #: Section builders. Each later chapter adds its own; the ledger sorts claims by line.
-BUILDERS: tuple[Builder, ...] = (hardware_claims, fp4_claims, runner_claims, modelexpress_claims, gang_claims,
-                                 endtoend_fp4_claims)
+BUILDERS: tuple[Builder, ...] = (hardware_claims, fp4_claims, runner_claims, modelexpress_claims, kvbm_claims,
+                                 gang_claims, endtoend_fp4_claims, nvswitch_tier_claims)
 
 
 @lru_cache(maxsize=1)

@@ -40,7 +40,7 @@ SECTIONS: dict[str, tuple[str, int, int, str]] = {
     "summary": ("Summary", 524, 525, "06-end-to-end"),
 }
 
-_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
+_NUMBER = re.compile(r"[-+]?\d[\d,_]*(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
 def parse_printed(printed: str | None) -> tuple[float | None, float]:
@@ -58,7 +58,7 @@ def parse_printed(printed: str | None) -> tuple[float | None, float]:
     m = _NUMBER.search(printed)
     if m is None:
         raise ValueError(f"no number in printed value {printed!r}")
-    text = m.group(0).replace(",", "")
+    text = m.group(0).replace(",", "").replace("_", "")
     mantissa, _, exponent = text.partition("e")
     decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
     return float(text), 0.5 * 10.0 ** (int(exponent or 0) - decimals)
