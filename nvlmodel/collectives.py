@@ -152,6 +152,24 @@ def fit_table(min_bytes: float = 0.0) -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(rows)
 
 
+def system_fit(system: str, n: int) -> AlphaBeta:
+    """The alpha-beta model of ``system`` on ``n`` GPUs: the fit where ``n`` was measured; otherwise
+    the fit at the largest measured count scaled by how H100's measured latency and bus bandwidth
+    grow from that count to ``n`` (GB200 was measured on 2 and 4 GPUs only). An extrapolation."""
+    d = _measurements()
+    measured = sorted(int(k) for k in set(d[d.system == require_choice("system", system, MEASURED_SYSTEMS)].num_gpus))
+    if n in measured:
+        return fit_alpha_beta(system, n)[0]
+    ref = max(measured)
+    ref_h100 = sorted(int(k) for k in set(d[d.system == "h100_sxm"].num_gpus))
+    if n not in ref_h100 or ref not in ref_h100:
+        raise ValueError(f"cannot extrapolate {system} to {n} GPUs; H100 was measured on {ref_h100}")
+    base, h_ref, h_n = fit_alpha_beta(system, ref)[0], fit_alpha_beta("h100_sxm", ref)[0], fit_alpha_beta("h100_sxm", n)[0]
+    return AlphaBeta(base.latency_s * h_n.latency_s / h_ref.latency_s,
+                     base.bus_bandwidth * h_n.bus_bandwidth / h_ref.bus_bandwidth, n,
+                     f"{system} {ref}-GPU fit scaled like H100 {ref}->{n}")
+
+
 def nvlink_ring(gpu_bw_per_direction: float, n: int, step_latency_s: float = 0.0) -> AlphaBeta:
     """The pure ring bound on a one-hop NVLink fabric: bus bandwidth = one GPU's NVLink bandwidth per
     direction, plus ``step_latency_s`` per ring step."""
@@ -181,17 +199,16 @@ def tp_step_allreduce_time(model: str | ModelArch, tokens: int, time_of_one, *,
 def tp_comm_table(model: str = "llama-3.1-405b", tp: int = 8, decode_batch: int = 256,
                   prefill_tokens: int = 4096) -> "pd.DataFrame":  # noqa: F821
     """TP all-reduce time per forward step and per token, decode and prefill, under four models:
-    the seed's formula (same domain), the NVLink 5 ring bound, and the NCCL fits for H100 (8 GPUs,
-    measured) and GB200 (fitted on 4 GPUs, extrapolated to ``tp`` with the same per-step latency)."""
+    the seed's formula (same domain), the NVLink 5 ring bound, and the NCCL fits for H100 (measured)
+    and GB200 (measured on 2 and 4 GPUs; see :func:`system_fit` beyond)."""
     import pandas as pd
 
     h100, _ = fit_alpha_beta("h100_sxm", tp) if tp in (2, 4, 8) else (None, None)
-    gb_fit, _ = fit_alpha_beta("gb200", 4)
-    gb = gb_fit if tp == 4 else gb_fit.with_gpus(tp)
+    gb = system_fit("gb200", tp)
     models = {
         "seed formula (1.8 TB/s)": lambda b: seed_allreduce_time(b, tp),
         "NVLink 5 ring bound (900 GB/s)": nvlink_ring(900e9, tp).time,
-        f"GB200 NCCL fit{'' if tp == 4 else ' (from 4 GPUs)'}": gb.time,
+        f"GB200 NCCL fit{'' if tp in (2, 4) else ' (extrapolated)'}": gb.time,
     }
     if h100 is not None:
         models["H100 NCCL fit (measured)"] = h100.time

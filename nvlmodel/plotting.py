@@ -265,7 +265,7 @@ def plot_allreduce(sizes=None) -> plt.Figure:
                            label=f"{n} GPUs, NCCL measured")
                 fit, _ = col.fit_alpha_beta(system, int(n))
             else:
-                fit = col.fit_alpha_beta(system, 4)[0].with_gpus(n)
+                fit = col.system_fit(system, n)
             ax.plot(sizes, fit.time(sizes) * 1e6, color=colors[i], lw=1.2, ls="-" if measured else ":",
                     label=f"{n} GPUs, alpha-beta {'fit' if measured else 'extrapolated'}")
             if system == "gb200":  # the seed's formula describes NVL72 only

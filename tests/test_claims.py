@@ -39,7 +39,7 @@ def test_printed_numbers_are_on_their_line(seed_lines):
         if c.printed is None:
             continue
         number = re.search(r"[\d,_]+(?:\.\d+)?", c.printed).group(0)
-        verbal = re.search(r"\((\w+)\)", c.printed)
+        verbal = re.search(r"\(([^)]+)\)", c.printed)
         text = _norm(seed_lines[c.line - 1])
         assert (verbal.group(1) if verbal else number) in text, (c.id, c.printed)
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from ..units import fmt_value, require_choice
 from .core import KINDS, SECTIONS, STATUSES, Builder, Claim, make_claim, parse_printed
+from .endtoend import endtoend_claims
 from .fp4 import endtoend_fp4_claims, fp4_claims, runner_claims
 from .gang import gang_claims
 from .hardware import hardware_claims
@@ -25,7 +26,7 @@ from .modelexpress import modelexpress_claims
 
 #: Section builders. Each later chapter adds its own; the ledger sorts claims by line.
 BUILDERS: tuple[Builder, ...] = (hardware_claims, fp4_claims, runner_claims, modelexpress_claims, kvbm_claims,
-                                 gang_claims, endtoend_fp4_claims, nvswitch_tier_claims)
+                                 gang_claims, endtoend_fp4_claims, endtoend_claims, nvswitch_tier_claims)
 
 
 @lru_cache(maxsize=1)
