@@ -417,3 +417,37 @@ def plot_tiers(result) -> plt.Figure:
     ax.set_xlabel(f"prefix hit rate, policy {result.policy}, {result.blocks_per_gpu:,} blocks per GPU")
     fig.tight_layout()
     return fig
+
+
+def plot_advantage(table, printed: dict) -> plt.Figure:
+    """NVL72-replica advantage over 8x H100 per metric: as printed, by the document's method (seed)
+    and with datasheet facts (``table`` from :func:`nvlmodel.endtoend.table`)."""
+    y = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    ax.barh(y - 0.27, [printed[m] for m in table["metric"]], 0.26, color="0.6", label="as printed")
+    ax.barh(y, table["advantage (seed)"], 0.26, color=PRESET_COLORS["seed"], label="document's method (seed)")
+    ax.barh(y + 0.27, table["advantage (datasheet)"], 0.26, color=PRESET_COLORS["datasheet"], label="datasheet")
+    ax.axvline(1, color="0.5", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks(y, table["metric"], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("NVL72 replica advantage over 8x H100 (x, log scale)")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_advantage_grid(grid) -> plt.Figure:
+    """Datasheet decode advantage against context length, one line per batch size (from
+    :func:`nvlmodel.endtoend.advantage_grid`)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, grid["batch"].nunique()))
+    for c, (b, g) in zip(colors, grid.groupby("batch")):
+        ax.plot(g["context"], g["advantage"], marker="o", ms=3, color=c, label=f"batch {b}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("context per sequence (tokens)")
+    ax.set_ylabel("decode advantage, NVL72 replica / 8x H100")
+    ax.grid(True, color="0.92")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

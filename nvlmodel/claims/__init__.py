@@ -111,6 +111,45 @@ def section_frame(*sections: str, columns: tuple[str, ...] = ("line", "claim", "
     return frame.style.set_table_attributes('class="dataframe ledger"').set_uuid("ledger-" + "-".join(sections))
 
 
+def to_html_filterable(claims: list[Claim] | None = None, table_id: str = "ledger") -> str:
+    """The ledger as an HTML table with a text filter and a status menu (a few lines of inline
+    JavaScript, no network): what the errata chapter shows."""
+    import html
+
+    rows = to_records(claims)
+    for r in rows:
+        r["reproduced"], r["datasheet"] = (_with_unit(r[k], r["unit"]) for k in ("reproduced", "datasheet"))
+    cols = ["line", "claim", "status", "printed", "reproduced", "datasheet", "explanation"]
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = "\n".join(
+        f'<tr data-status="{r["status"]}">' + "".join(f"<td>{html.escape(r[c])}</td>" for c in cols) + "</tr>"
+        for r in rows)
+    options = "".join(f'<option value="{s}">{s}</option>' for s in STATUSES)
+    return f"""<div class="ledger-filter">
+<input type="search" id="{table_id}-q" placeholder="filter: any text, e.g. NVLink or 405B" size="40">
+<select id="{table_id}-s"><option value="">all statuses</option>{options}</select>
+<span id="{table_id}-n"></span></div>
+<table id="{table_id}" class="dataframe ledger"><thead><tr>{head}</tr></thead><tbody>
+{body}
+</tbody></table>
+<script>
+(function() {{
+  const q = document.getElementById("{table_id}-q"), s = document.getElementById("{table_id}-s");
+  const n = document.getElementById("{table_id}-n");
+  const rows = Array.from(document.querySelectorAll("#{table_id} tbody tr"));
+  function apply() {{
+    const text = q.value.toLowerCase(), status = s.value; let shown = 0;
+    rows.forEach(r => {{
+      const ok = (!status || r.dataset.status === status) && r.textContent.toLowerCase().includes(text);
+      r.style.display = ok ? "" : "none"; shown += ok;
+    }});
+    n.textContent = " " + shown + " of " + rows.length + " claims";
+  }}
+  q.addEventListener("input", apply); s.addEventListener("change", apply); apply();
+}})();
+</script>"""
+
+
 def to_markdown(claims: list[Claim] | None = None) -> str:
     """The ledger as a GitHub/MyST markdown table."""
     rows = to_records(claims)
