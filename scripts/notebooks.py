@@ -60,6 +60,39 @@ def expected() -> None:
         execute(md, md.with_suffix(".ipynb"), ROOT / "notebooks")
 
 
+_SAVEFIG = re.compile(r'plotting\.savefig\(fig, figures_dir, CHAPTER, "([a-z0-9-]+)"\)')
+
+
+def figures_page(notebooks: list[Path]) -> str:
+    """The Figures page: every named figure of the executed chapters, its number (numref), caption,
+    stable files and how to cite it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    lines = ["(figures-page)=", "# Figures", "",
+             "Every figure of the book, with its stable file names. Cite a figure by its file name and the",
+             f"commit the book was built from (this build: `{commit}`); figure numbers follow the chapter",
+             "order and may change as chapters are added, file names do not. See also `CITATION.cff`.", ""]
+    for nb_path in notebooks:
+        nb = nbformat.read(nb_path, as_version=4)
+        chapter = nb_path.stem
+        for cell in nb.cells:
+            fig = cell.metadata.get("mystnb", {}).get("figure")
+            m = _SAVEFIG.search(cell.source) if cell.cell_type == "code" else None
+            if not fig or not m:
+                continue
+            stem = f"{chapter}-{m.group(1)}"
+            caption = " ".join(fig.get("caption", "").split())
+            lines += [f"## {{numref}}`{fig['name']}`", "", caption, "",
+                      f'Files: <a href="../figures/{stem}.svg">{stem}.svg</a> · '
+                      f'<a href="../figures/{stem}.png">{stem}.png</a>', "",
+                      f"Cite as: nvlmodel developers (2026), *nvlmodel: Dynamo on GB200 NVL72, reproduced and "
+                      f"corrected*, figure `figures/{stem}.svg`, commit `{commit}`.", ""]
+    return "\n".join(lines)
+
+
 def book() -> None:
     if STAGE.exists():
         shutil.rmtree(STAGE)
@@ -67,8 +100,12 @@ def book() -> None:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, STAGE / name)
     shutil.copytree(ROOT / "book", STAGE / "book")
+    executed = []
     for md in sources():
-        execute(md, STAGE / "notebooks" / md.with_suffix(".ipynb").name, STAGE / "notebooks")
+        out = STAGE / "notebooks" / md.with_suffix(".ipynb").name
+        execute(md, out, STAGE / "notebooks")
+        executed.append(out)
+    (STAGE / "book" / "figures.md").write_text(figures_page(executed), encoding="utf-8")
     html = BUILD / "html"
     if html.exists():
         shutil.rmtree(html)
