@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from . import claims as ledger
+from .fp4 import FORMATS
 from .hardware import GPU_ALIASES, GPU_NAMES, PRESETS, get_gpu
+from .models import MODEL_ALIASES, MODEL_NAMES
 
 
 def _claims(args: argparse.Namespace) -> int:
@@ -34,6 +36,68 @@ def _spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_frame(frame) -> None:
+    import pandas as pd
+
+    from .units import fmt_value
+
+    with pd.option_context("display.float_format", fmt_value, "display.width", 160, "display.max_columns", 20):
+        print(frame.to_string(index=False))
+
+
+def _roofline(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .roofline import crossover_batch, decode_step, prefill
+
+    rows = []
+    for b in args.batch:
+        s = decode_step(args.gpu, args.model, args.format, batch=b, context=args.context,
+                        kv_bytes_per_element=args.kv_bytes, tp=args.tp, preset=args.preset)
+        rows.append({"batch": b, "tokens_per_s": s.tokens_per_s, "tpot_ms": s.time * 1e3,
+                     "memory_ms": s.t_memory * 1e3, "compute_ms": s.t_compute * 1e3, "bottleneck": s.bottleneck})
+    print(f"decode, {args.model} on {args.gpu} ({args.format}, TP{args.tp}, {args.preset} preset, "
+          f"context {args.context:,} tokens)")
+    _print_frame(pd.DataFrame(rows))
+    p = prefill(args.gpu, args.model, args.format, prompt=args.prompt, tp=args.tp,
+                kv_bytes_per_element=args.kv_bytes, preset=args.preset)
+    b = crossover_batch(args.gpu, args.model, args.format, context=args.context,
+                        kv_bytes_per_element=args.kv_bytes, tp=args.tp, preset=args.preset)
+    print(f"prefill of {args.prompt:,} tokens (TTFT): {p.time * 1e3:.1f} ms ({p.bottleneck}-bound); "
+          f"compute-bound from batch {b:,.0f}" if b != float("inf") else
+          f"prefill of {args.prompt:,} tokens (TTFT): {p.time * 1e3:.1f} ms ({p.bottleneck}-bound); "
+          "decode never turns compute-bound at this context")
+    return 0
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    from .kvbm import capacity_table
+
+    print(f"KV capacity, {args.model}, {args.preset} preset (the seed's table, lines 244-248)")
+    _print_frame(capacity_table(args.preset, args.model))
+    return 0
+
+
+def _endtoend(args: argparse.Namespace) -> int:
+    from .endtoend import Scenario, table
+
+    print(f"8x H100 (FP8) vs one NVL72 replica (FP4), {args.model}, TP{args.tp}, prompt {args.prompt}, "
+          f"batch {args.batch}, context {args.context}")
+    _print_frame(table(Scenario(model=args.model, tp=args.tp, prompt=args.prompt, batch=args.batch,
+                                context=args.context)))
+    return 0
+
+
+def _allreduce(args: argparse.Namespace) -> int:
+    from .collectives import fit_table, tp_comm_table
+
+    print("alpha-beta fits to NCCL all-reduce (half precision), measured data: aiconfigurator")
+    _print_frame(fit_table())
+    print(f"\nTP all-reduce per step, {args.model}, TP{args.tp}")
+    _print_frame(tp_comm_table(args.model, tp=args.tp))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nvlmodel", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -56,12 +120,57 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", default="datasheet", choices=list(PRESETS),
                    help="seed: the document's numbers as written; datasheet: public facts (default)")
     s.set_defaults(func=_spec)
+
+    models = list(MODEL_NAMES) + list(MODEL_ALIASES)
+    r = sub.add_parser("roofline", help="decode and prefill bounds for one GPU, model and format",
+                       description="Decode step time and throughput against batch (weights + KV reads at a "
+                       "context, dense peaks under datasheet), the prefill time of one prompt, and the batch at "
+                       "which decode turns compute-bound.")
+    r.add_argument("--gpu", required=True, choices=list(GPU_NAMES) + list(GPU_ALIASES), help="GPU registry name")
+    r.add_argument("--model", default="llama-3.1-70b", choices=models, help="model (default llama-3.1-70b)")
+    r.add_argument("--format", default="nvfp4", choices=[f for f in FORMATS],
+                   help="weight format; bytes per weight include block scales (default nvfp4)")
+    r.add_argument("--preset", default="datasheet", choices=list(PRESETS), help="seed or datasheet (default)")
+    r.add_argument("--batch", type=int, nargs="+", default=[1, 8, 64, 256], help="decode batch sizes")
+    r.add_argument("--context", type=int, default=4096, help="KV tokens each sequence reads (default 4096)")
+    r.add_argument("--prompt", type=int, default=4096, help="prompt length for the prefill time (default 4096)")
+    r.add_argument("--kv-bytes", type=float, default=1.0, help="bytes per KV element (1 = FP8, 2 = FP16)")
+    r.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs sharing the model (default 1)")
+    r.set_defaults(func=_roofline)
+
+    c2 = sub.add_parser("capacity", help="the KV capacity table (8x H100, 72x H100, NVL72)",
+                        description="KV budget per GPU, total, 128K sessions and tokens for the seed's three "
+                        "configurations, by the document's formula (seed) or with datasheet facts.")
+    c2.add_argument("--model", default="llama-3.1-405b", choices=models)
+    c2.add_argument("--preset", default="datasheet", choices=list(PRESETS))
+    c2.set_defaults(func=_capacity)
+
+    e = sub.add_parser("endtoend", help="the H100 x8 vs NVL72 replica table under both presets",
+                       description="Every cell of the seed's end-to-end table, by its own method and with "
+                       "datasheet facts, and the NVL72 advantage of each.")
+    e.add_argument("--model", default="llama-3.1-405b", choices=models)
+    e.add_argument("--tp", type=int, default=8)
+    e.add_argument("--prompt", type=int, default=4096)
+    e.add_argument("--batch", type=int, default=256)
+    e.add_argument("--context", type=int, default=4096)
+    e.set_defaults(func=_endtoend)
+
+    a = sub.add_parser("allreduce", help="NCCL alpha-beta fits and TP all-reduce cost per step",
+                       description="Fitted latency and bus bandwidth per measured system and GPU count, and the "
+                       "TP all-reduce time of a decode and a prefill step under each model.")
+    a.add_argument("--model", default="llama-3.1-405b", choices=models)
+    a.add_argument("--tp", type=int, default=8, choices=[2, 4, 8])
+    a.set_defaults(func=_allreduce)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, KeyError) as exc:  # bad combinations (e.g. FP4 on H100): a clear message, exit 2
+        parser.exit(2, f"nvlmodel {args.command}: error: {exc}\n")
 
 
 if __name__ == "__main__":

@@ -38,3 +38,31 @@ def test_bad_arguments_exit_2_with_choices(argv, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice" in err or "required" in err
+
+
+def test_roofline_capacity_endtoend_allreduce(capsys):
+    assert main(["roofline", "--gpu", "b200", "--model", "llama-3.1-70b", "--format", "nvfp4", "--batch", "1"]) == 0
+    out = capsys.readouterr().out
+    # batch 1, context 4096: (39.69 GB of NVFP4 weights + 4096 x 163,840 B of FP8 KV) / 8 TB/s = 5.0 ms
+    assert "4.971" in out and "never turns compute-bound" in out
+    assert main(["capacity", "--preset", "seed"]) == 0
+    assert "26.38" in capsys.readouterr().out  # 80 - 405/8 - 3 GB
+    assert main(["endtoend"]) == 0
+    assert "Model swap time (ModelExpress)" in capsys.readouterr().out
+    assert main(["allreduce", "--tp", "8"]) == 0
+    assert "H100 NCCL fit (measured)" in capsys.readouterr().out
+
+
+def test_bad_combination_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["roofline", "--gpu", "h100", "--format", "nvfp4"])
+    assert e.value.code == 2
+    assert "H100 SXM has no fp4 tensor cores; it supports: fp16, bf16, fp8" in capsys.readouterr().err
+
+
+def test_help_explains_each_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["roofline", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--gpu", "--model", "--format", "--preset", "--batch", "--context", "--kv-bytes", "--tp"):
+        assert option in out
