@@ -20,7 +20,7 @@ from . import collectives as col
 from .hardware import PRESETS, get_gpu
 from .kvbm import compute_kv_capacity, kv_capacity
 from .models import get_model
-from .roofline import Efficiency, decode_step, estimate_prefill_throughput, prefill, seed_gpu_specs
+from .roofline import FORMAT_FOR, Efficiency, decode_step, estimate_prefill_throughput, prefill, seed_gpu_specs
 from .units import require_choice, require_positive
 
 #: The metrics of the seed's table (lines 420-426), in order, with their unit and which way is better.
@@ -77,8 +77,9 @@ def _seed_cells(side: str, s: Scenario) -> dict[str, float]:
     p = m.params("seed")
     pre = estimate_prefill_throughput(specs, p, quant, s.prompt, 1)
     bpp = {"FP8": 1.0, "FP4": 0.5}[quant]
-    step = max(p * bpp / specs["hbm_bandwidth"],
-               s.batch * 2 * p / (specs[{"FP8": "fp8_tflops", "FP4": "fp4_tflops"}[quant]] * 1e12))
+    # the seed's decode function extended to a batch: weights read once per step, 2 x params per token
+    step = decode_step("b200" if side == "nvl72" else gpu, s.model, FORMAT_FOR["seed"][quant], batch=s.batch,
+                       tp=s.tp, preset="seed").time
     cfg = {"total_params": p, "weight_dtype_bytes": bpp, "num_layers": m.layers, "num_kv_heads": m.kv_heads,
            "head_dim": m.head_dim, "kv_dtype_bytes": kv_bytes}
     cap = compute_kv_capacity(cfg, {"hbm_gb": get_gpu(gpu, "seed").hbm_bytes / 1e9},

@@ -380,8 +380,14 @@ def fast_route_request(owner: dict[int, int], prefix_hashes: list[int], least_lo
     ties go to the lowest GPU id, as ``max`` over the seed's dict does."""
     counts = Counter(map(owner.get, prefix_hashes))  # C-speed counting; misses count under None
     counts.pop(None, None)
+    return _most_blocks(counts, least_loaded_gpu)
+
+
+def _most_blocks(counts: Counter, fallback) -> int:
+    """The seed's choice: the GPU with the most blocks, the lowest id on ties (``max`` over its dict
+    of GPUs 0..71 keeps the first), or ``fallback()`` when no GPU has any."""
     if not counts:
-        return least_loaded_gpu()
+        return fallback()
     best = max(counts.values())
     return min(g for g, c in counts.items() if c == best)
 
@@ -445,11 +451,7 @@ class Router:
         if self.policy == "random":
             return int(self.rng.integers(kv.num_gpus))
         if self.policy == "seed":
-            counts = Counter(g for h in hashes for g in kv.directory.get(h, ()))
-            if not counts:
-                return least
-            best = max(counts.values())
-            return min(g for g, c in counts.items() if c == best)
+            return _most_blocks(Counter(g for h in hashes for g in kv.directory.get(h, ())), lambda: least)
         if overlaps is None:
             overlaps = kv.prefix_overlap(hashes)
         cost = self.overlap_weight * (len(hashes) - overlaps) + active_blocks
