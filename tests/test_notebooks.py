@@ -33,3 +33,12 @@ def test_notebook_has_parameters_and_checks(md):
     tags = [t for c in jupytext.read(md).cells for t in c.metadata.get("tags", [])]
     assert tags.count("parameters") == 1
     assert "nbval-check-output" in tags
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
+def test_no_warnings_or_errors_in_committed_outputs(md):
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.get("name") != "stderr", f"{md.name}: stderr output (a warning?) in:\n{cell.source[:200]}"
+            assert out.get("output_type") != "error", f"{md.name}: error output in:\n{cell.source[:200]}"
