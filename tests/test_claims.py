@@ -133,6 +133,31 @@ def test_section_frame_is_deterministic_and_filtered():
 
     a, b = section_frame("runner").to_html(), section_frame("runner").to_html()
     assert a == b and 'class="dataframe ledger"' in a
-    assert section_frame("runner").data.index.tolist() == [509, 510, 511]
+    assert section_frame("runner").data.index.tolist() == [509, 510, 511, 514, 515, 516]
     with pytest.raises(ValueError, match="unknown section"):
         section_frame("appendix")
+
+
+_NOT_CLAIMS = [
+    r"\b(?:[A-Za-z]+\d+[\w.]*|\d+[A-Za-z]\w*)",  # names: H100, FP4, NVL72, L1.5, 405B, 128K, 4K, fp8_bytes
+    r"\b1e(?:6|9|12)\b|\b1000\b",  # unit conversions in code
+    r"\[0\]|[=<>!+-]=?\s*[0-3]\b|\b[0-3]\s*[*+-]|\(\s*tp(?:_degree)?\s*-\s*1\s*\)",  # loop and index constants
+    r"^\s*\d\.\s",  # list numbering
+    r"\b\w+_\w*\d\w*",  # identifiers: llama_405b, nvl72_rack, fp8_bytes
+    r"NVLink \d\.\d|TP=\d+|\b\d+x\b|\b\d+-GPU\b|\b1 layer\b|, 0\)",  # labels and defaults, not quantities
+]
+
+
+def test_every_number_of_the_document_is_in_the_ledger(seed_lines):
+    """Lines without a claim hold no number but names, unit conversions, code constants or list markers."""
+    have = {c.line for c in all_claims()}
+    missing = []
+    for i, line in enumerate(seed_lines, 1):
+        if i in have:
+            continue
+        rest = line
+        for pattern in _NOT_CLAIMS:
+            rest = re.sub(pattern, " ", rest)
+        if re.search(r"\d", rest):
+            missing.append(f"{i}: {line.strip()[:90]}")
+    assert not missing, "numbers without a claim:\n" + "\n".join(missing)

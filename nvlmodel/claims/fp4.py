@@ -168,13 +168,23 @@ def runner_claims() -> list[Claim]:
                    explanation=("NVFP4 adds one E4M3 scale byte per 16 weights: 4.5 bits = 0.5625 byte (MXFP4: "
                                 "0.53125). Llama 3.1 405B in NVFP4 is 228 GB, not 203." if d == "fp4" else ""))
         for d, line in (("fp4", 509), ("fp8", 510), ("fp16", 511))
+    ] + [
+        make_claim(f"runner.code.{d}-bytes", "runner", line, f"{d}_bytes = model_params * {seed_b[d]:.1f}", "B/param",
+                   f"{seed_b[d]:.1f}", fp4.get_format(fmt[d]).bytes_per_element, ds_b[d], kind="input",
+                   explanation="NVFP4: 4.5 bits = 0.5625 byte per weight." if d == "fp4" else "")
+        for d, line in (("fp4", 514), ("fp8", 515), ("fp16", 516))
     ]
 
 
 def endtoend_fp4_claims() -> list[Claim]:
     b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
     gb, h_ds = get_gpu("gb200-b200", "datasheet"), get_gpu("h100", "datasheet")
-    return [make_claim(
+    prefill_bytes = [make_claim(f"endtoend.prefill-code.{q.lower()}-bytes", "endtoend", line,
+                                f"weight_bytes = model_params * {b:.1f}", "B/param", f"{b:.1f}", b,
+                                fp4.get_format({"FP4": "nvfp4", "FP8": "fp8", "FP16": "fp16"}[q]).bytes_per_element,
+                                kind="input", explanation="NVFP4: 0.5625 byte per weight." if q == "FP4" else "")
+                     for q, b, line in (("FP4", 0.5, 397), ("FP8", 1.0, 400), ("FP16", 2.0, 403))]
+    return prefill_bytes + [make_claim(
         "endtoend.fp4-compute-per-clock", "endtoend", 386,
         "The B200's FP4 tensor cores enable 2.27x more compute per clock", "x", "2.27x",
         b_seed.peak_flops("fp8") / h_seed.peak_flops("fp8"), gb.peak_flops("fp8") / h_ds.peak_flops("fp8"),

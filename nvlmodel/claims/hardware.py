@@ -121,6 +121,10 @@ def _nvl72_claims() -> list[Claim]:
                         "rack's memory is GPU HBM3e plus Grace LPDDR5X. The datasheet value is 0. The "
                         "tier is modelled as a hypothetical in the KVBM chapter.")
     return [
+        make_claim("nvl72.heading-gpus", "nvl72", 22, "NVL72 Rack: 72 GPUs as One System", "count", "72",
+                   seed.num_gpus, ds.num_gpus),
+        make_claim("nvl72.superchips", "nvl72", 23, "The NVL72 connects 36 GB200 superchips", "count", "36",
+                   seed.num_superchips, ds.num_superchips),
         make_claim("nvl72.gpus", "nvl72", 26, "36 x GB200 Superchips = 72 x B200 GPUs", "count", "72",
                    seed.num_superchips * seed.superchip.gpus, ds.num_superchips * ds.superchip.gpus),
         make_claim("nvl72.total-hbm-gb", "nvl72", 27, "Total HBM: 72 x 192 GB = 13,824 GB", "GB", "13,824 GB",

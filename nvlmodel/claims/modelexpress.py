@@ -25,6 +25,13 @@ def modelexpress_claims() -> list[Claim]:
     seed_view, real = NVL72Topology("seed"), NVL72Topology("datasheet")
     ms = 1e3
     return [
+        make_claim("me.heading-bw", "modelexpress", 107, "Weight Transfer at 1.8 TB/s", "TB/s", "1.8 TB/s",
+                   b_s.nvlink_bw_per_direction / TB, b_d.nvlink_bw_per_direction / TB, kind="input",
+                   explanation=_PER_DIRECTION.format(ds=900, seed=1800)),
+        make_claim("me.docstring-superchip-hop", "modelexpress", 119,
+                   "Prefer transfers within the same superchip (1 hop, lowest latency)", "hops", "1 hop",
+                   seed_view.hops(0, 1), real.hops(0, 1),
+                   explanation="The document's code gives a same-superchip pair distance 0 (line 140), not 1 hop."),
         make_claim("me.h100-nvlink", "modelexpress", 108, "On H100 NVLink 4.0 (900 GB/s per GPU)", "GB/s", "900 GB/s",
                    h_s.nvlink_bw_per_direction / GB, h_d.nvlink_bw_per_direction / GB, kind="input",
                    explanation=_PER_DIRECTION.format(ds=450, seed=900)),
