@@ -21,7 +21,7 @@ from .hardware import PRESETS, get_gpu
 from .kvbm import compute_kv_capacity, kv_capacity
 from .models import get_model
 from .roofline import FORMAT_FOR, Efficiency, decode_step, estimate_prefill_throughput, prefill, seed_gpu_specs
-from .units import require_choice, require_positive
+from .units import require_choice, require_positive, require_positive_int
 
 #: The metrics of the seed's table (lines 420-426), in order, with their unit and which way is better.
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -56,9 +56,7 @@ class Scenario:
 
     def __post_init__(self):
         for what in ("tp", "prompt", "batch"):
-            v = getattr(self, what)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{what} must be a positive int, got {v!r}")
+            require_positive_int(what, getattr(self, what))
         require_positive("context", self.context, allow_zero=True)
         get_model(self.model)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .topology import NVL72Topology
-from .units import require_choice, require_positive
+from .units import require_choice, require_positive, require_positive_int
 
 TP_SIZES: tuple[int, ...] = (1, 2, 4, 8)
 
@@ -225,8 +225,7 @@ def simulate_churn(scheduler: str, *, load: float = 0.8, arrivals: int = 5000, s
     arrival sequence."""
     require_positive("load", load)
     require_positive("mean_lifetime", mean_lifetime)
-    if isinstance(arrivals, bool) or not isinstance(arrivals, int) or arrivals < 1:
-        raise ValueError(f"arrivals must be a positive int, got {arrivals!r}")
+    require_positive_int("arrivals", arrivals)
     mix = tp_mix or {1: 0.1, 2: 0.3, 4: 0.3, 8: 0.3}
     for tp in mix:
         _tp(tp)

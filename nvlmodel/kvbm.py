@@ -28,7 +28,7 @@ from .fp4 import get_format
 from .hardware import PRESETS, get_gpu, get_superchip
 from .models import ModelArch, get_model
 from .topology import Fabric, NVL72Topology
-from .units import GB, TB, require_choice, require_index, require_positive
+from .units import GB, TB, require_choice, require_index, require_positive, require_positive_int
 
 XXH3_SEED = 1337
 
@@ -85,8 +85,7 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
     g = get_gpu(gpu, preset)
     m = model if isinstance(model, ModelArch) else get_model(model)
     for what, v in (("tp", tp), ("num_gpus", num_gpus), ("session_tokens", session_tokens)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{what} must be a positive int, got {v!r}")
+        require_positive_int(what, v)
     require_positive("workspace_bytes", workspace_bytes, allow_zero=True)
     hbm = g.hbm_bytes if preset == "seed" else g.hbm_usable_bytes
     weights = m.params(preset) * get_format(weight_format).bytes_per_element / tp
@@ -141,8 +140,7 @@ def _tokens(tokens) -> np.ndarray:
 
 def block_hashes(tokens, block_size: int = 16) -> list[int]:
     """Local block hashes: XXH3-64 (seed 1337) of each full block's little-endian u32 tokens."""
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    require_positive_int("block_size", block_size)
     t = _tokens(tokens)
     n = t.size // block_size
     raw = t[: n * block_size].tobytes()
@@ -178,8 +176,7 @@ class LocalBlockManager:
     """One GPU's KV blocks: reference counts, and LRU eviction among unreferenced blocks."""
 
     def __init__(self, capacity_blocks: int):
-        if isinstance(capacity_blocks, bool) or not isinstance(capacity_blocks, int) or capacity_blocks < 1:
-            raise ValueError(f"capacity_blocks must be a positive int, got {capacity_blocks!r}")
+        require_positive_int("capacity_blocks", capacity_blocks)
         self.capacity = capacity_blocks
         self.refs: dict[int, int] = {}
         self.lru: OrderedDict[int, None] = OrderedDict()  # refcount-0 blocks, least recent first
@@ -561,8 +558,7 @@ def generate_requests(n: int, workload: Workload = Workload(), *, block_size: in
     """``n`` requests as lists of sequence hashes (seeded). System-prompt requests share one of the
     prompts and add a unique question; a conversation's next turn extends its previous request;
     unique prompts share nothing."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    require_positive_int("n", n)
     rng = np.random.default_rng(seed)
     vocab = 128_256
 

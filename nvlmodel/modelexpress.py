@@ -29,7 +29,7 @@ from .fp4 import get_format
 from .hardware import PRESETS
 from .models import ModelArch, get_model
 from .topology import SEED_BANDWIDTH_BY_DISTANCE, Fabric, NVL72Topology
-from .units import GB, require_choice, require_index, require_positive
+from .units import GB, require_choice, require_index, require_positive, require_positive_int
 
 
 @dataclass(frozen=True)
@@ -323,8 +323,7 @@ def simulate_sharing(n_gpus: int = 8, n_models: int = 8, *, swap_s: float, polic
     require_positive("load", load)
     require_positive("service_mean_s", service_mean_s)
     for what, v in (("n_gpus", n_gpus), ("n_models", n_models), ("requests", requests)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{what} must be a positive int, got {v!r}")
+        require_positive_int(what, v)
     rng = np.random.default_rng(seed)
     pop = 1.0 / np.arange(1, n_models + 1) ** zipf_s
     pop /= pop.sum()

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from .fp4 import FORMATS, get_format
 from .hardware import PRESETS, GPUSpec, get_gpu
 from .models import ModelArch, get_model
-from .units import TFLOPS, require_choice, require_positive
+from .units import TFLOPS, require_choice, require_positive, require_positive_int
 
 #: The seed's quantization names and its bytes per parameter (lines 53-60).
 SEED_QUANTIZATIONS: dict[str, float] = {"FP16": 2.0, "FP8": 1.0, "FP4": 0.5, "INT4": 0.5}
@@ -196,10 +196,16 @@ def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, pre
     return g, m, f
 
 
-def _tp(tp: int) -> int:
-    if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
-        raise ValueError(f"tp must be a positive int, got {tp!r}")
-    return tp
+def _step(g: GPUSpec, m: ModelArch, f, preset: str, tp: int, *, tokens: float, kv: float, flops: float,
+          efficiency: Efficiency, comm_s: float) -> StepTime:
+    """What decode and prefill share: this GPU's share of the weights read once, plus ``kv`` bytes,
+    over the achieved HBM bandwidth; ``flops`` at the achieved peak of the format's compute dtype."""
+    require_positive("comm_s", comm_s, allow_zero=True)
+    weights = m.matmul_params(preset) * f.bytes_per_element / tp
+    peak = g.peak_flops(COMPUTE_DTYPE[f.name]) * efficiency.compute
+    return StepTime(tokens=tokens, weight_bytes=weights, kv_bytes=kv, flops=flops,
+                    t_memory=(weights + kv) / (g.hbm_bandwidth * efficiency.bandwidth),
+                    t_compute=flops / peak, t_comm=comm_s, t_overhead=efficiency.step_overhead_s)
 
 
 def decode_step(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
@@ -216,15 +222,10 @@ def decode_step(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str =
     g, m, f = _resolve(gpu, model, weight_format, preset)
     require_positive("batch", batch)
     require_positive("context", context, allow_zero=True)
-    require_positive("comm_s", comm_s, allow_zero=True)
-    tp = _tp(tp)
-    weights = m.matmul_params(preset) * f.bytes_per_element / tp
+    require_positive_int("tp", tp)
     kv = batch * context * m.kv_bytes_per_token(kv_bytes_per_element) / tp
     flops = batch * m.flops_per_token(context, preset) / tp
-    peak = g.peak_flops(COMPUTE_DTYPE[f.name]) * efficiency.compute
-    return StepTime(tokens=batch, weight_bytes=weights, kv_bytes=kv, flops=flops,
-                    t_memory=(weights + kv) / (g.hbm_bandwidth * efficiency.bandwidth),
-                    t_compute=flops / peak, t_comm=comm_s, t_overhead=efficiency.step_overhead_s)
+    return _step(g, m, f, preset, tp, tokens=batch, kv=kv, flops=flops, efficiency=efficiency, comm_s=comm_s)
 
 
 def prefill(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
@@ -236,15 +237,11 @@ def prefill(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nv
     g, m, f = _resolve(gpu, model, weight_format, preset)
     require_positive("prompt", prompt)
     require_positive("batch", batch)
-    require_positive("comm_s", comm_s, allow_zero=True)
-    tp = _tp(tp)
-    weights = m.matmul_params(preset) * f.bytes_per_element / tp
+    require_positive_int("tp", tp)
     kv = 0.0 if preset == "seed" else batch * prompt * m.kv_bytes_per_token(kv_bytes_per_element) / tp
     flops = batch * m.prefill_flops(prompt, preset) / tp
-    peak = g.peak_flops(COMPUTE_DTYPE[f.name]) * efficiency.compute
-    return StepTime(tokens=batch * prompt, weight_bytes=weights, kv_bytes=kv, flops=flops,
-                    t_memory=(weights + kv) / (g.hbm_bandwidth * efficiency.bandwidth),
-                    t_compute=flops / peak, t_comm=comm_s, t_overhead=efficiency.step_overhead_s)
+    return _step(g, m, f, preset, tp, tokens=batch * prompt, kv=kv, flops=flops, efficiency=efficiency,
+                 comm_s=comm_s)
 
 
 def crossover_batch(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,

@@ -102,6 +102,13 @@ def require_positive(what: str, value: float, *, allow_zero: bool = False) -> fl
     return value
 
 
+def require_positive_int(what: str, value: int) -> int:
+    """Return ``value`` if it is a Python int >= 1 (not a bool); otherwise raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return value
+
+
 def require_index(what: str, value: int, size: int) -> int:
     """Return ``value`` if it is an int in ``range(size)``; otherwise raise naming the range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

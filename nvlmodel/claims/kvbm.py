@@ -65,7 +65,7 @@ def kvbm_claims() -> list[Claim]:
     ds_cap = kvbm.kv_capacity("gb200-b200", "llama-3.1-405b", "nvfp4", kv_bytes_per_element=1.0, tp=8, num_gpus=72)
     m = get_model("llama-3.1-405b")
     seed_w = 405e9 * 0.5 / 8
-    b, h = get_gpu("b200", "seed"), get_gpu("h100", "seed")
+    b = get_gpu("b200", "seed")
     seed_t, real_t = NVL72Topology("seed"), NVL72Topology("datasheet")
     remote_seed = seed_t.link(0, 1).transfer_time(_BLOCK)
     remote_ds = real_t.link(0, 1).transfer_time(_BLOCK)
