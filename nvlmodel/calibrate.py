@@ -1,0 +1,403 @@
+"""Calibrate the roofline against measured serving data, and say how far off it is.
+
+The measurements (``nvlmodel/data/measurements.csv``, built by ``scripts/curate_measurements.py``)
+are aiconfigurator's end-to-end rows for dense Llama-3.1 8B and 70B in aggregated serving on
+H100 SXM, H200 SXM and B200 SXM: a closed-loop client keeps ``concurrency`` requests of ``isl``
+input and ``osl`` output tokens in flight against one ``tp``-GPU engine, and reports the mean time
+to first token (TTFT) and time per output token (TPOT).
+
+The model of one configuration (:func:`predict`), per GPU of the TP group:
+
+* a decode step of the ``concurrency`` sequences at their mean context ``isl + osl/2``
+  (:func:`nvlmodel.roofline.decode_step`: weights once, each sequence's KV once, FLOPs at the
+  compute dtype's peak) plus two all-reduces per layer of the batch's hidden state, timed by the
+  NCCL alpha-beta fit of the fabric (:mod:`nvlmodel.collectives`), plus a fixed per-step overhead
+  ``t_step``;
+* a prefill of one prompt of ``isl`` tokens (:func:`nvlmodel.roofline.prefill`) plus its
+  all-reduces, ``P``;
+* TPOT = decode step + (concurrency - 1) / osl x ``P``: with continuous batching, the prompts of
+  the other requests are prefilled in steps shared with this request's decode; each of the
+  ``concurrency - 1`` others turns over once in this request's ``osl`` steps;
+* TTFT = ``t_req`` + ``P`` x (1 + ``q`` x (concurrency - 1)): a fixed per-request cost (HTTP,
+  tokenisation, scheduling), this prompt's prefill, and the prefills of the other requests it queues
+  behind, a fraction ``q`` of the others.
+
+The five parameters (:class:`Calibration`) are physical: ``bandwidth`` and ``compute`` are the
+achieved fractions of datasheet HBM bandwidth and dense tensor peak, ``t_step`` and ``t_req`` are
+seconds, ``q`` a fraction. They are fitted per serving engine (vLLM, TensorRT-LLM, SGLang) on the
+calibration split, H100 and H200 rows only (:data:`CALIBRATION_SYSTEMS`); B200 rows are the held-out
+split and are predicted with the Hopper-fitted parameters, never refitted. Rows whose KV cache
+cannot hold every in-flight sequence (:func:`kv_fits` is false) queue for memory, which this model
+does not describe: they are flagged, left out of the fit, and reported separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from .collectives import fit_alpha_beta, system_fit, tp_step_allreduce_time
+from .fp4 import get_format
+from .hardware import get_gpu
+from .models import get_model
+from .roofline import Efficiency, decode_step, prefill
+from .units import require_choice, require_positive, require_positive_int
+
+#: Measured system -> nvlmodel GPU, NCCL fit of its NVLink fabric.
+SYSTEMS: dict[str, tuple[str, str]] = {
+    "h100_sxm": ("h100", "h100_sxm"),  # NVLink 4, measured
+    "h200_sxm": ("h200", "h100_sxm"),  # same NVLink 4 fabric and NVSwitch as H100
+    "b200_sxm": ("b200", "gb200"),  # NVLink 5: the GB200 fit (2/4 GPUs measured, 8 extrapolated)
+}
+CALIBRATION_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm")
+HELD_OUT_SYSTEMS: tuple[str, ...] = ("b200_sxm",)
+#: Measured precision -> weight format of :mod:`nvlmodel.fp4`.
+WEIGHT_FORMAT: dict[str, str] = {"bf16": "fp16", "fp8": "fp8", "fp4": "nvfp4"}
+#: KV cache element size: BF16, the default of vLLM, TensorRT-LLM and SGLang unless an FP8 KV
+#: cache is asked for (the measurements do not say).
+KV_BYTES_PER_ELEMENT = 2.0
+#: Fraction of HBM the engines give to weights + KV (vLLM ``gpu_memory_utilization`` default 0.9).
+MEMORY_FRACTION = 0.9
+METRICS: tuple[str, ...] = ("tpot", "ttft")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Efficiencies of one serving engine: fractions of peak, and fixed costs in seconds."""
+
+    bandwidth: float = 1.0  # achieved fraction of datasheet HBM bandwidth
+    compute: float = 1.0  # achieved fraction of dense tensor peak (compute dtype of the weights)
+    t_step: float = 0.0  # s, fixed cost of every forward step (scheduling, launches, sampling)
+    t_req: float = 0.0  # s, fixed cost of every request before its prefill (HTTP, tokenisation)
+    q: float = 0.0  # fraction of the other in-flight requests' prefills a new request waits behind
+
+    def __post_init__(self):
+        Efficiency(self.compute, self.bandwidth, self.t_step)  # validates fractions and t_step
+        require_positive("t_req", self.t_req, allow_zero=True)
+        require_positive("q", self.q, allow_zero=True)
+
+    @property
+    def efficiency(self) -> Efficiency:
+        return Efficiency(self.compute, self.bandwidth, self.t_step)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One measured serving configuration."""
+
+    system: str
+    model: str
+    precision: str
+    tp: int
+    concurrency: int
+    isl: int
+    osl: int
+
+    def __post_init__(self):
+        require_choice("system", self.system, SYSTEMS)
+        get_model(self.model)
+        require_choice("precision", self.precision, WEIGHT_FORMAT)
+        for what in ("tp", "concurrency", "isl", "osl"):
+            require_positive_int(what, getattr(self, what))
+        if self.tp > 8:
+            raise ValueError(f"tp must be 1..8 (one NVLink node), got {self.tp}")
+
+    @property
+    def gpu(self) -> str:
+        return SYSTEMS[self.system][0]
+
+    @property
+    def weight_format(self) -> str:
+        return WEIGHT_FORMAT[self.precision]
+
+
+@lru_cache(maxsize=None)
+def _allreduce(system: str, tp: int):
+    nccl = SYSTEMS[system][1]
+    return fit_alpha_beta(nccl, tp)[0] if nccl == "h100_sxm" else system_fit(nccl, tp)
+
+
+def comm_time(config: Config, tokens: int) -> float:
+    """TP all-reduce time of one forward step over ``tokens`` tokens (0 at TP 1)."""
+    if config.tp == 1:
+        return 0.0
+    return tp_step_allreduce_time(config.model, tokens, _allreduce(config.system, config.tp).time)
+
+
+def kv_fits(config: Config) -> bool:
+    """Whether every in-flight sequence's KV cache at its final context fits in the memory the
+    engine gives to KV: MEMORY_FRACTION x HBM - this GPU's weights, per GPU of the TP group."""
+    g, m = get_gpu(config.gpu), get_model(config.model)
+    weights = m.params() * get_format(config.weight_format).bytes_per_element / config.tp
+    budget = MEMORY_FRACTION * g.hbm_usable_bytes - weights
+    need = config.concurrency * (config.isl + config.osl) * m.kv_bytes_per_token(KV_BYTES_PER_ELEMENT) / config.tp
+    return bool(budget > 0 and need <= budget)
+
+
+def components(config: Config, calibration: Calibration) -> dict[str, float]:
+    """The modelled parts of one configuration, in seconds: decode step (with its all-reduce and
+    overhead), one prompt's prefill (with its all-reduce), the prefill interference per output
+    token, and the predicted TPOT and TTFT."""
+    eff = calibration.efficiency
+    common = dict(kv_bytes_per_element=KV_BYTES_PER_ELEMENT, tp=config.tp, efficiency=eff)
+    d = decode_step(config.gpu, config.model, config.weight_format, batch=config.concurrency,
+                    context=config.isl + config.osl // 2, comm_s=comm_time(config, config.concurrency), **common)
+    p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl,
+                comm_s=comm_time(config, config.isl), **{**common, "efficiency": Efficiency(eff.compute, eff.bandwidth)})
+    interference = (config.concurrency - 1) / config.osl * p.time
+    return {"decode_step_s": d.time, "decode_bottleneck": d.bottleneck, "decode_comm_s": d.t_comm,
+            "prefill_s": p.time, "prefill_bottleneck": p.bottleneck, "interference_s": interference,
+            "tpot_s": d.time + interference,
+            "ttft_s": calibration.t_req + p.time * (1 + calibration.q * (config.concurrency - 1))}
+
+
+def predict(config: Config, calibration: Calibration) -> dict[str, float]:
+    """Predicted TPOT and TTFT (seconds) of one configuration."""
+    c = components(config, calibration)
+    return {"tpot_s": c["tpot_s"], "ttft_s": c["ttft_s"]}
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements and splits
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _measurements():
+    import pandas as pd
+
+    with resources.files("nvlmodel.data").joinpath("measurements.csv").open() as f:
+        d = pd.read_csv(f, dtype={"backend_version": str, "precision_note": str, "gemm_quant_mode": str})
+    d["engine"] = d.backend + "@" + d.campaign.astype(str)
+    d["split"] = np.where(d.system.isin(CALIBRATION_SYSTEMS), "calibration", "held-out")
+    d["kv_fits"] = [kv_fits(_config(r)) for r in d.itertuples()]
+    return d
+
+
+def load_measurements() -> "pd.DataFrame":  # noqa: F821
+    """The curated measured rows, with their ``split`` (calibration: H100/H200; held-out: B200)
+    and whether their KV cache fits (``kv_fits``)."""
+    return _measurements().copy()
+
+
+def _config(row) -> Config:
+    return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
+                  int(row.osl))
+
+
+def calibration_rows(measurements: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """The rows a fit may use: calibration systems only, and only those whose KV fits."""
+    return measurements[measurements.system.isin(CALIBRATION_SYSTEMS) & measurements.kv_fits]
+
+
+# --------------------------------------------------------------------------------------------
+# Fit
+# --------------------------------------------------------------------------------------------
+
+#: The grid the efficiencies are searched on (fractions of peak): deterministic, no optimiser state.
+GRID = np.round(np.arange(0.10, 1.0001, 0.01), 2)
+
+
+def _terms(rows: "pd.DataFrame"):  # noqa: F821
+    """Per row, the pieces of the prediction that do not depend on the efficiencies, so that the
+    grid search is array arithmetic: decode memory/compute/comm, prefill memory/compute/comm."""
+    unit = Calibration()
+    out = {k: [] for k in ("dm", "dc", "dcomm", "pm", "pc", "pcomm")}
+    for r in rows.itertuples():
+        cfg = _config(r)
+        common = dict(kv_bytes_per_element=KV_BYTES_PER_ELEMENT, tp=cfg.tp, efficiency=unit.efficiency)
+        d = decode_step(cfg.gpu, cfg.model, cfg.weight_format, batch=cfg.concurrency,
+                        context=cfg.isl + cfg.osl // 2, **common)
+        p = prefill(cfg.gpu, cfg.model, cfg.weight_format, prompt=cfg.isl, **common)
+        for k, v in (("dm", d.t_memory), ("dc", d.t_compute), ("dcomm", comm_time(cfg, cfg.concurrency)),
+                     ("pm", p.t_memory), ("pc", p.t_compute), ("pcomm", comm_time(cfg, cfg.isl))):
+            out[k].append(v)
+    t = {k: np.asarray(v) for k, v in out.items()}
+    c = rows.concurrency.to_numpy(float)
+    t["mix"] = (c - 1) / rows.osl.to_numpy(float)  # prefills per output token
+    t["queue"] = c - 1
+    t["tpot"] = rows.tpot_ms.to_numpy(float) / 1e3
+    t["ttft"] = rows.ttft_ms.to_numpy(float) / 1e3
+    return t
+
+
+def _relative_ls(base: np.ndarray, basis: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative x minimising sum(((base + basis @ x) / y - 1)^2) (one or two unknowns)."""
+    a = basis / y[:, None]
+    b = 1 - base / y
+    x, *_ = np.linalg.lstsq(a, b, rcond=None)
+    if (x < 0).any():  # clamp: refit the remaining unknowns with the negative ones at zero
+        keep = x >= 0
+        x = np.zeros_like(x)
+        if keep.any():
+            x[keep] = np.maximum(np.linalg.lstsq(a[:, keep], b, rcond=None)[0], 0)
+    return x
+
+
+def _fit_terms(t) -> tuple[Calibration, float]:
+    best = None
+    for eb in GRID:
+        for ec in GRID:
+            decode = np.maximum(t["dm"] / eb, t["dc"] / ec) + t["dcomm"]
+            p = np.maximum(t["pm"] / eb, t["pc"] / ec) + t["pcomm"]
+            base = decode + t["mix"] * p
+            (t_step,) = _relative_ls(base, np.ones((len(base), 1)), t["tpot"])
+            tpot = base + t_step
+            t_req, q = _relative_ls(p, np.column_stack([np.ones_like(p), p * t["queue"]]), t["ttft"])
+            ttft = t_req + p * (1 + q * t["queue"])
+            loss = float(np.sum((tpot / t["tpot"] - 1) ** 2) + np.sum((ttft / t["ttft"] - 1) ** 2))
+            if best is None or loss < best[1]:
+                best = (Calibration(float(eb), float(ec), float(t_step), float(t_req), float(q)), loss)
+    return best
+
+
+def fit(rows: "pd.DataFrame") -> Calibration:  # noqa: F821
+    """Fit one :class:`Calibration` to ``rows`` (measured TPOT and TTFT): for every (bandwidth,
+    compute) on :data:`GRID`, the fixed costs and ``q`` that minimise the squared relative error
+    in closed form; the grid point with the least total squared relative error of TPOT and TTFT.
+    Refuses rows of a held-out system or whose KV cache does not fit."""
+    if len(rows) < 5:
+        raise ValueError(f"need at least 5 rows to fit 5 parameters, got {len(rows)}")
+    held = sorted(set(rows.system) - set(CALIBRATION_SYSTEMS))
+    if held:
+        raise ValueError(f"refusing to fit on held-out systems {held}; calibration systems: "
+                         f"{', '.join(CALIBRATION_SYSTEMS)}")
+    if not rows.kv_fits.all():
+        raise ValueError("refusing to fit rows whose KV cache does not fit (kv_fits is false)")
+    return _fit_terms(_terms(rows))[0]
+
+
+def fit_engines(measurements: "pd.DataFrame") -> dict[str, Calibration]:  # noqa: F821
+    """One :class:`Calibration` per engine (``backend@campaign``) that has calibration rows,
+    fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`."""
+    rows = calibration_rows(measurements)
+    return {e: fit(rows[rows.engine == e]) for e in sorted(set(rows.engine))}
+
+
+@lru_cache(maxsize=1)
+def _fitted() -> dict[str, Calibration]:
+    return fit_engines(_measurements())
+
+
+def fitted() -> dict[str, Calibration]:
+    """The calibration of each engine (``backend@campaign``), fitted on its H100/H200 rows (cached)."""
+    return dict(_fitted())
+
+
+def calibration_table() -> "pd.DataFrame":  # noqa: F821
+    """The fitted parameters per engine, in readable units, with the rows each was fitted on."""
+    import pandas as pd
+
+    rows = calibration_rows(_measurements())
+    out = []
+    for engine, c in fitted().items():
+        sub = rows[rows.engine == engine]
+        out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
+                    "t_step_ms": c.t_step * 1e3, "t_req_ms": c.t_req * 1e3, "q": c.q,
+                    "fitted_on_rows": len(sub), "systems": ", ".join(sorted(set(sub.system)))})
+    return pd.DataFrame(out)
+
+
+def predictions(measurements: "pd.DataFrame | None" = None) -> "pd.DataFrame":  # noqa: F821
+    """Every measured row with its predicted TPOT and TTFT (ms), the model's parts and the signed
+    relative errors (pred / measured - 1, percent). Engines without a calibration (none here) raise."""
+    d = _measurements() if measurements is None else measurements
+    cal = fitted()
+    missing = sorted(set(d.engine) - set(cal))
+    if missing:
+        raise ValueError(f"no calibration for engines {missing}; calibrated: {', '.join(cal)}")
+    parts = [components(_config(r), cal[r.engine]) for r in d.itertuples()]
+    out = d.copy()
+    for k in ("decode_step_s", "prefill_s", "interference_s", "decode_comm_s"):
+        out[k.replace("_s", "_ms")] = [p[k] * 1e3 for p in parts]
+    out["decode_bottleneck"] = [p["decode_bottleneck"] for p in parts]
+    for m in METRICS:
+        out[f"{m}_pred_ms"] = [p[f"{m}_s"] * 1e3 for p in parts]
+        out[f"{m}_err_pct"] = (out[f"{m}_pred_ms"] / out[f"{m}_ms"] - 1) * 100
+    return out
+
+
+def error_summary(pred: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd.DataFrame":  # noqa: F821
+    """Median and mean absolute percentage error and median signed error (bias) of TPOT and TTFT,
+    grouped by ``by`` (columns of :func:`predictions`)."""
+    import pandas as pd
+
+    for col in by:
+        if col not in pred.columns:
+            raise ValueError(f"cannot group by {col!r}; columns include split, system, backend, precision, model")
+    rows = []
+    for key, g in pred.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key))
+        row["rows"] = len(g)
+        for m in METRICS:
+            e = g[f"{m}_err_pct"]
+            row[f"{m}_MdAPE_pct"] = float(e.abs().median())
+            row[f"{m}_MAPE_pct"] = float(e.abs().mean())
+            row[f"{m}_bias_pct"] = float(e.median())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: The engine whose Hopper calibration restates the document's headline: the one campaign measured
+#: on both Hopper and Blackwell with FP8 and FP4 (TensorRT-LLM, 2026-04-06 dump).
+HEADLINE_ENGINE = "trtllm@2026-04-06"
+#: The document's per-GPU claims the headline restates: (what, seed line, printed ratio, workload).
+HEADLINE_POINTS: tuple[tuple[str, int, float, dict], ...] = (
+    ("decode, batch 1", 103, 4.77, {"concurrency": 1, "isl": 1024, "osl": 1024}),
+    ("decode, batch 64, 1K in / 1K out", 421, 3.6, {"concurrency": 64, "isl": 1024, "osl": 1024}),
+    ("prefill, one 4K prompt", 420, 4.5, {"concurrency": 1, "isl": 4096, "osl": 1024}),
+)
+
+
+def smallest_tp(system: str, model: str, precision: str, **load) -> int:
+    """The smallest TP degree (1, 2, 4, 8) at which ``load`` fits in memory (:func:`kv_fits`)."""
+    for tp in (1, 2, 4, 8):
+        if kv_fits(Config(system, model, precision, tp, **load)):
+            return tp
+    raise ValueError(f"{model} {precision} with {load} does not fit on 8 GPUs of {system}")
+
+
+def headline(model: str = "llama-3.1-70b", engine: str = HEADLINE_ENGINE) -> "pd.DataFrame":  # noqa: F821
+    """B200 FP4 against H100 FP8, per GPU, with one engine's Hopper-fitted efficiencies applied to
+    both GPUs, each at the smallest TP degree that holds the load (:func:`smallest_tp`): tokens/s
+    per GPU of decode (batch / decode step) and of prefill (prompt / prefill time), at the points
+    of :data:`HEADLINE_POINTS`, beside the ratio the document prints. The decode rate excludes the
+    prefill interference of :func:`components`: it is the steady decode speed the document means."""
+    import pandas as pd
+
+    cal = fitted()
+    require_choice("engine", engine, cal)
+    rows = []
+    for what, line, printed, load in HEADLINE_POINTS:
+        row = {"point": what, "seed_line": line, "printed_ratio": printed}
+        for system, precision, label in (("h100_sxm", "fp8", "h100_fp8"), ("b200_sxm", "fp4", "b200_fp4")):
+            tp = smallest_tp(system, model, precision, **load)
+            c = components(Config(system, model, precision, tp, **load), cal[engine])
+            rate = load["isl"] / c["prefill_s"] if what.startswith("prefill") else load["concurrency"] / c["decode_step_s"]
+            row[f"{label}_tp"] = tp
+            row[f"{label}_tok_s_per_gpu"] = rate / tp
+        row["calibrated_ratio"] = row["b200_fp4_tok_s_per_gpu"] / row["h100_fp8_tok_s_per_gpu"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def measured_per_gpu(isl: int = 1024, osl: int = 1024) -> "pd.DataFrame":  # noqa: F821
+    """Measured output tokens/s per GPU (concurrency / TPOT / tp) at one ``isl``/``osl``, the best
+    TP degree for each system, precision, engine and concurrency: what the rows themselves say."""
+    d = _measurements()
+    d = d[(d.isl == isl) & (d.osl == osl) & (d.model == "llama-3.1-70b")].copy()
+    if d.empty:
+        have = sorted(set(zip(_measurements().isl, _measurements().osl)))
+        raise ValueError(f"no 70B rows at isl={isl}, osl={osl}; measured: {have}")
+    d["tok_s_per_gpu"] = d.concurrency / (d.tpot_ms / 1e3) / d.tp
+    best = d.loc[d.groupby(["system", "precision", "engine", "concurrency"]).tok_s_per_gpu.idxmax()]
+    return best.pivot_table(index="concurrency", columns=["system", "precision", "engine"], values="tok_s_per_gpu")
+
+
+__all__ = ["CALIBRATION_SYSTEMS", "HELD_OUT_SYSTEMS", "SYSTEMS", "Calibration", "Config",
+           "calibration_rows", "calibration_table", "components", "error_summary", "fit", "fit_engines", "fitted",
+           "HEADLINE_ENGINE", "HEADLINE_POINTS", "headline", "measured_per_gpu", "smallest_tp", "kv_fits", "load_measurements", "predict", "predictions"]

@@ -1,0 +1,91 @@
+"""Build nvlmodel/data/measurements.csv: the measured serving rows nvlmodel.calibrate uses.
+
+Reads ../shared/data/aiconfigurator/silicon_sample.csv (ai-dynamo/aiconfigurator, Apache-2.0,
+commit 095f58a51) and keeps only aggregated-mode rows of the dense Llama-3.1 models (8B and 70B) on
+H100 SXM, H200 SXM and B200 SXM, with the columns the model needs. Nothing else of that file is
+carried.
+
+``campaign`` names one measurement campaign of one engine: the engine version where the source
+gives it, else the source file the rows came from (the 70B rows of ``2026-04-06.csv`` give no
+version but share one campaign, measured 2025-10-29).
+
+Precision: the source's ``precision`` column is empty for the H100 Llama-3.1-8B TensorRT-LLM rows
+(checkpoint ``meta-llama/Llama-3.1-8B-Instruct``, no ``gemm_quant_mode``): an unquantized
+checkpoint served by TensorRT-LLM runs in BF16, so they are recorded as ``bf16`` and
+``precision_note`` says it was inferred.
+
+    python scripts/curate_measurements.py [--shared ../shared]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = "ai-dynamo/aiconfigurator@095f58a51 systems/silicon_sample.csv"
+MODELS = {
+    "meta-llama/Llama-3.1-70B": "llama-3.1-70b",
+    "meta-llama/Llama-3.1-8B-Instruct": "llama-3.1-8b",
+    "nvidia/Llama-3.1-8B-Instruct-FP8": "llama-3.1-8b",
+}
+SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm")
+COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "model", "checkpoint", "precision",
+           "gemm_quant_mode", "precision_note", "isl", "osl", "concurrency", "tp", "ttft_ms", "tpot_ms",
+           "measured", "source")
+
+
+def _field(source: str, key: str) -> str:
+    m = re.search(rf"(?:^|; ){key}=([^;]*)", source)
+    return m.group(1).strip() if m else ""
+
+
+def curate(path: Path) -> list[dict]:
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            if r["model_path"] not in MODELS or r["system"] not in SYSTEMS or r["mode"] != "agg":
+                continue
+            if float(r["pp_size"] or 1) != 1:
+                continue
+            precision, note = r["precision"], ""
+            if not precision:
+                precision, note = "bf16", "source precision empty; unquantized checkpoint, so BF16 (inferred)"
+            version = r["backend_version"] or _field(r["silicon_data_source"], "source_file").split("/")[-2:-1]
+            if isinstance(version, list):  # a path .../<backend>/<version>/<model>.csv names the version
+                version = version[0] if version else ""
+            src_file = _field(r["silicon_data_source"], "source_file")
+            if "/" in src_file:
+                src_file = "/".join(src_file.split("/")[-4:])  # drop the collector's home directory
+            rows.append({
+                "source_id": r["id"], "system": r["system"], "backend": r["backend"],
+                "backend_version": version, "campaign": version or Path(src_file).stem, "model": MODELS[r["model_path"]], "checkpoint": r["model_path"],
+                "precision": precision, "gemm_quant_mode": r["gemm_quant_mode"], "precision_note": note,
+                "isl": int(r["isl"]), "osl": int(r["osl"]), "concurrency": int(float(r["batch_size"])),
+                "tp": int(float(r["tp_size"])), "ttft_ms": round(float(r["silicon_ttft_ms"]), 4),
+                "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
+                "measured": _field(r["silicon_data_source"], "measured")[:10],
+                "source": f"{SOURCE} (file {src_file})",
+            })
+    rows.sort(key=lambda r: (r["model"], r["system"], r["precision"], r["backend"], r["tp"], r["isl"], r["osl"],
+                             r["concurrency"]))
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shared", default=str(ROOT.parent / "shared"), help="the shared/ folder")
+    args = p.parse_args()
+    rows = curate(Path(args.shared) / "data" / "aiconfigurator" / "silicon_sample.csv")
+    out = ROOT / "nvlmodel" / "data" / "measurements.csv"
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {len(rows)} rows to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
