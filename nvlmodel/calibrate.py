@@ -224,34 +224,50 @@ def _terms(rows: "pd.DataFrame"):  # noqa: F821
     return t
 
 
-def _relative_ls(base: np.ndarray, basis: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-negative x minimising sum(((base + basis @ x) / y - 1)^2) (one or two unknowns)."""
-    a = basis / y[:, None]
-    b = 1 - base / y
-    x, *_ = np.linalg.lstsq(a, b, rcond=None)
-    if (x < 0).any():  # clamp: refit the remaining unknowns with the negative ones at zero
-        keep = x >= 0
-        x = np.zeros_like(x)
-        if keep.any():
-            x[keep] = np.maximum(np.linalg.lstsq(a[:, keep], b, rcond=None)[0], 0)
-    return x
+def _nnls_relative(y: np.ndarray, b: np.ndarray, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For every grid row, the non-negative x minimising sum_i((sum_k x_k cols_k[i]) / y_i - b_i / y_i)^2
+    (one or two unknowns, closed form: the unconstrained solution if non-negative, else the best
+    solution on a face). Arrays are (grid, rows); returns one (grid,) array per unknown."""
+    a = [c / y for c in cols]
+    r = b / y
+    g = np.array([[np.sum(ai * aj, axis=-1) for aj in a] for ai in a])  # Gram matrix, (k, k, grid)
+    h = np.array([np.sum(ai * r, axis=-1) for ai in a])  # (k, grid)
+    if len(a) == 1:
+        return (np.maximum(h[0] / g[0, 0], 0.0),)
+    det = g[0, 0] * g[1, 1] - g[0, 1] ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        both = ((g[1, 1] * h[0] - g[0, 1] * h[1]) / det, (g[0, 0] * h[1] - g[0, 1] * h[0]) / det)
+    only0 = (np.maximum(h[0] / g[0, 0], 0.0), np.zeros_like(h[0]))
+    only1 = (np.zeros_like(h[1]), np.maximum(h[1] / g[1, 1], 0.0))
+
+    def loss(x):  # sum (a.x - r)^2 up to a constant: x'Gx - 2h'x
+        return (x[0] ** 2 * g[0, 0] + 2 * x[0] * x[1] * g[0, 1] + x[1] ** 2 * g[1, 1]) - 2 * (x[0] * h[0] + x[1] * h[1])
+
+    ok = (both[0] >= 0) & (both[1] >= 0) & np.isfinite(both[0]) & np.isfinite(both[1])
+    face = np.where(loss(only0) <= loss(only1), 0, 1)
+    x0 = np.where(ok, both[0], np.where(face == 0, only0[0], only1[0]))
+    x1 = np.where(ok, both[1], np.where(face == 0, only0[1], only1[1]))
+    return x0, x1
 
 
-def _fit_terms(t) -> tuple[Calibration, float]:
+def _fit_terms(t) -> Calibration:
+    """Grid over (bandwidth, compute); closed-form fixed costs and q at each point; the least total
+    squared relative error of TPOT and TTFT. Vectorised over the compute axis."""
+    ec = GRID[:, None]
     best = None
     for eb in GRID:
-        for ec in GRID:
-            decode = np.maximum(t["dm"] / eb, t["dc"] / ec) + t["dcomm"]
-            p = np.maximum(t["pm"] / eb, t["pc"] / ec) + t["pcomm"]
-            base = decode + t["mix"] * p
-            (t_step,) = _relative_ls(base, np.ones((len(base), 1)), t["tpot"])
-            tpot = base + t_step
-            t_req, q = _relative_ls(p, np.column_stack([np.ones_like(p), p * t["queue"]]), t["ttft"])
-            ttft = t_req + p * (1 + q * t["queue"])
-            loss = float(np.sum((tpot / t["tpot"] - 1) ** 2) + np.sum((ttft / t["ttft"] - 1) ** 2))
-            if best is None or loss < best[1]:
-                best = (Calibration(float(eb), float(ec), float(t_step), float(t_req), float(q)), loss)
-    return best
+        p = np.maximum(t["pm"] / eb, t["pc"] / ec) + t["pcomm"]
+        base = np.maximum(t["dm"] / eb, t["dc"] / ec) + t["dcomm"] + t["mix"] * p
+        (t_step,) = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base))
+        t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p, np.ones_like(p), p * t["queue"])
+        tpot = base + t_step[:, None]
+        ttft = t_req[:, None] + p * (1 + q[:, None] * t["queue"])
+        loss = np.sum((tpot / t["tpot"] - 1) ** 2, axis=1) + np.sum((ttft / t["ttft"] - 1) ** 2, axis=1)
+        i = int(np.argmin(loss))
+        if best is None or loss[i] < best[1]:
+            best = (Calibration(float(eb), float(GRID[i]), float(t_step[i]), float(t_req[i]), float(q[i])),
+                    float(loss[i]))
+    return best[0]
 
 
 def fit(rows: "pd.DataFrame") -> Calibration:  # noqa: F821
@@ -267,7 +283,7 @@ def fit(rows: "pd.DataFrame") -> Calibration:  # noqa: F821
                          f"{', '.join(CALIBRATION_SYSTEMS)}")
     if not rows.kv_fits.all():
         raise ValueError("refusing to fit rows whose KV cache does not fit (kv_fits is false)")
-    return _fit_terms(_terms(rows))[0]
+    return _fit_terms(_terms(rows))
 
 
 def fit_engines(measurements: "pd.DataFrame") -> dict[str, Calibration]:  # noqa: F821

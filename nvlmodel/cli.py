@@ -98,6 +98,21 @@ def _allreduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from . import calibrate
+
+    print("fitted efficiencies per engine (H100 and H200 rows only), measured data: aiconfigurator")
+    _print_frame(calibrate.calibration_table())
+    pred = calibrate.predictions()
+    rows = pred if args.all_rows else pred[pred.kv_fits]
+    print(f"\nerror by split ({'all rows' if args.all_rows else 'rows whose KV cache fits'}; held-out = B200, "
+          "never fitted)")
+    _print_frame(calibrate.error_summary(rows, by=tuple(args.by)))
+    print(f"\nB200 FP4 over H100 FP8 per GPU, {calibrate.HEADLINE_ENGINE} efficiencies")
+    _print_frame(calibrate.headline())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nvlmodel", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -161,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--model", default="llama-3.1-405b", choices=models)
     a.add_argument("--tp", type=int, default=8, choices=[2, 4, 8])
     a.set_defaults(func=_allreduce)
+
+    k = sub.add_parser("calibrate", help="roofline calibrated on measured H100/H200 serving, checked on B200",
+                       description="Fit per-engine efficiencies (bandwidth and compute fractions, per-step and "
+                       "per-request overheads, prefill queueing) on H100/H200 rows of aiconfigurator's measured "
+                       "serving data, predict the B200 rows without refitting, and print the errors.")
+    k.add_argument("--by", nargs="+", default=["split"],
+                   choices=["split", "system", "engine", "backend", "precision", "model", "tp"],
+                   help="columns to group the error table by (default: split)")
+    k.add_argument("--all-rows", action="store_true", help="include rows whose KV cache does not fit")
+    k.set_defaults(func=_calibrate)
     return p
 
 

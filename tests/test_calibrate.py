@@ -1,0 +1,184 @@
+"""nvlmodel.calibrate: one prediction by hand, the fit's determinism and recovery, and the rule
+that no held-out (B200) row reaches the fit."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nvlmodel import calibrate as cal
+from nvlmodel.collectives import fit_alpha_beta
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "aiconfigurator" / "silicon_sample.csv"
+
+
+# ---------------------------------------------------------------------------------------------
+# One configuration by hand
+# ---------------------------------------------------------------------------------------------
+
+def test_prediction_matches_hand_calculation():
+    # Llama-3.1-70B, FP8 weights, TP4 on H100 SXM, 16 requests of 1,024 in / 1,024 out.
+    c = cal.Calibration(bandwidth=0.8, compute=0.5, t_step=0.003, t_req=0.05, q=0.1)
+    cfg = cal.Config("h100_sxm", "llama-3.1-70b", "fp8", tp=4, concurrency=16, isl=1024, osl=1024)
+    # Matmul parameters: 80 layers x (q 8192^2 + kv 2x8192x1024 + o 8192^2 + mlp 3x8192x28672 + norms
+    # 2x8192) + final norm 8192 + LM head 128256x8192 (the embedding table is a lookup).
+    layer = 8192 * 8192 + 2 * 8192 * 1024 + 8192 * 8192 + 3 * 8192 * 28672 + 2 * 8192
+    matmul = 80 * layer + 8192 + 128256 * 8192
+    assert matmul == 69_503_033_344
+    weights = matmul * 1.0 / 4  # FP8: one byte, a quarter per GPU
+    kv_token = 2 * 80 * 8 * 128 * 2  # K and V, 80 layers, 8 KV heads of 128, BF16
+    bw, peak = 3.35e12 * 0.8, 1979e12 * 0.5  # H100 SXM HBM3 and dense FP8, at the efficiencies
+    ab = fit_alpha_beta("h100_sxm", 4)[0]  # NCCL all-reduce on 4 H100s (tested in test_collectives)
+
+    def allreduce(tokens):  # 2 per layer, ring: alpha + 2(n-1)/n x bytes / bus bandwidth
+        return 2 * 80 * (ab.latency_s + 2 * 3 / 4 * tokens * 8192 * 2 / ab.bus_bandwidth)
+
+    # Decode step: 16 sequences at mean context 1024 + 512.
+    ctx = 1024 + 512
+    t_mem = (weights + 16 * ctx * kv_token / 4) / bw
+    t_cmp = 16 * (2 * matmul + 4 * 80 * 64 * 128 * ctx) / 4 / peak
+    decode = max(t_mem, t_cmp) + allreduce(16) + 0.003
+    # Prefill of one 1,024-token prompt (causal attention: 1024 x 1023 / 2 pairs), KV written once.
+    p_mem = (weights + 1024 * kv_token / 4) / bw
+    p_cmp = (1024 * 2 * matmul + 4 * 80 * 64 * 128 * 1024 * 1023 / 2) / 4 / peak
+    prefill = max(p_mem, p_cmp) + allreduce(1024)
+    tpot = decode + 15 / 1024 * prefill
+    ttft = 0.05 + prefill * (1 + 0.1 * 15)
+
+    got = cal.predict(cfg, c)
+    assert got["tpot_s"] == pytest.approx(tpot, rel=1e-12)
+    assert got["ttft_s"] == pytest.approx(ttft, rel=1e-12)
+    assert tpot == pytest.approx(0.01289, abs=5e-5)  # the numbers, for the reader: 12.9 ms
+    assert ttft == pytest.approx(0.1778, abs=5e-4)  # and 178 ms
+
+
+def test_kv_fits_by_hand():
+    # 70B FP8 on one H100: 0.9 x 80 GB - 70.55 GB of weights = 1.45 GB for KV at 327,680 B/token.
+    base = dict(system="h100_sxm", model="llama-3.1-70b", precision="fp8", tp=1, isl=1024, osl=1024)
+    assert cal.kv_fits(cal.Config(concurrency=2, **base))  # 4,096 tokens: 1.34 GB
+    assert not cal.kv_fits(cal.Config(concurrency=3, **base))  # 6,144 tokens: 2.01 GB
+
+
+def test_invalid_inputs_name_the_choices():
+    with pytest.raises(ValueError, match="h100_sxm"):
+        cal.Config("a100", "llama-3.1-70b", "fp8", 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="bf16"):
+        cal.Config("h100_sxm", "llama-3.1-70b", "int3", 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="1..8"):
+        cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 16, 1, 1, 1)
+    with pytest.raises(ValueError, match="<= 1"):
+        cal.Calibration(bandwidth=1.2)
+    with pytest.raises(ValueError, match="q"):
+        cal.Calibration(q=-0.1)
+    with pytest.raises(ValueError, match="engine"):
+        cal.headline(engine="nope")
+    with pytest.raises(ValueError, match="group by"):
+        cal.error_summary(cal.predictions(), by=("gpu_colour",))
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------------------------
+
+def test_measurements_are_the_curated_rows_with_sources():
+    d = cal.load_measurements()
+    assert len(d) == 685
+    assert set(d.system) == {"h100_sxm", "h200_sxm", "b200_sxm"}
+    assert set(d.model) == {"llama-3.1-8b", "llama-3.1-70b"}
+    assert d.source.str.startswith("ai-dynamo/aiconfigurator@095f58a51").all()
+    assert not d.duplicated(["engine", "system", "model", "precision", "tp", "isl", "osl", "concurrency"]).any()
+    assert (d.split == np.where(d.system == "b200_sxm", "held-out", "calibration")).all()
+    assert (d.precision_note.fillna("").str.contains("inferred") == (d.precision == "bf16")).all()
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data beside the clone")
+def test_curation_script_reproduces_the_table(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import curate_measurements
+    finally:
+        sys.path.pop(0)
+    rows = curate_measurements.curate(SHARED)
+    with open(ROOT / "nvlmodel" / "data" / "measurements.csv", newline="") as f:
+        stored = list(csv.DictReader(f))
+    assert [{k: str(v) for k, v in r.items()} for r in rows] == stored
+
+
+# ---------------------------------------------------------------------------------------------
+# The fit
+# ---------------------------------------------------------------------------------------------
+
+def test_fit_is_deterministic():
+    d = cal.load_measurements()
+    assert cal.fit_engines(d) == cal.fit_engines(d) == cal.fitted()
+
+
+def test_held_out_rows_never_reach_the_fit():
+    d = cal.load_measurements()
+    base = cal.fit_engines(d)
+    scrambled = d.copy()
+    held = scrambled.split == "held-out"
+    scrambled.loc[held, ["tpot_ms", "ttft_ms"]] *= 3.0  # any leak would move the fit
+    assert cal.fit_engines(scrambled) == base
+    # ... and the same perturbation of calibration rows does move it (so the test above can fail).
+    moved = d.copy()
+    moved.loc[moved.engine == "trtllm@2026-04-06", "tpot_ms"] *= 3.0
+    assert cal.fit_engines(moved)["trtllm@2026-04-06"] != base["trtllm@2026-04-06"]
+    with pytest.raises(ValueError, match="held-out"):
+        cal.fit(d[d.engine == "trtllm@2026-04-06"].assign(kv_fits=True))
+
+
+def test_fit_refuses_rows_whose_kv_does_not_fit_and_tiny_sets():
+    d = cal.calibration_rows(cal.load_measurements())
+    assert d.kv_fits.all() and set(d.system) <= set(cal.CALIBRATION_SYSTEMS)
+    bad = cal.load_measurements()
+    bad = bad[(bad.split == "calibration") & ~bad.kv_fits]
+    with pytest.raises(ValueError, match="KV"):
+        cal.fit(bad)
+    with pytest.raises(ValueError, match="at least 5"):
+        cal.fit(d.head(3))
+
+
+def test_fit_recovers_known_parameters_from_model_generated_rows():
+    true = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, t_req=0.04, q=0.1)
+    d = cal.calibration_rows(cal.load_measurements())
+    d = d[d.engine == "vllm@2026-04-06"].copy()
+    pred = [cal.predict(cal._config(r), true) for r in d.itertuples()]
+    d["tpot_ms"] = [p["tpot_s"] * 1e3 for p in pred]
+    d["ttft_ms"] = [p["ttft_s"] * 1e3 for p in pred]
+    got = cal.fit(d)
+    assert (got.bandwidth, got.compute) == (0.8, 0.6)
+    assert got.t_step == pytest.approx(0.002, rel=1e-6)
+    assert got.t_req == pytest.approx(0.04, rel=1e-6)
+    assert got.q == pytest.approx(0.1, rel=1e-6)
+
+
+def test_error_summary_by_hand():
+    pred = pd.DataFrame({"split": ["a", "a", "a"], "tpot_err_pct": [10.0, -20.0, 30.0],
+                         "ttft_err_pct": [-5.0, -5.0, 50.0]})
+    s = cal.error_summary(pred).iloc[0]
+    assert s.rows == 3
+    assert s.tpot_MdAPE_pct == 20.0 and s.tpot_MAPE_pct == 20.0 and s.tpot_bias_pct == 10.0
+    assert s.ttft_MdAPE_pct == 5.0 and s.ttft_MAPE_pct == 20.0 and s.ttft_bias_pct == -5.0
+
+
+def test_headline_uses_smallest_fitting_tp_and_is_consistent():
+    h = cal.headline()
+    assert list(h.seed_line) == [103, 421, 420]
+    # 70B in FP8 fills one H100 at batch 1; batch 64 needs two. One B200 holds either.
+    assert list(h.h100_fp8_tp) == [1, 2, 2] and list(h.b200_fp4_tp) == [1, 1, 1]
+    assert np.allclose(h.calibrated_ratio, h.b200_fp4_tok_s_per_gpu / h.h100_fp8_tok_s_per_gpu)
+    assert (h.calibrated_ratio > 1).all()
+
+
+def test_cli_runs_offline():
+    out = subprocess.run([sys.executable, "-m", "nvlmodel", "calibrate"], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout
+    assert "held-out" in out and "trtllm@2026-04-06" in out
