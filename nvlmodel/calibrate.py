@@ -165,22 +165,41 @@ def predict(config: Config, calibration: Calibration) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
+#: Columns a measurement table must have (``nvlmodel/data/measurements.csv`` has more).
+REQUIRED_COLUMNS: tuple[str, ...] = ("system", "backend", "campaign", "model", "precision", "isl", "osl",
+                                     "concurrency", "tp", "ttft_ms", "tpot_ms")
+
+
+def _prepare(d: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    missing = [c for c in REQUIRED_COLUMNS if c not in d.columns]
+    if missing:
+        raise ValueError(f"measurements lack columns {missing}; required: {', '.join(REQUIRED_COLUMNS)}")
+    d = d.copy()
+    d["engine"] = d.backend + "@" + d.campaign.astype(str)
+    d["split"] = np.where(d.system.isin(CALIBRATION_SYSTEMS), "calibration", "held-out")
+    d["kv_fits"] = [kv_fits(_config(r)) for r in d.itertuples()]  # validates every row
+    return d
+
+
 @lru_cache(maxsize=1)
 def _measurements():
     import pandas as pd
 
     with resources.files("nvlmodel.data").joinpath("measurements.csv").open() as f:
-        d = pd.read_csv(f, dtype={"backend_version": str, "precision_note": str, "gemm_quant_mode": str})
-    d["engine"] = d.backend + "@" + d.campaign.astype(str)
-    d["split"] = np.where(d.system.isin(CALIBRATION_SYSTEMS), "calibration", "held-out")
-    d["kv_fits"] = [kv_fits(_config(r)) for r in d.itertuples()]
-    return d
+        d = pd.read_csv(f, dtype={"backend_version": str, "precision_note": str, "gemm_quant_mode": str,
+                                  "campaign": str})
+    return _prepare(d)
 
 
-def load_measurements() -> "pd.DataFrame":  # noqa: F821
-    """The curated measured rows, with their ``split`` (calibration: H100/H200; held-out: B200)
+def load_measurements(path: "str | None" = None) -> "pd.DataFrame":  # noqa: F821
+    """The curated measured rows (or your own CSV at ``path`` with :data:`REQUIRED_COLUMNS`), with
+    their ``engine`` (backend@campaign), ``split`` (calibration: H100/H200; held-out: the rest)
     and whether their KV cache fits (``kv_fits``)."""
-    return _measurements().copy()
+    if path is None:
+        return _measurements().copy()
+    import pandas as pd
+
+    return _prepare(pd.read_csv(path, dtype={"campaign": str}))
 
 
 def _config(row) -> Config:
@@ -317,11 +336,18 @@ def calibration_table() -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(out)
 
 
-def predictions(measurements: "pd.DataFrame | None" = None) -> "pd.DataFrame":  # noqa: F821
+def predictions(measurements: "pd.DataFrame | None" = None,
+                calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """Every measured row with its predicted TPOT and TTFT (ms), the model's parts and the signed
-    relative errors (pred / measured - 1, percent). Engines without a calibration (none here) raise."""
+    relative errors (pred / measured - 1, percent). By default the packaged rows and
+    :func:`fitted`; for your own ``measurements`` (from :func:`load_measurements`), the engines
+    are fitted on their calibration rows unless ``calibrations`` is given. An engine without a
+    calibration raises."""
     d = _measurements() if measurements is None else measurements
-    cal = fitted()
+    if calibrations is not None:
+        cal = calibrations
+    else:
+        cal = fitted() if measurements is None else fit_engines(d)
     missing = sorted(set(d.engine) - set(cal))
     if missing:
         raise ValueError(f"no calibration for engines {missing}; calibrated: {', '.join(cal)}")
@@ -414,6 +440,6 @@ def measured_per_gpu(isl: int = 1024, osl: int = 1024) -> "pd.DataFrame":  # noq
     return best.pivot_table(index="concurrency", columns=["system", "precision", "engine"], values="tok_s_per_gpu")
 
 
-__all__ = ["CALIBRATION_SYSTEMS", "HELD_OUT_SYSTEMS", "SYSTEMS", "Calibration", "Config",
+__all__ = ["CALIBRATION_SYSTEMS", "REQUIRED_COLUMNS", "HELD_OUT_SYSTEMS", "SYSTEMS", "Calibration", "Config",
            "calibration_rows", "calibration_table", "components", "error_summary", "fit", "fit_engines", "fitted",
            "HEADLINE_ENGINE", "HEADLINE_POINTS", "headline", "measured_per_gpu", "smallest_tp", "kv_fits", "load_measurements", "predict", "predictions"]

@@ -87,7 +87,7 @@ def test_every_chapter_renders_with_its_figures(book, server, tmp_path):
 
     exe = _chromium()
     chapters = sorted(book.glob("notebooks/*.html"))
-    assert len(chapters) >= 6, "expected the six chapters and the errata page"
+    assert len(chapters) >= 8, "expected the seven chapters and the errata page"
     for page in pages(book):
         rel = page.relative_to(book).as_posix()
         shot = tmp_path / (page.stem + ".png")

@@ -182,3 +182,17 @@ def test_cli_runs_offline():
     out = subprocess.run([sys.executable, "-m", "nvlmodel", "calibrate"], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout
     assert "held-out" in out and "trtllm@2026-04-06" in out
+
+
+def test_own_measurements_round_trip_and_missing_columns(tmp_path):
+    d = cal.load_measurements()
+    path = tmp_path / "mine.csv"
+    d[d.engine == "vllm@2026-04-06"].drop(columns=["engine", "split", "kv_fits"]).to_csv(path, index=False)
+    mine = cal.load_measurements(str(path))
+    got = cal.predictions(mine)  # fits its own calibration rows: the same engine, the same rows
+    want = cal.predictions()
+    want = want[want.engine == "vllm@2026-04-06"]
+    assert np.allclose(got.tpot_pred_ms.to_numpy(), want.tpot_pred_ms.to_numpy())
+    d.drop(columns=["tpot_ms"]).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="tpot_ms"):
+        cal.load_measurements(str(path))
