@@ -440,6 +440,23 @@ def measured_per_gpu(isl: int = 1024, osl: int = 1024) -> "pd.DataFrame":  # noq
     return best.pivot_table(index="concurrency", columns=["system", "precision", "engine"], values="tok_s_per_gpu")
 
 
+#: The like-for-like measured comparison of the headline: one engine and campaign on both GPUs.
+MEASURED_B200_FP4 = ("b200_sxm", "fp4", "vllm@2026-04-06")
+MEASURED_H100_FP8 = ("h100_sxm", "fp8", "vllm@2026-04-06")
+
+
+def measured_ratio(numerator: tuple[str, str, str] = MEASURED_B200_FP4,
+                   denominator: tuple[str, str, str] = MEASURED_H100_FP8,
+                   isl: int = 1024, osl: int = 1024) -> "pd.Series":  # noqa: F821
+    """Measured per-GPU output rate of ``numerator`` over ``denominator`` (each (system, precision,
+    engine)), per concurrency measured for both, from :func:`measured_per_gpu`."""
+    table = measured_per_gpu(isl, osl)
+    for side in (numerator, denominator):
+        if tuple(side) not in set(table.columns):
+            raise ValueError(f"no measured rows for {side}; measured: {sorted(table.columns)}")
+    return (table[tuple(numerator)] / table[tuple(denominator)]).dropna()
+
+
 __all__ = ["CALIBRATION_SYSTEMS", "REQUIRED_COLUMNS", "HELD_OUT_SYSTEMS", "SYSTEMS", "Calibration", "Config",
            "calibration_rows", "calibration_table", "components", "error_summary", "fit", "fit_engines", "fitted",
-           "HEADLINE_ENGINE", "HEADLINE_POINTS", "headline", "measured_per_gpu", "smallest_tp", "kv_fits", "load_measurements", "predict", "predictions"]
+           "HEADLINE_ENGINE", "HEADLINE_POINTS", "headline", "measured_per_gpu", "measured_ratio", "smallest_tp", "kv_fits", "load_measurements", "predict", "predictions"]

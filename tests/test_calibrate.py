@@ -196,3 +196,13 @@ def test_own_measurements_round_trip_and_missing_columns(tmp_path):
     d.drop(columns=["tpot_ms"]).to_csv(path, index=False)
     with pytest.raises(ValueError, match="tpot_ms"):
         cal.load_measurements(str(path))
+
+
+def test_measured_ratio_by_hand():
+    d = cal.load_measurements()
+    sel = (d.isl == 1024) & (d.osl == 1024) & (d.concurrency == 4) & (d.engine == "vllm@2026-04-06")
+    rate = lambda s, p: float((4 / (d[sel & (d.system == s) & (d.precision == p)].tpot_ms / 1e3)  # noqa: E731
+                               / d[sel & (d.system == s) & (d.precision == p)].tp).max())
+    assert cal.measured_ratio()[4] == pytest.approx(rate("b200_sxm", "fp4") / rate("h100_sxm", "fp8"))
+    with pytest.raises(ValueError, match="no measured rows"):
+        cal.measured_ratio(("b200_sxm", "fp4", "sglang@0.5.6.post2"))
