@@ -514,8 +514,9 @@ def plot_error_by(pred, by: str) -> plt.Figure:
     return fig
 
 
-def plot_headline(table) -> plt.Figure:
-    """The document's per-GPU B200-FP4-over-H100-FP8 ratios against the calibrated ones."""
+def plot_headline(table, measured: dict | None = None, measured_label: str = "measured") -> plt.Figure:
+    """The document's per-GPU B200-FP4-over-H100-FP8 ratios against the calibrated ones, and
+    ``measured`` ratios (point -> ratio) as diamonds where the measurements cover a point."""
     fig, ax = plt.subplots(figsize=(6, 2.6))
     y = np.arange(len(table))
     ax.barh(y + 0.2, table.printed_ratio, height=0.4, color=PRESET_COLORS["seed"], label="document (printed)")
@@ -525,9 +526,15 @@ def plot_headline(table) -> plt.Figure:
         ax.text(v + 0.05, yy, f"{v:.1f}x", va="center", fontsize=8)
     for yy, v in zip(y + 0.2, table.printed_ratio):
         ax.text(v + 0.05, yy, f"{v:.2g}x", va="center", fontsize=8)
+    for point, v in (measured or {}).items():
+        if point not in set(table.point):
+            raise ValueError(f"unknown point {point!r}; points: {', '.join(table.point)}")
+        yy = float(y[list(table.point).index(point)] - 0.2)
+        ax.plot([v], [yy], marker="D", color="black", ms=6, ls="none", label=measured_label)
     ax.set_yticks(y, table.point)
     ax.invert_yaxis()
     ax.set_xlabel("B200 FP4 over H100 FP8, tokens/s per GPU")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlim(0, 1.15 * max(table.printed_ratio.max(), table.calibrated_ratio.max()))
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     fig.tight_layout()
     return fig
