@@ -40,8 +40,8 @@ from importlib import resources
 import numpy as np
 
 from .collectives import fit_alpha_beta, system_fit, tp_step_allreduce_time
-from .fp4 import get_format
 from .hardware import get_gpu
+from .kvbm import kv_capacity
 from .models import get_model
 from .roofline import Efficiency, decode_step, prefill
 from .units import require_choice, require_positive, require_positive_int
@@ -53,7 +53,6 @@ SYSTEMS: dict[str, tuple[str, str]] = {
     "b200_sxm": ("b200", "gb200"),  # NVLink 5: the GB200 fit (2/4 GPUs measured, 8 extrapolated)
 }
 CALIBRATION_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm")
-HELD_OUT_SYSTEMS: tuple[str, ...] = ("b200_sxm",)
 #: Measured precision -> weight format of :mod:`nvlmodel.fp4`.
 WEIGHT_FORMAT: dict[str, str] = {"bf16": "fp16", "fp8": "fp8", "fp4": "nvfp4"}
 #: KV cache element size: BF16, the default of vLLM, TensorRT-LLM and SGLang unless an FP8 KV
@@ -78,10 +77,6 @@ class Calibration:
         Efficiency(self.compute, self.bandwidth, self.t_step)  # validates fractions and t_step
         require_positive("t_req", self.t_req, allow_zero=True)
         require_positive("q", self.q, allow_zero=True)
-
-    @property
-    def efficiency(self) -> Efficiency:
-        return Efficiency(self.compute, self.bandwidth, self.t_step)
 
 
 @dataclass(frozen=True)
@@ -129,29 +124,57 @@ def comm_time(config: Config, tokens: int) -> float:
 
 def kv_fits(config: Config) -> bool:
     """Whether every in-flight sequence's KV cache at its final context fits in the memory the
-    engine gives to KV: MEMORY_FRACTION x HBM - this GPU's weights, per GPU of the TP group."""
-    g, m = get_gpu(config.gpu), get_model(config.model)
-    weights = m.params() * get_format(config.weight_format).bytes_per_element / config.tp
-    budget = MEMORY_FRACTION * g.hbm_usable_bytes - weights
-    need = config.concurrency * (config.isl + config.osl) * m.kv_bytes_per_token(KV_BYTES_PER_ELEMENT) / config.tp
-    return bool(budget > 0 and need <= budget)
+    engine gives to KV: :func:`nvlmodel.kvbm.kv_capacity` with (1 - MEMORY_FRACTION) of HBM held
+    back, i.e. MEMORY_FRACTION x HBM - this GPU's weights, per GPU of the TP group."""
+    workspace = (1 - MEMORY_FRACTION) * get_gpu(config.gpu).hbm_usable_bytes
+    try:
+        cap = kv_capacity(config.gpu, config.model, config.weight_format, kv_bytes_per_element=KV_BYTES_PER_ELEMENT,
+                          tp=config.tp, num_gpus=config.tp, workspace_bytes=workspace)
+    except ValueError:  # the weights alone take the budget (Config has validated everything else)
+        return False
+    # tokens_per_gpu counts whole tokens' KV; a TP group holds 1/tp of each token per GPU.
+    return bool(config.concurrency * (config.isl + config.osl) <= cap["tokens_per_gpu"] * config.tp)
+
+
+#: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1).
+TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queue")
+
+
+def _unit_terms(config: Config) -> dict[str, float]:
+    """Decode memory/compute/all-reduce time, prefill memory/compute/all-reduce time, all at
+    efficiency 1; prefills per output token (``mix``) and other requests in flight (``queue``)."""
+    common = dict(kv_bytes_per_element=KV_BYTES_PER_ELEMENT, tp=config.tp)
+    d = decode_step(config.gpu, config.model, config.weight_format, batch=config.concurrency,
+                    context=config.isl + config.osl // 2, **common)
+    p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl, **common)
+    return {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, config.concurrency),
+            "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl),
+            "mix": (config.concurrency - 1) / config.osl, "queue": config.concurrency - 1}
+
+
+def _steps(t, bandwidth, compute):
+    """Decode step (without its fixed overhead) and one prompt's prefill, from :func:`_unit_terms`
+    at the given efficiencies; scalars or arrays (broadcast), so that the fit shares it."""
+    decode = np.maximum(t["dm"] / bandwidth, t["dc"] / compute) + t["dcomm"]
+    fill = np.maximum(t["pm"] / bandwidth, t["pc"] / compute) + t["pcomm"]
+    return decode, fill
 
 
 def components(config: Config, calibration: Calibration) -> dict[str, float]:
     """The modelled parts of one configuration, in seconds: decode step (with its all-reduce and
     overhead), one prompt's prefill (with its all-reduce), the prefill interference per output
     token, and the predicted TPOT and TTFT."""
-    eff = calibration.efficiency
-    common = dict(kv_bytes_per_element=KV_BYTES_PER_ELEMENT, tp=config.tp, efficiency=eff)
-    d = decode_step(config.gpu, config.model, config.weight_format, batch=config.concurrency,
-                    context=config.isl + config.osl // 2, comm_s=comm_time(config, config.concurrency), **common)
-    p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl,
-                comm_s=comm_time(config, config.isl), **{**common, "efficiency": Efficiency(eff.compute, eff.bandwidth)})
-    interference = (config.concurrency - 1) / config.osl * p.time
-    return {"decode_step_s": d.time, "decode_bottleneck": d.bottleneck, "decode_comm_s": d.t_comm,
-            "prefill_s": p.time, "prefill_bottleneck": p.bottleneck, "interference_s": interference,
-            "tpot_s": d.time + interference,
-            "ttft_s": calibration.t_req + p.time * (1 + calibration.q * (config.concurrency - 1))}
+    c = calibration
+    t = _unit_terms(config)
+    decode, fill = (float(x) for x in _steps(t, c.bandwidth, c.compute))
+    decode += c.t_step
+    interference = t["mix"] * fill
+    return {"decode_step_s": decode,
+            "decode_bottleneck": "compute" if t["dc"] / c.compute > t["dm"] / c.bandwidth else "memory",
+            "decode_comm_s": t["dcomm"], "prefill_s": fill,
+            "prefill_bottleneck": "compute" if t["pc"] / c.compute > t["pm"] / c.bandwidth else "memory",
+            "interference_s": interference, "tpot_s": decode + interference,
+            "ttft_s": c.t_req + fill * (1 + c.q * t["queue"])}
 
 
 def predict(config: Config, calibration: Calibration) -> dict[str, float]:
@@ -221,23 +244,10 @@ GRID = np.round(np.arange(0.10, 1.0001, 0.01), 2)
 
 
 def _terms(rows: "pd.DataFrame"):  # noqa: F821
-    """Per row, the pieces of the prediction that do not depend on the efficiencies, so that the
-    grid search is array arithmetic: decode memory/compute/comm, prefill memory/compute/comm."""
-    unit = Calibration()
-    out = {k: [] for k in ("dm", "dc", "dcomm", "pm", "pc", "pcomm")}
-    for r in rows.itertuples():
-        cfg = _config(r)
-        common = dict(kv_bytes_per_element=KV_BYTES_PER_ELEMENT, tp=cfg.tp, efficiency=unit.efficiency)
-        d = decode_step(cfg.gpu, cfg.model, cfg.weight_format, batch=cfg.concurrency,
-                        context=cfg.isl + cfg.osl // 2, **common)
-        p = prefill(cfg.gpu, cfg.model, cfg.weight_format, prompt=cfg.isl, **common)
-        for k, v in (("dm", d.t_memory), ("dc", d.t_compute), ("dcomm", comm_time(cfg, cfg.concurrency)),
-                     ("pm", p.t_memory), ("pc", p.t_compute), ("pcomm", comm_time(cfg, cfg.isl))):
-            out[k].append(v)
-    t = {k: np.asarray(v) for k, v in out.items()}
-    c = rows.concurrency.to_numpy(float)
-    t["mix"] = (c - 1) / rows.osl.to_numpy(float)  # prefills per output token
-    t["queue"] = c - 1
+    """:func:`_unit_terms` of every row as arrays, with the measured TPOT and TTFT (seconds), so
+    that the grid search is array arithmetic."""
+    per_row = [_unit_terms(_config(r)) for r in rows.itertuples()]
+    t = {k: np.array([row[k] for row in per_row], dtype=float) for k in TERMS}
     t["tpot"] = rows.tpot_ms.to_numpy(float) / 1e3
     t["ttft"] = rows.ttft_ms.to_numpy(float) / 1e3
     return t
@@ -275,8 +285,8 @@ def _fit_terms(t) -> Calibration:
     ec = GRID[:, None]
     best = None
     for eb in GRID:
-        p = np.maximum(t["pm"] / eb, t["pc"] / ec) + t["pcomm"]
-        base = np.maximum(t["dm"] / eb, t["dc"] / ec) + t["dcomm"] + t["mix"] * p
+        decode, p = _steps(t, eb, ec)
+        base = decode + t["mix"] * p
         (t_step,) = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base))
         t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p, np.ones_like(p), p * t["queue"])
         tpot = base + t_step[:, None]
@@ -353,8 +363,8 @@ def predictions(measurements: "pd.DataFrame | None" = None,
         raise ValueError(f"no calibration for engines {missing}; calibrated: {', '.join(cal)}")
     parts = [components(_config(r), cal[r.engine]) for r in d.itertuples()]
     out = d.copy()
-    for k in ("decode_step_s", "prefill_s", "interference_s", "decode_comm_s"):
-        out[k.replace("_s", "_ms")] = [p[k] * 1e3 for p in parts]
+    for k in ("decode_step", "prefill", "interference", "decode_comm"):
+        out[f"{k}_ms"] = [p[f"{k}_s"] * 1e3 for p in parts]
     out["decode_bottleneck"] = [p["decode_bottleneck"] for p in parts]
     for m in METRICS:
         out[f"{m}_pred_ms"] = [p[f"{m}_s"] * 1e3 for p in parts]
@@ -457,6 +467,6 @@ def measured_ratio(numerator: tuple[str, str, str] = MEASURED_B200_FP4,
     return (table[tuple(numerator)] / table[tuple(denominator)]).dropna()
 
 
-__all__ = ["CALIBRATION_SYSTEMS", "REQUIRED_COLUMNS", "HELD_OUT_SYSTEMS", "SYSTEMS", "Calibration", "Config",
+__all__ = ["CALIBRATION_SYSTEMS", "REQUIRED_COLUMNS", "SYSTEMS", "Calibration", "Config",
            "calibration_rows", "calibration_table", "components", "error_summary", "fit", "fit_engines", "fitted",
            "HEADLINE_ENGINE", "HEADLINE_POINTS", "headline", "measured_per_gpu", "measured_ratio", "smallest_tp", "kv_fits", "load_measurements", "predict", "predictions"]
