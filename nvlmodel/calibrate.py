@@ -413,15 +413,17 @@ def smallest_tp(system: str, model: str, precision: str, **load) -> int:
     raise ValueError(f"{model} {precision} with {load} does not fit on 8 GPUs of {system}")
 
 
-def headline(model: str = "llama-3.1-70b", engine: str = HEADLINE_ENGINE) -> "pd.DataFrame":  # noqa: F821
+def headline(model: str = "llama-3.1-70b", engine: str = HEADLINE_ENGINE,
+             calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """B200 FP4 against H100 FP8, per GPU, with one engine's Hopper-fitted efficiencies applied to
     both GPUs, each at the smallest TP degree that holds the load (:func:`smallest_tp`): tokens/s
     per GPU of decode (batch / decode step) and of prefill (prompt / prefill time), at the points
     of :data:`HEADLINE_POINTS`, beside the ratio the document prints. The decode rate excludes the
-    prefill interference of :func:`components`: it is the steady decode speed the document means."""
+    prefill interference of :func:`components`: it is the steady decode speed the document means.
+    ``calibrations`` defaults to :func:`fitted`."""
     import pandas as pd
 
-    cal = fitted()
+    cal = fitted() if calibrations is None else calibrations
     require_choice("engine", engine, cal)
     rows = []
     for what, line, printed, load in HEADLINE_POINTS:

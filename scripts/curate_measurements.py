@@ -53,11 +53,10 @@ def curate(path: Path) -> list[dict]:
             precision, note = r["precision"], ""
             if not precision:
                 precision, note = "bf16", "source precision empty; unquantized checkpoint, so BF16 (inferred)"
-            version = r["backend_version"] or _field(r["silicon_data_source"], "source_file").split("/")[-2:-1]
-            if isinstance(version, list):  # a path .../<backend>/<version>/<model>.csv names the version
-                version = version[0] if version else ""
             src_file = _field(r["silicon_data_source"], "source_file")
-            if "/" in src_file:
+            version = r["backend_version"]
+            if "/" in src_file:  # a path .../<system>/<backend>/<version>/<model>.csv
+                version = version or src_file.split("/")[-2]
                 src_file = "/".join(src_file.split("/")[-4:])  # drop the collector's home directory
             rows.append({
                 "source_id": r["id"], "system": r["system"], "backend": r["backend"],

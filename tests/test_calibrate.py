@@ -206,3 +206,10 @@ def test_measured_ratio_by_hand():
     assert cal.measured_ratio()[4] == pytest.approx(rate("b200_sxm", "fp4") / rate("h100_sxm", "fp8"))
     with pytest.raises(ValueError, match="no measured rows"):
         cal.measured_ratio(("b200_sxm", "fp4", "sglang@0.5.6.post2"))
+
+
+def test_headline_uses_the_calibrations_it_is_given():
+    slow = {cal.HEADLINE_ENGINE: cal.Calibration(bandwidth=0.5, compute=0.5)}
+    assert not cal.headline(calibrations=slow).equals(cal.headline())
+    with pytest.raises(ValueError, match="engine"):
+        cal.headline(calibrations={"mine@1": cal.Calibration()})
