@@ -39,27 +39,44 @@ from importlib import resources
 
 import numpy as np
 
-from .collectives import fit_alpha_beta, system_fit, tp_step_allreduce_time
+from .collectives import engine_allreduce, tp_step_allreduce_time
 from .hardware import get_gpu
 from .kvbm import kv_capacity
 from .models import get_model
 from .roofline import Efficiency, decode_step, prefill
 from .units import require_choice, require_positive, require_positive_int
 
-#: Measured system -> nvlmodel GPU, NCCL fit of its NVLink fabric.
-SYSTEMS: dict[str, tuple[str, str]] = {
-    "h100_sxm": ("h100", "h100_sxm"),  # NVLink 4, measured
-    "h200_sxm": ("h200", "h100_sxm"),  # same NVLink 4 fabric and NVSwitch as H100
-    "b200_sxm": ("b200", "gb200"),  # NVLink 5: the GB200 fit (2/4 GPUs measured, 8 extrapolated)
-}
+#: Measured system -> nvlmodel GPU. TP all-reduce comes from the system's own measured curves of
+#: the row's engine (:func:`nvlmodel.collectives.engine_allreduce`).
+SYSTEMS: dict[str, str] = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200"}
 CALIBRATION_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm")
 #: Measured precision -> weight format of :mod:`nvlmodel.fp4`.
 WEIGHT_FORMAT: dict[str, str] = {"bf16": "fp16", "fp8": "fp8", "fp4": "nvfp4"}
-#: KV cache element size: BF16, the default of vLLM, TensorRT-LLM and SGLang unless an FP8 KV
-#: cache is asked for (the measurements do not say).
-KV_BYTES_PER_ELEMENT = 2.0
-#: Fraction of HBM the engines give to weights + KV (vLLM ``gpu_memory_utilization`` default 0.9).
-MEMORY_FRACTION = 0.9
+#: KV-cache dtypes a row may state, and their bytes per element.
+KV_DTYPES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
+
+
+@dataclass(frozen=True)
+class EngineMemory:
+    """How an engine sizes its KV cache, by default: the KV dtype when none is asked for, and the
+    fraction of memory it takes, applied to all of HBM (``of="capacity"``) or to what the weights
+    leave free (``of="free"``)."""
+
+    kv_dtype: str
+    memory_fraction: float
+    of: str
+    source: str
+
+
+#: Per-engine defaults (the measurements record neither KV dtype nor memory settings). Every engine
+#: keeps a BF16 KV cache unless told otherwise; a row's ``kv_dtype`` column overrides it.
+ENGINE_MEMORY: dict[str, EngineMemory] = {
+    "vllm": EngineMemory("bf16", 0.90, "capacity", "vLLM gpu_memory_utilization default 0.9, of total HBM"),
+    "trtllm": EngineMemory("bf16", 0.90, "free", "TensorRT-LLM KvCacheConfig free_gpu_memory_fraction default "
+                                                  "0.9, of the memory left after weights"),
+    "sglang": EngineMemory("bf16", 0.88, "capacity", "SGLang mem_fraction_static, chosen by GPU size; 0.88 "
+                                                     "assumed for 80-192 GB GPUs"),
+}
 METRICS: tuple[str, ...] = ("tpot", "ttft")
 
 
@@ -81,7 +98,9 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Config:
-    """One measured serving configuration."""
+    """One measured serving configuration. ``backend`` (vllm, trtllm, sglang) picks the engine's
+    memory defaults (:data:`ENGINE_MEMORY`); ``kv_dtype`` and ``memory_fraction`` override them
+    (None: the engine's default)."""
 
     system: str
     model: str
@@ -90,6 +109,9 @@ class Config:
     concurrency: int
     isl: int
     osl: int
+    backend: str = "vllm"
+    kv_dtype: str | None = None
+    memory_fraction: float | None = None
 
     def __post_init__(self):
         require_choice("system", self.system, SYSTEMS)
@@ -97,43 +119,56 @@ class Config:
         require_choice("precision", self.precision, WEIGHT_FORMAT)
         for what in ("tp", "concurrency", "isl", "osl"):
             require_positive_int(what, getattr(self, what))
-        if self.tp > 8:
-            raise ValueError(f"tp must be 1..8 (one NVLink node), got {self.tp}")
+        get_gpu(SYSTEMS[self.system]).require_tp(self.tp)
+        engine = ENGINE_MEMORY[require_choice("backend", self.backend, ENGINE_MEMORY)]
+        if self.kv_dtype is None:
+            object.__setattr__(self, "kv_dtype", engine.kv_dtype)
+        require_choice("kv_dtype", self.kv_dtype, KV_DTYPES)
+        if self.memory_fraction is None:
+            object.__setattr__(self, "memory_fraction", engine.memory_fraction)
+        if not 0 < require_positive("memory_fraction", self.memory_fraction) <= 1:
+            raise ValueError(f"memory_fraction must be in (0, 1], got {self.memory_fraction}")
+
+    @property
+    def kv_bytes_per_element(self) -> float:
+        return KV_DTYPES[self.kv_dtype]
+
+    @property
+    def memory_fraction_of(self) -> str:
+        """What the memory fraction applies to: all of HBM, or what the weights leave free."""
+        return ENGINE_MEMORY[self.backend].of
 
     @property
     def gpu(self) -> str:
-        return SYSTEMS[self.system][0]
+        return SYSTEMS[self.system]
 
     @property
     def weight_format(self) -> str:
         return WEIGHT_FORMAT[self.precision]
 
 
-@lru_cache(maxsize=None)
-def _allreduce(system: str, tp: int):
-    nccl = SYSTEMS[system][1]
-    return fit_alpha_beta(nccl, tp)[0] if nccl == "h100_sxm" else system_fit(nccl, tp)
-
-
 def comm_time(config: Config, tokens: int) -> float:
-    """TP all-reduce time of one forward step over ``tokens`` tokens (0 at TP 1)."""
+    """TP all-reduce time of one forward step over ``tokens`` tokens (0 at TP 1): two all-reduces
+    per layer, each timed by the row's engine's own measured kernel on its system
+    (:func:`nvlmodel.collectives.engine_allreduce`)."""
     if config.tp == 1:
         return 0.0
-    return tp_step_allreduce_time(config.model, tokens, _allreduce(config.system, config.tp).time)
+    return tp_step_allreduce_time(config.model, tokens, engine_allreduce(config.system, config.tp, config.backend).time)
 
 
 def kv_fits(config: Config) -> bool:
     """Whether every in-flight sequence's KV cache at its final context fits in the memory the
-    engine gives to KV: :func:`nvlmodel.kvbm.kv_capacity` with (1 - MEMORY_FRACTION) of HBM held
-    back, i.e. MEMORY_FRACTION x HBM - this GPU's weights, per GPU of the TP group."""
-    workspace = (1 - MEMORY_FRACTION) * get_gpu(config.gpu).hbm_usable_bytes
+    engine gives to KV: :func:`nvlmodel.kvbm.kv_capacity` of one TP group with the engine's memory
+    fraction of the HBM software sees (``config.memory_fraction``), less this GPU's weights, at the
+    config's KV dtype."""
     try:
-        cap = kv_capacity(config.gpu, config.model, config.weight_format, kv_bytes_per_element=KV_BYTES_PER_ELEMENT,
-                          tp=config.tp, num_gpus=config.tp, workspace_bytes=workspace)
+        cap = kv_capacity(config.gpu, config.model, config.weight_format,
+                          kv_bytes_per_element=config.kv_bytes_per_element, tp=config.tp, num_gpus=config.tp,
+                          workspace_bytes=0.0, memory_fraction=config.memory_fraction,
+                          fraction_of=config.memory_fraction_of)
     except ValueError:  # the weights alone take the budget (Config has validated everything else)
         return False
-    # tokens_per_gpu counts whole tokens' KV; a TP group holds 1/tp of each token per GPU.
-    return bool(config.concurrency * (config.isl + config.osl) <= cap["tokens_per_gpu"] * config.tp)
+    return bool(config.concurrency * (config.isl + config.osl) <= cap["tokens_per_replica"])
 
 
 #: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1).
@@ -143,7 +178,7 @@ TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queu
 def _unit_terms(config: Config) -> dict[str, float]:
     """Decode memory/compute/all-reduce time, prefill memory/compute/all-reduce time, all at
     efficiency 1; prefills per output token (``mix``) and other requests in flight (``queue``)."""
-    common = dict(kv_bytes_per_element=KV_BYTES_PER_ELEMENT, tp=config.tp)
+    common = dict(kv_bytes_per_element=config.kv_bytes_per_element, tp=config.tp)
     d = decode_step(config.gpu, config.model, config.weight_format, batch=config.concurrency,
                     context=config.isl + config.osl // 2, **common)
     p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl, **common)
@@ -226,8 +261,9 @@ def load_measurements(path: "str | None" = None) -> "pd.DataFrame":  # noqa: F82
 
 
 def _config(row) -> Config:
+    kv = getattr(row, "kv_dtype", None)
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
-                  int(row.osl))
+                  int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None)
 
 
 def calibration_rows(measurements: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
@@ -405,10 +441,10 @@ HEADLINE_POINTS: tuple[tuple[str, int, float, dict], ...] = (
 )
 
 
-def smallest_tp(system: str, model: str, precision: str, **load) -> int:
-    """The smallest TP degree (1, 2, 4, 8) at which ``load`` fits in memory (:func:`kv_fits`)."""
+def smallest_tp(system: str, model: str, precision: str, backend: str = "vllm", **load) -> int:
+    """The smallest TP degree (1, 2, 4, 8) at which ``load`` fits in ``backend``'s KV memory (:func:`kv_fits`)."""
     for tp in (1, 2, 4, 8):
-        if kv_fits(Config(system, model, precision, tp, **load)):
+        if kv_fits(Config(system, model, precision, tp, backend=backend, **load)):
             return tp
     raise ValueError(f"{model} {precision} with {load} does not fit on 8 GPUs of {system}")
 
@@ -429,8 +465,9 @@ def headline(model: str = "llama-3.1-70b", engine: str = HEADLINE_ENGINE,
     for what, line, printed, load in HEADLINE_POINTS:
         row = {"point": what, "seed_line": line, "printed_ratio": printed}
         for system, precision, label in (("h100_sxm", "fp8", "h100_fp8"), ("b200_sxm", "fp4", "b200_fp4")):
-            tp = smallest_tp(system, model, precision, **load)
-            c = components(Config(system, model, precision, tp, **load), cal[engine])
+            backend = engine.split("@")[0]
+            tp = smallest_tp(system, model, precision, backend, **load)
+            c = components(Config(system, model, precision, tp, backend=backend, **load), cal[engine])
             rate = load["isl"] / c["prefill_s"] if what.startswith("prefill") else load["concurrency"] / c["decode_step_s"]
             row[f"{label}_tp"] = tp
             row[f"{label}_tok_s_per_gpu"] = rate / tp

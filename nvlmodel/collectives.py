@@ -11,9 +11,21 @@ Alpha-beta models (nccl-tests ``doc/PERFORMANCE.md``; jax-ml scaling-book)
            t = t0 + S / B.
     B_bus is at most one GPU's NVLink bandwidth per direction (900 GB/s on NVLink 5, 450 on H100).
 
-Measurements: ``nvlmodel/data/nccl_allreduce.csv`` (curated from ai-dynamo/aiconfigurator; see
-the README beside it). :func:`fit_alpha_beta` fits t0 and B_bus per system and GPU count by
-least squares on the *relative* error, so small and large messages weigh alike.
+Measurements (curated from ai-dynamo/aiconfigurator; see the README beside them):
+``nvlmodel/data/nccl_allreduce.csv`` (NCCL on 2/4/8 GPUs of HGX H100, H200 and B200, and on 2/4
+GPUs of one GB200 tray) and ``nvlmodel/data/engine_allreduce.csv`` (the serving engines' own
+kernels). :func:`fit_alpha_beta` fits t0 and B_bus per system and GPU count by least squares on
+the *relative* error, so small and large messages weigh alike.
+
+Tensor-parallel all-reduce in a serving engine (:func:`engine_allreduce`) uses the engine's own
+kernel where the engine does: TensorRT-LLM's one-/two-shot kernels at every size, vLLM's custom
+all-reduce (CUDA-graph variant) up to its 8 MiB buffer and NCCL above (SGLang ships the same
+kernel); each is the *measured* curve, interpolated in log-log. GB200 was measured on 2 and 4
+GPUs only: beyond 4 it takes the HGX B200 curves (:data:`STAND_INS`), the same B200 on the same
+NVLink 5 switches, one hop between any two GPUs, and their 2- and 4-GPU curves agree with
+GB200's within a few percent (:func:`stand_in_agreement`). Beyond 8 GPUs (TP 16-72, NVL72 only)
+nothing is measured: the 8-GPU NCCL fit is extended as a ring (:meth:`AlphaBeta.with_gpus`), an
+extrapolation and labelled so.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from importlib import resources
 import numpy as np
 
 from .models import ModelArch, get_model
-from .units import MB, TB, require_choice, require_positive
+from .units import MB, TB, MiB, require_choice, require_positive
 
 OPS: tuple[str, ...] = ("all_reduce", "reduce_scatter", "all_gather")
 ALGORITHMS: tuple[str, ...] = ("ring", "nvls")
@@ -111,8 +123,9 @@ def load_measurements() -> "pd.DataFrame":  # noqa: F821
     return _measurements().copy()
 
 
-MEASURED_SYSTEMS: tuple[str, ...] = ("h100_sxm", "gb200")
-
+MEASURED_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
+#: A system measured on fewer GPUs than a TP group needs -> the system whose curves stand in for it.
+STAND_INS: dict[str, str] = {"gb200": "b200_sxm"}
 
 def fit_alpha_beta(system: str, n: int, *, min_bytes: float = 0.0) -> tuple[AlphaBeta, dict[str, float]]:
     """Fit t = t0 + 2(n-1)/n x S / B to the measured all-reduce of ``system`` on ``n`` GPUs,
@@ -152,22 +165,146 @@ def fit_table(min_bytes: float = 0.0) -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(rows)
 
 
+def _measured_counts(system: str, table=None) -> list[int]:
+    d = _measurements() if table is None else table
+    return sorted(int(k) for k in set(d[d.system == require_choice("system", system, MEASURED_SYSTEMS)].num_gpus))
+
+
 def system_fit(system: str, n: int) -> AlphaBeta:
-    """The alpha-beta model of ``system`` on ``n`` GPUs: the fit where ``n`` was measured; otherwise
-    the fit at the largest measured count scaled by how H100's measured latency and bus bandwidth
-    grow from that count to ``n`` (GB200 was measured on 2 and 4 GPUs only). An extrapolation."""
-    d = _measurements()
-    measured = sorted(int(k) for k in set(d[d.system == require_choice("system", system, MEASURED_SYSTEMS)].num_gpus))
+    """The NCCL alpha-beta model of ``system`` on ``n`` GPUs: the fit where ``n`` was measured;
+    for GB200 beyond its measured 4 GPUs, the HGX B200 fit on ``n`` (:data:`STAND_INS`); beyond
+    8 GPUs (NVL72 only), the 8-GPU fit extended as a ring (an extrapolation, so labelled)."""
+    n = _n(n)
+    measured = _measured_counts(system)
     if n in measured:
         return fit_alpha_beta(system, n)[0]
-    ref = max(measured)
-    ref_h100 = sorted(int(k) for k in set(d[d.system == "h100_sxm"].num_gpus))
-    if n not in ref_h100 or ref not in ref_h100:
-        raise ValueError(f"cannot extrapolate {system} to {n} GPUs; H100 was measured on {ref_h100}")
-    base, h_ref, h_n = fit_alpha_beta(system, ref)[0], fit_alpha_beta("h100_sxm", ref)[0], fit_alpha_beta("h100_sxm", n)[0]
-    return AlphaBeta(base.latency_s * h_n.latency_s / h_ref.latency_s,
-                     base.bus_bandwidth * h_n.bus_bandwidth / h_ref.bus_bandwidth, n,
-                     f"{system} {ref}-GPU fit scaled like H100 {ref}->{n}")
+    if system not in STAND_INS:
+        raise ValueError(f"{system} was measured on {measured} GPUs; its NVLink domain holds at most {max(measured)}")
+    proxy = STAND_INS[system]
+    if n in _measured_counts(proxy):
+        m = fit_alpha_beta(proxy, n)[0]
+        return AlphaBeta(m.latency_s, m.bus_bandwidth, n, f"{proxy} fit, {n} GPUs (standing in for {system})")
+    top = max(_measured_counts(proxy))
+    base = fit_alpha_beta(proxy, top)[0].with_gpus(n)
+    return AlphaBeta(base.latency_s, base.bus_bandwidth, n, f"{proxy} {top}-GPU fit extended as a ring to {n} GPUs "
+                     f"(extrapolated, standing in for {system})")
+
+
+# --------------------------------------------------------------------------------------------
+# The serving engines' own all-reduce kernels (measured curves)
+# --------------------------------------------------------------------------------------------
+
+KERNELS: tuple[str, ...] = ("nccl", "trtllm", "vllm_graph", "vllm_eager")
+#: Engine -> (its kernel, largest message it handles in bytes; NCCL above; None: every size).
+ENGINE_KERNELS: dict[str, tuple[str, float | None]] = {
+    "trtllm": ("trtllm", None),  # TensorRT-LLM's one-/two-shot kernels (AllReduceStrategy AUTO)
+    "vllm": ("vllm_graph", 8 * MiB),  # vLLM CustomAllreduce max_size default 8 MiB, then NCCL
+    "sglang": ("vllm_graph", 8 * MiB),  # SGLang ships vLLM's custom all-reduce (not measured itself)
+    "nccl": ("nccl", None),
+}
+
+
+@lru_cache(maxsize=1)
+def _engine_measurements():
+    import pandas as pd
+
+    with resources.files("nvlmodel.data").joinpath("engine_allreduce.csv").open() as f:
+        return pd.read_csv(f)
+
+
+def load_engine_measurements() -> "pd.DataFrame":  # noqa: F821
+    """The curated engine all-reduce points (BF16): system, kernel, num_gpus, bytes, latency_ms, source."""
+    return _engine_measurements().copy()
+
+
+@dataclass(frozen=True, eq=False)
+class MeasuredCurve:
+    """All-reduce time as measured: log-log interpolation between measured sizes; below the
+    smallest, the smallest size's time (a latency floor); above the largest, that time plus the
+    extra bytes at the largest size's algorithm bandwidth."""
+
+    sizes: np.ndarray  # bytes, increasing
+    seconds: np.ndarray
+    n: int
+    label: str
+
+    def time(self, message_bytes):
+        s = np.asarray(message_bytes, dtype=float)
+        if (s < 0).any() or not np.isfinite(s).all():
+            raise ValueError("message_bytes must be finite and >= 0")
+        x, y = np.log(self.sizes), np.log(self.seconds)
+        inside = np.exp(np.interp(np.log(np.clip(s, self.sizes[0], self.sizes[-1])), x, y))
+        beyond = np.maximum(s - self.sizes[-1], 0.0) * self.seconds[-1] / self.sizes[-1]
+        t = inside + beyond
+        return float(t) if np.ndim(t) == 0 else t
+
+
+def allreduce_curve(system: str, n: int, kernel: str = "nccl") -> "MeasuredCurve | AlphaBeta":
+    """The measured all-reduce curve of ``kernel`` (:data:`KERNELS`) on ``n`` GPUs of ``system``;
+    a stand-in system's curve where ``system`` was not measured on ``n`` (:data:`STAND_INS`); beyond
+    every measured count, :func:`system_fit` (an extrapolated ring)."""
+    require_choice("kernel", kernel, KERNELS)
+    n = _n(n)
+    d = _measurements() if kernel == "nccl" else _engine_measurements()
+    if kernel != "nccl":
+        d = d[d.kernel == kernel]
+    for who in (system, STAND_INS.get(system)):
+        if who is None:
+            continue
+        pts = d[(d.system == who) & (d.num_gpus == n)].sort_values("bytes")
+        if len(pts) >= 2:
+            note = "" if who == system else f" (standing in for {system})"
+            return MeasuredCurve(pts.bytes.to_numpy(float), pts.latency_ms.to_numpy(float) / 1e3, n,
+                                 f"{who} {kernel}, {n} GPUs, measured{note}")
+    return system_fit(system, n)
+
+
+@dataclass(frozen=True, eq=False)
+class EngineAllReduce:
+    """What one serving engine's TP all-reduce costs: its own kernel up to ``limit`` bytes, NCCL above."""
+
+    engine: str
+    kernel: "MeasuredCurve | AlphaBeta"
+    nccl: "MeasuredCurve | AlphaBeta"
+    limit: float | None
+
+    def time(self, message_bytes):
+        s = np.asarray(message_bytes, dtype=float)
+        t = self.kernel.time(s) if self.limit is None else np.where(s <= self.limit, self.kernel.time(s),
+                                                                     self.nccl.time(s))
+        return float(t) if np.ndim(t) == 0 else t
+
+    @property
+    def label(self) -> str:
+        tail = "" if self.limit is None else f" up to {self.limit / MiB:.0f} MiB, then {self.nccl.label}"
+        return f"{self.engine}: {self.kernel.label}{tail}"
+
+
+@lru_cache(maxsize=None)
+def engine_allreduce(system: str, n: int, engine: str = "trtllm") -> EngineAllReduce:
+    """The TP all-reduce of ``engine`` (trtllm, vllm, sglang or nccl) on ``n`` GPUs of ``system``."""
+    kernel, limit = ENGINE_KERNELS[require_choice("engine", engine, ENGINE_KERNELS)]
+    nccl = allreduce_curve(system, n, "nccl")
+    return EngineAllReduce(engine, allreduce_curve(system, n, kernel) if kernel != "nccl" else nccl, nccl, limit)
+
+
+def stand_in_agreement(system: str = "gb200") -> "pd.DataFrame":  # noqa: F821
+    """How far the stand-in's measured curves lie from ``system``'s where both were measured:
+    median and largest |proxy / system - 1| (percent) per kernel and GPU count."""
+    import pandas as pd
+
+    proxy = STAND_INS[require_choice("system", system, tuple(STAND_INS))]
+    rows = []
+    for kernel in KERNELS:
+        d = _measurements() if kernel == "nccl" else _engine_measurements()[lambda x: x.kernel == kernel]
+        for n in sorted(set(d[d.system == system].num_gpus)):
+            a = d[(d.system == system) & (d.num_gpus == n)].set_index("bytes").latency_ms
+            b = d[(d.system == proxy) & (d.num_gpus == n)].set_index("bytes").latency_ms
+            common = a.index.intersection(b.index)
+            err = (b[common] / a[common] - 1).abs() * 100
+            rows.append({"kernel": kernel, "gpus": int(n), "sizes": len(common),
+                         "median_abs_pct": float(err.median()), "max_abs_pct": float(err.max())})
+    return pd.DataFrame(rows)
 
 
 def nvlink_ring(gpu_bw_per_direction: float, n: int, step_latency_s: float = 0.0) -> AlphaBeta:

@@ -10,7 +10,8 @@ Presets
     figure in *both* the dense and the sparse field, and in *both* the per-direction and the
     total NVLink field. That is the document's premise, recorded so that its numbers reproduce.
 ``datasheet``
-    Public facts (``shared/REFERENCE.md``): dense and sparse peaks separately, usable HBM,
+    Public facts (``shared/REFERENCE.md``): dense and sparse peaks separately, the HBM bytes
+    software sees (nvidia-smi's total, not the marketed "GB" nor MLPerf's GiB-scale labels),
     NVLink per direction = half the total, NVL72's 18 switch ASICs without memory.
 
 Every value is in SI base units (bytes, bytes/s, FLOP/s, W, counts); every field carries its
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
-from .units import GB, MB, TB, TFLOPS, convert, require_choice
+from .units import GB, MB, MiB, TB, TFLOPS, convert, require_choice
 
 PRESETS: tuple[str, ...] = ("seed", "datasheet")
 
@@ -64,8 +65,8 @@ class GPUSpec:
     fp8_sparse_flops: float = _f("TFLOP/s", "FP8 tensor peak, 2:4 sparse")
     fp4_dense_flops: float | None = _f("TFLOP/s", "FP4 tensor peak, dense (None: no FP4 cores)")
     fp4_sparse_flops: float | None = _f("TFLOP/s", "FP4 tensor peak, 2:4 sparse")
-    hbm_bytes: float = _f("GB", "HBM capacity, physical")
-    hbm_usable_bytes: float = _f("GB", "HBM capacity usable by software")
+    hbm_bytes: float = _f("GB", "HBM capacity as marketed")
+    hbm_visible_bytes: float = _f("GB", "HBM capacity visible to software (nvidia-smi total)")
     hbm_type: str = _f("-", "HBM generation")
     hbm_bandwidth: float = _f("TB/s", "HBM bandwidth")
     nvlink_generation: int = _f("count", "NVLink generation")
@@ -74,6 +75,7 @@ class GPUSpec:
     nvlink_bw_total: float = _f("GB/s", "NVLink bandwidth per GPU, both directions together")
     tdp_watts: float = _f("W", "board power (TDP)")
     l2_bytes: float = _f("MB", "L2 cache")
+    nvlink_domain_gpus: int = _f("count", "GPUs one NVLink switch fabric joins (HGX baseboard 8, NVL72 rack 72)")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     def peak_flops(self, dtype: str, *, sparse: bool = False) -> float:
@@ -92,6 +94,18 @@ class GPUSpec:
     def rows(self) -> list[dict[str, Any]]:
         """Every numeric/text spec as ``{field, quantity, value, unit, source}`` in display units."""
         return [_row(self, f) for f in fields(self) if f.name not in ("key", "name", "sources", "preset")]
+
+    def require_tp(self, tp: int) -> int:
+        """Return ``tp`` if a tensor-parallel group of that size fits in one NVLink domain of this
+        GPU's system; otherwise raise saying why (TP all-reduces every layer: beyond NVLink it
+        would cross InfiniBand, which this package does not model for TP)."""
+        if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
+            raise ValueError(f"tp must be a positive int, got {tp!r}")
+        if tp > self.nvlink_domain_gpus:
+            raise ValueError(f"tp={tp} exceeds one NVLink domain of {self.name} ({self.nvlink_domain_gpus} GPUs: "
+                             "8 on an HGX baseboard, 72 in a GB200 NVL72 rack); tensor parallelism all-reduces "
+                             "every layer and is modelled within one NVLink domain only")
+        return tp
 
 
 @dataclass(frozen=True)
@@ -143,8 +157,8 @@ class SystemSpec:
         return self.num_gpus * self.gpu.hbm_bytes
 
     @property
-    def total_hbm_usable_bytes(self) -> float:
-        return self.num_gpus * self.gpu.hbm_usable_bytes
+    def total_hbm_visible_bytes(self) -> float:
+        return self.num_gpus * self.gpu.hbm_visible_bytes
 
     @property
     def total_hbm_bandwidth(self) -> float:
@@ -195,6 +209,7 @@ _DS_H200 = "nvidia-h200-datasheet"
 _DS_BW = "nvidia-blackwell-brief"
 _NVLINK = "nvidia-nvlink"
 _MLPERF = "mlperf-inference"
+_SMI = "nvidia-smi-memory"
 _AO = "pytorch-ao-4002"
 _NVL72 = "nvidia-gb200-nvl72"
 _GRACE = "nvidia-grace"
@@ -222,12 +237,13 @@ def _seed_sources(extra: Mapping[str, Source] | None = None) -> dict[str, Source
     s |= _src(_SEED_TABLE, _SEED_PEAK_NOTE.format(line=11), "fp16_dense_flops fp16_sparse_flops")
     s |= _src(_SEED_TABLE, _SEED_PEAK_NOTE.format(line=12), "fp8_dense_flops fp8_sparse_flops")
     s |= _src(_SEED_TABLE, _SEED_PEAK_NOTE.format(line=13), "fp4_dense_flops fp4_sparse_flops")
-    s |= _src(_SEED_TABLE, "spec table line 14; the document uses all of it", "hbm_bytes hbm_usable_bytes hbm_type")
+    s |= _src(_SEED_TABLE, "spec table line 14; the document uses all of it", "hbm_bytes hbm_visible_bytes hbm_type")
     s |= _src(_SEED_TABLE, "spec table line 15", "hbm_bandwidth")
     s |= _src(_SEED_TABLE, _SEED_NVLINK_NOTE, "nvlink_bw_per_direction nvlink_bw_total")
     s |= _src(_NVLINK, "not in the seed; NVLink generation and 18 links per GPU", "nvlink_generation nvlink_links")
     s |= _src(_SEED_TABLE, "spec table line 17", "tdp_watts")
     s |= _src(_SEED_TABLE, "spec table line 18", "l2_bytes")
+    s |= _src("nvidia-hgx-h100", "not in the seed; 8 GPUs per HGX baseboard", "nvlink_domain_gpus")
     return s | dict(extra or {})
 
 
@@ -237,27 +253,29 @@ _H100_DS = GPUSpec(
     fp16_dense_flops=989.5 * TFLOPS, fp16_sparse_flops=1979 * TFLOPS,
     fp8_dense_flops=1979 * TFLOPS, fp8_sparse_flops=3958 * TFLOPS,
     fp4_dense_flops=None, fp4_sparse_flops=None,
-    hbm_bytes=80 * GB, hbm_usable_bytes=80 * GB, hbm_type="HBM3", hbm_bandwidth=3.35 * TB,
+    hbm_bytes=80 * GB, hbm_visible_bytes=81_559 * MiB, hbm_type="HBM3", hbm_bandwidth=3.35 * TB,
     nvlink_generation=4, nvlink_links=18,
     nvlink_bw_per_direction=450 * GB, nvlink_bw_total=900 * GB,
-    tdp_watts=700, l2_bytes=50 * MB,
+    tdp_watts=700, l2_bytes=50 * MB, nvlink_domain_gpus=8,
     sources=(
-        _src(_DS_H100, "H100 SXM column", "architecture dies transistors sms hbm_bytes hbm_usable_bytes "
+        _src(_DS_H100, "H100 SXM column", "architecture dies transistors sms hbm_bytes "
              "hbm_type hbm_bandwidth tdp_watts l2_bytes")
+        | _src(_SMI, "nvidia-smi: H100 80GB HBM3, 81,559 MiB total", "hbm_visible_bytes")
         | _src(_DS_H100, "H100 SXM; figures 'shown with sparsity', dense is half",
                "fp16_dense_flops fp16_sparse_flops fp8_dense_flops fp8_sparse_flops")
         | _src(_DS_H100, "Hopper has no FP4 tensor cores", "fp4_dense_flops fp4_sparse_flops")
+        | _src("nvidia-hgx-h100", "HGX H100: 8 GPUs on one NVSwitch baseboard", "nvlink_domain_gpus")
         | _src(_NVLINK, "NVLink 4: 18 links, 900 GB/s total = 450 GB/s per direction",
                "nvlink_generation nvlink_links nvlink_bw_per_direction nvlink_bw_total")
     ),
 )
 
 _H200_DS = replace(
-    _H100_DS, key="h200", name="H200 SXM", hbm_bytes=141 * GB, hbm_usable_bytes=141 * GB,
+    _H100_DS, key="h200", name="H200 SXM", hbm_bytes=141 * GB, hbm_visible_bytes=143_771 * MiB,
     hbm_type="HBM3e", hbm_bandwidth=4.8 * TB,
     sources=dict(_H100_DS.sources)
-    | _src(_DS_H200, "H200 SXM: H100 compute, 141 GB HBM3e at 4.8 TB/s",
-           "hbm_bytes hbm_usable_bytes hbm_type hbm_bandwidth"),
+    | _src(_DS_H200, "H200 SXM: H100 compute, 141 GB HBM3e at 4.8 TB/s", "hbm_bytes hbm_type hbm_bandwidth")
+    | _src(_SMI, "nvidia-smi: H200, 143,771 MiB total", "hbm_visible_bytes"),
 )
 
 _B200_DS = GPUSpec(
@@ -266,49 +284,51 @@ _B200_DS = GPUSpec(
     fp16_dense_flops=2250 * TFLOPS, fp16_sparse_flops=4500 * TFLOPS,
     fp8_dense_flops=4500 * TFLOPS, fp8_sparse_flops=9000 * TFLOPS,
     fp4_dense_flops=9000 * TFLOPS, fp4_sparse_flops=18000 * TFLOPS,
-    hbm_bytes=192 * GB, hbm_usable_bytes=180 * GB, hbm_type="HBM3e", hbm_bandwidth=8 * TB,
+    hbm_bytes=192 * GB, hbm_visible_bytes=183_359 * MiB, hbm_type="HBM3e", hbm_bandwidth=8 * TB,
     nvlink_generation=5, nvlink_links=18,
     nvlink_bw_per_direction=900 * GB, nvlink_bw_total=1800 * GB,
-    tdp_watts=1000, l2_bytes=126.5 * MB,
+    tdp_watts=1000, l2_bytes=126.5 * MB, nvlink_domain_gpus=8,
     sources=(
         _src(_DS_BW, "HGX B200 (1,000 W): two reticle-limited dies, 208 B transistors",
              "architecture dies transistors tdp_watts hbm_type hbm_bytes hbm_bandwidth")
         | _src(_DS_BW, "HGX B200; dense = half the 2:4-sparse figure",
                "fp16_dense_flops fp16_sparse_flops fp8_dense_flops fp8_sparse_flops fp4_dense_flops "
                "fp4_sparse_flops")
-        | _src(_MLPERF, "system name B200-SXM-180GB", "hbm_usable_bytes")
+        | _src(_SMI, "nvidia-smi: B200, 183,359 MiB total (MLPerf's 'B200-SXM-180GB' is this in GiB)", "hbm_visible_bytes")
         | _src(_AO, "device query (SM count and L2 are not published by NVIDIA)", "sms l2_bytes")
+        | _src(_DS_BW, "HGX B200: 8 GPUs on one NVSwitch baseboard", "nvlink_domain_gpus")
         | _src(_NVLINK, "NVLink 5: 18 links x 100 GB/s = 1.8 TB/s total = 900 GB/s per direction",
                "nvlink_generation nvlink_links nvlink_bw_per_direction nvlink_bw_total")
     ),
 )
 
 _GB200_B200_DS = replace(
-    _B200_DS, key="gb200-b200", name="B200 in GB200", hbm_usable_bytes=186 * GB,
+    _B200_DS, key="gb200-b200", name="B200 in GB200", hbm_visible_bytes=189_471 * MiB,
     fp16_dense_flops=2500 * TFLOPS, fp16_sparse_flops=5000 * TFLOPS,
     fp8_dense_flops=5000 * TFLOPS, fp8_sparse_flops=10000 * TFLOPS,
     fp4_dense_flops=10000 * TFLOPS, fp4_sparse_flops=20000 * TFLOPS,
-    tdp_watts=1200,
+    tdp_watts=1200, nvlink_domain_gpus=72,
     sources=dict(_B200_DS.sources)
     | _src(_DS_BW, "GB200 (1,200 W per GPU); dense = half the 2:4-sparse figure",
            "fp16_dense_flops fp16_sparse_flops fp8_dense_flops fp8_sparse_flops fp4_dense_flops "
            "fp4_sparse_flops tdp_watts")
-    | _src(_MLPERF, "system name GB200-186GB", "hbm_usable_bytes"),
+    | _src(_NVL72, "NVL72: one NVLink switch fabric joins all 72 GPUs", "nvlink_domain_gpus")
+    | _src(_SMI, "nvidia-smi: GB200, 189,471 MiB total per GPU (MLPerf's 'GB200-186GB' is this in GiB)", "hbm_visible_bytes"),
 )
 
 _H100_SEED = replace(
-    _H100_DS, preset="seed",
+    _H100_DS, preset="seed", hbm_visible_bytes=80 * GB,
     fp16_dense_flops=1979 * TFLOPS, fp8_dense_flops=3958 * TFLOPS,
     nvlink_bw_per_direction=900 * GB,
     sources=_seed_sources(_src(_DS_H100, "not in the seed (H100 has no FP4)", "fp4_dense_flops fp4_sparse_flops")),
 )
 
 _H200_SEED = replace(
-    _H100_SEED, key="h200", name="H200 SXM", hbm_bytes=141 * GB, hbm_usable_bytes=141 * GB,
+    _H100_SEED, key="h200", name="H200 SXM", hbm_bytes=141 * GB, hbm_visible_bytes=141 * GB,
     hbm_type="HBM3e", hbm_bandwidth=4.8 * TB,
     sources=dict(_H100_SEED.sources)
     | _src(_DS_H200, "not in the seed; H100 seed values (same compute), datasheet memory",
-           "hbm_bytes hbm_usable_bytes hbm_type hbm_bandwidth"),
+           "hbm_bytes hbm_visible_bytes hbm_type hbm_bandwidth"),
 )
 
 _B200_SEED = GPUSpec(
@@ -317,17 +337,19 @@ _B200_SEED = GPUSpec(
     fp16_dense_flops=4500 * TFLOPS, fp16_sparse_flops=4500 * TFLOPS,
     fp8_dense_flops=9000 * TFLOPS, fp8_sparse_flops=9000 * TFLOPS,
     fp4_dense_flops=18000 * TFLOPS, fp4_sparse_flops=18000 * TFLOPS,
-    hbm_bytes=192 * GB, hbm_usable_bytes=192 * GB, hbm_type="HBM3e", hbm_bandwidth=8 * TB,
+    hbm_bytes=192 * GB, hbm_visible_bytes=192 * GB, hbm_type="HBM3e", hbm_bandwidth=8 * TB,
     nvlink_generation=5, nvlink_links=18,
     nvlink_bw_per_direction=1800 * GB, nvlink_bw_total=1800 * GB,
-    tdp_watts=1000, l2_bytes=128 * MB,
+    tdp_watts=1000, l2_bytes=128 * MB, nvlink_domain_gpus=8,
     sources=_seed_sources(),
 )
 
 #: The document treats the GPUs of the NVL72 as the B200 of its spec table.
 _GB200_B200_SEED = replace(
-    _B200_SEED, key="gb200-b200", name="B200 in GB200",
-    sources=_seed_sources(_src(_SEED_TABLE, "NVL72 box line 26: the table's B200", "architecture")),
+    _B200_SEED, key="gb200-b200", name="B200 in GB200", nvlink_domain_gpus=72,
+    sources=_seed_sources(_src(_SEED_TABLE, "NVL72 box line 26: the table's B200", "architecture")
+                          | _src(_SEED_TABLE, "NVL72 box lines 24-40: 72 GPUs on NVLink switches",
+                                 "nvlink_domain_gpus")),
 )
 
 _GPUS: dict[tuple[str, str], GPUSpec] = {
@@ -422,19 +444,19 @@ def spec_value(gpu: GPUSpec, attribute: str, unit: str) -> float | None:
 
 
 def spec_table(gpu_a: str = "b200", gpu_b: str = "h100", preset: str = "seed",
-               *, usable_hbm: bool = False) -> pd.DataFrame:  # noqa: F821
+               *, visible_hbm: bool = False) -> pd.DataFrame:  # noqa: F821
     """The seed's spec table (lines 6-18) for two GPUs under ``preset``, with the ratio a/b.
 
     Tensor rows use the dense field (under ``seed`` that is the printed, sparse figure).
-    ``usable_hbm`` swaps physical HBM for usable HBM in the capacity row.
+    ``visible_hbm`` swaps marketed HBM for the bytes software sees in the capacity row.
     """
     import pandas as pd
 
     a, b = get_gpu(gpu_a, preset), get_gpu(gpu_b, preset)
     rows = []
     for label, attr, unit in SPEC_TABLE_ROWS:
-        if usable_hbm and attr == "hbm_bytes":
-            attr, label = "hbm_usable_bytes", "HBM capacity (usable)"
+        if visible_hbm and attr == "hbm_bytes":
+            attr, label = "hbm_visible_bytes", "HBM capacity (visible to software)"
         va, vb = spec_value(a, attr, unit), spec_value(b, attr, unit)
         ratio = va / vb if va is not None and vb else None
         rows.append({"specification": label, "unit": "" if unit == "count" else unit,
@@ -446,8 +468,8 @@ def spec_table(gpu_a: str = "b200", gpu_b: str = "h100", preset: str = "seed",
 SYSTEM_TOTALS: tuple[tuple[str, str, Any], ...] = (
     ("GPUs", "count", lambda s: s.num_gpus),
     ("Grace CPUs", "count", lambda s: s.num_cpus),
-    ("HBM, physical", "TB", lambda s: s.total_hbm_bytes),
-    ("HBM, usable", "TB", lambda s: s.total_hbm_usable_bytes),
+    ("HBM, marketed", "TB", lambda s: s.total_hbm_bytes),
+    ("HBM, visible to software", "TB", lambda s: s.total_hbm_visible_bytes),
     ("HBM bandwidth", "TB/s", lambda s: s.total_hbm_bandwidth),
     ("FP4 tensor peak, dense", "PFLOP/s", lambda s: s.total_flops("fp4")),
     ("FP4 tensor peak, 2:4 sparse", "PFLOP/s", lambda s: s.total_flops("fp4", sparse=True)),

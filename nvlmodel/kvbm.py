@@ -1,7 +1,8 @@
 """KVBM across the rack: KV capacity, prefix block identity, block managers, routing, tiers.
 
 * Capacity: the seed's ``compute_kv_capacity`` (lines 193-225) as written, and :func:`kv_capacity`
-  under either preset (datasheet: usable HBM, derived parameters, NVFP4 at 4.5 bits).
+  under either preset (datasheet: HBM visible to software, derived parameters, NVFP4 at 4.5 bits,
+  KV heads replicated beyond TP = KV heads).
 * Block identity as Dynamo computes it (lib/kv-router): block hash = XXH3-64 (seed 1337) of the
   little-endian u32 tokens of one full block (a partial last block is ignored); the first sequence
   hash is the first block hash, each next one XXH3-64 (seed 1337) of the little-endian pair
@@ -77,27 +78,47 @@ WORKSPACE_BYTES = 3e9
 
 def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_format: str = "nvfp4", *,
                 kv_bytes_per_element: float = 1.0, tp: int = 8, num_gpus: int = 72, preset: str = "datasheet",
-                workspace_bytes: float = WORKSPACE_BYTES, session_tokens: int = 128_000) -> dict:
-    """KV capacity per GPU and in total: (HBM - weights / tp - workspace) / KV bytes per token.
-    ``seed``: physical HBM and the round parameter count; ``datasheet``: usable HBM and the derived
-    count. Raises ``ValueError`` when the weights do not fit."""
+                workspace_bytes: float = WORKSPACE_BYTES, session_tokens: int = 128_000,
+                memory_fraction: float = 1.0, fraction_of: str = "capacity") -> dict:
+    """KV capacity per GPU and in total: (HBM x ``memory_fraction`` - weights / tp - workspace) per
+    GPU, divided by the KV bytes of one token on one GPU of the TP group.
+
+    ``seed``: marketed HBM and the round parameter count; ``datasheet``: the HBM bytes software
+    sees and the derived count. A TP group holds each token's KV spread over its GPUs, with at least
+    one whole KV head per GPU (:meth:`~nvlmodel.models.ModelArch.kv_bytes_per_token_per_gpu`): at
+    TP above the KV-head count the heads are replicated and capacity stops growing with TP.
+    ``tokens_per_gpu`` keeps the seed's meaning (budget / a whole token's KV); ``tokens_per_replica``
+    is what one TP group holds; ``total_tokens`` what ``num_gpus / tp`` replicas hold.
+    ``fraction_of="free"`` applies ``memory_fraction`` to what the weights and workspace leave
+    (TensorRT-LLM's ``free_gpu_memory_fraction``) instead of to all of HBM (vLLM's
+    ``gpu_memory_utilization``, SGLang's ``mem_fraction_static``).
+    Raises ``ValueError`` when the weights do not fit or ``tp`` exceeds the NVLink domain."""
     require_choice("preset", preset, PRESETS)
     g = get_gpu(gpu, preset)
     m = model if isinstance(model, ModelArch) else get_model(model)
     for what, v in (("tp", tp), ("num_gpus", num_gpus), ("session_tokens", session_tokens)):
         require_positive_int(what, v)
+    g.require_tp(tp)
     require_positive("workspace_bytes", workspace_bytes, allow_zero=True)
-    hbm = g.hbm_bytes if preset == "seed" else g.hbm_usable_bytes
+    if not 0 < require_positive("memory_fraction", memory_fraction) <= 1:
+        raise ValueError(f"memory_fraction is a fraction of HBM in (0, 1], got {memory_fraction}")
+    hbm = g.hbm_bytes if preset == "seed" else g.hbm_visible_bytes
     weights = m.params(preset) * get_format(weight_format).bytes_per_element / tp
-    budget = hbm - weights - workspace_bytes
+    require_choice("fraction_of", fraction_of, ("capacity", "free"))
+    if fraction_of == "capacity":
+        budget = hbm * memory_fraction - weights - workspace_bytes
+    else:
+        budget = (hbm - weights - workspace_bytes) * memory_fraction
     if budget <= 0:
         raise ValueError(f"{m.name} in {weight_format} over TP{tp} takes {weights / GB:.1f} GB per GPU: no room "
-                         f"for KV in {hbm / GB:.0f} GB")
+                         f"for KV in {hbm * memory_fraction / GB:.0f} GB")
     per_token = m.kv_bytes_per_token(kv_bytes_per_element)
-    tokens = budget / per_token
+    per_replica = budget / m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+    total = per_replica * num_gpus / tp
     return {"gpu": g.name, "hbm_gb": hbm / GB, "weights_per_gpu_gb": weights / GB, "kv_bytes_per_token": per_token,
-            "kv_budget_per_gpu_gb": budget / GB, "tokens_per_gpu": tokens, "total_kv_budget_tb": budget * num_gpus / TB,
-            "total_tokens": tokens * num_gpus, "sessions": tokens * num_gpus / session_tokens}
+            "kv_budget_per_gpu_gb": budget / GB, "tokens_per_gpu": budget / per_token,
+            "tokens_per_replica": per_replica, "total_kv_budget_tb": budget * num_gpus / TB,
+            "total_tokens": total, "sessions": total / session_tokens}
 
 
 #: The rows of the seed's capacity table (lines 244-248): label, GPU, weight precision, KV bytes, GPUs.
@@ -518,8 +539,8 @@ def tier_table() -> "pd.DataFrame":  # noqa: F821
     g = get_gpu("gb200-b200", "datasheet")
     sc = get_superchip("gb200", "datasheet")
     rows = [
-        ("G1: local GPU HBM", g.hbm_usable_bytes / GB, g.hbm_bandwidth / GB, "exists", "nvidia-blackwell-brief"),
-        ("peer GPU HBM over NVLink (71 GPUs)", 71 * g.hbm_usable_bytes / GB, g.nvlink_bw_per_direction / GB,
+        ("G1: local GPU HBM", g.hbm_visible_bytes / GB, g.hbm_bandwidth / GB, "exists", "nvidia-blackwell-brief"),
+        ("peer GPU HBM over NVLink (71 GPUs)", 71 * g.hbm_visible_bytes / GB, g.nvlink_bw_per_direction / GB,
          "exists", "nvidia-nvlink"),
         ("G2: Grace LPDDR5X over NVLink-C2C (shared by 2 GPUs)", sc.cpu_memory_bytes / GB, sc.c2c_bw_total / 2 / GB,
          "exists", "nvidia-grace"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .hardware import PRESETS
-from .units import require_choice, require_positive
+from .units import require_choice, require_positive, require_positive_int
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,29 @@ class ModelArch:
         require_positive("kv_bytes_per_element", kv_bytes_per_element)
         return 2 * self.layers * self.kv_heads * self.head_dim * kv_bytes_per_element
 
+    def kv_heads_per_gpu(self, tp: int) -> float:
+        """KV heads each GPU of a TP group holds: ``kv_heads / tp``, but never less than one whole head.
+        Beyond ``tp = kv_heads`` the KV heads are replicated (8 KV heads at TP 16: every head on two
+        GPUs), so per-GPU KV stops shrinking while the weights keep shrinking."""
+        require_positive_int("tp", tp)
+        return max(self.kv_heads / tp, 1.0)
+
+    def kv_bytes_per_token_per_gpu(self, kv_bytes_per_element: float, tp: int = 1) -> float:
+        """KV bytes of one token held (and read in decode) by each GPU of a TP group of ``tp``:
+        2 x layers x max(kv_heads / tp, 1) x head_dim x bytes per element."""
+        require_positive("kv_bytes_per_element", kv_bytes_per_element)
+        return 2 * self.layers * self.kv_heads_per_gpu(tp) * self.head_dim * kv_bytes_per_element
+
     def attention_flops_per_token(self, context: float) -> float:
         """FLOPs of Q.K^T and A.V for one new token attending to ``context`` earlier tokens."""
         require_positive("context", context, allow_zero=True)
         return 4.0 * self.layers * self.heads * self.head_dim * context
+
+    def gemm_flops_per_token(self, preset: str = "datasheet") -> float:
+        """FLOPs of the weight matrix multiplies for one token: ``2 x matmul params``. These run at
+        the weight format's tensor peak; attention's Q.K^T and A.V run at the KV dtype's
+        (:meth:`attention_flops_per_token`)."""
+        return 2.0 * self.matmul_params(preset)
 
     def flops_per_token(self, context: float = 0.0, preset: str = "datasheet") -> float:
         """Forward FLOPs for one token: ``2 * params`` under ``seed`` (line 65); under ``datasheet``

@@ -15,10 +15,19 @@ The fuller model (:func:`decode_step`, :func:`prefill`)
                          \\frac{B\\,F(L)/t}{\\eta_c\\,P}\\Big) + t_\\text{comm} + t_0
 
     with W the weight bytes (from the weight format, scale overhead included), k the KV bytes per
-    token, F(L) the FLOPs of one token at context L, beta the HBM bandwidth, P the dense tensor peak
-    of the compute dtype, eta_b and eta_c the achieved fractions (1 = the pure bound, until
-    calibrated), t_comm the tensor-parallel communication per step (0 here; see :mod:`nvlmodel.collectives`)
-    and t_0 a fixed per-step overhead.
+    token held by one GPU (``max(kv_heads / t, 1)`` heads: beyond t = kv_heads the KV heads are
+    replicated, so k stops shrinking), F(L)/P the compute time of one token -- the weight GEMMs
+    (2 x matmul params) at the dense peak of the weight format's compute dtype, plus attention's
+    Q.K^T and A.V at the peak of the attention dtype (BF16, or FP8 with an FP8 KV cache) --, beta
+    the HBM bandwidth, eta_b and eta_c the achieved fractions (1 = the pure bound, until
+    calibrated), t_comm the tensor-parallel communication per step (0 here; see
+    :mod:`nvlmodel.collectives`) and t_0 a fixed per-step overhead.
+
+    FP4 weights run as NVFP4 weights *and* activations (W4A4, ``fp4_mode="w4a4"``): what
+    TensorRT-LLM and vLLM run for NVFP4 checkpoints, at the FP4 tensor peak. ``fp4_mode="w4a8"``
+    keeps FP4 weights with FP8 activations (the seed's runner sketch, lines 483-505), which run at
+    the FP8 peak. A tensor-parallel group never spans more than one NVLink domain
+    (:meth:`nvlmodel.hardware.GPUSpec.require_tp`).
 """
 
 from __future__ import annotations
@@ -134,6 +143,27 @@ def seed_crossover_batch(gpu: str, quantization: str, model: str = "llama-70b") 
 #: Weight format -> tensor-core dtype whose peak bounds its matmuls (weight-only INT4 runs FP16).
 COMPUTE_DTYPE: dict[str, str] = {"fp16": "fp16", "fp8": "fp8", "fp4-seed": "fp4", "mxfp4": "fp4", "nvfp4": "fp4",
                                  "int4-g32": "fp16", "int4-g128": "fp16"}
+#: FP4 execution modes: the tensor-core dtype of the weight GEMMs when the weights are FP4.
+FP4_MODES: dict[str, str] = {"w4a4": "fp4", "w4a8": "fp8"}
+#: Attention (Q.K^T, A.V) dtype by KV-cache bytes per element: FP8 attention with an FP8 cache, else BF16.
+ATTENTION_DTYPE: dict[float, str] = {1.0: "fp8", 2.0: "bf16"}
+
+
+def gemm_dtype(weight_format: str, fp4_mode: str = "w4a4") -> str:
+    """Tensor-core dtype of the weight GEMMs of ``weight_format`` (FP4 formats: by ``fp4_mode``)."""
+    require_choice("fp4_mode", fp4_mode, FP4_MODES)
+    dtype = COMPUTE_DTYPE[require_choice("weight format", weight_format, COMPUTE_DTYPE)]
+    return FP4_MODES[fp4_mode] if dtype == "fp4" else dtype
+
+
+def _attention_dtype(kv_bytes_per_element: float, override: str | None = None) -> str:
+    """The dtype attention's matmuls run in: ``override`` if given (bf16, fp16, fp8), else FP8 with a
+    1-byte KV cache and BF16 otherwise."""
+    if override is not None:
+        return require_choice("attention_dtype", override, ("bf16", "fp16", "fp8"))
+    return ATTENTION_DTYPE.get(float(kv_bytes_per_element), "bf16")
+
+
 #: The format each seed quantization name stands for under each preset.
 FORMAT_FOR: dict[str, dict[str, str]] = {
     "seed": {"FP16": "fp16", "FP8": "fp8", "FP4": "fp4-seed", "INT4": "fp4-seed"},
@@ -165,7 +195,8 @@ class StepTime:
     tokens: float  # tokens produced (decode: batch) or processed (prefill: batch x prompt)
     weight_bytes: float  # per GPU
     kv_bytes: float  # per GPU, read (decode) or written (prefill)
-    flops: float  # per GPU
+    flops: float  # per GPU, weight GEMMs + attention
+    attention_flops: float  # per GPU, the part of ``flops`` in Q.K^T and A.V
     t_memory: float  # s
     t_compute: float  # s
     t_comm: float  # s, tensor-parallel communication
@@ -186,62 +217,78 @@ class StepTime:
         return self.tokens / self.time
 
 
-def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, preset: str):
+def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, preset: str, tp: int):
     require_choice("preset", preset, PRESETS)
     g = gpu if isinstance(gpu, GPUSpec) else get_gpu(gpu, preset)
     m = model if isinstance(model, ModelArch) else get_model(model)
     f = get_format(weight_format)
     if f.name not in COMPUTE_DTYPE:
         raise ValueError(f"no compute dtype for format {f.name!r}; valid: {', '.join(COMPUTE_DTYPE)}")
+    g.require_tp(tp)
     return g, m, f
 
 
-def _step(g: GPUSpec, m: ModelArch, f, preset: str, tp: int, *, tokens: float, kv: float, flops: float,
-          efficiency: Efficiency, comm_s: float) -> StepTime:
+def _step(g: GPUSpec, m: ModelArch, f, preset: str, tp: int, *, tokens: float, kv: float, gemm_flops: float,
+          attn_flops: float, attn_dtype: str, fp4_mode: str, efficiency: Efficiency, comm_s: float) -> StepTime:
     """What decode and prefill share: this GPU's share of the weights read once, plus ``kv`` bytes,
-    over the achieved HBM bandwidth; ``flops`` at the achieved peak of the format's compute dtype."""
+    over the achieved HBM bandwidth; the weight GEMMs at the achieved peak of the format's compute
+    dtype and attention at the achieved peak of ``attn_dtype``."""
     require_positive("comm_s", comm_s, allow_zero=True)
     weights = m.matmul_params(preset) * f.bytes_per_element / tp
-    peak = g.peak_flops(COMPUTE_DTYPE[f.name]) * efficiency.compute
-    return StepTime(tokens=tokens, weight_bytes=weights, kv_bytes=kv, flops=flops,
+    gemm_peak = g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute
+    attn_peak = g.peak_flops(attn_dtype) * efficiency.compute
+    return StepTime(tokens=tokens, weight_bytes=weights, kv_bytes=kv, flops=gemm_flops + attn_flops,
+                    attention_flops=attn_flops,
                     t_memory=(weights + kv) / (g.hbm_bandwidth * efficiency.bandwidth),
-                    t_compute=flops / peak, t_comm=comm_s, t_overhead=efficiency.step_overhead_s)
+                    t_compute=gemm_flops / gemm_peak + attn_flops / attn_peak, t_comm=comm_s,
+                    t_overhead=efficiency.step_overhead_s)
 
 
 def decode_step(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
                 batch: int = 1, context: int = 0, kv_bytes_per_element: float = 1.0, tp: int = 1,
                 preset: str = "datasheet", efficiency: Efficiency = Efficiency(),
-                comm_s: float = 0.0) -> StepTime:
+                comm_s: float = 0.0, fp4_mode: str = "w4a4", attention_dtype: str | None = None) -> StepTime:
     """One decode step: each of ``batch`` sequences at ``context`` tokens emits one token.
 
     Weights are read once per step; each sequence's KV cache (``context`` tokens of
-    ``model.kv_bytes_per_token(kv_bytes_per_element)``) is read once. Under ``seed`` the weight
-    bytes use every parameter and FLOPs are ``2 x params`` per token, so at batch 1 and context 0
-    this is exactly :func:`compute_inference_throughput`.
+    ``model.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)``) is read once. Under ``seed``
+    the weight bytes use every parameter and FLOPs are ``2 x params`` per token at the weight
+    format's peak, so at batch 1 and context 0 this is exactly :func:`compute_inference_throughput`.
+    Under ``datasheet`` attention runs at ``attention_dtype`` (default: FP8 with a 1-byte KV cache,
+    else BF16) and the weight GEMMs at the format's peak (FP4: by ``fp4_mode``, W4A4 or W4A8).
     """
-    g, m, f = _resolve(gpu, model, weight_format, preset)
+    g, m, f = _resolve(gpu, model, weight_format, preset, tp)
     require_positive("batch", batch)
     require_positive("context", context, allow_zero=True)
-    require_positive_int("tp", tp)
-    kv = batch * context * m.kv_bytes_per_token(kv_bytes_per_element) / tp
-    flops = batch * m.flops_per_token(context, preset) / tp
-    return _step(g, m, f, preset, tp, tokens=batch, kv=kv, flops=flops, efficiency=efficiency, comm_s=comm_s)
+    kv = batch * context * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+    if preset == "seed":
+        gemm, attn = batch * m.flops_per_token(preset="seed") / tp, 0.0
+    else:
+        gemm, attn = batch * m.gemm_flops_per_token() / tp, batch * m.attention_flops_per_token(context) / tp
+    return _step(g, m, f, preset, tp, tokens=batch, kv=kv, gemm_flops=gemm, attn_flops=attn,
+                 attn_dtype=_attention_dtype(kv_bytes_per_element, attention_dtype), fp4_mode=fp4_mode,
+                 efficiency=efficiency, comm_s=comm_s)
 
 
 def prefill(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
             prompt: int, batch: int = 1, kv_bytes_per_element: float = 1.0, tp: int = 1,
-            preset: str = "datasheet", efficiency: Efficiency = Efficiency(), comm_s: float = 0.0) -> StepTime:
+            preset: str = "datasheet", efficiency: Efficiency = Efficiency(), comm_s: float = 0.0,
+            fp4_mode: str = "w4a4", attention_dtype: str | None = None) -> StepTime:
     """Prefill of ``batch`` prompts of ``prompt`` tokens in one pass: weights read once, the new
-    KV written once, causal attention FLOPs included (datasheet). Its ``time`` is the TTFT of a
-    request that arrives alone."""
-    g, m, f = _resolve(gpu, model, weight_format, preset)
+    KV written once, causal attention FLOPs (token i attends to i earlier tokens) at the attention
+    dtype (datasheet). Its ``time`` is the TTFT of a request that arrives alone."""
+    g, m, f = _resolve(gpu, model, weight_format, preset, tp)
     require_positive("prompt", prompt)
     require_positive("batch", batch)
-    require_positive_int("tp", tp)
-    kv = 0.0 if preset == "seed" else batch * prompt * m.kv_bytes_per_token(kv_bytes_per_element) / tp
-    flops = batch * m.prefill_flops(prompt, preset) / tp
-    return _step(g, m, f, preset, tp, tokens=batch * prompt, kv=kv, flops=flops, efficiency=efficiency,
-                 comm_s=comm_s)
+    if preset == "seed":
+        kv, gemm, attn = 0.0, batch * m.prefill_flops(prompt, "seed") / tp, 0.0
+    else:
+        kv = batch * prompt * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+        gemm = batch * prompt * m.gemm_flops_per_token() / tp
+        attn = batch * m.attention_flops_per_token(prompt * (prompt - 1) / 2) / tp
+    return _step(g, m, f, preset, tp, tokens=batch * prompt, kv=kv, gemm_flops=gemm, attn_flops=attn,
+                 attn_dtype=_attention_dtype(kv_bytes_per_element, attention_dtype), fp4_mode=fp4_mode,
+                 efficiency=efficiency, comm_s=comm_s)
 
 
 def crossover_batch(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,

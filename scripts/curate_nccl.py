@@ -1,9 +1,17 @@
-"""Build nvlmodel/data/nccl_allreduce.csv: the measured NCCL all-reduce points nvlmodel uses.
+"""Build the measured all-reduce tables nvlmodel uses for tensor-parallel communication.
 
-Reads ../shared/data/aiconfigurator/*_nccl_*.csv (ai-dynamo/aiconfigurator, Apache-2.0, commit
-095f58a51) and keeps only half-precision all_reduce rows. aiconfigurator's collector
-(collector/collect_nccl.py) logs ``message_size = size // bytes_per_element``: the column counts
-*elements*, so bytes = 2 x message_size for half. Repeated runs of one size are averaged.
+* ``nvlmodel/data/nccl_allreduce.csv``: NCCL all-reduce, half precision, on 2/4/8 GPUs of HGX H100,
+  HGX H200 and HGX B200 (NVLink 5 + NVSwitch: the measured 8-GPU NVLink-5 curve), and on 2/4
+  GPUs of one GB200 NVL72 compute tray.
+* ``nvlmodel/data/engine_allreduce.csv``: the serving engines' own all-reduce kernels, BF16
+  (TensorRT-LLM's one-/two-shot kernels; vLLM's custom all-reduce, CUDA-graph and eager), on the
+  same systems (GB200: 2/4 GPUs).
+
+Reads ../shared/data/aiconfigurator/ (ai-dynamo/aiconfigurator, Apache-2.0, commit 095f58a51).
+aiconfigurator's collectors log ``message_size`` in *elements*, so bytes = 2 x message_size for
+half/BF16 (at 512M elements the 8-GPU H100 curves then reach the ~470 GB/s bus bandwidth NVLS gives;
+read as bytes they would reach half of NCCL's usual ring figure). Repeated runs of one size are
+averaged.
 
     python scripts/curate_nccl.py [--shared ../shared]
 """
@@ -16,40 +24,70 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = {
+REPO = "ai-dynamo/aiconfigurator@095f58a51 aic-core/src/aiconfigurator_core/"
+NCCL = {
     "h100_sxm": ("h100_sxm_nccl_2.27.3.csv", "systems/data/h100_sxm/comm/nccl/2.27.3/nccl_perf.parquet"),
+    "h200_sxm": ("h200_sxm_nccl_2.29.2.csv", "systems/data/h200_sxm/comm/nccl/2.29.2/nccl_perf.parquet"),
+    "b200_sxm": ("b200_sxm_nccl_2.29.2.csv", "systems/data/b200_sxm/comm/nccl/2.29.2/nccl_perf.parquet"),
     "gb200": ("gb200_nccl_2.29.2.csv", "systems/data/gb200/comm/nccl/2.29.2/nccl_perf.parquet"),
 }
-REPO = "ai-dynamo/aiconfigurator@095f58a51 aic-core/src/aiconfigurator_core/"
+#: custom_allreduce.csv kernel_source -> the kernel name nvlmodel uses, and the source path's engine folder.
+KERNELS = {"TRTLLM": ("trtllm", "trtllm/1.3.0rc10"), "vLLM_custom_graph": ("vllm_graph", "vllm/0.19.0"),
+           "vLLM_custom_eager": ("vllm_eager", "vllm/0.19.0")}
+
+
+def _average(rows: list[dict], key, value) -> dict[tuple, tuple[float, int]]:
+    acc: dict[tuple, list[float]] = defaultdict(list)
+    for r in rows:
+        acc[key(r)].append(float(r[value]))
+    return {k: (sum(v) / len(v), len(v)) for k, v in sorted(acc.items())}
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {len(rows)} rows to {path.relative_to(ROOT)}")
+
+
+def nccl_rows(data: Path) -> list[dict]:
+    rows = []
+    for system, (name, path) in NCCL.items():
+        with open(data / name, newline="") as f:
+            src = [r for r in csv.DictReader(f) if r["op_name"] == "all_reduce" and r["nccl_dtype"] == "half"]
+        meta = {(int(r["num_gpus"]), int(r["message_size"])): (r["device"], r["version"]) for r in src}
+        for (n, elements), (lat, runs) in _average(src, lambda r: (int(r["num_gpus"]), int(r["message_size"])),
+                                                   "latency").items():
+            rows.append({"system": system, "device": meta[(n, elements)][0], "nccl_version": meta[(n, elements)][1],
+                         "op": "all_reduce", "dtype": "half", "num_gpus": n, "elements": elements,
+                         "bytes": 2 * elements, "latency_ms": round(lat, 6), "runs": runs, "source": REPO + path})
+    return rows
+
+
+def engine_rows(data: Path) -> list[dict]:
+    with open(data / "custom_allreduce.csv", newline="") as f:
+        src = list(csv.DictReader(f))
+    version = {r["kernel_source"]: r["version"] for r in src}
+    rows = []
+    for (system, source, n, elements), (lat, runs) in _average(
+            src, lambda r: (r["system"], r["kernel_source"], int(r["num_gpus"]), int(r["message_size"])),
+            "latency").items():
+        kernel, folder = KERNELS[source]
+        rows.append({"system": system, "kernel": kernel, "engine_version": version[source], "dtype": "bf16",
+                     "num_gpus": n, "elements": elements, "bytes": 2 * elements, "latency_ms": round(lat, 6),
+                     "runs": runs, "source": f"{REPO}systems/data/{system}/comm/{folder}/custom_allreduce_perf.parquet"})
+    return rows
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shared", default=str(ROOT.parent / "shared"), help="the shared/ folder")
     args = p.parse_args()
-    out = ROOT / "nvlmodel" / "data" / "nccl_allreduce.csv"
-    rows = []
-    for system, (name, path) in SOURCES.items():
-        acc: dict[tuple, list[float]] = defaultdict(list)
-        meta = {}
-        with open(Path(args.shared) / "data" / "aiconfigurator" / name, newline="") as f:
-            for r in csv.DictReader(f):
-                if r["op_name"] != "all_reduce" or r["nccl_dtype"] != "half":
-                    continue
-                key = (int(r["num_gpus"]), int(r["message_size"]))
-                acc[key].append(float(r["latency"]))
-                meta[key] = (r["device"], r["version"])
-        for (n, elements), lat in sorted(acc.items()):
-            rows.append({"system": system, "device": meta[(n, elements)][0], "nccl_version": meta[(n, elements)][1],
-                         "op": "all_reduce", "dtype": "half", "num_gpus": n, "elements": elements,
-                         "bytes": 2 * elements, "latency_ms": round(sum(lat) / len(lat), 6), "runs": len(lat),
-                         "source": REPO + path})
-    out.parent.mkdir(exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {len(rows)} rows to {out.relative_to(ROOT)}")
+    data = Path(args.shared) / "data" / "aiconfigurator"
+    _write(ROOT / "nvlmodel" / "data" / "nccl_allreduce.csv", nccl_rows(data))
+    _write(ROOT / "nvlmodel" / "data" / "engine_allreduce.csv", engine_rows(data))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from nvlmodel import calibrate as cal
-from nvlmodel.collectives import fit_alpha_beta
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "aiconfigurator" / "silicon_sample.csv"
@@ -23,10 +22,21 @@ SHARED = ROOT.parent / "shared" / "data" / "aiconfigurator" / "silicon_sample.cs
 # One configuration by hand
 # ---------------------------------------------------------------------------------------------
 
+def _measured(table: str, system: str, gpus: int, nbytes: int, kernel: str | None = None) -> float:
+    """One measured all-reduce latency (s) read straight from a curated table."""
+    d = pd.read_csv(ROOT / "nvlmodel" / "data" / table)
+    d = d[(d.system == system) & (d.num_gpus == gpus) & (d.bytes == nbytes)]
+    if kernel is not None:
+        d = d[d.kernel == kernel]
+    assert len(d) == 1
+    return float(d.latency_ms.iloc[0]) / 1e3
+
+
 def test_prediction_matches_hand_calculation():
-    # Llama-3.1-70B, FP8 weights, TP4 on H100 SXM, 16 requests of 1,024 in / 1,024 out.
+    # Llama-3.1-70B, FP8 weights, TP4 on H100 SXM under vLLM, 16 requests of 1,024 in / 1,024 out.
     c = cal.Calibration(bandwidth=0.8, compute=0.5, t_step=0.003, t_req=0.05, q=0.1)
     cfg = cal.Config("h100_sxm", "llama-3.1-70b", "fp8", tp=4, concurrency=16, isl=1024, osl=1024)
+    assert (cfg.backend, cfg.kv_dtype) == ("vllm", "bf16")  # the defaults
     # Matmul parameters: 80 layers x (q 8192^2 + kv 2x8192x1024 + o 8192^2 + mlp 3x8192x28672 + norms
     # 2x8192) + final norm 8192 + LM head 128256x8192 (the embedding table is a lookup).
     layer = 8192 * 8192 + 2 * 8192 * 1024 + 8192 * 8192 + 3 * 8192 * 28672 + 2 * 8192
@@ -34,36 +44,58 @@ def test_prediction_matches_hand_calculation():
     assert matmul == 69_503_033_344
     weights = matmul * 1.0 / 4  # FP8: one byte, a quarter per GPU
     kv_token = 2 * 80 * 8 * 128 * 2  # K and V, 80 layers, 8 KV heads of 128, BF16
-    bw, peak = 3.35e12 * 0.8, 1979e12 * 0.5  # H100 SXM HBM3 and dense FP8, at the efficiencies
-    ab = fit_alpha_beta("h100_sxm", 4)[0]  # NCCL all-reduce on 4 H100s (tested in test_collectives)
-
-    def allreduce(tokens):  # 2 per layer, ring: alpha + 2(n-1)/n x bytes / bus bandwidth
-        return 2 * 80 * (ab.latency_s + 2 * 3 / 4 * tokens * 8192 * 2 / ab.bus_bandwidth)
+    bw = 3.35e12 * 0.8  # H100 SXM HBM3 at the efficiency
+    fp8, bf16 = 1979e12 * 0.5, 989.5e12 * 0.5  # GEMMs at dense FP8; attention at dense BF16 (BF16 KV)
+    # TP all-reduce, 2 per layer of the hidden state (8,192 x 2 bytes per token): vLLM's custom kernel
+    # (CUDA graph) for 16 tokens = 262,144 B; above its 8 MiB buffer, NCCL: 1,024 tokens = 16 MiB.
+    ar_decode = 2 * 80 * _measured("engine_allreduce.csv", "h100_sxm", 4, 16 * 8192 * 2, "vllm_graph")
+    ar_prefill = 2 * 80 * _measured("nccl_allreduce.csv", "h100_sxm", 4, 1024 * 8192 * 2)
 
     # Decode step: 16 sequences at mean context 1024 + 512.
     ctx = 1024 + 512
     t_mem = (weights + 16 * ctx * kv_token / 4) / bw
-    t_cmp = 16 * (2 * matmul + 4 * 80 * 64 * 128 * ctx) / 4 / peak
-    decode = max(t_mem, t_cmp) + allreduce(16) + 0.003
+    t_cmp = 16 * 2 * matmul / 4 / fp8 + 16 * 4 * 80 * 64 * 128 * ctx / 4 / bf16
+    decode = max(t_mem, t_cmp) + ar_decode + 0.003
     # Prefill of one 1,024-token prompt (causal attention: 1024 x 1023 / 2 pairs), KV written once.
     p_mem = (weights + 1024 * kv_token / 4) / bw
-    p_cmp = (1024 * 2 * matmul + 4 * 80 * 64 * 128 * 1024 * 1023 / 2) / 4 / peak
-    prefill = max(p_mem, p_cmp) + allreduce(1024)
+    p_cmp = 1024 * 2 * matmul / 4 / fp8 + 4 * 80 * 64 * 128 * 1024 * 1023 / 2 / 4 / bf16
+    prefill = max(p_mem, p_cmp) + ar_prefill
     tpot = decode + 15 / 1024 * prefill
     ttft = 0.05 + prefill * (1 + 0.1 * 15)
 
     got = cal.predict(cfg, c)
     assert got["tpot_s"] == pytest.approx(tpot, rel=1e-12)
     assert got["ttft_s"] == pytest.approx(ttft, rel=1e-12)
-    assert tpot == pytest.approx(0.01289, abs=5e-5)  # the numbers, for the reader: 12.9 ms
-    assert ttft == pytest.approx(0.1778, abs=5e-4)  # and 178 ms
+    assert tpot == pytest.approx(0.01214, abs=5e-5)  # the numbers, for the reader: 12.1 ms
+    assert ttft == pytest.approx(0.1814, abs=5e-4)  # and 181 ms
 
 
 def test_kv_fits_by_hand():
-    # 70B FP8 on one H100: 0.9 x 80 GB - 70.55 GB of weights = 1.45 GB for KV at 327,680 B/token.
+    # 70B FP8 on one H100 (81,559 MiB = 85.52e9 bytes visible), BF16 KV at 327,680 B/token.
     base = dict(system="h100_sxm", model="llama-3.1-70b", precision="fp8", tp=1, isl=1024, osl=1024)
-    assert cal.kv_fits(cal.Config(concurrency=2, **base))  # 4,096 tokens: 1.34 GB
-    assert not cal.kv_fits(cal.Config(concurrency=3, **base))  # 6,144 tokens: 2.01 GB
+    visible, weights = 81_559 * 2**20, 70_553_706_496  # derived params x 1 byte
+    # vLLM: 0.9 x 85.52 GB - 70.55 GB = 6.42 GB: 19,577 tokens, 9 sequences of 2,048 fit, 10 do not.
+    assert int((0.9 * visible - weights) / 327_680) == 19_577
+    assert cal.kv_fits(cal.Config(concurrency=9, **base))
+    assert not cal.kv_fits(cal.Config(concurrency=10, **base))
+    # TensorRT-LLM: 0.9 x (85.52 GB - 70.55 GB) = 13.47 GB: 41,108 tokens, 20 fit, 21 do not.
+    assert int(0.9 * (visible - weights) / 327_680) == 41_108
+    assert cal.kv_fits(cal.Config(concurrency=20, backend="trtllm", **base))
+    assert not cal.kv_fits(cal.Config(concurrency=21, backend="trtllm", **base))
+    # An FP8 KV cache halves the bytes per token: 39,154 tokens under vLLM's rule, 19 sequences.
+    assert cal.kv_fits(cal.Config(concurrency=19, kv_dtype="fp8", **base))
+    assert not cal.kv_fits(cal.Config(concurrency=20, kv_dtype="fp8", **base))
+    # A lower memory fraction is a field too: at 0.85, 2.14 GB, 3 sequences.
+    assert cal.kv_fits(cal.Config(concurrency=3, memory_fraction=0.85, **base))
+    assert not cal.kv_fits(cal.Config(concurrency=4, memory_fraction=0.85, **base))
+
+
+def test_kv_dtype_column_reaches_the_config():
+    d = cal.load_measurements()
+    row = d.iloc[[0]].copy()
+    row["kv_dtype"] = "fp8"
+    assert cal._config(next(row.itertuples())).kv_dtype == "fp8"
+    assert cal._config(next(d.iloc[[0]].itertuples())).kv_dtype == cal.ENGINE_MEMORY[d.backend.iloc[0]].kv_dtype
 
 
 def test_invalid_inputs_name_the_choices():
@@ -71,8 +103,14 @@ def test_invalid_inputs_name_the_choices():
         cal.Config("a100", "llama-3.1-70b", "fp8", 1, 1, 1, 1)
     with pytest.raises(ValueError, match="bf16"):
         cal.Config("h100_sxm", "llama-3.1-70b", "int3", 1, 1, 1, 1)
-    with pytest.raises(ValueError, match="1..8"):
+    with pytest.raises(ValueError, match="NVLink domain"):
         cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 16, 1, 1, 1)
+    with pytest.raises(ValueError, match="trtllm"):
+        cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 1, 1, 1, 1, backend="tgi")
+    with pytest.raises(ValueError, match="fp8"):
+        cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 1, 1, 1, 1, kv_dtype="int4")
+    with pytest.raises(ValueError, match="memory_fraction"):
+        cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 1, 1, 1, 1, memory_fraction=1.5)
     with pytest.raises(ValueError, match="<= 1"):
         cal.Calibration(bandwidth=1.2)
     with pytest.raises(ValueError, match="q"):
@@ -172,8 +210,9 @@ def test_error_summary_by_hand():
 def test_headline_uses_smallest_fitting_tp_and_is_consistent():
     h = cal.headline()
     assert list(h.seed_line) == [103, 421, 420]
-    # 70B in FP8 fills one H100 at batch 1; batch 64 needs two. One B200 holds either.
-    assert list(h.h100_fp8_tp) == [1, 2, 2] and list(h.b200_fp4_tp) == [1, 1, 1]
+    # 70B in FP8 fits one H100 (85.5 GB visible) at batch 1 and one 4K prompt; batch 64 needs two.
+    # One B200 holds any of them.
+    assert list(h.h100_fp8_tp) == [1, 2, 1] and list(h.b200_fp4_tp) == [1, 1, 1]
     assert np.allclose(h.calibrated_ratio, h.b200_fp4_tok_s_per_gpu / h.h100_fp8_tok_s_per_gpu)
     assert (h.calibrated_ratio > 1).all()
 

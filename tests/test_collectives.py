@@ -29,7 +29,7 @@ def test_alpha_beta_by_hand():
 
 def test_curated_table_is_elements_times_two():
     d = c.load_measurements()
-    assert set(d.system) == {"h100_sxm", "gb200"}
+    assert set(d.system) == {"h100_sxm", "h200_sxm", "b200_sxm", "gb200"}
     assert (d.bytes == 2 * d.elements).all()
     assert sorted(set(d[d.system == "gb200"].num_gpus)) == [2, 4]
     assert d.source.str.contains("aiconfigurator").all()
@@ -67,7 +67,7 @@ def test_bad_input():
         c.seed_allreduce_time(-1, 8)
     with pytest.raises(ValueError, match="measured: \\[2, 4\\]"):
         c.fit_alpha_beta("gb200", 8)
-    with pytest.raises(ValueError, match="valid choices: h100_sxm, gb200"):
+    with pytest.raises(ValueError, match="valid choices: h100_sxm, h200_sxm, b200_sxm, gb200"):
         c.fit_alpha_beta("a100", 8)
     with pytest.raises(ValueError, match="bus_bandwidth"):
         c.AlphaBeta(1e-6, 0, 8)

@@ -11,7 +11,7 @@ from nvlmodel.hardware import GPU_NAMES, PRESETS, get_gpu, get_superchip, get_sy
 def test_seed_b200_is_the_printed_table():
     b = get_gpu("b200", "seed")
     assert b.fp16_dense_flops == 4500e12 and b.fp8_dense_flops == 9000e12 and b.fp4_dense_flops == 18000e12
-    assert b.hbm_bytes == 192e9 and b.hbm_usable_bytes == 192e9
+    assert b.hbm_bytes == 192e9 and b.hbm_visible_bytes == 192e9
     assert b.hbm_bandwidth == 8e12
     # The document copies at the printed 1,800 GB/s: per direction == total in the seed premise.
     assert b.nvlink_bw_per_direction == b.nvlink_bw_total == 1800e9
@@ -29,7 +29,10 @@ def test_datasheet_values_from_reference():
     h, b, gb = (get_gpu(n, "datasheet") for n in ("h100", "b200", "gb200-b200"))
     assert h.fp16_dense_flops == 989.5e12 and h.fp8_dense_flops == 1979e12
     assert b.fp4_dense_flops == 9000e12 and gb.fp4_dense_flops == 10000e12
-    assert b.hbm_usable_bytes == 180e9 and gb.hbm_usable_bytes == 186e9
+    # nvidia-smi totals in MiB: what software sees (MLPerf's '180GB' / '186GB' are these in GiB)
+    assert b.hbm_visible_bytes == 183_359 * 2**20 and gb.hbm_visible_bytes == 189_471 * 2**20
+    assert h.hbm_visible_bytes == 81_559 * 2**20 and get_gpu("h200", "datasheet").hbm_visible_bytes == 143_771 * 2**20
+    assert round(b.hbm_visible_bytes / 2**30) == 179 and round(gb.hbm_visible_bytes / 2**30) == 185
     # NVLink 5: 18 links x 100 GB/s total = 1.8 TB/s; per direction half of that.
     assert b.nvlink_bw_total == 18 * 100e9 and b.nvlink_bw_per_direction == 900e9
     assert h.nvlink_bw_total == 900e9 and h.nvlink_bw_per_direction == 450e9
@@ -84,7 +87,7 @@ def test_nvl72_totals_by_hand():
     seed, ds = get_system("nvl72", "seed"), get_system("nvl72", "datasheet")
     assert (seed.num_gpus, seed.num_superchips, seed.num_cpus) == (72, 36, 36)
     assert seed.total_hbm_bytes == 72 * 192e9 == 13_824e9
-    assert ds.total_hbm_usable_bytes == 72 * 186e9
+    assert ds.total_hbm_visible_bytes == 72 * 189_471 * 2**20
     assert seed.total_hbm_bandwidth == 576e12
     assert seed.total_flops("fp4") == 72 * 18_000e12
     assert ds.total_flops("fp4") == 72 * 10_000e12
@@ -114,8 +117,8 @@ def test_spec_table_ratios():
     assert t.loc["FP16 Tensor TFLOPS", "ratio"] == pytest.approx(4500 / 1979)
     assert t.loc["HBM bandwidth", "ratio"] == pytest.approx(8 / 3.35)
     assert pd.isna(t.loc["FP4 Tensor TFLOPS", "ratio"])  # H100 has no FP4
-    u = spec_table("b200", "h100", "datasheet", usable_hbm=True).set_index("specification")
-    assert u.loc["HBM capacity (usable)", "ratio"] == pytest.approx(180 / 80)
+    u = spec_table("b200", "h100", "datasheet", visible_hbm=True).set_index("specification")
+    assert u.loc["HBM capacity (visible to software)", "ratio"] == pytest.approx(183_359 / 81_559)
     assert u.loc["SMs", "ratio"] == pytest.approx(148 / 132)
 
 
@@ -123,4 +126,4 @@ def test_rows_display_units():
     rows = {r["field"]: r for r in get_gpu("b200", "datasheet").rows()}
     assert rows["hbm_bandwidth"]["value"] == 8.0 and rows["hbm_bandwidth"]["unit"] == "TB/s"
     assert rows["fp4_dense_flops"]["value"] == 9000.0
-    assert "MLPerf" in rows["hbm_usable_bytes"]["source"] or "mlperf" in rows["hbm_usable_bytes"]["source"]
+    assert "MLPerf" in rows["hbm_visible_bytes"]["source"] or "mlperf" in rows["hbm_visible_bytes"]["source"]

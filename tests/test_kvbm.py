@@ -31,7 +31,7 @@ def test_capacity_table_seed_and_datasheet_by_hand():
     assert h.sessions_128k == pytest.approx(h.tokens_cached / 128_000)
     ds = kvbm.capacity_table("datasheet").set_index("configuration").loc["72x B200 NVL72 (FP4 weights, FP8 KV)"]
     weights = 405_853_388_800 * 0.5625 / 8
-    assert ds.kv_budget_per_gpu_gb == pytest.approx((186e9 - weights - 3e9) / 1e9)
+    assert ds.kv_budget_per_gpu_gb == pytest.approx((189_471 * 2**20 - weights - 3e9) / 1e9)
 
 
 def test_capacity_bad_input():
@@ -220,3 +220,19 @@ def test_rack_simulation_is_deterministic_and_sane():
     assert a.hit_rate > lo.hit_rate  # KV-aware routing finds more prefix hits
     with pytest.raises(ValueError, match="frac_system"):
         kvbm.Workload(frac_system=0.8, frac_multiturn=0.5)
+
+
+def test_capacity_with_replicated_kv_heads():
+    # 405B NVFP4 on GB200 at TP16: 16 GPUs, each holds 1/16 of the weights but one whole KV head of 8.
+    weights = 405_853_388_800 * 0.5625 / 16
+    budget = 189_471 * 2**20 - weights - 3e9
+    per_gpu_token = 2 * 126 * 1 * 128 * 1.0  # one KV head per GPU, FP8
+    c = kvbm.kv_capacity("gb200-b200", "llama-3.1-405b", "nvfp4", tp=16, num_gpus=64)
+    assert c["tokens_per_replica"] == pytest.approx(budget / per_gpu_token)
+    assert c["total_tokens"] == pytest.approx(4 * budget / per_gpu_token)  # 64 / 16 = 4 replicas
+    # Without replication a TP16 group would hold twice as many tokens: it does not.
+    assert c["total_tokens"] < 0.51 * 64 * budget / (2 * 126 * 8 * 128 / 16)
+    with pytest.raises(ValueError, match="NVLink domain"):
+        kvbm.kv_capacity("h100", "llama-3.1-405b", "fp8", tp=16, num_gpus=16)
+    with pytest.raises(ValueError, match="capacity, free"):
+        kvbm.kv_capacity("h100", "llama-3.1-70b", "fp8", tp=8, num_gpus=8, fraction_of="all")

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from nvlmodel import roofline as r
+from nvlmodel.models import get_model
 
 H100 = {"hbm_bandwidth": 3.35e12, "fp16_tflops": 1979, "fp8_tflops": 3958}  # seed line 82
 B200 = {"hbm_bandwidth": 8e12, "fp16_tflops": 4500, "fp8_tflops": 9000, "fp4_tflops": 18000}  # line 83
@@ -67,15 +68,56 @@ def test_datasheet_decode_by_hand():
     m = 70_553_706_496 - 128256 * 8192
     w = m * 4.5 / 8
     kv = 64 * 4096 * (2 * 80 * 8 * 128)
-    flops = 64 * (2 * m + 4 * 80 * 64 * 128 * 4096)
+    gemm, attn = 64 * 2 * m, 64 * 4 * 80 * 64 * 128 * 4096
+    # W4A4: weight GEMMs at the dense FP4 peak; attention with an FP8 KV cache at the dense FP8 peak.
+    t_cmp = gemm / 9000e12 + attn / 4500e12
     s = r.decode_step("b200", "llama-3.1-70b", "nvfp4", batch=64, context=4096)
     assert s.t_memory == pytest.approx((w + kv) / 8e12)
-    assert s.t_compute == pytest.approx(flops / 9000e12)
-    assert s.time == pytest.approx(max((w + kv) / 8e12, flops / 9000e12))
+    assert s.t_compute == pytest.approx(t_cmp)
+    assert s.attention_flops == attn and s.flops == gemm + attn
+    assert s.time == pytest.approx(max((w + kv) / 8e12, t_cmp))
     assert s.bottleneck == "memory"
     # TP splits weights, KV and FLOPs over the group; the group still emits `batch` tokens per step.
     s8 = r.decode_step("b200", "llama-3.1-70b", "nvfp4", batch=64, context=4096, tp=8)
     assert s8.time == pytest.approx(s.time / 8) and s8.tokens == 64
+    # A BF16 KV cache: attention at the BF16 peak; W4A8: the GEMMs at the FP8 peak.
+    bf = r.decode_step("b200", "llama-3.1-70b", "nvfp4", batch=64, context=4096, kv_bytes_per_element=2.0)
+    assert bf.t_compute == pytest.approx(gemm / 9000e12 + attn / 2250e12)
+    a8 = r.decode_step("b200", "llama-3.1-70b", "nvfp4", batch=64, context=4096, fp4_mode="w4a8")
+    assert a8.t_compute == pytest.approx(gemm / 4500e12 + attn / 4500e12)
+    # FP8 weights ignore fp4_mode: their GEMMs run at FP8 either way.
+    f8 = [r.decode_step("b200", "llama-3.1-70b", "fp8", batch=8, fp4_mode=mode).t_compute for mode in r.FP4_MODES]
+    assert f8[0] == f8[1]
+
+
+def test_prefill_attention_at_its_own_dtype():
+    # Llama 3.1 405B, one 128K prompt, NVFP4, TP8 on GB200: 126 layers, 128 heads of 128.
+    m = get_model("llama-3.1-405b")
+    p = 131_072
+    gemm = p * 2 * m.matmul_params() / 8
+    attn = 4 * 126 * 128 * 128 * (p * (p - 1) / 2) / 8
+    bf16 = r.prefill("gb200-b200", m, "nvfp4", prompt=p, tp=8, kv_bytes_per_element=2.0)
+    assert bf16.t_compute == pytest.approx(gemm / 10_000e12 + attn / 2_500e12)
+    old = (gemm + attn) / 10_000e12  # every FLOP at the FP4 peak, as before this correction
+    assert 1.4 < bf16.t_compute / old < 2.3  # the 1.4-2.2x at a 128K prompt
+
+
+def test_kv_replicated_beyond_kv_heads():
+    m = get_model("llama-3.1-405b")  # 8 KV heads
+    full = 2 * 126 * 8 * 128 * 1.0
+    assert m.kv_bytes_per_token_per_gpu(1.0, 8) == full / 8
+    assert m.kv_bytes_per_token_per_gpu(1.0, 16) == full / 8  # one whole head per GPU, not half
+    assert m.kv_bytes_per_token_per_gpu(1.0, 72) == full / 8
+    d16 = r.decode_step("gb200-b200", m, "nvfp4", batch=32, context=8192, tp=16)
+    assert d16.kv_bytes == 32 * 8192 * full / 8
+    with pytest.raises(ValueError, match="NVLink domain"):
+        r.decode_step("b200", m, "nvfp4", tp=16)  # HGX B200: 8 GPUs per NVLink domain
+    with pytest.raises(ValueError, match="NVLink domain"):
+        r.decode_step("gb200-b200", m, "nvfp4", tp=73)
+    with pytest.raises(ValueError, match="w4a4"):
+        r.decode_step("b200", m, "nvfp4", fp4_mode="w2a2")
+    with pytest.raises(ValueError, match="bf16"):
+        r.decode_step("b200", m, "nvfp4", attention_dtype="int8")
 
 
 def test_efficiency_and_overheads_add_up():

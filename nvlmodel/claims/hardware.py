@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..hardware import SPEC_TABLE_ROWS, get_gpu, get_superchip, get_system, spec_value
 from ..topology import NVL72Topology
-from ..units import PB, convert
+from ..units import GB, PB, convert
 from .core import Claim, make_claim
 
 
@@ -36,14 +36,21 @@ _SPEC_NOTES = {
     "fp16_dense_flops": _SPARSE + ".",
     "fp8_dense_flops": _SPARSE + ".",
     "fp4_dense_flops": _SPARSE + " (9,000 dense for HGX B200, 10,000 for the B200 in GB200).",
-    "hbm_bytes": ("192 GB is physical; software sees 180 GB on HGX B200 (MLPerf 'B200-SXM-180GB') "
-                  "and 186 GB on GB200, so the usable ratio is 2.25x-2.33x."),
+    "hbm_bytes": ("192 GB is the marketed figure; software sees {b:.1f} GB on HGX B200 and {gb:.1f} GB on GB200 "
+                  "(nvidia-smi; MLPerf's 'B200-SXM-180GB' and 'GB200-186GB' are the same bytes in GiB), and "
+                  "{h:.1f} GB on H100, so the visible ratio is {rb:.2f}x-{rg:.2f}x."),
     "nvlink_bw_total": ("1,800 GB/s adds both directions of 18 links x 100 GB/s; one direction, "
                         "which bounds a one-way copy, is 900 GB/s (450 GB/s on H100)."),
     "tdp_watts": "1,000 W is HGX B200; the B200 in a GB200 superchip is rated 1,200 W.",
     "l2_bytes": ("NVIDIA has not published B200 L2 size; a device query reports 126.5 MB "
                  "(pytorch/ao PR #4002), a ratio of 2.53x."),
 }
+
+
+def _visible() -> dict[str, float]:
+    """HBM bytes visible to software (GB) of the datasheet GPUs, and the ratios to H100."""
+    h, b, gb = (get_gpu(g, "datasheet").hbm_visible_bytes / GB for g in ("h100", "b200", "gb200-b200"))
+    return {"h": h, "b": b, "gb": gb, "rb": b / h, "rg": gb / h}
 
 
 def _spec_table_claims() -> list[Claim]:
@@ -55,7 +62,7 @@ def _spec_table_claims() -> list[Claim]:
         b_seed.dies, b_ds.dies, kind="input"))
     for label, attr, unit in SPEC_TABLE_ROWS:
         line, pb, ph, pr = _SPEC_PRINTED[attr]
-        note = _SPEC_NOTES.get(attr, "")
+        note = _SPEC_NOTES.get(attr, "").format(**_visible())
         vb_s, vh_s = spec_value(b_seed, attr, unit), spec_value(h_seed, attr, unit)
         vb_d, vh_d = spec_value(b_ds, attr, unit), spec_value(h_ds, attr, unit)
         short = attr.removesuffix("_dense_flops").removesuffix("_bytes").removesuffix("_watts").replace("_", "-")
@@ -79,10 +86,11 @@ def _intro_claims() -> list[Claim]:
     return [
         make_claim(
             "intro.hbm-capacity-doubles", "intro", 1, "doubles the HBM capacity (192 GB vs 80 GB)", "x",
-            "2x (doubles)", b_seed.hbm_bytes / h_seed.hbm_bytes, b_ds.hbm_usable_bytes / h_ds.hbm_usable_bytes,
+            "2x (doubles)", b_seed.hbm_bytes / h_seed.hbm_bytes, b_ds.hbm_visible_bytes / h_ds.hbm_visible_bytes,
             tolerance=0.05,
             explanation=("192 / 80 = 2.4, as the document's own spec table says (line 14): 'doubles' "
-                         "understates it. With usable capacity (180 GB on HGX B200) the ratio is 2.25x.")),
+                         "understates it. With the bytes software sees ({b:.1f} GB on HGX B200, {h:.1f} GB on H100) "
+                         "the ratio is {rb:.2f}x.").format(**_visible())),
         make_claim(
             "intro.hbm-bandwidth-triples", "intro", 1, "triples the memory bandwidth (8 TB/s vs 3.35 TB/s)",
             "x", "3x (triples)", b_seed.hbm_bandwidth / h_seed.hbm_bandwidth,
@@ -115,8 +123,9 @@ def _intro_claims() -> list[Claim]:
 
 def _nvl72_claims() -> list[Claim]:
     seed, ds = get_system("nvl72", "seed"), get_system("nvl72", "datasheet")
-    usable_note = ("72 x 186 GB = 13,392 GB is what software can use on GB200 (MLPerf 'GB200-186GB'); "
-                   "the datasheet value shown is that usable total.")
+    usable_note = (f"72 x {ds.gpu.hbm_visible_bytes / GB:.1f} GB = {ds.total_hbm_visible_bytes / GB:,.0f} GB is what "
+                   "software sees on GB200 (nvidia-smi; MLPerf's 'GB200-186GB' is the same in GiB); the datasheet "
+                   "value shown is that visible total.")
     no_switch_memory = ("NVLink switch ASICs have no HBM: no NVIDIA material lists switch memory, and the "
                         "rack's memory is GPU HBM3e plus Grace LPDDR5X. The datasheet value is 0. The "
                         "tier is modelled as a hypothetical in the KVBM chapter.")
@@ -128,10 +137,10 @@ def _nvl72_claims() -> list[Claim]:
         make_claim("nvl72.gpus", "nvl72", 26, "36 x GB200 Superchips = 72 x B200 GPUs", "count", "72",
                    seed.num_superchips * seed.superchip.gpus, ds.num_superchips * ds.superchip.gpus),
         make_claim("nvl72.total-hbm-gb", "nvl72", 27, "Total HBM: 72 x 192 GB = 13,824 GB", "GB", "13,824 GB",
-                   convert(seed.total_hbm_bytes, "GB"), convert(ds.total_hbm_usable_bytes, "GB"),
+                   convert(seed.total_hbm_bytes, "GB"), convert(ds.total_hbm_visible_bytes, "GB"),
                    explanation=usable_note),
         make_claim("nvl72.total-hbm-tb", "nvl72", 27, "13,824 GB = 13.5 TB", "TB", "13.5 TB",
-                   convert(seed.total_hbm_bytes, "TB"), convert(ds.total_hbm_usable_bytes, "TB"),
+                   convert(seed.total_hbm_bytes, "TB"), convert(ds.total_hbm_visible_bytes, "TB"),
                    explanation=("13,824 GB is 13.8 TB (the KVBM heading, line 189, says 13.8 TB). 13.5 is "
                                 "13,824 / 1,024: a binary step applied to a decimal figure; in binary units "
                                 f"the total is {seed.total_hbm_bytes / 2**40:.2f} TiB. " + usable_note)),

@@ -38,7 +38,7 @@ def _capacity_row_claims() -> list[Claim]:
                        kind="input"),
             make_claim(f"kvbm.table.{short}.budget", "kvbm", line, f"{row} [KV budget per GPU]", "GB", budget,
                        s.kv_budget_per_gpu_gb, d.kv_budget_per_gpu_gb,
-                       explanation=("" if ok else h100_budget + " ") + "Datasheet: usable HBM, derived parameters, "
+                       explanation=("" if ok else h100_budget + " ") + "Datasheet: HBM visible to software, derived parameters, "
                        "NVFP4 weights at 4.5 bits."),
             make_claim(f"kvbm.table.{short}.total", "kvbm", line, f"{row} [total KV budget]", tunit, total,
                        s.total_kv_budget_tb * TB / (GB if tunit == "GB" else TB),
@@ -47,14 +47,14 @@ def _capacity_row_claims() -> list[Claim]:
                                     "underivable per-GPU budget. ") + "Datasheet as the budget."),
             make_claim(f"kvbm.table.{short}.sessions", "kvbm", line, f"{row} [128K sessions]", "count", sess,
                        int(s.sessions_128k), int(d.sessions_128k),  # the seed's code truncates (line 224)
-                       explanation=("Datasheet: the same method with usable HBM and NVFP4." if ok else
+                       explanation=("Datasheet: the same method with visible HBM and NVFP4." if ok else
                                     sessions.format(tok=toks, right=float(toks[:-1]) * scale / 128_000,
                                                     seed=s.sessions_128k))),
             make_claim(f"kvbm.table.{short}.tokens", "kvbm", line, f"{row} [tokens cached]", kunit, toks,
                        s.tokens_cached / scale, d.tokens_cached / scale,
                        explanation=("" if ok else f"{toks} = the printed total budget / 516,096 bytes (FP16 KV): "
                                     "consistent with the printed budget, not with the formula. ")
-                       + "Datasheet: usable HBM and NVFP4 weights."),
+                       + "Datasheet: visible HBM and NVFP4 weights."),
         ]
     return out
 
@@ -70,16 +70,19 @@ def kvbm_claims() -> list[Claim]:
     remote_seed = seed_t.link(0, 1).transfer_time(_BLOCK)
     remote_ds = real_t.link(0, 1).transfer_time(_BLOCK)
     local = _BLOCK / b.hbm_bandwidth
-    per_token_note = "Datasheet: NVFP4 weights (4.5 bits) of the derived 405.85 billion parameters, 186 GB usable HBM."
+    vis = ds_sys.gpu.hbm_visible_bytes / GB
+    visible = f"Datasheet: HBM visible to software, 72 x {vis:.1f} GB (nvidia-smi's total per GPU)."
+    per_token_note = (f"Datasheet: NVFP4 weights (4.5 bits) of the derived {m.params('datasheet') / 1e9:.2f} billion "
+                      f"parameters, {vis:.1f} GB of HBM visible per GPU.")
     return [
         make_claim("kvbm.heading", "kvbm", 189, "KVBM Across 13.8 TB", "TB", "13.8 TB", seed_sys.total_hbm_bytes / TB,
-                   ds_sys.total_hbm_usable_bytes / TB, explanation="Datasheet: usable HBM, 72 x 186 GB."),
+                   ds_sys.total_hbm_visible_bytes / TB, explanation=visible),
         make_claim("kvbm.gpu-hbm", "kvbm", 191, "With 72 GPUs at 192 GB each", "GB", "192 GB",
-                   seed_sys.gpu.hbm_bytes / GB, ds_sys.gpu.hbm_usable_bytes / GB, kind="input",
-                   explanation="192 GB is physical; software can use 186 GB of a GB200 GPU."),
+                   seed_sys.gpu.hbm_bytes / GB, ds_sys.gpu.hbm_visible_bytes / GB, kind="input",
+                   explanation=f"192 GB is the marketed figure; software sees {vis:.1f} GB of a GB200 GPU."),
         make_claim("kvbm.total-hbm", "kvbm", 191, "the total HBM in the NVL72 is 13.8 TB", "TB", "13.8 TB",
-                   seed_sys.total_hbm_bytes / TB, ds_sys.total_hbm_usable_bytes / TB,
-                   explanation="Datasheet: usable HBM, 72 x 186 GB."),
+                   seed_sys.total_hbm_bytes / TB, ds_sys.total_hbm_visible_bytes / TB,
+                   explanation=visible),
         make_claim("kvbm.replicas", "kvbm", 191, "FP4 Llama 405B with TP=8, 8 replicas across the rack", "count", "8",
                    seed_sys.num_gpus // 8, ds_sys.num_gpus // 8,
                    explanation=("72 GPUs / TP8 = 9 replicas, as the end-to-end section says (line 427); 8 replicas "
@@ -103,7 +106,7 @@ def kvbm_claims() -> list[Claim]:
               ("num_kv_heads", 231, "8, # GQA", "count", "8", 8, m.kv_heads, ""),
               ("head_dim", 232, "128", "count", "128", 128, m.head_dim, ""),
               ("kv_dtype_bytes", 233, "1, # FP8 KV cache", "B/param", "1", 1, 1, ""),
-              ("hbm_gb", 235, "192", "GB", "192", 192, ds_sys.gpu.hbm_usable_bytes / GB, "Usable: 186 GB."),
+              ("hbm_gb", 235, "192", "GB", "192", 192, ds_sys.gpu.hbm_visible_bytes / GB, f"Visible to software: {vis:.1f} GB."),
           )),
         make_claim("kvbm.code.session-tokens", "kvbm", 224, "int(total_tokens / 128_000)", "count", "128_000",
                    128_000, 128_000, kind="input"),
