@@ -4,21 +4,28 @@ on an NVL72 (FP4), Llama 405B, composed from the section models.
 ``seed``
     Every cell by the document's own functions and inputs: ``estimate_prefill_throughput`` over the
     eight GPUs of a replica, ``compute_inference_throughput`` extended to a batch (weights read
-    once per step), ``compute_kv_capacity``, the ModelExpress and KV-block copy times.
+    once per step), ``compute_kv_capacity``, and copy times over its NVLink figures. The model-swap
+    row is the table's own model, Llama 405B, each GPU receiving its TP8 shard (the printed cells
+    are Llama 70B copy times, see the ledger); the KV-block row is the document's 5.24 MB block.
 ``datasheet``
-    Dense peaks, NVFP4 at 4.5 bits, derived parameters, usable HBM, one-way NVLink, KV reads at a
-    stated context, and the TP all-reduce of every layer from the NCCL fits (H100 measured on 8
-    GPUs; GB200 measured on 4 and scaled to 8 like H100). Efficiency factors are explicit parameters,
-    1 by default (the pure bound).
+    Like with like: dense peaks, NVFP4 at 4.5 bits (W4A4), derived parameters, the HBM software
+    sees, one-way NVLink, the same KV-cache dtype on both sides (FP8 by default, as the engines run
+    FP8/FP4 models), KV reads at a stated context, attention at the KV dtype, the TP all-reduce of
+    every layer from the engine's measured kernels (:func:`nvlmodel.collectives.engine_allreduce`),
+    and a paged KV block moved as per-layer copies (:func:`nvlmodel.kvbm.block_transfer`). A decode
+    batch whose KV does not fit is never reported as if it ran: the side runs the largest batch that
+    fits (:func:`largest_batch`), and :func:`table` flags it. Efficiency factors are explicit
+    parameters, 1 by default (the pure bound).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import collectives as col
+from .fp4 import get_format
 from .hardware import PRESETS, get_gpu
-from .kvbm import compute_kv_capacity, kv_capacity
+from .kvbm import block_transfer, compute_kv_capacity, kv_capacity
 from .models import get_model
 from .roofline import FORMAT_FOR, Efficiency, decode_step, estimate_prefill_throughput, prefill, seed_gpu_specs
 from .units import require_choice, require_positive, require_positive_int
@@ -40,12 +47,14 @@ LABELS = {
     "kv_block_us": "KV block transfer (cross-GPU)",
 }
 SIDES = ("h100", "nvl72")
-_BLOCK = 5.24e6  # the seed's KV block (line 304)
+SEED_BLOCK_BYTES = 5.24e6  # the seed's KV block (line 304)
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """What is compared. Defaults are the seed's: Llama 405B, TP8, 4K prompt, decode batch 256."""
+    """What is compared. Defaults are the seed's: Llama 405B, TP8, 4K prompt, decode batch 256;
+    under ``datasheet`` both sides keep a ``kv_bytes_per_element`` KV cache (1: FP8) and pay the TP
+    all-reduce of ``engine``'s measured kernels (trtllm, vllm, sglang or nccl)."""
 
     model: str = "llama-3.1-405b"
     tp: int = 8
@@ -53,18 +62,32 @@ class Scenario:
     batch: int = 256
     context: int = 4096  # KV tokens each decoding sequence reads (datasheet only)
     efficiency: Efficiency = Efficiency()
+    kv_bytes_per_element: float = 1.0  # datasheet, both sides
+    engine: str = "trtllm"  # whose TP all-reduce kernels (datasheet)
+    block_tokens: int = 16  # tokens per paged KV block (datasheet)
 
     def __post_init__(self):
-        for what in ("tp", "prompt", "batch"):
+        for what in ("tp", "prompt", "batch", "block_tokens"):
             require_positive_int(what, getattr(self, what))
         require_positive("context", self.context, allow_zero=True)
+        require_positive("kv_bytes_per_element", self.kv_bytes_per_element)
+        require_choice("engine", self.engine, col.ENGINE_KERNELS)
         get_model(self.model)
+        for side in SIDES:
+            get_gpu(_SIDE[side][0]).require_tp(self.tp)
 
 
-_SIDE = {  # gpu, seed quantization, datasheet weight format, KV bytes, ModelExpress model format
-    "h100": ("h100", "FP8", "fp8", 2.0, "fp8"),
-    "nvl72": ("gb200-b200", "FP4", "nvfp4", 1.0, "nvfp4"),
+_SIDE = {  # gpu, seed quantization, datasheet weight format, seed KV bytes, measured system of its fabric
+    "h100": ("h100", "FP8", "fp8", 2.0, "h100_sxm"),
+    "nvl72": ("gb200-b200", "FP4", "nvfp4", 1.0, "gb200"),
 }
+
+
+def swap_seconds(model: str, gpu: str, weight_format: str, tp: int, preset: str) -> float:
+    """Time for a TP group to receive a model over NVLink: each GPU its 1/tp shard over its own link,
+    one direction, all in parallel (the document's ModelExpress model, lines 108-112)."""
+    g = get_gpu(gpu, preset)
+    return get_model(model).params(preset) * get_format(weight_format).bytes_per_element / tp / g.nvlink_bw_per_direction
 
 
 def _seed_cells(side: str, s: Scenario) -> dict[str, float]:
@@ -83,38 +106,54 @@ def _seed_cells(side: str, s: Scenario) -> dict[str, float]:
     cap = compute_kv_capacity(cfg, {"hbm_gb": get_gpu(gpu, "seed").hbm_bytes / 1e9},
                               {"num_gpus": s.tp, "tp_degree": s.tp})
     g = get_gpu(gpu, "seed")
-    swap_bytes = get_model("llama-70b").params("seed") * bpp  # the document swaps Llama 70B (lines 108-112)
     return {
         "prefill_tok_s": pre["throughput_tokens_per_sec"], "decode_tok_s": s.batch / step,
         "ttft_ms": pre["prefill_time_ms"], "tpot_ms": step * 1e3,
         "sessions_128k": cap["total_tokens"] / 128_000,
-        "swap_ms": swap_bytes / g.nvlink_bw_per_direction * 1e3,
-        "kv_block_us": _BLOCK / g.nvlink_bw_per_direction * 1e6,
+        "swap_ms": swap_seconds(s.model, gpu, FORMAT_FOR["seed"][quant], s.tp, "seed") * 1e3,
+        "kv_block_us": SEED_BLOCK_BYTES / g.nvlink_bw_per_direction * 1e6,
+        "decode_batch": s.batch,
     }
 
 
 def _comm(side: str, tokens: int, s: Scenario) -> float:
-    """TP all-reduce time of one step from the NCCL fits (:func:`nvlmodel.collectives.system_fit`)."""
+    """TP all-reduce time of one step from the engine's measured kernels on the side's fabric."""
     if s.tp == 1:
         return 0.0
-    fit = col.system_fit("h100_sxm" if side == "h100" else "gb200", s.tp)
-    return col.tp_step_allreduce_time(s.model, tokens, fit.time)
+    return col.tp_step_allreduce_time(s.model, tokens, col.engine_allreduce(_SIDE[side][4], s.tp, s.engine).time)
+
+
+def largest_batch(side: str, scenario: Scenario = Scenario()) -> int:
+    """The largest decode batch whose KV cache at ``context`` tokens fits in one replica's KV budget
+    under ``datasheet`` (0 when not even one sequence fits)."""
+    gpu, _, fmt, _, _ = _SIDE[require_choice("side", side, SIDES)]
+    cap = kv_capacity(gpu, scenario.model, fmt, kv_bytes_per_element=scenario.kv_bytes_per_element, tp=scenario.tp,
+                      num_gpus=scenario.tp)
+    return int(cap["tokens_per_replica"] // max(scenario.context, 1))
 
 
 def _datasheet_cells(side: str, s: Scenario) -> dict[str, float]:
-    gpu, _, fmt, kv_bytes, swap_fmt = _SIDE[side]
-    pre = prefill(gpu, s.model, fmt, prompt=s.prompt, tp=s.tp, kv_bytes_per_element=kv_bytes,
+    gpu, _, fmt, _, _ = _SIDE[side]
+    kvb = s.kv_bytes_per_element
+    batch = min(s.batch, largest_batch(side, s))
+    pre = prefill(gpu, s.model, fmt, prompt=s.prompt, tp=s.tp, kv_bytes_per_element=kvb,
                   efficiency=s.efficiency, comm_s=_comm(side, s.prompt, s))
-    dec = decode_step(gpu, s.model, fmt, batch=s.batch, context=s.context, kv_bytes_per_element=kv_bytes, tp=s.tp,
-                      efficiency=s.efficiency, comm_s=_comm(side, s.batch, s))
-    cap = kv_capacity(gpu, s.model, fmt, kv_bytes_per_element=kv_bytes, tp=s.tp, num_gpus=s.tp)
+    if batch >= 1:
+        dec = decode_step(gpu, s.model, fmt, batch=batch, context=s.context, kv_bytes_per_element=kvb, tp=s.tp,
+                          efficiency=s.efficiency, comm_s=_comm(side, batch, s))
+        decode_tok_s, tpot_ms = dec.tokens_per_s, dec.time * 1e3
+    else:
+        decode_tok_s, tpot_ms = 0.0, float("nan")
+    cap = kv_capacity(gpu, s.model, fmt, kv_bytes_per_element=kvb, tp=s.tp, num_gpus=s.tp)
     g = get_gpu(gpu, "datasheet")
-    swap_bytes = get_model("llama-3.1-70b").params("datasheet") * {"fp8": 1.0, "nvfp4": 0.5625}[swap_fmt]
+    block = block_transfer(s.model, g.nvlink_bw_per_direction, block_tokens=s.block_tokens,
+                           kv_bytes_per_element=kvb, tp=s.tp)
     return {
-        "prefill_tok_s": pre.tokens_per_s, "decode_tok_s": dec.tokens_per_s, "ttft_ms": pre.time * 1e3,
-        "tpot_ms": dec.time * 1e3, "sessions_128k": cap["sessions"],
-        "swap_ms": swap_bytes / g.nvlink_bw_per_direction * 1e3,
-        "kv_block_us": _BLOCK / g.nvlink_bw_per_direction * 1e6,
+        "prefill_tok_s": pre.tokens_per_s, "decode_tok_s": decode_tok_s, "ttft_ms": pre.time * 1e3,
+        "tpot_ms": tpot_ms, "sessions_128k": cap["sessions"],
+        "swap_ms": swap_seconds(s.model, gpu, fmt, s.tp, "datasheet") * 1e3,
+        "kv_block_us": block.time * 1e6,
+        "decode_batch": batch,
     }
 
 
@@ -133,7 +172,8 @@ def advantage(metric: str, values: dict[str, dict[str, float]]) -> float:
 
 
 def table(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
-    """The seed's table, every cell, under both presets, with the NVL72 advantage of each."""
+    """The seed's table, every cell, under both presets, with the NVL72 advantage of each, and a
+    ``note`` where a side's decode batch does not fit and the largest one that does is shown."""
     import pandas as pd
 
     both = {p: cells(p, scenario) for p in PRESETS}
@@ -144,6 +184,10 @@ def table(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
             row[f"H100 ({p})"] = v["h100"][metric]
             row[f"NVL72 ({p})"] = v["nvl72"][metric]
             row[f"advantage ({p})"] = advantage(metric, v)
+        notes = [f"{name} runs batch {both['datasheet'][side]['decode_batch']:,} ({scenario.batch:,} does not fit)"
+                 for side, name in (("h100", "H100"), ("nvl72", "NVL72"))
+                 if metric in ("decode_tok_s", "tpot_ms") and both["datasheet"][side]["decode_batch"] < scenario.batch]
+        row["note"] = "; ".join(notes)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -153,37 +197,44 @@ def rack_decode_tok_s(preset: str = "seed", scenario: Scenario = Scenario(), rep
     return replicas * cells(preset, scenario)["nvl72"]["decode_tok_s"]
 
 
-def advantage_grid(contexts=(1024, 4096, 16384, 65536), batches=(1, 16, 64, 256)) -> "pd.DataFrame":  # noqa: F821
-    """Datasheet decode-throughput advantage of an NVL72 replica over 8x H100 by context and batch."""
+def advantage_grid(contexts=(1024, 4096, 16384, 65536), batches=(1, 16, 64, 256),
+                   scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
+    """Datasheet decode-throughput advantage of an NVL72 replica over 8x H100 by context and batch,
+    for ``scenario``'s model, TP, KV dtype, engine and efficiencies. Each side runs the requested
+    batch or, where its KV does not fit, the largest batch that does (``h100_batch``, ``nvl72_batch``)."""
     import pandas as pd
 
     rows = []
     for c in contexts:
         for b in batches:
-            try:
-                v = cells("datasheet", Scenario(context=c, batch=b))
-                rows.append({"context": c, "batch": b, "advantage": advantage("decode_tok_s", v),
-                             "h100_tok_s": v["h100"]["decode_tok_s"], "nvl72_tok_s": v["nvl72"]["decode_tok_s"]})
-            except ValueError:
+            v = cells("datasheet", replace(scenario, context=c, batch=b))
+            if min(v["h100"]["decode_batch"], v["nvl72"]["decode_batch"]) < 1:
                 continue
+            rows.append({"context": c, "batch": b, "advantage": advantage("decode_tok_s", v),
+                         "h100_tok_s": v["h100"]["decode_tok_s"], "nvl72_tok_s": v["nvl72"]["decode_tok_s"],
+                         "h100_batch": v["h100"]["decode_batch"], "nvl72_batch": v["nvl72"]["decode_batch"]})
     return pd.DataFrame(rows)
 
 
 def kv_fit(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
     """Does the decode batch's KV cache fit? KV needed per GPU for ``batch`` sequences at ``context``
-    tokens against the KV budget per GPU, for both sides under both presets."""
+    tokens against the KV budget per GPU, for both sides under both presets (seed: each side's KV
+    dtype as the document has it; datasheet: the scenario's), and the largest batch that fits."""
     import pandas as pd
 
     m = get_model(scenario.model)
     rows = []
     for side in SIDES:
-        gpu, quant, fmt, kv_bytes, _ = _SIDE[side]
+        gpu, quant, fmt, seed_kv, _ = _SIDE[side]
         for preset in PRESETS:
             f = fmt if preset == "datasheet" else {"FP8": "fp8", "FP4": "fp4-seed"}[quant]
-            cap = kv_capacity(gpu, scenario.model, f, kv_bytes_per_element=kv_bytes, tp=scenario.tp,
+            kvb = scenario.kv_bytes_per_element if preset == "datasheet" else seed_kv
+            cap = kv_capacity(gpu, scenario.model, f, kv_bytes_per_element=kvb, tp=scenario.tp,
                               num_gpus=scenario.tp, preset=preset)
-            need = scenario.batch * scenario.context * m.kv_bytes_per_token(kv_bytes) / scenario.tp / 1e9
-            rows.append({"side": side, "preset": preset, "kv_needed_gb_per_gpu": need,
-                         "kv_budget_gb_per_gpu": cap["kv_budget_per_gpu_gb"],
-                         "fits": need <= cap["kv_budget_per_gpu_gb"]})
+            per_gpu = m.kv_bytes_per_token_per_gpu(kvb, scenario.tp)
+            need = scenario.batch * scenario.context * per_gpu / 1e9
+            rows.append({"side": side, "preset": preset, "kv_dtype_bytes": kvb, "kv_needed_gb_per_gpu": need,
+                         "kv_budget_per_gpu_gb": cap["kv_budget_per_gpu_gb"],
+                         "fits": need <= cap["kv_budget_per_gpu_gb"],
+                         "largest_batch": int(cap["tokens_per_replica"] // max(scenario.context, 1))})
     return pd.DataFrame(rows)

@@ -145,6 +145,87 @@ def capacity_table(preset: str = "seed", model: str = "llama-405b") -> "pd.DataF
 
 
 # --------------------------------------------------------------------------------------------
+# Moving a paged KV block
+# --------------------------------------------------------------------------------------------
+
+#: Cost of one copy call between GPUs over NVLink, independent of its size for small copies:
+#: ``cudaMemcpyAsync`` measured at 3.36 us on GB200 and 3.55 us on H100 for 1 B-64 KB (meta-pytorch
+#: torchcomms PR 2195); ~2.3 us per call on H20 (taco-project FlexKV PR 193). Batched submission
+#: (``cudaMemcpyBatchAsync``) or one gather kernel amortises it; an engine that issues one copy per
+#: layer pays it per layer.
+CHUNK_LATENCY_S = 3.4e-6
+
+
+@dataclass(frozen=True)
+class BlockTransfer:
+    """One paged KV block moved between two TP groups: each of ``tp`` GPUs sends its shard
+    (its KV heads) as ``chunks`` separate copies, one per layer (x ``chunks_per_layer``), in
+    parallel with the other shards. Seconds = chunks x per-copy latency + shard bytes / link."""
+
+    tokens: int
+    tp: int
+    chunks: int  # per shard
+    chunk_bytes: float
+    shard_bytes: float
+    block_bytes: float  # all shards
+    t_latency: float  # s
+    t_bytes: float  # s
+
+    @property
+    def time(self) -> float:
+        return self.t_latency + self.t_bytes
+
+    @property
+    def latency_share(self) -> float:
+        """Fraction of the time spent in per-copy latency rather than moving bytes."""
+        return self.t_latency / self.time
+
+
+def block_transfer(model: str | ModelArch, link_bandwidth: float, *, block_tokens: int = 16,
+                   kv_bytes_per_element: float = 1.0, tp: int = 1, chunks_per_layer: int = 1,
+                   chunk_latency_s: float = CHUNK_LATENCY_S) -> BlockTransfer:
+    """Time to move one paged KV block of ``block_tokens`` tokens over a link of ``link_bandwidth``
+    bytes/s per GPU (one direction). Paged KV caches (vLLM, TensorRT-LLM) keep one tensor per layer,
+    so a block is ``layers x chunks_per_layer`` separate pieces per TP shard (``chunks_per_layer=2``
+    where K and V live apart), each a copy with its own latency."""
+    m = model if isinstance(model, ModelArch) else get_model(model)
+    for what, v in (("block_tokens", block_tokens), ("tp", tp), ("chunks_per_layer", chunks_per_layer)):
+        require_positive_int(what, v)
+    require_positive("link_bandwidth", link_bandwidth)
+    require_positive("chunk_latency_s", chunk_latency_s, allow_zero=True)
+    shard = block_tokens * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+    chunks = m.layers * chunks_per_layer
+    return BlockTransfer(tokens=block_tokens, tp=tp, chunks=chunks, chunk_bytes=shard / chunks, shard_bytes=shard,
+                         block_bytes=shard * tp, t_latency=chunks * chunk_latency_s, t_bytes=shard / link_bandwidth)
+
+
+def block_transfer_table(model: str = "llama-3.1-405b", *, tp: int = 8, block_tokens: int = 16,
+                         kv_bytes_per_element: float = 1.0,
+                         chunk_latency_s: float = CHUNK_LATENCY_S) -> "pd.DataFrame":  # noqa: F821
+    """One KV block of ``model`` fetched across the NVL72 four ways: as the document prices it (one
+    contiguous copy at 1.8 TB/s), one contiguous copy at NVLink 5's 900 GB/s per direction, the
+    paged layout from a peer GPU's HBM (per-layer copies, each shard over its own GPU's link), and
+    the same paged block from the document's hypothetical switch tier granted infinite bandwidth
+    (per-copy latency only): the most such a tier could save."""
+    import pandas as pd
+
+    seed_bw = get_gpu("gb200-b200", "seed").nvlink_bw_per_direction
+    bw = get_gpu("gb200-b200", "datasheet").nvlink_bw_per_direction
+    paged = block_transfer(model, bw, block_tokens=block_tokens, kv_bytes_per_element=kv_bytes_per_element, tp=tp,
+                           chunk_latency_s=chunk_latency_s)
+    rows = [
+        ("seed: one copy at the document's 1.8 TB/s", 1, paged.block_bytes, 0.0, paged.block_bytes / seed_bw),
+        ("one contiguous copy at 900 GB/s", 1, paged.block_bytes, 0.0, paged.block_bytes / bw),
+        ("paged, from peer HBM over NVLink", paged.chunks, paged.shard_bytes, paged.t_latency, paged.t_bytes),
+        ("paged, from a switch tier at infinite bandwidth (hypothetical)", paged.chunks, paged.shard_bytes,
+         paged.t_latency, 0.0),
+    ]
+    out = pd.DataFrame(rows, columns=["path", "copies per GPU", "bytes per GPU", "latency_s", "bytes_s"])
+    out["time_s"] = out.latency_s + out.bytes_s
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Block identity (Dynamo lib/kv-router)
 # --------------------------------------------------------------------------------------------
 
@@ -691,6 +772,6 @@ def rack_table(requests: list[list[int]], policies=POLICIES, cache_sizes=(1024, 
 
 __all__ = ["CAPACITY_ROWS", "CapacityError", "LocalBlockManager", "NVL72KVBManager", "NVSwitchMemoryTier", "OwnerIndex",
            "POLICIES",
-           "RackResult", "Router", "Workload", "XXH3_SEED", "block_hashes", "capacity_table", "chain",
+           "BlockTransfer", "CHUNK_LATENCY_S", "RackResult", "Router", "block_transfer", "block_transfer_table", "Workload", "XXH3_SEED", "block_hashes", "capacity_table", "chain",
            "compute_kv_capacity", "fast_route_request", "generate_requests", "kv_capacity", "rack_table",
            "seed_route_request", "sequence_hashes", "simulate_rack", "tier_table"]

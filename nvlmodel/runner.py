@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from .fp4 import get_format
 from .models import ModelArch, get_model
+from .roofline import FP4_MODES
 from .units import GB, require_choice, require_index, require_positive
 
 WEIGHT_DTYPES = ("fp4", "fp8", "fp16")
@@ -21,16 +22,21 @@ _BYTES = {"fp8": 1.0, "fp16": 2.0}
 
 
 class BlackwellModelRunner:
-    """Precision configuration of a model on Blackwell: FP4 (or FP8/FP16) weights, FP8 activations,
-    FP32 accumulation, FP16 or FP8 output; KV cache in FP8 or FP16.
+    """Precision configuration of a model on Blackwell: FP4 (or FP8/FP16) weights, FP32
+    accumulation, FP16 or FP8 output; KV cache in FP8 or FP16.
 
     ``precision_config`` keys: ``weight_dtype`` (fp4, fp8, fp16; default fp4), ``kv_dtype``
     (fp8, fp16; default fp8), ``output_dtype`` (fp16, fp8; default fp16). ``fp4_format`` picks what
-    an FP4 weight costs: ``nvfp4`` (default), ``mxfp4`` or the seed's ``fp4-seed``.
+    an FP4 weight costs: ``nvfp4`` (default), ``mxfp4`` or the seed's ``fp4-seed``. ``fp4_mode``
+    picks the activations of FP4 linear layers: ``w4a4`` (default; NVFP4 activations, what
+    TensorRT-LLM and vLLM run for NVFP4 checkpoints, at the FP4 tensor peak the roofline uses) or
+    ``w4a8`` (FP8 activations, as the seed's sketch writes, lines 483-505, which runs at the FP8
+    peak: half the rate the seed's throughput figures assume). FP8 and FP16 linear layers take
+    activations of their own dtype.
     """
 
     def __init__(self, model: str | ModelArch, precision_config: Mapping[str, str] | None = None,
-                 *, fp4_format: str = "nvfp4"):
+                 *, fp4_format: str = "nvfp4", fp4_mode: str = "w4a4"):
         self.model = model if isinstance(model, ModelArch) else get_model(model)
         cfg = dict(precision_config or {})
         unknown = set(cfg) - {"weight_dtype", "kv_dtype", "output_dtype"}
@@ -41,20 +47,29 @@ class BlackwellModelRunner:
         self.kv_dtype = require_choice("kv_dtype", cfg.get("kv_dtype", "fp8"), KV_DTYPES)
         self.output_dtype = require_choice("output_dtype", cfg.get("output_dtype", "fp16"), OUTPUT_DTYPES)
         self.fp4_format = require_choice("fp4_format", fp4_format, FP4_FORMATS)
+        self.fp4_mode = require_choice("fp4_mode", fp4_mode, FP4_MODES)
 
     def __repr__(self) -> str:
         return (f"BlackwellModelRunner({self.model.key!r}, weight={self.weight_dtype}, kv={self.kv_dtype}, "
-                f"output={self.output_dtype}, fp4_format={self.fp4_format!r})")
+                f"output={self.output_dtype}, fp4_format={self.fp4_format!r}, fp4_mode={self.fp4_mode!r})")
+
+    @property
+    def activation_dtype(self) -> str:
+        """Activations of the linear layers: FP4 weights take FP4 (W4A4) or FP8 (W4A8) activations by
+        ``fp4_mode``; FP8 and FP16 weights take their own dtype."""
+        if self.weight_dtype == "fp4":
+            return FP4_MODES[self.fp4_mode]
+        return self.weight_dtype
 
     def configure_layer(self, layer_idx: int) -> dict[str, dict[str, str]]:
         """Tensor-core dtypes of one layer (seed lines 483-505): attention reads Q in FP8 and K, V in
-        the KV dtype; linear layers take weights in the weight dtype and FP8 activations; FP32
-        accumulation; output in the output dtype."""
+        the KV dtype; linear layers take weights in the weight dtype and activations in
+        :attr:`activation_dtype`; FP32 accumulation; output in the output dtype."""
         require_index("layer_idx", layer_idx, self.model.layers)
         return {
             "attention": {"q_dtype": "fp8", "k_dtype": self.kv_dtype, "v_dtype": self.kv_dtype,
                           "accumulator": "fp32", "output": self.output_dtype},
-            "linear": {"weight_dtype": self.weight_dtype, "activation_dtype": "fp8",
+            "linear": {"weight_dtype": self.weight_dtype, "activation_dtype": self.activation_dtype,
                        "accumulator": "fp32", "output": self.output_dtype},
         }
 

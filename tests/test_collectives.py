@@ -73,3 +73,46 @@ def test_bad_input():
         c.AlphaBeta(1e-6, 0, 8)
     with pytest.raises(ValueError, match="all_reduce only"):
         c.AlphaBeta(1e-6, 1e9, 8).time(1e6, op="all_gather", algorithm="nvls")
+
+
+def test_measured_curve_interpolates_in_log_log():
+    d = c.load_engine_measurements()
+    pts = d[(d.system == "h100_sxm") & (d.num_gpus == 8) & (d.kernel == "trtllm")].sort_values("bytes")
+    (s0, t0), (s1, t1) = pts[["bytes", "latency_ms"]].iloc[10:12].to_numpy()
+    curve = c.allreduce_curve("h100_sxm", 8, "trtllm")
+    mid = (s0 * s1) ** 0.5  # halfway in log size: the geometric mean of the two times
+    assert curve.time(mid) == pytest.approx((t0 * t1) ** 0.5 / 1e3)
+    assert curve.time(s0) == pytest.approx(t0 / 1e3)
+    smallest = pts.iloc[0]
+    assert curve.time(1) == pytest.approx(smallest.latency_ms / 1e3)  # a latency floor below the table
+    big = pts.iloc[-1]
+    assert curve.time(2 * big.bytes) == pytest.approx(2 * big.latency_ms / 1e3)  # same bandwidth beyond it
+
+
+def test_engine_kernels_and_fallback():
+    v = c.engine_allreduce("h100_sxm", 8, "vllm")
+    small, large = 4 * 2**20, 16 * 2**20
+    assert v.time(small) == pytest.approx(c.allreduce_curve("h100_sxm", 8, "vllm_graph").time(small))
+    assert v.time(large) == pytest.approx(c.allreduce_curve("h100_sxm", 8, "nccl").time(large))  # above 8 MiB
+    t = c.engine_allreduce("h100_sxm", 8, "trtllm")
+    assert t.time(large) == pytest.approx(c.allreduce_curve("h100_sxm", 8, "trtllm").time(large))
+    # The engines' small-message kernels are several times faster than NCCL at decode sizes.
+    decode = 16 * 8192 * 2  # 16 tokens of Llama 70B's hidden state
+    assert c.engine_allreduce("b200_sxm", 8, "nccl").time(decode) > 2 * c.engine_allreduce("b200_sxm", 8).time(decode)
+    with pytest.raises(ValueError, match="trtllm, vllm, sglang, nccl"):
+        c.engine_allreduce("h100_sxm", 8, "deepspeed")
+    with pytest.raises(ValueError, match="nccl, trtllm, vllm_graph, vllm_eager"):
+        c.allreduce_curve("h100_sxm", 8, "mscclpp")
+
+
+def test_gb200_beyond_four_gpus_stands_in_for_b200():
+    assert c.allreduce_curve("gb200", 4, "nccl").label.startswith("gb200")
+    eight = c.allreduce_curve("gb200", 8, "nccl")
+    assert "b200_sxm" in eight.label and "standing in for gb200" in eight.label
+    assert eight.time(1e6) == c.allreduce_curve("b200_sxm", 8, "nccl").time(1e6)
+    agree = c.stand_in_agreement().set_index(["kernel", "gpus"])
+    assert agree.loc[("nccl", 4), "median_abs_pct"] < 10  # the stand-in is measured to agree where both exist
+    far = c.system_fit("gb200", 16)
+    assert "extrapolated" in far.label and far.n == 16
+    with pytest.raises(ValueError, match="at most 8"):
+        c.system_fit("h100_sxm", 16)

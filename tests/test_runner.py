@@ -4,11 +4,20 @@ from nvlmodel.runner import BlackwellModelRunner
 
 
 def test_configure_layer_as_the_seed():
-    cfg = BlackwellModelRunner("llama-405b").configure_layer(0)
+    # The seed's sketch: FP4 weights with FP8 activations (W4A8).
+    cfg = BlackwellModelRunner("llama-405b", fp4_mode="w4a8").configure_layer(0)
     assert cfg == {
         "attention": {"q_dtype": "fp8", "k_dtype": "fp8", "v_dtype": "fp8", "accumulator": "fp32", "output": "fp16"},
         "linear": {"weight_dtype": "fp4", "activation_dtype": "fp8", "accumulator": "fp32", "output": "fp16"},
     }
+
+
+def test_default_is_w4a4_as_the_roofline_assumes():
+    # NVFP4 checkpoints run with FP4 activations (W4A4): the FP4 tensor peak the roofline uses.
+    assert BlackwellModelRunner("llama-405b").configure_layer(0)["linear"]["activation_dtype"] == "fp4"
+    assert BlackwellModelRunner("llama-405b", {"weight_dtype": "fp8"}).activation_dtype == "fp8"
+    with pytest.raises(ValueError, match="w4a4, w4a8"):
+        BlackwellModelRunner("llama-405b", fp4_mode="w4a16")
 
 
 def test_memory_savings_seed_vs_nvfp4():
