@@ -26,12 +26,13 @@ import numpy as np
 import xxhash
 
 from .fp4 import get_format
-from .hardware import PRESETS, get_gpu, get_superchip
+from .hardware import PRESETS, get_gpu, get_superchip, get_system
 from .models import ModelArch, get_model
 from .topology import Fabric, NVL72Topology
 from .units import GB, TB, require_choice, require_index, require_positive, require_positive_int
 
 XXH3_SEED = 1337
+_RACK_GPUS = get_system("nvl72").num_gpus
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +267,11 @@ def sequence_hashes(tokens, block_size: int = 16) -> list[int]:
     return chain(block_hashes(tokens, block_size))
 
 
+def sequence_hashes_array(hashes) -> np.ndarray:
+    """Sequence hashes as a uint64 array, the form :class:`OwnerIndex` routes fastest."""
+    return np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
+
+
 # --------------------------------------------------------------------------------------------
 # Block managers and the rack directory
 # --------------------------------------------------------------------------------------------
@@ -334,9 +340,12 @@ class NVL72KVBManager:
 
     def __init__(self, num_gpus: int = 72, blocks_per_gpu: int = 39_645, *, block_bytes: float = 16 * 258_048,
                  topology: Fabric | None = None):
-        self.topology = topology if topology is not None else NVL72Topology("datasheet")
-        if num_gpus != self.topology.num_gpus:
-            raise ValueError(f"num_gpus={num_gpus} but the topology has {self.topology.num_gpus} GPUs")
+        require_positive_int("num_gpus", num_gpus)
+        if topology is None and num_gpus == _RACK_GPUS:
+            topology = NVL72Topology("datasheet")
+        self.topology = topology  # None: the members are workers (TP groups), not single GPUs
+        if topology is not None and num_gpus != topology.num_gpus:
+            raise ValueError(f"num_gpus={num_gpus} but the topology has {topology.num_gpus} GPUs")
         self.num_gpus = num_gpus
         self.block_bytes = require_positive("block_bytes", block_bytes)
         self.gpu_managers = [LocalBlockManager(blocks_per_gpu) for _ in range(num_gpus)]
@@ -435,6 +444,9 @@ class NVL72KVBManager:
         copy time: ``block_bytes`` over the link between them under the topology's view."""
         if source_gpu == target_gpu:
             raise ValueError("source and target are the same GPU")
+        if self.topology is None:
+            raise ValueError("this manager's members are workers without a topology; price transfers with "
+                             "nvlmodel.kvbm.block_transfer")
         self.gpu_managers[self._gpu(source_gpu)].get_block(block_hash)
         seconds = self.topology.link(source_gpu, target_gpu).transfer_time(self.block_bytes)
         self.allocate(target_gpu, [block_hash], reference=False)
@@ -492,26 +504,64 @@ def _most_blocks(counts: Counter, fallback) -> int:
 
 
 class OwnerIndex:
-    """A read-only snapshot of a warm directory (block hash -> GPU) as sorted numpy arrays, so that
-    routing one request is a vectorised search: the seed's decision in O(blocks log n) C work."""
+    """A read-only snapshot of a warm directory (block hash -> GPU) as an open-addressing hash table
+    in numpy arrays (load at most 1/8, linear probing), so that routing one request is a few
+    vectorised probes: the seed's decision in O(blocks) C work. Block hashes are XXH3-64 values,
+    uniformly spread, so their top bits index the table directly."""
+
+    LOAD = 8  # table slots per cached block, at least
 
     def __init__(self, owner: dict[int, int], num_gpus: int = 72):
         keys = np.fromiter(owner.keys(), dtype=np.uint64, count=len(owner))
         vals = np.fromiter(owner.values(), dtype=np.int64, count=len(owner))
         if len(vals) and (vals.min() < 0 or vals.max() >= num_gpus):
             raise ValueError(f"owners must be GPU ids in 0..{num_gpus - 1}")
-        order = np.argsort(keys)
-        self.keys, self.vals, self.num_gpus = keys[order], vals[order], num_gpus
+        bits = max(4, int(np.ceil(np.log2(max(len(keys), 1) * self.LOAD))))
+        self.num_gpus, self.size, self.shift = num_gpus, 1 << bits, np.uint64(64 - bits)
+        self.keys = np.zeros(self.size, dtype=np.uint64)
+        self.owner = np.full(self.size, -1, dtype=np.int64)  # -1: empty slot
+        pending = np.arange(len(keys))
+        slot = (keys >> self.shift).astype(np.int64)
+        while len(pending):  # place what lands on a free slot (first of equals wins), probe on for the rest
+            cand = slot[pending]
+            free = self.owner[cand] < 0
+            _, first = np.unique(cand[free], return_index=True)
+            placed = pending[free][first]
+            self.keys[slot[placed]] = keys[placed]
+            self.owner[slot[placed]] = vals[placed]
+            rest = np.setdiff1d(pending, placed, assume_unique=True)
+            slot[rest] = (slot[rest] + 1) & (self.size - 1)
+            pending = rest
 
-    def route(self, prefix_hashes: list[int], least_loaded_gpu) -> int:
-        """Same decision as :func:`seed_route_request` on the directory this index was built from."""
-        if not len(self.keys):
-            return least_loaded_gpu()
-        q = np.sort(np.fromiter(prefix_hashes, dtype=np.uint64, count=len(prefix_hashes)))  # sorted: cache-friendly
-        pos = np.searchsorted(self.keys, q)
-        pos[pos == len(self.keys)] = 0
-        hit = self.keys[pos] == q
-        counts = np.bincount(self.vals[pos[hit]], minlength=self.num_gpus)
+    def owners(self, hashes) -> np.ndarray:
+        """The GPU holding each of ``hashes`` (a uint64 array, or a list of ints), -1 where none."""
+        q = hashes if isinstance(hashes, np.ndarray) and hashes.dtype == np.uint64 else \
+            np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
+        slot = (q >> self.shift).astype(np.int64)
+        own = self.owner[slot]  # the first probe, on whole arrays: it settles ~94% of look-ups
+        keys = self.keys[slot]
+        found = np.where(keys == q, own, -1)
+        todo = np.flatnonzero((keys != q) & (own >= 0))
+        if not len(todo):
+            return found
+        mask = self.size - 1
+        slot[todo] = (slot[todo] + 1) & mask
+        while len(todo):
+            s = slot[todo]
+            own = self.owner[s]
+            hit = (self.keys[s] == q[todo]) & (own >= 0)
+            found[todo[hit]] = own[hit]
+            more = ~hit & (own >= 0)  # an occupied slot with another key: probe the next one
+            todo = todo[more]
+            slot[todo] = (s[more] + 1) & mask
+        return found
+
+    def route(self, prefix_hashes, least_loaded_gpu) -> int:
+        """Same decision as :func:`seed_route_request` on the directory this index was built from:
+        the GPU owning most of the request's blocks, the lowest id on ties, else ``least_loaded_gpu()``.
+        ``prefix_hashes`` is best a uint64 array (see :func:`sequence_hashes_array`)."""
+        own = self.owners(prefix_hashes)
+        counts = np.bincount(own[own >= 0], minlength=self.num_gpus)
         return least_loaded_gpu() if counts.max() == 0 else int(np.argmax(counts))
 
 
@@ -693,32 +743,45 @@ def generate_requests(n: int, workload: Workload = Workload(), *, block_size: in
 @dataclass(frozen=True)
 class RackResult:
     policy: str
-    blocks_per_gpu: int
+    tp: int  # GPUs per worker (one TP group serves one replica of the model)
+    workers: int  # the rack's GPUs / tp: what the router chooses among
+    blocks_per_worker: int
     requests: int
     hit_rate: float  # sum of locally cached prefix blocks / sum of request blocks
     prefill_tokens_saved: int
-    load_imbalance: float  # max / mean prefill blocks computed per GPU
-    peer_hit_rate: float  # hit rate if prefix blocks cached on other GPUs are fetched over NVLink
+    load_imbalance: float  # max / mean prefill blocks computed per worker
+    peer_hit_rate: float  # hit rate if prefix blocks cached on other workers are fetched over NVLink
     blocks_transferred: int  # blocks such fetches would move
     switch_hit_rate: float  # hit rate with the seed's hypothetical NVSwitch tier (0 if disabled)
 
 
-def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, blocks_per_gpu: int = 4096,
-                  active_window: int = 288, block_size: int = 16, nvswitch_tier: bool = False,
-                  switch_capacity_blocks: int = 8192, seed: int = 0) -> RackResult:
-    """Route ``requests`` (sequence-hash lists) over 72 GPUs with ``policy``. Each request holds its
-    blocks for the next ``active_window`` arrivals (its decode), then releases them (they stay
-    cached until evicted). Reports the local prefix hit rate and, counted on the same run, what
-    peer-HBM fetches over NVLink and the hypothetical NVSwitch tier would add."""
-    kv = NVL72KVBManager(blocks_per_gpu=blocks_per_gpu)
+def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, tp: int = 8, num_gpus: int = 72,
+                  blocks_per_worker: int = 4096, active_window: int = 288, block_size: int = 16,
+                  nvswitch_tier: bool = False, switch_capacity_blocks: int = 8192, seed: int = 0) -> RackResult:
+    """Route ``requests`` (sequence-hash lists) with ``policy`` over the rack's workers: one worker
+    per TP group of ``tp`` GPUs (the seed's 405B at TP8 on 72 GPUs: 9 workers), each with a KV
+    cache of ``blocks_per_worker`` blocks. Each request holds its blocks for the next
+    ``active_window`` arrivals (its decode), then releases them (they stay cached until evicted).
+    Reports the local prefix hit rate and, counted on the same run, what fetches from other
+    workers' HBM over NVLink and the hypothetical NVSwitch tier (one per 8-GPU domain of the seed,
+    shared by the workers whose GPUs it holds) would add."""
+    require_positive_int("tp", tp)
+    require_positive_int("num_gpus", num_gpus)
+    if num_gpus % tp:
+        raise ValueError(f"num_gpus={num_gpus} is not a whole number of TP{tp} workers")
+    get_gpu("gb200-b200").require_tp(tp)
+    workers = num_gpus // tp
+    kv = NVL72KVBManager(workers, blocks_per_worker, topology=None) if workers != _RACK_GPUS else \
+        NVL72KVBManager(blocks_per_gpu=blocks_per_worker)
     router = Router(policy, seed=seed)
     active = np.zeros(kv.num_gpus, dtype=int)
     live: deque[tuple[int, list[int]]] = deque()
     computed = np.zeros(kv.num_gpus, dtype=int)
-    seed_view = NVL72Topology("seed")
+    domain_size = NVL72Topology.SEED_DOMAIN_SIZE
+    n_domains = -(-num_gpus // domain_size)
     switches = [NVSwitchMemoryTier(d, capacity_bytes=switch_capacity_blocks, block_bytes=1)
-                for d in range(seed_view.num_domains)] if nvswitch_tier else []
-    readers: dict[tuple[int, int], set[int]] = {}  # (domain, block) -> GPUs of the domain that read it
+                for d in range(n_domains)] if nvswitch_tier else []
+    readers: dict[tuple[int, int], set[int]] = {}  # (domain, block) -> workers of the domain that read it
     total = local = peer = moved = switch = 0
     for hashes in requests:
         if not hashes:
@@ -731,7 +794,7 @@ def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, blocks_p
         peer += best
         moved += best - mine
         if switches:
-            dom = g // NVL72Topology.SEED_DOMAIN_SIZE
+            dom = g * tp // domain_size  # the domain of the worker's first GPU
             sw = switches[dom]
             extra = 0
             for h in hashes[mine:]:
@@ -751,22 +814,22 @@ def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, blocks_p
             active[og] -= len(oh)
         try:
             kv.allocate(g, hashes)
-        except CapacityError:  # the GPU is full of live blocks: serve without caching this request
+        except CapacityError:  # the worker is full of live blocks: serve without caching this request
             pass
         else:
             live.append((g, hashes))
             active[g] += len(hashes)
         computed[g] += len(hashes) - mine
-    return RackResult(policy, blocks_per_gpu, len(requests), local / total, local * block_size,
+    return RackResult(policy, tp, workers, blocks_per_worker, len(requests), local / total, local * block_size,
                       float(computed.max() / max(computed.mean(), 1e-9)), peer / total, moved,
                       switch / total if switches else 0.0)
 
 
 def rack_table(requests: list[list[int]], policies=POLICIES, cache_sizes=(1024, 4096), **kw) -> "pd.DataFrame":  # noqa: F821
-    """:func:`simulate_rack` for each policy and cache size (blocks per GPU)."""
+    """:func:`simulate_rack` for each policy and cache size (blocks per worker)."""
     import pandas as pd
 
-    return pd.DataFrame([simulate_rack(requests, p, blocks_per_gpu=c, **kw).__dict__
+    return pd.DataFrame([simulate_rack(requests, p, blocks_per_worker=c, **kw).__dict__
                          for c in cache_sizes for p in policies])
 
 
@@ -774,4 +837,4 @@ __all__ = ["CAPACITY_ROWS", "CapacityError", "LocalBlockManager", "NVL72KVBManag
            "POLICIES",
            "BlockTransfer", "CHUNK_LATENCY_S", "RackResult", "Router", "block_transfer", "block_transfer_table", "Workload", "XXH3_SEED", "block_hashes", "capacity_table", "chain",
            "compute_kv_capacity", "fast_route_request", "generate_requests", "kv_capacity", "rack_table",
-           "seed_route_request", "sequence_hashes", "simulate_rack", "tier_table"]
+           "seed_route_request", "sequence_hashes", "sequence_hashes_array", "simulate_rack", "tier_table"]

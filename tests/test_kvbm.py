@@ -4,7 +4,7 @@ managers and the rack directory, routing on hand-built cases."""
 import numpy as np
 import pytest
 import xxhash
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -213,11 +213,29 @@ def test_nvswitch_tier_as_specified():
 
 def test_rack_simulation_is_deterministic_and_sane():
     reqs = kvbm.generate_requests(600, seed=4)
-    a = kvbm.simulate_rack(reqs, "dynamo", blocks_per_gpu=512)
-    assert a == kvbm.simulate_rack(reqs, "dynamo", blocks_per_gpu=512)
+    a = kvbm.simulate_rack(reqs, "dynamo", blocks_per_worker=512)
+    assert a == kvbm.simulate_rack(reqs, "dynamo", blocks_per_worker=512)
     assert 0 <= a.hit_rate <= a.peer_hit_rate <= 1
-    lo = kvbm.simulate_rack(reqs, "least-loaded", blocks_per_gpu=512)
+    lo = kvbm.simulate_rack(reqs, "least-loaded", blocks_per_worker=512)
     assert a.hit_rate > lo.hit_rate  # KV-aware routing finds more prefix hits
+    # Workers are TP groups: 405B at TP8 on 72 GPUs is 9 workers, at TP4 18, at TP1 72.
+    assert (a.tp, a.workers) == (8, 9)
+    assert kvbm.simulate_rack(reqs[:50], "dynamo", tp=4).workers == 18
+    assert kvbm.simulate_rack(reqs[:50], "dynamo", tp=1).workers == 72
+    with pytest.raises(ValueError, match="whole number of TP5 workers"):
+        kvbm.simulate_rack(reqs[:5], "dynamo", tp=5)
+    with pytest.raises(ValueError, match="NVLink domain"):
+        kvbm.simulate_rack(reqs[:5], "dynamo", tp=144, num_gpus=144)
+
+
+def test_requests_land_only_on_workers():
+    reqs = kvbm.generate_requests(200, seed=5)
+    kv_seen = set()
+    for policy in kvbm.POLICIES:
+        r = kvbm.simulate_rack(reqs, policy, tp=8, blocks_per_worker=256)
+        kv_seen.add(r.workers)
+        assert 0 <= r.hit_rate <= r.peer_hit_rate <= 1 and r.load_imbalance >= 1
+    assert kv_seen == {9}
     with pytest.raises(ValueError, match="frac_system"):
         kvbm.Workload(frac_system=0.8, frac_multiturn=0.5)
 
@@ -236,3 +254,18 @@ def test_capacity_with_replicated_kv_heads():
         kvbm.kv_capacity("h100", "llama-3.1-405b", "fp8", tp=16, num_gpus=16)
     with pytest.raises(ValueError, match="capacity, free"):
         kvbm.kv_capacity("h100", "llama-3.1-70b", "fp8", tp=8, num_gpus=8, fraction_of="all")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.integers(0, 2**64 - 1), st.integers(0, 71), max_size=300),
+       st.lists(st.integers(0, 2**64 - 1), max_size=50), st.integers(0, 3))
+def test_owner_index_agrees_with_the_dict(owner, extra, top_bits):
+    # Force collisions: many keys share their top bits, so look-ups must probe past other keys.
+    owner = {(k >> top_bits * 8) if top_bits else k: v for k, v in owner.items()}
+    index = kvbm.OwnerIndex(owner, 72)
+    queries = list(owner)[:100] + extra
+    want = [owner.get(q, -1) for q in queries]
+    assert list(index.owners(queries)) == want
+    assert list(index.owners(kvbm.sequence_hashes_array(queries))) == want
+    if queries:
+        assert index.route(queries, lambda: -7) == kvbm.fast_route_request(owner, queries, lambda: -7)
