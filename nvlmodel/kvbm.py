@@ -745,7 +745,8 @@ class RackResult:
     policy: str
     tp: int  # GPUs per worker (one TP group serves one replica of the model)
     workers: int  # the rack's GPUs / tp: what the router chooses among
-    blocks_per_worker: int
+    blocks_per_gpu: int  # KV memory per GPU, in whole blocks
+    blocks_per_worker: int  # blocks one worker caches (its GPUs' memory pooled)
     requests: int
     hit_rate: float  # sum of locally cached prefix blocks / sum of request blocks
     prefill_tokens_saved: int
@@ -756,11 +757,15 @@ class RackResult:
 
 
 def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, tp: int = 8, num_gpus: int = 72,
-                  blocks_per_worker: int = 4096, active_window: int = 288, block_size: int = 16,
-                  nvswitch_tier: bool = False, switch_capacity_blocks: int = 8192, seed: int = 0) -> RackResult:
+                  blocks_per_gpu: int = 512, model: str | ModelArch = "llama-3.1-405b", active_window: int = 288,
+                  block_size: int = 16, nvswitch_tier: bool = False, switch_capacity_blocks: int = 8192,
+                  seed: int = 0) -> RackResult:
     """Route ``requests`` (sequence-hash lists) with ``policy`` over the rack's workers: one worker
-    per TP group of ``tp`` GPUs (the seed's 405B at TP8 on 72 GPUs: 9 workers), each with a KV
-    cache of ``blocks_per_worker`` blocks. Each request holds its blocks for the next
+    per TP group of ``tp`` GPUs (the seed's 405B at TP8 on 72 GPUs: 9 workers). ``blocks_per_gpu``
+    is each GPU's KV memory counted in whole blocks; a worker pools its GPUs' memory and holds each
+    block split over them by KV head, so it caches ``blocks_per_gpu x kv_heads / kv heads per GPU``
+    blocks (``x tp`` while tp <= the model's KV heads; fewer beyond, where heads are replicated):
+    the rack's memory is the same at every ``tp``. Each request holds its blocks for the next
     ``active_window`` arrivals (its decode), then releases them (they stay cached until evicted).
     Reports the local prefix hit rate and, counted on the same run, what fetches from other
     workers' HBM over NVLink and the hypothetical NVSwitch tier (one per 8-GPU domain of the seed,
@@ -770,7 +775,10 @@ def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, tp: int 
     if num_gpus % tp:
         raise ValueError(f"num_gpus={num_gpus} is not a whole number of TP{tp} workers")
     get_gpu("gb200-b200").require_tp(tp)
+    require_positive_int("blocks_per_gpu", blocks_per_gpu)
+    m = model if isinstance(model, ModelArch) else get_model(model)
     workers = num_gpus // tp
+    blocks_per_worker = int(blocks_per_gpu * m.kv_heads / m.kv_heads_per_gpu(tp))
     kv = NVL72KVBManager(workers, blocks_per_worker, topology=None) if workers != _RACK_GPUS else \
         NVL72KVBManager(blocks_per_gpu=blocks_per_worker)
     router = Router(policy, seed=seed)
@@ -820,16 +828,16 @@ def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, tp: int 
             live.append((g, hashes))
             active[g] += len(hashes)
         computed[g] += len(hashes) - mine
-    return RackResult(policy, tp, workers, blocks_per_worker, len(requests), local / total, local * block_size,
+    return RackResult(policy, tp, workers, blocks_per_gpu, blocks_per_worker, len(requests), local / total, local * block_size,
                       float(computed.max() / max(computed.mean(), 1e-9)), peer / total, moved,
                       switch / total if switches else 0.0)
 
 
 def rack_table(requests: list[list[int]], policies=POLICIES, cache_sizes=(1024, 4096), **kw) -> "pd.DataFrame":  # noqa: F821
-    """:func:`simulate_rack` for each policy and cache size (blocks per worker)."""
+    """:func:`simulate_rack` for each policy and cache size (KV memory per GPU, in whole blocks)."""
     import pandas as pd
 
-    return pd.DataFrame([simulate_rack(requests, p, blocks_per_worker=c, **kw).__dict__
+    return pd.DataFrame([simulate_rack(requests, p, blocks_per_gpu=c, **kw).__dict__
                          for c in cache_sizes for p in policies])
 
 

@@ -386,15 +386,15 @@ def plot_routing(table) -> plt.Figure:
     :func:`nvlmodel.kvbm.rack_table`)."""
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
     policies = list(dict.fromkeys(table["policy"]))
-    sizes = list(dict.fromkeys(table["blocks_per_worker"]))
+    sizes = list(dict.fromkeys(table["blocks_per_gpu"]))
     width = 0.8 / len(sizes)
     colors = plt.get_cmap("Blues")(np.linspace(0.45, 0.85, len(sizes)))
     for ax, col, label in ((axes[0], "hit_rate", "prefix hit rate (ratio of sums)"),
                            (axes[1], "load_imbalance", "load imbalance (max / mean prefill)")):
         for i, c in enumerate(sizes):
-            vals = [table[(table.policy == p) & (table.blocks_per_worker == c)][col].iloc[0] for p in policies]
+            vals = [table[(table.policy == p) & (table.blocks_per_gpu == c)][col].iloc[0] for p in policies]
             ax.bar(np.arange(len(policies)) + (i - (len(sizes) - 1) / 2) * width, vals, width, color=colors[i],
-                   label=f"{c:,} blocks per worker")
+                   label=f"{c:,} blocks of memory per GPU")
         ax.set_xticks(np.arange(len(policies)), policies)
         ax.set_ylabel(label)
     axes[0].legend(fontsize=7)
@@ -414,7 +414,7 @@ def plot_tiers(result) -> plt.Figure:
         ax.text(v, i, f" {v:.1%}", va="center", fontsize=8)
     ax.set_xlim(0, 1.05)
     ax.invert_yaxis()
-    ax.set_xlabel(f"prefix hit rate, policy {result.policy}, {result.blocks_per_worker:,} blocks per worker ({result.workers} TP{result.tp} workers)")
+    ax.set_xlabel(f"prefix hit rate, policy {result.policy}, {result.blocks_per_worker:,} blocks per worker\n({result.workers} TP{result.tp} workers)")
     fig.tight_layout()
     return fig
 

@@ -213,10 +213,10 @@ def test_nvswitch_tier_as_specified():
 
 def test_rack_simulation_is_deterministic_and_sane():
     reqs = kvbm.generate_requests(600, seed=4)
-    a = kvbm.simulate_rack(reqs, "dynamo", blocks_per_worker=512)
-    assert a == kvbm.simulate_rack(reqs, "dynamo", blocks_per_worker=512)
+    a = kvbm.simulate_rack(reqs, "dynamo", blocks_per_gpu=64)
+    assert a == kvbm.simulate_rack(reqs, "dynamo", blocks_per_gpu=64)
     assert 0 <= a.hit_rate <= a.peer_hit_rate <= 1
-    lo = kvbm.simulate_rack(reqs, "least-loaded", blocks_per_worker=512)
+    lo = kvbm.simulate_rack(reqs, "least-loaded", blocks_per_gpu=64)
     assert a.hit_rate > lo.hit_rate  # KV-aware routing finds more prefix hits
     # Workers are TP groups: 405B at TP8 on 72 GPUs is 9 workers, at TP4 18, at TP1 72.
     assert (a.tp, a.workers) == (8, 9)
@@ -232,7 +232,7 @@ def test_requests_land_only_on_workers():
     reqs = kvbm.generate_requests(200, seed=5)
     kv_seen = set()
     for policy in kvbm.POLICIES:
-        r = kvbm.simulate_rack(reqs, policy, tp=8, blocks_per_worker=256)
+        r = kvbm.simulate_rack(reqs, policy, tp=8, blocks_per_gpu=32)
         kv_seen.add(r.workers)
         assert 0 <= r.hit_rate <= r.peer_hit_rate <= 1 and r.load_imbalance >= 1
     assert kv_seen == {9}
@@ -269,3 +269,24 @@ def test_owner_index_agrees_with_the_dict(owner, extra, top_bits):
     assert list(index.owners(kvbm.sequence_hashes_array(queries))) == want
     if queries:
         assert index.route(queries, lambda: -7) == kvbm.fast_route_request(owner, queries, lambda: -7)
+
+
+def test_workers_pool_their_gpus_memory():
+    reqs = kvbm.generate_requests(20, seed=6)
+    # 405B has 8 KV heads: a TP8 worker holds 8x a GPU's blocks; at TP16 heads are replicated, so
+    # the 16 GPUs of a worker hold what 8 unreplicated GPUs would.
+    assert kvbm.simulate_rack(reqs, tp=8, blocks_per_gpu=100).blocks_per_worker == 800
+    assert kvbm.simulate_rack(reqs, tp=1, blocks_per_gpu=100).blocks_per_worker == 100
+    assert kvbm.simulate_rack(reqs, tp=16, num_gpus=64, blocks_per_gpu=100).blocks_per_worker == 800
+
+
+def test_what_changed_sets_the_record_beside_live_values():
+    from nvlmodel import changelog
+
+    t = changelog.what_changed("01-hardware").set_index("quantity")
+    row = t.loc["B200 HBM visible to software"]
+    assert row["before (1ba107a)"] == 180.0  # the previous edition read MLPerf's label as GB
+    assert row["now"] == pytest.approx(183_359 * 2**20 / 1e9)
+    assert set(changelog.previous()) == {c.key for c in changelog.CHANGES}
+    with pytest.raises(ValueError, match="01-hardware"):
+        changelog.what_changed("03-modelexpress")

@@ -1,0 +1,205 @@
+"""What changed between editions: the previous edition's values beside the current ones.
+
+The previous values are a record (``nvlmodel/data/previous_edition.csv``, written by
+``scripts/record_previous.py`` from the previous edition's own code); the current values are
+computed here, live, so a chapter's "What changed" table follows any later change of the models.
+Each entry names the chapter it belongs to and the correction that moved it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from .units import require_choice
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    chapter: str
+    quantity: str
+    unit: str  # display unit of both values
+    scale: float  # SI value / scale = display value
+    now: Callable[[], float]
+    why: str
+
+
+def _hbm(gpu: str) -> float:
+    from .hardware import get_gpu
+
+    return get_gpu(gpu).hbm_visible_bytes
+
+
+def _nvl72_hbm() -> float:
+    from .hardware import get_system
+
+    return get_system("nvl72").total_hbm_visible_bytes
+
+
+def _prefill_128k() -> float:
+    from .roofline import prefill
+
+    return prefill("gb200-b200", "llama-3.1-405b", "nvfp4", prompt=131_072, tp=8, kv_bytes_per_element=2.0).time
+
+
+def _capacity(label: str) -> float:
+    from .kvbm import capacity_table
+
+    return float(capacity_table("datasheet").set_index("configuration").loc[label, "sessions_128k"])
+
+
+def _block() -> float:
+    from .hardware import get_gpu
+    from .kvbm import block_transfer
+
+    return block_transfer("llama-3.1-405b", get_gpu("gb200-b200").nvlink_bw_per_direction, tp=8).time
+
+
+@lru_cache(maxsize=1)
+def _routing():
+    from .kvbm import Workload, generate_requests, simulate_rack
+
+    ws = Workload(system_prompt_tokens=1024, frac_system=0.5, frac_multiturn=0.3, unique_tokens=512, turn_tokens=128)
+    return simulate_rack(generate_requests(3000, ws, seed=0), "dynamo", blocks_per_gpu=512, tp=8)
+
+
+def _allreduce() -> float:
+    from .collectives import engine_allreduce, tp_step_allreduce_time
+
+    return tp_step_allreduce_time("llama-3.1-405b", 256, engine_allreduce("gb200", 8, "nccl").time)
+
+
+def _e2e_adv(metric: str) -> Callable[[], float]:
+    def f() -> float:
+        from . import endtoend as e2e
+
+        return e2e.advantage(metric, e2e.cells("datasheet"))
+    return f
+
+
+def _e2e(what: str) -> float:
+    from . import endtoend as e2e
+
+    return e2e.rack_decode_tok_s("datasheet") if what == "rack" else e2e.cells("seed")["nvl72"]["swap_ms"]
+
+
+@lru_cache(maxsize=1)
+def _held_out():
+    from . import calibrate as cal
+
+    p = cal.predictions()
+    return p[p.kv_fits & (p.split == "held-out")]
+
+
+def _heldout(metric: str) -> float:
+    return float(_held_out()[f"{metric}_err_pct"].abs().median())
+
+
+def _bias(precision: str, tp: int) -> float:
+    h = _held_out()
+    return float(h[(h.precision == precision) & (h.tp == tp)].tpot_err_pct.median())
+
+
+def _headline(i: int) -> float:
+    from .calibrate import headline
+
+    return float(headline().calibrated_ratio.iloc[i])
+
+
+def _ledger(status: str) -> float:
+    from .claims import status_counts
+
+    return status_counts()[status]
+
+
+_WHY_HBM = "HBM is the bytes software sees (nvidia-smi), not MLPerf's GiB-scale labels read as GB"
+_WHY_ATT = "attention's Q.K^T and A.V run at the BF16 peak, not the FP4 peak of the weight GEMMs"
+_WHY_E2E = ("like with like: an FP8 KV cache on both sides, each side at the largest batch that fits, TP "
+            "all-reduce from the engine's measured kernels, attention at its own dtype, visible HBM")
+_WHY_CAL = ("TP all-reduce from each engine's measured kernels and the HGX B200 8-GPU curves (no extrapolation), "
+            "attention at its own dtype, visible HBM, per-engine KV memory rules")
+
+CHANGES: tuple[Change, ...] = (
+    Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
+    Change("hbm.gb200", "01-hardware", "GB200 GPU HBM visible to software", "GB", 1e9, lambda: _hbm("gb200-b200"),
+           _WHY_HBM),
+    Change("hbm.nvl72", "01-hardware", "NVL72 HBM visible to software", "TB", 1e12, _nvl72_hbm, _WHY_HBM),
+    Change("prefill.405b.128k", "02-fp4", "405B prefill of one 128K prompt, GB200 TP8, NVFP4 (bound)", "s", 1.0,
+           _prefill_128k, _WHY_ATT),
+    Change("capacity.nvl72.sessions", "04-kvbm", "128K sessions in NVL72 KV (datasheet)", "count", 1.0,
+           lambda: _capacity("72x B200 NVL72 (FP4 weights, FP8 KV)"), _WHY_HBM),
+    Change("capacity.h100x8.sessions", "04-kvbm", "128K sessions in 8x H100 KV (datasheet)", "count", 1.0,
+           lambda: _capacity("8x H100 (FP8 weights, FP16 KV)"), _WHY_HBM),
+    Change("block.405b", "04-kvbm", "one 16-token KV block of 405B across the rack (datasheet)", "us", 1e-6, _block,
+           "a paged block is one copy per layer and TP shard, each with its own latency"),
+    Change("routing.workers", "04-kvbm", "workers the router chooses among", "count", 1.0,
+           lambda: _routing().workers, "a worker is a TP8 group serving one replica, not a GPU"),
+    Change("routing.dynamo.hit", "04-kvbm", "Dynamo-policy prefix hit rate, 512 blocks of memory per GPU", "%", 0.01,
+           lambda: _routing().hit_rate, "9 TP8 workers, each pooling 8 GPUs' memory, instead of 72 GPUs"),
+    Change("routing.dynamo.imbalance", "04-kvbm", "Dynamo-policy load imbalance (max / mean)", "x", 1.0,
+           lambda: _routing().load_imbalance, "9 TP8 workers instead of 72 GPUs"),
+    Change("allreduce.gb200.tp8.decode", "05-gang-scheduling", "GB200 TP8 NCCL all-reduce per 405B decode step, batch 256",
+           "ms", 1e-3, _allreduce, "the measured HGX B200 8-GPU curve stands in for GB200, not an H100-scaled extrapolation"),
+    Change("e2e.adv.prefill_tok_s", "06-end-to-end", "prefill advantage (datasheet)", "x", 1.0,
+           _e2e_adv("prefill_tok_s"), _WHY_E2E),
+    Change("e2e.adv.decode_tok_s", "06-end-to-end", "decode advantage (datasheet)", "x", 1.0,
+           _e2e_adv("decode_tok_s"), _WHY_E2E),
+    Change("e2e.adv.sessions_128k", "06-end-to-end", "128K-session advantage (datasheet)", "x", 1.0,
+           _e2e_adv("sessions_128k"), "the same FP8 KV cache on both sides; visible HBM"),
+    Change("e2e.adv.kv_block_us", "06-end-to-end", "KV-block transfer advantage (datasheet)", "x", 1.0,
+           _e2e_adv("kv_block_us"), "per-layer copies: per-copy latency, not link bandwidth, sets the time"),
+    Change("e2e.rack.datasheet", "06-end-to-end", "rack decode rate, 9 replicas (datasheet)", "tok/s", 1.0,
+           lambda: _e2e("rack"), _WHY_E2E),
+    Change("e2e.swap.seed.nvl72", "06-end-to-end", "NVL72 model swap by the document's method", "ms", 1.0,
+           lambda: _e2e("swap"), "the table's own model (405B, a TP8 shard per GPU); the printed cell is 70B"),
+    Change("cal.heldout.tpot_mdape", "07-validation", "held-out B200 TPOT MdAPE", "%", 1.0,
+           lambda: _heldout("tpot"), _WHY_CAL),
+    Change("cal.heldout.ttft_mdape", "07-validation", "held-out B200 TTFT MdAPE", "%", 1.0,
+           lambda: _heldout("ttft"), _WHY_CAL),
+    *(Change(f"cal.bias.{p}.tp{tp}", "07-validation", f"held-out B200 TPOT bias, {p.upper()} TP{tp}", "%", 1.0,
+             (lambda p=p, tp=tp: _bias(p, tp)), _WHY_CAL) for p in ("fp4", "fp8") for tp in (1, 2, 4, 8)),
+    Change("headline.decode1", "07-validation", "calibrated B200 FP4 / H100 FP8 per GPU, decode batch 1", "x", 1.0,
+           lambda: _headline(0), _WHY_CAL),
+    Change("headline.decode64", "07-validation", "calibrated B200 FP4 / H100 FP8 per GPU, decode batch 64", "x", 1.0,
+           lambda: _headline(1), _WHY_CAL),
+    Change("headline.prefill", "07-validation", "calibrated B200 FP4 / H100 FP8 per GPU, 4K prefill", "x", 1.0,
+           lambda: _headline(2), _WHY_CAL + "; H100 now holds the 4K prefill on one GPU"),
+    *(Change(f"ledger.{s}", "90-errata", f"ledger claims {s}", "count", 1.0, (lambda s=s: _ledger(s)),
+             "the 405B table's swap cells are 70B figures; the document's sessions and block copies unchanged")
+      for s in ("reproduced", "inconsistent", "not-derivable")),
+)
+CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(c.chapter for c in CHANGES))
+
+
+@lru_cache(maxsize=1)
+def previous() -> dict[str, tuple[float, str]]:
+    """The previous edition's values (SI units) and the commit they were computed at, by key."""
+    import csv
+
+    with resources.files("nvlmodel.data").joinpath("previous_edition.csv").open() as f:
+        return {r["key"]: (float(r["value"]), r["commit"]) for r in csv.DictReader(f)}
+
+
+def what_changed(chapter: str) -> "pd.DataFrame":  # noqa: F821
+    """The quantities of ``chapter`` that the correctness pass moved: previous edition, now (both in
+    the display unit), the change in percent, and why."""
+    import pandas as pd
+
+    require_choice("chapter", chapter, CHAPTERS)
+    prev = previous()
+    rows = []
+    for c in CHANGES:
+        if c.chapter != chapter:
+            continue
+        before, commit = prev[c.key]
+        now = float(c.now())
+        rows.append({"quantity": c.quantity, "unit": c.unit, f"before ({commit})": before / c.scale,
+                     "now": now / c.scale, "change %": (now / before - 1) * 100 if before else float("nan"),
+                     "why": c.why})
+    return pd.DataFrame(rows)
+
+
+__all__ = ["CHANGES", "CHAPTERS", "Change", "previous", "what_changed"]
