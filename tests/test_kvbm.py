@@ -287,6 +287,6 @@ def test_what_changed_sets_the_record_beside_live_values():
     row = t.loc["B200 HBM visible to software"]
     assert row["before (1ba107a)"] == 180.0  # the previous edition read MLPerf's label as GB
     assert row["now"] == pytest.approx(183_359 * 2**20 / 1e9)
-    assert set(changelog.previous()) == {c.key for c in changelog.CHANGES}
+    assert {c.key for c in changelog.CHANGES} <= set(changelog.previous())  # every change has its record
     with pytest.raises(ValueError, match="01-hardware"):
         changelog.what_changed("03-modelexpress")
