@@ -80,6 +80,15 @@ ENGINE_MEMORY: dict[str, EngineMemory] = {
 METRICS: tuple[str, ...] = ("tpot", "ttft")
 
 
+def engine_memory_table() -> "pd.DataFrame":  # noqa: F821
+    """The per-engine KV memory defaults (:data:`ENGINE_MEMORY`), one row per engine."""
+    import pandas as pd
+
+    return pd.DataFrame([{"engine": k, "KV dtype": e.kv_dtype, "memory fraction": e.memory_fraction,
+                          "fraction of": "all HBM" if e.of == "capacity" else "HBM left after weights",
+                          "source": e.source} for k, e in ENGINE_MEMORY.items()])
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Efficiencies of one serving engine: fractions of peak, and fixed costs in seconds."""
@@ -430,6 +439,22 @@ def error_summary(pred: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd
     return pd.DataFrame(rows)
 
 
+def bias_by_tp(pred: "pd.DataFrame", split: str = "held-out") -> "pd.DataFrame":  # noqa: F821
+    """Median signed TPOT error (percent) per TP degree of ``split``'s rows whose KV fits: over all
+    of them, and per precision and per engine (columns), so a tilt with TP shows where it lives."""
+    import pandas as pd
+
+    require_choice("split", split, ("calibration", "held-out"))
+    d = pred[(pred.split == split) & pred.kv_fits]
+    cols = {"all": d.groupby("tp").tpot_err_pct.median()}
+    for by in ("precision", "engine"):
+        for key, g in d.groupby(by):
+            cols[key] = g.groupby("tp").tpot_err_pct.median()
+    out = pd.DataFrame(cols)
+    out.index.name = "tp"
+    return out
+
+
 #: The engine whose Hopper calibration restates the document's headline: the one campaign measured
 #: on both Hopper and Blackwell with FP8 and FP4 (TensorRT-LLM, 2026-04-06 dump).
 HEADLINE_ENGINE = "trtllm@2026-04-06"
@@ -506,6 +531,6 @@ def measured_ratio(numerator: tuple[str, str, str] = MEASURED_B200_FP4,
     return (table[tuple(numerator)] / table[tuple(denominator)]).dropna()
 
 
-__all__ = ["CALIBRATION_SYSTEMS", "REQUIRED_COLUMNS", "SYSTEMS", "Calibration", "Config",
+__all__ = ["bias_by_tp", "ENGINE_MEMORY", "EngineMemory", "KV_DTYPES", "engine_memory_table", "CALIBRATION_SYSTEMS", "REQUIRED_COLUMNS", "SYSTEMS", "Calibration", "Config",
            "calibration_rows", "calibration_table", "components", "error_summary", "fit", "fit_engines", "fitted",
            "HEADLINE_ENGINE", "HEADLINE_POINTS", "headline", "measured_per_gpu", "measured_ratio", "smallest_tp", "kv_fits", "load_measurements", "predict", "predictions"]

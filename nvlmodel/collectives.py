@@ -335,20 +335,24 @@ def tp_step_allreduce_time(model: str | ModelArch, tokens: int, time_of_one, *,
 
 def tp_comm_table(model: str = "llama-3.1-405b", tp: int = 8, decode_batch: int = 256,
                   prefill_tokens: int = 4096) -> "pd.DataFrame":  # noqa: F821
-    """TP all-reduce time per forward step and per token, decode and prefill, under four models:
-    the seed's formula (same domain), the NVLink 5 ring bound, and the NCCL fits for H100 (measured)
-    and GB200 (measured on 2 and 4 GPUs; see :func:`system_fit` beyond)."""
+    """TP all-reduce time per forward step and per token, decode and prefill: the seed's formula
+    (same domain), the NVLink 5 ring bound, NCCL and TensorRT-LLM's own kernels as measured on
+    GB200 (beyond 4 GPUs: on HGX B200, :data:`STAND_INS`) and on H100."""
     import pandas as pd
 
-    h100, _ = fit_alpha_beta("h100_sxm", tp) if tp in (2, 4, 8) else (None, None)
-    gb = system_fit("gb200", tp)
+    gb, h = engine_allreduce("gb200", tp, "nccl"), None
+    if tp <= 8:
+        h = engine_allreduce("h100_sxm", tp, "nccl")
     models = {
         "seed formula (1.8 TB/s)": lambda b: seed_allreduce_time(b, tp),
         "NVLink 5 ring bound (900 GB/s)": nvlink_ring(900e9, tp).time,
-        f"GB200 NCCL fit{'' if tp in (2, 4) else ' (extrapolated)'}": gb.time,
+        f"GB200 NCCL ({_provenance(gb.kernel)})": gb.time,
+        f"GB200 TensorRT-LLM kernel ({_provenance(engine_allreduce('gb200', tp, 'trtllm').kernel)})":
+            engine_allreduce("gb200", tp, "trtllm").time,
     }
-    if h100 is not None:
-        models["H100 NCCL fit (measured)"] = h100.time
+    if h is not None:
+        models["H100 NCCL (measured)"] = h.time
+        models["H100 TensorRT-LLM kernel (measured)"] = engine_allreduce("h100_sxm", tp, "trtllm").time
     rows = []
     for phase, tokens in (("decode", decode_batch), ("prefill", prefill_tokens)):
         for name, fn in models.items():
@@ -358,3 +362,10 @@ def tp_comm_table(model: str = "llama-3.1-405b", tp: int = 8, decode_batch: int 
                          "one_allreduce_us": float(fn(tp_allreduce_bytes(model, tokens))) * 1e6,
                          "per_step_ms": step * 1e3, "per_token_us": step / tokens * 1e6})
     return pd.DataFrame(rows)
+
+
+def _provenance(curve: "MeasuredCurve | AlphaBeta") -> str:
+    """How a curve was obtained, in a few words: measured, measured on a stand-in, or extrapolated."""
+    if "extrapolated" in curve.label:
+        return "extrapolated"
+    return "HGX B200 measured" if "standing in" in curve.label else "measured"

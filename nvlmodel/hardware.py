@@ -464,6 +464,20 @@ def spec_table(gpu_a: str = "b200", gpu_b: str = "h100", preset: str = "seed",
     return pd.DataFrame(rows)
 
 
+def hbm_table() -> pd.DataFrame:  # noqa: F821
+    """HBM per GPU as marketed and as software sees it (nvidia-smi's total), in GB, MiB and GiB: the
+    marketed "GB" and MLPerf's system labels (B200-SXM-180GB, GB200-186GB) are not usable bytes."""
+    import pandas as pd
+
+    rows = []
+    for name in GPU_NAMES:
+        g = get_gpu(name, "datasheet")
+        rows.append({"GPU": g.name, "marketed (GB)": g.hbm_bytes / GB, "nvidia-smi (MiB)": g.hbm_visible_bytes / MiB,
+                     "visible (GB, 1e9 B)": g.hbm_visible_bytes / GB, "visible (GiB)": g.hbm_visible_bytes / 2**30,
+                     "source": str(g.sources["hbm_visible_bytes"])})
+    return pd.DataFrame(rows)
+
+
 #: Rack-level totals shown for a system: label, display unit, and how to compute it from a SystemSpec.
 SYSTEM_TOTALS: tuple[tuple[str, str, Any], ...] = (
     ("GPUs", "count", lambda s: s.num_gpus),

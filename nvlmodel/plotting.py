@@ -248,26 +248,23 @@ def plot_roofline(curves, context: int) -> plt.Figure:
 
 def plot_allreduce(sizes=None) -> plt.Figure:
     """All-reduce time against message size: measured NCCL points, the alpha-beta fit and the
-    seed's formula, one panel per measured system."""
+    seed's formula, one panel per fabric. GB200 was measured on 2 and 4 GPUs; its 8-GPU curve is
+    HGX B200's, measured (hollow markers), the same B200 on the same NVLink 5 switches."""
     from . import collectives as col
 
     d = col.load_measurements()
     sizes = np.logspace(3, 9.3, 60) if sizes is None else np.asarray(sizes)
     colors = plt.get_cmap("tab10").colors
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), sharey=True)
-    for ax, system in zip(axes, col.MEASURED_SYSTEMS):
-        ns = sorted(set(d[d.system == system].num_gpus))
-        for i, n in enumerate(ns + ([8] if system == "gb200" else [])):
-            pts = d[(d.system == system) & (d.num_gpus == n)]
-            measured = len(pts) > 0
-            if measured:
-                ax.scatter(pts.bytes, pts.latency_ms * 1e3, s=10, color=colors[i], zorder=3,
-                           label=f"{n} GPUs, NCCL measured")
-                fit, _ = col.fit_alpha_beta(system, int(n))
-            else:
-                fit = col.system_fit(system, n)
-            ax.plot(sizes, fit.time(sizes) * 1e6, color=colors[i], lw=1.2, ls="-" if measured else ":",
-                    label=f"{n} GPUs, alpha-beta {'fit' if measured else 'extrapolated'}")
+    for ax, system in zip(axes, ("h100_sxm", "gb200")):
+        for i, n in enumerate((2, 4, 8)):
+            who = system if n in set(d[d.system == system].num_gpus) else col.STAND_INS[system]
+            pts = d[(d.system == who) & (d.num_gpus == n)]
+            own = who == system
+            ax.scatter(pts.bytes, pts.latency_ms * 1e3, s=10, zorder=3, facecolors=colors[i] if own else "none",
+                       edgecolors=colors[i], label=f"{n} GPUs, NCCL measured" + ("" if own else " on HGX B200"))
+            fit = col.system_fit(system, n)
+            ax.plot(sizes, fit.time(sizes) * 1e6, color=colors[i], lw=1.2, label=f"{n} GPUs, alpha-beta fit")
             if system == "gb200":  # the seed's formula describes NVL72 only
                 ax.plot(sizes, [col.seed_allreduce_time(s, n) * 1e6 for s in sizes], color=colors[i], lw=1.0,
                         ls="--", label=f"TP{n}, seed formula (no latency term)")

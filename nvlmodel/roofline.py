@@ -291,6 +291,26 @@ def prefill(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nv
                  efficiency=efficiency, comm_s=comm_s)
 
 
+def attention_share_table(gpu: str = "gb200-b200", model: str = "llama-3.1-405b", weight_format: str = "nvfp4", *,
+                          prompts=(4096, 32768, 131072), tp: int = 8) -> "pd.DataFrame":  # noqa: F821
+    """Prefill compute time of one prompt when attention runs at its own dtype (BF16 or FP8) against
+    every FLOP at the weight format's peak (what a roofline that ignores the attention dtype does).
+    Attention's share of FLOPs grows with the prompt, so the difference does too."""
+    import pandas as pd
+
+    rows = []
+    for p in prompts:
+        bf16 = prefill(gpu, model, weight_format, prompt=p, tp=tp, kv_bytes_per_element=2.0)
+        fp8 = prefill(gpu, model, weight_format, prompt=p, tp=tp, kv_bytes_per_element=1.0)
+        g = get_gpu(gpu) if isinstance(gpu, str) else gpu
+        all_at_weight_peak = bf16.flops / g.peak_flops(gemm_dtype(weight_format))
+        rows.append({"prompt (tokens)": p, "attention share of FLOPs": bf16.attention_flops / bf16.flops,
+                     "all FLOPs at weight peak (s)": all_at_weight_peak, "attention at FP8 (s)": fp8.t_compute,
+                     "attention at BF16 (s)": bf16.t_compute,
+                     "BF16 / all at weight peak": bf16.t_compute / all_at_weight_peak})
+    return pd.DataFrame(rows)
+
+
 def crossover_batch(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
                     context: int = 0, kv_bytes_per_element: float = 1.0, tp: int = 1,
                     preset: str = "datasheet", efficiency: Efficiency = Efficiency()) -> float:
