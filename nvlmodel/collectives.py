@@ -110,12 +110,17 @@ class AlphaBeta:
         return AlphaBeta(self.step_latency_s * 2 * (n - 1), self.bus_bandwidth, n, f"{self.label} -> {n} GPUs")
 
 
-@lru_cache(maxsize=1)
-def _measurements():
+@lru_cache(maxsize=None)
+def _table(name: str):
+    """A curated table of ``nvlmodel/data`` (read once)."""
     import pandas as pd
 
-    with resources.files("nvlmodel.data").joinpath("nccl_allreduce.csv").open() as f:
+    with resources.files("nvlmodel.data").joinpath(name).open() as f:
         return pd.read_csv(f)
+
+
+def _measurements():
+    return _table("nccl_allreduce.csv")
 
 
 def load_measurements() -> "pd.DataFrame":  # noqa: F821
@@ -204,12 +209,8 @@ ENGINE_KERNELS: dict[str, tuple[str, float | None]] = {
 }
 
 
-@lru_cache(maxsize=1)
 def _engine_measurements():
-    import pandas as pd
-
-    with resources.files("nvlmodel.data").joinpath("engine_allreduce.csv").open() as f:
-        return pd.read_csv(f)
+    return _table("engine_allreduce.csv")
 
 
 def load_engine_measurements() -> "pd.DataFrame":  # noqa: F821

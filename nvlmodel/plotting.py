@@ -61,7 +61,7 @@ def savefig(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str) -
 def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str) -> plt.Figure:
     """Horizontal bars of ``a / b`` per spec row under both presets. The tables come from
     :func:`nvlmodel.hardware.spec_table` and hold the same rows in the same order (labels may
-    differ, e.g. usable HBM); rows without a ratio under either preset are left out."""
+    differ, e.g. visible HBM); rows without a ratio under either preset are left out."""
     if len(table_seed) != len(table_datasheet):
         raise ValueError("the two spec tables must hold the same rows")
     keep = (table_seed["ratio"].notna() & table_datasheet["ratio"].notna()).to_numpy()

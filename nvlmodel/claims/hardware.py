@@ -123,7 +123,7 @@ def _intro_claims() -> list[Claim]:
 
 def _nvl72_claims() -> list[Claim]:
     seed, ds = get_system("nvl72", "seed"), get_system("nvl72", "datasheet")
-    usable_note = (f"72 x {ds.gpu.hbm_visible_bytes / GB:.1f} GB = {ds.total_hbm_visible_bytes / GB:,.0f} GB is what "
+    visible_note = (f"72 x {ds.gpu.hbm_visible_bytes / GB:.1f} GB = {ds.total_hbm_visible_bytes / GB:,.0f} GB is what "
                    "software sees on GB200 (nvidia-smi; MLPerf's 'GB200-186GB' is the same in GiB); the datasheet "
                    "value shown is that visible total.")
     no_switch_memory = ("NVLink switch ASICs have no HBM: no NVIDIA material lists switch memory, and the "
@@ -138,12 +138,12 @@ def _nvl72_claims() -> list[Claim]:
                    seed.num_superchips * seed.superchip.gpus, ds.num_superchips * ds.superchip.gpus),
         make_claim("nvl72.total-hbm-gb", "nvl72", 27, "Total HBM: 72 x 192 GB = 13,824 GB", "GB", "13,824 GB",
                    convert(seed.total_hbm_bytes, "GB"), convert(ds.total_hbm_visible_bytes, "GB"),
-                   explanation=usable_note),
+                   explanation=visible_note),
         make_claim("nvl72.total-hbm-tb", "nvl72", 27, "13,824 GB = 13.5 TB", "TB", "13.5 TB",
                    convert(seed.total_hbm_bytes, "TB"), convert(ds.total_hbm_visible_bytes, "TB"),
                    explanation=("13,824 GB is 13.8 TB (the KVBM heading, line 189, says 13.8 TB). 13.5 is "
                                 "13,824 / 1,024: a binary step applied to a decimal figure; in binary units "
-                                f"the total is {seed.total_hbm_bytes / 2**40:.2f} TiB. " + usable_note)),
+                                f"the total is {seed.total_hbm_bytes / 2**40:.2f} TiB. " + visible_note)),
         make_claim("nvl72.total-hbm-bw", "nvl72", 28, "Total HBM BW: 72 x 8 TB/s = 576 TB/s", "TB/s", "576 TB/s",
                    convert(seed.total_hbm_bandwidth, "TB/s"), convert(ds.total_hbm_bandwidth, "TB/s")),
         make_claim("nvl72.total-fp4", "nvl72", 29, "Total FP4 TFLOPS: 72 x 18,000 = 1,296 PFLOPS", "PFLOP/s",
