@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=2**24, help="number of float32 values (default 2**24)")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats; the best is kept (default 5)")
     args = p.parse_args()
-    x = fp4.weight_like("gaussian", args.n, seed=0)
+    x = fp4.weight_like("gaussian", args.n, rng_seed=0)
     base = best_of(lambda: np.abs(x).max(), args.repeats)
     print(f"baseline np.abs(x).max(): {base * 1e3:.1f} ms ({args.n / base / 1e9:.2f} G elements/s)")
     ratios = {}

@@ -81,7 +81,7 @@ def main() -> None:
           f"{t_seed / t_counter:.0f}x)")
     if args.rack:
         t = time.perf_counter()
-        rack_reqs = kvbm.generate_requests(args.rack, seed=1)
+        rack_reqs = kvbm.generate_requests(args.rack, rng_seed=1)
         t_gen = time.perf_counter() - t
         t = time.perf_counter()
         kvbm.simulate_rack(rack_reqs, "dynamo")

@@ -63,7 +63,7 @@ def _routing():
     from .kvbm import Workload, generate_requests, simulate_rack
 
     ws = Workload(system_prompt_tokens=1024, frac_system=0.5, frac_multiturn=0.3, unique_tokens=512, turn_tokens=128)
-    return simulate_rack(generate_requests(3000, ws, seed=0), "dynamo", blocks_per_gpu=512, tp=8)
+    return simulate_rack(generate_requests(3000, ws, rng_seed=0), "dynamo", blocks_per_gpu=512, tp=8)
 
 
 def _allreduce() -> float:

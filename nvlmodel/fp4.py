@@ -318,13 +318,13 @@ def error_metrics(x: np.ndarray, q: np.ndarray) -> dict[str, float]:
 WEIGHT_KINDS: tuple[str, ...] = ("gaussian", "laplace", "outliers")
 
 
-def weight_like(kind: str, n: int, seed: int = 0, *, std: float = 0.02) -> np.ndarray:
+def weight_like(kind: str, n: int, rng_seed: int = 0, *, std: float = 0.02) -> np.ndarray:
     """Synthetic weight-like float32 data: ``gaussian``; ``laplace`` (same std); ``outliers``
     (Gaussian with 0.1 % of entries multiplied by 20, as in LLM channels with outliers)."""
     require_choice("weight kind", kind, WEIGHT_KINDS)
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng_seed)
     if kind == "gaussian":
         x = rng.normal(0, std, n)
     elif kind == "laplace":
@@ -336,7 +336,7 @@ def weight_like(kind: str, n: int, seed: int = 0, *, std: float = 0.02) -> np.nd
     return x.astype(np.float32)
 
 
-def quantization_report(n: int = 2**16, seed: int = 0,
+def quantization_report(n: int = 2**16, rng_seed: int = 0,
                         formats: tuple[str, ...] = ("fp8", "nvfp4", "mxfp4", "int4-g32", "int4-g128")
                         ) -> "pd.DataFrame":  # noqa: F821
     """Error of each format on each synthetic weight kind: one row per (kind, format)."""
@@ -344,7 +344,7 @@ def quantization_report(n: int = 2**16, seed: int = 0,
 
     rows = []
     for kind in WEIGHT_KINDS:
-        x = weight_like(kind, n, seed)
+        x = weight_like(kind, n, rng_seed)
         for fmt in formats:
             rows.append({"weights": kind, "format": fmt, "bits_per_element": get_format(fmt).bits_per_element,
                          **error_metrics(x, fake_quantize(x, fmt))})

@@ -217,7 +217,7 @@ class ChurnResult:
         return self.refused_with_enough_free / self.arrivals
 
 
-def simulate_churn(scheduler: str, *, load: float = 0.8, arrivals: int = 5000, seed: int = 0,
+def simulate_churn(scheduler: str, *, load: float = 0.8, arrivals: int = 5000, rng_seed: int = 0,
                    tp_mix: dict[int, float] | None = None, mean_lifetime: float = 1.0) -> ChurnResult:
     """Groups of mixed TP sizes arrive (Poisson) and leave (exponential lifetimes); ``load`` is the
     offered GPU demand as a fraction of the 72 GPUs. Refused groups are dropped. Seeded and
@@ -236,7 +236,7 @@ def simulate_churn(scheduler: str, *, load: float = 0.8, arrivals: int = 5000, s
     probs = probs / probs.sum()
     mean_gpus = float((sizes * probs).sum())
     rate = load * 72 / (mean_gpus * mean_lifetime)  # arrivals per unit time
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng_seed)
     tps = rng.choice(sizes, size=arrivals, p=probs)
     gaps = rng.exponential(1 / rate, size=arrivals)
     lives = rng.exponential(mean_lifetime, size=arrivals)
@@ -263,14 +263,14 @@ def simulate_churn(scheduler: str, *, load: float = 0.8, arrivals: int = 5000, s
     return ChurnResult(sched.name, arrivals, refused, frag, busy_area / t if t > 0 else 0.0)
 
 
-def churn_table(loads=(0.5, 0.7, 0.8, 0.9, 1.0, 1.2), arrivals: int = 4000, seed: int = 0) -> "pd.DataFrame":  # noqa: F821
+def churn_table(loads=(0.5, 0.7, 0.8, 0.9, 1.0, 1.2), arrivals: int = 4000, rng_seed: int = 0) -> "pd.DataFrame":  # noqa: F821
     """Refusal and fragmentation rates of both schedulers over a range of offered loads."""
     import pandas as pd
 
     rows = []
     for load in loads:
         for name in SCHEDULERS:
-            r = simulate_churn(name, load=load, arrivals=arrivals, seed=seed)
+            r = simulate_churn(name, load=load, arrivals=arrivals, rng_seed=rng_seed)
             rows.append({"load": load, "scheduler": r.scheduler, "refusal_rate": r.refusal_rate,
                          "fragmentation_rate": r.fragmentation_rate, "mean_busy_gpus": r.mean_busy_gpus})
     return pd.DataFrame(rows)

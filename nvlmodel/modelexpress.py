@@ -309,7 +309,7 @@ class SharingResult:
 
 def simulate_sharing(n_gpus: int = 8, n_models: int = 8, *, swap_s: float, policy: str = "shared",
                      requests: int = 4000, load: float = 0.5, service_mean_s: float = 1.0,
-                     zipf_s: float = 1.0, seed: int = 0) -> SharingResult:
+                     zipf_s: float = 1.0, rng_seed: int = 0) -> SharingResult:
     """``n_models`` models (one GPU each) on ``n_gpus`` GPUs. Requests arrive as a Poisson stream
     with Zipf(``zipf_s``) model popularity; ``load`` is the offered utilisation of the pool.
 
@@ -324,7 +324,7 @@ def simulate_sharing(n_gpus: int = 8, n_models: int = 8, *, swap_s: float, polic
     require_positive("service_mean_s", service_mean_s)
     for what, v in (("n_gpus", n_gpus), ("n_models", n_models), ("requests", requests)):
         require_positive_int(what, v)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng_seed)
     pop = 1.0 / np.arange(1, n_models + 1) ** zipf_s
     pop /= pop.sum()
     rate = load * n_gpus / service_mean_s

@@ -77,9 +77,9 @@ def test_invariants_under_any_sequence(seq, name):
 
 
 def test_churn_is_deterministic_and_the_fabric_never_fragments():
-    a = gang.simulate_churn("seed", load=0.8, arrivals=800, seed=3)
-    assert a == gang.simulate_churn("seed", load=0.8, arrivals=800, seed=3)
-    f = gang.simulate_churn("fabric", load=0.8, arrivals=800, seed=3)
+    a = gang.simulate_churn("seed", load=0.8, arrivals=800, rng_seed=3)
+    assert a == gang.simulate_churn("seed", load=0.8, arrivals=800, rng_seed=3)
+    f = gang.simulate_churn("fabric", load=0.8, arrivals=800, rng_seed=3)
     assert f.refused_with_enough_free == 0
     assert a.fragmentation_rate > f.fragmentation_rate
 

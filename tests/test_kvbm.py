@@ -178,7 +178,7 @@ def test_routing_policies_on_hand_built_cases():
     assert kvbm.Router("dynamo", overlap_weight=20).route(kv, req, active) == 3
     assert kvbm.Router("least-loaded").route(kv, req, active) == 0
     assert kvbm.Router("seed").route(kv, [42], active) == 0  # no hit: least loaded
-    r = kvbm.Router("random", seed=1)
+    r = kvbm.Router("random", rng_seed=1)
     assert 0 <= r.route(kv, req, active) < 72
     with pytest.raises(ValueError, match="valid choices: seed, dynamo, least-loaded, random"):
         kvbm.Router("round-robin")
@@ -212,7 +212,7 @@ def test_nvswitch_tier_as_specified():
 
 
 def test_rack_simulation_is_deterministic_and_sane():
-    reqs = kvbm.generate_requests(600, seed=4)
+    reqs = kvbm.generate_requests(600, rng_seed=4)
     a = kvbm.simulate_rack(reqs, "dynamo", blocks_per_gpu=64)
     assert a == kvbm.simulate_rack(reqs, "dynamo", blocks_per_gpu=64)
     assert 0 <= a.hit_rate <= a.peer_hit_rate <= 1
@@ -229,7 +229,7 @@ def test_rack_simulation_is_deterministic_and_sane():
 
 
 def test_requests_land_only_on_workers():
-    reqs = kvbm.generate_requests(200, seed=5)
+    reqs = kvbm.generate_requests(200, rng_seed=5)
     kv_seen = set()
     for policy in kvbm.POLICIES:
         r = kvbm.simulate_rack(reqs, policy, tp=8, blocks_per_gpu=32)
@@ -272,7 +272,7 @@ def test_owner_index_agrees_with_the_dict(owner, extra, top_bits):
 
 
 def test_workers_pool_their_gpus_memory():
-    reqs = kvbm.generate_requests(20, seed=6)
+    reqs = kvbm.generate_requests(20, rng_seed=6)
     # 405B has 8 KV heads: a TP8 worker holds 8x a GPU's blocks; at TP16 heads are replicated, so
     # the 16 GPUs of a worker hold what 8 unreplicated GPUs would.
     assert kvbm.simulate_rack(reqs, tp=8, blocks_per_gpu=100).blocks_per_worker == 800

@@ -83,11 +83,11 @@ def test_paths_and_swap_table():
 
 
 def test_sharing_is_deterministic_and_cheap_swaps_pay():
-    a = mx.simulate_sharing(swap_s=0.05, requests=1500, seed=2)
-    assert a == mx.simulate_sharing(swap_s=0.05, requests=1500, seed=2)
-    d = mx.simulate_sharing(swap_s=0.05, policy="dedicated", requests=1500, seed=2)
+    a = mx.simulate_sharing(swap_s=0.05, requests=1500, rng_seed=2)
+    assert a == mx.simulate_sharing(swap_s=0.05, requests=1500, rng_seed=2)
+    d = mx.simulate_sharing(swap_s=0.05, policy="dedicated", requests=1500, rng_seed=2)
     assert d.swaps == 0 and a.mean_wait_s < d.mean_wait_s
-    slow = mx.simulate_sharing(swap_s=100.0, requests=1500, seed=2)
+    slow = mx.simulate_sharing(swap_s=100.0, requests=1500, rng_seed=2)
     assert slow.mean_wait_s > d.mean_wait_s
 
 

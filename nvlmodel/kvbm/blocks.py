@@ -1,0 +1,203 @@
+"""Block managers: :class:`LocalBlockManager` (fixed-size blocks, reference counts, LRU eviction of
+unreferenced blocks) and :class:`NVL72KVBManager` (one manager per GPU or worker and the rack
+directory, block -> members holding it, kept equal to the union of the managers on every
+allocation, eviction and transfer)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..hardware import get_system
+from ..topology import Fabric, NVL72Topology
+from ..units import require_index, require_positive, require_positive_int
+
+_RACK_GPUS = get_system("nvl72").num_gpus
+
+
+class CapacityError(RuntimeError):
+    """A GPU is full and every cached block is referenced: nothing can be evicted."""
+
+
+class LocalBlockManager:
+    """One GPU's KV blocks: reference counts, and LRU eviction among unreferenced blocks."""
+
+    def __init__(self, capacity_blocks: int):
+        require_positive_int("capacity_blocks", capacity_blocks)
+        self.capacity = capacity_blocks
+        self.refs: dict[int, int] = {}
+        self.lru: OrderedDict[int, None] = OrderedDict()  # refcount-0 blocks, least recent first
+
+    def __contains__(self, block_hash: int) -> bool:
+        return block_hash in self.refs
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def get_block(self, block_hash: int) -> int:
+        """The reference count of a cached block; an unknown block raises ``KeyError``."""
+        if block_hash not in self.refs:
+            raise KeyError(f"unknown block {block_hash:#018x}: not cached on this GPU")
+        return self.refs[block_hash]
+
+    def allocate(self, block_hash: int, *, reference: bool = True) -> list[int]:
+        """Cache ``block_hash`` (taking a reference unless ``reference=False``); a hit only adds
+        the reference. Returns the blocks evicted to make room (LRU, unreferenced only)."""
+        if block_hash in self.refs:
+            if reference:
+                if self.refs[block_hash] == 0:
+                    del self.lru[block_hash]
+                self.refs[block_hash] += 1
+            elif self.refs[block_hash] == 0:
+                self.lru.move_to_end(block_hash)
+            return []
+        evicted = []
+        if len(self.refs) >= self.capacity:
+            if not self.lru:
+                raise CapacityError(f"GPU full: all {self.capacity} blocks are referenced, nothing is evictable")
+            victim, _ = self.lru.popitem(last=False)
+            del self.refs[victim]
+            evicted.append(victim)
+        self.refs[block_hash] = 1 if reference else 0
+        if not reference:
+            self.lru[block_hash] = None
+        return evicted
+
+    def release(self, block_hash: int) -> None:
+        """Drop one reference; at zero the block stays cached and becomes evictable."""
+        if self.get_block(block_hash) == 0:
+            raise ValueError(f"block {block_hash:#018x} has no reference to release")
+        self.refs[block_hash] -= 1
+        if self.refs[block_hash] == 0:
+            self.lru[block_hash] = None
+
+
+class NVL72KVBManager:
+    """The seed's rack-scale KV manager (lines 252-312), working: 72 block managers and a directory
+    ``block hash -> set of GPUs`` kept equal to their union. ``blocks_per_gpu`` is the capacity in
+    blocks (the seed's 640,000 counts tokens, see the ledger); ``block_bytes`` prices transfers."""
+
+    def __init__(self, num_gpus: int = 72, blocks_per_gpu: int = 39_645, *, block_bytes: float = 16 * 258_048,
+                 topology: Fabric | None = None):
+        require_positive_int("num_gpus", num_gpus)
+        if topology is None and num_gpus == _RACK_GPUS:
+            topology = NVL72Topology("datasheet")
+        self.topology = topology  # None: the members are workers (TP groups), not single GPUs
+        if topology is not None and num_gpus != topology.num_gpus:
+            raise ValueError(f"num_gpus={num_gpus} but the topology has {topology.num_gpus} GPUs")
+        self.num_gpus = num_gpus
+        self.block_bytes = require_positive("block_bytes", block_bytes)
+        self.gpu_managers = [LocalBlockManager(blocks_per_gpu) for _ in range(num_gpus)]
+        self.directory: dict[int, set[int]] = {}
+
+    def _gpu(self, gpu: int) -> int:
+        return require_index("GPU id", gpu, self.num_gpus)
+
+    def _evicted(self, gpu: int, evicted: list[int]) -> None:
+        for h in evicted:
+            where = self.directory[h]
+            where.discard(gpu)
+            if not where:
+                del self.directory[h]
+
+    def allocate(self, gpu: int, hashes: list[int], *, reference: bool = True) -> int:
+        """Cache ``hashes`` on ``gpu`` (a request's blocks); returns how many were already there.
+        All or nothing: raises :class:`CapacityError` before changing anything when the blocks
+        cannot fit even after evicting every unreferenced block."""
+        m = self.gpu_managers[self._gpu(gpu)]
+        if not reference:
+            hits = 0
+            for h in hashes:
+                hits += h in m
+                self._evicted(gpu, m.allocate(h, reference=False))
+                self.directory.setdefault(h, set()).add(gpu)
+            return hits
+        refs, lru = m.refs, m.lru
+        uniq = dict.fromkeys(hashes)
+        new = [h for h in uniq if h not in refs]
+        pinned = [h for h in uniq if h in lru]
+        over = len(refs) + len(new) - m.capacity
+        if over > len(lru) - len(pinned):
+            raise CapacityError(f"GPU {gpu} cannot take {len(new)} new blocks: {m.capacity - len(refs)} free, "
+                                f"{len(lru) - len(pinned)} evictable")
+        for h in pinned:  # hits on unreferenced blocks: no longer evictable
+            del lru[h]
+        for h in uniq:
+            if h in refs:
+                refs[h] += 1
+        directory = self.directory
+        for _ in range(max(over, 0)):
+            victim, _ = lru.popitem(last=False)
+            del refs[victim]
+            where = directory[victim]
+            where.discard(gpu)
+            if not where:
+                del directory[victim]
+        for h in new:
+            refs[h] = 1
+            directory.setdefault(h, set()).add(gpu)
+        return len(uniq) - len(new)
+
+    def release(self, gpu: int, hashes: list[int]) -> None:
+        """Drop one reference per block (each listed once per reference taken)."""
+        m = self.gpu_managers[self._gpu(gpu)]
+        refs, lru = m.refs, m.lru
+        for h in dict.fromkeys(hashes):
+            r = refs.get(h)
+            if r is None:
+                raise KeyError(f"unknown block {h:#018x}: not cached on GPU {gpu}")
+            if r == 0:
+                raise ValueError(f"block {h:#018x} has no reference to release on GPU {gpu}")
+            refs[h] = r - 1
+            if r == 1:
+                lru[h] = None
+
+    def lookup_block(self, block_hash: int) -> list[int]:
+        """GPUs holding ``block_hash`` (empty when none), lowest id first."""
+        return sorted(self.directory.get(block_hash, ()))
+
+    def prefix_overlap(self, hashes: list[int]) -> np.ndarray:
+        """Per GPU, how many leading blocks of ``hashes`` it holds (a prefix match). Work grows with
+        the matched prefix: a GPU is touched only when it drops out of the match."""
+        out = np.zeros(self.num_gpus, dtype=int)
+        d = self.directory
+        first = d.get(hashes[0]) if hashes else None
+        if not first:
+            return out
+        alive = set(first)
+        for i in range(1, len(hashes)):
+            where = d.get(hashes[i])
+            nxt = alive & where if where else set()
+            if len(nxt) != len(alive):
+                for g in alive - nxt:
+                    out[g] = i
+                alive = nxt
+                if not alive:
+                    return out
+        for g in alive:
+            out[g] = len(hashes)
+        return out
+
+    def transfer_block(self, block_hash: int, source_gpu: int, target_gpu: int) -> float:
+        """Copy a block from ``source_gpu`` to ``target_gpu`` (cached, unreferenced) and return the
+        copy time: ``block_bytes`` over the link between them under the topology's view."""
+        if source_gpu == target_gpu:
+            raise ValueError("source and target are the same GPU")
+        if self.topology is None:
+            raise ValueError("this manager's members are workers without a topology; price transfers with "
+                             "nvlmodel.kvbm.block_transfer")
+        self.gpu_managers[self._gpu(source_gpu)].get_block(block_hash)
+        seconds = self.topology.link(source_gpu, target_gpu).transfer_time(self.block_bytes)
+        self.allocate(target_gpu, [block_hash], reference=False)
+        return seconds
+
+    def check(self) -> None:
+        """Raise ``AssertionError`` unless the directory equals the union of the managers."""
+        union: dict[int, set[int]] = {}
+        for g, m in enumerate(self.gpu_managers):
+            assert len(m) <= m.capacity, f"GPU {g} over capacity"
+            assert all(r >= 0 for r in m.refs.values()), f"GPU {g} has a negative reference count"
+            for h in m.refs:
+                union.setdefault(h, set()).add(g)
+        assert union == self.directory, "directory differs from the union of the block managers"

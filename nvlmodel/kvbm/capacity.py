@@ -1,0 +1,116 @@
+"""KV capacity: the seed's ``compute_kv_capacity`` (lines 193-225) as written, and
+:func:`kv_capacity` under either preset (datasheet: HBM visible to software, derived parameters,
+NVFP4 at 4.5 bits, KV heads replicated beyond TP = KV heads)."""
+
+from __future__ import annotations
+
+from ..fp4 import get_format
+from ..hardware import PRESETS, get_gpu
+from ..models import ModelArch, get_model
+from ..units import GB, TB, require_choice, require_positive, require_positive_int
+
+
+def compute_kv_capacity(model_config: dict, gpu_config: dict, rack_config: dict) -> dict:
+    """The seed's ``compute_kv_capacity`` (lines 193-225), unchanged but validated: HBM (GB,
+    decimal) minus this GPU's share of the weights minus 3 GB of workspace, divided by the KV bytes
+    per token; and the rack totals."""
+    for key in ("total_params", "weight_dtype_bytes", "num_layers", "num_kv_heads", "head_dim", "kv_dtype_bytes"):
+        if key not in model_config:
+            raise KeyError(f"model_config lacks {key!r}")
+        require_positive(f"model_config[{key!r}]", model_config[key])
+    require_positive("gpu_config['hbm_gb']", gpu_config["hbm_gb"])
+    for key in ("tp_degree", "num_gpus"):
+        require_positive(f"rack_config[{key!r}]", rack_config[key])
+    kv_bytes_per_token = (2 * model_config["num_layers"] * model_config["num_kv_heads"]
+                          * model_config["head_dim"] * model_config["kv_dtype_bytes"])
+    weight_per_gpu = model_config["total_params"] * model_config["weight_dtype_bytes"] / rack_config["tp_degree"]
+    kv_budget_per_gpu = gpu_config["hbm_gb"] * 1e9 - weight_per_gpu - 3e9  # 3 GB workspace
+    if kv_budget_per_gpu <= 0:
+        raise ValueError(f"the weights ({weight_per_gpu / 1e9:.1f} GB per GPU) and workspace leave no room for KV")
+    tokens_per_gpu = kv_budget_per_gpu / kv_bytes_per_token
+    total_gpus = rack_config["num_gpus"]
+    total_tokens = tokens_per_gpu * total_gpus
+    return {
+        "kv_bytes_per_token": kv_bytes_per_token,
+        "kv_budget_per_gpu_gb": kv_budget_per_gpu / 1e9,
+        "tokens_per_gpu": int(tokens_per_gpu),
+        "total_kv_budget_tb": kv_budget_per_gpu * total_gpus / 1e12,
+        "total_tokens": int(total_tokens),
+        "total_context_windows_128k": int(total_tokens / 128_000),
+    }
+
+
+#: The seed's inputs (lines 227-236).
+SEED_LLAMA_405B = {"total_params": 405e9, "weight_dtype_bytes": 0.5, "num_layers": 126, "num_kv_heads": 8,
+                   "head_dim": 128, "kv_dtype_bytes": 1}
+SEED_B200 = {"hbm_gb": 192}
+SEED_NVL72 = {"num_gpus": 72, "tp_degree": 8}
+WORKSPACE_BYTES = 3e9
+
+
+def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_format: str = "nvfp4", *,
+                kv_bytes_per_element: float = 1.0, tp: int = 8, num_gpus: int = 72, preset: str = "datasheet",
+                workspace_bytes: float = WORKSPACE_BYTES, session_tokens: int = 128_000,
+                memory_fraction: float = 1.0, fraction_of: str = "capacity") -> dict:
+    """KV capacity per GPU and in total: (HBM x ``memory_fraction`` - weights / tp - workspace) per
+    GPU, divided by the KV bytes of one token on one GPU of the TP group.
+
+    ``seed``: marketed HBM and the round parameter count; ``datasheet``: the HBM bytes software
+    sees and the derived count. A TP group holds each token's KV spread over its GPUs, with at least
+    one whole KV head per GPU (:meth:`~nvlmodel.models.ModelArch.kv_bytes_per_token_per_gpu`): at
+    TP above the KV-head count the heads are replicated and capacity stops growing with TP.
+    ``tokens_per_gpu`` keeps the seed's meaning (budget / a whole token's KV); ``tokens_per_replica``
+    is what one TP group holds; ``total_tokens`` what ``num_gpus / tp`` replicas hold.
+    ``fraction_of="free"`` applies ``memory_fraction`` to what the weights and workspace leave
+    (TensorRT-LLM's ``free_gpu_memory_fraction``) instead of to all of HBM (vLLM's
+    ``gpu_memory_utilization``, SGLang's ``mem_fraction_static``).
+    Raises ``ValueError`` when the weights do not fit or ``tp`` exceeds the NVLink domain."""
+    require_choice("preset", preset, PRESETS)
+    g = get_gpu(gpu, preset)
+    m = model if isinstance(model, ModelArch) else get_model(model)
+    for what, v in (("tp", tp), ("num_gpus", num_gpus), ("session_tokens", session_tokens)):
+        require_positive_int(what, v)
+    g.require_tp(tp)
+    require_positive("workspace_bytes", workspace_bytes, allow_zero=True)
+    if not 0 < require_positive("memory_fraction", memory_fraction) <= 1:
+        raise ValueError(f"memory_fraction is a fraction of HBM in (0, 1], got {memory_fraction}")
+    hbm = g.hbm_bytes if preset == "seed" else g.hbm_visible_bytes
+    weights = m.params(preset) * get_format(weight_format).bytes_per_element / tp
+    require_choice("fraction_of", fraction_of, ("capacity", "free"))
+    if fraction_of == "capacity":
+        budget = hbm * memory_fraction - weights - workspace_bytes
+    else:
+        budget = (hbm - weights - workspace_bytes) * memory_fraction
+    if budget <= 0:
+        raise ValueError(f"{m.name} in {weight_format} over TP{tp} takes {weights / GB:.1f} GB per GPU: no room "
+                         f"for KV in {hbm * memory_fraction / GB:.0f} GB")
+    per_token = m.kv_bytes_per_token(kv_bytes_per_element)
+    per_replica = budget / m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+    total = per_replica * num_gpus / tp
+    return {"gpu": g.name, "hbm_gb": hbm / GB, "weights_per_gpu_gb": weights / GB, "kv_bytes_per_token": per_token,
+            "kv_budget_per_gpu_gb": budget / GB, "tokens_per_gpu": budget / per_token,
+            "tokens_per_replica": per_replica, "total_kv_budget_tb": budget * num_gpus / TB,
+            "total_tokens": total, "sessions": total / session_tokens}
+
+
+#: The rows of the seed's capacity table (lines 244-248): label, GPU, weight precision, KV bytes, GPUs.
+CAPACITY_ROWS: tuple[tuple[str, str, str, float, int], ...] = (
+    ("8x H100 (FP8 weights, FP16 KV)", "h100", "FP8", 2.0, 8),
+    ("72x H100 (FP8 weights, FP16 KV)", "h100", "FP8", 2.0, 72),
+    ("72x B200 NVL72 (FP4 weights, FP8 KV)", "gb200-b200", "FP4", 1.0, 72),
+)
+_FORMAT = {"seed": {"FP8": "fp8", "FP4": "fp4-seed"}, "datasheet": {"FP8": "fp8", "FP4": "nvfp4"}}
+
+
+def capacity_table(preset: str = "seed", model: str = "llama-405b") -> "pd.DataFrame":  # noqa: F821
+    """The seed's H100-vs-NVL72 capacity table (every column) by :func:`kv_capacity` under ``preset``."""
+    import pandas as pd
+
+    rows = []
+    for label, gpu, prec, kvb, n in CAPACITY_ROWS:
+        c = kv_capacity(gpu, model, _FORMAT[require_choice("preset", preset, PRESETS)][prec],
+                        kv_bytes_per_element=kvb, tp=8, num_gpus=n, preset=preset)
+        rows.append({"configuration": label, "GPUs": n, "kv_budget_per_gpu_gb": c["kv_budget_per_gpu_gb"],
+                     "total_kv_budget_tb": c["total_kv_budget_tb"], "sessions_128k": c["sessions"],
+                     "tokens_cached": c["total_tokens"]})
+    return pd.DataFrame(rows)
