@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from nvlmodel import calibrate as cal
+from nvlmodel.calibrate.data import _config
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "aiconfigurator" / "silicon_sample.csv"
@@ -94,8 +95,8 @@ def test_kv_dtype_column_reaches_the_config():
     d = cal.load_measurements()
     row = d.iloc[[0]].copy()
     row["kv_dtype"] = "fp8"
-    assert cal._config(next(row.itertuples())).kv_dtype == "fp8"
-    assert cal._config(next(d.iloc[[0]].itertuples())).kv_dtype == cal.ENGINE_MEMORY[d.backend.iloc[0]].kv_dtype
+    assert _config(next(row.itertuples())).kv_dtype == "fp8"
+    assert _config(next(d.iloc[[0]].itertuples())).kv_dtype == cal.ENGINE_MEMORY[d.backend.iloc[0]].kv_dtype
 
 
 def test_invalid_inputs_name_the_choices():
@@ -188,7 +189,7 @@ def test_fit_recovers_known_parameters_from_model_generated_rows():
     true = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, t_req=0.04, q=0.1)
     d = cal.calibration_rows(cal.load_measurements())
     d = d[d.engine == "vllm@2026-04-06"].copy()
-    pred = [cal.predict(cal._config(r), true) for r in d.itertuples()]
+    pred = [cal.predict(_config(r), true) for r in d.itertuples()]
     d["tpot_ms"] = [p["tpot_s"] * 1e3 for p in pred]
     d["ttft_ms"] = [p["ttft_s"] * 1e3 for p in pred]
     got = cal.fit(d)
@@ -252,3 +253,13 @@ def test_headline_uses_the_calibrations_it_is_given():
     assert not cal.headline(calibrations=slow).equals(cal.headline())
     with pytest.raises(ValueError, match="engine"):
         cal.headline(calibrations={"mine@1": cal.Calibration()})
+
+
+def test_measured_ratio_and_tables_take_their_measurements():
+    d = cal.load_measurements()
+    base = cal.measured_ratio(measurements=d)
+    slower = d.copy()
+    b200 = (slower.system == "b200_sxm") & (slower.precision == "fp4") & (slower.engine == "vllm@2026-04-06")
+    slower.loc[b200, "tpot_ms"] *= 2  # every B200 FP4 step twice as long: half the rate
+    assert cal.measured_ratio(measurements=slower).to_numpy() == pytest.approx(base.to_numpy() / 2)
+    assert list(cal.calibration_table(d).engine) == list(cal.calibration_table().engine)

@@ -1,0 +1,51 @@
+"""Calibrate the roofline against measured serving data, and say how far off it is (a subpackage:
+:mod:`~nvlmodel.calibrate.model` the step model, :mod:`~nvlmodel.calibrate.data` measurements and
+splits, :mod:`~nvlmodel.calibrate.fit` fitting and errors, :mod:`~nvlmodel.calibrate.headline` the
+per-GPU headline; everything public is importable from ``nvlmodel.calibrate``).
+
+The measurements (``nvlmodel/data/measurements.csv``, built by ``scripts/curate_measurements.py``)
+are aiconfigurator's end-to-end rows for dense Llama-3.1 8B and 70B in aggregated serving on
+H100 SXM, H200 SXM and B200 SXM: a closed-loop client keeps ``concurrency`` requests of ``isl``
+input and ``osl`` output tokens in flight against one ``tp``-GPU engine, and reports the mean time
+to first token (TTFT) and time per output token (TPOT).
+
+The model of one configuration (:func:`predict`), per GPU of the TP group:
+
+* a decode step of the ``concurrency`` sequences at their mean context ``isl + osl/2``
+  (:func:`nvlmodel.roofline.decode_step`: weights once, each sequence's KV once, FLOPs at the
+  compute dtype's peak) plus two all-reduces per layer of the batch's hidden state, timed by the
+  NCCL alpha-beta fit of the fabric (:mod:`nvlmodel.collectives`), plus a fixed per-step overhead
+  ``t_step``;
+* a prefill of one prompt of ``isl`` tokens (:func:`nvlmodel.roofline.prefill`) plus its
+  all-reduces, ``P``;
+* TPOT = decode step + (concurrency - 1) / osl x ``P``: with continuous batching, the prompts of
+  the other requests are prefilled in steps shared with this request's decode; each of the
+  ``concurrency - 1`` others turns over once in this request's ``osl`` steps;
+* TTFT = ``t_req`` + ``P`` x (1 + ``q`` x (concurrency - 1)): a fixed per-request cost (HTTP,
+  tokenisation, scheduling), this prompt's prefill, and the prefills of the other requests it queues
+  behind, a fraction ``q`` of the others.
+
+The five parameters (:class:`Calibration`) are physical: ``bandwidth`` and ``compute`` are the
+achieved fractions of datasheet HBM bandwidth and dense tensor peak, ``t_step`` and ``t_req`` are
+seconds, ``q`` a fraction. They are fitted per serving engine (vLLM, TensorRT-LLM, SGLang) on the
+calibration split, H100 and H200 rows only (:data:`CALIBRATION_SYSTEMS`); B200 rows are the held-out
+split and are predicted with the Hopper-fitted parameters, never refitted. Rows whose KV cache
+cannot hold every in-flight sequence (:func:`kv_fits` is false) queue for memory, which this model
+does not describe: they are flagged, left out of the fit, and reported separately.
+"""
+
+
+from .data import REQUIRED_COLUMNS, calibration_rows, load_measurements
+from .fit import (GRID, bias_by_tp, calibration_table, error_summary, fit, fit_engines, fitted,
+                  predictions)
+from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
+                       measured_per_gpu, measured_ratio, smallest_tp)
+from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, KV_DTYPES, METRICS, SYSTEMS, WEIGHT_FORMAT, Calibration,
+                    Config, EngineMemory, comm_time, components, engine_memory_table, kv_fits, predict)
+
+__all__ = ["CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "GRID", "HEADLINE_ENGINE", "HEADLINE_POINTS", "KV_DTYPES",
+           "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "REQUIRED_COLUMNS", "SYSTEMS", "WEIGHT_FORMAT",
+           "Calibration", "Config", "EngineMemory", "bias_by_tp", "calibration_rows", "calibration_table",
+           "comm_time", "components", "engine_memory_table", "error_summary", "fit", "fit_engines", "fitted",
+           "headline", "kv_fits", "load_measurements", "measured_per_gpu", "measured_ratio", "predict",
+           "predictions", "smallest_tp"]

@@ -1,0 +1,186 @@
+"""Fitting the five parameters per engine on calibration rows only, predictions, and error summaries."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..units import require_choice
+from .data import _config, _measurements, calibration_rows
+from .model import CALIBRATION_SYSTEMS, METRICS, TERMS, Calibration, _steps, _unit_terms, components
+
+
+#: The grid the efficiencies are searched on (fractions of peak): deterministic, no optimiser state.
+GRID = np.round(np.arange(0.10, 1.0001, 0.01), 2)
+
+
+def _terms(rows: "pd.DataFrame"):  # noqa: F821
+    """:func:`_unit_terms` of every row as arrays, with the measured TPOT and TTFT (seconds), so
+    that the grid search is array arithmetic."""
+    per_row = [_unit_terms(_config(r)) for r in rows.itertuples()]
+    t = {k: np.array([row[k] for row in per_row], dtype=float) for k in TERMS}
+    t["tpot"] = rows.tpot_ms.to_numpy(float) / 1e3
+    t["ttft"] = rows.ttft_ms.to_numpy(float) / 1e3
+    return t
+
+
+def _nnls_relative(y: np.ndarray, b: np.ndarray, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For every grid row, the non-negative x minimising sum_i((sum_k x_k cols_k[i]) / y_i - b_i / y_i)^2
+    (one or two unknowns, closed form: the unconstrained solution if non-negative, else the best
+    solution on a face). Arrays are (grid, rows); returns one (grid,) array per unknown."""
+    a = [c / y for c in cols]
+    r = b / y
+    g = np.array([[np.sum(ai * aj, axis=-1) for aj in a] for ai in a])  # Gram matrix, (k, k, grid)
+    h = np.array([np.sum(ai * r, axis=-1) for ai in a])  # (k, grid)
+    if len(a) == 1:
+        return (np.maximum(h[0] / g[0, 0], 0.0),)
+    det = g[0, 0] * g[1, 1] - g[0, 1] ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        both = ((g[1, 1] * h[0] - g[0, 1] * h[1]) / det, (g[0, 0] * h[1] - g[0, 1] * h[0]) / det)
+    only0 = (np.maximum(h[0] / g[0, 0], 0.0), np.zeros_like(h[0]))
+    only1 = (np.zeros_like(h[1]), np.maximum(h[1] / g[1, 1], 0.0))
+
+    def loss(x):  # sum (a.x - r)^2 up to a constant: x'Gx - 2h'x
+        return (x[0] ** 2 * g[0, 0] + 2 * x[0] * x[1] * g[0, 1] + x[1] ** 2 * g[1, 1]) - 2 * (x[0] * h[0] + x[1] * h[1])
+
+    ok = (both[0] >= 0) & (both[1] >= 0) & np.isfinite(both[0]) & np.isfinite(both[1])
+    face = np.where(loss(only0) <= loss(only1), 0, 1)
+    x0 = np.where(ok, both[0], np.where(face == 0, only0[0], only1[0]))
+    x1 = np.where(ok, both[1], np.where(face == 0, only0[1], only1[1]))
+    return x0, x1
+
+
+def _fit_terms(t) -> Calibration:
+    """Grid over (bandwidth, compute); closed-form fixed costs and q at each point; the least total
+    squared relative error of TPOT and TTFT. Vectorised over the compute axis."""
+    ec = GRID[:, None]
+    best = None
+    for eb in GRID:
+        decode, p = _steps(t, eb, ec)
+        base = decode + t["mix"] * p
+        (t_step,) = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base))
+        t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p, np.ones_like(p), p * t["queue"])
+        tpot = base + t_step[:, None]
+        ttft = t_req[:, None] + p * (1 + q[:, None] * t["queue"])
+        loss = np.sum((tpot / t["tpot"] - 1) ** 2, axis=1) + np.sum((ttft / t["ttft"] - 1) ** 2, axis=1)
+        i = int(np.argmin(loss))
+        if best is None or loss[i] < best[1]:
+            best = (Calibration(float(eb), float(GRID[i]), float(t_step[i]), float(t_req[i]), float(q[i])),
+                    float(loss[i]))
+    return best[0]
+
+
+def fit(rows: "pd.DataFrame") -> Calibration:  # noqa: F821
+    """Fit one :class:`Calibration` to ``rows`` (measured TPOT and TTFT): for every (bandwidth,
+    compute) on :data:`GRID`, the fixed costs and ``q`` that minimise the squared relative error
+    in closed form; the grid point with the least total squared relative error of TPOT and TTFT.
+    Refuses rows of a held-out system or whose KV cache does not fit."""
+    if len(rows) < 5:
+        raise ValueError(f"need at least 5 rows to fit 5 parameters, got {len(rows)}")
+    held = sorted(set(rows.system) - set(CALIBRATION_SYSTEMS))
+    if held:
+        raise ValueError(f"refusing to fit on held-out systems {held}; calibration systems: "
+                         f"{', '.join(CALIBRATION_SYSTEMS)}")
+    if not rows.kv_fits.all():
+        raise ValueError("refusing to fit rows whose KV cache does not fit (kv_fits is false)")
+    return _fit_terms(_terms(rows))
+
+
+def fit_engines(measurements: "pd.DataFrame") -> dict[str, Calibration]:  # noqa: F821
+    """One :class:`Calibration` per engine (``backend@campaign``) that has calibration rows,
+    fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`."""
+    rows = calibration_rows(measurements)
+    return {e: fit(rows[rows.engine == e]) for e in sorted(set(rows.engine))}
+
+
+@lru_cache(maxsize=1)
+def _fitted() -> dict[str, Calibration]:
+    return fit_engines(_measurements())
+
+
+def fitted() -> dict[str, Calibration]:
+    """The calibration of each engine (``backend@campaign``), fitted on its H100/H200 rows (cached)."""
+    return dict(_fitted())
+
+
+def calibration_table(measurements: "pd.DataFrame | None" = None,
+                      calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
+    """The fitted parameters per engine, in readable units, with the rows each was fitted on: of
+    ``measurements`` (default: the curated rows) and ``calibrations`` (default: fitted on them)."""
+    import pandas as pd
+
+    d = _measurements() if measurements is None else measurements
+    cal = calibrations if calibrations is not None else (fitted() if measurements is None else fit_engines(d))
+    rows = calibration_rows(d)
+    out = []
+    for engine, c in cal.items():
+        sub = rows[rows.engine == engine]
+        out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
+                    "t_step_ms": c.t_step * 1e3, "t_req_ms": c.t_req * 1e3, "q": c.q,
+                    "fitted_on_rows": len(sub), "systems": ", ".join(sorted(set(sub.system)))})
+    return pd.DataFrame(out)
+
+
+def predictions(measurements: "pd.DataFrame | None" = None,
+                calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
+    """Every measured row with its predicted TPOT and TTFT (ms), the model's parts and the signed
+    relative errors (pred / measured - 1, percent). By default the packaged rows and
+    :func:`fitted`; for your own ``measurements`` (from :func:`load_measurements`), the engines
+    are fitted on their calibration rows unless ``calibrations`` is given. An engine without a
+    calibration raises."""
+    d = _measurements() if measurements is None else measurements
+    if calibrations is not None:
+        cal = calibrations
+    else:
+        cal = fitted() if measurements is None else fit_engines(d)
+    missing = sorted(set(d.engine) - set(cal))
+    if missing:
+        raise ValueError(f"no calibration for engines {missing}; calibrated: {', '.join(cal)}")
+    parts = [components(_config(r), cal[r.engine]) for r in d.itertuples()]
+    out = d.copy()
+    for k in ("decode_step", "prefill", "interference", "decode_comm"):
+        out[f"{k}_ms"] = [p[f"{k}_s"] * 1e3 for p in parts]
+    out["decode_bottleneck"] = [p["decode_bottleneck"] for p in parts]
+    for m in METRICS:
+        out[f"{m}_pred_ms"] = [p[f"{m}_s"] * 1e3 for p in parts]
+        out[f"{m}_err_pct"] = (out[f"{m}_pred_ms"] / out[f"{m}_ms"] - 1) * 100
+    return out
+
+
+def error_summary(pred: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd.DataFrame":  # noqa: F821
+    """Median and mean absolute percentage error and median signed error (bias) of TPOT and TTFT,
+    grouped by ``by`` (columns of :func:`predictions`)."""
+    import pandas as pd
+
+    for col in by:
+        if col not in pred.columns:
+            raise ValueError(f"cannot group by {col!r}; columns include split, system, backend, precision, model")
+    rows = []
+    for key, g in pred.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key))
+        row["rows"] = len(g)
+        for m in METRICS:
+            e = g[f"{m}_err_pct"]
+            row[f"{m}_MdAPE_pct"] = float(e.abs().median())
+            row[f"{m}_MAPE_pct"] = float(e.abs().mean())
+            row[f"{m}_bias_pct"] = float(e.median())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bias_by_tp(pred: "pd.DataFrame", split: str = "held-out") -> "pd.DataFrame":  # noqa: F821
+    """Median signed TPOT error (percent) per TP degree of ``split``'s rows whose KV fits: over all
+    of them, and per precision and per engine (columns), so a tilt with TP shows where it lives."""
+    import pandas as pd
+
+    require_choice("split", split, ("calibration", "held-out"))
+    d = pred[(pred.split == split) & pred.kv_fits]
+    cols = {"all": d.groupby("tp").tpot_err_pct.median()}
+    for by in ("precision", "engine"):
+        for key, g in d.groupby(by):
+            cols[key] = g.groupby("tp").tpot_err_pct.median()
+    out = pd.DataFrame(cols)
+    out.index.name = "tp"
+    return out
