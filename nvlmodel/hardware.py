@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
+from .premises import DATASHEET, SEED, Premises
 from .units import GB, MB, MiB, TB, TFLOPS, convert, require_choice
 
 PRESETS: tuple[str, ...] = ("seed", "datasheet")
@@ -368,8 +369,16 @@ def _preset(preset: str) -> str:
     return require_choice("preset", preset, PRESETS)
 
 
-def get_gpu(name: str, preset: str = "datasheet") -> GPUSpec:
-    """Return the GPU spec ``name`` (one of :data:`GPU_NAMES` or an alias) under ``preset``."""
+def get_gpu(name: str, preset: "str | Premises" = "datasheet") -> GPUSpec:
+    """Return the GPU spec ``name`` (one of :data:`GPU_NAMES` or an alias) under ``preset``: a preset
+    name, or a :class:`~nvlmodel.premises.Premises` (SEED and DATASHEET give the presets; a mixture
+    gives the datasheet spec with the document's value wherever a premise holds)."""
+    if isinstance(preset, Premises):
+        if preset not in (SEED, DATASHEET):
+            from .premises import gpu_under
+
+            return gpu_under(name, preset)
+        preset = preset.name
     _preset(preset)
     key = GPU_ALIASES.get(str(name).lower(), str(name).lower())
     require_choice("GPU", key if key in GPU_NAMES else name, GPU_NAMES + tuple(GPU_ALIASES))

@@ -535,3 +535,39 @@ def plot_headline(table, measured: dict | None = None, measured_label: str = "me
     ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     fig.tight_layout()
     return fig
+
+
+_WATERFALL_COLORS = {"printed": "0.6", "seed": PRESET_COLORS["seed"], "bound": PRESET_COLORS["datasheet"],
+                     "calibrated": "#55a868", "measured": "0.15"}
+
+
+def plot_waterfall(steps: list) -> plt.Figure:
+    """Per-GPU headline waterfalls, one panel per frame of :func:`nvlmodel.premises.waterfall`:
+    totals (printed, document's method, datasheet bound, calibrated, measured) as full bars, each
+    corrected premise as a floating bar from the ratio before it to the ratio after it."""
+    fig, axes = plt.subplots(1, len(steps), figsize=(4.6 * len(steps), 4.6), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, w in zip(axes, steps):
+        y = np.arange(len(w))[::-1]
+        prev = None
+        for yi, r in zip(y, w.itertuples()):
+            if r.kind == "premise":
+                lo, hi = sorted((prev, r.ratio))
+                color = "#dd8452" if r.ratio < prev - 1e-9 else ("#8172b3" if r.ratio > prev + 1e-9 else "0.8")
+                ax.barh(yi, max(hi - lo, 0.01), left=lo, color=color, height=0.6)
+                label = f"{r.ratio - prev:+.2f}" if abs(r.ratio - prev) > 5e-3 else "no effect"
+                x = max(r.ratio, prev)
+            else:
+                ax.barh(yi, r.ratio, color=_WATERFALL_COLORS[r.kind], height=0.6)
+                label = f"{r.ratio:.2f}x" + (f" ({r.note})" if r.note else "")
+                x = r.ratio
+            ax.text(x + 0.06, yi, label, va="center", fontsize=8)
+            prev = r.ratio
+        ax.set_yticks(y, list(w.step))
+        ax.set_xlim(0, max(w.ratio) * 1.45)
+        ax.axvline(1, color="0.7", lw=0.8)
+        ax.set_xlabel("B200 FP4 / H100 FP8, output tokens/s per GPU")
+        ax.set_title(w.attrs.get("point", ""), fontsize=10)
+        ax.grid(True, axis="x", color="0.92")
+    fig.tight_layout()
+    return fig

@@ -24,6 +24,7 @@ from functools import cached_property
 import networkx as nx
 
 from .hardware import get_system
+from .premises import Premises
 from .units import NS, TB, require_choice, require_index, require_positive
 
 VIEWS: tuple[str, ...] = ("seed", "datasheet")
@@ -98,7 +99,9 @@ class NVL72Topology(Fabric):
     SUPERCHIPS_PER_TRAY = 2
     SEED_DOMAIN_SIZE = 8
 
-    def __init__(self, view: str = "datasheet"):
+    def __init__(self, view: "str | Premises" = "datasheet"):
+        if isinstance(view, Premises):  # the fabric is one premise: 8-GPU switch domains, or one hop
+            view = "seed" if view.switch_domains else "datasheet"
         self.view = require_choice("topology view", view, VIEWS)
         self.system = get_system("nvl72", view)
         self.num_gpus = self.system.num_gpus
