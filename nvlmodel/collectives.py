@@ -36,6 +36,7 @@ from importlib import resources
 
 import numpy as np
 
+from .hardware import get_gpu
 from .models import ModelArch, get_model
 from .units import MB, TB, MiB, require_choice, require_positive
 
@@ -346,7 +347,7 @@ def tp_comm_table(model: str = "llama-3.1-405b", tp: int = 8, decode_batch: int 
         h = engine_allreduce("h100_sxm", tp, "nccl")
     models = {
         "seed formula (1.8 TB/s)": lambda b: seed_allreduce_time(b, tp),
-        "NVLink 5 ring bound (900 GB/s)": nvlink_ring(900e9, tp).time,
+        "NVLink 5 ring bound (900 GB/s)": nvlink_ring(get_gpu("gb200-b200").nvlink_bw_per_direction, tp).time,
         f"GB200 NCCL ({_provenance(gb.kernel)})": gb.time,
         f"GB200 TensorRT-LLM kernel ({_provenance(engine_allreduce('gb200', tp, 'trtllm').kernel)})":
             engine_allreduce("gb200", tp, "trtllm").time,

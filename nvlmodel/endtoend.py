@@ -27,7 +27,8 @@ from .fp4 import get_format
 from .hardware import PRESETS, get_gpu
 from .kvbm import block_transfer, compute_kv_capacity, kv_capacity
 from .models import get_model
-from .roofline import FORMAT_FOR, Efficiency, decode_step, estimate_prefill_throughput, prefill, seed_gpu_specs
+from .document import FORMAT_FOR, KV_BLOCK_BYTES, QUANT_BYTES, SESSION_TOKENS
+from .roofline import Efficiency, decode_step, estimate_prefill_throughput, prefill, seed_gpu_specs
 from .units import require_choice, require_positive, require_positive_int
 
 #: The metrics of the seed's table (lines 420-426), in order, with their unit and which way is better.
@@ -47,7 +48,6 @@ LABELS = {
     "kv_block_us": "KV block transfer (cross-GPU)",
 }
 SIDES = ("h100", "nvl72")
-SEED_BLOCK_BYTES = 5.24e6  # the seed's KV block (line 304)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _seed_cells(side: str, s: Scenario) -> dict[str, float]:
     specs = {k: v * s.tp for k, v in seed_gpu_specs("b200" if side == "nvl72" else gpu).items()}
     p = m.params("seed")
     pre = estimate_prefill_throughput(specs, p, quant, s.prompt, 1)
-    bpp = {"FP8": 1.0, "FP4": 0.5}[quant]
+    bpp = QUANT_BYTES[quant]
     # the seed's decode function extended to a batch: weights read once per step, 2 x params per token
     step = decode_step("b200" if side == "nvl72" else gpu, s.model, FORMAT_FOR["seed"][quant], batch=s.batch,
                        tp=s.tp, preset="seed").time
@@ -109,9 +109,9 @@ def _seed_cells(side: str, s: Scenario) -> dict[str, float]:
     return {
         "prefill_tok_s": pre["throughput_tokens_per_sec"], "decode_tok_s": s.batch / step,
         "ttft_ms": pre["prefill_time_ms"], "tpot_ms": step * 1e3,
-        "sessions_128k": cap["total_tokens"] / 128_000,
+        "sessions_128k": cap["total_tokens"] / SESSION_TOKENS,
         "swap_ms": swap_seconds(s.model, gpu, FORMAT_FOR["seed"][quant], s.tp, "seed") * 1e3,
-        "kv_block_us": SEED_BLOCK_BYTES / g.nvlink_bw_per_direction * 1e6,
+        "kv_block_us": KV_BLOCK_BYTES / g.nvlink_bw_per_direction * 1e6,
         "decode_batch": s.batch,
     }
 
@@ -227,7 +227,7 @@ def kv_fit(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
     for side in SIDES:
         gpu, quant, fmt, seed_kv, _ = _SIDE[side]
         for preset in PRESETS:
-            f = fmt if preset == "datasheet" else {"FP8": "fp8", "FP4": "fp4-seed"}[quant]
+            f = FORMAT_FOR[preset][quant]
             kvb = scenario.kv_bytes_per_element if preset == "datasheet" else seed_kv
             cap = kv_capacity(gpu, scenario.model, f, kv_bytes_per_element=kvb, tp=scenario.tp,
                               num_gpus=scenario.tp, preset=preset)

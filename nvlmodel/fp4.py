@@ -96,7 +96,7 @@ def _encode_f32(y: np.ndarray) -> np.ndarray:
     bits = np.ascontiguousarray(y, dtype=np.float32).view(np.uint32)
     key = bits >> 21
     key <<= 1
-    key |= (bits & 0x1FFFFF) != 0
+    key |= (bits & ((1 << 21) - 1)) != 0
     return _ENCODE_TABLE[key]
 
 

@@ -400,6 +400,13 @@ def get_superchip(name: str = "gb200", preset: str = "datasheet") -> SuperchipSp
     )
 
 
+#: Network interface line rate per GPU, bytes/s: ConnectX-7 (400 Gb/s, GB200 and HGX trays) and
+#: ConnectX-8 (800 Gb/s, GB300) (shared/REFERENCE.md, inter-rack; Medium confidence).
+NIC_BANDWIDTH: Mapping[str, float] = MappingProxyType({"connectx-7": 400e9 / 8, "connectx-8": 800e9 / 8})
+#: Measured: the ModelExpress POC moved Llama-3.1-70B TP8 GPU to GPU over NIXL/RDMA at ~112 Gb/s per
+#: rank, bytes/s (ai-dynamo/modelexpress docs/BENCHMARKS.md; ``modelexpress-benchmarks``).
+MODELEXPRESS_RDMA_PER_RANK = 112e9 / 8
+
 SYSTEM_NAMES: tuple[str, ...] = ("nvl72", "hgx-h100", "hgx-b200")
 
 

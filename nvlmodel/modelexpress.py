@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fp4 import get_format
-from .hardware import PRESETS
+from .hardware import MODELEXPRESS_RDMA_PER_RANK, NIC_BANDWIDTH, PRESETS, get_gpu
 from .models import ModelArch, get_model
 from .topology import SEED_BANDWIDTH_BY_DISTANCE, Fabric, NVL72Topology
 from .units import GB, require_choice, require_index, require_positive, require_positive_int
@@ -255,13 +255,14 @@ class LoadPath:
 # loading 8 min 53 s cold from Hugging Face, 3 min 16 s S3 ModelStreamer, 1 min 10 s local storage,
 # 11 s P2P over NIXL/RDMA. The page gives no model size, so the storage paths are scaled from the
 # measured per-rank RDMA rate of the ModelExpress POC (~112 Gb/s per rank) by those time ratios.
-_RDMA_MEASURED = 112e9 / 8
+_RDMA_MEASURED = MODELEXPRESS_RDMA_PER_RANK
 _BENCH = {"p2p": 11.0, "local": 70.0, "s3": 196.0, "hf": 533.0}
 PATHS: dict[str, LoadPath] = {p.name: p for p in (
-    LoadPath("nvlink-seed", 1.8e12, "seed lines 109-112: 1,800 GB/s per GPU (both directions added)"),
-    LoadPath("nvlink", 900e9, "NVLink 5, one direction per GPU (nvidia-nvlink)"),
-    LoadPath("rdma-800g", 800e9 / 8, "ConnectX-8 line rate, 800 Gb/s per GPU"),
-    LoadPath("rdma-400g", 400e9 / 8, "ConnectX-7 line rate, 400 Gb/s per GPU"),
+    LoadPath("nvlink-seed", get_gpu("gb200-b200", "seed").nvlink_bw_per_direction,
+             "seed lines 109-112: 1,800 GB/s per GPU (both directions added)"),
+    LoadPath("nvlink", get_gpu("gb200-b200").nvlink_bw_per_direction, "NVLink 5, one direction per GPU (nvidia-nvlink)"),
+    LoadPath("rdma-800g", NIC_BANDWIDTH["connectx-8"], "ConnectX-8 line rate, 800 Gb/s per GPU"),
+    LoadPath("rdma-400g", NIC_BANDWIDTH["connectx-7"], "ConnectX-7 line rate, 400 Gb/s per GPU"),
     LoadPath("rdma-measured", _RDMA_MEASURED, "ModelExpress POC: Llama-3.1-70B TP8 at ~112 Gb/s per rank"),
     LoadPath("local-storage", _RDMA_MEASURED * _BENCH["p2p"] / _BENCH["local"],
              "estimate: RDMA measured x 11 s / 70 s (ModelExpress BENCHMARKS.md time ratio)"),

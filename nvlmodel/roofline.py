@@ -36,13 +36,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .document import FORMAT_FOR, QUANT_BYTES
 from .fp4 import FORMATS, get_format
 from .hardware import PRESETS, GPUSpec, get_gpu
 from .models import ModelArch, get_model
-from .units import TFLOPS, require_choice, require_positive, require_positive_int
+from .units import TFLOPS, require_choice, require_positive
 
 #: The seed's quantization names and its bytes per parameter (lines 53-60).
-SEED_QUANTIZATIONS: dict[str, float] = {"FP16": 2.0, "FP8": 1.0, "FP4": 0.5, "INT4": 0.5}
+SEED_QUANTIZATIONS = QUANT_BYTES
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,11 +165,6 @@ def _attention_dtype(kv_bytes_per_element: float, override: str | None = None) -
     return ATTENTION_DTYPE.get(float(kv_bytes_per_element), "bf16")
 
 
-#: The format each seed quantization name stands for under each preset.
-FORMAT_FOR: dict[str, dict[str, str]] = {
-    "seed": {"FP16": "fp16", "FP8": "fp8", "FP4": "fp4-seed", "INT4": "fp4-seed"},
-    "datasheet": {"FP16": "fp16", "FP8": "fp8", "FP4": "nvfp4", "INT4": "int4-g128"},
-}
 
 
 @dataclass(frozen=True)

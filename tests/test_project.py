@@ -33,3 +33,25 @@ def test_generated_paths_are_ignored():
     ignored = (ROOT / ".gitignore").read_text().split()
     for p in (".venv/", "_build/", "_extra/"):
         assert p in ignored
+
+
+def test_no_hardware_or_document_literals_outside_their_homes():
+    """Hardware facts live in the registry, model facts in the model registry, the document's inputs
+    in nvlmodel.document, unit factors in nvlmodel.units: any other module writing a large number
+    (other than an exact power of ten, a unit factor) is copying a fact that can go stale."""
+    import ast
+    import math
+
+    homes = {"hardware.py", "document.py", "units.py", "models.py"}
+    found = []
+    for path in sorted((ROOT / "nvlmodel").rglob("*.py")):
+        if path.name in homes and path.parent.name == "nvlmodel":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            v = getattr(node, "value", None) if isinstance(node, ast.Constant) else None
+            if isinstance(v, bool) or not isinstance(v, int | float) or abs(v) < 1e5:
+                continue
+            if math.log10(abs(v)).is_integer() or math.log2(abs(v)).is_integer():
+                continue  # 1e6, 1e9, 1e12: a unit factor; 2**17 tokens: a size
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {v!r}")
+    assert not found, "large literals outside the registry, models, units and document modules:\n" + "\n".join(found)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .. import endtoend as e2e
-from ..hardware import get_gpu
-from ..roofline import compute_inference_throughput, seed_gpu_specs
 from .. import kvbm
+from ..hardware import get_gpu
+from ..models import get_model
+from ..roofline import compute_inference_throughput, seed_gpu_specs
 from ..units import TB
 from .core import Claim, make_claim
 
@@ -76,8 +77,9 @@ def endtoend_claims() -> list[Claim]:
         ]
     rack_seed, rack_ds = e2e.rack_decode_tok_s("seed"), e2e.rack_decode_tok_s("datasheet")
     b, h = get_gpu("b200", "seed"), get_gpu("h100", "seed")
-    b4 = compute_inference_throughput(seed_gpu_specs("b200"), 70e9, "FP4")["actual"]
-    h8 = compute_inference_throughput(seed_gpu_specs("h100"), 70e9, "FP8")["actual"]
+    p70 = get_model("llama-70b").params("seed")  # the document's "Llama 70B" (line 84)
+    b4 = compute_inference_throughput(seed_gpu_specs("b200"), p70, "FP4")["actual"]
+    h8 = compute_inference_throughput(seed_gpu_specs("h100"), p70, "FP8")["actual"]
     out += [
         make_claim("e2e.replicas", "endtoend", 427, "The NVL72 provides 9 independent TP=8 replicas", "count", "9",
                    72 // 8, 72 // 8),
@@ -97,7 +99,7 @@ def endtoend_claims() -> list[Claim]:
                    get_gpu("gb200-b200", "datasheet").peak_flops("fp4") / get_gpu("gb200-b200", "datasheet").peak_flops("fp8"),
                    tolerance=0.05),
         make_claim("summary.bw-ratio", "summary", 525, "The 2.39x increase in HBM bandwidth", "x", "2.39x",
-                   b.hbm_bandwidth / h.hbm_bandwidth, get_gpu("b200", "datasheet").hbm_bandwidth / 3.35e12),
+                   b.hbm_bandwidth / h.hbm_bandwidth, get_gpu("b200", "datasheet").hbm_bandwidth / get_gpu("h100", "datasheet").hbm_bandwidth),
         make_claim("summary.nvlink", "summary", 525, "NVLink 5.0 at 1.8 TB/s", "TB/s", "1.8 TB/s",
                    b.nvlink_bw_per_direction / TB, get_gpu("b200", "datasheet").nvlink_bw_per_direction / TB,
                    kind="input", explanation="Both directions added; 0.9 TB/s one way."),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from .. import kvbm
+from ..document import KV_BLOCK_BYTES, QUANT_BYTES, RACK_TP, SESSION_TOKENS
 from ..hardware import get_gpu, get_system
 from ..models import get_model
 from ..topology import NVL72Topology
 from ..units import GB, GiB, KB, MB, TB
 from .core import Claim, make_claim
 
-_BLOCK = 5.24e6  # the seed's KV block (lines 304, 309)
+_BLOCK = KV_BLOCK_BYTES  # the seed's KV block (lines 304, 309)
 _NO_SWITCH_MEMORY = "NVLink switch ASICs have no memory; the tier does not exist (datasheet value empty)."
 
 
@@ -48,7 +49,7 @@ def _capacity_row_claims() -> list[Claim]:
             make_claim(f"kvbm.table.{short}.sessions", "kvbm", line, f"{row} [128K sessions]", "count", sess,
                        int(s.sessions_128k), int(d.sessions_128k),  # the seed's code truncates (line 224)
                        explanation=("Datasheet: the same method with visible HBM and NVFP4." if ok else
-                                    sessions.format(tok=toks, right=float(toks[:-1]) * scale / 128_000,
+                                    sessions.format(tok=toks, right=float(toks[:-1]) * scale / SESSION_TOKENS,
                                                     seed=s.sessions_128k))),
             make_claim(f"kvbm.table.{short}.tokens", "kvbm", line, f"{row} [tokens cached]", kunit, toks,
                        s.tokens_cached / scale, d.tokens_cached / scale,
@@ -64,7 +65,7 @@ def kvbm_claims() -> list[Claim]:
     seed_cap = kvbm.compute_kv_capacity(kvbm.SEED_LLAMA_405B, kvbm.SEED_B200, kvbm.SEED_NVL72)
     ds_cap = kvbm.kv_capacity("gb200-b200", "llama-3.1-405b", "nvfp4", kv_bytes_per_element=1.0, tp=8, num_gpus=72)
     m = get_model("llama-3.1-405b")
-    seed_w = 405e9 * 0.5 / 8
+    seed_w = m.params("seed") * QUANT_BYTES["FP4"] / RACK_TP
     b = get_gpu("b200", "seed")
     seed_t, real_t = NVL72Topology("seed"), NVL72Topology("datasheet")
     remote_seed = seed_t.link(0, 1).transfer_time(_BLOCK)
@@ -89,10 +90,10 @@ def kvbm_claims() -> list[Claim]:
                    explanation=("72 GPUs / TP8 = 9 replicas, as the end-to-end section says (line 427); 8 replicas "
                                 "would leave 8 GPUs idle. The capacity code counts all 72 GPUs.")),
         make_claim("kvbm.remaining-per-gpu", "kvbm", 192, "Remaining per GPU: [number lost] GB for KV cache and workspace",
-                   "GB", None, (192e9 - seed_w) / GB, ds_cap["kv_budget_per_gpu_gb"] + 3,
+                   "GB", None, (seed_sys.gpu.hbm_bytes - seed_w) / GB, ds_cap["kv_budget_per_gpu_gb"] + 3,
                    explanation="Lost from the text: 192 - 25.3 = 166.7 GB before the 3 GB workspace."),
         make_claim("kvbm.remaining-total", "kvbm", 192, "Across 72 GPUs: [number lost] GB [number lost] TB of KV cache",
-                   "TB", None, 72 * (192e9 - seed_w) / TB, 72 * (ds_cap["kv_budget_per_gpu_gb"] + 3) * GB / TB,
+                   "TB", None, seed_sys.num_gpus * (seed_sys.gpu.hbm_bytes - seed_w) / TB, 72 * (ds_cap["kv_budget_per_gpu_gb"] + 3) * GB / TB,
                    explanation="Lost from the text: 72 x 166.7 GB = 12.0 TB before workspace."),
         make_claim("kvbm.code.workspace", "kvbm", 211, "- 3e9 # 3 GB workspace", "GB", "3 GB",
                    kvbm.WORKSPACE_BYTES / GB, kvbm.WORKSPACE_BYTES / GB, kind="input"),
@@ -110,7 +111,7 @@ def kvbm_claims() -> list[Claim]:
               ("hbm_gb", 235, "192", "GB", "192", 192, ds_sys.gpu.hbm_visible_bytes / GB, f"Visible to software: {vis:.1f} GB."),
           )),
         make_claim("kvbm.code.session-tokens", "kvbm", 224, "int(total_tokens / 128_000)", "count", "128_000",
-                   128_000, 128_000, kind="input"),
+                   SESSION_TOKENS, SESSION_TOKENS, kind="input"),
         make_claim("kvbm.code.rack", "kvbm", 236, "nvl72_rack = {'num_gpus': 72, 'tp_degree': 8}", "count", "72", 72, 72,
                    kind="input"),
         make_claim("kvbm.kv-bytes-per-token", "kvbm", 238, "kv_bytes_per_token: 2 * 126 * 8 * 128 * 1 = 258,048 bytes",

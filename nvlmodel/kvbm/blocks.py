@@ -10,10 +10,13 @@ from collections import OrderedDict
 import numpy as np
 
 from ..hardware import get_system
+from ..models import get_model
 from ..topology import Fabric, NVL72Topology
 from ..units import require_index, require_positive, require_positive_int
 
 _RACK_GPUS = get_system("nvl72").num_gpus
+#: KV bytes of one token of the seed's Llama 405B in FP8 (258,048, line 238): the default block prices.
+_KV_405B_FP8 = get_model("llama-3.1-405b").kv_bytes_per_token(1.0)
 
 
 class CapacityError(RuntimeError):
@@ -78,7 +81,7 @@ class NVL72KVBManager:
     ``block hash -> set of GPUs`` kept equal to their union. ``blocks_per_gpu`` is the capacity in
     blocks (the seed's 640,000 counts tokens, see the ledger); ``block_bytes`` prices transfers."""
 
-    def __init__(self, num_gpus: int = 72, blocks_per_gpu: int = 39_645, *, block_bytes: float = 16 * 258_048,
+    def __init__(self, num_gpus: int = 72, blocks_per_gpu: int = 39_645, *, block_bytes: float = 16 * _KV_405B_FP8,
                  topology: Fabric | None = None):
         require_positive_int("num_gpus", num_gpus)
         if topology is None and num_gpus == _RACK_GPUS:

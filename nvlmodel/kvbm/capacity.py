@@ -4,6 +4,7 @@ NVFP4 at 4.5 bits, KV heads replicated beyond TP = KV heads)."""
 
 from __future__ import annotations
 
+from ..document import B200_CONFIG, FORMAT_FOR, LLAMA_405B_CONFIG, NVL72_CONFIG, SESSION_TOKENS, WORKSPACE_BYTES
 from ..fp4 import get_format
 from ..hardware import PRESETS, get_gpu
 from ..models import ModelArch, get_model
@@ -24,7 +25,7 @@ def compute_kv_capacity(model_config: dict, gpu_config: dict, rack_config: dict)
     kv_bytes_per_token = (2 * model_config["num_layers"] * model_config["num_kv_heads"]
                           * model_config["head_dim"] * model_config["kv_dtype_bytes"])
     weight_per_gpu = model_config["total_params"] * model_config["weight_dtype_bytes"] / rack_config["tp_degree"]
-    kv_budget_per_gpu = gpu_config["hbm_gb"] * 1e9 - weight_per_gpu - 3e9  # 3 GB workspace
+    kv_budget_per_gpu = gpu_config["hbm_gb"] * 1e9 - weight_per_gpu - WORKSPACE_BYTES  # 3 GB workspace (line 211)
     if kv_budget_per_gpu <= 0:
         raise ValueError(f"the weights ({weight_per_gpu / 1e9:.1f} GB per GPU) and workspace leave no room for KV")
     tokens_per_gpu = kv_budget_per_gpu / kv_bytes_per_token
@@ -36,21 +37,17 @@ def compute_kv_capacity(model_config: dict, gpu_config: dict, rack_config: dict)
         "tokens_per_gpu": int(tokens_per_gpu),
         "total_kv_budget_tb": kv_budget_per_gpu * total_gpus / 1e12,
         "total_tokens": int(total_tokens),
-        "total_context_windows_128k": int(total_tokens / 128_000),
+        "total_context_windows_128k": int(total_tokens / SESSION_TOKENS),  # 128_000 (line 224)
     }
 
 
-#: The seed's inputs (lines 227-236).
-SEED_LLAMA_405B = {"total_params": 405e9, "weight_dtype_bytes": 0.5, "num_layers": 126, "num_kv_heads": 8,
-                   "head_dim": 128, "kv_dtype_bytes": 1}
-SEED_B200 = {"hbm_gb": 192}
-SEED_NVL72 = {"num_gpus": 72, "tp_degree": 8}
-WORKSPACE_BYTES = 3e9
+#: The seed's inputs (lines 227-236), from :mod:`nvlmodel.document`.
+SEED_LLAMA_405B, SEED_B200, SEED_NVL72 = LLAMA_405B_CONFIG, B200_CONFIG, NVL72_CONFIG
 
 
 def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_format: str = "nvfp4", *,
                 kv_bytes_per_element: float = 1.0, tp: int = 8, num_gpus: int = 72, preset: str = "datasheet",
-                workspace_bytes: float = WORKSPACE_BYTES, session_tokens: int = 128_000,
+                workspace_bytes: float = WORKSPACE_BYTES, session_tokens: int = SESSION_TOKENS,
                 memory_fraction: float = 1.0, fraction_of: str = "capacity") -> dict:
     """KV capacity per GPU and in total: (HBM x ``memory_fraction`` - weights / tp - workspace) per
     GPU, divided by the KV bytes of one token on one GPU of the TP group.
@@ -99,7 +96,6 @@ CAPACITY_ROWS: tuple[tuple[str, str, str, float, int], ...] = (
     ("72x H100 (FP8 weights, FP16 KV)", "h100", "FP8", 2.0, 72),
     ("72x B200 NVL72 (FP4 weights, FP8 KV)", "gb200-b200", "FP4", 1.0, 72),
 )
-_FORMAT = {"seed": {"FP8": "fp8", "FP4": "fp4-seed"}, "datasheet": {"FP8": "fp8", "FP4": "nvfp4"}}
 
 
 def capacity_table(preset: str = "seed", model: str = "llama-405b") -> "pd.DataFrame":  # noqa: F821
@@ -108,7 +104,7 @@ def capacity_table(preset: str = "seed", model: str = "llama-405b") -> "pd.DataF
 
     rows = []
     for label, gpu, prec, kvb, n in CAPACITY_ROWS:
-        c = kv_capacity(gpu, model, _FORMAT[require_choice("preset", preset, PRESETS)][prec],
+        c = kv_capacity(gpu, model, FORMAT_FOR[require_choice("preset", preset, PRESETS)][prec],
                         kv_bytes_per_element=kvb, tp=8, num_gpus=n, preset=preset)
         rows.append({"configuration": label, "GPUs": n, "kv_budget_per_gpu_gb": c["kv_budget_per_gpu_gb"],
                      "total_kv_budget_tb": c["total_kv_budget_tb"], "sessions_128k": c["sessions"],

@@ -44,7 +44,7 @@ def generate_requests(n: int, workload: Workload = Workload(), *, block_size: in
     unique prompts share nothing."""
     require_positive_int("n", n)
     rng = np.random.default_rng(rng_seed)
-    vocab = 128_256
+    vocab = get_model("llama-3.1-405b").vocab
 
     def toks(k):
         return rng.integers(0, vocab, k, dtype=np.uint32)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..hardware import get_gpu, get_superchip
+from ..hardware import MODELEXPRESS_RDMA_PER_RANK, get_gpu, get_superchip
 from ..models import ModelArch, get_model
 from ..units import GB, require_positive, require_positive_int
+from .blocks import _KV_405B_FP8
 
 
 #: Cost of one copy call between GPUs over NVLink, independent of its size for small copies:
@@ -98,7 +99,7 @@ class NVSwitchMemoryTier:
 
     HYPOTHETICAL = True
 
-    def __init__(self, switch_id: int, capacity_bytes: float = 128 * 1024**3, block_bytes: float = 16 * 258_048):
+    def __init__(self, switch_id: int, capacity_bytes: float = 128 * 1024**3, block_bytes: float = 16 * _KV_405B_FP8):
         self.switch_id = switch_id
         self.capacity = require_positive("capacity_bytes", capacity_bytes)
         self.block_bytes = require_positive("block_bytes", block_bytes)
@@ -149,8 +150,9 @@ def tier_table() -> "pd.DataFrame":  # noqa: F821
          "exists", "nvidia-nvlink"),
         ("G2: Grace LPDDR5X over NVLink-C2C (shared by 2 GPUs)", sc.cpu_memory_bytes / GB, sc.c2c_bw_total / 2 / GB,
          "exists", "nvidia-grace"),
-        ("G3: local disk (per GPU, estimate)", None, 14e9 * 11 / 70 / GB, "exists", "modelexpress-benchmarks"),
-        ("G4: remote / object storage (per GPU, estimate)", None, 14e9 * 11 / 196 / GB, "exists",
+        ("G3: local disk (per GPU, estimate)", None, MODELEXPRESS_RDMA_PER_RANK * 11 / 70 / GB, "exists",
+         "modelexpress-benchmarks"),
+        ("G4: remote / object storage (per GPU, estimate)", None, MODELEXPRESS_RDMA_PER_RANK * 11 / 196 / GB, "exists",
          "modelexpress-benchmarks"),
         ("NVSwitch HBM (seed, 9 x 128 GB)", 9 * 128.0, None, "does not exist", "seed"),
     ]
