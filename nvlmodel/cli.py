@@ -53,16 +53,16 @@ def _roofline(args: argparse.Namespace) -> int:
     rows = []
     for b in args.batch:
         s = decode_step(args.gpu, args.model, args.format, batch=b, context=args.context,
-                        kv_bytes_per_element=args.kv_bytes, tp=args.tp, preset=args.preset)
+                        kv_bytes_per_element=args.kv_bytes, tp=args.tp, premises=args.preset)
         rows.append({"batch": b, "tokens_per_s": s.tokens_per_s, "tpot_ms": s.time * 1e3,
                      "memory_ms": s.t_memory * 1e3, "compute_ms": s.t_compute * 1e3, "bottleneck": s.bottleneck})
     print(f"decode, {args.model} on {args.gpu} ({args.format}, TP{args.tp}, {args.preset} preset, "
           f"context {args.context:,} tokens)")
     _print_frame(pd.DataFrame(rows))
     p = prefill(args.gpu, args.model, args.format, prompt=args.prompt, tp=args.tp,
-                kv_bytes_per_element=args.kv_bytes, preset=args.preset)
+                kv_bytes_per_element=args.kv_bytes, premises=args.preset)
     b = crossover_batch(args.gpu, args.model, args.format, context=args.context,
-                        kv_bytes_per_element=args.kv_bytes, tp=args.tp, preset=args.preset)
+                        kv_bytes_per_element=args.kv_bytes, tp=args.tp, premises=args.preset)
     print(f"prefill of {args.prompt:,} tokens (TTFT): {p.time * 1e3:.1f} ms ({p.bottleneck}-bound); "
           f"compute-bound from batch {b:,.0f}" if b != float("inf") else
           f"prefill of {args.prompt:,} tokens (TTFT): {p.time * 1e3:.1f} ms ({p.bottleneck}-bound); "

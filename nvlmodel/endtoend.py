@@ -100,7 +100,7 @@ def _seed_cells(side: str, s: Scenario) -> dict[str, float]:
     bpp = QUANT_BYTES[quant]
     # the seed's decode function extended to a batch: weights read once per step, 2 x params per token
     step = decode_step("b200" if side == "nvl72" else gpu, s.model, FORMAT_FOR["seed"][quant], batch=s.batch,
-                       tp=s.tp, preset="seed").time
+                       tp=s.tp, premises="seed").time
     cfg = {"total_params": p, "weight_dtype_bytes": bpp, "num_layers": m.layers, "num_kv_heads": m.kv_heads,
            "head_dim": m.head_dim, "kv_dtype_bytes": kv_bytes}
     cap = compute_kv_capacity(cfg, {"hbm_gb": get_gpu(gpu, "seed").hbm_bytes / 1e9},
@@ -230,7 +230,7 @@ def kv_fit(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
             f = FORMAT_FOR[preset][quant]
             kvb = scenario.kv_bytes_per_element if preset == "datasheet" else seed_kv
             cap = kv_capacity(gpu, scenario.model, f, kv_bytes_per_element=kvb, tp=scenario.tp,
-                              num_gpus=scenario.tp, preset=preset)
+                              num_gpus=scenario.tp, premises=preset)
             per_gpu = m.kv_bytes_per_token_per_gpu(kvb, scenario.tp)
             need = scenario.batch * scenario.context * per_gpu / 1e9
             rows.append({"side": side, "preset": preset, "kv_dtype_bytes": kvb, "kv_needed_gb_per_gpu": need,

@@ -1,6 +1,6 @@
 """LLM architectures: parameter counts derived from the architecture, KV bytes per token, FLOPs.
 
-Under the ``seed`` preset a model has the document's round parameter count (``70e9`` for "Llama
+Where the ``nominal_params`` premise holds (the ``seed`` preset) a model has the document's round parameter count (``70e9`` for "Llama
 70B", line 84; ``405e9``, line 228); under ``datasheet`` the count is derived from the published
 configuration (shared/REFERENCE.md): embeddings + per-layer attention and SwiGLU MLP + norms + an
 untied LM head.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .hardware import PRESETS
+from .premises import Premises, as_premises
 from .units import require_choice, require_positive, require_positive_int
 
 
@@ -48,15 +48,17 @@ class ModelArch:
         """Embeddings + layers + final norm + untied LM head."""
         return self.embedding_params + self.layers * self.layer_params + self.hidden + self.vocab * self.hidden
 
-    def params(self, preset: str = "datasheet") -> float:
-        """Parameter count: the nominal round number under ``seed``, derived under ``datasheet``."""
-        require_choice("preset", preset, PRESETS)
-        return self.nominal_params if preset == "seed" else float(self.derived_params)
+    def params(self, premises: "str | Premises" = "datasheet") -> float:
+        """Parameter count: the nominal round number where the ``nominal_params`` premise holds (the
+        seed), else derived from the configuration."""
+        return self.nominal_params if as_premises(premises).nominal_params else float(self.derived_params)
 
-    def matmul_params(self, preset: str = "datasheet") -> float:
+    def matmul_params(self, premises: "str | Premises" = "datasheet") -> float:
         """Parameters that take part in a matrix multiply per token (all but the embedding table,
-        which is a lookup). The seed counts every parameter (``2 * model_params`` FLOPs, line 65)."""
-        return self.params(preset) if preset == "seed" else float(self.derived_params - self.embedding_params)
+        which is a lookup). With nominal counts (the seed) every parameter counts (``2 *
+        model_params`` FLOPs, line 65)."""
+        p = as_premises(premises)
+        return self.params(p) if p.nominal_params else float(self.derived_params - self.embedding_params)
 
     def kv_bytes_per_token(self, kv_bytes_per_element: float) -> float:
         """2 (K and V) x layers x kv_heads x head_dim x bytes per element (seed line 198)."""
@@ -81,25 +83,27 @@ class ModelArch:
         require_positive("context", context, allow_zero=True)
         return 4.0 * self.layers * self.heads * self.head_dim * context
 
-    def gemm_flops_per_token(self, preset: str = "datasheet") -> float:
+    def gemm_flops_per_token(self, premises: "str | Premises" = "datasheet") -> float:
         """FLOPs of the weight matrix multiplies for one token: ``2 x matmul params``. These run at
         the weight format's tensor peak; attention's Q.K^T and A.V run at the KV dtype's
         (:meth:`attention_flops_per_token`)."""
-        return 2.0 * self.matmul_params(preset)
+        return 2.0 * self.matmul_params(premises)
 
-    def flops_per_token(self, context: float = 0.0, preset: str = "datasheet") -> float:
-        """Forward FLOPs for one token: ``2 * params`` under ``seed`` (line 65); under ``datasheet``
-        ``2 * matmul params`` plus attention over ``context`` tokens."""
-        if preset == "seed":
-            return 2.0 * self.params("seed")
-        return 2.0 * self.matmul_params(preset) + self.attention_flops_per_token(context)
+    def flops_per_token(self, context: float = 0.0, premises: "str | Premises" = "datasheet") -> float:
+        """Forward FLOPs for one token: ``2 * params`` where the ``weights_only_flops`` premise holds
+        (the seed, line 65); otherwise ``2 * matmul params`` plus attention over ``context`` tokens."""
+        p = as_premises(premises)
+        if p.weights_only_flops:
+            return 2.0 * self.params(p)
+        return 2.0 * self.matmul_params(p) + self.attention_flops_per_token(context)
 
-    def prefill_flops(self, prompt: int, preset: str = "datasheet") -> float:
+    def prefill_flops(self, prompt: int, premises: "str | Premises" = "datasheet") -> float:
         """FLOPs to prefill one prompt of ``prompt`` tokens (causal attention: token i sees i)."""
         require_positive("prompt", prompt)
-        if preset == "seed":
-            return prompt * self.flops_per_token(preset="seed")
-        return prompt * 2.0 * self.matmul_params(preset) + self.attention_flops_per_token(prompt * (prompt - 1) / 2)
+        p = as_premises(premises)
+        if p.weights_only_flops:
+            return prompt * self.flops_per_token(premises=p)
+        return prompt * 2.0 * self.matmul_params(p) + self.attention_flops_per_token(prompt * (prompt - 1) / 2)
 
 
 _MODELS = {

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from .document import FORMAT_FOR, QUANT_BYTES
 from .fp4 import FORMATS, get_format
 from .hardware import PRESETS, GPUSpec, get_gpu
+from .premises import Premises, as_premises
 from .models import ModelArch, get_model
 from .units import TFLOPS, require_choice, require_positive
 
@@ -213,24 +214,24 @@ class StepTime:
         return self.tokens / self.time
 
 
-def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, preset: str, tp: int):
-    require_choice("preset", preset, PRESETS)
-    g = gpu if isinstance(gpu, GPUSpec) else get_gpu(gpu, preset)
+def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, premises: "str | Premises", tp: int):
+    p = as_premises(premises)
+    g = gpu if isinstance(gpu, GPUSpec) else get_gpu(gpu, p)
     m = model if isinstance(model, ModelArch) else get_model(model)
     f = get_format(weight_format)
     if f.name not in COMPUTE_DTYPE:
         raise ValueError(f"no compute dtype for format {f.name!r}; valid: {', '.join(COMPUTE_DTYPE)}")
     g.require_tp(tp)
-    return g, m, f
+    return g, m, f, p
 
 
-def _step(g: GPUSpec, m: ModelArch, f, preset: str, tp: int, *, tokens: float, kv: float, gemm_flops: float,
+def _step(g: GPUSpec, m: ModelArch, f, premises: Premises, tp: int, *, tokens: float, kv: float, gemm_flops: float,
           attn_flops: float, attn_dtype: str, fp4_mode: str, efficiency: Efficiency, comm_s: float) -> StepTime:
     """What decode and prefill share: this GPU's share of the weights read once, plus ``kv`` bytes,
     over the achieved HBM bandwidth; the weight GEMMs at the achieved peak of the format's compute
     dtype and attention at the achieved peak of ``attn_dtype``."""
     require_positive("comm_s", comm_s, allow_zero=True)
-    weights = m.matmul_params(preset) * f.bytes_per_element / tp
+    weights = m.matmul_params(premises) * f.bytes_per_element / tp
     gemm_peak = g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute
     attn_peak = g.peak_flops(attn_dtype) * efficiency.compute
     return StepTime(tokens=tokens, weight_bytes=weights, kv_bytes=kv, flops=gemm_flops + attn_flops,
@@ -242,47 +243,49 @@ def _step(g: GPUSpec, m: ModelArch, f, preset: str, tp: int, *, tokens: float, k
 
 def decode_step(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
                 batch: int = 1, context: int = 0, kv_bytes_per_element: float = 1.0, tp: int = 1,
-                preset: str = "datasheet", efficiency: Efficiency = Efficiency(),
+                premises: "str | Premises" = "datasheet", efficiency: Efficiency = Efficiency(),
                 comm_s: float = 0.0, fp4_mode: str = "w4a4", attention_dtype: str | None = None) -> StepTime:
     """One decode step: each of ``batch`` sequences at ``context`` tokens emits one token.
 
     Weights are read once per step; each sequence's KV cache (``context`` tokens of
-    ``model.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)``) is read once. Under ``seed``
-    the weight bytes use every parameter and FLOPs are ``2 x params`` per token at the weight
-    format's peak, so at batch 1 and context 0 this is exactly :func:`compute_inference_throughput`.
-    Under ``datasheet`` attention runs at ``attention_dtype`` (default: FP8 with a 1-byte KV cache,
-    else BF16) and the weight GEMMs at the format's peak (FP4: by ``fp4_mode``, W4A4 or W4A8).
+    ``model.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)``) is read once, unless the
+    ``no_kv_reads`` premise holds. Under ``seed`` the weight bytes use every parameter and FLOPs are
+    ``2 x params`` per token at the weight format's peak, so at batch 1 and context 0 this is exactly
+    :func:`compute_inference_throughput`. Otherwise attention runs at ``attention_dtype`` (default:
+    FP8 with a 1-byte KV cache, else BF16) and the weight GEMMs at the format's peak (FP4: by
+    ``fp4_mode``, W4A4 or W4A8). ``premises`` is a preset name or any
+    :class:`~nvlmodel.premises.Premises`.
     """
-    g, m, f = _resolve(gpu, model, weight_format, preset, tp)
+    g, m, f, p = _resolve(gpu, model, weight_format, premises, tp)
     require_positive("batch", batch)
     require_positive("context", context, allow_zero=True)
-    kv = batch * context * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
-    if preset == "seed":
-        gemm, attn = batch * m.flops_per_token(preset="seed") / tp, 0.0
+    kv = 0.0 if p.no_kv_reads else batch * context * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+    if p.weights_only_flops:
+        gemm, attn = batch * m.flops_per_token(premises=p) / tp, 0.0
     else:
-        gemm, attn = batch * m.gemm_flops_per_token() / tp, batch * m.attention_flops_per_token(context) / tp
-    return _step(g, m, f, preset, tp, tokens=batch, kv=kv, gemm_flops=gemm, attn_flops=attn,
+        gemm, attn = batch * m.gemm_flops_per_token(p) / tp, batch * m.attention_flops_per_token(context) / tp
+    return _step(g, m, f, p, tp, tokens=batch, kv=kv, gemm_flops=gemm, attn_flops=attn,
                  attn_dtype=_attention_dtype(kv_bytes_per_element, attention_dtype), fp4_mode=fp4_mode,
                  efficiency=efficiency, comm_s=comm_s)
 
 
 def prefill(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
             prompt: int, batch: int = 1, kv_bytes_per_element: float = 1.0, tp: int = 1,
-            preset: str = "datasheet", efficiency: Efficiency = Efficiency(), comm_s: float = 0.0,
+            premises: "str | Premises" = "datasheet", efficiency: Efficiency = Efficiency(), comm_s: float = 0.0,
             fp4_mode: str = "w4a4", attention_dtype: str | None = None) -> StepTime:
     """Prefill of ``batch`` prompts of ``prompt`` tokens in one pass: weights read once, the new
     KV written once, causal attention FLOPs (token i attends to i earlier tokens) at the attention
     dtype (datasheet). Its ``time`` is the TTFT of a request that arrives alone."""
-    g, m, f = _resolve(gpu, model, weight_format, preset, tp)
+    g, m, f, p = _resolve(gpu, model, weight_format, premises, tp)
     require_positive("prompt", prompt)
     require_positive("batch", batch)
-    if preset == "seed":
-        kv, gemm, attn = 0.0, batch * m.prefill_flops(prompt, "seed") / tp, 0.0
+    kv = 0.0 if p.no_kv_reads else batch * prompt * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+    if p.weights_only_flops:
+        gemm, attn = batch * m.prefill_flops(prompt, p) / tp, 0.0
     else:
-        kv = batch * prompt * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
-        gemm = batch * prompt * m.gemm_flops_per_token() / tp
+        gemm = batch * prompt * m.gemm_flops_per_token(p) / tp
         attn = batch * m.attention_flops_per_token(prompt * (prompt - 1) / 2) / tp
-    return _step(g, m, f, preset, tp, tokens=batch * prompt, kv=kv, gemm_flops=gemm, attn_flops=attn,
+    return _step(g, m, f, p, tp, tokens=batch * prompt, kv=kv, gemm_flops=gemm, attn_flops=attn,
                  attn_dtype=_attention_dtype(kv_bytes_per_element, attention_dtype), fp4_mode=fp4_mode,
                  efficiency=efficiency, comm_s=comm_s)
 
@@ -309,12 +312,12 @@ def attention_share_table(gpu: str = "gb200-b200", model: str = "llama-3.1-405b"
 
 def crossover_batch(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
                     context: int = 0, kv_bytes_per_element: float = 1.0, tp: int = 1,
-                    preset: str = "datasheet", efficiency: Efficiency = Efficiency()) -> float:
+                    premises: "str | Premises" = "datasheet", efficiency: Efficiency = Efficiency()) -> float:
     """Batch at which a decode step turns compute-bound: W / beta = B (F/P - k L / beta).
     Returns ``inf`` when each added sequence costs more memory time than compute time (long
     contexts), so that decode never becomes compute-bound."""
     one = decode_step(gpu, model, weight_format, batch=1, context=context,
-                      kv_bytes_per_element=kv_bytes_per_element, tp=tp, preset=preset, efficiency=efficiency)
+                      kv_bytes_per_element=kv_bytes_per_element, tp=tp, premises=premises, efficiency=efficiency)
     seconds_per_byte = one.t_memory / (one.weight_bytes + one.kv_bytes)
     per_seq_memory = one.kv_bytes * seconds_per_byte  # memory time each added sequence costs
     if one.t_compute <= per_seq_memory:
@@ -361,8 +364,7 @@ def roofline_curves(model: str = "llama-3.1-70b", batches=None, *, context: int 
         for preset in PRESETS:
             for b in batches:
                 s = decode_step(gpu, model, FORMAT_FOR[preset][quant], batch=int(b),
-                                context=0 if preset == "seed" else context,
-                                kv_bytes_per_element=kv_bytes_per_element, preset=preset)
+                                context=context, kv_bytes_per_element=kv_bytes_per_element, premises=preset)
                 rows.append({"gpu": gpu, "quantization": quant, "preset": preset, "batch": int(b),
                              "tokens_per_s": s.tokens_per_s, "bottleneck": s.bottleneck})
     return pd.DataFrame(rows)

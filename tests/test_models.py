@@ -28,7 +28,7 @@ def test_kv_bytes_per_token_by_hand():
 
 def test_flops():
     m = get_model("llama-3.1-70b")
-    assert m.flops_per_token(preset="seed") == 140e9
+    assert m.flops_per_token(premises="seed") == 140e9
     assert m.flops_per_token(4096) == 2 * m.matmul_params() + 4 * 80 * 64 * 128 * 4096
     # prefill of 3 tokens: 3 x 2 x matmul params + attention over 0 + 1 + 2 earlier tokens
     assert m.prefill_flops(3) == pytest.approx(3 * 2 * m.matmul_params() + 4 * 80 * 64 * 128 * 3)

@@ -64,3 +64,20 @@ def test_registry_and_topology_take_premises():
     assert get_gpu("b200", P.DATASHEET.flip("sparse_peaks", True)).fp8_dense_flops == 9_000e12
     assert NVL72Topology(P.SEED).view == "seed" and NVL72Topology(P.DATASHEET).view == "datasheet"
     assert NVL72Topology(P.SEED.flip("switch_domains", False)).view == "datasheet"
+
+
+def test_one_premise_flows_through_models_roofline_and_capacity():
+    from nvlmodel import kvbm, roofline
+    from nvlmodel.models import get_model
+
+    m = get_model("llama-3.1-70b")
+    nominal = P.DATASHEET.flip("nominal_params", True)
+    assert m.params(nominal) == 70e9 and m.params(P.DATASHEET) == m.derived_params
+    no_kv = roofline.decode_step("b200", m, "nvfp4", batch=8, context=4096, premises=P.DATASHEET.flip("no_kv_reads", True))
+    assert no_kv.kv_bytes == 0.0
+    assert roofline.decode_step("b200", m, "nvfp4", batch=8, context=4096).kv_bytes == 8 * 4096 * 163_840
+    flat = roofline.prefill("b200", m, "nvfp4", prompt=8192, premises=P.DATASHEET.flip("weights_only_flops", True))
+    assert flat.attention_flops == 0.0 and flat.flops == 8192 * 2 * m.derived_params
+    marketed = kvbm.kv_capacity("b200", m, "nvfp4", tp=1, num_gpus=1, premises=P.DATASHEET.flip("marketed_hbm", True))
+    assert marketed["hbm_gb"] == 192.0
+    assert kvbm.kv_capacity("b200", m, "nvfp4", tp=1, num_gpus=1)["hbm_gb"] == pytest.approx(183_359 * 2**20 / 1e9)

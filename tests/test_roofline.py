@@ -58,7 +58,7 @@ def test_seed_prefill_by_hand():
 
 def test_decode_step_under_seed_equals_the_seed_function():
     for gpu, quant in r.SEED_DECODE_ROWS:
-        s = r.decode_step(gpu, "llama-70b", r.FORMAT_FOR["seed"][quant], preset="seed")
+        s = r.decode_step(gpu, "llama-70b", r.FORMAT_FOR["seed"][quant], premises="seed")
         ref = r.compute_inference_throughput(r.seed_gpu_specs(gpu), 70e9, quant)
         assert s.tokens_per_s == pytest.approx(ref["actual"])
 

@@ -64,8 +64,8 @@ def _code_claims() -> list[Claim]:
                               "bits per weight."))
     m = get_model("llama-3.1-70b")
     out.append(make_claim("fp4.code.flops-per-param", "fp4", 65, "flops_per_token = 2 * model_params", "FLOP/param",
-                          "2", m.flops_per_token(preset="seed") / m.params("seed"),
-                          m.flops_per_token(preset="datasheet") / m.params("datasheet"), kind="input",
+                          "2", m.flops_per_token(premises="seed") / m.params("seed"),
+                          m.flops_per_token(premises="datasheet") / m.params("datasheet"), kind="input",
                           explanation=("2 FLOPs per weight in a matrix multiply; the embedding table is a lookup, "
                                        "so per parameter of Llama 3.1 70B it is 1.97 (plus attention, which grows "
                                        "with context).")))

@@ -8,6 +8,7 @@ from ..document import B200_CONFIG, FORMAT_FOR, LLAMA_405B_CONFIG, NVL72_CONFIG,
 from ..fp4 import get_format
 from ..hardware import PRESETS, get_gpu
 from ..models import ModelArch, get_model
+from ..premises import Premises, as_premises
 from ..units import GB, TB, require_choice, require_positive, require_positive_int
 
 
@@ -46,7 +47,8 @@ SEED_LLAMA_405B, SEED_B200, SEED_NVL72 = LLAMA_405B_CONFIG, B200_CONFIG, NVL72_C
 
 
 def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_format: str = "nvfp4", *,
-                kv_bytes_per_element: float = 1.0, tp: int = 8, num_gpus: int = 72, preset: str = "datasheet",
+                kv_bytes_per_element: float = 1.0, tp: int = 8, num_gpus: int = 72,
+                premises: "str | Premises" = "datasheet",
                 workspace_bytes: float = WORKSPACE_BYTES, session_tokens: int = SESSION_TOKENS,
                 memory_fraction: float = 1.0, fraction_of: str = "capacity") -> dict:
     """KV capacity per GPU and in total: (HBM x ``memory_fraction`` - weights / tp - workspace) per
@@ -62,8 +64,8 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
     (TensorRT-LLM's ``free_gpu_memory_fraction``) instead of to all of HBM (vLLM's
     ``gpu_memory_utilization``, SGLang's ``mem_fraction_static``).
     Raises ``ValueError`` when the weights do not fit or ``tp`` exceeds the NVLink domain."""
-    require_choice("preset", preset, PRESETS)
-    g = get_gpu(gpu, preset)
+    p = as_premises(premises)
+    g = get_gpu(gpu, p)
     m = model if isinstance(model, ModelArch) else get_model(model)
     for what, v in (("tp", tp), ("num_gpus", num_gpus), ("session_tokens", session_tokens)):
         require_positive_int(what, v)
@@ -71,8 +73,8 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
     require_positive("workspace_bytes", workspace_bytes, allow_zero=True)
     if not 0 < require_positive("memory_fraction", memory_fraction) <= 1:
         raise ValueError(f"memory_fraction is a fraction of HBM in (0, 1], got {memory_fraction}")
-    hbm = g.hbm_bytes if preset == "seed" else g.hbm_visible_bytes
-    weights = m.params(preset) * get_format(weight_format).bytes_per_element / tp
+    hbm = g.hbm_visible_bytes  # under the marketed_hbm premise (the seed) the marketed figure
+    weights = m.params(p) * get_format(weight_format).bytes_per_element / tp
     require_choice("fraction_of", fraction_of, ("capacity", "free"))
     if fraction_of == "capacity":
         budget = hbm * memory_fraction - weights - workspace_bytes
@@ -105,7 +107,7 @@ def capacity_table(preset: str = "seed", model: str = "llama-405b") -> "pd.DataF
     rows = []
     for label, gpu, prec, kvb, n in CAPACITY_ROWS:
         c = kv_capacity(gpu, model, FORMAT_FOR[require_choice("preset", preset, PRESETS)][prec],
-                        kv_bytes_per_element=kvb, tp=8, num_gpus=n, preset=preset)
+                        kv_bytes_per_element=kvb, tp=8, num_gpus=n, premises=preset)
         rows.append({"configuration": label, "GPUs": n, "kv_budget_per_gpu_gb": c["kv_budget_per_gpu_gb"],
                      "total_kv_budget_tb": c["total_kv_budget_tb"], "sessions_128k": c["sessions"],
                      "tokens_cached": c["total_tokens"]})
