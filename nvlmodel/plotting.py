@@ -1,13 +1,20 @@
-"""One figure style, stable figure files, and the figures of the hardware chapter.
+"""One figure style, stable figure files, and every figure of the book.
 
-Every figure the book shows is drawn by a function here (notebooks only call them) and saved by
-:func:`savefig` as ``<figures_dir>/<chapter>-<name>.svg`` and ``.png``, with fixed metadata so that
-the same inputs give the same files.
+Every figure the book shows is drawn by a function here (notebooks only call them) under the
+book's style, applied in a context (:func:`style`; importing this module changes no global
+matplotlib setting), and saved by :func:`savefig` as ``<figures_dir>/<chapter>-<name>.svg`` and
+``.png``, with fixed metadata so that the same inputs give the same files. A figure has one name:
+its files are ``<chapter>-<name>.*`` and its label in the book is ``fig-<chapter>-<name>``
+(:func:`figure_label`); :func:`savefig` records both in ``<figures_dir>/manifest.json``, which the
+book's Figures page reads.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -31,7 +38,28 @@ STYLE = {
     "svg.hashsalt": "nvlmodel",
     "svg.fonttype": "none",
 }
-plt.rcParams.update(STYLE)
+
+
+@contextmanager
+def style():
+    """The book's figure style for the duration of a ``with`` block: only the keys of :data:`STYLE`
+    are set and restored afterwards (``plt.rc_context`` would also restore ``interactive``, which
+    stops Jupyter's inline backend from showing later figures)."""
+    saved = {k: plt.rcParams[k] for k in STYLE}
+    plt.rcParams.update(STYLE)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
+
+
+def _styled(fn):
+    """Draw ``fn``'s figure under :func:`style`."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with style():
+            return fn(*args, **kwargs)
+    return wrapper
 
 #: Colours by preset, used by every chapter.
 PRESET_COLORS = {"seed": "#c44e52", "datasheet": "#4c72b0"}
@@ -47,17 +75,41 @@ def figure_path(figures_dir: str | Path, chapter: str, name: str, ext: str = "sv
     return Path(figures_dir) / f"{chapter}-{name}.{ext}"
 
 
+def figure_label(chapter: str, name: str) -> str:
+    """The figure's label in the book (for ``{numref}``): ``fig-<chapter>-<name>``, the same name as its files."""
+    figure_path(".", chapter, name)  # validates both
+    return f"fig-{chapter}-{name}"
+
+
+MANIFEST = "manifest.json"
+
+
 def savefig(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str) -> list[Path]:
-    """Save ``fig`` as SVG and PNG under stable names (deterministic metadata); return the paths."""
+    """Save ``fig`` as SVG and PNG under stable names (deterministic metadata, the book's style),
+    record it in ``<figures_dir>/manifest.json`` (stem -> chapter, name, label, files) and return
+    the paths."""
     paths = []
     Path(figures_dir).mkdir(parents=True, exist_ok=True)
-    for ext, meta in (("svg", {"Date": None, "Creator": "nvlmodel"}), ("png", {"Software": "nvlmodel"})):
-        path = figure_path(figures_dir, chapter, name, ext)
-        fig.savefig(path, metadata=meta, bbox_inches="tight")
-        paths.append(path)
+    with style():
+        for ext, meta in (("svg", {"Date": None, "Creator": "nvlmodel"}), ("png", {"Software": "nvlmodel"})):
+            path = figure_path(figures_dir, chapter, name, ext)
+            fig.savefig(path, metadata=meta, bbox_inches="tight")
+            paths.append(path)
+    manifest = Path(figures_dir) / MANIFEST
+    entries = json.loads(manifest.read_text()) if manifest.exists() else {}
+    entries[f"{chapter}-{name}"] = {"chapter": chapter, "name": name, "label": figure_label(chapter, name),
+                                    "files": [p.name for p in paths]}
+    manifest.write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
     return paths
 
 
+def read_manifest(figures_dir: str | Path) -> dict:
+    """The figures :func:`savefig` recorded under ``figures_dir`` (empty when none)."""
+    manifest = Path(figures_dir) / MANIFEST
+    return json.loads(manifest.read_text()) if manifest.exists() else {}
+
+
+@_styled
 def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str) -> plt.Figure:
     """Horizontal bars of ``a / b`` per spec row under both presets. The tables come from
     :func:`nvlmodel.hardware.spec_table` and hold the same rows in the same order (labels may
@@ -79,6 +131,7 @@ def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str) ->
     return fig
 
 
+@_styled
 def plot_rack(topology: NVL72Topology | None = None) -> plt.Figure:
     """Schematic NVL72 rack: 18 compute trays (2 GB200 superchips each: a Grace CPU and two GPUs)
     around 9 NVLink switch trays (2 switch ASICs each). GPUs are coloured by the seed document's
@@ -125,6 +178,7 @@ def plot_rack(topology: NVL72Topology | None = None) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_fabric_views() -> plt.Figure:
     """NVLink connectivity under the two views: the seed's 9 switches of 8 GPUs each (joined to
     one another) against the real fabric, where each of 18 switch ASICs links to all 72 GPUs."""
@@ -169,6 +223,7 @@ def plot_fabric_views() -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_bandwidth_matrices() -> plt.Figure:
     """Per-direction bandwidth between every pair of the 72 GPUs, seed view against datasheet."""
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.0), constrained_layout=True)
@@ -183,6 +238,7 @@ def plot_bandwidth_matrices() -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_e2m1_rounding() -> plt.Figure:
     """E2M1 encode-decode as a staircase over [-7, 7]: nearest value, ties to even, saturation."""
     from . import fp4
@@ -203,6 +259,7 @@ def plot_e2m1_rounding() -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_quantization_error(report) -> plt.Figure:
     """SQNR (dB) of each format on each synthetic weight distribution (from
     :func:`nvlmodel.fp4.quantization_report`)."""
@@ -224,6 +281,7 @@ def plot_quantization_error(report) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_roofline(curves, context: int) -> plt.Figure:
     """Decode tokens/s per GPU against batch (from :func:`nvlmodel.roofline.roofline_curves`):
     seed dashed, datasheet solid, one colour per GPU and precision."""
@@ -246,6 +304,7 @@ def plot_roofline(curves, context: int) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_allreduce(sizes=None) -> plt.Figure:
     """All-reduce time against message size: measured NCCL points, the alpha-beta fit and the
     seed's formula, one panel per fabric. GB200 was measured on 2 and 4 GPUs; its 8-GPU curve is
@@ -280,6 +339,7 @@ def plot_allreduce(sizes=None) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_fragmentation(table) -> plt.Figure:
     """Refused TP groups against offered load for each scheduler (from
     :func:`nvlmodel.gang.churn_table`): all refusals, and those with enough free GPUs in the rack."""
@@ -298,6 +358,7 @@ def plot_fragmentation(table) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_transfer_timelines(timelines: dict) -> plt.Figure:
     """Gantt chart of shard transfers into one GPU: one row per transfer, one block per scenario
     (``{label: [TimelineEntry, ...]}``)."""
@@ -321,6 +382,7 @@ def plot_transfer_timelines(timelines: dict) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_swap_times(sizes_gb, paths: dict) -> plt.Figure:
     """Time to bring one GPU's shard against its size, one line per load path
     (``paths``: name -> :class:`~nvlmodel.modelexpress.LoadPath`)."""
@@ -340,6 +402,7 @@ def plot_swap_times(sizes_gb, paths: dict) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_sharing(sweep, markers: dict) -> plt.Figure:
     """Mean wait before service against swap time for shared and dedicated GPUs (from
     :func:`nvlmodel.modelexpress.sharing_sweep`), with the swap times of named paths marked."""
@@ -361,6 +424,7 @@ def plot_sharing(sweep, markers: dict) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_kv_capacity(printed: dict, seed_table, ds_table) -> plt.Figure:
     """Concurrent 128K-token sessions per configuration: as printed, by the document's formula, and
     with datasheet facts (tables from :func:`nvlmodel.kvbm.capacity_table`)."""
@@ -378,6 +442,7 @@ def plot_kv_capacity(printed: dict, seed_table, ds_table) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_routing(table) -> plt.Figure:
     """Prefix hit rate and load imbalance by routing policy and cache size (from
     :func:`nvlmodel.kvbm.rack_table`)."""
@@ -400,6 +465,7 @@ def plot_routing(table) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_tiers(result) -> plt.Figure:
     """Hit rate from local HBM alone, with the seed's hypothetical NVSwitch tier, and with prefix
     blocks fetched from peer GPUs' HBM over NVLink (one :class:`~nvlmodel.kvbm.RackResult`)."""
@@ -416,6 +482,7 @@ def plot_tiers(result) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_advantage(table, printed: dict) -> plt.Figure:
     """NVL72-replica advantage over 8x H100 per metric: as printed, by the document's method (seed)
     and with datasheet facts (``table`` from :func:`nvlmodel.endtoend.table`)."""
@@ -434,6 +501,7 @@ def plot_advantage(table, printed: dict) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_advantage_grid(grid) -> plt.Figure:
     """Datasheet decode advantage against context length, one line per batch size (from
     :func:`nvlmodel.endtoend.advantage_grid`)."""
@@ -454,6 +522,7 @@ _SYSTEM_COLORS = {"h100_sxm": "#55a868", "h200_sxm": "#8172b2", "b200_sxm": "#c4
 _PRECISION_MARKERS = {"bf16": "s", "fp8": "o", "fp4": "^"}
 
 
+@_styled
 def plot_predicted_vs_measured(pred, metric: str) -> plt.Figure:
     """Predicted against measured ``metric`` ("tpot" or "ttft"), log-log, one panel per system,
     marker by precision, hollow markers for rows whose KV cache does not fit; the diagonal and a
@@ -487,6 +556,7 @@ def plot_predicted_vs_measured(pred, metric: str) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_error_by(pred, by: str) -> plt.Figure:
     """Median signed relative error of TPOT and TTFT (percent) against ``by`` (a column of the
     predictions), one line per system, precision and backend (solid vLLM, dashed TensorRT-LLM,
@@ -511,6 +581,7 @@ def plot_error_by(pred, by: str) -> plt.Figure:
     return fig
 
 
+@_styled
 def plot_headline(table, measured: dict | None = None, measured_label: str = "measured") -> plt.Figure:
     """The document's per-GPU B200-FP4-over-H100-FP8 ratios against the calibrated ones, and
     ``measured`` ratios (point -> ratio) as diamonds where the measurements cover a point."""
@@ -541,6 +612,7 @@ _WATERFALL_COLORS = {"printed": "0.6", "seed": PRESET_COLORS["seed"], "bound": P
                      "calibrated": "#55a868", "measured": "0.15"}
 
 
+@_styled
 def plot_waterfall(steps: list) -> plt.Figure:
     """Per-GPU headline waterfalls, one panel per frame of :func:`nvlmodel.premises.waterfall`:
     totals (printed, document's method, datasheet bound, calibrated, measured) as full bars, each

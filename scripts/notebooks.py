@@ -22,6 +22,8 @@ import jupytext
 import nbformat
 import papermill as pm
 
+from nvlmodel.plotting import read_manifest
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 STAGE = BUILD / "src"
@@ -60,36 +62,38 @@ def expected() -> None:
         execute(md, md.with_suffix(".ipynb"), ROOT / "notebooks")
 
 
-_SAVEFIG = re.compile(r'plotting\.savefig\(fig, figures_dir, CHAPTER, "([a-z0-9-]+)"\)')
-
-
-def figures_page(notebooks: list[Path]) -> str:
-    """The Figures page: every named figure of the executed chapters, its number (numref), caption,
-    stable files and how to cite it."""
+def figures_page(notebooks: list[Path], manifest: dict) -> str:
+    """The Figures page: every figure the executed chapters saved (``manifest``, written by
+    ``nvlmodel.plotting.savefig``), with its number (numref on its label), caption, stable files and
+    how to cite it. A saved figure without a captioned cell of that label, or the reverse, fails."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
+    captions = {}
+    for nb_path in notebooks:
+        for cell in nbformat.read(nb_path, as_version=4).cells:
+            fig = cell.metadata.get("mystnb", {}).get("figure")
+            if cell.cell_type == "code" and fig:
+                captions[fig["name"]] = " ".join(fig.get("caption", "").split())
+    saved = {e["label"]: (stem, e) for stem, e in manifest.items()}
+    if set(saved) != set(captions):
+        raise SystemExit(f"figures saved without a captioned cell: {sorted(set(saved) - set(captions))}; "
+                         f"captioned cells whose figure was not saved: {sorted(set(captions) - set(saved))}")
     lines = ["(figures-page)=", "# Figures", "",
              "Every figure of the book, with its stable file names. Cite a figure by its file name and the",
              f"commit the book was built from (this build: `{commit}`); figure numbers follow the chapter",
-             "order and may change as chapters are added, file names do not. See also `CITATION.cff`.", ""]
-    for nb_path in notebooks:
-        nb = nbformat.read(nb_path, as_version=4)
-        chapter = nb_path.stem
-        for cell in nb.cells:
-            fig = cell.metadata.get("mystnb", {}).get("figure")
-            m = _SAVEFIG.search(cell.source) if cell.cell_type == "code" else None
-            if not fig or not m:
-                continue
-            stem = f"{chapter}-{m.group(1)}"
-            caption = " ".join(fig.get("caption", "").split())
-            lines += [f"## {{numref}}`{fig['name']}`", "", caption, "",
-                      f'Files: <a href="../figures/{stem}.svg">{stem}.svg</a> · '
-                      f'<a href="../figures/{stem}.png">{stem}.png</a>', "",
-                      f"Cite as: nvlmodel developers (2026), *nvlmodel: Dynamo on GB200 NVL72, reproduced and "
-                      f"corrected*, figure `figures/{stem}.svg`, commit `{commit}`.", ""]
+             "order and may change as chapters are added, file names do not. See also `CITATION.cff`;",
+             '<a href="../figures/manifest.json">manifest.json</a> lists every figure as data.', ""]
+    order = {p.stem: i for i, p in enumerate(notebooks)}
+    for label, (stem, e) in sorted(saved.items(), key=lambda kv: (order.get(kv[1][1]["chapter"], 99),
+                                                                  list(captions).index(kv[0]))):
+        lines += [f"## {{numref}}`{label}`", "", captions[label], "",
+                  f'Files: <a href="../figures/{stem}.svg">{stem}.svg</a> · '
+                  f'<a href="../figures/{stem}.png">{stem}.png</a>', "",
+                  f"Cite as: nvlmodel developers (2026), *nvlmodel: Dynamo on GB200 NVL72, reproduced and "
+                  f"corrected*, figure `figures/{stem}.svg`, commit `{commit}`.", ""]
     return "\n".join(lines)
 
 
@@ -105,7 +109,8 @@ def book() -> None:
         out = STAGE / "notebooks" / md.with_suffix(".ipynb").name
         execute(md, out, STAGE / "notebooks")
         executed.append(out)
-    (STAGE / "book" / "figures.md").write_text(figures_page(executed), encoding="utf-8")
+    figures = STAGE / "_extra" / "figures"  # where the chapters' default figures_dir lands
+    (STAGE / "book" / "figures.md").write_text(figures_page(executed, read_manifest(figures)), encoding="utf-8")
     html = BUILD / "html"
     if html.exists():
         shutil.rmtree(html)

@@ -1,0 +1,85 @@
+"""nvlmodel.plotting: the style applies in a context, savefig writes the manifest, every figure has
+one name (its files and its label), and the Figures page refuses a figure without its cell."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nvlmodel import plotting  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md"))
+
+
+def test_import_changes_no_global_setting():
+    code = ("import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt;"
+            "before = dict(plt.rcParams); import nvlmodel.plotting;"
+            "print(sorted(k for k in before if before[k] != plt.rcParams[k]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_style_sets_and_restores_only_its_keys():
+    plt.rcParams["font.size"] = 13.0
+    interactive = plt.rcParams["interactive"]
+    with plotting.style():
+        assert plt.rcParams["font.size"] == plotting.STYLE["font.size"]
+    assert plt.rcParams["font.size"] == 13.0 and plt.rcParams["interactive"] == interactive
+    fig = plotting.plot_e2m1_rounding()  # a plot function draws under the style
+    assert fig.axes[0].xaxis.label.get_fontsize() == plotting.STYLE["axes.labelsize"]
+    plt.rcParams["font.size"] = matplotlib.rcParamsDefault["font.size"]
+
+
+def test_savefig_writes_files_and_manifest(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    paths = plotting.savefig(fig, tmp_path, "99-test", "line")
+    assert [p.name for p in paths] == ["99-test-line.svg", "99-test-line.png"] and all(p.exists() for p in paths)
+    plotting.savefig(fig, tmp_path, "99-test", "again")
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert m["99-test-line"] == {"chapter": "99-test", "name": "line", "label": "fig-99-test-line",
+                                 "files": ["99-test-line.svg", "99-test-line.png"]}
+    assert set(plotting.read_manifest(tmp_path)) == {"99-test-line", "99-test-again"}
+    with pytest.raises(ValueError, match="lower-case"):
+        plotting.savefig(fig, tmp_path, "99-test", "Bad Name")
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
+def test_every_figure_has_one_name(md):
+    """A captioned figure cell saves exactly one figure, and its label is fig-<chapter>-<name>."""
+    for cell in jupytext.read(md).cells:
+        fig = cell.metadata.get("mystnb", {}).get("figure")
+        if cell.cell_type != "code" or not fig:
+            continue
+        names = [n.args[3].value for n in ast.walk(ast.parse(cell.source))
+                 if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "savefig" and len(n.args) >= 4]
+        assert len(names) == 1, f"{md.name}: figure {fig['name']} must save exactly one figure"
+        assert fig["name"] == plotting.figure_label(md.stem, names[0])
+
+
+def test_figures_page_refuses_a_figure_without_its_cell(tmp_path):
+    spec = importlib.util.spec_from_file_location("notebooks_script", ROOT / "scripts" / "notebooks.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    nb = jupytext.read(ROOT / "notebooks" / "04-kvbm.md")
+    path = tmp_path / "04-kvbm.ipynb"
+    import nbformat
+    nbformat.write(nb, path)
+    manifest = {f"04-kvbm-{n}": {"chapter": "04-kvbm", "name": n, "label": f"fig-04-kvbm-{n}", "files": []}
+                for n in ("capacity", "routing", "tiers")}
+    assert "{numref}`fig-04-kvbm-routing`" in script.figures_page([path], manifest)
+    manifest["04-kvbm-orphan"] = {"chapter": "04-kvbm", "name": "orphan", "label": "fig-04-kvbm-orphan", "files": []}
+    with pytest.raises(SystemExit, match="orphan"):
+        script.figures_page([path], manifest)
