@@ -161,3 +161,16 @@ def test_every_number_of_the_document_is_in_the_ledger(seed_lines):
         if re.search(r"\d", rest):
             missing.append(f"{i}: {line.strip()[:90]}")
     assert not missing, "numbers without a claim:\n" + "\n".join(missing)
+
+
+def test_sections_are_declared_at_their_builders():
+    from nvlmodel.claims import BUILDERS, SECTIONS
+    from nvlmodel.claims.core import builds
+
+    assert [s.first for s in SECTIONS.values()] == sorted(s.first for s in SECTIONS.values())  # document order
+    owned = [sid for sections in BUILDERS.values() for sid in sections]
+    assert set(owned) == set(SECTIONS)  # every section has a builder, every builder's sections exist
+    with pytest.raises(RuntimeError, match="declared twice"):
+        builds(("kvbm", "again", 189, 312, "04-kvbm"))(lambda: [])
+    with pytest.raises(ValueError, match="not a range"):
+        builds(("new-section", "backwards", 20, 10, "04-kvbm"))(lambda: [])

@@ -5,33 +5,38 @@
 >>> (c.printed, c.reproduced_value, c.status)
 ('13.5 TB', 13.824, 'inconsistent')
 
-Each section of the document has a builder (a module of this package); :data:`BUILDERS` lists
-them in document order. ``python -m nvlmodel claims --json`` prints the whole ledger.
+Each section of the document is declared where its builder is, by :func:`~nvlmodel.claims.core.builds`
+on the builder (a function in a module of this package, which imports every module it holds): adding a
+section is that one decorator. ``python -m nvlmodel claims --json`` prints the whole ledger.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from collections import Counter
 from functools import lru_cache
 
 from ..units import fmt_value, require_choice
-from .core import KINDS, SECTIONS, STATUSES, Builder, Claim, make_claim, parse_printed
-from .endtoend import endtoend_claims
-from .fp4 import endtoend_fp4_claims, fp4_claims, runner_claims
-from .gang import gang_claims
-from .hardware import hardware_claims
-from .kvbm import kvbm_claims, nvswitch_tier_claims
-from .modelexpress import modelexpress_claims
+from .core import BUILDERS, KINDS, SECTIONS, STATUSES, Builder, Claim, Section, builds, make_claim, parse_printed
 
-#: Section builders. Each later chapter adds its own; the ledger sorts claims by line.
-BUILDERS: tuple[Builder, ...] = (hardware_claims, fp4_claims, runner_claims, modelexpress_claims, kvbm_claims,
-                                 gang_claims, endtoend_fp4_claims, endtoend_claims, nvswitch_tier_claims)
+for _module in pkgutil.iter_modules(__path__):  # every builder module registers its sections on import
+    importlib.import_module(f"{__name__}.{_module.name}")
+_in_order = sorted(SECTIONS.items(), key=lambda kv: kv[1].first)  # document order, whatever the import order
+SECTIONS.clear()
+SECTIONS.update(_in_order)
 
 
 @lru_cache(maxsize=1)
 def _ledger() -> tuple[Claim, ...]:
-    claims = tuple(c for build in BUILDERS for c in build())
+    claims = []
+    for build, sections in BUILDERS.items():
+        for c in build():
+            if c.section not in sections:
+                raise RuntimeError(f"{build.__name__} made claim {c.id!r} of section {c.section!r}; it builds "
+                                   f"{', '.join(sections)}")
+            claims.append(c)
     seen: set[str] = set()
     for c in claims:
         if c.id in seen:
@@ -41,7 +46,7 @@ def _ledger() -> tuple[Claim, ...]:
 
 
 def _order(c: Claim) -> int:
-    return list(SECTIONS).index(c.section)
+    return SECTIONS[c.section].first
 
 
 def all_claims(section: str | None = None, status: str | None = None) -> list[Claim]:
@@ -166,6 +171,8 @@ __all__ = [
     "SECTIONS",
     "STATUSES",
     "Claim",
+    "Section",
+    "builds",
     "all_claims",
     "get_claim",
     "make_claim",

@@ -17,28 +17,45 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..units import UNIT_SCALES, require_choice
 
 STATUSES: tuple[str, ...] = ("reproduced", "inconsistent", "not-derivable")
 KINDS: tuple[str, ...] = ("input", "derived")
 
-#: Sections of the seed document: id -> (title, first line, last line, book chapter).
-SECTIONS: dict[str, tuple[str, int, int, str]] = {
-    "intro": ("Introduction", 1, 2, "01-hardware"),
-    "spec-table": ("B200 GPU specifications", 4, 18, "01-hardware"),
-    "gb200": ("GB200 superchip", 19, 21, "01-hardware"),
-    "nvl72": ("NVL72 rack", 22, 41, "01-hardware"),
-    "fp4": ("FP4 tensor cores and inference throughput", 42, 105, "02-fp4"),
-    "modelexpress": ("ModelExpress on NVLink 5.0", 106, 188, "03-modelexpress"),
-    "kvbm": ("KVBM across 13.8 TB", 189, 312, "04-kvbm"),
-    "gang": ("Gang scheduling across NVSwitch domains", 313, 383, "05-gang-scheduling"),
-    "endtoend": ("End-to-end comparison", 384, 427, "06-end-to-end"),
-    "nvswitch-tier": ("NVSwitch memory as KV cache tier", 428, 467, "04-kvbm"),
-    "runner": ("FP4 weight dequantization pipeline", 468, 523, "02-fp4"),
-    "summary": ("Summary", 524, 525, "06-end-to-end"),
-}
+class Section(NamedTuple):
+    """A section of the seed document: its title, first and last line, and the book chapter that
+    treats it."""
+
+    title: str
+    first: int
+    last: int
+    chapter: str
+
+
+#: Sections of the seed document, declared where their builder is (:func:`builds`): id -> Section.
+SECTIONS: dict[str, Section] = {}
+#: Every registered builder with the sections its claims may belong to.
+BUILDERS: dict[Callable[[], list["Claim"]], tuple[str, ...]] = {}
+
+
+def builds(*declared: tuple[str, str, int, int, str], also: tuple[str, ...] = ()):
+    """Register a ledger builder: it declares the sections ``(id, title, first line, last line,
+    chapter)`` it owns, and names with ``also`` the sections declared elsewhere it adds claims to.
+    Adding a section is this one decorator on its builder."""
+    def register(builder):
+        for sid, title, first, last, chapter in declared:
+            if sid in SECTIONS:
+                raise RuntimeError(f"section {sid!r} is declared twice")
+            if not 1 <= first <= last:
+                raise ValueError(f"section {sid!r}: lines {first}-{last} are not a range")
+            SECTIONS[sid] = Section(title, first, last, chapter)
+        BUILDERS[builder] = tuple(s[0] for s in declared) + tuple(also)
+        return builder
+    return register
+
+
 
 _NUMBER = re.compile(r"[-+]?\d[\d,_]*(?:\.\d+)?(?:e[-+]?\d+)?")
 
@@ -86,6 +103,11 @@ class Claim:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def quote(self) -> str:
+        """The seed's words alone: :attr:`claim` without the editorial insertions in square brackets."""
+        return re.sub(r"\s*\[[^\]]*\]", "", self.claim).strip()
 
     @property
     def chapter(self) -> str:

@@ -8,7 +8,7 @@ from ..hardware import get_gpu
 from ..models import get_model
 from ..roofline import compute_inference_throughput, seed_gpu_specs
 from ..units import TB
-from .core import Claim, make_claim
+from .core import Claim, builds, make_claim
 
 # Printed cells (lines 420-426): metric -> (line, H100, NVL72, advantage)
 _PRINTED = {
@@ -57,6 +57,8 @@ _DS = ("Datasheet: dense peaks, NVFP4 (W4A4), derived parameters, visible HBM, o
        "measured kernels, per-layer KV block copies, efficiency 1.")
 
 
+@builds(("endtoend", "End-to-end comparison", 384, 427, "06-end-to-end"),
+        ("summary", "Summary", 524, 525, "06-end-to-end"))
 def endtoend_claims() -> list[Claim]:
     seed, ds = e2e.cells("seed"), e2e.cells("datasheet")
     why_of = _why(seed, ds)

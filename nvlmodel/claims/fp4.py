@@ -11,7 +11,7 @@ from ..models import get_model
 from ..roofline import FORMAT_FOR, compute_inference_throughput, crossover_batch, decode_step, seed_crossover_batch, \
     seed_gpu_specs
 from ..units import PFLOPS
-from .core import Claim, make_claim
+from .core import Claim, builds, make_claim
 
 MODEL = "llama-70b"
 # The decode table (lines 98-102): printed bandwidth bound, compute bound, actual (tok/s).
@@ -83,6 +83,7 @@ def _code_claims() -> list[Claim]:
     return out
 
 
+@builds(("fp4", "FP4 tensor cores and inference throughput", 42, 105, "02-fp4"))
 def fp4_claims() -> list[Claim]:
     b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
     b_ds, h_ds = get_gpu("b200", "datasheet"), get_gpu("h100", "datasheet")
@@ -158,6 +159,7 @@ def fp4_claims() -> list[Claim]:
     return claims
 
 
+@builds(("runner", "FP4 weight dequantization pipeline", 468, 523, "02-fp4"))
 def runner_claims() -> list[Claim]:
     seed_b = {"fp4": 0.5, "fp8": 1.0, "fp16": 2.0}  # lines 509-511, and the code at lines 514-516
     ds_b = {"fp4": fp4.get_format("nvfp4").bytes_per_element, "fp8": 1.0, "fp16": 2.0}
@@ -176,6 +178,7 @@ def runner_claims() -> list[Claim]:
     ]
 
 
+@builds(also=("endtoend",))
 def endtoend_fp4_claims() -> list[Claim]:
     b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
     gb, h_ds = get_gpu("gb200-b200", "datasheet"), get_gpu("h100", "datasheet")

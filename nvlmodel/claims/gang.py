@@ -6,7 +6,7 @@ from .. import collectives as col
 from ..gang import NVL72GangScheduler
 from ..hardware import get_gpu, get_system
 from ..units import MiB, TB
-from .core import Claim, make_claim
+from .core import Claim, builds, make_claim
 
 _DS_BW = get_gpu("gb200-b200", "datasheet").nvlink_bw_per_direction
 _NO_DOMAINS = ("The NVL72 has 18 NVSwitch ASICs in 9 switch trays, and every GPU links to all of them: one "
@@ -25,6 +25,7 @@ _PRINTED = {  # line: (same, cross)
 }
 
 
+@builds(("gang", "Gang scheduling across NVSwitch domains", 313, 383, "05-gang-scheduling"))
 def gang_claims() -> list[Claim]:
     sys_seed, sys_ds = get_system("nvl72", "seed"), get_system("nvl72", "datasheet")
     seed_s = NVL72GangScheduler

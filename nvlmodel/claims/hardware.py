@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..hardware import SPEC_TABLE_ROWS, get_gpu, get_superchip, get_system, spec_value
 from ..topology import NVL72Topology
 from ..units import GB, PB, convert
-from .core import Claim, make_claim
+from .core import Claim, builds, make_claim
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -180,6 +180,10 @@ def _nvl72_claims() -> list[Claim]:
     ]
 
 
+@builds(("intro", "Introduction", 1, 2, "01-hardware"),
+        ("spec-table", "B200 GPU specifications", 4, 18, "01-hardware"),
+        ("gb200", "GB200 superchip", 19, 21, "01-hardware"),
+        ("nvl72", "NVL72 rack", 22, 41, "01-hardware"))
 def hardware_claims() -> list[Claim]:
     """Claims of the introduction, spec table, GB200 and NVL72 sections."""
     return _intro_claims() + _spec_table_claims() + _nvl72_claims()

@@ -8,10 +8,17 @@ from ..hardware import get_gpu, get_system
 from ..models import get_model
 from ..topology import NVL72Topology
 from ..units import GB, GiB, KB, MB, TB
-from .core import Claim, make_claim
+from .core import Claim, builds, make_claim
 
 _BLOCK = KV_BLOCK_BYTES  # the seed's KV block (lines 304, 309)
 _NO_SWITCH_MEMORY = "NVLink switch ASICs have no memory; the tier does not exist (datasheet value empty)."
+
+
+#: The rows of the seed's capacity table (lines 246-248) and the id stem of their claims
+#: (``kvbm.table.<stem>.<column>``), so that a chapter asks the ledger by id.
+CAPACITY_CLAIM_IDS: dict[str, str] = {"8x H100 (FP8 weights, FP16 KV)": "kvbm.table.h100x8",
+                                      "72x H100 (FP8 weights, FP16 KV)": "kvbm.table.h100x72",
+                                      "72x B200 NVL72 (FP4 weights, FP8 KV)": "kvbm.table.b200x72"}
 
 
 def _capacity_row_claims() -> list[Claim]:
@@ -30,7 +37,7 @@ def _capacity_row_claims() -> list[Claim]:
     for line, (label, budget, total, tunit, sess, toks, kunit) in printed.items():
         s, d = seed.loc[label], ds.loc[label]
         n = int(s.GPUs)
-        short = {246: "h100x8", 247: "h100x72", 248: "b200x72"}[line]
+        short = CAPACITY_CLAIM_IDS[label].split(".")[-1]
         row = f"{label} | {n} | {budget} | {total} | {sess} | {toks}"
         scale = {"thousand": 1e3, "million": 1e6}[kunit]
         ok = line == 248
@@ -60,6 +67,7 @@ def _capacity_row_claims() -> list[Claim]:
     return out
 
 
+@builds(("kvbm", "KVBM across 13.8 TB", 189, 312, "04-kvbm"))
 def kvbm_claims() -> list[Claim]:
     seed_sys, ds_sys = get_system("nvl72", "seed"), get_system("nvl72", "datasheet")
     seed_cap = kvbm.compute_kv_capacity(kvbm.SEED_LLAMA_405B, kvbm.SEED_B200, kvbm.SEED_NVL72)
@@ -174,6 +182,7 @@ def kvbm_claims() -> list[Claim]:
     ]
 
 
+@builds(("nvswitch-tier", "NVSwitch memory as KV cache tier", 428, 467, "04-kvbm"))
 def nvswitch_tier_claims() -> list[Claim]:
     remote_seed = NVL72Topology("seed").link(0, 1).transfer_time(_BLOCK)
     return [

@@ -7,7 +7,7 @@ from ..hardware import get_gpu
 from ..models import get_model
 from ..topology import SEED_BANDWIDTH_BY_DISTANCE, SEED_LATENCY_PER_HOP_S, NVL72Topology
 from ..units import GB, TB
-from .core import Claim, make_claim
+from .core import Claim, builds, make_claim
 
 _PER_DIRECTION = ("A one-way copy sees one direction of NVLink: {ds:,.0f} GB/s per GPU, not the {seed:,.0f} GB/s "
                   "that adds both directions.")
@@ -15,6 +15,7 @@ _RDMA = (" The real ModelExpress moves weights between nodes over NIXL/RDMA, not
          "chapter compares those paths.")
 
 
+@builds(("modelexpress", "ModelExpress on NVLink 5.0", 106, 188, "03-modelexpress"))
 def modelexpress_claims() -> list[Claim]:
     m = get_model("llama-3.1-70b")
     h_s, h_d = get_gpu("h100", "seed"), get_gpu("h100", "datasheet")
