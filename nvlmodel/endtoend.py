@@ -129,7 +129,7 @@ def largest_batch(side: str, scenario: Scenario = Scenario()) -> int:
     gpu, _, fmt, _, _ = _SIDE[require_choice("side", side, SIDES)]
     cap = kv_capacity(gpu, scenario.model, fmt, kv_bytes_per_element=scenario.kv_bytes_per_element, tp=scenario.tp,
                       num_gpus=scenario.tp)
-    return int(cap["tokens_per_replica"] // max(scenario.context, 1))
+    return int(cap.tokens_per_replica // max(scenario.context, 1))
 
 
 def _datasheet_cells(side: str, s: Scenario) -> dict[str, float]:
@@ -150,7 +150,7 @@ def _datasheet_cells(side: str, s: Scenario) -> dict[str, float]:
                            kv_bytes_per_element=kvb, tp=s.tp)
     return {
         "prefill_tok_s": pre.tokens_per_s, "decode_tok_s": decode_tok_s, "ttft_ms": pre.time * 1e3,
-        "tpot_ms": tpot_ms, "sessions_128k": cap["sessions"],
+        "tpot_ms": tpot_ms, "sessions_128k": cap.sessions,
         "swap_ms": swap_seconds(s.model, gpu, fmt, s.tp, "datasheet") * 1e3,
         "kv_block_us": block.time * 1e6,
         "decode_batch": batch,
@@ -234,7 +234,7 @@ def kv_fit(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
             per_gpu = m.kv_bytes_per_token_per_gpu(kvb, scenario.tp)
             need = scenario.batch * scenario.context * per_gpu / 1e9
             rows.append({"side": side, "preset": preset, "kv_dtype_bytes": kvb, "kv_needed_gb_per_gpu": need,
-                         "kv_budget_per_gpu_gb": cap["kv_budget_per_gpu_gb"],
-                         "fits": need <= cap["kv_budget_per_gpu_gb"],
-                         "largest_batch": int(cap["tokens_per_replica"] // max(scenario.context, 1))})
+                         "kv_budget_per_gpu_gb": cap.kv_budget_bytes_per_gpu / 1e9,
+                         "fits": need * 1e9 <= cap.kv_budget_bytes_per_gpu,
+                         "largest_batch": int(cap.tokens_per_replica // max(scenario.context, 1))})
     return pd.DataFrame(rows)

@@ -246,10 +246,10 @@ def test_capacity_with_replicated_kv_heads():
     budget = 189_471 * 2**20 - weights - 3e9
     per_gpu_token = 2 * 126 * 1 * 128 * 1.0  # one KV head per GPU, FP8
     c = kvbm.kv_capacity("gb200-b200", "llama-3.1-405b", "nvfp4", tp=16, num_gpus=64)
-    assert c["tokens_per_replica"] == pytest.approx(budget / per_gpu_token)
-    assert c["total_tokens"] == pytest.approx(4 * budget / per_gpu_token)  # 64 / 16 = 4 replicas
+    assert c.tokens_per_replica == pytest.approx(budget / per_gpu_token)
+    assert c.total_tokens == pytest.approx(4 * budget / per_gpu_token)  # 64 / 16 = 4 replicas
     # Without replication a TP16 group would hold twice as many tokens: it does not.
-    assert c["total_tokens"] < 0.51 * 64 * budget / (2 * 126 * 8 * 128 / 16)
+    assert c.total_tokens < 0.51 * 64 * budget / (2 * 126 * 8 * 128 / 16)
     with pytest.raises(ValueError, match="NVLink domain"):
         kvbm.kv_capacity("h100", "llama-3.1-405b", "fp8", tp=16, num_gpus=16)
     with pytest.raises(ValueError, match="capacity, free"):

@@ -79,5 +79,5 @@ def test_one_premise_flows_through_models_roofline_and_capacity():
     flat = roofline.prefill("b200", m, "nvfp4", prompt=8192, premises=P.DATASHEET.flip("weights_only_flops", True))
     assert flat.attention_flops == 0.0 and flat.flops == 8192 * 2 * m.derived_params
     marketed = kvbm.kv_capacity("b200", m, "nvfp4", tp=1, num_gpus=1, premises=P.DATASHEET.flip("marketed_hbm", True))
-    assert marketed["hbm_gb"] == 192.0
-    assert kvbm.kv_capacity("b200", m, "nvfp4", tp=1, num_gpus=1)["hbm_gb"] == pytest.approx(183_359 * 2**20 / 1e9)
+    assert marketed.hbm_bytes == 192e9
+    assert kvbm.kv_capacity("b200", m, "nvfp4", tp=1, num_gpus=1).hbm_bytes == 183_359 * 2**20

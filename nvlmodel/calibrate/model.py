@@ -147,7 +147,7 @@ def kv_fits(config: Config) -> bool:
                           fraction_of=config.memory_fraction_of)
     except ValueError:  # the weights alone take the budget (Config has validated everything else)
         return False
-    return bool(config.concurrency * (config.isl + config.osl) <= cap["tokens_per_replica"])
+    return bool(config.concurrency * (config.isl + config.osl) <= cap.tokens_per_replica)
 
 
 #: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1).

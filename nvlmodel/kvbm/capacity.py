@@ -5,6 +5,8 @@ NVFP4 at 4.5 bits, KV heads replicated beyond TP = KV heads)."""
 from __future__ import annotations
 
 from ..document import B200_CONFIG, FORMAT_FOR, LLAMA_405B_CONFIG, NVL72_CONFIG, SESSION_TOKENS, WORKSPACE_BYTES
+from dataclasses import dataclass
+
 from ..fp4 import get_format
 from ..hardware import PRESETS, get_gpu
 from ..models import ModelArch, get_model
@@ -46,6 +48,22 @@ def compute_kv_capacity(model_config: dict, gpu_config: dict, rack_config: dict)
 SEED_LLAMA_405B, SEED_B200, SEED_NVL72 = LLAMA_405B_CONFIG, B200_CONFIG, NVL72_CONFIG
 
 
+@dataclass(frozen=True)
+class KVCapacity:
+    """What :func:`kv_capacity` finds, in SI units (bytes, tokens, sessions)."""
+
+    gpu: str
+    hbm_bytes: float  # HBM counted per GPU (visible, or marketed under the seed's premise)
+    weight_bytes_per_gpu: float
+    kv_bytes_per_token: float  # a whole token's KV (all KV heads)
+    kv_budget_bytes_per_gpu: float
+    tokens_per_gpu: float  # the seed's meaning: budget / a whole token's KV
+    tokens_per_replica: float  # what one TP group holds
+    total_kv_budget_bytes: float
+    total_tokens: float  # what num_gpus / tp replicas hold
+    sessions: float  # total_tokens / session_tokens
+
+
 def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_format: str = "nvfp4", *,
                 kv_bytes_per_element: float = 1.0, tp: int = 8, num_gpus: int = 72,
                 premises: "str | Premises" = "datasheet",
@@ -58,7 +76,7 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
     sees and the derived count. A TP group holds each token's KV spread over its GPUs, with at least
     one whole KV head per GPU (:meth:`~nvlmodel.models.ModelArch.kv_bytes_per_token_per_gpu`): at
     TP above the KV-head count the heads are replicated and capacity stops growing with TP.
-    ``tokens_per_gpu`` keeps the seed's meaning (budget / a whole token's KV); ``tokens_per_replica``
+    Returns a :class:`KVCapacity` in SI units. ``tokens_per_gpu`` keeps the seed's meaning (budget / a whole token's KV); ``tokens_per_replica``
     is what one TP group holds; ``total_tokens`` what ``num_gpus / tp`` replicas hold.
     ``fraction_of="free"`` applies ``memory_fraction`` to what the weights and workspace leave
     (TensorRT-LLM's ``free_gpu_memory_fraction``) instead of to all of HBM (vLLM's
@@ -86,10 +104,9 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
     per_token = m.kv_bytes_per_token(kv_bytes_per_element)
     per_replica = budget / m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
     total = per_replica * num_gpus / tp
-    return {"gpu": g.name, "hbm_gb": hbm / GB, "weights_per_gpu_gb": weights / GB, "kv_bytes_per_token": per_token,
-            "kv_budget_per_gpu_gb": budget / GB, "tokens_per_gpu": budget / per_token,
-            "tokens_per_replica": per_replica, "total_kv_budget_tb": budget * num_gpus / TB,
-            "total_tokens": total, "sessions": total / session_tokens}
+    return KVCapacity(gpu=g.name, hbm_bytes=hbm, weight_bytes_per_gpu=weights, kv_bytes_per_token=per_token,
+                      kv_budget_bytes_per_gpu=budget, tokens_per_gpu=budget / per_token, tokens_per_replica=per_replica,
+                      total_kv_budget_bytes=budget * num_gpus, total_tokens=total, sessions=total / session_tokens)
 
 
 #: The rows of the seed's capacity table (lines 244-248): label, GPU, weight precision, KV bytes, GPUs.
@@ -108,7 +125,7 @@ def capacity_table(preset: str = "seed", model: str = "llama-405b") -> "pd.DataF
     for label, gpu, prec, kvb, n in CAPACITY_ROWS:
         c = kv_capacity(gpu, model, FORMAT_FOR[require_choice("preset", preset, PRESETS)][prec],
                         kv_bytes_per_element=kvb, tp=8, num_gpus=n, premises=preset)
-        rows.append({"configuration": label, "GPUs": n, "kv_budget_per_gpu_gb": c["kv_budget_per_gpu_gb"],
-                     "total_kv_budget_tb": c["total_kv_budget_tb"], "sessions_128k": c["sessions"],
-                     "tokens_cached": c["total_tokens"]})
+        rows.append({"configuration": label, "GPUs": n, "kv_budget_per_gpu_gb": c.kv_budget_bytes_per_gpu / GB,
+                     "total_kv_budget_tb": c.total_kv_budget_bytes / TB, "sessions_128k": c.sessions,
+                     "tokens_cached": c.total_tokens})
     return pd.DataFrame(rows)
