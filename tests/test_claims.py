@@ -54,27 +54,30 @@ def test_parse_printed():
 
 
 def test_status_rule():
-    ok = make_claim("t.a", "nvl72", 34, "q", "TB/s", "130 TB/s", 129.6)
+    ok = make_claim(id="t.a", section="nvl72", line=34, claim="q", unit="TB/s", printed="130 TB/s", reproduced=129.6)
     assert ok.status == "reproduced" and ok.seed_value == 130
-    bad = make_claim("t.b", "nvl72", 27, "q", "TB", "13.5 TB", 13.824, explanation="binary step")
+    bad = make_claim(id="t.b", section="nvl72", line=27, claim="q", unit="TB", printed="13.5 TB", reproduced=13.824,
+                     explanation="binary step")
     assert bad.status == "inconsistent"
-    lost = make_claim("t.c", "kvbm", 192, "q", "GB", None, 163.7)
+    lost = make_claim(id="t.c", section="kvbm", line=192, claim="q", unit="GB", printed=None, reproduced=163.7)
     assert lost.status == "reproduced" and lost.seed_value is None
-    nd = make_claim("t.d", "endtoend", 420, "q", "x", "4.5x", None, explanation="no inputs")
+    nd = make_claim(id="t.d", section="endtoend", line=420, claim="q", unit="x", printed="4.5x", reproduced=None,
+                    explanation="no inputs")
     assert nd.status == "not-derivable"
     # 2.4 is not "doubles" with a verbal tolerance of 0.05, though it rounds to 2 at integer precision.
-    assert make_claim("t.e", "intro", 1, "q", "x", "2x", 2.4, explanation="e", tolerance=0.05).status == "inconsistent"
+    assert make_claim(id="t.e", section="intro", line=1, claim="q", unit="x", printed="2x", reproduced=2.4,
+                      explanation="e", tolerance=0.05).status == "inconsistent"
 
 
 def test_bad_claims_are_rejected():
     with pytest.raises(ValueError, match="needs an explanation"):
-        make_claim("t.x", "nvl72", 27, "q", "TB", "13.5 TB", 13.824)
+        make_claim(id="t.x", section="nvl72", line=27, claim="q", unit="TB", printed="13.5 TB", reproduced=13.824)
     with pytest.raises(ValueError, match="outside section 'nvl72'"):
-        make_claim("t.x", "nvl72", 300, "q", "TB", "1 TB", 1)
+        make_claim(id="t.x", section="nvl72", line=300, claim="q", unit="TB", printed="1 TB", reproduced=1)
     with pytest.raises(ValueError, match="unknown section"):
-        make_claim("t.x", "appendix", 1, "q", "TB", "1 TB", 1)
+        make_claim(id="t.x", section="appendix", line=1, claim="q", unit="TB", printed="1 TB", reproduced=1)
     with pytest.raises(ValueError, match="unknown unit"):
-        make_claim("t.x", "nvl72", 27, "q", "parsecs", "1", 1)
+        make_claim(id="t.x", section="nvl72", line=27, claim="q", unit="parsecs", printed="1", reproduced=1)
 
 
 def test_hardware_values_by_hand():
@@ -174,3 +177,8 @@ def test_sections_are_declared_at_their_builders():
         builds(("kvbm", "again", 189, 312, "04-kvbm"))(lambda: [])
     with pytest.raises(ValueError, match="not a range"):
         builds(("new-section", "backwards", 20, 10, "04-kvbm"))(lambda: [])
+
+
+def test_claims_are_made_with_keywords():
+    with pytest.raises(TypeError):
+        make_claim("t.p", "nvl72", 34, "q", "TB/s", "130 TB/s", 129.6)  # noqa: positional on purpose

@@ -115,6 +115,7 @@ class Claim:
 
 
 def make_claim(
+    *,
     id: str,
     section: str,
     line: int,
@@ -123,12 +124,11 @@ def make_claim(
     printed: str | None,
     reproduced: float | None,
     datasheet: float | None = None,
-    *,
     explanation: str = "",
     kind: str = "derived",
     tolerance: float | None = None,
 ) -> Claim:
-    """Build a :class:`Claim`, deriving ``seed_value`` from ``printed`` and the status by the rule
+    """Build a :class:`Claim` (keyword arguments only), deriving ``seed_value`` from ``printed`` and the status by the rule
     in the module docstring. ``tolerance`` (absolute, in ``unit``) replaces the printed rounding
     for verbal claims ("doubles", "~500ns")."""
     require_choice("section", section, SECTIONS)

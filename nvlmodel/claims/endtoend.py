@@ -69,13 +69,15 @@ def endtoend_claims() -> list[Claim]:
         unit = "tok/s" if units[metric] == "tok/s" else units[metric]
         why = why_of[metric] + " " + _DS
         out += [
-            make_claim(f"e2e.{metric}.h100", "endtoend", line, f"{row} [8x H100]", unit, ph, seed["h100"][metric],
-                       ds["h100"][metric], explanation=why),
-            make_claim(f"e2e.{metric}.nvl72", "endtoend", line, f"{row} [NVL72 replica]", unit, pn,
-                       seed["nvl72"][metric], ds["nvl72"][metric], explanation=why),
-            make_claim(f"e2e.{metric}.advantage", "endtoend", line, f"{row} [advantage]", "x", pa,
-                       e2e.advantage(metric, seed), e2e.advantage(metric, ds),
-                       tolerance=0.5 if pa in ("4x", "2x", "67x") else None, explanation=why),
+            make_claim(id=f"e2e.{metric}.h100", section="endtoend", line=line, claim=f"{row} [8x H100]", unit=unit,
+                       printed=ph, reproduced=seed["h100"][metric], datasheet=ds["h100"][metric], explanation=why),
+            make_claim(id=f"e2e.{metric}.nvl72", section="endtoend", line=line, claim=f"{row} [NVL72 replica]",
+                       unit=unit, printed=pn, reproduced=seed["nvl72"][metric], datasheet=ds["nvl72"][metric],
+                       explanation=why),
+            make_claim(id=f"e2e.{metric}.advantage", section="endtoend", line=line, claim=f"{row} [advantage]",
+                       unit="x", printed=pa, reproduced=e2e.advantage(metric, seed),
+                       datasheet=e2e.advantage(metric, ds), tolerance=0.5 if pa in ("4x", "2x", "67x") else None,
+                       explanation=why),
         ]
     rack_seed, rack_ds = e2e.rack_decode_tok_s("seed"), e2e.rack_decode_tok_s("datasheet")
     b, h = get_gpu("b200", "seed"), get_gpu("h100", "seed")
@@ -83,47 +85,58 @@ def endtoend_claims() -> list[Claim]:
     b4 = compute_inference_throughput(seed_gpu_specs("b200"), p70, "FP4")["actual"]
     h8 = compute_inference_throughput(seed_gpu_specs("h100"), p70, "FP8")["actual"]
     out += [
-        make_claim("e2e.replicas", "endtoend", 427, "The NVL72 provides 9 independent TP=8 replicas", "count", "9",
-                   72 // 8, 72 // 8),
-        make_claim("e2e.rack-decode-lost", "endtoend", 427,
-                   "the rack-level throughput is approximately [number lost] decode tokens/sec", "tok/s", None,
-                   rack_seed, rack_ds,
+        make_claim(id="e2e.replicas", section="endtoend", line=427,
+                   claim="The NVL72 provides 9 independent TP=8 replicas", unit="count", printed="9",
+                   reproduced=72 // 8, datasheet=72 // 8),
+        make_claim(id="e2e.rack-decode-lost", section="endtoend", line=427,
+                   claim="the rack-level throughput is approximately [number lost] decode tokens/sec", unit="tok/s",
+                   printed=None, reproduced=rack_seed, datasheet=rack_ds,
                    explanation=("Lost from the text; the summary's 133,200 is 9 x 14,800. By the document's own "
                                 "decode method the rack would do 9 x {s:,.0f}.").format(s=seed["nvl72"]["decode_tok_s"])),
-        make_claim("summary.per-gpu", "summary", 525, "provides Dynamo with 4-5x per-GPU improvement over H100",
-                   "x", "4.5x (4-5x)", b4 / h8, e2e.advantage("decode_tok_s", e2e.cells("datasheet")), tolerance=0.5,
+        make_claim(id="summary.per-gpu", section="summary", line=525,
+                   claim="provides Dynamo with 4-5x per-GPU improvement over H100", unit="x", printed="4.5x (4-5x)",
+                   reproduced=b4 / h8, datasheet=e2e.advantage("decode_tok_s", e2e.cells("datasheet")), tolerance=0.5,
                    explanation=("The batch-1 decode ratio, {r:.1f}x, lies in the range. With datasheet facts, TP "
                                 "all-reduce, an FP8 KV cache on both sides and KV reads the end-to-end decode "
                                 "advantage is smaller (datasheet value, batch 256 at 4K context, each side at the "
                                 "largest batch that fits).").format(r=b4 / h8)),
-        make_claim("summary.fp4-doubles", "summary", 525, "FP4 tensor cores double the effective compute density", "x",
-                   "2x (double)", b.peak_flops("fp4") / b.peak_flops("fp8"),
-                   get_gpu("gb200-b200", "datasheet").peak_flops("fp4") / get_gpu("gb200-b200", "datasheet").peak_flops("fp8"),
+        make_claim(id="summary.fp4-doubles", section="summary", line=525,
+                   claim="FP4 tensor cores double the effective compute density", unit="x", printed="2x (double)",
+                   reproduced=b.peak_flops("fp4") / b.peak_flops("fp8"),
+                   datasheet=get_gpu("gb200-b200", "datasheet").peak_flops("fp4") / get_gpu("gb200-b200", "datasheet").peak_flops("fp8"),
                    tolerance=0.05),
-        make_claim("summary.bw-ratio", "summary", 525, "The 2.39x increase in HBM bandwidth", "x", "2.39x",
-                   b.hbm_bandwidth / h.hbm_bandwidth, get_gpu("b200", "datasheet").hbm_bandwidth / get_gpu("h100", "datasheet").hbm_bandwidth),
-        make_claim("summary.nvlink", "summary", 525, "NVLink 5.0 at 1.8 TB/s", "TB/s", "1.8 TB/s",
-                   b.nvlink_bw_per_direction / TB, get_gpu("b200", "datasheet").nvlink_bw_per_direction / TB,
-                   kind="input", explanation="Both directions added; 0.9 TB/s one way."),
-        make_claim("summary.sub-20ms", "summary", 525, "fast enough for sub-20ms model swaps", "ms", "20 ms (sub-20ms)",
-                   e2e.swap_seconds("llama-3.1-70b", "gb200-b200", "fp4-seed", 1, "seed") * 1e3,
-                   e2e.swap_seconds("llama-3.1-70b", "gb200-b200", "nvfp4", 1, "datasheet") * 1e3, tolerance=1.0,
+        make_claim(id="summary.bw-ratio", section="summary", line=525, claim="The 2.39x increase in HBM bandwidth",
+                   unit="x", printed="2.39x", reproduced=b.hbm_bandwidth / h.hbm_bandwidth,
+                   datasheet=get_gpu("b200", "datasheet").hbm_bandwidth / get_gpu("h100", "datasheet").hbm_bandwidth),
+        make_claim(id="summary.nvlink", section="summary", line=525, claim="NVLink 5.0 at 1.8 TB/s", unit="TB/s",
+                   printed="1.8 TB/s", reproduced=b.nvlink_bw_per_direction / TB,
+                   datasheet=get_gpu("b200", "datasheet").nvlink_bw_per_direction / TB, kind="input",
+                   explanation="Both directions added; 0.9 TB/s one way."),
+        make_claim(id="summary.sub-20ms", section="summary", line=525, claim="fast enough for sub-20ms model swaps",
+                   unit="ms", printed="20 ms (sub-20ms)",
+                   reproduced=e2e.swap_seconds("llama-3.1-70b", "gb200-b200", "fp4-seed", 1, "seed") * 1e3,
+                   datasheet=e2e.swap_seconds("llama-3.1-70b", "gb200-b200", "nvfp4", 1, "datasheet") * 1e3,
+                   tolerance=1.0,
                    explanation=("Llama 70B in FP4 over 1.8 TB/s takes {s:.1f} ms, under 20 ms; with NVFP4 and one-way "
                                 "NVLink it is {d:.0f} ms.").format(
                        s=e2e.swap_seconds("llama-3.1-70b", "gb200-b200", "fp4-seed", 1, "seed") * 1e3,
                        d=e2e.swap_seconds("llama-3.1-70b", "gb200-b200", "nvfp4", 1, "datasheet") * 1e3)),
-        make_claim("summary.kv-transfer", "summary", 525, "KVBM fast enough for 2.9 us cross-GPU KV block transfers",
-                   "us", "2.9 us", seed["nvl72"]["kv_block_us"], ds["nvl72"]["kv_block_us"],
+        make_claim(id="summary.kv-transfer", section="summary", line=525,
+                   claim="KVBM fast enough for 2.9 us cross-GPU KV block transfers", unit="us", printed="2.9 us",
+                   reproduced=seed["nvl72"]["kv_block_us"], datasheet=ds["nvl72"]["kv_block_us"],
                    explanation=("{one:.1f} us at 900 GB/s one way; as a paged block of per-layer copies, {paged:.0f} us "
                                 "(see the table's KV-block row).").format(
                        one=seed["h100"]["kv_block_us"], paged=ds["nvl72"]["kv_block_us"])),
-        make_claim("summary.rack-decode", "summary", 525, "serve Llama 405B at 133,200 decode tokens/sec across 9 TP=8 "
-                   "replicas", "tok/s", "133,200", rack_seed, rack_ds,
+        make_claim(id="summary.rack-decode", section="summary", line=525,
+                   claim="serve Llama 405B at 133,200 decode tokens/sec across 9 TP=8 "
+                   "replicas",
+                   unit="tok/s", printed="133,200", reproduced=rack_seed, datasheet=rack_ds,
                    explanation=("133,200 = 9 x 14,800, the table's cell, which follows from no stated input; the "
                                 "document's own decode method gives 9 x {s:,.0f} = {rs:,.0f}; with datasheet facts, KV "
                                 "reads at 4K context and TP all-reduce, 9 x {d:,.0f}.").format(
                        s=seed["nvl72"]["decode_tok_s"], rs=rack_seed, d=ds["nvl72"]["decode_tok_s"])),
-        make_claim("summary.replicas", "summary", 525, "across 9 TP=8 replicas", "count", "9", 72 // 8, 72 // 8),
+        make_claim(id="summary.replicas", section="summary", line=525, claim="across 9 TP=8 replicas", unit="count",
+                   printed="9", reproduced=72 // 8, datasheet=72 // 8),
     ]
     return out
 

@@ -46,8 +46,9 @@ def _decode_claims() -> list[Claim]:
                 ("bw", bw, "bandwidth_bound", _DS_NOTE, "BW bound"),
                 ("compute", comp, "compute_bound", compute_note, "compute bound"),
                 ("actual", act, "actual", _DS_NOTE, "actual")):
-            out.append(make_claim(f"fp4.decode.{gpu}-{quant.lower()}.{col}", "fp4", line, f"{row} [{header}]",
-                                  "tok/s", printed, seed[key], ds[key], explanation=note))
+            out.append(make_claim(id=f"fp4.decode.{gpu}-{quant.lower()}.{col}", section="fp4", line=line,
+                                  claim=f"{row} [{header}]", unit="tok/s", printed=printed, reproduced=seed[key],
+                                  datasheet=ds[key], explanation=note))
     return out
 
 
@@ -56,19 +57,21 @@ def _code_claims() -> list[Claim]:
     out = []
     for line, quant, fmt_ds in ((54, "FP16", "fp16"), (56, "FP8", "fp8"), (58, "FP4", "nvfp4"), (60, "INT4", "int4-g128")):
         b = {"FP16": "2", "FP8": "1"}.get(quant, "0.5")
-        out.append(make_claim(f"fp4.code.{quant.lower()}-bytes-per-param", "fp4", line, f"bytes_per_param = {b}",
-                              "B/param", b, fp4.get_format(FORMAT_FOR["seed"][quant]).bytes_per_element,
-                              fp4.get_format(fmt_ds).bytes_per_element, kind="input",
+        out.append(make_claim(id=f"fp4.code.{quant.lower()}-bytes-per-param", section="fp4", line=line,
+                              claim=f"bytes_per_param = {b}", unit="B/param", printed=b,
+                              reproduced=fp4.get_format(FORMAT_FOR["seed"][quant]).bytes_per_element,
+                              datasheet=fp4.get_format(fmt_ds).bytes_per_element, kind="input",
                               explanation="" if quant in ("FP16", "FP8") else
                               f"Block scales cost bytes: {fmt_ds} stores {fp4.get_format(fmt_ds).bits_per_element:g} "
                               "bits per weight."))
     m = get_model("llama-3.1-70b")
-    out.append(make_claim("fp4.code.flops-per-param", "fp4", 65, "flops_per_token = 2 * model_params", "FLOP/param",
-                          "2", m.flops_per_token(premises="seed") / m.params("seed"),
-                          m.flops_per_token(premises="datasheet") / m.params("datasheet"), kind="input",
-                          explanation=("2 FLOPs per weight in a matrix multiply; the embedding table is a lookup, "
+    out.append(make_claim(id="fp4.code.flops-per-param", section="fp4", line=65,
+                          claim="flops_per_token = 2 * model_params", unit="FLOP/param", printed="2",
+                          reproduced=m.flops_per_token(premises="seed") / m.params("seed"),
+                          datasheet=m.flops_per_token(premises="datasheet") / m.params("datasheet"), kind="input",
+                          explanation="2 FLOPs per weight in a matrix multiply; the embedding table is a lookup, "
                                        "so per parameter of Llama 3.1 70B it is 1.97 (plus attention, which grows "
-                                       "with context).")))
+                                       "with context)."))
     for gpu, line, keys in (("h100", 82, ("hbm_bandwidth", "fp16_tflops", "fp8_tflops")),
                             ("b200", 83, ("hbm_bandwidth", "fp16_tflops", "fp8_tflops", "fp4_tflops"))):
         seed, g_ds = seed_gpu_specs(gpu), get_gpu(gpu, "datasheet")
@@ -77,8 +80,9 @@ def _code_claims() -> list[Claim]:
             v = seed[k]
             printed = f"{v:.3g}".replace("+", "") if unit == "B/s" else f"{v:.0f}"
             ds = g_ds.hbm_bandwidth if unit == "B/s" else g_ds.peak_flops(k.split("_")[0]) / 1e12
-            out.append(make_claim(f"fp4.code.{gpu}-{k.replace('_', '-')}", "fp4", line, f"'{k}': {printed}", unit,
-                                  printed, v, ds, kind="input",
+            out.append(make_claim(id=f"fp4.code.{gpu}-{k.replace('_', '-')}", section="fp4", line=line,
+                                  claim=f"'{k}': {printed}", unit=unit, printed=printed, reproduced=v, datasheet=ds,
+                                  kind="input",
                                   explanation="" if unit == "B/s" else "Printed peak is 2:4-sparse; dense is half."))
     return out
 
@@ -92,32 +96,38 @@ def fp4_claims() -> list[Claim]:
     values = fp4.e2m1_decode(np.arange(16, dtype=np.uint8))
     nvfp4_bytes = fp4.get_format("nvfp4").bytes_per_element
     claims = [
-        *(make_claim(f"fp4.e2m1-{part}-bits", "fp4", 44, f"{n} {part} bit{'s' if n > 1 else ''}", "bits", str(n),
-                     fp4.E2M1_BITS[part], fp4.E2M1_BITS[part], kind="input")
+        *(make_claim(id=f"fp4.e2m1-{part}-bits", section="fp4", line=44,
+                     claim=f"{n} {part} bit{'s' if n > 1 else ''}", unit="bits", printed=str(n),
+                     reproduced=fp4.E2M1_BITS[part], datasheet=fp4.E2M1_BITS[part], kind="input")
           for part, n in (("sign", 1), ("exponent", 2), ("mantissa", 1))),
-        make_claim("fp4.e2m1-distinct-values", "fp4", 44, "representing values in the set (with subnormals)",
-                   "count", None, len(np.unique(values)), len(np.unique(values)),
-                   explanation=("The set was lost from the text. E2M1 represents +-{0, 0.5, 1, 1.5, 2, 3, 4, 6}: "
-                                "16 codes, 15 distinct values (+0 and -0), 0.5 the only subnormal step.")),
-        make_claim("fp4.e2m1-max", "fp4", 44, "representing values in the set (with subnormals)", "1", None,
-                   float(values.max()), float(values.max()),
+        make_claim(id="fp4.e2m1-distinct-values", section="fp4", line=44,
+                   claim="representing values in the set (with subnormals)", unit="count", printed=None,
+                   reproduced=len(np.unique(values)), datasheet=len(np.unique(values)),
+                   explanation="The set was lost from the text. E2M1 represents +-{0, 0.5, 1, 1.5, 2, 3, 4, 6}: "
+                                "16 codes, 15 distinct values (+0 and -0), 0.5 the only subnormal step."),
+        make_claim(id="fp4.e2m1-max", section="fp4", line=44,
+                   claim="representing values in the set (with subnormals)", unit="1", printed=None,
+                   reproduced=float(values.max()), datasheet=float(values.max()),
                    explanation="The largest E2M1 magnitude, 6 = 1.5 x 2^2 (the set was lost from the text)."),
-        make_claim("fp4.peak-18-pflops", "fp4", 44, "FP4 achieves 18 PFLOPS per GPU", "PFLOP/s", "18 PFLOPS",
-                   b_seed.peak_flops("fp4") / PFLOPS, b_ds.peak_flops("fp4") / PFLOPS,
-                   explanation=("The document itself says 'combined with 2:4 structured sparsity': 18 PFLOPS is "
-                                "the sparse peak. Dense FP4 is 9 PFLOPS on HGX B200, 10 on GB200.")),
-        make_claim("fp4.vs-h100-fp16", "fp4", 44, "a 9x improvement over H100's FP16 performance", "x", "9x",
-                   b_seed.peak_flops("fp4") / h_seed.peak_flops("fp16"),
-                   b_ds.peak_flops("fp4") / h_ds.peak_flops("fp16"),
-                   explanation=("Sparse over sparse (or dense over dense) gives the same 9.1x, but it compares "
+        make_claim(id="fp4.peak-18-pflops", section="fp4", line=44, claim="FP4 achieves 18 PFLOPS per GPU",
+                   unit="PFLOP/s", printed="18 PFLOPS", reproduced=b_seed.peak_flops("fp4") / PFLOPS,
+                   datasheet=b_ds.peak_flops("fp4") / PFLOPS,
+                   explanation="The document itself says 'combined with 2:4 structured sparsity': 18 PFLOPS is "
+                                "the sparse peak. Dense FP4 is 9 PFLOPS on HGX B200, 10 on GB200."),
+        make_claim(id="fp4.vs-h100-fp16", section="fp4", line=44,
+                   claim="a 9x improvement over H100's FP16 performance", unit="x", printed="9x",
+                   reproduced=b_seed.peak_flops("fp4") / h_seed.peak_flops("fp16"),
+                   datasheet=b_ds.peak_flops("fp4") / h_ds.peak_flops("fp16"),
+                   explanation="Sparse over sparse (or dense over dense) gives the same 9.1x, but it compares "
                                 "4-bit with 16-bit arithmetic; against H100's FP8, the precision the document "
-                                "compares with everywhere else, it is 4.5x.")),
-        make_claim("fp4.model-params", "fp4", 84, "model_params = 70e9", "billion", "70", 70.0,
-                   get_model("llama-3.1-70b").params("datasheet") / 1e9, kind="input",
+                                "compares with everywhere else, it is 4.5x."),
+        make_claim(id="fp4.model-params", section="fp4", line=84, claim="model_params = 70e9", unit="billion",
+                   printed="70", reproduced=70.0, datasheet=get_model("llama-3.1-70b").params("datasheet") / 1e9,
+                   kind="input",
                    explanation="Llama 3.1 70B has 70.55 billion parameters by its published configuration."),
         # The worked examples in the code's comments (lines 87-89 and 92-94).
-        *(make_claim(f"fp4.{name}.{col}", "fp4", line, quote, "tok/s", printed, seed[key], ds[key],
-                     explanation=_DS_NOTE)
+        *(make_claim(id=f"fp4.{name}.{col}", section="fp4", line=line, claim=quote, unit="tok/s", printed=printed,
+                     reproduced=seed[key], datasheet=ds[key], explanation=_DS_NOTE)
           for name, seed, ds, rows in (
               ("h100-fp8", h8, h8_ds, ((87, "bandwidth_bound: 3.35e12 / 70e9 = 47.9 tok/s", "47.9"),
                                        (88, "compute_bound: 3.958e15 / 140e9 = 28,271 tok/s", "28,271"),
@@ -129,31 +139,39 @@ def fp4_claims() -> list[Claim]:
                                                              ("actual", "actual")))),
         *_decode_claims(),
         *_code_claims(),
-        make_claim("fp4.batch1-speedup", "fp4", 103, "B200 with FP4 is 4.77x faster than H100 with FP8 per GPU",
-                   "x", "4.77x", b4["actual"] / h8["actual"], b4_ds["actual"] / h8_ds["actual"], tolerance=0.01,
-                   explanation=("228.57 / 47.86 = 4.776, which rounds to 4.78; the printed 4.77 is the ratio of "
+        make_claim(id="fp4.batch1-speedup", section="fp4", line=103,
+                   claim="B200 with FP4 is 4.77x faster than H100 with FP8 per GPU", unit="x", printed="4.77x",
+                   reproduced=b4["actual"] / h8["actual"], datasheet=b4_ds["actual"] / h8_ds["actual"],
+                   tolerance=0.01,
+                   explanation="228.57 / 47.86 = 4.776, which rounds to 4.78; the printed 4.77 is the ratio of "
                                 "the table's rounded cells (228.6 / 47.9 = 4.772). With NVFP4's scale bytes and "
-                                "derived parameters the advantage is 4.2x.")),
-        make_claim("fp4.halving-weight-bytes", "fp4", 103, "halving the weight bytes (FP4 vs FP8)", "x",
-                   "2x (halving)", 1.0 / 0.5, 1.0 / nvfp4_bytes, tolerance=0.05,
+                                "derived parameters the advantage is 4.2x."),
+        make_claim(id="fp4.halving-weight-bytes", section="fp4", line=103,
+                   claim="halving the weight bytes (FP4 vs FP8)", unit="x", printed="2x (halving)",
+                   reproduced=1.0 / 0.5, datasheet=1.0 / nvfp4_bytes, tolerance=0.05,
                    explanation="NVFP4 stores 4.5 bits per weight, so FP8 -> NVFP4 shrinks weights 1.78x, not 2x."),
-        make_claim("fp4.bw-ratio", "fp4", 103, "2.39x more memory bandwidth", "x", "2.39x",
-                   b_seed.hbm_bandwidth / h_seed.hbm_bandwidth, b_ds.hbm_bandwidth / h_ds.hbm_bandwidth),
-        make_claim("fp4.crossover", "fp4", 105, "For B200 FP4: [formula lost].", "sequences", None,
-                   seed_crossover_batch("b200", "FP4", MODEL), crossover_batch("b200", "llama-3.1-70b", "nvfp4"),
-                   explanation=("The formula was lost from the text. By the document's own model a decode step "
+        make_claim(id="fp4.bw-ratio", section="fp4", line=103, claim="2.39x more memory bandwidth", unit="x",
+                   printed="2.39x", reproduced=b_seed.hbm_bandwidth / h_seed.hbm_bandwidth,
+                   datasheet=b_ds.hbm_bandwidth / h_ds.hbm_bandwidth),
+        make_claim(id="fp4.crossover", section="fp4", line=105, claim="For B200 FP4: [formula lost].",
+                   unit="sequences", printed=None, reproduced=seed_crossover_batch("b200", "FP4", MODEL),
+                   datasheet=crossover_batch("b200", "llama-3.1-70b", "nvfp4"),
+                   explanation="The formula was lost from the text. By the document's own model a decode step "
                                 "of B sequences reads the 35 GB of weights once (4.4 ms at 8 TB/s) and computes "
                                 "B x 140 GFLOP (7.8 us each at 18 PFLOP/s): the two meet at B = 128,571 / 228.6 "
-                                "= 562.5. Datasheet (dense 9 PFLOP/s, NVFP4 bytes, no KV): 316.")),
-        make_claim("fp4.compute-bound-at-batch-2", "fp4", 105,
-                   "Even at batch=2, the B200 becomes compute-bound with FP4", "sequences", "2",
-                   seed_crossover_batch("b200", "FP4", MODEL), crossover_batch("b200", "llama-3.1-70b", "nvfp4"),
-                   explanation=("Contradicted by the document's own numbers: the crossover is at batch 562, so at "
+                                "= 562.5. Datasheet (dense 9 PFLOP/s, NVFP4 bytes, no KV): 316."),
+        make_claim(id="fp4.compute-bound-at-batch-2", section="fp4", line=105,
+                   claim="Even at batch=2, the B200 becomes compute-bound with FP4", unit="sequences", printed="2",
+                   reproduced=seed_crossover_batch("b200", "FP4", MODEL),
+                   datasheet=crossover_batch("b200", "llama-3.1-70b", "nvfp4"),
+                   explanation="Contradicted by the document's own numbers: the crossover is at batch 562, so at "
                                 "batch 2 a step is still memory-bound by a factor of 281. Once each sequence also "
                                 "reads its KV cache, decode of Llama 70B never turns compute-bound at a 4K context "
-                                "(FP4 chapter, crossover section).")),
-        make_claim("fp4.prefill-18-pflops", "fp4", 105, "FP4 compute throughput dominates and the 18 PFLOPS matter",
-                   "PFLOP/s", "18 PFLOPS", b_seed.peak_flops("fp4") / PFLOPS, b_ds.peak_flops("fp4") / PFLOPS,
+                                "(FP4 chapter, crossover section)."),
+        make_claim(id="fp4.prefill-18-pflops", section="fp4", line=105,
+                   claim="FP4 compute throughput dominates and the 18 PFLOPS matter", unit="PFLOP/s",
+                   printed="18 PFLOPS", reproduced=b_seed.peak_flops("fp4") / PFLOPS,
+                   datasheet=b_ds.peak_flops("fp4") / PFLOPS,
                    explanation="Sparse peak; prefill of dense weights is bounded by the dense 9 PFLOPS (HGX B200)."),
     ]
     return claims
@@ -165,14 +183,16 @@ def runner_claims() -> list[Claim]:
     ds_b = {"fp4": fp4.get_format("nvfp4").bytes_per_element, "fp8": 1.0, "fp16": 2.0}
     fmt = {"fp4": "fp4-seed", "fp8": "fp8", "fp16": "fp16"}
     return [
-        make_claim(f"runner.{d}-bytes-per-param", "runner", line, f"{d.upper()}: {seed_b[d]:.1f} bytes/param",
-                   "B/param", f"{seed_b[d]:.1f}", fp4.get_format(fmt[d]).bytes_per_element, ds_b[d], kind="input",
-                   explanation=("NVFP4 adds one E4M3 scale byte per 16 weights: 4.5 bits = 0.5625 byte (MXFP4: "
-                                "0.53125). Llama 3.1 405B in NVFP4 is 228 GB, not 203." if d == "fp4" else ""))
+        make_claim(id=f"runner.{d}-bytes-per-param", section="runner", line=line,
+                   claim=f"{d.upper()}: {seed_b[d]:.1f} bytes/param", unit="B/param", printed=f"{seed_b[d]:.1f}",
+                   reproduced=fp4.get_format(fmt[d]).bytes_per_element, datasheet=ds_b[d], kind="input",
+                   explanation="NVFP4 adds one E4M3 scale byte per 16 weights: 4.5 bits = 0.5625 byte (MXFP4: "
+                                "0.53125). Llama 3.1 405B in NVFP4 is 228 GB, not 203." if d == "fp4" else "")
         for d, line in (("fp4", 509), ("fp8", 510), ("fp16", 511))
     ] + [
-        make_claim(f"runner.code.{d}-bytes", "runner", line, f"{d}_bytes = model_params * {seed_b[d]:.1f}", "B/param",
-                   f"{seed_b[d]:.1f}", fp4.get_format(fmt[d]).bytes_per_element, ds_b[d], kind="input",
+        make_claim(id=f"runner.code.{d}-bytes", section="runner", line=line,
+                   claim=f"{d}_bytes = model_params * {seed_b[d]:.1f}", unit="B/param", printed=f"{seed_b[d]:.1f}",
+                   reproduced=fp4.get_format(fmt[d]).bytes_per_element, datasheet=ds_b[d], kind="input",
                    explanation="NVFP4: 4.5 bits = 0.5625 byte per weight." if d == "fp4" else "")
         for d, line in (("fp4", 514), ("fp8", 515), ("fp16", 516))
     ]
@@ -182,19 +202,21 @@ def runner_claims() -> list[Claim]:
 def endtoend_fp4_claims() -> list[Claim]:
     b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
     gb, h_ds = get_gpu("gb200-b200", "datasheet"), get_gpu("h100", "datasheet")
-    prefill_bytes = [make_claim(f"endtoend.prefill-code.{q.lower()}-bytes", "endtoend", line,
-                                f"weight_bytes = model_params * {b:.1f}", "B/param", f"{b:.1f}", b,
-                                fp4.get_format({"FP4": "nvfp4", "FP8": "fp8", "FP16": "fp16"}[q]).bytes_per_element,
+    prefill_bytes = [make_claim(id=f"endtoend.prefill-code.{q.lower()}-bytes", section="endtoend", line=line,
+                                claim=f"weight_bytes = model_params * {b:.1f}", unit="B/param", printed=f"{b:.1f}",
+                                reproduced=b,
+                                datasheet=fp4.get_format({"FP4": "nvfp4", "FP8": "fp8", "FP16": "fp16"}[q]).bytes_per_element,
                                 kind="input", explanation="NVFP4: 0.5625 byte per weight." if q == "FP4" else "")
                      for q, b, line in (("FP4", 0.5, 397), ("FP8", 1.0, 400), ("FP16", 2.0, 403))]
-    return prefill_bytes + [make_claim(
-        "endtoend.fp4-compute-per-clock", "endtoend", 386,
-        "The B200's FP4 tensor cores enable 2.27x more compute per clock", "x", "2.27x",
-        b_seed.peak_flops("fp8") / h_seed.peak_flops("fp8"), gb.peak_flops("fp8") / h_ds.peak_flops("fp8"),
-        explanation=("2.27x is the like-for-like ratio of the spec table (FP8 vs FP8, FP16 vs FP16). B200 FP4 "
+    return prefill_bytes + [make_claim(id="endtoend.fp4-compute-per-clock", section="endtoend", line=386,
+                                       claim="The B200's FP4 tensor cores enable 2.27x more compute per clock",
+                                       unit="x", printed="2.27x",
+                                       reproduced=b_seed.peak_flops("fp8") / h_seed.peak_flops("fp8"),
+                                       datasheet=gb.peak_flops("fp8") / h_ds.peak_flops("fp8"),
+                                       explanation="2.27x is the like-for-like ratio of the spec table (FP8 vs FP8, FP16 vs FP16). B200 FP4 "
                      "against the H100 FP8 of this comparison is 18,000 / 3,958 = 4.55x, and both ratios are per "
                      "second, not per clock. The datasheet value is the like-for-like ratio for the GB200's "
-                     "B200 (5,000 / 1,979 dense FP8)."))]
+                     "B200 (5,000 / 1,979 dense FP8).")]
 
 
 __all__ = ["fp4_claims", "runner_claims", "endtoend_fp4_claims"]

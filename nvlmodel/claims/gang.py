@@ -30,32 +30,42 @@ def gang_claims() -> list[Claim]:
     sys_seed, sys_ds = get_system("nvl72", "seed"), get_system("nvl72", "datasheet")
     seed_s = NVL72GangScheduler
     out = [
-        make_claim("gang.switches", "gang", 315, "The NVL72 has 9 NVSwitch chips", "count", "9",
-                   sys_seed.switch_chips, sys_ds.switch_chips, explanation=_NO_DOMAINS),
-        make_claim("gang.domain-size", "gang", 315, "each manages a domain of 8 GPUs", "count", "8",
-                   seed_s.GPUS_PER_SWITCH, sys_ds.num_gpus, explanation=_NO_DOMAINS),
-        make_claim("gang.domains", "gang", 320, "9 NVSwitch domains, 8 GPUs each", "count", "9",
-                   seed_s.NUM_SWITCHES, 1, explanation=_NO_DOMAINS),
-        make_claim("gang.intra-domain-bw", "gang", 321, "Intra-domain: 1.8 TB/s all-reduce bandwidth", "TB/s", "1.8",
-                   col.SEED_SAME_DOMAIN_BW / TB, _DS_BW / TB,
-                   explanation=("1.8 TB/s adds both directions of a GPU's NVLink; a ring all-reduce is bounded by "
+        make_claim(id="gang.switches", section="gang", line=315, claim="The NVL72 has 9 NVSwitch chips", unit="count",
+                   printed="9", reproduced=sys_seed.switch_chips, datasheet=sys_ds.switch_chips,
+                   explanation=_NO_DOMAINS),
+        make_claim(id="gang.domain-size", section="gang", line=315, claim="each manages a domain of 8 GPUs",
+                   unit="count", printed="8", reproduced=seed_s.GPUS_PER_SWITCH, datasheet=sys_ds.num_gpus,
+                   explanation=_NO_DOMAINS),
+        make_claim(id="gang.domains", section="gang", line=320, claim="9 NVSwitch domains, 8 GPUs each", unit="count",
+                   printed="9", reproduced=seed_s.NUM_SWITCHES, datasheet=1, explanation=_NO_DOMAINS),
+        make_claim(id="gang.intra-domain-bw", section="gang", line=321,
+                   claim="Intra-domain: 1.8 TB/s all-reduce bandwidth", unit="TB/s", printed="1.8",
+                   reproduced=col.SEED_SAME_DOMAIN_BW / TB, datasheet=_DS_BW / TB,
+                   explanation="1.8 TB/s adds both directions of a GPU's NVLink; a ring all-reduce is bounded by "
                                 "one direction, 0.9 TB/s. NCCL measured 0.63 TB/s of bus bandwidth on 4 GB200 "
-                                "GPUs at 512 MiB (gang-scheduling chapter).")),
-        make_claim("gang.num-switches-const", "gang", 325, "NUM_SWITCHES = 9", "count", "9", seed_s.NUM_SWITCHES,
-                   sys_ds.switch_chips, kind="input", explanation=_NO_DOMAINS),
-        make_claim("gang.gpus-per-switch-const", "gang", 326, "GPUS_PER_SWITCH = 8", "count", "8",
-                   seed_s.GPUS_PER_SWITCH, sys_ds.num_gpus, kind="input", explanation=_NO_DOMAINS),
-        make_claim("gang.tp8-groups-per-domain", "gang", 333, "For TP=8 on NVL72: exactly one domain per TP group",
-                   "count", "1 (one)", seed_s.GPUS_PER_SWITCH // 8, None, tolerance=0),
-        make_claim("gang.tp4-groups-per-domain", "gang", 334, "For TP=4: two TP groups per domain", "count", "2 (two)",
-                   seed_s.GPUS_PER_SWITCH // 4, None, tolerance=0),
-        make_claim("gang.tp2-groups-per-domain", "gang", 335, "For TP=2: four TP groups per domain", "count", "4 (four)",
-                   seed_s.GPUS_PER_SWITCH // 2, None, tolerance=0),
-        make_claim("gang.same-domain-bw-const", "gang", 364, "bandwidth = 1.8e12 # 1.8 TB/s per GPU", "TB/s", "1.8",
-                   col.SEED_SAME_DOMAIN_BW / TB, _DS_BW / TB, kind="input",
+                                "GPUs at 512 MiB (gang-scheduling chapter)."),
+        make_claim(id="gang.num-switches-const", section="gang", line=325, claim="NUM_SWITCHES = 9", unit="count",
+                   printed="9", reproduced=seed_s.NUM_SWITCHES, datasheet=sys_ds.switch_chips, kind="input",
+                   explanation=_NO_DOMAINS),
+        make_claim(id="gang.gpus-per-switch-const", section="gang", line=326, claim="GPUS_PER_SWITCH = 8",
+                   unit="count", printed="8", reproduced=seed_s.GPUS_PER_SWITCH, datasheet=sys_ds.num_gpus,
+                   kind="input", explanation=_NO_DOMAINS),
+        make_claim(id="gang.tp8-groups-per-domain", section="gang", line=333,
+                   claim="For TP=8 on NVL72: exactly one domain per TP group", unit="count", printed="1 (one)",
+                   reproduced=seed_s.GPUS_PER_SWITCH // 8, datasheet=None, tolerance=0),
+        make_claim(id="gang.tp4-groups-per-domain", section="gang", line=334,
+                   claim="For TP=4: two TP groups per domain", unit="count", printed="2 (two)",
+                   reproduced=seed_s.GPUS_PER_SWITCH // 4, datasheet=None, tolerance=0),
+        make_claim(id="gang.tp2-groups-per-domain", section="gang", line=335,
+                   claim="For TP=2: four TP groups per domain", unit="count", printed="4 (four)",
+                   reproduced=seed_s.GPUS_PER_SWITCH // 2, datasheet=None, tolerance=0),
+        make_claim(id="gang.same-domain-bw-const", section="gang", line=364,
+                   claim="bandwidth = 1.8e12 # 1.8 TB/s per GPU", unit="TB/s", printed="1.8",
+                   reproduced=col.SEED_SAME_DOMAIN_BW / TB, datasheet=_DS_BW / TB, kind="input",
                    explanation="Per direction, NVLink 5 gives 0.9 TB/s per GPU."),
-        make_claim("gang.cross-domain-bw-const", "gang", 369, "bandwidth = 0.9e12 # ~0.9 TB/s effective cross-domain",
-                   "TB/s", "0.9", col.SEED_CROSS_DOMAIN_BW / TB, _DS_BW / TB, kind="input"),
+        make_claim(id="gang.cross-domain-bw-const", section="gang", line=369,
+                   claim="bandwidth = 0.9e12 # ~0.9 TB/s effective cross-domain", unit="TB/s", printed="0.9",
+                   reproduced=col.SEED_CROSS_DOMAIN_BW / TB, datasheet=_DS_BW / TB, kind="input"),
     ]
     for (tp, label, nbytes), line in zip(col.SEED_TABLE_ROWS, (380, 381, 382, 383)):
         same_p, cross_p = _PRINTED[line]
@@ -67,26 +77,28 @@ def gang_claims() -> list[Claim]:
         cross = col.seed_allreduce_time(nbytes, tp, same_domain=False) * 1e6
         note = _TABLE_NOTES[(tp, label)]
         out += [
-            make_claim(f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.same", "gang", line, f"{row} [same domain]", "us",
-                       same_p, same, bound,
+            make_claim(id=f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.same", section="gang", line=line,
+                       claim=f"{row} [same domain]", unit="us", printed=same_p, reproduced=same, datasheet=bound,
                        explanation=f"The document's function gives {same:.1f} us. {note}{ds_note}"),
-            make_claim(f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.cross", "gang", line, f"{row} [cross domain]", "us",
-                       cross_p, cross, bound,
-                       explanation=(f"The function gives {cross:.1f} us; the printed cell is twice the printed "
-                                    f"same-domain cell, so it inherits its error.{ds_note}")),
-            make_claim(f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.penalty", "gang", line, f"{row} [penalty 2x]", "x",
-                       "2x", cross / same, 1.0,
+            make_claim(id=f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.cross", section="gang", line=line,
+                       claim=f"{row} [cross domain]", unit="us", printed=cross_p, reproduced=cross, datasheet=bound,
+                       explanation=f"The function gives {cross:.1f} us; the printed cell is twice the printed "
+                                    f"same-domain cell, so it inherits its error.{ds_note}"),
+            make_claim(id=f"gang.table.tp{tp}-{int(nbytes / 1e6)}mb.penalty", section="gang", line=line,
+                       claim=f"{row} [penalty 2x]", unit="x", printed="2x", reproduced=cross / same, datasheet=1.0,
                        explanation="No domains on the real fabric: every placement is one hop, no penalty."),
         ]
     mib = col.tp_allreduce_bytes("llama-405b", 4096) / MiB
     out += [
-        make_claim("gang.table.message-32mb", "gang", 380, "TP=2 | 32 MB [message size]", "MiB", "32", None, None,
-                   explanation=("No token count is stated. 32 MB is the hidden state of 1,024 tokens (1,024 x "
-                                "16,384 x 2 bytes = 32 MiB); one decode step at batch 256 would be 8 MiB.")),
-        make_claim("gang.table.message-128mb", "gang", 383, "TP=8 | 128 MB (prefill) [message size]", "MiB", "128",
-                   mib, mib,
-                   explanation=("The 4K-token prefill of the end-to-end section: 4,096 x 16,384 x 2 bytes = "
-                                "128 MiB (134 MB); the table's MB are binary here.")),
+        make_claim(id="gang.table.message-32mb", section="gang", line=380, claim="TP=2 | 32 MB [message size]",
+                   unit="MiB", printed="32", reproduced=None, datasheet=None,
+                   explanation="No token count is stated. 32 MB is the hidden state of 1,024 tokens (1,024 x "
+                                "16,384 x 2 bytes = 32 MiB); one decode step at batch 256 would be 8 MiB."),
+        make_claim(id="gang.table.message-128mb", section="gang", line=383,
+                   claim="TP=8 | 128 MB (prefill) [message size]", unit="MiB", printed="128", reproduced=mib,
+                   datasheet=mib,
+                   explanation="The 4K-token prefill of the end-to-end section: 4,096 x 16,384 x 2 bytes = "
+                                "128 MiB (134 MB); the table's MB are binary here."),
     ]
     return out
 

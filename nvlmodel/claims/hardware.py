@@ -57,24 +57,26 @@ def _spec_table_claims() -> list[Claim]:
     claims: list[Claim] = []
     b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
     b_ds, h_ds = get_gpu("b200", "datasheet"), get_gpu("h100", "datasheet")
-    claims.append(make_claim(
-        "spec.b200.dies", "spec-table", 8, "Dual-die (2 x reticle)", "count", "2",
-        b_seed.dies, b_ds.dies, kind="input"))
+    claims.append(make_claim(id="spec.b200.dies", section="spec-table", line=8, claim="Dual-die (2 x reticle)",
+                             unit="count", printed="2", reproduced=b_seed.dies, datasheet=b_ds.dies, kind="input"))
     for label, attr, unit in SPEC_TABLE_ROWS:
         line, pb, ph, pr = _SPEC_PRINTED[attr]
         note = _SPEC_NOTES.get(attr, "").format(**_visible())
         vb_s, vh_s = spec_value(b_seed, attr, unit), spec_value(h_seed, attr, unit)
         vb_d, vh_d = spec_value(b_ds, attr, unit), spec_value(h_ds, attr, unit)
         short = attr.removesuffix("_dense_flops").removesuffix("_bytes").removesuffix("_watts").replace("_", "-")
-        claims.append(make_claim(f"spec.b200.{short}", "spec-table", line, f"{label}: B200 {pb}", unit,
-                                 pb, vb_s, vb_d, kind="input", explanation=note))
+        claims.append(make_claim(id=f"spec.b200.{short}", section="spec-table", line=line,
+                                 claim=f"{label}: B200 {pb}", unit=unit, printed=pb, reproduced=vb_s, datasheet=vb_d,
+                                 kind="input", explanation=note))
         if ph is not None:
             h_note = note if attr in ("fp16_dense_flops", "fp8_dense_flops", "nvlink_bw_total") else ""
-            claims.append(make_claim(f"spec.h100.{short}", "spec-table", line, f"{label}: H100 {ph}", unit,
-                                     ph, vh_s, vh_d, kind="input", explanation=h_note))
+            claims.append(make_claim(id=f"spec.h100.{short}", section="spec-table", line=line,
+                                     claim=f"{label}: H100 {ph}", unit=unit, printed=ph, reproduced=vh_s,
+                                     datasheet=vh_d, kind="input", explanation=h_note))
         if pr is not None:
-            claims.append(make_claim(f"spec.ratio.{short}", "spec-table", line, f"{label}: ratio {pr}", "x",
-                                     pr, _ratio(vb_s, vh_s), _ratio(vb_d, vh_d), explanation=note))
+            claims.append(make_claim(id=f"spec.ratio.{short}", section="spec-table", line=line,
+                                     claim=f"{label}: ratio {pr}", unit="x", printed=pr,
+                                     reproduced=_ratio(vb_s, vh_s), datasheet=_ratio(vb_d, vh_d), explanation=note))
     return claims
 
 
@@ -84,40 +86,38 @@ def _intro_claims() -> list[Claim]:
     seed_rack, ds_rack = NVL72Topology("seed"), NVL72Topology("datasheet")
     sc_seed, sc_ds = get_superchip("gb200", "seed"), get_superchip("gb200", "datasheet")
     return [
-        make_claim(
-            "intro.hbm-capacity-doubles", "intro", 1, "doubles the HBM capacity (192 GB vs 80 GB)", "x",
-            "2x (doubles)", b_seed.hbm_bytes / h_seed.hbm_bytes, b_ds.hbm_visible_bytes / h_ds.hbm_visible_bytes,
-            tolerance=0.05,
-            explanation=("192 / 80 = 2.4, as the document's own spec table says (line 14): 'doubles' "
+        make_claim(id="intro.hbm-capacity-doubles", section="intro", line=1,
+                   claim="doubles the HBM capacity (192 GB vs 80 GB)", unit="x", printed="2x (doubles)",
+                   reproduced=b_seed.hbm_bytes / h_seed.hbm_bytes,
+                   datasheet=b_ds.hbm_visible_bytes / h_ds.hbm_visible_bytes, tolerance=0.05,
+                   explanation=("192 / 80 = 2.4, as the document's own spec table says (line 14): 'doubles' "
                          "understates it. With the bytes software sees ({b:.1f} GB on HGX B200, {h:.1f} GB on H100) "
                          "the ratio is {rb:.2f}x.").format(**_visible())),
-        make_claim(
-            "intro.hbm-bandwidth-triples", "intro", 1, "triples the memory bandwidth (8 TB/s vs 3.35 TB/s)",
-            "x", "3x (triples)", b_seed.hbm_bandwidth / h_seed.hbm_bandwidth,
-            b_ds.hbm_bandwidth / h_ds.hbm_bandwidth, tolerance=0.05,
-            explanation=("8 / 3.35 = 2.39, as the spec table (line 15) and the summary (line 525) say; "
-                         "'triples' overstates it by a quarter.")),
-        make_claim(
-            "intro.fp4-doubles-compute", "intro", 1,
-            "native FP4 tensor core support that doubles the effective compute throughput", "x",
-            "2x (doubles)", b_seed.peak_flops("fp4") / b_seed.peak_flops("fp8"),
-            b_ds.peak_flops("fp4") / b_ds.peak_flops("fp8"), tolerance=0.05),
-        make_claim(
-            "intro.superchip-gpus", "intro", 1, "The GB200 superchip pairs two B200 GPUs with one Grace ARM CPU",
-            "count", "2", sc_seed.gpus, sc_ds.gpus, kind="input"),
-        make_claim(
-            "intro.nvl72-superchips", "intro", 1, "the NVL72 rack connects 36 GB200 superchips", "count",
-            "36", seed_rack.num_superchips, ds_rack.num_superchips, kind="input"),
-        make_claim(
-            "intro.nvl72-gpus", "intro", 1, "(72 B200 GPUs)", "count", "72",
-            seed_rack.num_superchips * sc_seed.gpus, ds_rack.num_superchips * sc_ds.gpus),
-        make_claim(
-            "intro.bisection-per-gpu", "intro", 1, "through NVSwitch with 1.8 TB/s bisection bandwidth per GPU",
-            "TB/s", "1.8 TB/s", convert(b_seed.nvlink_bw_total, "TB/s"),
-            convert(get_gpu("gb200-b200", "datasheet").nvlink_bw_per_direction, "TB/s"),
-            explanation=("1.8 TB/s is the GPU's total NVLink bandwidth, both directions added (18 links x "
+        make_claim(id="intro.hbm-bandwidth-triples", section="intro", line=1,
+                   claim="triples the memory bandwidth (8 TB/s vs 3.35 TB/s)", unit="x", printed="3x (triples)",
+                   reproduced=b_seed.hbm_bandwidth / h_seed.hbm_bandwidth,
+                   datasheet=b_ds.hbm_bandwidth / h_ds.hbm_bandwidth, tolerance=0.05,
+                   explanation="8 / 3.35 = 2.39, as the spec table (line 15) and the summary (line 525) say; "
+                         "'triples' overstates it by a quarter."),
+        make_claim(id="intro.fp4-doubles-compute", section="intro", line=1,
+                   claim="native FP4 tensor core support that doubles the effective compute throughput", unit="x",
+                   printed="2x (doubles)", reproduced=b_seed.peak_flops("fp4") / b_seed.peak_flops("fp8"),
+                   datasheet=b_ds.peak_flops("fp4") / b_ds.peak_flops("fp8"), tolerance=0.05),
+        make_claim(id="intro.superchip-gpus", section="intro", line=1,
+                   claim="The GB200 superchip pairs two B200 GPUs with one Grace ARM CPU", unit="count", printed="2",
+                   reproduced=sc_seed.gpus, datasheet=sc_ds.gpus, kind="input"),
+        make_claim(id="intro.nvl72-superchips", section="intro", line=1,
+                   claim="the NVL72 rack connects 36 GB200 superchips", unit="count", printed="36",
+                   reproduced=seed_rack.num_superchips, datasheet=ds_rack.num_superchips, kind="input"),
+        make_claim(id="intro.nvl72-gpus", section="intro", line=1, claim="(72 B200 GPUs)", unit="count", printed="72",
+                   reproduced=seed_rack.num_superchips * sc_seed.gpus, datasheet=ds_rack.num_superchips * sc_ds.gpus),
+        make_claim(id="intro.bisection-per-gpu", section="intro", line=1,
+                   claim="through NVSwitch with 1.8 TB/s bisection bandwidth per GPU", unit="TB/s",
+                   printed="1.8 TB/s", reproduced=convert(b_seed.nvlink_bw_total, "TB/s"),
+                   datasheet=convert(get_gpu("gb200-b200", "datasheet").nvlink_bw_per_direction, "TB/s"),
+                   explanation="1.8 TB/s is the GPU's total NVLink bandwidth, both directions added (18 links x "
                          "100 GB/s); it is not a bisection figure. A one-way stream, such as a weight or KV "
-                         "copy, gets at most 900 GB/s, the datasheet value shown.")),
+                         "copy, gets at most 900 GB/s, the datasheet value shown."),
     ]
 
 
@@ -130,53 +130,60 @@ def _nvl72_claims() -> list[Claim]:
                         "rack's memory is GPU HBM3e plus Grace LPDDR5X. The datasheet value is 0. The "
                         "tier is modelled as a hypothetical in the KVBM chapter.")
     return [
-        make_claim("nvl72.heading-gpus", "nvl72", 22, "NVL72 Rack: 72 GPUs as One System", "count", "72",
-                   seed.num_gpus, ds.num_gpus),
-        make_claim("nvl72.superchips", "nvl72", 23, "The NVL72 connects 36 GB200 superchips", "count", "36",
-                   seed.num_superchips, ds.num_superchips),
-        make_claim("nvl72.gpus", "nvl72", 26, "36 x GB200 Superchips = 72 x B200 GPUs", "count", "72",
-                   seed.num_superchips * seed.superchip.gpus, ds.num_superchips * ds.superchip.gpus),
-        make_claim("nvl72.total-hbm-gb", "nvl72", 27, "Total HBM: 72 x 192 GB = 13,824 GB", "GB", "13,824 GB",
-                   convert(seed.total_hbm_bytes, "GB"), convert(ds.total_hbm_visible_bytes, "GB"),
-                   explanation=visible_note),
-        make_claim("nvl72.total-hbm-tb", "nvl72", 27, "13,824 GB = 13.5 TB", "TB", "13.5 TB",
-                   convert(seed.total_hbm_bytes, "TB"), convert(ds.total_hbm_visible_bytes, "TB"),
-                   explanation=("13,824 GB is 13.8 TB (the KVBM heading, line 189, says 13.8 TB). 13.5 is "
+        make_claim(id="nvl72.heading-gpus", section="nvl72", line=22, claim="NVL72 Rack: 72 GPUs as One System",
+                   unit="count", printed="72", reproduced=seed.num_gpus, datasheet=ds.num_gpus),
+        make_claim(id="nvl72.superchips", section="nvl72", line=23, claim="The NVL72 connects 36 GB200 superchips",
+                   unit="count", printed="36", reproduced=seed.num_superchips, datasheet=ds.num_superchips),
+        make_claim(id="nvl72.gpus", section="nvl72", line=26, claim="36 x GB200 Superchips = 72 x B200 GPUs",
+                   unit="count", printed="72", reproduced=seed.num_superchips * seed.superchip.gpus,
+                   datasheet=ds.num_superchips * ds.superchip.gpus),
+        make_claim(id="nvl72.total-hbm-gb", section="nvl72", line=27, claim="Total HBM: 72 x 192 GB = 13,824 GB",
+                   unit="GB", printed="13,824 GB", reproduced=convert(seed.total_hbm_bytes, "GB"),
+                   datasheet=convert(ds.total_hbm_visible_bytes, "GB"), explanation=visible_note),
+        make_claim(id="nvl72.total-hbm-tb", section="nvl72", line=27, claim="13,824 GB = 13.5 TB", unit="TB",
+                   printed="13.5 TB", reproduced=convert(seed.total_hbm_bytes, "TB"),
+                   datasheet=convert(ds.total_hbm_visible_bytes, "TB"),
+                   explanation="13,824 GB is 13.8 TB (the KVBM heading, line 189, says 13.8 TB). 13.5 is "
                                 "13,824 / 1,024: a binary step applied to a decimal figure; in binary units "
-                                f"the total is {seed.total_hbm_bytes / 2**40:.2f} TiB. " + visible_note)),
-        make_claim("nvl72.total-hbm-bw", "nvl72", 28, "Total HBM BW: 72 x 8 TB/s = 576 TB/s", "TB/s", "576 TB/s",
-                   convert(seed.total_hbm_bandwidth, "TB/s"), convert(ds.total_hbm_bandwidth, "TB/s")),
-        make_claim("nvl72.total-fp4", "nvl72", 29, "Total FP4 TFLOPS: 72 x 18,000 = 1,296 PFLOPS", "PFLOP/s",
-                   "1,296 PFLOPS", seed.total_flops("fp4") / PB, ds.total_flops("fp4") / PB,
-                   explanation=("18,000 TFLOPS is the 2:4-sparse FP4 peak of an HGX B200. A GB200 GPU has "
+                                f"the total is {seed.total_hbm_bytes / 2**40:.2f} TiB. " + visible_note),
+        make_claim(id="nvl72.total-hbm-bw", section="nvl72", line=28, claim="Total HBM BW: 72 x 8 TB/s = 576 TB/s",
+                   unit="TB/s", printed="576 TB/s", reproduced=convert(seed.total_hbm_bandwidth, "TB/s"),
+                   datasheet=convert(ds.total_hbm_bandwidth, "TB/s")),
+        make_claim(id="nvl72.total-fp4", section="nvl72", line=29,
+                   claim="Total FP4 TFLOPS: 72 x 18,000 = 1,296 PFLOPS", unit="PFLOP/s", printed="1,296 PFLOPS",
+                   reproduced=seed.total_flops("fp4") / PB, datasheet=ds.total_flops("fp4") / PB,
+                   explanation="18,000 TFLOPS is the 2:4-sparse FP4 peak of an HGX B200. A GB200 GPU has "
                                 "10,000 dense (20,000 sparse), so the rack's dense FP4 peak is 720 PFLOPS "
-                                "(1,440 sparse).")),
-        make_claim("nvl72.switches", "nvl72", 31, "NVLink 5.0 Network (via 9 NVSwitches)", "count", "9",
-                   seed.switch_chips, ds.switch_chips,
-                   explanation=("The rack has 9 NVLink switch trays holding 2 NVSwitch ASICs each: 18 "
+                                "(1,440 sparse)."),
+        make_claim(id="nvl72.switches", section="nvl72", line=31, claim="NVLink 5.0 Network (via 9 NVSwitches)",
+                   unit="count", printed="9", reproduced=seed.switch_chips, datasheet=ds.switch_chips,
+                   explanation="The rack has 9 NVLink switch trays holding 2 NVSwitch ASICs each: 18 "
                                 "switch chips, each linked once to every GPU (72 GPUs x 18 links = 1,296 "
-                                "= 18 x 72 ports).")),
-        make_claim("nvl72.bisection-per-gpu", "nvl72", 32, "Per-GPU bisection bandwidth: 1,800 GB/s", "GB/s",
-                   "1,800 GB/s", convert(seed.gpu.nvlink_bw_total, "GB/s"),
-                   convert(ds.gpu.nvlink_bw_per_direction, "GB/s"),
-                   explanation=("1,800 GB/s is total NVLink bandwidth (both directions); per direction it "
-                                "is 900 GB/s.")),
-        make_claim("nvl72.total-bisection", "nvl72", 34, "Total bisection bandwidth: 130 TB/s", "TB/s",
-                   "130 TB/s", convert(seed.total_nvlink_bw, "TB/s"), convert(ds.bisection_bw, "TB/s"),
-                   explanation=("72 x 1.8 TB/s = 129.6 TB/s is the sum of every GPU's NVLink bandwidth, "
+                                "= 18 x 72 ports)."),
+        make_claim(id="nvl72.bisection-per-gpu", section="nvl72", line=32,
+                   claim="Per-GPU bisection bandwidth: 1,800 GB/s", unit="GB/s", printed="1,800 GB/s",
+                   reproduced=convert(seed.gpu.nvlink_bw_total, "GB/s"),
+                   datasheet=convert(ds.gpu.nvlink_bw_per_direction, "GB/s"),
+                   explanation="1,800 GB/s is total NVLink bandwidth (both directions); per direction it "
+                                "is 900 GB/s."),
+        make_claim(id="nvl72.total-bisection", section="nvl72", line=34, claim="Total bisection bandwidth: 130 TB/s",
+                   unit="TB/s", printed="130 TB/s", reproduced=convert(seed.total_nvlink_bw, "TB/s"),
+                   datasheet=convert(ds.bisection_bw, "TB/s"),
+                   explanation="72 x 1.8 TB/s = 129.6 TB/s is the sum of every GPU's NVLink bandwidth, "
                                 "which NVIDIA quotes as 130 TB/s of aggregate bandwidth, not bisection. Cut "
                                 "the one-hop fabric into two halves of 36 GPUs: 36 x 900 GB/s cross each "
-                                "way, 64.8 TB/s both ways, the datasheet value shown.")),
-        make_claim("nvl72.switch-memory-each", "nvl72", 37, "9 NVSwitches x 128 GB HBM3e each", "GB", "128 GB",
-                   convert(seed.switch_memory_bytes, "GB"), convert(ds.switch_memory_bytes, "GB"),
-                   explanation=no_switch_memory),
-        make_claim("nvl72.switch-memory-total", "nvl72", 38, "Total: 1,152 GB of shared NVSwitch memory", "GB",
-                   "1,152 GB", convert(seed.total_switch_memory_bytes, "GB"),
-                   convert(ds.total_switch_memory_bytes, "GB"), explanation=no_switch_memory),
-        make_claim("nvl72.switch-memory-total-tb", "nvl72", 41,
-                   "their own HBM3e memory (128 GB per switch, 1.15 TB total)", "TB", "1.15 TB",
-                   convert(seed.total_switch_memory_bytes, "TB"), convert(ds.total_switch_memory_bytes, "TB"),
-                   explanation=no_switch_memory),
+                                "way, 64.8 TB/s both ways, the datasheet value shown."),
+        make_claim(id="nvl72.switch-memory-each", section="nvl72", line=37, claim="9 NVSwitches x 128 GB HBM3e each",
+                   unit="GB", printed="128 GB", reproduced=convert(seed.switch_memory_bytes, "GB"),
+                   datasheet=convert(ds.switch_memory_bytes, "GB"), explanation=no_switch_memory),
+        make_claim(id="nvl72.switch-memory-total", section="nvl72", line=38,
+                   claim="Total: 1,152 GB of shared NVSwitch memory", unit="GB", printed="1,152 GB",
+                   reproduced=convert(seed.total_switch_memory_bytes, "GB"),
+                   datasheet=convert(ds.total_switch_memory_bytes, "GB"), explanation=no_switch_memory),
+        make_claim(id="nvl72.switch-memory-total-tb", section="nvl72", line=41,
+                   claim="their own HBM3e memory (128 GB per switch, 1.15 TB total)", unit="TB", printed="1.15 TB",
+                   reproduced=convert(seed.total_switch_memory_bytes, "TB"),
+                   datasheet=convert(ds.total_switch_memory_bytes, "TB"), explanation=no_switch_memory),
     ]
 
 
