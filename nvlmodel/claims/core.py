@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 from ..units import UNIT_SCALES, require_choice
@@ -100,9 +100,14 @@ class Claim:
     datasheet_value: float | None
     kind: str
     explanation: str
+    #: The explanation before its values were filled in: every number in it is quoted from the
+    #: document (or a line reference); computed numbers are ``{placeholders}`` (see :func:`make_claim`).
+    explanation_template: str = field(default="", compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("explanation_template")
+        return d
 
     @property
     def quote(self) -> str:
@@ -125,12 +130,15 @@ def make_claim(
     reproduced: float | None,
     datasheet: float | None = None,
     explanation: str = "",
+    values: Mapping[str, Any] | None = None,
     kind: str = "derived",
     tolerance: float | None = None,
 ) -> Claim:
     """Build a :class:`Claim` (keyword arguments only), deriving ``seed_value`` from ``printed`` and the status by the rule
     in the module docstring. ``tolerance`` (absolute, in ``unit``) replaces the printed rounding
-    for verbal claims ("doubles", "~500ns")."""
+    for verbal claims ("doubles", "~500ns"). ``explanation`` is a template filled from ``values``
+    (``str.format`` fields, e.g. ``"{gb:.1f} GB"``), so that a changed model changes the sentence;
+    the numbers it writes out itself are the document's (a test holds it to that)."""
     require_choice("section", section, SECTIONS)
     require_choice("unit", unit, UNIT_SCALES)
     require_choice("kind", kind, KINDS)
@@ -147,9 +155,14 @@ def make_claim(
         status = "inconsistent"
     if status != "reproduced" and not explanation:
         raise ValueError(f"claim {id!r} is {status}: it needs an explanation")
+    try:
+        text = explanation.format(**values) if values is not None else explanation
+    except (KeyError, IndexError) as e:
+        raise ValueError(f"claim {id!r}: explanation has a field without a value: {e}") from None
     return Claim(id=id, section=section, line=line, claim=claim, unit=unit, printed=printed,
                  seed_value=seed_value, reproduced_value=_clean(reproduced),
-                 status=status, datasheet_value=_clean(datasheet), kind=kind, explanation=explanation)
+                 status=status, datasheet_value=_clean(datasheet), kind=kind, explanation=text,
+                 explanation_template=explanation)
 
 
 def _clean(v: float | None) -> float | None:
