@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fp4
+from ..document import QUANT_BYTES
 from ..hardware import get_gpu
 from ..models import get_model
 from ..roofline import FORMAT_FOR, compute_inference_throughput, crossover_batch, decode_step, seed_crossover_batch, \
@@ -178,7 +179,8 @@ def fp4_claims() -> list[Claim]:
                                 "of B sequences reads the 35 GB of weights once ({t_w:.1f} ms at 8 TB/s) and computes "
                                 "B x 140 GFLOP ({t_f:.1f} us each at 18 PFLOP/s): the two meet at B = 128,571 / 228.6 "
                                 "= {b:.1f}. Datasheet (dense {dense:g} PFLOP/s, NVFP4 bytes, no KV): {ds:.0f}.",
-                   values={"t_w": 35e9 / b_seed.hbm_bandwidth * 1e3, "t_f": 140e9 / b_seed.peak_flops("fp4") * 1e6,
+                   values={"t_w": get_model(MODEL).params("seed") * QUANT_BYTES["FP4"] / b_seed.hbm_bandwidth * 1e3,
+                           "t_f": get_model(MODEL).flops_per_token(premises="seed") / b_seed.peak_flops("fp4") * 1e6,
                            "b": seed_crossover_batch("b200", "FP4", MODEL), "dense": b_ds.peak_flops("fp4") / PFLOPS,
                            "ds": crossover_batch("b200", "llama-3.1-70b", "nvfp4")}),
         make_claim(id="fp4.compute-bound-at-batch-2", section="fp4", line=105,
