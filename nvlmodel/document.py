@@ -15,6 +15,8 @@ from types import MappingProxyType
 KV_BLOCK_BYTES = 5.24e6
 #: Tokens of one "128K" session (line 224: ``int(total_tokens / 128_000)``).
 SESSION_TOKENS = 128_000
+#: Tokens of the end-to-end comparison's prompt ("4K input", lines 420, 422).
+PREFILL_TOKENS = 4096
 #: Tensor-parallel degree of one replica on the rack (line 236: ``'tp_degree': 8``).
 RACK_TP = 8
 #: HBM held back per GPU for activations and workspace, bytes (line 211: ``- 3e9``).
@@ -34,4 +36,4 @@ B200_CONFIG = MappingProxyType({"hbm_gb": 192})
 NVL72_CONFIG = MappingProxyType({"num_gpus": 72, "tp_degree": RACK_TP})
 
 __all__ = ["B200_CONFIG", "FORMAT_FOR", "KV_BLOCK_BYTES", "LLAMA_405B_CONFIG", "NVL72_CONFIG", "QUANT_BYTES",
-           "RACK_TP", "SESSION_TOKENS", "WORKSPACE_BYTES"]
+           "PREFILL_TOKENS", "RACK_TP", "SESSION_TOKENS", "WORKSPACE_BYTES"]
