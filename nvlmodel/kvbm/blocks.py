@@ -76,12 +76,22 @@ class LocalBlockManager:
             self.lru[block_hash] = None
 
 
+def default_blocks_per_gpu(block_tokens: int = 16) -> int:
+    """Blocks of ``block_tokens`` tokens that one GB200 GPU's KV budget holds for the seed's Llama 405B
+    (NVFP4 weights, FP8 KV, TP8), under the datasheet premises."""
+    from .capacity import kv_capacity
+
+    return int(kv_capacity("gb200-b200", "llama-3.1-405b", "nvfp4").tokens_per_gpu) // block_tokens
+
+
 class NVL72KVBManager:
     """The seed's rack-scale KV manager (lines 252-312), working: 72 block managers and a directory
     ``block hash -> set of GPUs`` kept equal to their union. ``blocks_per_gpu`` is the capacity in
-    blocks (the seed's 640,000 counts tokens, see the ledger); ``block_bytes`` prices transfers."""
+    blocks (the seed's 640,000 counts tokens, see the ledger; by default, the 16-token blocks of Llama
+    405B's FP8 KV that a GB200 GPU's KV budget holds at TP8, :func:`default_blocks_per_gpu`);
+    ``block_bytes`` prices transfers."""
 
-    def __init__(self, num_gpus: int = 72, blocks_per_gpu: int = 39_645, *, block_bytes: float = 16 * _KV_405B_FP8,
+    def __init__(self, num_gpus: int = 72, blocks_per_gpu: int | None = None, *, block_bytes: float = 16 * _KV_405B_FP8,
                  topology: Fabric | None = None):
         require_positive_int("num_gpus", num_gpus)
         if topology is None and num_gpus == _RACK_GPUS:
@@ -91,6 +101,8 @@ class NVL72KVBManager:
             raise ValueError(f"num_gpus={num_gpus} but the topology has {topology.num_gpus} GPUs")
         self.num_gpus = num_gpus
         self.block_bytes = require_positive("block_bytes", block_bytes)
+        if blocks_per_gpu is None:
+            blocks_per_gpu = default_blocks_per_gpu()
         self.gpu_managers = [LocalBlockManager(blocks_per_gpu) for _ in range(num_gpus)]
         self.directory: dict[int, set[int]] = {}
 
