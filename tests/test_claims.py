@@ -182,3 +182,31 @@ def test_sections_are_declared_at_their_builders():
 def test_claims_are_made_with_keywords():
     with pytest.raises(TypeError):
         make_claim("t.p", "nvl72", 34, "q", "TB/s", "130 TB/s", 129.6)  # noqa: positional on purpose
+
+
+_NUMERAL = re.compile(r"(?<![\w.])\d[\d,_]*(?:\.\d+)?")
+
+
+def _unquoted_numerals(template: str, quoted: set[str]) -> list[str]:
+    from nvlmodel.models import MODEL_NAMES, get_model
+
+    t = re.sub(r"\{[^{}]*\}", "", template)  # filled from values
+    t = re.sub(r'"[^"]*"', "", t)  # quotations (system names)
+    t = re.sub(r"\blines? \d+(?:-\d+)?(?:,? (?:and )?\d+)*", "", t)  # line references
+    t = re.sub(r"(PR|issue) #?\d+", "", t)  # source references
+    for name in sorted([get_model(m).name for m in MODEL_NAMES] + ["Llama 70B", "Llama 405B"], key=len, reverse=True):
+        t = t.replace(name, "")
+    return [n for n in _NUMERAL.findall(t) if n.replace(",", "").replace("_", "") not in quoted]
+
+
+def test_explanations_write_out_only_the_documents_numbers():
+    """A number an explanation writes out itself must be one the document prints (the ledger quotes every
+    one); every computed number is a template field filled from a value, so a changed model changes the
+    sentence (make_claim(values=...))."""
+    ledger = all_claims()
+    quoted = {n.replace(",", "").replace("_", "") for c in ledger for n in _NUMERAL.findall(c.claim + " " + (c.printed or ""))}
+    typed = {c.id: bad for c in ledger if (bad := _unquoted_numerals(c.explanation_template, quoted))}
+    assert not typed, f"explanations with typed numbers (fill them from values): {typed}"
+    # The check bites: a typed computed number is caught, a filled one is not.
+    assert _unquoted_numerals("software sees 198.7 GB", quoted) == ["198.7"]
+    assert _unquoted_numerals("software sees {gb:.1f} GB, not 192 GB (line 14)", quoted) == []

@@ -108,7 +108,7 @@ def kvbm_claims() -> list[Claim]:
         make_claim(id="kvbm.gpu-hbm", section="kvbm", line=191, claim="With 72 GPUs at 192 GB each", unit="GB",
                    printed="192 GB", reproduced=seed_sys.gpu.hbm_bytes / GB,
                    datasheet=ds_sys.gpu.hbm_visible_bytes / GB, kind="input",
-                   explanation=f"192 GB is the marketed figure; software sees {vis:.1f} GB of a GB200 GPU.", values=v),
+                   explanation="192 GB is the marketed figure; software sees {vis:.1f} GB of a GB200 GPU.", values=v),
         make_claim(id="kvbm.total-hbm", section="kvbm", line=191, claim="the total HBM in the NVL72 is 13.8 TB",
                    unit="TB", printed="13.8 TB", reproduced=seed_sys.total_hbm_bytes / TB,
                    datasheet=ds_sys.total_hbm_visible_bytes / TB, explanation=visible, values=v),
