@@ -309,6 +309,23 @@ def stand_in_agreement(system: str = "gb200") -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(rows)
 
 
+def allreduce_panels(systems: tuple[str, ...] = ("h100_sxm", "gb200"), counts: tuple[int, ...] = (2, 4, 8)) -> list:
+    """What the all-reduce figure draws, per system and GPU count: the measured NCCL points (the
+    system's own, or its stand-in's where it was not measured, :data:`STAND_INS`), whether they are
+    its own, and the alpha-beta model (:func:`system_fit`)."""
+    d = _measurements()
+    panels = []
+    for system in systems:
+        rows = []
+        for n in counts:
+            who = system if n in set(d[d.system == system].num_gpus) else STAND_INS.get(system, system)
+            pts = d[(d.system == who) & (d.num_gpus == n)]
+            rows.append({"n": n, "bytes": pts.bytes.to_numpy(float), "latency_s": pts.latency_ms.to_numpy(float) / 1e3,
+                         "own": who == system, "fit": system_fit(system, n)})
+        panels.append((system, rows))
+    return panels
+
+
 def nvlink_ring(gpu_bw_per_direction: float, n: int, step_latency_s: float = 0.0) -> AlphaBeta:
     """The pure ring bound on a one-hop NVLink fabric: bus bandwidth = one GPU's NVLink bandwidth per
     direction, plus ``step_latency_s`` per ring step."""

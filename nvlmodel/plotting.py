@@ -53,6 +53,17 @@ def style():
         plt.rcParams.update(saved)
 
 
+def _axes(ax, n: int = 1, **subplots):
+    """The figure and axes a plot function draws on: ``ax`` (one Axes, or a sequence of ``n``) when the
+    caller gives it, else a new figure with ``n`` axes in a row (``plt.subplots`` keywords)."""
+    if ax is None:
+        return plt.subplots(1, n, **subplots)
+    axes = np.atleast_1d(np.asarray(ax, dtype=object))
+    if axes.size != n:
+        raise ValueError(f"this figure draws on {n} axes, got {axes.size}")
+    return axes.flat[0].figure, (axes if n > 1 else axes.flat[0])
+
+
 def _styled(fn):
     """Draw ``fn``'s figure under :func:`style`."""
     @functools.wraps(fn)
@@ -110,7 +121,7 @@ def read_manifest(figures_dir: str | Path) -> dict:
 
 
 @_styled
-def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str) -> plt.Figure:
+def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str, ax=None) -> plt.Figure:
     """Horizontal bars of ``a / b`` per spec row under both presets. The tables come from
     :func:`nvlmodel.hardware.spec_table` and hold the same rows in the same order (labels may
     differ, e.g. visible HBM); rows without a ratio under either preset are left out."""
@@ -119,7 +130,7 @@ def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str) ->
     keep = (table_seed["ratio"].notna() & table_datasheet["ratio"].notna()).to_numpy()
     rows, ds = table_seed[keep], table_datasheet[keep]
     y = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(rows) + 1.2))
+    fig, ax = _axes(ax, figsize=(6.4, 0.32 * len(rows) + 1.2))
     ax.barh(y + 0.2, rows["ratio"], height=0.38, color=PRESET_COLORS["seed"], label="seed (as printed)")
     ax.barh(y - 0.2, ds["ratio"], height=0.38, color=PRESET_COLORS["datasheet"], label="datasheet")
     ax.axvline(1, color="0.5", lw=0.8)
@@ -132,7 +143,7 @@ def plot_spec_ratios(table_seed, table_datasheet, label_a: str, label_b: str) ->
 
 
 @_styled
-def plot_rack(topology: NVL72Topology | None = None) -> plt.Figure:
+def plot_rack(topology: NVL72Topology | None = None, ax=None) -> plt.Figure:
     """Schematic NVL72 rack: 18 compute trays (2 GB200 superchips each: a Grace CPU and two GPUs)
     around 9 NVLink switch trays (2 switch ASICs each). GPUs are coloured by the seed document's
     NVSwitch domain (``gpu // 8``), which does not exist in the hardware."""
@@ -141,7 +152,7 @@ def plot_rack(topology: NVL72Topology | None = None) -> plt.Figure:
     colors = plt.get_cmap("tab10").colors
     order = [("compute", t) for t in range(10)] + [("switch", s) for s in range(real.num_switch_trays)] + [
         ("compute", t) for t in range(10, real.num_trays)]
-    fig, ax = plt.subplots(figsize=(6.4, 8.2))
+    fig, ax = _axes(ax, figsize=(6.4, 8.2))
     h, gap = 1.0, 0.18
     for row, (kind, idx) in enumerate(order):
         y = -row * (h + gap)
@@ -179,10 +190,10 @@ def plot_rack(topology: NVL72Topology | None = None) -> plt.Figure:
 
 
 @_styled
-def plot_fabric_views() -> plt.Figure:
+def plot_fabric_views(axes=None) -> plt.Figure:
     """NVLink connectivity under the two views: the seed's 9 switches of 8 GPUs each (joined to
     one another) against the real fabric, where each of 18 switch ASICs links to all 72 GPUs."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), sharey=True)
+    fig, axes = _axes(axes, 2, figsize=(9.6, 3.6), sharey=True)
     for ax, view in zip(axes, ("seed", "datasheet")):
         topo = NVL72Topology(view)
         g = topo.nvlink_graph()
@@ -224,9 +235,9 @@ def plot_fabric_views() -> plt.Figure:
 
 
 @_styled
-def plot_bandwidth_matrices() -> plt.Figure:
+def plot_bandwidth_matrices(axes=None) -> plt.Figure:
     """Per-direction bandwidth between every pair of the 72 GPUs, seed view against datasheet."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.0), constrained_layout=True)
+    fig, axes = _axes(axes, 2, figsize=(9.0, 4.0), constrained_layout=True)
     mats = {v: NVL72Topology(v).matrix("bandwidth") / GB for v in ("seed", "datasheet")}
     vmax = max(np.nanmax(m) for m in mats.values())
     for ax, (view, m) in zip(axes, mats.items()):
@@ -239,13 +250,13 @@ def plot_bandwidth_matrices() -> plt.Figure:
 
 
 @_styled
-def plot_e2m1_rounding() -> plt.Figure:
+def plot_e2m1_rounding(ax=None) -> plt.Figure:
     """E2M1 encode-decode as a staircase over [-7, 7]: nearest value, ties to even, saturation."""
     from . import fp4
 
     x = np.linspace(-7, 7, 4001, dtype=np.float32)
     y = fp4.e2m1_decode(fp4.e2m1_encode(x))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = _axes(ax, figsize=(6.4, 3.6))
     ax.plot(x, x, color="0.75", lw=0.8, label="identity")
     ax.step(x, y, where="mid", color=PRESET_COLORS["datasheet"], lw=1.4, label="E2M1(x)")
     grid = np.unique(fp4.E2M1_VALUES)
@@ -260,14 +271,14 @@ def plot_e2m1_rounding() -> plt.Figure:
 
 
 @_styled
-def plot_quantization_error(report) -> plt.Figure:
+def plot_quantization_error(report, ax=None) -> plt.Figure:
     """SQNR (dB) of each format on each synthetic weight distribution (from
     :func:`nvlmodel.fp4.quantization_report`)."""
     kinds = list(dict.fromkeys(report["weights"]))
     fmts = list(dict.fromkeys(report["format"]))
     width = 0.8 / len(fmts)
     colors = plt.get_cmap("tab10").colors
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = _axes(ax, figsize=(6.4, 3.4))
     for i, f in enumerate(fmts):
         vals = [report[(report["weights"] == k) & (report["format"] == f)]["sqnr_db"].iloc[0] for k in kinds]
         bits = report[report["format"] == f]["bits_per_element"].iloc[0]
@@ -282,10 +293,10 @@ def plot_quantization_error(report) -> plt.Figure:
 
 
 @_styled
-def plot_roofline(curves, context: int) -> plt.Figure:
+def plot_roofline(curves, context: int, ax=None) -> plt.Figure:
     """Decode tokens/s per GPU against batch (from :func:`nvlmodel.roofline.roofline_curves`):
     seed dashed, datasheet solid, one colour per GPU and precision."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = _axes(ax, figsize=(6.4, 4.2))
     colors = plt.get_cmap("tab10").colors
     keys = list(dict.fromkeys(zip(curves["gpu"], curves["quantization"])))
     for i, (gpu, quant) in enumerate(keys):
@@ -305,33 +316,29 @@ def plot_roofline(curves, context: int) -> plt.Figure:
 
 
 @_styled
-def plot_allreduce(sizes=None) -> plt.Figure:
-    """All-reduce time against message size: measured NCCL points, the alpha-beta fit and the
-    seed's formula, one panel per fabric. GB200 was measured on 2 and 4 GPUs; its 8-GPU curve is
-    HGX B200's, measured (hollow markers), the same B200 on the same NVLink 5 switches."""
-    from . import collectives as col
+def plot_allreduce(panels, sizes=None, axes=None, ax=None) -> plt.Figure:
+    """All-reduce time against message size, one panel per fabric (``panels`` from
+    :func:`nvlmodel.collectives.allreduce_panels`): measured NCCL points (hollow where a stand-in
+    system's), the alpha-beta fit and, on GB200, the seed's formula."""
+    from .collectives import seed_allreduce_time
 
-    d = col.load_measurements()
     sizes = np.logspace(3, 9.3, 60) if sizes is None else np.asarray(sizes)
     colors = plt.get_cmap("tab10").colors
-    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), sharey=True)
-    for ax, system in zip(axes, ("h100_sxm", "gb200")):
-        for i, n in enumerate((2, 4, 8)):
-            who = system if n in set(d[d.system == system].num_gpus) else col.STAND_INS[system]
-            pts = d[(d.system == who) & (d.num_gpus == n)]
-            own = who == system
-            ax.scatter(pts.bytes, pts.latency_ms * 1e3, s=10, zorder=3, facecolors=colors[i] if own else "none",
-                       edgecolors=colors[i], label=f"{n} GPUs, NCCL measured" + ("" if own else " on HGX B200"))
-            fit = col.system_fit(system, n)
-            ax.plot(sizes, fit.time(sizes) * 1e6, color=colors[i], lw=1.2, label=f"{n} GPUs, alpha-beta fit")
+    fig, axes = _axes(axes, len(panels), figsize=(9.6, 4.0), sharey=True)
+    for ax, (system, rows) in zip(axes, panels):
+        for i, r in enumerate(rows):
+            n = r["n"]
+            ax.scatter(r["bytes"], r["latency_s"] * 1e6, s=10, zorder=3, facecolors=colors[i] if r["own"] else "none",
+                       edgecolors=colors[i], label=f"{n} GPUs, NCCL measured" + ("" if r["own"] else " on HGX B200"))
+            ax.plot(sizes, r["fit"].time(sizes) * 1e6, color=colors[i], lw=1.2, label=f"{n} GPUs, alpha-beta fit")
             if system == "gb200":  # the seed's formula describes NVL72 only
-                ax.plot(sizes, [col.seed_allreduce_time(s, n) * 1e6 for s in sizes], color=colors[i], lw=1.0,
+                ax.plot(sizes, [seed_allreduce_time(s, n) * 1e6 for s in sizes], color=colors[i], lw=1.0,
                         ls="--", label=f"TP{n}, seed formula (no latency term)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(1, None)
         ax.set_xlabel("message size (bytes)")
-        ax.set_title({"h100_sxm": "H100 SXM (NVLink 4)", "gb200": "GB200 (NVLink 5)"}[system])
+        ax.set_title({"h100_sxm": "H100 SXM (NVLink 4)", "gb200": "GB200 (NVLink 5)"}.get(system, system))
         ax.grid(True, color="0.92")
         ax.legend(fontsize=6.5)
     axes[0].set_ylabel("all-reduce time (us)")
@@ -340,10 +347,10 @@ def plot_allreduce(sizes=None) -> plt.Figure:
 
 
 @_styled
-def plot_fragmentation(table) -> plt.Figure:
+def plot_fragmentation(table, axes=None) -> plt.Figure:
     """Refused TP groups against offered load for each scheduler (from
     :func:`nvlmodel.gang.churn_table`): all refusals, and those with enough free GPUs in the rack."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharey=True)
+    fig, axes = _axes(axes, 2, figsize=(9.0, 3.6), sharey=True)
     colors = plt.get_cmap("tab10").colors
     for ax, col, title in ((axes[0], "refusal_rate", "all refusals"),
                            (axes[1], "fragmentation_rate", "refused although enough GPUs were free")):
@@ -359,10 +366,10 @@ def plot_fragmentation(table) -> plt.Figure:
 
 
 @_styled
-def plot_transfer_timelines(timelines: dict) -> plt.Figure:
+def plot_transfer_timelines(timelines: dict, ax=None) -> plt.Figure:
     """Gantt chart of shard transfers into one GPU: one row per transfer, one block per scenario
     (``{label: [TimelineEntry, ...]}``)."""
-    fig, ax = plt.subplots(figsize=(7.2, 0.35 * sum(len(v) + 1 for v in timelines.values()) + 1.0))
+    fig, ax = _axes(ax, figsize=(7.2, 0.35 * sum(len(v) + 1 for v in timelines.values()) + 1.0))
     colors = plt.get_cmap("tab10").colors
     y, ticks, labels = 0, [], []
     for i, (label, tl) in enumerate(timelines.items()):
@@ -383,11 +390,11 @@ def plot_transfer_timelines(timelines: dict) -> plt.Figure:
 
 
 @_styled
-def plot_swap_times(sizes_gb, paths: dict) -> plt.Figure:
+def plot_swap_times(sizes_gb, paths: dict, ax=None) -> plt.Figure:
     """Time to bring one GPU's shard against its size, one line per load path
     (``paths``: name -> :class:`~nvlmodel.modelexpress.LoadPath`)."""
     sizes = np.asarray(sizes_gb, dtype=float)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = _axes(ax, figsize=(6.4, 4.0))
     colors = plt.get_cmap("tab10").colors
     for i, (name, p) in enumerate(paths.items()):
         ax.plot(sizes, [p.load_time(s * GB) for s in sizes], color=colors[i % 10],
@@ -403,10 +410,10 @@ def plot_swap_times(sizes_gb, paths: dict) -> plt.Figure:
 
 
 @_styled
-def plot_sharing(sweep, markers: dict) -> plt.Figure:
+def plot_sharing(sweep, markers: dict, ax=None) -> plt.Figure:
     """Mean wait before service against swap time for shared and dedicated GPUs (from
     :func:`nvlmodel.modelexpress.sharing_sweep`), with the swap times of named paths marked."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = _axes(ax, figsize=(6.4, 4.0))
     for policy, color in (("shared", PRESET_COLORS["datasheet"]), ("dedicated", "0.4")):
         d = sweep[sweep.policy == policy]
         ax.plot(d.swap_s, d.mean_wait_s, marker="o", ms=3, color=color, label=f"{policy} GPUs")
@@ -425,12 +432,12 @@ def plot_sharing(sweep, markers: dict) -> plt.Figure:
 
 
 @_styled
-def plot_kv_capacity(printed: dict, seed_table, ds_table) -> plt.Figure:
+def plot_kv_capacity(printed: dict, seed_table, ds_table, ax=None) -> plt.Figure:
     """Concurrent 128K-token sessions per configuration: as printed, by the document's formula, and
     with datasheet facts (tables from :func:`nvlmodel.kvbm.capacity_table`)."""
     labels = list(seed_table["configuration"])
     x = np.arange(len(labels))
-    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    fig, ax = _axes(ax, figsize=(7.0, 3.6))
     ax.bar(x - 0.27, [printed[k] for k in labels], 0.26, color="0.6", label="as printed")
     ax.bar(x, seed_table["sessions_128k"], 0.26, color=PRESET_COLORS["seed"], label="document's formula (seed)")
     ax.bar(x + 0.27, ds_table["sessions_128k"], 0.26, color=PRESET_COLORS["datasheet"], label="datasheet")
@@ -443,10 +450,10 @@ def plot_kv_capacity(printed: dict, seed_table, ds_table) -> plt.Figure:
 
 
 @_styled
-def plot_routing(table) -> plt.Figure:
+def plot_routing(table, axes=None) -> plt.Figure:
     """Prefix hit rate and load imbalance by routing policy and cache size (from
     :func:`nvlmodel.kvbm.rack_table`)."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
+    fig, axes = _axes(axes, 2, figsize=(9.0, 3.4))
     policies = list(dict.fromkeys(table["policy"]))
     sizes = list(dict.fromkeys(table["blocks_per_gpu"]))
     width = 0.8 / len(sizes)
@@ -466,10 +473,10 @@ def plot_routing(table) -> plt.Figure:
 
 
 @_styled
-def plot_tiers(result) -> plt.Figure:
+def plot_tiers(result, ax=None) -> plt.Figure:
     """Hit rate from local HBM alone, with the seed's hypothetical NVSwitch tier, and with prefix
     blocks fetched from peer GPUs' HBM over NVLink (one :class:`~nvlmodel.kvbm.RackResult`)."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.0))
+    fig, ax = _axes(ax, figsize=(6.0, 3.0))
     names = ["local HBM only", "+ NVSwitch tier\n(hypothetical)", "+ peer GPU HBM\nover NVLink"]
     vals = [result.hit_rate, result.switch_hit_rate, result.peer_hit_rate]
     ax.barh(names, vals, color=["0.6", PRESET_COLORS["seed"], PRESET_COLORS["datasheet"]])
@@ -483,11 +490,11 @@ def plot_tiers(result) -> plt.Figure:
 
 
 @_styled
-def plot_advantage(table, printed: dict) -> plt.Figure:
+def plot_advantage(table, printed: dict, ax=None) -> plt.Figure:
     """NVL72-replica advantage over 8x H100 per metric: as printed, by the document's method (seed)
     and with datasheet facts (``table`` from :func:`nvlmodel.endtoend.table`)."""
     y = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    fig, ax = _axes(ax, figsize=(7.0, 4.0))
     ax.barh(y - 0.27, [printed[m] for m in table["metric"]], 0.26, color="0.6", label="as printed")
     ax.barh(y, table["advantage (seed)"], 0.26, color=PRESET_COLORS["seed"], label="document's method (seed)")
     ax.barh(y + 0.27, table["advantage (datasheet)"], 0.26, color=PRESET_COLORS["datasheet"], label="datasheet")
@@ -502,10 +509,10 @@ def plot_advantage(table, printed: dict) -> plt.Figure:
 
 
 @_styled
-def plot_advantage_grid(grid) -> plt.Figure:
+def plot_advantage_grid(grid, ax=None) -> plt.Figure:
     """Datasheet decode advantage against context length, one line per batch size (from
     :func:`nvlmodel.endtoend.advantage_grid`)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = _axes(ax, figsize=(6.4, 3.8))
     colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, grid["batch"].nunique()))
     for c, (b, g) in zip(colors, grid.groupby("batch")):
         ax.plot(g["context"], g["advantage"], marker="o", ms=3, color=c, label=f"batch {b}")
@@ -523,14 +530,14 @@ _PRECISION_MARKERS = {"bf16": "s", "fp8": "o", "fp4": "^"}
 
 
 @_styled
-def plot_predicted_vs_measured(pred, metric: str) -> plt.Figure:
+def plot_predicted_vs_measured(pred, metric: str, axes=None) -> plt.Figure:
     """Predicted against measured ``metric`` ("tpot" or "ttft"), log-log, one panel per system,
     marker by precision, hollow markers for rows whose KV cache does not fit; the diagonal and a
     +/-15 % (TPOT) or +/-30 % (TTFT) band."""
     require_choice("metric", metric, ("tpot", "ttft"))
     band = 0.15 if metric == "tpot" else 0.30
     systems = [s for s in _SYSTEM_COLORS if s in set(pred.system)]
-    fig, axes = plt.subplots(1, len(systems), figsize=(3.0 * len(systems), 3.1), sharex=True, sharey=True)
+    fig, axes = _axes(axes, len(systems), figsize=(3.0 * len(systems), 3.1), sharex=True, sharey=True)
     axes = np.atleast_1d(axes)
     x_all, y_all = pred[f"{metric}_ms"].to_numpy(), pred[f"{metric}_pred_ms"].to_numpy()
     lo, hi = min(x_all.min(), y_all.min()) / 1.3, max(x_all.max(), y_all.max()) * 1.3
@@ -557,13 +564,13 @@ def plot_predicted_vs_measured(pred, metric: str) -> plt.Figure:
 
 
 @_styled
-def plot_error_by(pred, by: str) -> plt.Figure:
+def plot_error_by(pred, by: str, axes=None) -> plt.Figure:
     """Median signed relative error of TPOT and TTFT (percent) against ``by`` (a column of the
     predictions), one line per system, precision and backend (solid vLLM, dashed TensorRT-LLM,
     dotted SGLang), rows whose KV fits only."""
     if by not in pred.columns:
         raise ValueError(f"cannot plot against {by!r}; try concurrency, tp, isl or osl")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3), sharex=True)
+    fig, axes = _axes(axes, 2, figsize=(9, 3), sharex=True)
     d = pred[pred.kv_fits]
     styles = {"vllm": "-", "trtllm": "--", "sglang": ":"}
     for ax, metric in zip(axes, ("tpot", "ttft")):
@@ -582,10 +589,10 @@ def plot_error_by(pred, by: str) -> plt.Figure:
 
 
 @_styled
-def plot_headline(table, measured: dict | None = None, measured_label: str = "measured") -> plt.Figure:
+def plot_headline(table, measured: dict | None = None, measured_label: str = "measured", ax=None) -> plt.Figure:
     """The document's per-GPU B200-FP4-over-H100-FP8 ratios against the calibrated ones, and
     ``measured`` ratios (point -> ratio) as diamonds where the measurements cover a point."""
-    fig, ax = plt.subplots(figsize=(6, 2.6))
+    fig, ax = _axes(ax, figsize=(6, 2.6))
     y = np.arange(len(table))
     ax.barh(y + 0.2, table.printed_ratio, height=0.4, color=PRESET_COLORS["seed"], label="document (printed)")
     ax.barh(y - 0.2, table.calibrated_ratio, height=0.4, color=PRESET_COLORS["datasheet"],
@@ -613,11 +620,11 @@ _WATERFALL_COLORS = {"printed": "0.6", "seed": PRESET_COLORS["seed"], "bound": P
 
 
 @_styled
-def plot_waterfall(steps: list) -> plt.Figure:
+def plot_waterfall(steps: list, axes=None) -> plt.Figure:
     """Per-GPU headline waterfalls, one panel per frame of :func:`nvlmodel.premises.waterfall`:
     totals (printed, document's method, datasheet bound, calibrated, measured) as full bars, each
     corrected premise as a floating bar from the ratio before it to the ratio after it."""
-    fig, axes = plt.subplots(1, len(steps), figsize=(4.6 * len(steps), 4.6), sharey=True)
+    fig, axes = _axes(axes, len(steps), figsize=(4.6 * len(steps), 4.6), sharey=True)
     axes = np.atleast_1d(axes)
     for ax, w in zip(axes, steps):
         y = np.arange(len(w))[::-1]

@@ -83,3 +83,21 @@ def test_figures_page_refuses_a_figure_without_its_cell(tmp_path):
     manifest["04-kvbm-orphan"] = {"chapter": "04-kvbm", "name": "orphan", "label": "fig-04-kvbm-orphan", "files": []}
     with pytest.raises(SystemExit, match="orphan"):
         script.figures_page([path], manifest)
+
+
+def test_plot_functions_draw_on_the_axes_given():
+    import inspect
+
+    for name, fn in inspect.getmembers(plotting, inspect.isfunction):
+        if name.startswith("plot_"):
+            params = inspect.signature(fn).parameters
+            assert "ax" in params or "axes" in params, f"{name} takes no ax= / axes="
+    fig, ax = plt.subplots()
+    assert plotting.plot_e2m1_rounding(ax=ax) is fig and ax.lines  # drew on the caller's axes
+    from nvlmodel import collectives
+
+    fig, axes = plt.subplots(1, 2)
+    assert plotting.plot_allreduce(collectives.allreduce_panels(), axes=axes) is fig
+    with pytest.raises(ValueError, match="draws on 2 axes"):
+        plotting.plot_allreduce(collectives.allreduce_panels(), axes=[axes[0]])
+    plt.close("all")
