@@ -1,0 +1,112 @@
+"""The book's figure style (applied in a context, :func:`style`; importing changes no global
+matplotlib setting), the axes helper every plot function shares, and stable figure files:
+:func:`savefig` writes ``<figures_dir>/<chapter>-<name>.svg`` and ``.png`` with fixed metadata and
+records the figure in ``<figures_dir>/manifest.json``; its label in the book is
+``fig-<chapter>-<name>`` (:func:`figure_label`)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..units import require_choice
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "legend.frameon": False,
+    "svg.hashsalt": "nvlmodel",
+    "svg.fonttype": "none",
+}
+
+
+@contextmanager
+def style():
+    """The book's figure style for the duration of a ``with`` block: only the keys of :data:`STYLE`
+    are set and restored afterwards (``plt.rc_context`` would also restore ``interactive``, which
+    stops Jupyter's inline backend from showing later figures)."""
+    saved = {k: plt.rcParams[k] for k in STYLE}
+    plt.rcParams.update(STYLE)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
+
+
+def _axes(ax, n: int = 1, **subplots):
+    """The figure and axes a plot function draws on: ``ax`` (one Axes, or a sequence of ``n``) when the
+    caller gives it, else a new figure with ``n`` axes in a row (``plt.subplots`` keywords)."""
+    if ax is None:
+        return plt.subplots(1, n, **subplots)
+    axes = np.atleast_1d(np.asarray(ax, dtype=object))
+    if axes.size != n:
+        raise ValueError(f"this figure draws on {n} axes, got {axes.size}")
+    return axes.flat[0].figure, (axes if n > 1 else axes.flat[0])
+
+
+def _styled(fn):
+    """Draw ``fn``'s figure under :func:`style`."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with style():
+            return fn(*args, **kwargs)
+    return wrapper
+
+#: Colours by preset, used by every chapter.
+PRESET_COLORS = {"seed": "#c44e52", "datasheet": "#4c72b0"}
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def figure_path(figures_dir: str | Path, chapter: str, name: str, ext: str = "svg") -> Path:
+    """The stable path of a figure: ``<figures_dir>/<chapter>-<name>.<ext>``."""
+    for what, v in (("chapter", chapter), ("figure name", name)):
+        if not _SLUG.match(v):
+            raise ValueError(f"{what} {v!r} must be lower-case letters, digits and dashes")
+    require_choice("figure format", ext, ("svg", "png"))
+    return Path(figures_dir) / f"{chapter}-{name}.{ext}"
+
+
+def figure_label(chapter: str, name: str) -> str:
+    """The figure's label in the book (for ``{numref}``): ``fig-<chapter>-<name>``, the same name as its files."""
+    figure_path(".", chapter, name)  # validates both
+    return f"fig-{chapter}-{name}"
+
+
+MANIFEST = "manifest.json"
+
+
+def savefig(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str) -> list[Path]:
+    """Save ``fig`` as SVG and PNG under stable names (deterministic metadata, the book's style),
+    record it in ``<figures_dir>/manifest.json`` (stem -> chapter, name, label, files) and return
+    the paths."""
+    paths = []
+    Path(figures_dir).mkdir(parents=True, exist_ok=True)
+    with style():
+        for ext, meta in (("svg", {"Date": None, "Creator": "nvlmodel"}), ("png", {"Software": "nvlmodel"})):
+            path = figure_path(figures_dir, chapter, name, ext)
+            fig.savefig(path, metadata=meta, bbox_inches="tight")
+            paths.append(path)
+    manifest = Path(figures_dir) / MANIFEST
+    entries = json.loads(manifest.read_text()) if manifest.exists() else {}
+    entries[f"{chapter}-{name}"] = {"chapter": chapter, "name": name, "label": figure_label(chapter, name),
+                                    "files": [p.name for p in paths]}
+    manifest.write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
+    return paths
+
+
+def read_manifest(figures_dir: str | Path) -> dict:
+    """The figures :func:`savefig` recorded under ``figures_dir`` (empty when none)."""
+    manifest = Path(figures_dir) / MANIFEST
+    return json.loads(manifest.read_text()) if manifest.exists() else {}
