@@ -83,7 +83,7 @@ def _e2e_adv(metric: str) -> Callable[[], float]:
 def _e2e(what: str) -> float:
     from . import endtoend as e2e
 
-    return e2e.rack_decode_tok_s("datasheet") if what == "rack" else e2e.cells("seed")["nvl72"]["swap_ms"]
+    return e2e.rack_decode_tok_s("datasheet") if what == "rack" else e2e.cells("seed")["nvl72"].swap_s * 1e3
 
 
 @lru_cache(maxsize=1)
@@ -150,7 +150,7 @@ CHANGES: tuple[Change, ...] = (
     Change("e2e.adv.sessions_128k", "06-end-to-end", "128K-session advantage (datasheet)", "x", 1.0,
            _e2e_adv("sessions_128k"), "the same FP8 KV cache on both sides; visible HBM"),
     Change("e2e.adv.kv_block_us", "06-end-to-end", "KV-block transfer advantage (datasheet)", "x", 1.0,
-           _e2e_adv("kv_block_us"), "per-layer copies: per-copy latency, not link bandwidth, sets the time"),
+           _e2e_adv("kv_block_s"), "per-layer copies: per-copy latency, not link bandwidth, sets the time"),
     Change("e2e.rack.datasheet", "06-end-to-end", "rack decode rate, 9 replicas (datasheet)", "tok/s", 1.0,
            lambda: _e2e("rack"), _WHY_E2E),
     Change("e2e.swap.seed.nvl72", "06-end-to-end", "NVL72 model swap by the document's method", "ms", 1.0,

@@ -29,24 +29,46 @@ from .kvbm import block_transfer, compute_kv_capacity, kv_capacity
 from .models import get_model
 from .document import FORMAT_FOR, KV_BLOCK_BYTES, QUANT_BYTES, SESSION_TOKENS
 from .roofline import Efficiency, decode_step, estimate_prefill_throughput, prefill, seed_gpu_specs
-from .units import require_choice, require_positive, require_positive_int
+from .units import MS, convert, require_choice, require_positive, require_positive_int
 
-#: The metrics of the seed's table (lines 420-426), in order, with their unit and which way is better.
+#: The metrics of the seed's table (lines 420-426), in order: the :class:`Cells` field (SI units),
+#: the unit the table displays it in, and which way is better.
 METRICS: tuple[tuple[str, str, str], ...] = (
     ("prefill_tok_s", "tok/s", "higher"),
     ("decode_tok_s", "tok/s", "higher"),
-    ("ttft_ms", "ms", "lower"),
-    ("tpot_ms", "ms", "lower"),
+    ("ttft_s", "ms", "lower"),
+    ("tpot_s", "ms", "lower"),
     ("sessions_128k", "count", "higher"),
-    ("swap_ms", "ms", "lower"),
-    ("kv_block_us", "us", "lower"),
+    ("swap_s", "ms", "lower"),
+    ("kv_block_s", "us", "lower"),
 )
 LABELS = {
     "prefill_tok_s": "Prefill throughput (4K input)", "decode_tok_s": "Decode throughput (batch=256)",
-    "ttft_ms": "TTFT (4K input, 1 request)", "tpot_ms": "Time per output token (batch=256)",
-    "sessions_128k": "Max concurrent 128K sessions", "swap_ms": "Model swap time (ModelExpress)",
-    "kv_block_us": "KV block transfer (cross-GPU)",
+    "ttft_s": "TTFT (4K input, 1 request)", "tpot_s": "Time per output token (batch=256)",
+    "sessions_128k": "Max concurrent 128K sessions", "swap_s": "Model swap time (ModelExpress)",
+    "kv_block_s": "KV block transfer (cross-GPU)",
 }
+
+
+@dataclass(frozen=True)
+class Cells:
+    """One side's cells of the table, in SI units (tokens/s, seconds, sessions); :func:`display` gives
+    a metric in the unit the table shows."""
+
+    prefill_tok_s: float
+    decode_tok_s: float
+    ttft_s: float  # one prompt's prefill
+    tpot_s: float  # one decode step of the batch
+    sessions_128k: float
+    swap_s: float
+    kv_block_s: float
+    decode_batch: int  # the batch that runs (the requested one, or the largest that fits)
+
+
+def display(cells: Cells, metric: str) -> float:
+    """A metric of ``cells`` in the unit the table shows it in (:data:`METRICS`)."""
+    unit = dict((m, u) for m, u, _ in METRICS)[require_choice("metric", metric, LABELS)]
+    return convert(getattr(cells, metric), unit)
 SIDES = ("h100", "nvl72")
 
 
@@ -106,14 +128,11 @@ def _seed_cells(side: str, s: Scenario) -> dict[str, float]:
     cap = compute_kv_capacity(cfg, {"hbm_gb": get_gpu(gpu, "seed").hbm_bytes / 1e9},
                               {"num_gpus": s.tp, "tp_degree": s.tp})
     g = get_gpu(gpu, "seed")
-    return {
-        "prefill_tok_s": pre["throughput_tokens_per_sec"], "decode_tok_s": s.batch / step,
-        "ttft_ms": pre["prefill_time_ms"], "tpot_ms": step * 1e3,
-        "sessions_128k": cap["total_tokens"] / SESSION_TOKENS,
-        "swap_ms": swap_seconds(s.model, gpu, FORMAT_FOR["seed"][quant], s.tp, "seed") * 1e3,
-        "kv_block_us": KV_BLOCK_BYTES / g.nvlink_bw_per_direction * 1e6,
-        "decode_batch": s.batch,
-    }
+    return Cells(prefill_tok_s=pre["throughput_tokens_per_sec"], decode_tok_s=s.batch / step,
+                 ttft_s=pre["prefill_time_ms"] * MS, tpot_s=step,
+                 sessions_128k=cap["total_tokens"] / SESSION_TOKENS,
+                 swap_s=swap_seconds(s.model, gpu, FORMAT_FOR["seed"][quant], s.tp, "seed"),
+                 kv_block_s=KV_BLOCK_BYTES / g.nvlink_bw_per_direction, decode_batch=s.batch)
 
 
 def _comm(side: str, tokens: int, s: Scenario) -> float:
@@ -141,33 +160,29 @@ def _datasheet_cells(side: str, s: Scenario) -> dict[str, float]:
     if batch >= 1:
         dec = decode_step(gpu, s.model, fmt, batch=batch, context=s.context, kv_bytes_per_element=kvb, tp=s.tp,
                           efficiency=s.efficiency, comm_s=_comm(side, batch, s))
-        decode_tok_s, tpot_ms = dec.tokens_per_s, dec.time * 1e3
+        decode_tok_s, tpot_s = dec.tokens_per_s, dec.time
     else:
-        decode_tok_s, tpot_ms = 0.0, float("nan")
+        decode_tok_s, tpot_s = 0.0, float("nan")
     cap = kv_capacity(gpu, s.model, fmt, kv_bytes_per_element=kvb, tp=s.tp, num_gpus=s.tp)
     g = get_gpu(gpu, "datasheet")
     block = block_transfer(s.model, g.nvlink_bw_per_direction, block_tokens=s.block_tokens,
                            kv_bytes_per_element=kvb, tp=s.tp)
-    return {
-        "prefill_tok_s": pre.tokens_per_s, "decode_tok_s": decode_tok_s, "ttft_ms": pre.time * 1e3,
-        "tpot_ms": tpot_ms, "sessions_128k": cap.sessions,
-        "swap_ms": swap_seconds(s.model, gpu, fmt, s.tp, "datasheet") * 1e3,
-        "kv_block_us": block.time * 1e6,
-        "decode_batch": batch,
-    }
+    return Cells(prefill_tok_s=pre.tokens_per_s, decode_tok_s=decode_tok_s, ttft_s=pre.time, tpot_s=tpot_s,
+                 sessions_128k=cap.sessions, swap_s=swap_seconds(s.model, gpu, fmt, s.tp, "datasheet"),
+                 kv_block_s=block.time, decode_batch=batch)
 
 
-def cells(preset: str = "seed", scenario: Scenario = Scenario()) -> dict[str, dict[str, float]]:
-    """``{side: {metric: value}}`` for ``h100`` and ``nvl72`` under ``preset``."""
+def cells(preset: str = "seed", scenario: Scenario = Scenario()) -> dict[str, Cells]:
+    """``{side: Cells}`` for ``h100`` and ``nvl72`` under ``preset``."""
     require_choice("preset", preset, PRESETS)
     fn = _seed_cells if preset == "seed" else _datasheet_cells
     return {side: fn(side, scenario) for side in SIDES}
 
 
-def advantage(metric: str, values: dict[str, dict[str, float]]) -> float:
+def advantage(metric: str, values: dict[str, Cells]) -> float:
     """NVL72 over H100 in the better direction (throughput ratio, or time ratio H100 / NVL72)."""
     better = dict((m, b) for m, _, b in METRICS)[require_choice("metric", metric, LABELS)]
-    h, n = values["h100"][metric], values["nvl72"][metric]
+    h, n = getattr(values["h100"], metric), getattr(values["nvl72"], metric)
     return n / h if better == "higher" else h / n
 
 
@@ -181,12 +196,12 @@ def table(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
     for metric, unit, _ in METRICS:
         row = {"metric": LABELS[metric], "unit": unit}
         for p, v in both.items():
-            row[f"H100 ({p})"] = v["h100"][metric]
-            row[f"NVL72 ({p})"] = v["nvl72"][metric]
+            row[f"H100 ({p})"] = display(v["h100"], metric)
+            row[f"NVL72 ({p})"] = display(v["nvl72"], metric)
             row[f"advantage ({p})"] = advantage(metric, v)
-        notes = [f"{name} runs batch {both['datasheet'][side]['decode_batch']:,} ({scenario.batch:,} does not fit)"
+        notes = [f"{name} runs batch {both['datasheet'][side].decode_batch:,} ({scenario.batch:,} does not fit)"
                  for side, name in (("h100", "H100"), ("nvl72", "NVL72"))
-                 if metric in ("decode_tok_s", "tpot_ms") and both["datasheet"][side]["decode_batch"] < scenario.batch]
+                 if metric in ("decode_tok_s", "tpot_s") and both["datasheet"][side].decode_batch < scenario.batch]
         row["note"] = "; ".join(notes)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -194,7 +209,7 @@ def table(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
 
 def rack_decode_tok_s(preset: str = "seed", scenario: Scenario = Scenario(), replicas: int = 9) -> float:
     """Decode tokens/s of the rack: ``replicas`` independent TP replicas (72 / 8 = 9)."""
-    return replicas * cells(preset, scenario)["nvl72"]["decode_tok_s"]
+    return replicas * cells(preset, scenario)["nvl72"].decode_tok_s
 
 
 def advantage_grid(contexts=(1024, 4096, 16384, 65536), batches=(1, 16, 64, 256),
@@ -208,11 +223,11 @@ def advantage_grid(contexts=(1024, 4096, 16384, 65536), batches=(1, 16, 64, 256)
     for c in contexts:
         for b in batches:
             v = cells("datasheet", replace(scenario, context=c, batch=b))
-            if min(v["h100"]["decode_batch"], v["nvl72"]["decode_batch"]) < 1:
+            if min(v["h100"].decode_batch, v["nvl72"].decode_batch) < 1:
                 continue
             rows.append({"context": c, "batch": b, "advantage": advantage("decode_tok_s", v),
-                         "h100_tok_s": v["h100"]["decode_tok_s"], "nvl72_tok_s": v["nvl72"]["decode_tok_s"],
-                         "h100_batch": v["h100"]["decode_batch"], "nvl72_batch": v["nvl72"]["decode_batch"]})
+                         "h100_tok_s": v["h100"].decode_tok_s, "nvl72_tok_s": v["nvl72"].decode_tok_s,
+                         "h100_batch": v["h100"].decode_batch, "nvl72_batch": v["nvl72"].decode_batch})
     return pd.DataFrame(rows)
 
 

@@ -17,8 +17,8 @@ PARAMS_405B = 405_853_388_800  # derived from the published configuration (tests
 def test_swap_rows_are_the_tables_own_model():
     # Each GPU of the TP8 replica receives its shard of 405B over the document's NVLink figures.
     seed = e2e.cells("seed")
-    assert seed["h100"]["swap_ms"] == pytest.approx(405e9 * 1.0 / 8 / 900e9 * 1e3)  # 56.25 ms
-    assert seed["nvl72"]["swap_ms"] == pytest.approx(405e9 * 0.5 / 8 / 1.8e12 * 1e3)  # 14.06 ms
+    assert seed["h100"].swap_s == pytest.approx(405e9 * 1.0 / 8 / 900e9)  # 56.25 ms
+    assert seed["nvl72"].swap_s == pytest.approx(405e9 * 0.5 / 8 / 1.8e12)  # 14.06 ms
     # The printed 77.8 / 19.4 ms are Llama 70B whole-model copies: inconsistent with this table.
     for side, printed_70b in (("h100", 70e9 / 900e9), ("nvl72", 70e9 * 0.5 / 1.8e12)):
         c = get_claim(f"e2e.swap_ms.{side}")
@@ -27,7 +27,7 @@ def test_swap_rows_are_the_tables_own_model():
         assert "70B" in c.explanation
     assert get_claim("e2e.swap_ms.advantage").status == "reproduced"  # 4x survives
     ds = e2e.cells("datasheet")
-    assert ds["nvl72"]["swap_ms"] == pytest.approx(PARAMS_405B * 0.5625 / 8 / 900e9 * 1e3)
+    assert ds["nvl72"].swap_s == pytest.approx(PARAMS_405B * 0.5625 / 8 / 900e9)
 
 
 def test_datasheet_decode_runs_the_largest_batch_that_fits():
@@ -38,13 +38,13 @@ def test_datasheet_decode_runs_the_largest_batch_that_fits():
     assert fits == 240
     assert e2e.largest_batch("h100") == fits
     ds = e2e.cells("datasheet")
-    assert ds["h100"]["decode_batch"] == 240 and ds["nvl72"]["decode_batch"] == 256
+    assert ds["h100"].decode_batch == 240 and ds["nvl72"].decode_batch == 256
     note = e2e.table().set_index("metric").loc[e2e.LABELS["decode_tok_s"], "note"]
     assert note == "H100 runs batch 240 (256 does not fit)"
     # The batch that runs is what the decode cell is computed at.
     step = e2e.decode_step("h100", "llama-3.1-405b", "fp8", batch=240, context=4096, tp=8, kv_bytes_per_element=1.0,
                            comm_s=e2e._comm("h100", 240, e2e.Scenario()))
-    assert ds["h100"]["decode_tok_s"] == pytest.approx(240 / step.time)
+    assert ds["h100"].decode_tok_s == pytest.approx(240 / step.time)
 
 
 def test_kv_dtype_is_shared_in_the_datasheet_column():
@@ -59,7 +59,7 @@ def test_paged_kv_block_by_hand():
     # 16 tokens of 405B, FP8, TP8: each GPU moves 126 per-layer chunks of 16 x 2 x 128 bytes.
     shard = 16 * 2 * 126 * 1 * 128
     t = 126 * kvbm.CHUNK_LATENCY_S + shard / 900e9
-    assert e2e.cells("datasheet")["nvl72"]["kv_block_us"] == pytest.approx(t * 1e6)
+    assert e2e.cells("datasheet")["nvl72"].kv_block_s == pytest.approx(t)
     b = kvbm.block_transfer("llama-3.1-405b", 900e9, tp=8)
     assert (b.chunks, b.chunk_bytes, b.shard_bytes) == (126, 4096, shard)
     assert b.latency_share > 0.99
@@ -77,6 +77,16 @@ def test_allreduce_is_the_engines_measured_kernel():
     one = col.engine_allreduce("gb200", 8, "trtllm").time(tokens * 16384 * 2)
     assert e2e._comm("nvl72", tokens, s) == pytest.approx(2 * 126 * one)
     assert "b200_sxm" in col.engine_allreduce("gb200", 8, "trtllm").label  # the HGX B200 curve stands in
+
+
+def test_cells_are_si_and_the_table_displays_them():
+    c = e2e.cells("seed")["nvl72"]
+    assert e2e.display(c, "swap_s") == pytest.approx(c.swap_s * 1e3)  # shown in ms
+    assert e2e.display(c, "kv_block_s") == pytest.approx(c.kv_block_s * 1e6)  # shown in us
+    row = e2e.table().set_index("metric").loc[e2e.LABELS["swap_s"]]
+    assert row["unit"] == "ms" and row["NVL72 (seed)"] == pytest.approx(c.swap_s * 1e3)
+    with pytest.raises(ValueError, match="prefill_tok_s"):
+        e2e.display(c, "swap_ms")
 
 
 def test_bad_scenarios():

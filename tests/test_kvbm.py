@@ -290,3 +290,11 @@ def test_what_changed_sets_the_record_beside_live_values():
     assert {c.key for c in changelog.CHANGES} <= set(changelog.previous())  # every change has its record
     with pytest.raises(ValueError, match="01-hardware"):
         changelog.what_changed("03-modelexpress")
+
+
+def test_every_what_changed_table_computes():
+    from nvlmodel import changelog
+
+    for chapter in changelog.CHAPTERS:
+        t = changelog.what_changed(chapter)
+        assert len(t) and t["now"].notna().all(), chapter
