@@ -359,7 +359,7 @@ _GPUS: dict[tuple[str, str], GPUSpec] = {
 }
 
 #: Registry names of the GPUs, and accepted aliases.
-GPU_NAMES: tuple[str, ...] = ("h100", "h200", "b200", "gb200-b200")
+GPU_NAMES: tuple[str, ...] = tuple(dict.fromkeys(key for key, _ in _GPUS))  # registry order
 GPU_ALIASES: Mapping[str, str] = MappingProxyType(
     {"h100-sxm": "h100", "h200-sxm": "h200", "b200-hgx": "b200", "b200-sxm": "b200", "gb200": "gb200-b200"}
 )
