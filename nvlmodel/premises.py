@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from .units import require_choice, require_positive, require_positive_int
+from .units import require_choice
 
 
 @dataclass(frozen=True)
@@ -95,27 +95,15 @@ HEADLINE_SIDES: tuple[tuple[str, str, str], tuple[str, str, str]] = (("b200", "n
 
 def decode_seconds(gpu: str, weight_format: str, premises: "str | Premises", *, model: str = "llama-3.1-70b",
                    batch: int = 1, context: int = 1536, kv_bytes_per_element: float = 1.0) -> float:
-    """One decode step on one GPU under ``premises``: the slower of reading the weights (and, unless
-    ``no_kv_reads``, each sequence's KV cache at ``context`` tokens) at HBM bandwidth and computing
-    the batch's FLOPs at the dense peak. Pure bound (efficiency 1); ``context`` defaults to the mean
-    context of a 1K-in / 1K-out request."""
-    from .fp4 import get_format
-    from .models import get_model
-    from .roofline import gemm_dtype
+    """One decode step on one GPU under ``premises`` (:func:`nvlmodel.roofline.decode_step`, pure
+    bound); FP4 weights at the document's 0.5 byte where ``fp4_half_byte`` holds. ``context``
+    defaults to the mean context of a 1K-in / 1K-out request."""
+    from .roofline import decode_step, gemm_dtype
 
     p = as_premises(premises)
-    require_positive_int("batch", batch)
-    require_positive("context", context, allow_zero=True)
-    m, g = get_model(model), gpu_under(gpu, p)
-    params = m.params("seed") if p.nominal_params else m.matmul_params("datasheet")
-    fmt = get_format(weight_format)
-    bpe = 0.5 if p.fp4_half_byte and gemm_dtype(fmt.name) == "fp4" else fmt.bytes_per_element
-    kv = 0.0 if p.no_kv_reads else batch * context * m.kv_bytes_per_token(kv_bytes_per_element)
-    t_mem = (params * bpe + kv) / g.hbm_bandwidth
-    gemm = batch * 2 * params / g.peak_flops(gemm_dtype(fmt.name))
-    attn = 0.0 if p.weights_only_flops else \
-        batch * m.attention_flops_per_token(context) / g.peak_flops("fp8" if kv_bytes_per_element == 1 else "bf16")
-    return max(t_mem, gemm + attn)
+    fmt = "fp4-seed" if p.fp4_half_byte and gemm_dtype(weight_format) == "fp4" else weight_format
+    return decode_step(gpu, model, fmt, batch=batch, context=context, kv_bytes_per_element=kv_bytes_per_element,
+                       premises=p).time
 
 
 def headline_ratio(premises: "str | Premises", **kw) -> float:
