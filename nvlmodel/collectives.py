@@ -132,6 +132,8 @@ def load_measurements() -> "pd.DataFrame":  # noqa: F821
 MEASURED_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 #: A system measured on fewer GPUs than a TP group needs -> the system whose curves stand in for it.
 STAND_INS: dict[str, str] = {"gb200": "b200_sxm"}
+#: How the stand-ins are named in tables.
+STAND_IN_NAMES: dict[str, str] = {"b200_sxm": "HGX B200"}
 
 def fit_alpha_beta(system: str, n: int, *, min_bytes: float = 0.0) -> tuple[AlphaBeta, dict[str, float]]:
     """Fit t = t0 + 2(n-1)/n x S / B to the measured all-reduce of ``system`` on ``n`` GPUs,
@@ -171,8 +173,8 @@ def fit_table(min_bytes: float = 0.0) -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(rows)
 
 
-def _measured_counts(system: str, table=None) -> list[int]:
-    d = _measurements() if table is None else table
+def _measured_counts(system: str) -> list[int]:
+    d = _measurements()
     return sorted(int(k) for k in set(d[d.system == require_choice("system", system, MEASURED_SYSTEMS)].num_gpus))
 
 
@@ -229,6 +231,13 @@ class MeasuredCurve:
     seconds: np.ndarray
     n: int
     label: str
+    system: str  # whose measurements these are
+    for_system: str  # the system asked for (another where a stand-in's curve serves, :data:`STAND_INS`)
+
+    @property
+    def own(self) -> bool:
+        """Whether the curve was measured on the system asked for (not on its stand-in)."""
+        return self.system == self.for_system
 
     def time(self, message_bytes):
         s = np.asarray(message_bytes, dtype=float)
@@ -257,7 +266,7 @@ def allreduce_curve(system: str, n: int, kernel: str = "nccl") -> "MeasuredCurve
         if len(pts) >= 2:
             note = "" if who == system else f" (standing in for {system})"
             return MeasuredCurve(pts.bytes.to_numpy(float), pts.latency_ms.to_numpy(float) / 1e3, n,
-                                 f"{who} {kernel}, {n} GPUs, measured{note}")
+                                 f"{who} {kernel}, {n} GPUs, measured{note}", who, system)
     return system_fit(system, n)
 
 
@@ -310,18 +319,18 @@ def stand_in_agreement(system: str = "gb200") -> "pd.DataFrame":  # noqa: F821
 
 
 def allreduce_panels(systems: tuple[str, ...] = ("h100_sxm", "gb200"), counts: tuple[int, ...] = (2, 4, 8)) -> list:
-    """What the all-reduce figure draws, per system and GPU count: the measured NCCL points (the
-    system's own, or its stand-in's where it was not measured, :data:`STAND_INS`), whether they are
-    its own, and the alpha-beta model (:func:`system_fit`)."""
-    d = _measurements()
+    """What the all-reduce figure draws, per system and GPU count: the measured NCCL points
+    (:func:`allreduce_curve`: the system's own, or its stand-in's where it was not measured),
+    whether they are its own, and the alpha-beta model (:func:`system_fit`)."""
     panels = []
     for system in systems:
         rows = []
         for n in counts:
-            who = system if n in set(d[d.system == system].num_gpus) else STAND_INS.get(system, system)
-            pts = d[(d.system == who) & (d.num_gpus == n)]
-            rows.append({"n": n, "bytes": pts.bytes.to_numpy(float), "latency_s": pts.latency_ms.to_numpy(float) / 1e3,
-                         "own": who == system, "fit": system_fit(system, n)})
+            curve = allreduce_curve(system, n, "nccl")
+            if not isinstance(curve, MeasuredCurve):
+                raise ValueError(f"no measured NCCL curve for {system} on {n} GPUs, nor for a stand-in")
+            rows.append({"n": n, "bytes": curve.sizes, "latency_s": curve.seconds, "own": curve.own,
+                         "fit": system_fit(system, n)})
         panels.append((system, rows))
     return panels
 
@@ -384,7 +393,8 @@ def tp_comm_table(model: str = "llama-3.1-405b", tp: int = 8, decode_batch: int 
 
 
 def _provenance(curve: "MeasuredCurve | AlphaBeta") -> str:
-    """How a curve was obtained, in a few words: measured, measured on a stand-in, or extrapolated."""
-    if "extrapolated" in curve.label:
+    """How a curve was obtained, in a few words: measured, measured on a stand-in, or extrapolated
+    (:func:`allreduce_curve` falls back to a fit only beyond every measured count)."""
+    if not isinstance(curve, MeasuredCurve):
         return "extrapolated"
-    return "HGX B200 measured" if "standing in" in curve.label else "measured"
+    return "measured" if curve.own else f"{STAND_IN_NAMES[curve.system]} measured"

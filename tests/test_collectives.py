@@ -109,6 +109,10 @@ def test_gb200_beyond_four_gpus_stands_in_for_b200():
     assert c.allreduce_curve("gb200", 4, "nccl").label.startswith("gb200")
     eight = c.allreduce_curve("gb200", 8, "nccl")
     assert "b200_sxm" in eight.label and "standing in for gb200" in eight.label
+    assert not eight.own and (eight.system, eight.for_system) == ("b200_sxm", "gb200")
+    assert c.allreduce_curve("gb200", 4, "nccl").own
+    panel = dict(c.allreduce_panels())["gb200"]
+    assert [r["own"] for r in panel] == [True, True, False]
     assert eight.time(1e6) == c.allreduce_curve("b200_sxm", 8, "nccl").time(1e6)
     agree = c.stand_in_agreement().set_index(["kernel", "gpus"])
     assert agree.loc[("nccl", 4), "median_abs_pct"] < 10  # the stand-in is measured to agree where both exist
