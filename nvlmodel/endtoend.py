@@ -112,7 +112,7 @@ def swap_seconds(model: str, gpu: str, weight_format: str, tp: int, preset: str)
     return get_model(model).params(preset) * get_format(weight_format).bytes_per_element / tp / g.nvlink_bw_per_direction
 
 
-def _seed_cells(side: str, s: Scenario) -> dict[str, float]:
+def _seed_cells(side: str, s: Scenario) -> Cells:
     gpu, quant, _, kv_bytes, _ = _SIDE[side]
     m = get_model(s.model)
     # a replica: the peaks and HBM bandwidth of its tp GPUs together
@@ -142,19 +142,29 @@ def _comm(side: str, tokens: int, s: Scenario) -> float:
     return col.tp_step_allreduce_time(s.model, tokens, col.engine_allreduce(_SIDE[side][4], s.tp, s.engine).time)
 
 
+def _batch_fits(cap, context: int) -> int:
+    """Sequences of ``context`` tokens whose KV one replica of capacity ``cap`` (a
+    :class:`~nvlmodel.kvbm.KVCapacity`) holds."""
+    return int(cap.tokens_per_replica // max(context, 1))
+
+
+def _replica_capacity(side: str, s: Scenario):
+    """One replica's KV capacity on ``side`` under ``datasheet``, with the scenario's KV dtype."""
+    gpu, _, fmt, _, _ = _SIDE[side]
+    return kv_capacity(gpu, s.model, fmt, kv_bytes_per_element=s.kv_bytes_per_element, tp=s.tp, num_gpus=s.tp)
+
+
 def largest_batch(side: str, scenario: Scenario = Scenario()) -> int:
     """The largest decode batch whose KV cache at ``context`` tokens fits in one replica's KV budget
     under ``datasheet`` (0 when not even one sequence fits)."""
-    gpu, _, fmt, _, _ = _SIDE[require_choice("side", side, SIDES)]
-    cap = kv_capacity(gpu, scenario.model, fmt, kv_bytes_per_element=scenario.kv_bytes_per_element, tp=scenario.tp,
-                      num_gpus=scenario.tp)
-    return int(cap.tokens_per_replica // max(scenario.context, 1))
+    return _batch_fits(_replica_capacity(require_choice("side", side, SIDES), scenario), scenario.context)
 
 
-def _datasheet_cells(side: str, s: Scenario) -> dict[str, float]:
+def _datasheet_cells(side: str, s: Scenario) -> Cells:
     gpu, _, fmt, _, _ = _SIDE[side]
     kvb = s.kv_bytes_per_element
-    batch = min(s.batch, largest_batch(side, s))
+    cap = _replica_capacity(side, s)
+    batch = min(s.batch, _batch_fits(cap, s.context))
     pre = prefill(gpu, s.model, fmt, prompt=s.prompt, tp=s.tp, kv_bytes_per_element=kvb,
                   efficiency=s.efficiency, comm_s=_comm(side, s.prompt, s))
     if batch >= 1:
@@ -163,7 +173,6 @@ def _datasheet_cells(side: str, s: Scenario) -> dict[str, float]:
         decode_tok_s, tpot_s = dec.tokens_per_s, dec.time
     else:
         decode_tok_s, tpot_s = 0.0, float("nan")
-    cap = kv_capacity(gpu, s.model, fmt, kv_bytes_per_element=kvb, tp=s.tp, num_gpus=s.tp)
     g = get_gpu(gpu, "datasheet")
     block = block_transfer(s.model, g.nvlink_bw_per_direction, block_tokens=s.block_tokens,
                            kv_bytes_per_element=kvb, tp=s.tp)
@@ -251,5 +260,5 @@ def kv_fit(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
             rows.append({"side": side, "preset": preset, "kv_dtype_bytes": kvb, "kv_needed_gb_per_gpu": need,
                          "kv_budget_per_gpu_gb": cap.kv_budget_bytes_per_gpu / 1e9,
                          "fits": need * 1e9 <= cap.kv_budget_bytes_per_gpu,
-                         "largest_batch": int(cap.tokens_per_replica // max(scenario.context, 1))})
+                         "largest_batch": _batch_fits(cap, scenario.context)})
     return pd.DataFrame(rows)
