@@ -60,6 +60,7 @@ def _visible() -> dict[str, float]:
 
 def _spec_table_claims() -> list[Claim]:
     claims: list[Claim] = []
+    v = _visible()
     b_seed, h_seed = get_gpu("b200", "seed"), get_gpu("h100", "seed")
     b_ds, h_ds = get_gpu("b200", "datasheet"), get_gpu("h100", "datasheet")
     claims.append(make_claim(id="spec.b200.dies", section="spec-table", line=8, claim="Dual-die (2 x reticle)",
@@ -72,17 +73,17 @@ def _spec_table_claims() -> list[Claim]:
         short = attr.removesuffix("_dense_flops").removesuffix("_bytes").removesuffix("_watts").replace("_", "-")
         claims.append(make_claim(id=f"spec.b200.{short}", section="spec-table", line=line,
                                  claim=f"{label}: B200 {pb}", unit=unit, printed=pb, reproduced=vb_s, datasheet=vb_d,
-                                 kind="input", explanation=note, values=_visible()))
+                                 kind="input", explanation=note, values=v))
         if ph is not None:
             h_note = note if attr in ("fp16_dense_flops", "fp8_dense_flops", "nvlink_bw_total") else ""
             claims.append(make_claim(id=f"spec.h100.{short}", section="spec-table", line=line,
                                      claim=f"{label}: H100 {ph}", unit=unit, printed=ph, reproduced=vh_s,
-                                     datasheet=vh_d, kind="input", explanation=h_note, values=_visible()))
+                                     datasheet=vh_d, kind="input", explanation=h_note, values=v))
         if pr is not None:
             claims.append(make_claim(id=f"spec.ratio.{short}", section="spec-table", line=line,
                                      claim=f"{label}: ratio {pr}", unit="x", printed=pr,
                                      reproduced=_ratio(vb_s, vh_s), datasheet=_ratio(vb_d, vh_d), explanation=note,
-                                     values=_visible()))
+                                     values=v))
     return claims
 
 
@@ -91,6 +92,7 @@ def _intro_claims() -> list[Claim]:
     b_ds, h_ds = get_gpu("b200", "datasheet"), get_gpu("h100", "datasheet")
     seed_rack, ds_rack = NVL72Topology("seed"), NVL72Topology("datasheet")
     sc_seed, sc_ds = get_superchip("gb200", "seed"), get_superchip("gb200", "datasheet")
+    v = _visible()
     return [
         make_claim(id="intro.hbm-capacity-doubles", section="intro", line=1,
                    claim="doubles the HBM capacity (192 GB vs 80 GB)", unit="x", printed="2x (doubles)",
@@ -98,7 +100,7 @@ def _intro_claims() -> list[Claim]:
                    datasheet=b_ds.hbm_visible_bytes / h_ds.hbm_visible_bytes, tolerance=0.05,
                    explanation=("192 / 80 = 2.4, as the document's own spec table says (line 14): 'doubles' "
                          "understates it. With the bytes software sees ({b:.1f} GB on HGX B200, {h:.1f} GB on H100) "
-                         "the ratio is {rb:.2f}x."), values=_visible()),
+                         "the ratio is {rb:.2f}x."), values=v),
         make_claim(id="intro.hbm-bandwidth-triples", section="intro", line=1,
                    claim="triples the memory bandwidth (8 TB/s vs 3.35 TB/s)", unit="x", printed="3x (triples)",
                    reproduced=b_seed.hbm_bandwidth / h_seed.hbm_bandwidth,
@@ -123,7 +125,7 @@ def _intro_claims() -> list[Claim]:
                    datasheet=convert(get_gpu("gb200-b200", "datasheet").nvlink_bw_per_direction, "TB/s"),
                    explanation="1.8 TB/s is the GPU's total NVLink bandwidth, both directions added (18 links x "
                          "{link:.0f} GB/s); it is not a bisection figure. A one-way stream, such as a weight or KV "
-                         "copy, gets at most 900 GB/s, the datasheet value shown.", values=_visible()),
+                         "copy, gets at most 900 GB/s, the datasheet value shown.", values=v),
     ]
 
 

@@ -13,7 +13,7 @@ from ..hardware import get_gpu
 from ..models import ModelArch, get_model
 from ..topology import NVL72Topology
 from ..units import require_positive_int
-from .blocks import _RACK_GPUS, CapacityError, NVL72KVBManager
+from .blocks import CapacityError, NVL72KVBManager
 from .hashing import block_hashes, chain, sequence_hashes
 from .routing import POLICIES, Router
 from .tiers import NVSwitchMemoryTier
@@ -111,8 +111,7 @@ def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, tp: int 
     m = model if isinstance(model, ModelArch) else get_model(model)
     workers = num_gpus // tp
     blocks_per_worker = int(blocks_per_gpu * m.kv_heads / m.kv_heads_per_gpu(tp))
-    kv = NVL72KVBManager(workers, blocks_per_worker, topology=None) if workers != _RACK_GPUS else \
-        NVL72KVBManager(blocks_per_gpu=blocks_per_worker)
+    kv = NVL72KVBManager(workers, blocks_per_worker)  # 72 single-GPU workers get the rack's topology
     router = Router(policy, rng_seed=rng_seed)
     active = np.zeros(kv.num_gpus, dtype=int)
     live: deque[tuple[int, list[int]]] = deque()
