@@ -110,6 +110,33 @@ def _calibrate(args: argparse.Namespace) -> int:
     _print_frame(calibrate.error_summary(rows, by=tuple(args.by)))
     print(f"\nB200 FP4 over H100 FP8 per GPU, {calibrate.HEADLINE_ENGINE} efficiencies")
     _print_frame(calibrate.headline())
+    serving = calibrate.load_measurements(table="serving")
+    cal = calibrate.fit_engines(serving)
+    print("\nchapter 8: MoE and dense Qwen models, aggregated and disaggregated (serving table); fitted on "
+          "H100/H200 rows only")
+    _print_frame(calibrate.calibration_table(serving, cal))
+    pred = calibrate.predictions(serving, cal)
+    print(f"\nerror ({'all modelled rows' if args.all_rows else 'rows whose KV cache fits'}; held-out = B200 "
+          "and GB200, never fitted)")
+    _print_frame(calibrate.error_summary(pred if args.all_rows else pred[pred.kv_fits], by=tuple(args.by)))
+    print("\nrows left out, and why")
+    _print_frame(calibrate.left_out_table(serving))
+    return 0
+
+
+def _best(args: argparse.Namespace) -> int:
+    from . import search
+
+    sla = search.SLA(args.ttft_ms / 1e3, args.tpot_ms / 1e3)
+    front = search.best(args.model, args.isl, args.osl, sla, systems=tuple(args.systems), max_gpus=args.max_gpus)
+    print(f"{front.attrs['candidates']:,} candidate deployments of {args.model}, ISL {args.isl}, OSL {args.osl}; "
+          f"SLA TTFT <= {args.ttft_ms:g} ms, TPOT <= {args.tpot_ms:g} ms")
+    if front.empty:
+        print(f"empty frontier: {front.attrs['why']}")
+        return 1
+    cols = ["system", "precision", "mode", "prefill_shape", "decode_shape", "batch", "prefill_workers",
+            "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu"]
+    _print_frame(front[cols])
     return 0
 
 
@@ -182,10 +209,26 @@ def build_parser() -> argparse.ArgumentParser:
                        "per-request overheads, prefill queueing) on H100/H200 rows of aiconfigurator's measured "
                        "serving data, predict the B200 rows without refitting, and print the errors.")
     k.add_argument("--by", nargs="+", default=["split"],
-                   choices=["split", "system", "engine", "backend", "precision", "model", "tp"],
+                   choices=["split", "system", "engine", "backend", "precision", "model", "mode", "tp"],
                    help="columns to group the error table by (default: split)")
     k.add_argument("--all-rows", action="store_true", help="include rows whose KV cache does not fit")
     k.set_defaults(func=_calibrate)
+
+    from .search import SEARCH_SYSTEMS
+
+    b = sub.add_parser("best", help="best deployments of a model under a latency SLA, per system",
+                       description="Enumerate aggregated and disaggregated deployments on H100 HGX, B200 HGX and "
+                       "one GB200 NVL72 rack, predict them with the calibrated model, and print the Pareto frontier "
+                       "of output tokens/s per GPU against tokens/s per user among those meeting the SLA.")
+    b.add_argument("--model", required=True, choices=list(models), help="model registry name or alias")
+    b.add_argument("--isl", type=int, default=1024, help="input tokens per request (default 1024)")
+    b.add_argument("--osl", type=int, default=1024, help="output tokens per request (default 1024)")
+    b.add_argument("--ttft-ms", type=float, default=2000.0, help="TTFT limit, ms (default 2000)")
+    b.add_argument("--tpot-ms", type=float, default=50.0, help="TPOT limit, ms (default 50)")
+    b.add_argument("--systems", nargs="+", default=list(SEARCH_SYSTEMS), choices=list(SEARCH_SYSTEMS),
+                   help="systems to search (default: all)")
+    b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
+    b.set_defaults(func=_best)
     return p
 
 

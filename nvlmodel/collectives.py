@@ -36,7 +36,7 @@ from importlib import resources
 
 import numpy as np
 
-from .hardware import get_gpu
+from .hardware import NIC_BANDWIDTH, get_gpu
 from .models import ModelArch, get_model
 from .units import MB, TB, MiB, require_choice, require_positive
 
@@ -398,3 +398,132 @@ def _provenance(curve: "MeasuredCurve | AlphaBeta") -> str:
     if not isinstance(curve, MeasuredCurve):
         return "extrapolated"
     return "measured" if curve.own else f"{STAND_IN_NAMES[curve.system]} measured"
+
+
+# --------------------------------------------------------------------------------------------
+# Expert-parallel all-to-all (MoE dispatch and combine)
+# --------------------------------------------------------------------------------------------
+
+#: Weight precision of a deployment -> payload dtype of the measured GB200 dispatch kernel.
+ALLTOALL_DTYPES: dict[str, str] = {"fp4": "nvfp4", "fp8": "fp8", "bf16": "bfloat16"}
+#: Bytes per element of the dispatched activations by precision (NVFP4: 4.5 bits); combine is BF16.
+DISPATCH_BYTES: dict[str, float] = {"fp4": 0.5625, "fp8": 1.0, "bf16": 2.0}
+#: The shape the GB200 all-to-all was measured at (DeepSeek-V3: hidden 7,168, top-8).
+MEASURED_MOE_SHAPE = (7168, 8)
+#: Between HGX nodes, expert-parallel traffic leaves each GPU through its own NIC (one ConnectX-7,
+#: 400 Gb/s, per GPU): an assumption (NCCL/NVSHMEM over InfiniBand at line rate), not a measurement.
+HGX_NODE_GPUS = 8
+
+
+def _alltoall_measurements():
+    return _table("moe_alltoall.csv")
+
+
+def _nccl_alltoall():
+    return _table("nccl_alltoall.csv")
+
+
+def _loglog(x, xs, ys):
+    """Log-log interpolation; beyond the largest x, linear in x from the last point."""
+    x = np.asarray(x, dtype=float)
+    inside = np.exp(np.interp(np.log(np.clip(x, xs[0], xs[-1])), np.log(xs), np.log(ys)))
+    return inside * np.maximum(x / xs[-1], 1.0)
+
+
+def expected_destinations(ep: int, topk: int) -> float:
+    """Expected distinct EP ranks one token is sent to when its ``topk`` experts fall uniformly
+    among ``ep`` ranks: ep x (1 - (1 - 1/ep) ** topk)."""
+    return ep * (1.0 - (1.0 - 1.0 / ep) ** topk)
+
+
+@dataclass(frozen=True)
+class MoEAllToAll:
+    """Dispatch + combine time of one MoE layer for ``tokens`` per EP rank (scalar or array).
+
+    ``gb200``: TensorRT-LLM's NVLink all-to-all as measured on GB200 NVL72 (EP 2-64; between
+    measured EP sizes, log-log interpolation in EP), with other model shapes mapped to the measured
+    one by payload (tokens x hidden x top-k). HGX systems: NCCL all-to-all as measured on 2/4/8
+    GPUs of one node, each token's hidden state sent once to each distinct destination rank
+    (:func:`expected_destinations`; dispatch in the weight precision, combine in BF16); beyond 8
+    GPUs, the traffic that leaves the node goes through one NIC per GPU at line rate (assumed)."""
+
+    system: str
+    ep: int
+    hidden: int
+    topk: int
+    precision: str
+    label: str
+
+    def time(self, tokens):
+        t = np.asarray(tokens, dtype=float)
+        if (t < 0).any() or not np.isfinite(t).all():
+            raise ValueError("tokens must be finite and >= 0")
+        if self.ep == 1:
+            out = np.zeros_like(t)
+        elif self.system == "gb200":
+            out = self._gb200(t)
+        else:
+            out = self._hgx(t)
+        out = np.where(t > 0, out, 0.0)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def _gb200(self, t):
+        d = _alltoall_measurements()
+        d = d[d.dtype == ALLTOALL_DTYPES[self.precision]]
+        scale = (self.hidden * min(self.topk, self.ep)) / (MEASURED_MOE_SHAPE[0] * min(MEASURED_MOE_SHAPE[1], self.ep))
+        eps = sorted(set(d.ep))
+        curves = {}
+        for e in eps:
+            pts = d[d.ep == e].sort_values("tokens_per_rank")
+            curves[e] = _loglog(t * scale, pts.tokens_per_rank.to_numpy(float), pts.latency_ms.to_numpy(float) / 1e3)
+        if self.ep in curves:
+            return curves[self.ep]
+        lo = max([e for e in eps if e < self.ep], default=eps[0])
+        hi = min([e for e in eps if e > self.ep], default=eps[-1])
+        if lo == hi:
+            return curves[lo] * self.ep / lo  # beyond EP 64: grows with the ranks (extrapolated)
+        w = (np.log(self.ep) - np.log(lo)) / (np.log(hi) - np.log(lo))
+        return np.exp((1 - w) * np.log(curves[lo]) + w * np.log(curves[hi]))
+
+    def _nccl(self, n: int, message_bytes):
+        d = _nccl_alltoall()
+        pts = d[(d.system == self.system) & (d.num_gpus == n)].sort_values("bytes")
+        return _loglog(message_bytes, pts.bytes.to_numpy(float), pts.latency_ms.to_numpy(float) / 1e3)
+
+    def _hgx(self, t):
+        dest = expected_destinations(self.ep, self.topk)
+        per_token = self.hidden * dest * (DISPATCH_BYTES[self.precision] + 2.0)  # dispatch + combine
+        if self.ep <= HGX_NODE_GPUS:
+            nccl_d = self._nccl(self.ep, t * self.hidden * dest * DISPATCH_BYTES[self.precision])
+            nccl_c = self._nccl(self.ep, t * self.hidden * dest * 2.0)
+            return nccl_d + nccl_c
+        inside = HGX_NODE_GPUS / self.ep
+        intra = (self._nccl(HGX_NODE_GPUS, t * self.hidden * dest * inside * DISPATCH_BYTES[self.precision])
+                 + self._nccl(HGX_NODE_GPUS, t * self.hidden * dest * inside * 2.0))
+        inter = t * per_token * (1 - inside) / NIC_BANDWIDTH["connectx-7"]
+        return np.maximum(intra, inter) + self._nccl(HGX_NODE_GPUS, 0.0)  # plus one latency floor
+
+
+ALLTOALL_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
+
+
+def moe_alltoall(system: str, ep: int, model: "str | ModelArch" = "deepseek-v3", precision: str = "fp8") -> MoEAllToAll:
+    """The dispatch + combine of one MoE layer of ``model`` at ``ep``-way expert parallelism on
+    ``system`` (:class:`MoEAllToAll`; ``ep = 1``: none)."""
+    require_choice("system", system, ALLTOALL_SYSTEMS)
+    require_choice("precision", precision, ALLTOALL_DTYPES)
+    m = model if isinstance(model, ModelArch) else get_model(model)
+    if not m.is_moe:
+        raise ValueError(f"{m.name} is dense: it has no expert all-to-all")
+    ep = int(ep)
+    if ep < 1:
+        raise ValueError(f"ep must be >= 1, got {ep}")
+    if system == "gb200":
+        label = ("TensorRT-LLM NVLink all-to-all, measured on GB200" + ("" if ep in (2, 4, 8, 16, 32, 64)
+                 else " (interpolated in EP)" if ep < 64 else " (extrapolated beyond EP 64)"))
+    elif ep <= HGX_NODE_GPUS:
+        label = f"NCCL all-to-all, measured on {ep} GPUs of {system}"
+    else:
+        label = (f"NCCL all-to-all inside each 8-GPU {system} node + InfiniBand between nodes at 400 Gb/s per GPU "
+                 "(assumed)")
+    return MoEAllToAll(system, ep, m.hidden, m.experts_active, precision, label)

@@ -36,12 +36,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from .document import FORMAT_FOR, QUANT_BYTES
 from .fp4 import FORMATS, get_format
 from .hardware import PRESETS, GPUSpec, get_gpu
 from .premises import Premises, as_premises
 from .models import ModelArch, get_model
-from .units import TFLOPS, require_choice, require_positive
+from .units import TFLOPS, require_choice, require_positive, require_positive_int
 
 #: The seed's quantization names and its bytes per parameter (lines 53-60).
 SEED_QUANTIZATIONS = QUANT_BYTES
@@ -145,8 +147,9 @@ def seed_crossover_batch(gpu: str, quantization: str, model: str = "llama-70b") 
 #: Weight format -> tensor-core dtype whose peak bounds its matmuls (weight-only INT4 runs FP16).
 COMPUTE_DTYPE: dict[str, str] = {"fp16": "fp16", "fp8": "fp8", "fp4-seed": "fp4", "mxfp4": "fp4", "nvfp4": "fp4",
                                  "int4-g32": "fp16", "int4-g128": "fp16"}
-#: FP4 execution modes: the tensor-core dtype of the weight GEMMs when the weights are FP4.
-FP4_MODES: dict[str, str] = {"w4a4": "fp4", "w4a8": "fp8"}
+#: FP4 execution modes: the tensor-core dtype of the weight GEMMs when the weights are FP4 (W4A16:
+#: weights dequantized to BF16, as on GPUs without FP4 tensor cores).
+FP4_MODES: dict[str, str] = {"w4a4": "fp4", "w4a8": "fp8", "w4a16": "fp16"}
 #: Attention (Q.K^T, A.V) dtype by KV-cache bytes per element: FP8 attention with an FP8 cache, else BF16.
 ATTENTION_DTYPE: dict[float, str] = {1.0: "fp8", 2.0: "bf16"}
 
@@ -187,9 +190,10 @@ class Efficiency:
 
 @dataclass(frozen=True)
 class StepTime:
-    """One forward step on one GPU of a TP group: what it moves, computes, and how long it takes."""
+    """One forward step on one GPU of a TP group: what it moves, computes, and how long it takes.
+    Fields are floats, or arrays when the step was asked for an array of batch sizes."""
 
-    tokens: float  # tokens produced (decode: batch) or processed (prefill: batch x prompt)
+    tokens: float  # tokens produced (decode: batch) or processed (prefill: batch x prompt), per attention rank
     weight_bytes: float  # per GPU
     kv_bytes: float  # per GPU, read (decode) or written (prefill)
     flops: float  # per GPU, weight GEMMs + attention
@@ -202,19 +206,23 @@ class StepTime:
     @property
     def time(self) -> float:
         """Seconds per step: the slower of memory and compute, plus communication and overhead."""
-        return max(self.t_memory, self.t_compute) + self.t_comm + self.t_overhead
+        t = np.maximum(self.t_memory, self.t_compute) + self.t_comm + self.t_overhead
+        return float(t) if np.ndim(t) == 0 else t
 
     @property
     def bottleneck(self) -> str:
+        if np.ndim(self.t_compute):
+            return np.where(self.t_compute > self.t_memory, "compute", "memory")
         return "compute" if self.t_compute > self.t_memory else "memory"
 
     @property
     def tokens_per_s(self) -> float:
-        """Tokens per second of the TP group (decode: the batch's output rate)."""
+        """Tokens per second of one attention rank of the TP group (decode: the batch's output rate)."""
         return self.tokens / self.time
 
 
-def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, premises: "str | Premises", tp: int):
+def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, premises: "str | Premises", tp: int,
+             attention_dp: int = 1, ep: int = 1):
     p = as_premises(premises)
     g = gpu if isinstance(gpu, GPUSpec) else get_gpu(gpu, p)
     m = model if isinstance(model, ModelArch) else get_model(model)
@@ -222,72 +230,136 @@ def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, pre
     if f.name not in COMPUTE_DTYPE:
         raise ValueError(f"no compute dtype for format {f.name!r}; valid: {', '.join(COMPUTE_DTYPE)}")
     g.require_tp(tp)
+    require_parallel(m, tp, attention_dp, ep)
     return g, m, f, p
 
 
-def _step(g: GPUSpec, m: ModelArch, f, premises: Premises, tp: int, *, tokens: float, kv: float, gemm_flops: float,
-          attn_flops: float, attn_dtype: str, fp4_mode: str, efficiency: Efficiency, comm_s: float) -> StepTime:
-    """What decode and prefill share: this GPU's share of the weights read once, plus ``kv`` bytes,
-    over the achieved HBM bandwidth; the weight GEMMs at the achieved peak of the format's compute
-    dtype and attention at the achieved peak of ``attn_dtype``."""
+def require_parallel(model: ModelArch, tp: int, attention_dp: int = 1, ep: int = 1) -> int:
+    """Check a worker's parallelism and return its GPU count ``tp x attention_dp``: attention is split
+    ``tp`` ways and replicated ``attention_dp`` times; a MoE model's routed experts are split over
+    all of the worker's GPUs, ``ep`` ways by expert and ``tp x attention_dp / ep`` ways within each
+    expert. A dense model takes ``attention_dp = ep = 1``."""
+    for what, v in (("tp", tp), ("attention_dp", attention_dp), ("ep", ep)):
+        require_positive_int(what, v)
+    gpus = tp * attention_dp
+    if not model.is_moe and (attention_dp, ep) != (1, 1):
+        raise ValueError(f"{model.name} is dense: attention_dp and ep must be 1 (got {attention_dp}, {ep})")
+    if model.is_moe and (gpus % ep or model.experts % ep):
+        raise ValueError(f"ep={ep} must divide both the worker's {gpus} GPUs (tp x attention_dp) and the "
+                         f"{model.experts} experts of {model.name}")
+    if model.heads % tp:
+        raise ValueError(f"tp={tp} does not divide the {model.heads} attention heads of {model.name}")
+    return gpus
+
+
+def _weights_and_gemm(g: GPUSpec, m: ModelArch, f, fe, premises: Premises, tp: int, attention_dp: int, ep: int,
+                      tokens, fp4_mode: str, efficiency: Efficiency):
+    """Weight bytes one GPU reads in a step and the time of its weight GEMMs, for ``tokens`` tokens
+    per attention rank (scalar or array). Dense part (attention, dense MLPs, shared experts, LM
+    head): ``1/tp`` of it, every step. Routed experts: the experts the worker's
+    ``tokens x attention_dp`` tokens touch among this GPU's ``E / ep`` (expected, uniform routing),
+    each ``ep / (tp x attention_dp)`` of an expert; their FLOPs spread evenly over the worker."""
+    dense = m.matmul_params(premises)
+    w = dense * f.bytes_per_element / tp
+    t = tokens * 2.0 * dense / tp / (g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute)
+    if m.is_moe and not premises.nominal_params:
+        active_routed = m.moe_layers * m.experts_active * m.expert_params
+        gpus = tp * attention_dp
+        w = (dense - active_routed) * f.bytes_per_element / tp
+        t = tokens * 2.0 * (dense - active_routed) / tp / (g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute)
+        touched = m.expected_experts_touched(tokens * attention_dp, ep)
+        w = w + m.moe_layers * touched * m.expert_params * fe.bytes_per_element * ep / gpus
+        expert_flops = tokens * attention_dp * 2.0 * active_routed / gpus
+        t = t + expert_flops / (g.peak_flops(gemm_dtype(fe.name, fp4_mode)) * efficiency.compute)
+    return w, t
+
+
+def _step(g: GPUSpec, m: ModelArch, f, premises: Premises, tp: int, *, tokens, kv, attn_flops, attn_dtype: str,
+          fp4_mode: str, efficiency: Efficiency, comm_s: float, attention_dp: int = 1, ep: int = 1,
+          expert_format: str | None = None, gemm_flops=None) -> StepTime:
+    """What decode and prefill share: this GPU's share of the weights read once (MoE: the experts
+    the step touches), plus ``kv`` bytes, over the achieved HBM bandwidth; the weight GEMMs at the
+    achieved peak of the format's compute dtype and attention at the achieved peak of ``attn_dtype``.
+    ``gemm_flops`` overrides the GEMM FLOPs (the seed's weights-only count)."""
     require_positive("comm_s", comm_s, allow_zero=True)
-    weights = m.matmul_params(premises) * f.bytes_per_element / tp
-    gemm_peak = g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute
+    fe = f if expert_format is None else get_format(expert_format)
+    weights, t_gemm = _weights_and_gemm(g, m, f, fe, premises, tp, attention_dp, ep, tokens, fp4_mode, efficiency)
+    if gemm_flops is not None:
+        t_gemm = gemm_flops / (g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute)
     attn_peak = g.peak_flops(attn_dtype) * efficiency.compute
-    return StepTime(tokens=tokens, weight_bytes=weights, kv_bytes=kv, flops=gemm_flops + attn_flops,
+    gemm = t_gemm * g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute  # FLOPs at the dense peak
+    return StepTime(tokens=tokens, weight_bytes=weights, kv_bytes=kv, flops=gemm + attn_flops,
                     attention_flops=attn_flops,
                     t_memory=(weights + kv) / (g.hbm_bandwidth * efficiency.bandwidth),
-                    t_compute=gemm_flops / gemm_peak + attn_flops / attn_peak, t_comm=comm_s,
+                    t_compute=t_gemm + attn_flops / attn_peak, t_comm=comm_s,
                     t_overhead=efficiency.step_overhead_s)
 
 
-def decode_step(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
-                batch: int = 1, context: int = 0, kv_bytes_per_element: float = 1.0, tp: int = 1,
-                premises: "str | Premises" = "datasheet", efficiency: Efficiency = Efficiency(),
-                comm_s: float = 0.0, fp4_mode: str = "w4a4", attention_dtype: str | None = None) -> StepTime:
-    """One decode step: each of ``batch`` sequences at ``context`` tokens emits one token.
+def _require_batch(batch):
+    if isinstance(batch, np.ndarray):
+        if batch.size == 0 or not np.all(np.isfinite(batch)) or np.any(batch <= 0):
+            raise ValueError("batch must hold finite numbers > 0")
+        return batch.astype(float)
+    return require_positive("batch", batch)
 
-    Weights are read once per step; each sequence's KV cache (``context`` tokens of
-    ``model.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)``) is read once, unless the
+
+def decode_step(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
+                batch=1, context: int = 0, kv_bytes_per_element: float = 1.0, tp: int = 1,
+                premises: "str | Premises" = "datasheet", efficiency: Efficiency = Efficiency(),
+                comm_s: float = 0.0, fp4_mode: str = "w4a4", attention_dtype: str | None = None,
+                attention_dp: int = 1, ep: int = 1, expert_format: str | None = None) -> StepTime:
+    """One decode step: each of ``batch`` sequences (per attention rank; a number or an array) at
+    ``context`` tokens emits one token.
+
+    Weights are read once per step; each sequence's KV cache
+    (``model.kv_bytes_per_sequence_per_gpu(context, kv_bytes_per_element, tp)``) is read once, unless the
     ``no_kv_reads`` premise holds. Under ``seed`` the weight bytes use every parameter and FLOPs are
     ``2 x params`` per token at the weight format's peak, so at batch 1 and context 0 this is exactly
     :func:`compute_inference_throughput`. Otherwise attention runs at ``attention_dtype`` (default:
     FP8 with a 1-byte KV cache, else BF16) and the weight GEMMs at the format's peak (FP4: by
     ``fp4_mode``, W4A4 or W4A8). ``premises`` is a preset name or any
     :class:`~nvlmodel.premises.Premises`.
+
+    Mixture-of-experts models: a worker of ``tp x attention_dp`` GPUs with ``ep``-way expert
+    parallelism (:func:`require_parallel`) reads, per step, only the routed experts its tokens touch
+    (:meth:`~nvlmodel.models.ModelArch.expected_experts_touched`); ``expert_format`` is the routed
+    experts' weight format where it differs (gpt-oss: MXFP4 experts, BF16 attention).
     """
-    g, m, f, p = _resolve(gpu, model, weight_format, premises, tp)
-    require_positive("batch", batch)
+    g, m, f, p = _resolve(gpu, model, weight_format, premises, tp, attention_dp, ep)
+    batch = _require_batch(batch)
     require_positive("context", context, allow_zero=True)
-    kv = 0.0 if p.no_kv_reads else batch * context * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+    kv = 0.0 if p.no_kv_reads else batch * m.kv_bytes_per_sequence_per_gpu(context, kv_bytes_per_element, tp)
+    gemm = None
     if p.weights_only_flops:
-        gemm, attn = batch * m.flops_per_token(premises=p) / tp, 0.0
+        gemm, attn = batch * m.flops_per_token(premises=p) / tp, 0.0 * batch
     else:
-        gemm, attn = batch * m.gemm_flops_per_token(p) / tp, batch * m.attention_flops_per_token(context) / tp
-    return _step(g, m, f, p, tp, tokens=batch, kv=kv, gemm_flops=gemm, attn_flops=attn,
+        attn = batch * m.attention_flops_per_token(context, "decode") / tp
+    return _step(g, m, f, p, tp, tokens=batch, kv=kv, attn_flops=attn, gemm_flops=gemm,
                  attn_dtype=_attention_dtype(kv_bytes_per_element, attention_dtype), fp4_mode=fp4_mode,
-                 efficiency=efficiency, comm_s=comm_s)
+                 efficiency=efficiency, comm_s=comm_s, attention_dp=attention_dp, ep=ep, expert_format=expert_format)
 
 
 def prefill(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *,
             prompt: int, batch: int = 1, kv_bytes_per_element: float = 1.0, tp: int = 1,
             premises: "str | Premises" = "datasheet", efficiency: Efficiency = Efficiency(), comm_s: float = 0.0,
-            fp4_mode: str = "w4a4", attention_dtype: str | None = None) -> StepTime:
-    """Prefill of ``batch`` prompts of ``prompt`` tokens in one pass: weights read once, the new
-    KV written once, causal attention FLOPs (token i attends to i earlier tokens) at the attention
-    dtype (datasheet). Its ``time`` is the TTFT of a request that arrives alone."""
-    g, m, f, p = _resolve(gpu, model, weight_format, premises, tp)
+            fp4_mode: str = "w4a4", attention_dtype: str | None = None, attention_dp: int = 1, ep: int = 1,
+            expert_format: str | None = None) -> StepTime:
+    """Prefill of ``batch`` prompts of ``prompt`` tokens (per attention rank) in one pass: weights
+    read once (MoE: the experts the prompt tokens touch, nearly all of them), the new KV written
+    once, causal attention FLOPs (token i attends to i earlier tokens) at the attention dtype
+    (datasheet). Its ``time`` is the TTFT of a request that arrives alone."""
+    g, m, f, p = _resolve(gpu, model, weight_format, premises, tp, attention_dp, ep)
     require_positive("prompt", prompt)
     require_positive("batch", batch)
-    kv = 0.0 if p.no_kv_reads else batch * prompt * m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
+    kv = 0.0 if p.no_kv_reads else batch * m.kv_bytes_per_sequence_per_gpu(prompt, kv_bytes_per_element, tp)
+    gemm = None
     if p.weights_only_flops:
         gemm, attn = batch * m.prefill_flops(prompt, p) / tp, 0.0
     else:
-        gemm = batch * prompt * m.gemm_flops_per_token(p) / tp
-        attn = batch * m.attention_flops_per_token(prompt * (prompt - 1) / 2) / tp
-    return _step(g, m, f, p, tp, tokens=batch * prompt, kv=kv, gemm_flops=gemm, attn_flops=attn,
+        attn = batch * m.prefill_attention_flops(prompt) / tp
+    return _step(g, m, f, p, tp, tokens=batch * prompt, kv=kv, attn_flops=attn, gemm_flops=gemm,
                  attn_dtype=_attention_dtype(kv_bytes_per_element, attention_dtype), fp4_mode=fp4_mode,
-                 efficiency=efficiency, comm_s=comm_s)
+                 efficiency=efficiency, comm_s=comm_s, attention_dp=attention_dp, ep=ep, expert_format=expert_format)
 
 
 def attention_share_table(gpu: str = "gb200-b200", model: str = "llama-3.1-405b", weight_format: str = "nvfp4", *,

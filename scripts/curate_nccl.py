@@ -6,6 +6,11 @@
 * ``nvlmodel/data/engine_allreduce.csv``: the serving engines' own all-reduce kernels, BF16
   (TensorRT-LLM's one-/two-shot kernels; vLLM's custom all-reduce, CUDA-graph and eager), on the
   same systems (GB200: 2/4 GPUs).
+* ``nvlmodel/data/nccl_alltoall.csv``: NCCL all-to-all, half precision, same systems and GPU counts
+  (expert-parallel dispatch and combine inside an HGX node).
+* ``nvlmodel/data/moe_alltoall.csv``: TensorRT-LLM's MoE all-to-all on GB200 NVL72 (NVLink two-sided
+  kernel), prepare + dispatch + combine, by payload dtype, EP size 2-64 and tokens per rank
+  (DeepSeek-V3 shape: hidden 7,168, top-8 of 256 experts).
 
 Reads ../shared/data/aiconfigurator/ (ai-dynamo/aiconfigurator, Apache-2.0, commit 095f58a51).
 aiconfigurator's collectors log ``message_size`` in *elements*, so bytes = 2 x message_size for
@@ -52,16 +57,16 @@ def _write(path: Path, rows: list[dict]) -> None:
     print(f"wrote {len(rows)} rows to {path.relative_to(ROOT)}")
 
 
-def nccl_rows(data: Path) -> list[dict]:
+def nccl_rows(data: Path, op: str = "all_reduce") -> list[dict]:
     rows = []
     for system, (name, path) in NCCL.items():
         with open(data / name, newline="") as f:
-            src = [r for r in csv.DictReader(f) if r["op_name"] == "all_reduce" and r["nccl_dtype"] == "half"]
+            src = [r for r in csv.DictReader(f) if r["op_name"] == op and r["nccl_dtype"] == "half"]
         meta = {(int(r["num_gpus"]), int(r["message_size"])): (r["device"], r["version"]) for r in src}
         for (n, elements), (lat, runs) in _average(src, lambda r: (int(r["num_gpus"]), int(r["message_size"])),
                                                    "latency").items():
             rows.append({"system": system, "device": meta[(n, elements)][0], "nccl_version": meta[(n, elements)][1],
-                         "op": "all_reduce", "dtype": "half", "num_gpus": n, "elements": elements,
+                         "op": op, "dtype": "half", "num_gpus": n, "elements": elements,
                          "bytes": 2 * elements, "latency_ms": round(lat, 6), "runs": runs, "source": REPO + path})
     return rows
 
@@ -81,6 +86,31 @@ def engine_rows(data: Path) -> list[dict]:
     return rows
 
 
+#: The MoE all-to-all of TensorRT-LLM on GB200 NVL72: its NVLink two-sided kernel (the one measured up
+#: to EP 64), per payload dtype. One row per (dtype, EP, tokens per rank): prepare + dispatch + combine.
+ALLTOALL = ("gb200_trtllm_alltoall_1.3.0rc10.csv",
+            "systems/data/gb200/comm/trtllm/1.3.0rc10/trtllm_alltoall_perf.parquet")
+
+
+def alltoall_rows(data: Path) -> list[dict]:
+    name, path = ALLTOALL
+    with open(data / name, newline="") as f:
+        src = [r for r in csv.DictReader(f) if r["kernel_source"] == "NVLinkTwoSided"
+               and r["op_name"] in ("alltoall_prepare", "alltoall_dispatch", "alltoall_combine")]
+    parts = _average(src, lambda r: (r["moe_dtype"], int(r["moe_ep_size"]), int(r["num_tokens"]), r["op_name"]),
+                     "latency")
+    rows = []
+    for dtype, ep, tokens in sorted({k[:3] for k in parts}):
+        ms = {op: parts[(dtype, ep, tokens, f"alltoall_{op}")][0] for op in ("prepare", "dispatch", "combine")}
+        r0 = src[0]
+        rows.append({"system": "gb200", "kernel": "trtllm_nvlink_two_sided", "engine_version": r0["version"],
+                     "dtype": dtype, "ep": ep, "tokens_per_rank": tokens, "hidden": int(r0["hidden_size"]),
+                     "topk": int(r0["topk"]), "experts": int(r0["num_experts"]),
+                     **{f"{op}_ms": round(v, 6) for op, v in ms.items()},
+                     "latency_ms": round(sum(ms.values()), 6), "source": REPO + path})
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shared", default=str(ROOT.parent / "shared"), help="the shared/ folder")
@@ -88,6 +118,8 @@ def main() -> None:
     data = Path(args.shared) / "data" / "aiconfigurator"
     _write(ROOT / "nvlmodel" / "data" / "nccl_allreduce.csv", nccl_rows(data))
     _write(ROOT / "nvlmodel" / "data" / "engine_allreduce.csv", engine_rows(data))
+    _write(ROOT / "nvlmodel" / "data" / "nccl_alltoall.csv", nccl_rows(data, "alltoall"))
+    _write(ROOT / "nvlmodel" / "data" / "moe_alltoall.csv", alltoall_rows(data))
 
 
 if __name__ == "__main__":

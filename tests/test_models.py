@@ -43,4 +43,91 @@ def test_bad_input():
         get_model("llama-70b").flops_per_token(-5)
     with pytest.raises(ValueError, match="valid choices: seed, datasheet"):
         get_model("llama-70b").params("paper")
-    assert len(MODEL_NAMES) == 4
+    assert len(MODEL_NAMES) == 8
+    with pytest.raises(ValueError, match="dense: it has no experts"):
+        get_model("qwen3-32b").expected_experts_touched(4)
+    with pytest.raises(ValueError, match="does not divide the 256 experts"):
+        get_model("deepseek-v3").expected_experts_touched(4, ep=3)
+    with pytest.raises(ValueError, match="phase"):
+        get_model("deepseek-v3").attention_dims("train")
+
+
+# --------------------------------------------------------------------------------------------
+# The models of chapter 8, each count by hand from the published configuration (REFERENCE.md)
+# --------------------------------------------------------------------------------------------
+
+def test_qwen3_32b_by_hand():
+    h, L, v = 5120, 64, 151936
+    attn = h * 64 * 128 + 2 * h * 8 * 128 + 64 * 128 * h  # q dim 8,192 is not the hidden size
+    layer = attn + 3 * h * 25600 + 2 * h
+    m = get_model("qwen3-32b")
+    assert m.derived_params == 2 * v * h + L * layer + h == 32_762_106_880  # "32.8B" on the model card
+    assert m.active_params == m.derived_params and not m.is_moe
+    assert m.kv_bytes_per_token(2) == 2 * 64 * 8 * 128 * 2 == 262_144
+
+
+def test_deepseek_v3_by_hand():
+    h, heads = 7168, 128
+    q = h * 1536 + 1536 + 1536 * heads * (128 + 64)
+    kv = h * (512 + 64) + 512 + 512 * heads * (128 + 128)
+    attn = q + kv + heads * 128 * h
+    expert = 3 * h * 2048
+    dense_layer = attn + 3 * h * 18432 + 2 * h
+    moe_layer = attn + 257 * expert + h * 256 + 2 * h
+    total = 2 * 129280 * h + 3 * dense_layer + 58 * moe_layer + h
+    m = get_model("deepseek-r1")
+    assert m.derived_params == total
+    assert 670e9 < total < 672e9  # "671B"
+    active = total - 58 * 248 * expert
+    assert m.active_params == active and 37e9 < active < 38e9  # "37B activated"
+    assert m.kv_bytes_per_token(1) == 61 * 576  # one latent of 512 + 64 per token per layer
+    assert m.kv_bytes_per_token_per_gpu(1, tp=8) == 61 * 576  # replicated on every TP rank
+    assert m.attention_flops_per_token(100, "decode") == 2 * 128 * (576 + 512) * 61 * 100
+    assert m.attention_flops_per_token(100, "prefill") == 2 * 128 * (192 + 128) * 61 * 100
+
+
+def test_qwen3_235b_by_hand():
+    h = 4096
+    attn = h * 64 * 128 + 2 * h * 4 * 128 + 64 * 128 * h
+    expert = 3 * h * 1536
+    total = 2 * 151936 * h + 94 * (attn + 128 * expert + 128 * h + 2 * h) + h
+    m = get_model("qwen3-235b-a22b")
+    assert m.derived_params == total and 234e9 < total < 236e9
+    assert m.active_params == total - 94 * 120 * expert and 22.0e9 < m.active_params < 22.4e9
+    assert m.kv_bytes_per_token(1) == 2 * 94 * 4 * 128
+
+
+def test_gpt_oss_by_hand():
+    h = 2880
+    attn = h * 64 * 64 + 2 * h * 8 * 64 + 64 * 64 * h
+    expert = 3 * h * 2880
+    total = 2 * 201088 * h + 36 * (attn + 128 * expert + 128 * h + 2 * h) + h
+    m = get_model("gpt-oss-120b")
+    assert m.derived_params == total and 116.5e9 < total < 117.0e9  # "116.83B" (biases and sinks left out)
+    # active without the embedding lookup: the model card's "5.13B"
+    assert m.matmul_params() == total - 36 * 124 * expert - 201088 * h
+    assert 5.1e9 < m.matmul_params() < 5.15e9
+    # 18 full-attention layers hold every token; 18 sliding-window layers hold at most 128
+    per_layer = 2 * 8 * 64
+    assert m.kv_bytes_per_token(1) == 18 * per_layer
+    assert m.kv_bytes_per_sequence_per_gpu(1000, 1) == 18 * per_layer * 1000 + 18 * per_layer * 128
+    assert m.kv_bytes_per_sequence_per_gpu(100, 1) == 36 * per_layer * 100
+    assert m.attention_flops_per_token(1000) == 4 * 64 * 64 * (18 * 1000 + 18 * 128)
+
+
+def test_expected_experts_against_monte_carlo():
+    import numpy as np
+
+    m = get_model("deepseek-v3")
+    rng = np.random.default_rng(7)
+    for tokens, ep in ((1, 1), (16, 8), (64, 8), (256, 32)):
+        trials = 400
+        touched = 0
+        for _ in range(trials):
+            chosen = np.array([rng.choice(256, 8, replace=False) for _ in range(tokens)]).ravel()
+            local = np.unique(chosen[chosen < 256 // ep])  # rank 0 holds experts 0 .. E/ep - 1
+            touched += len(local)
+        mc = touched / trials
+        assert m.expected_experts_touched(tokens, ep) == pytest.approx(mc, rel=0.05, abs=0.1)
+    assert m.expected_experts_touched(1) == pytest.approx(8)  # one token: its top-8
+    assert m.expected_experts_touched(10**6, 8) == pytest.approx(32)  # every local expert

@@ -16,8 +16,8 @@ def test_default_is_w4a4_as_the_roofline_assumes():
     # NVFP4 checkpoints run with FP4 activations (W4A4): the FP4 tensor peak the roofline uses.
     assert BlackwellModelRunner("llama-405b").configure_layer(0)["linear"]["activation_dtype"] == "fp4"
     assert BlackwellModelRunner("llama-405b", {"weight_dtype": "fp8"}).activation_dtype == "fp8"
-    with pytest.raises(ValueError, match="w4a4, w4a8"):
-        BlackwellModelRunner("llama-405b", fp4_mode="w4a16")
+    with pytest.raises(ValueError, match="w4a4, w4a8, w4a16"):
+        BlackwellModelRunner("llama-405b", fp4_mode="w2a2")
 
 
 def test_memory_savings_seed_vs_nvfp4():

@@ -32,20 +32,32 @@ calibration split, H100 and H200 rows only (:data:`CALIBRATION_SYSTEMS`); B200 r
 split and are predicted with the Hopper-fitted parameters, never refitted. Rows whose KV cache
 cannot hold every in-flight sequence (:func:`kv_fits` is false) queue for memory, which this model
 does not describe: they are flagged, left out of the fit, and reported separately.
+
+Chapter 8 extends the same model to the ``serving`` table (:data:`TABLES`): Qwen3-32B,
+DeepSeek-V3/R1, Qwen3-235B-A22B and gpt-oss-120b, aggregated and disaggregated, on H100, H200,
+B200 and GB200 NVL72. Workers of ``tp x attention_dp`` GPUs with expert parallelism read only the
+experts a step touches (:func:`nvlmodel.roofline.decode_step`), exchange tokens with the measured
+all-to-all (:func:`nvlmodel.collectives.moe_alltoall`), and in disaggregated serving decode
+without prefill interference while TTFT adds the prompt's KV transfer (:func:`kv_transfer_time`)
+and the closed loop's prefill queue (:func:`disagg_wait`). One calibration per engine
+(``backend@serving``) is fitted on H100/H200 rows of every model and both modes; B200 and GB200
+rows are held out. Rows the model cannot describe carry a ``left_out`` reason
+(:func:`left_out_table`).
 """
 
 
-from .data import REQUIRED_COLUMNS, calibration_rows, load_measurements
-from .fit import (GRID, bias_by_tp, calibration_table, error_summary, fit, fit_engines, fitted,
+from .data import PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, calibration_rows, load_measurements
+from .fit import (GRID, bias_by_tp, calibration_table, error_summary, fit, fit_engines, fitted, left_out_table,
                   predictions)
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp)
-from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, KV_DTYPES, METRICS, SYSTEMS, WEIGHT_FORMAT, Calibration,
-                    Config, EngineMemory, comm_time, components, engine_memory_table, kv_fits, predict)
+from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, KV_DTYPES, METRICS, MODES, SYSTEMS, WEIGHT_FORMAT, Calibration,
+                    Config, EngineMemory, comm_time, components, disagg_wait, engine_memory_table, kv_fits,
+                    kv_transfer_time, predict)
 
 __all__ = ["CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "GRID", "HEADLINE_ENGINE", "HEADLINE_POINTS", "KV_DTYPES",
            "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "REQUIRED_COLUMNS", "SYSTEMS", "WEIGHT_FORMAT",
-           "Calibration", "Config", "EngineMemory", "bias_by_tp", "calibration_rows", "calibration_table",
-           "comm_time", "components", "engine_memory_table", "error_summary", "fit", "fit_engines", "fitted",
+           "MODES", "PARALLEL_COLUMNS", "TABLES", "Calibration", "Config", "EngineMemory", "bias_by_tp", "calibration_rows", "calibration_table",
+           "comm_time", "components", "disagg_wait", "engine_memory_table", "kv_transfer_time", "left_out_table", "error_summary", "fit", "fit_engines", "fitted",
            "headline", "kv_fits", "load_measurements", "measured_per_gpu", "measured_ratio", "predict",
            "predictions", "smallest_tp"]

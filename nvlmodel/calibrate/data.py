@@ -8,6 +8,7 @@ from importlib import resources
 
 import numpy as np
 
+from ..units import require_choice
 from .model import CALIBRATION_SYSTEMS, Config, kv_fits
 
 
@@ -16,44 +17,89 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("system", "backend", "campaign", "model", "
                                      "concurrency", "tp", "ttft_ms", "tpot_ms")
 
 
-def _prepare(d: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+def _prepare(d: "pd.DataFrame", strict: bool = True) -> "pd.DataFrame":  # noqa: F821
+    """Add ``engine``, ``split``, ``kv_fits`` and ``left_out`` (why a row cannot be modelled: the
+    table's own reason, or the configuration's error). ``strict``: a row that cannot be modelled
+    raises instead (the dense table, where every row must be valid)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in d.columns]
     if missing:
         raise ValueError(f"measurements lack columns {missing}; required: {', '.join(REQUIRED_COLUMNS)}")
     d = d.copy()
     d["engine"] = d.backend + "@" + d.campaign.astype(str)
+    if "mode" not in d.columns:
+        d["mode"] = "agg"
     d["split"] = np.where(d.system.isin(CALIBRATION_SYSTEMS), "calibration", "held-out")
-    d["kv_fits"] = [kv_fits(_config(r)) for r in d.itertuples()]  # validates every row
+    reasons = list(d["left_out"].fillna("").astype(str)) if "left_out" in d.columns else [""] * len(d)
+    fits = []
+    for i, r in enumerate(d.itertuples()):
+        if reasons[i]:
+            fits.append(False)
+            continue
+        try:
+            fits.append(kv_fits(_config(r)))  # validates the row
+        except ValueError as exc:
+            if strict:
+                raise
+            reasons[i], _ = str(exc), fits.append(False)
+            continue
+        if not fits[-1]:
+            reasons[i] = "KV cache does not fit: the engine would queue for memory, which the model does not describe"
+    d["kv_fits"] = fits
+    d["left_out"] = reasons
     return d
 
 
-@lru_cache(maxsize=1)
-def _measurements():
+#: The curated tables: ``dense`` (chapter 7: Llama-3.1 8B/70B, aggregated, H100/H200/B200) and
+#: ``serving`` (chapter 8: Qwen3-32B, DeepSeek-V3/R1, Qwen3-235B-A22B, gpt-oss-120b, aggregated
+#: and disaggregated, H100/H200/B200/GB200).
+TABLES: dict[str, str] = {"dense": "measurements.csv", "serving": "serving.csv"}
+
+
+@lru_cache(maxsize=None)
+def _measurements(table: str = "dense"):
     import pandas as pd
 
-    with resources.files("nvlmodel.data").joinpath("measurements.csv").open() as f:
+    with resources.files("nvlmodel.data").joinpath(TABLES[require_choice("table", table, TABLES)]).open() as f:
         d = pd.read_csv(f, dtype={"backend_version": str, "precision_note": str, "gemm_quant_mode": str,
-                                  "campaign": str})
-    return _prepare(d)
+                                  "campaign": str, "left_out": str})
+    return _prepare(d, strict=table == "dense")
 
 
-def load_measurements(path: "str | None" = None) -> "pd.DataFrame":  # noqa: F821
-    """The curated measured rows (or your own CSV at ``path`` with :data:`REQUIRED_COLUMNS`), with
-    their ``engine`` (backend@campaign), ``split`` (calibration: H100/H200; held-out: the rest)
-    and whether their KV cache fits (``kv_fits``)."""
+def load_measurements(path: "str | None" = None, *, table: str = "dense") -> "pd.DataFrame":  # noqa: F821
+    """A curated table of measured rows (:data:`TABLES`; or your own CSV at ``path`` with
+    :data:`REQUIRED_COLUMNS`, and optionally :data:`PARALLEL_COLUMNS`, ``mode`` and ``left_out``),
+    with their ``engine`` (backend@campaign), ``split`` (calibration: H100/H200; held-out: the
+    rest), whether their KV cache fits (``kv_fits``) and why a row is left out (``left_out``,
+    empty for rows the model uses)."""
     if path is None:
-        return _measurements().copy()
+        return _measurements(table).copy()
     import pandas as pd
 
-    return _prepare(pd.read_csv(path, dtype={"campaign": str}))
+    return _prepare(pd.read_csv(path, dtype={"campaign": str, "left_out": str}), strict=False)
+
+
+#: Optional columns of a measurement table (disaggregated and expert-parallel deployments); absent
+#: or empty: aggregated, one worker, no attention DP or EP.
+PARALLEL_COLUMNS: tuple[str, ...] = ("attention_dp", "ep", "workers", "prefill_tp", "prefill_attention_dp",
+                                     "prefill_ep", "prefill_workers")
 
 
 def _config(row) -> Config:
     kv = getattr(row, "kv_dtype", None)
+    extra = {}
+    for c in PARALLEL_COLUMNS:
+        v = getattr(row, c, None)
+        if v is not None and v == v and v != "":
+            extra[c] = int(v)
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
-                  int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None)
+                  int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None,
+                  mode=getattr(row, "mode", "agg") or "agg", **extra)
 
 
 def calibration_rows(measurements: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
-    """The rows a fit may use: calibration systems only, and only those whose KV fits."""
-    return measurements[measurements.system.isin(CALIBRATION_SYSTEMS) & measurements.kv_fits]
+    """The rows a fit may use: calibration systems only, and only those the model can describe
+    (no ``left_out`` reason; their KV fits)."""
+    ok = measurements.kv_fits
+    if "left_out" in measurements.columns:
+        ok = ok & (measurements.left_out.fillna("") == "")
+    return measurements[measurements.system.isin(CALIBRATION_SYSTEMS) & ok]

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..units import require_choice
 from .data import _config, _measurements, calibration_rows
-from .model import CALIBRATION_SYSTEMS, METRICS, TERMS, Calibration, _steps, _unit_terms, components
+from .model import CALIBRATION_SYSTEMS, METRICS, TERMS, Calibration, _steps, _unit_terms, components, disagg_wait
 
 
 #: The grid the efficiencies are searched on (fractions of peak): deterministic, no optimiser state.
@@ -60,9 +60,10 @@ def _fit_terms(t) -> Calibration:
         decode, p = _steps(t, eb, ec)
         base = decode + t["mix"] * p
         (t_step,) = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base))
-        t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p, np.ones_like(p), p * t["queue"])
         tpot = base + t_step[:, None]
-        ttft = t_req[:, None] + p * (1 + q[:, None] * t["queue"])
+        wait = disagg_wait(t, p, tpot)
+        t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p - t["xfer"] - wait, np.ones_like(p), p * t["queue"])
+        ttft = t_req[:, None] + t["xfer"] + wait + p * (1 + q[:, None] * t["queue"])
         loss = np.sum((tpot / t["tpot"] - 1) ** 2, axis=1) + np.sum((ttft / t["ttft"] - 1) ** 2, axis=1)
         i = int(np.argmin(loss))
         if best is None or loss[i] < best[1]:
@@ -125,7 +126,8 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
 def predictions(measurements: "pd.DataFrame | None" = None,
                 calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """Every measured row with its predicted TPOT and TTFT (ms), the model's parts and the signed
-    relative errors (pred / measured - 1, percent). By default the packaged rows and
+    relative errors (pred / measured - 1, percent); rows with a ``left_out`` reason are dropped
+    (see :func:`left_out_table`). By default the packaged rows and
     :func:`fitted`; for your own ``measurements`` (from :func:`load_measurements`), the engines
     are fitted on their calibration rows unless ``calibrations`` is given. An engine without a
     calibration raises."""
@@ -137,6 +139,8 @@ def predictions(measurements: "pd.DataFrame | None" = None,
     missing = sorted(set(d.engine) - set(cal))
     if missing:
         raise ValueError(f"no calibration for engines {missing}; calibrated: {', '.join(cal)}")
+    if "left_out" in d.columns:  # rows the model cannot describe are reported, not predicted
+        d = d[d.left_out.fillna("") == ""]
     parts = [components(_config(r), cal[r.engine]) for r in d.itertuples()]
     out = d.copy()
     for k in ("decode_step", "prefill", "interference", "decode_comm"):
@@ -183,4 +187,12 @@ def bias_by_tp(pred: "pd.DataFrame", split: str = "held-out") -> "pd.DataFrame":
             cols[key] = g.groupby("tp").tpot_err_pct.median()
     out = pd.DataFrame(cols)
     out.index.name = "tp"
+    return out
+
+
+def left_out_table(measurements: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """Rows the model does not describe, counted by split, system and reason (``left_out``)."""
+    d = measurements[measurements.left_out.fillna("") != ""]
+    reason = d.left_out.str.replace(r"tp=\d+", "tp=N", regex=True).str.split(" \\(| of ", regex=True).str[0]
+    out = d.assign(reason=reason).groupby(["split", "system", "reason"]).size().rename("rows").reset_index()
     return out

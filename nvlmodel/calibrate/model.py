@@ -8,20 +8,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..collectives import engine_allreduce, tp_step_allreduce_time
-from ..hardware import get_gpu
+from ..collectives import engine_allreduce, moe_alltoall
+from ..hardware import NIC_BANDWIDTH, get_gpu
 from ..kvbm import kv_capacity
 from ..models import get_model
-from ..roofline import Efficiency, decode_step, prefill
+from ..roofline import Efficiency, decode_step, prefill, require_parallel
 from ..units import require_choice, require_positive, require_positive_int
 
 
 #: Measured system -> nvlmodel GPU. TP all-reduce comes from the system's own measured curves of
 #: the row's engine (:func:`nvlmodel.collectives.engine_allreduce`).
-SYSTEMS: dict[str, str] = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200"}
+SYSTEMS: dict[str, str] = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200", "gb200": "gb200-b200"}
 CALIBRATION_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm")
 #: Measured precision -> weight format of :mod:`nvlmodel.fp4`.
 WEIGHT_FORMAT: dict[str, str] = {"bf16": "fp16", "fp8": "fp8", "fp4": "nvfp4"}
+#: Models whose routed experts ship in another format than the rest: (model, precision) -> expert format.
+#: gpt-oss-120b's checkpoint holds MXFP4 experts and BF16 attention (REFERENCE.md, Models).
+EXPERT_FORMAT: dict[tuple[str, str], tuple[str, str]] = {("gpt-oss-120b", "fp4"): ("fp16", "mxfp4")}
+MODES: tuple[str, ...] = ("agg", "disagg")
+#: How a disaggregated deployment moves a prompt's KV cache from its prefill to its decode worker,
+#: per GPU stream (bytes/s): over NVLink inside an NVL72 rack, over one 400 Gb/s RDMA NIC per GPU
+#: between HGX nodes (NIXL; line rate assumed).
+KV_TRANSFER_LINK: dict[str, str] = {"gb200": "nvlink", "h100_sxm": "rdma", "h200_sxm": "rdma", "b200_sxm": "rdma"}
 #: KV-cache dtypes a row may state, and their bytes per element.
 KV_DTYPES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
 
@@ -79,7 +87,13 @@ class Calibration:
 class Config:
     """One measured serving configuration. ``backend`` (vllm, trtllm, sglang) picks the engine's
     memory defaults (:data:`ENGINE_MEMORY`); ``kv_dtype`` and ``memory_fraction`` override them
-    (None: the engine's default)."""
+    (None: the engine's default).
+
+    A worker is ``tp x attention_dp`` GPUs with ``ep``-way expert parallelism (MoE models,
+    :func:`nvlmodel.roofline.require_parallel`); ``concurrency`` requests are in flight over
+    ``workers`` such workers. ``mode="agg"``: each worker prefills and decodes. ``mode="disagg"``:
+    the ``tp``/``attention_dp``/``ep`` worker(s) decode, and ``prefill_workers`` workers of
+    ``prefill_tp x prefill_attention_dp`` GPUs (``prefill_ep``) prefill."""
 
     system: str
     model: str
@@ -91,14 +105,34 @@ class Config:
     backend: str = "vllm"
     kv_dtype: str | None = None
     memory_fraction: float | None = None
+    mode: str = "agg"
+    attention_dp: int = 1
+    ep: int = 1
+    workers: int = 1
+    prefill_tp: int | None = None
+    prefill_attention_dp: int = 1
+    prefill_ep: int = 1
+    prefill_workers: int = 1
 
     def __post_init__(self):
         require_choice("system", self.system, SYSTEMS)
-        get_model(self.model)
+        m = get_model(self.model)
         require_choice("precision", self.precision, WEIGHT_FORMAT)
-        for what in ("tp", "concurrency", "isl", "osl"):
+        require_choice("mode", self.mode, MODES)
+        for what in ("tp", "concurrency", "isl", "osl", "attention_dp", "ep", "workers", "prefill_attention_dp",
+                     "prefill_ep", "prefill_workers"):
             require_positive_int(what, getattr(self, what))
-        get_gpu(SYSTEMS[self.system]).require_tp(self.tp)
+        if self.prefill_tp is None:
+            object.__setattr__(self, "prefill_tp", self.tp)
+        require_positive_int("prefill_tp", self.prefill_tp)
+        gpu = get_gpu(SYSTEMS[self.system])
+        gpu.require_tp(self.tp)
+        require_parallel(m, self.tp, self.attention_dp, self.ep)
+        if self.mode == "disagg":
+            gpu.require_tp(self.prefill_tp)
+            require_parallel(m, self.prefill_tp, self.prefill_attention_dp, self.prefill_ep)
+        if self.system == "gb200" and max(self.gpus, self.prefill_gpus if self.mode == "disagg" else 0) > 72:
+            raise ValueError("a worker of more than 72 GPUs does not fit in one GB200 NVL72 rack")
         engine = ENGINE_MEMORY[require_choice("backend", self.backend, ENGINE_MEMORY)]
         if self.kv_dtype is None:
             object.__setattr__(self, "kv_dtype", engine.kv_dtype)
@@ -123,16 +157,75 @@ class Config:
 
     @property
     def weight_format(self) -> str:
-        return WEIGHT_FORMAT[self.precision]
+        return EXPERT_FORMAT.get((self.model, self.precision), (WEIGHT_FORMAT[self.precision],))[0]
+
+    @property
+    def expert_format(self) -> str:
+        return EXPERT_FORMAT.get((self.model, self.precision), (None, WEIGHT_FORMAT[self.precision]))[1]
+
+    @property
+    def fp4_mode(self) -> str:
+        """FP4 weights run W4A4 where the GPU has FP4 tensor cores, else as W4A16 (Hopper: weights
+        dequantized to BF16, as vLLM's and TensorRT-LLM's MXFP4 kernels do there)."""
+        return "w4a4" if get_gpu(self.gpu).fp4_dense_flops else "w4a16"
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of one (decode, or aggregated) worker."""
+        return self.tp * self.attention_dp
+
+    @property
+    def prefill_gpus(self) -> int:
+        return self.prefill_tp * self.prefill_attention_dp
+
+    @property
+    def total_gpus(self) -> int:
+        return self.workers * self.gpus + (self.prefill_workers * self.prefill_gpus if self.mode == "disagg" else 0)
+
+    @property
+    def batch_per_rank(self) -> float:
+        """Sequences each attention-DP rank of a (decode) worker holds: concurrency / (workers x attention_dp)."""
+        return self.concurrency / (self.workers * self.attention_dp)
 
 
-def comm_time(config: Config, tokens: int) -> float:
-    """TP all-reduce time of one forward step over ``tokens`` tokens (0 at TP 1): two all-reduces
-    per layer, each timed by the row's engine's own measured kernel on its system
-    (:func:`nvlmodel.collectives.engine_allreduce`)."""
-    if config.tp == 1:
+def comm_time(config: Config, tokens, *, prefill: bool = False):
+    """Communication of one forward step over ``tokens`` tokens per attention rank (scalar or
+    array) of the (decode or, with ``prefill``, prefill) worker: two TP all-reduces per dense layer
+    and one per MoE layer's attention (each timed by the row's engine's own measured kernel,
+    :func:`nvlmodel.collectives.engine_allreduce`); per MoE layer, the expert all-to-all
+    (:func:`nvlmodel.collectives.moe_alltoall`) where ``ep > 1``, else an all-reduce of the expert
+    output over the worker's GPUs."""
+    m = get_model(config.model)
+    tp, adp, ep = ((config.prefill_tp, config.prefill_attention_dp, config.prefill_ep) if prefill
+                   else (config.tp, config.attention_dp, config.ep))
+    tokens = np.asarray(tokens, dtype=float)
+    msg = tokens * m.hidden * 2.0
+    t = np.zeros_like(tokens)
+    if tp > 1:
+        one = engine_allreduce(config.system, tp, config.backend).time(msg)
+        t = t + one * (2 * m.n_dense_layers + m.moe_layers)
+    if m.is_moe:
+        if ep > 1:
+            t = t + m.moe_layers * moe_alltoall(config.system, ep, m, config.precision).time(tokens)
+        elif tp * adp > 1:
+            t = t + m.moe_layers * engine_allreduce(config.system, tp * adp, config.backend).time(msg * adp)
+    return float(t) if np.ndim(t) == 0 else t
+
+
+def kv_transfer_time(config: Config) -> float:
+    """Disaggregated serving: seconds to move one prompt's KV cache (``isl`` tokens, every layer)
+    from its prefill worker to its decode worker. Each GPU's shard moves in parallel: KV heads
+    split over min(prefill TP, decode TP, KV heads) streams; an MLA latent, whole on every GPU,
+    moves once. A stream runs at one GPU's NVLink bandwidth per direction inside an NVL72 rack, or
+    at one 400 Gb/s NIC between HGX nodes (:data:`KV_TRANSFER_LINK`). Zero in aggregated serving."""
+    if config.mode == "agg":
         return 0.0
-    return tp_step_allreduce_time(config.model, tokens, engine_allreduce(config.system, config.tp, config.backend).time)
+    m = get_model(config.model)
+    bytes_ = m.kv_bytes_per_sequence_per_gpu(config.isl, config.kv_bytes_per_element, 1)
+    streams = 1 if m.mla is not None else max(1, min(config.prefill_tp, config.tp, m.kv_heads))
+    link = (get_gpu(config.gpu).nvlink_bw_per_direction if KV_TRANSFER_LINK[config.system] == "nvlink"
+            else NIC_BANDWIDTH["connectx-7"])
+    return float(bytes_ / (streams * link))
 
 
 def kv_fits(config: Config) -> bool:
@@ -142,28 +235,57 @@ def kv_fits(config: Config) -> bool:
     config's KV dtype."""
     try:
         cap = kv_capacity(config.gpu, config.model, config.weight_format,
-                          kv_bytes_per_element=config.kv_bytes_per_element, tp=config.tp, num_gpus=config.tp,
+                          kv_bytes_per_element=config.kv_bytes_per_element, tp=config.tp, num_gpus=config.gpus,
                           workspace_bytes=0.0, memory_fraction=config.memory_fraction,
-                          fraction_of=config.memory_fraction_of)
+                          fraction_of=config.memory_fraction_of, attention_dp=config.attention_dp,
+                          expert_format=config.expert_format)
     except ValueError:  # the weights alone take the budget (Config has validated everything else)
         return False
-    return bool(config.concurrency * (config.isl + config.osl) <= cap.tokens_per_replica)
+    return bool(config.concurrency / config.workers * (config.isl + config.osl) <= cap.tokens_per_replica)
 
 
 #: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1).
-TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queue")
+TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queue", "xfer", "load", "osl")
 
 
 def _unit_terms(config: Config) -> dict[str, float]:
-    """Decode memory/compute/all-reduce time, prefill memory/compute/all-reduce time, all at
-    efficiency 1; prefills per output token (``mix``) and other requests in flight (``queue``)."""
-    common = dict(kv_bytes_per_element=config.kv_bytes_per_element, tp=config.tp)
-    d = decode_step(config.gpu, config.model, config.weight_format, batch=config.concurrency,
-                    context=config.isl + config.osl // 2, **common)
-    p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl, **common)
-    return {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, config.concurrency),
-            "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl),
-            "mix": (config.concurrency - 1) / config.osl, "queue": config.concurrency - 1}
+    """Decode memory/compute/communication time, prefill memory/compute/communication time, all at
+    efficiency 1; prefills per output token (``mix``), the requests a new one may queue behind
+    (``queue``) and the KV transfer of disaggregated serving (``xfer``).
+
+    Aggregated: a decode step of ``batch_per_rank`` sequences at their mean context; each rank
+    prefills its own requests, so ``mix = (batch_per_rank - 1) / osl`` and ``queue =
+    batch_per_rank - 1`` (for one TP-only worker: concurrency - 1, as in chapter 7).
+    Disaggregated: decode without prefill interference (``mix = 0``, ``queue = 0``); ``load`` is
+    the requests in flight per prefill rank, for :func:`disagg_wait`."""
+    common = dict(kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
+                  expert_format=config.expert_format)
+    b = config.batch_per_rank
+    d = decode_step(config.gpu, config.model, config.weight_format, batch=b, context=config.isl + config.osl // 2,
+                    tp=config.tp, attention_dp=config.attention_dp, ep=config.ep, **common)
+    p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl, tp=config.prefill_tp
+                if config.mode == "disagg" else config.tp,
+                attention_dp=config.prefill_attention_dp if config.mode == "disagg" else config.attention_dp,
+                ep=config.prefill_ep if config.mode == "disagg" else config.ep, **common)
+    t = {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, b),
+         "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=config.mode == "disagg"),
+         "xfer": kv_transfer_time(config)}
+    if config.mode == "agg":
+        t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))
+    else:
+        ranks = config.prefill_workers * config.prefill_attention_dp
+        t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl))
+    return t
+
+
+def disagg_wait(t, fill, tpot):
+    """Queueing for prefill in disaggregated serving, from the closed loop itself: ``load`` requests
+    per prefill rank cycle through prefill (``fill`` each) and ``osl`` decode steps (``tpot``
+    each). When prefill is the bottleneck the loop's throughput is ranks / fill, so each request
+    waits ``load x fill - osl x tpot - fill`` before its prefill starts (the asymptote of mean-value
+    analysis of a closed network); otherwise it does not wait. Zero for aggregated rows (``load``
+    is 0); scalars or arrays."""
+    return np.maximum(t["load"] * fill - t["osl"] * tpot - fill, 0.0)
 
 
 def _steps(t, bandwidth, compute):
@@ -183,12 +305,13 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     decode, fill = (float(x) for x in _steps(t, c.bandwidth, c.compute))
     decode += c.t_step
     interference = t["mix"] * fill
+    wait = float(disagg_wait(t, fill, decode + interference))
     return {"decode_step_s": decode,
             "decode_bottleneck": "compute" if t["dc"] / c.compute > t["dm"] / c.bandwidth else "memory",
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": "compute" if t["pc"] / c.compute > t["pm"] / c.bandwidth else "memory",
-            "interference_s": interference, "tpot_s": decode + interference,
-            "ttft_s": c.t_req + fill * (1 + c.q * t["queue"])}
+            "interference_s": interference, "kv_transfer_s": t["xfer"], "prefill_wait_s": wait,
+            "tpot_s": decode + interference, "ttft_s": c.t_req + t["xfer"] + wait + fill * (1 + c.q * t["queue"])}
 
 
 def predict(config: Config, calibration: Calibration) -> dict[str, float]:

@@ -68,7 +68,8 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
                 kv_bytes_per_element: float = 1.0, tp: int = 8, num_gpus: int = 72,
                 premises: "str | Premises" = "datasheet",
                 workspace_bytes: float = WORKSPACE_BYTES, session_tokens: int = SESSION_TOKENS,
-                memory_fraction: float = 1.0, fraction_of: str = "capacity") -> dict:
+                memory_fraction: float = 1.0, fraction_of: str = "capacity", attention_dp: int = 1,
+                expert_format: str | None = None) -> dict:
     """KV capacity per GPU and in total: (HBM x ``memory_fraction`` - weights / tp - workspace) per
     GPU, divided by the KV bytes of one token on one GPU of the TP group.
 
@@ -81,6 +82,10 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
     ``fraction_of="free"`` applies ``memory_fraction`` to what the weights and workspace leave
     (TensorRT-LLM's ``free_gpu_memory_fraction``) instead of to all of HBM (vLLM's
     ``gpu_memory_utilization``, SGLang's ``mem_fraction_static``).
+    Mixture-of-experts models: a worker of ``tp x attention_dp`` GPUs holds 1/tp of the dense
+    weights on each GPU and spreads the routed experts (in ``expert_format``, default the weight
+    format) over all its GPUs; each attention-DP rank keeps the KV of its own sequences, so
+    ``tokens_per_replica`` is what the whole worker holds.
     Raises ``ValueError`` when the weights do not fit or ``tp`` exceeds the NVLink domain."""
     p = as_premises(premises)
     g = get_gpu(gpu, p)
@@ -92,7 +97,13 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
     if not 0 < require_positive("memory_fraction", memory_fraction) <= 1:
         raise ValueError(f"memory_fraction is a fraction of HBM in (0, 1], got {memory_fraction}")
     hbm = g.hbm_visible_bytes  # under the marketed_hbm premise (the seed) the marketed figure
+    require_positive_int("attention_dp", attention_dp)
     weights = m.params(p) * get_format(weight_format).bytes_per_element / tp
+    if m.is_moe and not p.nominal_params:
+        routed = m.routed_expert_params
+        expert_bytes = get_format(expert_format or weight_format).bytes_per_element
+        weights = ((m.params(p) - routed) * get_format(weight_format).bytes_per_element / tp
+                   + routed * expert_bytes / (tp * attention_dp))
     require_choice("fraction_of", fraction_of, ("capacity", "free"))
     if fraction_of == "capacity":
         budget = hbm * memory_fraction - weights - workspace_bytes
@@ -102,8 +113,8 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
         raise ValueError(f"{m.name} in {weight_format} over TP{tp} takes {weights / GB:.1f} GB per GPU: no room "
                          f"for KV in {hbm * memory_fraction / GB:.0f} GB")
     per_token = m.kv_bytes_per_token(kv_bytes_per_element)
-    per_replica = budget / m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp)
-    total = per_replica * num_gpus / tp
+    per_replica = budget / m.kv_bytes_per_token_per_gpu(kv_bytes_per_element, tp) * attention_dp
+    total = per_replica * num_gpus / (tp * attention_dp)
     return KVCapacity(gpu=g.name, hbm_bytes=hbm, weight_bytes_per_gpu=weights, kv_bytes_per_token=per_token,
                       kv_budget_bytes_per_gpu=budget, tokens_per_gpu=budget / per_token, tokens_per_replica=per_replica,
                       total_kv_budget_bytes=budget * num_gpus, total_tokens=total, sessions=total / session_tokens)

@@ -1,0 +1,238 @@
+"""Best deployment under an SLA: enumerate deployments of one model on H100 HGX nodes, B200 HGX
+nodes and one GB200 NVL72 rack, predict each with the calibrated step model, keep those that meet
+the SLA and fit in memory, and return the Pareto frontier of output tokens/s per GPU against
+tokens/s per user.
+
+A deployment (:func:`search`):
+
+* **aggregated**: one worker of ``tp x attention_dp`` GPUs (``ep``-way expert parallelism for MoE
+  models) holding ``batch`` sequences per attention rank; TPOT = decode step + the prefills of
+  the rank's other requests spread over ``osl`` steps; TTFT = per-request cost + one prefill +
+  the ``q`` share of the rank's other prefills (:mod:`nvlmodel.calibrate`'s model, same
+  parameters).
+* **disaggregated**: ``n_p`` prefill workers and ``n_d`` decode workers, each with its own
+  parallelism; TPOT = decode step (no prefill interference); TTFT = per-request cost + one
+  prefill + the prompt's KV moved to the decode worker; the pool sizes by rate matching
+  (aiconfigurator): the (n_p, n_d) maximising min(0.90 x prefill rate x n_p, 0.92 x decode rate
+  x n_d) per GPU, within the GPU budget. At the matched rate the prefill pool is not saturated,
+  so no prefill queue is added (an assumption; chapter 8 shows how measured TTFTs exceed it).
+
+Every step time comes from :func:`nvlmodel.roofline.decode_step` and :func:`~nvlmodel.roofline.prefill`
+(arrays over the batch grid), the engines' measured all-reduce and all-to-all curves
+(:func:`nvlmodel.calibrate.comm_time`) and one engine's calibration fitted on H100/H200 rows of
+the serving table (:func:`fitted_serving`). Memory: weights plus ``batch x (isl + osl)`` tokens of
+KV per rank within the engine's KV budget (:func:`nvlmodel.kvbm.kv_capacity`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .calibrate import Calibration, Config, comm_time, fit_engines, load_measurements
+from .calibrate.model import kv_transfer_time
+from .hardware import get_gpu
+from .kvbm import kv_capacity
+from .models import get_model
+from .roofline import decode_step, prefill
+from .units import require_choice, require_positive, require_positive_int
+
+#: Systems a deployment may use -> (label, GPUs available: one NVL72 rack, or nine 8-GPU HGX nodes).
+SEARCH_SYSTEMS: dict[str, tuple[str, int]] = {"h100_sxm": ("H100 HGX", 72), "b200_sxm": ("B200 HGX", 72),
+                                              "gb200": ("GB200 NVL72", 72)}
+#: Default weight precision per system: the lowest each runs natively (Hopper has no FP4 tensor cores).
+DEFAULT_PRECISION: dict[str, str] = {"h100_sxm": "fp8", "b200_sxm": "fp4", "gb200": "fp4"}
+#: Batch sizes (sequences per attention rank) the search tries.
+BATCHES = np.unique(np.round(np.geomspace(1, 1024, 31))).astype(float)
+#: aiconfigurator's rate-matching derating of prefill and decode throughput.
+PREFILL_DERATE, DECODE_DERATE = 0.90, 0.92
+MAX_WORKERS = 16
+ENGINE = "trtllm@serving"
+
+
+@lru_cache(maxsize=1)
+def fitted_serving() -> dict[str, Calibration]:
+    """Each engine's calibration fitted on the H100/H200 rows of the serving table (chapter 8)."""
+    return fit_engines(load_measurements(table="serving"))
+
+
+@dataclass(frozen=True)
+class SLA:
+    """Limits a deployment must meet: time to first token and time per output token, seconds."""
+
+    ttft_s: float
+    tpot_s: float
+
+    def __post_init__(self):
+        require_positive("ttft_s", self.ttft_s)
+        require_positive("tpot_s", self.tpot_s)
+
+
+def parallel_configs(system: str, model: str, max_gpus: int) -> list[tuple[int, int, int]]:
+    """Worker shapes (tp, attention_dp, ep) of ``model`` on ``system`` with at most ``max_gpus``
+    GPUs: TP within one NVLink domain and dividing the heads; dense models TP only; MoE models
+    attention TP or attention DP, with EP over all the worker's GPUs or none."""
+    m = get_model(model)
+    domain = get_gpu(_gpu(system)).nvlink_domain_gpus
+    sizes = [g for g in (1, 2, 4, 8, 16, 32, 64, 72) if g <= max_gpus]
+    out = []
+    for g in sizes:
+        for tp in (t for t in (1, 2, 4, 8, 16, 32, 64, 72) if g % t == 0 and t <= domain and m.heads % t == 0):
+            adp = g // tp
+            if not m.is_moe:
+                if adp == 1:
+                    out.append((tp, 1, 1))
+                continue
+            if adp not in (1, g):  # attention all TP or all DP, as the engines run it
+                continue
+            for ep in {1, g}:
+                if m.experts % ep == 0 and not (ep == 1 and adp > 1):
+                    out.append((tp, adp, ep))
+    return out
+
+
+def _gpu(system: str) -> str:
+    from .calibrate import SYSTEMS
+
+    return SYSTEMS[require_choice("system", system, SEARCH_SYSTEMS)]
+
+
+def _worker(system, model, precision, shape, isl, osl, cal: Calibration, backend: str):
+    """Decode TPOT over :data:`BATCHES` (array), prefill time of one prompt, the largest batch per
+    rank that fits in memory, and the aggregated TPOT/TTFT arrays, for one worker shape; None
+    where the weights do not fit."""
+    tp, adp, ep = shape
+    cfg = Config(system, model, precision, tp, 1, isl, osl, backend=backend, attention_dp=adp, ep=ep)
+    try:
+        cap = kv_capacity(cfg.gpu, model, cfg.weight_format, kv_bytes_per_element=cfg.kv_bytes_per_element, tp=tp,
+                          num_gpus=cfg.gpus, workspace_bytes=0.0, memory_fraction=cfg.memory_fraction,
+                          fraction_of=cfg.memory_fraction_of, attention_dp=adp, expert_format=cfg.expert_format)
+    except ValueError:
+        return None
+    b = BATCHES
+    common = dict(kv_bytes_per_element=cfg.kv_bytes_per_element, fp4_mode=cfg.fp4_mode, expert_format=cfg.expert_format,
+                  tp=tp, attention_dp=adp, ep=ep)
+    d = decode_step(cfg.gpu, model, cfg.weight_format, batch=b, context=isl + osl // 2, **common)
+    p = prefill(cfg.gpu, model, cfg.weight_format, prompt=isl, **common)
+    decode = np.maximum(d.t_memory / cal.bandwidth, d.t_compute / cal.compute) + comm_time(cfg, b) + cal.t_step
+    fill = max(p.t_memory / cal.bandwidth, p.t_compute / cal.compute) + comm_time(cfg, isl)
+    fits = b * (isl + osl) <= cap.tokens_per_replica / adp
+    return {"cfg": cfg, "decode": decode, "fill": fill, "fits": fits,
+            "agg_tpot": decode + (b - 1) / osl * fill, "agg_ttft": cal.t_req + fill * (1 + cal.q * (b - 1))}
+
+
+def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...] = tuple(SEARCH_SYSTEMS),
+           precision: dict[str, str] | None = None, engine: str = ENGINE, max_gpus: int = 72,
+           calibrations: dict[str, Calibration] | None = None) -> "pd.DataFrame":  # noqa: F821
+    """Every memory-feasible deployment of ``model`` for prompts of ``isl`` and outputs of ``osl``
+    tokens on each of ``systems`` (at most ``max_gpus`` GPUs), predicted with ``engine``'s
+    calibration, with whether it meets ``sla``. One row per candidate: system, mode, shapes,
+    batch per rank, pool sizes, GPUs, TTFT, TPOT, tokens/s per user (1 / TPOT) and output
+    tokens/s per GPU. ``df.attrs["candidates"]`` counts every candidate evaluated (feasible or not)."""
+    import pandas as pd
+
+    model = get_model(model).key  # validates; aliases (deepseek-r1) resolve
+    require_positive_int("isl", isl)
+    require_positive_int("osl", osl)
+    require_positive_int("max_gpus", max_gpus)
+    if not isinstance(sla, SLA):
+        raise TypeError("sla must be an nvlmodel.search.SLA(ttft_s, tpot_s)")
+    cal_all = fitted_serving() if calibrations is None else calibrations
+    cal = cal_all[require_choice("engine", engine, cal_all)]
+    backend = engine.split("@")[0]
+    rows, evaluated = [], 0
+    for system in systems:
+        require_choice("system", system, SEARCH_SYSTEMS)
+        prec = (precision or {}).get(system, DEFAULT_PRECISION[system])
+        budget = min(max_gpus, SEARCH_SYSTEMS[system][1])
+        workers = {}
+        for shape in parallel_configs(system, model, budget):
+            w = _worker(system, model, prec, shape, isl, osl, cal, backend)
+            if w is not None:
+                workers[shape] = w
+        label = SEARCH_SYSTEMS[system][0]
+        # aggregated: one worker per shape, every batch
+        for shape, w in workers.items():
+            g = w["cfg"].gpus
+            evaluated += len(BATCHES)
+            ok = w["fits"]
+            for i in np.flatnonzero(ok):
+                b = BATCHES[i]
+                rows.append((label, system, prec, "agg", shape, None, b, 1, 0, g, w["agg_ttft"][i], w["agg_tpot"][i],
+                             b * shape[1] / w["agg_tpot"][i] / g))
+        # disaggregated: every prefill shape x decode shape x batch x (n_p, n_d) within the budget
+        n = np.arange(1, MAX_WORKERS + 1, dtype=float)
+        for (ps, pw), (ds, dw) in itertools.product(workers.items(), workers.items()):
+            gp, gd = pw["cfg"].gpus, dw["cfg"].gpus
+            npp, ndd = np.meshgrid(n, n, indexing="ij")
+            gpus = npp * gp + ndd * gd
+            evaluated += len(BATCHES) * gpus.size
+            within = gpus <= budget
+            if not within.any():
+                continue
+            p_rate = ps[1] / pw["fill"]  # requests/s of one prefill worker (one prompt per attention rank)
+            xfer = kv_transfer_time(Config(system, model, prec, ds[0], 1, isl, osl, backend=backend, mode="disagg",
+                                           attention_dp=ds[1], ep=ds[2], prefill_tp=ps[0],
+                                           prefill_attention_dp=ps[1], prefill_ep=ps[2]))
+            for i in np.flatnonzero(dw["fits"]):
+                b = BATCHES[i]
+                tpot = dw["decode"][i]
+                d_rate = b * ds[1] / (osl * tpot)  # requests/s of one decode worker
+                served = np.minimum(PREFILL_DERATE * p_rate * npp, DECODE_DERATE * d_rate * ndd)
+                per_gpu = np.where(within, served * osl / gpus, -np.inf)
+                k = np.unravel_index(np.argmax(per_gpu), per_gpu.shape)
+                rows.append((label, system, prec, "disagg", ds, ps, b, int(npp[k]), int(ndd[k]), int(gpus[k]),
+                             cal.t_req + pw["fill"] + xfer, tpot, per_gpu[k]))
+    cols = ["system", "system_key", "precision", "mode", "decode_shape", "prefill_shape", "batch", "prefill_workers",
+            "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_gpu"]
+    out = pd.DataFrame(rows, columns=cols)
+    out["tok_s_per_user"] = 1.0 / out.tpot_s
+    out["meets_sla"] = (out.ttft_s <= sla.ttft_s) & (out.tpot_s <= sla.tpot_s)
+    out.loc[out["mode"] == "agg", "prefill_workers"] = 0
+    out.attrs["candidates"] = evaluated
+    return out
+
+
+def pareto(points: "pd.DataFrame", x: str = "tok_s_per_user", y: str = "tok_s_per_gpu") -> "pd.DataFrame":  # noqa: F821
+    """The rows no other row beats on both ``x`` and ``y`` (higher is better), sorted by ``x``."""
+    if points.empty:
+        return points
+    d = points.sort_values([x, y], ascending=[False, False])
+    best, keep = -np.inf, []
+    for idx, v in zip(d.index, d[y].to_numpy()):
+        if v > best:
+            keep.append(idx)
+            best = v
+    return points.loc[keep].sort_values(x)
+
+
+def best(model: str, isl: int, osl: int, sla: SLA, **kw) -> "pd.DataFrame":  # noqa: F821
+    """The Pareto frontier per system of :func:`search`'s deployments that meet ``sla``. Empty with
+    ``attrs["why"]`` saying so when none does."""
+    import pandas as pd
+
+    allc = search(model, isl, osl, sla, **kw)
+    ok = allc[allc.meets_sla]
+    frames = [pareto(g) for _, g in ok.groupby("system", sort=False)]
+    out = pd.concat(frames) if frames else allc.iloc[0:0]
+    out.attrs["candidates"] = allc.attrs["candidates"]
+    if out.empty:
+        if allc.empty:
+            why = "no deployment fits in memory"
+        else:
+            why = (f"no deployment meets the SLA (TTFT <= {sla.ttft_s * 1e3:.0f} ms, TPOT <= {sla.tpot_s * 1e3:.1f} ms); "
+                   f"the fastest TTFT is {allc.ttft_s.min() * 1e3:.0f} ms and the fastest TPOT "
+                   f"{allc.tpot_s.min() * 1e3:.1f} ms")
+        out.attrs["why"] = why
+    return out.reset_index(drop=True)
+
+
+def best_per_gpu(frontier: "pd.DataFrame", min_tok_s_per_user: float) -> "pd.DataFrame":  # noqa: F821
+    """Per system, the frontier point with the most tokens/s per GPU at at least
+    ``min_tok_s_per_user`` tokens/s per user (the per-GPU question at a matched interactivity)."""
+    require_positive("min_tok_s_per_user", min_tok_s_per_user)
+    d = frontier[frontier.tok_s_per_user >= min_tok_s_per_user]
+    return d.loc[d.groupby("system", sort=False).tok_s_per_gpu.idxmax()].reset_index(drop=True)

@@ -1,0 +1,135 @@
+"""Build nvlmodel/data/serving.csv: the measured MoE, dense-Qwen and disaggregated serving rows that
+chapter 8 calibrates on (H100/H200) and holds out (B200, GB200).
+
+Reads ../shared/data/aiconfigurator/silicon_sample.csv (ai-dynamo/aiconfigurator, Apache-2.0,
+commit 095f58a51) and keeps the rows of Qwen3-32B, DeepSeek-V3/R1, Qwen3-235B-A22B and gpt-oss-120b
+on H100 SXM, H200 SXM, B200 SXM and GB200, aggregated and disaggregated, with the columns the model
+needs. Nothing else of that file is carried.
+
+Conventions read from the rows themselves (check them in the source):
+
+* ``concurrency`` is the client's ``silicon_concurrency`` (requests in flight); where the source
+  omits it, batch x attention-DP (aggregated) or decode batch x decode workers x decode
+  attention-DP (disaggregated), which is what it equals in every row that has both.
+* ``batch_size`` and ``decode_batch_size`` count sequences per attention-DP rank.
+* A deployment is ``tp`` x ``attention_dp`` GPUs per worker with ``ep``-way expert parallelism;
+  the source's ``moe_tp_size`` is recorded and must satisfy moe_tp x ep = tp x attention_dp.
+* ``campaign`` is ``serving`` for every row: Hopper and Blackwell rows of one engine were measured
+  with different versions (and the disaggregated Hopper rows are few), so one calibration per
+  engine, over both modes and every model, is the finest the split allows.
+* An empty ``precision`` (unquantized checkpoint) is recorded as ``bf16`` with a note.
+
+``left_out`` says why a row cannot be modelled as recorded (it stays in the table, and chapter 8
+reports it as left out): disaggregated rows that give no worker counts or per-worker batch, and
+rows whose parallelism fields disagree.
+
+    python scripts/curate_serving.py [--shared ../shared]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = "ai-dynamo/aiconfigurator@095f58a51 systems/silicon_sample.csv"
+MODELS = {
+    "Qwen/Qwen3-32B": "qwen3-32b", "nvidia/Qwen3-32B-NVFP4": "qwen3-32b",
+    "deepseek-ai/DeepSeek-R1": "deepseek-v3", "deepseek-ai/DeepSeek-V3": "deepseek-v3",
+    "nvidia/DeepSeek-R1-NVFP4": "deepseek-v3",
+    "Qwen/Qwen3-235B-A22B-FP8": "qwen3-235b-a22b", "openai/gpt-oss-120b": "gpt-oss-120b",
+}
+SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
+COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
+           "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
+           "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
+           "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out")
+
+
+def _int(v: str) -> int | None:
+    return int(float(v)) if v not in ("", None) else None
+
+
+def _field(source: str, key: str) -> str:
+    m = re.search(rf"(?:^|; ){key}=([^;]*)", source)
+    return m.group(1).strip() if m else ""
+
+
+def curate(path: Path) -> list[dict]:
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            if r["model_path"] not in MODELS or r["system"] not in SYSTEMS:
+                continue
+            if float(r["pp_size"] or r["decode_pp_size"] or 1) != 1:
+                continue
+            src = r["silicon_data_source"]
+            moe = MODELS[r["model_path"]] != "qwen3-32b"
+            conc = _int(_field(src, "silicon_concurrency"))
+            note, precision_note = [], ""
+            precision = r["precision"]
+            if not precision:
+                precision, precision_note = "bf16", "precision inferred: unquantized checkpoint"
+            if r["mode"] == "agg":
+                tp, adp, mtp, ep = (_int(r[k]) for k in ("tp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size"))
+                adp = adp or 1
+                mtp, ep = mtp or tp, ep or 1
+                workers, prefill = 1, (None, None, None, None, None)
+                if conc is None and r["batch_size"]:
+                    conc = _int(r["batch_size"]) * adp
+            else:
+                tp, adp, mtp, ep = (_int(r[f"decode_{k}"]) for k in ("tp_size", "attention_dp_size", "moe_tp_size",
+                                                                      "moe_ep_size"))
+                adp = adp or 1
+                workers = _int(r["decode_num_workers"])
+                prefill = (_int(r["prefill_tp_size"]), _int(r["prefill_attention_dp_size"]) or 1,
+                           _int(r["prefill_moe_tp_size"]), _int(r["prefill_moe_ep_size"]),
+                           _int(r["prefill_num_workers"]))
+                if not moe:
+                    prefill = (prefill[0], prefill[1], prefill[0], 1, prefill[4])
+                if workers is None or prefill[4] is None:
+                    note.append("worker counts not recorded: the load per worker is unknown")
+                elif conc is None and r["decode_batch_size"]:
+                    conc = _int(r["decode_batch_size"]) * workers * adp
+                if moe and prefill[2] and prefill[3] and prefill[2] * prefill[3] != prefill[0] * prefill[1]:
+                    note.append("prefill parallelism fields disagree (moe_tp x ep != tp x attention_dp)")
+            if not moe:  # a dense model has no experts to split: its MoE fields are meaningless
+                mtp, ep = tp, 1
+            if mtp and ep and tp and mtp * ep != tp * adp:
+                note.append("parallelism fields disagree (moe_tp x ep != tp x attention_dp)")
+            if conc is None:
+                note.append("concurrency not recorded")
+            rows.append({
+                "source_id": r["id"], "system": r["system"], "backend": r["backend"],
+                "backend_version": r["backend_version"], "campaign": "serving", "mode": r["mode"],
+                "model": MODELS[r["model_path"]], "checkpoint": r["model_path"], "precision": precision,
+                "isl": int(r["isl"]), "osl": int(r["osl"]), "concurrency": conc if conc is not None else "",
+                "tp": tp, "attention_dp": adp, "moe_tp": mtp, "ep": ep, "workers": workers if workers else "",
+                "prefill_tp": prefill[0] or "", "prefill_attention_dp": prefill[1] or "",
+                "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
+                "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
+                "measured": _field(src, "measured")[:10], "precision_note": precision_note,
+                "left_out": "; ".join(note),
+            })
+    rows.sort(key=lambda r: (r["model"], r["system"], r["mode"], r["backend"], r["precision"], r["isl"], r["osl"],
+                             str(r["tp"]), str(r["concurrency"]), r["source_id"]))
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shared", default=str(ROOT.parent / "shared"), help="the shared/ folder")
+    args = p.parse_args()
+    rows = curate(Path(args.shared) / "data" / "aiconfigurator" / "silicon_sample.csv")
+    out = ROOT / "nvlmodel" / "data" / "serving.csv"
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {len(rows)} rows to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Chapter 8: MoE step cost, expert all-to-all, disaggregated serving, the serving-table calibration
+and the deployment search; numbers pinned to hand calculations written here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nvlmodel import calibrate as cal
+from nvlmodel import search
+from nvlmodel.collectives import expected_destinations, moe_alltoall
+from nvlmodel.hardware import get_gpu
+from nvlmodel.models import get_model
+from nvlmodel.roofline import decode_step, prefill, require_parallel
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "aiconfigurator" / "silicon_sample.csv"
+
+
+def test_moe_decode_step_by_hand():
+    # DeepSeek-V3 FP8 on one GB200, a worker of 8 GPUs: attention DP 8, EP 8; 4 sequences per rank at context 2,000.
+    m = get_model("deepseek-v3")
+    expert = 3 * 7168 * 2048
+    routed_active = 58 * 8 * expert
+    dense = m.active_params - m.embedding_params - routed_active  # attention, dense MLPs, shared expert, LM head
+    tokens = 4 * 8  # the worker's tokens
+    touched = 32 * (1 - (1 - 8 / 256) ** tokens)  # of this rank's 256 / 8 experts
+    weights = dense * 1.0 + 58 * touched * expert * 1.0  # tp = 1: all the dense part; EP 8 of 8 GPUs: whole experts
+    kv = 4 * 2000 * 61 * 576  # MLA latent, FP8
+    s = decode_step("gb200", "deepseek-v3", "fp8", batch=4, context=2000, tp=1, attention_dp=8, ep=8)
+    assert s.weight_bytes == pytest.approx(weights)
+    assert s.kv_bytes == pytest.approx(kv)
+    g = get_gpu("gb200")
+    assert s.t_memory == pytest.approx((weights + kv) / g.hbm_bandwidth)
+    gemm = 4 * 2 * dense + tokens * 2 * routed_active / 8
+    attn = 4 * 2 * 128 * (576 + 512) * 61 * 2000
+    assert s.t_compute == pytest.approx(gemm / g.peak_flops("fp8") + attn / g.peak_flops("fp8"))
+    # an array of batches gives the same numbers element by element
+    arr = decode_step("gb200", "deepseek-v3", "fp8", batch=np.array([4.0, 64.0]), context=2000, tp=1,
+                      attention_dp=8, ep=8)
+    assert arr.time[0] == pytest.approx(s.time)
+    assert arr.time[1] > arr.time[0]
+
+
+def test_dense_models_unchanged_by_the_moe_path():
+    a = decode_step("b200", "llama-3.1-70b", "fp8", batch=16, context=2048, tp=2)
+    w = get_model("llama-3.1-70b").matmul_params() * 1.0 / 2
+    assert a.weight_bytes == pytest.approx(w)
+
+
+def test_parallelism_is_checked():
+    m = get_model("deepseek-v3")
+    assert require_parallel(m, 8, 1, 8) == 8
+    with pytest.raises(ValueError, match="does not divide the 128 attention heads"):
+        require_parallel(m, 12, 1, 1)
+    with pytest.raises(ValueError, match="must divide both"):
+        require_parallel(m, 1, 6, 4)
+    with pytest.raises(ValueError, match="dense"):
+        require_parallel(get_model("qwen3-32b"), 2, 2, 1)
+
+
+def test_alltoall_measured_and_modelled():
+    # GB200, EP 8, FP8 payload, 64 tokens per rank: the measured prepare + dispatch + combine, read from the table
+    d = pd.read_csv(ROOT / "nvlmodel" / "data" / "moe_alltoall.csv")
+    row = d[(d.dtype == "fp8") & (d.ep == 8) & (d.tokens_per_rank == 64)].iloc[0]
+    assert moe_alltoall("gb200", 8, "deepseek-v3", "fp8").time(64) == pytest.approx(row.latency_ms / 1e3)
+    assert row.latency_ms == pytest.approx(row.prepare_ms + row.dispatch_ms + row.combine_ms, rel=1e-4)
+    # HGX: NCCL all-to-all of tokens x hidden x distinct destinations, dispatch in FP8 then combine in BF16
+    assert expected_destinations(8, 8) == pytest.approx(8 * (1 - (7 / 8) ** 8))
+    a = moe_alltoall("h200_sxm", 8, "deepseek-v3", "fp8")
+    per = 7168 * expected_destinations(8, 8)
+    assert a.time(64) == pytest.approx(a._nccl(8, 64 * per * 1.0) + a._nccl(8, 64 * per * 2.0))
+    # beyond a node: the off-node share over one 400 Gb/s NIC per GPU bounds it from below
+    wide = moe_alltoall("h200_sxm", 32, "deepseek-v3", "fp8")
+    dest = expected_destinations(32, 8)
+    assert wide.time(4096) >= 4096 * 7168 * dest * 3.0 * (1 - 8 / 32) / 50e9
+    assert moe_alltoall("gb200", 1).time(100) == 0.0
+    with pytest.raises(ValueError, match="dense"):
+        moe_alltoall("gb200", 8, "qwen3-32b")
+    with pytest.raises(ValueError, match="valid choices"):
+        moe_alltoall("tpu", 8)
+
+
+def test_disagg_ttft_components_by_hand():
+    c = cal.Config("gb200", "deepseek-v3", "fp8", 1, 256, 8192, 1024, backend="trtllm", mode="disagg", attention_dp=8,
+                   ep=8, workers=1, prefill_tp=1, prefill_attention_dp=4, prefill_ep=4, prefill_workers=2)
+    calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.004, t_req=0.1, q=0.5)
+    parts = cal.components(c, calib)
+    # the prompt's KV: 8,192 tokens x 61 layers x 576 latent x 1 byte (TRT-LLM default BF16 KV: 2 bytes), once over NVLink
+    kv = 8192 * 61 * 576 * 2.0
+    assert parts["kv_transfer_s"] == pytest.approx(kv / 900e9)
+    p = prefill("gb200", "deepseek-v3", "fp8", prompt=8192, tp=1, attention_dp=4, ep=4, kv_bytes_per_element=2.0)
+    fill = max(p.t_memory / 0.8, p.t_compute / 0.6) + cal.comm_time(c, 8192, prefill=True)
+    assert parts["prefill_s"] == pytest.approx(fill)
+    d = decode_step("gb200", "deepseek-v3", "fp8", batch=256 / 8, context=8192 + 512, tp=1, attention_dp=8, ep=8,
+                    kv_bytes_per_element=2.0)
+    tpot = max(d.t_memory / 0.8, d.t_compute / 0.6) + cal.comm_time(c, 32) + 0.004
+    assert parts["tpot_s"] == pytest.approx(tpot) and parts["interference_s"] == 0
+    load = 256 / (2 * 4)  # requests per prefill rank
+    wait = max(load * fill - 1024 * tpot - fill, 0.0)
+    assert parts["prefill_wait_s"] == pytest.approx(wait)
+    assert parts["ttft_s"] == pytest.approx(0.1 + kv / 900e9 + wait + fill)  # no q term in disaggregated serving
+
+
+def test_serving_held_out_rows_never_reach_the_fit():
+    d = cal.load_measurements(table="serving")
+    base = cal.fit_engines(d)
+    scrambled = d.copy()
+    held = scrambled.split == "held-out"
+    assert set(scrambled[held].system) == {"b200_sxm", "gb200"}
+    scrambled.loc[held, ["tpot_ms", "ttft_ms"]] *= 3.0
+    assert cal.fit_engines(scrambled) == base
+    moved = d.copy()
+    moved.loc[moved.engine == "trtllm@serving", "tpot_ms"] *= 3.0
+    assert cal.fit_engines(moved)["trtllm@serving"] != base["trtllm@serving"]
+
+
+def test_left_out_rows_have_reasons_and_are_not_predicted():
+    d = cal.load_measurements(table="serving")
+    out = d[d.left_out != ""]
+    assert len(out) > 0 and not (out.left_out.str.len() == 0).any()
+    pred = cal.predictions(d, cal.fit_engines(d))
+    assert len(pred) == (d.left_out == "").sum()
+    t = cal.left_out_table(d)
+    assert t.rows.sum() == len(out)
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data beside the clone")
+def test_serving_curation_reproduces_the_table():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import curate_serving
+    finally:
+        sys.path.pop(0)
+    rows = curate_serving.curate(SHARED)
+    table = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv", dtype=str, keep_default_na=False)
+    assert len(rows) == len(table)
+    assert [r["source_id"] for r in rows] == list(table.source_id)
+
+
+# ------------------------------------------------------------------------------------------
+# search
+# ------------------------------------------------------------------------------------------
+
+def _dominated(row, others):
+    return ((others.tok_s_per_user >= row.tok_s_per_user) & (others.tok_s_per_gpu >= row.tok_s_per_gpu)
+            & ((others.tok_s_per_user > row.tok_s_per_user) | (others.tok_s_per_gpu > row.tok_s_per_gpu))).any()
+
+
+@settings(max_examples=8, deadline=None)
+@given(model=st.sampled_from(["deepseek-v3", "qwen3-32b", "gpt-oss-120b"]),
+       isl=st.sampled_from([512, 1024, 4096]), osl=st.sampled_from([256, 1024]),
+       ttft=st.floats(0.2, 5.0), tpot=st.floats(0.008, 0.1))
+def test_frontier_is_feasible_and_non_dominated(model, isl, osl, ttft, tpot):
+    sla = search.SLA(ttft, tpot)
+    allc = search.search(model, isl, osl, sla, systems=("b200_sxm", "gb200"), max_gpus=32)
+    front = search.best(model, isl, osl, sla, systems=("b200_sxm", "gb200"), max_gpus=32)
+    assert (front.ttft_s <= ttft).all() and (front.tpot_s <= tpot).all() and (front.gpus <= 32).all()
+    for system, f in front.groupby("system"):
+        pool = allc[(allc.system == system) & allc.meets_sla]
+        for row in f.itertuples():
+            assert not _dominated(row, pool)
+        # every feasible point of the system is dominated by, or on, the frontier
+        assert len(f) == len(search.pareto(pool))
+    if front.empty:
+        assert "why" in front.attrs
+
+
+def test_search_by_hand_for_one_aggregated_point():
+    calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.004, t_req=0.1, q=0.5)
+    out = search.search("qwen3-32b", 1024, 1024, search.SLA(10.0, 1.0), systems=("gb200",), max_gpus=8,
+                        calibrations={"trtllm@serving": calib})
+    row = out[(out["mode"] == "agg") & (out.decode_shape == (2, 1, 1)) & (out.batch == 16)].iloc[0]
+    c = cal.Config("gb200", "qwen3-32b", "fp4", 2, 16, 1024, 1024, backend="trtllm")
+    parts = cal.components(c, calib)
+    assert row.tpot_s == pytest.approx(parts["tpot_s"])
+    assert row.ttft_s == pytest.approx(parts["ttft_s"])
+    assert row.tok_s_per_gpu == pytest.approx(16 / parts["tpot_s"] / 2)
+
+
+def test_search_rejects_bad_input_and_says_why():
+    with pytest.raises(ValueError, match="valid choices"):
+        search.search("gpt-5", 1024, 1024, search.SLA(1, 0.05))
+    with pytest.raises(ValueError, match="valid choices"):
+        search.search("qwen3-32b", 1024, 1024, search.SLA(1, 0.05), systems=("tpu",))
+    with pytest.raises(ValueError, match="ttft_s"):
+        search.SLA(-1, 0.05)
+    with pytest.raises(ValueError, match="isl"):
+        search.search("qwen3-32b", 0, 1024, search.SLA(1, 0.05))
+    empty = search.best("qwen3-32b", 1024, 1024, search.SLA(0.001, 0.05))
+    assert empty.empty and "no deployment meets the SLA" in empty.attrs["why"]
