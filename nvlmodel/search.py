@@ -236,3 +236,30 @@ def best_per_gpu(frontier: "pd.DataFrame", min_tok_s_per_user: float) -> "pd.Dat
     require_positive("min_tok_s_per_user", min_tok_s_per_user)
     d = frontier[frontier.tok_s_per_user >= min_tok_s_per_user]
     return d.loc[d.groupby("system", sort=False).tok_s_per_gpu.idxmax()].reset_index(drop=True)
+
+
+#: Restrictions :func:`what_buys` compares: name -> which candidates they keep.
+VARIANTS: dict[str, str] = {
+    "aggregated, EP <= 8": "agg only, every worker within 8 GPUs",
+    "aggregated, any EP": "agg only",
+    "disaggregated allowed, EP <= 8": "agg or disagg, every worker within 8 GPUs",
+    "everything": "agg or disagg, any worker size",
+}
+
+
+def what_buys(model: str, isl: int, osl: int, sla: SLA, min_tok_s_per_user: float, **kw) -> "pd.DataFrame":  # noqa: F821
+    """Best output tokens/s per GPU per system at ``min_tok_s_per_user`` or more tokens/s per user,
+    under ``sla``, for each restriction of :data:`VARIANTS`: what disaggregation and wide expert
+    parallelism add on each system. NaN where no deployment of that kind meets the SLA."""
+    import pandas as pd
+
+    require_positive("min_tok_s_per_user", min_tok_s_per_user)
+    allc = search(model, isl, osl, sla, **kw)
+    ok = allc[allc.meets_sla & (allc.tok_s_per_user >= min_tok_s_per_user)]
+    small = ok.decode_shape.map(lambda s: s[0] * s[1] <= 8) & ok.prefill_shape.map(
+        lambda s: s is None or s[0] * s[1] <= 8)
+    keep = {"aggregated, EP <= 8": (ok["mode"] == "agg") & small, "aggregated, any EP": ok["mode"] == "agg",
+            "disaggregated allowed, EP <= 8": small, "everything": ok["mode"].notna()}
+    out = pd.DataFrame({name: ok[mask].groupby("system", sort=False).tok_s_per_gpu.max() for name, mask in keep.items()})
+    out.index.name = "system"
+    return out.reindex([SEARCH_SYSTEMS[s][0] for s in kw.get("systems", SEARCH_SYSTEMS)])

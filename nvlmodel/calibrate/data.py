@@ -19,7 +19,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("system", "backend", "campaign", "model", "
 
 def _prepare(d: "pd.DataFrame", strict: bool = True) -> "pd.DataFrame":  # noqa: F821
     """Add ``engine``, ``split``, ``kv_fits`` and ``left_out`` (why a row cannot be modelled: the
-    table's own reason, or the configuration's error). ``strict``: a row that cannot be modelled
+    table's own reason, or the configuration's error; rows whose KV does not fit are modelled and
+    flagged by ``kv_fits``, and left out of fits and error tables). ``strict``: a row that cannot be modelled
     raises instead (the dense table, where every row must be valid)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in d.columns]
     if missing:
@@ -42,8 +43,6 @@ def _prepare(d: "pd.DataFrame", strict: bool = True) -> "pd.DataFrame":  # noqa:
                 raise
             reasons[i], _ = str(exc), fits.append(False)
             continue
-        if not fits[-1]:
-            reasons[i] = "KV cache does not fit: the engine would queue for memory, which the model does not describe"
     d["kv_fits"] = fits
     d["left_out"] = reasons
     return d

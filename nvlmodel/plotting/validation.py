@@ -9,7 +9,7 @@ from ..units import require_choice
 from .style import PRESET_COLORS, _axes, _styled
 
 
-_SYSTEM_COLORS = {"h100_sxm": "#55a868", "h200_sxm": "#8172b2", "b200_sxm": "#c44e52"}
+_SYSTEM_COLORS = {"h100_sxm": "#55a868", "h200_sxm": "#8172b2", "b200_sxm": "#c44e52", "gb200": "#dd8452"}
 _PRECISION_MARKERS = {"bf16": "s", "fp8": "o", "fp4": "^"}
 
 
