@@ -221,6 +221,15 @@ def load_engine_measurements() -> "pd.DataFrame":  # noqa: F821
     return _engine_measurements().copy()
 
 
+def _loglog(x, xs, ys):
+    """Log-log interpolation between measured points (``xs`` increasing); below the smallest, the
+    smallest's value (a latency floor); beyond the largest, the largest's value scaled by x / xs[-1]
+    (the extra bytes or tokens at the largest point's rate)."""
+    x = np.asarray(x, dtype=float)
+    inside = np.exp(np.interp(np.log(np.clip(x, xs[0], xs[-1])), np.log(xs), np.log(ys)))
+    return inside * np.maximum(x / xs[-1], 1.0)
+
+
 @dataclass(frozen=True, eq=False)
 class MeasuredCurve:
     """All-reduce time as measured: log-log interpolation between measured sizes; below the
@@ -243,10 +252,7 @@ class MeasuredCurve:
         s = np.asarray(message_bytes, dtype=float)
         if (s < 0).any() or not np.isfinite(s).all():
             raise ValueError("message_bytes must be finite and >= 0")
-        x, y = np.log(self.sizes), np.log(self.seconds)
-        inside = np.exp(np.interp(np.log(np.clip(s, self.sizes[0], self.sizes[-1])), x, y))
-        beyond = np.maximum(s - self.sizes[-1], 0.0) * self.seconds[-1] / self.sizes[-1]
-        t = inside + beyond
+        t = _loglog(s, self.sizes, self.seconds)
         return float(t) if np.ndim(t) == 0 else t
 
 
@@ -421,13 +427,6 @@ def _alltoall_measurements():
 
 def _nccl_alltoall():
     return _table("nccl_alltoall.csv")
-
-
-def _loglog(x, xs, ys):
-    """Log-log interpolation; beyond the largest x, linear in x from the last point."""
-    x = np.asarray(x, dtype=float)
-    inside = np.exp(np.interp(np.log(np.clip(x, xs[0], xs[-1])), np.log(xs), np.log(ys)))
-    return inside * np.maximum(x / xs[-1], 1.0)
 
 
 def expected_destinations(ep: int, topk: int) -> float:

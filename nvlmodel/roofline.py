@@ -252,26 +252,23 @@ def require_parallel(model: ModelArch, tp: int, attention_dp: int = 1, ep: int =
     return gpus
 
 
-def _weights_and_gemm(g: GPUSpec, m: ModelArch, f, fe, premises: Premises, tp: int, attention_dp: int, ep: int,
-                      tokens, fp4_mode: str, efficiency: Efficiency):
-    """Weight bytes one GPU reads in a step and the time of its weight GEMMs, for ``tokens`` tokens
-    per attention rank (scalar or array). Dense part (attention, dense MLPs, shared experts, LM
-    head): ``1/tp`` of it, every step. Routed experts: the experts the worker's
-    ``tokens x attention_dp`` tokens touch among this GPU's ``E / ep`` (expected, uniform routing),
-    each ``ep / (tp x attention_dp)`` of an expert; their FLOPs spread evenly over the worker."""
-    dense = m.matmul_params(premises)
-    w = dense * f.bytes_per_element / tp
-    t = tokens * 2.0 * dense / tp / (g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute)
-    if m.is_moe and not premises.nominal_params:
-        active_routed = m.moe_layers * m.experts_active * m.expert_params
-        gpus = tp * attention_dp
-        w = (dense - active_routed) * f.bytes_per_element / tp
-        t = tokens * 2.0 * (dense - active_routed) / tp / (g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute)
-        touched = m.expected_experts_touched(tokens * attention_dp, ep)
-        w = w + m.moe_layers * touched * m.expert_params * fe.bytes_per_element * ep / gpus
-        expert_flops = tokens * attention_dp * 2.0 * active_routed / gpus
-        t = t + expert_flops / (g.peak_flops(gemm_dtype(fe.name, fp4_mode)) * efficiency.compute)
-    return w, t
+def _weights_and_gemm_flops(m: ModelArch, f, fe, premises: Premises, tp: int, attention_dp: int, ep: int, tokens):
+    """Weight bytes one GPU reads in a step, and its GEMM FLOPs in the dense part and in the routed
+    experts, for ``tokens`` tokens per attention rank (scalar or array). Dense part (attention,
+    dense MLPs, shared experts, LM head): ``1/tp`` of it, every step. Routed experts: the experts
+    the worker's ``tokens x attention_dp`` tokens touch among this GPU's ``E / ep`` (expected,
+    uniform routing), each ``ep / (tp x attention_dp)`` of an expert; their FLOPs spread evenly
+    over the worker. Under nominal parameter counts (the seed) everything is dense."""
+    routed = m.moe_layers * m.experts_active * m.expert_params if m.is_moe and not premises.nominal_params else 0
+    dense = m.matmul_params(premises) - routed
+    weights = dense * f.bytes_per_element / tp
+    dense_flops = tokens * 2.0 * dense / tp
+    if not routed:
+        return weights, dense_flops, 0.0 * dense_flops
+    gpus = tp * attention_dp
+    touched = m.expected_experts_touched(tokens * attention_dp, ep)
+    weights = weights + m.moe_layers * touched * m.expert_params * fe.bytes_per_element * ep / gpus
+    return weights, dense_flops, tokens * attention_dp * 2.0 * routed / gpus
 
 
 def _step(g: GPUSpec, m: ModelArch, f, premises: Premises, tp: int, *, tokens, kv, attn_flops, attn_dtype: str,
@@ -279,20 +276,24 @@ def _step(g: GPUSpec, m: ModelArch, f, premises: Premises, tp: int, *, tokens, k
           expert_format: str | None = None, gemm_flops=None) -> StepTime:
     """What decode and prefill share: this GPU's share of the weights read once (MoE: the experts
     the step touches), plus ``kv`` bytes, over the achieved HBM bandwidth; the weight GEMMs at the
-    achieved peak of the format's compute dtype and attention at the achieved peak of ``attn_dtype``.
-    ``gemm_flops`` overrides the GEMM FLOPs (the seed's weights-only count)."""
+    achieved peak of their format's compute dtype (experts: ``expert_format``'s) and attention at
+    the achieved peak of ``attn_dtype``. ``gemm_flops`` replaces the GEMM FLOPs (the seed's
+    weights-only count)."""
     require_positive("comm_s", comm_s, allow_zero=True)
     fe = f if expert_format is None else get_format(expert_format)
-    weights, t_gemm = _weights_and_gemm(g, m, f, fe, premises, tp, attention_dp, ep, tokens, fp4_mode, efficiency)
+    weights, dense_flops, expert_flops = _weights_and_gemm_flops(m, f, fe, premises, tp, attention_dp, ep, tokens)
     if gemm_flops is not None:
-        t_gemm = gemm_flops / (g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute)
-    attn_peak = g.peak_flops(attn_dtype) * efficiency.compute
-    gemm = t_gemm * g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute  # FLOPs at the dense peak
-    return StepTime(tokens=tokens, weight_bytes=weights, kv_bytes=kv, flops=gemm + attn_flops,
+        dense_flops, expert_flops = gemm_flops, 0.0
+
+    def peak(fmt) -> float:
+        return g.peak_flops(gemm_dtype(fmt.name, fp4_mode)) * efficiency.compute
+
+    return StepTime(tokens=tokens, weight_bytes=weights, kv_bytes=kv, flops=dense_flops + expert_flops + attn_flops,
                     attention_flops=attn_flops,
                     t_memory=(weights + kv) / (g.hbm_bandwidth * efficiency.bandwidth),
-                    t_compute=t_gemm + attn_flops / attn_peak, t_comm=comm_s,
-                    t_overhead=efficiency.step_overhead_s)
+                    t_compute=dense_flops / peak(f) + expert_flops / peak(fe)
+                    + attn_flops / (g.peak_flops(attn_dtype) * efficiency.compute),
+                    t_comm=comm_s, t_overhead=efficiency.step_overhead_s)
 
 
 def _require_batch(batch):

@@ -73,18 +73,20 @@ def curate(path: Path) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(curate_fn, name: str, columns) -> None:
+    """The command line both curation scripts share: read silicon_sample.csv under ``--shared``,
+    curate it with ``curate_fn`` and write ``nvlmodel/data/<name>`` with ``columns``."""
+    p = argparse.ArgumentParser(description="Build nvlmodel/data/" + name + " from aiconfigurator's measured rows.")
     p.add_argument("--shared", default=str(ROOT.parent / "shared"), help="the shared/ folder")
     args = p.parse_args()
-    rows = curate(Path(args.shared) / "data" / "aiconfigurator" / "silicon_sample.csv")
-    out = ROOT / "nvlmodel" / "data" / "measurements.csv"
+    rows = curate_fn(Path(args.shared) / "data" / "aiconfigurator" / "silicon_sample.csv")
+    out = ROOT / "nvlmodel" / "data" / name
     with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {len(rows)} rows to {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
-    main()
+    run(curate, "measurements.csv", COLUMNS)

@@ -28,13 +28,11 @@ rows whose parallelism fields disagree.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = "ai-dynamo/aiconfigurator@095f58a51 systems/silicon_sample.csv"
+from curate_measurements import _field, run  # a sibling script: same source, same command line
+
 MODELS = {
     "Qwen/Qwen3-32B": "qwen3-32b", "nvidia/Qwen3-32B-NVFP4": "qwen3-32b",
     "deepseek-ai/DeepSeek-R1": "deepseek-v3", "deepseek-ai/DeepSeek-V3": "deepseek-v3",
@@ -50,11 +48,6 @@ COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mod
 
 def _int(v: str) -> int | None:
     return int(float(v)) if v not in ("", None) else None
-
-
-def _field(source: str, key: str) -> str:
-    m = re.search(rf"(?:^|; ){key}=([^;]*)", source)
-    return m.group(1).strip() if m else ""
 
 
 def curate(path: Path) -> list[dict]:
@@ -118,18 +111,5 @@ def curate(path: Path) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shared", default=str(ROOT.parent / "shared"), help="the shared/ folder")
-    args = p.parse_args()
-    rows = curate(Path(args.shared) / "data" / "aiconfigurator" / "silicon_sample.csv")
-    out = ROOT / "nvlmodel" / "data" / "serving.csv"
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {len(rows)} rows to {out.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    run(curate, "serving.csv", COLUMNS)

@@ -41,8 +41,8 @@ def _prepare(d: "pd.DataFrame", strict: bool = True) -> "pd.DataFrame":  # noqa:
         except ValueError as exc:
             if strict:
                 raise
-            reasons[i], _ = str(exc), fits.append(False)
-            continue
+            reasons[i] = str(exc)
+            fits.append(False)
     d["kv_fits"] = fits
     d["left_out"] = reasons
     return d

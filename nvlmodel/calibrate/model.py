@@ -174,6 +174,13 @@ class Config:
         """GPUs of one (decode, or aggregated) worker."""
         return self.tp * self.attention_dp
 
+    def shape(self, prefill: bool = False) -> tuple[int, int, int]:
+        """(tp, attention_dp, ep) of the workers that decode, or with ``prefill`` of those that
+        prefill: the prefill pool's in disaggregated serving, the same workers in aggregated."""
+        if prefill and self.mode == "disagg":
+            return self.prefill_tp, self.prefill_attention_dp, self.prefill_ep
+        return self.tp, self.attention_dp, self.ep
+
     @property
     def prefill_gpus(self) -> int:
         return self.prefill_tp * self.prefill_attention_dp
@@ -190,14 +197,13 @@ class Config:
 
 def comm_time(config: Config, tokens, *, prefill: bool = False):
     """Communication of one forward step over ``tokens`` tokens per attention rank (scalar or
-    array) of the (decode or, with ``prefill``, prefill) worker: two TP all-reduces per dense layer
+    array) of the decoding worker, or with ``prefill`` the prefilling one (:meth:`Config.shape`): two TP all-reduces per dense layer
     and one per MoE layer's attention (each timed by the row's engine's own measured kernel,
     :func:`nvlmodel.collectives.engine_allreduce`); per MoE layer, the expert all-to-all
     (:func:`nvlmodel.collectives.moe_alltoall`) where ``ep > 1``, else an all-reduce of the expert
     output over the worker's GPUs."""
     m = get_model(config.model)
-    tp, adp, ep = ((config.prefill_tp, config.prefill_attention_dp, config.prefill_ep) if prefill
-                   else (config.tp, config.attention_dp, config.ep))
+    tp, adp, ep = config.shape(prefill)
     tokens = np.asarray(tokens, dtype=float)
     msg = tokens * m.hidden * 2.0
     t = np.zeros_like(tokens)
@@ -263,12 +269,11 @@ def _unit_terms(config: Config) -> dict[str, float]:
     b = config.batch_per_rank
     d = decode_step(config.gpu, config.model, config.weight_format, batch=b, context=config.isl + config.osl // 2,
                     tp=config.tp, attention_dp=config.attention_dp, ep=config.ep, **common)
-    p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl, tp=config.prefill_tp
-                if config.mode == "disagg" else config.tp,
-                attention_dp=config.prefill_attention_dp if config.mode == "disagg" else config.attention_dp,
-                ep=config.prefill_ep if config.mode == "disagg" else config.ep, **common)
+    tp, adp, ep = config.shape(prefill=True)
+    p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
+                **common)
     t = {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, b),
-         "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=config.mode == "disagg"),
+         "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=True),
          "xfer": kv_transfer_time(config)}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))

@@ -98,12 +98,9 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
         raise ValueError(f"memory_fraction is a fraction of HBM in (0, 1], got {memory_fraction}")
     hbm = g.hbm_visible_bytes  # under the marketed_hbm premise (the seed) the marketed figure
     require_positive_int("attention_dp", attention_dp)
-    weights = m.params(p) * get_format(weight_format).bytes_per_element / tp
-    if m.is_moe and not p.nominal_params:
-        routed = m.routed_expert_params
-        expert_bytes = get_format(expert_format or weight_format).bytes_per_element
-        weights = ((m.params(p) - routed) * get_format(weight_format).bytes_per_element / tp
-                   + routed * expert_bytes / (tp * attention_dp))
+    routed = m.routed_expert_params if m.is_moe and not p.nominal_params else 0
+    weights = ((m.params(p) - routed) * get_format(weight_format).bytes_per_element / tp
+               + routed * get_format(expert_format or weight_format).bytes_per_element / (tp * attention_dp))
     require_choice("fraction_of", fraction_of, ("capacity", "free"))
     if fraction_of == "capacity":
         budget = hbm * memory_fraction - weights - workspace_bytes
