@@ -140,6 +140,31 @@ def _best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .serve.sweep import run_scenario, sweep
+
+    if args.sweep:
+        try:
+            scenarios = pd.read_csv(args.sweep)
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise ValueError(f"cannot read scenarios {args.sweep}: {e}") from None
+        out = sweep(scenarios, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    else:
+        scenario = {"system": args.system, "model": args.model, "precision": args.precision, "tp": args.tp,
+                    "workers": args.workers_per_rack, "policy": args.policy, "tiers": "+".join(args.tiers),
+                    "isl": args.isl, "osl": args.osl, "requests": args.requests, "seed": args.seed}
+        scenario["rate" if args.rate else "concurrency"] = args.rate or args.concurrency
+        out = pd.DataFrame([run_scenario(scenario)])
+    if args.out:
+        out.to_csv(args.out, index=False)
+        print(f"wrote {len(out)} scenario(s) to {args.out}")
+    else:
+        _print_frame(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nvlmodel", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -229,6 +254,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="systems to search (default: all)")
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
     b.set_defaults(func=_best)
+
+    from .kvbm.routing import POLICIES
+    from .serve import TIERS
+
+    v = sub.add_parser("serve", help="simulate a deployment under load (one scenario, or a sweep on Dask)",
+                       description="Request-level simulation of a deployment in one rack: one scenario from the "
+                       "options, or every row of a scenario CSV (--sweep) on a Dask cluster, written as one table.")
+    v.add_argument("--sweep", metavar="FILE", help="CSV of scenarios, one per row (see nvlmodel.serve.sweep)")
+    v.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    v.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
+    v.add_argument("--out", help="write the table to this CSV instead of printing it")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.add_argument("--system", default="gb200", choices=["gb200", "b200_sxm", "h100_sxm", "h200_sxm"])
+    v.add_argument("--model", default="llama-3.1-70b", choices=models)
+    v.add_argument("--precision", default="fp4", choices=["fp4", "fp8", "bf16"])
+    v.add_argument("--tp", type=int, default=8)
+    v.add_argument("--workers-per-rack", type=int, default=1, help="engine workers (default 1)")
+    v.add_argument("--policy", default="dynamo", choices=list(POLICIES))
+    v.add_argument("--tiers", nargs="*", default=[], choices=list(TIERS))
+    v.add_argument("--isl", type=int, default=1024)
+    v.add_argument("--osl", type=int, default=1024)
+    v.add_argument("--requests", type=int, default=1000)
+    v.add_argument("--rate", type=float, help="open loop at this many requests/s")
+    v.add_argument("--concurrency", type=int, default=64, help="closed loop with this many clients (default 64)")
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(func=_serve)
     return p
 
 

@@ -1,0 +1,143 @@
+"""The cost of one engine step, for the simulation: the calibrated step model of
+:mod:`nvlmodel.calibrate` taken apart into tables over the step's token count and linear terms in
+the context it reads, so that a step of any mix of decode and prefill costs a few additions.
+
+A step of one worker that decodes ``B`` sequences (their KV caches holding ``C`` tokens in all,
+after this step's token is appended) and prefills chunks ``(c_i, p_i)`` (``p_i`` new tokens after
+``c_i`` already cached) processes ``T = B + sum p_i`` tokens and takes
+
+    t_step + max(W[T] + k_m (C + sum (c_i + p_i)),  G[T] + k_a C + sum A(c_i, p_i)) + comm[T]
+
+with ``W[T]`` the weights read (MoE: the experts ``T`` tokens touch), ``G[T]`` the weight GEMMs,
+``k_m`` the HBM time of one token of KV, ``k_a`` the attention time of one decode token's context
+token, ``A`` a chunk's causal attention, and ``comm[T]`` the step's TP all-reduces and expert
+all-to-all (:func:`nvlmodel.calibrate.comm_time`), all at the engine's calibrated fractions of peak
+(:class:`nvlmodel.calibrate.Calibration`). A worker with attention data parallelism splits ``T``
+and ``C`` evenly over its ranks. One decode step of ``B`` sequences at context ``L`` is exactly
+:func:`nvlmodel.roofline.decode_step`'s, and a lone prompt's prefill exactly
+:func:`nvlmodel.roofline.prefill`'s, plus ``t_step``. Sliding-window layers (gpt-oss) are
+linearised at a reference context (their KV and attention stop growing at the window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..calibrate import Calibration, Config, comm_time
+from ..hardware import get_gpu
+from ..models import get_model
+from ..roofline import Efficiency, _attention_dtype, decode_step
+from ..units import require_positive, require_positive_int
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """Step-time tables of one worker shape (see the module docstring); build with :func:`step_cost`."""
+
+    t_step: float
+    weights: list  # W[T], s, index T = tokens in the step (0 unused); lists: scalar reads are faster
+    gemm: list  # G[T], s
+    comm: list  # comm[T], s
+    k_mem: float  # s per context token read or written (whole worker, spread over ranks)
+    k_attn: float  # s per context token attended by one decode token
+    k_pair: float  # s per (query, key) pair of prefill attention
+    max_tokens: int
+
+    def step(self, decode: int, context: float, chunks=()) -> float:
+        """Seconds of one step: ``decode`` sequences whose caches hold ``context`` tokens after
+        this step's token, and prefill ``chunks`` of ``(cached, new)`` tokens."""
+        tokens = decode
+        mem = self.k_mem * context
+        att = self.k_attn * context
+        for c, p in chunks:
+            tokens += p
+            mem += self.k_mem * (c + p)
+            att += self.k_pair * (p * c + p * (p - 1) / 2)
+        if not 0 < tokens <= self.max_tokens:
+            raise ValueError(f"a step processes 1..{self.max_tokens} tokens, got {tokens}")
+        return self.t_step + max(self.weights[tokens] + mem, self.gemm[tokens] + att) + self.comm[tokens]
+
+    def decode_run(self, batch: int, context: float, steps: int) -> float:
+        """Seconds of ``steps`` decode steps of ``batch`` sequences whose caches hold ``context``
+        tokens before the first (each step appends one token to each): the sum of
+        ``step(batch, context + batch * (j + 1))`` for j < steps, in closed form."""
+        if steps <= 0:
+            return 0.0
+        a1, b1, a2, b2 = self._lines(batch, context)
+        return self._sum(a1, b1, a2, b2, steps) + steps * (self.t_step + self.comm[batch])
+
+    def decode_steps_within(self, batch: int, context: float, budget: float) -> int:
+        """The fewest decode steps (as :meth:`decode_run`) whose total time reaches ``budget``
+        seconds (at least 1): the step boundary at or after ``budget``."""
+        if budget <= 0:
+            return 1
+        a1, b1, a2, b2 = self._lines(batch, context)
+        fixed = self.t_step + self.comm[batch]
+        lo, hi = 1, 1
+        while self._sum(a1, b1, a2, b2, hi) + hi * fixed < budget:
+            lo, hi = hi + 1, hi * 2
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._sum(a1, b1, a2, b2, mid) + mid * fixed >= budget:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def _lines(self, batch: int, context: float):
+        """Memory and compute time of decode step j as a + b j (two lines)."""
+        if not 0 < batch <= self.max_tokens:
+            raise ValueError(f"a step processes 1..{self.max_tokens} tokens, got {batch}")
+        x0 = context + batch
+        return (self.weights[batch] + self.k_mem * x0, self.k_mem * batch,
+                self.gemm[batch] + self.k_attn * x0, self.k_attn * batch)
+
+    @staticmethod
+    def _sum(a1: float, b1: float, a2: float, b2: float, n: int) -> float:
+        """sum_{j<n} max(a1 + b1 j, a2 + b2 j): the two lines cross at most once."""
+        def line(a, b, j0, j1):  # sum over j0 <= j < j1
+            k = j1 - j0
+            return k * a + b * (j0 + j1 - 1) * k / 2 if k > 0 else 0.0
+
+        if b1 == b2:
+            return line(max(a1, a2), b1, 0, n)
+        cross = (a2 - a1) / (b1 - b2)  # line 1 is above line 2 for j > cross when b1 > b2
+        j = int(min(max(np.ceil(cross), 0), n))
+        hi_first = (a1, b1) if b1 < b2 else (a2, b2)  # the line that is larger before the crossing
+        hi_last = (a2, b2) if b1 < b2 else (a1, b1)
+        return line(*hi_first, 0, j) + line(*hi_last, j, n)
+
+
+def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,
+              reference_context: int = 4096) -> StepCost:
+    """The :class:`StepCost` of ``config``'s decoding workers (or with ``prefill`` its prefill
+    workers, :meth:`nvlmodel.calibrate.Config.shape`) at ``calibration``, for steps of up to
+    ``max_tokens`` tokens. ``reference_context`` linearises sliding-window layers."""
+    require_positive_int("max_tokens", max_tokens)
+    require_positive_int("reference_context", reference_context)
+    if not isinstance(calibration, Calibration):
+        raise TypeError(f"calibration must be a nvlmodel.calibrate.Calibration, got {type(calibration).__name__}")
+    tp, adp, ep = config.shape(prefill)
+    m = get_model(config.model)
+    g = get_gpu(config.gpu)
+    eff = Efficiency(calibration.compute, calibration.bandwidth)
+    tokens = np.arange(1, max_tokens + 1, dtype=float)
+    d = decode_step(config.gpu, m, config.weight_format, batch=tokens / adp, context=0, tp=tp, attention_dp=adp,
+                    ep=ep, kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
+                    expert_format=config.expert_format, efficiency=eff)
+    pad = np.zeros(1)
+    comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
+    kvb = config.kv_bytes_per_element
+    bw = g.hbm_bandwidth * calibration.bandwidth
+    attn_peak = g.peak_flops(_attention_dtype(kvb)) * calibration.compute
+    L = float(reference_context)
+    k_mem = float(m.kv_bytes_per_sequence_per_gpu(L, kvb, tp)) / L / bw / adp
+    k_attn = float(m.attention_flops_per_token(L, "decode")) / L / tp / attn_peak / adp
+    k_pair = float(m.attention_flops_per_token(L, "prefill")) / L / tp / attn_peak / adp
+    return StepCost(t_step=require_positive("t_step", calibration.t_step, allow_zero=True),
+                    weights=np.concatenate([pad, np.broadcast_to(d.t_memory, tokens.shape)]).tolist(),
+                    gemm=np.concatenate([pad, np.broadcast_to(d.t_compute, tokens.shape)]).tolist(),
+                    comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
+                    k_mem=k_mem, k_attn=k_attn, k_pair=k_pair, max_tokens=max_tokens)

@@ -1,0 +1,118 @@
+"""Replaying the measured closed-loop rows through the simulation, and comparing its TTFT and TPOT
+with the static model of chapter 7 on the same rows (calibration and held-out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..calibrate import Calibration, predictions
+from ..calibrate.fit import fitted
+from ..units import require_positive_int
+from .engine import Deployment, calibrations, simulate
+from .workload import Workload
+
+#: Requests each closed-loop client sends in a replay (the benchmark clients' runs are several
+#: requests per client; the mean over all of them is reported, as the benchmarks do).
+REQUESTS_PER_CLIENT = 4
+
+
+def replay_row(row, calibration: Calibration | None = None, *, per_client: int = REQUESTS_PER_CLIENT) -> dict:
+    """Simulate one measured row: one aggregated worker of the row's TP, ``concurrency`` closed-loop
+    clients, fixed ISL/OSL, the row's engine calibration. Returns mean TTFT and TPOT in ms."""
+    require_positive_int("per_client", per_client)
+    kv = getattr(row, "kv_dtype", None)
+    d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine,
+                   kv_dtype=kv if isinstance(kv, str) and kv else None,
+                   calibration=calibration if calibration is not None else calibrations()[row.engine])
+    c = int(row.concurrency)
+    reqs = Workload(isl=int(row.isl), osl=int(row.osl)).generate(c * per_client)
+    r = simulate(d, reqs, concurrency=c).requests
+    return {"ttft_sim_ms": float(r.ttft_s.mean() * 1e3), "tpot_sim_ms": float(r.tpot_s.mean() * 1e3),
+            "preemptions": int(r.preemptions.sum())}
+
+
+def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQUESTS_PER_CLIENT,
+           sim_calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
+    """Every aggregated single-worker row the static model predicts (:func:`nvlmodel.calibrate.predictions`,
+    with its own fit), with the simulation's TTFT and TPOT beside the static ones and both signed
+    errors (percent). The simulation uses ``sim_calibrations`` per engine (default: the static
+    fit's parameters; its ``q`` is not used, queueing happens in the simulation)."""
+    import pandas as pd
+
+    pred = predictions(measurements)
+    if "mode" in pred.columns:
+        pred = pred[pred["mode"].fillna("agg") == "agg"]
+    if "workers" in pred.columns:
+        pred = pred[pred.workers.fillna(1) == 1]
+    cal = sim_calibrations if sim_calibrations is not None else (
+        fitted() if measurements is None else _fit_engines(measurements))
+    rows = [replay_row(r, cal[r.engine], per_client=per_client) for r in pred.itertuples()]
+    out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+    for m in ("ttft", "tpot"):
+        out[f"{m}_sim_err_pct"] = (out[f"{m}_sim_ms"] / out[f"{m}_ms"] - 1) * 100
+    return out
+
+
+def _fit_engines(measurements):
+    from ..calibrate import fit_engines
+
+    return fit_engines(measurements)
+
+
+def replay_summary(rep: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd.DataFrame":  # noqa: F821
+    """Median absolute and signed percentage errors of TTFT and TPOT, static model and simulation,
+    grouped by ``by``."""
+    import pandas as pd
+
+    out = []
+    for key, g in rep.groupby(list(by), sort=True):
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        row["rows"] = len(g)
+        for m in ("ttft", "tpot"):
+            for name, col in (("static", f"{m}_err_pct"), ("sim", f"{m}_sim_err_pct")):
+                row[f"{m}_{name}_MdAPE_pct"] = float(np.median(np.abs(g[col])))
+                row[f"{m}_{name}_bias_pct"] = float(np.median(g[col]))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+#: Compute fractions the simulation's own fit tries (a coarse grid: every point is a replay of all
+#: calibration rows).
+SIM_GRID = np.round(np.arange(0.40, 1.0001, 0.05), 2)
+
+
+def fit_simulation(measurements: "pd.DataFrame | None" = None, *,  # noqa: F821
+                   per_client: int = REQUESTS_PER_CLIENT) -> dict[str, Calibration]:
+    """Refit, per engine, the two parameters queueing touches, for the simulation: the compute
+    fraction (prefill speed sets how long a burst of prompts queues) on :data:`SIM_GRID`, and the
+    per-request cost ``t_req`` in closed form (least squared relative TTFT error, non-negative),
+    keeping the static fit's bandwidth fraction and per-step cost. Calibration rows only (H100/H200:
+    :func:`nvlmodel.calibrate.calibration_rows`); the loss is the squared relative error of TTFT
+    and TPOT summed, as the static fit's."""
+    from dataclasses import replace
+
+    from ..calibrate import calibration_rows
+    from ..calibrate.data import _measurements
+
+    d = _measurements() if measurements is None else measurements
+    rows = calibration_rows(d)
+    if "mode" in rows.columns:
+        rows = rows[rows["mode"].fillna("agg") == "agg"]
+    static = fitted() if measurements is None else _fit_engines(d)
+    out = {}
+    for engine, g in rows.groupby("engine"):
+        base = static[engine]
+        best = None
+        for ec in SIM_GRID:
+            cal = replace(base, compute=float(ec), t_req=0.0)
+            sims = [replay_row(r, cal, per_client=per_client) for r in g.itertuples()]
+            ttft0 = np.array([s["ttft_sim_ms"] for s in sims]) / 1e3
+            tpot = np.array([s["tpot_sim_ms"] for s in sims]) / 1e3
+            y_ttft, y_tpot = g.ttft_ms.to_numpy() / 1e3, g.tpot_ms.to_numpy() / 1e3
+            a, b = 1 / y_ttft, 1 - ttft0 / y_ttft  # minimise sum (t_req a - b)^2
+            t_req = max(float(np.sum(a * b) / np.sum(a * a)), 0.0)
+            loss = float(np.sum(((ttft0 + t_req) / y_ttft - 1) ** 2) + np.sum((tpot / y_tpot - 1) ** 2))
+            if best is None or loss < best[1]:
+                best = (replace(base, compute=float(ec), t_req=t_req), loss)
+        out[engine] = best[0]
+    return out
