@@ -570,15 +570,21 @@ class _Sim:
     def evict(self, w: _Worker, need: int) -> None:
         """Drop unreferenced prefix entries, least recently used first, until ``need`` blocks are
         free (offloading them to the enabled lower tiers)."""
-        if need <= self.free(w) or not w.cached:
+        short = need - self.free(w)
+        if short <= 0 or not w.cached:
             return
-        for g in [g for g, e in w.entries.items() if e[1] == 0]:
+        victims = []
+        for g, e in w.entries.items():  # least recently used first; stop once enough is found
+            if e[1] == 0:
+                victims.append(g)
+                short -= e[0] // self.bs
+                if short <= 0:
+                    break
+        for g in victims:
             tokens = w.entries.pop(g)[0]
             w.cached -= tokens // self.bs
             del self.directory[g][w.i]
             self.offload(w, g, tokens)
-            if need <= self.free(w):
-                return
 
     def offload(self, w: _Worker, g: int, tokens: int) -> None:
         """An evicted prefix entry is written to the enabled lower tiers (asynchronously: off

@@ -1,0 +1,181 @@
+"""The request-level simulation (nvlmodel.serve): conservation, block pools, Little's law, the static
+step model reproduced by one client, determinism, random small configurations, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nvlmodel.calibrate import Calibration, Config, components
+from nvlmodel.serve import Deployment, Requests, Workload, read_trace, simulate, step_cost
+from nvlmodel.serve.sweep import run_scenario
+
+CAL = Calibration(bandwidth=0.9, compute=0.6, t_step=0.003, t_req=0.05, q=0.0)
+B200 = dict(system="b200_sxm", model="llama-3.1-70b", precision="fp4", tp=4, calibration=CAL)
+
+
+def test_one_closed_loop_client_is_the_static_step_model():
+    """One client, one request at a time: TPOT is chapter 7's decode step at batch 1 and context
+    isl + osl/2 (the mean of the contexts its steps read), TTFT its t_req + prefill + one step overhead
+    (the static model folds the prefill step's overhead into t_req)."""
+    d = Deployment(**B200)
+    res = simulate(d, Workload(isl=2048, osl=512).generate(3), concurrency=1).requests
+    static = components(Config("b200_sxm", "llama-3.1-70b", "fp4", 4, 1, 2048, 512, backend="trtllm"), CAL)
+    assert res.tpot_s.to_numpy() == pytest.approx(static["tpot_s"], rel=1e-9)
+    assert res.ttft_s.to_numpy() == pytest.approx(static["ttft_s"] + CAL.t_step, rel=1e-9)
+
+
+def test_step_cost_by_hand():
+    """A decode step of 32 sequences at 3000 tokens each, by hand from the model's counts: max of
+    (weights + KV) / achieved bandwidth and GEMM + attention FLOPs / achieved peak, plus the
+    all-reduce and the step overhead."""
+    from nvlmodel.hardware import get_gpu
+    from nvlmodel.models import get_model
+
+    cfg = Config("b200_sxm", "llama-3.1-70b", "fp4", 4, 1, 1, 1, backend="trtllm")
+    c = step_cost(cfg, CAL, max_tokens=64)
+    m, g = get_model("llama-3.1-70b"), get_gpu("b200")
+    kv = 32 * 3000 * m.kv_bytes_per_token_per_gpu(2.0, 4)  # BF16 KV
+    weights = c.weights[32] * g.hbm_bandwidth * 0.9
+    mem = (weights + kv) / (g.hbm_bandwidth * 0.9)
+    attn = 32 * 4 * m.heads * m.head_dim * m.layers * 3000 / 4 / (g.peak_flops("bf16") * 0.6)
+    comp = c.gemm[32] + attn
+    assert c.step(32, 32 * 3000) == pytest.approx(0.003 + max(mem, comp) + c.comm[32], rel=1e-9)
+    # a run of decode steps in closed form equals the sum of single steps
+    assert c.decode_run(32, 32 * 3000, 50) == pytest.approx(sum(c.step(32, 32 * (3000 + j + 1)) for j in range(50)))
+    assert c.decode_steps_within(32, 32 * 3000, c.decode_run(32, 32 * 3000, 7)) == 7
+
+
+def _check_conservation(res, reqs):
+    r = res.requests
+    assert len(r) == len(reqs)
+    assert (r.tokens == r.osl).all()  # exactly OSL tokens each
+    assert r.e2e_s.notna().all() and (r.ttft_s > 0).all() and (r.e2e_s >= r.ttft_s - 1e-12).all()
+
+
+def test_memory_pressure_preempts_and_every_request_completes_once():
+    """A small KV pool (memory_fraction) under 48 long requests: blocks run out, sequences are
+    preempted and recomputed, blocks in use never exceed the pool (checked after every event), and
+    every request still emits exactly its OSL tokens once."""
+    d = Deployment(**{**B200, "tp": 1}, memory_fraction=0.3)
+    assert d.pool_blocks() * 16 < 48 * 3000  # the pool holds far fewer than 48 prompts
+    reqs = Workload(isl=3000, osl=400, spread=0.5).generate(96, seed=3)
+    res = simulate(d, reqs, concurrency=48, check=True)
+    _check_conservation(res, reqs)
+    assert res.requests.preemptions.sum() > 0
+
+
+def test_littles_law_open_loop():
+    """Time-averaged requests in the system (tracked by the simulator) = arrival rate x mean time in
+    the system, on a long stable open-loop run."""
+    d = Deployment(**B200, workers=2)
+    reqs = Workload(isl=512, osl=128, spread=0.5).generate(4000, rate=8.0, seed=1)
+    res = simulate(d, reqs)
+    r = res.requests
+    L = res.in_system_area / res.duration
+    lam = len(r) / res.duration
+    assert L == pytest.approx(lam * r.e2e_s.mean(), rel=0.02)
+    assert 0 < res.summary()["busy_fraction"] < 1
+
+
+def test_same_seed_same_result_and_shared_prefix_hits():
+    d = Deployment(system="gb200", model="llama-3.1-8b", precision="fp4", tp=1, workers=4, tiers=("peer", "host"),
+                   calibration=CAL)
+    w = Workload(isl=256, osl=64, shape="chat", groups=50, spread=0.3)
+    a = simulate(d, w.generate(800, rate=40, seed=5), seed=2)
+    b = simulate(d, w.generate(800, rate=40, seed=5), seed=2)
+    pd.testing.assert_frame_equal(a.requests, b.requests)
+    s = a.summary()
+    assert s["hit_g1"] > 0.2  # the conversation so far is found in HBM
+    assert s["hit_g1"] + s["hit_peer"] + s["hit_host"] <= 1
+
+
+def test_routing_to_the_cache_cuts_prefill():
+    """KV-aware routing (dynamo) prefills fewer tokens than random routing on a chat workload."""
+    w = Workload(isl=512, osl=64, shape="chat", groups=40).generate(600, rate=20, seed=0)
+    done = {}
+    for policy in ("dynamo", "random"):
+        d = Deployment(system="gb200", model="llama-3.1-8b", precision="fp4", tp=1, workers=8, policy=policy,
+                       calibration=CAL)
+        done[policy] = simulate(d, w).requests.prefilled.sum()
+    assert done["dynamo"] < 0.8 * done["random"]
+
+
+def test_disaggregated_ttft_adds_the_kv_transfer():
+    """One request alone on a disaggregated deployment: TTFT = t_req + prefill step + the prompt's
+    KV transfer (chapter 8's kv_transfer_time); TPOT is the decode worker's step."""
+    from nvlmodel.calibrate import kv_transfer_time
+
+    d = Deployment(system="gb200", model="llama-3.1-70b", precision="fp4", tp=4, mode="disagg", prefill_tp=4,
+                   calibration=CAL)
+    res = simulate(d, Workload(isl=2048, osl=64).generate(2), concurrency=1).requests
+    cfg = Config("gb200", "llama-3.1-70b", "fp4", 4, 1, 2048, 64, backend="trtllm", mode="disagg", prefill_tp=4)
+    c = components(cfg, CAL)
+    assert res.ttft_s.iloc[0] == pytest.approx(CAL.t_req + c["prefill_s"] + CAL.t_step + kv_transfer_time(cfg),
+                                               rel=1e-6)
+    assert res.tpot_s.iloc[0] == pytest.approx(c["decode_step_s"], rel=1e-3)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workers=st.integers(1, 3), tp=st.sampled_from([1, 2]), n=st.integers(1, 40), isl=st.integers(1, 3000),
+       osl=st.integers(1, 300), concurrency=st.integers(1, 12), shape=st.sampled_from(["plain", "chat", "system-prompt"]),
+       mode=st.sampled_from(["agg", "disagg"]), frac=st.sampled_from([0.3, 0.9]), seed=st.integers(0, 5))
+def test_random_small_configurations(workers, tp, n, isl, osl, concurrency, shape, mode, frac, seed):
+    """Any small deployment and workload: every request completes once with exactly OSL tokens and
+    the pools hold (check=True asserts the block accounting after every event)."""
+    d = Deployment(system="h100_sxm", model="llama-3.1-8b", precision="fp8", tp=tp, workers=workers, mode=mode,
+                   memory_fraction=frac, tiers=("host",), block_size=16, token_budget=2048, calibration=CAL)
+    reqs = Workload(isl=isl, osl=osl, shape=shape, groups=3, prefix=min(isl, 512), spread=0.5).generate(n, seed=seed)
+    res = simulate(d, reqs, concurrency=concurrency, check=True)
+    _check_conservation(res, reqs)
+
+
+def test_trace_replay(tmp_path):
+    p = tmp_path / "trace.csv"
+    p.write_text("arrival_s,isl,osl,prefix_group,prefix_tokens\n0.0,100,10,1,64\n0.5,120,5,1,64\n1.0,80,3,-1,0\n")
+    reqs = read_trace(p)
+    assert list(reqs.isl) == [100, 120, 80] and list(reqs.prefix) == [64, 64, 0]
+    res = simulate(Deployment(**B200), reqs)
+    assert (res.requests.tokens == [10, 5, 3]).all()
+
+
+@pytest.mark.parametrize("text, field", [
+    ("arrival_s,isl\n0,10\n", "osl"),
+    ("arrival_s,isl,osl\n0,10,x\n", "osl"),
+    ("arrival_s,isl,osl\n0,10.5,3\n", "isl"),
+    ("arrival_s,isl,osl\n1,10,3\n0,10,3\n", "sorted"),
+])
+def test_malformed_trace_names_the_field(tmp_path, text, field):
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=field):
+        read_trace(p)
+
+
+def test_bad_input_names_the_field():
+    with pytest.raises(ValueError, match="rate"):
+        Workload().generate(10, rate=-1.0)
+    with pytest.raises(ValueError, match="routing policy.*dynamo"):
+        Deployment(**B200, policy="fastest")
+    with pytest.raises(ValueError, match="KV tier"):
+        Deployment(**B200, tiers=("nvswitch",))
+    with pytest.raises(ValueError, match="tp=1: a worker too small"):
+        Deployment(system="h100_sxm", model="llama-3.1-405b", precision="fp8", tp=1, calibration=CAL)
+    with pytest.raises(ValueError, match="switch tier"):
+        Deployment(**{**B200, "tiers": ("switch",)})
+    with pytest.raises(ValueError, match="concurrency"):
+        simulate(Deployment(**B200), Workload().generate(4))
+    with pytest.raises(ValueError, match="isl"):
+        Requests(np.zeros(2), np.array([0, 3]), np.array([1, 1]), np.full(2, -1), np.zeros(2, int), np.zeros(2, int))
+    with pytest.raises(ValueError, match="unknown scenario field 'gpu'"):
+        run_scenario({"gpu": "b200"})
+
+
+def test_sweep_scenario_row():
+    """One CSV-like scenario row: tiers written peer+host, blanks ignored, the summary beside it."""
+    row = {"system": "gb200", "model": "llama-3.1-8b", "precision": "fp4", "tp": 1, "workers": 2,
+           "tiers": "peer+host", "isl": 256, "osl": 32, "rate": 5.0, "requests": 50, "shape": "chat",
+           "groups": 5.0, "ep": float("nan")}
+    out = run_scenario(row)
+    assert out["requests"] == 50 and out["gpus"] == 2 and 0 < out["busy_fraction"] <= 1
