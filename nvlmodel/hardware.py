@@ -403,6 +403,9 @@ def get_superchip(name: str = "gb200", preset: str = "datasheet") -> SuperchipSp
 #: Network interface line rate per GPU, bytes/s: ConnectX-7 (400 Gb/s, GB200 and HGX trays) and
 #: ConnectX-8 (800 Gb/s, GB300) (shared/REFERENCE.md, inter-rack; Medium confidence).
 NIC_BANDWIDTH: Mapping[str, float] = MappingProxyType({"connectx-7": 400e9 / 8, "connectx-8": 800e9 / 8})
+#: PCIe 5.0 x16 between an HGX GPU and host memory, one direction, bytes/s: 32 GT/s x 16 lanes with
+#: 128b/130b encoding (PCI-SIG PCIe 5.0 base specification, ``pcie5``).
+PCIE5_X16_BANDWIDTH = 32e9 * 16 * 128 / 130 / 8
 #: Measured: the ModelExpress POC moved Llama-3.1-70B TP8 GPU to GPU over NIXL/RDMA at ~112 Gb/s per
 #: rank, bytes/s (ai-dynamo/modelexpress docs/BENCHMARKS.md; ``modelexpress-benchmarks``).
 MODELEXPRESS_RDMA_PER_RANK = 112e9 / 8

@@ -13,7 +13,7 @@ import numpy as np
 from ..calibrate import Calibration, Config, fitted
 from ..calibrate.model import KV_TRANSFER_LINK, kv_transfer_time
 from ..gang import make_scheduler
-from ..hardware import MODELEXPRESS_RDMA_PER_RANK, NIC_BANDWIDTH, get_gpu, get_superchip
+from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_gpu, get_superchip
 from ..kvbm import kv_capacity
 from ..kvbm.routing import POLICIES
 from ..models import get_model
@@ -28,8 +28,6 @@ from .workload import Requests
 TIERS: tuple[str, ...] = ("peer", "switch", "host", "disk")
 #: Where a prompt's shared prefix was found, in the order the result table reports them.
 HIT_TIERS: tuple[str, ...] = ("g1",) + TIERS
-#: PCIe 5.0 x16, one direction: 32 GT/s x 16 lanes, 128b/130b (PCI-SIG PCIe 5.0 base specification).
-PCIE5_X16 = 32e9 * 16 * 128 / 130 / 8
 #: One GPU's share of local NVMe reads (the ModelExpress disk estimate of :func:`nvlmodel.kvbm.tier_table`).
 DISK_PER_GPU = MODELEXPRESS_RDMA_PER_RANK * 11 / 70
 #: The seed's switch tier: 128 GiB on each of 9 switch trays (lines 430-467).
@@ -328,7 +326,7 @@ class _Sim:
                 if c.mode == "agg":
                     self.decode_pool.append(i)
         g = get_gpu(c.gpu)
-        host_bw = get_superchip("gb200").c2c_bw_total / 4 if c.system == "gb200" else PCIE5_X16
+        host_bw = get_superchip("gb200").c2c_bw_total / 4 if c.system == "gb200" else PCIE5_X16_BANDWIDTH
         self.tier_s_per_token = {"peer": shard / g.nvlink_bw_per_direction, "switch": shard / g.nvlink_bw_per_direction,
                                  "host": shard / host_bw, "disk": shard / DISK_PER_GPU}
         self.link_of = {"peer": "nvlink", "switch": "nvlink", "host": "host", "disk": "disk"}
