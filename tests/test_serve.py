@@ -179,3 +179,25 @@ def test_sweep_scenario_row():
            "groups": 5.0, "ep": float("nan")}
     out = run_scenario(row)
     assert out["requests"] == 50 and out["gpus"] == 2 and 0 < out["busy_fraction"] <= 1
+
+
+def test_wide_moe_worker_is_placed_as_groups_of_eight():
+    """A DeepSeek worker of TP8 x attention-DP 2 with EP16 (16 GPUs) is placed as two 8-GPU groups
+    and serves its requests; a 12-GPU worker is refused by name."""
+    from nvlmodel.gang import make_scheduler
+    from nvlmodel.serve.engine import _place
+
+    d = Deployment(system="gb200", model="deepseek-r1", precision="fp4", tp=8, attention_dp=2, ep=16,
+                   engine="trtllm@serving")
+    reqs = Workload(isl=1024, osl=32).generate(24)
+    _check_conservation(simulate(d, reqs, concurrency=8, check=True), reqs)
+    assert len(set(_place(make_scheduler("fabric"), 0, 16))) == 16
+    with pytest.raises(ValueError, match="12 GPUs"):
+        _place(make_scheduler("fabric"), 0, 12)
+
+
+def test_cli_serve_one_scenario(capsys):
+    from nvlmodel.cli import main
+
+    assert main(["serve", "--tp", "4", "--requests", "20", "--concurrency", "4", "--osl", "16"]) == 0
+    assert "goodput_tokens_per_s_per_gpu" in capsys.readouterr().out

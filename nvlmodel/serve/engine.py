@@ -292,6 +292,16 @@ def simulate(deployment: Deployment, requests: Requests, *, concurrency: int | N
     return sim.result()
 
 
+def _place(sched, worker: int, gpus: int) -> list[int]:
+    """The GPUs of one worker from chapter 5's scheduler: one group of 1, 2, 4 or 8 GPUs, or a
+    worker of 8k GPUs (attention data parallelism) as k groups of 8."""
+    if gpus <= 8:
+        return sched.allocate_tp_group(worker, gpus)
+    if gpus % 8:
+        raise ValueError(f"a worker of {gpus} GPUs: workers above 8 GPUs must be whole multiples of 8")
+    return [g for k in range(gpus // 8) for g in sched.allocate_tp_group((worker, k), 8)]
+
+
 class _Sim:
     def __init__(self, d: Deployment, reqs: Requests, concurrency, think_s, seed, check):
         self.d, self.check = d, check
@@ -315,7 +325,7 @@ class _Sim:
             pool = d.pool_blocks(prefill)
             for _ in range(count):
                 i = len(self.workers)
-                gpus = sched.allocate_tp_group(i, tp * adp)
+                gpus = _place(sched, i, tp * adp)
                 node = 0 if c.system == "gb200" else gpus[0] // 8
                 w = _Worker(i, cost, pool, bs, node, prefill_only=prefill and c.mode == "disagg",
                             decode_only=(not prefill) and c.mode == "disagg")

@@ -21,7 +21,9 @@ def replay_row(row, calibration: Calibration | None = None, *, per_client: int =
     clients, fixed ISL/OSL, the row's engine calibration. Returns mean TTFT and TPOT in ms."""
     require_positive_int("per_client", per_client)
     kv = getattr(row, "kv_dtype", None)
-    d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine,
+    par = {c: int(getattr(row, c)) for c in ("attention_dp", "ep")
+           if getattr(row, c, None) is not None and getattr(row, c) == getattr(row, c)}
+    d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine, **par,
                    kv_dtype=kv if isinstance(kv, str) and kv else None,
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
     c = int(row.concurrency)
