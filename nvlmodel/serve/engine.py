@@ -161,13 +161,12 @@ class _Link:
     """A link shared by processor sharing: every active transfer gets an equal share. Work is in
     seconds at the full rate."""
 
-    __slots__ = ("active", "t", "version", "busy")
+    __slots__ = ("active", "t", "version")
 
     def __init__(self):
         self.active: dict[int, float] = {}
         self.t = 0.0
         self.version = 0
-        self.busy = 0.0
 
     def advance(self, t: float) -> None:
         n = len(self.active)
@@ -175,7 +174,6 @@ class _Link:
             d = (t - self.t) / n
             for k in self.active:
                 self.active[k] -= d
-            self.busy += t - self.t
         self.t = t
 
 
@@ -205,7 +203,7 @@ class _Store(OrderedDict):
 class _Worker:
     __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
                  "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
-                 "links", "load", "host", "disk")
+                 "links", "host", "disk")
 
     def __init__(self, i, cost, pool, bs, node, prefill_only=False, decode_only=False):
         self.i, self.cost, self.pool, self.node = i, cost, pool, node
@@ -226,7 +224,6 @@ class _Worker:
         self.plan = None
         self.busy_time = 0.0
         self.links: dict[str, _Link] = {}
-        self.load = 0
         self.host: _Store | None = None
         self.disk: _Store | None = None
 
@@ -469,7 +466,6 @@ class _Sim:
                     w = self._tie(pool, self.d.overlap_weight * (blocks - ovp) + loads)
         self.where[rid] = w
         self.loads[w] += blocks
-        self.workers[w].load += blocks
         self.onboard(rid, w, t)
 
     def _tie(self, pool, cost):
@@ -786,13 +782,11 @@ class _Sim:
             self.t_first[rid] = t
         if w.prefill_only:
             self.release(w, rid, cache, keep=True)
-            w.load -= -(-self.isl[rid] // self.bs)
-            self.loads[w.i] -= -(-self.isl[rid] // self.bs)
+            blocks = -(-self.isl[rid] // self.bs)  # the router's load: prompt blocks per worker
+            self.loads[w.i] -= blocks
             dw = self._least_loaded(self.decode_pool)
             self.where[rid] = dw
-            blocks = -(-self.isl[rid] // self.bs)
             self.loads[dw] += blocks
-            self.workers[dw].load += blocks
             link = self.workers[dw].links.setdefault(self.kv_link, _Link())
             return self.transfer(link, dw, rid, self.isl[rid] * self.xfer_s_per_token, t)
         if self.emitted[rid] >= self.osl[rid]:
@@ -806,9 +800,7 @@ class _Sim:
 
     def complete(self, w: _Worker, rid, t):
         self.t_done[rid] = t
-        blocks = -(-self.isl[rid] // self.bs)
-        w.load -= blocks
-        self.loads[w.i] -= blocks
+        self.loads[w.i] -= -(-self.isl[rid] // self.bs)
         self.done += 1
         self._count(t, -1)
         if self.closed:
