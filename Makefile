@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make book   create .venv on first use, execute every notebook with papermill, build _build/html
-#   make test   unit + property tests, notebook/expected sync check, nbval on the committed notebooks
+#   make test   unit + property tests, notebook/expected sync check, the notebooks' checked outputs
+#               (against a fresh `make book`'s executions, else executed by nbval)
 # make expected  re-execute the notebooks into notebooks/*.ipynb (the committed expected outputs)
 
 PYTHON ?= python3
@@ -25,9 +26,16 @@ $(STAMP): pyproject.toml requirements.lock
 book: $(STAMP)
 	$(BIN)/python scripts/notebooks.py book
 
+# The notebooks' checked outputs: compared on the executions of a fresh `make book` (same inputs)
+# when there is one, else executed here by nbval.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests nvlmodel notebooks --doctest-modules --nbval-lax --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	if $(BIN)/python scripts/notebooks.py fresh; then \
+	  $(BIN)/python scripts/notebooks.py check && \
+	  $(BIN)/python -m pytest tests nvlmodel --doctest-modules -p no:cacheprovider; \
+	else \
+	  $(BIN)/python -m pytest tests nvlmodel notebooks --doctest-modules --nbval-lax --nbval-current-env \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider; \
+	fi
 
 expected: $(STAMP)
 	$(BIN)/python scripts/notebooks.py expected

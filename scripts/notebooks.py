@@ -2,6 +2,8 @@
 
     python scripts/notebooks.py book       # execute every notebooks/*.md into _build/src, build _build/html
     python scripts/notebooks.py expected   # execute every notebooks/*.md into notebooks/*.ipynb (tracked)
+    python scripts/notebooks.py fresh      # exit 0 if _build/src holds notebooks executed from these sources
+    python scripts/notebooks.py check      # compare those with the expected outputs (as nbval would)
 
 Neither touches a tracked file except ``expected``, whose job is to regenerate the committed
 expected outputs on purpose. Papermill runs each notebook with its working directory in a
@@ -12,10 +14,12 @@ the book config, where Sphinx copies it into ``_build/html/figures``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -27,6 +31,8 @@ from nvlmodel.plotting import read_manifest
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 STAGE = BUILD / "src"
+#: Notebooks executed side by side by ``book`` (each kernel is its own process).
+JOBS = 2
 
 
 def sources() -> list[Path]:
@@ -104,11 +110,12 @@ def book() -> None:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, STAGE / name)
     shutil.copytree(ROOT / "book", STAGE / "book")
-    executed = []
-    for md in sources():
-        out = STAGE / "notebooks" / md.with_suffix(".ipynb").name
-        execute(md, out, STAGE / "notebooks")
-        executed.append(out)
+    executed = [STAGE / "notebooks" / md.with_suffix(".ipynb").name for md in sources()]
+    # two notebooks at a time (each in its own kernel process; the figure manifest is locked)
+    digest = inputs_digest()
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        list(pool.map(lambda pair: execute(pair[0], pair[1], STAGE / "notebooks"), zip(sources(), executed)))
+    FRESH.write_text(digest + "\n")  # the inputs these executions saw (checked by `make test`)
     figures = STAGE / "_extra" / "figures"  # where the chapters' default figures_dir lands
     (STAGE / "book" / "figures.md").write_text(figures_page(executed, read_manifest(figures)), encoding="utf-8")
     html = BUILD / "html"
@@ -120,11 +127,86 @@ def book() -> None:
     print(f"book: {html / 'index.html'}")
 
 
+#: What the executed notebooks depend on: a build made from other versions of these is not fresh.
+INPUTS = ("notebooks/*.md", "nvlmodel/**/*.py", "nvlmodel/data/**/*", "scripts/notebooks.py", "requirements.lock",
+          "_config.yml", "_toc.yml")
+FRESH = STAGE / "notebooks" / "sources.sha256"
+
+
+def inputs_digest() -> str:
+    """SHA-256 over the paths and bytes of everything the executed notebooks depend on (:data:`INPUTS`)."""
+    h = hashlib.sha256()
+    for path in sorted({p for pattern in INPUTS for p in ROOT.glob(pattern) if p.is_file()}):
+        if "__pycache__" in path.parts:
+            continue
+        h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def fresh() -> bool:
+    """Whether ``_build/src`` holds every notebook executed by ``book`` from the current inputs."""
+    return (FRESH.exists() and FRESH.read_text().strip() == inputs_digest()
+            and all((STAGE / "notebooks" / md.with_suffix(".ipynb").name).exists() for md in sources()))
+
+
+def _sanitizers() -> list[tuple[re.Pattern, str]]:
+    """The regex replacements of tests/nbval_sanitize.cfg (the ones nbval applies)."""
+    text = (ROOT / "tests" / "nbval_sanitize.cfg").read_text()
+    pairs = re.findall(r"^regex: (.*)$\s*^replace: (.*)$", text, flags=re.M)
+    return [(re.compile(rx), rep) for rx, rep in pairs]
+
+
+def _checked_outputs(nb: nbformat.NotebookNode, sanitize) -> list[list[str]]:
+    """Per code cell tagged ``nbval-check-output``, its text outputs (plain data and streams), sanitised."""
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "nbval-check-output" not in cell.metadata.get("tags", []):
+            continue
+        texts = []
+        for o in cell.get("outputs", []):
+            t = o.get("text") if o.get("output_type") == "stream" else o.get("data", {}).get("text/plain")
+            if t is None:
+                continue
+            t = "".join(t) if isinstance(t, list) else t
+            for rx, rep in sanitize:
+                t = rx.sub(rep, t)
+            texts.append(t)
+        out.append(texts)
+    return out
+
+
+def compare(expected_nb: nbformat.NotebookNode, executed_nb: nbformat.NotebookNode) -> list[str]:
+    """The differences between the checked outputs of two executions of one notebook, as nbval
+    reports them in lax mode (empty: they agree)."""
+    sanitize = _sanitizers()
+    a, b = _checked_outputs(expected_nb, sanitize), _checked_outputs(executed_nb, sanitize)
+    if len(a) != len(b):
+        return [f"{len(a)} checked cells expected, {len(b)} executed"]
+    return [f"checked cell {i}: expected\n{x}\n--- got\n{y}" for i, (x, y) in enumerate(zip(a, b)) if x != y]
+
+
+def check() -> None:
+    """Compare the fresh build's executed notebooks with the committed expected outputs; fail on any
+    difference (and when the build is not fresh)."""
+    if not fresh():
+        raise SystemExit("no fresh build in _build/src: run `make book` first")
+    failed = []
+    for md in sources():
+        diffs = compare(nbformat.read(md.with_suffix(".ipynb"), as_version=4),
+                        nbformat.read(STAGE / "notebooks" / md.with_suffix(".ipynb").name, as_version=4))
+        failed += [f"{md.name}: {d}" for d in diffs]
+    if failed:
+        raise SystemExit("executed notebooks differ from the expected outputs:\n" + "\n".join(failed))
+    print(f"{len(sources())} executed notebooks match their expected outputs")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=["book", "expected"])
+    p.add_argument("what", choices=["book", "expected", "fresh", "check"])
     args = p.parse_args()
-    {"book": book, "expected": expected}[args.what]()
+    if args.what == "fresh":
+        sys.exit(0 if fresh() else 1)
+    {"book": book, "expected": expected, "check": check}[args.what]()
 
 
 if __name__ == "__main__":

@@ -42,3 +42,45 @@ def test_no_warnings_or_errors_in_committed_outputs(md):
         for out in cell.get("outputs", []):
             assert out.get("name") != "stderr", f"{md.name}: stderr output (a warning?) in:\n{cell.source[:200]}"
             assert out.get("output_type") != "error", f"{md.name}: error output in:\n{cell.source[:200]}"
+
+
+def _script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nb_script", NB.parent / "scripts" / "notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_check_of_a_fresh_build_fails_when_an_expected_number_changes():
+    """`make test` compares a fresh build's executions with the expected outputs instead of executing
+    the notebooks again: the comparison passes on identical outputs, ignores what nbval's sanitiser
+    ignores (memory addresses), and fails when one checked number changes."""
+    import copy
+    import re
+
+    script = _script()
+    expected = nbformat.read(NB / "07-validation.ipynb", as_version=4)
+    assert script.compare(expected, copy.deepcopy(expected)) == []
+    executed = copy.deepcopy(expected)
+    out = next(o for c in executed.cells if "nbval-check-output" in c.metadata.get("tags", [])
+               for o in c.outputs if o.output_type == "stream" and re.search(r"\d\.\d", o.text))
+    out.text = re.sub(r"(\d)\.(\d)", lambda m: f"{m[1]}.{(int(m[2]) + 1) % 10}", out.text, count=1)
+    assert script.compare(expected, executed), "a changed expected number must fail the check"
+    moved = copy.deepcopy(expected)
+    moved.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="at 0x7f00aa")]
+    expected.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="at 0x7f11bb")]
+    expected.cells[0].metadata["tags"] = moved.cells[0].metadata["tags"] = ["nbval-check-output"]
+    assert script.compare(expected, moved) == []
+
+
+def test_fresh_digest_changes_with_the_sources(tmp_path, monkeypatch):
+    """A build is fresh only for the inputs it was executed from: the digest moves with a source."""
+    script = _script()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01-a.md").write_text("x = 1\n")
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    before = script.inputs_digest()
+    (tmp_path / "notebooks" / "01-a.md").write_text("x = 2\n")
+    assert script.inputs_digest() != before

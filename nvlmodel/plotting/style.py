@@ -6,6 +6,7 @@ records the figure in ``<figures_dir>/manifest.json``; its label in the book is
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import re
@@ -99,10 +100,16 @@ def savefig(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str) -
             fig.savefig(path, metadata=meta, bbox_inches="tight")
             paths.append(path)
     manifest = Path(figures_dir) / MANIFEST
-    entries = json.loads(manifest.read_text()) if manifest.exists() else {}
-    entries[f"{chapter}-{name}"] = {"chapter": chapter, "name": name, "label": figure_label(chapter, name),
-                                    "files": [p.name for p in paths]}
-    manifest.write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
+    with open(manifest, "a+", encoding="utf-8") as f:  # locked: chapters may run side by side
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        text = f.read()
+        entries = json.loads(text) if text.strip() else {}
+        entries[f"{chapter}-{name}"] = {"chapter": chapter, "name": name, "label": figure_label(chapter, name),
+                                        "files": [p.name for p in paths]}
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
     return paths
 
 
