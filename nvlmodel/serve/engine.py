@@ -442,7 +442,7 @@ class _Sim:
     def dispatch(self, rid, t):
         pool = self.entry_pool
         bs = self.bs
-        blocks = -(-self.isl[rid] // bs)
+        blocks = self._prompt_blocks(rid)
         g = self.group[rid]
         holders = self.directory.get(g, {}) if g >= 0 else {}
         pol = self.d.policy
@@ -450,23 +450,30 @@ class _Sim:
             w = pool[0]
         elif pol == "random":
             w = pool[int(self.rng.integers(len(pool)))]
+        elif pol == "least-loaded" or (pol == "seed" and not holders):
+            w = self._least_loaded(pool)
+        elif not holders:  # dynamo, nothing cached: the cost is the load alone
+            w = self._tie(pool, self.loads[pool])
         else:
-            loads = self.loads[pool]
-            if pol == "least-loaded" or not holders:
-                w = pool[int(np.argmin(loads))] if pol != "dynamo" else self._tie(pool, loads)
+            ov = self.overlap
+            ov[:] = 0
+            for h, tok in holders.items():
+                ov[h] = min(tok, self.prefix[rid]) // bs
+            ovp = ov[pool]
+            if pol == "seed":
+                w = pool[int(np.argmax(ovp))] if ovp.max() > 0 else self._least_loaded(pool)
             else:
-                ov = self.overlap
-                ov[:] = 0
-                for h, tok in holders.items():
-                    ov[h] = min(tok, self.prefix[rid]) // bs
-                ovp = ov[pool]
-                if pol == "seed":
-                    w = pool[int(np.argmax(ovp))] if ovp.max() > 0 else pool[int(np.argmin(loads))]
-                else:
-                    w = self._tie(pool, self.d.overlap_weight * (blocks - ovp) + loads)
+                w = self._tie(pool, self.d.overlap_weight * (blocks - ovp) + self.loads[pool])
         self.where[rid] = w
         self.loads[w] += blocks
         self.onboard(rid, w, t)
+
+    def _prompt_blocks(self, rid) -> int:
+        """The router's load of a request on its worker: its prompt's blocks."""
+        return -(-self.isl[rid] // self.bs)
+
+    def _least_loaded(self, pool):
+        return pool[int(np.argmin(self.loads[pool]))]
 
     def _tie(self, pool, cost):
         ties = np.flatnonzero(cost == cost.min())
@@ -614,7 +621,8 @@ class _Sim:
         e = w.entries.get(g) if g >= 0 and fresh else None
         if e is not None:
             h1 = min(e[0], self.prefix[rid] // bs * bs)
-        need = -(-total // bs) - h1 // bs + (1 if received else 0) + reserve
+        blocks = -(-total // bs) - h1 // bs  # its own: what the shared entry does not hold
+        need = blocks + reserve + (1 if received else 0)  # a received sequence may need a block at once
         if h1:
             e[1] += 1  # referenced (and so pinned) before anything is evicted to make room
         if need > self.free(w):
@@ -623,7 +631,7 @@ class _Sim:
                 if h1:
                     e[1] -= 1
                 return False
-        w.used += need - reserve - (1 if received else 0)
+        w.used += blocks
         self.shared[rid] = h1
         if h1:
             w.entries.move_to_end(g)
@@ -705,16 +713,21 @@ class _Sim:
         w.version += 1
         self.push(t + dur, _STEP, w, w.version)
 
+    def leave(self, w: _Worker, rid: int, n0: int, cache0: int) -> int:
+        """``rid`` (joined at counter ``n0`` with ``cache0`` tokens, already out of ``w.run``) stops
+        decoding on ``w``: the tokens it emitted since are counted; returns its KV tokens now."""
+        cache = cache0 + (w.n - n0)
+        self.emitted[rid] += w.n - n0
+        w.B -= 1
+        w.C -= cache
+        w.cnt[(n0 - cache0) % self.bs] -= 1
+        return cache
+
     def preempt_newest(self, w: _Worker):
         """Recompute preemption: the most recently joined sequence gives back its blocks and goes
         back to the head of the queue, to prefill its prompt and the tokens it has emitted."""
         rid, (n0, cache0) = w.run.popitem()
-        steps = w.n - n0
-        cache = cache0 + steps
-        self.emitted[rid] += steps
-        w.B -= 1
-        w.C -= cache
-        w.cnt[(n0 - cache0) % self.bs] -= 1
+        cache = self.leave(w, rid, n0, cache0)
         self.epoch[rid] += 1
         self.release(w, rid, cache, keep=False)
         self.preempt[rid] += 1
@@ -766,12 +779,7 @@ class _Sim:
             _, rid, ep = heapq.heappop(w.fin)
             if ep != self.epoch[rid]:
                 continue
-            n0, cache0 = w.run.pop(rid)
-            cache = cache0 + (w.n - n0)
-            self.emitted[rid] += w.n - n0
-            w.B -= 1
-            w.C -= cache
-            w.cnt[(n0 - cache0) % self.bs] -= 1
+            cache = self.leave(w, rid, *w.run.pop(rid))
             self.release(w, rid, cache, keep=True)
             self.complete(w, rid, t)
         self.schedule(w, t)
@@ -782,7 +790,7 @@ class _Sim:
             self.t_first[rid] = t
         if w.prefill_only:
             self.release(w, rid, cache, keep=True)
-            blocks = -(-self.isl[rid] // self.bs)  # the router's load: prompt blocks per worker
+            blocks = self._prompt_blocks(rid)
             self.loads[w.i] -= blocks
             dw = self._least_loaded(self.decode_pool)
             self.where[rid] = dw
@@ -794,13 +802,9 @@ class _Sim:
             return self.complete(w, rid, t)
         self.join(w, rid, cache)
 
-    def _least_loaded(self, pool):
-        loads = self.loads[pool]
-        return pool[int(np.argmin(loads))]
-
     def complete(self, w: _Worker, rid, t):
         self.t_done[rid] = t
-        self.loads[w.i] -= -(-self.isl[rid] // self.bs)
+        self.loads[w.i] -= self._prompt_blocks(rid)
         self.done += 1
         self._count(t, -1)
         if self.closed:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..calibrate import Calibration, predictions
-from ..calibrate.fit import fitted
+from dataclasses import replace
+
+from ..calibrate import Calibration, calibration_rows, fit_engines, fitted, predictions
+from ..calibrate.data import _measurements
 from ..units import require_positive_int
 from .engine import Deployment, calibrations, simulate
 from .workload import Workload
@@ -41,13 +43,11 @@ def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQU
     fit's parameters; its ``q`` is not used, queueing happens in the simulation)."""
     import pandas as pd
 
-    pred = predictions(measurements)
-    if "mode" in pred.columns:
-        pred = pred[pred["mode"].fillna("agg") == "agg"]
+    static = _static(measurements)
+    pred = _aggregated(predictions(measurements, static))
     if "workers" in pred.columns:
         pred = pred[pred.workers.fillna(1) == 1]
-    cal = sim_calibrations if sim_calibrations is not None else (
-        fitted() if measurements is None else _fit_engines(measurements))
+    cal = sim_calibrations if sim_calibrations is not None else static
     rows = [replay_row(r, cal[r.engine], per_client=per_client) for r in pred.itertuples()]
     out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     for m in ("ttft", "tpot"):
@@ -55,10 +55,14 @@ def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQU
     return out
 
 
-def _fit_engines(measurements):
-    from ..calibrate import fit_engines
+def _static(measurements) -> dict[str, Calibration]:
+    """The static model's calibrations of ``measurements`` (the packaged rows: :func:`fitted`)."""
+    return fitted() if measurements is None else fit_engines(measurements)
 
-    return fit_engines(measurements)
+
+def _aggregated(rows):
+    """The aggregated-serving rows (tables without a ``mode`` column are all aggregated)."""
+    return rows[rows["mode"].fillna("agg") == "agg"] if "mode" in rows.columns else rows
 
 
 def replay_summary(rep: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd.DataFrame":  # noqa: F821
@@ -91,16 +95,9 @@ def fit_simulation(measurements: "pd.DataFrame | None" = None, *,  # noqa: F821
     keeping the static fit's bandwidth fraction and per-step cost. Calibration rows only (H100/H200:
     :func:`nvlmodel.calibrate.calibration_rows`); the loss is the squared relative error of TTFT
     and TPOT summed, as the static fit's."""
-    from dataclasses import replace
-
-    from ..calibrate import calibration_rows
-    from ..calibrate.data import _measurements
-
     d = _measurements() if measurements is None else measurements
-    rows = calibration_rows(d)
-    if "mode" in rows.columns:
-        rows = rows[rows["mode"].fillna("agg") == "agg"]
-    static = fitted() if measurements is None else _fit_engines(d)
+    rows = _aggregated(calibration_rows(d))
+    static = _static(measurements)
     out = {}
     for engine, g in rows.groupby("engine"):
         base = static[engine]

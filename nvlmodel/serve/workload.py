@@ -85,7 +85,8 @@ class Workload:
     def __post_init__(self):
         for what in ("isl", "osl", "groups", "max_context"):
             require_positive_int(what, getattr(self, what))
-        require_positive_int("prefix", self.prefix) if self.shape == "system-prompt" else None
+        if self.shape == "system-prompt":
+            require_positive_int("prefix", self.prefix)
         if not 0 <= self.spread < 1:
             raise ValueError(f"spread must be in [0, 1), got {self.spread}")
         require_choice("workload shape", self.shape, SHAPES)
