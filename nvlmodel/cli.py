@@ -128,15 +128,21 @@ def _best(args: argparse.Namespace) -> int:
     from . import search
 
     sla = search.SLA(args.ttft_ms / 1e3, args.tpot_ms / 1e3)
-    front = search.best(args.model, args.isl, args.osl, sla, systems=tuple(args.systems), max_gpus=args.max_gpus)
+    front = search.best(args.model, args.isl, args.osl, sla, systems=tuple(args.systems), max_gpus=args.max_gpus,
+                        price_per_gpu_hour=args.price_per_gpu_hour)
     print(f"{front.attrs['candidates']:,} candidate deployments of {args.model}, ISL {args.isl}, OSL {args.osl}; "
           f"SLA TTFT <= {args.ttft_ms:g} ms, TPOT <= {args.tpot_ms:g} ms")
     if front.empty:
         print(f"empty frontier: {front.attrs['why']}")
         return 1
     cols = ["system", "precision", "mode", "prefill_shape", "decode_shape", "batch", "prefill_workers",
-            "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu"]
+            "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule",
+            "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else [])
     _print_frame(front[cols])
+    print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
+          "gpu_h_per_mtok: GPU-hours per million output tokens"
+          + ("; cost_per_mtok at the price given" if args.price_per_gpu_hour else
+             " (--price-per-gpu-hour P adds the cost)"))
     return 0
 
 
@@ -253,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--systems", nargs="+", default=list(SEARCH_SYSTEMS), choices=list(SEARCH_SYSTEMS),
                    help="systems to search (default: all)")
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
+    b.add_argument("--price-per-gpu-hour", type=float, default=None,
+                   help="your price per GPU-hour, any currency: adds cost per million output tokens (no default)")
     b.set_defaults(func=_best)
 
     from .kvbm.routing import POLICIES

@@ -262,3 +262,22 @@ def kv_fit(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
                          "fits": need * 1e9 <= cap.kv_budget_bytes_per_gpu,
                          "largest_batch": _batch_fits(cap, scenario.context)})
     return pd.DataFrame(rows)
+
+
+def energy(scenario: Scenario = Scenario(), price_per_gpu_hour: float | None = None) -> "pd.DataFrame":  # noqa: F821
+    """Output tokens per joule and GPU-hours per million output tokens of each side's decode, under
+    both presets (:mod:`nvlmodel.energy`: the HGX node's or the rack's maximum power shared per GPU,
+    and the GPU's TDP alone), and the cost at ``price_per_gpu_hour`` when the reader gives one.
+    Power facts are the datasheets' under both presets (the document states only TDPs)."""
+    import pandas as pd
+
+    from . import energy as en
+
+    rows = []
+    for preset in PRESETS:
+        v = cells(preset, scenario)
+        for side, name in (("h100", "8x H100 (HGX)"), ("nvl72", "NVL72 replica")):
+            rows.append({"preset": preset, "side": name, "system_key": _SIDE[side][4],
+                         "decode batch": v[side].decode_batch, "tok_s_per_gpu": v[side].decode_tok_s / scenario.tp})
+    out = en.add_columns(pd.DataFrame(rows), price_per_gpu_hour=price_per_gpu_hour)
+    return out.drop(columns="system_key")

@@ -412,6 +412,18 @@ MODELEXPRESS_RDMA_PER_RANK = 112e9 / 8
 
 SYSTEM_NAMES: tuple[str, ...] = ("nvl72", "hgx-h100", "hgx-b200")
 
+#: Power of a whole system at full load, W (GPUs, CPUs, memory, NICs, NVLink switches, fans; the
+#: power supplies' maximum input), with its GPU count and source: the denominator of tokens per
+#: joule at the wall. HGX figures are NVIDIA's DGX maxima (the DGX is the HGX baseboard in
+#: NVIDIA's own chassis); the NVL72 figure is the ~120 kW integrators and the trade press report
+#: for a GB200 NVL72 rack (NVIDIA publishes no single figure; Medium confidence).
+SYSTEM_POWER: Mapping[str, tuple[float, int, Source]] = MappingProxyType({
+    "hgx-h100": (10_200.0, 8, Source("nvidia-dgx-h100-guide", "DGX H100/H200: 10.2 kW max (six 3.3 kW PSUs)")),
+    "hgx-h200": (10_200.0, 8, Source("nvidia-dgx-h100-guide", "DGX H100/H200: 10.2 kW max (six 3.3 kW PSUs)")),
+    "hgx-b200": (14_300.0, 8, Source("nvidia-dgx-b200-guide", "DGX B200: 14.3 kW max (six 3.3 kW PSUs)")),
+    "nvl72": (120_000.0, 72, Source("nvl72-rack-power", "GB200 NVL72: about 120 kW per rack (reported)")),
+})
+
 
 def get_system(name: str, preset: str = "datasheet") -> SystemSpec:
     """Return a system spec: ``"nvl72"`` (GB200 NVL72 rack), ``"hgx-h100"`` or ``"hgx-b200"``

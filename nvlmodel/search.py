@@ -32,6 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import energy
 from .calibrate import Calibration, Config, comm_time, fit_engines, load_measurements
 from .calibrate.model import kv_transfer_time
 from .hardware import get_gpu
@@ -126,12 +127,15 @@ def _worker(system, model, precision, shape, isl, osl, cal: Calibration, backend
 
 def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...] = tuple(SEARCH_SYSTEMS),
            precision: dict[str, str] | None = None, engine: str = ENGINE, max_gpus: int = 72,
-           calibrations: dict[str, Calibration] | None = None) -> "pd.DataFrame":  # noqa: F821
+           calibrations: dict[str, Calibration] | None = None,
+           price_per_gpu_hour: float | None = None) -> "pd.DataFrame":  # noqa: F821
     """Every memory-feasible deployment of ``model`` for prompts of ``isl`` and outputs of ``osl``
     tokens on each of ``systems`` (at most ``max_gpus`` GPUs), predicted with ``engine``'s
     calibration, with whether it meets ``sla``. One row per candidate: system, mode, shapes,
-    batch per rank, pool sizes, GPUs, TTFT, TPOT, tokens/s per user (1 / TPOT) and output
-    tokens/s per GPU. ``df.attrs["candidates"]`` counts every candidate evaluated (feasible or not)."""
+    batch per rank, pool sizes, GPUs, TTFT, TPOT, tokens/s per user (1 / TPOT), output
+    tokens/s per GPU, and per output token its energy and GPU time (:func:`nvlmodel.energy.add_columns`:
+    tokens per joule at system and at GPU power, GPU-hours per million, and the cost at
+    ``price_per_gpu_hour`` when given). ``df.attrs["candidates"]`` counts every candidate evaluated (feasible or not)."""
     import pandas as pd
 
     model = get_model(model).key  # validates; aliases (deepseek-r1) resolve
@@ -192,6 +196,7 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
     out["tok_s_per_user"] = 1.0 / out.tpot_s
     out["meets_sla"] = (out.ttft_s <= sla.ttft_s) & (out.tpot_s <= sla.tpot_s)
     out.loc[out["mode"] == "agg", "prefill_workers"] = 0
+    out = energy.add_columns(out, price_per_gpu_hour=price_per_gpu_hour)
     out.attrs["candidates"] = evaluated
     return out
 

@@ -101,3 +101,17 @@ def test_plot_functions_draw_on_the_axes_given():
     with pytest.raises(ValueError, match="draws on 2 axes"):
         plotting.plot_allreduce(collectives.allreduce_panels(), axes=[axes[0]])
     plt.close("all")
+
+
+def test_tokens_per_joule_figure_labels_every_bar():
+    import pandas as pd
+
+    best = pd.DataFrame({"model": ["A", "A", "B"], "system": ["H100 HGX", "GB200 NVL72", "GB200 NVL72"],
+                         "tok_per_joule": [0.5, 5.0, 4.0], "tok_per_joule_gpu_only": [1.0, 7.0, 6.0]})
+    fig = plotting.plot_tokens_per_joule(best)
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ["0.5", "4", "5"]
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "output tokens per joule"
+    with pytest.raises(KeyError, match="tok_per_joule_gpu_only"):
+        plotting.plot_tokens_per_joule(best.drop(columns="tok_per_joule_gpu_only"))
+    plt.close("all")

@@ -182,6 +182,14 @@ def test_search_by_hand_for_one_aggregated_point():
     assert row.tpot_s == pytest.approx(parts["tpot_s"])
     assert row.ttft_s == pytest.approx(parts["ttft_s"])
     assert row.tok_s_per_gpu == pytest.approx(16 / parts["tpot_s"] / 2)
+    # per output token: the rack's ~120 kW over 72 GPUs; GB200 board power 1,200 W
+    assert row.tok_per_joule == pytest.approx(16 / parts["tpot_s"] / 2 / (120_000 / 72))
+    assert row.tok_per_joule_gpu_only == pytest.approx(16 / parts["tpot_s"] / 2 / 1200)
+    assert row.gpu_h_per_mtok == pytest.approx(1e6 / (16 / parts["tpot_s"] / 2) / 3600)
+    assert "cost_per_mtok" not in out  # no price given, no cost
+    priced = search.search("qwen3-32b", 1024, 1024, search.SLA(10.0, 1.0), systems=("gb200",), max_gpus=8,
+                           calibrations={"trtllm@serving": calib}, price_per_gpu_hour=2.5)
+    assert priced.cost_per_mtok.to_numpy() == pytest.approx(2.5 * priced.gpu_h_per_mtok.to_numpy())
 
 
 def test_search_rejects_bad_input_and_says_why():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from .style import _axes, _styled
 
@@ -30,5 +31,38 @@ def plot_frontiers(frontiers: dict, min_tok_s_per_user: float | None = None, axe
         ax.set(yscale="log", xlabel="tokens/s per user (1 / TPOT)", title=title)
         ax.legend(fontsize=7, title="filled: disaggregated", title_fontsize=7)
     axes[0].set_ylabel("output tokens/s per GPU")
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_tokens_per_joule(best: "pd.DataFrame", ax=None) -> plt.Figure:  # noqa: F821
+    """Output tokens per joule of each system's best deployment, grouped by model: bars at system
+    power (value labelled), a black tick at GPU power only. ``best`` has columns model, system,
+    tok_per_joule, tok_per_joule_gpu_only (:func:`nvlmodel.search.best_per_gpu` frames, concatenated)."""
+    for col in ("model", "system", "tok_per_joule", "tok_per_joule_gpu_only"):
+        if col not in best.columns:
+            raise KeyError(f"column {col!r} missing; the frame has {', '.join(map(str, best.columns))}")
+    fig, ax = _axes(ax, figsize=(6.8, 3.2))
+    models = list(dict.fromkeys(best.model))
+    systems = [s for s in _COLORS if s in set(best.system)] + sorted(set(best.system) - set(_COLORS))
+    width = 0.8 / len(systems)
+    for j, system in enumerate(systems):
+        for i, model in enumerate(models):
+            row = best[(best.model == model) & (best.system == system)]
+            if row.empty:
+                continue
+            x = i + (j - (len(systems) - 1) / 2) * width
+            v, g = float(row.tok_per_joule.iloc[0]), float(row.tok_per_joule_gpu_only.iloc[0])
+            ax.bar(x, v, width * 0.9, color=_COLORS.get(system, "0.5"), label=system if i == 0 else None)
+            ax.plot([x - width * 0.4, x + width * 0.4], [g, g], color="black", lw=1.2,
+                    label="GPU TDP only" if i == 0 and j == 0 else None)
+            ax.annotate(f"{v:.2g}", (x, v), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                        fontsize=8)
+    top = float(np.nanmax(best[["tok_per_joule", "tok_per_joule_gpu_only"]].to_numpy()))
+    ax.set(xticks=range(len(models)), xticklabels=models, yscale="log", ylim=(None, top * 1.5),
+           ylabel="output tokens per joule")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.legend(fontsize=8, ncols=len(systems) + 1, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     return fig
