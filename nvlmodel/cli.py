@@ -12,17 +12,16 @@ from .models import MODEL_ALIASES, MODEL_NAMES
 
 
 def _claims(args: argparse.Namespace) -> int:
-    rows = ledger.all_claims(section=args.section, status=args.status)
+    rows = ledger.all_claims(section=args.section, status=args.status, verdict=args.verdict)
     if args.format == "json":
         print(ledger.to_json(rows))
     elif args.format == "markdown":
         print(ledger.to_markdown(rows))
     else:
         for r in ledger.to_records(rows):
-            print(f"{r['id']:<34} {r['status']:<13} printed {r['printed']:<16} reproduced {r['reproduced']}"
+            print(f"{r['id']:<34} {r['verdict']:<16} printed {r['printed']:<16} reproduced {r['reproduced']}"
                   f" {r['unit']}  datasheet {r['datasheet']}")
-        counts = ledger.status_counts(rows)
-        print(", ".join(f"{n} {s}" for s, n in counts.items()))
+        print(", ".join(f"{n} {v}" for v, n in ledger.verdict_counts(rows).items()))
     return 0
 
 
@@ -177,13 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("claims", help="the ledger of the seed document's numbers",
                        description="Print every numeric claim of the seed document with the value the "
-                       "package reproduces by the document's own method, its status and the datasheet value.")
+                       "package reproduces by the document's own method, its status, its verdict and the datasheet value.")
     fmt = c.add_mutually_exclusive_group()
     fmt.add_argument("--json", dest="format", action="store_const", const="json", help="JSON list of claims")
     fmt.add_argument("--markdown", dest="format", action="store_const", const="markdown",
                      help="markdown table")
     c.add_argument("--section", choices=list(ledger.SECTIONS), help="only this section of the document")
     c.add_argument("--status", choices=list(ledger.STATUSES), help="only claims with this status")
+    c.add_argument("--verdict", choices=list(ledger.VERDICTS),
+                   help="only claims with this verdict (holds, false premise, ...: whether to trust the number)")
     c.set_defaults(func=_claims, format="text")
 
     s = sub.add_parser("spec", help="one GPU's specs under a preset, with sources",

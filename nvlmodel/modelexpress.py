@@ -306,6 +306,7 @@ class SharingResult:
     mean_wait_s: float  # arrival to service start (queueing + swap): added to TTFT
     p99_wait_s: float
     swap_busy_fraction: float  # GPU time spent loading weights
+    busiest_utilisation: float  # measured busy fraction (serving + loading) of the busiest GPU
 
 
 def simulate_sharing(n_gpus: int = 8, n_models: int = 8, *, swap_s: float, policy: str = "shared",
@@ -338,6 +339,7 @@ def simulate_sharing(n_gpus: int = 8, n_models: int = 8, *, swap_s: float, polic
     last_used = [0.0] * n_gpus
     waits = np.empty(requests)
     swaps, loading = 0, 0.0
+    busy = np.zeros(n_gpus)
     for i in range(requests):
         t, m = t_arr[i], int(which[i])
         gpus = [m % n_gpus] if policy == "dedicated" else range(n_gpus)
@@ -350,11 +352,49 @@ def simulate_sharing(n_gpus: int = 8, n_models: int = 8, *, swap_s: float, polic
             loading += swap_s
             resident[g] = m
         waits[i] = start - t
+        busy[g] += start + service[i] - max(t, free_at[g])
         free_at[g] = start + service[i]
         last_used[g] = free_at[g]
-    horizon = max(max(free_at), float(t_arr[-1]))
+    horizon = float(t_arr[-1])  # the arrivals' span: a GPU busier than this is overloaded (> 1)
     return SharingResult(policy, requests, swaps, float(waits.mean()), float(np.quantile(waits, 0.99)),
-                         float(loading / (n_gpus * horizon)))
+                         float(loading / (n_gpus * horizon)), float(busy.max() / horizon))
+
+
+def offered_utilisation(n_gpus: int = 8, n_models: int = 8, *, load: float = 0.5, zipf_s: float = 1.0,
+                        policy: str = "dedicated") -> np.ndarray:
+    """Offered utilisation of each GPU, swaps aside: ``load`` spread by Zipf(``zipf_s``) popularity
+    over the models pinned to each GPU (``dedicated``), or ``load`` on every GPU (``shared``). A GPU
+    at 1 or more has no steady state: its queue, and the mean wait, grow with the run."""
+    require_choice("policy", policy, ("shared", "dedicated"))
+    require_positive("load", load)
+    for what, v in (("n_gpus", n_gpus), ("n_models", n_models)):
+        require_positive_int(what, v)
+    if policy == "shared":
+        return np.full(n_gpus, float(load))
+    pop = 1.0 / np.arange(1, n_models + 1) ** zipf_s
+    pop /= pop.sum()
+    per_gpu = np.zeros(n_gpus)
+    np.add.at(per_gpu, np.arange(n_models) % n_gpus, pop)
+    return load * n_gpus * per_gpu
+
+
+def stable_load(n_gpus: int = 8, n_models: int = 8, *, zipf_s: float = 1.0) -> float:
+    """The highest offered load of the pool at which every dedicated GPU stays below utilisation 1
+    (the most popular model's GPU saturates first)."""
+    return 1.0 / float(offered_utilisation(n_gpus, n_models, load=1.0, zipf_s=zipf_s).max())
+
+
+def crossover_swap_s(sweep: "pd.DataFrame") -> float:  # noqa: F821
+    """The swap time at which the shared pool's mean wait equals the dedicated GPUs' (log-linear
+    interpolation between the points of :func:`sharing_sweep` that bracket the sign change); NaN
+    when one policy wins everywhere."""
+    d = sweep.pivot_table(index="swap_s", columns="policy", values="mean_wait_s").sort_index()
+    diff = (d["shared"] - d["dedicated"]).to_numpy()
+    x = np.log(d.index.to_numpy(dtype=float).clip(min=1e-12))
+    for i in range(len(diff) - 1):
+        if diff[i] < 0 <= diff[i + 1]:
+            return float(np.exp(x[i] + (x[i + 1] - x[i]) * -diff[i] / (diff[i + 1] - diff[i])))
+    return float("nan")
 
 
 def sharing_sweep(swap_times: dict[str, float], **kwargs) -> "pd.DataFrame":  # noqa: F821
@@ -367,9 +407,10 @@ def sharing_sweep(swap_times: dict[str, float], **kwargs) -> "pd.DataFrame":  # 
             r = simulate_sharing(swap_s=sw, policy=policy, **kwargs)
             rows.append({"swap": label, "swap_s": sw, "policy": policy, "swaps": r.swaps,
                          "mean_wait_s": r.mean_wait_s, "p99_wait_s": r.p99_wait_s,
-                         "swap_busy_fraction": r.swap_busy_fraction})
+                         "swap_busy_fraction": r.swap_busy_fraction, "busiest_utilisation": r.busiest_utilisation})
     return pd.DataFrame(rows)
 
 
 __all__ = ["BlackwellModelExpress", "LoadPath", "PATHS", "Shard", "SharingResult", "TimelineEntry", "Transfer",
-           "TransferPlan", "get_path", "makespan", "sharing_sweep", "simulate", "simulate_sharing", "swap_time_table"]
+           "TransferPlan", "crossover_swap_s", "get_path", "makespan", "offered_utilisation", "sharing_sweep", "simulate",
+           "simulate_sharing", "stable_load", "swap_time_table"]

@@ -1,6 +1,7 @@
 """The ledger: its rule, its hand-checked values, and its agreement with the seed text."""
 
 import json
+import math
 import re
 
 import pytest
@@ -210,3 +211,41 @@ def test_explanations_write_out_only_the_documents_numbers():
     # The check bites: a typed computed number is caught, a filled one is not.
     assert _unquoted_numerals("software sees 198.7 GB", quoted) == ["198.7"]
     assert _unquoted_numerals("software sees {gb:.1f} GB, not 192 GB (line 14)", quoted) == []
+
+
+def test_every_verdict_follows_from_status_and_datasheet_value():
+    """Derived here independently of Claim.verdict: printed number (or the reproduced value when the
+    text lost it) against the datasheet value within the printed rounding."""
+    from nvlmodel.claims import all_claims
+
+    for c in all_claims():
+        if c.status == "not-derivable":
+            expected = "not derivable"
+        elif c.status == "inconsistent":
+            expected = "arithmetic error"
+        elif c.datasheet_value is None:
+            expected = "hypothetical"
+        elif c.seed_value is None:
+            expected = "holds" if math.isclose(c.datasheet_value, c.reproduced_value, rel_tol=1e-9) else "false premise"
+        else:
+            _, half = parse_printed(c.printed)
+            near = abs(c.datasheet_value - c.seed_value) <= (c.tolerance or half) * (1 + 1e-9) + 1e-9 * max(1, abs(c.seed_value))
+            expected = "holds" if near else "false premise"
+        assert c.verdict == expected, c.id
+        assert c.to_dict()["verdict"] == expected
+
+
+def test_verdicts_of_known_claims_and_no_hand_written_verdict():
+    from nvlmodel.claims import get_claim, make_claim
+
+    assert get_claim("nvl72.total-hbm-tb").verdict == "arithmetic error"  # 72 x 192 GB is 13.8 TB, not 13.5
+    switch = [c for c in all_claims(section="nvl72") if c.datasheet_value == 0.0 and c.status == "reproduced"]
+    assert switch and all(c.verdict == "false premise" for c in switch)  # NVSwitch memory: datasheet 0
+    assert get_claim("gang.tp8-groups-per-domain").verdict == "hypothetical"  # no domains on real hardware
+    with pytest.raises(TypeError):
+        make_claim(id="x", section="nvl72", line=30, claim="x", unit="x", printed="2x", reproduced=2.0,
+                   verdict="holds")
+    # the same printed number holds or rests on a false premise depending on the datasheet value alone
+    ok = make_claim(id="x", section="nvl72", line=30, claim="x", unit="x", printed="2.0x", reproduced=2.0, datasheet=2.04)
+    bad = make_claim(id="x", section="nvl72", line=30, claim="x", unit="x", printed="2.0x", reproduced=2.0, datasheet=2.1)
+    assert (ok.verdict, bad.verdict) == ("holds", "false premise")

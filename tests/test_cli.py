@@ -21,7 +21,9 @@ def test_claims_markdown_and_filters(capsys):
     out = capsys.readouterr().out
     assert "nvl72.total-hbm-tb" in out and "spec.ratio" not in out
     assert main(["claims", "--status", "inconsistent"]) == 0
-    assert "0 reproduced" in capsys.readouterr().out
+    assert "0 holds, 0 false premise" in capsys.readouterr().out
+    assert main(["claims", "--verdict", "hypothetical", "--json"]) == 0
+    assert {c["verdict"] for c in json.loads(capsys.readouterr().out)} == {"hypothetical"}
 
 
 def test_spec(capsys):

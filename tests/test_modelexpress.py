@@ -1,5 +1,6 @@
 """ModelExpress planning and simulation: hand calculations and hypothesis invariants."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -107,3 +108,33 @@ def test_bad_input():
         mx.get_path("nvlink").load_time(-1)
     with pytest.raises(ValueError, match="valid choices: shared, dedicated"):
         mx.simulate_sharing(swap_s=1, policy="random")
+
+
+def test_offered_utilisation_by_hand():
+    from nvlmodel import modelexpress as mx
+
+    # Zipf(1) over 8 models: the top model has 1 / H_8 = 1 / 2.7179 of the requests; at pool load 0.5
+    # its dedicated GPU is offered 0.5 x 8 / 2.7179 = 1.4717: no steady state
+    h8 = sum(1 / k for k in range(1, 9))
+    u = mx.offered_utilisation(8, 8, load=0.5)
+    assert u[0] == pytest.approx(0.5 * 8 / h8) and u.sum() == pytest.approx(0.5 * 8)
+    assert mx.stable_load(8, 8) == pytest.approx(h8 / 8)
+    assert (mx.offered_utilisation(8, 8, load=0.5, policy="shared") == 0.5).all()
+
+
+def test_sharing_crossover_is_a_property_of_the_load_not_the_run():
+    """At a load where every dedicated GPU is below saturation the dedicated wait and the crossover
+    stay put as the run grows; at the overloaded load the dedicated wait grows with the run (the
+    artefact the earlier chapter plotted)."""
+    from nvlmodel import modelexpress as mx
+
+    grid = {f"{x:.3g}": float(x) for x in np.logspace(-3, 2, 16)}
+    stable = {n: mx.sharing_sweep(grid, load=0.25, requests=n) for n in (3000, 12000)}
+    a, b = (mx.crossover_swap_s(stable[n]) for n in (3000, 12000))
+    assert 1 / 1.5 < a / b < 1.5
+    ded = {n: s[s.policy == "dedicated"].mean_wait_s.iloc[0] for n, s in stable.items()}
+    assert 1 / 1.35 < ded[3000] / ded[12000] < 1.35
+    assert max(s[s.policy == "dedicated"].busiest_utilisation.max() for s in stable.values()) < 0.8
+    over = {n: mx.simulate_sharing(swap_s=0.01, policy="dedicated", load=0.5, requests=n).mean_wait_s
+            for n in (1000, 12000)}
+    assert over[12000] > 3 * over[1000]

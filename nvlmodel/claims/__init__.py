@@ -19,7 +19,8 @@ from collections import Counter
 from functools import lru_cache
 
 from ..units import fmt_value, require_choice
-from .core import BUILDERS, KINDS, SECTIONS, STATUSES, Builder, Claim, Section, builds, make_claim, parse_printed
+from .core import (BUILDERS, KINDS, SECTIONS, STATUSES, VERDICTS, Builder, Claim, Section, builds, make_claim,
+                   parse_printed)
 
 for _module in pkgutil.iter_modules(__path__):  # every builder module registers its sections on import
     importlib.import_module(f"{__name__}.{_module.name}")
@@ -49,13 +50,16 @@ def _order(c: Claim) -> int:
     return SECTIONS[c.section].first
 
 
-def all_claims(section: str | None = None, status: str | None = None) -> list[Claim]:
-    """The ledger in document order, optionally filtered by ``section`` and ``status``."""
+def all_claims(section: str | None = None, status: str | None = None, verdict: str | None = None) -> list[Claim]:
+    """The ledger in document order, optionally filtered by ``section``, ``status`` and ``verdict``."""
     if section is not None:
         require_choice("section", section, SECTIONS)
     if status is not None:
         require_choice("status", status, STATUSES)
-    return [c for c in _ledger() if section in (None, c.section) and status in (None, c.status)]
+    if verdict is not None:
+        require_choice("verdict", verdict, VERDICTS)
+    return [c for c in _ledger() if section in (None, c.section) and status in (None, c.status)
+            and verdict in (None, c.verdict)]
 
 
 def get_claim(claim_id: str) -> Claim:
@@ -74,12 +78,18 @@ def status_counts(claims: list[Claim] | None = None) -> dict[str, int]:
     return {s: counts.get(s, 0) for s in STATUSES}
 
 
+def verdict_counts(claims: list[Claim] | None = None) -> dict[str, int]:
+    """Number of claims per verdict (every verdict present, zero included): what a reader may trust."""
+    counts = Counter(c.verdict for c in (all_claims() if claims is None else claims))
+    return {v: counts.get(v, 0) for v in VERDICTS}
+
+
 def to_json(claims: list[Claim] | None = None) -> str:
     """The ledger as a JSON list of objects (the fields of :class:`Claim`)."""
     return json.dumps([c.to_dict() for c in (all_claims() if claims is None else claims)], indent=2)
 
 
-RECORD_COLUMNS = ("id", "section", "line", "claim", "unit", "printed", "reproduced", "status", "datasheet",
+RECORD_COLUMNS = ("id", "section", "line", "claim", "unit", "printed", "reproduced", "status", "verdict", "datasheet",
                   "explanation")
 
 
@@ -90,7 +100,8 @@ def to_records(claims: list[Claim] | None = None) -> list[dict[str, str]]:
             "id": c.id, "section": c.section, "line": str(c.line), "claim": c.claim,
             "unit": "" if c.unit in ("1", "count") else c.unit,
             "printed": c.printed or "(lost)", "reproduced": fmt_value(c.reproduced_value),
-            "status": c.status, "datasheet": fmt_value(c.datasheet_value), "explanation": c.explanation,
+            "status": c.status, "verdict": c.verdict, "datasheet": fmt_value(c.datasheet_value),
+            "explanation": c.explanation,
         }
         for c in (all_claims() if claims is None else claims)
     ]
@@ -102,7 +113,7 @@ def _with_unit(value: str, unit: str) -> str:
     return f"{value}x" if unit == "x" else f"{value} {unit}"
 
 
-def section_frame(*sections: str, columns: tuple[str, ...] = ("line", "claim", "printed", "reproduced", "status",
+def section_frame(*sections: str, columns: tuple[str, ...] = ("line", "claim", "printed", "reproduced", "verdict",
                                                             "datasheet", "explanation")
                   ) -> "pd.io.formats.style.Styler":  # noqa: F821
     """The claims of ``sections`` as a display table indexed by the seed line, values formatted with
@@ -117,48 +128,75 @@ def section_frame(*sections: str, columns: tuple[str, ...] = ("line", "claim", "
 
 
 def to_html_filterable(claims: list[Claim] | None = None, table_id: str = "ledger") -> str:
-    """The ledger as an HTML table with a text filter and a status menu (a few lines of inline
-    JavaScript, no network): what the errata chapter shows."""
+    """The ledger as an HTML table with a text filter and verdict and status menus (a few lines of
+    inline JavaScript, no network): what the errata chapter shows. Each row is anchored by its claim
+    id (``#claim-<id>``), so a citation can point at one claim."""
     import html
 
     rows = to_records(claims)
     for r in rows:
         r["reproduced"], r["datasheet"] = (_with_unit(r[k], r["unit"]) for k in ("reproduced", "datasheet"))
-    cols = ["line", "claim", "status", "printed", "reproduced", "datasheet", "explanation"]
-    head = "".join(f"<th>{c}</th>" for c in cols)
+    cols = ["line", "claim", "verdict", "status", "printed", "reproduced", "datasheet", "explanation"]
+    head = "".join(f"<th>{c}</th>" for c in ["id"] + cols)
+
+    def cells(r):
+        anchor = f'<td><a class="claim-id" href="#claim-{html.escape(r["id"])}">{html.escape(r["id"])}</a></td>'
+        return anchor + "".join(f"<td>{html.escape(r[c])}</td>" for c in cols)
+
     body = "\n".join(
-        f'<tr data-status="{r["status"]}">' + "".join(f"<td>{html.escape(r[c])}</td>" for c in cols) + "</tr>"
-        for r in rows)
-    options = "".join(f'<option value="{s}">{s}</option>' for s in STATUSES)
+        f'<tr id="claim-{html.escape(r["id"])}" data-status="{r["status"]}" data-verdict="{r["verdict"]}">'
+        + cells(r) + "</tr>" for r in rows)
+    verdicts = "".join(f'<option value="{v}">{v}</option>' for v in VERDICTS)
+    statuses = "".join(f'<option value="{s}">{s}</option>' for s in STATUSES)
     return f"""<div class="ledger-filter">
-<input type="search" id="{table_id}-q" placeholder="filter: any text, e.g. NVLink or 405B" size="40">
-<select id="{table_id}-s"><option value="">all statuses</option>{options}</select>
+<input type="search" id="{table_id}-q" placeholder="filter: any text, e.g. NVLink or 405B" size="30">
+<select id="{table_id}-v" aria-label="verdict"><option value="">all verdicts</option>{verdicts}</select>
+<select id="{table_id}-s" aria-label="status"><option value="">all statuses</option>{statuses}</select>
 <span id="{table_id}-n"></span></div>
-<table id="{table_id}" class="dataframe ledger"><thead><tr>{head}</tr></thead><tbody>
+<div class="table-scroll"><table id="{table_id}" class="dataframe ledger"><thead><tr>{head}</tr></thead><tbody>
 {body}
-</tbody></table>
+</tbody></table></div>
 <script>
 (function() {{
   const q = document.getElementById("{table_id}-q"), s = document.getElementById("{table_id}-s");
-  const n = document.getElementById("{table_id}-n");
+  const v = document.getElementById("{table_id}-v"), n = document.getElementById("{table_id}-n");
   const rows = Array.from(document.querySelectorAll("#{table_id} tbody tr"));
   function apply() {{
-    const text = q.value.toLowerCase(), status = s.value; let shown = 0;
+    const text = q.value.toLowerCase(), status = s.value, verdict = v.value; let shown = 0;
     rows.forEach(r => {{
-      const ok = (!status || r.dataset.status === status) && r.textContent.toLowerCase().includes(text);
+      const ok = (!status || r.dataset.status === status) && (!verdict || r.dataset.verdict === verdict)
+                 && r.textContent.toLowerCase().includes(text);
       r.style.display = ok ? "" : "none"; shown += ok;
     }});
     n.textContent = " " + shown + " of " + rows.length + " claims";
   }}
-  q.addEventListener("input", apply); s.addEventListener("change", apply); apply();
+  q.addEventListener("input", apply); s.addEventListener("change", apply); v.addEventListener("change", apply); apply();
 }})();
 </script>"""
+
+
+def write_exports(directory) -> dict[str, "Path"]:  # noqa: F821
+    """Write the full ledger as ``ledger.csv`` and ``ledger.json`` under ``directory`` (created if
+    needed): every field of every claim, verdict included, values unformatted. Returns the paths."""
+    import csv
+    from pathlib import Path
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    records = [c.to_dict() for c in all_claims()]
+    paths = {"csv": out / "ledger.csv", "json": out / "ledger.json"}
+    paths["json"].write_text(to_json() + "\n", encoding="utf-8")
+    with paths["csv"].open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(records[0]))
+        w.writeheader()
+        w.writerows(records)
+    return paths
 
 
 def to_markdown(claims: list[Claim] | None = None) -> str:
     """The ledger as a GitHub/MyST markdown table."""
     rows = to_records(claims)
-    cols = ["id", "line", "claim", "unit", "printed", "reproduced", "status", "datasheet", "explanation"]
+    cols = ["id", "line", "claim", "unit", "printed", "reproduced", "status", "verdict", "datasheet", "explanation"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         out.append("| " + " | ".join(r[k].replace("|", "\\|") for k in cols) + " |")
@@ -170,6 +208,7 @@ __all__ = [
     "KINDS",
     "SECTIONS",
     "STATUSES",
+    "VERDICTS",
     "Claim",
     "Section",
     "builds",
@@ -181,4 +220,7 @@ __all__ = [
     "to_json",
     "to_markdown",
     "to_records",
+    "to_html_filterable",
+    "verdict_counts",
+    "write_exports",
 ]

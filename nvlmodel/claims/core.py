@@ -9,6 +9,18 @@ quantity under the ``datasheet`` preset, and a status derived by one rule:
   digit, or an explicit tolerance for verbal claims such as "doubles"), or the text lost the
   number and the value shown is what the document's method gives;
 * ``inconsistent`` -- otherwise.
+
+A status says whether the arithmetic follows; a reader also needs to know whether to trust the
+number. The :attr:`Claim.verdict` is derived from the status and the datasheet value, never written
+by hand:
+
+* ``holds`` -- reproduced, and the datasheet value rounds to the printed number as well;
+* ``false premise`` -- reproduced, but with public datasheet facts the number is different: the
+  arithmetic is right, an input is not;
+* ``arithmetic error`` -- inconsistent: the number does not follow from the document's own inputs;
+* ``not derivable`` -- not derivable from anything the document states;
+* ``hypothetical`` -- reproduced, but there is no datasheet counterpart: the number describes the
+  document's own design (switch-memory promotion rules, TP groups per "domain") that no product has.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from ..units import UNIT_SCALES, require_choice
 
 STATUSES: tuple[str, ...] = ("reproduced", "inconsistent", "not-derivable")
 KINDS: tuple[str, ...] = ("input", "derived")
+VERDICTS: tuple[str, ...] = ("holds", "false premise", "arithmetic error", "not derivable", "hypothetical")
 
 class Section(NamedTuple):
     """A section of the seed document: its title, first and last line, and the book chapter that
@@ -103,11 +116,31 @@ class Claim:
     #: The explanation before its values were filled in: every number in it is quoted from the
     #: document (or a line reference); computed numbers are ``{placeholders}`` (see :func:`make_claim`).
     explanation_template: str = field(default="", compare=False, repr=False)
+    #: Absolute tolerance in ``unit`` the status used: half a unit of the printed number's last digit,
+    #: or the explicit tolerance of a verbal claim (None: the text lost the number).
+    tolerance: float | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("explanation_template")
+        d["verdict"] = self.verdict
+        d["chapter"] = self.chapter
         return d
+
+    @property
+    def verdict(self) -> str:
+        """Whether to trust the printed number (module docstring): derived from :attr:`status` and
+        :attr:`datasheet_value`, one of :data:`VERDICTS`."""
+        if self.status == "not-derivable":
+            return "not derivable"
+        if self.status == "inconsistent":
+            return "arithmetic error"
+        if self.datasheet_value is None:
+            return "hypothetical"
+        target = self.seed_value if self.seed_value is not None else self.reproduced_value
+        tol = self.tolerance if self.tolerance is not None and self.seed_value is not None else 0.0
+        same = abs(self.datasheet_value - target) <= tol * (1 + 1e-9) + 1e-9 * max(1.0, abs(target))
+        return "holds" if same else "false premise"
 
     @property
     def quote(self) -> str:
@@ -162,7 +195,7 @@ def make_claim(
     return Claim(id=id, section=section, line=line, claim=claim, unit=unit, printed=printed,
                  seed_value=seed_value, reproduced_value=_clean(reproduced),
                  status=status, datasheet_value=_clean(datasheet), kind=kind, explanation=text,
-                 explanation_template=explanation)
+                 explanation_template=explanation, tolerance=None if seed_value is None else tol)
 
 
 def _clean(v: float | None) -> float | None:

@@ -264,3 +264,21 @@ def nvswitch_tier_claims() -> list[Claim]:
 
 
 __all__ = ["kvbm_claims", "nvswitch_tier_claims"]
+
+
+def session_advantage(model: str = "llama-3.1-405b") -> dict[str, float]:
+    """How many more 128K sessions an NVL72 (72 B200) holds than one 8x H100 node, three ways: the
+    two printed table cells divided (``printed``), the document's capacity formula for both rows
+    unrounded (``seed``) and per GPU (``seed_per_gpu``, against 72 H100s), and with datasheet facts
+    (``datasheet``). Chapter 4, the errata and the findings page all quote these."""
+    from . import get_claim
+
+    seed, ds = kvbm.capacity_table("seed", model), kvbm.capacity_table("datasheet", model)
+    labels = list(CAPACITY_CLAIM_IDS)
+    printed = {label: get_claim(f"{CAPACITY_CLAIM_IDS[label]}.sessions").seed_value for label in labels}
+    h8, h72, nvl = labels
+    s = seed.set_index("configuration").sessions_128k
+    d = ds.set_index("configuration").sessions_128k
+    return {"printed": printed[nvl] / printed[h8], "seed": float(s[nvl] / s[h8]),
+            "seed_per_gpu": float(s[nvl] / s[h72]), "datasheet": float(d[nvl] / d[h8])}
+

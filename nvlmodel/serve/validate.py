@@ -115,3 +115,35 @@ def fit_simulation(measurements: "pd.DataFrame | None" = None, *,  # noqa: F821
                 best = (replace(base, compute=float(ec), t_req=t_req), loss)
         out[engine] = best[0]
     return out
+
+
+#: Arrival rates (requests/s to the rack) at which :func:`rack_claim` tests the document's rack claim.
+RACK_RATES: tuple[float, ...] = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0)
+
+
+def rack_claim(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: float = 0.9, *,
+               rates: tuple[float, ...] = RACK_RATES, seconds: float = 40.0, seed: int = 0) -> "pd.DataFrame":  # noqa: F821
+    """The document's rack claim (Llama 405B, nine TP8 replicas on one NVL72, line 462) under load:
+    4,096-token prompts, 1,024-token answers, Poisson arrivals at each of ``rates`` for ``seconds``,
+    FP4 weights. One row per rate: output tokens/s of the rack, requests in flight, the share of
+    requests within (``ttft_limit_s``, ``tpot_limit_s``), p90 TTFT and TPOT. ``attrs`` holds the best
+    rate within the SLA (``sla_share`` of requests meeting it): ``tok_s_within_sla`` and
+    ``in_flight_within_sla`` (0 when no rate meets it)."""
+    import pandas as pd
+
+    if not 0 < sla_share <= 1:
+        raise ValueError(f"sla_share must be in (0, 1], got {sla_share!r}")
+    rack = Deployment("gb200", "llama-3.1-405b", "fp4", tp=8, workers=9)
+    rows = []
+    for rate in rates:
+        res = simulate(rack, Workload(isl=4096, osl=1024, spread=0.5).generate(int(rate * seconds), rate=rate,
+                                                                              seed=seed))
+        s = res.summary(ttft_limit_s, tpot_limit_s)
+        rows.append({"requests/s": rate, "output tok/s (rack)": s["output_tokens_per_s"],
+                     "users in flight": res.in_system_area / res.duration, "within SLA": s["sla_met"],
+                     "TTFT p90 (s)": s["ttft_p90_s"], "TPOT p90 (ms)": s["tpot_p90_s"] * 1e3})
+    out = pd.DataFrame(rows).set_index("requests/s")
+    ok = out[out["within SLA"] >= sla_share]
+    out.attrs["tok_s_within_sla"] = float(ok["output tok/s (rack)"].max()) if len(ok) else 0.0
+    out.attrs["in_flight_within_sla"] = float(ok["users in flight"].max()) if len(ok) else 0.0
+    return out

@@ -1,0 +1,26 @@
+"""Book-local Sphinx fixes.
+
+sphinx-thebe registers its inline configuration script on every ``env-before-read-docs``; with
+sphinxcontrib-bibtex the documents are read twice, so every page declared ``const THEBE_JS_URL``
+twice and the browser logged a SyntaxError. Thebe is off in this book: keep one copy of each script.
+"""
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    files = context.get("script_files")
+    if not files:
+        return
+    seen, kept = set(), []
+    for js in files:
+        # the same script registered twice may carry another priority
+        # (and an inline script's filename may be None or ""): compare what it says
+        key = (getattr(js, "filename", str(js)) or "", tuple(sorted(getattr(js, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(js)
+    context["script_files"] = kept
+
+
+def setup(app):
+    app.connect("html-page-context", _dedupe_scripts, priority=900)  # after every extension added its scripts
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,173 @@
+"""The key findings: the seed document's headline claims, each as printed, by the document's own
+method, with datasheet facts, and calibrated, measured or simulated where the package can, with
+the best corrected value and its basis. One table reconciles the chapters (the findings page).
+
+Bases, from weakest to strongest evidence:
+
+``bound``
+    datasheet arithmetic (roofline at full peak and bandwidth, capacity, bytes over links): what the
+    hardware cannot beat, or for times, cannot go below;
+``calibrated``
+    the roofline at efficiencies fitted on H100/H200 measurements only (chapter 7), predicting Blackwell;
+``simulated``
+    the request-level simulation under load with those calibrations (chapter 9);
+``measured``
+    what engines measured on both GPUs (chapter 7's curated rows).
+
+Every number comes from the ledger (:mod:`nvlmodel.claims`) or the models; nothing is typed here but
+which claim each row restates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BASES: tuple[str, ...] = ("bound", "calibrated", "simulated", "measured")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One headline claim restated: values in ``unit``; ``measured`` is a (low, high) range or None."""
+
+    key: str
+    finding: str
+    scope: str
+    claim_id: str
+    unit: str
+    printed: str
+    printed_value: float
+    seed: float | None
+    datasheet: float | None
+    calibrated: float | None
+    simulated: float | None
+    measured: tuple[float, float] | None
+    basis: str
+    chapter: str  # the label of the chapter that shows why
+    better: str  # "higher" or "lower": which way is better for a reader of this quantity
+
+    @property
+    def best(self) -> float:
+        """The best corrected value: the strongest evidence available (measured range: its top,
+        the like-for-like point the calibrated model is compared with; see :attr:`basis`)."""
+        return {"measured": self.measured[1] if self.measured else np.nan, "simulated": self.simulated,
+                "calibrated": self.calibrated, "bound": self.datasheet}[self.basis]
+
+    def best_text(self) -> str:
+        if self.basis == "measured" and self.measured:
+            return _range(self.measured, self.unit)
+        return _fmt(self.best, self.unit)
+
+    def printed_text(self) -> str:
+        """As printed, with the unit where the document left it out."""
+        return self.printed if any(ch.isalpha() for ch in self.printed) else f"{self.printed} {self.unit}"
+
+    def relative(self, value: float) -> float:
+        """``value`` against the printed number, in the direction a reader wants (1: as claimed,
+        below 1: worse than claimed; for a time, printed over value)."""
+        return value / self.printed_value if self.better == "higher" else self.printed_value / value
+
+
+def _num(v: float) -> str:
+    """Three significant figures at most, thousands separated: how the findings page writes numbers."""
+    a = abs(v)
+    return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
+
+
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "—"
+    return f"{_num(v)}x" if unit == "x" else f"{_num(v)} {unit}"
+
+
+def _range(r: tuple[float, float] | None, unit: str) -> str:
+    if r is None:
+        return "—"
+    lo, hi = r
+    return _fmt(lo, unit) if lo == hi else f"{_num(lo)}-{_fmt(hi, unit)}"
+
+
+def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: float = 0.9,
+             seed: int = 0) -> list[Finding]:
+    """The seed's six headline claims (per-GPU speed-up, the end-to-end decode and prefill
+    advantages, 128K sessions, model swap, KV block transfer, rack throughput) restated; the rack's
+    simulated throughput within (``ttft_limit_s``, ``tpot_limit_s``) for ``sla_share`` of requests."""
+    from .calibrate import headline, measured_ratio
+    from .claims import get_claim
+    from .claims.kvbm import session_advantage
+    from .serve.validate import rack_claim
+
+    claim = get_claim
+    hl = headline().set_index("point").calibrated_ratio
+    measured = measured_ratio()
+    rack = rack_claim(ttft_limit_s, tpot_limit_s, sla_share, seed=seed)
+    sessions = session_advantage()
+    per_gpu, dec, pre = claim("fp4.batch1-speedup"), claim("e2e.decode_tok_s.advantage"), claim("e2e.prefill_tok_s.advantage")
+    swap, block, rack_c = claim("e2e.swap_ms.nvl72"), claim("e2e.kv_block_us.nvl72"), claim("summary.rack-decode")
+    summary = claim("summary.per-gpu")
+    m64 = float(measured.loc[64]) if 64 in measured.index else None
+    return [
+        Finding("per-gpu", "Per-GPU decode speed-up, B200 FP4 over H100 FP8",
+                f"printed: batch 1 (summary: {summary.printed.split('(')[-1].rstrip(')')}); calibrated: Llama-3.1-70B, "
+                f"batch 1; measured: 70B, one engine, concurrency {measured.index.min()}-{measured.index.max()}",
+                per_gpu.id, "x", per_gpu.printed, per_gpu.seed_value, per_gpu.reproduced_value, per_gpu.datasheet_value,
+                float(hl.iloc[0]), None, (float(measured.min()), float(measured.max())), "measured",
+                "chapter-validation", "higher"),
+        Finding("decode", "Decode throughput, NVL72 replica over 8x H100 (end-to-end table)",
+                "printed and bound: Llama 405B TP8, batch 256 (H100 holds only 240); calibrated and measured: "
+                "Llama-3.1-70B per GPU at batch 64", dec.id, "x", dec.printed, dec.seed_value, dec.reproduced_value,
+                dec.datasheet_value, float(hl.iloc[1]), None, (m64, m64) if m64 else None,
+                "measured" if m64 else "calibrated", "chapter-end-to-end", "higher"),
+        Finding("prefill", "Prefill throughput and TTFT, NVL72 replica over 8x H100",
+                "printed and bound: Llama 405B, one 4K prompt; calibrated: Llama-3.1-70B per GPU, one 4K prompt",
+                pre.id, "x", pre.printed, pre.seed_value, pre.reproduced_value, pre.datasheet_value,
+                float(hl.iloc[2]), None, None, "calibrated", "chapter-end-to-end", "higher"),
+        Finding("sessions", "Concurrent 128K sessions, NVL72 over one 8x H100 node",
+                f"Llama 405B; printed: the table's two cells divided ({claim('kvbm.table.b200x72.sessions').printed} / "
+                f"{claim('kvbm.table.h100x8.sessions').printed})", "kvbm.table.b200x72.sessions",
+                "x", f"{_num(sessions['printed'])}x (implied)", sessions["printed"], sessions["seed"],
+                sessions["datasheet"], None, None, None, "bound", "chapter-kvbm", "higher"),
+        Finding("swap", "Model swap into one TP8 replica on NVL72 (ModelExpress)",
+                "Llama 405B, each GPU receiving its TP8 shard over NVLink; a time: lower is better",
+                swap.id, "ms", swap.printed, swap.seed_value, swap.reproduced_value, swap.datasheet_value,
+                None, None, None, "bound", "chapter-modelexpress", "lower"),
+        Finding("kv-block", "KV block transfer between GPUs",
+                "Llama 405B TP8, one 16-token paged block: per-layer copies at the measured per-copy latency",
+                block.id, "us", block.printed, block.seed_value, block.reproduced_value, block.datasheet_value,
+                None, None, None, "bound", "chapter-kvbm", "lower"),
+        Finding("rack", "Rack decode throughput, Llama 405B on nine TP8 replicas",
+                f"simulated: 4K prompts, 1K answers, Poisson arrivals, {sla_share:.0%} of requests within "
+                f"TTFT {ttft_limit_s:g} s and TPOT {tpot_limit_s * 1e3:g} ms", rack_c.id, "tok/s", rack_c.printed,
+                rack_c.seed_value, rack_c.reproduced_value, rack_c.datasheet_value, None,
+                rack.attrs["tok_s_within_sla"], None, "simulated", "chapter-under-load", "higher"),
+    ]
+
+
+def table(items: list[Finding] | None = None) -> "pd.DataFrame":  # noqa: F821
+    """One row per finding, values with their unit, "—" where the package has no value of that
+    kind: the corrected table of the findings page."""
+    import pandas as pd
+
+    rows = []
+    for x in findings() if items is None else items:
+        rows.append({"finding": x.finding, "printed": x.printed_text(), "document's own method": _fmt(x.seed, x.unit),
+                     "datasheet bound": _fmt(x.datasheet, x.unit), "calibrated": _fmt(x.calibrated, x.unit),
+                     "simulated under load": _fmt(x.simulated, x.unit), "measured": _range(x.measured, x.unit),
+                     "best corrected value": x.best_text(), "basis": x.basis, "scope": x.scope})
+    return pd.DataFrame(rows).set_index("finding")
+
+
+def markdown_lines(items: list[Finding] | None = None) -> str:
+    """One MyST bullet per finding: printed, by the document's method, corrected (with its basis),
+    and a link to the chapter that shows why."""
+    lines = []
+    for x in findings() if items is None else items:
+        extra = [f"{name} {text}" for name, text in (("calibrated", _fmt(x.calibrated, x.unit)),
+                                                    ("simulated under load", _fmt(x.simulated, x.unit)),
+                                                    ("measured", _range(x.measured, x.unit))) if text != "—"]
+        lines.append(
+            f"- **{x.finding}**: printed {x.printed_text()}; by the document's own method {_fmt(x.seed, x.unit)}; "
+            f"with datasheet facts {_fmt(x.datasheet, x.unit)}" + "".join(f"; {e}" for e in extra)
+            + f". Best corrected value: **{x.best_text()}** ({x.basis}). Why: {{ref}}`{x.chapter}`.")
+    return "\n".join(lines)

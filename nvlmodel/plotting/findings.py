@@ -1,0 +1,52 @@
+"""The findings page's figure: each headline claim's values against the printed number."""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter
+
+from .style import _axes, _styled
+
+#: Marker, colour and label of each kind of value (the document's method, then the corrections).
+KINDS = (("seed", "o", "0.45", "document's own method"), ("datasheet", "s", "#4c72b0", "datasheet bound"),
+         ("calibrated", "D", "#dd8452", "calibrated (fitted on Hopper)"),
+         ("simulated", "^", "#8172b3", "simulated under load"), ("measured", "|", "#55a868", "measured"))
+
+
+@_styled
+def plot_findings(items, ax=None) -> plt.Figure:
+    """Every :class:`nvlmodel.findings.Finding` as one row: its values relative to the printed
+    number (1 = as printed, below 1 = worse for the reader than printed; times inverted), log scale;
+    a measured range as a bar."""
+    if not items:
+        raise ValueError("no findings to plot")
+    fig, ax = _axes(ax, figsize=(7.0, 0.55 * len(items) + 1.5))
+    y = np.arange(len(items))[::-1]
+    seen = set()
+    for yi, f in zip(y, items):
+        for kind, marker, color, label in KINDS:
+            lab = None if kind in seen else label
+            if kind == "measured":
+                if f.measured is None:
+                    continue
+                lo, hi = sorted(f.relative(v) for v in f.measured)
+                ax.plot([lo, hi], [yi, yi], color=color, lw=9, solid_capstyle="butt", label=lab, alpha=0.5, zorder=1)
+                ax.plot([lo, hi], [yi, yi], ls="none", marker="|", ms=14, mew=2, color=color, zorder=1)
+            else:
+                v = getattr(f, kind)
+                if v is None:
+                    continue
+                ax.plot(f.relative(v), yi, ls="none", marker=marker, ms=7, color=color,
+                        mfc="none" if kind == "seed" else color, label=lab, zorder=3)
+            seen.add(kind)
+    ax.axvline(1.0, color="black", lw=0.8, ls="--")
+    ax.set(xscale="log", yticks=y, yticklabels=[textwrap.fill(f.finding, 34) for f in items],
+           ylim=(-0.6, len(items) - 0.4), xlabel="relative to the printed number (1 = as printed)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.tick_params(axis="y", labelsize=8.5)
+    ax.legend(fontsize=8.5, loc="lower center", bbox_to_anchor=(0.3, 1.0), ncols=3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,57 @@
+"""The key findings page: every row restates its ledger claim, picks the strongest evidence, and
+links to a chapter that exists."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from nvlmodel import claims, findings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def items():
+    return findings.findings()
+
+
+def test_each_finding_restates_its_claim(items):
+    assert len(items) == 7
+    for f in items:
+        c = claims.get_claim(f.claim_id)
+        if f.key == "sessions":  # a ratio of two cells: checked below
+            continue
+        assert (f.printed_value, f.seed, f.datasheet) == (c.seed_value, c.reproduced_value, c.datasheet_value), f.key
+
+
+def test_sessions_ratio_by_hand(items):
+    # the table's printed cells: 356 sessions on the NVL72 against 0.66 on one 8x H100 node
+    s = {f.key: f for f in items}["sessions"]
+    assert s.printed_value == pytest.approx(356 / 0.66)
+    from nvlmodel import kvbm
+
+    cap = kvbm.capacity_table("seed", "llama-3.1-405b").set_index("configuration").sessions_128k
+    nvl, h8 = cap["72x B200 NVL72 (FP4 weights, FP8 KV)"], cap["8x H100 (FP8 weights, FP16 KV)"]
+    assert s.seed == pytest.approx(nvl / h8)
+
+
+def test_best_value_follows_the_strongest_evidence(items):
+    order = ("measured", "simulated", "calibrated", "bound")
+    for f in items:
+        have = {"measured": f.measured is not None, "simulated": f.simulated is not None,
+                "calibrated": f.calibrated is not None, "bound": f.datasheet is not None}
+        assert f.basis == next(b for b in order if have[b]), f.key
+    by = {f.key: f for f in items}
+    assert by["rack"].best == by["rack"].simulated and by["swap"].best == by["swap"].datasheet
+    # left of 1 in the figure means worse for the reader: a slower swap than printed is below 1
+    assert by["swap"].relative(by["swap"].datasheet) < 1 and by["swap"].relative(by["swap"].printed_value) == 1
+
+
+def test_table_and_lines_link_to_chapters_that_exist(items):
+    t = findings.table(items)
+    assert list(t.index) == [f.finding for f in items]
+    assert (t.loc[items[3].finding, "measured"]) == "—"  # no measurement of sessions: a dash, not NaN
+    labels = {m for md in (ROOT / "notebooks").glob("*.md") for m in re.findall(r"^\(([\w-]+)\)=", md.read_text(), re.M)}
+    for ref in re.findall(r"\{ref\}`([\w-]+)`", findings.markdown_lines(items)):
+        assert ref in labels, ref
