@@ -65,6 +65,17 @@ class Cells:
     decode_batch: int  # the batch that runs (the requested one, or the largest that fits)
 
 
+def label(metric: str, scenario: "Scenario | None" = None) -> str:
+    """The table row's name for ``scenario``: the document's words (:data:`LABELS`) with its prompt
+    length and batch replaced by the scenario's, so a rerun never shows "(batch=256)" for another batch."""
+    require_choice("metric", metric, LABELS)
+    s = Scenario() if scenario is None else scenario
+    prompt = f"{s.prompt // 1024}K" if s.prompt % 1024 == 0 else f"{s.prompt:,}-token"
+    return {"prefill_tok_s": f"Prefill throughput ({prompt} input)", "decode_tok_s": f"Decode throughput (batch={s.batch})",
+            "ttft_s": f"TTFT ({prompt} input, 1 request)", "tpot_s": f"Time per output token (batch={s.batch})",
+            }.get(metric, LABELS[metric])
+
+
 def display(cells: Cells, metric: str) -> float:
     """A metric of ``cells`` in the unit the table shows it in (:data:`METRICS`)."""
     unit = dict((m, u) for m, u, _ in METRICS)[require_choice("metric", metric, LABELS)]
@@ -203,7 +214,7 @@ def table(scenario: Scenario = Scenario()) -> "pd.DataFrame":  # noqa: F821
     both = {p: cells(p, scenario) for p in PRESETS}
     rows = []
     for metric, unit, _ in METRICS:
-        row = {"metric": LABELS[metric], "unit": unit}
+        row = {"metric": label(metric, scenario), "unit": unit}
         for p, v in both.items():
             row[f"H100 ({p})"] = display(v["h100"], metric)
             row[f"NVL72 ({p})"] = display(v["nvl72"], metric)

@@ -365,6 +365,19 @@ GPU_ALIASES: Mapping[str, str] = MappingProxyType(
 )
 
 
+#: The GPUs the seed document itself describes (its spec table's B200 and H100, the GB200's B200).
+DOCUMENT_GPUS: tuple[str, ...] = ("b200", "h100", "gb200-b200")
+
+
+def seed_label(name: str) -> str:
+    """How to label a GPU's ``seed`` values: ``"seed"`` for a GPU the document describes, else
+    ``"seed premises"`` -- the document never gives its numbers, only its premises (sparse peaks as
+    dense, both NVLink directions as one) applied to the datasheet."""
+    key = GPU_ALIASES.get(str(name).lower(), str(name).lower())
+    require_choice("GPU", key if key in GPU_NAMES else name, GPU_NAMES + tuple(GPU_ALIASES))
+    return "seed" if key in DOCUMENT_GPUS else "seed premises"
+
+
 def _preset(preset: str) -> str:
     return require_choice("preset", preset, PRESETS)
 

@@ -68,6 +68,34 @@ def expected() -> None:
         execute(md, md.with_suffix(".ipynb"), ROOT / "notebooks")
 
 
+GLUE_FIGURE = re.compile(r"```\{glue:figure\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)\n?(.*?)```", re.S)
+GLUE_ROLE = re.compile(r"(\{glue(?::\w+)?\})`([^`]*)`")
+
+
+def _from_chapter(caption: str, doc: str) -> str:
+    """A caption's glue roles made to paste from ``doc`` (another page glues nothing of its own);
+    a text role without a format gets ``:s``, since ``path::key:format`` reads its last colon as one."""
+    def fix(m):
+        role, body = m.groups()
+        if "::" in body:
+            return m.group(0)
+        if role == "{glue:text}" and ":" not in body:
+            body += ":s"
+        return f"{role}`{doc}::{body}`"
+    return GLUE_ROLE.sub(fix, caption)
+
+
+def _glue_figures(markdown: str) -> list[tuple[str, str]]:
+    """(name, caption) of each ``{glue:figure}`` directive in a markdown cell: a figure whose caption
+    glues the run's parameters (captions in cell metadata cannot)."""
+    out = []
+    for options, caption in GLUE_FIGURE.findall(markdown):
+        name = re.search(r"^:name:\s*(\S+)", options, re.M)
+        if name:
+            out.append((name.group(1), caption.strip()))
+    return out
+
+
 def figures_page(notebooks: list[Path], manifest: dict) -> str:
     """The Figures page: every figure the executed chapters saved (``manifest``, written by
     ``nvlmodel.plotting.savefig``), with its number (numref on its label), caption, stable files and
@@ -83,6 +111,10 @@ def figures_page(notebooks: list[Path], manifest: dict) -> str:
             fig = cell.metadata.get("mystnb", {}).get("figure")
             if cell.cell_type == "code" and fig:
                 captions[fig["name"]] = " ".join(fig.get("caption", "").split())
+            elif cell.cell_type == "markdown":
+                for name, caption in _glue_figures(cell.source):
+                    # the caption's glued values live in the chapter: paste them from there
+                    captions[name] = _from_chapter(" ".join(caption.split()), f"../notebooks/{nb_path.name}")  # the file, relative to book/
     saved = {e["label"]: (stem, e) for stem, e in manifest.items()}
     if set(saved) != set(captions):
         raise SystemExit(f"figures saved without a captioned cell: {sorted(set(saved) - set(captions))}; "

@@ -84,3 +84,43 @@ def test_fresh_digest_changes_with_the_sources(tmp_path, monkeypatch):
     before = script.inputs_digest()
     (tmp_path / "notebooks" / "01-a.md").write_text("x = 2\n")
     assert script.inputs_digest() != before
+
+
+def _glued(nb) -> dict[str, str]:
+    """The text of every value a notebook glued (myst-nb keeps the key in the output's metadata)."""
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook", {})
+            if meta.get("name"):
+                out[meta["name"]] = "".join(o.get("data", {}).get(meta.get("mime_prefix", "") + "text/plain", ""))
+    return out
+
+
+@pytest.mark.slow
+def test_rerun_with_other_parameters_names_them_and_keeps_the_cited_figures(tmp_path):
+    """Chapters 1 and 6 rerun with other parameters, as the README's recipe does: captions and labels
+    name the new parameters, and the figures go to a folder named for them, never over the stable
+    files a citation points at."""
+    import papermill as pm
+
+    cwd = tmp_path / "notebooks"
+    cwd.mkdir()
+    stable = tmp_path / "_extra" / "figures"
+    runs = {"01-hardware": {"gpu_a": "h200", "gpu_b": "h100"}, "06-end-to-end": {"batch": 64, "prompt": 2048}}
+    done = {}
+    for chapter, params in runs.items():
+        nb = jupytext.read(NB / f"{chapter}.md")
+        out = cwd / f"{chapter}.ipynb"
+        pm.execute_notebook(nb, str(out), parameters=params, cwd=str(cwd), kernel_name="python3", progress_bar=False)
+        done[chapter] = nbformat.read(out, as_version=4)
+    assert not list(stable.glob("*.svg")), "a rerun with other parameters wrote over the stable figure files"
+    assert sorted(p.name for p in (stable / "runs").iterdir()) == [
+        "01-hardware--gpu_a=h200", "06-end-to-end--batch=64--prompt=2048"]
+    assert (stable / "runs" / "01-hardware--gpu_a=h200" / "01-hardware-spec-ratios.svg").exists()
+    hw = _glued(done["01-hardware"])
+    assert "H200" in hw["name_a"] and "premises" in hw["seed_label_a"]  # H200 is not in the document
+    text = "\n".join("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
+                     for c in done["06-end-to-end"].cells for o in c.get("outputs", []))
+    assert "Decode throughput (batch=64)" in text and "Prefill throughput (2K input)" in text
+    assert "batch=256" not in text and "(4K input)" not in text

@@ -115,3 +115,29 @@ def test_tokens_per_joule_figure_labels_every_bar():
     with pytest.raises(KeyError, match="tok_per_joule_gpu_only"):
         plotting.plot_tokens_per_joule(best.drop(columns="tok_per_joule_gpu_only"))
     plt.close("all")
+
+
+def test_run_dir_keeps_default_runs_on_the_stable_files():
+    d = {"gpu_a": "b200", "gpu_b": "h100"}
+    assert plotting.run_dir("figs", "01-hardware", d, dict(d)) == Path("figs")
+    assert plotting.run_dir("figs", "01-hardware", d, {"gpu_a": "h200", "gpu_b": "h100"}) == \
+        Path("figs/runs/01-hardware--gpu_a=h200")
+    with pytest.raises(ValueError, match="gpu_a, gpu_b"):
+        plotting.run_dir("figs", "01-hardware", d, {"gpu_c": "x"})
+    # as a kernel sees it: the parameters cell first, papermill's injected cell after it
+    ns = {"In": ["", 'lo, hi = 1.0, 2  # range\nfigures_dir = "../_extra/figures"\n', "hi = 3\n"],
+          "lo": 1.0, "hi": 3, "figures_dir": "x"}
+    assert plotting.run_dir_here("figs", "02-fp4", ns) == Path("figs/runs/02-fp4--hi=3")
+    with pytest.raises(RuntimeError, match="figures_dir"):
+        plotting.run_dir_here("figs", "02-fp4", {"In": ["x = 1"]})
+
+
+def test_glued_captions_paste_from_their_chapter_on_the_figures_page():
+    spec = importlib.util.spec_from_file_location("notebooks_script", ROOT / "scripts" / "notebooks.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    md = ("```{glue:figure} fig_key\n:name: fig-01-hardware-x\n:alt: bars\n\n"
+          "Ratio of {glue:text}`name_a` at {glue:text}`v:.1f`.\n```\n")
+    assert script._glue_figures(md) == [("fig-01-hardware-x", "Ratio of {glue:text}`name_a` at {glue:text}`v:.1f`.")]
+    assert script._from_chapter("a {glue:text}`name_a` b {glue:text}`v:.1f`", "../notebooks/01-hardware.ipynb") == (
+        "a {glue:text}`../notebooks/01-hardware.ipynb::name_a:s` b {glue:text}`../notebooks/01-hardware.ipynb::v:.1f`")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from .style import PRESET_COLORS, _axes, _styled
 
@@ -13,16 +14,21 @@ def plot_advantage(table, printed: dict, ax=None) -> plt.Figure:
     """NVL72-replica advantage over 8x H100 per metric: as printed, by the document's method (seed)
     and with datasheet facts (``table`` from :func:`nvlmodel.endtoend.table`)."""
     y = np.arange(len(table))
-    fig, ax = _axes(ax, figsize=(7.0, 4.0))
-    ax.barh(y - 0.27, [printed[m] for m in table["metric"]], 0.26, color="0.6", label="as printed")
-    ax.barh(y, table["advantage (seed)"], 0.26, color=PRESET_COLORS["seed"], label="document's method (seed)")
-    ax.barh(y + 0.27, table["advantage (datasheet)"], 0.26, color=PRESET_COLORS["datasheet"], label="datasheet")
+    fig, ax = _axes(ax, figsize=(7.0, 4.6))
+    groups = ((-0.27, [printed[m] for m in table["metric"]], "0.6", "as printed"),
+              (0.0, table["advantage (seed)"], PRESET_COLORS["seed"], "document's method (seed)"),
+              (0.27, table["advantage (datasheet)"], PRESET_COLORS["datasheet"], "datasheet"))
+    for dy, values, color, name in groups:
+        bars = ax.barh(y + dy, values, 0.26, color=color, label=name)
+        ax.bar_label(bars, labels=[f"{v:.2g}x" for v in values], fontsize=7.5, padding=2)
     ax.axvline(1, color="0.5", lw=0.8)
     ax.set_xscale("log")
-    ax.set_yticks(y, table["metric"], fontsize=8)
+    ax.set_xlim(right=ax.get_xlim()[1] * 2.5)  # room for the value labels
+    ax.set_yticks(y, table["metric"], fontsize=8.5)
     ax.invert_yaxis()
     ax.set_xlabel("NVL72 replica advantage over 8x H100 (x, log scale)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.4, 1.12), ncols=3)
     fig.tight_layout()
     return fig
 

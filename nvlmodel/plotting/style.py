@@ -117,3 +117,38 @@ def read_manifest(figures_dir: str | Path) -> dict:
     """The figures :func:`savefig` recorded under ``figures_dir`` (empty when none)."""
     manifest = Path(figures_dir) / MANIFEST
     return json.loads(manifest.read_text()) if manifest.exists() else {}
+
+
+def run_dir(figures_dir: str | Path, chapter: str, defaults: dict, values: dict) -> Path:
+    """Where a run of ``chapter`` saves its figures: ``figures_dir`` itself when every parameter has
+    its default (the stable, cited files), else ``<figures_dir>/runs/<chapter>--<name>=<value>...``,
+    named for the parameters that differ, so a rerun never overwrites a cited figure."""
+    figure_path(".", chapter, "x")  # validates the chapter
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ValueError(f"parameters {unknown} have no default; the chapter's parameters: {', '.join(defaults)}")
+    changed = {k: v for k, v in values.items() if v != defaults[k]}
+    if not changed:
+        return Path(figures_dir)
+    slug = "--".join(f"{k}={re.sub(r'[^A-Za-z0-9._-]+', '_', str(v))}" for k, v in sorted(changed.items()))
+    return Path(figures_dir) / "runs" / f"{chapter}--{slug}"
+
+
+def run_dir_here(figures_dir: str | Path, chapter: str, namespace: dict | None = None) -> Path:
+    """:func:`run_dir` for the notebook this is called from: the defaults are the values its
+    parameters cell assigns (the first cell the kernel ran that sets ``figures_dir``: papermill injects
+    its own cell after it), the values what they hold now. ``figures_dir`` is not part of the name."""
+    if namespace is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:
+            raise RuntimeError("run_dir_here needs a notebook kernel; call run_dir(figures_dir, chapter, defaults, values)")
+        namespace = shell.user_ns
+    cells = [c for c in namespace.get("In", []) if re.search(r"^figures_dir\s*=", c, re.M)]
+    if not cells:
+        raise RuntimeError("no executed parameters cell setting figures_dir: run_dir_here reads the first one")
+    defaults: dict = {}
+    exec(cells[0], {"__builtins__": {}}, defaults)  # the cell the kernel already ran: its default values
+    defaults.pop("figures_dir", None)
+    return run_dir(figures_dir, chapter, defaults, {k: namespace[k] for k in defaults})
