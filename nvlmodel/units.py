@@ -121,15 +121,64 @@ def require_index(what: str, value: int, size: int) -> int:
 def fmt_value(v: float | None) -> str:
     """Format a number for tables: integers with thousands separators, else 4 significant digits.
 
-    >>> fmt_value(18000.0), fmt_value(2.2739), fmt_value(None), fmt_value(3.35e12)
-    ('18,000', '2.274', '-', '3.35e+12')
+    Not applicable (None, NaN) is a dash; no scientific notation below 1e15.
+
+    >>> fmt_value(18000.0), fmt_value(2.2739), fmt_value(None), fmt_value(4.567e7)
+    ('18,000', '2.274', '—', '45,670,000')
     """
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
+        return "—"
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
-    if abs(v) >= 1e7:
+    if abs(v) >= 1e15:
         return f"{v:.4g}"
+    if abs(v) >= 1e7:
+        return f"{v:,.0f}"
     if float(v).is_integer():
         return f"{int(v):,}"
     return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+
+#: Unit suffixes of column names and how a reader reads them (longest first).
+_SUFFIXES = (("_per_gpu_gb", " per GPU (GB)"), ("_gb_per_gpu", " (GB per GPU)"), ("_tok_s", " (tokens/s)"),
+             ("_pct_err", " error (%)"), ("_GBps", " (GB/s)"), ("_MiB", " (MiB)"), ("_bytes", " (bytes)"),
+             ("_128k", " of 128K tokens"), ("_pct", " (%)"), ("_ms", " (ms)"), ("_us", " (us)"), ("_GB", " (GB)"),
+             ("_gb", " (GB)"), ("_tb", " (TB)"), ("_s", " (s)"))
+#: Words written in capitals or as their products spell them.
+_WORDS = {"kv": "KV", "tpot": "TPOT", "ttft": "TTFT", "bw": "bandwidth", "busbw": "bus bandwidth", "abs": "absolute",
+          "sxm": "SXM", "h100": "H100", "h200": "H200", "b200": "B200", "gb200": "GB200", "vllm": "vLLM",
+          "trtllm": "TensorRT-LLM", "sglang": "SGLang", "nccl": "NCCL", "gpu": "GPU", "gpus": "GPUs", "tp": "TP",
+          "mape": "MAPE", "mdape": "MdAPE", "req": "request", "dtype": "dtype", "sim": "simulated"}
+
+
+def words(name):
+    """A snake_case column name in words, its unit suffix in parentheses:
+    ``kv_budget_per_gpu_gb`` -> ``KV budget per GPU (GB)``; anything else unchanged.
+
+    >>> words("kv_budget_per_gpu_gb"), words("ttft_sim_MdAPE_pct"), words("b200_sxm"), words("sessions (datasheet)")
+    ('KV budget per GPU (GB)', 'TTFT simulated MdAPE (%)', 'B200 SXM', 'sessions (datasheet)')
+    """
+    if not isinstance(name, str) or "_" not in name or " " in name:
+        return name
+    unit = ""
+    for suffix, text in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name, unit = name[: -len(suffix)], text
+            break
+    return " ".join(_WORDS.get(w.lower(), w) for w in name.split("_")) + unit
+
+
+def readable(frame):
+    """``frame`` for a reader: column and index names in words with units (:func:`words`), numbers
+    as :func:`fmt_value` writes them, "—" where a value does not apply (instead of NaN)."""
+    import pandas as pd
+
+    out = frame.rename(columns=words, index=words)
+    if isinstance(out.columns, pd.MultiIndex):
+        out.columns = pd.MultiIndex.from_tuples([tuple(words(x) for x in t) for t in out.columns],
+                                                names=[words(n) for n in out.columns.names])
+    out.index = out.index.set_names([words(n) for n in out.index.names])
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].map(fmt_value)
+    return out

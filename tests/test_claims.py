@@ -249,3 +249,21 @@ def test_verdicts_of_known_claims_and_no_hand_written_verdict():
     ok = make_claim(id="x", section="nvl72", line=30, claim="x", unit="x", printed="2.0x", reproduced=2.0, datasheet=2.04)
     bad = make_claim(id="x", section="nvl72", line=30, claim="x", unit="x", printed="2.0x", reproduced=2.0, datasheet=2.1)
     assert (ok.verdict, bad.verdict) == ("holds", "false premise")
+
+
+def test_summary_box_counts_and_links():
+    from nvlmodel.claims import summary_box, verdict_counts
+
+    box = summary_box("modelexpress")
+    rows = all_claims(section="modelexpress")
+    v = verdict_counts(rows)
+    assert f"{len(rows)} numbers" in box and f"**What holds**: {v['holds']} of them" in box
+    assert f"{v['false premise']} rest on a false premise" in box
+    ids = {c.id for c in all_claims()}
+    linked = re.findall(r'href="90-errata.html#claim-([^"]+)"', box)
+    assert linked and set(linked) <= ids
+    for cid in linked:  # the numbers to use are the datasheet values of claims that are wrong
+        c = get_claim(cid)
+        assert c.verdict in ("false premise", "arithmetic error")
+    with pytest.raises(ValueError, match="section"):
+        summary_box()

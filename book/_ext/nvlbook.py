@@ -1,5 +1,8 @@
 """Book-local Sphinx fixes.
 
+Figures: a figure's image gets its caption as alt text (myst-nb leaves notebook images without
+one), so a screen reader reads what the figure shows.
+
 sphinx-thebe registers its inline configuration script on every ``env-before-read-docs``; with
 sphinxcontrib-bibtex the documents are read twice, so every page declared ``const THEBE_JS_URL``
 twice and the browser logged a SyntaxError. Thebe is off in this book: keep one copy of each script.
@@ -21,6 +24,21 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = kept
 
 
+def _alt_from_caption(app, doctree, docname):
+    from docutils import nodes
+
+    for fig in doctree.findall(nodes.figure):
+        captions = list(fig.findall(nodes.caption))
+        if not captions:
+            continue
+        text = " ".join(captions[0].astext().split())
+        for img in fig.findall(nodes.image):
+            alt = img.get("alt", "")
+            if not alt or "/" in alt or alt.endswith((".png", ".svg")):
+                img["alt"] = text if len(text) <= 300 else text[:297] + "..."
+
+
 def setup(app):
+    app.connect("doctree-resolved", _alt_from_caption)
     app.connect("html-page-context", _dedupe_scripts, priority=900)  # after every extension added its scripts
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -84,6 +84,37 @@ def verdict_counts(claims: list[Claim] | None = None) -> dict[str, int]:
     return {v: counts.get(v, 0) for v in VERDICTS}
 
 
+def summary_box(*sections: str, top: int = 3) -> str:
+    """A chapter's closing summary in MyST markdown, from the ledger of ``sections``: what the seed
+    says (how many numbers, where), what holds, what is wrong (verdict counts) and the numbers to
+    use instead: the ``top`` printed numbers furthest from their datasheet value, each linked to its
+    row of the errata."""
+    import html
+    import math
+
+    if not sections:
+        raise ValueError(f"name at least one section; sections: {', '.join(SECTIONS)}")
+    rows = [c for s in sections for c in all_claims(section=s)]
+    v = verdict_counts(rows)
+    spans = sorted((SECTIONS[s].first, SECTIONS[s].last) for s in sections)
+    wrong = [c for c in rows if c.verdict in ("false premise", "arithmetic error") and c.seed_value
+             and c.datasheet_value and c.unit != "count"]
+    wrong.sort(key=lambda c: -abs(math.log(abs(c.datasheet_value / c.seed_value))))
+    kinds = [(v["false premise"], "rest on a false premise"), (v["arithmetic error"], "do not follow from the "
+             "document's own inputs"), (v["hypothetical"], "describe hardware that does not exist"),
+             (v["not derivable"], "cannot be derived from what it states")]
+    out = [f"- **The seed says**: {len(rows)} numbers (lines {', '.join(f'{a}-{b}' for a, b in spans)}).",
+           f"- **What holds**: {v['holds']} of them, with datasheet facts too.",
+           "- **What is wrong**: " + "; ".join(f"{n} {text}" for n, text in kinds if n) + "."]
+    if wrong:
+        def one(c):
+            unit = "" if c.unit == "1" else c.unit
+            link = f'<a href="90-errata.html#claim-{html.escape(c.id)}">{html.escape(c.id)}</a>'
+            return f'"{c.quote}": **{_with_unit(fmt_value(c.datasheet_value), unit)}**, not {c.printed} ({link})'
+        out.append("- **Numbers to use**: " + "; ".join(one(c) for c in wrong[:top]) + ".")
+    return "\n".join(out)
+
+
 def to_json(claims: list[Claim] | None = None) -> str:
     """The ledger as a JSON list of objects (the fields of :class:`Claim`)."""
     return json.dumps([c.to_dict() for c in (all_claims() if claims is None else claims)], indent=2)
@@ -108,7 +139,7 @@ def to_records(claims: list[Claim] | None = None) -> list[dict[str, str]]:
 
 
 def _with_unit(value: str, unit: str) -> str:
-    if value == "-" or not unit:
+    if value == "—" or not unit:
         return value
     return f"{value}x" if unit == "x" else f"{value} {unit}"
 
@@ -217,6 +248,7 @@ __all__ = [
     "make_claim",
     "parse_printed",
     "status_counts",
+    "summary_box",
     "to_json",
     "to_markdown",
     "to_records",

@@ -17,23 +17,38 @@ def plot_allreduce(panels, sizes=None, axes=None) -> plt.Figure:
 
     sizes = np.logspace(3, 9.3, 60) if sizes is None else np.asarray(sizes)
     colors = plt.get_cmap("tab10").colors
-    fig, axes = _axes(axes, len(panels), figsize=(9.6, 4.0), sharey=True)
+    fig, axes = _axes(axes, len(panels), figsize=(9.6, 4.4), sharey=True)
+    from matplotlib.lines import Line2D
+
     for ax, (system, rows) in zip(axes, panels):
+        stand_in = False
         for i, r in enumerate(rows):
             n = r["n"]
-            ax.scatter(r["bytes"], r["latency_s"] * 1e6, s=10, zorder=3, facecolors=colors[i] if r["own"] else "none",
-                       edgecolors=colors[i], label=f"{n} GPUs, NCCL measured" + ("" if r["own"] else " on HGX B200"))
-            ax.plot(sizes, r["fit"].time(sizes) * 1e6, color=colors[i], lw=1.2, label=f"{n} GPUs, alpha-beta fit")
+            stand_in |= not r["own"]
+            ax.scatter(r["bytes"], r["latency_s"] * 1e6, s=12, zorder=3, facecolors=colors[i] if r["own"] else "none",
+                       edgecolors=colors[i])
+            ax.plot(sizes, r["fit"].time(sizes) * 1e6, color=colors[i], lw=1.2)
             if system == "gb200":  # the seed's formula describes NVL72 only
-                ax.plot(sizes, [seed_allreduce_time(s, n) * 1e6 for s in sizes], color=colors[i], lw=1.0,
-                        ls="--", label=f"TP{n}, seed formula (no latency term)")
+                ax.plot(sizes, [seed_allreduce_time(s, n) * 1e6 for s in sizes], color=colors[i], lw=1.0, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(1, None)
         ax.set_xlabel("message size (bytes)")
         ax.set_title({"h100_sxm": "H100 SXM (NVLink 4)", "gb200": "GB200 (NVLink 5)"}.get(system, system))
         ax.grid(True, color="0.92")
-        ax.legend(fontsize=6.5)
+        # one legend for colour (GPUs), one for what a mark is: nine entries in two short lists
+        gpus = ax.legend([Line2D([], [], color=colors[i], lw=2) for i in range(len(rows))],
+                         [f"{r['n']} GPUs" for r in rows], fontsize=8, loc="upper left", title="group",
+                         title_fontsize=8)
+        ax.add_artist(gpus)
+        kinds = [(Line2D([], [], ls="none", marker="o", color="0.3", ms=4), "NCCL measured")]
+        if stand_in:
+            kinds.append((Line2D([], [], ls="none", marker="o", mfc="none", color="0.3", ms=4),
+                          "measured on HGX B200 (stand-in)"))
+        kinds.append((Line2D([], [], color="0.3", lw=1.2), "alpha-beta fit"))
+        if system == "gb200":
+            kinds.append((Line2D([], [], color="0.3", lw=1.0, ls="--"), "seed formula (no latency term)"))
+        ax.legend(*zip(*kinds), fontsize=8, loc="upper left", bbox_to_anchor=(0.2, 1.0))
     axes[0].set_ylabel("all-reduce time (us)")
     fig.tight_layout()
     return fig

@@ -41,7 +41,13 @@ def plot_rack(topology: NVL72Topology | None = None, ax=None) -> plt.Figure:
     NVSwitch domain (``gpu // 8``), which does not exist in the hardware."""
     seed = NVL72Topology("seed")
     real = topology or NVL72Topology("datasheet")
-    colors = plt.get_cmap("tab10").colors
+    # nine domain colours, none grey (the switch trays are grey) and none too pale for its label
+    colors = [plt.get_cmap("tab10").colors[i] for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]
+
+    def ink(fc):  # black on light fills, white on dark: readable labels
+        r, g, b = fc[:3]
+        return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "white"
+
     order = [("compute", t) for t in range(10)] + [("switch", s) for s in range(real.num_switch_trays)] + [
         ("compute", t) for t in range(10, real.num_trays)]
     fig, ax = _axes(ax, figsize=(6.4, 8.2))
@@ -52,7 +58,7 @@ def plot_rack(topology: NVL72Topology | None = None, ax=None) -> plt.Figure:
             ax.add_patch(Rectangle((0, y), 12, h, fc="0.85", ec="0.3", lw=0.6))
             per_tray = real.system.switch_chips // real.num_switch_trays
             for c in range(per_tray):
-                ax.add_patch(Rectangle((0.6 + c * 5.8, y + 0.15), 5.2, h - 0.3, fc="0.6", ec="0.3", lw=0.5))
+                ax.add_patch(Rectangle((0.6 + c * 5.8, y + 0.15), 5.2, h - 0.3, fc="0.35", ec="0.2", lw=0.5))
                 ax.text(3.2 + c * 5.8, y + h / 2, f"NVSwitch ASIC {idx * per_tray + c}", ha="center",
                         va="center", fontsize=6.5, color="white")
             ax.text(-0.3, y + h / 2, f"switch tray {idx}", ha="right", va="center", fontsize=7)
@@ -64,16 +70,16 @@ def plot_rack(topology: NVL72Topology | None = None, ax=None) -> plt.Figure:
             x0 = 0.3 + k * 6
             ax.add_patch(Rectangle((x0, y + 0.1), 5.4, h - 0.2, fc="none", ec="0.5", lw=0.5, ls="--"))
             ax.add_patch(Rectangle((x0 + 0.15, y + 0.18), 1.5, h - 0.36, fc="#dddddd", ec="0.4", lw=0.4))
-            ax.text(x0 + 0.9, y + h / 2, f"Grace {s}", ha="center", va="center", fontsize=5.5)
+            ax.text(x0 + 0.9, y + h / 2, f"Grace {s}", ha="center", va="center", fontsize=6.5)
             for j, gpu in enumerate(real.gpus_of_superchip(s)):
                 d = seed.domain_of(gpu)
-                ax.add_patch(Rectangle((x0 + 1.85 + j * 1.75, y + 0.18), 1.6, h - 0.36,
-                                       fc=colors[d % 10], ec="0.2", lw=0.4, alpha=0.85))
+                fc = colors[d % len(colors)]
+                ax.add_patch(Rectangle((x0 + 1.85 + j * 1.75, y + 0.18), 1.6, h - 0.36, fc=fc, ec="0.2", lw=0.4))
                 ax.text(x0 + 2.65 + j * 1.75, y + h / 2, f"GPU {gpu}", ha="center", va="center",
-                        fontsize=5.5, color="white")
-    handles = [Rectangle((0, 0), 1, 1, fc=colors[d % 10], alpha=0.85) for d in range(seed.num_domains)]
+                        fontsize=6.5, color=ink(fc))
+    handles = [Rectangle((0, 0), 1, 1, fc=colors[d % len(colors)]) for d in range(seed.num_domains)]
     ax.legend(handles, [f"domain {d}" for d in range(seed.num_domains)], title="seed's NVSwitch domain",
-              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, title_fontsize=7)
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title_fontsize=8)
     ax.set_xlim(-3.2, 12.2)
     ax.set_ylim(-len(order) * (h + gap) + gap - 0.1, h + 0.1)
     ax.set_axis_off()
