@@ -5,14 +5,19 @@ form a hasher can hand over without a Python int per block; the ratio from Pytho
 printed too. Routes 100 requests of 32K tokens (block size 16: 2,048 blocks each) over 72 GPUs with a warm
 directory in the seed's form (block hash -> (gpu, local block id)), checks that both algorithms pick
 the same GPU for every request, and prints as its last line ``speedup_vs_seed: <ratio>``.
-With ``--rack N`` it also times the rack simulation on N requests and prints requests per second.
+With ``--rack N`` it also times the rack simulation (dynamo policy, 9 TP8 workers) at 1,000, 10,000,
+... up to N requests, streamed (``kvbm.iter_requests``: never all in memory), printing requests per
+second and the peak resident memory after each size, against the rate at 1,000 requests in the same
+run. Conversations end after 8 turns by default (request length stays bounded); ``--growing`` keeps
+them going, so requests grow with the run.
 
-    python benchmarks/kvbm_routing.py [--requests 100] [--tokens 32768] [--rack 0]
+    python benchmarks/kvbm_routing.py [--requests 100] [--tokens 32768] [--rack 0] [--growing]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 
 import numpy as np
@@ -24,7 +29,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=100)
     p.add_argument("--tokens", type=int, default=32_768)
-    p.add_argument("--rack", type=int, default=0, help="also time simulate_rack on this many requests")
+    p.add_argument("--rack", type=int, default=0, help="also time simulate_rack at 1k, 10k, ... up to this many requests")
+    p.add_argument("--growing", action="store_true", help="conversations never end (requests grow with the run)")
     args = p.parse_args()
     rng = np.random.default_rng(0)
     gpus, bs = 72, 16
@@ -80,14 +86,19 @@ def main() -> None:
           f"(dict + Counter, as the rack simulation routes: {t_counter * 1e3:.1f} ms, "
           f"{t_seed / t_counter:.0f}x)")
     if args.rack:
-        t = time.perf_counter()
-        rack_reqs = kvbm.generate_requests(args.rack, rng_seed=1)
-        t_gen = time.perf_counter() - t
-        t = time.perf_counter()
-        kvbm.simulate_rack(rack_reqs, "dynamo")
-        t_sim = time.perf_counter() - t
-        print(f"rack simulation: {args.rack} requests generated in {t_gen:.1f} s, routed (dynamo policy) in "
-              f"{t_sim:.1f} s = {args.rack / t_sim:,.0f} requests/s")
+        workload = kvbm.Workload(max_turns=None if args.growing else 8)
+        sizes = [n for n in (1_000, 10_000, 100_000, 1_000_000, 10_000_000) if n <= args.rack] or [args.rack]
+        base = None
+        for n in sizes:
+            t = time.perf_counter()
+            r = kvbm.simulate_rack(kvbm.iter_requests(n, workload, rng_seed=1), "dynamo")
+            t_sim = time.perf_counter() - t
+            rate = n / t_sim
+            base = base or rate
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"rack simulation ({'growing' if args.growing else 'conversations of <= 8 turns'}): "
+                  f"{n:>9,} requests generated and routed in {t_sim:6.1f} s = {rate:8,.0f} requests/s "
+                  f"({rate / base:.2f}x the rate at {sizes[0]:,}); hit rate {r.hit_rate:.3f}; peak RSS {rss:,.0f} MB")
     print(f"speedup_vs_seed: {t_seed / t_fast:.1f}")
 
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from dataclasses import dataclass
@@ -45,11 +46,18 @@ class _Scheduler:
     def __init__(self):
         self.groups: dict[object, list[int]] = {}
         self.owner: list[object | None] = [None] * self.num_gpus
+        self.n_free = self.num_gpus  # kept as groups come and go: no scan per event
         self._ids = itertools.count()
 
     @property
     def free_gpus(self) -> list[int]:
         return [g for g, o in enumerate(self.owner) if o is None]
+
+    def _taken(self, gpus: list[int]) -> None:
+        """Hook: ``gpus`` were just allocated (subclasses keep their own free lists)."""
+
+    def _freed(self, gpus: list[int]) -> None:
+        """Hook: ``gpus`` were just released."""
 
     def _pick(self, tp: int) -> list[int] | None:
         raise NotImplementedError
@@ -65,6 +73,8 @@ class _Scheduler:
             raise ResourceExhaustedError(self._refusal(tp))
         for g in gpus:
             self.owner[g] = model_id
+        self.n_free -= len(gpus)
+        self._taken(gpus)
         self.groups[model_id] = gpus
         return list(gpus)
 
@@ -76,10 +86,12 @@ class _Scheduler:
         gpus = self.groups.pop(model_id)
         for g in gpus:
             self.owner[g] = None
+        self.n_free += len(gpus)
+        self._freed(gpus)
         return gpus
 
     def _refusal(self, tp: int) -> str:
-        return f"no placement for {tp} GPUs ({len(self.free_gpus)} free)"
+        return f"no placement for {tp} GPUs ({self.n_free} free)"
 
 
 class NVL72GangScheduler(_Scheduler):
@@ -96,14 +108,23 @@ class NVL72GangScheduler(_Scheduler):
         super().__init__()
         self.policy = require_choice("policy", policy, self.POLICIES)
         self.name = "seed domains" + (", best fit" if policy == "best-fit" else "")
+        self._used = [0] * self.NUM_SWITCHES
 
     @property
     def domain_utilization(self) -> list[int]:
         """Used GPUs per domain, as the seed's ``domain_utilization`` counter."""
-        return [sum(o is not None for o in self.owner[d * 8:(d + 1) * 8]) for d in range(self.NUM_SWITCHES)]
+        return list(self._used)
+
+    def _taken(self, gpus: list[int]) -> None:
+        for g in gpus:
+            self._used[g // self.GPUS_PER_SWITCH] += 1
+
+    def _freed(self, gpus: list[int]) -> None:
+        for g in gpus:
+            self._used[g // self.GPUS_PER_SWITCH] -= 1
 
     def _pick(self, tp: int) -> list[int] | None:
-        used = self.domain_utilization
+        used = self._used
         best, best_free = None, -1
         for d in range(self.NUM_SWITCHES):  # the seed's loop, lines 341-346
             free = self.GPUS_PER_SWITCH - used[d]
@@ -118,7 +139,7 @@ class NVL72GangScheduler(_Scheduler):
         return [g for g in range(lo, lo + self.GPUS_PER_SWITCH) if self.owner[g] is None][:tp]
 
     def _refusal(self, tp: int) -> str:
-        return f"No NVSwitch domain has {tp} free GPUs ({len(self.free_gpus)} free in the rack)"
+        return f"No NVSwitch domain has {tp} free GPUs ({self.n_free} free in the rack)"
 
     def is_same_domain(self, gpu_ids: list[int]) -> bool:
         """The seed's ``_is_same_domain``: all GPUs share ``gpu // 8``."""
@@ -134,35 +155,52 @@ class FabricScheduler(_Scheduler):
     def __init__(self):
         super().__init__()
         self.topology = NVL72Topology("datasheet")
+        self._tray = [self.topology.tray_of(g) for g in range(self.num_gpus)]
+        self._chip = [self.topology.superchip_of(g) for g in range(self.num_gpus)]
+        self._tray_free: dict[int, list[int]] = {}  # tray -> its free GPUs, ascending (kept per event)
+        for g in range(self.num_gpus):
+            self._tray_free.setdefault(self._tray[g], []).append(g)
+
+    def _taken(self, gpus: list[int]) -> None:
+        for g in gpus:
+            self._tray_free[self._tray[g]].remove(g)
+
+    def _freed(self, gpus: list[int]) -> None:
+        for g in gpus:
+            bisect.insort(self._tray_free[self._tray[g]], g)
 
     def _pick(self, tp: int) -> list[int] | None:
-        free = self.free_gpus
-        if len(free) < tp:
+        if self.n_free < tp:
             return None
-        by_tray: dict[int, list[int]] = {}
-        for g in free:
-            by_tray.setdefault(self.topology.tray_of(g), []).append(g)
+        by_tray = self._tray_free  # read only: the trays this pick takes from are copied first
+        left: dict[int, list[int]] = {}  # tray -> what this pick leaves of it
         chosen: list[int] = []
         # 1. whole free trays while at least a tray's worth is still needed
-        for tray, gpus in sorted(by_tray.items()):
-            if tp - len(chosen) >= 4 and len(gpus) == 4:
-                chosen += gpus
-                by_tray[tray] = []
+        if tp >= 4:
+            for tray in sorted(by_tray):
+                if tp - len(chosen) >= 4 and len(by_tray[tray]) == 4:
+                    chosen += by_tray[tray]
+                    left[tray] = []
         # 2. the rest from the tray whose free count fits the remainder most tightly, whole
         #    superchips first; then from the fullest remaining trays
         while len(chosen) < tp:
             need = tp - len(chosen)
-            cands = [(len(g) < need, len(g) - need if len(g) >= need else -len(g), t)
-                     for t, g in by_tray.items() if g]
-            _, _, tray = min(cands)
-            gpus = by_tray[tray]
+            best = None
+            for t, g in by_tray.items():
+                n = len(left.get(t, g))
+                if n:
+                    key = (n < need, n - need if n >= need else -n, t)
+                    if best is None or key < best:
+                        best = key
+            tray = best[2]
+            gpus = left.get(tray, by_tray[tray])
             pairs = {}
             for g in gpus:
-                pairs.setdefault(self.topology.superchip_of(g), []).append(g)
+                pairs.setdefault(self._chip[g], []).append(g)
             ordered = [g for _, p in sorted(pairs.items(), key=lambda kv: -len(kv[1])) for g in p]
             take = ordered[:need]
             chosen += take
-            by_tray[tray] = [g for g in gpus if g not in take]
+            left[tray] = [g for g in gpus if g not in take]
         return sorted(chosen)
 
 
@@ -249,17 +287,17 @@ def simulate_churn(scheduler: str, *, load: float = 0.8, arrivals: int = 5000, r
         t += gaps[i]
         while departures and departures[0][0] <= t:
             when, gid = heapq.heappop(departures)
-            busy_area += (72 - len(sched.free_gpus)) * (when - last)
+            busy_area += (72 - sched.n_free) * (when - last)
             last = when
             sched.release(gid)
-        busy_area += (72 - len(sched.free_gpus)) * (t - last)
+        busy_area += (72 - sched.n_free) * (t - last)
         last = t
         try:
             sched.allocate_tp_group(i, int(tps[i]))
             heapq.heappush(departures, (t + lives[i], i))
         except ResourceExhaustedError:
             refused += 1
-            frag += len(sched.free_gpus) >= tps[i]
+            frag += sched.n_free >= tps[i]
     return ChurnResult(sched.name, arrivals, refused, frag, busy_area / t if t > 0 else 0.0)
 
 

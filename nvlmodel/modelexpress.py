@@ -175,23 +175,53 @@ class TimelineEntry:
 
 def _max_min_rates(flows: list[int], caps: dict[int, float], uses: dict[int, tuple], capacity: dict) -> dict:
     """Max-min fair rates: each flow ``f`` is capped at ``caps[f]`` and shares the resources in
-    ``uses[f]`` (capacities in ``capacity``) with the other flows on them (progressive filling)."""
+    ``uses[f]`` (capacities in ``capacity``) with the other flows on them (progressive filling).
+
+    The water level rises until a flow reaches its cap or a resource fills (its remaining capacity
+    over its unfrozen flows is the lowest share); those flows freeze at that level. Flow caps and
+    resource shares sit in two heaps (a share re-pushed when a flow on it freezes, stale entries
+    skipped), so one call costs O(flows log flows) for flows on a bounded number of resources."""
+    import heapq
+
     rates: dict[int, float] = {}
     left = dict(capacity)
-    todo = set(flows)
-    while todo:
-        share = {}
-        for r in left:
-            n = sum(1 for f in todo if r in uses[f])
-            if n:
-                share[r] = left[r] / n
-        cand = {f: min([caps[f]] + [share[r] for r in uses[f]]) for f in todo}
-        level = min(cand.values())
-        for f in [f for f in todo if cand[f] <= level * (1 + 1e-12)]:
-            rates[f] = level
-            todo.discard(f)
-            for r in uses[f]:
-                left[r] -= level
+    n = dict.fromkeys(capacity, 0)
+    on: dict = {r: [] for r in capacity}
+    for f in flows:
+        for r in uses[f]:
+            n[r] += 1
+            on[r].append(f)
+    cap_heap = [(caps[f], f) for f in flows]
+    heapq.heapify(cap_heap)
+    version = dict.fromkeys(capacity, 0)
+    share_heap = [(left[r] / n[r], 0, i, r) for i, r in enumerate(capacity) if n[r]]
+    heapq.heapify(share_heap)
+    order = {r: i for i, r in enumerate(capacity)}
+
+    def freeze(f, level):
+        rates[f] = level
+        for r in uses[f]:
+            left[r] -= level
+            n[r] -= 1
+            version[r] += 1
+            if n[r]:
+                heapq.heappush(share_heap, (max(left[r], 0.0) / n[r], version[r], order[r], r))
+
+    while len(rates) < len(flows):
+        while cap_heap and cap_heap[0][1] in rates:
+            heapq.heappop(cap_heap)
+        while share_heap and (share_heap[0][1] != version[share_heap[0][3]] or not n[share_heap[0][3]]):
+            heapq.heappop(share_heap)
+        cap_level = cap_heap[0][0] if cap_heap else float("inf")
+        share_level = share_heap[0][0] if share_heap else float("inf")
+        level = min(cap_level, share_level)
+        if share_level <= cap_level:  # a resource fills: every unfrozen flow on it stops here
+            r = heapq.heappop(share_heap)[3]
+            for f in on[r]:
+                if f not in rates:
+                    freeze(f, level)
+        else:  # a flow reaches its own cap
+            freeze(heapq.heappop(cap_heap)[1], level)
     return rates
 
 

@@ -144,13 +144,21 @@ def reports(book, server):
 def test_every_page_renders(book, server, tmp_path):
     from PIL import Image, ImageStat
 
+    from concurrent.futures import ThreadPoolExecutor
+
     exe = _chromium()
     chapters = sorted(book.glob("notebooks/*.html"))
     assert len(chapters) >= 8, "expected the chapters and the errata page"
-    for page in pages(book):
+
+    def shoot(page: Path) -> tuple[str, Path]:
         rel = page.relative_to(book).as_posix()
         shot = tmp_path / (page.stem + ".png")
         _run(exe, "--window-size=1300,2400", f"--screenshot={shot}", f"{server}/site/{rel}")
+        return rel, shot
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two browsers at a time: one per core
+        shots = list(pool.map(shoot, pages(book)))
+    for rel, shot in shots:
         img = Image.open(shot).convert("L")
         assert ImageStat.Stat(img).stddev[0] > 10, f"{rel} renders blank"
 

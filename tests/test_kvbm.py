@@ -298,3 +298,20 @@ def test_every_what_changed_table_computes():
     for chapter in changelog.CHAPTERS:
         t = changelog.what_changed(chapter)
         assert len(t) and t["now"].notna().all(), chapter
+
+
+def test_streamed_requests_give_the_same_rack_result_and_conversations_can_end():
+    from nvlmodel import kvbm
+
+    listed = kvbm.simulate_rack(kvbm.generate_requests(600, rng_seed=4), "dynamo", blocks_per_gpu=256)
+    streamed = kvbm.simulate_rack(kvbm.iter_requests(600, rng_seed=4), "dynamo", blocks_per_gpu=256)
+    assert listed == streamed and streamed.requests == 600
+    # conversations that end after 3 turns: no request longer than a system prompt plus 3 turns
+    w = kvbm.Workload(max_turns=3, frac_system=0.0, frac_multiturn=1.0, n_conversations=4)
+    longest = max(len(r) for r in kvbm.iter_requests(400, w))
+    assert longest == (w.system_prompt_tokens + 3 * w.turn_tokens) // 16
+    grows = max(len(r) for r in kvbm.iter_requests(400, kvbm.Workload(frac_system=0.0, frac_multiturn=1.0,
+                                                                        n_conversations=4)))
+    assert grows > 10 * longest
+    with pytest.raises(ValueError, match="max_turns"):
+        kvbm.Workload(max_turns=0)

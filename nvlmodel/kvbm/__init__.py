@@ -17,12 +17,12 @@ from .capacity import (CAPACITY_ROWS, SEED_B200, SEED_LLAMA_405B, SEED_NVL72, WO
                        compute_kv_capacity, kv_capacity, KVCapacity)
 from .hashing import XXH3_SEED, block_hashes, chain, sequence_hashes, sequence_hashes_array
 from .routing import POLICIES, OwnerIndex, Router, fast_route_request, seed_route_request
-from .simulation import RackResult, Workload, generate_requests, rack_table, simulate_rack
+from .simulation import RackResult, Workload, generate_requests, iter_requests, rack_table, simulate_rack
 from .tiers import CHUNK_LATENCY_S, BlockTransfer, NVSwitchMemoryTier, block_transfer, block_transfer_table, tier_table
 
 __all__ = ["CAPACITY_ROWS", "CHUNK_LATENCY_S", "SEED_B200", "SEED_LLAMA_405B", "SEED_NVL72", "WORKSPACE_BYTES",
            "XXH3_SEED", "POLICIES", "BlockTransfer", "CapacityError", "KVCapacity", "LocalBlockManager", "NVL72KVBManager",
            "NVSwitchMemoryTier", "OwnerIndex", "RackResult", "Router", "Workload", "block_hashes",
            "block_transfer", "block_transfer_table", "capacity_table", "chain", "compute_kv_capacity",
-           "fast_route_request", "generate_requests", "kv_capacity", "rack_table", "seed_route_request",
+           "fast_route_request", "generate_requests", "iter_requests", "kv_capacity", "rack_table", "seed_route_request",
            "sequence_hashes", "sequence_hashes_array", "simulate_rack", "tier_table"]

@@ -32,16 +32,27 @@ class Workload:
     turn_tokens: int = 256
     unique_tokens: int = 1024
     user_tokens: int = 128
+    #: Turns after which a conversation ends and its slot starts a new one from its system prompt;
+    #: None: conversations never end, so their requests grow without bound with the run.
+    max_turns: int | None = None
 
     def __post_init__(self):
         if not 0 <= self.frac_system <= 1 or not 0 <= self.frac_multiturn <= 1 - self.frac_system:
             raise ValueError("frac_system and frac_multiturn must be >= 0 and add up to at most 1")
+        if self.max_turns is not None:
+            require_positive_int("max_turns", self.max_turns)
 
 
 def generate_requests(n: int, workload: Workload = Workload(), *, block_size: int = 16, rng_seed: int = 0) -> list[list[int]]:
     """``n`` requests as lists of sequence hashes (seeded). System-prompt requests share one of the
-    prompts and add a unique question; a conversation's next turn extends its previous request;
-    unique prompts share nothing."""
+    prompts and add a unique question; a conversation's next turn extends its previous request
+    (until ``workload.max_turns``, when set); unique prompts share nothing."""
+    return list(iter_requests(n, workload, block_size=block_size, rng_seed=rng_seed))
+
+
+def iter_requests(n: int, workload: Workload = Workload(), *, block_size: int = 16, rng_seed: int = 0):
+    """:func:`generate_requests` one request at a time (the same requests for the same seed), so a
+    long run never holds them all: :func:`simulate_rack` takes any iterable."""
     require_positive_int("n", n)
     rng = np.random.default_rng(rng_seed)
     vocab = get_model("llama-3.1-405b").vocab
@@ -54,7 +65,7 @@ def generate_requests(n: int, workload: Workload = Workload(), *, block_size: in
     popularity = 1 / np.arange(1, workload.n_system_prompts + 1)
     popularity /= popularity.sum()
     conv: dict[int, list[int]] = {}
-    out = []
+    turns: dict[int, int] = {}
     kinds = rng.choice(3, size=n, p=[workload.frac_system, workload.frac_multiturn,
                                      1 - workload.frac_system - workload.frac_multiturn])
     for k in kinds:
@@ -63,13 +74,16 @@ def generate_requests(n: int, workload: Workload = Workload(), *, block_size: in
             req = base + chain(block_hashes(toks(workload.user_tokens), block_size), base[-1])
         elif k == 1:
             c = int(rng.integers(workload.n_conversations))
+            if workload.max_turns is not None and turns.get(c, 0) >= workload.max_turns:
+                conv.pop(c, None)  # the conversation ended: the slot starts a new one
+                turns[c] = 0
             base = conv.get(c) or prompts[c % workload.n_system_prompts]
             req = base + chain(block_hashes(toks(workload.turn_tokens), block_size), base[-1])
             conv[c] = req
+            turns[c] = turns.get(c, 0) + 1
         else:
             req = sequence_hashes(toks(workload.unique_tokens), block_size)
-        out.append(req)
-    return out
+        yield req
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ class RackResult:
     switch_hit_rate: float  # hit rate with the seed's hypothetical NVSwitch tier (0 if disabled)
 
 
-def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, tp: int = 8, num_gpus: int = 72,
+def simulate_rack(requests, policy: str = "dynamo", *, tp: int = 8, num_gpus: int = 72,
                   blocks_per_gpu: int = 512, model: str | ModelArch = "llama-3.1-405b", active_window: int = 288,
                   block_size: int = 16, nvswitch_tier: bool = False, switch_capacity_blocks: int = 8192,
                   rng_seed: int = 0) -> RackResult:
@@ -121,8 +135,9 @@ def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, tp: int 
     switches = [NVSwitchMemoryTier(d, capacity_bytes=switch_capacity_blocks, block_bytes=1)
                 for d in range(n_domains)] if nvswitch_tier else []
     readers: dict[tuple[int, int], set[int]] = {}  # (domain, block) -> workers of the domain that read it
-    total = local = peer = moved = switch = 0
-    for hashes in requests:
+    total = local = peer = moved = switch = count = 0
+    for hashes in requests:  # any iterable of sequence-hash lists (iter_requests streams them)
+        count += 1
         if not hashes:
             raise ValueError("every request needs at least one full block")
         overlaps = kv.prefix_overlap(hashes)
@@ -159,7 +174,7 @@ def simulate_rack(requests: list[list[int]], policy: str = "dynamo", *, tp: int 
             live.append((g, hashes))
             active[g] += len(hashes)
         computed[g] += len(hashes) - mine
-    return RackResult(policy, tp, workers, blocks_per_gpu, blocks_per_worker, len(requests), local / total, local * block_size,
+    return RackResult(policy, tp, workers, blocks_per_gpu, blocks_per_worker, count, local / total, local * block_size,
                       float(computed.max() / max(computed.mean(), 1e-9)), peer / total, moved,
                       switch / total if switches else 0.0)
 
