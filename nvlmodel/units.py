@@ -181,4 +181,6 @@ def readable(frame):
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(fmt_value)
+        elif out[col].isna().any():  # None in a column of text: not applicable
+            out[col] = out[col].astype(object).where(out[col].notna(), "—")
     return out

@@ -47,3 +47,15 @@ def test_require_index():
         units.require_index("GPU id", -1, 72)
     with pytest.raises(TypeError):
         units.require_index("GPU id", 1.0, 72)
+
+
+def test_readable_tables_name_units_and_dash_what_does_not_apply():
+    import pandas as pd
+
+    from nvlmodel import units
+
+    f = pd.DataFrame({"kv_budget_per_gpu_gb": [42.5, float("nan")], "backend": ["vllm", None], "gpus": [8, 72]})
+    out = units.readable(f.set_index("gpus"))
+    assert list(out.columns) == ["KV budget per GPU (GB)", "backend"] and out.index.name == "GPUs"
+    assert out.iloc[1].tolist() == ["—", "—"] and out.iloc[0, 0] == "42.5"
+    assert units.fmt_value(4.567e7) == "45,670,000"  # no scientific notation in a table
