@@ -54,8 +54,8 @@ def test_readable_tables_name_units_and_dash_what_does_not_apply():
 
     from nvlmodel import units
 
-    f = pd.DataFrame({"kv_budget_per_gpu_gb": [42.5, float("nan")], "backend": ["vllm", None], "gpus": [8, 72]})
-    out = units.readable(f.set_index("gpus"))
-    assert list(out.columns) == ["KV budget per GPU (GB)", "backend"] and out.index.name == "GPUs"
+    f = pd.DataFrame({"kv_budget_per_gpu_gb": [42.5, float("nan")], "backend": ["vllm", None], "tp_degree": [8, 4]})
+    out = units.readable(f.set_index("tp_degree"))
+    assert list(out.columns) == ["KV budget per GPU (GB)", "backend"] and out.index.name == "TP degree"
     assert out.iloc[1].tolist() == ["—", "—"] and out.iloc[0, 0] == "42.5"
     assert units.fmt_value(4.567e7) == "45,670,000"  # no scientific notation in a table
