@@ -42,24 +42,6 @@ class ScanningFabric(gang.FabricScheduler):
             self._tray_free = saved
 
 
-def _reference_max_min(flows, caps, uses, capacity):
-    rates, left, todo = {}, dict(capacity), set(flows)
-    while todo:
-        share = {}
-        for r in left:
-            n = sum(1 for f in todo if r in uses[f])
-            if n:
-                share[r] = left[r] / n
-        cand = {f: min([caps[f]] + [share[r] for r in uses[f]]) for f in todo}
-        level = min(cand.values())
-        for f in [f for f in todo if cand[f] <= level * (1 + 1e-12)]:
-            rates[f] = level
-            todo.discard(f)
-            for r in uses[f]:
-                left[r] -= level
-    return rates
-
-
 def churn(maker) -> tuple[float, list]:
     t = time.perf_counter()
     with mock.patch.dict(gang.SCHEDULERS, {"bench": maker}):
@@ -93,7 +75,7 @@ def main() -> None:
         t = time.perf_counter()
         a = mx.simulate(p, ingress_bw=1e14)  # wide links: per-transfer caps bind, one at a time
         fast.append(time.perf_counter() - t)
-        with mock.patch.object(mx, "_max_min_rates", _reference_max_min):
+        with mock.patch.object(mx, "_max_min_rates", mx._progressive_filling_rates):
             t = time.perf_counter()
             b = mx.simulate(p, ingress_bw=1e14)
             slow.append(time.perf_counter() - t)

@@ -140,31 +140,11 @@ def test_sharing_crossover_is_a_property_of_the_load_not_the_run():
     assert over[12000] > 3 * over[1000]
 
 
-def _reference_max_min(flows, caps, uses, capacity):
-    """Progressive filling written plainly (every resource rescanned each round): the reference the
-    heap version must match."""
-    rates, left, todo = {}, dict(capacity), set(flows)
-    while todo:
-        share = {}
-        for r in left:
-            n = sum(1 for f in todo if r in uses[f])
-            if n:
-                share[r] = left[r] / n
-        cand = {f: min([caps[f]] + [share[r] for r in uses[f]]) for f in todo}
-        level = min(cand.values())
-        for f in [f for f in todo if cand[f] <= level * (1 + 1e-12)]:
-            rates[f] = level
-            todo.discard(f)
-            for r in uses[f]:
-                left[r] -= level
-    return rates
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.floats(0.1, 10.0)), min_size=1, max_size=25),
        st.floats(0.5, 20.0), st.floats(0.5, 20.0))
 def test_max_min_rates_match_progressive_filling(spec, ingress, egress):
-    from nvlmodel.modelexpress import _max_min_rates
+    from nvlmodel.modelexpress import _max_min_rates, _progressive_filling_rates as _reference_max_min
 
     flows = list(range(len(spec)))
     caps = {f: c for f, (_, c) in enumerate(spec)}
