@@ -93,6 +93,8 @@ def add_columns(frame: "pd.DataFrame", *, system_col: str = "system_key", rate_c
     """``frame`` with ``tok_per_joule`` (system power), ``tok_per_joule_gpu_only`` (GPU TDP) and
     ``gpu_h_per_mtok`` columns, and ``cost_per_mtok`` when a price is given. Rows whose rate is
     not positive get NaN."""
+    import pandas as pd
+
     for col in (system_col, rate_col):
         if col not in frame.columns:
             raise KeyError(f"column {col!r} not in the frame; it has {', '.join(map(str, frame.columns))}")
@@ -103,7 +105,7 @@ def add_columns(frame: "pd.DataFrame", *, system_col: str = "system_key", rate_c
     for col, basis in (("tok_per_joule", "system"), ("tok_per_joule_gpu_only", "gpu")):
         watts = out[system_col].map({s: watts_per_gpu(s, basis) for s in out[system_col].unique()})
         out[col] = (safe / watts).where(ok)
-    out["gpu_h_per_mtok"] = (MILLION / (safe * SECONDS_PER_HOUR)).where(ok)
+    out["gpu_h_per_mtok"] = pd.Series(gpu_hours_per_million(safe.to_numpy()), index=out.index).where(ok)
     if price_per_gpu_hour is not None:
         require_positive("price_per_gpu_hour", price_per_gpu_hour)
         out["cost_per_mtok"] = out["gpu_h_per_mtok"] * price_per_gpu_hour

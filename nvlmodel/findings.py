@@ -43,9 +43,15 @@ class Finding:
     calibrated: float | None
     simulated: float | None
     measured: tuple[float, float] | None
-    basis: str
     chapter: str  # the label of the chapter that shows why
     better: str  # "higher" or "lower": which way is better for a reader of this quantity
+
+    @property
+    def basis(self) -> str:
+        """The strongest evidence this finding has (:data:`BASES`, weakest first)."""
+        have = {"bound": self.datasheet, "calibrated": self.calibrated, "simulated": self.simulated,
+                "measured": self.measured}
+        return next(b for b in reversed(BASES) if have[b] is not None)
 
     @property
     def best(self) -> float:
@@ -55,7 +61,7 @@ class Finding:
                 "calibrated": self.calibrated, "bound": self.datasheet}[self.basis]
 
     def best_text(self) -> str:
-        if self.basis == "measured" and self.measured:
+        if self.basis == "measured":
             return _range(self.measured, self.unit)
         return _fmt(self.best, self.unit)
 
@@ -98,49 +104,49 @@ def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: f
     from .claims.kvbm import session_advantage
     from .serve.validate import rack_claim
 
-    claim = get_claim
     hl = headline().set_index("point").calibrated_ratio
     measured = measured_ratio()
     rack = rack_claim(ttft_limit_s, tpot_limit_s, sla_share, seed=seed)
     sessions = session_advantage()
-    per_gpu, dec, pre = claim("fp4.batch1-speedup"), claim("e2e.decode_tok_s.advantage"), claim("e2e.prefill_tok_s.advantage")
-    swap, block, rack_c = claim("e2e.swap_ms.nvl72"), claim("e2e.kv_block_us.nvl72"), claim("summary.rack-decode")
-    summary = claim("summary.per-gpu")
+    per_gpu, dec, pre = (get_claim(i) for i in ("fp4.batch1-speedup", "e2e.decode_tok_s.advantage",
+                                                  "e2e.prefill_tok_s.advantage"))
+    swap, block, rack_c = (get_claim(i) for i in ("e2e.swap_ms.nvl72", "e2e.kv_block_us.nvl72", "summary.rack-decode"))
+    summary = get_claim("summary.per-gpu")
     m64 = float(measured.loc[64]) if 64 in measured.index else None
     return [
         Finding("per-gpu", "Per-GPU decode speed-up, B200 FP4 over H100 FP8",
                 f"printed: batch 1 (summary: {summary.printed.split('(')[-1].rstrip(')')}); calibrated: Llama-3.1-70B, "
                 f"batch 1; measured: 70B, one engine, concurrency {measured.index.min()}-{measured.index.max()}",
                 per_gpu.id, "x", per_gpu.printed, per_gpu.seed_value, per_gpu.reproduced_value, per_gpu.datasheet_value,
-                float(hl.iloc[0]), None, (float(measured.min()), float(measured.max())), "measured",
+                float(hl.iloc[0]), None, (float(measured.min()), float(measured.max())),
                 "chapter-validation", "higher"),
         Finding("decode", "Decode throughput, NVL72 replica over 8x H100 (end-to-end table)",
                 "printed and bound: Llama 405B TP8, batch 256 (H100 holds only 240); calibrated and measured: "
                 "Llama-3.1-70B per GPU at batch 64", dec.id, "x", dec.printed, dec.seed_value, dec.reproduced_value,
                 dec.datasheet_value, float(hl.iloc[1]), None, (m64, m64) if m64 else None,
-                "measured" if m64 else "calibrated", "chapter-end-to-end", "higher"),
+                "chapter-end-to-end", "higher"),
         Finding("prefill", "Prefill throughput and TTFT, NVL72 replica over 8x H100",
                 "printed and bound: Llama 405B, one 4K prompt; calibrated: Llama-3.1-70B per GPU, one 4K prompt",
                 pre.id, "x", pre.printed, pre.seed_value, pre.reproduced_value, pre.datasheet_value,
-                float(hl.iloc[2]), None, None, "calibrated", "chapter-end-to-end", "higher"),
+                float(hl.iloc[2]), None, None, "chapter-end-to-end", "higher"),
         Finding("sessions", "Concurrent 128K sessions, NVL72 over one 8x H100 node",
-                f"Llama 405B; printed: the table's two cells divided ({claim('kvbm.table.b200x72.sessions').printed} / "
-                f"{claim('kvbm.table.h100x8.sessions').printed})", "kvbm.table.b200x72.sessions",
+                f"Llama 405B; printed: the table's two cells divided ({get_claim('kvbm.table.b200x72.sessions').printed} / "
+                f"{get_claim('kvbm.table.h100x8.sessions').printed})", "kvbm.table.b200x72.sessions",
                 "x", f"{_num(sessions['printed'])}x (implied)", sessions["printed"], sessions["seed"],
-                sessions["datasheet"], None, None, None, "bound", "chapter-kvbm", "higher"),
+                sessions["datasheet"], None, None, None, "chapter-kvbm", "higher"),
         Finding("swap", "Model swap into one TP8 replica on NVL72 (ModelExpress)",
                 "Llama 405B, each GPU receiving its TP8 shard over NVLink; a time: lower is better",
                 swap.id, "ms", swap.printed, swap.seed_value, swap.reproduced_value, swap.datasheet_value,
-                None, None, None, "bound", "chapter-modelexpress", "lower"),
+                None, None, None, "chapter-modelexpress", "lower"),
         Finding("kv-block", "KV block transfer between GPUs",
                 "Llama 405B TP8, one 16-token paged block: per-layer copies at the measured per-copy latency",
                 block.id, "us", block.printed, block.seed_value, block.reproduced_value, block.datasheet_value,
-                None, None, None, "bound", "chapter-kvbm", "lower"),
+                None, None, None, "chapter-kvbm", "lower"),
         Finding("rack", "Rack decode throughput, Llama 405B on nine TP8 replicas",
                 f"simulated: 4K prompts, 1K answers, Poisson arrivals, {sla_share:.0%} of requests within "
                 f"TTFT {ttft_limit_s:g} s and TPOT {tpot_limit_s * 1e3:g} ms", rack_c.id, "tok/s", rack_c.printed,
                 rack_c.seed_value, rack_c.reproduced_value, rack_c.datasheet_value, None,
-                rack.attrs["tok_s_within_sla"], None, "simulated", "chapter-under-load", "higher"),
+                rack.attrs["tok_s_within_sla"], None, "chapter-under-load", "higher"),
     ]
 
 

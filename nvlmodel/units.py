@@ -148,7 +148,7 @@ _SUFFIXES = (("_per_gpu_gb", " per GPU (GB)"), ("_gb_per_gpu", " (GB per GPU)"),
 _WORDS = {"kv": "KV", "tpot": "TPOT", "ttft": "TTFT", "bw": "bandwidth", "busbw": "bus bandwidth", "abs": "absolute",
           "sxm": "SXM", "h100": "H100", "h200": "H200", "b200": "B200", "gb200": "GB200", "vllm": "vLLM",
           "trtllm": "TensorRT-LLM", "sglang": "SGLang", "nccl": "NCCL", "gpu": "GPU", "gpus": "GPUs", "tp": "TP",
-          "mape": "MAPE", "mdape": "MdAPE", "req": "request", "dtype": "dtype", "sim": "simulated"}
+          "mape": "MAPE", "mdape": "MdAPE", "req": "request", "sim": "simulated"}
 
 
 def words(name):

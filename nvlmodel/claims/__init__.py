@@ -216,7 +216,7 @@ def write_exports(directory) -> dict[str, "Path"]:  # noqa: F821
     out.mkdir(parents=True, exist_ok=True)
     records = [c.to_dict() for c in all_claims()]
     paths = {"csv": out / "ledger.csv", "json": out / "ledger.json"}
-    paths["json"].write_text(to_json() + "\n", encoding="utf-8")
+    paths["json"].write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")  # as to_json writes it
     with paths["csv"].open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(records[0]))
         w.writeheader()

@@ -263,9 +263,6 @@ def nvswitch_tier_claims() -> list[Claim]:
     ]
 
 
-__all__ = ["kvbm_claims", "nvswitch_tier_claims"]
-
-
 def session_advantage(model: str = "llama-3.1-405b") -> dict[str, float]:
     """How many more 128K sessions an NVL72 (72 B200) holds than one 8x H100 node, three ways: the
     two printed table cells divided (``printed``), the document's capacity formula for both rows
@@ -282,3 +279,5 @@ def session_advantage(model: str = "llama-3.1-405b") -> dict[str, float]:
     return {"printed": printed[nvl] / printed[h8], "seed": float(s[nvl] / s[h8]),
             "seed_per_gpu": float(s[nvl] / s[h72]), "datasheet": float(d[nvl] / d[h8])}
 
+
+__all__ = ["kvbm_claims", "nvswitch_tier_claims", "session_advantage"]
