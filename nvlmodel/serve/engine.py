@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict, deque
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -289,6 +290,25 @@ def simulate(deployment: Deployment, requests: Requests, *, concurrency: int | N
     return sim.result()
 
 
+def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: int) -> tuple[float, float, int]:
+    """Mean TTFT and TPOT (s) and preemptions of ``simulate(deployment, requests, concurrency=...)``
+    without building its table: the replay of a measured row needs only these (and runs
+    thousands of times in a fit)."""
+    sim = _Sim(deployment, requests, concurrency, 0.0, 0, False)
+    sim.run(False)
+    t_first, osl = np.array(sim.t_first), np.array(sim.osl)
+    ttft = t_first - np.array(sim.t_arr)
+    tpot = (np.array(sim.t_done) - t_first)[osl > 1] / (osl[osl > 1] - 1)
+    return float(ttft.mean()), float(tpot.mean()) if len(tpot) else math.nan, int(sum(sim.preempt))
+
+
+@lru_cache(maxsize=32)
+def _step_cost(config, calibration, prefill: bool, max_tokens: int) -> StepCost:
+    """:func:`step_cost`, kept for the deployments just simulated (a fit replays the same worker
+    shapes at each candidate calibration; a :class:`StepCost` is read-only)."""
+    return step_cost(config, calibration, prefill=prefill, max_tokens=max_tokens)
+
+
 def _place(sched, worker: int, gpus: int) -> list[int]:
     """The GPUs of one worker from chapter 5's scheduler: one group of 1, 2, 4 or 8 GPUs, or a
     worker of 8k GPUs (attention data parallelism) as k groups of 8."""
@@ -318,7 +338,7 @@ class _Sim:
         groups = [(False, c.workers)] + ([(True, c.prefill_workers)] if c.mode == "disagg" else [])
         for prefill, count in groups:
             tp, adp, _ = c.shape(prefill)
-            cost = step_cost(c, cal, prefill=prefill, max_tokens=max_tokens)
+            cost = _step_cost(c, replace(cal, t_req=0.0, q=0.0), prefill, max_tokens)
             pool = d.pool_blocks(prefill)
             for _ in range(count):
                 i = len(self.workers)
@@ -551,6 +571,8 @@ class _Sim:
     def new_blocks(self, w: _Worker, k: int) -> int:
         """Blocks the running sequences need for ``k`` more decode steps."""
         bs = self.bs
+        if k == 1:  # the common case: the sequences whose next token starts a block
+            return w.cnt[w.n % bs]
         full, part = divmod(k, bs)
         s = w.B * full
         n, cnt = w.n, w.cnt

@@ -10,7 +10,7 @@ from dataclasses import replace
 from ..calibrate import Calibration, calibration_rows, fit_engines, fitted, predictions
 from ..calibrate.data import _measurements
 from ..units import require_positive_int
-from .engine import Deployment, calibrations, simulate
+from .engine import Deployment, _closed_loop_means, calibrations, simulate
 from .workload import Workload
 
 #: Requests each closed-loop client sends in a replay (the benchmark clients' runs are several
@@ -30,9 +30,8 @@ def replay_row(row, calibration: Calibration | None = None, *, per_client: int =
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
     c = int(row.concurrency)
     reqs = Workload(isl=int(row.isl), osl=int(row.osl)).generate(c * per_client)
-    r = simulate(d, reqs, concurrency=c).requests
-    return {"ttft_sim_ms": float(r.ttft_s.mean() * 1e3), "tpot_sim_ms": float(r.tpot_s.mean() * 1e3),
-            "preemptions": int(r.preemptions.sum())}
+    ttft, tpot, preemptions = _closed_loop_means(d, reqs, c)
+    return {"ttft_sim_ms": ttft * 1e3, "tpot_sim_ms": tpot * 1e3, "preemptions": preemptions}
 
 
 def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQUESTS_PER_CLIENT,
