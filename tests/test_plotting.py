@@ -130,6 +130,8 @@ def test_run_dir_keeps_default_runs_on_the_stable_files():
     assert plotting.run_dir_here("figs", "02-fp4", ns) == Path("figs/runs/02-fp4--hi=3")
     with pytest.raises(RuntimeError, match="figures_dir"):
         plotting.run_dir_here("figs", "02-fp4", {"In": ["x = 1"]})
+    # nbval executes the committed notebook without storing its input history: the defaults
+    assert plotting.run_dir_here("figs", "02-fp4", {"In": [""], "hi": 3}) == Path("figs")
 
 
 def test_glued_captions_paste_from_their_chapter_on_the_figures_page():

@@ -137,7 +137,9 @@ def run_dir(figures_dir: str | Path, chapter: str, defaults: dict, values: dict)
 def run_dir_here(figures_dir: str | Path, chapter: str, namespace: dict | None = None) -> Path:
     """:func:`run_dir` for the notebook this is called from: the defaults are the values its
     parameters cell assigns (the first cell the kernel ran that sets ``figures_dir``: papermill injects
-    its own cell after it), the values what they hold now. ``figures_dir`` is not part of the name."""
+    its own cell after it), the values what they hold now. ``figures_dir`` is not part of the name.
+    A kernel that keeps no input history (nbval executes cells without storing them) ran the notebook
+    as committed, with its defaults: the stable ``figures_dir``."""
     if namespace is None:
         from IPython import get_ipython
 
@@ -145,7 +147,10 @@ def run_dir_here(figures_dir: str | Path, chapter: str, namespace: dict | None =
         if shell is None:
             raise RuntimeError("run_dir_here needs a notebook kernel; call run_dir(figures_dir, chapter, defaults, values)")
         namespace = shell.user_ns
-    cells = [c for c in namespace.get("In", []) if re.search(r"^figures_dir\s*=", c, re.M)]
+    history = [c for c in namespace.get("In", []) if c]
+    if not history:
+        return Path(figures_dir)
+    cells = [c for c in history if re.search(r"^figures_dir\s*=", c, re.M)]
     if not cells:
         raise RuntimeError("no executed parameters cell setting figures_dir: run_dir_here reads the first one")
     defaults: dict = {}
