@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,8 +33,11 @@ from nvlmodel.plotting import read_manifest
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 STAGE = BUILD / "src"
-#: Notebooks executed side by side by ``book`` (each kernel is its own process).
+#: Notebooks executed side by side by ``book`` and ``expected`` (each kernel is its own process).
 JOBS = 2
+#: Seconds each notebook took when ``expected`` last ran (informative; orders the executions so the
+#: longest starts first and the two workers finish together).
+DURATIONS = ROOT / "notebooks" / "durations.json"
 
 
 def sources() -> list[Path]:
@@ -52,7 +57,9 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(md: Path, out: Path, cwd: Path) -> None:
+def execute(md: Path, out: Path, cwd: Path) -> float:
+    """Execute ``md`` with papermill (working directory ``cwd``) into ``out``; returns seconds taken."""
+    start = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(md)
     for i, cell in enumerate(nb.cells):  # stable ids: `make expected` diffs only what changed
@@ -61,11 +68,32 @@ def execute(md: Path, out: Path, cwd: Path) -> None:
     print(f"executing {md.relative_to(ROOT)} -> {out.relative_to(ROOT)}", flush=True)
     done = pm.execute_notebook(nb, None, kernel_name="python3", cwd=str(cwd), progress_bar=False)
     nbformat.write(_strip_volatile(done), out)
+    return time.perf_counter() - start
+
+
+def longest_first(mds: list[Path]) -> list[Path]:
+    """``mds`` in the order to execute them: by the last recorded duration (:data:`DURATIONS`),
+    longest first; a notebook without a record first of all (it may be the longest)."""
+    known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    return sorted(mds, key=lambda md: (md.stem in known, -known.get(md.stem, 0), md.name))
+
+
+def execute_all(pairs: list[tuple[Path, Path]], cwd: Path) -> dict[str, float]:
+    """Execute ``(source, output)`` pairs :data:`JOBS` at a time, longest first (each in its own kernel
+    process; the figure manifest is locked). Returns seconds per notebook and prints them."""
+    out_of = dict(pairs)
+    order = longest_first(list(out_of))
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        took = dict(zip((md.stem for md in order), pool.map(lambda md: execute(md, out_of[md], cwd), order)))
+    print("executed: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(took.items(), key=lambda kv: -kv[1]))
+          + f"; {time.perf_counter() - start:.1f} s on {JOBS} workers", flush=True)
+    return took
 
 
 def expected() -> None:
-    for md in sources():
-        execute(md, md.with_suffix(".ipynb"), ROOT / "notebooks")
+    took = execute_all([(md, md.with_suffix(".ipynb")) for md in sources()], ROOT / "notebooks")
+    DURATIONS.write_text(json.dumps({k: max(1, round(v)) for k, v in sorted(took.items())}, indent=1) + "\n")
 
 
 GLUE_FIGURE = re.compile(r"```\{glue:figure\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)\n?(.*?)```", re.S)
@@ -143,10 +171,8 @@ def book() -> None:
         shutil.copy2(ROOT / name, STAGE / name)
     shutil.copytree(ROOT / "book", STAGE / "book")
     executed = [STAGE / "notebooks" / md.with_suffix(".ipynb").name for md in sources()]
-    # two notebooks at a time (each in its own kernel process; the figure manifest is locked)
     digest = inputs_digest()
-    with ThreadPoolExecutor(max_workers=JOBS) as pool:
-        list(pool.map(lambda pair: execute(pair[0], pair[1], STAGE / "notebooks"), zip(sources(), executed)))
+    execute_all(list(zip(sources(), executed)), STAGE / "notebooks")
     FRESH.write_text(digest + "\n")  # the inputs these executions saw (checked by `make test`)
     figures = STAGE / "_extra" / "figures"  # where the chapters' default figures_dir lands
     (STAGE / "book" / "figures.md").write_text(figures_page(executed, read_manifest(figures)), encoding="utf-8")

@@ -124,3 +124,37 @@ def test_rerun_with_other_parameters_names_them_and_keeps_the_cited_figures(tmp_
                      for c in done["06-end-to-end"].cells for o in c.get("outputs", []))
     assert "Decode throughput (batch=64)" in text and "Prefill throughput (2K input)" in text
     assert "batch=256" not in text and "(4K input)" not in text
+
+
+def test_executions_start_with_the_longest(tmp_path, monkeypatch):
+    """Two workers finish together when the longest notebook starts first: order by the recorded
+    durations, longest first, and a notebook without a record before all of them."""
+    import json
+
+    script = _script()
+    durations = tmp_path / "durations.json"
+    durations.write_text(json.dumps({"01-a": 3, "02-b": 40, "03-c": 7}))
+    monkeypatch.setattr(script, "DURATIONS", durations)
+    mds = [Path(f"{n}.md") for n in ("01-a", "02-b", "03-c", "04-new")]
+    assert [p.stem for p in script.longest_first(mds)] == ["04-new", "02-b", "03-c", "01-a"]
+    monkeypatch.setattr(script, "DURATIONS", tmp_path / "missing.json")
+    assert [p.stem for p in script.longest_first(mds)] == ["01-a", "02-b", "03-c", "04-new"]
+
+
+@pytest.mark.slow
+def test_nbval_fallback_passes_on_a_committed_notebook(tmp_path):
+    """Without a fresh build, `make test` executes the notebooks with nbval, whose kernel stores no
+    input history: a chapter must still run there (it once failed in run_dir_here) and match."""
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "notebooks").mkdir()
+    nb = shutil.copy(NB / "02-fp4.ipynb", tmp_path / "notebooks")
+    done = subprocess.run([sys.executable, "-m", "pytest", str(nb), "--nbval-lax", "--nbval-current-env",
+                           "--nbval-sanitize-with", str(NB.parent / "tests" / "nbval_sanitize.cfg"),
+                           "-p", "no:cacheprovider", "-q", "-p", "no:xdist"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
+    assert (tmp_path / "_extra" / "figures" / "02-fp4-e2m1-rounding.svg").exists(), "figures go to the stable folder"
