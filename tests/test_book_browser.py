@@ -102,6 +102,15 @@ run();
 WIDTHS = (1300, 420)  # a desktop window and a phone
 
 
+class _Server(str):
+    """The server's address (a str), with the folder it serves as ``root``."""
+
+    def __new__(cls, url: str, root: Path):
+        obj = super().__new__(cls, url)
+        obj.root = root
+        return obj
+
+
 @pytest.fixture(scope="module")
 def server(book: Path):
     """Serve a folder holding the book (as /site) and the harness page, on loopback only."""
@@ -112,7 +121,7 @@ def server(book: Path):
     handler.log_message = lambda *a, **k: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield _Server(f"http://127.0.0.1:{httpd.server_address[1]}", root)
     httpd.shutdown()
     shutil.rmtree(root, ignore_errors=True)
 
@@ -141,26 +150,59 @@ def reports(book, server):
     return _harness(exe, server, [p.relative_to(book).as_posix() for p in pages(book)])
 
 
-def test_every_page_renders(book, server, tmp_path):
-    from PIL import Image, ImageStat
+#: Every page as a reader's 1300 x 2400 px window, drawn at half size in a grid of iframes: one
+#: screenshot (one browser launch) shows them all, and each cell is checked apart.
+SHOT_W, SHOT_H, SHOT_SCALE, SHOT_COLS = 1300, 2400, 0.5, 4
 
-    from concurrent.futures import ThreadPoolExecutor
+
+def _contact_sheet(pages: list[str]) -> str:
+    cell_w, cell_h = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
+    frames = "".join(
+        f'<div style="position:absolute;left:{(i % SHOT_COLS) * cell_w}px;top:{(i // SHOT_COLS) * cell_h}px;'
+        f'width:{cell_w}px;height:{cell_h}px;overflow:hidden"><iframe src="/site/{page}" scrolling="no" '
+        f'style="width:{SHOT_W}px;height:{SHOT_H}px;border:0;transform:scale({SHOT_SCALE});transform-origin:0 0">'
+        "</iframe></div>" for i, page in enumerate(pages))
+    return f"<!doctype html><html><body style='margin:0;background:#fff'>{frames}</body></html>"
+
+
+def test_every_page_renders(book, server, tmp_path):
+    """One screenshot of every page (a contact sheet, one launch); no cell may be blank."""
+    from PIL import Image, ImageStat
 
     exe = _chromium()
     chapters = sorted(book.glob("notebooks/*.html"))
     assert len(chapters) >= 8, "expected the chapters and the errata page"
+    rel = [p.relative_to(book).as_posix() for p in pages(book)]
+    root = Path(server.root)
+    (root / "sheet.html").write_text(_contact_sheet(rel))
+    cell_w, cell_h = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
+    rows = -(-len(rel) // SHOT_COLS)
+    shot = tmp_path / "sheet.png"
+    _run(exe, f"--window-size={SHOT_COLS * cell_w},{rows * cell_h}", "--virtual-time-budget=20000",
+         "--hide-scrollbars", f"--screenshot={shot}", f"{server}/sheet.html")
+    sheet = Image.open(shot).convert("L")
+    assert sheet.size == (SHOT_COLS * cell_w, rows * cell_h), sheet.size
+    blank = []
+    for i, page in enumerate(rel):
+        x, y = (i % SHOT_COLS) * cell_w, (i // SHOT_COLS) * cell_h
+        if ImageStat.Stat(sheet.crop((x, y, x + cell_w, y + cell_h))).stddev[0] <= 10:
+            blank.append(page)
+    assert not blank, f"pages that render blank: {blank}"
 
-    def shoot(page: Path) -> tuple[str, Path]:
-        rel = page.relative_to(book).as_posix()
-        shot = tmp_path / (page.stem + ".png")
-        _run(exe, "--window-size=1300,2400", f"--screenshot={shot}", f"{server}/site/{rel}")
-        return rel, shot
 
-    with ThreadPoolExecutor(max_workers=2) as pool:  # two browsers at a time: one per core
-        shots = list(pool.map(shoot, pages(book)))
-    for rel, shot in shots:
-        img = Image.open(shot).convert("L")
-        assert ImageStat.Stat(img).stddev[0] > 10, f"{rel} renders blank"
+def test_a_blank_page_is_caught(server, tmp_path):
+    """The contact sheet's check is not vacuous: an empty page's cell is blank."""
+    from PIL import Image, ImageStat
+
+    exe = _chromium()
+    root = Path(server.root)
+    (root / "site-blank.html").write_text("<!doctype html><html><body></body></html>")
+    (root / "sheet-blank.html").write_text(_contact_sheet(["../site-blank.html"]))
+    shot = tmp_path / "blank.png"
+    cell_w, cell_h = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
+    _run(exe, f"--window-size={cell_w},{cell_h}", "--hide-scrollbars", f"--screenshot={shot}",
+         f"{server}/sheet-blank.html")
+    assert ImageStat.Stat(Image.open(shot).convert("L")).stddev[0] <= 10
 
 
 def test_every_page_fits_both_widths_and_shows_its_figures(book, reports):
