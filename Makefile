@@ -8,6 +8,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Tests run on two workers (pytest-xdist), a test file per worker at a time: a file's module-level
+# fixtures (the browser's server, the built book) are set up once.  PARALLEL= runs them in one process.
+PARALLEL ?= -n 2 --dist loadfile
 
 .PHONY: book test expected env clean lock
 
@@ -31,10 +34,10 @@ book: $(STAMP)
 test: $(STAMP)
 	if $(BIN)/python scripts/notebooks.py fresh; then \
 	  $(BIN)/python scripts/notebooks.py check && \
-	  $(BIN)/python -m pytest tests nvlmodel --doctest-modules -p no:cacheprovider; \
+	  $(BIN)/python -m pytest tests nvlmodel --doctest-modules -p no:cacheprovider $(PARALLEL); \
 	else \
 	  $(BIN)/python -m pytest tests nvlmodel notebooks --doctest-modules --nbval-lax --nbval-current-env \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider; \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(PARALLEL); \
 	fi
 
 expected: $(STAMP)
