@@ -181,6 +181,20 @@ def test_sweep_scenario_row():
     assert out["requests"] == 50 and out["gpus"] == 2 and 0 < out["busy_fraction"] <= 1
 
 
+def test_sweep_in_process_gives_the_scenarios_rows_in_order():
+    """A local Dask cluster in this process (processes=False) returns run_scenario's rows, in input
+    order; a worker count that is not a positive integer is refused by name."""
+    from nvlmodel.serve.sweep import sweep
+
+    rows = [{"system": "gb200", "model": "llama-3.1-8b", "precision": "fp4", "tp": 1, "isl": 256, "osl": 16,
+             "rate": r, "requests": 20} for r in (2.0, 40.0)]
+    out = sweep(rows, processes=False, progress=False)
+    assert out.rate.tolist() == [2.0, 40.0]
+    assert out.to_dict("records") == [run_scenario(r) for r in rows]
+    with pytest.raises(ValueError, match="workers"):
+        sweep(rows, workers=0, progress=False)
+
+
 def test_wide_moe_worker_is_placed_as_groups_of_eight():
     """A DeepSeek worker of TP8 x attention-DP 2 with EP16 (16 GPUs) is placed as two 8-GPU groups
     and serves its requests; a 12-GPU worker is refused by name."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..units import require_positive_int
 from .engine import Deployment, simulate
 from .workload import Workload
 
@@ -53,13 +54,17 @@ def run_scenario(scenario: dict) -> dict:
     return {**scenario, "gpus": d.gpus, **{k: float(v) for k, v in summary.items()}}
 
 
-def sweep(scenarios, *, scheduler: str | None = None, workers: int = 2, progress: bool = True) -> "pd.DataFrame":  # noqa: F821
+def sweep(scenarios, *, scheduler: str | None = None, workers: int = 2, processes: bool = True,
+          progress: bool = True) -> "pd.DataFrame":  # noqa: F821
     """Run ``scenarios`` (a list of mappings or a DataFrame, one row each) on a Dask cluster: an
     existing one at ``scheduler`` (``tcp://host:8786``), else a local cluster of ``workers``
-    single-threaded processes. Returns one row per scenario, in input order."""
+    single-threaded processes (``processes=False``: one worker thread in this process, for a few short
+    runs that would not repay starting processes on a machine already busy). Returns one row per
+    scenario, in input order."""
     import pandas as pd
     from distributed import Client, LocalCluster, as_completed
 
+    require_positive_int("workers", workers)
     rows = scenarios.to_dict("records") if isinstance(scenarios, pd.DataFrame) else [dict(s) for s in scenarios]
     if not rows:
         raise ValueError("no scenarios to run")
@@ -67,7 +72,8 @@ def sweep(scenarios, *, scheduler: str | None = None, workers: int = 2, progress
         _clean(r)  # fail before starting a cluster
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers if processes else 1, threads_per_worker=1, processes=processes,
+                               dashboard_address=None)
         client = Client(cluster)
     else:
         client = Client(scheduler)
