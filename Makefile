@@ -11,6 +11,10 @@ STAMP  := $(VENV)/.installed
 # Tests run on two workers (pytest-xdist), a test file per worker at a time: a file's module-level
 # fixtures (the browser's server, the built book) are set up once.  PARALLEL= runs them in one process.
 PARALLEL ?= -n 2 --dist loadfile
+# Python caches the bytecode of what it imports, once, in .venv (compiling every installed package
+# up front took 8 s; with the machine's PYTHONDONTWRITEBYTECODE each of a build's ~15 Python
+# processes would compile its imports again).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: book test expected env clean lock
 
@@ -20,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.4" || true
 	if [ -x $(BIN)/uv ]; then \
-	  $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements.lock -e . ; \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock -e . ; \
 	else \
 	  $(BIN)/python -m pip install --quiet -r requirements.lock -e . ; \
 	fi

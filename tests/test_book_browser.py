@@ -178,7 +178,7 @@ def test_every_page_renders(book, server, tmp_path):
     cell_w, cell_h = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
     rows = -(-len(rel) // SHOT_COLS)
     shot = tmp_path / "sheet.png"
-    _run(exe, f"--window-size={SHOT_COLS * cell_w},{rows * cell_h}", "--virtual-time-budget=20000",
+    _run(exe, f"--window-size={SHOT_COLS * cell_w},{rows * cell_h}", "--virtual-time-budget=5000",
          "--hide-scrollbars", f"--screenshot={shot}", f"{server}/sheet.html")
     sheet = Image.open(shot).convert("L")
     assert sheet.size == (SHOT_COLS * cell_w, rows * cell_h), sheet.size
