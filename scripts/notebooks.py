@@ -181,8 +181,9 @@ def book() -> None:
         shutil.rmtree(html)
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE), "--path-output", str(ROOT),
            "--warningiserror", "--keep-going"]
+    start = time.perf_counter()
     subprocess.run(cmd, check=True)
-    print(f"book: {html / 'index.html'}")
+    print(f"book: {html / 'index.html'} (Sphinx {time.perf_counter() - start:.1f} s)")
 
 
 #: What the executed notebooks depend on: a build made from other versions of these is not fresh.

@@ -125,7 +125,7 @@ def test_left_out_rows_have_reasons_and_are_not_predicted():
     d = cal.load_measurements(table="serving")
     out = d[d.left_out != ""]
     assert len(out) > 0 and not (out.left_out.str.len() == 0).any()
-    pred = cal.predictions(d, cal.fit_engines(d))
+    pred = cal.predictions(d, search.fitted_serving())  # the packaged table's fit (cached)
     assert len(pred) == (d.left_out == "").sum()
     t = cal.left_out_table(d)
     assert t.rows.sum() == len(out)
