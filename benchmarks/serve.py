@@ -6,7 +6,14 @@ The default scenario is the issue's target: 1,000,000 requests (Llama-3.1-70B FP
 workers, KV-aware routing, peer and host tiers, multi-turn chat, open loop at 85 % of the rack's
 capacity) on one core. ``--requests 100000`` gives a quick reading.
 
+``--replay`` times instead what chapter 9 spends most of its time on: replaying measured
+closed-loop rows (one grid point of ``fit_simulation``: every calibration row at one compute
+fraction), the way the package does it (means straight from the simulation's lists, step-cost
+tables kept per worker shape) against the previous way (``simulate(...).requests`` as a table,
+step costs rebuilt per row). Same means (checked); prints seconds and the ratio.
+
     python benchmarks/serve.py [--requests 1000000]
+    python benchmarks/serve.py --replay
 """
 
 from __future__ import annotations
@@ -19,11 +26,46 @@ from nvlmodel.calibrate import Config, components
 from nvlmodel.serve import Deployment, Workload, simulate
 
 
+def replay_benchmark() -> None:
+    from dataclasses import replace
+
+    from nvlmodel.calibrate import calibration_rows, fitted
+    from nvlmodel.calibrate.data import _measurements
+    from nvlmodel.serve import engine
+    from nvlmodel.serve.validate import REQUESTS_PER_CLIENT, _aggregated, replay_row
+
+    rows = list(_aggregated(calibration_rows(_measurements())).itertuples())
+    static = fitted()
+    cals = {e: replace(c, compute=0.7, t_req=0.0) for e, c in static.items()}
+
+    def previous(row):  # the table of every request, and step costs built for each row
+        engine._step_cost.cache_clear()
+        d = engine.Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine,
+                              calibration=cals[row.engine])
+        reqs = Workload(isl=int(row.isl), osl=int(row.osl)).generate(int(row.concurrency) * REQUESTS_PER_CLIENT)
+        r = simulate(d, reqs, concurrency=int(row.concurrency)).requests
+        return float(r.ttft_s.mean() * 1e3), float(r.tpot_s.mean() * 1e3)
+
+    t0 = time.perf_counter()
+    old = [previous(r) for r in rows]
+    t_old = time.perf_counter() - t0
+    engine._step_cost.cache_clear()
+    t0 = time.perf_counter()
+    new = [replay_row(r, cals[r.engine]) for r in rows]
+    t_new = time.perf_counter() - t0
+    assert old == [(x["ttft_sim_ms"], x["tpot_sim_ms"]) for x in new], "the two ways must give the same means"
+    print(f"replay of {len(rows)} calibration rows at one compute fraction: previous {t_old:.2f} s, "
+          f"now {t_new:.2f} s; ratio {t_old / t_new:.2f}x")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=1_000_000)
     p.add_argument("--rate", type=float, default=85.0, help="requests/s offered to the rack (default 85)")
+    p.add_argument("--replay", action="store_true", help="time the replay of measured rows instead")
     args = p.parse_args()
+    if args.replay:
+        return replay_benchmark()
     d = Deployment("gb200", "llama-3.1-70b", "fp4", tp=8, workers=9, tiers=("peer", "host"))
     reqs = Workload(isl=1024, osl=256, spread=0.5, shape="chat", groups=5000).generate(args.requests, rate=args.rate)
     t0 = time.perf_counter()
