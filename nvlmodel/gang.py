@@ -157,9 +157,10 @@ class FabricScheduler(_Scheduler):
         self.topology = NVL72Topology("datasheet")
         self._tray = [self.topology.tray_of(g) for g in range(self.num_gpus)]
         self._chip = [self.topology.superchip_of(g) for g in range(self.num_gpus)]
-        self._tray_free: dict[int, list[int]] = {}  # tray -> its free GPUs, ascending (kept per event)
+        # tray -> its free GPUs, ascending (kept per event); trays in ascending order, never removed
+        self._tray_free: dict[int, list[int]] = {t: [] for t in sorted(set(self._tray))}
         for g in range(self.num_gpus):
-            self._tray_free.setdefault(self._tray[g], []).append(g)
+            self._tray_free[self._tray[g]].append(g)
 
     def _taken(self, gpus: list[int]) -> None:
         for g in gpus:
@@ -177,22 +178,23 @@ class FabricScheduler(_Scheduler):
         chosen: list[int] = []
         # 1. whole free trays while at least a tray's worth is still needed
         if tp >= 4:
-            for tray in sorted(by_tray):
-                if tp - len(chosen) >= 4 and len(by_tray[tray]) == 4:
-                    chosen += by_tray[tray]
+            for tray, free in by_tray.items():  # ascending trays
+                if tp - len(chosen) >= 4 and len(free) == 4:
+                    chosen += free
                     left[tray] = []
         # 2. the rest from the tray whose free count fits the remainder most tightly, whole
-        #    superchips first; then from the fullest remaining trays
+        #    superchips first; then from the fullest remaining trays (ties: the lowest tray)
         while len(chosen) < tp:
             need = tp - len(chosen)
-            best = None
-            for t, g in by_tray.items():
-                n = len(left.get(t, g))
-                if n:
-                    key = (n < need, n - need if n >= need else -n, t)
-                    if best is None or key < best:
-                        best = key
-            tray = best[2]
+            fit, fit_n, most, most_n = None, 0, None, 0
+            for t, g in by_tray.items():  # ascending trays: a strict comparison keeps the lowest on ties
+                n = len(left[t]) if t in left else len(g)
+                if n >= need:
+                    if fit is None or n < fit_n:
+                        fit, fit_n = t, n
+                elif n > most_n:
+                    most, most_n = t, n
+            tray = fit if fit is not None else most
             gpus = left.get(tray, by_tray[tray])
             pairs = {}
             for g in gpus:
