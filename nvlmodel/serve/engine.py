@@ -296,9 +296,8 @@ def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: 
     thousands of times in a fit)."""
     sim = _Sim(deployment, requests, concurrency, 0.0, 0, False)
     sim.run(False)
-    t_first, osl = np.array(sim.t_first), np.array(sim.osl)
-    ttft = t_first - np.array(sim.t_arr)
-    tpot = (np.array(sim.t_done) - t_first)[osl > 1] / (osl[osl > 1] - 1)
+    _, _, ttft, tpot = sim.latencies()
+    tpot = tpot[np.array(sim.osl) > 1]  # what a table's mean skips: requests of one token have no TPOT
     return float(ttft.mean()), float(tpot.mean()) if len(tpot) else math.nan, int(sum(sim.preempt))
 
 
@@ -844,14 +843,18 @@ class _Sim:
                 own += sum(-(-(it[1] + it[2]) // bs) - self.shared[it[0]] // bs for it in w.prefilling)
                 assert own == w.used, (w.i, own, w.used)
 
+    def latencies(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per request: arrival, completion, TTFT and TPOT (NaN for a request of one output token), s."""
+        t_arr, t_first, t_done = (np.array(x) for x in (self.t_arr, self.t_first, self.t_done))
+        osl = np.array(self.osl)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tpot = np.where(osl > 1, (t_done - t_first) / np.maximum(osl - 1, 1), np.nan)
+        return t_arr, t_done, t_first - t_arr, tpot
+
     def result(self) -> SimResult:
         import pandas as pd
 
-        t_arr, t_first, t_done = (np.array(x) for x in (self.t_arr, self.t_first, self.t_done))
-        osl = np.array(self.osl)
-        ttft = t_first - t_arr
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tpot = np.where(osl > 1, (t_done - t_first) / np.maximum(osl - 1, 1), np.nan)
+        t_arr, t_done, ttft, tpot = self.latencies()
         df = pd.DataFrame({"arrival_s": t_arr, "isl": self.isl, "osl": self.osl, "group": self.group,
                            "worker": self.where, "ttft_s": ttft, "tpot_s": tpot, "e2e_s": t_done - t_arr,
                            "tokens": self.emitted, "preemptions": self.preempt, "prefilled": self.prefilled,
