@@ -153,56 +153,51 @@ def reports(book, server):
 #: Every page as a reader's 1300 x 2400 px window, drawn at half size in a grid of iframes: one
 #: screenshot (one browser launch) shows them all, and each cell is checked apart.
 SHOT_W, SHOT_H, SHOT_SCALE, SHOT_COLS = 1300, 2400, 0.5, 4
+CELL_W, CELL_H = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
 
 
 def _contact_sheet(pages: list[str]) -> str:
-    cell_w, cell_h = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
     frames = "".join(
-        f'<div style="position:absolute;left:{(i % SHOT_COLS) * cell_w}px;top:{(i // SHOT_COLS) * cell_h}px;'
-        f'width:{cell_w}px;height:{cell_h}px;overflow:hidden"><iframe src="/site/{page}" scrolling="no" '
+        f'<div style="position:absolute;left:{(i % SHOT_COLS) * CELL_W}px;top:{(i // SHOT_COLS) * CELL_H}px;'
+        f'width:{CELL_W}px;height:{CELL_H}px;overflow:hidden"><iframe src="/site/{page}" scrolling="no" '
         f'style="width:{SHOT_W}px;height:{SHOT_H}px;border:0;transform:scale({SHOT_SCALE});transform-origin:0 0">'
         "</iframe></div>" for i, page in enumerate(pages))
     return f"<!doctype html><html><body style='margin:0;background:#fff'>{frames}</body></html>"
 
 
-def test_every_page_renders(book, server, tmp_path):
-    """One screenshot of every page (a contact sheet, one launch); no cell may be blank."""
+def _blank_pages(server, tmp_path: Path, name: str, pages: list[str]) -> list[str]:
+    """Screenshot ``pages`` as one contact sheet (one browser launch) and return those whose cell is
+    blank (grey-level standard deviation at most 10)."""
     from PIL import Image, ImageStat
 
-    exe = _chromium()
+    (Path(server.root) / f"{name}.html").write_text(_contact_sheet(pages))
+    rows = -(-len(pages) // SHOT_COLS)
+    shot = tmp_path / f"{name}.png"
+    _run(_chromium(), f"--window-size={SHOT_COLS * CELL_W},{rows * CELL_H}", "--virtual-time-budget=5000",
+         "--hide-scrollbars", f"--screenshot={shot}", f"{server}/{name}.html")
+    sheet = Image.open(shot).convert("L")
+    assert sheet.size == (SHOT_COLS * CELL_W, rows * CELL_H), sheet.size
+    blank = []
+    for i, page in enumerate(pages):
+        x, y = (i % SHOT_COLS) * CELL_W, (i // SHOT_COLS) * CELL_H
+        if ImageStat.Stat(sheet.crop((x, y, x + CELL_W, y + CELL_H))).stddev[0] <= 10:
+            blank.append(page)
+    return blank
+
+
+def test_every_page_renders(book, server, tmp_path):
+    """One screenshot of every page (a contact sheet, one launch); no cell may be blank."""
     chapters = sorted(book.glob("notebooks/*.html"))
     assert len(chapters) >= 8, "expected the chapters and the errata page"
-    rel = [p.relative_to(book).as_posix() for p in pages(book)]
-    root = Path(server.root)
-    (root / "sheet.html").write_text(_contact_sheet(rel))
-    cell_w, cell_h = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
-    rows = -(-len(rel) // SHOT_COLS)
-    shot = tmp_path / "sheet.png"
-    _run(exe, f"--window-size={SHOT_COLS * cell_w},{rows * cell_h}", "--virtual-time-budget=5000",
-         "--hide-scrollbars", f"--screenshot={shot}", f"{server}/sheet.html")
-    sheet = Image.open(shot).convert("L")
-    assert sheet.size == (SHOT_COLS * cell_w, rows * cell_h), sheet.size
-    blank = []
-    for i, page in enumerate(rel):
-        x, y = (i % SHOT_COLS) * cell_w, (i // SHOT_COLS) * cell_h
-        if ImageStat.Stat(sheet.crop((x, y, x + cell_w, y + cell_h))).stddev[0] <= 10:
-            blank.append(page)
+    blank = _blank_pages(server, tmp_path, "sheet", [p.relative_to(book).as_posix() for p in pages(book)])
     assert not blank, f"pages that render blank: {blank}"
 
 
 def test_a_blank_page_is_caught(server, tmp_path):
-    """The contact sheet's check is not vacuous: an empty page's cell is blank."""
-    from PIL import Image, ImageStat
-
-    exe = _chromium()
-    root = Path(server.root)
-    (root / "site-blank.html").write_text("<!doctype html><html><body></body></html>")
-    (root / "sheet-blank.html").write_text(_contact_sheet(["../site-blank.html"]))
-    shot = tmp_path / "blank.png"
-    cell_w, cell_h = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
-    _run(exe, f"--window-size={cell_w},{cell_h}", "--hide-scrollbars", f"--screenshot={shot}",
-         f"{server}/sheet-blank.html")
-    assert ImageStat.Stat(Image.open(shot).convert("L")).stddev[0] <= 10
+    """The contact sheet's check is not vacuous: beside a real page, an empty page's cell is blank."""
+    (Path(server.root) / "site-blank.html").write_text("<!doctype html><html><body></body></html>")
+    assert _blank_pages(server, tmp_path, "sheet-blank", ["book/intro.html", "../site-blank.html"]) == [
+        "../site-blank.html"]
 
 
 def test_every_page_fits_both_widths_and_shows_its_figures(book, reports):
