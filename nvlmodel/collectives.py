@@ -429,6 +429,27 @@ def _nccl_alltoall():
     return _table("nccl_alltoall.csv")
 
 
+@lru_cache(maxsize=None)
+def _gb200_alltoall_curves(dtype: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The measured GB200 MoE all-to-all of one payload dtype: EP size -> (tokens per rank,
+    seconds), increasing (read from the table once: a simulation asks thousands of times)."""
+    d = _alltoall_measurements()
+    d = d[d.dtype == dtype]
+    out = {}
+    for e in sorted(set(d.ep)):
+        pts = d[d.ep == e].sort_values("tokens_per_rank")
+        out[int(e)] = (pts.tokens_per_rank.to_numpy(float), pts.latency_ms.to_numpy(float) / 1e3)
+    return out
+
+
+@lru_cache(maxsize=None)
+def _nccl_alltoall_curve(system: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The measured NCCL all-to-all of ``n`` GPUs of ``system``: (bytes, seconds), increasing (read once)."""
+    d = _nccl_alltoall()
+    pts = d[(d.system == system) & (d.num_gpus == n)].sort_values("bytes")
+    return pts.bytes.to_numpy(float), pts.latency_ms.to_numpy(float) / 1e3
+
+
 def expected_destinations(ep: int, topk: int) -> float:
     """Expected distinct EP ranks one token is sent to when its ``topk`` experts fall uniformly
     among ``ep`` ranks: ep x (1 - (1 - 1/ep) ** topk)."""
@@ -467,27 +488,20 @@ class MoEAllToAll:
         return float(out) if np.ndim(out) == 0 else out
 
     def _gb200(self, t):
-        d = _alltoall_measurements()
-        d = d[d.dtype == ALLTOALL_DTYPES[self.precision]]
+        curves = _gb200_alltoall_curves(ALLTOALL_DTYPES[self.precision])
         scale = (self.hidden * min(self.topk, self.ep)) / (MEASURED_MOE_SHAPE[0] * min(MEASURED_MOE_SHAPE[1], self.ep))
-        eps = sorted(set(d.ep))
-        curves = {}
-        for e in eps:
-            pts = d[d.ep == e].sort_values("tokens_per_rank")
-            curves[e] = _loglog(t * scale, pts.tokens_per_rank.to_numpy(float), pts.latency_ms.to_numpy(float) / 1e3)
+        eps = sorted(curves)
         if self.ep in curves:
-            return curves[self.ep]
+            return _loglog(t * scale, *curves[self.ep])
         lo = max([e for e in eps if e < self.ep], default=eps[0])
         hi = min([e for e in eps if e > self.ep], default=eps[-1])
         if lo == hi:
-            return curves[lo] * self.ep / lo  # beyond EP 64: grows with the ranks (extrapolated)
+            return _loglog(t * scale, *curves[lo]) * self.ep / lo  # beyond EP 64: grows with the ranks (extrapolated)
         w = (np.log(self.ep) - np.log(lo)) / (np.log(hi) - np.log(lo))
-        return np.exp((1 - w) * np.log(curves[lo]) + w * np.log(curves[hi]))
+        return np.exp((1 - w) * np.log(_loglog(t * scale, *curves[lo])) + w * np.log(_loglog(t * scale, *curves[hi])))
 
     def _nccl(self, n: int, message_bytes):
-        d = _nccl_alltoall()
-        pts = d[(d.system == self.system) & (d.num_gpus == n)].sort_values("bytes")
-        return _loglog(message_bytes, pts.bytes.to_numpy(float), pts.latency_ms.to_numpy(float) / 1e3)
+        return _loglog(message_bytes, *_nccl_alltoall_curve(self.system, n))
 
     def _hgx(self, t):
         dest = expected_destinations(self.ep, self.topk)
