@@ -3,7 +3,8 @@
     python scripts/notebooks.py book       # execute every notebooks/*.md into _build/src, build _build/html
     python scripts/notebooks.py expected   # execute every notebooks/*.md into notebooks/*.ipynb (tracked)
     python scripts/notebooks.py fresh      # exit 0 if _build/src holds notebooks executed from these sources
-    python scripts/notebooks.py check      # compare those with the expected outputs (as nbval would)
+    python scripts/notebooks.py check      # compare those with the expected outputs (as nbval would);
+                                           # exit 3 when there is no fresh build to compare
 
 Neither touches a tracked file except ``expected``, whose job is to regenerate the committed
 expected outputs on purpose. Papermill runs each notebook with its working directory in a
@@ -24,11 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import jupytext
 import nbformat
-import papermill as pm
-
-from nvlmodel.plotting import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
@@ -59,6 +56,9 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def execute(md: Path, out: Path, cwd: Path) -> float:
     """Execute ``md`` with papermill (working directory ``cwd``) into ``out``; returns seconds taken."""
+    import jupytext
+    import papermill as pm
+
     start = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(md)
@@ -164,6 +164,8 @@ def figures_page(notebooks: list[Path], manifest: dict) -> str:
 
 
 def book() -> None:
+    from nvlmodel.plotting import read_manifest
+
     if STAGE.exists():
         shutil.rmtree(STAGE)
     STAGE.mkdir(parents=True)
@@ -244,11 +246,16 @@ def compare(expected_nb: nbformat.NotebookNode, executed_nb: nbformat.NotebookNo
     return [f"checked cell {i}: expected\n{x}\n--- got\n{y}" for i, (x, y) in enumerate(zip(a, b)) if x != y]
 
 
+#: ``check``'s exit status when there is no fresh build (``make test`` then executes the notebooks with nbval).
+NOT_FRESH = 3
+
+
 def check() -> None:
     """Compare the fresh build's executed notebooks with the committed expected outputs; fail on any
-    difference (and when the build is not fresh)."""
+    difference; exit :data:`NOT_FRESH` when there is no fresh build to compare."""
     if not fresh():
-        raise SystemExit("no fresh build in _build/src: run `make book` first")
+        print("no fresh build in _build/src (run `make book` first): nothing to compare", file=sys.stderr)
+        sys.exit(NOT_FRESH)
     failed = []
     for md in sources():
         diffs = compare(nbformat.read(md.with_suffix(".ipynb"), as_version=4),
