@@ -75,6 +75,15 @@ def test_check_of_a_fresh_build_fails_when_an_expected_number_changes():
     assert script.compare(expected, moved) == []
 
 
+def test_check_without_a_fresh_build_exits_3(monkeypatch):
+    """`make test` tells "no fresh build: execute with nbval" (3) from "the outputs differ" (1)."""
+    script = _script()
+    monkeypatch.setattr(script, "fresh", lambda: False)
+    with pytest.raises(SystemExit) as e:
+        script.check()
+    assert e.value.code == script.NOT_FRESH == 3
+
+
 def test_fresh_digest_changes_with_the_sources(tmp_path, monkeypatch):
     """A build is fresh only for the inputs it was executed from: the digest moves with a source."""
     script = _script()
