@@ -1,5 +1,6 @@
-"""nvlmodel.plotting: the style applies in a context, savefig writes the manifest, every figure has
-one name (its files and its label), and the Figures page refuses a figure without its cell."""
+"""nvlmodel.plotting: the style applies in a context, savefig writes the manifest, show returns the
+saved PNG, every figure has one name (its files and its label), and the Figures page refuses a
+figure without its cell."""
 
 from __future__ import annotations
 
@@ -56,6 +57,22 @@ def test_savefig_writes_files_and_manifest(tmp_path):
         plotting.savefig(fig, tmp_path, "99-test", "Bad Name")
 
 
+def test_show_saves_closes_and_returns_the_saved_png_at_screen_size(tmp_path):
+    """The notebook's figure is the saved 150-dpi PNG itself, shown at the figure's on-screen size
+    (110 dpi) and closed, so Jupyter's inline backend does not draw it again."""
+    from PIL import Image as PILImage
+
+    fig, ax = plt.subplots(figsize=(4, 2), dpi=110)
+    ax.plot([0, 1])
+    image = plotting.show(fig, tmp_path, "99-test", "shown")
+    png = tmp_path / "99-test-shown.png"
+    assert png.exists() and (tmp_path / "99-test-shown.svg").exists()
+    assert "99-test-shown" in plotting.read_manifest(tmp_path)
+    assert image.data == png.read_bytes()
+    assert image.width == round(PILImage.open(png).width * 110 / 150)
+    assert not plt.fignum_exists(fig.number)
+
+
 @pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
 def test_every_figure_has_one_name(md):
     """A captioned figure cell saves exactly one figure, and its label is fig-<chapter>-<name>."""
@@ -64,7 +81,7 @@ def test_every_figure_has_one_name(md):
         if cell.cell_type != "code" or not fig:
             continue
         names = [n.args[3].value for n in ast.walk(ast.parse(cell.source))
-                 if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "savefig" and len(n.args) >= 4]
+                 if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "show" and len(n.args) >= 4]
         assert len(names) == 1, f"{md.name}: figure {fig['name']} must save exactly one figure"
         assert fig["name"] == plotting.figure_label(md.stem, names[0])
 

@@ -10,6 +10,7 @@ import fcntl
 import functools
 import json
 import re
+import struct
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -111,6 +112,21 @@ def savefig(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str) -
         f.truncate()
         f.write(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
     return paths
+
+
+def show(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str):
+    """Save ``fig`` under its stable names (:func:`savefig`), close it, and return the saved PNG as
+    the image a notebook shows (an ``IPython.display.Image``, needs IPython), at the size the figure
+    has on screen (``fig.dpi``; the file is drawn at ``savefig.dpi``, so it is sharper, not larger).
+    The figure is drawn once per file: Jupyter's inline backend does not draw it a third time."""
+    from IPython.display import Image
+
+    png = figure_path(figures_dir, chapter, name, "png")
+    savefig(fig, figures_dir, chapter, name)
+    plt.close(fig)
+    data = png.read_bytes()
+    width = struct.unpack(">I", data[16:20])[0]  # the PNG header's width
+    return Image(data=data, format="png", width=round(width * fig.dpi / STYLE["savefig.dpi"]))
 
 
 def read_manifest(figures_dir: str | Path) -> dict:
