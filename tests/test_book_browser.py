@@ -10,7 +10,6 @@ installs it). Outside CI, a missing Chromium skips these tests; in CI it fails t
 from __future__ import annotations
 
 import functools
-import html
 import http.server
 import json
 import os
@@ -54,20 +53,24 @@ def pages(book: Path) -> list[Path]:
     return sorted(book.glob("notebooks/*.html")) + sorted(book.glob("book/*.html"))
 
 
-#: The harness: loads each page in an iframe of each width and reports, per page and width, images
-#: that did not load, figures, horizontal overflow of the page, content clipped by ``overflow:
-#: hidden`` and content that scrolls sideways inside a box taller than the window (its scroll bar
-#: out of sight: the reader sees a cut table). ``strip`` removes the book's stylesheet first.
-HARNESS = """<!doctype html><html><body><pre id="result">pending</pre>
+#: The harness, one page for one browser launch. Every page (and an empty control page) is shown in
+#: an iframe of a reader's 1300 x 2400 px window, drawn at half size in a grid: the contact sheet,
+#: which the screenshot shows whole and each cell is checked apart. Below it, out of the screenshot,
+#: every page is loaded again in windows of each width, 900 px tall (the book's CSS sizes some boxes
+#: by the window's height), and the control page is loaded without the book's stylesheet. Each of
+#: these is reported to the console: images that did not load, figures, horizontal overflow of the
+#: page, content clipped by ``overflow: hidden`` and content that scrolls sideways inside a box
+#: taller than the window (its scroll bar out of sight: the reader sees a cut table).
+HARNESS = """<!doctype html><html><body style="margin:0;background:#fff">
 <script>
-const params = new URLSearchParams(location.search);
-const pages = params.get("pages").split(","), widths = params.get("widths").split(",").map(Number);
-const strip = params.get("strip") === "1";
-function inspect(doc, page, width) {
+const P = new URLSearchParams(location.search);
+const list = k => (P.get(k) || "").split(",").filter(Boolean);
+const [W, H, S, COLS, WIN, PHONE] = ["w", "h", "scale", "cols", "win", "phone"].map(k => Number(P.get(k)));
+function inspect(doc, page, width, strip) {
   const main = doc.querySelector("main") || doc.body;
   const imgs = Array.from(doc.images);
   const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src"));
-  const clipped = [], unreachable = [], vh = doc.documentElement.clientHeight;
+  const clipped = [], unreachable = [];
   for (const el of main.querySelectorAll("*")) {
     if (el.closest("mjx-container, .math, .prev-next-area")) continue;  // MathJax's hidden copy, theme ellipses
     if (el.scrollWidth <= el.clientWidth + 1) continue;
@@ -75,31 +78,56 @@ function inspect(doc, page, width) {
     const name = el.tagName.toLowerCase() + "." + String(el.className || "").split(" ").join(".")
                  + " " + el.scrollWidth + ">" + el.clientWidth;
     if (cs.overflowX === "hidden" || cs.overflowX === "clip") clipped.push(name);
-    else if ((cs.overflowX === "auto" || cs.overflowX === "scroll") && el.clientHeight > vh) unreachable.push(name);
+    else if ((cs.overflowX === "auto" || cs.overflowX === "scroll") && el.clientHeight > WIN) unreachable.push(name);
   }
   const column = main.clientWidth;
   const figs = Array.from(doc.querySelectorAll("figure img, .figure img"));
-  return {page, width, images: imgs.length, figures: figs.length, bad, column,
+  return {page, width, strip, images: imgs.length, figures: figs.length, bad, column,
           overflow: doc.documentElement.scrollWidth - doc.documentElement.clientWidth,
           clipped: clipped.slice(0, 5), unreachable: unreachable.slice(0, 5),
           figure_widths: figs.map(i => parseFloat(i.style.width) || i.naturalWidth)};  // the size it is drawn for
 }
+function frame(src, parent, width, height, scale = 1, left = 0, top = 0) {
+  const box = document.createElement("div");
+  box.style.cssText = `position:absolute;left:${left}px;top:${top}px;width:${width * scale}px;`
+                      + `height:${height * scale}px;overflow:hidden`;
+  const f = document.createElement("iframe");
+  if (scale !== 1) f.setAttribute("scrolling", "no");  // a sheet cell: no scroll bar in the picture
+  f.style.cssText = `width:${width}px;height:${height}px;border:0;transform:scale(${scale});transform-origin:0 0`;
+  box.appendChild(f);
+  parent.appendChild(box);
+  return new Promise(res => { f.onload = () => res(f); f.src = src; });
+}
 async function run() {
-  const out = [];
-  for (const width of widths) for (const page of pages) {
-    const f = document.createElement("iframe");
-    f.style.width = width + "px"; f.style.height = "900px";
-    await new Promise(res => { f.onload = res; f.src = page; document.body.appendChild(f); });
-    if (strip) f.contentDocument.querySelectorAll('link[href*="nvlmodel.css"]').forEach(l => l.remove());
-    await new Promise(res => setTimeout(res, 300));
-    out.push(inspect(f.contentDocument, page, width));
-    f.remove();
+  const sheet = list("sheet");
+  await Promise.all(sheet.map((p, i) => frame(p, document.body, W, H, S, (i % COLS) * W * S, Math.floor(i / COLS) * H * S)));
+  // then one reader-sized window at a time (the book's CSS sizes some boxes by the window's height),
+  // inside a box of no size: laid out, out of the screenshot, and the sheet's page does not scroll
+  const hidden = document.createElement("div");
+  hidden.style.cssText = "position:absolute;left:0;top:0;width:0;height:0;overflow:hidden";
+  document.body.appendChild(hidden);
+  for (const [key, width, strip] of [["pages", W, false], ["pages", PHONE, false], ["strip", W, true]]) {
+    for (const p of list(key)) {
+      const f = await frame(p, hidden, width, WIN);
+      if (strip) f.contentDocument.querySelectorAll('link[href*="nvlmodel.css"]').forEach(l => l.remove());
+      await new Promise(res => setTimeout(res, 300));
+      console.log("NVLREPORT " + JSON.stringify(inspect(f.contentDocument, p, width, strip)));
+      f.parentNode.remove();
+    }
   }
-  document.getElementById("result").textContent = JSON.stringify(out);
+  console.log("NVLDONE");
 }
 run();
 </script></body></html>"""
 WIDTHS = (1300, 420)  # a desktop window and a phone
+#: The reader's window height (a box taller than it hides its sideways scroll bar from the reader)
+#: and the contact sheet: 2400 px of each page at half size, four to a row.
+WINDOW_H, SHOT_H, SHOT_SCALE, SHOT_COLS = 900, 2400, 0.5, 4
+CELL_W, CELL_H = int(WIDTHS[0] * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
+#: Controls, checked in the same launch: an empty page (its cell must be blank) and the errata without
+#: the book's stylesheet (its full ledger, wider than the column and taller than the window, must be
+#: reported as cut: the state it was in before that was fixed).
+BLANK, UNSTYLED = "/blank.html", "/site/notebooks/90-errata.html"
 
 
 class _Server(str):
@@ -113,10 +141,11 @@ class _Server(str):
 
 @pytest.fixture(scope="module")
 def server(book: Path):
-    """Serve a folder holding the book (as /site) and the harness page, on loopback only."""
+    """Serve a folder holding the book (as /site), the harness page and an empty page, on loopback only."""
     root = Path(tempfile.mkdtemp(prefix="nvlbook-"))
     (root / "site").symlink_to(book, target_is_directory=True)
     (root / "check.html").write_text(HARNESS)
+    (root / BLANK.lstrip("/")).write_text("<!doctype html><html><body></body></html>")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a, **k: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -132,49 +161,11 @@ def _run(exe: str, *args: str) -> subprocess.CompletedProcess:
                               timeout=300)
 
 
-def _harness(exe: str, server: str, pages: list[str], widths=WIDTHS, strip: bool = False):
-    """One browser launch: every page at every width. Returns the reports and the console lines."""
-    query = f"pages={','.join('/site/' + p for p in pages)}&widths={','.join(map(str, widths))}"
-    done = _run(exe, "--virtual-time-budget=300000", "--enable-logging=stderr", "--v=0", "--dump-dom",
-                f"{server}/check.html?{query}" + ("&strip=1" if strip else ""))
-    m = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
-    assert m and m.group(1) != "pending", "the harness did not finish"
-    reports = json.loads(html.unescape(m.group(1)))
-    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
-    return reports, console
-
-
-@pytest.fixture(scope="module")
-def reports(book, server):
-    exe = _chromium()
-    return _harness(exe, server, [p.relative_to(book).as_posix() for p in pages(book)])
-
-
-#: Every page as a reader's 1300 x 2400 px window, drawn at half size in a grid of iframes: one
-#: screenshot (one browser launch) shows them all, and each cell is checked apart.
-SHOT_W, SHOT_H, SHOT_SCALE, SHOT_COLS = 1300, 2400, 0.5, 4
-CELL_W, CELL_H = int(SHOT_W * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
-
-
-def _contact_sheet(pages: list[str]) -> str:
-    frames = "".join(
-        f'<div style="position:absolute;left:{(i % SHOT_COLS) * CELL_W}px;top:{(i // SHOT_COLS) * CELL_H}px;'
-        f'width:{CELL_W}px;height:{CELL_H}px;overflow:hidden"><iframe src="/site/{page}" scrolling="no" '
-        f'style="width:{SHOT_W}px;height:{SHOT_H}px;border:0;transform:scale({SHOT_SCALE});transform-origin:0 0">'
-        "</iframe></div>" for i, page in enumerate(pages))
-    return f"<!doctype html><html><body style='margin:0;background:#fff'>{frames}</body></html>"
-
-
-def _blank_pages(server, tmp_path: Path, name: str, pages: list[str]) -> list[str]:
-    """Screenshot ``pages`` as one contact sheet (one browser launch) and return those whose cell is
-    blank (grey-level standard deviation at most 10)."""
+def _blank_cells(shot: Path, pages: list[str]) -> list[str]:
+    """The pages whose cell of the contact sheet ``shot`` is blank (grey-level standard deviation at most 10)."""
     from PIL import Image, ImageStat
 
-    (Path(server.root) / f"{name}.html").write_text(_contact_sheet(pages))
     rows = -(-len(pages) // SHOT_COLS)
-    shot = tmp_path / f"{name}.png"
-    _run(_chromium(), f"--window-size={SHOT_COLS * CELL_W},{rows * CELL_H}", "--virtual-time-budget=5000",
-         "--hide-scrollbars", f"--screenshot={shot}", f"{server}/{name}.html")
     sheet = Image.open(shot).convert("L")
     assert sheet.size == (SHOT_COLS * CELL_W, rows * CELL_H), sheet.size
     blank = []
@@ -185,23 +176,44 @@ def _blank_pages(server, tmp_path: Path, name: str, pages: list[str]) -> list[st
     return blank
 
 
-def test_every_page_renders(book, server, tmp_path):
+@pytest.fixture(scope="module")
+def browsed(book, server, tmp_path_factory):
+    """One browser launch (:data:`HARNESS`): every page of the book and the controls. Returns the
+    reports, the console lines and the pages whose screenshot cell is blank."""
+    exe = _chromium()
+    site = ["/site/" + p.relative_to(book).as_posix() for p in pages(book)]
+    sheet = site + [BLANK]
+    query = (f"sheet={','.join(sheet)}&pages={','.join(site)}&strip={UNSTYLED}&w={WIDTHS[0]}&h={SHOT_H}"
+             f"&scale={SHOT_SCALE}&cols={SHOT_COLS}&win={WINDOW_H}&phone={WIDTHS[1]}")
+    shot = tmp_path_factory.mktemp("browser") / "sheet.png"
+    rows = -(-len(sheet) // SHOT_COLS)
+    done = _run(exe, f"--window-size={SHOT_COLS * CELL_W},{rows * CELL_H}", "--virtual-time-budget=300000",
+                "--enable-logging=stderr", "--v=0", f"--screenshot={shot}",
+                f"{server}/check.html?{query}")
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
+    assert any("NVLDONE" in line for line in console), "the harness did not finish:\n" + done.stderr[-2000:]
+    reports = [json.loads(m.group(1)) for line in console if (m := re.search(r'"NVLREPORT (\{.*\})", source:', line))]
+    assert len(reports) == len(site) * len(WIDTHS) + 1, len(reports)
+    return {"reports": reports, "console": [line for line in console if "NVLREPORT" not in line and "NVLDONE" not in line],
+            "blank": _blank_cells(shot, sheet)}
+
+
+def test_every_page_renders(book, browsed):
     """One screenshot of every page (a contact sheet, one launch); no cell may be blank."""
     chapters = sorted(book.glob("notebooks/*.html"))
     assert len(chapters) >= 8, "expected the chapters and the errata page"
-    blank = _blank_pages(server, tmp_path, "sheet", [p.relative_to(book).as_posix() for p in pages(book)])
+    blank = [p for p in browsed["blank"] if p != BLANK]
     assert not blank, f"pages that render blank: {blank}"
 
 
-def test_a_blank_page_is_caught(server, tmp_path):
-    """The contact sheet's check is not vacuous: beside a real page, an empty page's cell is blank."""
-    (Path(server.root) / "site-blank.html").write_text("<!doctype html><html><body></body></html>")
-    assert _blank_pages(server, tmp_path, "sheet-blank", ["book/intro.html", "../site-blank.html"]) == [
-        "../site-blank.html"]
+def test_a_blank_page_is_caught(browsed):
+    """The contact sheet's check is not vacuous: the empty control page's cell is blank (and it is
+    the only one, by the test above)."""
+    assert BLANK in browsed["blank"]
 
 
-def test_every_page_fits_both_widths_and_shows_its_figures(book, reports):
-    results, _ = reports
+def test_every_page_fits_both_widths_and_shows_its_figures(book, browsed):
+    results = [r for r in browsed["reports"] if r["page"] != BLANK and not r["strip"]]
     assert len(results) == len(pages(book)) * len(WIDTHS)
     problems = []
     for r in results:
@@ -228,18 +240,16 @@ def test_every_page_fits_both_widths_and_shows_its_figures(book, reports):
     assert not problems, "\n".join(problems)
 
 
-def test_no_console_errors(reports):
-    _, console = reports
-    errors = [line for line in console if re.search(r"Uncaught|Error", line)]
+def test_no_console_errors(browsed):
+    errors = [line for line in browsed["console"] if re.search(r"Uncaught|Error", line)]
     assert not errors, "console errors:\n" + "\n".join(errors[:10])
 
 
-def test_the_fit_check_catches_a_table_cut_at_the_window(book, server):
+def test_the_fit_check_catches_a_table_cut_at_the_window(browsed):
     """Without the book's stylesheet the errata's full ledger is wider than the column and taller
     than the window: the check must say so (the state the ledger was in before this was fixed)."""
-    exe = _chromium()
-    results, _ = _harness(exe, server, ["notebooks/90-errata.html"], widths=(1300,), strip=True)
-    assert results[0]["unreachable"], results[0]
+    (control,) = [r for r in browsed["reports"] if r["strip"]]
+    assert control["page"] == UNSTYLED and control["unreachable"], control
 
 
 class _Links(HTMLParser):
