@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .hardware import get_system
 from .premises import Premises
 from .units import NS, TB, require_choice, require_index, require_positive
+
+if TYPE_CHECKING:  # networkx is imported where a graph is built (90 ms; most callers never build one)
+    import networkx as nx
 
 VIEWS: tuple[str, ...] = ("seed", "datasheet")
 
@@ -155,6 +157,8 @@ class NVL72Topology(Fabric):
         (attribute ``kind``); edges with ``kind`` (``nvlink``, ``c2c``, ``contains``) and, for links,
         ``bandwidth`` per direction. Seed view: one switch per domain, GPUs of a superchip joined
         directly. Datasheet view: 9 switch trays x 2 ASICs, each GPU linked once to every ASIC."""
+        import networkx as nx
+
         g = nx.Graph(view=self.view)
         sc = self.system.superchip
         for t in range(self.num_trays):
@@ -196,12 +200,16 @@ class NVL72Topology(Fabric):
 
     def nvlink_graph(self) -> nx.Graph:
         """The GPU/switch NVLink subgraph (what a transfer can traverse)."""
+        import networkx as nx
+
         h = nx.Graph(view=self.view)  # built in the parent's edge order: deterministic across processes
         h.add_edges_from((u, v, d) for u, v, d in self.graph.edges(data=True) if d["kind"] == "nvlink")
         return h
 
     def switch_hops_in_graph(self, src: int, dst: int) -> int:
         """Switches on the shortest NVLink path between two GPUs, counted on :attr:`graph`."""
+        import networkx as nx
+
         path = nx.shortest_path(self.nvlink_graph(), f"gpu:{self._gpu(src)}", f"gpu:{self._gpu(dst)}")
         return sum(1 for n in path if n.startswith("switch:"))
 
@@ -231,6 +239,8 @@ class HGXTopology(Fabric):
 
     @cached_property
     def graph(self) -> nx.Graph:
+        import networkx as nx
+
         g = nx.Graph(view=self.view)
         gpu = self.system.gpu
         per_link = gpu.nvlink_bw_per_direction / gpu.nvlink_links
