@@ -829,7 +829,10 @@ class _Sim:
         self.done += 1
         self._count(t, -1)
         if self.closed:
-            self.push(t + self.think, _CLIENT, None)
+            if self.think:
+                self.push(t + self.think, _CLIENT, None)
+            else:  # the client's next request leaves now: what an event at t would do, one heap push and pop sooner
+                self.arrive(t)
 
     # -- checks and results -----------------------------------------------------------------
     def verify(self):
