@@ -54,18 +54,19 @@ def pages(book: Path) -> list[Path]:
 
 
 #: The harness, one page for one browser launch. Every page (and an empty control page) is shown in
-#: an iframe of a reader's 1300 x 2400 px window, drawn at half size in a grid: the contact sheet,
-#: which the screenshot shows whole and each cell is checked apart. Below it, out of the screenshot,
-#: every page is loaded again in windows of each width, 900 px tall (the book's CSS sizes some boxes
-#: by the window's height), and the control page is loaded without the book's stylesheet. Each of
-#: these is reported to the console: images that did not load, figures, horizontal overflow of the
-#: page, content clipped by ``overflow: hidden`` and content that scrolls sideways inside a box
-#: taller than the window (its scroll bar out of sight: the reader sees a cut table).
+#: an iframe of a reader's 1300 x 900 px desktop window, drawn at half size in a grid: the contact
+#: sheet, which the screenshot shows whole and each cell is checked apart. Then, out of the
+#: screenshot, every page is loaded again in a 420 x 900 px phone window, and the control page at the
+#: desktop width without the book's stylesheet. Each window (900 px tall: the book's CSS sizes some
+#: boxes by the window's height) is reported to the console: images that did not load, figures,
+#: horizontal overflow of the page, content clipped by ``overflow: hidden`` and content that scrolls
+#: sideways inside a box taller than the window (its scroll bar out of sight: the reader sees a cut
+#: table).
 HARNESS = """<!doctype html><html><body style="margin:0;background:#fff">
 <script>
 const P = new URLSearchParams(location.search);
 const list = k => (P.get(k) || "").split(",").filter(Boolean);
-const [W, H, S, COLS, WIN, PHONE] = ["w", "h", "scale", "cols", "win", "phone"].map(k => Number(P.get(k)));
+const [W, S, COLS, WIN, PHONE] = ["w", "scale", "cols", "win", "phone"].map(k => Number(P.get(k)));
 function inspect(doc, page, width, strip) {
   const main = doc.querySelector("main") || doc.body;
   const imgs = Array.from(doc.images);
@@ -92,7 +93,6 @@ function frame(src, parent, width, height, scale = 1, left = 0, top = 0) {
   box.style.cssText = `position:absolute;left:${left}px;top:${top}px;width:${width * scale}px;`
                       + `height:${height * scale}px;overflow:hidden`;
   const f = document.createElement("iframe");
-  if (scale !== 1) f.setAttribute("scrolling", "no");  // a sheet cell: no scroll bar in the picture
   f.style.cssText = `width:${width}px;height:${height}px;border:0;transform:scale(${scale});transform-origin:0 0`;
   box.appendChild(f);
   parent.appendChild(box);
@@ -100,13 +100,16 @@ function frame(src, parent, width, height, scale = 1, left = 0, top = 0) {
 }
 async function run() {
   const sheet = list("sheet");
-  await Promise.all(sheet.map((p, i) => frame(p, document.body, W, H, S, (i % COLS) * W * S, Math.floor(i / COLS) * H * S)));
-  // then one reader-sized window at a time (the book's CSS sizes some boxes by the window's height),
-  // inside a box of no size: laid out, out of the screenshot, and the sheet's page does not scroll
+  const cells = await Promise.all(sheet.map((p, i) => frame(p, document.body, W, WIN, S, (i % COLS) * W * S,
+                                                                 Math.floor(i / COLS) * WIN * S)));
+  await new Promise(res => setTimeout(res, 300));
+  cells.forEach((f, i) => console.log("NVLREPORT " + JSON.stringify(inspect(f.contentDocument, sheet[i], W, false))));
+  // then one window at a time inside a box of no size: laid out, out of the screenshot, and the
+  // sheet's page does not scroll
   const hidden = document.createElement("div");
   hidden.style.cssText = "position:absolute;left:0;top:0;width:0;height:0;overflow:hidden";
   document.body.appendChild(hidden);
-  for (const [key, width, strip] of [["pages", W, false], ["pages", PHONE, false], ["strip", W, true]]) {
+  for (const [key, width, strip] of [["pages", PHONE, false], ["strip", W, true]]) {
     for (const p of list(key)) {
       const f = await frame(p, hidden, width, WIN);
       if (strip) f.contentDocument.querySelectorAll('link[href*="nvlmodel.css"]').forEach(l => l.remove());
@@ -121,9 +124,9 @@ run();
 </script></body></html>"""
 WIDTHS = (1300, 420)  # a desktop window and a phone
 #: The reader's window height (a box taller than it hides its sideways scroll bar from the reader)
-#: and the contact sheet: 2400 px of each page at half size, four to a row.
-WINDOW_H, SHOT_H, SHOT_SCALE, SHOT_COLS = 900, 2400, 0.5, 4
-CELL_W, CELL_H = int(WIDTHS[0] * SHOT_SCALE), int(SHOT_H * SHOT_SCALE)
+#: and the contact sheet: each desktop window at half size, four to a row.
+WINDOW_H, SHOT_SCALE, SHOT_COLS = 900, 0.5, 4
+CELL_W, CELL_H = int(WIDTHS[0] * SHOT_SCALE), int(WINDOW_H * SHOT_SCALE)
 #: Controls, checked in the same launch: an empty page (its cell must be blank) and the errata without
 #: the book's stylesheet (its full ledger, wider than the column and taller than the window, must be
 #: reported as cut: the state it was in before that was fixed).
@@ -183,7 +186,7 @@ def browsed(book, server, tmp_path_factory):
     exe = _chromium()
     site = ["/site/" + p.relative_to(book).as_posix() for p in pages(book)]
     sheet = site + [BLANK]
-    query = (f"sheet={','.join(sheet)}&pages={','.join(site)}&strip={UNSTYLED}&w={WIDTHS[0]}&h={SHOT_H}"
+    query = (f"sheet={','.join(sheet)}&pages={','.join(site)}&strip={UNSTYLED}&w={WIDTHS[0]}"
              f"&scale={SHOT_SCALE}&cols={SHOT_COLS}&win={WINDOW_H}&phone={WIDTHS[1]}")
     shot = tmp_path_factory.mktemp("browser") / "sheet.png"
     rows = -(-len(sheet) // SHOT_COLS)
@@ -193,7 +196,7 @@ def browsed(book, server, tmp_path_factory):
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
     assert any("NVLDONE" in line for line in console), "the harness did not finish:\n" + done.stderr[-2000:]
     reports = [json.loads(m.group(1)) for line in console if (m := re.search(r'"NVLREPORT (\{.*\})", source:', line))]
-    assert len(reports) == len(site) * len(WIDTHS) + 1, len(reports)
+    assert len(reports) == len(sheet) + len(site) + 1, len(reports)
     return {"reports": reports, "console": [line for line in console if "NVLREPORT" not in line and "NVLDONE" not in line],
             "blank": _blank_cells(shot, sheet)}
 
