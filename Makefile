@@ -9,8 +9,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run on two workers (pytest-xdist), a test module (or class) per worker at a time: its module-level
-# fixtures (the browser's server, the built book) are set up once.  PARALLEL= runs them in one process.
-PARALLEL ?= -n 2 --dist loadscope
+# fixtures (the browser's server, the built book) are set up once. Scopes go out in collection order,
+# where tests/conftest.py puts the slow ones first.  PARALLEL= runs them in one process.
+PARALLEL ?= -n 2 --dist loadscope --no-loadscope-reorder
 # Python caches the bytecode of what it imports, once, in .venv (compiling every installed package
 # up front took 8 s; with the machine's PYTHONDONTWRITEBYTECODE each of a build's ~15 Python
 # processes would compile its imports again).

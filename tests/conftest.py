@@ -15,6 +15,14 @@ def seed_path() -> Path | None:
     return hits[0] if hits else None
 
 
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first. With `make test`'s pytest-xdist (--dist loadscope --no-loadscope-reorder:
+    scopes in collection order) each worker then starts on a long scope -- the browser module, the
+    chapter reruns, nbval's execution -- and the short tests fill in around them (longest first, as
+    the book's notebooks are executed), instead of two long scopes meeting on one worker at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def seed_lines() -> list[str]:
     p = seed_path()

@@ -106,33 +106,38 @@ def _glued(nb) -> dict[str, str]:
     return out
 
 
-@pytest.mark.slow
-def test_rerun_with_other_parameters_names_them_and_keeps_the_cited_figures(tmp_path):
-    """Chapters 1 and 6 rerun with other parameters, as the README's recipe does: captions and labels
-    name the new parameters, and the figures go to a folder named for them, never over the stable
-    files a citation points at."""
-    import papermill as pm
+class TestRerun:
+    """Its own scope for pytest-xdist (--dist loadscope): two chapter executions, on one worker while
+    the other takes other tests."""
 
-    cwd = tmp_path / "notebooks"
-    cwd.mkdir()
-    stable = tmp_path / "_extra" / "figures"
-    runs = {"01-hardware": {"gpu_a": "h200", "gpu_b": "h100"}, "06-end-to-end": {"batch": 64, "prompt": 2048}}
-    done = {}
-    for chapter, params in runs.items():
-        nb = jupytext.read(NB / f"{chapter}.md")
-        out = cwd / f"{chapter}.ipynb"
-        pm.execute_notebook(nb, str(out), parameters=params, cwd=str(cwd), kernel_name="python3", progress_bar=False)
-        done[chapter] = nbformat.read(out, as_version=4)
-    assert not list(stable.glob("*.svg")), "a rerun with other parameters wrote over the stable figure files"
-    assert sorted(p.name for p in (stable / "runs").iterdir()) == [
-        "01-hardware--gpu_a=h200", "06-end-to-end--batch=64--prompt=2048"]
-    assert (stable / "runs" / "01-hardware--gpu_a=h200" / "01-hardware-spec-ratios.svg").exists()
-    hw = _glued(done["01-hardware"])
-    assert "H200" in hw["name_a"] and "premises" in hw["seed_label_a"]  # H200 is not in the document
-    text = "\n".join("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
-                     for c in done["06-end-to-end"].cells for o in c.get("outputs", []))
-    assert "Decode throughput (batch=64)" in text and "Prefill throughput (2K input)" in text
-    assert "batch=256" not in text and "(4K input)" not in text
+    @pytest.mark.slow
+    def test_rerun_with_other_parameters_names_them_and_keeps_the_cited_figures(self, tmp_path):
+        """Chapters 1 and 6 rerun with other parameters, as the README's recipe does: captions and labels
+        name the new parameters, and the figures go to a folder named for them, never over the stable
+        files a citation points at."""
+        import papermill as pm
+
+        cwd = tmp_path / "notebooks"
+        cwd.mkdir()
+        stable = tmp_path / "_extra" / "figures"
+        runs = {"01-hardware": {"gpu_a": "h200", "gpu_b": "h100"}, "06-end-to-end": {"batch": 64, "prompt": 2048}}
+        done = {}
+        for chapter, params in runs.items():
+            nb = jupytext.read(NB / f"{chapter}.md")
+            out = cwd / f"{chapter}.ipynb"
+            pm.execute_notebook(nb, str(out), parameters=params, cwd=str(cwd), kernel_name="python3",
+                                progress_bar=False)
+            done[chapter] = nbformat.read(out, as_version=4)
+        assert not list(stable.glob("*.svg")), "a rerun with other parameters wrote over the stable figure files"
+        assert sorted(p.name for p in (stable / "runs").iterdir()) == [
+            "01-hardware--gpu_a=h200", "06-end-to-end--batch=64--prompt=2048"]
+        assert (stable / "runs" / "01-hardware--gpu_a=h200" / "01-hardware-spec-ratios.svg").exists()
+        hw = _glued(done["01-hardware"])
+        assert "H200" in hw["name_a"] and "premises" in hw["seed_label_a"]  # H200 is not in the document
+        text = "\n".join("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
+                         for c in done["06-end-to-end"].cells for o in c.get("outputs", []))
+        assert "Decode throughput (batch=64)" in text and "Prefill throughput (2K input)" in text
+        assert "batch=256" not in text and "(4K input)" not in text
 
 
 def test_executions_start_with_the_longest(tmp_path, monkeypatch):
@@ -150,20 +155,25 @@ def test_executions_start_with_the_longest(tmp_path, monkeypatch):
     assert [p.stem for p in script.longest_first(mds)] == ["01-a", "02-b", "03-c", "04-new"]
 
 
-@pytest.mark.slow
-def test_nbval_fallback_passes_on_a_committed_notebook(tmp_path):
-    """Without a fresh build, `make test` executes the notebooks with nbval, whose kernel stores no
-    input history: a chapter must still run there (it once failed in run_dir_here) and match."""
-    import shutil
-    import subprocess
-    import sys
+class TestNbvalFallback:
+    """Its own scope for pytest-xdist (--dist loadscope): a chapter executed by nbval, on one worker
+    while the other takes other tests."""
 
-    (tmp_path / "notebooks").mkdir()
-    nb = shutil.copy(NB / "02-fp4.ipynb", tmp_path / "notebooks")
-    done = subprocess.run([sys.executable, "-m", "pytest", str(nb), "--nbval-lax", "--nbval-current-env",
-                           "--nbval-sanitize-with", str(NB.parent / "tests" / "nbval_sanitize.cfg"),
-                           "-p", "no:cacheprovider", "-q", "-p", "no:xdist"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:]
-    assert " passed" in done.stdout and "failed" not in done.stdout
-    assert (tmp_path / "_extra" / "figures" / "02-fp4-e2m1-rounding.svg").exists(), "figures go to the stable folder"
+    @pytest.mark.slow
+    def test_nbval_fallback_passes_on_a_committed_notebook(self, tmp_path):
+        """Without a fresh build, `make test` executes the notebooks with nbval, whose kernel stores no
+        input history: a chapter must still run there (it once failed in run_dir_here) and match."""
+        import shutil
+        import subprocess
+        import sys
+
+        (tmp_path / "notebooks").mkdir()
+        nb = shutil.copy(NB / "02-fp4.ipynb", tmp_path / "notebooks")
+        done = subprocess.run([sys.executable, "-m", "pytest", str(nb), "--nbval-lax", "--nbval-current-env",
+                               "--nbval-sanitize-with", str(NB.parent / "tests" / "nbval_sanitize.cfg"),
+                               "-p", "no:cacheprovider", "-q", "-p", "no:xdist"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:]
+        assert " passed" in done.stdout and "failed" not in done.stdout
+        figure = tmp_path / "_extra" / "figures" / "02-fp4-e2m1-rounding.svg"
+        assert figure.exists(), "figures go to the stable folder"
