@@ -107,6 +107,17 @@ def test_transfer_block_time_by_hand():
         real.transfer_block(8, 0, 1)
 
 
+def test_directory_members_by_hand():
+    assert kvbm.members(0) == []
+    assert kvbm.members(0b1011) == [0, 1, 3]
+    assert kvbm.members(1 << 71 | 1 << 5) == [5, 71]
+    kv = kvbm.NVL72KVBManager(blocks_per_gpu=4)
+    kv.allocate(71, [9])
+    kv.allocate(2, [9, 8])
+    assert kv.directory == {9: 1 << 71 | 1 << 2, 8: 1 << 2} and kv.lookup_block(9) == [2, 71]
+    assert kv.prefix_overlap([9, 8, 7]).tolist() == [0, 0, 2] + [0] * 68 + [1]
+
+
 class RackMachine(RuleBasedStateMachine):
     """Random allocate / release / transfer sequences keep every invariant."""
 
@@ -143,6 +154,9 @@ class RackMachine(RuleBasedStateMachine):
     @invariant()
     def consistent(self):
         self.kv.check()  # directory == union of managers, capacity, no negative references
+        query = [3, 1, 4, 15, 9, 2, 6, 5]  # prefix overlap from the directory's bitmasks = from each manager
+        want = [next((i for i, b in enumerate(query) if b not in m), len(query)) for m in self.kv.gpu_managers]
+        assert self.kv.prefix_overlap(query).tolist() == want
         for gpu, blocks in self.held:  # nothing a live request holds was lost
             assert all(b in self.kv.gpu_managers[gpu] for b in blocks)
         for g, m in enumerate(self.kv.gpu_managers[:4]):  # references equal the live requests holding each block

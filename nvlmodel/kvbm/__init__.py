@@ -12,7 +12,7 @@
 Everything public is importable from ``nvlmodel.kvbm`` directly.
 """
 
-from .blocks import CapacityError, LocalBlockManager, NVL72KVBManager
+from .blocks import CapacityError, LocalBlockManager, NVL72KVBManager, members
 from .capacity import (CAPACITY_ROWS, SEED_B200, SEED_LLAMA_405B, SEED_NVL72, WORKSPACE_BYTES, capacity_table,
                        compute_kv_capacity, kv_capacity, KVCapacity)
 from .hashing import XXH3_SEED, block_hashes, chain, sequence_hashes, sequence_hashes_array
@@ -24,5 +24,5 @@ __all__ = ["CAPACITY_ROWS", "CHUNK_LATENCY_S", "SEED_B200", "SEED_LLAMA_405B", "
            "XXH3_SEED", "POLICIES", "BlockTransfer", "CapacityError", "KVCapacity", "LocalBlockManager", "NVL72KVBManager",
            "NVSwitchMemoryTier", "OwnerIndex", "RackResult", "Router", "Workload", "block_hashes",
            "block_transfer", "block_transfer_table", "capacity_table", "chain", "compute_kv_capacity",
-           "fast_route_request", "generate_requests", "iter_requests", "kv_capacity", "rack_table", "seed_route_request",
-           "sequence_hashes", "sequence_hashes_array", "simulate_rack", "tier_table"]
+           "fast_route_request", "generate_requests", "iter_requests", "kv_capacity", "members", "rack_table",
+           "seed_route_request", "sequence_hashes", "sequence_hashes_array", "simulate_rack", "tier_table"]

@@ -1,7 +1,7 @@
 """Block managers: :class:`LocalBlockManager` (fixed-size blocks, reference counts, LRU eviction of
 unreferenced blocks) and :class:`NVL72KVBManager` (one manager per GPU or worker and the rack
-directory, block -> members holding it, kept equal to the union of the managers on every
-allocation, eviction and transfer)."""
+directory, block -> members holding it as an integer bitmask, kept equal to the union of the
+managers on every allocation, eviction and transfer)."""
 
 from __future__ import annotations
 
@@ -84,9 +84,20 @@ def default_blocks_per_gpu(block_tokens: int = 16) -> int:
     return int(kv_capacity("gb200-b200", "llama-3.1-405b", "nvfp4").tokens_per_gpu) // block_tokens
 
 
+def members(mask: int) -> list[int]:
+    """The member ids a directory bitmask holds (bit ``g`` set: member ``g``), lowest first."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
 class NVL72KVBManager:
     """The seed's rack-scale KV manager (lines 252-312), working: 72 block managers and a directory
-    ``block hash -> set of GPUs`` kept equal to their union. ``blocks_per_gpu`` is the capacity in
+    ``block hash -> bitmask of GPUs`` (bit ``g``: GPU ``g`` holds the block; :func:`members` lists
+    them) kept equal to their union. ``blocks_per_gpu`` is the capacity in
     blocks (the seed's 640,000 counts tokens, see the ledger; by default, the 16-token blocks of Llama
     405B's FP8 KV that a GB200 GPU's KV budget holds at TP8, :func:`default_blocks_per_gpu`);
     ``block_bytes`` prices transfers."""
@@ -104,55 +115,66 @@ class NVL72KVBManager:
         if blocks_per_gpu is None:
             blocks_per_gpu = default_blocks_per_gpu()
         self.gpu_managers = [LocalBlockManager(blocks_per_gpu) for _ in range(num_gpus)]
-        self.directory: dict[int, set[int]] = {}
+        self.directory: dict[int, int] = {}  # block hash -> bitmask of the members holding it
 
     def _gpu(self, gpu: int) -> int:
         return require_index("GPU id", gpu, self.num_gpus)
 
     def _evicted(self, gpu: int, evicted: list[int]) -> None:
+        directory, keep = self.directory, ~(1 << gpu)
         for h in evicted:
-            where = self.directory[h]
-            where.discard(gpu)
-            if not where:
-                del self.directory[h]
+            where = directory[h] & keep
+            if where:
+                directory[h] = where
+            else:
+                del directory[h]
 
     def allocate(self, gpu: int, hashes: list[int], *, reference: bool = True) -> int:
         """Cache ``hashes`` on ``gpu`` (a request's blocks); returns how many were already there.
         All or nothing: raises :class:`CapacityError` before changing anything when the blocks
         cannot fit even after evicting every unreferenced block."""
         m = self.gpu_managers[self._gpu(gpu)]
+        directory, bit = self.directory, 1 << gpu
         if not reference:
             hits = 0
             for h in hashes:
                 hits += h in m
                 self._evicted(gpu, m.allocate(h, reference=False))
-                self.directory.setdefault(h, set()).add(gpu)
+                directory[h] = directory.get(h, 0) | bit
             return hits
         refs, lru = m.refs, m.lru
         uniq = dict.fromkeys(hashes)
-        new = [h for h in uniq if h not in refs]
-        pinned = [h for h in uniq if h in lru]
+        new, pinned, held = [], [], []  # one pass: not cached / cached unreferenced / cached (all references taken)
+        for h in uniq:
+            r = refs.get(h)
+            if r is None:
+                new.append(h)
+            else:
+                refs[h] = r + 1
+                held.append(h)
+                if not r:
+                    pinned.append(h)  # refcount 0: in the LRU, evictable until now
         over = len(refs) + len(new) - m.capacity
         if over > len(lru) - len(pinned):
+            for h in held:  # nothing changes: give the references back
+                refs[h] -= 1
             raise CapacityError(f"GPU {gpu} cannot take {len(new)} new blocks: {m.capacity - len(refs)} free, "
                                 f"{len(lru) - len(pinned)} evictable")
         for h in pinned:  # hits on unreferenced blocks: no longer evictable
             del lru[h]
-        for h in uniq:
-            if h in refs:
-                refs[h] += 1
-        directory = self.directory
+        keep = ~bit
         for _ in range(max(over, 0)):
             victim, _ = lru.popitem(last=False)
             del refs[victim]
-            where = directory[victim]
-            where.discard(gpu)
-            if not where:
+            where = directory[victim] & keep
+            if where:
+                directory[victim] = where
+            else:
                 del directory[victim]
         for h in new:
             refs[h] = 1
-            directory.setdefault(h, set()).add(gpu)
-        return len(uniq) - len(new)
+            directory[h] = directory.get(h, 0) | bit
+        return len(held)
 
     def release(self, gpu: int, hashes: list[int]) -> None:
         """Drop one reference per block (each listed once per reference taken)."""
@@ -170,27 +192,25 @@ class NVL72KVBManager:
 
     def lookup_block(self, block_hash: int) -> list[int]:
         """GPUs holding ``block_hash`` (empty when none), lowest id first."""
-        return sorted(self.directory.get(block_hash, ()))
+        return members(self.directory.get(block_hash, 0))
 
     def prefix_overlap(self, hashes: list[int]) -> np.ndarray:
         """Per GPU, how many leading blocks of ``hashes`` it holds (a prefix match). Work grows with
         the matched prefix: a GPU is touched only when it drops out of the match."""
         out = np.zeros(self.num_gpus, dtype=int)
-        d = self.directory
-        first = d.get(hashes[0]) if hashes else None
-        if not first:
+        get = self.directory.get
+        alive = get(hashes[0], 0) if hashes else 0
+        if not alive:
             return out
-        alive = set(first)
         for i in range(1, len(hashes)):
-            where = d.get(hashes[i])
-            nxt = alive & where if where else set()
-            if len(nxt) != len(alive):
-                for g in alive - nxt:
+            nxt = alive & get(hashes[i], 0)
+            if nxt != alive:
+                for g in members(alive ^ nxt):
                     out[g] = i
                 alive = nxt
                 if not alive:
                     return out
-        for g in alive:
+        for g in members(alive):
             out[g] = len(hashes)
         return out
 
@@ -209,10 +229,11 @@ class NVL72KVBManager:
 
     def check(self) -> None:
         """Raise ``AssertionError`` unless the directory equals the union of the managers."""
-        union: dict[int, set[int]] = {}
+        union: dict[int, int] = {}
         for g, m in enumerate(self.gpu_managers):
             assert len(m) <= m.capacity, f"GPU {g} over capacity"
             assert all(r >= 0 for r in m.refs.values()), f"GPU {g} has a negative reference count"
+            assert all(h in m.lru for h, r in m.refs.items() if r == 0), f"GPU {g}: an unreferenced block not in its LRU"
             for h in m.refs:
-                union.setdefault(h, set()).add(g)
+                union[h] = union.get(h, 0) | 1 << g
         assert union == self.directory, "directory differs from the union of the block managers"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..units import require_choice, require_positive
-from .blocks import NVL72KVBManager
+from .blocks import NVL72KVBManager, members
 
 
 def seed_route_request(directory: dict[int, tuple[int, int]], prefix_hashes: list[int], num_gpus: int,
@@ -115,7 +115,7 @@ class OwnerIndex:
 def _route_seed(router: "Router", kv: NVL72KVBManager, hashes, active_blocks, overlaps) -> int:
     """Most blocks cached on a member (any position), least-loaded when none (the seed's rule)."""
     least = int(np.argmin(active_blocks))
-    return _most_blocks(Counter(g for h in hashes for g in kv.directory.get(h, ())), lambda: least)
+    return _most_blocks(Counter(g for h in hashes for g in members(kv.directory.get(h, 0))), lambda: least)
 
 
 def _route_dynamo(router: "Router", kv: NVL72KVBManager, hashes, active_blocks, overlaps) -> int:
