@@ -157,52 +157,71 @@ class FabricScheduler(_Scheduler):
         self.topology = NVL72Topology("datasheet")
         self._tray = [self.topology.tray_of(g) for g in range(self.num_gpus)]
         self._chip = [self.topology.superchip_of(g) for g in range(self.num_gpus)]
-        # tray -> its free GPUs, ascending (kept per event); trays in ascending order, never removed
-        self._tray_free: dict[int, list[int]] = {t: [] for t in sorted(set(self._tray))}
+        trays = 1 + max(self._tray)  # numbered 0..trays-1
+        self._tray_free: list[list[int]] = [[] for _ in range(trays)]  # tray -> its free GPUs, ascending, per event
         for g in range(self.num_gpus):
             self._tray_free[self._tray[g]].append(g)
+        self._tray_size = max(map(len, self._tray_free))
+        self._counts = [len(free) for free in self._tray_free]  # free GPUs per tray
+        self._orders: dict[tuple[int, ...], list[int]] = {}  # a tray's free GPUs -> whole superchips first
 
     def _taken(self, gpus: list[int]) -> None:
+        free, tray, counts = self._tray_free, self._tray, self._counts
         for g in gpus:
-            self._tray_free[self._tray[g]].remove(g)
+            t = tray[g]
+            free[t].remove(g)
+            counts[t] -= 1
 
     def _freed(self, gpus: list[int]) -> None:
+        free, tray, counts = self._tray_free, self._tray, self._counts
         for g in gpus:
-            bisect.insort(self._tray_free[self._tray[g]], g)
+            t = tray[g]
+            bisect.insort(free[t], g)
+            counts[t] += 1
+
+    def _superchips_first(self, gpus: list[int]) -> list[int]:
+        """``gpus`` of one tray with those whole superchips first (stable: ascending otherwise);
+        remembered per set of free GPUs, of which a tray has few."""
+        key = tuple(gpus)
+        out = self._orders.get(key)
+        if out is None:
+            pairs: dict[int, list[int]] = {}
+            for g in gpus:
+                pairs.setdefault(self._chip[g], []).append(g)
+            out = self._orders[key] = [g for _, p in sorted(pairs.items(), key=lambda kv: -len(kv[1])) for g in p]
+        return out
 
     def _pick(self, tp: int) -> list[int] | None:
         if self.n_free < tp:
             return None
-        by_tray = self._tray_free  # read only: the trays this pick takes from are copied first
+        by_tray, size = self._tray_free, self._tray_size  # read only: what a pick takes from a tray is copied
+        counts = self._counts[:]  # what this pick leaves of each tray
         left: dict[int, list[int]] = {}  # tray -> what this pick leaves of it
         chosen: list[int] = []
-        # 1. whole free trays while at least a tray's worth is still needed
-        if tp >= 4:
-            for tray, free in by_tray.items():  # ascending trays
-                if tp - len(chosen) >= 4 and len(free) == 4:
-                    chosen += free
-                    left[tray] = []
-        # 2. the rest from the tray whose free count fits the remainder most tightly, whole
-        #    superchips first; then from the fullest remaining trays (ties: the lowest tray)
-        while len(chosen) < tp:
-            need = tp - len(chosen)
-            fit, fit_n, most, most_n = None, 0, None, 0
-            for t, g in by_tray.items():  # ascending trays: a strict comparison keeps the lowest on ties
-                n = len(left[t]) if t in left else len(g)
-                if n >= need:
-                    if fit is None or n < fit_n:
-                        fit, fit_n = t, n
-                elif n > most_n:
-                    most, most_n = t, n
-            tray = fit if fit is not None else most
+        # 1. whole free trays (the lowest first) while at least a tray's worth is still needed
+        tray = -1
+        for _ in range(min(tp // size, counts.count(size))):
+            tray = counts.index(size, tray + 1)
+            chosen += by_tray[tray]
+            left[tray] = []
+            counts[tray] = 0
+        # 2. the rest from the tray whose free count fits the remainder most tightly (ties: the lowest
+        #    tray), whole superchips first; then from the fullest remaining trays (ties: the lowest)
+        need = tp - len(chosen)
+        while need:
+            for n in range(need, size + 1):
+                if n in counts:
+                    tray = counts.index(n)
+                    break
+            else:
+                tray = counts.index(max(counts))
             gpus = left.get(tray, by_tray[tray])
-            pairs = {}
-            for g in gpus:
-                pairs.setdefault(self._chip[g], []).append(g)
-            ordered = [g for _, p in sorted(pairs.items(), key=lambda kv: -len(kv[1])) for g in p]
-            take = ordered[:need]
+            take = self._superchips_first(gpus)[:need]
             chosen += take
-            left[tray] = [g for g in gpus if g not in take]
+            need -= len(take)
+            if need:
+                left[tray] = [g for g in gpus if g not in take]
+                counts[tray] = len(left[tray])
         return sorted(chosen)
 
 

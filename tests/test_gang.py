@@ -112,11 +112,11 @@ def test_fabric_free_lists_kept_per_event_match_a_fresh_scan():
 
     class Scanning(gang.FabricScheduler):
         def _pick(self, tp):
-            kept = {t: list(g) for t, g in self._tray_free.items()}
-            fresh: dict[int, list[int]] = {t: [] for t in kept}
+            fresh: list[list[int]] = [[] for _ in range(18)]
             for g in self.free_gpus:
                 fresh[self.topology.tray_of(g)].append(g)
-            assert kept == fresh  # the incremental lists are exactly the free GPUs, ascending
+            assert self._tray_free == fresh  # the incremental lists are exactly the free GPUs, ascending
+            assert self._counts == [len(f) for f in fresh]
             return super()._pick(tp)
 
     for load in (0.7, 1.2):
