@@ -2,8 +2,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# No wall-clock limits in tests: hypothesis's default 200 ms deadline per example failed on a slow
+# machine when an example was the first to import a module (networkx, imported where a graph is built).
+settings.register_profile("nvlmodel", deadline=None)
+settings.load_profile("nvlmodel")
 
 
 def seed_path() -> Path | None:
