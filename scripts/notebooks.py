@@ -41,6 +41,16 @@ def sources() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.md"))
 
 
+def _coalesce_streams(outputs: list) -> list:
+    """Copies of ``outputs`` with each stream's messages joined into one output, by nbval's own
+    function (the kernel may send one ``print`` as two messages, by timing alone)."""
+    import copy
+
+    from nbval.plugin import coalesce_streams
+
+    return coalesce_streams([copy.deepcopy(o) for o in outputs])
+
+
 def _strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop timestamps and durations so that `make expected` diffs only what changed."""
     nb.metadata.pop("papermill", None)
@@ -224,7 +234,7 @@ def _checked_outputs(nb: nbformat.NotebookNode, sanitize) -> list[list[str]]:
         if cell.cell_type != "code" or "nbval-check-output" not in cell.metadata.get("tags", []):
             continue
         texts = []
-        for o in cell.get("outputs", []):
+        for o in _coalesce_streams(cell.get("outputs", [])):
             t = o.get("text") if o.get("output_type") == "stream" else o.get("data", {}).get("text/plain")
             if t is None:
                 continue

@@ -75,6 +75,26 @@ def test_check_of_a_fresh_build_fails_when_an_expected_number_changes():
     assert script.compare(expected, moved) == []
 
 
+def test_check_reads_a_print_split_into_two_stream_messages_as_one():
+    """The kernel may send one print as two stream messages ("...}" then "\\n"), by timing alone
+    (CI failed on it once, chapter 6). nbval joins consecutive outputs of one stream before comparing;
+    the check does the same, and a different text split the same way still fails."""
+    script = _script()
+    new = nbformat.v4.new_output
+    expected = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "print(d)", metadata={"tags": ["nbval-check-output"]},
+        outputs=[new("stream", name="stdout", text="{'holds': 7}\n")])])
+    split = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "print(d)", metadata={"tags": ["nbval-check-output"]},
+        outputs=[new("stream", name="stdout", text="{'holds': 7}"), new("stream", name="stdout", text="\n")])])
+    assert script.compare(expected, split) == []
+    split.cells[0].outputs[0].text = "{'holds': 8}"
+    assert script.compare(expected, split), "a changed number split over two messages must still fail"
+    split.cells[0].outputs[0].text = "{'holds': 7}"
+    split.cells[0].outputs[1].name = "stderr"  # another stream is another output
+    assert script.compare(expected, split)
+
+
 def test_check_without_a_fresh_build_exits_3(monkeypatch):
     """`make test` tells "no fresh build: execute with nbval" (3) from "the outputs differ" (1)."""
     script = _script()
