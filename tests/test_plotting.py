@@ -160,3 +160,27 @@ def test_glued_captions_paste_from_their_chapter_on_the_figures_page():
     assert script._glue_figures(md) == [("fig-01-hardware-x", "Ratio of {glue:text}`name_a` at {glue:text}`v:.1f`.")]
     assert script._from_chapter("a {glue:text}`name_a` b {glue:text}`v:.1f`", "../notebooks/01-hardware.ipynb") == (
         "a {glue:text}`../notebooks/01-hardware.ipynb::name_a:s` b {glue:text}`../notebooks/01-hardware.ipynb::v:.1f`")
+
+
+def test_latency_cdfs_tick_labels_and_legend_stay_clear_of_each_other_and_the_curves():
+    """Chapter 9's figure once had overlapping "3 x 10^-2" labels on a TPOT axis inside one decade and
+    its legend over the slowest curves: the visible tick labels of each axis must not overlap, and
+    the legend sits below both panels."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    runs = {f"deployment {i}": pd.DataFrame({"ttft_s": rng.uniform(0.07, 0.4, 200) * (1 + i),
+                                              "tpot_s": rng.uniform(0.006, 0.06, 200)}) for i in range(4)}
+    fig = plotting.plot_latency_cdfs(runs, 2.0, 0.05)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(r) for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert len(boxes) >= 3, "an axis needs labelled ticks to be read"
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), ax.get_xlabel()
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(runs)
+    top = legend.get_window_extent(r).y1
+    assert all(top <= ax.xaxis.label.get_window_extent(r).y0 for ax in fig.axes), "legend below the panels"
+    plt.close("all")

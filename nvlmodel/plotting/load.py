@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 import numpy as np
 
 from .style import _axes, _styled
@@ -24,9 +25,16 @@ def plot_latency_cdfs(runs: dict, ttft_limit_s: float | None = None, tpot_limit_
         if lim:
             ax.axvline(lim, color="0.5", ls=":", lw=0.8)
         ax.set(xscale="log", xlabel=name, ylim=(0, 1.01))
+        # labelled ticks at 1, 2 and 5 per decade, as plain numbers: a TPOT range inside one decade
+        # otherwise gets crowded "3 x 10^-2" minor labels that overlap
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     axes[0].set_ylabel("fraction of requests")
-    axes[1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    # below both panels: inside one, the legend sat on the slowest deployment's curves
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
 
 
