@@ -151,13 +151,24 @@ _WORDS = {"kv": "KV", "tpot": "TPOT", "ttft": "TTFT", "bw": "bandwidth", "busbw"
           "mape": "MAPE", "mdape": "MdAPE", "req": "request", "sim": "simulated"}
 
 
+#: One-word system ids that :func:`words` writes as names wherever they stand (a bare ``tp`` or
+#: ``sim`` stays as it is: only snake_case names are spelled out word by word).
+_SYSTEM_IDS = frozenset({"gb200", "b200", "h100", "h200"})
+
+
 def words(name):
     """A snake_case column name in words, its unit suffix in parentheses:
     ``kv_budget_per_gpu_gb`` -> ``KV budget per GPU (GB)``; anything else unchanged.
 
+    A system id of one word is a name too (``gb200`` -> ``GB200``, as ``b200_sxm`` -> ``B200 SXM``).
+
     >>> words("kv_budget_per_gpu_gb"), words("ttft_sim_MdAPE_pct"), words("b200_sxm"), words("sessions (datasheet)")
     ('KV budget per GPU (GB)', 'TTFT simulated MdAPE (%)', 'B200 SXM', 'sessions (datasheet)')
+    >>> words("gb200"), words("rows"), words("tp")
+    ('GB200', 'rows', 'tp')
     """
+    if isinstance(name, str) and name in _SYSTEM_IDS:
+        return _WORDS[name]
     if not isinstance(name, str) or "_" not in name or " " in name:
         return name
     unit = ""
