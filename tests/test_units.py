@@ -59,3 +59,5 @@ def test_readable_tables_name_units_and_dash_what_does_not_apply():
     assert list(out.columns) == ["KV budget per GPU (GB)", "backend"] and out.index.name == "TP degree"
     assert out.iloc[1].tolist() == ["—", "—"] and out.iloc[0, 0] == "42.5"
     assert units.fmt_value(4.567e7) == "45,670,000"  # no scientific notation in a table
+    counts = units.readable(pd.DataFrame({"prefill_tokens_saved": [2572672, 12], "fits": [True, False]}))
+    assert counts.iloc[:, 0].tolist() == ["2,572,672", "12"] and counts.fits.tolist() == [True, False]
