@@ -166,6 +166,12 @@ def table(items: list[Finding] | None = None) -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(rows).set_index("finding")
 
 
+def scope_lines(items: list[Finding] | None = None) -> str:
+    """One MyST bullet per finding: what each estimate of it is about (model, batch, system). The
+    findings page lists these under its table, where a column of them made every row tall."""
+    return "\n".join(f"- **{x.finding}**: {x.scope}." for x in (findings() if items is None else items))
+
+
 def markdown_lines(items: list[Finding] | None = None) -> str:
     """One MyST bullet per finding: printed, by the document's method, corrected (with its basis),
     and a link to the chapter that shows why."""

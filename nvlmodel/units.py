@@ -179,6 +179,20 @@ def words(name):
     return " ".join(_WORDS.get(w.lower(), w) for w in name.split("_")) + unit
 
 
+#: The longest text cell a table shows whole (pandas cuts cells at 50 characters by default).
+TEXT_CELL_CHARS = 300
+
+
+def display_tables() -> None:
+    """Set pandas' display options for the book's tables (every chapter calls it once, first):
+    numbers as :func:`fmt_value` writes them, text cells whole up to :data:`TEXT_CELL_CHARS`
+    characters instead of pandas' 50 with "..." (the findings table's scope, a ledger's reason)."""
+    import pandas as pd
+
+    pd.options.display.float_format = fmt_value
+    pd.options.display.max_colwidth = TEXT_CELL_CHARS
+
+
 def readable(frame):
     """``frame`` for a reader: column and index names in words with units (:func:`words`), numbers
     as :func:`fmt_value` writes them, "—" where a value does not apply (instead of NaN)."""

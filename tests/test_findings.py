@@ -53,6 +53,8 @@ def test_table_and_lines_link_to_chapters_that_exist(items):
     assert list(t.index) == [f.finding for f in items]
     # what a reader cites is in view before the wide table scrolls; the long scope text is last
     assert list(t.columns[:3]) == ["printed", "best corrected value", "basis"] and t.columns[-1] == "scope"
+    scopes = findings.scope_lines(items).splitlines()  # listed under the page's table, one per row, in order
+    assert [s.split("**")[1] for s in scopes] == list(t.index) and all(f.scope in s for f, s in zip(items, scopes))
     assert (t.loc[items[3].finding, "measured"]) == "—"  # no measurement of sessions: a dash, not NaN
     labels = {m for md in (ROOT / "notebooks").glob("*.md") for m in re.findall(r"^\(([\w-]+)\)=", md.read_text(), re.M)}
     for ref in re.findall(r"\{ref\}`([\w-]+)`", findings.markdown_lines(items)):

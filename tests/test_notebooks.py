@@ -197,3 +197,11 @@ class TestNbvalFallback:
         assert " passed" in done.stdout and "failed" not in done.stdout
         figure = tmp_path / "_extra" / "figures" / "02-fp4-e2m1-rounding.svg"
         assert figure.exists(), "figures go to the stable folder"
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
+def test_every_chapter_sets_the_book_table_display_once(md):
+    """One call, not per-chapter options: chapters 0 and 7-9 once cut text cells at pandas' 50
+    characters (the findings table's scope) because they set one option and not the other."""
+    text = md.read_text()
+    assert text.count("units.display_tables()") == 1 and "pd.options.display" not in text

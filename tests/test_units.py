@@ -61,3 +61,16 @@ def test_readable_tables_name_units_and_dash_what_does_not_apply():
     assert units.fmt_value(4.567e7) == "45,670,000"  # no scientific notation in a table
     counts = units.readable(pd.DataFrame({"prefill_tokens_saved": [2572672, 12], "fits": [True, False]}))
     assert counts.iloc[:, 0].tolist() == ["2,572,672", "12"] and counts.fits.tolist() == [True, False]
+
+
+def test_display_tables_shows_text_cells_whole_and_numbers_as_fmt_value():
+    import pandas as pd
+
+    from nvlmodel import units
+
+    why = "TP all-reduce from each engine's measured kernels instead of an extrapolation from 8 GPUs"
+    f = pd.DataFrame({"why": [why], "x": [18000.0]})
+    with pd.option_context("display.max_colwidth", 50, "display.float_format", None):
+        assert why not in f._repr_html_()  # what Jupyter shows: pandas cuts it by default
+        units.display_tables()
+        assert why in f._repr_html_() and "18,000" in f._repr_html_() and why in repr(f)
