@@ -202,4 +202,13 @@ def what_changed(chapter: str) -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(rows)
 
 
-__all__ = ["CHANGES", "CHAPTERS", "Change", "previous", "what_changed"]
+def what_changed_table(chapter: str) -> "pd.DataFrame":  # noqa: F821
+    """:func:`what_changed` as a chapter shows it: rows grouped under their reason (the index is
+    why, then the quantity), so a reason shared by many quantities is written once."""
+    t = what_changed(chapter)
+    order = list(dict.fromkeys(t.why))  # reasons in the order of their first quantity
+    t = t.assign(_order=t.why.map(order.index)).sort_values("_order", kind="stable").drop(columns="_order")
+    return t.set_index(["why", "quantity"])
+
+
+__all__ = ["CHANGES", "CHAPTERS", "Change", "previous", "what_changed", "what_changed_table"]

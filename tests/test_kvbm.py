@@ -312,6 +312,11 @@ def test_every_what_changed_table_computes():
     for chapter in changelog.CHAPTERS:
         t = changelog.what_changed(chapter)
         assert len(t) and t["now"].notna().all(), chapter
+        shown = changelog.what_changed_table(chapter)  # each reason written once, its quantities under it
+        assert len(shown) == len(t) and shown.index.names == ["why", "quantity"], chapter
+        reasons = list(shown.index.get_level_values("why"))
+        assert reasons == sorted(reasons, key=reasons.index), chapter  # one run per reason
+        assert set(shown.index.get_level_values("quantity")) == set(t.quantity), chapter
 
 
 def test_streamed_requests_give_the_same_rack_result_and_conversations_can_end():
