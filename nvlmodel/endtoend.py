@@ -26,7 +26,7 @@ from . import collectives as col
 from .fp4 import get_format
 from .hardware import PRESETS, get_gpu
 from .kvbm import block_transfer, compute_kv_capacity, kv_capacity
-from .models import get_model
+from .models import MODEL_NAMES, get_model
 from .document import FORMAT_FOR, KV_BLOCK_BYTES, QUANT_BYTES, SESSION_TOKENS
 from .roofline import Efficiency, decode_step, estimate_prefill_throughput, prefill, seed_gpu_specs
 from .units import MS, convert, require_choice, require_positive, require_positive_int
@@ -108,12 +108,62 @@ class Scenario:
         get_model(self.model)
         for side in SIDES:
             get_gpu(_SIDE[side][0]).require_tp(self.tp)
+        reason = _no_room(self.model, self.tp, self.kv_bytes_per_element)
+        if reason:
+            fit_tp = [t for t in _TP_CHOICES if _valid_tp(t) and not _no_room(self.model, t, self.kv_bytes_per_element)]
+            fit_models = [m for m in MODEL_NAMES if not _no_room(m, self.tp, self.kv_bytes_per_element)]
+            raise ValueError(
+                f"{self.model} at tp={self.tp} leaves no room for KV in one replica: {reason}. "
+                f"tp that fit: {', '.join(map(str, fit_tp)) or 'none (one 8-GPU HGX node cannot hold it)'}; "
+                f"models that fit at tp={self.tp}: {', '.join(fit_models)}")
 
 
 _SIDE = {  # gpu, seed quantization, datasheet weight format, seed KV bytes, measured system of its fabric
     "h100": ("h100", "FP8", "fp8", 2.0, "h100_sxm"),
     "nvl72": ("gb200-b200", "FP4", "nvfp4", 1.0, "gb200"),
 }
+
+
+#: Tensor-parallel degrees a scenario may take (each side's GPU refuses the ones its NVLink domain cannot hold).
+_TP_CHOICES = (1, 2, 4, 8, 16, 32, 64, 72)
+
+
+def _valid_tp(tp: int) -> bool:
+    try:
+        for side in SIDES:
+            get_gpu(_SIDE[side][0]).require_tp(tp)
+    except ValueError:
+        return False
+    return True
+
+
+def _seed_capacity(side: str, model: str, tp: int) -> dict:
+    """One replica's KV capacity on ``side`` by the seed's own sketch (``compute_kv_capacity``)."""
+    gpu, quant, _, kv_bytes, _ = _SIDE[side]
+    m = get_model(model)
+    cfg = {"total_params": m.params("seed"), "weight_dtype_bytes": QUANT_BYTES[quant], "num_layers": m.layers,
+           "num_kv_heads": m.kv_heads, "head_dim": m.head_dim, "kv_dtype_bytes": kv_bytes}
+    return compute_kv_capacity(cfg, {"hbm_gb": get_gpu(gpu, "seed").hbm_bytes / 1e9}, {"num_gpus": tp, "tp_degree": tp})
+
+
+def _datasheet_capacity(side: str, model: str, tp: int, kv_bytes_per_element: float):
+    """One replica's KV capacity on ``side`` under ``datasheet`` (a :class:`~nvlmodel.kvbm.KVCapacity`)."""
+    gpu, _, fmt, _, _ = _SIDE[side]
+    return kv_capacity(gpu, model, fmt, kv_bytes_per_element=kv_bytes_per_element, tp=tp, num_gpus=tp)
+
+
+def _no_room(model: str, tp: int, kv_bytes_per_element: float) -> str | None:
+    """Why ``model``'s weights at ``tp`` leave no KV budget on a side under a preset (None: they fit)."""
+    for side in SIDES:
+        try:
+            _seed_capacity(side, model, tp)
+        except ValueError as e:
+            return f"{side} side, seed: {e}"
+        try:
+            _datasheet_capacity(side, model, tp, kv_bytes_per_element)
+        except ValueError as e:
+            return f"{side} side, datasheet: {e}"
+    return None
 
 
 def swap_seconds(model: str, gpu: str, weight_format: str, tp: int, preset: str) -> float:
@@ -124,20 +174,14 @@ def swap_seconds(model: str, gpu: str, weight_format: str, tp: int, preset: str)
 
 
 def _seed_cells(side: str, s: Scenario) -> Cells:
-    gpu, quant, _, kv_bytes, _ = _SIDE[side]
-    m = get_model(s.model)
+    gpu, quant, _, _, _ = _SIDE[side]
     # a replica: the peaks and HBM bandwidth of its tp GPUs together
     specs = {k: v * s.tp for k, v in seed_gpu_specs("b200" if side == "nvl72" else gpu).items()}
-    p = m.params("seed")
-    pre = estimate_prefill_throughput(specs, p, quant, s.prompt, 1)
-    bpp = QUANT_BYTES[quant]
+    pre = estimate_prefill_throughput(specs, get_model(s.model).params("seed"), quant, s.prompt, 1)
     # the seed's decode function extended to a batch: weights read once per step, 2 x params per token
     step = decode_step("b200" if side == "nvl72" else gpu, s.model, FORMAT_FOR["seed"][quant], batch=s.batch,
                        tp=s.tp, premises="seed").time
-    cfg = {"total_params": p, "weight_dtype_bytes": bpp, "num_layers": m.layers, "num_kv_heads": m.kv_heads,
-           "head_dim": m.head_dim, "kv_dtype_bytes": kv_bytes}
-    cap = compute_kv_capacity(cfg, {"hbm_gb": get_gpu(gpu, "seed").hbm_bytes / 1e9},
-                              {"num_gpus": s.tp, "tp_degree": s.tp})
+    cap = _seed_capacity(side, s.model, s.tp)
     g = get_gpu(gpu, "seed")
     return Cells(prefill_tok_s=pre["throughput_tokens_per_sec"], decode_tok_s=s.batch / step,
                  ttft_s=pre["prefill_time_ms"] * MS, tpot_s=step,
@@ -161,8 +205,7 @@ def _batch_fits(cap, context: int) -> int:
 
 def _replica_capacity(side: str, s: Scenario):
     """One replica's KV capacity on ``side`` under ``datasheet``, with the scenario's KV dtype."""
-    gpu, _, fmt, _, _ = _SIDE[side]
-    return kv_capacity(gpu, s.model, fmt, kv_bytes_per_element=s.kv_bytes_per_element, tp=s.tp, num_gpus=s.tp)
+    return _datasheet_capacity(side, s.model, s.tp, s.kv_bytes_per_element)
 
 
 def largest_batch(side: str, scenario: Scenario = Scenario()) -> int:

@@ -97,3 +97,22 @@ def test_bad_scenarios():
     with pytest.raises(ValueError, match="kv_bytes_per_element"):
         e2e.Scenario(kv_bytes_per_element=0)
     assert not math.isnan(e2e.advantage("decode_tok_s", e2e.cells("datasheet")))
+
+
+def test_a_model_whose_weights_fill_the_replica_is_refused_with_what_fits():
+    """A reader rerunning chapter 6 with DeepSeek-V3 once got a traceback from the seed's capacity
+    sketch. By hand: 671e9 parameters x 1 byte (FP8) / 8 GPUs = 83.9 GB per H100 (80 GB in the
+    document), so no KV fits; the error says so when the scenario is made, with the TP degrees and
+    models that do fit."""
+    from nvlmodel.models import get_model
+
+    per_gpu_gb = get_model("deepseek-v3").params("seed") * 1.0 / 8 / 1e9
+    assert per_gpu_gb == pytest.approx(83.9, abs=0.05)
+    with pytest.raises(ValueError, match=r"deepseek-v3 at tp=8.*83\.9 GB.*tp that fit: none") as e:
+        e2e.Scenario(model="deepseek-v3")
+    fits_at_8 = str(e.value).split("models that fit at tp=8: ")[1]
+    assert "llama-3.1-405b" in fits_at_8 and "deepseek-v3" not in fits_at_8
+    # 235 GB of FP8 weights: 117.5 GB per GPU at TP2 (no room), 58.75 at TP4
+    with pytest.raises(ValueError, match=r"tp that fit: 4, 8"):
+        e2e.Scenario(model="qwen3-235b-a22b", tp=2)
+    assert e2e.Scenario(model="qwen3-235b-a22b", tp=4).tp == 4
