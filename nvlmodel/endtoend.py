@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from . import collectives as col
 from .fp4 import get_format
-from .hardware import PRESETS, get_gpu
+from .hardware import PRESETS, TP_DEGREES, get_gpu
 from .kvbm import block_transfer, compute_kv_capacity, kv_capacity
 from .models import MODEL_NAMES, get_model
 from .document import FORMAT_FOR, KV_BLOCK_BYTES, QUANT_BYTES, SESSION_TOKENS
@@ -110,7 +110,8 @@ class Scenario:
             get_gpu(_SIDE[side][0]).require_tp(self.tp)
         reason = _no_room(self.model, self.tp, self.kv_bytes_per_element)
         if reason:
-            fit_tp = [t for t in _TP_CHOICES if _valid_tp(t) and not _no_room(self.model, t, self.kv_bytes_per_element)]
+            domain = min(get_gpu(_SIDE[side][0]).nvlink_domain_gpus for side in SIDES)  # require_tp's bound
+            fit_tp = [t for t in TP_DEGREES if t <= domain and not _no_room(self.model, t, self.kv_bytes_per_element)]
             fit_models = [m for m in MODEL_NAMES if not _no_room(m, self.tp, self.kv_bytes_per_element)]
             raise ValueError(
                 f"{self.model} at tp={self.tp} leaves no room for KV in one replica: {reason}. "
@@ -122,19 +123,6 @@ _SIDE = {  # gpu, seed quantization, datasheet weight format, seed KV bytes, mea
     "h100": ("h100", "FP8", "fp8", 2.0, "h100_sxm"),
     "nvl72": ("gb200-b200", "FP4", "nvfp4", 1.0, "gb200"),
 }
-
-
-#: Tensor-parallel degrees a scenario may take (each side's GPU refuses the ones its NVLink domain cannot hold).
-_TP_CHOICES = (1, 2, 4, 8, 16, 32, 64, 72)
-
-
-def _valid_tp(tp: int) -> bool:
-    try:
-        for side in SIDES:
-            get_gpu(_SIDE[side][0]).require_tp(tp)
-    except ValueError:
-        return False
-    return True
 
 
 def _seed_capacity(side: str, model: str, tp: int) -> dict:

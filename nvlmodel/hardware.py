@@ -30,6 +30,9 @@ from .units import GB, MB, MiB, TB, TFLOPS, convert, require_choice
 
 PRESETS: tuple[str, ...] = ("seed", "datasheet")
 
+#: Group sizes a worker or tensor-parallel group may take: powers of two, and a whole NVL72 rack.
+TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 72)
+
 #: Tensor-core data types with a peak figure.
 DTYPES: tuple[str, ...] = ("fp16", "bf16", "fp8", "fp4")
 

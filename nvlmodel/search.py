@@ -35,7 +35,7 @@ import numpy as np
 from . import energy
 from .calibrate import Calibration, Config, comm_time, fit_engines, load_measurements
 from .calibrate.model import kv_transfer_time
-from .hardware import get_gpu
+from .hardware import TP_DEGREES, get_gpu
 from .kvbm import kv_capacity
 from .models import get_model
 from .roofline import decode_step, prefill
@@ -78,10 +78,10 @@ def parallel_configs(system: str, model: str, max_gpus: int) -> list[tuple[int, 
     attention TP or attention DP, with EP over all the worker's GPUs or none."""
     m = get_model(model)
     domain = get_gpu(_gpu(system)).nvlink_domain_gpus
-    sizes = [g for g in (1, 2, 4, 8, 16, 32, 64, 72) if g <= max_gpus]
+    sizes = [g for g in TP_DEGREES if g <= max_gpus]
     out = []
     for g in sizes:
-        for tp in (t for t in (1, 2, 4, 8, 16, 32, 64, 72) if g % t == 0 and t <= domain and m.heads % t == 0):
+        for tp in (t for t in TP_DEGREES if g % t == 0 and t <= domain and m.heads % t == 0):
             adp = g // tp
             if not m.is_moe:
                 if adp == 1:
