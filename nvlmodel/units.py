@@ -204,9 +204,7 @@ def readable(frame):
                                                 names=[words(n) for n in out.columns.names])
     out.index = out.index.set_names([words(n) for n in out.index.names])
     for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].map(fmt_value)
-        elif pd.api.types.is_integer_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
+        if pd.api.types.is_float_dtype(out[col]) or pd.api.types.is_integer_dtype(out[col]):  # bool is neither
             out[col] = out[col].map(fmt_value)  # counts too: 2,572,672 tokens, not 2572672
         elif out[col].isna().any():  # None in a column of text: not applicable
             out[col] = out[col].astype(object).where(out[col].notna(), "—")
