@@ -8,7 +8,8 @@ import numpy as np
 
 from ..units import require_choice
 from .data import _config, _measurements, calibration_rows
-from .model import CALIBRATION_SYSTEMS, METRICS, TERMS, Calibration, _steps, _unit_terms, components, disagg_wait
+from .model import (CALIBRATION_SYSTEMS, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms, components,
+                    disagg_wait)
 
 
 #: The grid the efficiencies are searched on (fractions of peak): deterministic, no optimiser state.
@@ -51,32 +52,43 @@ def _nnls_relative(y: np.ndarray, b: np.ndarray, *cols: np.ndarray) -> tuple[np.
     return x0, x1
 
 
-def _fit_terms(t) -> Calibration:
+def _fit_terms(t, step: str = "roofline") -> Calibration:
     """Grid over (bandwidth, compute); closed-form fixed costs and q at each point; the least total
-    squared relative error of TPOT and TTFT. Vectorised over the compute axis."""
+    squared relative error of TPOT and TTFT. Vectorised over the compute axis. With ``step=
+    "kernels"`` the steps come from measured kernels and the fractions only move rows the kernel
+    tables do not cover (with none such, the grid's first point is kept)."""
     ec = GRID[:, None]
     best = None
+    kernel_rows = np.isfinite(t["dk"]) & np.isfinite(t["pk"]) if step == "kernels" else np.zeros(len(t["dm"]), bool)
     for eb in GRID:
-        decode, p = _steps(t, eb, ec)
+        decode, p = _steps(t, eb, ec, step)
         base = decode + t["mix"] * p
-        (t_step,) = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base))
-        tpot = base + t_step[:, None]
+        if kernel_rows.any():  # a cost per step and one per kernel call (decode, and the prefills mixed in)
+            calls = np.where(kernel_rows, t["dkn"] + t["mix"] * t["pkn"], 0.0)
+            t_step, t_launch = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base), np.broadcast_to(calls, base.shape))
+        else:
+            (t_step,) = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base))
+            t_launch = np.zeros_like(t_step)
+        decode, p = _steps(t, eb, ec, step, t_launch[:, None])
+        tpot = decode + t["mix"] * p + t_step[:, None]
         wait = disagg_wait(t, p, tpot)
         t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p - t["xfer"] - wait, np.ones_like(p), p * t["queue"])
         ttft = t_req[:, None] + t["xfer"] + wait + p * (1 + q[:, None] * t["queue"])
         loss = np.sum((tpot / t["tpot"] - 1) ** 2, axis=1) + np.sum((ttft / t["ttft"] - 1) ** 2, axis=1)
         i = int(np.argmin(loss))
         if best is None or loss[i] < best[1]:
-            best = (Calibration(float(eb), float(GRID[i]), float(t_step[i]), float(t_req[i]), float(q[i])),
-                    float(loss[i]))
+            best = (Calibration(float(eb), float(GRID[i]), float(t_step[i]), float(t_req[i]), float(q[i]), step,
+                                float(t_launch[i])), float(loss[i]))
     return best[0]
 
 
-def fit(rows: "pd.DataFrame") -> Calibration:  # noqa: F821
+def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F821
     """Fit one :class:`Calibration` to ``rows`` (measured TPOT and TTFT): for every (bandwidth,
     compute) on :data:`GRID`, the fixed costs and ``q`` that minimise the squared relative error
     in closed form; the grid point with the least total squared relative error of TPOT and TTFT.
+    ``step``: steps from the roofline or from measured kernels (:data:`STEP_MODELS`).
     Refuses rows of a held-out system or whose KV cache does not fit."""
+    require_choice("step", step, STEP_MODELS)
     if len(rows) < 5:
         raise ValueError(f"need at least 5 rows to fit 5 parameters, got {len(rows)}")
     held = sorted(set(rows.system) - set(CALIBRATION_SYSTEMS))
@@ -85,24 +97,25 @@ def fit(rows: "pd.DataFrame") -> Calibration:  # noqa: F821
                          f"{', '.join(CALIBRATION_SYSTEMS)}")
     if not rows.kv_fits.all():
         raise ValueError("refusing to fit rows whose KV cache does not fit (kv_fits is false)")
-    return _fit_terms(_terms(rows))
+    return _fit_terms(_terms(rows), step)
 
 
-def fit_engines(measurements: "pd.DataFrame") -> dict[str, Calibration]:  # noqa: F821
+def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[str, Calibration]:  # noqa: F821
     """One :class:`Calibration` per engine (``backend@campaign``) that has calibration rows,
     fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`."""
     rows = calibration_rows(measurements)
-    return {e: fit(rows[rows.engine == e]) for e in sorted(set(rows.engine))}
+    return {e: fit(rows[rows.engine == e], step) for e in sorted(set(rows.engine))}
 
 
-@lru_cache(maxsize=1)
-def _fitted() -> dict[str, Calibration]:
-    return fit_engines(_measurements())
+@lru_cache(maxsize=2)
+def _fitted(step: str) -> dict[str, Calibration]:
+    return fit_engines(_measurements(), step)
 
 
-def fitted() -> dict[str, Calibration]:
-    """The calibration of each engine (``backend@campaign``), fitted on its H100/H200 rows (cached)."""
-    return dict(_fitted())
+def fitted(step: str = "roofline") -> dict[str, Calibration]:
+    """The calibration of each engine (``backend@campaign``), fitted on its H100/H200 rows (cached),
+    with steps from the roofline or from measured kernels (:data:`STEP_MODELS`)."""
+    return dict(_fitted(require_choice("step", step, STEP_MODELS)))
 
 
 def calibration_table(measurements: "pd.DataFrame | None" = None,
@@ -118,7 +131,7 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
     for engine, c in cal.items():
         sub = rows[rows.engine == engine]
         out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
-                    "t_step_ms": c.t_step * 1e3, "t_req_ms": c.t_req * 1e3, "q": c.q,
+                    "t_step_ms": c.t_step * 1e3, "t_launch_us": c.t_launch * 1e6, "t_req_ms": c.t_req * 1e3, "q": c.q,
                     "fitted_on_rows": len(sub), "systems": ", ".join(sorted(set(sub.system)))})
     return pd.DataFrame(out)
 
@@ -146,6 +159,7 @@ def predictions(measurements: "pd.DataFrame | None" = None,
     for k in ("decode_step", "prefill", "interference", "decode_comm"):
         out[f"{k}_ms"] = [p[f"{k}_s"] * 1e3 for p in parts]
     out["decode_bottleneck"] = [p["decode_bottleneck"] for p in parts]
+    out["step_source"] = [p["step_source"] for p in parts]
     for m in METRICS:
         out[f"{m}_pred_ms"] = [p[f"{m}_s"] * 1e3 for p in parts]
         out[f"{m}_err_pct"] = (out[f"{m}_pred_ms"] / out[f"{m}_ms"] - 1) * 100

@@ -56,6 +56,8 @@ ENGINE_MEMORY: dict[str, EngineMemory] = {
                                                      "assumed for 80-192 GB GPUs"),
 }
 METRICS: tuple[str, ...] = ("tpot", "ttft")
+#: Where a step time comes from (:attr:`Calibration.step`).
+STEP_MODELS: tuple[str, ...] = ("roofline", "kernels")
 
 
 def engine_memory_table() -> "pd.DataFrame":  # noqa: F821
@@ -76,11 +78,20 @@ class Calibration:
     t_step: float = 0.0  # s, fixed cost of every forward step (scheduling, launches, sampling)
     t_req: float = 0.0  # s, fixed cost of every request before its prefill (HTTP, tokenisation)
     q: float = 0.0  # fraction of the other in-flight requests' prefills a new request waits behind
+    #: what a step's compute and memory time come from: ``"roofline"`` (bytes and FLOPs at the
+    #: fitted fractions of peak) or ``"kernels"`` (the engine's measured kernels,
+    #: :func:`nvlmodel.kernels.step_time`; the fractions then serve only rows without kernel data)
+    step: str = "roofline"
+    #: s per kernel call in the engine (``step="kernels"``): replaces each call's fixed cost as
+    #: measured alone (:attr:`nvlmodel.kernels.KernelTime.floor`)
+    t_launch: float = 0.0
 
     def __post_init__(self):
         Efficiency(self.compute, self.bandwidth, self.t_step)  # validates fractions and t_step
         require_positive("t_req", self.t_req, allow_zero=True)
         require_positive("q", self.q, allow_zero=True)
+        require_choice("step", self.step, STEP_MODELS)
+        require_positive("t_launch", self.t_launch, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -200,8 +211,17 @@ def comm_time(config: Config, tokens, *, prefill: bool = False):
     array) of the decoding worker, or with ``prefill`` the prefilling one (:meth:`Config.shape`): two TP all-reduces per dense layer
     and one per MoE layer's attention (each timed by the row's engine's own measured kernel,
     :func:`nvlmodel.collectives.engine_allreduce`); per MoE layer, the expert all-to-all
-    (:func:`nvlmodel.collectives.moe_alltoall`) where ``ep > 1``, else an all-reduce of the expert
-    output over the worker's GPUs."""
+    (:func:`nvlmodel.collectives.moe_alltoall`) where attention is data-parallel and experts
+    expert-parallel (``attention_dp > 1``, ``ep > 1``: each rank's tokens travel to their experts'
+    GPUs), else an all-reduce of the expert output over the worker's GPUs (attention TP: every GPU
+    already holds every token after the attention all-reduce, computes its experts' share for all
+    of them, and the shares are summed; TensorRT-LLM's TEP).
+
+    >>> tep = Config("gb200", "deepseek-v3", "fp4", 8, 1, 1024, 1024, backend="trtllm", ep=8)
+    >>> one = engine_allreduce("gb200", 8, "trtllm").time(7168 * 2.0)
+    >>> round(comm_time(tep, 1) / one)  # 2 x 3 dense layers + 58 attention + 58 expert all-reduces, no all-to-all
+    122
+    """
     m = get_model(config.model)
     tp, adp, ep = config.shape(prefill)
     tokens = np.asarray(tokens, dtype=float)
@@ -211,7 +231,7 @@ def comm_time(config: Config, tokens, *, prefill: bool = False):
         one = engine_allreduce(config.system, tp, config.backend).time(msg)
         t = t + one * (2 * m.n_dense_layers + m.moe_layers)
     if m.is_moe:
-        if ep > 1:
+        if ep > 1 and adp > 1:
             t = t + m.moe_layers * moe_alltoall(config.system, ep, m, config.precision).time(tokens)
         elif tp * adp > 1:
             t = t + m.moe_layers * engine_allreduce(config.system, tp * adp, config.backend).time(msg * adp)
@@ -250,8 +270,34 @@ def kv_fits(config: Config) -> bool:
     return bool(config.concurrency / config.workers * (config.isl + config.osl) <= cap.tokens_per_replica)
 
 
-#: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1).
-TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queue", "xfer", "load", "osl")
+#: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1;
+#: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
+TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queue", "xfer", "load", "osl", "dk", "pk",
+                          "kx", "dkn", "pkn")
+
+
+def kernel_times(config: Config) -> dict[str, float]:
+    """Decode step (``dk``: ``batch_per_rank`` sequences at the mean context ``isl + osl/2``) and
+    one prompt's prefill (``pk``) from the engine's measured kernels
+    (:func:`nvlmodel.kernels.step_time`), seconds without communication, without fixed costs and
+    without each call's fixed cost as measured alone; the kernel calls of each (``dkn``, ``pkn``),
+    and whether either was extrapolated beyond the kernel tables (``kx``, 0 or 1). NaN where the
+    tables do not cover the configuration (the roofline stands in)."""
+    from ..kernels import step_time
+
+    tp, adp, ep = config.shape()
+    common = dict(kv_dtype=config.kv_dtype)
+    try:
+        d = step_time(config.system, config.backend, config.model, config.precision, phase="decode",
+                      batch=config.batch_per_rank, tokens=config.isl + config.osl // 2, tp=tp, attention_dp=adp, ep=ep,
+                      **common)["total"]
+        tp, adp, ep = config.shape(prefill=True)
+        p = step_time(config.system, config.backend, config.model, config.precision, phase="prefill", batch=1,
+                      tokens=config.isl, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
+    except ValueError:
+        return {"dk": float("nan"), "pk": float("nan"), "kx": 0.0, "dkn": 0.0, "pkn": 0.0}
+    return {"dk": float(d.seconds - d.floor), "pk": float(p.seconds - p.floor), "kx": float(d.extrapolated or p.extrapolated),
+            "dkn": float(d.calls), "pkn": float(p.calls)}
 
 
 def _unit_terms(config: Config) -> dict[str, float]:
@@ -274,7 +320,7 @@ def _unit_terms(config: Config) -> dict[str, float]:
                 **common)
     t = {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, b),
          "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=True),
-         "xfer": kv_transfer_time(config)}
+         "xfer": kv_transfer_time(config), **kernel_times(config)}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))
     else:
@@ -293,12 +339,17 @@ def disagg_wait(t, fill, tpot):
     return np.maximum(t["load"] * fill - t["osl"] * tpot - fill, 0.0)
 
 
-def _steps(t, bandwidth, compute):
+def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0):
     """Decode step (without its fixed overhead) and one prompt's prefill, from :func:`_unit_terms`
-    at the given efficiencies; scalars or arrays (broadcast), so that the fit shares it."""
-    decode = np.maximum(t["dm"] / bandwidth, t["dc"] / compute) + t["dcomm"]
-    fill = np.maximum(t["pm"] / bandwidth, t["pc"] / compute) + t["pcomm"]
-    return decode, fill
+    at the given efficiencies (``step="roofline"``), or from the measured kernels where the
+    tables cover the row (``"kernels"``, each call costing ``t_launch`` on top; the roofline
+    elsewhere); scalars or arrays (broadcast), so that the fit shares it."""
+    decode = np.maximum(t["dm"] / bandwidth, t["dc"] / compute)
+    fill = np.maximum(t["pm"] / bandwidth, t["pc"] / compute)
+    if step == "kernels":
+        decode = np.where(np.isfinite(t["dk"]), t["dk"] + t_launch * t["dkn"], decode)
+        fill = np.where(np.isfinite(t["pk"]), t["pk"] + t_launch * t["pkn"], fill)
+    return decode + t["dcomm"], fill + t["pcomm"]
 
 
 def components(config: Config, calibration: Calibration) -> dict[str, float]:
@@ -307,11 +358,13 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     token, and the predicted TPOT and TTFT."""
     c = calibration
     t = _unit_terms(config)
-    decode, fill = (float(x) for x in _steps(t, c.bandwidth, c.compute))
+    decode, fill = (float(x) for x in _steps(t, c.bandwidth, c.compute, c.step, c.t_launch))
     decode += c.t_step
     interference = t["mix"] * fill
     wait = float(disagg_wait(t, fill, decode + interference))
+    kernels = c.step == "kernels" and np.isfinite(t["dk"]) and np.isfinite(t["pk"])
     return {"decode_step_s": decode,
+            "step_source": ("kernels, extrapolated" if t["kx"] else "kernels") if kernels else "roofline",
             "decode_bottleneck": "compute" if t["dc"] / c.compute > t["dm"] / c.bandwidth else "memory",
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": "compute" if t["pc"] / c.compute > t["pm"] / c.bandwidth else "memory",

@@ -1,0 +1,493 @@
+"""Measured kernel latencies, and the forward step they add up to.
+
+The serving engines' own kernels (TensorRT-LLM 1.3.0rc20, vLLM 0.24.0), measured one at a time on
+one GPU of H100 SXM, H200 SXM, B200 SXM and GB200 by aiconfigurator's collectors, reduced to small
+tables by ``scripts/curate_kernels.py`` (``nvlmodel/data/kernel_*.csv``; source and licence in the
+README there):
+
+* :func:`gemm_time`: a dense GEMM of ``m`` tokens by an ``n x k`` weight, by dtype (bfloat16, fp8
+  per-tensor, fp8_block, nvfp4), interpolated log-linearly in (m, n, k) on a power-of-two grid;
+* :func:`attention_time`: grouped-query attention, decode (one new token per sequence over its
+  cache) and prefill (causal over the prompt), by head_dim, query heads per KV head and KV dtype;
+* :func:`moe_time`: the fused MoE block of a known MoE model by tokens, dtype and MoE TP x EP;
+* :func:`mla_time`: DeepSeek-V3's whole MLA attention module (projections included).
+
+A shape outside a table is taken from the nearest measured point and scaled by FLOPs (GEMM, MoE:
+tokens beyond the largest measured) or clamped (below the smallest, where fixed costs dominate),
+and the result says so (``extrapolated``).
+
+:func:`step_time` sums one forward step of a worker from them, per layer: the weight GEMMs at the
+checkpoint's dtype (:func:`gemm_dtype_for`), attention, the MoE block, the LM head. Communication
+(:func:`nvlmodel.calibrate.comm_time`) and the engine's fixed costs come on top, fitted where they
+are not measured (:mod:`nvlmodel.calibrate`). Not in the tables, so not in ``step_time``: norms,
+rotary embedding, activation quantization, sampling: per-token costs the fitted overheads absorb.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from .models import ModelArch, get_model
+from .units import require_choice, require_positive, require_positive_int
+
+#: Systems with measured kernels.
+KERNEL_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
+#: Serving engine -> the engine whose kernels it runs. SGLang is not in the op database; it runs
+#: FlashInfer and CUTLASS/DeepGEMM kernels as vLLM does, so vLLM's tables stand in (an assumption).
+KERNEL_BACKEND: dict[str, str] = {"trtllm": "trtllm", "vllm": "vllm", "sglang": "vllm"}
+GEMM_DTYPES: tuple[str, ...] = ("bfloat16", "fp8", "fp8_block", "nvfp4")
+PHASES: tuple[str, ...] = ("decode", "prefill")
+#: KV-cache dtype (as :mod:`nvlmodel.calibrate` names it) -> the tables' name.
+KV_DTYPE: dict[str, str] = {"bf16": "bfloat16", "fp16": "bfloat16", "fp8": "fp8"}
+#: Checkpoints whose linear layers are block-scaled FP8 (128 x 128 scales) rather than per-tensor:
+#: DeepSeek-V3/R1 and the Qwen3 FP8 releases (REFERENCE.md, Models).
+FP8_BLOCK_MODELS: frozenset[str] = frozenset({"deepseek-v3", "qwen3-32b", "qwen3-235b-a22b"})
+#: MoE dtype of the routed experts by (model, precision); default: the GEMM dtype of the precision.
+#: gpt-oss's MXFP4 experts run with BF16 activations (W4A16) on Hopper and in vLLM; TensorRT-LLM
+#: on Blackwell runs them with MXFP8 activations (W4A8), its default there.
+MOE_DTYPE: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a16_mxfp4"}
+MOE_DTYPE_BLACKWELL_TRTLLM: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a8_mxfp4_mxfp8"}
+
+
+def _table(name: str):
+    import pandas as pd
+
+    with resources.files("nvlmodel.data").joinpath(name).open() as f:
+        return pd.read_csv(f)
+
+
+def _interp(axes, cube: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Multilinear interpolation of ``cube`` (one axis per entry of ``axes``, each increasing) at
+    ``pts`` (N x d), clamped to the grid."""
+    idx, w = [], []
+    for d, ax in enumerate(axes):
+        x = np.clip(pts[:, d], ax[0], ax[-1])
+        i = np.clip(np.searchsorted(ax, x) - 1, 0, len(ax) - 2)
+        idx.append(i)
+        w.append((x - ax[i]) / (ax[i + 1] - ax[i]))
+    out = np.zeros(len(pts))
+    for corner in itertools.product((0, 1), repeat=len(axes)):
+        wt = np.ones(len(pts))
+        at = []
+        for d, c in enumerate(corner):
+            wt = wt * (w[d] if c else 1 - w[d])
+            at.append(idx[d] + c)
+        out = out + wt * cube[tuple(at)]
+    return out
+
+
+def _fill_holes(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Complete a (rows x cols) latency grid whose largest shapes were not all measured: along the
+    rows (batch or streams: independent work), a missing cell beyond the last measured row takes
+    that row's time scaled linearly, and one before the first measured row the first's time (an
+    upper bound). Columns with nothing measured are dropped."""
+    grid = grid.copy()
+    keep = np.isfinite(grid).any(axis=0)
+    grid, cols = grid[:, keep], cols[keep]
+    for j in range(grid.shape[1]):
+        ok = np.flatnonzero(np.isfinite(grid[:, j]))
+        first, last = ok[0], ok[-1]
+        grid[:first, j] = grid[first, j]
+        grid[last + 1:, j] = grid[last, j] * rows[last + 1:] / rows[last]
+        hole = ~np.isfinite(grid[:, j])
+        if hole.any():  # a gap between measured rows: log-log between its neighbours
+            grid[hole, j] = np.exp(np.interp(np.log(rows[hole]), np.log(rows[~hole]), np.log(grid[~hole, j])))
+    return grid, cols
+
+
+def _cols(t) -> np.ndarray:
+    return np.array([float(c[1:]) for c in t.columns if c.startswith("t") and c[1:].isdigit()])
+
+
+@dataclass(frozen=True)
+class KernelTime:
+    """Seconds (a float, or an array over the tokens asked for) of ``calls`` kernel calls, whether
+    any part was extrapolated beyond the measured shapes (a bool, or a bool array), and ``floor``:
+    the part of ``seconds`` that is each call's fixed cost as measured alone (the op's fastest
+    measured call), which an engine replaying CUDA graphs with fused quantization pays otherwise
+    (:mod:`nvlmodel.calibrate` replaces it by a fitted cost per call)."""
+
+    seconds: "float | np.ndarray"
+    extrapolated: "bool | np.ndarray"
+    calls: float = 1.0
+    floor: float = 0.0
+
+    def __add__(self, other: "KernelTime") -> "KernelTime":
+        return KernelTime(self.seconds + other.seconds, np.logical_or(self.extrapolated, other.extrapolated),
+                          self.calls + other.calls, self.floor + other.floor)
+
+    def __mul__(self, k: float) -> "KernelTime":
+        """``k`` calls of the same kernel."""
+        return KernelTime(self.seconds * k, self.extrapolated, self.calls * k, self.floor * k)
+
+    __rmul__ = __mul__
+
+
+def _result(seconds, extrapolated, scalar: bool, floor: float) -> KernelTime:
+    if scalar:
+        return KernelTime(float(np.asarray(seconds).reshape(-1)[0]), bool(np.asarray(extrapolated).reshape(-1)[0]),
+                          1.0, floor)
+    return KernelTime(np.asarray(seconds, float), np.asarray(extrapolated, bool), 1.0, floor)
+
+
+def _backend(backend: str) -> str:
+    return KERNEL_BACKEND[require_choice("backend", backend, KERNEL_BACKEND)]
+
+
+# ---- GEMM ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _gemm_cube(system: str, backend: str, dtype: str):
+    t = _gemm_table()
+    t = t[(t.system == system) & (t.backend == backend) & (t.dtype == dtype)]
+    if t.empty:
+        raise ValueError(f"no {dtype} GEMM measured on {system} with {backend}")
+    ms = _cols(t)
+    ns, ks = np.sort(t.n.unique()), np.sort(t.k.unique())
+    cube = np.full((len(ms), len(ns), len(ks)), np.nan)
+    vals = t[[f"t{int(m)}" for m in ms]].to_numpy(float)
+    for (n, k), v in zip(zip(t.n, t.k), vals):
+        cube[:, np.searchsorted(ns, n), np.searchsorted(ks, k)] = v
+    # The largest shapes (n or k = 65536 at many tokens) were not all measured: such a cell takes its
+    # neighbour's time at the next smaller n (then k), scaled by FLOPs (compute-bound there).
+    for axis, vals in ((1, ns), (2, ks)):
+        for j in range(1, len(vals)):
+            hole = np.isnan(cube.take(j, axis=axis))
+            if hole.any():
+                src = cube.take(j - 1, axis=axis) * vals[j] / vals[j - 1]
+                sl = [slice(None)] * 3
+                sl[axis] = j
+                cube[tuple(sl)] = np.where(hole, src, cube[tuple(sl)])
+    if np.isnan(cube).any():
+        raise ValueError(f"the {dtype} GEMM grid of {system}/{backend} has holes; rerun scripts/curate_kernels.py")
+    return ms, ns, ks, np.log(cube * 1e-6)
+
+
+@lru_cache(maxsize=None)
+def cube_min(system: str, backend: str, dtype: str) -> float:
+    """log seconds of the fastest measured GEMM of ``dtype`` (the call's fixed cost)."""
+    return float(np.min(_gemm_cube(system, backend, dtype)[3]))
+
+
+@lru_cache(maxsize=1)
+def _gemm_table():
+    return _table("kernel_gemm.csv")
+
+
+@lru_cache(maxsize=4096)
+def _gemm_curve(system: str, backend: str, dtype: str, n: float, k: float):
+    """log seconds over the measured m grid for one (n, k) within the grid, and the FLOP scale of
+    an (n, k) beyond it."""
+    ms, ns, ks, cube = _gemm_cube(system, backend, dtype)
+    nc, kc = min(max(n, ns[0]), ns[-1]), min(max(k, ks[0]), ks[-1])
+    scale = max(n / nc, 1.0) * max(k / kc, 1.0)  # beyond the largest measured: FLOPs scale
+    outside = (n, k) != (nc, kc)
+    pts = np.array([[np.log(m), np.log(nc), np.log(kc)] for m in ms])
+    return ms, _interp((np.log(ms), np.log(ns), np.log(ks)), cube, pts), scale, outside
+
+
+def gemm_time(system: str, backend: str, dtype: str, m, n: int, k: int) -> KernelTime:
+    """Measured latency of a GEMM of ``m`` tokens (scalar or array; fractions allowed, at least 1)
+    by an ``n x k`` weight, in ``dtype`` (:data:`GEMM_DTYPES`; nvfp4 on Blackwell only), with
+    ``backend``'s kernels (:data:`KERNEL_BACKEND`) on ``system`` (:data:`KERNEL_SYSTEMS`).
+
+    Log-linear in (m, n, k) between measured points. Beyond the largest measured n or k (65,536)
+    the GEMM is timed as blocks of the largest (the nearest point's time scaled by FLOPs), below
+    the smallest (256) as the smallest (an upper bound: launch-bound there); beyond the largest m
+    (32,768 tokens) likewise scaled by FLOPs, and that is flagged ``extrapolated``.
+
+    >>> t = gemm_time("h100_sxm", "trtllm", "fp8", 4096, 8192, 8192)
+    >>> round(2 * 4096 * 8192 * 8192 / t.seconds / 1e12), t.extrapolated  # achieved TFLOP/s
+    (1231, False)
+    """
+    require_choice("system", system, KERNEL_SYSTEMS)
+    require_choice("dtype", dtype, GEMM_DTYPES)
+    require_positive("n", n)
+    require_positive("k", k)
+    scalar = np.ndim(m) == 0
+    m = np.atleast_1d(np.asarray(m, float))
+    if not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError("m (tokens) must be finite and > 0")
+    ms, curve, scale, outside = _gemm_curve(system, _backend(backend), dtype, float(n), float(k))
+    mc = np.clip(m, ms[0], ms[-1])
+    t = np.exp(np.interp(np.log(mc), np.log(ms), curve)) * scale * np.maximum(m / mc, 1.0)
+    return _result(t, m > ms[-1], scalar, float(np.exp(cube_min(system, _backend(backend), dtype))))
+
+
+# ---- attention -----------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _attention_tables():
+    return {"decode": _table("kernel_attention_decode.csv"), "prefill": _table("kernel_attention_prefill.csv")}
+
+
+@lru_cache(maxsize=None)
+def _attention_grid(system: str, backend: str, phase: str, head_dim: int, group: int, kv_dtype: str):
+    t = _attention_tables()[phase]
+    t = t[(t.system == system) & (t.backend == backend) & (t.kv_dtype == kv_dtype)]
+    shapes = sorted(set(zip(t.head_dim, t.group)))
+    if not shapes:
+        raise ValueError(f"no {phase} attention with a {kv_dtype} cache measured on {system} with {backend}")
+    # the measured (head_dim, group) nearest in head_dim, then in group (log)
+    hd, g = min(shapes, key=lambda s: (abs(np.log(s[0] / head_dim)), abs(np.log(s[1] / group))))
+    t = t[(t.head_dim == hd) & (t.group == g)].sort_values("streams")
+    toks = _cols(t)
+    grid = t[[f"t{int(x)}" for x in toks]].to_numpy(float)
+    streams = t.streams.to_numpy(float)
+    grid, toks = _fill_holes(grid, streams, toks)
+    streams = t.streams.to_numpy(float)
+    return streams, toks, np.log(grid * 1e-6), (hd, g)
+
+
+def attention_time(system: str, backend: str, phase: str, *, head_dim: int, heads: float, kv_heads: float,
+                   kv_dtype: str, batch, tokens) -> KernelTime:
+    """Measured latency of one layer's grouped-query attention on one GPU holding ``heads`` query
+    and ``kv_heads`` KV heads: ``phase="decode"``, ``batch`` sequences each appending one token to a
+    cache of ``tokens`` (after it); ``"prefill"``, ``batch`` prompts of ``tokens`` each (causal).
+    ``batch`` (scalar or array) and ``tokens`` (scalar) may be fractional. ``kv_dtype``: bf16, fp16
+    or fp8 (prefill attention runs in FP8 with an FP8 cache where the engine measured it).
+
+    The kernel's work is its streams (decode: batch x KV heads; prefill: batch x query heads) times
+    the tokens: the tables hold the median over measured shapes of equal streams and tokens, and
+    are interpolated log-linearly in both. A head_dim or group size (heads per KV head) not
+    measured takes the nearest measured one, scaled by head_dim (flagged)."""
+    require_choice("system", system, KERNEL_SYSTEMS)
+    require_choice("phase", phase, PHASES)
+    require_positive_int("head_dim", head_dim)
+    require_positive("heads", heads)
+    require_positive("kv_heads", kv_heads)
+    kvd = KV_DTYPE[require_choice("kv_dtype", kv_dtype, KV_DTYPE)]
+    require_positive("tokens", tokens)
+    scalar = np.ndim(batch) == 0
+    batch = np.atleast_1d(np.asarray(batch, float))
+    if not np.all(np.isfinite(batch)) or np.any(batch <= 0):
+        raise ValueError("batch must be finite and > 0")
+    group = max(1, int(round(heads / kv_heads)))
+    streams, toks, grid, (hd, g) = _attention_grid(system, _backend(backend), phase, head_dim, group, kvd)
+    s = batch * (kv_heads if phase == "decode" else heads)
+    sc = np.clip(s, streams[0], streams[-1])
+    tc = min(max(float(tokens), toks[0]), toks[-1])
+    pts = np.column_stack([np.log(sc), np.full_like(sc, np.log(tc))])
+    t = np.exp(_interp((np.log(streams), np.log(toks)), grid, pts))
+    work = tokens / tc if phase == "decode" else (tokens / tc) ** 2  # beyond the tables: linear / quadratic
+    t = t * np.maximum(s / sc, 1.0) * max(work, 1.0) * head_dim / hd
+    extrap = (s > streams[-1]) | (tokens > toks[-1]) | ((hd, g) != (head_dim, group))
+    return _result(t, extrap, scalar, float(np.exp(grid.min())))
+
+
+# ---- MoE and MLA ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _moe_table():
+    return _table("kernel_moe.csv")
+
+
+def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: int, ep: int) -> KernelTime:
+    """Measured latency of one MoE layer's fused expert block (routing, grouped GEMMs, activation;
+    not the all-to-all) of ``model`` over ``tokens`` tokens (scalar or array: every token the
+    worker's MoE layer processes), its experts split ``ep`` ways by expert and ``tp`` ways within
+    each. ``dtype``: the experts' (bfloat16, fp8, fp8_block, nvfp4, w4a16_mxfp4, ...). Log-log in
+    tokens; beyond the largest measured count, linear (flagged)."""
+    require_choice("system", system, KERNEL_SYSTEMS)
+    m = get_model(model)
+    require_positive_int("tp", tp)
+    require_positive_int("ep", ep)
+    t = _moe_table()
+    rows = t[(t.system == system) & (t.backend == _backend(backend)) & (t.model == m.key)]
+    if rows.empty:
+        raise ValueError(f"no measured MoE block for {m.name}; measured: {', '.join(sorted(set(t.model)))}")
+    require_choice("moe dtype", dtype, tuple(sorted(set(rows.dtype))))
+    r = rows[(rows.dtype == dtype) & (rows.tp == tp) & (rows.ep == ep)]
+    if r.empty:
+        have = sorted(set(zip(rows[rows.dtype == dtype].tp, rows[rows.dtype == dtype].ep)))
+        raise ValueError(f"no {dtype} MoE block of {m.name} measured at moe tp={tp}, ep={ep} on {system}; "
+                         f"measured (tp, ep): {have}")
+    toks = _cols(r)
+    v = r[[f"t{int(x)}" for x in toks]].to_numpy(float)[0]
+    ok = np.isfinite(v)
+    toks, v = toks[ok], np.log(v[ok] * 1e-6)
+    scalar = np.ndim(tokens) == 0
+    x = np.atleast_1d(np.asarray(tokens, float))
+    if not np.all(np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError("tokens must be finite and > 0")
+    xc = np.clip(x, toks[0], toks[-1])
+    out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
+    floor = np.nanmin(rows[(rows.dtype == dtype)][[c for c in rows.columns if c.startswith("t")
+                                                   and c[1:].isdigit()]].to_numpy(float)) * 1e-6
+    return _result(out, x > toks[-1], scalar, float(floor))
+
+
+@lru_cache(maxsize=1)
+def _mla_table():
+    return _table("kernel_mla.csv")
+
+
+@lru_cache(maxsize=None)
+def _mla_grid(system: str, backend: str, phase: str, kv_dtype: str, gemm_type: str, heads: int):
+    t = _mla_table()
+    t = t[(t.system == system) & (t.backend == backend) & (t.phase == phase) & (t.kv_dtype == kv_dtype)
+          & (t.gemm_type == gemm_type) & (t.num_heads == heads)].sort_values("batch_size")
+    if t.empty:
+        raise ValueError(f"no {phase} MLA module measured on {system} with {backend} for {heads} heads per GPU, "
+                         f"{kv_dtype} cache, {gemm_type} GEMMs")
+    toks = _cols(t)
+    bs = t.batch_size.to_numpy(float)
+    grid, toks = _fill_holes(t[[f"t{int(x)}" for x in toks]].to_numpy(float), bs, toks)
+    return bs, toks, np.log(grid * 1e-6)
+
+
+def mla_time(system: str, backend: str, phase: str, *, heads: int, kv_dtype: str, gemm_type: str, batch,
+             tokens) -> KernelTime:
+    """Measured latency of one DeepSeek-V3 MLA attention module (projections, RoPE, attention) on
+    one GPU with ``heads`` of the 128 heads: decode of ``batch`` sequences at ``tokens`` of context,
+    or prefill of ``batch`` prompts of ``tokens``. Interpolated log-linearly in batch and tokens."""
+    require_choice("system", system, KERNEL_SYSTEMS)
+    require_choice("phase", phase, PHASES)
+    kvd = KV_DTYPE[require_choice("kv_dtype", kv_dtype, KV_DTYPE)]
+    bs, toks, grid = _mla_grid(system, _backend(backend), phase, kvd, gemm_type, int(heads))
+    require_positive("tokens", tokens)
+    scalar = np.ndim(batch) == 0
+    b = np.atleast_1d(np.asarray(batch, float))
+    bc = np.clip(b, bs[0], bs[-1])
+    tc = min(max(float(tokens), toks[0]), toks[-1])
+    pts = np.column_stack([np.log(bc), np.full_like(bc, np.log(tc))])
+    t = np.exp(_interp((np.log(bs), np.log(toks)), grid, pts)) * np.maximum(b / bc, 1.0)
+    t = t * max(tokens / tc, 1.0) ** (1 if phase == "decode" else 2)
+    return _result(t, (b > bs[-1]) | (tokens > toks[-1]), scalar, float(np.exp(grid.min())))
+
+
+# ---- one forward step ----------------------------------------------------------------------
+
+def gemm_dtype_for(model: str | ModelArch, precision: str, system: str) -> str:
+    """The dtype of a checkpoint's linear layers (not routed experts): bf16 -> bfloat16; fp8 ->
+    fp8_block for block-scaled checkpoints (:data:`FP8_BLOCK_MODELS`), else per-tensor fp8; fp4 ->
+    nvfp4 on Blackwell. NVFP4 DeepSeek checkpoints keep attention in FP8 (its MLA module is looked up
+    so); gpt-oss keeps everything but its experts in BF16. FP4 linear layers on Hopper (no FP4
+    tensor cores) have no measured kernel: that raises."""
+    m = model if isinstance(model, ModelArch) else get_model(model)
+    require_choice("precision", precision, ("bf16", "fp8", "fp4"))
+    if precision == "bf16" or m.key == "gpt-oss-120b":
+        return "bfloat16"
+    if precision == "fp8":
+        return "fp8_block" if m.key in FP8_BLOCK_MODELS else "fp8"
+    if system in ("h100_sxm", "h200_sxm"):
+        raise ValueError(f"no FP4 GEMM kernel on {system} (Hopper has no FP4 tensor cores)")
+    return "nvfp4"
+
+
+def moe_dtype_for(model: ModelArch, precision: str, system: str, backend: str = "trtllm") -> str:
+    """The routed experts' dtype in the MoE tables (gpt-oss: MXFP4 weights with BF16 activations,
+    or MXFP8 ones in TensorRT-LLM on Blackwell; else the linear layers' dtype)."""
+    key = (model.key, precision)
+    if _backend(backend) == "trtllm" and system in ("b200_sxm", "gb200") and key in MOE_DTYPE_BLACKWELL_TRTLLM:
+        return MOE_DTYPE_BLACKWELL_TRTLLM[key]
+    return MOE_DTYPE.get(key, gemm_dtype_for(model, precision, system))
+
+
+def step_time(system: str, backend: str, model: str | ModelArch, precision: str, *, phase: str, batch, tokens: int,
+              kv_dtype: str, tp: int = 1, attention_dp: int = 1, ep: int = 1) -> dict[str, KernelTime]:
+    """One forward step of one attention rank of a worker (``tp x attention_dp`` GPUs, ``ep``-way
+    expert parallelism), from measured kernels, by part (``gemm``, ``attention``, ``moe``,
+    ``lm_head``, and ``total``). ``phase="decode"``: ``batch`` sequences (scalar or array; per
+    attention rank) at ``tokens`` of context emit one token each; ``"prefill"``: ``batch`` prompts
+    of ``tokens`` each.
+
+    Per layer: the attention block (GQA: QKV and output projections as GEMMs plus the attention
+    kernel; MLA: the measured module), then the MLP: dense layers' gate/up and down projections,
+    MoE layers' routed experts (the MoE block over every token of the worker's attention ranks)
+    plus shared experts and router. The LM head runs over the tokens that produce logits (decode:
+    every sequence; prefill: the last token of each prompt). Excluded: communication and fixed
+    costs (added by :mod:`nvlmodel.calibrate`)."""
+    m = model if isinstance(model, ModelArch) else get_model(model)
+    require_choice("phase", phase, PHASES)
+    for what, v in (("tp", tp), ("attention_dp", attention_dp), ("ep", ep)):
+        require_positive_int(what, v)
+    require_positive("tokens", tokens)
+    be = _backend(backend)
+    dt = gemm_dtype_for(m, precision, system)
+    b = np.asarray(batch, float)
+    rows = b if phase == "decode" else b * tokens  # tokens through the linear layers, per rank
+
+    def gemm(n, k, count=1.0, dtype=dt, mm=rows):
+        return gemm_time(system, be, dtype, mm, int(round(n)), int(round(k))) * count
+
+    h = m.hidden
+    parts: dict[str, KernelTime] = {}
+    if m.mla is not None:
+        if m.heads % tp:
+            raise ValueError(f"tp={tp} does not divide the {m.heads} heads of {m.name}")
+        gemm_type = "bfloat16" if precision == "bf16" else "fp8_block"
+        parts["attention"] = mla_time(system, be, phase, heads=m.heads // tp, kv_dtype=kv_dtype, gemm_type=gemm_type,
+                                      batch=b, tokens=tokens) * m.layers
+        parts["gemm"] = KernelTime(0.0 * rows, np.zeros(np.shape(rows), bool), 0.0, 0.0)
+    else:
+        qh, kvh = m.heads / tp, m.kv_heads_per_gpu(tp)
+        proj = gemm((qh + 2 * kvh) * m.head_dim, h, m.layers) + gemm(h, qh * m.head_dim, m.layers)
+        parts["gemm"] = proj
+        full = attention_time(system, be, phase, head_dim=m.head_dim, heads=qh, kv_heads=kvh, kv_dtype=kv_dtype,
+                              batch=b, tokens=tokens)
+        att = full * m.full_attention_layers
+        if m.sliding_layers:
+            win = min(tokens, m.sliding_window) if phase == "decode" else tokens
+            sw = attention_time(system, be, phase, head_dim=m.head_dim, heads=qh, kv_heads=kvh, kv_dtype=kv_dtype,
+                                batch=b, tokens=win)
+            if phase == "prefill" and tokens > m.sliding_window:  # causal over a window: linear beyond it
+                sw = attention_time(system, be, phase, head_dim=m.head_dim, heads=qh, kv_heads=kvh,
+                                    kv_dtype=kv_dtype, batch=b, tokens=m.sliding_window) * (tokens / m.sliding_window)
+            att = att + sw * m.sliding_layers
+        parts["attention"] = att
+    if m.n_dense_layers:
+        parts["gemm"] = parts["gemm"] + gemm(2 * m.ffn / tp, h, m.n_dense_layers) + gemm(h, m.ffn / tp, m.n_dense_layers)
+    if m.is_moe:
+        gpus = tp * attention_dp
+        worker_tokens = rows * attention_dp
+        moe = moe_time(system, be, m.key, moe_dtype_for(m, precision, system, be), worker_tokens, tp=gpus // ep, ep=ep)
+        moe = moe * m.moe_layers
+        router = gemm(m.experts, h, m.moe_layers, dtype="bfloat16")
+        if m.shared_experts:
+            f = m.shared_experts * m.expert_ffn / tp
+            moe = moe + gemm(2 * f, h, m.moe_layers) + gemm(h, f, m.moe_layers)
+        parts["moe"] = moe + router
+    head_rows = b if phase == "decode" else b
+    parts["lm_head"] = gemm(m.vocab / tp, h, 1.0, dtype="bfloat16", mm=head_rows)
+    total = None
+    for v in parts.values():
+        total = v if total is None else total + v
+    parts["total"] = total
+    return parts
+
+
+def achieved_table(dtypes: tuple[str, ...] = ("bfloat16", "fp8", "nvfp4"), backend: str = "trtllm",
+                   n: int = 8192, k: int = 8192, tokens=(1, 8, 64, 512, 4096, 32768)) -> "pd.DataFrame":  # noqa: F821
+    """Achieved fraction of each GPU's dense datasheet peak by GEMM dtype and tokens, at one weight
+    shape (default 8192 x 8192, Llama-70B's hidden size): the measured counterpart of the single
+    compute fraction the roofline calibration fits. Also the weight bytes/s at the smallest token
+    count, as a fraction of datasheet HBM bandwidth."""
+    import pandas as pd
+
+    from .calibrate.model import SYSTEMS
+    from .fp4 import get_format
+    from .hardware import get_gpu
+
+    peak_dtype = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4"}
+    fmt = {"bfloat16": "fp16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "nvfp4"}
+    rows = []
+    for system in KERNEL_SYSTEMS:
+        g = get_gpu(SYSTEMS[system])
+        for dtype in dtypes:
+            try:
+                t = gemm_time(system, backend, dtype, np.asarray(tokens, float), n, k).seconds
+            except ValueError:
+                continue
+            flops = 2.0 * np.asarray(tokens, float) * n * k
+            for x, s, f in zip(tokens, t, flops):
+                rows.append({"system": system, "dtype": dtype, "tokens": int(x),
+                             "achieved_TFLOPs": f / s / 1e12, "fraction_of_peak": f / s / g.peak_flops(peak_dtype[dtype]),
+                             "weight_bandwidth_fraction": n * k * get_format(fmt[dtype]).bytes_per_element / s
+                             / g.hbm_bandwidth})
+    return pd.DataFrame(rows)

@@ -1,0 +1,155 @@
+"""Measured kernel tables and the step time summed from them (nvlmodel.kernels).
+
+Numbers are pinned to the curated CSVs read here with the csv module, and to hand arithmetic on
+them (log-linear interpolation: at the geometric mean of two grid points the time is the
+geometric mean of theirs)."""
+
+import csv
+import math
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from nvlmodel import kernels as k
+from nvlmodel.calibrate import Calibration, Config, fit_engines, load_measurements, predictions
+from nvlmodel.calibrate.model import kernel_times
+from nvlmodel.models import get_model
+
+
+def _row(name, **match):
+    with resources.files("nvlmodel.data").joinpath(name).open() as f:
+        for r in csv.DictReader(f):
+            if all(r[c] == str(v) for c, v in match.items()):
+                return r
+    raise AssertionError(f"no row {match} in {name}")
+
+
+def test_gemm_at_a_grid_point_is_the_table():
+    r = _row("kernel_gemm.csv", system="b200_sxm", backend="trtllm", dtype="nvfp4", n=8192, k=4096)
+    t = k.gemm_time("b200_sxm", "trtllm", "nvfp4", 64, 8192, 4096)
+    assert t.seconds == pytest.approx(float(r["t64"]) * 1e-6, rel=1e-9)
+    assert t.extrapolated is False
+
+
+def test_gemm_interpolates_log_linearly_in_tokens_and_shape():
+    r = _row("kernel_gemm.csv", system="h100_sxm", backend="vllm", dtype="fp8", n=4096, k=8192)
+    t16, t32 = float(r["t16"]) * 1e-6, float(r["t32"]) * 1e-6
+    assert k.gemm_time("h100_sxm", "vllm", "fp8", math.sqrt(16 * 32), 4096, 8192).seconds == pytest.approx(
+        math.sqrt(t16 * t32), rel=1e-9)
+    r2 = _row("kernel_gemm.csv", system="h100_sxm", backend="vllm", dtype="fp8", n=8192, k=8192)
+    mid = k.gemm_time("h100_sxm", "vllm", "fp8", 16, math.sqrt(4096 * 8192), 8192).seconds
+    assert mid == pytest.approx(math.sqrt(t16 * float(r2["t16"]) * 1e-6), rel=1e-6)
+
+
+def test_gemm_beyond_the_grid_scales_by_flops_and_flags_only_tokens():
+    r = _row("kernel_gemm.csv", system="gb200", backend="trtllm", dtype="bfloat16", n=16384, k=1024)
+    t = float(r["t32768"]) * 1e-6
+    many = k.gemm_time("gb200", "trtllm", "bfloat16", 65536, 16384, 1024)
+    assert many.seconds == pytest.approx(2 * t) and many.extrapolated is True
+    wide = k.gemm_time("gb200", "trtllm", "bfloat16", 8, 2 * 65536, 1024)  # two column blocks of the widest
+    r = _row("kernel_gemm.csv", system="gb200", backend="trtllm", dtype="bfloat16", n=65536, k=1024)
+    assert wide.seconds == pytest.approx(2 * float(r["t8"]) * 1e-6) and wide.extrapolated is False
+
+
+def test_gemm_validates_its_input():
+    with pytest.raises(ValueError, match="valid"):
+        k.gemm_time("h100_sxm", "trtllm", "int3", 1, 256, 256)
+    with pytest.raises(ValueError, match="no nvfp4 GEMM measured on h100_sxm"):
+        k.gemm_time("h100_sxm", "trtllm", "nvfp4", 1, 256, 256)
+    with pytest.raises(ValueError, match="backend"):
+        k.gemm_time("h100_sxm", "tensorrt", "fp8", 1, 256, 256)
+    with pytest.raises(ValueError, match="m .tokens"):
+        k.gemm_time("h100_sxm", "trtllm", "fp8", np.array([1.0, 0.0]), 256, 256)
+
+
+def test_sglang_runs_on_vllms_kernels():
+    assert k.gemm_time("h200_sxm", "sglang", "fp8", 8, 4096, 4096) == k.gemm_time("h200_sxm", "vllm", "fp8", 8,
+                                                                                    4096, 4096)
+
+
+def test_decode_attention_depends_on_streams_times_context():
+    """The table is keyed by streams = batch x KV heads: 8 sequences over 1 KV head per GPU cost
+    what 2 sequences over 4 KV heads cost (same group of 8 query heads per KV head)."""
+    a = k.attention_time("b200_sxm", "trtllm", "decode", head_dim=128, heads=8, kv_heads=1, kv_dtype="fp8", batch=8,
+                         tokens=4096)
+    b = k.attention_time("b200_sxm", "trtllm", "decode", head_dim=128, heads=32, kv_heads=4, kv_dtype="fp8",
+                         batch=2, tokens=4096)
+    assert a.seconds == pytest.approx(b.seconds)
+    r = _row("kernel_attention_decode.csv", system="b200_sxm", backend="trtllm", head_dim=128, group=8, kv_dtype="fp8",
+             streams=8)
+    assert a.seconds == pytest.approx(float(r["t4096"]) * 1e-6)
+    odd = k.attention_time("b200_sxm", "trtllm", "decode", head_dim=96, heads=8, kv_heads=1, kv_dtype="fp8", batch=8,
+                           tokens=4096)
+    assert odd.extrapolated is True and odd.seconds == pytest.approx(a.seconds * 96 / 128)
+
+
+def test_prefill_attention_beyond_the_longest_prompt_grows_quadratically():
+    r = _row("kernel_attention_prefill.csv", system="h200_sxm", backend="vllm", head_dim=128, group=8,
+             kv_dtype="bfloat16", streams=64)
+    t = k.attention_time("h200_sxm", "vllm", "prefill", head_dim=128, heads=64, kv_heads=8, kv_dtype="bf16", batch=1,
+                         tokens=2 * 16384)
+    assert t.seconds == pytest.approx(4 * float(r["t16384"]) * 1e-6) and t.extrapolated is True
+
+
+def test_moe_block_reads_its_table_and_names_what_was_measured():
+    r = _row("kernel_moe.csv", system="gb200", backend="trtllm", model="deepseek-v3", dtype="nvfp4", tp=1, ep=8)
+    t = k.moe_time("gb200", "trtllm", "deepseek-r1", "nvfp4", 256, tp=1, ep=8)
+    assert t.seconds == pytest.approx(float(r["t256"]) * 1e-6)
+    with pytest.raises(ValueError, match=r"measured \(tp, ep\)"):
+        k.moe_time("gb200", "trtllm", "deepseek-v3", "nvfp4", 256, tp=3, ep=8)
+    with pytest.raises(ValueError, match="no measured MoE block for Llama"):
+        k.moe_time("gb200", "trtllm", "llama-3.1-70b", "nvfp4", 256, tp=1, ep=8)
+
+
+def test_dense_decode_step_is_the_sum_of_its_kernels():
+    """Llama-3.1-70B, TP 4, 16 sequences at 2,048 tokens, FP8 on H100 (TensorRT-LLM): per layer the
+    QKV projection (16 + 2 x 2 heads x 128 = 2,560 wide), the output projection (8,192 x 2,048),
+    gate/up (14,336 x 8,192) and down (8,192 x 7,168), attention over 16 x 2 KV heads; the LM head
+    (32,064 x 8,192) in BF16 once."""
+    m = get_model("llama-3.1-70b")
+    s = k.step_time("h100_sxm", "trtllm", m, "fp8", phase="decode", batch=16, tokens=2048, kv_dtype="fp8", tp=4)
+
+    def g(n, kk, dt="fp8"):
+        return k.gemm_time("h100_sxm", "trtllm", dt, 16, n, kk).seconds
+
+    per_layer = g(2560, 8192) + g(8192, 2048) + g(2 * 28672 // 4, 8192) + g(8192, 7168)
+    att = k.attention_time("h100_sxm", "trtllm", "decode", head_dim=128, heads=16, kv_heads=2, kv_dtype="fp8",
+                           batch=16, tokens=2048).seconds
+    head = g(32064, 8192, "bfloat16")
+    assert s["total"].seconds == pytest.approx(80 * (per_layer + att) + head)
+    assert s["total"].calls == 80 * 5 + 1
+
+
+def test_step_time_refuses_what_no_kernel_runs():
+    with pytest.raises(ValueError, match="Hopper has no FP4"):
+        k.step_time("h100_sxm", "trtllm", "llama-3.1-70b", "fp4", phase="decode", batch=1, tokens=10, kv_dtype="fp8")
+    with pytest.raises(ValueError, match="phase"):
+        k.step_time("h100_sxm", "trtllm", "llama-3.1-70b", "fp8", phase="mixed", batch=1, tokens=10, kv_dtype="fp8")
+
+
+def test_nvfp4_deepseek_keeps_attention_in_fp8_and_gpt_oss_in_bf16():
+    assert k.gemm_dtype_for("deepseek-v3", "fp4", "b200_sxm") == "nvfp4"
+    assert k.gemm_dtype_for("deepseek-v3", "fp8", "h200_sxm") == "fp8_block"
+    assert k.gemm_dtype_for("gpt-oss-120b", "fp4", "b200_sxm") == "bfloat16"
+    assert k.moe_dtype_for(get_model("gpt-oss-120b"), "fp4", "b200_sxm", "trtllm") == "w4a8_mxfp4_mxfp8"
+    assert k.moe_dtype_for(get_model("gpt-oss-120b"), "fp4", "h100_sxm", "trtllm") == "w4a16_mxfp4"
+
+
+def test_kernel_times_leave_out_each_calls_measured_floor():
+    cfg = Config("h200_sxm", "llama-3.1-70b", "fp8", 2, 8, 1024, 256, backend="trtllm")
+    kt = kernel_times(cfg)
+    s = k.step_time("h200_sxm", "trtllm", "llama-3.1-70b", "fp8", phase="decode", batch=8, tokens=1024 + 128,
+                    kv_dtype="bf16", tp=2)["total"]
+    assert kt["dk"] == pytest.approx(s.seconds - s.floor) and kt["dkn"] == s.calls
+    assert 0 < s.floor < s.seconds
+
+
+def test_kernel_calibration_is_fitted_on_calibration_rows_and_predicts_every_dense_row():
+    d = load_measurements()
+    cal = fit_engines(d, step="kernels")
+    assert all(c.step == "kernels" and c.t_launch >= 0 for c in cal.values())
+    pred = predictions(d, cal)
+    assert set(pred.step_source) <= {"kernels", "kernels, extrapolated"}
+    with pytest.raises(ValueError, match="step"):
+        Calibration(step="measured")
