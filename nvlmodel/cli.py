@@ -100,9 +100,13 @@ def _allreduce(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from . import calibrate
 
-    print("fitted efficiencies per engine (H100 and H200 rows only), measured data: aiconfigurator")
-    _print_frame(calibrate.calibration_table())
-    pred = calibrate.predictions()
+    step = args.step
+    print(f"fitted parameters per engine (H100 and H200 rows only), steps from the {step}, measured data: "
+          "aiconfigurator")
+    dense = calibrate.load_measurements()
+    cal = calibrate.fitted(step)
+    _print_frame(calibrate.calibration_table(dense, cal))
+    pred = calibrate.predictions(dense, cal)
     rows = pred if args.all_rows else pred[pred.kv_fits]
     print(f"\nerror by split ({'all rows' if args.all_rows else 'rows whose KV cache fits'}; held-out = B200, "
           "never fitted)")
@@ -110,7 +114,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(f"\nB200 FP4 over H100 FP8 per GPU, {calibrate.HEADLINE_ENGINE} efficiencies")
     _print_frame(calibrate.headline())
     serving = calibrate.load_measurements(table="serving")
-    cal = calibrate.fit_engines(serving)
+    cal = calibrate.fit_engines(serving, step)
     print("\nchapter 8: MoE and dense Qwen models, aggregated and disaggregated (serving table); fitted on "
           "H100/H200 rows only")
     _print_frame(calibrate.calibration_table(serving, cal))
@@ -136,7 +140,7 @@ def _best(args: argparse.Namespace) -> int:
         return 1
     cols = ["system", "precision", "mode", "prefill_shape", "decode_shape", "batch", "prefill_workers",
             "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule",
-            "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else [])
+            "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else []) + ["extrapolated"]
     _print_frame(front[cols])
     print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
           "gpu_h_per_mtok: GPU-hours per million output tokens"
@@ -241,16 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "per-request overheads, prefill queueing) on H100/H200 rows of aiconfigurator's measured "
                        "serving data, predict the B200 rows without refitting, and print the errors.")
     k.add_argument("--by", nargs="+", default=["split"],
-                   choices=["split", "system", "engine", "backend", "precision", "model", "mode", "tp"],
+                   choices=["split", "system", "engine", "backend", "precision", "model", "mode", "tp", "step_source"],
                    help="columns to group the error table by (default: split)")
     k.add_argument("--all-rows", action="store_true", help="include rows whose KV cache does not fit")
+    k.add_argument("--step", choices=["roofline", "kernels"], default="roofline",
+                   help="step times from the roofline at fitted fractions of peak (default) or from the engines' "
+                   "measured kernels with fitted per-step and per-call costs")
     k.set_defaults(func=_calibrate)
 
     from .search import SEARCH_SYSTEMS
 
     b = sub.add_parser("best", help="best deployments of a model under a latency SLA, per system",
-                       description="Enumerate aggregated and disaggregated deployments on H100 HGX, B200 HGX and "
-                       "one GB200 NVL72 rack, predict them with the calibrated model, and print the Pareto frontier "
+                       description="Enumerate aggregated and disaggregated deployments on H100 HGX, H200 HGX, "
+                       "B200 HGX and one GB200 NVL72 rack, predict them with the calibrated model, and print the Pareto frontier "
                        "of output tokens/s per GPU against tokens/s per user among those meeting the SLA.")
     b.add_argument("--model", required=True, choices=list(models), help="model registry name or alias")
     b.add_argument("--isl", type=int, default=1024, help="input tokens per request (default 1024)")

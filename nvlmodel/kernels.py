@@ -292,7 +292,8 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     not the all-to-all) of ``model`` over ``tokens`` tokens (scalar or array: every token the
     worker's MoE layer processes), its experts split ``ep`` ways by expert and ``tp`` ways within
     each. ``dtype``: the experts' (bfloat16, fp8, fp8_block, nvfp4, w4a16_mxfp4, ...). Log-log in
-    tokens; beyond the largest measured count, linear (flagged)."""
+    tokens; beyond the largest measured count, linear (flagged). A (tp, ep) split not measured
+    takes a measured one over as many GPUs, nearest in ep (flagged)."""
     require_choice("system", system, KERNEL_SYSTEMS)
     m = get_model(model)
     require_positive_int("tp", tp)
@@ -303,6 +304,12 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
         raise ValueError(f"no measured MoE block for {m.name}; measured: {', '.join(sorted(set(t.model)))}")
     require_choice("moe dtype", dtype, tuple(sorted(set(rows.dtype))))
     r = rows[(rows.dtype == dtype) & (rows.tp == tp) & (rows.ep == ep)]
+    stand_in = False
+    if r.empty:  # the same GPUs split the other way (moe tp x ep equal): each GPU holds as many expert weights
+        same = rows[(rows.dtype == dtype) & (rows.tp * rows.ep == tp * ep)]
+        if not same.empty:
+            r = same.iloc[[int(np.argmin(np.abs(np.log(same.ep.to_numpy(float) / ep))))]]
+            stand_in = True
     if r.empty:
         have = sorted(set(zip(rows[rows.dtype == dtype].tp, rows[rows.dtype == dtype].ep)))
         raise ValueError(f"no {dtype} MoE block of {m.name} measured at moe tp={tp}, ep={ep} on {system}; "
@@ -319,7 +326,7 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
     floor = np.nanmin(rows[(rows.dtype == dtype)][[c for c in rows.columns if c.startswith("t")
                                                    and c[1:].isdigit()]].to_numpy(float)) * 1e-6
-    return _result(out, x > toks[-1], scalar, float(floor))
+    return _result(out, (x > toks[-1]) | stand_in, scalar, float(floor))
 
 
 @lru_cache(maxsize=1)

@@ -33,19 +33,19 @@ from functools import lru_cache
 import numpy as np
 
 from . import energy
-from .calibrate import Calibration, Config, comm_time, fit_engines, load_measurements
-from .calibrate.model import kv_transfer_time
+from .calibrate import Calibration, Config, beyond_envelope, fit_engines, load_measurements
+from .calibrate.model import kv_capacity_of, kv_transfer_time, step_times
 from .hardware import TP_DEGREES, get_gpu
-from .kvbm import kv_capacity
 from .models import get_model
-from .roofline import decode_step, prefill
 from .units import require_choice, require_positive, require_positive_int
 
 #: Systems a deployment may use -> (label, GPUs available: one NVL72 rack, or nine 8-GPU HGX nodes).
-SEARCH_SYSTEMS: dict[str, tuple[str, int]] = {"h100_sxm": ("H100 HGX", 72), "b200_sxm": ("B200 HGX", 72),
-                                              "gb200": ("GB200 NVL72", 72)}
+SEARCH_SYSTEMS: dict[str, tuple[str, int]] = {"h100_sxm": ("H100 HGX", 72), "h200_sxm": ("H200 HGX", 72),
+                                              "b200_sxm": ("B200 HGX", 72), "gb200": ("GB200 NVL72", 72)}
+#: The systems :func:`search` compares unless told otherwise (the document's comparison and B200 HGX).
+DEFAULT_SYSTEMS: tuple[str, ...] = ("h100_sxm", "b200_sxm", "gb200")
 #: Default weight precision per system: the lowest each runs natively (Hopper has no FP4 tensor cores).
-DEFAULT_PRECISION: dict[str, str] = {"h100_sxm": "fp8", "b200_sxm": "fp4", "gb200": "fp4"}
+DEFAULT_PRECISION: dict[str, str] = {"h100_sxm": "fp8", "h200_sxm": "fp8", "b200_sxm": "fp4", "gb200": "fp4"}
 #: Batch sizes (sequences per attention rank) the search tries.
 BATCHES = np.unique(np.round(np.geomspace(1, 1024, 31))).astype(float)
 #: aiconfigurator's rate-matching derating of prefill and decode throughput.
@@ -54,10 +54,11 @@ MAX_WORKERS = 16
 ENGINE = "trtllm@serving"
 
 
-@lru_cache(maxsize=1)
-def fitted_serving() -> dict[str, Calibration]:
-    """Each engine's calibration fitted on the H100/H200 rows of the serving table (chapter 8)."""
-    return fit_engines(load_measurements(table="serving"))
+@lru_cache(maxsize=2)
+def fitted_serving(step: str = "roofline") -> dict[str, Calibration]:
+    """Each engine's calibration fitted on the H100/H200 rows of the serving table (chapter 8), with
+    step times from the roofline or from measured kernels (:data:`nvlmodel.calibrate.STEP_MODELS`)."""
+    return fit_engines(load_measurements(table="serving"), step)
 
 
 @dataclass(frozen=True)
@@ -104,28 +105,22 @@ def _gpu(system: str) -> str:
 def _worker(system, model, precision, shape, isl, osl, cal: Calibration, backend: str):
     """Decode TPOT over :data:`BATCHES` (array), prefill time of one prompt, the largest batch per
     rank that fits in memory, and the aggregated TPOT/TTFT arrays, for one worker shape; None
-    where the weights do not fit."""
+    where the weights and the engine's workspace do not fit. Step times are the calibrated
+    model's own (:func:`nvlmodel.calibrate.model.step_times`: the roofline or measured kernels, as
+    ``cal`` says), and so is the memory check (:func:`nvlmodel.calibrate.kv_capacity_of`)."""
     tp, adp, ep = shape
     cfg = Config(system, model, precision, tp, 1, isl, osl, backend=backend, attention_dp=adp, ep=ep)
-    try:
-        cap = kv_capacity(cfg.gpu, model, cfg.weight_format, kv_bytes_per_element=cfg.kv_bytes_per_element, tp=tp,
-                          num_gpus=cfg.gpus, workspace_bytes=0.0, memory_fraction=cfg.memory_fraction,
-                          fraction_of=cfg.memory_fraction_of, attention_dp=adp, expert_format=cfg.expert_format)
-    except ValueError:
+    cap = kv_capacity_of(cfg)
+    if cap is None:
         return None
     b = BATCHES
-    common = dict(kv_bytes_per_element=cfg.kv_bytes_per_element, fp4_mode=cfg.fp4_mode, expert_format=cfg.expert_format,
-                  tp=tp, attention_dp=adp, ep=ep)
-    d = decode_step(cfg.gpu, model, cfg.weight_format, batch=b, context=isl + osl // 2, **common)
-    p = prefill(cfg.gpu, model, cfg.weight_format, prompt=isl, **common)
-    decode = np.maximum(d.t_memory / cal.bandwidth, d.t_compute / cal.compute) + comm_time(cfg, b) + cal.t_step
-    fill = max(p.t_memory / cal.bandwidth, p.t_compute / cal.compute) + comm_time(cfg, isl)
-    fits = b * (isl + osl) <= cap.tokens_per_replica / adp
-    return {"cfg": cfg, "decode": decode, "fill": fill, "fits": fits,
+    decode, fill, source = step_times(cfg, cal, b)
+    fits = b * (isl + osl) <= cap / adp
+    return {"cfg": cfg, "decode": decode, "fill": fill, "fits": fits, "source": source,
             "agg_tpot": decode + (b - 1) / osl * fill, "agg_ttft": cal.t_req + fill * (1 + cal.q * (b - 1))}
 
 
-def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...] = tuple(SEARCH_SYSTEMS),
+def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...] = DEFAULT_SYSTEMS,
            precision: dict[str, str] | None = None, engine: str = ENGINE, max_gpus: int = 72,
            calibrations: dict[str, Calibration] | None = None,
            price_per_gpu_hour: float | None = None) -> "pd.DataFrame":  # noqa: F821
@@ -133,9 +128,13 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
     tokens on each of ``systems`` (at most ``max_gpus`` GPUs), predicted with ``engine``'s
     calibration, with whether it meets ``sla``. One row per candidate: system, mode, shapes,
     batch per rank, pool sizes, GPUs, TTFT, TPOT, tokens/s per user (1 / TPOT), output
-    tokens/s per GPU, and per output token its energy and GPU time (:func:`nvlmodel.energy.add_columns`:
+    tokens/s per GPU, where its step time came from (``step_source``: measured kernels or the
+    roofline), whether it is ``extrapolated`` (its batch per rank or context beyond every measured
+    serving row of this model on this system, :func:`nvlmodel.calibrate.beyond_envelope`), and per
+    output token its energy and GPU time (:func:`nvlmodel.energy.add_columns`:
     tokens per joule at system and at GPU power, GPU-hours per million, and the cost at
-    ``price_per_gpu_hour`` when given). ``df.attrs["candidates"]`` counts every candidate evaluated (feasible or not)."""
+    ``price_per_gpu_hour`` when given). ``df.attrs["candidates"]`` counts every candidate evaluated (feasible or not).
+    ``systems``: any of :data:`SEARCH_SYSTEMS` (default :data:`DEFAULT_SYSTEMS`), each once."""
     import pandas as pd
 
     model = get_model(model).key  # validates; aliases (deepseek-r1) resolve
@@ -147,9 +146,12 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
     cal_all = fitted_serving() if calibrations is None else calibrations
     cal = cal_all[require_choice("engine", engine, cal_all)]
     backend = engine.split("@")[0]
-    rows, evaluated = [], 0
     for system in systems:
         require_choice("system", system, SEARCH_SYSTEMS)
+    if len(set(systems)) != len(systems):
+        raise ValueError(f"systems must name each system once, got {list(systems)}")
+    rows, evaluated = [], 0
+    for system in systems:
         prec = (precision or {}).get(system, DEFAULT_PRECISION[system])
         budget = min(max_gpus, SEARCH_SYSTEMS[system][1])
         workers = {}
@@ -166,7 +168,7 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
             for i in np.flatnonzero(ok):
                 b = BATCHES[i]
                 rows.append((label, system, prec, "agg", shape, None, b, 1, 0, g, w["agg_ttft"][i], w["agg_tpot"][i],
-                             b * shape[1] / w["agg_tpot"][i] / g))
+                             b * shape[1] / w["agg_tpot"][i] / g, str(w["source"][i])))
         # disaggregated: every prefill shape x decode shape x batch x (n_p, n_d) within the budget
         n = np.arange(1, MAX_WORKERS + 1, dtype=float)
         for (ps, pw), (ds, dw) in itertools.product(workers.items(), workers.items()):
@@ -189,10 +191,14 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
                 per_gpu = np.where(within, served * osl / gpus, -np.inf)
                 k = np.unravel_index(np.argmax(per_gpu), per_gpu.shape)
                 rows.append((label, system, prec, "disagg", ds, ps, b, int(npp[k]), int(ndd[k]), int(gpus[k]),
-                             cal.t_req + pw["fill"] + xfer, tpot, per_gpu[k]))
+                             cal.t_req + pw["fill"] + xfer, tpot, per_gpu[k], str(dw["source"][i])))
     cols = ["system", "system_key", "precision", "mode", "decode_shape", "prefill_shape", "batch", "prefill_workers",
-            "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_gpu"]
+            "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_gpu", "step_source"]
     out = pd.DataFrame(rows, columns=cols)
+    out["extrapolated"] = False
+    for s_ in systems:
+        here = (out.system_key == s_).to_numpy()
+        out.loc[here, "extrapolated"] = beyond_envelope(s_, model, out.batch[here].to_numpy(), isl + osl)
     out["tok_s_per_user"] = 1.0 / out.tpot_s
     out["meets_sla"] = (out.ttft_s <= sla.ttft_s) & (out.tpot_s <= sla.tpot_s)
     out.loc[out["mode"] == "agg", "prefill_workers"] = 0
@@ -267,4 +273,4 @@ def what_buys(model: str, isl: int, osl: int, sla: SLA, min_tok_s_per_user: floa
             "disaggregated allowed, EP <= 8": small, "everything": ok["mode"].notna()}
     out = pd.DataFrame({name: ok[mask].groupby("system", sort=False).tok_s_per_gpu.max() for name, mask in keep.items()})
     out.index.name = "system"
-    return out.reindex([SEARCH_SYSTEMS[s][0] for s in kw.get("systems", SEARCH_SYSTEMS)])
+    return out.reindex([SEARCH_SYSTEMS[s][0] for s in kw.get("systems", DEFAULT_SYSTEMS)])

@@ -20,8 +20,12 @@ Conventions read from the rows themselves (check them in the source):
 * An empty ``precision`` (unquantized checkpoint) is recorded as ``bf16`` with a note.
 
 ``left_out`` says why a row cannot be modelled as recorded (it stays in the table, and chapter 8
-reports it as left out): disaggregated rows that give no worker counts or per-worker batch, and
-rows whose parallelism fields disagree.
+reports it as left out): disaggregated rows that give no worker counts or per-worker batch, rows
+whose parallelism fields disagree, and repeated measurements of one configuration
+(:func:`mark_repeats`): the source holds several data dumps, and 315 configurations appear in two
+to four of them. Where the copies agree (the same measurement exported twice) the first by source
+id is kept; where they disagree, the latest measured is kept (newer engine builds), and either way
+the others name the copy kept, so that no configuration is counted twice in a fit or an error table.
 
     python scripts/curate_serving.py [--shared ../shared]
 """
@@ -108,7 +112,37 @@ def curate(path: Path) -> list[dict]:
             })
     rows.sort(key=lambda r: (r["model"], r["system"], r["mode"], r["backend"], r["precision"], r["isl"], r["osl"],
                              str(r["tp"]), str(r["concurrency"]), r["source_id"]))
+    return mark_repeats(rows)
+
+
+#: What makes two rows the same configuration for the model.
+CONFIG_KEY = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "tp", "attention_dp", "ep",
+              "workers", "prefill_tp", "prefill_attention_dp", "prefill_ep", "prefill_workers")
+
+
+def mark_repeats(rows: list[dict]) -> list[dict]:
+    """Mark every modelled row whose configuration (:data:`CONFIG_KEY`) another modelled row
+    repeats, but one: identical measurements keep the first by source id, differing ones the latest
+    measured (then the first by source id). The others get a ``left_out`` reason naming the kept row."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if not r["left_out"]:
+            groups.setdefault(tuple(str(r[c]) for c in CONFIG_KEY), []).append(r)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        same = len({(r["ttft_ms"], r["tpot_ms"]) for r in group}) == 1
+        if same:
+            kept = min(group, key=lambda r: r["source_id"])
+        else:  # the latest measured; among equally recent, the first by source id
+            latest = max(r["measured"] for r in group)
+            kept = min((r for r in group if r["measured"] == latest), key=lambda r: r["source_id"])
+        for r in group:
+            if r is not kept:
+                r["left_out"] = (f"duplicate of {kept['source_id']} (the same measurement in another data dump)" if same
+                                 else f"repeat of {kept['source_id']} (same configuration; the latest measurement kept)")
     return rows
+
 
 
 if __name__ == "__main__":

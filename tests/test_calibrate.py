@@ -71,23 +71,27 @@ def test_prediction_matches_hand_calculation():
 
 
 def test_kv_fits_by_hand():
-    # 70B FP8 on one H100 (81,559 MiB = 85.52e9 bytes visible), BF16 KV at 327,680 B/token.
+    # 70B FP8 on one H100 (81,559 MiB = 85.52e9 bytes visible), BF16 KV at 327,680 B/token, and the
+    # engine's 3 GB of activations, workspaces and CUDA graphs (ENGINE_WORKSPACE_BYTES).
     base = dict(system="h100_sxm", model="llama-3.1-70b", precision="fp8", tp=1, isl=1024, osl=1024)
-    visible, weights = 81_559 * 2**20, 70_553_706_496  # derived params x 1 byte
-    # vLLM: 0.9 x 85.52 GB - 70.55 GB = 6.42 GB: 19,577 tokens, 9 sequences of 2,048 fit, 10 do not.
-    assert int((0.9 * visible - weights) / 327_680) == 19_577
-    assert cal.kv_fits(cal.Config(concurrency=9, **base))
-    assert not cal.kv_fits(cal.Config(concurrency=10, **base))
-    # TensorRT-LLM: 0.9 x (85.52 GB - 70.55 GB) = 13.47 GB: 41,108 tokens, 20 fit, 21 do not.
-    assert int(0.9 * (visible - weights) / 327_680) == 41_108
-    assert cal.kv_fits(cal.Config(concurrency=20, backend="trtllm", **base))
-    assert not cal.kv_fits(cal.Config(concurrency=21, backend="trtllm", **base))
-    # An FP8 KV cache halves the bytes per token: 39,154 tokens under vLLM's rule, 19 sequences.
-    assert cal.kv_fits(cal.Config(concurrency=19, kv_dtype="fp8", **base))
-    assert not cal.kv_fits(cal.Config(concurrency=20, kv_dtype="fp8", **base))
-    # A lower memory fraction is a field too: at 0.85, 2.14 GB, 3 sequences.
-    assert cal.kv_fits(cal.Config(concurrency=3, memory_fraction=0.85, **base))
-    assert not cal.kv_fits(cal.Config(concurrency=4, memory_fraction=0.85, **base))
+    visible, weights, ws = 81_559 * 2**20, 70_553_706_496, 3e9  # derived params x 1 byte
+    assert cal.ENGINE_WORKSPACE_BYTES == ws
+    # vLLM: 0.9 x 85.52 GB - 70.55 GB - 3 GB = 3.42 GB: 10,421 tokens, 5 sequences of 2,048 fit, 6 do not.
+    assert int((0.9 * visible - weights - ws) / 327_680) == 10_421
+    assert cal.kv_fits(cal.Config(concurrency=5, **base))
+    assert not cal.kv_fits(cal.Config(concurrency=6, **base))
+    # TensorRT-LLM: 0.9 x (85.52 GB - 70.55 GB - 3 GB) = 10.77 GB: 32,868 tokens, 16 fit, 17 do not.
+    assert int(0.9 * (visible - weights - ws) / 327_680) == 32_868
+    assert cal.kv_fits(cal.Config(concurrency=16, backend="trtllm", **base))
+    assert not cal.kv_fits(cal.Config(concurrency=17, backend="trtllm", **base))
+    # An FP8 KV cache halves the bytes per token: 20,843 tokens under vLLM's rule, 10 sequences.
+    assert cal.kv_fits(cal.Config(concurrency=10, kv_dtype="fp8", **base))
+    assert not cal.kv_fits(cal.Config(concurrency=11, kv_dtype="fp8", **base))
+    # A lower memory fraction is a field too: at 0.88, 1.70 GB, 2 sequences.
+    assert cal.kv_fits(cal.Config(concurrency=2, memory_fraction=0.88, **base))
+    assert not cal.kv_fits(cal.Config(concurrency=3, memory_fraction=0.88, **base))
+    # Weights and workspace beyond the budget: nothing fits, and the capacity says so.
+    assert cal.kv_capacity_of(cal.Config(concurrency=1, memory_fraction=0.85, **base)) is None
 
 
 def test_kv_dtype_column_reaches_the_config():

@@ -203,3 +203,77 @@ def test_search_rejects_bad_input_and_says_why():
         search.search("qwen3-32b", 0, 1024, search.SLA(1, 0.05))
     empty = search.best("qwen3-32b", 1024, 1024, search.SLA(0.001, 0.05))
     assert empty.empty and "no deployment meets the SLA" in empty.attrs["why"]
+
+
+def test_repeated_configurations_are_counted_once():
+    """No two modelled rows share a configuration; every repeat names the row kept (which the model
+    may in turn leave out for a reason of its own: the configuration then counts zero times)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from curate_serving import CONFIG_KEY
+    finally:
+        sys.path.pop(0)
+    d = cal.load_measurements(table="serving")
+    modelled = d[d.left_out == ""]
+    assert not modelled.duplicated([c for c in CONFIG_KEY if c in d]).any()
+    repeats = d[d.left_out.str.match(r"(duplicate|repeat) of ")]
+    assert len(repeats) > 0
+    kept = repeats.left_out.str.extract(r"of (\S+) ")[0]
+    assert kept.isin(set(d.source_id)).all() and not kept.isin(set(repeats.source_id)).any()
+    # a duplicate is the same measurement; a repeat a different one of the same configuration
+    one = repeats[repeats.left_out.str.startswith("duplicate")].iloc[0]
+    twin = d[d.source_id == kept[one.name]].iloc[0]
+    assert (one.tpot_ms, one.ttft_ms) == (twin.tpot_ms, twin.ttft_ms)
+
+
+def test_tep_workers_sum_experts_with_an_all_reduce():
+    """Attention TP 8 with EP 8 (TEP8, one worker): every GPU holds every token after the attention
+    all-reduce, so the experts' shares are summed by a second all-reduce per MoE layer; no
+    all-to-all. DEP8 (attention DP 8, EP 8) dispatches tokens with the measured all-to-all."""
+    from nvlmodel.collectives import engine_allreduce
+
+    m = get_model("deepseek-v3")
+    tep = cal.Config("gb200", "deepseek-v3", "fp4", 8, 1, 1024, 1024, backend="trtllm", ep=8)
+    one = engine_allreduce("gb200", 8, "trtllm").time(7168 * 2.0)
+    assert cal.comm_time(tep, 1) == pytest.approx((2 * 3 + 58 + 58) * one)
+    dep = cal.Config("gb200", "deepseek-v3", "fp4", 1, 8, 1024, 1024, backend="trtllm", attention_dp=8, ep=8)
+    assert cal.comm_time(dep, 1) == pytest.approx(58 * moe_alltoall("gb200", 8, m, "fp4").time(1.0))
+
+
+def test_search_memory_check_keeps_the_engines_workspace():
+    """DeepSeek-V3 in FP8 over 8 H100s: 671e9 x 1 byte / 8 = 83.9 GB of weights per GPU (85.5 GB
+    visible) leave less than the engine's 3 GB workspace, so nothing is offered; on 8 H200s it runs."""
+    sla = search.SLA(10.0, 1.0)
+    assert search.search("deepseek-r1", 1024, 1024, sla, systems=("h100_sxm",), max_gpus=8).empty
+    h200 = search.search("deepseek-r1", 1024, 1024, sla, systems=("h200_sxm",), max_gpus=8)
+    assert len(h200) > 0 and set(h200.system) == {"H200 HGX"}
+    with pytest.raises(ValueError, match="each system once"):
+        search.search("deepseek-r1", 1024, 1024, sla, systems=("gb200", "gb200"))
+
+
+def test_search_steps_are_the_static_models_own():
+    """One step-time function: a search point equals the calibrated model's prediction of the same
+    configuration, under the roofline and under measured kernels."""
+    for step in cal.STEP_MODELS:
+        calib = search.fitted_serving(step)
+        out = search.search("qwen3-235b-a22b", 1024, 1024, search.SLA(10.0, 1.0), systems=("h200_sxm",), max_gpus=8,
+                            calibrations=calib)
+        row = out[(out["mode"] == "agg") & (out.decode_shape == (8, 1, 1)) & (out.batch == 32)].iloc[0]
+        c = cal.Config("h200_sxm", "qwen3-235b-a22b", "fp8", 8, 32, 1024, 1024, backend="trtllm")
+        parts = cal.components(c, calib["trtllm@serving"])
+        assert row.tpot_s == pytest.approx(parts["tpot_s"]) and row.ttft_s == pytest.approx(parts["ttft_s"])
+        assert row.step_source == parts["step_source"]
+        assert row.step_source.startswith("roofline" if step == "roofline" else "kernels")
+
+
+def test_extrapolated_flags_points_beyond_every_measured_row():
+    # Llama-3.1-70B on B200 was measured up to some batch per rank at 2K context; far beyond it is flagged
+    env = cal.serving_envelope("b200_sxm", "llama-3.1-70b")
+    top = env[env[:, 1] >= 2048, 0].max()
+    assert not cal.beyond_envelope("b200_sxm", "llama-3.1-70b", top, 2048)
+    assert cal.beyond_envelope("b200_sxm", "llama-3.1-70b", top * 1.01, 2048)
+    assert cal.beyond_envelope("b200_sxm", "llama-3.1-70b", 1, env[:, 1].max() + 1)
+    out = search.search("qwen3-32b", 1024, 1024, search.SLA(10.0, 1.0), systems=("gb200",), max_gpus=8)
+    gb = cal.serving_envelope("gb200", "qwen3-32b")
+    expect = [not ((gb[:, 0] >= b) & (gb[:, 1] >= 2048)).any() for b in out.batch]
+    assert list(out.extrapolated) == expect and any(expect) and not all(expect)

@@ -46,16 +46,17 @@ rows are held out. Rows the model cannot describe carry a ``left_out`` reason
 """
 
 
-from .data import PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, calibration_rows, load_measurements
+from .data import PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, calibration_rows, beyond_envelope, load_measurements, serving_envelope
 from .fit import (GRID, bias_by_tp, calibration_table, error_summary, fit, fit_engines, fitted, left_out_table,
                   predictions)
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp)
-from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, KV_DTYPES, METRICS, MODES, SYSTEMS, WEIGHT_FORMAT, Calibration,
-                    Config, EngineMemory, comm_time, components, disagg_wait, engine_memory_table, kv_fits,
-                    kv_transfer_time, predict)
+from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES, METRICS, MODES, STEP_MODELS,
+                    SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory, comm_time, components, disagg_wait,
+                    engine_memory_table, kernel_times, kv_capacity_of, kv_fits, kv_transfer_time, predict, step_times)
 
-__all__ = ["CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "GRID", "HEADLINE_ENGINE", "HEADLINE_POINTS", "KV_DTYPES",
+__all__ = ["CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "STEP_MODELS", "kernel_times",
+           "beyond_envelope", "kv_capacity_of", "serving_envelope", "step_times", "GRID", "HEADLINE_ENGINE", "HEADLINE_POINTS", "KV_DTYPES",
            "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "REQUIRED_COLUMNS", "SYSTEMS", "WEIGHT_FORMAT",
            "MODES", "PARALLEL_COLUMNS", "TABLES", "Calibration", "Config", "EngineMemory", "bias_by_tp", "calibration_rows", "calibration_table",
            "comm_time", "components", "disagg_wait", "engine_memory_table", "kv_transfer_time", "left_out_table", "error_summary", "fit", "fit_engines", "fitted",

@@ -102,3 +102,42 @@ def calibration_rows(measurements: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F
     if "left_out" in measurements.columns:
         ok = ok & (measurements.left_out.fillna("") == "")
     return measurements[measurements.system.isin(CALIBRATION_SYSTEMS) & ok]
+
+
+@lru_cache(maxsize=1)
+def _envelope() -> dict[tuple[str, str], np.ndarray]:
+    points: dict[tuple[str, str], set] = {}
+    for table in TABLES:
+        d = _measurements(table)
+        d = d[d.left_out.fillna("") == ""]
+        for r in d.itertuples():
+            points.setdefault((r.system, r.model), set()).add((_config(r).batch_per_rank, int(r.isl + r.osl)))
+    return {k: np.array(sorted(v), dtype=float) for k, v in points.items()}
+
+
+def serving_envelope(system: str, model: str) -> np.ndarray:
+    """The measured serving envelope of ``model`` on ``system``: one (batch per attention rank,
+    context isl + osl) point per modelled row of the curated tables, either split (an (n, 2) array,
+    empty where nothing was measured). Batch per rank is concurrency over workers and attention-DP
+    ranks (the decode side in disaggregated rows)."""
+    from ..models import get_model
+
+    return _envelope().get((system, get_model(model).key), np.zeros((0, 2)))
+
+
+def beyond_envelope(system: str, model: str, batch, context) -> np.ndarray:
+    """Whether each (``batch`` per rank, ``context``) lies beyond the measured envelope
+    (:func:`serving_envelope`): no measured row of this model on this system had at least as many
+    sequences per rank with at least as long a context. Arrays (broadcast) in, a bool array out.
+
+    >>> bool(beyond_envelope("b200_sxm", "llama-3.1-70b", 1, 2048))
+    False
+    >>> bool(beyond_envelope("b200_sxm", "llama-3.1-70b", 10_000, 2048)), bool(beyond_envelope("gb200", "llama-3.1-8b", 1, 2))
+    (True, True)
+    """
+    env = serving_envelope(system, model)
+    b, c = np.broadcast_arrays(np.asarray(batch, float), np.asarray(context, float))
+    if not len(env):
+        return np.ones(b.shape, bool)
+    covered = (env[:, 0][:, None] >= b.reshape(-1) * (1 - 1e-9)) & (env[:, 1][:, None] >= c.reshape(-1))
+    return ~covered.any(axis=0).reshape(b.shape)

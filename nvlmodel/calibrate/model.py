@@ -10,6 +10,7 @@ import numpy as np
 
 from ..collectives import engine_allreduce, moe_alltoall
 from ..hardware import NIC_BANDWIDTH, get_gpu
+from ..document import WORKSPACE_BYTES
 from ..kvbm import kv_capacity
 from ..models import get_model
 from ..roofline import Efficiency, decode_step, prefill, require_parallel
@@ -254,20 +255,36 @@ def kv_transfer_time(config: Config) -> float:
     return float(bytes_ / (streams * link))
 
 
-def kv_fits(config: Config) -> bool:
-    """Whether every in-flight sequence's KV cache at its final context fits in the memory the
-    engine gives to KV: :func:`nvlmodel.kvbm.kv_capacity` of one TP group with the engine's memory
-    fraction of the HBM software sees (``config.memory_fraction``), less this GPU's weights, at the
-    config's KV dtype."""
+#: Bytes of every GPU an engine keeps for itself besides weights and KV cache: activations of the
+#: largest step, workspaces of its kernels and communication, CUDA graphs. The seed's 3 GB (line
+#: 211; :data:`nvlmodel.kvbm.WORKSPACE_BYTES`), in line with what vLLM's profiling run reserves on
+#: 80-192 GB GPUs (a few GB of activations plus under 1 GB of graphs).
+ENGINE_WORKSPACE_BYTES: float = WORKSPACE_BYTES
+
+
+def kv_capacity_of(config: Config, prefill: bool = False) -> "float | None":
+    """Tokens of KV cache one (decode, or aggregated; with ``prefill`` the prefill) worker of
+    ``config`` holds (:meth:`Config.shape`): the engine's
+    memory fraction of the HBM software sees (``config.memory_fraction``), less this GPU's weights
+    and the engine's workspace (:data:`ENGINE_WORKSPACE_BYTES`), at the config's KV dtype
+    (:func:`nvlmodel.kvbm.kv_capacity`); None when the weights and workspace alone take the budget."""
+    tp, adp, _ = config.shape(prefill)
     try:
         cap = kv_capacity(config.gpu, config.model, config.weight_format,
-                          kv_bytes_per_element=config.kv_bytes_per_element, tp=config.tp, num_gpus=config.gpus,
-                          workspace_bytes=0.0, memory_fraction=config.memory_fraction,
-                          fraction_of=config.memory_fraction_of, attention_dp=config.attention_dp,
+                          kv_bytes_per_element=config.kv_bytes_per_element, tp=tp, num_gpus=tp * adp,
+                          workspace_bytes=ENGINE_WORKSPACE_BYTES, memory_fraction=config.memory_fraction,
+                          fraction_of=config.memory_fraction_of, attention_dp=adp,
                           expert_format=config.expert_format)
     except ValueError:  # the weights alone take the budget (Config has validated everything else)
-        return False
-    return bool(config.concurrency / config.workers * (config.isl + config.osl) <= cap.tokens_per_replica)
+        return None
+    return float(cap.tokens_per_replica)
+
+
+def kv_fits(config: Config) -> bool:
+    """Whether every in-flight sequence's KV cache at its final context fits in the memory the
+    engine gives to KV (:func:`kv_capacity_of`)."""
+    cap = kv_capacity_of(config)
+    return cap is not None and bool(config.concurrency / config.workers * (config.isl + config.osl) <= cap)
 
 
 #: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1;
@@ -276,8 +293,9 @@ TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queu
                           "kx", "dkn", "pkn")
 
 
-def kernel_times(config: Config) -> dict[str, float]:
-    """Decode step (``dk``: ``batch_per_rank`` sequences at the mean context ``isl + osl/2``) and
+def kernel_times(config: Config, batch=None) -> dict:
+    """Decode step (``dk``: ``batch`` sequences per rank, default ``batch_per_rank``, a number or
+    an array, at the mean context ``isl + osl/2``) and
     one prompt's prefill (``pk``) from the engine's measured kernels
     (:func:`nvlmodel.kernels.step_time`), seconds without communication, without fixed costs and
     without each call's fixed cost as measured alone; the kernel calls of each (``dkn``, ``pkn``),
@@ -285,25 +303,34 @@ def kernel_times(config: Config) -> dict[str, float]:
     tables do not cover the configuration (the roofline stands in)."""
     from ..kernels import step_time
 
+    b = config.batch_per_rank if batch is None else batch
     tp, adp, ep = config.shape()
     common = dict(kv_dtype=config.kv_dtype)
     try:
         d = step_time(config.system, config.backend, config.model, config.precision, phase="decode",
-                      batch=config.batch_per_rank, tokens=config.isl + config.osl // 2, tp=tp, attention_dp=adp, ep=ep,
-                      **common)["total"]
+                      batch=b, tokens=config.isl + config.osl // 2, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
         tp, adp, ep = config.shape(prefill=True)
         p = step_time(config.system, config.backend, config.model, config.precision, phase="prefill", batch=1,
                       tokens=config.isl, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
     except ValueError:
-        return {"dk": float("nan"), "pk": float("nan"), "kx": 0.0, "dkn": 0.0, "pkn": 0.0}
-    return {"dk": float(d.seconds - d.floor), "pk": float(p.seconds - p.floor), "kx": float(d.extrapolated or p.extrapolated),
-            "dkn": float(d.calls), "pkn": float(p.calls)}
+        nan = np.full(np.shape(b), np.nan)
+        return {"dk": nan if np.ndim(b) else float("nan"), "pk": float("nan"), "kx": 0.0 * nan if np.ndim(b) else 0.0,
+                "dkn": 0.0, "pkn": 0.0}
+    kx = np.logical_or(d.extrapolated, p.extrapolated).astype(float)
+    if np.ndim(b) == 0:
+        return {"dk": float(d.seconds - d.floor), "pk": float(p.seconds - p.floor), "kx": float(kx),
+                "dkn": float(d.calls), "pkn": float(p.calls)}
+    return {"dk": d.seconds - d.floor, "pk": float(p.seconds - p.floor), "kx": kx, "dkn": float(d.calls),
+            "pkn": float(p.calls)}
 
 
-def _unit_terms(config: Config) -> dict[str, float]:
+def _unit_terms(config: Config, batch=None) -> dict:
     """Decode memory/compute/communication time, prefill memory/compute/communication time, all at
-    efficiency 1; prefills per output token (``mix``), the requests a new one may queue behind
-    (``queue``) and the KV transfer of disaggregated serving (``xfer``).
+    efficiency 1, and the same from measured kernels (:func:`kernel_times`); prefills per output
+    token (``mix``), the requests a new one may queue behind (``queue``) and the KV transfer of
+    disaggregated serving (``xfer``). ``batch`` (sequences per attention rank; a number or an array,
+    default the config's ``batch_per_rank``) makes the decode terms arrays over batches: the search
+    asks for many batches of one worker shape at once, and :func:`_steps` turns either into times.
 
     Aggregated: a decode step of ``batch_per_rank`` sequences at their mean context; each rank
     prefills its own requests, so ``mix = (batch_per_rank - 1) / osl`` and ``queue =
@@ -312,7 +339,7 @@ def _unit_terms(config: Config) -> dict[str, float]:
     the requests in flight per prefill rank, for :func:`disagg_wait`."""
     common = dict(kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
                   expert_format=config.expert_format)
-    b = config.batch_per_rank
+    b = config.batch_per_rank if batch is None else batch
     d = decode_step(config.gpu, config.model, config.weight_format, batch=b, context=config.isl + config.osl // 2,
                     tp=config.tp, attention_dp=config.attention_dp, ep=config.ep, **common)
     tp, adp, ep = config.shape(prefill=True)
@@ -320,7 +347,7 @@ def _unit_terms(config: Config) -> dict[str, float]:
                 **common)
     t = {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, b),
          "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=True),
-         "xfer": kv_transfer_time(config), **kernel_times(config)}
+         "xfer": kv_transfer_time(config), **kernel_times(config, batch)}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))
     else:
@@ -352,19 +379,37 @@ def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0):
     return decode + t["dcomm"], fill + t["pcomm"]
 
 
+def step_times(config: Config, calibration: Calibration, batch=None):
+    """The step time every prediction stands on: the decode step of ``batch`` sequences per
+    attention rank (default the config's; a number or an array) with its communication and fixed
+    cost per step, one prompt's prefill with its communication, and where they come from
+    (``"kernels"``, ``"kernels, extrapolated"`` or ``"roofline"``; an array over batches for an
+    array). The static model (:func:`components`), the deployment search (:mod:`nvlmodel.search`)
+    and the fit (:func:`nvlmodel.calibrate.fit`, vectorised over rows) share :func:`_unit_terms`
+    and :func:`_steps` through it."""
+    return _step_times(_unit_terms(config, batch), calibration)
+
+
+def _step_times(t: dict, c: Calibration):
+    decode, fill = _steps(t, c.bandwidth, c.compute, c.step, c.t_launch)
+    kernels = c.step == "kernels" and np.isfinite(t["pk"])
+    source = np.where(~(kernels & np.isfinite(t["dk"])), "roofline",
+                      np.where(np.asarray(t["kx"]) > 0, "kernels, extrapolated", "kernels"))
+    if np.ndim(decode) == 0:
+        return float(decode) + c.t_step, float(fill), str(source)
+    return decode + c.t_step, float(fill), source
+
+
 def components(config: Config, calibration: Calibration) -> dict[str, float]:
     """The modelled parts of one configuration, in seconds: decode step (with its all-reduce and
     overhead), one prompt's prefill (with its all-reduce), the prefill interference per output
     token, and the predicted TPOT and TTFT."""
     c = calibration
     t = _unit_terms(config)
-    decode, fill = (float(x) for x in _steps(t, c.bandwidth, c.compute, c.step, c.t_launch))
-    decode += c.t_step
+    decode, fill, source = _step_times(t, c)
     interference = t["mix"] * fill
     wait = float(disagg_wait(t, fill, decode + interference))
-    kernels = c.step == "kernels" and np.isfinite(t["dk"]) and np.isfinite(t["pk"])
-    return {"decode_step_s": decode,
-            "step_source": ("kernels, extrapolated" if t["kx"] else "kernels") if kernels else "roofline",
+    return {"decode_step_s": decode, "step_source": source,
             "decode_bottleneck": "compute" if t["dc"] / c.compute > t["dm"] / c.bandwidth else "memory",
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": "compute" if t["pc"] / c.compute > t["pm"] / c.bandwidth else "memory",

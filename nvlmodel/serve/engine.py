@@ -12,10 +12,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..calibrate import Calibration, Config, fitted
-from ..calibrate.model import KV_TRANSFER_LINK, kv_transfer_time
+from ..calibrate.model import ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, kv_capacity_of, kv_transfer_time
 from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_gpu, get_superchip
-from ..kvbm import kv_capacity
 from ..kvbm.routing import POLICIES
 from ..models import get_model
 from ..units import GB, require_choice, require_positive, require_positive_int
@@ -129,18 +128,16 @@ class Deployment:
         return self.config.total_gpus
 
     def pool_blocks(self, prefill: bool = False) -> int:
-        """KV blocks of one decoding (or prefill) worker: :func:`nvlmodel.kvbm.kv_capacity` with the
-        engine's memory defaults, as :func:`nvlmodel.calibrate.kv_fits`."""
+        """KV blocks of one decoding (or prefill) worker: the engine's memory defaults less weights and
+        workspace, as :func:`nvlmodel.calibrate.kv_fits` (:func:`nvlmodel.calibrate.kv_capacity_of`)."""
         c = self.config
-        tp, adp, ep = c.shape(prefill)
-        try:
-            cap = kv_capacity(c.gpu, c.model, c.weight_format, kv_bytes_per_element=c.kv_bytes_per_element, tp=tp,
-                              num_gpus=tp * adp, workspace_bytes=0.0, memory_fraction=c.memory_fraction,
-                              fraction_of=c.memory_fraction_of, attention_dp=adp, expert_format=c.expert_format)
-        except ValueError as e:
+        tp = c.shape(prefill)[0]
+        cap = kv_capacity_of(c, prefill)
+        if cap is None:
             what = "prefill_tp" if prefill else "tp"
-            raise ValueError(f"{what}={tp}: a worker too small for {c.model} in {c.precision}: {e}") from None
-        blocks = int(cap.tokens_per_replica // self.block_size)
+            raise ValueError(f"{what}={tp}: a worker too small for {c.model} in {c.precision}: its weights and the "
+                             f"engine's {ENGINE_WORKSPACE_BYTES / 1e9:.0f} GB workspace leave no room for KV") from None
+        blocks = int(cap // self.block_size)
         if blocks < 1:
             raise ValueError(f"{'prefill_tp' if prefill else 'tp'}={tp}: no room for one KV block of {c.model}")
         return blocks
