@@ -298,10 +298,24 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     m = get_model(model)
     require_positive_int("tp", tp)
     require_positive_int("ep", ep)
+    toks, v, floor, stand_in = _moe_curve(system, _backend(backend), m.key, dtype, tp, ep)
+    scalar = np.ndim(tokens) == 0
+    x = np.atleast_1d(np.asarray(tokens, float))
+    if not np.all(np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError("tokens must be finite and > 0")
+    xc = np.clip(x, toks[0], toks[-1])
+    out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
+    return _result(out, (x > toks[-1]) | stand_in, scalar, floor)
+
+
+@lru_cache(maxsize=None)
+def _moe_curve(system: str, backend: str, model: str, dtype: str, tp: int, ep: int):
+    """log seconds over measured tokens of one MoE block, its fastest call of the dtype (s), and
+    whether another (tp, ep) split over as many GPUs stands in."""
     t = _moe_table()
-    rows = t[(t.system == system) & (t.backend == _backend(backend)) & (t.model == m.key)]
+    rows = t[(t.system == system) & (t.backend == backend) & (t.model == model)]
     if rows.empty:
-        raise ValueError(f"no measured MoE block for {m.name}; measured: {', '.join(sorted(set(t.model)))}")
+        raise ValueError(f"no measured MoE block for {get_model(model).name}; measured: {', '.join(sorted(set(t.model)))}")
     require_choice("moe dtype", dtype, tuple(sorted(set(rows.dtype))))
     r = rows[(rows.dtype == dtype) & (rows.tp == tp) & (rows.ep == ep)]
     stand_in = False
@@ -312,21 +326,14 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
             stand_in = True
     if r.empty:
         have = sorted(set(zip(rows[rows.dtype == dtype].tp, rows[rows.dtype == dtype].ep)))
-        raise ValueError(f"no {dtype} MoE block of {m.name} measured at moe tp={tp}, ep={ep} on {system}; "
+        raise ValueError(f"no {dtype} MoE block of {get_model(model).name} measured at moe tp={tp}, ep={ep} on {system}; "
                          f"measured (tp, ep): {have}")
+    cols = [c for c in rows.columns if c.startswith("t") and c[1:].isdigit()]
     toks = _cols(r)
     v = r[[f"t{int(x)}" for x in toks]].to_numpy(float)[0]
     ok = np.isfinite(v)
-    toks, v = toks[ok], np.log(v[ok] * 1e-6)
-    scalar = np.ndim(tokens) == 0
-    x = np.atleast_1d(np.asarray(tokens, float))
-    if not np.all(np.isfinite(x)) or np.any(x <= 0):
-        raise ValueError("tokens must be finite and > 0")
-    xc = np.clip(x, toks[0], toks[-1])
-    out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
-    floor = np.nanmin(rows[(rows.dtype == dtype)][[c for c in rows.columns if c.startswith("t")
-                                                   and c[1:].isdigit()]].to_numpy(float)) * 1e-6
-    return _result(out, (x > toks[-1]) | stand_in, scalar, float(floor))
+    floor = float(np.nanmin(rows[rows.dtype == dtype][cols].to_numpy(float))) * 1e-6
+    return toks[ok], np.log(v[ok] * 1e-6), floor, stand_in
 
 
 @lru_cache(maxsize=1)

@@ -27,7 +27,7 @@ Reads ``../shared/data/aiconfigurator/ops/`` (Apache-2.0, copyright NVIDIA CORPO
 AFFILIATES; see that folder's README). Needs pandas and pyarrow (curation only: the package reads
 the CSVs).
 
-    python scripts/curate_kernels.py [--shared ../shared]
+    python scripts/curate_kernels.py [--shared ../shared] [--out nvlmodel/data]
 """
 
 from __future__ import annotations
@@ -164,14 +164,15 @@ def mla(ops: Path) -> pd.DataFrame:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--out", type=Path, default=ROOT / "nvlmodel" / "data", help="where the CSVs go")
     args = ap.parse_args(argv)
     ops = args.shared / "data" / "aiconfigurator" / "ops"
-    out = ROOT / "nvlmodel" / "data"
+    out = args.out
     for name, table in (("kernel_gemm.csv", gemm(ops)), ("kernel_attention_decode.csv", attention(ops, "decode")),
                         ("kernel_attention_prefill.csv", attention(ops, "prefill")), ("kernel_moe.csv", moe(ops)),
                         ("kernel_mla.csv", mla(ops))):
         table.to_csv(out / name, index=False)
-        print(f"wrote {len(table)} rows to nvlmodel/data/{name} ({(out / name).stat().st_size / 1e3:.0f} kB)")
+        print(f"wrote {len(table)} rows to {out / name} ({(out / name).stat().st_size / 1e3:.0f} kB)")
 
 
 if __name__ == "__main__":

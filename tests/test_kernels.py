@@ -153,3 +153,24 @@ def test_kernel_calibration_is_fitted_on_calibration_rows_and_predicts_every_den
     assert set(pred.step_source) <= {"kernels", "kernels, extrapolated"}
     with pytest.raises(ValueError, match="step"):
         Calibration(step="measured")
+
+
+SHARED_OPS = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "aiconfigurator" / "ops"
+
+
+@pytest.mark.skipif(not SHARED_OPS.exists(), reason="needs ../shared/data beside the clone")
+def test_curation_rebuilds_the_kernel_tables(tmp_path):
+    pytest.importorskip("pyarrow")
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        import curate_kernels
+    finally:
+        sys.path.pop(0)
+    curate_kernels.main(["--shared", str(SHARED_OPS.parents[2]), "--out", str(tmp_path)])
+    for name in ("kernel_gemm.csv", "kernel_attention_decode.csv", "kernel_attention_prefill.csv", "kernel_moe.csv",
+                 "kernel_mla.csv"):
+        assert (tmp_path / name).read_text() == (root / "nvlmodel" / "data" / name).read_text(), name

@@ -16,10 +16,10 @@ from .model import (CALIBRATION_SYSTEMS, METRICS, STEP_MODELS, TERMS, Calibratio
 GRID = np.round(np.arange(0.10, 1.0001, 0.01), 2)
 
 
-def _terms(rows: "pd.DataFrame"):  # noqa: F821
-    """:func:`_unit_terms` of every row as arrays, with the measured TPOT and TTFT (seconds), so
-    that the grid search is array arithmetic."""
-    per_row = [_unit_terms(_config(r)) for r in rows.itertuples()]
+def _terms(rows: "pd.DataFrame", step: str = "roofline"):  # noqa: F821
+    """:func:`_unit_terms` of every row as arrays (kernel terms only for ``step="kernels"``), with
+    the measured TPOT and TTFT (seconds), so that the grid search is array arithmetic."""
+    per_row = [_unit_terms(_config(r), kernels=step == "kernels") for r in rows.itertuples()]
     t = {k: np.array([row[k] for row in per_row], dtype=float) for k in TERMS}
     t["tpot"] = rows.tpot_ms.to_numpy(float) / 1e3
     t["ttft"] = rows.ttft_ms.to_numpy(float) / 1e3
@@ -97,7 +97,7 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
                          f"{', '.join(CALIBRATION_SYSTEMS)}")
     if not rows.kv_fits.all():
         raise ValueError("refusing to fit rows whose KV cache does not fit (kv_fits is false)")
-    return _fit_terms(_terms(rows), step)
+    return _fit_terms(_terms(rows, step), step)
 
 
 def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[str, Calibration]:  # noqa: F821

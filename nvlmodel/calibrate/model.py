@@ -313,9 +313,7 @@ def kernel_times(config: Config, batch=None) -> dict:
         p = step_time(config.system, config.backend, config.model, config.precision, phase="prefill", batch=1,
                       tokens=config.isl, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
     except ValueError:
-        nan = np.full(np.shape(b), np.nan)
-        return {"dk": nan if np.ndim(b) else float("nan"), "pk": float("nan"), "kx": 0.0 * nan if np.ndim(b) else 0.0,
-                "dkn": 0.0, "pkn": 0.0}
+        return _NO_KERNELS(np.shape(b))
     kx = np.logical_or(d.extrapolated, p.extrapolated).astype(float)
     if np.ndim(b) == 0:
         return {"dk": float(d.seconds - d.floor), "pk": float(p.seconds - p.floor), "kx": float(kx),
@@ -324,13 +322,19 @@ def kernel_times(config: Config, batch=None) -> dict:
             "pkn": float(p.calls)}
 
 
-def _unit_terms(config: Config, batch=None) -> dict:
+def _NO_KERNELS(shape) -> dict:
+    nan = np.full(shape, np.nan) if shape else float("nan")
+    return {"dk": nan, "pk": float("nan"), "kx": 0.0 * nan if shape else 0.0, "dkn": 0.0, "pkn": 0.0}
+
+
+def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     """Decode memory/compute/communication time, prefill memory/compute/communication time, all at
     efficiency 1, and the same from measured kernels (:func:`kernel_times`); prefills per output
     token (``mix``), the requests a new one may queue behind (``queue``) and the KV transfer of
     disaggregated serving (``xfer``). ``batch`` (sequences per attention rank; a number or an array,
     default the config's ``batch_per_rank``) makes the decode terms arrays over batches: the search
     asks for many batches of one worker shape at once, and :func:`_steps` turns either into times.
+    ``kernels=False`` leaves the kernel terms NaN (a roofline calibration does not read them).
 
     Aggregated: a decode step of ``batch_per_rank`` sequences at their mean context; each rank
     prefills its own requests, so ``mix = (batch_per_rank - 1) / osl`` and ``queue =
@@ -347,7 +351,8 @@ def _unit_terms(config: Config, batch=None) -> dict:
                 **common)
     t = {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, b),
          "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=True),
-         "xfer": kv_transfer_time(config), **kernel_times(config, batch)}
+         "xfer": kv_transfer_time(config),
+         **(kernel_times(config, batch) if kernels else _NO_KERNELS(np.shape(b)))}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))
     else:
@@ -387,7 +392,7 @@ def step_times(config: Config, calibration: Calibration, batch=None):
     array). The static model (:func:`components`), the deployment search (:mod:`nvlmodel.search`)
     and the fit (:func:`nvlmodel.calibrate.fit`, vectorised over rows) share :func:`_unit_terms`
     and :func:`_steps` through it."""
-    return _step_times(_unit_terms(config, batch), calibration)
+    return _step_times(_unit_terms(config, batch, calibration.step == "kernels"), calibration)
 
 
 def _step_times(t: dict, c: Calibration):
@@ -405,7 +410,7 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     overhead), one prompt's prefill (with its all-reduce), the prefill interference per output
     token, and the predicted TPOT and TTFT."""
     c = calibration
-    t = _unit_terms(config)
+    t = _unit_terms(config, kernels=c.step == "kernels")
     decode, fill, source = _step_times(t, c)
     interference = t["mix"] * fill
     wait = float(disagg_wait(t, fill, decode + interference))

@@ -16,12 +16,12 @@ from .modelexpress import plot_sharing, plot_swap_times, plot_transfer_timelines
 from .serving import plot_frontiers, plot_tokens_per_joule
 from .style import (MANIFEST, PRESET_COLORS, STYLE, figure_label, figure_path, read_manifest, run_dir, run_dir_here,
                     savefig, show, style)
-from .validation import plot_error_by, plot_headline, plot_predicted_vs_measured
+from .validation import plot_error_by, plot_headline, plot_kernel_efficiency, plot_predicted_vs_measured
 
 __all__ = ["MANIFEST", "PRESET_COLORS", "STYLE", "figure_label", "figure_path", "plot_advantage",
            "plot_advantage_grid", "plot_allreduce", "plot_bandwidth_matrices", "plot_e2m1_rounding",
            "plot_error_by", "plot_fabric_views", "plot_fragmentation", "plot_findings", "plot_frontiers", "plot_goodput", "plot_tokens_per_joule",
-           "plot_latency_cdfs", "plot_headline", "plot_kv_capacity",
+           "plot_latency_cdfs", "plot_headline", "plot_kernel_efficiency", "plot_kv_capacity",
            "plot_predicted_vs_measured", "plot_quantization_error", "plot_rack", "plot_roofline", "plot_routing",
            "plot_sharing", "plot_spec_ratios", "plot_swap_times", "plot_tiers", "plot_transfer_timelines",
            "plot_waterfall", "read_manifest", "run_dir", "run_dir_here", "savefig", "show", "style"]

@@ -97,3 +97,32 @@ def plot_headline(table, measured: dict | None = None, measured_label: str = "me
     ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     fig.tight_layout()
     return fig
+
+
+_DTYPE_STYLES = {"bfloat16": "-", "fp8": "--", "fp8_block": "-.", "nvfp4": ":"}
+
+
+@_styled
+def plot_kernel_efficiency(table, axes=None) -> plt.Figure:
+    """Measured GEMM kernels against their datasheet bounds, by GPU (colour) and dtype (line
+    style), over tokens per GEMM (log): left, achieved FLOP/s as a fraction of the dense peak of the
+    dtype; right, weight bytes read per second as a fraction of HBM bandwidth (what bounds a decode
+    step's small GEMMs). ``table``: :func:`nvlmodel.kernels.achieved_table`."""
+    for col in ("system", "dtype", "tokens", "fraction_of_peak", "weight_bandwidth_fraction"):
+        if col not in table.columns:
+            raise KeyError(f"column {col!r} missing; the frame has {', '.join(map(str, table.columns))}")
+    fig, axes = _axes(axes, 2, figsize=(8.2, 3.4))
+    for (system, dtype), g in table.groupby(["system", "dtype"], sort=False):
+        g = g.sort_values("tokens")
+        style = dict(color=_SYSTEM_COLORS.get(system, "0.3"), ls=_DTYPE_STYLES.get(dtype, "-"), lw=1.2)
+        axes[0].plot(g.tokens, g.fraction_of_peak, label=f"{system}, {dtype}", **style)
+        small = g[g.tokens <= 512]
+        axes[1].plot(small.tokens, small.weight_bandwidth_fraction, **style)
+    axes[0].set(xscale="log", ylim=(0, 1), xlabel="tokens per GEMM (m)", ylabel="fraction of dense peak FLOP/s")
+    axes[1].set(xscale="log", ylim=(0, 1), xlabel="tokens per GEMM (m)",
+                ylabel="weight bytes/s / HBM bandwidth")
+    for ax in axes:
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    axes[0].legend(fontsize=6.5, ncol=2, loc="upper left")
+    fig.tight_layout()
+    return fig

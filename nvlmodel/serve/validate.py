@@ -8,7 +8,8 @@ import numpy as np
 from dataclasses import replace
 
 from ..calibrate import Calibration, calibration_rows, fit_engines, fitted, predictions
-from ..calibrate.data import _measurements
+from ..calibrate import kv_capacity_of
+from ..calibrate.data import _config, _measurements
 from ..units import require_positive_int
 from .engine import Deployment, _closed_loop_means, calibrations, simulate
 from .workload import Workload
@@ -37,8 +38,9 @@ def replay_row(row, calibration: Calibration | None = None, *, per_client: int =
 def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQUESTS_PER_CLIENT,
            sim_calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """Every aggregated single-worker row the static model predicts (:func:`nvlmodel.calibrate.predictions`,
-    with its own fit), with the simulation's TTFT and TPOT beside the static ones and both signed
-    errors (percent). The simulation uses ``sim_calibrations`` per engine (default: the static
+    with its own fit) and whose worker has room for any KV cache after weights and workspace
+    (:func:`nvlmodel.calibrate.kv_capacity_of`; a row beyond that cannot be simulated), with the
+    simulation's TTFT and TPOT beside the static ones and both signed errors (percent). The simulation uses ``sim_calibrations`` per engine (default: the static
     fit's parameters; its ``q`` is not used, queueing happens in the simulation)."""
     import pandas as pd
 
@@ -46,6 +48,7 @@ def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQU
     pred = _aggregated(predictions(measurements, static))
     if "workers" in pred.columns:
         pred = pred[pred.workers.fillna(1) == 1]
+    pred = pred[[kv_capacity_of(_config(r)) is not None for r in pred.itertuples()]]
     cal = sim_calibrations if sim_calibrations is not None else static
     rows = [replay_row(r, cal[r.engine], per_client=per_client) for r in pred.itertuples()]
     out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
