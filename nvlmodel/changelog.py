@@ -109,6 +109,27 @@ def _headline(i: int) -> float:
     return float(headline().calibrated_ratio.iloc[i])
 
 
+@lru_cache(maxsize=1)
+def _serving_pred():
+    from . import calibrate as cal
+    from .search import fitted_serving
+
+    return cal.predictions(cal.load_measurements(table="serving"), fitted_serving())
+
+
+def _serving_heldout(system: str, metric: str) -> float:
+    p = _serving_pred()
+    h = p[p.kv_fits & (p.split == "held-out") & (p.system == system)]
+    return float(h[f"{metric}_err_pct"].abs().median())
+
+
+@lru_cache(maxsize=1)
+def _ds_buys():
+    from . import search
+
+    return search.what_buys("deepseek-v3", 1024, 1024, search.SLA(2.0, 0.05), 50.0)["everything"]
+
+
 def _ledger(status: str) -> float:
     from .claims import status_counts
 
@@ -121,6 +142,10 @@ _WHY_E2E = ("like with like: an FP8 KV cache on both sides, each side at the lar
             "all-reduce from the engine's measured kernels, attention at its own dtype, visible HBM")
 _WHY_CAL = ("TP all-reduce from each engine's measured kernels and the HGX B200 8-GPU curves (no extrapolation), "
             "attention at its own dtype, visible HBM, per-engine KV memory rules")
+
+_WHY_SERVING = ("repeated measurements of one configuration counted once; attention-TP + EP workers sum their "
+                "experts with an all-reduce, not a full-batch all-to-all; memory checks keep the engine's 3 GB "
+                "workspace")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
@@ -167,6 +192,15 @@ CHANGES: tuple[Change, ...] = (
            lambda: _headline(1), _WHY_CAL),
     Change("headline.prefill", "07-validation", "calibrated B200 FP4 / H100 FP8 per GPU, 4K prefill", "x", 1.0,
            lambda: _headline(2), _WHY_CAL + "; H100 now holds the 4K prefill on one GPU"),
+    Change("serving.modelled_rows", "08-moe-disagg", "serving rows modelled", "count", 1.0,
+           lambda: float(len(_serving_pred())), _WHY_SERVING),
+    *(Change(f"serving.heldout.{sys_}.{m}_mdape", "08-moe-disagg", f"held-out {name} {m.upper()} MdAPE", "%", 1.0,
+             (lambda sys_=sys_, m=m: _serving_heldout(sys_, m)), _WHY_SERVING)
+      for sys_, name in (("b200_sxm", "B200"), ("gb200", "GB200")) for m in ("tpot", "ttft")),
+    Change("serving.ds.gb200_over_h100", "08-moe-disagg", "DeepSeek-R1 per GPU at 50 tok/s/user, GB200 NVL72 / H100 HGX",
+           "x", 1.0, lambda: float(_ds_buys()["GB200 NVL72"] / _ds_buys()["H100 HGX"]), _WHY_SERVING),
+    Change("serving.ds.gb200_over_b200", "08-moe-disagg", "DeepSeek-R1 per GPU at 50 tok/s/user, GB200 NVL72 / B200 HGX",
+           "x", 1.0, lambda: float(_ds_buys()["GB200 NVL72"] / _ds_buys()["B200 HGX"]), _WHY_SERVING),
     *(Change(f"ledger.{s}", "90-errata", f"ledger claims {s}", "count", 1.0, (lambda s=s: _ledger(s)),
              "the 405B table's swap cells are 70B figures; the document's sessions and block copies unchanged")
       for s in ("reproduced", "inconsistent", "not-derivable")),

@@ -1,11 +1,16 @@
 """Record what the previous edition of the book computed, for the chapters' "What changed" notes.
 
-Checks out ``--commit`` (default: 1ba107a, the edition before the correctness pass) into a temporary
-git worktree, runs the extraction below against *that* code, and writes
-``nvlmodel/data/previous_edition.csv`` (key, value, commit). The current values of the same keys are
-computed live by :mod:`nvlmodel.changelog`; the notes set the two side by side.
+Checks out ``--commit`` into a temporary git worktree, runs one extraction below (``--set``) against
+*that* code, and writes its keys into ``nvlmodel/data/previous_edition.csv`` (key, value, commit),
+keeping the other sets' rows. The current values of the same keys are computed live by
+:mod:`nvlmodel.changelog`; the notes set the two side by side. The sets and their editions:
 
-    python scripts/record_previous.py [--commit 1ba107a]
+* ``correctness`` (default commit 1ba107a, the edition before the correctness pass): chapters 1-7
+  and the errata;
+* ``serving`` (default commit 1a31b89, the edition before the step from measured kernels, the
+  deduplicated serving rows, the TEP all-reduce and the engine workspace): chapter 8.
+
+    python scripts/record_previous.py [--set correctness|serving] [--commit C]
 """
 
 from __future__ import annotations
@@ -65,10 +70,32 @@ print(json.dumps(out))
 '''
 
 
+EXTRACT_SERVING = r'''
+import json
+from nvlmodel import calibrate as cal, search
+d = cal.load_measurements(table="serving")
+p = cal.predictions(d, search.fitted_serving())
+out = {"serving.modelled_rows": len(p)}
+p = p[p.kv_fits]
+for system in ("b200_sxm", "gb200"):
+    h = p[(p.split == "held-out") & (p.system == system)]
+    for m in ("tpot", "ttft"):
+        out[f"serving.heldout.{system}.{m}_mdape"] = float(h[f"{m}_err_pct"].abs().median())
+buys = search.what_buys("deepseek-v3", 1024, 1024, search.SLA(2.0, 0.05), 50.0)["everything"]
+out["serving.ds.gb200_over_h100"] = float(buys["GB200 NVL72"] / buys["H100 HGX"])
+out["serving.ds.gb200_over_b200"] = float(buys["GB200 NVL72"] / buys["B200 HGX"])
+print(json.dumps(out))
+'''
+SETS = {"correctness": (EXTRACT, "1ba107a"), "serving": (EXTRACT_SERVING, "1a31b89")}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--commit", default="1ba107a")
+    p.add_argument("--set", choices=list(SETS), default="correctness", help="which edition's values to record")
+    p.add_argument("--commit", default=None, help="the edition's commit (default: the set's)")
     args = p.parse_args()
+    extract, default_commit = SETS[args.set]
+    args.commit = args.commit or default_commit
     commit = subprocess.run(["git", "rev-parse", "--short", args.commit], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,15 +103,21 @@ def main() -> None:
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True,
                        capture_output=True)
         try:
-            done = subprocess.run([sys.executable, "-c", EXTRACT], cwd=tree, check=True, capture_output=True,
+            done = subprocess.run([sys.executable, "-c", extract], cwd=tree, check=True, capture_output=True,
                                   text=True, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"})
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True)
     values = json.loads(done.stdout.strip().splitlines()[-1])
     out = ROOT / "nvlmodel" / "data" / "previous_edition.csv"
+    kept = []
+    if out.exists():
+        with open(out, newline="") as f:
+            kept = [r for r in csv.DictReader(f) if r["key"] not in values]
     with open(out, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["key", "value", "commit"])
+        for r in kept:
+            w.writerow([r["key"], r["value"], r["commit"]])
         for k, v in values.items():
             w.writerow([k, repr(float(v)), commit])
     print(f"wrote {len(values)} values of commit {commit} to {out.relative_to(ROOT)}")
