@@ -37,6 +37,8 @@ from pathlib import Path
 
 from curate_measurements import _field, run  # a sibling script: same source, same command line
 
+from nvlmodel.models import get_model
+
 MODELS = {
     "Qwen/Qwen3-32B": "qwen3-32b", "nvidia/Qwen3-32B-NVFP4": "qwen3-32b",
     "deepseek-ai/DeepSeek-R1": "deepseek-v3", "deepseek-ai/DeepSeek-V3": "deepseek-v3",
@@ -96,6 +98,12 @@ def curate(path: Path) -> list[dict]:
                 mtp, ep = tp, 1
             if mtp and ep and tp and mtp * ep != tp * adp:
                 note.append("parallelism fields disagree (moe_tp x ep != tp x attention_dp)")
+            heads = get_model(MODELS[r["model_path"]]).heads
+            for side, size in (("tp", tp), ("prefill_tp", prefill[0])):
+                if size and heads % size:
+                    note.append(f"recorded {side}={size} cannot be a tensor-parallel degree ({heads} attention heads "
+                                f"do not split {size} ways): probably the deployment's GPU count, its worker layout "
+                                "not recorded")
             if conc is None:
                 note.append("concurrency not recorded")
             rows.append({
