@@ -141,11 +141,12 @@ _WHY_ATT = "attention's Q.K^T and A.V run at the BF16 peak, not the FP4 peak of 
 _WHY_E2E = ("like with like: an FP8 KV cache on both sides, each side at the largest batch that fits, TP "
             "all-reduce from the engine's measured kernels, attention at its own dtype, visible HBM")
 _WHY_CAL = ("TP all-reduce from each engine's measured kernels and the HGX B200 8-GPU curves (no extrapolation), "
-            "attention at its own dtype, visible HBM, per-engine KV memory rules")
+            "attention at its own dtype, visible HBM, per-engine KV memory rules; since 1a31b89 an FP8 KV cache for "
+            "TensorRT-LLM's FP8/NVFP4 checkpoints and the engine's 3 GB workspace in every memory check")
 
 _WHY_SERVING = ("repeated measurements of one configuration counted once; attention-TP + EP workers sum their "
                 "experts with an all-reduce, not a full-batch all-to-all; memory checks keep the engine's 3 GB "
-                "workspace")
+                "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),

@@ -80,10 +80,15 @@ def test_kv_fits_by_hand():
     assert int((0.9 * visible - weights - ws) / 327_680) == 10_421
     assert cal.kv_fits(cal.Config(concurrency=5, **base))
     assert not cal.kv_fits(cal.Config(concurrency=6, **base))
-    # TensorRT-LLM: 0.9 x (85.52 GB - 70.55 GB - 3 GB) = 10.77 GB: 32,868 tokens, 16 fit, 17 do not.
+    # TensorRT-LLM: 0.9 x (85.52 GB - 70.55 GB - 3 GB) = 10.77 GB; an FP8 checkpoint keeps an FP8
+    # cache there (163,840 B/token): 65,737 tokens, 32 fit, 33 do not; with BF16 KV asked for, 16.
+    assert int(0.9 * (visible - weights - ws) / 163_840) == 65_737
+    assert cal.Config(concurrency=1, backend="trtllm", **base).kv_dtype == "fp8"
+    assert cal.kv_fits(cal.Config(concurrency=32, backend="trtllm", **base))
+    assert not cal.kv_fits(cal.Config(concurrency=33, backend="trtllm", **base))
     assert int(0.9 * (visible - weights - ws) / 327_680) == 32_868
-    assert cal.kv_fits(cal.Config(concurrency=16, backend="trtllm", **base))
-    assert not cal.kv_fits(cal.Config(concurrency=17, backend="trtllm", **base))
+    assert cal.kv_fits(cal.Config(concurrency=16, backend="trtllm", kv_dtype="bf16", **base))
+    assert not cal.kv_fits(cal.Config(concurrency=17, backend="trtllm", kv_dtype="bf16", **base))
     # An FP8 KV cache halves the bytes per token: 20,843 tokens under vLLM's rule, 10 sequences.
     assert cal.kv_fits(cal.Config(concurrency=10, kv_dtype="fp8", **base))
     assert not cal.kv_fits(cal.Config(concurrency=11, kv_dtype="fp8", **base))
@@ -99,7 +104,19 @@ def test_kv_dtype_column_reaches_the_config():
     row = d.iloc[[0]].copy()
     row["kv_dtype"] = "fp8"
     assert _config(next(row.itertuples())).kv_dtype == "fp8"
-    assert _config(next(d.iloc[[0]].itertuples())).kv_dtype == cal.ENGINE_MEMORY[d.backend.iloc[0]].kv_dtype
+    r0 = d.iloc[0]
+    assert _config(next(d.iloc[[0]].itertuples())).kv_dtype == cal.ENGINE_MEMORY[r0.backend].default_kv_dtype(
+        r0.precision, r0.model)
+
+
+def test_engine_kv_dtype_defaults_by_checkpoint():
+    """TensorRT-LLM keeps an FP8 cache for FP8 and NVFP4 checkpoints (not for BF16 or gpt-oss's
+    MXFP4 ones); vLLM and SGLang the model's dtype, BF16."""
+    trt = cal.ENGINE_MEMORY["trtllm"]
+    assert [trt.default_kv_dtype(p, "llama-3.1-70b") for p in ("bf16", "fp8", "fp4")] == ["bf16", "fp8", "fp8"]
+    assert trt.default_kv_dtype("fp4", "gpt-oss-120b") == "bf16"
+    for engine in ("vllm", "sglang"):
+        assert {cal.ENGINE_MEMORY[engine].default_kv_dtype(p, "deepseek-v3") for p in ("bf16", "fp8", "fp4")} == {"bf16"}
 
 
 def test_invalid_inputs_name_the_choices():

@@ -139,8 +139,9 @@ def test_nvfp4_deepseek_keeps_attention_in_fp8_and_gpt_oss_in_bf16():
 def test_kernel_times_leave_out_each_calls_measured_floor():
     cfg = Config("h200_sxm", "llama-3.1-70b", "fp8", 2, 8, 1024, 256, backend="trtllm")
     kt = kernel_times(cfg)
+    assert cfg.kv_dtype == "fp8"  # TensorRT-LLM keeps an FP8 checkpoint's cache in FP8
     s = k.step_time("h200_sxm", "trtllm", "llama-3.1-70b", "fp8", phase="decode", batch=8, tokens=1024 + 128,
-                    kv_dtype="bf16", tp=2)["total"]
+                    kv_dtype="fp8", tp=2)["total"]
     assert kt["dk"] == pytest.approx(s.seconds - s.floor) and kt["dkn"] == s.calls
     assert 0 < s.floor < s.seconds
 

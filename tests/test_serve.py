@@ -33,7 +33,7 @@ def test_step_cost_by_hand():
     from nvlmodel.hardware import get_gpu
     from nvlmodel.models import get_model
 
-    cfg = Config("b200_sxm", "llama-3.1-70b", "fp4", 4, 1, 1, 1, backend="trtllm")
+    cfg = Config("b200_sxm", "llama-3.1-70b", "fp4", 4, 1, 1, 1, backend="trtllm", kv_dtype="bf16")
     c = step_cost(cfg, CAL, max_tokens=64)
     m, g = get_model("llama-3.1-70b"), get_gpu("b200")
     kv = 32 * 3000 * m.kv_bytes_per_token_per_gpu(2.0, 4)  # BF16 KV
@@ -58,7 +58,7 @@ def test_memory_pressure_preempts_and_every_request_completes_once():
     """A small KV pool (memory_fraction) under 48 long requests: blocks run out, sequences are
     preempted and recomputed, blocks in use never exceed the pool (checked after every event), and
     every request still emits exactly its OSL tokens once."""
-    d = Deployment(**{**B200, "tp": 1}, memory_fraction=0.3)
+    d = Deployment(**{**B200, "tp": 1}, memory_fraction=0.3, kv_dtype="bf16")
     assert d.pool_blocks() * 16 < 48 * 3000  # the pool holds far fewer than 48 prompts
     reqs = Workload(isl=3000, osl=400, spread=0.5).generate(96, seed=3)
     res = simulate(d, reqs, concurrency=48, check=True)

@@ -89,10 +89,11 @@ def test_alltoall_measured_and_modelled():
 
 def test_disagg_ttft_components_by_hand():
     c = cal.Config("gb200", "deepseek-v3", "fp8", 1, 256, 8192, 1024, backend="trtllm", mode="disagg", attention_dp=8,
-                   ep=8, workers=1, prefill_tp=1, prefill_attention_dp=4, prefill_ep=4, prefill_workers=2)
+                   ep=8, workers=1, prefill_tp=1, prefill_attention_dp=4, prefill_ep=4, prefill_workers=2,
+                   kv_dtype="bf16")
     calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.004, t_req=0.1, q=0.5)
     parts = cal.components(c, calib)
-    # the prompt's KV: 8,192 tokens x 61 layers x 576 latent x 1 byte (TRT-LLM default BF16 KV: 2 bytes), once over NVLink
+    # the prompt's KV: 8,192 tokens x 61 layers x 576 latent x 2 bytes (BF16 KV asked for), once over NVLink
     kv = 8192 * 61 * 576 * 2.0
     assert parts["kv_transfer_s"] == pytest.approx(kv / 900e9)
     p = prefill("gb200", "deepseek-v3", "fp8", prompt=8192, tp=1, attention_dp=4, ep=4, kv_bytes_per_element=2.0)

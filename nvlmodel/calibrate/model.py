@@ -37,24 +37,37 @@ KV_DTYPES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
 
 @dataclass(frozen=True)
 class EngineMemory:
-    """How an engine sizes its KV cache, by default: the KV dtype when none is asked for, and the
-    fraction of memory it takes, applied to all of HBM (``of="capacity"``) or to what the weights
-    leave free (``of="free"``)."""
+    """How an engine sizes its KV cache, by default: the KV dtype when none is asked for (of an
+    unquantized checkpoint, and of an FP8 or NVFP4 one: ``kv_dtype_quantized``), and the fraction of
+    memory it takes, applied to all of HBM (``of="capacity"``) or to what the weights leave free
+    (``of="free"``)."""
 
     kv_dtype: str
     memory_fraction: float
     of: str
     source: str
+    kv_dtype_quantized: str | None = None  # None: the same as kv_dtype
+
+    def default_kv_dtype(self, precision: str, model: str) -> str:
+        """The KV dtype the engine keeps for a ``precision`` checkpoint of ``model`` (MXFP4 ones,
+        gpt-oss's, count as unquantized: their attention is BF16)."""
+        quantized = precision in ("fp8", "fp4") and (model, precision) not in EXPERT_FORMAT
+        return (self.kv_dtype_quantized or self.kv_dtype) if quantized else self.kv_dtype
 
 
-#: Per-engine defaults (the measurements record neither KV dtype nor memory settings). Every engine
-#: keeps a BF16 KV cache unless told otherwise; a row's ``kv_dtype`` column overrides it.
+#: Per-engine defaults (the measurements record neither KV dtype nor memory settings); a row's
+#: ``kv_dtype`` column overrides them. vLLM and SGLang keep the model's dtype (``auto``: BF16);
+#: TensorRT-LLM inherits the checkpoint's KV quantization, FP8 for NVIDIA's FP8 and NVFP4
+#: checkpoints, as aiconfigurator assumes when it reproduces these measurements.
 ENGINE_MEMORY: dict[str, EngineMemory] = {
-    "vllm": EngineMemory("bf16", 0.90, "capacity", "vLLM gpu_memory_utilization default 0.9, of total HBM"),
+    "vllm": EngineMemory("bf16", 0.90, "capacity", "vLLM gpu_memory_utilization default 0.9, of total HBM; "
+                                                   "kv_cache_dtype auto = the model's dtype"),
     "trtllm": EngineMemory("bf16", 0.90, "free", "TensorRT-LLM KvCacheConfig free_gpu_memory_fraction default "
-                                                  "0.9, of the memory left after weights"),
+                                                  "0.9, of the memory left after weights; KV dtype auto = the "
+                                                  "checkpoint's: FP8 for FP8/NVFP4 checkpoints (aiconfigurator's "
+                                                  "quant-mode inference)", kv_dtype_quantized="fp8"),
     "sglang": EngineMemory("bf16", 0.88, "capacity", "SGLang mem_fraction_static, chosen by GPU size; 0.88 "
-                                                     "assumed for 80-192 GB GPUs"),
+                                                     "assumed for 80-192 GB GPUs; kv_cache_dtype auto"),
 }
 METRICS: tuple[str, ...] = ("tpot", "ttft")
 #: Where a step time comes from (:attr:`Calibration.step`).
@@ -65,7 +78,8 @@ def engine_memory_table() -> "pd.DataFrame":  # noqa: F821
     """The per-engine KV memory defaults (:data:`ENGINE_MEMORY`), one row per engine."""
     import pandas as pd
 
-    return pd.DataFrame([{"engine": k, "KV dtype": e.kv_dtype, "memory fraction": e.memory_fraction,
+    return pd.DataFrame([{"engine": k, "KV dtype": e.kv_dtype, "KV dtype, FP8/NVFP4 checkpoint":
+                          e.kv_dtype_quantized or e.kv_dtype, "memory fraction": e.memory_fraction,
                           "fraction of": "all HBM" if e.of == "capacity" else "HBM left after weights",
                           "source": e.source} for k, e in ENGINE_MEMORY.items()])
 
@@ -147,7 +161,7 @@ class Config:
             raise ValueError("a worker of more than 72 GPUs does not fit in one GB200 NVL72 rack")
         engine = ENGINE_MEMORY[require_choice("backend", self.backend, ENGINE_MEMORY)]
         if self.kv_dtype is None:
-            object.__setattr__(self, "kv_dtype", engine.kv_dtype)
+            object.__setattr__(self, "kv_dtype", engine.default_kv_dtype(self.precision, m.key))
         require_choice("kv_dtype", self.kv_dtype, KV_DTYPES)
         if self.memory_fraction is None:
             object.__setattr__(self, "memory_fraction", engine.memory_fraction)
