@@ -215,3 +215,24 @@ def test_cli_serve_one_scenario(capsys):
 
     assert main(["serve", "--tp", "4", "--requests", "20", "--concurrency", "4", "--osl", "16"]) == 0
     assert "goodput_tokens_per_s_per_gpu" in capsys.readouterr().out
+
+
+def test_kernel_calibration_reaches_the_simulation():
+    """A calibration whose steps come from measured kernels builds the simulation's step tables from
+    the same kernels (not silently the roofline): a lone decode step and a lone prefill agree with
+    the static model's within the linearisation of attention (10 %); where the kernel tables do not
+    cover the worker (FP4 on Hopper) the roofline stands in, as in the static model."""
+    from dataclasses import replace
+
+    from nvlmodel.calibrate import step_times
+
+    kcal = replace(CAL, step="kernels", t_launch=2e-6)
+    for b in (4, 32, 128):
+        c = Config("b200_sxm", "llama-3.1-70b", "fp4", 4, b, 1024, 1024, backend="trtllm")
+        sc = step_cost(c, kcal, max_tokens=1024)
+        decode, fill, source = step_times(c, kcal)
+        assert source == "kernels" and sc.k_mem == 0 and not any(sc.weights)
+        assert sc.step(b, b * (1024 + 512)) == pytest.approx(decode, rel=0.10)
+        assert sc.step(0, 0, [(0, 1024)]) == pytest.approx(fill + kcal.t_step, rel=0.10)  # step() adds t_step
+    hopper = Config("h100_sxm", "llama-3.1-70b", "fp4", 4, 8, 1024, 1024, backend="trtllm")
+    assert any(step_cost(hopper, kcal, max_tokens=64).weights)  # the roofline's tables

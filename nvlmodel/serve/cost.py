@@ -17,6 +17,11 @@ and ``C`` evenly over its ranks. One decode step of ``B`` sequences at context `
 :func:`nvlmodel.roofline.decode_step`'s, and a lone prompt's prefill exactly
 :func:`nvlmodel.roofline.prefill`'s, plus ``t_step``. Sliding-window layers (gpt-oss) are
 linearised at a reference context (their KV and attention stop growing at the window).
+
+A calibration whose steps come from measured kernels (``Calibration(step="kernels")``) gets tables
+of the same form from the kernels (:func:`kernel_step_cost`): ``G[T]`` the measured linear layers,
+attention linear in the context read, no memory terms; the roofline stands in where the kernel
+tables do not cover the worker, as in :func:`nvlmodel.calibrate.step_times`.
 """
 
 from __future__ import annotations
@@ -114,11 +119,17 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
               reference_context: int = 4096) -> StepCost:
     """The :class:`StepCost` of ``config``'s decoding workers (or with ``prefill`` its prefill
     workers, :meth:`nvlmodel.calibrate.Config.shape`) at ``calibration``, for steps of up to
-    ``max_tokens`` tokens. ``reference_context`` linearises sliding-window layers."""
+    ``max_tokens`` tokens. ``reference_context`` linearises sliding-window layers (and, for a
+    calibration whose steps come from measured kernels, attention: :func:`kernel_step_cost`)."""
     require_positive_int("max_tokens", max_tokens)
     require_positive_int("reference_context", reference_context)
     if not isinstance(calibration, Calibration):
         raise TypeError(f"calibration must be a nvlmodel.calibrate.Calibration, got {type(calibration).__name__}")
+    if calibration.step == "kernels":
+        kc = kernel_step_cost(config, calibration, prefill=prefill, max_tokens=max_tokens,
+                              reference_context=reference_context)
+        if kc is not None:
+            return kc
     tp, adp, ep = config.shape(prefill)
     m = get_model(config.model)
     g = get_gpu(config.gpu)
@@ -141,3 +152,52 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
                     gemm=np.concatenate([pad, np.broadcast_to(d.t_compute, tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
                     k_mem=k_mem, k_attn=k_attn, k_pair=k_pair, max_tokens=max_tokens)
+
+
+#: The batch at which decode attention from measured kernels is linearised (sequences per rank).
+KERNEL_REFERENCE_BATCH = 32
+
+
+def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,
+                     reference_context: int = 4096) -> "StepCost | None":
+    """The :class:`StepCost` of a calibration whose steps come from measured kernels
+    (:func:`nvlmodel.kernels.step_time`), or None where the kernel tables do not cover the worker
+    (the roofline then stands in, as in the static model). ``gemm[T]`` holds the step's linear
+    layers (projections, MLPs or the MoE block, LM head) over ``T`` tokens, each kernel call's lone
+    fixed cost replaced by the calibration's ``t_launch``; attention is linear in the context it
+    reads: per context token of a decode sequence (``k_attn``) and per (query, key) pair of a
+    prefill chunk (``k_pair``), from the measured kernels at ``reference_context`` (decode at
+    :data:`KERNEL_REFERENCE_BATCH` sequences per rank). Weights and KV bytes are inside the kernel
+    times, so the memory terms are zero. A lone decode step of ``B`` sequences matches the static
+    model's kernel step (:func:`nvlmodel.calibrate.step_times`) up to attention's linearisation."""
+    from ..kernels import attention_time, mla_time, step_time
+
+    tp, adp, ep = config.shape(prefill)
+    m = get_model(config.model)
+    tokens = np.arange(1, max_tokens + 1, dtype=float)
+    common = dict(kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp, ep=ep)
+    try:
+        parts = step_time(config.system, config.backend, m, config.precision, phase="decode", batch=tokens / adp,
+                          tokens=reference_context, **common)
+        L, b = float(reference_context), float(KERNEL_REFERENCE_BATCH)
+        if m.mla is not None:
+            gemm_type = "bfloat16" if config.precision == "bf16" else "fp8_block"
+            one = dict(heads=m.heads // tp, kv_dtype=config.kv_dtype, gemm_type=gemm_type)
+            dec = mla_time(config.system, config.backend, "decode", batch=b, tokens=L, **one).seconds * m.layers
+            pre = mla_time(config.system, config.backend, "prefill", batch=1, tokens=L, **one).seconds * m.layers
+        else:
+            one = dict(head_dim=m.head_dim, heads=m.heads / tp, kv_heads=m.kv_heads_per_gpu(tp), kv_dtype=config.kv_dtype)
+            layers = float(m._attended(L)) / L  # sliding-window layers count as a fraction of a full one at L
+            dec = attention_time(config.system, config.backend, "decode", batch=b, tokens=L, **one).seconds * layers
+            pre = attention_time(config.system, config.backend, "prefill", batch=1, tokens=L, **one).seconds * layers
+    except ValueError:
+        return None
+    linear = parts["gemm"] + parts["lm_head"] + (parts["moe"] if "moe" in parts else 0.0 * parts["gemm"])
+    gemm = linear.seconds - linear.floor + calibration.t_launch * linear.calls
+    pad = np.zeros(1)
+    comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
+    return StepCost(t_step=require_positive("t_step", calibration.t_step, allow_zero=True),
+                    weights=np.zeros(max_tokens + 1).tolist(),
+                    gemm=np.concatenate([pad, np.broadcast_to(gemm, tokens.shape)]).tolist(),
+                    comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
+                    k_mem=0.0, k_attn=dec / (b * L) / adp, k_pair=pre / (L * L / 2) / adp, max_tokens=max_tokens)
