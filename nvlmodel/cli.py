@@ -132,7 +132,7 @@ def _best(args: argparse.Namespace) -> int:
 
     sla = search.SLA(args.ttft_ms / 1e3, args.tpot_ms / 1e3)
     front = search.best(args.model, args.isl, args.osl, sla, systems=tuple(args.systems), max_gpus=args.max_gpus,
-                        price_per_gpu_hour=args.price_per_gpu_hour)
+                        price_per_gpu_hour=args.price_per_gpu_hour, calibrations=search.fitted_serving(args.step))
     print(f"{front.attrs['candidates']:,} candidate deployments of {args.model}, ISL {args.isl}, OSL {args.osl}; "
           f"SLA TTFT <= {args.ttft_ms:g} ms, TPOT <= {args.tpot_ms:g} ms")
     if front.empty:
@@ -140,7 +140,7 @@ def _best(args: argparse.Namespace) -> int:
         return 1
     cols = ["system", "precision", "mode", "prefill_shape", "decode_shape", "batch", "prefill_workers",
             "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule",
-            "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else []) + ["extrapolated"]
+            "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else []) + ["step_source", "extrapolated"]
     _print_frame(front[cols])
     print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
           "gpu_h_per_mtok: GPU-hours per million output tokens"
@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--systems", nargs="+", default=list(SEARCH_SYSTEMS), choices=list(SEARCH_SYSTEMS),
                    help="systems to search (default: all)")
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
+    b.add_argument("--step", choices=["roofline", "kernels"], default="roofline",
+                   help="step times from the calibrated roofline (default) or from the engines' measured kernels")
     b.add_argument("--price-per-gpu-hour", type=float, default=None,
                    help="your price per GPU-hour, any currency: adds cost per million output tokens (no default)")
     b.set_defaults(func=_best)

@@ -245,6 +245,9 @@ def test_cli_runs_offline(capsys):
     assert main(["calibrate"]) == 0
     out = capsys.readouterr().out
     assert "held-out" in out and "trtllm@2026-04-06" in out
+    assert main(["calibrate", "--step", "kernels", "--by", "split", "step_source"]) == 0
+    out = capsys.readouterr().out
+    assert "steps from the kernels" in out and "t_launch_us" in out
 
 
 def test_own_measurements_round_trip_and_missing_columns(tmp_path):

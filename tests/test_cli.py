@@ -68,3 +68,12 @@ def test_help_explains_each_option(capsys):
     out = capsys.readouterr().out
     for option in ("--gpu", "--model", "--format", "--preset", "--batch", "--context", "--kv-bytes", "--tp"):
         assert option in out
+
+
+def test_best_on_h200_with_either_step(capsys):
+    """H200 HGX is searchable, and the step model is a choice the output names per point."""
+    assert main(["best", "--model", "qwen3-32b", "--systems", "h200_sxm", "--max-gpus", "8", "--step", "kernels"]) == 0
+    out = capsys.readouterr().out
+    assert "H200 HGX" in out and "kernels" in out and "extrapolated" in out
+    assert main(["best", "--model", "deepseek-r1", "--systems", "h100_sxm", "--max-gpus", "8"]) == 1
+    assert "no deployment fits in memory" in capsys.readouterr().out

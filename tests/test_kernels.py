@@ -175,3 +175,10 @@ def test_curation_rebuilds_the_kernel_tables(tmp_path):
     for name in ("kernel_gemm.csv", "kernel_attention_decode.csv", "kernel_attention_prefill.csv", "kernel_moe.csv",
                  "kernel_mla.csv"):
         assert (tmp_path / name).read_text() == (root / "nvlmodel" / "data" / name).read_text(), name
+
+
+def test_kernel_calibration_keeps_the_roofline_fractions_for_uncovered_rows():
+    d = load_measurements()
+    roof, kern = fit_engines(d), fit_engines(d, step="kernels")
+    for engine in roof:
+        assert (kern[engine].bandwidth, kern[engine].compute) == (roof[engine].bandwidth, roof[engine].compute)

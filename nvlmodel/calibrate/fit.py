@@ -52,15 +52,16 @@ def _nnls_relative(y: np.ndarray, b: np.ndarray, *cols: np.ndarray) -> tuple[np.
     return x0, x1
 
 
-def _fit_terms(t, step: str = "roofline") -> Calibration:
+def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None = None) -> Calibration:
     """Grid over (bandwidth, compute); closed-form fixed costs and q at each point; the least total
-    squared relative error of TPOT and TTFT. Vectorised over the compute axis. With ``step=
-    "kernels"`` the steps come from measured kernels and the fractions only move rows the kernel
-    tables do not cover (with none such, the grid's first point is kept)."""
-    ec = GRID[:, None]
+    squared relative error of TPOT and TTFT. Vectorised over the compute axis. ``fractions`` fixes
+    (bandwidth, compute) instead of searching them. With ``step="kernels"`` the steps come from
+    measured kernels, and the fractions only serve rows the kernel tables do not cover."""
+    grid_b, ec = (GRID, GRID[:, None]) if fractions is None else (np.array([fractions[0]]),
+                                                                   np.array([[fractions[1]]]))
     best = None
     kernel_rows = np.isfinite(t["dk"]) & np.isfinite(t["pk"]) if step == "kernels" else np.zeros(len(t["dm"]), bool)
-    for eb in GRID:
+    for eb in grid_b:
         decode, p = _steps(t, eb, ec, step)
         base = decode + t["mix"] * p
         if kernel_rows.any():  # a cost per step and one per kernel call (decode, and the prefills mixed in)
@@ -77,7 +78,7 @@ def _fit_terms(t, step: str = "roofline") -> Calibration:
         loss = np.sum((tpot / t["tpot"] - 1) ** 2, axis=1) + np.sum((ttft / t["ttft"] - 1) ** 2, axis=1)
         i = int(np.argmin(loss))
         if best is None or loss[i] < best[1]:
-            best = (Calibration(float(eb), float(GRID[i]), float(t_step[i]), float(t_req[i]), float(q[i]), step,
+            best = (Calibration(float(eb), float(ec[i, 0]), float(t_step[i]), float(t_req[i]), float(q[i]), step,
                                 float(t_launch[i])), float(loss[i]))
     return best[0]
 
@@ -86,7 +87,9 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
     """Fit one :class:`Calibration` to ``rows`` (measured TPOT and TTFT): for every (bandwidth,
     compute) on :data:`GRID`, the fixed costs and ``q`` that minimise the squared relative error
     in closed form; the grid point with the least total squared relative error of TPOT and TTFT.
-    ``step``: steps from the roofline or from measured kernels (:data:`STEP_MODELS`).
+    ``step``: steps from the roofline or from measured kernels (:data:`STEP_MODELS`; then the
+    fractions are the roofline fit's on the same rows, for rows the kernel tables do not cover, and
+    the per-step, per-call and per-request costs and ``q`` are fitted with the kernel steps).
     Refuses rows of a held-out system or whose KV cache does not fit."""
     require_choice("step", step, STEP_MODELS)
     if len(rows) < 5:
@@ -97,7 +100,12 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
                          f"{', '.join(CALIBRATION_SYSTEMS)}")
     if not rows.kv_fits.all():
         raise ValueError("refusing to fit rows whose KV cache does not fit (kv_fits is false)")
-    return _fit_terms(_terms(rows, step), step)
+    if step == "roofline":
+        return _fit_terms(_terms(rows))
+    # kernels: the fractions are the roofline's on the same rows (they serve the rows the kernel
+    # tables do not cover); the overheads are fitted with the kernel steps
+    roof = _fit_terms(_terms(rows))
+    return _fit_terms(_terms(rows, step), step, (roof.bandwidth, roof.compute))
 
 
 def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[str, Calibration]:  # noqa: F821
