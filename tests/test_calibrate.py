@@ -289,3 +289,15 @@ def test_measured_ratio_and_tables_take_their_measurements():
     slower.loc[b200, "tpot_ms"] *= 2  # every B200 FP4 step twice as long: half the rate
     assert cal.measured_ratio(measurements=slower).to_numpy() == pytest.approx(base.to_numpy() / 2)
     assert list(cal.calibration_table(d).engine) == list(cal.calibration_table().engine)
+
+
+def test_config_resolves_names_once():
+    """The model alias and the system become objects when the config is made; everything below
+    reads them (no second look-up by name)."""
+    from nvlmodel.hardware import get_gpu
+    from nvlmodel.models import get_model
+
+    c = cal.Config("gb200", "deepseek-r1", "fp4", 8, 4, 1024, 1024, backend="trtllm", ep=8)
+    assert c.model == "deepseek-v3" and c.arch is get_model("deepseek-v3")
+    assert c.gpu_spec == get_gpu("gb200-b200") and c.gpu == "gb200-b200"
+    assert "arch" not in repr(c) and c == cal.Config("gb200", "deepseek-v3", "fp4", 8, 4, 1024, 1024, backend="trtllm", ep=8)

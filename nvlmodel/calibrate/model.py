@@ -4,15 +4,15 @@ engine's measured TP all-reduce and five fitted parameters (see :mod:`nvlmodel.c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..collectives import engine_allreduce, moe_alltoall
-from ..hardware import NIC_BANDWIDTH, get_gpu
+from ..hardware import NIC_BANDWIDTH, GPUSpec, get_gpu
 from ..document import WORKSPACE_BYTES
 from ..kvbm import kv_capacity
-from ..models import get_model
+from ..models import ModelArch, get_model
 from ..roofline import Efficiency, decode_step, prefill, require_parallel
 from ..units import require_choice, require_positive, require_positive_int
 
@@ -119,7 +119,11 @@ class Config:
     :func:`nvlmodel.roofline.require_parallel`); ``concurrency`` requests are in flight over
     ``workers`` such workers. ``mode="agg"``: each worker prefills and decodes. ``mode="disagg"``:
     the ``tp``/``attention_dp``/``ep`` worker(s) decode, and ``prefill_workers`` workers of
-    ``prefill_tp x prefill_attention_dp`` GPUs (``prefill_ep``) prefill."""
+    ``prefill_tp x prefill_attention_dp`` GPUs (``prefill_ep``) prefill.
+
+    Names are resolved once, here: ``arch`` is the model's :class:`~nvlmodel.models.ModelArch`
+    (``model`` keeps its registry key, aliases resolved) and ``gpu_spec`` the system's
+    :class:`~nvlmodel.hardware.GPUSpec`; everything below takes the objects."""
 
     system: str
     model: str
@@ -139,10 +143,14 @@ class Config:
     prefill_attention_dp: int = 1
     prefill_ep: int = 1
     prefill_workers: int = 1
+    arch: ModelArch = field(init=False, repr=False, compare=False)
+    gpu_spec: GPUSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         require_choice("system", self.system, SYSTEMS)
         m = get_model(self.model)
+        object.__setattr__(self, "model", m.key)
+        object.__setattr__(self, "arch", m)
         require_choice("precision", self.precision, WEIGHT_FORMAT)
         require_choice("mode", self.mode, MODES)
         for what in ("tp", "concurrency", "isl", "osl", "attention_dp", "ep", "workers", "prefill_attention_dp",
@@ -152,6 +160,7 @@ class Config:
             object.__setattr__(self, "prefill_tp", self.tp)
         require_positive_int("prefill_tp", self.prefill_tp)
         gpu = get_gpu(SYSTEMS[self.system])
+        object.__setattr__(self, "gpu_spec", gpu)
         gpu.require_tp(self.tp)
         require_parallel(m, self.tp, self.attention_dp, self.ep)
         if self.mode == "disagg":
@@ -193,7 +202,7 @@ class Config:
     def fp4_mode(self) -> str:
         """FP4 weights run W4A4 where the GPU has FP4 tensor cores, else as W4A16 (Hopper: weights
         dequantized to BF16, as vLLM's and TensorRT-LLM's MXFP4 kernels do there)."""
-        return "w4a4" if get_gpu(self.gpu).fp4_dense_flops else "w4a16"
+        return "w4a4" if self.gpu_spec.fp4_dense_flops else "w4a16"
 
     @property
     def gpus(self) -> int:
@@ -237,7 +246,7 @@ def comm_time(config: Config, tokens, *, prefill: bool = False):
     >>> round(comm_time(tep, 1) / one)  # 2 x 3 dense layers + 58 attention + 58 expert all-reduces, no all-to-all
     122
     """
-    m = get_model(config.model)
+    m = config.arch
     tp, adp, ep = config.shape(prefill)
     tokens = np.asarray(tokens, dtype=float)
     msg = tokens * m.hidden * 2.0
@@ -261,10 +270,10 @@ def kv_transfer_time(config: Config) -> float:
     at one 400 Gb/s NIC between HGX nodes (:data:`KV_TRANSFER_LINK`). Zero in aggregated serving."""
     if config.mode == "agg":
         return 0.0
-    m = get_model(config.model)
+    m = config.arch
     bytes_ = m.kv_bytes_per_sequence_per_gpu(config.isl, config.kv_bytes_per_element, 1)
     streams = 1 if m.mla is not None else max(1, min(config.prefill_tp, config.tp, m.kv_heads))
-    link = (get_gpu(config.gpu).nvlink_bw_per_direction if KV_TRANSFER_LINK[config.system] == "nvlink"
+    link = (config.gpu_spec.nvlink_bw_per_direction if KV_TRANSFER_LINK[config.system] == "nvlink"
             else NIC_BANDWIDTH["connectx-7"])
     return float(bytes_ / (streams * link))
 
@@ -284,7 +293,7 @@ def kv_capacity_of(config: Config, prefill: bool = False) -> "float | None":
     (:func:`nvlmodel.kvbm.kv_capacity`); None when the weights and workspace alone take the budget."""
     tp, adp, _ = config.shape(prefill)
     try:
-        cap = kv_capacity(config.gpu, config.model, config.weight_format,
+        cap = kv_capacity(config.gpu_spec, config.arch, config.weight_format,
                           kv_bytes_per_element=config.kv_bytes_per_element, tp=tp, num_gpus=tp * adp,
                           workspace_bytes=ENGINE_WORKSPACE_BYTES, memory_fraction=config.memory_fraction,
                           fraction_of=config.memory_fraction_of, attention_dp=adp,
@@ -321,10 +330,10 @@ def kernel_times(config: Config, batch=None) -> dict:
     tp, adp, ep = config.shape()
     common = dict(kv_dtype=config.kv_dtype)
     try:
-        d = step_time(config.system, config.backend, config.model, config.precision, phase="decode",
+        d = step_time(config.system, config.backend, config.arch, config.precision, phase="decode",
                       batch=b, tokens=config.isl + config.osl // 2, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
         tp, adp, ep = config.shape(prefill=True)
-        p = step_time(config.system, config.backend, config.model, config.precision, phase="prefill", batch=1,
+        p = step_time(config.system, config.backend, config.arch, config.precision, phase="prefill", batch=1,
                       tokens=config.isl, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
     except ValueError:
         return _NO_KERNELS(np.shape(b))
@@ -358,10 +367,10 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     common = dict(kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
                   expert_format=config.expert_format)
     b = config.batch_per_rank if batch is None else batch
-    d = decode_step(config.gpu, config.model, config.weight_format, batch=b, context=config.isl + config.osl // 2,
+    d = decode_step(config.gpu_spec, config.arch, config.weight_format, batch=b, context=config.isl + config.osl // 2,
                     tp=config.tp, attention_dp=config.attention_dp, ep=config.ep, **common)
     tp, adp, ep = config.shape(prefill=True)
-    p = prefill(config.gpu, config.model, config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
+    p = prefill(config.gpu_spec, config.arch, config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
                 **common)
     t = {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, b),
          "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=True),

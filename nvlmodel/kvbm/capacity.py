@@ -8,7 +8,7 @@ from ..document import B200_CONFIG, FORMAT_FOR, LLAMA_405B_CONFIG, NVL72_CONFIG,
 from dataclasses import dataclass
 
 from ..fp4 import get_format
-from ..hardware import PRESETS, get_gpu
+from ..hardware import PRESETS, GPUSpec, get_gpu
 from ..models import ModelArch, get_model
 from ..premises import Premises, as_premises
 from ..units import GB, TB, require_choice, require_positive, require_positive_int
@@ -64,7 +64,7 @@ class KVCapacity:
     sessions: float  # total_tokens / session_tokens
 
 
-def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_format: str = "nvfp4", *,
+def kv_capacity(gpu: "str | GPUSpec", model: str | ModelArch = "llama-3.1-405b", weight_format: str = "nvfp4", *,
                 kv_bytes_per_element: float = 1.0, tp: int = 8, num_gpus: int = 72,
                 premises: "str | Premises" = "datasheet",
                 workspace_bytes: float = WORKSPACE_BYTES, session_tokens: int = SESSION_TOKENS,
@@ -88,7 +88,7 @@ def kv_capacity(gpu: str, model: str | ModelArch = "llama-3.1-405b", weight_form
     ``tokens_per_replica`` is what the whole worker holds.
     Raises ``ValueError`` when the weights do not fit or ``tp`` exceeds the NVLink domain."""
     p = as_premises(premises)
-    g = get_gpu(gpu, p)
+    g = gpu if isinstance(gpu, GPUSpec) else get_gpu(gpu, p)
     m = model if isinstance(model, ModelArch) else get_model(model)
     for what, v in (("tp", tp), ("num_gpus", num_gpus), ("session_tokens", session_tokens)):
         require_positive_int(what, v)

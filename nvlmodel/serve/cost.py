@@ -31,8 +31,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import Calibration, Config, comm_time
-from ..hardware import get_gpu
-from ..models import get_model
 from ..roofline import Efficiency, _attention_dtype, decode_step
 from ..units import require_positive, require_positive_int
 
@@ -131,11 +129,10 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
         if kc is not None:
             return kc
     tp, adp, ep = config.shape(prefill)
-    m = get_model(config.model)
-    g = get_gpu(config.gpu)
+    m, g = config.arch, config.gpu_spec
     eff = Efficiency(calibration.compute, calibration.bandwidth)
     tokens = np.arange(1, max_tokens + 1, dtype=float)
-    d = decode_step(config.gpu, m, config.weight_format, batch=tokens / adp, context=0, tp=tp, attention_dp=adp,
+    d = decode_step(g, m, config.weight_format, batch=tokens / adp, context=0, tp=tp, attention_dp=adp,
                     ep=ep, kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
                     expert_format=config.expert_format, efficiency=eff)
     pad = np.zeros(1)
@@ -173,7 +170,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     from ..kernels import attention_time, mla_time, step_time
 
     tp, adp, ep = config.shape(prefill)
-    m = get_model(config.model)
+    m = config.arch
     tokens = np.arange(1, max_tokens + 1, dtype=float)
     common = dict(kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp, ep=ep)
     try:

@@ -14,9 +14,8 @@ import numpy as np
 from ..calibrate import Calibration, Config, fitted
 from ..calibrate.model import ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, kv_capacity_of, kv_transfer_time
 from ..gang import make_scheduler
-from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_gpu, get_superchip
+from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
 from ..kvbm.routing import POLICIES
-from ..models import get_model
 from ..units import GB, require_choice, require_positive, require_positive_int
 from .cost import StepCost, step_cost
 from .workload import Requests
@@ -323,7 +322,7 @@ class _Sim:
         self.bs = bs = d.block_size
         self.t_req = cal.t_req
         max_tokens = max(d.token_budget, d.max_seqs)
-        m = get_model(c.model)
+        m = c.arch
         # seconds per token of one GPU's KV shard over each tier's link; tier capacities in tokens
         shard = m.kv_bytes_per_token_per_gpu(c.kv_bytes_per_element, c.tp)
         # workers, placed by the gang scheduler of chapter 5
@@ -348,7 +347,7 @@ class _Sim:
                 (self.entry_pool if (prefill or c.mode == "agg") else self.decode_pool).append(i)
                 if c.mode == "agg":
                     self.decode_pool.append(i)
-        g = get_gpu(c.gpu)
+        g = c.gpu_spec
         host_bw = get_superchip("gb200").c2c_bw_total / 4 if c.system == "gb200" else PCIE5_X16_BANDWIDTH
         self.tier_s_per_token = {"peer": shard / g.nvlink_bw_per_direction, "switch": shard / g.nvlink_bw_per_direction,
                                  "host": shard / host_bw, "disk": shard / DISK_PER_GPU}
