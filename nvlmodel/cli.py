@@ -35,6 +35,148 @@ def _spec(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- input checks: every value a user gives is checked before any work starts ---------------
+
+#: The most requests one simulated scenario may ask for: about 264 bytes each are allocated before
+#: the first event, so this bounds a run at about half a gigabyte.
+MAX_REQUESTS = 2_000_000
+#: The largest file a reader accepts (scenario CSVs).
+MAX_INPUT_BYTES = 16 * 2**20
+
+
+def _positive(what: str, value, *, allow_zero: bool = False):
+    """A finite number > 0 (>= 0 with ``allow_zero``), named by its option in the error."""
+    import math
+
+    if value is None or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{what} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return value
+
+
+def _context(model: str, tokens: int, what: str) -> None:
+    """``tokens`` of context fit ``model``'s maximum context."""
+    from .models import get_model
+
+    m = get_model(model)
+    if tokens > m.max_context:
+        raise ValueError(f"{what} = {tokens:,} tokens exceeds {m.name}'s maximum context of {m.max_context:,}")
+
+
+def _check_out(path: str) -> None:
+    """``--out`` names a file this process can create or replace: its folder exists and is
+    writable, and it is not a folder itself. Checked before the work, so a run is never lost to a
+    bad path."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"--out {path}: is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise ValueError(f"--out {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--out {path}: folder {folder} is not writable")
+
+
+def _write_atomic(frame, path: str) -> None:
+    """Write ``frame`` as CSV to ``path`` through a temporary file in the same folder, renamed over
+    ``path`` only once complete: a failed write leaves any previous file as it was (a symlink at
+    ``path`` is replaced, not followed)."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".nvlmodel-", suffix=".csv", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            frame.to_csv(f, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read_regular(path: str) -> str:
+    """The text of a regular file of at most :data:`MAX_INPUT_BYTES` (not a device, FIFO or folder)."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {path!r}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path!r} is not a regular file")
+    if st.st_size > MAX_INPUT_BYTES:
+        raise ValueError(f"{path!r} is {st.st_size / 2**20:.0f} MiB; at most {MAX_INPUT_BYTES // 2**20} MiB")
+    with open(path, encoding="utf-8", errors="strict") as f:
+        return f.read()
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Every option of the chosen command, checked before any work (raises ValueError naming it)."""
+    cmd = args.command
+    if cmd == "roofline":
+        for b in args.batch:
+            _positive("--batch", b)
+        _positive("--context", args.context, allow_zero=True)
+        _positive("--prompt", args.prompt)
+        _positive("--tp", args.tp)
+        if not 0 < _positive("--kv-bytes", args.kv_bytes) <= 4:
+            raise ValueError(f"--kv-bytes is bytes per KV element, 0 < x <= 4 (1 = FP8, 2 = FP16), got {args.kv_bytes!r}")
+        _context(args.model, args.context, "--context")
+        _context(args.model, args.prompt, "--prompt")
+    elif cmd == "endtoend":
+        for what in ("tp", "prompt", "batch", "context"):
+            _positive(f"--{what}", getattr(args, what))
+        _context(args.model, args.prompt, "--prompt")
+        _context(args.model, args.context, "--context")
+    elif cmd == "best":
+        _positive("--isl", args.isl)
+        _positive("--osl", args.osl)
+        _context(args.model, args.isl + args.osl, "--isl + --osl")
+        _positive("--ttft-ms", args.ttft_ms)
+        _positive("--tpot-ms", args.tpot_ms)
+        if not 1 <= args.max_gpus <= 72:
+            raise ValueError(f"--max-gpus must be 1..72 (one rack or nine 8-GPU nodes), got {args.max_gpus}")
+        if args.price_per_gpu_hour is not None:
+            _positive("--price-per-gpu-hour", args.price_per_gpu_hour)
+    elif cmd == "serve":
+        _check_serve(args)
+
+
+def _check_serve(args: argparse.Namespace) -> None:
+    import os
+
+    if args.sweep is None:
+        for opt, given in (("--workers", args.workers), ("--scheduler", args.scheduler)):
+            if given is not None:
+                raise ValueError(f"{opt} runs a sweep on Dask: give --sweep FILE with it")
+        if args.rate is not None and args.concurrency is not None:
+            raise ValueError("give --rate (open loop) or --concurrency (closed loop), not both")
+        if args.rate is not None:
+            _positive("--rate", args.rate)
+        if args.concurrency is not None:
+            _positive("--concurrency", args.concurrency)
+        for what in ("tp", "workers_per_rack", "isl", "osl", "requests"):
+            _positive("--" + what.replace("_", "-"), getattr(args, what))
+        _positive("--seed", args.seed, allow_zero=True)
+        if args.requests > MAX_REQUESTS:
+            raise ValueError(f"--requests {args.requests:,}: at most {MAX_REQUESTS:,} (about 264 bytes each are "
+                             "allocated up front); split the run")
+        _context(args.model, args.isl + args.osl, "--isl + --osl")
+    else:
+        if args.workers is not None and args.scheduler is not None:
+            raise ValueError("--workers sizes a local cluster; --scheduler uses an existing one: give one")
+        if args.workers is not None and not 1 <= args.workers <= (os.cpu_count() or 1):
+            raise ValueError(f"--workers must be 1..{os.cpu_count() or 1} (this machine's cores), got {args.workers}")
+        single = [o for o, v in (("--rate", args.rate), ("--concurrency", args.concurrency)) if v is not None]
+        if single:
+            raise ValueError(f"{single[0]} is a field of each sweep row; with --sweep give it in the CSV")
+    if args.out:
+        _check_out(args.out)
+
+
 def _print_frame(frame) -> None:
     import pandas as pd
 
@@ -152,30 +294,43 @@ def _best(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .serve.sweep import run_scenario, sweep
+    from .serve.sweep import parse_scenarios, run_scenario, sweep
 
-    if args.sweep:
-        try:
-            scenarios = pd.read_csv(args.sweep)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-            raise ValueError(f"cannot read scenarios {args.sweep}: {e}") from None
-        out = sweep(scenarios, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    status = 0
+    if args.sweep is not None:
+        scenarios = parse_scenarios(_read_regular(args.sweep), source=args.sweep)  # every row checked
+        out = sweep(scenarios, scheduler=args.scheduler, workers=args.workers or 2, progress=not args.quiet)
+        bad = out[out.status != "ok"]
+        for line, why in zip(bad.line, bad.status):
+            print(f"nvlmodel serve: {args.sweep} line {line}: {why}", file=sys.stderr)
+        status = 2 if len(bad) else 0
     else:
         scenario = {"system": args.system, "model": args.model, "precision": args.precision, "tp": args.tp,
                     "workers": args.workers_per_rack, "policy": args.policy, "tiers": "+".join(args.tiers),
                     "isl": args.isl, "osl": args.osl, "requests": args.requests, "seed": args.seed}
-        scenario["rate" if args.rate else "concurrency"] = args.rate or args.concurrency
+        if args.rate is not None:
+            scenario["rate"] = args.rate
+        else:
+            scenario["concurrency"] = args.concurrency if args.concurrency is not None else 64
         out = pd.DataFrame([run_scenario(scenario)])
     if args.out:
-        out.to_csv(args.out, index=False)
+        _write_atomic(out, args.out)
         print(f"wrote {len(out)} scenario(s) to {args.out}")
     else:
         _print_frame(out)
-    return 0
+    return status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (``nvlmodel CMD: error: ...``), exit 2, as every other
+    input error of the command line; ``--help`` shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nvlmodel", description=__doc__.splitlines()[0])
+    p = _Parser(prog="nvlmodel", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("claims", help="the ledger of the seed document's numbers",
@@ -280,9 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Request-level simulation of a deployment in one rack: one scenario from the "
                        "options, or every row of a scenario CSV (--sweep) on a Dask cluster, written as one table.")
     v.add_argument("--sweep", metavar="FILE", help="CSV of scenarios, one per row (see nvlmodel.serve.sweep)")
-    v.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
-    v.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
-    v.add_argument("--out", help="write the table to this CSV instead of printing it")
+    v.add_argument("--scheduler", help="with --sweep: address of an existing Dask scheduler (default: a local cluster)")
+    v.add_argument("--workers", type=int, default=None, help="with --sweep: local Dask worker processes (default 2)")
+    v.add_argument("--out", help="write the table to this CSV instead of printing it; an existing file is "
+                   "replaced, whole, only once the table is complete")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.add_argument("--system", default="gb200", choices=["gb200", "b200_sxm", "h100_sxm", "h200_sxm"])
     v.add_argument("--model", default="llama-3.1-70b", choices=models)
@@ -295,19 +451,42 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--osl", type=int, default=1024)
     v.add_argument("--requests", type=int, default=1000)
     v.add_argument("--rate", type=float, help="open loop at this many requests/s")
-    v.add_argument("--concurrency", type=int, default=64, help="closed loop with this many clients (default 64)")
+    v.add_argument("--concurrency", type=int, default=None,
+                   help="closed loop with this many clients (the default, with 64)")
     v.add_argument("--seed", type=int, default=0)
     v.set_defaults(func=_serve)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Every error from what the user gave ends in one line on stderr and exit 2;
+    Ctrl-C in exit 130; an internal error in one line and exit 1 (``NVLMODEL_TRACEBACK=1`` shows
+    the traceback). Never a traceback by default."""
+    import os
+
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        return 130
+    try:
+        _check(args)
         return args.func(args)
-    except (ValueError, KeyError) as exc:  # bad combinations (e.g. FP4 on H100): a clear message, exit 2
-        parser.exit(2, f"nvlmodel {args.command}: error: {exc}\n")
+    except KeyboardInterrupt:
+        print(f"nvlmodel {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, TypeError, OSError) as exc:  # from the user's input: a clear message, exit 2
+        if os.environ.get("NVLMODEL_TRACEBACK"):
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"nvlmodel {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: say so in one line
+        if os.environ.get("NVLMODEL_TRACEBACK"):
+            raise
+        print(f"nvlmodel {args.command}: internal error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+              "rerun with NVLMODEL_TRACEBACK=1 for the traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

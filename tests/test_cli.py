@@ -56,10 +56,9 @@ def test_roofline_capacity_endtoend_allreduce(capsys):
 
 
 def test_bad_combination_is_a_clear_error(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["roofline", "--gpu", "h100", "--format", "nvfp4"])
-    assert e.value.code == 2
-    assert "H100 SXM has no fp4 tensor cores; it supports: fp16, bf16, fp8" in capsys.readouterr().err
+    assert main(["roofline", "--gpu", "h100", "--format", "nvfp4"]) == 2
+    err = capsys.readouterr().err
+    assert "H100 SXM has no fp4 tensor cores; it supports: fp16, bf16, fp8" in err and len(err.splitlines()) == 1
 
 
 def test_help_explains_each_option(capsys):
@@ -77,3 +76,78 @@ def test_best_on_h200_with_either_step(capsys):
     assert "H200 HGX" in out and "kernels" in out and "extrapolated" in out
     assert main(["best", "--model", "deepseek-r1", "--systems", "h100_sxm", "--max-gpus", "8"]) == 1
     assert "no deployment fits in memory" in capsys.readouterr().out
+
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["serve", "--rate", "0"], "--rate must be a finite number > 0"),
+    (["serve", "--rate", "5", "--concurrency", "4"], "not both"),
+    (["serve", "--workers", "3"], "--workers runs a sweep"),
+    (["serve", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler runs a sweep"),
+    (["serve", "--sweep", ""], "cannot read ''"),
+    (["serve", "--sweep", "/dev/zero"], "is not a regular file"),
+    (["serve", "--requests", "1000000000"], "at most 2,000,000"),
+    (["serve", "--requests", "20", "--isl", "100000000"], "exceeds Llama 3.1 70B's maximum context"),
+    (["serve", "--out", "/nonexistent/x.csv"], "does not exist"),
+    (["serve", "--out", "/tmp"], "is a folder"),
+    (["endtoend", "--context", "99999999999"], "--context = 99,999,999,999 tokens exceeds"),
+    (["roofline", "--gpu", "b200", "--kv-bytes", "1e308"], "--kv-bytes is bytes per KV element"),
+    (["roofline", "--gpu", "b200", "--context", "200000"], "exceeds Llama 3.1 70B's maximum context"),
+    (["best", "--model", "qwen3-32b", "--ttft-ms", "nan"], "--ttft-ms must be a finite number"),
+    (["best", "--model", "qwen3-32b", "--systems", "gb200", "gb200"], "each system once"),
+])
+def test_bad_input_is_one_line_and_exit_2_before_any_work(argv, says, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_sweep_keeps_good_rows_and_names_bad_ones(tmp_path, capsys):
+    """A sweep with a good row and two bad ones: the good row's result is written (atomically), each
+    bad row is named on stderr by line and field and carries its status, and the exit is 2."""
+    csv_path, out = tmp_path / "s.csv", tmp_path / "out.csv"
+    csv_path.write_text("system,model,precision,tp,isl,osl,rate,requests\n"
+                        "gb200,llama-3.1-8b,fp4,1,256,16,4,10\n"
+                        "gb200,llama-3.1-8b,fp4,8.7,256,16,4,10\n"
+                        "gb200,llama-3.1-8b,fp4,1,256,16,fast,10\n")
+    out.write_text("previous")
+    assert main(["serve", "--sweep", str(csv_path), "--out", str(out), "--quiet", "--workers", "1"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith("line 3: invalid: tp must be an integer, got '8.7'")
+    assert err[1].endswith("line 4: invalid: rate must be a number, got 'fast'") and len(err) == 2
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert table.status.tolist()[0] == "ok" and table.line.tolist() == [2, 3, 4]
+    assert table.output_tokens_per_s[0] > 0
+
+
+def test_results_are_written_atomically(tmp_path, monkeypatch):
+    """A failing write leaves the previous file whole and no temporary file behind."""
+    import pandas as pd
+
+    from nvlmodel import cli
+
+    out = tmp_path / "r.csv"
+    out.write_text("previous")
+
+    class Boom(pd.DataFrame):
+        def to_csv(self, *a, **k):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        cli._write_atomic(Boom({"a": [1]}), str(out))
+    assert out.read_text() == "previous" and [p.name for p in tmp_path.iterdir()] == ["r.csv"]
+    cli._write_atomic(pd.DataFrame({"a": [1]}), str(out))
+    assert out.read_text().splitlines() == ["a", "1"]
+
+
+def test_ctrl_c_exits_130_without_traceback(monkeypatch, capsys):
+    from nvlmodel import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_claims", interrupted)
+    assert main(["claims"]) == 130
+    assert "interrupted" in capsys.readouterr().err

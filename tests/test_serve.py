@@ -188,11 +188,31 @@ def test_sweep_in_process_gives_the_scenarios_rows_in_order():
 
     rows = [{"system": "gb200", "model": "llama-3.1-8b", "precision": "fp4", "tp": 1, "isl": 256, "osl": 16,
              "rate": r, "requests": 20} for r in (2.0, 40.0)]
-    out = sweep(rows, processes=False, progress=False)
-    assert out.rate.tolist() == [2.0, 40.0]
-    assert out.to_dict("records") == [run_scenario(r) for r in rows]
+    bad = [{**rows[0], "tp": 8.7}, {**rows[0], "rate": "fast"}, {**rows[0], "isl": 200_000}]
+    out = sweep(rows + bad, processes=False, progress=False)
+    assert out.rate.tolist()[:2] == [2.0, 40.0] and out.line.tolist() == [1, 2, 3, 4, 5]
+    assert out.drop(columns=["line", "status"]).iloc[:2].to_dict("records") == [run_scenario(r) for r in rows]
+    # every bad row is reported in the table by its field, and the good rows' results are kept
+    assert out.status.tolist()[:2] == ["ok", "ok"]
+    assert out.status[2].startswith("invalid: tp must be an integer, got 8.7")
+    assert out.status[3].startswith("invalid: rate must be a number")
+    assert "exceeds Llama 3.1 8B's maximum context" in out.status[4]
     with pytest.raises(ValueError, match="workers"):
         sweep(rows, workers=0, progress=False)
+
+
+def test_scenario_csv_is_read_strictly():
+    """A trailing comma or a missing field names its line; nothing shifts silently."""
+    from nvlmodel.serve.sweep import parse_scenarios
+
+    good = parse_scenarios("isl,osl,concurrency,requests\n512,64,4,20\n\n256,32,2,10\n")
+    assert good.line.tolist() == [2, 4] and good.isl.tolist() == ["512", "256"]
+    with pytest.raises(ValueError, match="line 2: 5 fields, the header has 4 .a trailing comma"):
+        parse_scenarios("isl,osl,concurrency,requests\n512,64,4,20,\n")
+    with pytest.raises(ValueError, match="line 3: 3 fields"):
+        parse_scenarios("isl,osl,concurrency,requests\n512,64,4,20\n1,2,3\n")
+    with pytest.raises(ValueError, match="no scenario rows"):
+        parse_scenarios("")
 
 
 def test_wide_moe_worker_is_placed_as_groups_of_eight():

@@ -11,6 +11,7 @@ set the goodput SLA."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from ..units import require_positive_int
 from .engine import Deployment, simulate
@@ -22,70 +23,187 @@ _RUN = {"rate", "concurrency", "requests", "seed", "ttft_slo", "tpot_slo", "scen
 _INTS = {"tp", "workers", "attention_dp", "ep", "prefill_tp", "prefill_attention_dp", "prefill_ep", "prefill_workers",
          "block_size", "token_budget", "max_seqs", "isl", "osl", "groups", "prefix", "max_context", "concurrency",
          "requests", "seed"}
+_FLOATS = {"memory_fraction", "overlap_weight", "host_gb_per_gpu", "disk_gb_per_gpu", "spread", "rate", "ttft_slo",
+           "tpot_slo"}
+#: The most requests one scenario may ask for (about 264 bytes each are allocated before the first event).
+MAX_REQUESTS = 2_000_000
+
+
+def _int(k: str, v) -> int:
+    """An integer field: an int, or a number or text that is one (``8``, ``8.0``); ``8.7`` raises."""
+    if isinstance(v, bool):
+        raise ValueError(f"{k} must be an integer, got {v!r}")
+    if isinstance(v, int):
+        return v
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{k} must be an integer, got {v!r}") from None
+    if not math.isfinite(f) or not f.is_integer():
+        raise ValueError(f"{k} must be an integer, got {v!r}")
+    return int(f)
+
+
+def _float(k: str, v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{k} must be a number, got {v!r}") from None
+    if not math.isfinite(f):
+        raise ValueError(f"{k} must be a finite number, got {v!r}")
+    return f
 
 
 def _clean(scenario: dict) -> dict:
-    """Drop empty cells (a CSV's blanks), cast integer fields, split ``tiers``; unknown keys raise."""
+    """Drop empty cells (a CSV's blanks), cast integer and number fields (an integer field must hold
+    an integer: ``tp=8.7`` raises), split ``tiers``; unknown keys raise."""
     out = {}
     for k, v in scenario.items():
-        if v is None or (isinstance(v, float) and v != v) or v == "":
+        if v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip()):
             continue
         if k not in _DEPLOYMENT | _WORKLOAD | _RUN:
             raise ValueError(f"unknown scenario field {k!r}; fields: {', '.join(sorted(_DEPLOYMENT | _WORKLOAD | _RUN))}")
+        if isinstance(v, str):
+            v = v.strip()
         if k == "tiers":
             v = tuple(t for t in str(v).replace(",", "+").split("+") if t)
         elif k in _INTS:
-            v = int(v)
+            v = _int(k, v)
+        elif k in _FLOATS:
+            v = _float(k, v)
         out[k] = v
     return out
 
 
-def run_scenario(scenario: dict) -> dict:
-    """Simulate one scenario; returns the scenario with :meth:`SimResult.summary` beside it."""
+def check_scenario(scenario: dict) -> dict:
+    """The cleaned scenario if every field is valid and the deployment and workload can be built;
+    else ``ValueError`` naming the field. Cheap: no simulation runs."""
     s = _clean(scenario)
-    d = Deployment(**{k: v for k, v in s.items() if k in _DEPLOYMENT})
-    w = Workload(**{k: v for k, v in s.items() if k in _WORKLOAD})
-    n = s.get("requests", 1000)
     if ("rate" in s) == ("concurrency" in s):
         raise ValueError("a scenario needs exactly one of rate (open loop) or concurrency (closed loop)")
-    reqs = w.generate(n, rate=s.get("rate"), seed=s.get("seed", 0))
+    if "rate" in s and s["rate"] <= 0:
+        raise ValueError(f"rate must be > 0 requests/s, got {s['rate']!r}")
+    if "concurrency" in s:
+        require_positive_int("concurrency", s["concurrency"])
+    n = require_positive_int("requests", s.get("requests", 1000))
+    if n > MAX_REQUESTS:
+        raise ValueError(f"requests = {n:,}: at most {MAX_REQUESTS:,} per scenario")
+    if s.get("seed", 0) < 0:
+        raise ValueError(f"seed must be >= 0, got {s['seed']}")
+    for k in ("ttft_slo", "tpot_slo"):
+        if k in s and s[k] <= 0:
+            raise ValueError(f"{k} must be > 0 seconds, got {s[k]!r}")
+    d = Deployment(**{k: v for k, v in s.items() if k in _DEPLOYMENT})
+    w = Workload(**{k: v for k, v in s.items() if k in _WORKLOAD})
+    limit = d.config.arch.max_context
+    if w.isl + w.osl > limit:
+        raise ValueError(f"isl + osl = {w.isl + w.osl:,} exceeds {d.config.arch.name}'s maximum context of {limit:,}")
+    return s
+
+
+def run_scenario(scenario: dict) -> dict:
+    """Simulate one scenario; returns the scenario with :meth:`SimResult.summary` beside it."""
+    s = check_scenario(scenario)
+    d = Deployment(**{k: v for k, v in s.items() if k in _DEPLOYMENT})
+    w = Workload(**{k: v for k, v in s.items() if k in _WORKLOAD})
+    reqs = w.generate(s.get("requests", 1000), rate=s.get("rate"), seed=s.get("seed", 0))
     res = simulate(d, reqs, concurrency=s.get("concurrency"), seed=s.get("seed", 0), progress=False)
     summary = res.summary(s.get("ttft_slo", 2.0), s.get("tpot_slo", 0.05))
     return {**scenario, "gpus": d.gpus, **{k: float(v) for k, v in summary.items()}}
 
 
-def sweep(scenarios, *, scheduler: str | None = None, workers: int = 2, processes: bool = True,
-          progress: bool = True) -> "pd.DataFrame":  # noqa: F821
-    """Run ``scenarios`` (a list of mappings or a DataFrame, one row each) on a Dask cluster: an
-    existing one at ``scheduler`` (``tcp://host:8786``), else a local cluster of ``workers``
-    single-threaded processes (``processes=False``: one worker thread in this process, for a few short
-    runs that would not repay starting processes on a machine already busy). Returns one row per
-    scenario, in input order."""
+def _run_safe(scenario: dict) -> dict:
+    """:func:`run_scenario`, with a failure reported in the row (``status``) instead of raised."""
+    try:
+        return {**run_scenario(scenario), "status": "ok"}
+    except Exception as e:  # noqa: BLE001 - reported per row; the sweep keeps the other rows
+        return {**scenario, "status": f"failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+
+
+def parse_scenarios(text: str, *, source: str = "scenarios") -> "pd.DataFrame":  # noqa: F821
+    """Scenario rows from CSV ``text``, strictly: a header, then rows of exactly as many fields
+    (a trailing comma is a field too: no silent shift), each a scenario with its ``line`` number.
+    Blank lines are skipped; an empty table raises."""
+    import csv
+    import io
+
     import pandas as pd
-    from distributed import Client, LocalCluster, as_completed
+
+    reader = csv.reader(io.StringIO(text))
+    rows, header = [], None
+    for raw in reader:
+        line = reader.line_num
+        if not raw or all(not c.strip() for c in raw):
+            continue
+        if header is None:
+            header = [c.strip() for c in raw]
+            if len(set(header)) != len(header) or any(not h for h in header):
+                raise ValueError(f"{source} line {line}: the header must name each column once, got {raw}")
+            continue
+        if len(raw) != len(header):
+            raise ValueError(f"{source} line {line}: {len(raw)} fields, the header has {len(header)}"
+                             + (" (a trailing comma?)" if len(raw) == len(header) + 1 and not raw[-1].strip() else ""))
+        rows.append({"line": line, **dict(zip(header, raw))})
+    if not rows:
+        raise ValueError(f"{source}: no scenario rows (a header and at least one row are needed)")
+    return pd.DataFrame(rows, dtype=object)
+
+
+def sweep(scenarios, *, scheduler: str | None = None, workers: int = 2, processes: bool = True,
+          progress: bool = True, timeout_s: float = 10.0) -> "pd.DataFrame":  # noqa: F821
+    """Run ``scenarios`` (a list of mappings or a DataFrame, one row each; a ``line`` column, as
+    :func:`parse_scenarios` gives, names rows in messages) on a Dask cluster: an existing one at
+    ``scheduler`` (``tcp://host:8786``, reached within ``timeout_s``), else a local cluster of
+    ``workers`` single-threaded processes (``processes=False``: one worker thread in this process,
+    for a few short runs that would not repay starting processes on a machine already busy).
+
+    Every row is checked before a cluster starts (:func:`check_scenario`); the invalid ones are not
+    run. Returns one row per scenario, in input order, with ``status``: ``ok``, ``invalid: why`` or
+    ``failed: why`` (a run that raised); the good rows' results are kept whatever the others do."""
+    import pandas as pd
 
     require_positive_int("workers", workers)
     rows = scenarios.to_dict("records") if isinstance(scenarios, pd.DataFrame) else [dict(s) for s in scenarios]
     if not rows:
         raise ValueError("no scenarios to run")
-    for r in rows:
-        _clean(r)  # fail before starting a cluster
+    lines = [r.pop("line", i + 1) for i, r in enumerate(rows)]
+    out: list = [None] * len(rows)
+    todo = []
+    for i, r in enumerate(rows):
+        try:
+            check_scenario(r)
+            todo.append(i)
+        except (ValueError, KeyError, TypeError) as e:
+            out[i] = {**r, "status": f"invalid: {str(e).splitlines()[0]}"}
+    if todo:
+        _run_on_dask(rows, todo, out, scheduler, workers, processes, progress, timeout_s)
+    frame = pd.DataFrame(out)
+    frame.insert(0, "line", lines)
+    return frame
+
+
+def _run_on_dask(rows, todo, out, scheduler, workers, processes, progress, timeout_s) -> None:
+    from distributed import Client, LocalCluster, as_completed
+
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers if processes else 1, threads_per_worker=1, processes=processes,
                                dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=f"{timeout_s}s")
+        except (OSError, TimeoutError) as e:
+            raise ValueError(f"cannot reach the Dask scheduler at {scheduler} within {timeout_s:g} s: "
+                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     try:
-        futures = client.map(run_scenario, rows, pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        out: list = [None] * len(rows)
+        futures = client.map(_run_safe, [rows[i] for i in todo], pure=False)
+        index = {f.key: i for f, i in zip(futures, todo)}
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(rows), unit="scenario")
+            bar = tqdm(total=len(todo), unit="scenario")
         for f in as_completed(futures):
             out[index[f.key]] = f.result()
             if bar is not None:
@@ -96,4 +214,3 @@ def sweep(scenarios, *, scheduler: str | None = None, workers: int = 2, processe
         client.close()
         if cluster is not None:
             cluster.close()
-    return pd.DataFrame(out)
