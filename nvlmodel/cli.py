@@ -161,6 +161,8 @@ def _check_serve(args: argparse.Namespace) -> None:
         for what in ("tp", "workers_per_rack", "isl", "osl", "requests"):
             _positive("--" + what.replace("_", "-"), getattr(args, what))
         _positive("--seed", args.seed, allow_zero=True)
+        from .serve.sweep import MAX_REQUESTS
+
         if args.requests > MAX_REQUESTS:
             raise ValueError(f"--requests {args.requests:,}: at most {MAX_REQUESTS:,} (about 264 bytes each are "
                              "allocated up front); split the run")

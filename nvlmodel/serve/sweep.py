@@ -25,8 +25,9 @@ _INTS = {"tp", "workers", "attention_dp", "ep", "prefill_tp", "prefill_attention
          "requests", "seed"}
 _FLOATS = {"memory_fraction", "overlap_weight", "host_gb_per_gpu", "disk_gb_per_gpu", "spread", "rate", "ttft_slo",
            "tpot_slo"}
-#: The most requests one scenario may ask for (about 264 bytes each are allocated before the first event).
-MAX_REQUESTS = 2_000_000
+#: The most requests one scenario may ask for: about 264 bytes each are allocated before the first
+#: event, so this bounds a run at about half a gigabyte (a policy, not a hardware fact).
+MAX_REQUESTS = 2 * 10**6
 
 
 def _int(k: str, v) -> int:
