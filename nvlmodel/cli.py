@@ -37,9 +37,6 @@ def _spec(args: argparse.Namespace) -> int:
 
 # ---- input checks: every value a user gives is checked before any work starts ---------------
 
-#: The most requests one simulated scenario may ask for: about 264 bytes each are allocated before
-#: the first event, so this bounds a run at about half a gigabyte.
-MAX_REQUESTS = 2_000_000
 #: The largest file a reader accepts (scenario CSVs).
 MAX_INPUT_BYTES = 16 * 2**20
 
