@@ -301,3 +301,20 @@ def test_config_resolves_names_once():
     assert c.model == "deepseek-v3" and c.arch is get_model("deepseek-v3")
     assert c.gpu_spec == get_gpu("gb200-b200") and c.gpu == "gb200-b200"
     assert "arch" not in repr(c) and c == cal.Config("gb200", "deepseek-v3", "fp4", 8, 4, 1024, 1024, backend="trtllm", ep=8)
+
+
+@pytest.mark.parametrize("column, value, says", [
+    ("ttft_ms", -300, "line 3: ttft_ms must be a number of ms"), ("ttft_ms", 1e300, "line 3: ttft_ms"),
+    ("tpot_ms", float("nan"), "line 3: tpot_ms"), ("tpot_ms", 0, "line 3: tpot_ms"),
+    ("tp", 8.5, "line 3: tp must be a positive integer, got 8.5"), ("concurrency", 0, "line 3: concurrency"),
+])
+def test_own_measurements_are_checked_row_by_row(tmp_path, column, value, says):
+    """A reader's CSV with one impossible value is refused, naming the line and the column, before
+    anything is fitted (before, -300 ms or TP 8.5 loaded and moved the fit)."""
+    d = cal.load_measurements()[list(cal.REQUIRED_COLUMNS)].head(4).copy()
+    d[column] = d[column].astype(float)
+    d.loc[d.index[1], column] = value
+    path = tmp_path / "mine.csv"
+    d.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=says.replace("(", r"\(")):
+        cal.load_measurements(str(path))

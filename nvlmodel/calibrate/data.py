@@ -17,6 +17,38 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("system", "backend", "campaign", "model", "
                                      "concurrency", "tp", "ttft_ms", "tpot_ms")
 
 
+#: Latencies a measured row may state, ms: above zero and below a day (1e300 or -300 are typos).
+LATENCY_RANGE_MS: tuple[float, float] = (0.0, 24 * 60 * 60 * 1e3)
+_INT_COLUMNS = ("isl", "osl", "concurrency", "tp")
+
+
+def _check_values(d: "pd.DataFrame", source: str) -> None:  # noqa: F821
+    """Every row's latencies are finite numbers in :data:`LATENCY_RANGE_MS` and its counts positive
+    integers (the parallel columns too, where given); else ``ValueError`` naming the line (of a CSV
+    with a header) and the column."""
+    import numpy as np
+    import pandas as pd
+
+    lo, hi = LATENCY_RANGE_MS
+    for col in ("ttft_ms", "tpot_ms"):
+        v = pd.to_numeric(d[col], errors="coerce").to_numpy(float)
+        bad = ~(np.isfinite(v) & (v > lo) & (v < hi))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{source} line {i + 2}: {col} must be a number of ms in ({lo:g}, {hi:.0f}), "
+                             f"got {d[col].iloc[i]}")
+    for col in _INT_COLUMNS + tuple(c for c in PARALLEL_COLUMNS if c in d.columns):
+        raw = d[col]
+        v = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+        given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+        if col in _INT_COLUMNS:
+            given = np.ones(len(d), bool)
+        bad = given & ~(np.isfinite(v) & (v >= 1) & (np.mod(v, 1) == 0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{source} line {i + 2}: {col} must be a positive integer, got {raw.iloc[i]}")
+
+
 def _prepare(d: "pd.DataFrame", strict: bool = True) -> "pd.DataFrame":  # noqa: F821
     """Add ``engine``, ``split``, ``kv_fits`` and ``left_out`` (why a row cannot be modelled: the
     table's own reason, or the configuration's error; rows whose KV does not fit are modelled and
@@ -61,6 +93,8 @@ def _measurements(table: str = "dense"):
     with resources.files("nvlmodel.data").joinpath(TABLES[require_choice("table", table, TABLES)]).open() as f:
         d = pd.read_csv(f, dtype={"backend_version": str, "precision_note": str, "gemm_quant_mode": str,
                                   "campaign": str, "left_out": str})
+    if table == "dense":  # the serving table's unusable rows carry their reasons (left_out) instead
+        _check_values(d, TABLES[table])
     return _prepare(d, strict=table == "dense")
 
 
@@ -74,7 +108,12 @@ def load_measurements(path: "str | None" = None, *, table: str = "dense") -> "pd
         return _measurements(table).copy()
     import pandas as pd
 
-    return _prepare(pd.read_csv(path, dtype={"campaign": str, "left_out": str}), strict=False)
+    d = pd.read_csv(path, dtype={"campaign": str, "left_out": str}, index_col=False)
+    missing = [c for c in REQUIRED_COLUMNS if c not in d.columns]
+    if missing:
+        raise ValueError(f"measurements lack columns {missing}; required: {', '.join(REQUIRED_COLUMNS)}")
+    _check_values(d, str(path))
+    return _prepare(d, strict=False)
 
 
 #: Optional columns of a measurement table (disaggregated and expert-parallel deployments); absent
