@@ -256,3 +256,44 @@ def test_kernel_calibration_reaches_the_simulation():
         assert sc.step(0, 0, [(0, 1024)]) == pytest.approx(fill + kcal.t_step, rel=0.10)  # step() adds t_step
     hopper = Config("h100_sxm", "llama-3.1-70b", "fp4", 4, 8, 1024, 1024, backend="trtllm")
     assert any(step_cost(hopper, kcal, max_tokens=64).weights)  # the roofline's tables
+
+
+def test_partly_shared_prefix_on_an_idle_worker_does_not_stall():
+    """The audit's minimal stall: an idle worker keeps the first request's prefix entry (14 of its
+    18 blocks); the second request shares only 3 blocks of it and needs 8 more. Its entry is now cut
+    to what it uses, and both complete (before: "simulation stalled")."""
+    d = Deployment("h200_sxm", "llama-3.1-8b", "fp4", tp=4, memory_fraction=3.3e-05)
+    assert d.pool_blocks() == 18
+    r = Requests(np.array([0.0, 10.0]), np.array([208, 166]), np.array([16, 3]), np.array([0, 0]), np.array([0, 63]),
+                 np.array([224, 169]))
+    _check_conservation(simulate(d, r, check=True), r)
+
+
+def test_a_request_larger_than_the_pool_is_refused_by_name():
+    d = Deployment("h200_sxm", "llama-3.1-8b", "fp4", tp=4, memory_fraction=3.3e-05)
+    with pytest.raises(ValueError, match="request 0 needs 69 KV blocks .* holds 18"):
+        simulate(d, Workload(isl=1000, osl=100).generate(2, rate=1.0))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), frac=st.sampled_from([3.3e-05, 6.5e-05, 1.2e-04]), n=st.integers(2, 8),
+       concurrency=st.integers(1, 4), closed=st.booleans())
+def test_shared_partly_matching_prefixes_in_small_pools_always_finish(data, frac, n, concurrency, closed):
+    """Requests of a few groups, each sharing a random part of its group's prefix and keeping a
+    random part of its sequence, in pools of 18-66 blocks: whenever each request fits the pool
+    alone, every request completes once with exactly OSL tokens and the block accounting holds after
+    every event (check=True)."""
+    d = Deployment("h200_sxm", "llama-3.1-8b", "fp4", tp=4, memory_fraction=frac, calibration=CAL)
+    cap = d.pool_blocks() * d.block_size
+    isl = np.array(data.draw(st.lists(st.integers(1, cap - 1), min_size=n, max_size=n)))
+    osl = np.array([data.draw(st.integers(1, min(40, cap - i))) for i in isl])
+    group = np.array(data.draw(st.lists(st.sampled_from([-1, 0, 0, 0, 1]), min_size=n, max_size=n)))
+    prefix = np.array([data.draw(st.integers(0, i)) if g >= 0 else 0 for i, g in zip(isl, group)])
+    keep = np.array([i + o if data.draw(st.booleans()) else data.draw(st.integers(0, i + o))
+                     for i, o in zip(isl, osl)])
+    # gaps long enough for a worker to fall idle with its entries cached, or none at all
+    arrival = np.full(n, np.nan) if closed else np.cumsum(data.draw(
+        st.lists(st.sampled_from([0.0, 0.01, 10.0]), min_size=n, max_size=n)))
+    reqs = Requests(arrival, isl, osl, group, prefix, keep)
+    res = simulate(d, reqs, concurrency=concurrency if closed else None, check=True)
+    _check_conservation(res, reqs)

@@ -279,11 +279,24 @@ def simulate(deployment: Deployment, requests: Requests, *, concurrency: int | N
     elif concurrency is not None:
         raise ValueError("concurrency applies to closed-loop requests; these carry arrival times (open loop)")
     require_positive("think_s", think_s, allow_zero=True)
+    _require_fits(deployment, requests)
     sim = _Sim(deployment, requests, concurrency, think_s, seed, check)
     if progress is None:
         progress = len(requests) >= 100_000
     sim.run(progress)
     return sim.result()
+
+
+def _require_fits(deployment: Deployment, requests: Requests) -> None:
+    """Every request's whole sequence (prompt and output) fits one worker's KV pool (the smaller of
+    the prefill and decode pools): else it could never run, so the error names it before the run."""
+    pools = [deployment.pool_blocks(p) for p in ((False, True) if deployment.mode == "disagg" else (False,))]
+    bs = deployment.block_size
+    need = -(-(np.asarray(requests.isl) + np.asarray(requests.osl)) // bs)
+    if len(need) and need.max() > min(pools):
+        i = int(np.argmax(need))
+        raise ValueError(f"request {i} needs {int(need[i]):,} KV blocks of {bs} tokens (isl {int(requests.isl[i]):,} + "
+                         f"osl {int(requests.osl[i]):,}); a worker of {deployment.describe()} holds {min(pools):,}")
 
 
 def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: int) -> tuple[float, float, int]:
@@ -615,6 +628,18 @@ class _Sim:
             del self.directory[g][w.i]
             self.offload(w, g, tokens)
 
+    def trim(self, w: _Worker, g: int, e: list, keep: int) -> None:
+        """Cut group ``g``'s entry on ``w`` to its first ``keep`` tokens: the one request that
+        references it uses only those, and the rest is an unreferenced cache like any other, which
+        gives way to a request that needs the room (written to the lower tiers first, as an
+        eviction). Without this an idle worker whose entry a new request only partly shares kept it
+        pinned whole, and a request that fits the pool alone waited forever."""
+        self.offload(w, g, e[0])
+        freed = e[0] // self.bs - keep // self.bs
+        e[0] = keep
+        w.cached -= freed
+        self.directory[g][w.i] = keep
+
     def offload(self, w: _Worker, g: int, tokens: int) -> None:
         """An evicted prefix entry is written to the enabled lower tiers (asynchronously: off
         every request's critical path): the switch tier, and host memory (spilling to disk) or disk."""
@@ -645,6 +670,8 @@ class _Sim:
             e[1] += 1  # referenced (and so pinned) before anything is evicted to make room
         if need > self.free(w):
             self.evict(w, need)
+            if need > self.free(w) and h1 and e[1] == 1 and e[0] > h1:
+                self.trim(w, g, e, h1)
             if need > self.free(w):
                 if h1:
                     e[1] -= 1
