@@ -22,15 +22,21 @@ unexport PYTHONDONTWRITEBYTECODE
 env: $(STAMP)
 
 # The environment has no pip of its own (creating one with pip took 2.7 s of a 6 s set-up): the
-# machine's pip (>= 22.3, for --python) installs uv into it, and uv the locked requirements.
+# machine's pip (>= 22.3, for --python) installs uv (pinned) into it, and uv the locked requirements,
+# each checked against the lock's sha256 hashes, then this package itself (editable, no dependencies:
+# an editable install has no hash). Without uv (the pinned version not installable), pip does the
+# same, slower, and says so.
+UV_VERSION := 0.13.9
 PIP := $(PYTHON) -m pip --python $(BIN)/python --disable-pip-version-check
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
-	$(PIP) install --quiet "uv>=0.4" || true
+	$(PIP) install --quiet "uv==$(UV_VERSION)" || echo "make: uv $(UV_VERSION) not installable; installing with pip"
 	if [ -x $(BIN)/uv ]; then \
-	  $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock -e . ; \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock && \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . ; \
 	else \
-	  $(PIP) install --quiet -r requirements.lock -e . ; \
+	  $(PIP) install --quiet --require-hashes -r requirements.lock && \
+	  $(PIP) install --quiet --no-deps -e . ; \
 	fi
 	touch $@
 
@@ -57,7 +63,7 @@ expected: $(STAMP)
 # Regenerate requirements.lock after changing dependencies in pyproject.toml.
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra book --extra test --universal --python-version 3.11 \
-	  -o requirements.lock
+	  --generate-hashes -o requirements.lock
 
 clean:
 	rm -rf _build _extra
