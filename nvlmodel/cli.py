@@ -65,9 +65,13 @@ def _check_out(path: str) -> None:
     bad path."""
     import os
 
+    import stat
+
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise ValueError(f"--out {path}: is a folder; give a file name")
+    if os.path.exists(path) and not os.path.islink(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"--out {path}: exists and is not a regular file (a device or a pipe); give a file name")
     if not os.path.isdir(folder):
         raise ValueError(f"--out {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -90,6 +90,7 @@ def test_best_on_h200_with_either_step(capsys):
     (["serve", "--requests", "20", "--isl", "100000000"], "exceeds Llama 3.1 70B's maximum context"),
     (["serve", "--out", "/nonexistent/x.csv"], "does not exist"),
     (["serve", "--out", "/tmp"], "is a folder"),
+    (["serve", "--out", "/dev/full"], "is not a regular file"),
     (["endtoend", "--context", "99999999999"], "--context = 99,999,999,999 tokens exceeds"),
     (["roofline", "--gpu", "b200", "--kv-bytes", "1e308"], "--kv-bytes is bytes per KV element"),
     (["roofline", "--gpu", "b200", "--context", "200000"], "exceeds Llama 3.1 70B's maximum context"),
