@@ -242,8 +242,27 @@ def _allreduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _coverage(args: argparse.Namespace) -> int:
+    from . import calibrate
+    from .calibrate.intervals import NOMINAL, coverage_table, transfer_residuals
+    from .search import fitted_serving
+
+    print(f"coverage of {NOMINAL:.0%} prediction intervals (split conformal on H100/H200 residuals; a new GPU "
+          f"takes the wider of those and the leave-one-system-out errors), steps from the {args.step}")
+    for table in ("dense", "serving"):
+        d = calibrate.load_measurements(table=table)
+        cal = calibrate.fitted(args.step) if table == "dense" else fitted_serving(args.step)
+        t = coverage_table(calibrate.predictions(d, cal), transfer=transfer_residuals(d, args.step))
+        print(f"\n{table} table")
+        _print_frame(t.round({"coverage": 2}))
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from . import calibrate
+
+    if args.coverage:
+        return _coverage(args)
 
     step = args.step
     print(f"fitted parameters per engine (H100 and H200 rows only), steps from the {step}, measured data: "
@@ -406,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["split", "system", "engine", "backend", "precision", "model", "mode", "tp", "step_source"],
                    help="columns to group the error table by (default: split)")
     k.add_argument("--all-rows", action="store_true", help="include rows whose KV cache does not fit")
+    k.add_argument("--coverage", action="store_true",
+                   help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and system")
     k.add_argument("--step", choices=["roofline", "kernels"], default="roofline",
                    help="step times from the roofline at fitted fractions of peak (default) or from the engines' "
                    "measured kernels with fitted per-step and per-call costs")

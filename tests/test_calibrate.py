@@ -318,3 +318,11 @@ def test_own_measurements_are_checked_row_by_row(tmp_path, column, value, says):
     d.to_csv(path, index=False)
     with pytest.raises(ValueError, match=says.replace("(", r"\(")):
         cal.load_measurements(str(path))
+
+
+def test_cli_prints_interval_coverage(capsys):
+    from nvlmodel.cli import main
+
+    assert main(["calibrate", "--coverage"]) == 0
+    out = capsys.readouterr().out
+    assert "split   system metric  nominal  coverage" in out and "gb200" in out

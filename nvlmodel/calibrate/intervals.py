@@ -1,0 +1,152 @@
+"""Prediction intervals from the calibration rows' own errors (split conformal), and their coverage
+on held-out rows.
+
+For each metric (TPOT, TTFT) and regime (aggregated or disaggregated serving), the log-ratios
+``r = log(measured / predicted)`` of the calibration rows (H100/H200, KV fits) are the model's
+errors where it was fitted. An interval of nominal coverage ``c`` around a new prediction ``p`` is
+``[p exp(q_lo), p exp(q_hi)]`` with ``q_lo``, ``q_hi`` the ``(1 - c)/2`` and ``(1 + c)/2``
+quantiles of ``r`` (split conformal, two-sided; the finite-sample rank correction
+``ceil((n + 1) q) / n`` keeps the nominal coverage for exchangeable rows). A prediction beyond the
+measured serving envelope (:func:`nvlmodel.calibrate.beyond_envelope`) gets its log-interval widened
+by :data:`EXTRAPOLATION_WIDENING` (an assumption: no row measures how much wider it should be).
+
+Held-out rows (B200, GB200) are not exchangeable with Hopper rows: a prediction for a GPU the fit
+never saw errs more than one for the GPUs it was fitted on. So a row of a system outside the
+calibration set takes the wider of its in-sample interval and one from *transfer* errors
+(:func:`transfer_residuals`, :func:`new_system_quantiles`): each calibration system predicted by a
+fit on the other calibration systems alone (leave one system out, engines measured on both), still
+calibration rows only. The coverage measured on held-out rows
+(:func:`coverage_table`) is the test of whether the intervals can be trusted on a new GPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..units import require_choice
+from .model import METRICS
+
+#: Nominal coverage of the book's intervals.
+NOMINAL = 0.8
+#: Factor on the log-width of an interval whose point lies beyond the measured serving envelope.
+EXTRAPOLATION_WIDENING = 1.5
+
+
+def _regime(pred) -> np.ndarray:
+    return pred["mode"].fillna("agg").to_numpy() if "mode" in pred.columns else np.full(len(pred), "agg")
+
+
+def _rank_quantile(r: np.ndarray, q: float) -> float:
+    """The split-conformal quantile: the ceil((n + 1) q)-th smallest of ``n`` residuals (clipped
+    to the sample), so that a new exchangeable residual lies below it with probability >= q."""
+    r = np.sort(r)
+    n = len(r)
+    k = min(max(math.ceil((n + 1) * q), 1), n)
+    return float(r[k - 1])
+
+
+def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+    """Predictions of each calibration system's rows by a fit on the other calibration systems'
+    rows alone (:func:`nvlmodel.calibrate.fit_engines`; only engines measured on both), in the
+    form of :func:`nvlmodel.calibrate.predictions`: the model's errors on a GPU its fit never saw,
+    without touching a held-out row."""
+    import pandas as pd
+
+    from .data import calibration_rows
+    from .fit import fit_engines, predictions
+    from .model import CALIBRATION_SYSTEMS
+
+    rows = calibration_rows(measurements)
+    out = []
+    for system in CALIBRATION_SYSTEMS:
+        others = rows[rows.system != system]
+        target = rows[(rows.system == system) & rows.engine.isin(set(others.engine))]
+        if target.empty:
+            continue
+        cal = fit_engines(others, step)
+        out.append(predictions(target, {e: c for e, c in cal.items() if e in set(target.engine)}))
+    if not out:
+        raise ValueError("no engine is measured on two calibration systems: no transfer errors to take")
+    return pd.concat(out, ignore_index=True)
+
+
+def residual_quantiles(pred: "pd.DataFrame", nominal: float = NOMINAL) -> dict:  # noqa: F821
+    """``{(metric, regime): (q_lo, q_hi, n)}``: quantiles of ``log(measured / predicted)`` over the
+    calibration rows of ``pred`` (:func:`nvlmodel.calibrate.predictions`, or
+    :func:`transfer_residuals`) whose KV cache fits. A regime with fewer than 10 such rows borrows
+    the pooled quantiles of the metric."""
+    if not 0 < nominal < 1:
+        raise ValueError(f"nominal coverage must be in (0, 1), got {nominal!r}")
+    cal = pred[(pred.split == "calibration") & pred.kv_fits]
+    if cal.empty:
+        raise ValueError("no calibration rows whose KV fits: nothing to take the errors from")
+    lo_q, hi_q = (1 - nominal) / 2, (1 + nominal) / 2
+    out = {}
+    regimes = _regime(cal)
+    for m in METRICS:
+        r_all = np.log(cal[f"{m}_ms"].to_numpy(float) / cal[f"{m}_pred_ms"].to_numpy(float))
+        pooled = (_rank_quantile(r_all, lo_q), _rank_quantile(r_all, hi_q), len(r_all))
+        for regime in ("agg", "disagg"):
+            r = r_all[regimes == regime]
+            out[(m, regime)] = ((_rank_quantile(r, lo_q), _rank_quantile(r, hi_q), len(r)) if len(r) >= 10
+                                else pooled)
+    return out
+
+
+def new_system_quantiles(in_sample: dict, transfer: dict) -> dict:
+    """The quantiles a prediction for a GPU outside the calibration set uses: per metric and regime
+    the wider of the in-sample and the transfer bounds (a new GPU errs at least as the fit does where
+    it was fitted, and at least as one calibration GPU does when predicted from the other)."""
+    return {k: (min(in_sample[k][0], transfer[k][0]), max(in_sample[k][1], transfer[k][1]),
+                min(in_sample[k][2], transfer[k][2])) for k in in_sample}
+
+
+def with_intervals(pred: "pd.DataFrame", quantiles: dict, extrapolated=None,  # noqa: F821
+                   new_system_quantiles: dict | None = None) -> "pd.DataFrame":  # noqa: F821
+    """``pred`` with ``{metric}_lo_ms`` and ``{metric}_hi_ms``: each prediction's interval from
+    ``quantiles`` (:func:`residual_quantiles`) of its metric and regime, or for a row of a system
+    outside the calibration set from ``new_system_quantiles`` (of :func:`transfer_residuals`) when
+    given; rows where ``extrapolated`` (a bool array, default none) is true get the log-width
+    times :data:`EXTRAPOLATION_WIDENING` about the interval's centre."""
+    from .model import CALIBRATION_SYSTEMS
+
+    out = pred.copy()
+    regimes = _regime(pred)
+    new = ~pred.system.isin(CALIBRATION_SYSTEMS).to_numpy() if new_system_quantiles is not None else np.zeros(
+        len(pred), bool)
+    ext = np.zeros(len(pred), bool) if extrapolated is None else np.asarray(extrapolated, bool)
+    for m in METRICS:
+        pick = [(new_system_quantiles if n else quantiles)[(m, g)] for g, n in zip(regimes, new)]
+        lo = np.array([q[0] for q in pick])
+        hi = np.array([q[1] for q in pick])
+        mid, half = (lo + hi) / 2, (hi - lo) / 2 * np.where(ext, EXTRAPOLATION_WIDENING, 1.0)
+        p = out[f"{m}_pred_ms"].to_numpy(float)
+        out[f"{m}_lo_ms"] = p * np.exp(mid - half)
+        out[f"{m}_hi_ms"] = p * np.exp(mid + half)
+    return out
+
+
+def coverage_table(pred: "pd.DataFrame", nominal: float = NOMINAL,  # noqa: F821
+                   by: tuple[str, ...] = ("split", "system"),
+                   transfer: "pd.DataFrame | None" = None) -> "pd.DataFrame":  # noqa: F821
+    """The share of rows (KV fits) whose measured TPOT and TTFT lie inside their ``nominal``
+    intervals, per ``by`` group and metric: columns ``by``, ``metric``, ``nominal``, ``coverage``,
+    ``rows``. The intervals come from the calibration rows of ``pred`` itself, and for rows of a
+    new system from ``transfer`` (:func:`transfer_residuals`) when given."""
+    import pandas as pd
+
+    for col in by:
+        require_choice("group column", col, tuple(pred.columns))
+    q = residual_quantiles(pred, nominal)
+    qt = new_system_quantiles(q, residual_quantiles(transfer, nominal)) if transfer is not None else None
+    d = with_intervals(pred[pred.kv_fits], q, new_system_quantiles=qt)
+    rows = []
+    for key, g in d.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        for m in METRICS:
+            inside = (g[f"{m}_ms"] >= g[f"{m}_lo_ms"]) & (g[f"{m}_ms"] <= g[f"{m}_hi_ms"])
+            rows.append({**dict(zip(by, key)), "metric": m, "nominal": nominal, "coverage": float(inside.mean()),
+                         "rows": len(g)})
+    return pd.DataFrame(rows)

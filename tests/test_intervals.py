@@ -1,0 +1,76 @@
+"""Prediction intervals from calibration residuals (nvlmodel.calibrate.intervals): quantiles by
+hand, the intervals around a prediction, coverage, and that held-out rows never shape them."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nvlmodel import calibrate as cal
+from nvlmodel.calibrate import intervals as iv
+
+
+def _pred(ratios_tpot, ratios_ttft, split="calibration", system="h100_sxm", mode="agg"):
+    """Rows whose measured / predicted ratios are given (predicted 10 ms TPOT, 100 ms TTFT)."""
+    n = len(ratios_tpot)
+    return pd.DataFrame({"split": split, "system": system, "mode": mode, "kv_fits": True,
+                         "tpot_pred_ms": 10.0, "tpot_ms": 10.0 * np.asarray(ratios_tpot),
+                         "ttft_pred_ms": 100.0, "ttft_ms": 100.0 * np.asarray(ratios_ttft)})
+
+
+def test_split_conformal_quantiles_by_hand():
+    # 19 residuals log(1.01) .. log(1.19): the 80 % interval's bounds are the ceil(20 x 0.1) = 2nd and
+    # ceil(20 x 0.9) = 18th smallest, log(1.02) and log(1.18)
+    r = [1 + k / 100 for k in range(1, 20)]
+    q = iv.residual_quantiles(_pred(r, r))
+    lo, hi, n = q[("tpot", "agg")]
+    assert (lo, hi, n) == (pytest.approx(math.log(1.02)), pytest.approx(math.log(1.18)), 19)
+    out = iv.with_intervals(_pred([1.0], [1.0]), q)
+    assert out.tpot_lo_ms[0] == pytest.approx(10.2) and out.tpot_hi_ms[0] == pytest.approx(11.8)
+    # an extrapolated point: the log-width 1.5x about the same centre
+    wide = iv.with_intervals(_pred([1.0], [1.0]), q, extrapolated=[True])
+    mid, half = (math.log(1.02) + math.log(1.18)) / 2, (math.log(1.18) - math.log(1.02)) / 2 * 1.5
+    assert wide.tpot_lo_ms[0] == pytest.approx(10 * math.exp(mid - half))
+    assert wide.tpot_hi_ms[0] == pytest.approx(10 * math.exp(mid + half))
+
+
+def test_a_regime_with_few_rows_borrows_the_pooled_quantiles():
+    agg = _pred(np.linspace(0.9, 1.1, 30), np.linspace(0.9, 1.1, 30))
+    dis = _pred([2.0] * 5, [2.0] * 5, mode="disagg")
+    q = iv.residual_quantiles(pd.concat([agg, dis], ignore_index=True))
+    pooled = iv.residual_quantiles(pd.concat([agg, dis], ignore_index=True).assign(mode="agg"))
+    assert q[("ttft", "disagg")] == pooled[("ttft", "agg")]
+
+
+def test_held_out_rows_do_not_shape_the_intervals():
+    base = _pred(np.linspace(0.9, 1.1, 30), np.linspace(0.8, 1.2, 30))
+    held = _pred([5.0] * 30, [0.1] * 30, split="held-out", system="b200_sxm")
+    assert iv.residual_quantiles(pd.concat([base, held])) == iv.residual_quantiles(base)
+
+
+def test_coverage_of_exchangeable_rows_is_near_nominal():
+    rng = np.random.default_rng(0)
+    r = np.exp(rng.normal(0, 0.1, 2000))
+    d = pd.concat([_pred(r[:1000], r[:1000]), _pred(r[1000:], r[1000:], split="held-out", system="h200_sxm")])
+    t = iv.coverage_table(d.reset_index(drop=True))
+    held = t[t.split == "held-out"]
+    assert ((held.coverage > 0.76) & (held.coverage < 0.84)).all()
+    assert set(t.columns) >= {"split", "system", "metric", "nominal", "coverage", "rows"}
+
+
+def test_new_gpus_take_the_wider_of_in_sample_and_transfer():
+    q = iv.new_system_quantiles({("tpot", "agg"): (-0.1, 0.1, 50)}, {("tpot", "agg"): (-0.05, 0.3, 20)})
+    assert q[("tpot", "agg")] == (-0.1, 0.3, 20)
+
+
+def test_transfer_residuals_use_calibration_rows_only():
+    d = cal.load_measurements()
+    tr = iv.transfer_residuals(d)
+    assert set(tr.split) == {"calibration"} and set(tr.system) <= set(cal.CALIBRATION_SYSTEMS)
+    assert len(tr) > 0 and set(tr.engine) == {"vllm@2026-04-06"}  # the one engine measured on H100 and H200
+
+
+def test_bad_nominal_is_refused():
+    with pytest.raises(ValueError, match="nominal"):
+        iv.residual_quantiles(_pred([1.0] * 20, [1.0] * 20), nominal=1.2)
