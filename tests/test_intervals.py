@@ -74,3 +74,22 @@ def test_transfer_residuals_use_calibration_rows_only():
 def test_bad_nominal_is_refused():
     with pytest.raises(ValueError, match="nominal"):
         iv.residual_quantiles(_pred([1.0] * 20, [1.0] * 20), nominal=1.2)
+
+
+def test_ratio_interval_by_hand():
+    """A / B = 2 with residual samples {0} for A and {-0.1, 0, 0.1} for B: the measured ratio is
+    2 exp(r_B - r_A), so its bounds are 2 e^-0.1 and 2 e^0.1 at nominal 100 % (the extremes)."""
+    lo, hi = iv.throughput_ratio_interval(2.0, [0.0], [-0.1, 0.0, 0.1], nominal=0.999999)
+    assert lo == pytest.approx(2 * math.exp(-0.1), rel=1e-4) and hi == pytest.approx(2 * math.exp(0.1), rel=1e-4)
+    # a side predicted too slow (measured TPOT below predicted, r_A < 0) raises A's measured throughput
+    lo, hi = iv.throughput_ratio_interval(2.0, [-0.2, -0.2], [0.0], nominal=0.5)
+    assert lo == hi == pytest.approx(2 * math.exp(0.2))
+    with pytest.raises(ValueError, match="ratio"):
+        iv.throughput_ratio_interval(float("nan"), [0.0], [0.0])
+
+
+def test_log_residuals_come_from_calibration_rows():
+    base = _pred(np.linspace(0.9, 1.1, 30), np.linspace(0.9, 1.1, 30))
+    held = _pred([5.0] * 30, [5.0] * 30, split="held-out", system="b200_sxm")
+    r = iv.log_residuals(pd.concat([base, held]), "tpot")
+    assert len(r) == 30 and r.max() == pytest.approx(math.log(1.1))

@@ -150,3 +150,33 @@ def coverage_table(pred: "pd.DataFrame", nominal: float = NOMINAL,  # noqa: F821
             rows.append({**dict(zip(by, key)), "metric": m, "nominal": nominal, "coverage": float(inside.mean()),
                          "rows": len(g)})
     return pd.DataFrame(rows)
+
+
+def log_residuals(pred: "pd.DataFrame", metric: str, regime: str = "agg") -> np.ndarray:  # noqa: F821
+    """``log(measured / predicted)`` of ``metric`` over the calibration rows of ``pred`` whose KV
+    fits, in ``regime`` (all regimes pooled when it has fewer than 10 rows): the sample a ratio's
+    interval is propagated from (:func:`throughput_ratio_interval`)."""
+    require_choice("metric", metric, METRICS)
+    cal = pred[(pred.split == "calibration") & pred.kv_fits]
+    r = np.log(cal[f"{metric}_ms"].to_numpy(float) / cal[f"{metric}_pred_ms"].to_numpy(float))
+    here = r[_regime(cal) == regime]
+    return here if len(here) >= 10 else r
+
+
+def throughput_ratio_interval(ratio: float, tpot_residuals_a: np.ndarray, tpot_residuals_b: np.ndarray,
+                              nominal: float = NOMINAL) -> tuple[float, float]:
+    """The ``nominal`` interval of a predicted ratio of decode throughputs A / B (tokens/s per GPU,
+    which go as 1 / TPOT at a given batch), propagated from each side's TPOT log-residuals: the
+    measured ratio is ``ratio x exp(r_B - r_A)``, and the interval takes the quantiles of
+    ``r_B - r_A`` over every pair of the two samples (independent errors: conservative when the two
+    sides err alike, as one model applied to two systems tends to)."""
+    if not (math.isfinite(ratio) and ratio > 0):
+        raise ValueError(f"ratio must be a finite number > 0, got {ratio!r}")
+    if not 0 < nominal < 1:
+        raise ValueError(f"nominal coverage must be in (0, 1), got {nominal!r}")
+    a, b = np.asarray(tpot_residuals_a, float), np.asarray(tpot_residuals_b, float)
+    if not len(a) or not len(b):
+        raise ValueError("each side needs at least one residual")
+    d = (b[None, :] - a[:, None]).ravel()
+    lo, hi = np.quantile(d, [(1 - nominal) / 2, (1 + nominal) / 2])
+    return float(ratio * math.exp(lo)), float(ratio * math.exp(hi))
