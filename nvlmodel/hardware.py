@@ -32,6 +32,9 @@ PRESETS: tuple[str, ...] = ("seed", "datasheet")
 
 #: Group sizes a worker or tensor-parallel group may take: powers of two, and a whole NVL72 rack.
 TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 72)
+#: The measured systems (aiconfigurator's names, in its serving rows and kernel tables) -> the GPU
+#: of this registry each is.
+MEASURED_SYSTEMS: dict[str, str] = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200", "gb200": "gb200-b200"}
 
 #: Tensor-core data types with a peak figure.
 DTYPES: tuple[str, ...] = ("fp16", "bf16", "fp8", "fp4")

@@ -484,15 +484,14 @@ def achieved_table(dtypes: tuple[str, ...] = ("bfloat16", "fp8", "nvfp4"), backe
     count, as a fraction of datasheet HBM bandwidth."""
     import pandas as pd
 
-    from .calibrate.model import SYSTEMS
     from .fp4 import get_format
-    from .hardware import get_gpu
+    from .hardware import MEASURED_SYSTEMS, get_gpu
 
     peak_dtype = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4"}
     fmt = {"bfloat16": "fp16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "nvfp4"}
     rows = []
     for system in KERNEL_SYSTEMS:
-        g = get_gpu(SYSTEMS[system])
+        g = get_gpu(MEASURED_SYSTEMS[system])
         for dtype in dtypes:
             try:
                 t = gemm_time(system, backend, dtype, np.asarray(tokens, float), n, k).seconds

@@ -3,7 +3,8 @@
 The seed document reaches its numbers through a handful of assumptions that public datasheets
 correct. :class:`Premises` names each one; :data:`SEED` holds them all (the document as written),
 :data:`DATASHEET` none. Any mixture is a valid :class:`Premises`, so an analysis can switch them one
-at a time and show how much of a printed number each explains (:func:`waterfall`).
+at a time and show how much of a printed number each explains
+(:func:`nvlmodel.calibrate.waterfall`, which adds the calibrated and measured steps above this floor).
 
 The waterfall restates the document's per-GPU headline (line 103: B200 FP4 decodes Llama 70B at
 4.77x an H100 in FP8, batch 1; "4-5x per GPU" in the summary, line 525): each premise flipped in
@@ -112,38 +113,5 @@ def headline_ratio(premises: "str | Premises", **kw) -> float:
     return decode_seconds(gb, fb, premises, **kw) / decode_seconds(ga, fa, premises, **kw)
 
 
-def waterfall(point: int = 0) -> "pd.DataFrame":  # noqa: F821
-    """One per-GPU headline of :data:`nvlmodel.calibrate.HEADLINE_POINTS` (0: decode at batch 1,
-    line 103; 1: decode at batch 64, 1K in / 1K out) from the printed ratio to what the document's
-    own method gives, then each premise corrected in turn (:data:`PREMISES` order) to the datasheet
-    bound (one GPU each, pure bound), then the model calibrated on H100/H200 serving (chapter 7:
-    efficiencies, fixed costs, each GPU at the smallest TP that holds the load), then one engine's
-    measured ratio (vLLM, one campaign, at this concurrency or, with no such rows, the smallest it
-    measured). Columns: ``step``, ``kind`` (printed / seed / premise / bound / calibrated /
-    measured), ``ratio`` after the step and ``change`` (the step's effect)."""
-    import pandas as pd
-
-    from .calibrate import HEADLINE_POINTS, headline, measured_ratio
-
-    what, line, printed, load = HEADLINE_POINTS[require_choice("point", point, (0, 1))]
-    kw = {"batch": load["concurrency"], "context": load["isl"] + load["osl"] // 2}
-    rows = [("as printed", "printed", printed, f"line {line}")]
-    p = SEED
-    rows.append(("document's own method", "seed", headline_ratio(p, **kw), ""))
-    for name in PREMISES:
-        p = p.flip(name, False)
-        rows.append((f"corrected: {LABELS[name]}", "premise", headline_ratio(p, **kw), ""))
-    rows.append(("datasheet bound", "bound", rows[-1][2], ""))
-    rows.append(("calibrated on H100/H200 serving", "calibrated", float(headline().calibrated_ratio.iloc[point]), ""))
-    measured = measured_ratio()  # one campaign of one engine (vLLM) on both GPUs
-    c = load["concurrency"] if load["concurrency"] in measured.index else int(measured.index.min())
-    rows.append(("measured, one vLLM campaign", "measured", float(measured[c]), f"concurrency {c}"))
-    out = pd.DataFrame(rows, columns=["step", "kind", "ratio", "note"])
-    out["change"] = out.ratio.diff().fillna(0.0)
-    out.loc[out.kind == "bound", "change"] = 0.0
-    out.attrs["point"] = what
-    return out
-
-
 __all__ = ["DATASHEET", "HEADLINE_SIDES", "LABELS", "PREMISES", "SEED", "Premises", "as_premises",
-           "decode_seconds", "gpu_under", "headline_ratio", "waterfall"]
+           "decode_seconds", "gpu_under", "headline_ratio"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nvlmodel import premises as P
+from nvlmodel.calibrate import waterfall
 from nvlmodel.hardware import get_gpu
 
 
@@ -45,7 +46,7 @@ def test_headline_ratio_by_hand():
 
 
 def test_waterfall_steps_add_up():
-    w = P.waterfall(1)
+    w = waterfall(1)
     assert list(w.kind[:2]) == ["printed", "seed"] and list(w.kind[-3:]) == ["bound", "calibrated", "measured"]
     premise = w[w.kind == "premise"]
     assert len(premise) == len(P.PREMISES)
@@ -53,7 +54,7 @@ def test_waterfall_steps_add_up():
     assert seed + premise.change.sum() == pytest.approx(bound)  # the premises explain seed -> bound
     assert bound == pytest.approx(P.headline_ratio(P.DATASHEET, batch=64, context=1536))
     with pytest.raises(ValueError, match="0, 1"):
-        P.waterfall(7)
+        waterfall(7)
 
 
 def test_registry_and_topology_take_premises():

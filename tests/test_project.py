@@ -55,3 +55,24 @@ def test_no_hardware_or_document_literals_outside_their_homes():
                 continue  # 1e6, 1e9, 1e12: a unit factor; 2**17 tokens: a size
             found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {v!r}")
     assert not found, "large literals outside the registry, models, units and document modules:\n" + "\n".join(found)
+
+
+def test_lower_floors_import_no_upper_ones():
+    """One direction of dependency: the spec registry, models, formats, premises, rooflines and
+    kernel tables never import the calibrated model, the search, the simulation or the book's pages
+    (before this test, premises.waterfall imported the calibrated model from the lowest floor)."""
+    import ast
+
+    lower = ("units", "document", "hardware", "models", "fp4", "premises", "roofline", "kernels", "topology")
+    upper = ("calibrate", "search", "serve", "findings", "changelog", "cli", "plotting", "energy", "endtoend")
+    found = []
+    for name in lower:
+        tree = ast.parse((ROOT / "nvlmodel" / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            mods = []
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                mods = [node.module or ""] + [a.name for a in node.names if not node.module]
+            elif isinstance(node, ast.Import):
+                mods = [a.name.removeprefix("nvlmodel.") for a in node.names if a.name.startswith("nvlmodel")]
+            found += [f"{name} imports {m}" for m in mods if m.split(".")[0] in upper]
+    assert not found, found

@@ -50,7 +50,7 @@ from .data import PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, calibration_rows, 
 from .fit import (GRID, bias_by_tp, calibration_table, error_summary, fit, fit_engines, fitted, left_out_table,
                   predictions)
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
-                       measured_per_gpu, measured_ratio, smallest_tp)
+                       measured_per_gpu, measured_ratio, smallest_tp, waterfall)
 from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES, METRICS, MODES, STEP_MODELS,
                     SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory, comm_time, components, disagg_wait,
                     engine_memory_table, kernel_times, kv_capacity_of, kv_fits, kv_transfer_time, predict, step_times)
@@ -61,4 +61,4 @@ __all__ = ["CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "ST
            "MODES", "PARALLEL_COLUMNS", "TABLES", "Calibration", "Config", "EngineMemory", "bias_by_tp", "calibration_rows", "calibration_table",
            "comm_time", "components", "disagg_wait", "engine_memory_table", "kv_transfer_time", "left_out_table", "error_summary", "fit", "fit_engines", "fitted",
            "headline", "kv_fits", "load_measurements", "measured_per_gpu", "measured_ratio", "predict",
-           "predictions", "smallest_tp"]
+           "predictions", "smallest_tp", "waterfall"]

@@ -3,6 +3,7 @@ GPUs) and measured (one engine's campaign on both GPUs)."""
 
 from __future__ import annotations
 
+from ..premises import LABELS, PREMISES, SEED, headline_ratio
 from ..units import require_choice
 from .data import _measurements
 from .fit import fitted
@@ -86,3 +87,34 @@ def measured_ratio(numerator: tuple[str, str, str] = MEASURED_B200_FP4,
         if tuple(side) not in set(table.columns):
             raise ValueError(f"no measured rows for {side}; measured: {sorted(table.columns)}")
     return (table[tuple(numerator)] / table[tuple(denominator)]).dropna()
+
+
+def waterfall(point: int = 0) -> "pd.DataFrame":  # noqa: F821
+    """One per-GPU headline of :data:`nvlmodel.calibrate.HEADLINE_POINTS` (0: decode at batch 1,
+    line 103; 1: decode at batch 64, 1K in / 1K out) from the printed ratio to what the document's
+    own method gives, then each premise corrected in turn (:data:`PREMISES` order) to the datasheet
+    bound (one GPU each, pure bound), then the model calibrated on H100/H200 serving (chapter 7:
+    efficiencies, fixed costs, each GPU at the smallest TP that holds the load), then one engine's
+    measured ratio (vLLM, one campaign, at this concurrency or, with no such rows, the smallest it
+    measured). Columns: ``step``, ``kind`` (printed / seed / premise / bound / calibrated /
+    measured), ``ratio`` after the step and ``change`` (the step's effect)."""
+    import pandas as pd
+
+    what, line, printed, load = HEADLINE_POINTS[require_choice("point", point, (0, 1))]
+    kw = {"batch": load["concurrency"], "context": load["isl"] + load["osl"] // 2}
+    rows = [("as printed", "printed", printed, f"line {line}")]
+    p = SEED
+    rows.append(("document's own method", "seed", headline_ratio(p, **kw), ""))
+    for name in PREMISES:
+        p = p.flip(name, False)
+        rows.append((f"corrected: {LABELS[name]}", "premise", headline_ratio(p, **kw), ""))
+    rows.append(("datasheet bound", "bound", rows[-1][2], ""))
+    rows.append(("calibrated on H100/H200 serving", "calibrated", float(headline().calibrated_ratio.iloc[point]), ""))
+    measured = measured_ratio()  # one campaign of one engine (vLLM) on both GPUs
+    c = load["concurrency"] if load["concurrency"] in measured.index else int(measured.index.min())
+    rows.append(("measured, one vLLM campaign", "measured", float(measured[c]), f"concurrency {c}"))
+    out = pd.DataFrame(rows, columns=["step", "kind", "ratio", "note"])
+    out["change"] = out.ratio.diff().fillna(0.0)
+    out.loc[out.kind == "bound", "change"] = 0.0
+    out.attrs["point"] = what
+    return out

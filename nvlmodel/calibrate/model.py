@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..collectives import engine_allreduce, moe_alltoall
-from ..hardware import NIC_BANDWIDTH, GPUSpec, get_gpu
+from ..hardware import MEASURED_SYSTEMS, NIC_BANDWIDTH, GPUSpec, get_gpu
 from ..document import WORKSPACE_BYTES
 from ..kvbm import kv_capacity
 from ..models import ModelArch, get_model
@@ -19,7 +19,7 @@ from ..units import require_choice, require_positive, require_positive_int
 
 #: Measured system -> nvlmodel GPU. TP all-reduce comes from the system's own measured curves of
 #: the row's engine (:func:`nvlmodel.collectives.engine_allreduce`).
-SYSTEMS: dict[str, str] = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200", "gb200": "gb200-b200"}
+SYSTEMS: dict[str, str] = MEASURED_SYSTEMS
 CALIBRATION_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm")
 #: Measured precision -> weight format of :mod:`nvlmodel.fp4`.
 WEIGHT_FORMAT: dict[str, str] = {"bf16": "fp16", "fp8": "fp8", "fp4": "nvfp4"}

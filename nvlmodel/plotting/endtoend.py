@@ -56,7 +56,7 @@ _WATERFALL_COLORS = {"printed": "0.6", "seed": PRESET_COLORS["seed"], "bound": P
 
 @_styled
 def plot_waterfall(steps: list, axes=None) -> plt.Figure:
-    """Per-GPU headline waterfalls, one panel per frame of :func:`nvlmodel.premises.waterfall`:
+    """Per-GPU headline waterfalls, one panel per frame of :func:`nvlmodel.calibrate.waterfall`:
     totals (printed, document's method, datasheet bound, calibrated, measured) as full bars, each
     corrected premise as a floating bar from the ratio before it to the ratio after it."""
     fig, axes = _axes(axes, len(steps), figsize=(4.6 * len(steps), 4.6), sharey=True)
