@@ -258,11 +258,29 @@ def _coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate_simulated(args: argparse.Namespace) -> int:
+    from . import calibrate
+    from .serve.validate import replay, replay_summary
+
+    print("TTFT and TPOT from the request-level simulation replaying each measured row (closed-loop clients, "
+          "the static fit's parameters), beside the static model's; aggregated single-worker rows only "
+          "(disaggregated and multi-worker replays: not yet)")
+    for table in ("dense", "serving"):
+        rep = replay(calibrate.load_measurements(table=table))
+        rows = rep if args.all_rows else rep[rep.kv_fits]
+        by = tuple(b for b in args.by if b in rows.columns) or ("split",)
+        print(f"\n{table} table ({len(rows)} rows replayed)")
+        _print_frame(replay_summary(rows, by).round(1))
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from . import calibrate
 
     if args.coverage:
         return _coverage(args)
+    if args.ttft_from == "simulation":
+        return _calibrate_simulated(args)
 
     step = args.step
     print(f"fitted parameters per engine (H100 and H200 rows only), steps from the {step}, measured data: "
@@ -425,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["split", "system", "engine", "backend", "precision", "model", "mode", "tp", "step_source"],
                    help="columns to group the error table by (default: split)")
     k.add_argument("--all-rows", action="store_true", help="include rows whose KV cache does not fit")
+    k.add_argument("--ttft-from", choices=["static", "simulation"], default="static",
+                   help="latencies from the static model (default) or from the simulation replaying every row")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and system")
     k.add_argument("--step", choices=["roofline", "kernels"], default="roofline",

@@ -326,3 +326,17 @@ def test_cli_prints_interval_coverage(capsys):
     assert main(["calibrate", "--coverage"]) == 0
     out = capsys.readouterr().out
     assert "split   system metric  nominal  coverage" in out and "gb200" in out
+
+
+def test_cli_latencies_from_the_simulation(capsys, monkeypatch):
+    """calibrate --ttft-from simulation prints static and simulated errors side by side (a few rows
+    replayed here, to keep the suite fast; chapter 9 replays them all)."""
+    from nvlmodel.cli import main
+    from nvlmodel.serve import validate
+
+    full = validate.replay
+    few = lambda d: d[(d.split == "calibration") & d.kv_fits & (d.left_out == "")].groupby("engine").head(8)  # noqa: E731
+    monkeypatch.setattr(validate, "replay", lambda d, **kw: full(few(d), **kw))
+    assert main(["calibrate", "--ttft-from", "simulation", "--by", "split", "system"]) == 0
+    out = capsys.readouterr().out
+    assert "ttft_sim_MdAPE_pct" in out and "ttft_static_MdAPE_pct" in out and "serving table" in out
