@@ -12,10 +12,11 @@ A deployment (:func:`search`):
   parameters).
 * **disaggregated**: ``n_p`` prefill workers and ``n_d`` decode workers, each with its own
   parallelism; TPOT = decode step (no prefill interference); TTFT = per-request cost + one
-  prefill + the prompt's KV moved to the decode worker; the pool sizes by rate matching
-  (aiconfigurator): the (n_p, n_d) maximising min(0.90 x prefill rate x n_p, 0.92 x decode rate
-  x n_d) per GPU, within the GPU budget. At the matched rate the prefill pool is not saturated,
-  so no prefill queue is added (an assumption; chapter 8 shows how measured TTFTs exceed it).
+  prefill + the prompt's KV moved to the decode worker + the wait for a prefill rank at the pool's
+  utilisation (:func:`prefill_wait`: M/D/c, Poisson arrivals at the served rate); the pool sizes
+  by rate matching (aiconfigurator): the (n_p, n_d) maximising min(0.90 x prefill rate x n_p,
+  0.92 x decode rate x n_d) per GPU, within the GPU budget, among those that meet the TTFT limit
+  when any does (a pool run at 90 % queues: a prompt waits 4.5 prefills on one rank).
 
 Every step time comes from :func:`nvlmodel.roofline.decode_step` and :func:`~nvlmodel.roofline.prefill`
 (arrays over the batch grid), the engines' measured all-reduce and all-to-all curves
@@ -120,6 +121,26 @@ def _worker(system, model, precision, shape, isl, osl, cal: Calibration, backend
             "agg_tpot": decode + (b - 1) / osl * fill, "agg_ttft": cal.t_req + fill * (1 + cal.q * (b - 1))}
 
 
+def prefill_wait(rate, servers, service_s):
+    """Mean wait before a prompt's prefill starts in a pool of ``servers`` prefill ranks, each
+    prefilling one prompt of ``service_s`` at a time, under Poisson arrivals at ``rate`` requests/s
+    (arrays broadcast): the Kingman-Sakasegawa approximation of the G/G/c queue (Hopp and Spearman,
+    *Factory Physics*), ``(c_a^2 + c_s^2)/2 x u^(sqrt(2(c+1)) - 1) / (c (1 - u)) x t_s`` with
+    ``c_a^2 = 1`` (Poisson), ``c_s^2 = 0`` (deterministic prefill) and ``u = rate t_s / c``: exact
+    for one rank (M/D/1), within a few percent of Erlang C halved beyond. Infinite at or above
+    saturation.
+
+    >>> round(float(prefill_wait(0.9, 1, 1.0)), 3)  # M/D/1 at 90 %: rho / (2 mu (1 - rho)) = 4.5 s
+    4.5
+    """
+    lam, c, s = np.broadcast_arrays(np.asarray(rate, float), np.asarray(servers, float), np.asarray(service_s, float))
+    u = lam * s / c
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        wait = 0.5 * u ** (np.sqrt(2 * (c + 1)) - 1) / (c * (1 - u)) * s
+    wait = np.where(u < 1, wait, np.inf)
+    return wait if wait.ndim else float(wait)
+
+
 def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...] = DEFAULT_SYSTEMS,
            precision: dict[str, str] | None = None, engine: str = ENGINE, max_gpus: int = 72,
            calibrations: dict[str, Calibration] | None = None,
@@ -188,10 +209,13 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
                 tpot = dw["decode"][i]
                 d_rate = b * ds[1] / (osl * tpot)  # requests/s of one decode worker
                 served = np.minimum(PREFILL_DERATE * p_rate * npp, DECODE_DERATE * d_rate * ndd)
+                ttft = cal.t_req + pw["fill"] + xfer + prefill_wait(served, npp * ps[1], pw["fill"])
                 per_gpu = np.where(within, served * osl / gpus, -np.inf)
-                k = np.unravel_index(np.argmax(per_gpu), per_gpu.shape)
+                ok = within & (ttft <= sla.ttft_s)  # the pools that meet the TTFT limit, if any do
+                k = np.unravel_index(np.argmax(np.where(ok, per_gpu, -np.inf) if ok.any() else per_gpu),
+                                     per_gpu.shape)
                 rows.append((label, system, prec, "disagg", ds, ps, b, int(npp[k]), int(ndd[k]), int(gpus[k]),
-                             cal.t_req + pw["fill"] + xfer, tpot, per_gpu[k], str(dw["source"][i])))
+                             float(ttft[k]), tpot, per_gpu[k], str(dw["source"][i])))
     cols = ["system", "system_key", "precision", "mode", "decode_shape", "prefill_shape", "batch", "prefill_workers",
             "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_gpu", "step_source"]
     out = pd.DataFrame(rows, columns=cols)

@@ -278,3 +278,21 @@ def test_extrapolated_flags_points_beyond_every_measured_row():
     gb = cal.serving_envelope("gb200", "qwen3-32b")
     expect = [not ((gb[:, 0] >= b) & (gb[:, 1] >= 2048)).any() for b in out.batch]
     assert list(out.extrapolated) == expect and any(expect) and not all(expect)
+
+
+def test_prefill_wait_by_hand():
+    """One rank at 50 %: M/D/1, rho / (2 mu (1 - rho)) = 0.5 s per 1 s prefill. Two ranks at 90 %:
+    0.5 x 0.9^(sqrt(6) - 1) / (2 x 0.1) = 2.146 s, within 1 % of the exact M/M/2 wait halved (Erlang C
+    16.2/19 over 0.2 s^-1, / 2 = 2.132 s). Saturated: infinite."""
+    w = search.prefill_wait(np.array([1.8, 0.5, 2.0]), np.array([2, 1, 2]), 1.0)
+    assert w[0] == pytest.approx(0.5 * 0.9 ** (6 ** 0.5 - 1) / 0.2) and w[1] == pytest.approx(0.5)
+    assert w[0] == pytest.approx(16.2 / 19 / 0.2 / 2, rel=0.01) and np.isinf(w[2])
+
+
+def test_disaggregated_search_points_queue_for_prefill():
+    """Every disaggregated point's TTFT includes its pool's wait: it is at least the lone prompt's
+    (t_req + prefill + transfer), and points meet the TTFT limit where a pool size lets them."""
+    out = search.search("deepseek-r1", 1024, 1024, search.SLA(2.0, 0.05), systems=("gb200",), max_gpus=32)
+    d = out[out["mode"] == "disagg"]
+    assert len(d) and np.isfinite(d.ttft_s).all()
+    assert (d.ttft_s > search.fitted_serving()["trtllm@serving"].t_req).all()
