@@ -323,6 +323,10 @@ def _best(args: argparse.Namespace) -> int:
     cols = ["system", "precision", "mode", "prefill_shape", "decode_shape", "batch", "prefill_workers",
             "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule",
             "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else []) + ["step_source", "extrapolated"]
+    if args.simulate:
+        front = search.simulate_frontier(front, args.model, args.isl, args.osl,
+                                         calibrations=search.fitted_serving(args.step))
+        cols += ["sim_ttft_s", "sim_tpot_s", "sim_status"]
     _print_frame(front[cols])
     print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
           "gpu_h_per_mtok: GPU-hours per million output tokens"
@@ -468,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
     b.add_argument("--step", choices=["roofline", "kernels"], default="roofline",
                    help="step times from the calibrated roofline (default) or from the engines' measured kernels")
+    b.add_argument("--simulate", action="store_true",
+                   help="re-check every frontier point with the request-level simulation (closed-loop clients at "
+                   "its concurrency, lengths +-10 %%): adds simulated TTFT and TPOT")
     b.add_argument("--price-per-gpu-hour", type=float, default=None,
                    help="your price per GPU-hour, any currency: adds cost per million output tokens (no default)")
     b.set_defaults(func=_best)

@@ -265,6 +265,45 @@ def best(model: str, isl: int, osl: int, sla: SLA, **kw) -> "pd.DataFrame":  # n
     return out.reset_index(drop=True)
 
 
+def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F821
+                      calibrations: dict[str, Calibration] | None = None, engine: str = ENGINE,
+                      requests_per_client: int = 4, spread: float = 0.1, seed: int = 0) -> "pd.DataFrame":  # noqa: F821
+    """Re-check frontier points (:func:`best`) with the request-level simulation: each point's
+    deployment (the decode and prefill pools as chosen) serves closed-loop clients at its
+    concurrency (batch x attention-DP ranks x decode workers), ``requests_per_client`` each, lengths
+    drawn +-``spread`` around ``isl`` and ``osl`` (so that clients do not run in lockstep). Adds
+    ``sim_ttft_s`` and ``sim_tpot_s`` (means) and ``sim_status`` (``ok`` or why the point could not
+    be simulated)."""
+    from .serve import Deployment, Workload, simulate
+
+    require_positive_int("requests_per_client", requests_per_client)
+    cal_all = fitted_serving() if calibrations is None else calibrations
+    cal = cal_all[require_choice("engine", engine, cal_all)]
+    out = frontier.copy()
+    ttft, tpot, status = [], [], []
+    for r in frontier.itertuples():
+        ds, ps = r.decode_shape, r.prefill_shape
+        kw = dict(tp=ds[0], attention_dp=ds[1], ep=ds[2], engine=engine, calibration=cal)
+        if r.mode == "disagg":
+            kw.update(mode="disagg", workers=int(r.decode_workers), prefill_tp=ps[0], prefill_attention_dp=ps[1],
+                      prefill_ep=ps[2], prefill_workers=int(r.prefill_workers))
+        clients = int(round(r.batch)) * ds[1] * (int(r.decode_workers) if r.mode == "disagg" else 1)
+        try:
+            d = Deployment(r.system_key, model, r.precision, **kw)
+            reqs = Workload(isl=isl, osl=osl, spread=spread).generate(clients * requests_per_client, seed=seed)
+            res = simulate(d, reqs, concurrency=clients)
+            preempted = int(res.requests.preemptions.sum())
+            ttft.append(float(res.requests.ttft_s.mean()))
+            tpot.append(float(res.requests.tpot_s.mean()))
+            status.append("ok" if preempted == 0 else f"ok, {preempted} preemptions")
+        except (ValueError, RuntimeError) as e:
+            ttft.append(float("nan"))
+            tpot.append(float("nan"))
+            status.append(str(e).splitlines()[0])
+    out["sim_ttft_s"], out["sim_tpot_s"], out["sim_status"] = ttft, tpot, status
+    return out
+
+
 def best_per_gpu(frontier: "pd.DataFrame", min_tok_s_per_user: float) -> "pd.DataFrame":  # noqa: F821
     """Per system, the frontier point with the most tokens/s per GPU at at least
     ``min_tok_s_per_user`` tokens/s per user (the per-GPU question at a matched interactivity)."""

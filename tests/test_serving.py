@@ -296,3 +296,15 @@ def test_disaggregated_search_points_queue_for_prefill():
     d = out[out["mode"] == "disagg"]
     assert len(d) and np.isfinite(d.ttft_s).all()
     assert (d.ttft_s > search.fitted_serving()["trtllm@serving"].t_req).all()
+
+
+def test_frontier_points_can_be_rechecked_by_simulation():
+    """best --simulate: each frontier point's deployment serves its own concurrency in the
+    simulation; a point of one TP8 worker at batch 1 is simulated within a few percent of the
+    static prediction (nothing queues), and every point says whether it could be simulated."""
+    front = search.best("qwen3-32b", 1024, 1024, search.SLA(2.0, 0.05), systems=("gb200",), max_gpus=8)
+    one = front[(front["mode"] == "agg") & (front.batch == 1)]
+    out = search.simulate_frontier(one, "qwen3-32b", 1024, 1024)
+    assert (out.sim_status == "ok").all()
+    assert out.sim_tpot_s.iloc[0] == pytest.approx(out.tpot_s.iloc[0], rel=0.05)
+    assert out.sim_ttft_s.iloc[0] == pytest.approx(out.ttft_s.iloc[0], rel=0.10)
