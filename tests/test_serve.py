@@ -297,3 +297,14 @@ def test_shared_partly_matching_prefixes_in_small_pools_always_finish(data, frac
     reqs = Requests(arrival, isl, osl, group, prefix, keep)
     res = simulate(d, reqs, concurrency=concurrency if closed else None, check=True)
     _check_conservation(res, reqs)
+
+
+def test_a_prompt_found_whole_in_the_cache_still_computes_its_last_token():
+    """Found by the property test above: a prompt that its group's cached prefix covers entirely
+    left nothing to prefill, and the engine planned a step of 0 tokens. Like the engines, the hit now
+    stops before the last token, which is computed."""
+    d = Deployment("h200_sxm", "llama-3.1-8b", "fp4", tp=4, memory_fraction=3.3e-05, calibration=CAL)
+    r = Requests(np.full(2, np.nan), np.array([16, 16]), np.array([1, 1]), np.array([0, 0]), np.array([16, 16]),
+                 np.array([17, 17]))
+    res = simulate(d, r, concurrency=1, check=True)
+    _check_conservation(res, r)

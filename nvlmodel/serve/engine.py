@@ -663,7 +663,9 @@ class _Sim:
         h1 = 0
         e = w.entries.get(g) if g >= 0 and fresh else None
         if e is not None:
-            h1 = min(e[0], self.prefix[rid] // bs * bs)
+            # a prompt found whole in the cache still computes its last token (for its logits), as
+            # the engines do: the hit stops at the last whole block before it
+            h1 = min(e[0], self.prefix[rid] // bs * bs, (total - 1) // bs * bs)
         blocks = -(-total // bs) - h1 // bs  # its own: what the shared entry does not hold
         need = blocks + reserve + (1 if received else 0)  # a received sequence may need a block at once
         if h1:
@@ -689,9 +691,9 @@ class _Sim:
                 self.join(w, rid, total)
             return True
         start = h1
-        if fresh and self.staged[rid] > h1:
-            start = self.staged[rid]
-            self.hits[self.staged_tier[rid]][rid] = self.staged[rid] - h1
+        if fresh and min(self.staged[rid], total - 1) > h1:
+            start = min(self.staged[rid], total - 1)
+            self.hits[self.staged_tier[rid]][rid] = start - h1
         w.prefilling.append([rid, start, total - start])
         return True
 
