@@ -1,11 +1,17 @@
 """The discrete-event simulation of a Dynamo deployment: workers with continuous batching, a
-KV-aware router, KV tiers and disaggregated prefill/decode pools (see :mod:`nvlmodel.serve`)."""
+KV-aware router, KV tiers and disaggregated prefill/decode pools (see :mod:`nvlmodel.serve`).
+
+This module holds the deployment (:class:`Deployment`), the entry point (:func:`simulate`), the
+results and the event loop (``_Sim``: state, clients, the loop, checks). What each event does lives
+by concern beside it: :mod:`~nvlmodel.serve.router` (where a request goes),
+:mod:`~nvlmodel.serve.links` (links and KV tiers), :mod:`~nvlmodel.serve.kvpool` (a worker's blocks
+and prefix entries), :mod:`~nvlmodel.serve.batcher` (a worker's steps); the step costs in
+:mod:`~nvlmodel.serve.cost`."""
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections import OrderedDict, deque
 from functools import lru_cache
 from dataclasses import dataclass, field, replace
 
@@ -17,7 +23,12 @@ from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
 from ..kvbm.routing import POLICIES
 from ..units import GB, require_choice, require_positive, require_positive_int
+from .batcher import Batcher, _Worker
 from .cost import StepCost, step_cost
+from .events import _CLIENT, _DISPATCH, _LINK, _STEP  # noqa: F401
+from .kvpool import KVPool
+from .links import Links, _Link, _Store  # noqa: F401
+from .router import Router
 from .workload import Requests
 
 #: KV tiers below a worker's own HBM (G1) that a deployment may enable: ``peer`` (another worker's
@@ -151,82 +162,8 @@ class Deployment:
 
 
 # ----------------------------------------------------------------------------------------------
-# Simulation state
+# Results, the entry point and the event loop (what each event does: router, links, kvpool, batcher)
 # ----------------------------------------------------------------------------------------------
-
-class _Link:
-    """A link shared by processor sharing: every active transfer gets an equal share. Work is in
-    seconds at the full rate."""
-
-    __slots__ = ("active", "t", "version")
-
-    def __init__(self):
-        self.active: dict[int, float] = {}
-        self.t = 0.0
-        self.version = 0
-
-    def advance(self, t: float) -> None:
-        n = len(self.active)
-        if n:
-            d = (t - self.t) / n
-            for k in self.active:
-                self.active[k] -= d
-        self.t = t
-
-
-class _Store(OrderedDict):
-    """A lower KV tier of one worker (or the rack): group -> tokens, least recently used first,
-    at most ``cap`` tokens; what it evicts goes to ``below`` (or is dropped)."""
-
-    def __init__(self, cap: int, below: "_Store | None" = None):
-        super().__init__()
-        self.cap, self.below, self.total = cap, below, 0
-
-    def put(self, g: int, tokens: int) -> None:
-        have = self.get(g, 0)
-        if have >= tokens:
-            self.move_to_end(g)
-            return
-        self[g] = tokens
-        self.move_to_end(g)
-        self.total += tokens - have
-        while self.total > self.cap and self:
-            v, tok = self.popitem(last=False)
-            self.total -= tok
-            if self.below is not None:
-                self.below.put(v, tok)
-
-
-class _Worker:
-    __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
-                 "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
-                 "links", "host", "disk")
-
-    def __init__(self, i, cost, pool, bs, node, prefill_only=False, decode_only=False):
-        self.i, self.cost, self.pool, self.node = i, cost, pool, node
-        self.prefill_only, self.decode_only = prefill_only, decode_only
-        self.used = 0  # blocks held by admitted requests
-        self.cached = 0  # blocks held by prefix entries
-        self.entries: OrderedDict[int, list] = OrderedDict()  # group -> [tokens, refs], LRU first
-        self.waiting: deque[int] = deque()
-        self.prefilling: list[list] = []  # [rid, cached tokens, remaining]
-        self.run: dict[int, tuple[int, int]] = {}  # rid -> (step counter at join, cache tokens at join)
-        self.fin: list[tuple[int, int, int]] = []  # (finish counter, rid, epoch)
-        self.cnt = [0] * bs  # running sequences needing a new block at counter = residue (mod bs)
-        self.B = 0
-        self.C = 0
-        self.n = 0
-        self.busy = False
-        self.version = 0
-        self.plan = None
-        self.busy_time = 0.0
-        self.links: dict[str, _Link] = {}
-        self.host: _Store | None = None
-        self.disk: _Store | None = None
-
-
-_DISPATCH, _STEP, _LINK, _CLIENT = 0, 1, 2, 3
-
 
 @dataclass
 class SimResult:
@@ -327,7 +264,13 @@ def _place(sched, worker: int, gpus: int) -> list[int]:
     return [g for k in range(gpus // 8) for g in sched.allocate_tp_group((worker, k), 8)]
 
 
-class _Sim:
+class _Sim(Router, Links, KVPool, Batcher):
+    """The simulation's state and its event loop; what happens on each event is by concern in the
+    mixins: :class:`~nvlmodel.serve.router.Router` (where a request goes),
+    :class:`~nvlmodel.serve.links.Links` (transfers and KV tiers),
+    :class:`~nvlmodel.serve.kvpool.KVPool` (blocks, prefix entries, eviction) and
+    :class:`~nvlmodel.serve.batcher.Batcher` (steps, prefill chunks, preemption, completion)."""
+
     def __init__(self, d: Deployment, reqs: Requests, concurrency, think_s, seed, check):
         self.d, self.check = d, check
         c = d.config
@@ -464,401 +407,6 @@ class _Sim:
         self.t_arr[rid] = t
         self._count(t, 1)
         self.push(t + self.t_req, _DISPATCH, rid)
-
-    # -- routing and tiers ------------------------------------------------------------------
-    def dispatch(self, rid, t):
-        pool = self.entry_pool
-        bs = self.bs
-        blocks = self._prompt_blocks(rid)
-        g = self.group[rid]
-        holders = self.directory.get(g, {}) if g >= 0 else {}
-        pol = self.d.policy
-        if len(pool) == 1:
-            w = pool[0]
-        elif pol == "random":
-            w = pool[int(self.rng.integers(len(pool)))]
-        elif pol == "least-loaded" or (pol == "seed" and not holders):
-            w = self._least_loaded(pool)
-        elif not holders:  # dynamo, nothing cached: the cost is the load alone
-            w = self._tie(pool, [self.loads[i] for i in pool])
-        else:
-            want = self.prefix[rid]
-            ovp = [min(holders[i], want) // bs if i in holders else 0 for i in pool]  # cached blocks per worker
-            if pol == "seed":
-                top = max(ovp)
-                w = pool[ovp.index(top)] if top > 0 else self._least_loaded(pool)
-            else:
-                ow, loads = self.d.overlap_weight, self.loads
-                w = self._tie(pool, [ow * (blocks - o) + loads[i] for i, o in zip(pool, ovp)])
-        self.where[rid] = w
-        self.loads[w] += blocks
-        self.onboard(rid, w, t)
-
-    def _prompt_blocks(self, rid) -> int:
-        """The router's load of a request on its worker: its prompt's blocks."""
-        return -(-self.isl[rid] // self.bs)
-
-    # Routing over a handful of workers: Python lists (numpy's per-call cost was a quarter of a
-    # routed run); the first minimum, as numpy's argmin, and the same draws from the rng on ties.
-    def _least_loaded(self, pool):
-        return min(pool, key=self.loads.__getitem__)
-
-    def _tie(self, pool, cost):
-        low = min(cost)
-        ties = [k for k, c in enumerate(cost) if c == low]
-        return pool[ties[0] if len(ties) == 1 else ties[int(self.rng.integers(len(ties)))]]
-
-    def onboard(self, rid, w, t):
-        """Find the request's shared prefix below or beside this worker's HBM; fetch it if that
-        beats what G1 holds, then queue the request on the worker."""
-        g = self.group[rid]
-        want = self.prefix[rid] // self.bs * self.bs
-        worker = self.workers[w]
-        if g < 0 or want == 0 or not self.tiers:
-            return self.enqueue(w, rid, t)
-        e = worker.entries.get(g)
-        h1 = min(e[0], want) if e else 0
-        best, tier = h1, None
-        if "peer" in self.tiers:
-            for h, tok in self.directory.get(g, {}).items():
-                if h != w and self.workers[h].node == worker.node and min(tok, want) > best:
-                    best, tier = min(tok, want), "peer"
-        for name, store in (("switch", self.switch), ("host", worker.host), ("disk", worker.disk)):
-            if name in self.tiers and g in store and min(store[g], want) > best:
-                best, tier = min(store[g], want), name
-                store.move_to_end(g)
-        if tier is None:
-            return self.enqueue(w, rid, t)
-        self.staged[rid] = best
-        self.staged_tier[rid] = tier
-        link = worker.links.setdefault(self.link_of[tier], _Link())
-        self.transfer(link, w, rid, (best - h1) * self.tier_s_per_token[tier], t)
-
-    def transfer(self, link, w, rid, work, t):
-        link.advance(t)
-        link.active[rid] = work
-        self._reschedule_link(link, w, t)
-
-    def _reschedule_link(self, link, w, t):
-        link.version += 1
-        if link.active:
-            self.push(t + min(link.active.values()) * len(link.active), _LINK, (link, w), link.version)
-
-    def link_done(self, obj, t):
-        link, w = obj
-        link.advance(t)
-        done = [k for k, v in link.active.items() if v <= 1e-12]
-        if not done:  # rounding: finish the smallest
-            done = [min(link.active, key=link.active.get)]
-        for k in done:
-            del link.active[k]
-        self._reschedule_link(link, w, t)
-        for rid in done:
-            if self.workers[w].decode_only:
-                self.t_first[rid] = t  # the first token leaves once the decode worker has the KV
-            self.enqueue(w, rid, t)
-
-    # -- the engine -------------------------------------------------------------------------
-    def enqueue(self, w, rid, t):
-        worker = self.workers[w]
-        first = not worker.waiting
-        worker.waiting.append(rid)
-        if not worker.busy:
-            self.schedule(worker, t)
-        elif first and worker.plan is not None and worker.plan[0] == "decode":
-            self.cut(worker, t)
-
-    def cut(self, w: _Worker, t):
-        """A request arrived while ``w`` runs a multi-step decode: end it at the next step boundary."""
-        _, t0, k, B, C0, _ = w.plan
-        j = w.cost.decode_steps_within(B, C0, t - t0)
-        if j < k:
-            w.version += 1
-            w.plan = ("decode", t0, j, B, C0, self.new_blocks(w, j))
-            self.push(t0 + w.cost.decode_run(B, C0, j), _STEP, w, w.version)
-
-    def new_blocks(self, w: _Worker, k: int) -> int:
-        """Blocks the running sequences need for ``k`` more decode steps."""
-        bs = self.bs
-        if k == 1:  # the common case: the sequences whose next token starts a block
-            return w.cnt[w.n % bs]
-        full, part = divmod(k, bs)
-        s = w.B * full
-        n, cnt = w.n, w.cnt
-        for i in range(part):
-            s += cnt[(n + i) % bs]
-        return s
-
-    def steps_fitting(self, w: _Worker, free: int, limit: int) -> int:
-        """The most decode steps (<= ``limit``) whose new blocks fit in ``free``."""
-        bs = self.bs
-        if w.B == 0:
-            return limit
-        full = min(free // w.B, limit // bs)
-        k = full * bs
-        left = free - full * w.B
-        n, cnt = w.n, w.cnt
-        while k < limit:
-            need = cnt[(n + k) % bs]
-            if need > left:
-                break
-            left -= need
-            k += 1
-        return k
-
-    def free(self, w: _Worker) -> int:
-        return w.pool - w.used - w.cached
-
-    def evict(self, w: _Worker, need: int) -> None:
-        """Drop unreferenced prefix entries, least recently used first, until ``need`` blocks are
-        free (offloading them to the enabled lower tiers)."""
-        short = need - self.free(w)
-        if short <= 0 or not w.cached:
-            return
-        victims = []
-        for g, e in w.entries.items():  # least recently used first; stop once enough is found
-            if e[1] == 0:
-                victims.append(g)
-                short -= e[0] // self.bs
-                if short <= 0:
-                    break
-        for g in victims:
-            tokens = w.entries.pop(g)[0]
-            w.cached -= tokens // self.bs
-            del self.directory[g][w.i]
-            self.offload(w, g, tokens)
-
-    def trim(self, w: _Worker, g: int, e: list, keep: int) -> None:
-        """Cut group ``g``'s entry on ``w`` to its first ``keep`` tokens: the one request that
-        references it uses only those, and the rest is an unreferenced cache like any other, which
-        gives way to a request that needs the room (written to the lower tiers first, as an
-        eviction). Without this an idle worker whose entry a new request only partly shares kept it
-        pinned whole, and a request that fits the pool alone waited forever."""
-        self.offload(w, g, e[0])
-        freed = e[0] // self.bs - keep // self.bs
-        e[0] = keep
-        w.cached -= freed
-        self.directory[g][w.i] = keep
-
-    def offload(self, w: _Worker, g: int, tokens: int) -> None:
-        """An evicted prefix entry is written to the enabled lower tiers (asynchronously: off
-        every request's critical path): the switch tier, and host memory (spilling to disk) or disk."""
-        if "switch" in self.tiers:
-            self.switch.put(g, tokens)
-        store = w.host if w.host is not None else w.disk
-        if store is not None:
-            store.put(g, tokens)
-
-    def admit(self, w: _Worker, rid: int, reserve: int) -> bool:
-        """Give ``rid`` its blocks, keeping ``reserve`` free for the running sequences' next step;
-        False if they do not fit even after evicting unreferenced prefix entries. A fresh request
-        prefills its prompt past what its group's G1 entry (shared, referenced) or an onboarded
-        copy holds; a preempted one recomputes its prompt and emitted tokens; in disaggregated
-        decode a request that received its KV joins the batch."""
-        bs = self.bs
-        g = self.group[rid]
-        fresh = self.emitted[rid] == 0
-        received = w.decode_only and self.preempt[rid] == 0
-        total = self.isl[rid] if fresh or received else self.isl[rid] + self.emitted[rid]
-        h1 = 0
-        e = w.entries.get(g) if g >= 0 and fresh else None
-        if e is not None:
-            # a prompt found whole in the cache still computes its last token (for its logits), as
-            # the engines do: the hit stops at the last whole block before it
-            h1 = min(e[0], self.prefix[rid] // bs * bs, (total - 1) // bs * bs)
-        blocks = -(-total // bs) - h1 // bs  # its own: what the shared entry does not hold
-        need = blocks + reserve + (1 if received else 0)  # a received sequence may need a block at once
-        if h1:
-            e[1] += 1  # referenced (and so pinned) before anything is evicted to make room
-        if need > self.free(w):
-            self.evict(w, need)
-            if need > self.free(w) and h1 and e[1] == 1 and e[0] > h1:
-                self.trim(w, g, e, h1)
-            if need > self.free(w):
-                if h1:
-                    e[1] -= 1
-                return False
-        w.used += blocks
-        self.shared[rid] = h1
-        if h1:
-            w.entries.move_to_end(g)
-            self.hits["g1"][rid] = h1
-        if received:
-            if self.emitted[rid] >= self.osl[rid]:
-                self.release(w, rid, total, keep=False)
-                self.complete(w, rid, self.now)
-            else:
-                self.join(w, rid, total)
-            return True
-        start = h1
-        if fresh and min(self.staged[rid], total - 1) > h1:
-            start = min(self.staged[rid], total - 1)
-            self.hits[self.staged_tier[rid]][rid] = start - h1
-        w.prefilling.append([rid, start, total - start])
-        return True
-
-    def join(self, w: _Worker, rid: int, cache: int) -> None:
-        """``rid`` starts decoding on ``w`` with ``cache`` tokens of KV."""
-        w.run[rid] = (w.n, cache)
-        w.cnt[(w.n - cache) % self.bs] += 1
-        w.B += 1
-        w.C += cache
-        heapq.heappush(w.fin, (w.n + self.osl[rid] - self.emitted[rid], rid, self.epoch[rid]))
-
-    def schedule(self, w: _Worker, t):
-        """Plan ``w``'s next step at ``t``: decode every running sequence, fill the token budget with
-        prefill chunks (partial prompts first, then new requests while blocks and seats last); a
-        step without prefill runs as many decode steps as nothing else can change."""
-        d = self.d
-        if w.B:  # the running sequences first: blocks for their next step, by eviction or preemption
-            if self.new_blocks(w, 1) > self.free(w):
-                self.evict(w, self.new_blocks(w, 1))
-            while w.B and self.new_blocks(w, 1) > self.free(w):
-                self.preempt_newest(w)
-        reserve = self.new_blocks(w, 1) if w.B else 0
-        budget = d.token_budget - w.B
-        chunks = []
-        if budget > 0:
-            for item in w.prefilling:
-                p = min(item[2], budget)
-                if p > 0:
-                    chunks.append((item, p))
-                    budget -= p
-                if budget <= 0:
-                    break
-            while budget > 0 and w.waiting and w.B + len(w.prefilling) < d.max_seqs:
-                rid = w.waiting[0]
-                if not self.admit(w, rid, reserve):
-                    break
-                w.waiting.popleft()
-                if w.decode_only and self.preempt[rid] == 0:
-                    reserve = self.new_blocks(w, 1) if w.B else 0
-                    continue
-                item = w.prefilling[-1]
-                p = min(item[2], budget)
-                chunks.append((item, p))
-                budget -= p
-        if chunks:
-            dur = w.cost.step(w.B, w.C + w.B, [(item[1], p) for item, p in chunks])
-            w.plan = ("mixed", t, 1, w.B, w.C, self.new_blocks(w, 1) if w.B else 0, chunks)
-        elif w.B:
-            while w.fin and w.fin[0][2] != self.epoch[w.fin[0][1]]:  # drop preempted entries
-                heapq.heappop(w.fin)
-            k = w.fin[0][0] - w.n
-            km = self.steps_fitting(w, self.free(w), k)
-            if km < k and w.cached:
-                self.evict(w, self.new_blocks(w, k))
-                km = self.steps_fitting(w, self.free(w), k)
-            k = max(1, km)
-            dur = w.cost.decode_run(w.B, w.C, k)
-            w.plan = ("decode", t, k, w.B, w.C, self.new_blocks(w, k))
-        else:
-            w.busy = False
-            w.plan = None
-            return
-        w.busy = True
-        w.version += 1
-        self.push(t + dur, _STEP, w, w.version)
-
-    def leave(self, w: _Worker, rid: int, n0: int, cache0: int) -> int:
-        """``rid`` (joined at counter ``n0`` with ``cache0`` tokens, already out of ``w.run``) stops
-        decoding on ``w``: the tokens it emitted since are counted; returns its KV tokens now."""
-        cache = cache0 + (w.n - n0)
-        self.emitted[rid] += w.n - n0
-        w.B -= 1
-        w.C -= cache
-        w.cnt[(n0 - cache0) % self.bs] -= 1
-        return cache
-
-    def preempt_newest(self, w: _Worker):
-        """Recompute preemption: the most recently joined sequence gives back its blocks and goes
-        back to the head of the queue, to prefill its prompt and the tokens it has emitted."""
-        rid, (n0, cache0) = w.run.popitem()
-        cache = self.leave(w, rid, n0, cache0)
-        self.epoch[rid] += 1
-        self.release(w, rid, cache, keep=False)
-        self.preempt[rid] += 1
-        w.waiting.appendleft(rid)
-
-    def release(self, w: _Worker, rid, cache, keep: bool):
-        """Free ``rid``'s blocks on ``w``; with ``keep`` its reusable tokens become (or extend) its
-        group's prefix entry."""
-        bs = self.bs
-        own = -(-cache // bs) - self.shared[rid] // bs
-        g = self.group[rid]
-        e = w.entries.get(g) if g >= 0 else None
-        if self.shared[rid]:
-            e[1] -= 1
-            self.shared[rid] = 0
-        if keep and g >= 0:
-            k = min(self.keep[rid], cache) // bs * bs
-            have = e[0] if e is not None else 0
-            if k > have:
-                grow = k // bs - have // bs
-                grow = min(grow, own)  # the request's own blocks become the entry's
-                if e is None:
-                    e = w.entries[g] = [0, 0]
-                e[0] = have + grow * bs
-                w.cached += grow
-                self.directory.setdefault(g, {})[w.i] = e[0]
-            if e is not None:
-                w.entries.move_to_end(g)
-        w.used -= own
-
-    def step_end(self, w: _Worker, t):
-        plan = w.plan
-        kind, t0, k, B, C0, blocks = plan[:6]
-        w.busy_time += t - t0
-        if B:
-            w.n += k
-            w.C += B * k
-            w.used += blocks
-        if kind == "mixed":
-            for item, p in plan[6]:
-                rid = item[0]
-                item[1] += p
-                item[2] -= p
-                self.prefilled[rid] += p
-                if item[2] == 0:
-                    w.prefilling.remove(item)
-                    self.prefill_done(w, rid, item[1], t)
-        while w.fin and w.fin[0][0] <= w.n:
-            _, rid, ep = heapq.heappop(w.fin)
-            if ep != self.epoch[rid]:
-                continue
-            cache = self.leave(w, rid, *w.run.pop(rid))
-            self.release(w, rid, cache, keep=True)
-            self.complete(w, rid, t)
-        self.schedule(w, t)
-
-    def prefill_done(self, w: _Worker, rid, cache, t):
-        self.emitted[rid] += 1
-        if self.emitted[rid] == 1 and not w.prefill_only:
-            self.t_first[rid] = t
-        if w.prefill_only:
-            self.release(w, rid, cache, keep=True)
-            blocks = self._prompt_blocks(rid)
-            self.loads[w.i] -= blocks
-            dw = self._least_loaded(self.decode_pool)
-            self.where[rid] = dw
-            self.loads[dw] += blocks
-            link = self.workers[dw].links.setdefault(self.kv_link, _Link())
-            return self.transfer(link, dw, rid, self.isl[rid] * self.xfer_s_per_token, t)
-        if self.emitted[rid] >= self.osl[rid]:
-            self.release(w, rid, cache, keep=True)
-            return self.complete(w, rid, t)
-        self.join(w, rid, cache)
-
-    def complete(self, w: _Worker, rid, t):
-        self.t_done[rid] = t
-        self.loads[w.i] -= self._prompt_blocks(rid)
-        self.done += 1
-        self._count(t, -1)
-        if self.closed:
-            if self.think:
-                self.push(t + self.think, _CLIENT, None)
-            else:  # the client's next request leaves now: what an event at t would do, one heap push and pop sooner
-                self.arrive(t)
 
     # -- checks and results -----------------------------------------------------------------
     def verify(self):

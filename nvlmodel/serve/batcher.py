@@ -1,0 +1,227 @@
+"""The worker and its batcher in the simulation: continuous batching of decode steps with chunked
+prefill up to a token budget, closed-form runs of pure decode steps, preemption by recomputation,
+and what happens when a step, a prefill or a request ends (disaggregated prefill hands its KV to
+a decode worker). A mixin of :class:`nvlmodel.serve.engine._Sim`: its state lives there."""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict, deque
+
+from .events import _CLIENT, _DISPATCH, _LINK, _STEP  # noqa: F401
+from .links import _Link, _Store
+
+
+class _Worker:
+    __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
+                 "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
+                 "links", "host", "disk")
+
+    def __init__(self, i, cost, pool, bs, node, prefill_only=False, decode_only=False):
+        self.i, self.cost, self.pool, self.node = i, cost, pool, node
+        self.prefill_only, self.decode_only = prefill_only, decode_only
+        self.used = 0  # blocks held by admitted requests
+        self.cached = 0  # blocks held by prefix entries
+        self.entries: OrderedDict[int, list] = OrderedDict()  # group -> [tokens, refs], LRU first
+        self.waiting: deque[int] = deque()
+        self.prefilling: list[list] = []  # [rid, cached tokens, remaining]
+        self.run: dict[int, tuple[int, int]] = {}  # rid -> (step counter at join, cache tokens at join)
+        self.fin: list[tuple[int, int, int]] = []  # (finish counter, rid, epoch)
+        self.cnt = [0] * bs  # running sequences needing a new block at counter = residue (mod bs)
+        self.B = 0
+        self.C = 0
+        self.n = 0
+        self.busy = False
+        self.version = 0
+        self.plan = None
+        self.busy_time = 0.0
+        self.links: dict[str, _Link] = {}
+        self.host: _Store | None = None
+        self.disk: _Store | None = None
+
+
+class Batcher:
+    def enqueue(self, w, rid, t):
+        worker = self.workers[w]
+        first = not worker.waiting
+        worker.waiting.append(rid)
+        if not worker.busy:
+            self.schedule(worker, t)
+        elif first and worker.plan is not None and worker.plan[0] == "decode":
+            self.cut(worker, t)
+
+    def cut(self, w: _Worker, t):
+        """A request arrived while ``w`` runs a multi-step decode: end it at the next step boundary."""
+        _, t0, k, B, C0, _ = w.plan
+        j = w.cost.decode_steps_within(B, C0, t - t0)
+        if j < k:
+            w.version += 1
+            w.plan = ("decode", t0, j, B, C0, self.new_blocks(w, j))
+            self.push(t0 + w.cost.decode_run(B, C0, j), _STEP, w, w.version)
+
+    def new_blocks(self, w: _Worker, k: int) -> int:
+        """Blocks the running sequences need for ``k`` more decode steps."""
+        bs = self.bs
+        if k == 1:  # the common case: the sequences whose next token starts a block
+            return w.cnt[w.n % bs]
+        full, part = divmod(k, bs)
+        s = w.B * full
+        n, cnt = w.n, w.cnt
+        for i in range(part):
+            s += cnt[(n + i) % bs]
+        return s
+
+    def steps_fitting(self, w: _Worker, free: int, limit: int) -> int:
+        """The most decode steps (<= ``limit``) whose new blocks fit in ``free``."""
+        bs = self.bs
+        if w.B == 0:
+            return limit
+        full = min(free // w.B, limit // bs)
+        k = full * bs
+        left = free - full * w.B
+        n, cnt = w.n, w.cnt
+        while k < limit:
+            need = cnt[(n + k) % bs]
+            if need > left:
+                break
+            left -= need
+            k += 1
+        return k
+
+    def join(self, w: _Worker, rid: int, cache: int) -> None:
+        """``rid`` starts decoding on ``w`` with ``cache`` tokens of KV."""
+        w.run[rid] = (w.n, cache)
+        w.cnt[(w.n - cache) % self.bs] += 1
+        w.B += 1
+        w.C += cache
+        heapq.heappush(w.fin, (w.n + self.osl[rid] - self.emitted[rid], rid, self.epoch[rid]))
+
+    def schedule(self, w: _Worker, t):
+        """Plan ``w``'s next step at ``t``: decode every running sequence, fill the token budget with
+        prefill chunks (partial prompts first, then new requests while blocks and seats last); a
+        step without prefill runs as many decode steps as nothing else can change."""
+        d = self.d
+        if w.B:  # the running sequences first: blocks for their next step, by eviction or preemption
+            if self.new_blocks(w, 1) > self.free(w):
+                self.evict(w, self.new_blocks(w, 1))
+            while w.B and self.new_blocks(w, 1) > self.free(w):
+                self.preempt_newest(w)
+        reserve = self.new_blocks(w, 1) if w.B else 0
+        budget = d.token_budget - w.B
+        chunks = []
+        if budget > 0:
+            for item in w.prefilling:
+                p = min(item[2], budget)
+                if p > 0:
+                    chunks.append((item, p))
+                    budget -= p
+                if budget <= 0:
+                    break
+            while budget > 0 and w.waiting and w.B + len(w.prefilling) < d.max_seqs:
+                rid = w.waiting[0]
+                if not self.admit(w, rid, reserve):
+                    break
+                w.waiting.popleft()
+                if w.decode_only and self.preempt[rid] == 0:
+                    reserve = self.new_blocks(w, 1) if w.B else 0
+                    continue
+                item = w.prefilling[-1]
+                p = min(item[2], budget)
+                chunks.append((item, p))
+                budget -= p
+        if chunks:
+            dur = w.cost.step(w.B, w.C + w.B, [(item[1], p) for item, p in chunks])
+            w.plan = ("mixed", t, 1, w.B, w.C, self.new_blocks(w, 1) if w.B else 0, chunks)
+        elif w.B:
+            while w.fin and w.fin[0][2] != self.epoch[w.fin[0][1]]:  # drop preempted entries
+                heapq.heappop(w.fin)
+            k = w.fin[0][0] - w.n
+            km = self.steps_fitting(w, self.free(w), k)
+            if km < k and w.cached:
+                self.evict(w, self.new_blocks(w, k))
+                km = self.steps_fitting(w, self.free(w), k)
+            k = max(1, km)
+            dur = w.cost.decode_run(w.B, w.C, k)
+            w.plan = ("decode", t, k, w.B, w.C, self.new_blocks(w, k))
+        else:
+            w.busy = False
+            w.plan = None
+            return
+        w.busy = True
+        w.version += 1
+        self.push(t + dur, _STEP, w, w.version)
+
+    def leave(self, w: _Worker, rid: int, n0: int, cache0: int) -> int:
+        """``rid`` (joined at counter ``n0`` with ``cache0`` tokens, already out of ``w.run``) stops
+        decoding on ``w``: the tokens it emitted since are counted; returns its KV tokens now."""
+        cache = cache0 + (w.n - n0)
+        self.emitted[rid] += w.n - n0
+        w.B -= 1
+        w.C -= cache
+        w.cnt[(n0 - cache0) % self.bs] -= 1
+        return cache
+
+    def preempt_newest(self, w: _Worker):
+        """Recompute preemption: the most recently joined sequence gives back its blocks and goes
+        back to the head of the queue, to prefill its prompt and the tokens it has emitted."""
+        rid, (n0, cache0) = w.run.popitem()
+        cache = self.leave(w, rid, n0, cache0)
+        self.epoch[rid] += 1
+        self.release(w, rid, cache, keep=False)
+        self.preempt[rid] += 1
+        w.waiting.appendleft(rid)
+
+    def step_end(self, w: _Worker, t):
+        plan = w.plan
+        kind, t0, k, B, C0, blocks = plan[:6]
+        w.busy_time += t - t0
+        if B:
+            w.n += k
+            w.C += B * k
+            w.used += blocks
+        if kind == "mixed":
+            for item, p in plan[6]:
+                rid = item[0]
+                item[1] += p
+                item[2] -= p
+                self.prefilled[rid] += p
+                if item[2] == 0:
+                    w.prefilling.remove(item)
+                    self.prefill_done(w, rid, item[1], t)
+        while w.fin and w.fin[0][0] <= w.n:
+            _, rid, ep = heapq.heappop(w.fin)
+            if ep != self.epoch[rid]:
+                continue
+            cache = self.leave(w, rid, *w.run.pop(rid))
+            self.release(w, rid, cache, keep=True)
+            self.complete(w, rid, t)
+        self.schedule(w, t)
+
+    def prefill_done(self, w: _Worker, rid, cache, t):
+        self.emitted[rid] += 1
+        if self.emitted[rid] == 1 and not w.prefill_only:
+            self.t_first[rid] = t
+        if w.prefill_only:
+            self.release(w, rid, cache, keep=True)
+            blocks = self._prompt_blocks(rid)
+            self.loads[w.i] -= blocks
+            dw = self._least_loaded(self.decode_pool)
+            self.where[rid] = dw
+            self.loads[dw] += blocks
+            link = self.workers[dw].links.setdefault(self.kv_link, _Link())
+            return self.transfer(link, dw, rid, self.isl[rid] * self.xfer_s_per_token, t)
+        if self.emitted[rid] >= self.osl[rid]:
+            self.release(w, rid, cache, keep=True)
+            return self.complete(w, rid, t)
+        self.join(w, rid, cache)
+
+    def complete(self, w: _Worker, rid, t):
+        self.t_done[rid] = t
+        self.loads[w.i] -= self._prompt_blocks(rid)
+        self.done += 1
+        self._count(t, -1)
+        if self.closed:
+            if self.think:
+                self.push(t + self.think, _CLIENT, None)
+            else:  # the client's next request leaves now: what an event at t would do, one heap push and pop sooner
+                self.arrive(t)
