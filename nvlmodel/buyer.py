@@ -1,0 +1,152 @@
+"""The buyer's question: per GPU, per joule and per GPU-hour, which system serves a model best at
+a given interactivity, and how sure is that.
+
+For each model and system, the deployment search (:mod:`nvlmodel.search`) finds the best output
+tokens/s per GPU at ``min_tok_s_per_user`` or more tokens/s per user within an SLA. Each figure
+carries an 80 % interval from the calibration rows' errors (:mod:`nvlmodel.calibrate.intervals`):
+a throughput goes as 1 / TPOT, so its interval is the prediction times ``exp(-q)`` over the TPOT
+log-residual quantiles ``q``; a system outside the calibration set (B200, GB200) takes the wider of
+the in-sample and the leave-one-system-out errors, and a point beyond the measured serving rows is
+widened further. Ratios between systems are propagated from both sides' residuals
+(:func:`nvlmodel.calibrate.intervals.throughput_ratio_interval`). Measured on held-out rows, these
+intervals cover Blackwell's TPOT less often than they claim (chapter 7): read them as lower bounds
+on the uncertainty.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import search
+from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
+from .calibrate.intervals import (EXTRAPOLATION_WIDENING, NOMINAL, log_residuals, new_system_quantiles,
+                                  residual_quantiles, throughput_ratio_interval, transfer_residuals)
+from .units import require_positive
+
+#: The models a buyer asks about, and the systems compared (HGX nodes and one NVL72 rack).
+MODELS: tuple[str, ...] = ("llama-3.1-70b", "llama-3.1-405b", "deepseek-v3", "qwen3-235b-a22b", "gpt-oss-120b")
+SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
+
+
+def _errors(step: str = "roofline"):
+    """TPOT residual quantiles (in-sample; for a new system) and samples (calibration; for a new
+    system: calibration and transfer pooled) of the serving table's agg regime."""
+    d = load_measurements(table="serving")
+    pred = predictions(d, search.fitted_serving(step))
+    transfer = transfer_residuals(d, step)
+    q = residual_quantiles(pred)
+    q_new = new_system_quantiles(q, residual_quantiles(transfer))
+    sample = log_residuals(pred, "tpot")
+    sample_new = np.concatenate([sample, log_residuals(transfer, "tpot")])
+    return q, q_new, sample, sample_new
+
+
+def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 1024,
+               sla: "search.SLA | None" = None, min_tok_s_per_user: float = 50.0,
+               step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+    """One row per model and system: the best deployment at ``min_tok_s_per_user`` or more tokens/s
+    per user within ``sla`` (default TTFT <= 2 s, TPOT <= 50 ms) and what it gives per GPU, per
+    joule (at system power) and per GPU-hour, each with its 80 % interval (``*_lo``, ``*_hi``), and
+    whether it is ``extrapolated``. A system with no deployment meeting the SLA has no row."""
+    import pandas as pd
+
+    require_positive("min_tok_s_per_user", min_tok_s_per_user)
+    sla = sla or search.SLA(2.0, 0.05)
+    q, q_new, _, _ = _errors(step)
+    rows = []
+    for model in models:
+        front = search.best(model, isl, osl, sla, systems=SYSTEMS, calibrations=search.fitted_serving(step))
+        if front.empty:
+            continue
+        for r in search.best_per_gpu(front, min_tok_s_per_user).itertuples():
+            lo, hi, _ = (q if r.system_key in CALIBRATION_SYSTEMS else q_new)[("tpot", r.mode)]
+            mid, half = (lo + hi) / 2, (hi - lo) / 2 * (EXTRAPOLATION_WIDENING if r.extrapolated else 1.0)
+            f_lo, f_hi = math.exp(-(mid + half)), math.exp(-(mid - half))  # throughput ~ 1 / TPOT
+            rows.append({"model": model, "system": r.system, "system_key": r.system_key, "mode": r.mode,
+                         "gpus": r.gpus, "tok_s_per_user": r.tok_s_per_user,
+                         "tok_s_per_gpu": r.tok_s_per_gpu, "tok_s_per_gpu_lo": r.tok_s_per_gpu * f_lo,
+                         "tok_s_per_gpu_hi": r.tok_s_per_gpu * f_hi,
+                         "tok_per_joule": r.tok_per_joule, "tok_per_joule_lo": r.tok_per_joule * f_lo,
+                         "tok_per_joule_hi": r.tok_per_joule * f_hi,
+                         "gpu_h_per_mtok": r.gpu_h_per_mtok, "gpu_h_per_mtok_lo": r.gpu_h_per_mtok / f_hi,
+                         "gpu_h_per_mtok_hi": r.gpu_h_per_mtok / f_lo,
+                         "extrapolated": bool(r.extrapolated), "step_source": r.step_source})
+    out = pd.DataFrame(rows)
+    out.attrs.update(nominal=NOMINAL, min_tok_s_per_user=min_tok_s_per_user, sla=sla)
+    return out
+
+
+def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
+           denominators: tuple[str, ...] = ("h100_sxm", "b200_sxm"), step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+    """Per model, ``numerator``'s tokens/s per GPU over each of ``denominators``' (systems by key),
+    with the 80 % interval propagated from both sides' TPOT residuals. The same ratio holds per
+    joule up to the systems' power per GPU, and it is the break-even price ratio: the numerator
+    costs less per token while its GPU-hour price is below ``ratio`` times the denominator's."""
+    import pandas as pd
+
+    _, _, sample, sample_new = _errors(step)
+    rows = []
+    for model, g in comp.groupby("model", sort=False):
+        g = g.set_index("system_key")
+        if numerator not in g.index:
+            continue
+        for den in denominators:
+            if den not in g.index:
+                continue
+            ratio = float(g.tok_s_per_gpu[numerator] / g.tok_s_per_gpu[den])
+            lo, hi = throughput_ratio_interval(ratio, sample if numerator in CALIBRATION_SYSTEMS else sample_new,
+                                               sample if den in CALIBRATION_SYSTEMS else sample_new)
+            rows.append({"model": model, "ratio": f"{g.system[numerator]} / {g.system[den]}", "per_gpu": ratio,
+                         "per_gpu_lo": lo, "per_gpu_hi": hi,
+                         "extrapolated": bool(g.extrapolated[numerator] or g.extrapolated[den])})
+    return pd.DataFrame(rows)
+
+
+def with_interval(value: float, lo: float, hi: float) -> str:
+    """``value (lo-hi)``, each to the precision the interval supports: rounded to the power of ten
+    nearest a quarter of the interval's width (two or three significant figures, not five).
+
+    >>> with_interval(7822.4, 5931.0, 9310.2)
+    '7,800 (5,900-9,300)'
+    >>> with_interval(1.194, 0.93, 1.52)
+    '1.2 (0.9-1.5)'
+    """
+    for what, v in (("value", value), ("lo", lo), ("hi", hi)):
+        if not math.isfinite(v):
+            raise ValueError(f"{what} must be finite, got {v!r}")
+    step = 10.0 ** math.floor(math.log10(max((hi - lo) / 4, abs(value) * 1e-3, 1e-12)))
+
+    def r(x: float) -> str:
+        x = round(x / step) * step
+        if step >= 1:
+            return f"{x:,.0f}"
+        return f"{x:,.{-int(math.floor(math.log10(step)))}f}"
+
+    return f"{r(value)} ({r(lo)}-{r(hi)})"
+
+
+def table(comp: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """:func:`comparison` for a reader: per model and system, tokens/s per GPU, tokens per joule
+    and GPU-hours per million tokens, each as ``value (80 % interval)`` at its precision, and
+    whether the point is extrapolated."""
+    import pandas as pd
+
+    from .units import words
+
+    rows = []
+    for r in comp.itertuples():
+        rows.append({"model": r.model, "system": r.system, "deployment": f"{r.mode}, {r.gpus} GPUs",
+                     "output tok/s per GPU": with_interval(r.tok_s_per_gpu, r.tok_s_per_gpu_lo, r.tok_s_per_gpu_hi),
+                     "tokens per joule": with_interval(r.tok_per_joule, r.tok_per_joule_lo, r.tok_per_joule_hi),
+                     "GPU-hours per 1M tokens": with_interval(r.gpu_h_per_mtok, r.gpu_h_per_mtok_lo,
+                                                              r.gpu_h_per_mtok_hi),
+                     "beyond measured rows": "yes" if r.extrapolated else "no"})
+    out = pd.DataFrame(rows)
+    out["model"] = out.model.map(lambda m: words(m) if m not in _NAMES else _NAMES[m])
+    return out.set_index(["model", "system"])
+
+
+_NAMES = {"llama-3.1-70b": "Llama-3.1-70B", "llama-3.1-405b": "Llama-3.1-405B", "deepseek-v3": "DeepSeek-R1",
+          "qwen3-235b-a22b": "Qwen3-235B-A22B", "gpt-oss-120b": "gpt-oss-120b"}

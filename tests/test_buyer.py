@@ -1,0 +1,50 @@
+"""The buyer's comparison (nvlmodel.buyer): intervals by hand from the calibration errors, ratios
+propagated, numbers printed to their interval's precision."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nvlmodel import buyer, search
+from nvlmodel.calibrate import load_measurements, predictions
+from nvlmodel.calibrate.intervals import (EXTRAPOLATION_WIDENING, new_system_quantiles, residual_quantiles,
+                                          throughput_ratio_interval, transfer_residuals)
+
+
+@pytest.fixture(scope="module")
+def comp():
+    return buyer.comparison(models=("qwen3-32b",))
+
+
+def test_each_throughput_interval_comes_from_the_tpot_errors(comp):
+    d = load_measurements(table="serving")
+    q = residual_quantiles(predictions(d, search.fitted_serving()))
+    q_new = new_system_quantiles(q, residual_quantiles(transfer_residuals(d)))
+    for r in comp.itertuples():
+        lo, hi, _ = (q if r.system_key in ("h100_sxm", "h200_sxm") else q_new)[("tpot", r.mode)]
+        mid, half = (lo + hi) / 2, (hi - lo) / 2 * (EXTRAPOLATION_WIDENING if r.extrapolated else 1.0)
+        assert r.tok_s_per_gpu_lo == pytest.approx(r.tok_s_per_gpu * math.exp(-(mid + half)))
+        assert r.tok_s_per_gpu_hi == pytest.approx(r.tok_s_per_gpu * math.exp(-(mid - half)))
+        assert r.gpu_h_per_mtok_lo * r.tok_s_per_gpu_hi == pytest.approx(r.gpu_h_per_mtok * r.tok_s_per_gpu)
+    assert set(comp.system_key) <= set(buyer.SYSTEMS) and (comp.tok_s_per_user >= 50).all()
+
+
+def test_ratios_are_propagated_from_both_sides(comp):
+    rat = buyer.ratios(comp)
+    g = comp.set_index("system_key")
+    row = rat[rat.ratio == "GB200 NVL72 / B200 HGX"].iloc[0]
+    assert row.per_gpu == pytest.approx(g.tok_s_per_gpu["gb200"] / g.tok_s_per_gpu["b200_sxm"])
+    _, _, sample, sample_new = buyer._errors()
+    assert (row.per_gpu_lo, row.per_gpu_hi) == pytest.approx(
+        throughput_ratio_interval(row.per_gpu, sample_new, sample_new))
+    assert row.per_gpu_lo < row.per_gpu < row.per_gpu_hi
+
+
+def test_the_reader_table_prints_to_the_intervals_precision(comp):
+    t = buyer.table(comp)
+    assert list(t.index.names) == ["model", "system"] and "output tok/s per GPU" in t.columns
+    assert all("(" in v and "-" in v for v in t["output tok/s per GPU"])
+    assert buyer.with_interval(123456.0, 100000.0, 150000.0) == "120,000 (100,000-150,000)"
+    with pytest.raises(ValueError, match="finite"):
+        buyer.with_interval(float("nan"), 1.0, 2.0)
