@@ -104,6 +104,41 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
     return pd.DataFrame(rows)
 
 
+def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
+                denominators: tuple[str, ...] = ("h100_sxm", "b200_sxm"), isl: int = 1024, osl: int = 1024,
+                sla: "search.SLA | None" = None, users=None, step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+    """``numerator``'s best tokens/s per GPU over each denominator's against interactivity: for each
+    ``users`` level (tokens/s per user, default 10 to 150), the best frontier point of each system at
+    that level or more (:func:`nvlmodel.search.best_per_gpu`), the ratio and its 80 % interval
+    (:func:`~nvlmodel.calibrate.intervals.throughput_ratio_interval`). Columns: ``ratio`` (label),
+    ``tok_s_per_user``, ``per_gpu``, ``per_gpu_lo``, ``per_gpu_hi``, ``extrapolated``."""
+    import pandas as pd
+
+    sla = sla or search.SLA(2.0, 0.05)
+    users = np.arange(10.0, 151.0, 10.0) if users is None else np.asarray(users, float)
+    front = search.best(model, isl, osl, sla, systems=(numerator,) + tuple(denominators),
+                        calibrations=search.fitted_serving(step))
+    _, _, sample, sample_new = _errors(step)
+    labels = dict(zip(front.system_key, front.system))
+    rows = []
+    for u in users:
+        best = search.best_per_gpu(front, float(u)).set_index("system_key") if len(front) else None
+        if best is None or numerator not in best.index:
+            continue
+        for den in denominators:
+            if den not in best.index:
+                continue
+            ratio = float(best.tok_s_per_gpu[numerator] / best.tok_s_per_gpu[den])
+            lo, hi = throughput_ratio_interval(ratio, sample if numerator in CALIBRATION_SYSTEMS else sample_new,
+                                               sample if den in CALIBRATION_SYSTEMS else sample_new)
+            rows.append({"ratio": f"{labels[numerator]} / {labels[den]}", "tok_s_per_user": float(u), "per_gpu": ratio,
+                         "per_gpu_lo": lo, "per_gpu_hi": hi,
+                         "extrapolated": bool(best.extrapolated[numerator] or best.extrapolated[den])})
+    out = pd.DataFrame(rows)
+    out.attrs["model"] = model
+    return out
+
+
 def with_interval(value: float, lo: float, hi: float) -> str:
     """``value (lo-hi)``, each to the precision the interval supports: rounded to the power of ten
     nearest a quarter of the interval's width (two or three significant figures, not five).

@@ -48,3 +48,16 @@ def test_the_reader_table_prints_to_the_intervals_precision(comp):
     assert buyer.with_interval(123456.0, 100000.0, 150000.0) == "120,000 (100,000-150,000)"
     with pytest.raises(ValueError, match="finite"):
         buyer.with_interval(float("nan"), 1.0, 2.0)
+
+
+def test_ratio_curve_is_the_frontiers_ratio_at_each_interactivity():
+    curve = buyer.ratio_curve("qwen3-32b", denominators=("b200_sxm",), users=(20.0, 50.0))
+    front = search.best("qwen3-32b", 1024, 1024, search.SLA(2.0, 0.05), systems=("gb200", "b200_sxm"))
+    for r in curve.itertuples():
+        b = search.best_per_gpu(front, r.tok_s_per_user).set_index("system_key").tok_s_per_gpu
+        assert r.per_gpu == pytest.approx(b["gb200"] / b["b200_sxm"])
+        assert r.per_gpu_lo < r.per_gpu < r.per_gpu_hi
+    from nvlmodel import plotting
+
+    ax = plotting.plot_ratio_curve(curve).axes[0]
+    assert "per user" in ax.get_xlabel() and "ratio" in ax.get_ylabel()

@@ -50,3 +50,28 @@ def plot_findings(items, ax=None) -> plt.Figure:
     ax.legend(fontsize=8.5, loc="lower center", bbox_to_anchor=(0.3, 1.0), ncols=3)
     fig.tight_layout()
     return fig
+
+
+@_styled
+def plot_ratio_curve(curve, ax=None) -> plt.Figure:
+    """Per-GPU throughput ratios against interactivity (:func:`nvlmodel.buyer.ratio_curve`): one
+    line per ratio with its 80 % band, log scale, a dotted line at 1 (parity); hollow markers where
+    a side is beyond the measured serving rows."""
+    for col in ("ratio", "tok_s_per_user", "per_gpu", "per_gpu_lo", "per_gpu_hi", "extrapolated"):
+        if col not in curve.columns:
+            raise KeyError(f"column {col!r} missing; the frame has {', '.join(map(str, curve.columns))}")
+    fig, ax = _axes(ax, figsize=(6.4, 3.6))
+    colors = ("#55a868", "#c44e52", "#8172b2", "#dd8452")
+    for (label, g), c in zip(curve.groupby("ratio", sort=False), colors):
+        g = g.sort_values("tok_s_per_user")
+        ax.fill_between(g.tok_s_per_user, g.per_gpu_lo, g.per_gpu_hi, color=c, alpha=0.18, lw=0)
+        ax.plot(g.tok_s_per_user, g.per_gpu, color=c, lw=1.4, label=label)
+        for ext, face in ((False, c), (True, "none")):
+            s = g[g.extrapolated == ext]
+            ax.scatter(s.tok_s_per_user, s.per_gpu, s=16, facecolors=face, edgecolors=c, lw=0.8, zorder=3)
+    ax.axhline(1.0, color="0.4", ls=":", lw=0.9)
+    ax.set(yscale="log", xlabel="tokens/s per user (at least)", ylabel="output tokens/s per GPU, ratio")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.legend(fontsize=8, title="80 % band; hollow: beyond measured rows", title_fontsize=7.5, loc="best")
+    fig.tight_layout()
+    return fig
