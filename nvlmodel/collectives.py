@@ -540,3 +540,21 @@ def moe_alltoall(system: str, ep: int, model: "str | ModelArch" = "deepseek-v3",
         label = (f"NCCL all-to-all inside each 8-GPU {system} node + InfiniBand between nodes at 400 Gb/s per GPU "
                  "(assumed)")
     return MoEAllToAll(system, ep, m.hidden, m.experts_active, precision, label)
+
+
+def deepep_comparison(system: str = "h100_sxm") -> "pd.DataFrame":  # noqa: F821
+    """The HGX expert all-to-all model (:func:`moe_alltoall`, DeepSeek-V3 shape, FP8 dispatch and
+    BF16 combine) at 128 tokens per rank beside DeepSeek's published DeepEP low-latency kernels on
+    the same kind of network (H800, one 400 Gb/s InfiniBand NIC per GPU;
+    ``nvlmodel/data/deepep_low_latency.csv``): evidence for the model, not fitted to it. Columns:
+    ``EP``, ``DeepEP dispatch + combine (us)``, ``model (us)``, ``model / DeepEP``."""
+    import pandas as pd
+
+    d = _table("deepep_low_latency.csv")
+    rows = []
+    for r in d.itertuples():
+        modelled = moe_alltoall(system, int(r.ep), "deepseek-v3", "fp8").time(float(r.tokens_per_rank)) * 1e6
+        measured = float(r.dispatch_us + r.combine_us)
+        rows.append({"EP": int(r.ep), "DeepEP dispatch + combine (us)": measured, "model (us)": modelled,
+                     "model / DeepEP": modelled / measured})
+    return pd.DataFrame(rows).set_index("EP")

@@ -120,3 +120,15 @@ def test_gb200_beyond_four_gpus_stands_in_for_b200():
     assert "extrapolated" in far.label and far.n == 16
     with pytest.raises(ValueError, match="at most 8"):
         c.system_fit("h100_sxm", 16)
+
+
+def test_hgx_alltoall_beside_deepep_by_hand():
+    """EP 64: DeepEP's published 173 + 314 us at 128 tokens per rank beside the model's estimate of
+    the same all-to-all; the model is the faster (no inter-node latency), and the ratio is theirs."""
+    from nvlmodel.collectives import deepep_comparison, moe_alltoall
+
+    t = deepep_comparison()
+    assert t.loc[64, "DeepEP dispatch + combine (us)"] == 173 + 314
+    m = moe_alltoall("h100_sxm", 64, "deepseek-v3", "fp8").time(128.0) * 1e6
+    assert t.loc[64, "model (us)"] == pytest.approx(m) and t.loc[64, "model / DeepEP"] == pytest.approx(m / 487)
+    assert (t.loc[[16, 32, 64, 128, 256], "model / DeepEP"] < 1).all()
