@@ -100,12 +100,13 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
                          f"{', '.join(CALIBRATION_SYSTEMS)}")
     if not rows.kv_fits.all():
         raise ValueError("refusing to fit rows whose KV cache does not fit (kv_fits is false)")
+    t = _terms(rows, step)
+    roof = _fit_terms(t)  # the roofline fit does not read the kernel terms
     if step == "roofline":
-        return _fit_terms(_terms(rows))
+        return roof
     # kernels: the fractions are the roofline's on the same rows (they serve the rows the kernel
     # tables do not cover); the overheads are fitted with the kernel steps
-    roof = _fit_terms(_terms(rows))
-    return _fit_terms(_terms(rows, step), step, (roof.bandwidth, roof.compute))
+    return _fit_terms(t, step, (roof.bandwidth, roof.compute))
 
 
 def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[str, Calibration]:  # noqa: F821
