@@ -336,18 +336,19 @@ def kernel_times(config: Config, batch=None) -> dict:
         p = step_time(config.system, config.backend, config.arch, config.precision, phase="prefill", batch=1,
                       tokens=config.isl, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
     except ValueError:
-        return _NO_KERNELS(np.shape(b))
+        return _no_kernels(np.shape(b))
     kx = np.logical_or(d.extrapolated, p.extrapolated).astype(float)
-    if np.ndim(b) == 0:
-        return {"dk": float(d.seconds - d.floor), "pk": float(p.seconds - p.floor), "kx": float(kx),
-                "dkn": float(d.calls), "pkn": float(p.calls)}
-    return {"dk": d.seconds - d.floor, "pk": float(p.seconds - p.floor), "kx": kx, "dkn": float(d.calls),
-            "pkn": float(p.calls)}
+    like_batch = float if np.ndim(b) == 0 else np.asarray  # a number for a number, an array for an array
+    return {"dk": like_batch(d.seconds - d.floor), "pk": float(p.seconds - p.floor), "kx": like_batch(kx),
+            "dkn": float(d.calls), "pkn": float(p.calls)}
 
 
-def _NO_KERNELS(shape) -> dict:
-    nan = np.full(shape, np.nan) if shape else float("nan")
-    return {"dk": nan, "pk": float("nan"), "kx": 0.0 * nan if shape else 0.0, "dkn": 0.0, "pkn": 0.0}
+def _no_kernels(shape) -> dict:
+    """The kernel terms of a configuration the tables do not cover: NaN steps (the roofline stands
+    in), no kernel calls, nothing extrapolated; numbers for ``shape=()``, else arrays of ``shape``."""
+    if not shape:
+        return {"dk": float("nan"), "pk": float("nan"), "kx": 0.0, "dkn": 0.0, "pkn": 0.0}
+    return {"dk": np.full(shape, np.nan), "pk": float("nan"), "kx": np.zeros(shape), "dkn": 0.0, "pkn": 0.0}
 
 
 def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
@@ -375,7 +376,7 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     t = {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, b),
          "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=True),
          "xfer": kv_transfer_time(config),
-         **(kernel_times(config, batch) if kernels else _NO_KERNELS(np.shape(b)))}
+         **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))
     else:
