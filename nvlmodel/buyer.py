@@ -78,6 +78,17 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     return out
 
 
+def _ratio(table: "pd.DataFrame", numerator: str, den: str, samples) -> dict:  # noqa: F821
+    """``numerator``'s tokens/s per GPU over ``den``'s in ``table`` (indexed by system key), its 80 %
+    interval from each side's TPOT residuals (``samples``: the calibration systems', the new
+    systems'), and whether either side is extrapolated."""
+    ratio = float(table.tok_s_per_gpu[numerator] / table.tok_s_per_gpu[den])
+    lo, hi = throughput_ratio_interval(ratio, *(samples[0] if key in CALIBRATION_SYSTEMS else samples[1]
+                                                for key in (numerator, den)))
+    return {"per_gpu": ratio, "per_gpu_lo": lo, "per_gpu_hi": hi,
+            "extrapolated": bool(table.extrapolated[numerator] or table.extrapolated[den])}
+
+
 def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
            denominators: tuple[str, ...] = ("h100_sxm", "b200_sxm"), step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
     """Per model, ``numerator``'s tokens/s per GPU over each of ``denominators``' (systems by key),
@@ -86,7 +97,7 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
     costs less per token while its GPU-hour price is below ``ratio`` times the denominator's."""
     import pandas as pd
 
-    _, _, sample, sample_new = _errors(step)
+    samples = _errors(step)[2:]
     rows = []
     for model, g in comp.groupby("model", sort=False):
         g = g.set_index("system_key")
@@ -95,12 +106,8 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
         for den in denominators:
             if den not in g.index:
                 continue
-            ratio = float(g.tok_s_per_gpu[numerator] / g.tok_s_per_gpu[den])
-            lo, hi = throughput_ratio_interval(ratio, sample if numerator in CALIBRATION_SYSTEMS else sample_new,
-                                               sample if den in CALIBRATION_SYSTEMS else sample_new)
-            rows.append({"model": model, "ratio": f"{g.system[numerator]} / {g.system[den]}", "per_gpu": ratio,
-                         "per_gpu_lo": lo, "per_gpu_hi": hi,
-                         "extrapolated": bool(g.extrapolated[numerator] or g.extrapolated[den])})
+            rows.append({"model": model, "ratio": f"{g.system[numerator]} / {g.system[den]}",
+                         **_ratio(g, numerator, den, samples)})
     return pd.DataFrame(rows)
 
 
@@ -118,7 +125,7 @@ def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
     users = np.arange(10.0, 151.0, 10.0) if users is None else np.asarray(users, float)
     front = search.best(model, isl, osl, sla, systems=(numerator,) + tuple(denominators),
                         calibrations=search.fitted_serving(step))
-    _, _, sample, sample_new = _errors(step)
+    samples = _errors(step)[2:]
     labels = dict(zip(front.system_key, front.system))
     rows = []
     for u in users:
@@ -128,12 +135,8 @@ def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
         for den in denominators:
             if den not in best.index:
                 continue
-            ratio = float(best.tok_s_per_gpu[numerator] / best.tok_s_per_gpu[den])
-            lo, hi = throughput_ratio_interval(ratio, sample if numerator in CALIBRATION_SYSTEMS else sample_new,
-                                               sample if den in CALIBRATION_SYSTEMS else sample_new)
-            rows.append({"ratio": f"{labels[numerator]} / {labels[den]}", "tok_s_per_user": float(u), "per_gpu": ratio,
-                         "per_gpu_lo": lo, "per_gpu_hi": hi,
-                         "extrapolated": bool(best.extrapolated[numerator] or best.extrapolated[den])})
+            rows.append({"ratio": f"{labels[numerator]} / {labels[den]}", "tok_s_per_user": float(u),
+                         **_ratio(best, numerator, den, samples)})
     out = pd.DataFrame(rows)
     out.attrs["model"] = model
     return out
