@@ -54,7 +54,9 @@ MOE_DTYPE: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a16_mxfp4"}
 MOE_DTYPE_BLACKWELL_TRTLLM: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a8_mxfp4_mxfp8"}
 
 
+@lru_cache(maxsize=None)
 def _table(name: str):
+    """One curated kernel table, read once."""
     import pandas as pd
 
     with resources.files("nvlmodel.data").joinpath(name).open() as f:
@@ -143,7 +145,7 @@ def _backend(backend: str) -> str:
 
 @lru_cache(maxsize=None)
 def _gemm_cube(system: str, backend: str, dtype: str):
-    t = _gemm_table()
+    t = _table("kernel_gemm.csv")
     t = t[(t.system == system) & (t.backend == backend) & (t.dtype == dtype)]
     if t.empty:
         raise ValueError(f"no {dtype} GEMM measured on {system} with {backend}")
@@ -155,11 +157,11 @@ def _gemm_cube(system: str, backend: str, dtype: str):
         cube[:, np.searchsorted(ns, n), np.searchsorted(ks, k)] = v
     # The largest shapes (n or k = 65536 at many tokens) were not all measured: such a cell takes its
     # neighbour's time at the next smaller n (then k), scaled by FLOPs (compute-bound there).
-    for axis, vals in ((1, ns), (2, ks)):
-        for j in range(1, len(vals)):
+    for axis, sizes in ((1, ns), (2, ks)):
+        for j in range(1, len(sizes)):
             hole = np.isnan(cube.take(j, axis=axis))
             if hole.any():
-                src = cube.take(j - 1, axis=axis) * vals[j] / vals[j - 1]
+                src = cube.take(j - 1, axis=axis) * sizes[j] / sizes[j - 1]
                 sl = [slice(None)] * 3
                 sl[axis] = j
                 cube[tuple(sl)] = np.where(hole, src, cube[tuple(sl)])
@@ -172,11 +174,6 @@ def _gemm_cube(system: str, backend: str, dtype: str):
 def cube_min(system: str, backend: str, dtype: str) -> float:
     """log seconds of the fastest measured GEMM of ``dtype`` (the call's fixed cost)."""
     return float(np.min(_gemm_cube(system, backend, dtype)[3]))
-
-
-@lru_cache(maxsize=1)
-def _gemm_table():
-    return _table("kernel_gemm.csv")
 
 
 @lru_cache(maxsize=4096)
@@ -222,13 +219,8 @@ def gemm_time(system: str, backend: str, dtype: str, m, n: int, k: int) -> Kerne
 # ---- attention -----------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def _attention_tables():
-    return {"decode": _table("kernel_attention_decode.csv"), "prefill": _table("kernel_attention_prefill.csv")}
-
-
-@lru_cache(maxsize=None)
 def _attention_grid(system: str, backend: str, phase: str, head_dim: int, group: int, kv_dtype: str):
-    t = _attention_tables()[phase]
+    t = _table(f"kernel_attention_{phase}.csv")
     t = t[(t.system == system) & (t.backend == backend) & (t.kv_dtype == kv_dtype)]
     shapes = sorted(set(zip(t.head_dim, t.group)))
     if not shapes:
@@ -240,7 +232,6 @@ def _attention_grid(system: str, backend: str, phase: str, head_dim: int, group:
     grid = t[[f"t{int(x)}" for x in toks]].to_numpy(float)
     streams = t.streams.to_numpy(float)
     grid, toks = _fill_holes(grid, streams, toks)
-    streams = t.streams.to_numpy(float)
     return streams, toks, np.log(grid * 1e-6), (hd, g)
 
 
@@ -282,11 +273,6 @@ def attention_time(system: str, backend: str, phase: str, *, head_dim: int, head
 
 # ---- MoE and MLA ---------------------------------------------------------------------------
 
-@lru_cache(maxsize=1)
-def _moe_table():
-    return _table("kernel_moe.csv")
-
-
 def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: int, ep: int) -> KernelTime:
     """Measured latency of one MoE layer's fused expert block (routing, grouped GEMMs, activation;
     not the all-to-all) of ``model`` over ``tokens`` tokens (scalar or array: every token the
@@ -312,38 +298,34 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
 def _moe_curve(system: str, backend: str, model: str, dtype: str, tp: int, ep: int):
     """log seconds over measured tokens of one MoE block, its fastest call of the dtype (s), and
     whether another (tp, ep) split over as many GPUs stands in."""
-    t = _moe_table()
+    t = _table("kernel_moe.csv")
     rows = t[(t.system == system) & (t.backend == backend) & (t.model == model)]
     if rows.empty:
         raise ValueError(f"no measured MoE block for {get_model(model).name}; measured: {', '.join(sorted(set(t.model)))}")
     require_choice("moe dtype", dtype, tuple(sorted(set(rows.dtype))))
-    r = rows[(rows.dtype == dtype) & (rows.tp == tp) & (rows.ep == ep)]
+    rows = rows[rows.dtype == dtype]
+    r = rows[(rows.tp == tp) & (rows.ep == ep)]
     stand_in = False
     if r.empty:  # the same GPUs split the other way (moe tp x ep equal): each GPU holds as many expert weights
-        same = rows[(rows.dtype == dtype) & (rows.tp * rows.ep == tp * ep)]
+        same = rows[rows.tp * rows.ep == tp * ep]
         if not same.empty:
             r = same.iloc[[int(np.argmin(np.abs(np.log(same.ep.to_numpy(float) / ep))))]]
             stand_in = True
     if r.empty:
-        have = sorted(set(zip(rows[rows.dtype == dtype].tp, rows[rows.dtype == dtype].ep)))
+        have = sorted(set(zip(rows.tp, rows.ep)))
         raise ValueError(f"no {dtype} MoE block of {get_model(model).name} measured at moe tp={tp}, ep={ep} on {system}; "
                          f"measured (tp, ep): {have}")
     cols = [c for c in rows.columns if c.startswith("t") and c[1:].isdigit()]
     toks = _cols(r)
     v = r[[f"t{int(x)}" for x in toks]].to_numpy(float)[0]
     ok = np.isfinite(v)
-    floor = float(np.nanmin(rows[rows.dtype == dtype][cols].to_numpy(float))) * 1e-6
+    floor = float(np.nanmin(rows[cols].to_numpy(float))) * 1e-6
     return toks[ok], np.log(v[ok] * 1e-6), floor, stand_in
-
-
-@lru_cache(maxsize=1)
-def _mla_table():
-    return _table("kernel_mla.csv")
 
 
 @lru_cache(maxsize=None)
 def _mla_grid(system: str, backend: str, phase: str, kv_dtype: str, gemm_type: str, heads: int):
-    t = _mla_table()
+    t = _table("kernel_mla.csv")
     t = t[(t.system == system) & (t.backend == backend) & (t.phase == phase) & (t.kv_dtype == kv_dtype)
           & (t.gemm_type == gemm_type) & (t.num_heads == heads)].sort_values("batch_size")
     if t.empty:
@@ -446,13 +428,12 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
         full = attention_time(system, be, phase, head_dim=m.head_dim, heads=qh, kv_heads=kvh, kv_dtype=kv_dtype,
                               batch=b, tokens=tokens)
         att = full * m.full_attention_layers
-        if m.sliding_layers:
-            win = min(tokens, m.sliding_window) if phase == "decode" else tokens
+        if m.sliding_layers:  # attention over the last window of the context
+            win = min(tokens, m.sliding_window)
             sw = attention_time(system, be, phase, head_dim=m.head_dim, heads=qh, kv_heads=kvh, kv_dtype=kv_dtype,
                                 batch=b, tokens=win)
-            if phase == "prefill" and tokens > m.sliding_window:  # causal over a window: linear beyond it
-                sw = attention_time(system, be, phase, head_dim=m.head_dim, heads=qh, kv_heads=kvh,
-                                    kv_dtype=kv_dtype, batch=b, tokens=m.sliding_window) * (tokens / m.sliding_window)
+            if phase == "prefill":  # causal over a window: linear in the prompt beyond it
+                sw = sw * (tokens / win)
             att = att + sw * m.sliding_layers
         parts["attention"] = att
     if m.n_dense_layers:
@@ -467,8 +448,7 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
             f = m.shared_experts * m.expert_ffn / tp
             moe = moe + gemm(2 * f, h, m.moe_layers) + gemm(h, f, m.moe_layers)
         parts["moe"] = moe + router
-    head_rows = b if phase == "decode" else b
-    parts["lm_head"] = gemm(m.vocab / tp, h, 1.0, dtype="bfloat16", mm=head_rows)
+    parts["lm_head"] = gemm(m.vocab / tp, h, 1.0, dtype="bfloat16", mm=b)  # one row per sequence or prompt
     total = None
     for v in parts.values():
         total = v if total is None else total + v
