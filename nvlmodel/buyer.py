@@ -21,8 +21,8 @@ import numpy as np
 
 from . import search
 from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
-from .calibrate.intervals import (EXTRAPOLATION_WIDENING, NOMINAL, log_residuals, new_system_quantiles,
-                                  residual_quantiles, throughput_ratio_interval, transfer_residuals)
+from .calibrate.intervals import (NOMINAL, log_residuals, new_system_quantiles, residual_quantiles,
+                                  throughput_ratio_interval, transfer_residuals, widen)
 from .units import require_positive
 
 #: The models a buyer asks about, and the systems compared (HGX nodes and one NVL72 rack).
@@ -62,8 +62,8 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
             continue
         for r in search.best_per_gpu(front, min_tok_s_per_user).itertuples():
             lo, hi, _ = (q if r.system_key in CALIBRATION_SYSTEMS else q_new)[("tpot", r.mode)]
-            mid, half = (lo + hi) / 2, (hi - lo) / 2 * (EXTRAPOLATION_WIDENING if r.extrapolated else 1.0)
-            f_lo, f_hi = math.exp(-(mid + half)), math.exp(-(mid - half))  # throughput ~ 1 / TPOT
+            lo, hi = widen(lo, hi, r.extrapolated)
+            f_lo, f_hi = math.exp(-hi), math.exp(-lo)  # throughput ~ 1 / TPOT
             rows.append({"model": model, "system": r.system, "system_key": r.system_key, "mode": r.mode,
                          "gpus": r.gpus, "tok_s_per_user": r.tok_s_per_user,
                          "tok_s_per_gpu": r.tok_s_per_gpu, "tok_s_per_gpu_lo": r.tok_s_per_gpu * f_lo,

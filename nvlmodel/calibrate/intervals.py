@@ -38,6 +38,20 @@ def _regime(pred) -> np.ndarray:
     return pred["mode"].fillna("agg").to_numpy() if "mode" in pred.columns else np.full(len(pred), "agg")
 
 
+def _log_errors(pred: "pd.DataFrame", metric: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: F821
+    """``log(measured / predicted)`` of ``metric`` over the calibration rows of ``pred`` whose KV
+    fits (the rows the errors are taken from), and each row's regime."""
+    cal = pred[(pred.split == "calibration") & pred.kv_fits]
+    return np.log(cal[f"{metric}_ms"].to_numpy(float) / cal[f"{metric}_pred_ms"].to_numpy(float)), _regime(cal)
+
+
+def widen(lo, hi, extrapolated):
+    """Log-bounds ``(lo, hi)`` with their width times :data:`EXTRAPOLATION_WIDENING` about their
+    centre where ``extrapolated`` (scalars or arrays)."""
+    mid, half = (lo + hi) / 2, (hi - lo) / 2 * np.where(extrapolated, EXTRAPOLATION_WIDENING, 1.0)
+    return mid - half, mid + half
+
+
 def _rank_quantile(r: np.ndarray, q: float) -> float:
     """The split-conformal quantile: the ceil((n + 1) q)-th smallest of ``n`` residuals (clipped
     to the sample), so that a new exchangeable residual lies below it with probability >= q."""
@@ -79,14 +93,12 @@ def residual_quantiles(pred: "pd.DataFrame", nominal: float = NOMINAL) -> dict: 
     the pooled quantiles of the metric."""
     if not 0 < nominal < 1:
         raise ValueError(f"nominal coverage must be in (0, 1), got {nominal!r}")
-    cal = pred[(pred.split == "calibration") & pred.kv_fits]
-    if cal.empty:
-        raise ValueError("no calibration rows whose KV fits: nothing to take the errors from")
     lo_q, hi_q = (1 - nominal) / 2, (1 + nominal) / 2
     out = {}
-    regimes = _regime(cal)
     for m in METRICS:
-        r_all = np.log(cal[f"{m}_ms"].to_numpy(float) / cal[f"{m}_pred_ms"].to_numpy(float))
+        r_all, regimes = _log_errors(pred, m)
+        if not len(r_all):
+            raise ValueError("no calibration rows whose KV fits: nothing to take the errors from")
         pooled = (_rank_quantile(r_all, lo_q), _rank_quantile(r_all, hi_q), len(r_all))
         for regime in ("agg", "disagg"):
             r = r_all[regimes == regime]
@@ -121,10 +133,10 @@ def with_intervals(pred: "pd.DataFrame", quantiles: dict, extrapolated=None,  # 
         pick = [(new_system_quantiles if n else quantiles)[(m, g)] for g, n in zip(regimes, new)]
         lo = np.array([q[0] for q in pick])
         hi = np.array([q[1] for q in pick])
-        mid, half = (lo + hi) / 2, (hi - lo) / 2 * np.where(ext, EXTRAPOLATION_WIDENING, 1.0)
+        lo, hi = widen(lo, hi, ext)
         p = out[f"{m}_pred_ms"].to_numpy(float)
-        out[f"{m}_lo_ms"] = p * np.exp(mid - half)
-        out[f"{m}_hi_ms"] = p * np.exp(mid + half)
+        out[f"{m}_lo_ms"] = p * np.exp(lo)
+        out[f"{m}_hi_ms"] = p * np.exp(hi)
     return out
 
 
@@ -157,9 +169,8 @@ def log_residuals(pred: "pd.DataFrame", metric: str, regime: str = "agg") -> np.
     fits, in ``regime`` (all regimes pooled when it has fewer than 10 rows): the sample a ratio's
     interval is propagated from (:func:`throughput_ratio_interval`)."""
     require_choice("metric", metric, METRICS)
-    cal = pred[(pred.split == "calibration") & pred.kv_fits]
-    r = np.log(cal[f"{metric}_ms"].to_numpy(float) / cal[f"{metric}_pred_ms"].to_numpy(float))
-    here = r[_regime(cal) == regime]
+    r, regimes = _log_errors(pred, metric)
+    here = r[regimes == regime]
     return here if len(here) >= 10 else r
 
 
