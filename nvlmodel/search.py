@@ -62,6 +62,12 @@ def fitted_serving(step: str = "roofline") -> dict[str, Calibration]:
     return fit_engines(load_measurements(table="serving"), step)
 
 
+def _engine_calibration(engine: str, calibrations: dict[str, Calibration] | None) -> Calibration:
+    """``engine``'s calibration from ``calibrations`` (default :func:`fitted_serving`), checked."""
+    cal_all = fitted_serving() if calibrations is None else calibrations
+    return cal_all[require_choice("engine", engine, cal_all)]
+
+
 @dataclass(frozen=True)
 class SLA:
     """Limits a deployment must meet: time to first token and time per output token, seconds."""
@@ -164,8 +170,7 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
     require_positive_int("max_gpus", max_gpus)
     if not isinstance(sla, SLA):
         raise TypeError("sla must be an nvlmodel.search.SLA(ttft_s, tpot_s)")
-    cal_all = fitted_serving() if calibrations is None else calibrations
-    cal = cal_all[require_choice("engine", engine, cal_all)]
+    cal = _engine_calibration(engine, calibrations)
     backend = engine.split("@")[0]
     for system in systems:
         require_choice("system", system, SEARCH_SYSTEMS)
@@ -277,8 +282,7 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     from .serve import Deployment, Workload, simulate
 
     require_positive_int("requests_per_client", requests_per_client)
-    cal_all = fitted_serving() if calibrations is None else calibrations
-    cal = cal_all[require_choice("engine", engine, cal_all)]
+    cal = _engine_calibration(engine, calibrations)
     out = frontier.copy()
     ttft, tpot, status = [], [], []
     for r in frontier.itertuples():
