@@ -9,6 +9,7 @@ from . import claims as ledger
 from .fp4 import FORMATS
 from .hardware import GPU_ALIASES, GPU_NAMES, PRESETS, get_gpu
 from .models import MODEL_ALIASES, MODEL_NAMES
+from .units import require_positive
 
 
 def _claims(args: argparse.Namespace) -> int:
@@ -41,15 +42,6 @@ def _spec(args: argparse.Namespace) -> int:
 MAX_INPUT_BYTES = 16 * 2**20
 
 
-def _positive(what: str, value, *, allow_zero: bool = False):
-    """A finite number > 0 (>= 0 with ``allow_zero``), named by its option in the error."""
-    import math
-
-    if value is None or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{what} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return value
-
-
 def _context(model: str, tokens: int, what: str) -> None:
     """``tokens`` of context fit ``model``'s maximum context."""
     from .models import get_model
@@ -64,7 +56,6 @@ def _check_out(path: str) -> None:
     writable, and it is not a folder itself. Checked before the work, so a run is never lost to a
     bad path."""
     import os
-
     import stat
 
     folder = os.path.dirname(os.path.abspath(path))
@@ -119,29 +110,29 @@ def _check(args: argparse.Namespace) -> None:
     cmd = args.command
     if cmd == "roofline":
         for b in args.batch:
-            _positive("--batch", b)
-        _positive("--context", args.context, allow_zero=True)
-        _positive("--prompt", args.prompt)
-        _positive("--tp", args.tp)
-        if not 0 < _positive("--kv-bytes", args.kv_bytes) <= 4:
+            require_positive("--batch", b)
+        require_positive("--context", args.context, allow_zero=True)
+        require_positive("--prompt", args.prompt)
+        require_positive("--tp", args.tp)
+        if not 0 < require_positive("--kv-bytes", args.kv_bytes) <= 4:
             raise ValueError(f"--kv-bytes is bytes per KV element, 0 < x <= 4 (1 = FP8, 2 = FP16), got {args.kv_bytes!r}")
         _context(args.model, args.context, "--context")
         _context(args.model, args.prompt, "--prompt")
     elif cmd == "endtoend":
         for what in ("tp", "prompt", "batch", "context"):
-            _positive(f"--{what}", getattr(args, what))
+            require_positive(f"--{what}", getattr(args, what))
         _context(args.model, args.prompt, "--prompt")
         _context(args.model, args.context, "--context")
     elif cmd == "best":
-        _positive("--isl", args.isl)
-        _positive("--osl", args.osl)
+        require_positive("--isl", args.isl)
+        require_positive("--osl", args.osl)
         _context(args.model, args.isl + args.osl, "--isl + --osl")
-        _positive("--ttft-ms", args.ttft_ms)
-        _positive("--tpot-ms", args.tpot_ms)
+        require_positive("--ttft-ms", args.ttft_ms)
+        require_positive("--tpot-ms", args.tpot_ms)
         if not 1 <= args.max_gpus <= 72:
             raise ValueError(f"--max-gpus must be 1..72 (one rack or nine 8-GPU nodes), got {args.max_gpus}")
         if args.price_per_gpu_hour is not None:
-            _positive("--price-per-gpu-hour", args.price_per_gpu_hour)
+            require_positive("--price-per-gpu-hour", args.price_per_gpu_hour)
     elif cmd == "serve":
         _check_serve(args)
 
@@ -156,12 +147,12 @@ def _check_serve(args: argparse.Namespace) -> None:
         if args.rate is not None and args.concurrency is not None:
             raise ValueError("give --rate (open loop) or --concurrency (closed loop), not both")
         if args.rate is not None:
-            _positive("--rate", args.rate)
+            require_positive("--rate", args.rate)
         if args.concurrency is not None:
-            _positive("--concurrency", args.concurrency)
+            require_positive("--concurrency", args.concurrency)
         for what in ("tp", "workers_per_rack", "isl", "osl", "requests"):
-            _positive("--" + what.replace("_", "-"), getattr(args, what))
-        _positive("--seed", args.seed, allow_zero=True)
+            require_positive("--" + what.replace("_", "-"), getattr(args, what))
+        require_positive("--seed", args.seed, allow_zero=True)
         from .serve.sweep import MAX_REQUESTS
 
         if args.requests > MAX_REQUESTS:
@@ -374,6 +365,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .calibrate.model import STEP_MODELS
+
     p = _Parser(prog="nvlmodel", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -451,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="latencies from the static model (default) or from the simulation replaying every row")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and system")
-    k.add_argument("--step", choices=["roofline", "kernels"], default="roofline",
+    k.add_argument("--step", choices=STEP_MODELS, default="roofline",
                    help="step times from the roofline at fitted fractions of peak (default) or from the engines' "
                    "measured kernels with fitted per-step and per-call costs")
     k.set_defaults(func=_calibrate)
@@ -470,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--systems", nargs="+", default=list(SEARCH_SYSTEMS), choices=list(SEARCH_SYSTEMS),
                    help="systems to search (default: all)")
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
-    b.add_argument("--step", choices=["roofline", "kernels"], default="roofline",
+    b.add_argument("--step", choices=STEP_MODELS, default="roofline",
                    help="step times from the calibrated roofline (default) or from the engines' measured kernels")
     b.add_argument("--simulate", action="store_true",
                    help="re-check every frontier point with the request-level simulation (closed-loop clients at "
