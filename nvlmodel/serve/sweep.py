@@ -79,6 +79,11 @@ def _clean(scenario: dict) -> dict:
 def check_scenario(scenario: dict) -> dict:
     """The cleaned scenario if every field is valid and the deployment and workload can be built;
     else ``ValueError`` naming the field. Cheap: no simulation runs."""
+    return _build(scenario)[0]
+
+
+def _build(scenario: dict) -> tuple[dict, Deployment, Workload]:
+    """:func:`check_scenario`'s checks, returning the cleaned scenario with its deployment and workload."""
     s = _clean(scenario)
     if ("rate" in s) == ("concurrency" in s):
         raise ValueError("a scenario needs exactly one of rate (open loop) or concurrency (closed loop)")
@@ -99,14 +104,12 @@ def check_scenario(scenario: dict) -> dict:
     limit = d.config.arch.max_context
     if w.isl + w.osl > limit:
         raise ValueError(f"isl + osl = {w.isl + w.osl:,} exceeds {d.config.arch.name}'s maximum context of {limit:,}")
-    return s
+    return s, d, w
 
 
 def run_scenario(scenario: dict) -> dict:
     """Simulate one scenario; returns the scenario with :meth:`SimResult.summary` beside it."""
-    s = check_scenario(scenario)
-    d = Deployment(**{k: v for k, v in s.items() if k in _DEPLOYMENT})
-    w = Workload(**{k: v for k, v in s.items() if k in _WORKLOAD})
+    s, d, w = _build(scenario)
     reqs = w.generate(s.get("requests", 1000), rate=s.get("rate"), seed=s.get("seed", 0))
     res = simulate(d, reqs, concurrency=s.get("concurrency"), seed=s.get("seed", 0), progress=False)
     summary = res.summary(s.get("ttft_slo", 2.0), s.get("tpot_slo", 0.05))
