@@ -42,6 +42,8 @@ KERNEL_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 KERNEL_BACKEND: dict[str, str] = {"trtllm": "trtllm", "vllm": "vllm", "sglang": "vllm"}
 GEMM_DTYPES: tuple[str, ...] = ("bfloat16", "fp8", "fp8_block", "nvfp4")
 PHASES: tuple[str, ...] = ("decode", "prefill")
+#: Checkpoint precisions (as :mod:`nvlmodel.calibrate` names them).
+PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "fp4")
 #: KV-cache dtype (as :mod:`nvlmodel.calibrate` names it) -> the tables' name.
 KV_DTYPE: dict[str, str] = {"bf16": "bfloat16", "fp16": "bfloat16", "fp8": "fp8"}
 #: Checkpoints whose linear layers are block-scaled FP8 (128 x 128 scales) rather than per-tensor:
@@ -366,7 +368,7 @@ def gemm_dtype_for(model: str | ModelArch, precision: str, system: str) -> str:
     so); gpt-oss keeps everything but its experts in BF16. FP4 linear layers on Hopper (no FP4
     tensor cores) have no measured kernel: that raises."""
     m = model if isinstance(model, ModelArch) else get_model(model)
-    require_choice("precision", precision, ("bf16", "fp8", "fp4"))
+    require_choice("precision", precision, PRECISIONS)
     if precision == "bf16" or m.key == "gpt-oss-120b":
         return "bfloat16"
     if precision == "fp8":
@@ -374,6 +376,12 @@ def gemm_dtype_for(model: str | ModelArch, precision: str, system: str) -> str:
     if system in ("h100_sxm", "h200_sxm"):
         raise ValueError(f"no FP4 GEMM kernel on {system} (Hopper has no FP4 tensor cores)")
     return "nvfp4"
+
+
+def mla_gemm_type(precision: str) -> str:
+    """The GEMM dtype of the measured MLA module a checkpoint of ``precision`` runs: bfloat16 for
+    BF16, else block-scaled FP8 (NVFP4 DeepSeek checkpoints keep attention in FP8)."""
+    return "bfloat16" if require_choice("precision", precision, PRECISIONS) == "bf16" else "fp8_block"
 
 
 def moe_dtype_for(model: ModelArch, precision: str, system: str, backend: str = "trtllm") -> str:
@@ -417,9 +425,8 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
     if m.mla is not None:
         if m.heads % tp:
             raise ValueError(f"tp={tp} does not divide the {m.heads} heads of {m.name}")
-        gemm_type = "bfloat16" if precision == "bf16" else "fp8_block"
-        parts["attention"] = mla_time(system, be, phase, heads=m.heads // tp, kv_dtype=kv_dtype, gemm_type=gemm_type,
-                                      batch=b, tokens=tokens) * m.layers
+        parts["attention"] = mla_time(system, be, phase, heads=m.heads // tp, kv_dtype=kv_dtype,
+                                      gemm_type=mla_gemm_type(precision), batch=b, tokens=tokens) * m.layers
         parts["gemm"] = KernelTime(0.0 * rows, np.zeros(np.shape(rows), bool), 0.0, 0.0)
     else:
         qh, kvh = m.heads / tp, m.kv_heads_per_gpu(tp)

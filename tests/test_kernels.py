@@ -134,6 +134,9 @@ def test_nvfp4_deepseek_keeps_attention_in_fp8_and_gpt_oss_in_bf16():
     assert k.gemm_dtype_for("gpt-oss-120b", "fp4", "b200_sxm") == "bfloat16"
     assert k.moe_dtype_for(get_model("gpt-oss-120b"), "fp4", "b200_sxm", "trtllm") == "w4a8_mxfp4_mxfp8"
     assert k.moe_dtype_for(get_model("gpt-oss-120b"), "fp4", "h100_sxm", "trtllm") == "w4a16_mxfp4"
+    assert [k.mla_gemm_type(p) for p in ("bf16", "fp8", "fp4")] == ["bfloat16", "fp8_block", "fp8_block"]
+    with pytest.raises(ValueError, match="precision 'int4'; valid choices: bf16, fp8, fp4"):
+        k.mla_gemm_type("int4")
 
 
 def test_kernel_times_leave_out_each_calls_measured_floor():

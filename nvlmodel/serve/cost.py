@@ -167,7 +167,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     :data:`KERNEL_REFERENCE_BATCH` sequences per rank). Weights and KV bytes are inside the kernel
     times, so the memory terms are zero. A lone decode step of ``B`` sequences matches the static
     model's kernel step (:func:`nvlmodel.calibrate.step_times`) up to attention's linearisation."""
-    from ..kernels import attention_time, mla_time, step_time
+    from ..kernels import attention_time, mla_gemm_type, mla_time, step_time
 
     tp, adp, ep = config.shape(prefill)
     m = config.arch
@@ -178,8 +178,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
                           tokens=reference_context, **common)
         L, b = float(reference_context), float(KERNEL_REFERENCE_BATCH)
         if m.mla is not None:
-            gemm_type = "bfloat16" if config.precision == "bf16" else "fp8_block"
-            one = dict(heads=m.heads // tp, kv_dtype=config.kv_dtype, gemm_type=gemm_type)
+            one = dict(heads=m.heads // tp, kv_dtype=config.kv_dtype, gemm_type=mla_gemm_type(config.precision))
             dec = mla_time(config.system, config.backend, "decode", batch=b, tokens=L, **one).seconds * m.layers
             pre = mla_time(config.system, config.backend, "prefill", batch=1, tokens=L, **one).seconds * m.layers
         else:

@@ -7,8 +7,7 @@ import numpy as np
 
 from dataclasses import replace
 
-from ..calibrate import Calibration, calibration_rows, fit_engines, fitted, predictions
-from ..calibrate import kv_capacity_of
+from ..calibrate import Calibration, calibration_rows, fit_engines, fitted, kv_capacity_of, predictions
 from ..calibrate.data import _config, _measurements
 from ..units import require_positive_int
 from .engine import Deployment, _closed_loop_means, calibrations, simulate
