@@ -8,7 +8,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict, deque
 
-from .events import _CLIENT, _DISPATCH, _LINK, _STEP  # noqa: F401
+from .events import _CLIENT, _STEP
 from .links import _Link, _Store
 
 

@@ -25,7 +25,7 @@ from ..kvbm.routing import POLICIES
 from ..units import GB, require_choice, require_positive, require_positive_int
 from .batcher import Batcher, _Worker
 from .cost import StepCost, step_cost
-from .events import _CLIENT, _DISPATCH, _LINK, _STEP  # noqa: F401
+from .events import _DISPATCH, _LINK, _STEP
 from .kvpool import KVPool
 from .links import Links, _Link, _Store  # noqa: F401
 from .router import Router

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .batcher import _Worker
 
+
 class KVPool:
     def free(self, w: _Worker) -> int:
         return w.pool - w.used - w.cached

@@ -5,14 +5,13 @@ mixin that onboards prefixes from them and writes evicted entries to them. A mix
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING
+
+from .events import _LINK
 
 if TYPE_CHECKING:
     from .batcher import _Worker
-
-from collections import OrderedDict
-
-from .events import _LINK
 
 
 class _Link:

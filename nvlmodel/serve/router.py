@@ -5,10 +5,6 @@ at random), what it onboards from lower tiers and peers on the way. A mixin of
 
 from __future__ import annotations
 
-import numpy as np
-
-from .events import _DISPATCH, _LINK, _STEP  # noqa: F401  (the loop's event kinds)
-
 
 class Router:
     def dispatch(self, rid, t):
