@@ -27,7 +27,7 @@ from .batcher import Batcher, _Worker
 from .cost import StepCost, step_cost
 from .events import _DISPATCH, _LINK, _STEP
 from .kvpool import KVPool
-from .links import Links, _Link, _Store  # noqa: F401
+from .links import Links, _Store
 from .router import Router
 from .workload import Requests
 
@@ -141,15 +141,14 @@ class Deployment:
         """KV blocks of one decoding (or prefill) worker: the engine's memory defaults less weights and
         workspace, as :func:`nvlmodel.calibrate.kv_fits` (:func:`nvlmodel.calibrate.kv_capacity_of`)."""
         c = self.config
-        tp = c.shape(prefill)[0]
+        tp, what = c.shape(prefill)[0], "prefill_tp" if prefill else "tp"
         cap = kv_capacity_of(c, prefill)
         if cap is None:
-            what = "prefill_tp" if prefill else "tp"
             raise ValueError(f"{what}={tp}: a worker too small for {c.model} in {c.precision}: its weights and the "
-                             f"engine's {ENGINE_WORKSPACE_BYTES / 1e9:.0f} GB workspace leave no room for KV") from None
+                             f"engine's {ENGINE_WORKSPACE_BYTES / 1e9:.0f} GB workspace leave no room for KV")
         blocks = int(cap // self.block_size)
         if blocks < 1:
-            raise ValueError(f"{'prefill_tp' if prefill else 'tp'}={tp}: no room for one KV block of {c.model}")
+            raise ValueError(f"{what}={tp}: no room for one KV block of {c.model}")
         return blocks
 
     def describe(self) -> str:
