@@ -318,23 +318,22 @@ TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queu
 
 def kernel_times(config: Config, batch=None) -> dict:
     """Decode step (``dk``: ``batch`` sequences per rank, default ``batch_per_rank``, a number or
-    an array, at the mean context ``isl + osl/2``) and
-    one prompt's prefill (``pk``) from the engine's measured kernels
-    (:func:`nvlmodel.kernels.step_time`), seconds without communication, without fixed costs and
-    without each call's fixed cost as measured alone; the kernel calls of each (``dkn``, ``pkn``),
-    and whether either was extrapolated beyond the kernel tables (``kx``, 0 or 1). NaN where the
-    tables do not cover the configuration (the roofline stands in)."""
+    an array, at the mean context ``isl + osl/2``) and one prompt's prefill (``pk``) from the
+    engine's measured kernels (:func:`nvlmodel.kernels.step_time`), seconds without communication,
+    without fixed costs and without each call's fixed cost as measured alone; the kernel calls of
+    each (``dkn``, ``pkn``), and whether either was extrapolated beyond the kernel tables (``kx``,
+    0 or 1). NaN where the tables do not cover the configuration (the roofline stands in)."""
     from ..kernels import step_time
 
     b = config.batch_per_rank if batch is None else batch
     tp, adp, ep = config.shape()
-    common = dict(kv_dtype=config.kv_dtype)
+    c = config
     try:
-        d = step_time(config.system, config.backend, config.arch, config.precision, phase="decode",
-                      batch=b, tokens=config.isl + config.osl // 2, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
-        tp, adp, ep = config.shape(prefill=True)
-        p = step_time(config.system, config.backend, config.arch, config.precision, phase="prefill", batch=1,
-                      tokens=config.isl, tp=tp, attention_dp=adp, ep=ep, **common)["total"]
+        d = step_time(c.system, c.backend, c.arch, c.precision, phase="decode", batch=b, tokens=c.isl + c.osl // 2,
+                      kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep)["total"]
+        tp, adp, ep = c.shape(prefill=True)
+        p = step_time(c.system, c.backend, c.arch, c.precision, phase="prefill", batch=1, tokens=c.isl,
+                      kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep)["total"]
     except ValueError:
         return _no_kernels(np.shape(b))
     kx = np.logical_or(d.extrapolated, p.extrapolated).astype(float)
