@@ -40,9 +40,9 @@ def _check_values(d: "pd.DataFrame", source: str) -> None:  # noqa: F821
     for col in _INT_COLUMNS + tuple(c for c in PARALLEL_COLUMNS if c in d.columns):
         raw = d[col]
         v = pd.to_numeric(raw, errors="coerce").to_numpy(float)
-        given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
-        if col in _INT_COLUMNS:
-            given = np.ones(len(d), bool)
+        # the count columns must be given; a parallel column may be left blank
+        given = (np.ones(len(d), bool) if col in _INT_COLUMNS
+                 else raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy())
         bad = given & ~(np.isfinite(v) & (v >= 1) & (np.mod(v, 1) == 0))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
