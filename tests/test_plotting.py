@@ -184,3 +184,13 @@ def test_latency_cdfs_tick_labels_and_legend_stay_clear_of_each_other_and_the_cu
     top = legend.get_window_extent(r).y1
     assert all(top <= ax.xaxis.label.get_window_extent(r).y0 for ax in fig.axes), "legend below the panels"
     plt.close("all")
+
+
+@pytest.mark.parametrize("plot, have", [(plotting.plot_ratio_curve, "ratio"),
+                                        (plotting.plot_kernel_efficiency, "system"),
+                                        (plotting.plot_tokens_per_joule, "model")])
+def test_a_frame_without_a_needed_column_is_refused_by_name(plot, have):
+    import pandas as pd
+
+    with pytest.raises(KeyError, match=rf"column '\w+' missing; the frame has {have}\"$"):
+        plot(pd.DataFrame({have: [1]}))

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from .style import _axes, _styled
+from .style import _axes, _require_columns, _styled
 
 #: Marker, colour and label of each kind of value (the document's method, then the corrections).
 KINDS = (("seed", "o", "0.45", "document's own method"), ("datasheet", "s", "#4c72b0", "datasheet bound"),
@@ -57,9 +57,7 @@ def plot_ratio_curve(curve, ax=None) -> plt.Figure:
     """Per-GPU throughput ratios against interactivity (:func:`nvlmodel.buyer.ratio_curve`): one
     line per ratio with its 80 % band, log scale, a dotted line at 1 (parity); hollow markers where
     a side is beyond the measured serving rows."""
-    for col in ("ratio", "tok_s_per_user", "per_gpu", "per_gpu_lo", "per_gpu_hi", "extrapolated"):
-        if col not in curve.columns:
-            raise KeyError(f"column {col!r} missing; the frame has {', '.join(map(str, curve.columns))}")
+    _require_columns(curve, ("ratio", "tok_s_per_user", "per_gpu", "per_gpu_lo", "per_gpu_hi", "extrapolated"))
     fig, ax = _axes(ax, figsize=(6.4, 3.6))
     colors = ("#55a868", "#c44e52", "#8172b2", "#dd8452")
     for (label, g), c in zip(curve.groupby("ratio", sort=False), colors):

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from .style import _axes, _styled
+from .style import _axes, _require_columns, _styled
 
 _COLORS = {"H100 HGX": "#55a868", "H200 HGX": "#8172b2", "B200 HGX": "#c44e52", "GB200 NVL72": "#dd8452"}
 
@@ -46,9 +46,7 @@ def plot_tokens_per_joule(best: "pd.DataFrame", ax=None) -> plt.Figure:  # noqa:
     """Output tokens per joule of each system's best deployment, grouped by model: bars at system
     power (value labelled), a black tick at GPU power only. ``best`` has columns model, system,
     tok_per_joule, tok_per_joule_gpu_only (:func:`nvlmodel.search.best_per_gpu` frames, concatenated)."""
-    for col in ("model", "system", "tok_per_joule", "tok_per_joule_gpu_only"):
-        if col not in best.columns:
-            raise KeyError(f"column {col!r} missing; the frame has {', '.join(map(str, best.columns))}")
+    _require_columns(best, ("model", "system", "tok_per_joule", "tok_per_joule_gpu_only"))
     fig, ax = _axes(ax, figsize=(6.8, 3.2))
     models = list(dict.fromkeys(best.model))
     systems = [s for s in _COLORS if s in set(best.system)] + sorted(set(best.system) - set(_COLORS))

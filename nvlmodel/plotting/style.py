@@ -58,6 +58,13 @@ def _axes(ax, n: int = 1, **subplots):
     return axes.flat[0].figure, (axes if n > 1 else axes.flat[0])
 
 
+def _require_columns(frame, columns) -> None:
+    """``frame`` has every one of ``columns``; else ``KeyError`` naming the first missing and what it has."""
+    for col in columns:
+        if col not in frame.columns:
+            raise KeyError(f"column {col!r} missing; the frame has {', '.join(map(str, frame.columns))}")
+
+
 def _styled(fn):
     """Draw ``fn``'s figure under :func:`style`."""
     @functools.wraps(fn)

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..units import require_choice
-from .style import PRESET_COLORS, _axes, _styled
+from .style import PRESET_COLORS, _axes, _require_columns, _styled
 
 
 _SYSTEM_COLORS = {"h100_sxm": "#55a868", "h200_sxm": "#8172b2", "b200_sxm": "#c44e52", "gb200": "#dd8452"}
@@ -108,9 +108,7 @@ def plot_kernel_efficiency(table, axes=None) -> plt.Figure:
     style), over tokens per GEMM (log): left, achieved FLOP/s as a fraction of the dense peak of the
     dtype; right, weight bytes read per second as a fraction of HBM bandwidth (what bounds a decode
     step's small GEMMs). ``table``: :func:`nvlmodel.kernels.achieved_table`."""
-    for col in ("system", "dtype", "tokens", "fraction_of_peak", "weight_bandwidth_fraction"):
-        if col not in table.columns:
-            raise KeyError(f"column {col!r} missing; the frame has {', '.join(map(str, table.columns))}")
+    _require_columns(table, ("system", "dtype", "tokens", "fraction_of_peak", "weight_bandwidth_fraction"))
     fig, axes = _axes(axes, 2, figsize=(8.2, 3.4))
     for (system, dtype), g in table.groupby(["system", "dtype"], sort=False):
         g = g.sort_values("tokens")
