@@ -40,15 +40,11 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ""  # paths below aiconfigurator-core 0.12.0 systems/data/ (data README)
 SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 BACKENDS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0"}
 M_GRID = tuple(2 ** i for i in range(16))  # 1 .. 32768 tokens
 NK_GRID = (256, 512, 1024, 2048, 4096, 8192, 16384, 65536)
 GEMM_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4")
-#: (hidden, expert inter size, top-k, experts) of the MoE models in nvlmodel.models.
-MOE_SHAPES = {"deepseek-v3": (7168, 2048, 8, 256), "qwen3-235b-a22b": (4096, 1536, 8, 128),
-              "gpt-oss-120b": (2880, 2880, 4, 128)}
 MOE_DISTRIBUTION = "power_law_1.01"
 #: (head_dim, query heads per KV head) of the grouped-query models nvlmodel knows.
 GQA_SHAPES = ((128, 4), (128, 8), (128, 16), (64, 8))
@@ -59,8 +55,17 @@ def _sig(x: float) -> float:
 
 
 def _read(ops: Path, system: str, op: str, backend: str, name: str) -> tuple[pd.DataFrame, str]:
+    """One op table and its source: the path below aiconfigurator-core 0.12.0's systems/data/ (data README)."""
     rel = f"{system}/{op}/{backend}/{BACKENDS[backend]}/{name}"
-    return pd.read_parquet(ops / rel), SOURCE + rel
+    return pd.read_parquet(ops / rel), rel
+
+
+def _moe_shapes() -> dict[str, tuple[int, int, int, int]]:
+    """(hidden, expert inter size, top-k, experts) of every MoE model in nvlmodel.models."""
+    from nvlmodel.models import MODEL_NAMES, get_model
+
+    return {k: (m.hidden, m.expert_ffn, m.experts_active, m.experts) for k in MODEL_NAMES
+            if (m := get_model(k)).is_moe}
 
 
 def _wide(d: pd.DataFrame, keys: list[str], col: str, cols, source: str) -> pd.DataFrame:
@@ -113,10 +118,10 @@ def attention(ops: Path, phase: str) -> pd.DataFrame:
         if phase == "decode":
             d["streams"] = d.batch_size * d.num_key_value_heads
             d["tokens"] = d.step + 1  # the KV cache after this step's token: step earlier tokens + 1
-            # prefill: attention in FP8 with an FP8 cache where measured (TensorRT-LLM), else BF16
         else:
             d["streams"] = d.batch_size * d.num_heads
             d["tokens"] = d.isl
+            # attention in FP8 with an FP8 cache where measured (TensorRT-LLM), else BF16
             fp8 = (d.kv_cache_dtype == "fp8") & (d.attn_dtype == "fp8")
             bf16 = (d.kv_cache_dtype == "bfloat16") & (d.attn_dtype == "bfloat16")
             if fp8.any():
@@ -139,7 +144,7 @@ def moe(ops: Path) -> pd.DataFrame:
     for system, backend in itertools.product(SYSTEMS, BACKENDS):
         d, src = _read(ops, system, "moe", backend, "moe_perf.parquet")
         d = d[d.distribution == MOE_DISTRIBUTION]
-        for model, (h, i, k, e) in MOE_SHAPES.items():
+        for model, (h, i, k, e) in _moe_shapes().items():
             x = d[(d.hidden_size == h) & (d.inter_size == i) & (d.topk == k) & (d.num_experts == e)]
             x = x.assign(system=system, backend=backend, model=model).rename(
                 columns={"moe_dtype": "dtype", "moe_tp_size": "tp", "moe_ep_size": "ep"})
