@@ -78,7 +78,6 @@ def test_best_on_h200_with_either_step(capsys):
     assert "no deployment fits in memory" in capsys.readouterr().out
 
 
-
 @pytest.mark.parametrize("argv, says", [
     (["serve", "--rate", "0"], "--rate must be a finite number > 0"),
     (["serve", "--rate", "5", "--concurrency", "4"], "not both"),
