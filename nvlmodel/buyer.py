@@ -165,25 +165,43 @@ def with_interval(value: float, lo: float, hi: float) -> str:
     return f"{r(value)} ({r(lo)}-{r(hi)})"
 
 
+def interval_text(row, column: str = "per_gpu") -> str:
+    """:func:`with_interval` of ``column`` of ``row`` (a named tuple or a Series, as of
+    :func:`comparison`, :func:`ratios` or :func:`ratio_curve`) with its ``_lo`` and ``_hi`` bounds.
+
+    >>> import pandas as pd
+    >>> interval_text(pd.Series({"per_gpu": 1.194, "per_gpu_lo": 0.93, "per_gpu_hi": 1.52}))
+    '1.2 (0.9-1.5)'
+    """
+    try:
+        value, lo, hi = (getattr(row, column + end) for end in ("", "_lo", "_hi"))
+    except AttributeError:
+        raise KeyError(f"the row has no {column!r} with {column}_lo and {column}_hi") from None
+    return with_interval(value, lo, hi)
+
+
+def model_name(model: str) -> str:
+    """A model's name as the buyer's tables print it (DeepSeek-V3's key shows as DeepSeek-R1, the
+    model the serving rows measured)."""
+    from .units import words
+
+    return _NAMES[model] if model in _NAMES else words(model)
+
+
 def table(comp: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
     """:func:`comparison` for a reader: per model and system, tokens/s per GPU, tokens per joule
     and GPU-hours per million tokens, each as ``value (80 % interval)`` at its precision, and
     whether the point is extrapolated."""
     import pandas as pd
 
-    from .units import words
-
     rows = []
     for r in comp.itertuples():
-        rows.append({"model": r.model, "system": r.system, "deployment": f"{r.mode}, {r.gpus} GPUs",
-                     "output tok/s per GPU": with_interval(r.tok_s_per_gpu, r.tok_s_per_gpu_lo, r.tok_s_per_gpu_hi),
-                     "tokens per joule": with_interval(r.tok_per_joule, r.tok_per_joule_lo, r.tok_per_joule_hi),
-                     "GPU-hours per 1M tokens": with_interval(r.gpu_h_per_mtok, r.gpu_h_per_mtok_lo,
-                                                              r.gpu_h_per_mtok_hi),
+        rows.append({"model": model_name(r.model), "system": r.system, "deployment": f"{r.mode}, {r.gpus} GPUs",
+                     "output tok/s per GPU": interval_text(r, "tok_s_per_gpu"),
+                     "tokens per joule": interval_text(r, "tok_per_joule"),
+                     "GPU-hours per 1M tokens": interval_text(r, "gpu_h_per_mtok"),
                      "beyond measured rows": "yes" if r.extrapolated else "no"})
-    out = pd.DataFrame(rows)
-    out["model"] = out.model.map(lambda m: words(m) if m not in _NAMES else _NAMES[m])
-    return out.set_index(["model", "system"])
+    return pd.DataFrame(rows).set_index(["model", "system"])
 
 
 _NAMES = {"llama-3.1-70b": "Llama-3.1-70B", "llama-3.1-405b": "Llama-3.1-405B", "deepseek-v3": "DeepSeek-R1",
