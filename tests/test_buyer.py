@@ -48,6 +48,13 @@ def test_the_reader_table_prints_to_the_intervals_precision(comp):
     assert buyer.with_interval(123456.0, 100000.0, 150000.0) == "120,000 (100,000-150,000)"
     with pytest.raises(ValueError, match="finite"):
         buyer.with_interval(float("nan"), 1.0, 2.0)
+    r = next(comp.itertuples())
+    assert buyer.interval_text(r, "tok_per_joule") == buyer.with_interval(r.tok_per_joule, r.tok_per_joule_lo,
+                                                                          r.tok_per_joule_hi)
+    with pytest.raises(KeyError, match="no 'gpus' with gpus_lo and gpus_hi"):
+        buyer.interval_text(r, "gpus")
+    assert t.index.get_level_values("model")[0] == buyer.model_name(r.model)
+    assert buyer.model_name("deepseek-v3") == "DeepSeek-R1"  # the model the serving rows measured
 
 
 def test_ratio_curve_is_the_frontiers_ratio_at_each_interactivity():
