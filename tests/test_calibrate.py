@@ -228,6 +228,16 @@ def test_error_summary_by_hand():
     assert s.ttft_MdAPE_pct == 5.0 and s.ttft_MAPE_pct == 20.0 and s.ttft_bias_pct == -5.0
 
 
+def test_error_summary_by_step_stacks_each_models_rows_whose_kv_fits():
+    pred = pd.DataFrame({"split": ["a", "a", "b"], "kv_fits": [True, True, False], "tpot_err_pct": [10.0, -30.0, 99.0],
+                         "ttft_err_pct": [1.0, 2.0, 99.0]})
+    both = cal.error_summary_by_step({"roofline": pred, "kernels": pred.assign(tpot_err_pct=[4.0, 4.0, 4.0])})
+    assert list(both.index) == [("roofline", "a"), ("kernels", "a")]  # split b: its one row does not fit
+    assert both.loc[("roofline", "a")].tpot_MdAPE_pct == 20.0 and both.loc[("kernels", "a")].tpot_MdAPE_pct == 4.0
+    with pytest.raises(ValueError, match="unknown step 'measured'; valid choices: roofline, kernels"):
+        cal.error_summary_by_step({"measured": pred})
+
+
 def test_headline_uses_smallest_fitting_tp_and_is_consistent():
     h = cal.headline()
     assert list(h.seed_line) == [103, 421, 420]

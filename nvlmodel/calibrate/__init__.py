@@ -48,8 +48,8 @@ rows are held out. Rows the model cannot describe carry a ``left_out`` reason
 
 from .data import (PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, beyond_envelope, calibration_rows, load_measurements,
                    serving_envelope)
-from .fit import (GRID, bias_by_tp, calibration_table, error_summary, fit, fit_engines, fitted, left_out_table,
-                  predictions)
+from .fit import (GRID, bias_by_tp, calibration_table, error_summary, error_summary_by_step, fit, fit_engines, fitted,
+                  left_out_table, predictions)
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp, waterfall)
 from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES, METRICS, MODES, STEP_MODELS,
@@ -60,7 +60,7 @@ __all__ = ["CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GR
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",
            "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
            "Config", "EngineMemory", "beyond_envelope", "bias_by_tp", "calibration_rows", "calibration_table",
-           "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "fit", "fit_engines",
-           "fitted", "headline", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time", "left_out_table",
-           "load_measurements", "measured_per_gpu", "measured_ratio", "predict", "predictions", "serving_envelope",
-           "smallest_tp", "step_times", "waterfall"]
+           "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "error_summary_by_step",
+           "fit", "fit_engines", "fitted", "headline", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",
+           "left_out_table", "load_measurements", "measured_per_gpu", "measured_ratio", "predict", "predictions",
+           "serving_envelope", "smallest_tp", "step_times", "waterfall"]

@@ -197,6 +197,21 @@ def error_summary(pred: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd
     return pd.DataFrame(rows)
 
 
+def error_summary_by_step(predictions_by_step: dict, by: tuple[str, ...] = ("split",)) -> "pd.DataFrame":  # noqa: F821
+    """:func:`error_summary` of the rows whose KV cache fits, for each step model's predictions
+    (``{"roofline": predictions, "kernels": predictions}``), one above the other: indexed by
+    ``step`` and ``by``."""
+    import pandas as pd
+
+    if not predictions_by_step:
+        raise ValueError(f"give the predictions of at least one step model ({', '.join(STEP_MODELS)})")
+    for step in predictions_by_step:
+        require_choice("step", step, STEP_MODELS)
+    out = pd.concat({step: error_summary(p[p.kv_fits], by=by) for step, p in predictions_by_step.items()},
+                    names=["step"])
+    return out.reset_index(level=1, drop=True).set_index(list(by), append=True)
+
+
 def bias_by_tp(pred: "pd.DataFrame", split: str = "held-out") -> "pd.DataFrame":  # noqa: F821
     """Median signed TPOT error (percent) per TP degree of ``split``'s rows whose KV fits: over all
     of them, and per precision and per engine (columns), so a tilt with TP shows where it lives."""
