@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +35,8 @@ OPTIONS = {
 CHEAP = {"serve": ["--requests", "6", "--quiet"], "best": ["--max-gpus", "8", "--systems", "gb200"],
          "roofline": [], "endtoend": []}
 TRIED = []
+#: The fuzz runs in a scratch directory: a drawn ``--out 99999999999`` writes a file where it runs.
+SCRATCH = tempfile.TemporaryDirectory(prefix="nvlmodel-fuzz-")
 
 
 class FuzzReport(UserWarning):
@@ -55,7 +59,7 @@ def test_cli_fuzz_exits_0_1_or_2_with_one_line(data):
         argv += ["--model", "qwen3-32b"]
     argv += CHEAP.get(cmd, [])
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(SCRATCH.name):
         try:
             code = main(argv)
         except SystemExit as e:  # argparse: --help (0) or a usage error (2)
@@ -80,4 +84,5 @@ def test_cli_fuzz_reports_how_many_inputs_it_tried():
     if not TRIED:
         pytest.skip("run with the fuzz test")
     assert len(TRIED) == 300 and len({a[0] for a, _ in TRIED}) == len(OPTIONS)
+    assert os.getcwd() != SCRATCH.name  # the scratch directory was left after every draw
     assert codes.count(0) > 0 and codes.count(2) > 0  # both valid and hostile draws were exercised

@@ -35,6 +35,22 @@ def test_generated_paths_are_ignored():
         assert p in ignored
 
 
+def test_the_checkout_root_holds_only_project_files():
+    """A run's output written where it ran (the CLI fuzz once drew ``--out 99999999999`` and the file
+    was committed) shows here: the root's tracked files are the project's own."""
+    import subprocess
+
+    try:
+        tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        import pytest
+
+        pytest.skip("not a git checkout")
+    root_files = {p for p in tracked.splitlines() if "/" not in p}
+    assert root_files <= {".gitignore", "CITATION.cff", "Makefile", "README.md", "_config.yml", "_toc.yml",
+                          "environment.yml", "pyproject.toml", "requirements.lock"}, sorted(root_files)
+
+
 def test_no_hardware_or_document_literals_outside_their_homes():
     """Hardware facts live in the registry, model facts in the model registry, the document's inputs
     in nvlmodel.document, unit factors in nvlmodel.units: any other module writing a large number
