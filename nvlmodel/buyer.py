@@ -23,7 +23,7 @@ from . import search
 from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
 from .calibrate.intervals import (NOMINAL, log_residuals, new_system_quantiles, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, widen)
-from .units import require_positive
+from .units import require_choice, require_positive
 
 #: The models a buyer asks about, and the systems compared (HGX nodes and one NVL72 rack).
 MODELS: tuple[str, ...] = ("llama-3.1-70b", "llama-3.1-405b", "deepseek-v3", "qwen3-235b-a22b", "gpt-oss-120b")
@@ -43,16 +43,25 @@ def _errors(step: str = "roofline"):
     return q, q_new, sample, sample_new
 
 
+#: The buyer's two service levels (tokens/s every user gets): interactive and throughput.
+LEVELS: dict[str, float] = {"interactive": 50.0, "throughput": 20.0}
+
+
 def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 1024,
-               sla: "search.SLA | None" = None, min_tok_s_per_user: float = 50.0,
+               sla: "search.SLA | None" = None, min_tok_s_per_user: "float | tuple[float, ...]" = 50.0,
                step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
-    """One row per model and system: the best deployment at ``min_tok_s_per_user`` or more tokens/s
+    """One row per model, system and interactivity level: the best deployment at
+    ``min_tok_s_per_user`` (one level, or several: each frontier is searched once) or more tokens/s
     per user within ``sla`` (default TTFT <= 2 s, TPOT <= 50 ms) and what it gives per GPU, per
     joule (at system power) and per GPU-hour, each with its 80 % interval (``*_lo``, ``*_hi``), and
     whether it is ``extrapolated``. A system with no deployment meeting the SLA has no row."""
     import pandas as pd
 
-    require_positive("min_tok_s_per_user", min_tok_s_per_user)
+    levels = tuple(min_tok_s_per_user) if isinstance(min_tok_s_per_user, (tuple, list)) else (min_tok_s_per_user,)
+    if not levels:
+        raise ValueError("min_tok_s_per_user must name at least one level")
+    for level in levels:
+        require_positive("min_tok_s_per_user", level)
     sla = sla or search.SLA(2.0, 0.05)
     q, q_new, _, _ = _errors(step)
     rows = []
@@ -60,11 +69,12 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
         front = search.best(model, isl, osl, sla, systems=SYSTEMS, calibrations=search.fitted_serving(step))
         if front.empty:
             continue
-        for r in search.best_per_gpu(front, min_tok_s_per_user).itertuples():
+        for level, r in ((lv, r) for lv in levels for r in search.best_per_gpu(front, lv).itertuples()):
             lo, hi, _ = (q if r.system_key in CALIBRATION_SYSTEMS else q_new)[("tpot", r.mode)]
             lo, hi = widen(lo, hi, r.extrapolated)
             f_lo, f_hi = math.exp(-hi), math.exp(-lo)  # throughput ~ 1 / TPOT
-            rows.append({"model": model, "system": r.system, "system_key": r.system_key, "mode": r.mode,
+            rows.append({"model": model, "min_tok_s_per_user": level, "system": r.system,
+                         "system_key": r.system_key, "mode": r.mode,
                          "gpus": r.gpus, "tok_s_per_user": r.tok_s_per_user,
                          "tok_s_per_gpu": r.tok_s_per_gpu, "tok_s_per_gpu_lo": r.tok_s_per_gpu * f_lo,
                          "tok_s_per_gpu_hi": r.tok_s_per_gpu * f_hi,
@@ -74,7 +84,7 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
                          "gpu_h_per_mtok_hi": r.gpu_h_per_mtok / f_lo,
                          "extrapolated": bool(r.extrapolated), "step_source": r.step_source})
     out = pd.DataFrame(rows)
-    out.attrs.update(nominal=NOMINAL, min_tok_s_per_user=min_tok_s_per_user, sla=sla)
+    out.attrs.update(nominal=NOMINAL, min_tok_s_per_user=levels, sla=sla)
     return out
 
 
@@ -91,7 +101,7 @@ def _ratio(table: "pd.DataFrame", numerator: str, den: str, samples) -> dict:  #
 
 def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
            denominators: tuple[str, ...] = ("h100_sxm", "b200_sxm"), step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
-    """Per model, ``numerator``'s tokens/s per GPU over each of ``denominators``' (systems by key),
+    """Per model and interactivity level, ``numerator``'s tokens/s per GPU over each of ``denominators``' (systems by key),
     with the 80 % interval propagated from both sides' TPOT residuals. The same ratio holds per
     joule up to the systems' power per GPU, and it is the break-even price ratio: the numerator
     costs less per token while its GPU-hour price is below ``ratio`` times the denominator's."""
@@ -99,15 +109,15 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
 
     samples = _errors(step)[2:]
     rows = []
-    for model, g in comp.groupby("model", sort=False):
+    for (model, level), g in comp.groupby(["model", "min_tok_s_per_user"], sort=False):
         g = g.set_index("system_key")
         if numerator not in g.index:
             continue
         for den in denominators:
             if den not in g.index:
                 continue
-            rows.append({"model": model, "ratio": f"{g.system[numerator]} / {g.system[den]}",
-                         **_ratio(g, numerator, den, samples)})
+            rows.append({"model": model, "min_tok_s_per_user": level,
+                         "ratio": f"{g.system[numerator]} / {g.system[den]}", **_ratio(g, numerator, den, samples)})
     return pd.DataFrame(rows)
 
 
@@ -140,6 +150,59 @@ def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
     out = pd.DataFrame(rows)
     out.attrs["model"] = model
     return out
+
+
+#: The search's features: feature -> (restriction of :data:`nvlmodel.search.VARIANTS` with it, without it).
+SEARCH_GAINS: dict[str, tuple[str, str]] = {
+    "disaggregated prefill and decode": ("everything", "aggregated, any EP"),
+    "wide expert parallelism (workers over 8 GPUs)": ("everything", "disaggregated allowed, EP <= 8"),
+}
+
+
+def dynamo_gains(model: str = "deepseek-v3", system: str = "gb200", *, isl: int = 1024, osl: int = 1024,
+                 sla: "search.SLA | None" = None, min_tok_s_per_user: float = 50.0,
+                 step: str = "roofline", chat_model: str = "llama-3.1-70b") -> "pd.DataFrame":  # noqa: F821
+    """What each Dynamo feature multiplies tokens per GPU by, one at a time, with an 80 % interval:
+    disaggregation and wide expert parallelism as predicted by the deployment search for ``model``
+    on ``system`` at ``min_tok_s_per_user`` within ``sla`` (:func:`nvlmodel.search.what_buys`; the
+    interval propagated from both sides' TPOT errors as if independent, so conservative), and
+    KV-aware routing and the peer-HBM tier as simulated on chapter 9's chat rack
+    (:func:`nvlmodel.serve.validate.chat_gains` with ``chat_model``; the interval is the spread over
+    seeds). Columns: ``feature``, ``scope``, ``gain``, ``gain_lo``, ``gain_hi``, ``basis``."""
+    import pandas as pd
+
+    from .serve.validate import chat_gains
+
+    require_choice("system", system, SYSTEMS)
+    require_positive("min_tok_s_per_user", min_tok_s_per_user)
+    sla = sla or search.SLA(2.0, 0.05)
+    best = search.what_buys(model, isl, osl, sla, min_tok_s_per_user, systems=(system,),
+                            calibrations=search.fitted_serving(step)).iloc[0]
+    sample = _errors(step)[2 if system in CALIBRATION_SYSTEMS else 3]
+    scope = f"{model_name(model)} on {best.name}, {isl:,} in / {osl:,} out, >= {min_tok_s_per_user:g} tok/s/user"
+    rows = []
+    for feature, (with_, without) in SEARCH_GAINS.items():
+        if not (np.isfinite(best[with_]) and np.isfinite(best[without])):
+            continue  # no deployment of one kind meets the SLA
+        gain = float(best[with_] / best[without])
+        lo, hi = throughput_ratio_interval(gain, sample, sample)
+        rows.append({"feature": feature, "scope": scope, "gain": gain, "gain_lo": lo, "gain_hi": hi,
+                     "basis": "predicted (deployment search)"})
+    chat = chat_gains(model=chat_model, ttft_limit_s=sla.ttft_s, tpot_limit_s=sla.tpot_s)
+    for feature, r in chat.iterrows():
+        rows.append({"feature": feature, "scope": f"{model_name(chat_model)} multi-turn chat, nine TP8 replicas "
+                     f"on one GB200 NVL72, goodput", "gain": r.gain, "gain_lo": r.gain_lo, "gain_hi": r.gain_hi,
+                     "basis": f"simulated ({int(r.seeds)} seeds)"})
+    return pd.DataFrame(rows)
+
+
+def gains_table(gains: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """:func:`dynamo_gains` for a reader: per feature, the gain with its interval, its basis and scope."""
+    import pandas as pd
+
+    return pd.DataFrame({"feature": gains.feature, "gain (80 % interval)": [
+        interval_text(r, "gain") + "x" for r in gains.itertuples()], "basis": gains.basis,
+        "scope": gains.scope}).set_index("feature")
 
 
 def with_interval(value: float, lo: float, hi: float) -> str:
@@ -188,20 +251,56 @@ def model_name(model: str) -> str:
     return _NAMES[model] if model in _NAMES else words(model)
 
 
-def table(comp: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
-    """:func:`comparison` for a reader: per model and system, tokens/s per GPU, tokens per joule
-    and GPU-hours per million tokens, each as ``value (80 % interval)`` at its precision, and
-    whether the point is extrapolated."""
+def _level_label(level: float) -> str:
+    name = next((k for k, v in LEVELS.items() if v == level), None)
+    return f"{level:g} tok/s/user" + (f" ({name})" if name else "")
+
+
+def _one_level(frame: "pd.DataFrame", min_tok_s_per_user: "float | None") -> "pd.DataFrame":  # noqa: F821
+    levels = sorted(set(frame.min_tok_s_per_user))
+    if min_tok_s_per_user is None:
+        if len(levels) > 1:
+            raise ValueError(f"the table holds levels {levels}: pass min_tok_s_per_user, one of them")
+        return frame
+    if min_tok_s_per_user not in levels:
+        raise ValueError(f"min_tok_s_per_user must be one of {levels}, got {min_tok_s_per_user!r}")
+    return frame[frame.min_tok_s_per_user == min_tok_s_per_user]
+
+
+def table(comp: "pd.DataFrame", min_tok_s_per_user: "float | None" = None) -> "pd.DataFrame":  # noqa: F821
+    """:func:`comparison` for a reader, at one interactivity level (``min_tok_s_per_user``, needed
+    when ``comp`` holds several): per model and system, tokens/s per GPU, tokens per joule and
+    GPU-hours per million tokens, each as ``value (80 % interval)`` at its precision, and whether
+    the point is extrapolated."""
     import pandas as pd
 
     rows = []
-    for r in comp.itertuples():
-        rows.append({"model": model_name(r.model), "system": r.system, "deployment": f"{r.mode}, {r.gpus} GPUs",
+    for r in _one_level(comp, min_tok_s_per_user).itertuples():
+        rows.append({"model": model_name(r.model), "system": r.system,
+                     "deployment": f"{r.mode}, {r.gpus} GPU{'s' if r.gpus != 1 else ''}",
                      "output tok/s per GPU": interval_text(r, "tok_s_per_gpu"),
                      "tokens per joule": interval_text(r, "tok_per_joule"),
                      "GPU-hours per 1M tokens": interval_text(r, "gpu_h_per_mtok"),
                      "beyond measured rows": "yes" if r.extrapolated else "no"})
     return pd.DataFrame(rows).set_index(["model", "system"])
+
+
+def ratio_table(rat: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """:func:`ratios` for a reader: per model and pair of systems, the per-GPU ratio with its 80 %
+    interval at each interactivity level (a column each; ``*``: a side beyond the measured rows)."""
+    import pandas as pd
+
+    if rat.empty:
+        raise ValueError("no ratios to show: the numerator system met the SLA for no model")
+    view = pd.DataFrame({"model": rat.model.map(model_name), "ratio": rat.ratio,
+                         "level": [f"at {_level_label(v)}" for v in rat.min_tok_s_per_user],
+                         "text": [interval_text(r) + (" *" if r.extrapolated else "") for r in rat.itertuples()]})
+    out = view.pivot(index=["model", "ratio"], columns="level", values="text").fillna("—")
+    order = [f"at {_level_label(v)}" for v in dict.fromkeys(rat.min_tok_s_per_user)]
+    pairs = [(m, q) for m in dict.fromkeys(view.model) for q in dict.fromkeys(view.ratio) if (m, q) in out.index]
+    out = out[order].reindex(pd.MultiIndex.from_tuples(pairs, names=["model", "ratio"]))
+    out.columns.name = None
+    return out
 
 
 _NAMES = {"llama-3.1-70b": "Llama-3.1-70B", "llama-3.1-405b": "Llama-3.1-405B", "deepseek-v3": "DeepSeek-R1",

@@ -20,6 +20,8 @@ which claim each row restates.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,23 +77,29 @@ class Finding:
         return value / self.printed_value if self.better == "higher" else self.printed_value / value
 
 
-def _num(v: float) -> str:
-    """Three significant figures at most, thousands separated: how the findings page writes numbers."""
+def number_text(v: float) -> str:
+    """Three significant figures at most, thousands separated: how the findings page writes numbers.
+
+    >>> [number_text(v) for v in (19782.0, 429.46, 94.638, 3.2247)]
+    ['19,800', '429', '94.6', '3.22']
+    """
     a = abs(v)
+    if a >= 1000:
+        return f"{round(v, 2 - int(math.floor(math.log10(a)))):,.0f}"
     return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
 
 
 def _fmt(v: float | None, unit: str) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "—"
-    return f"{_num(v)}x" if unit == "x" else f"{_num(v)} {unit}"
+    return f"{number_text(v)}x" if unit == "x" else f"{number_text(v)} {unit}"
 
 
 def _range(r: tuple[float, float] | None, unit: str) -> str:
     if r is None:
         return "—"
     lo, hi = r
-    return _fmt(lo, unit) if lo == hi else f"{_num(lo)}-{_fmt(hi, unit)}"
+    return _fmt(lo, unit) if lo == hi else f"{number_text(lo)}-{_fmt(hi, unit)}"
 
 
 def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: float = 0.9,
@@ -128,16 +136,16 @@ def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: f
         Finding("prefill", "Prefill throughput and TTFT, NVL72 replica over 8x H100",
                 "printed and bound: Llama 405B, one 4K prompt; calibrated: Llama-3.1-70B per GPU, one 4K prompt",
                 pre.id, "x", pre.printed, pre.seed_value, pre.reproduced_value, pre.datasheet_value,
-                float(hl.iloc[2]), None, None, "chapter-end-to-end", "higher"),
+                float(hl.iloc[2]), None, None, "chapter-validation", "higher"),
         Finding("sessions", "Concurrent 128K sessions, NVL72 over one 8x H100 node",
                 f"Llama 405B; printed: the table's two cells divided ({get_claim('kvbm.table.b200x72.sessions').printed} / "
                 f"{get_claim('kvbm.table.h100x8.sessions').printed})", "kvbm.table.b200x72.sessions",
-                "x", f"{_num(sessions['printed'])}x (implied)", sessions["printed"], sessions["seed"],
+                "x", f"{number_text(sessions['printed'])}x (implied)", sessions["printed"], sessions["seed"],
                 sessions["datasheet"], None, None, None, "chapter-kvbm", "higher"),
         Finding("swap", "Model swap into one TP8 replica on NVL72 (ModelExpress)",
                 "Llama 405B, each GPU receiving its TP8 shard over NVLink; a time: lower is better",
                 swap.id, "ms", swap.printed, swap.seed_value, swap.reproduced_value, swap.datasheet_value,
-                None, None, None, "chapter-modelexpress", "lower"),
+                None, None, None, "chapter-end-to-end", "lower"),
         Finding("kv-block", "KV block transfer between GPUs",
                 "Llama 405B TP8, one 16-token paged block: per-layer copies at the measured per-copy latency",
                 block.id, "us", block.printed, block.seed_value, block.reproduced_value, block.datasheet_value,

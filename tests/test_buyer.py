@@ -68,3 +68,42 @@ def test_ratio_curve_is_the_frontiers_ratio_at_each_interactivity():
 
     ax = plotting.plot_ratio_curve(curve).axes[0]
     assert "per user" in ax.get_xlabel() and "ratio" in ax.get_ylabel()
+
+
+def test_two_levels_share_one_search_and_each_gets_its_rows(comp):
+    both = buyer.comparison(models=("qwen3-32b",), min_tok_s_per_user=(50.0, 20.0))
+    assert set(both.min_tok_s_per_user) == {50.0, 20.0}
+    at50 = both[both.min_tok_s_per_user == 50.0].reset_index(drop=True)
+    assert (at50.tok_s_per_gpu.to_numpy() == comp.tok_s_per_gpu.to_numpy()).all()  # the one-level answer
+    at20 = both[both.min_tok_s_per_user == 20.0]
+    assert (at20.tok_s_per_user >= 20.0).all() and (at20.tok_s_per_gpu.to_numpy() >= at50.tok_s_per_gpu.to_numpy()).all()
+    with pytest.raises(ValueError, match="pass min_tok_s_per_user"):
+        buyer.table(both)
+    with pytest.raises(ValueError, match="one of"):
+        buyer.table(both, 30.0)
+    assert len(buyer.table(both, 20.0)) == (both.min_tok_s_per_user == 20.0).sum()
+    view = buyer.ratio_table(buyer.ratios(both))
+    assert list(view.columns) == ["at 50 tok/s/user (interactive)", "at 20 tok/s/user (throughput)"]
+
+
+def test_dynamo_gains_are_the_searchs_and_the_simulations_ratios():
+    from nvlmodel.serve.validate import CHAT_GAINS, chat_rack
+
+    sla = search.SLA(2.0, 0.05)
+    g = buyer.dynamo_gains("qwen3-32b", "gb200", sla=sla).set_index("feature")
+    wb = search.what_buys("qwen3-32b", 1024, 1024, sla, 50.0, systems=("gb200",)).iloc[0]
+    _, _, _, sample_new = buyer._errors()
+    for feature, (with_, without) in buyer.SEARCH_GAINS.items():
+        if feature in g.index:
+            r = g.loc[feature]
+            assert r.gain == pytest.approx(wb[with_] / wb[without])
+            assert (r.gain_lo, r.gain_hi) == pytest.approx(throughput_ratio_interval(r.gain, sample_new, sample_new))
+    needed = tuple(dict.fromkeys(v for pair in CHAT_GAINS.values() for v in pair))  # runs cached by dynamo_gains
+    runs = [chat_rack(needed, model="llama-3.1-70b", seed=s)["goodput tok/s/GPU"] for s in (0, 1, 2)]
+    for feature, (with_, without) in CHAT_GAINS.items():
+        ratios = sorted(run[with_] / run[without] for run in runs)
+        assert (g.loc[feature].gain, g.loc[feature].gain_lo, g.loc[feature].gain_hi) == pytest.approx(
+            (ratios[1], ratios[0], ratios[2]))
+    assert g.loc["KV-aware routing"].gain > 1.5  # turns land where their conversation is cached
+    with pytest.raises(ValueError, match="system"):
+        buyer.dynamo_gains("qwen3-32b", "gb300")

@@ -350,3 +350,13 @@ def test_cli_latencies_from_the_simulation(capsys, monkeypatch):
     assert main(["calibrate", "--ttft-from", "simulation", "--by", "split", "system"]) == 0
     out = capsys.readouterr().out
     assert "ttft_sim_MdAPE_pct" in out and "ttft_static_MdAPE_pct" in out and "serving table" in out
+
+
+def test_accuracy_targets_are_stated_once_and_looked_up_by_key():
+    from nvlmodel import calibrate
+
+    assert calibrate.accuracy_target("dense", "b200_sxm", "tpot") == 15.0
+    assert calibrate.accuracy_target("serving", "gb200", "ttft", "simulation") == 30.0
+    with pytest.raises(ValueError, match="no accuracy target"):
+        calibrate.accuracy_target("dense", "gb200", "tpot")
+    assert len(calibrate.accuracy_targets()) == len(calibrate.ACCURACY_TARGETS)

@@ -267,3 +267,13 @@ def test_summary_box_counts_and_links():
         assert c.verdict in ("false premise", "arithmetic error")
     with pytest.raises(ValueError, match="section"):
         summary_box()
+
+
+def test_verdict_table_counts_every_claim_once_per_section():
+    from nvlmodel import claims
+
+    t = claims.verdict_table()
+    total = t.loc["all sections"]
+    assert total.to_dict() == claims.verdict_counts()
+    assert (t.drop(index="all sections").sum() == total).all()
+    assert total.sum() == len(claims.all_claims())

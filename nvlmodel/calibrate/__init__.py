@@ -48,15 +48,15 @@ rows are held out. Rows the model cannot describe carry a ``left_out`` reason
 
 from .data import (PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, beyond_envelope, calibration_rows, load_measurements,
                    serving_envelope)
-from .fit import (GRID, bias_by_tp, calibration_table, error_summary, error_summary_by_step, fit, fit_engines, fitted,
-                  left_out_table, predictions)
+from .fit import (ACCURACY_TARGETS, GRID, accuracy_target, accuracy_targets, bias_by_tp, calibration_table,
+                  error_summary, error_summary_by_step, fit, fit_engines, fitted, left_out_table, predictions)
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp, waterfall)
 from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES, METRICS, MODES, STEP_MODELS,
                     SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory, comm_time, components, disagg_wait,
                     engine_memory_table, kernel_times, kv_capacity_of, kv_fits, kv_transfer_time, predict, step_times)
 
-__all__ = ["CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
+__all__ = ["ACCURACY_TARGETS", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",
            "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
            "Config", "EngineMemory", "beyond_envelope", "bias_by_tp", "calibration_rows", "calibration_table",

@@ -175,6 +175,40 @@ def predictions(measurements: "pd.DataFrame | None" = None,
     return out
 
 
+#: The book's accuracy targets, one place (chapter 7 shows them; chapters 8 and 9 link there):
+#: (table, held-out system, metric, predictor) -> the held-out median absolute percentage error to reach.
+ACCURACY_TARGETS: dict[tuple[str, str, str, str], float] = {
+    ("dense", "b200_sxm", "tpot", "static"): 15.0,
+    ("dense", "b200_sxm", "ttft", "static"): 30.0,
+    ("serving", "gb200", "tpot", "static"): 20.0,
+    ("serving", "gb200", "ttft", "static"): 35.0,
+    ("dense", "b200_sxm", "ttft", "simulation"): 15.0,
+    ("serving", "b200_sxm", "ttft", "simulation"): 30.0,
+    ("serving", "gb200", "ttft", "simulation"): 30.0,
+}
+
+
+def accuracy_target(table: str, system: str, metric: str, predictor: str = "static") -> float:
+    """The held-out MdAPE target (%) of ``metric`` on ``system``'s rows of ``table`` by ``predictor``
+    (:data:`ACCURACY_TARGETS`)."""
+    key = (table, system, metric, predictor)
+    if key not in ACCURACY_TARGETS:
+        raise ValueError(f"no accuracy target for {key}; targets: {sorted(ACCURACY_TARGETS)}")
+    return ACCURACY_TARGETS[key]
+
+
+def accuracy_targets() -> "pd.DataFrame":  # noqa: F821
+    """:data:`ACCURACY_TARGETS` as a table for a reader."""
+    import pandas as pd
+
+    names = {"b200_sxm": "B200 HGX", "gb200": "GB200 NVL72"}
+    tables = {"dense": "dense Llama (ch. 7)", "serving": "MoE, disaggregated (ch. 8)"}
+    rows = [{"table": tables[t], "held-out rows": names[s], "metric": m.upper(),
+             "predictor": "static formula" if p == "static" else "request-level simulation (ch. 9)",
+             "MdAPE target (%)": v} for (t, s, m, p), v in ACCURACY_TARGETS.items()]
+    return pd.DataFrame(rows).set_index(["table", "held-out rows", "metric", "predictor"])
+
+
 def error_summary(pred: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd.DataFrame":  # noqa: F821
     """Median and mean absolute percentage error and median signed error (bias) of TPOT and TTFT,
     grouped by ``by`` (columns of :func:`predictions`)."""

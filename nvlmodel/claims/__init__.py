@@ -84,6 +84,23 @@ def verdict_counts(claims: list[Claim] | None = None) -> dict[str, int]:
     return {v: counts.get(v, 0) for v in VERDICTS}
 
 
+def verdict_table(claims: list[Claim] | None = None) -> "pd.DataFrame":  # noqa: F821
+    """The ledger's verdicts per section of the seed document: one row per section (its title and
+    lines, in the document's order) and a total, one column per verdict (:data:`VERDICTS`)."""
+    import pandas as pd
+
+    claims = all_claims() if claims is None else claims
+    rows = {}
+    for key, sec in sorted(SECTIONS.items(), key=lambda kv: kv[1].first):
+        counts = verdict_counts([c for c in claims if c.section == key])
+        if any(counts.values()):
+            rows[f"{sec.title} (lines {sec.first}-{sec.last})"] = counts
+    rows["all sections"] = verdict_counts(claims)
+    out = pd.DataFrame.from_dict(rows, orient="index")[list(VERDICTS)]
+    out.index.name = "section of the document"
+    return out
+
+
 def summary_box(*sections: str, top: int = 3) -> str:
     """A chapter's closing summary in MyST markdown, from the ledger of ``sections``: what the seed
     says (how many numbers, where), what holds, what is wrong (verdict counts) and the numbers to

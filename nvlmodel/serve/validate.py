@@ -3,6 +3,8 @@ with the static model of chapter 7 on the same rows (calibration and held-out)."
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from dataclasses import replace
@@ -148,3 +150,87 @@ def rack_claim(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share:
     out.attrs["tok_s_within_sla"] = float(ok["output tok/s (rack)"].max()) if len(ok) else 0.0
     out.attrs["in_flight_within_sla"] = float(ok["users in flight"].max()) if len(ok) else 0.0
     return out
+
+
+#: Chapter 9's multi-turn chat on one NVL72 rack of nine TP8 replicas (FP4): each turn's prompt is
+#: the conversation so far plus about 512 new tokens, 20,000 turns arriving at 250 per second.
+CHAT_WORKLOAD = dict(isl=512, osl=256, spread=0.5, shape="chat", groups=3000, max_context=24576)
+CHAT_REQUESTS, CHAT_RATE = 20_000, 250.0
+#: What each variant of the chat rack changes from nine TP8 replicas with one policy and no tiers.
+CHAT_VARIANTS: dict[str, dict] = {
+    "random routing": dict(policy="random"),
+    "least-loaded routing": dict(policy="least-loaded"),
+    "KV-aware routing (Dynamo cost)": dict(policy="dynamo"),
+    "KV-aware + peer HBM over NVLink": dict(policy="dynamo", tiers=("peer",)),
+    "KV-aware + peer HBM + Grace memory (G2)": dict(policy="dynamo", tiers=("peer", "host")),
+    "KV-aware + switch tier (seed hypothesis)": dict(policy="dynamo", tiers=("peer", "host", "switch")),
+    "disaggregated: 3 prefill + 6 decode TP8": dict(policy="dynamo", tiers=("peer", "host"), mode="disagg",
+                                                    workers=6, prefill_workers=3),
+}
+#: The Dynamo features the chat rack isolates: feature -> (variant with it, variant without it).
+CHAT_GAINS: dict[str, tuple[str, str]] = {
+    "KV-aware routing": ("KV-aware routing (Dynamo cost)", "random routing"),
+    "peer-HBM tier over NVLink": ("KV-aware + peer HBM over NVLink", "KV-aware routing (Dynamo cost)"),
+}
+
+
+def _chat_base(model: str) -> dict:
+    return dict(system="gb200", model=model, precision="fp4", tp=8, workers=9)
+
+
+def chat_deployment(model: str = "llama-3.1-70b") -> Deployment:
+    """The chat rack's base deployment: nine TP8 replicas of ``model`` in FP4 on one GB200 NVL72."""
+    return Deployment(**_chat_base(model))
+
+
+def chat_rack(variants: tuple[str, ...] | None = None, *, model: str = "llama-3.1-70b", seed: int = 0,
+              ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05) -> "pd.DataFrame":  # noqa: F821
+    """The chat rack (:data:`CHAT_WORKLOAD`) under each of ``variants`` (names of
+    :data:`CHAT_VARIANTS`, default all), one simulation each with ``seed``: TTFT p50/p90, TPOT
+    p50, goodput per GPU within (``ttft_limit_s``, ``tpot_limit_s``) and where prompts' prefixes
+    were found (HBM, peer HBM, Grace memory, switch)."""
+    import pandas as pd
+
+    names = tuple(CHAT_VARIANTS) if variants is None else tuple(variants)
+    for name in names:
+        if name not in CHAT_VARIANTS:
+            raise ValueError(f"variant must be one of {sorted(CHAT_VARIANTS)}, got {name!r}")
+    return pd.DataFrame([{"variant": name, **_chat_run(name, model, seed, ttft_limit_s, tpot_limit_s)}
+                         for name in names]).set_index("variant")
+
+
+@functools.lru_cache(maxsize=64)
+def _chat_run(name: str, model: str, seed: int, ttft_limit_s: float, tpot_limit_s: float) -> dict:
+    """One variant of the chat rack, one seed (cached: chapter 9's table and :func:`chat_gains` share runs)."""
+    reqs = Workload(**CHAT_WORKLOAD).generate(CHAT_REQUESTS, rate=CHAT_RATE, seed=seed)
+    s = simulate(Deployment(**{**_chat_base(model), **CHAT_VARIANTS[name]}), reqs, seed=seed).summary(
+        ttft_limit_s, tpot_limit_s)
+    return {"TTFT p50 (s)": s["ttft_p50_s"], "TTFT p90 (s)": s["ttft_p90_s"], "TPOT p50 (ms)": s["tpot_p50_s"] * 1e3,
+            "goodput tok/s/GPU": s["goodput_tokens_per_s_per_gpu"], "HBM hit": s["hit_g1"], "peer hit": s["hit_peer"],
+            "G2 hit": s["hit_host"], "switch hit": s["hit_switch"]}
+
+
+#: Seeds over which :func:`chat_gains` repeats the chat rack.
+GAIN_SEEDS: tuple[int, ...] = (0, 1, 2)
+
+
+def chat_gains(*, model: str = "llama-3.1-70b", seeds: tuple[int, ...] = GAIN_SEEDS, ttft_limit_s: float = 2.0,
+               tpot_limit_s: float = 0.05) -> "pd.DataFrame":  # noqa: F821
+    """What each feature of :data:`CHAT_GAINS` multiplies the chat rack's goodput per GPU by: the
+    median over ``seeds`` (each a different draw of the conversations and arrivals) as ``gain``,
+    and the lowest and highest as ``gain_lo`` and ``gain_hi``. The range is the simulation's
+    sampling spread only, not the step model's error (which cancels to first order in a ratio of
+    two runs of the same rack)."""
+    import pandas as pd
+
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must name at least one seed, each once, got {seeds!r}")
+    needed = tuple(dict.fromkeys(v for pair in CHAT_GAINS.values() for v in pair))
+    runs = [chat_rack(needed, model=model, seed=s, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s)
+            ["goodput tok/s/GPU"] for s in seeds]
+    rows = []
+    for feature, (with_, without) in CHAT_GAINS.items():
+        g = np.array([r[with_] / r[without] for r in runs])
+        rows.append({"feature": feature, "gain": float(np.median(g)), "gain_lo": float(g.min()),
+                     "gain_hi": float(g.max()), "seeds": len(seeds)})
+    return pd.DataFrame(rows).set_index("feature")
