@@ -167,7 +167,8 @@ def figures_page(notebooks: list[Path], manifest: dict) -> str:
                                                                   list(captions).index(kv[0]))):
         lines += [f"## {{numref}}`{label}`", "", captions[label], "",
                   f'Files: <a href="../figures/{stem}.svg">{stem}.svg</a> · '
-                  f'<a href="../figures/{stem}.png">{stem}.png</a>', "",
+                  f'<a href="../figures/{stem}.png">{stem}.png</a> · '
+                  f'<a href="../figures/{stem}.csv">{stem}.csv</a> (the numbers drawn)', "",
                   f"Cite as: nvlmodel developers (2026), *nvlmodel: Dynamo on GB200 NVL72, reproduced and "
                   f"corrected*, figure `figures/{stem}.svg`, commit `{commit}`.", ""]
     return "\n".join(lines)

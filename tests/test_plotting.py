@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jupytext
 import matplotlib
+import numpy as np
 import pytest
 
 matplotlib.use("Agg")
@@ -47,14 +48,42 @@ def test_savefig_writes_files_and_manifest(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     paths = plotting.savefig(fig, tmp_path, "99-test", "line")
-    assert [p.name for p in paths] == ["99-test-line.svg", "99-test-line.png"] and all(p.exists() for p in paths)
+    assert [p.name for p in paths] == ["99-test-line.svg", "99-test-line.png", "99-test-line.csv"]
+    assert all(p.exists() for p in paths)
     plotting.savefig(fig, tmp_path, "99-test", "again")
     m = json.loads((tmp_path / "manifest.json").read_text())
     assert m["99-test-line"] == {"chapter": "99-test", "name": "line", "label": "fig-99-test-line",
-                                 "files": ["99-test-line.svg", "99-test-line.png"]}
+                                 "files": ["99-test-line.svg", "99-test-line.png", "99-test-line.csv"]}
+    assert (tmp_path / "99-test-line.csv").read_text().splitlines()[1:] == [
+        "panel 1,,,,line,0,0,0", "panel 1,,,,line,0,1,1"]
     assert set(plotting.read_manifest(tmp_path)) == {"99-test-line", "99-test-again"}
     with pytest.raises(ValueError, match="lower-case"):
         plotting.savefig(fig, tmp_path, "99-test", "Bad Name")
+
+
+def test_figure_data_reads_back_what_each_artist_draws():
+    from nvlmodel.plotting.style import figure_data
+
+    fig, (a, b, c) = plt.subplots(1, 3)
+    a.plot([1, 2], [10, 20], label="measured")
+    a.fill_between([1, 2], [9, 18], [11, 22], label="_band")  # no legend label: an empty series
+    a.scatter([1.5], [15.0], label="point")
+    a.set_title("A")
+    b.bar(["H100", "B200"], [3.0, 7.0], label="tok/s")
+    c.imshow(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    fig.canvas.draw()  # tick labels exist once drawn (savefig draws before reading)
+    d = figure_data(fig)
+    line = d[(d.kind == "line")]
+    assert line[["panel", "series", "x", "y"]].values.tolist() == [["A", "measured", 1.0, 10.0], ["A", "measured", 2.0, 20.0]]
+    assert d[d.kind == "points"][["x", "y"]].values.tolist() == [[1.5, 15.0]]
+    band = d[d.kind == "band"]
+    assert band.series.eq("").all() and band.y.min() == 9.0 and band.y.max() == 22.0
+    bars = d[d.kind == "bar"]
+    assert bars[["x_category", "y"]].values.tolist() == [["H100", 3.0], ["B200", 7.0]]
+    cells = d[d.kind == "cell"].sort_values(["y", "x"])
+    # imshow's default origin is upper: row 0 is drawn at y = 0 (the top), value 1 at (0, 0), 4 at (1, 1)
+    assert cells[["x", "y", "value"]].values.tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 2.0], [0.0, 1.0, 3.0], [1.0, 1.0, 4.0]]
+    plt.close(fig)
 
 
 def test_show_saves_closes_and_returns_the_saved_png_at_screen_size(tmp_path):

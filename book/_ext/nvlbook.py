@@ -1,7 +1,9 @@
 """Book-local Sphinx fixes.
 
 Figures: a figure's image gets its caption as alt text (myst-nb leaves notebook images without
-one), so a screen reader reads what the figure shows.
+one), so a screen reader reads what the figure shows; and a figure saved by
+``nvlmodel.plotting.savefig`` (label ``fig-<chapter>-<name>``) gets a link to the numbers it draws
+(``figures/<chapter>-<name>.csv``) at the end of its caption.
 
 sphinx-thebe registers its inline configuration script on every ``env-before-read-docs``; with
 sphinxcontrib-bibtex the documents are read twice, so every page declared ``const THEBE_JS_URL``
@@ -24,6 +26,24 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = kept
 
 
+def _data_link(app, fig, caption, docname):
+    """Append "Data (CSV)" to ``caption`` when the figure's CSV was saved beside its files."""
+    import os
+
+    from docutils import nodes
+
+    label = next((i for i in fig.get("ids", []) if i.startswith("fig-")), None)
+    if label is None:
+        return
+    stem = label[len("fig-"):]
+    if not os.path.exists(os.path.join(app.srcdir, "_extra", "figures", f"{stem}.csv")):
+        return
+    depth = docname.count("/")
+    uri = "../" * depth + f"figures/{stem}.csv"
+    caption += nodes.Text(" ")
+    caption += nodes.reference("", "Data (CSV)", refuri=uri, classes=["figure-data"])
+
+
 def _alt_from_caption(app, doctree, docname):
     from docutils import nodes
 
@@ -36,6 +56,7 @@ def _alt_from_caption(app, doctree, docname):
             alt = img.get("alt", "")
             if not alt or "/" in alt or alt.endswith((".png", ".svg")):
                 img["alt"] = text if len(text) <= 300 else text[:297] + "..."
+        _data_link(app, fig, captions[0], docname)
 
 
 def setup(app):

@@ -83,7 +83,7 @@ def figure_path(figures_dir: str | Path, chapter: str, name: str, ext: str = "sv
     for what, v in (("chapter", chapter), ("figure name", name)):
         if not _SLUG.match(v):
             raise ValueError(f"{what} {v!r} must be lower-case letters, digits and dashes")
-    require_choice("figure format", ext, ("svg", "png"))
+    require_choice("figure format", ext, ("svg", "png", "csv"))
     return Path(figures_dir) / f"{chapter}-{name}.{ext}"
 
 
@@ -93,13 +93,95 @@ def figure_label(chapter: str, name: str) -> str:
     return f"fig-{chapter}-{name}"
 
 
+_NUMERIC_TICK = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)(\^[-+]?\d+|e[-+]?\d+)?[x%]?")
+
+
+def _numeric_tick(text: str) -> bool:
+    """Whether a tick label writes a number (``20``, ``1,000``, ``$\\mathdefault{10^{3}}$``, ``−5``, ``2x``)."""
+    t = text.replace("\\mathdefault", "").translate({ord(c): None for c in "${}, "}).replace("\u2212", "-")
+    return bool(_NUMERIC_TICK.fullmatch(t.replace("\\times", "")))
+
+
+def _label(artist) -> str:
+    label = str(artist.get_label() or "")
+    return "" if label.startswith("_") else label  # matplotlib's "_child0" and the like name nothing
+
+
+def figure_data(fig: plt.Figure) -> "pd.DataFrame":  # noqa: F821
+    """The numbers a figure draws, read back from its artists, one row per point: ``panel`` (the
+    axes' title, else its position), its axis labels, ``series`` (the artist's legend label),
+    ``kind`` (``line``, ``points``, ``bar``, ``band``, ``segment``, ``cell`` of a heat map),
+    ``part`` (which bar, band outline, segment or cell), ``x`` and ``y`` in data units, a heat map
+    cell's ``value``, and ``x_category`` where the x axis is labelled by category (bars). A
+    diagram drawn with shapes only has no rows. What a reader needs to re-plot or cite a figure's values without
+    rerunning the chapter."""
+    import pandas as pd
+    from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+    from matplotlib.container import BarContainer
+
+    rows = []
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or not ax.has_data():
+            continue
+        base = {"panel": ax.get_title() or f"panel {i + 1}", "x_label": ax.get_xlabel(), "y_label": ax.get_ylabel()}
+        ticks = {round(float(t), 6): lab.get_text() for t, lab in zip(ax.get_xticks(), ax.get_xticklabels())}
+        categorical = any(t and not _numeric_tick(t) for t in ticks.values())
+
+        def add(series, kind, part, xs, ys):
+            for x, y in zip(np.ravel(xs), np.ravel(ys)):
+                row = {**base, "series": series, "kind": kind, "part": part, "x": float(x), "y": float(y)}
+                if categorical:
+                    row["x_category"] = ticks.get(round(float(x), 6), "")
+                rows.append(row)
+
+        for line in ax.get_lines():
+            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            if x.size:
+                add(_label(line), "line", 0, x, y)
+        bars = set()
+        for c in ax.containers:
+            if isinstance(c, BarContainer):
+                for j, r in enumerate(c.patches):
+                    bars.add(id(r))
+                    add(_label(c), "bar", j, r.get_x() + r.get_width() / 2, r.get_y() + r.get_height())
+        for coll in ax.collections:
+            if isinstance(coll, PathCollection):
+                off = np.asarray(coll.get_offsets(), float).reshape(-1, 2)
+                add(_label(coll), "points", 0, off[:, 0], off[:, 1])
+            elif isinstance(coll, LineCollection):
+                for j, seg in enumerate(coll.get_segments()):
+                    add(_label(coll), "segment", j, seg[:, 0], seg[:, 1])
+            elif isinstance(coll, PolyCollection):
+                for j, path in enumerate(coll.get_paths()):
+                    add(_label(coll), "band", j, path.vertices[:, 0], path.vertices[:, 1])
+        for img in ax.images:  # a heat map: one row per cell, its value in ``value``
+            a = np.ma.filled(np.ma.asarray(img.get_array(), float), np.nan)
+            if a.ndim != 2:
+                continue
+            x0, x1, y0, y1 = img.get_extent()
+            nr, nc = a.shape
+            xs = x0 + (np.arange(nc) + 0.5) * (x1 - x0) / nc
+            ys = y0 + (np.arange(nr) + 0.5) * (y1 - y0) / nr
+            if img.origin == "upper":
+                ys = ys[::-1]
+            for r in range(nr):
+                for c in range(nc):
+                    rows.append({**base, "series": _label(img), "kind": "cell", "part": r * nc + c,
+                                 "x": float(xs[c]), "y": float(ys[r]), "value": float(a[r, c])})
+    cols = ["panel", "x_label", "y_label", "series", "kind", "part", "x", "y"]
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    return out[cols + [c for c in ("value", "x_category") if c in out]]
+
+
 MANIFEST = "manifest.json"
 
 
 def savefig(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str) -> list[Path]:
-    """Save ``fig`` as SVG and PNG under stable names (deterministic metadata, the book's style),
-    record it in ``<figures_dir>/manifest.json`` (stem -> chapter, name, label, files) and return
-    the paths."""
+    """Save ``fig`` as SVG and PNG under stable names (deterministic metadata, the book's style) and
+    the numbers it draws as CSV (:func:`figure_data`), record it in ``<figures_dir>/manifest.json``
+    (stem -> chapter, name, label, files) and return the paths."""
     paths = []
     Path(figures_dir).mkdir(parents=True, exist_ok=True)
     with style():
@@ -107,6 +189,9 @@ def savefig(fig: plt.Figure, figures_dir: str | Path, chapter: str, name: str) -
             path = figure_path(figures_dir, chapter, name, ext)
             fig.savefig(path, metadata=meta, bbox_inches="tight")
             paths.append(path)
+    csv = figure_path(figures_dir, chapter, name, "csv")
+    figure_data(fig).to_csv(csv, index=False, float_format="%.6g", lineterminator="\n")
+    paths.append(csv)
     manifest = Path(figures_dir) / MANIFEST
     with open(manifest, "a+", encoding="utf-8") as f:  # locked: chapters may run side by side
         fcntl.flock(f, fcntl.LOCK_EX)
