@@ -82,10 +82,17 @@ function inspect(doc, page, width, strip) {
     else if ((cs.overflowX === "auto" || cs.overflowX === "scroll") && el.clientHeight > WIN) unreachable.push(name);
   }
   const column = main.clientWidth;
+  // output boxes whose table is wider than the box: a reader sees some of its columns
+  const sideways = Array.from(main.querySelectorAll(".cell_output .output.text_html"))
+    .filter(b => b.scrollWidth > b.clientWidth + 1)
+    .map(b => (b.closest("section[id]") || {id: "?"}).id + " " + b.scrollWidth + ">" + b.clientWidth);
+  // each saved figure's drawn size over the size it was drawn for (its text scales by as much)
+  const scales = Array.from(doc.querySelectorAll("figure[id^='fig-'] img"))
+    .map(i => [i.closest("figure").id, i.getBoundingClientRect().width / (parseFloat(i.style.width) || i.naturalWidth)]);
   const figs = Array.from(doc.querySelectorAll("figure img, .figure img"));
   return {page, width, strip, images: imgs.length, figures: figs.length, bad, column,
           overflow: doc.documentElement.scrollWidth - doc.documentElement.clientWidth,
-          clipped: clipped.slice(0, 5), unreachable: unreachable.slice(0, 5),
+          clipped: clipped.slice(0, 5), unreachable: unreachable.slice(0, 5), sideways: sideways.slice(0, 5), scales,
           figure_widths: figs.map(i => parseFloat(i.style.width) || i.naturalWidth)};  // the size it is drawn for
 }
 function frame(src, parent, width, height, scale = 1, left = 0, top = 0) {
@@ -241,6 +248,53 @@ def test_every_page_fits_both_widths_and_shows_its_figures(book, browsed):
             if r["figures"] < need:
                 problems.append(f"{where}: shows {r['figures']} figures")
     assert not problems, "\n".join(problems)
+
+
+#: The smallest text a figure may show on a phone, in CSS pixels.
+MIN_FIGURE_TEXT_PX = 9.0
+
+
+def _smallest_font_pt(svg: Path) -> float:
+    """The smallest font size (points) of the text in a saved SVG figure (``svg.fonttype: none``
+    keeps text as text, its size in points)."""
+    sizes = [float(v) for v in re.findall(r"font(?:-size:\s*|:\s*[a-z ]*?)([\d.]+)px", svg.read_text())]
+    assert sizes, f"no text sizes found in {svg.name}"
+    return min(sizes)
+
+
+def test_every_table_fits_a_phone(book, browsed):
+    """At 420 px no output table shows only some of its columns: a table wider than the column is
+    stacked into cards (book/_static/nvlmodel.js); the Key findings tables first of all."""
+    phone = [r for r in browsed["reports"] if r["width"] == WIDTHS[1] and not r["strip"] and r["page"] != BLANK]
+    assert any(r["page"].endswith("00-findings.html") for r in phone)
+    cut = [f"{r['page']}: {r['sideways']}" for r in phone if r["sideways"]]
+    assert not cut, "tables cut at 420 px:\n" + "\n".join(cut)
+
+
+def test_the_table_check_catches_a_wide_table(browsed):
+    """Without the book's stylesheet the errata's ledger is not stacked: the check must see it cut."""
+    (control,) = [r for r in browsed["reports"] if r["strip"]]
+    assert control["sideways"], control
+
+
+def test_figure_text_is_legible_on_a_phone(book, browsed):
+    """At 420 px every saved figure is drawn large enough that its smallest text is at least
+    :data:`MIN_FIGURE_TEXT_PX` (the figure's SVG twin gives the sizes; the page, the scale)."""
+    from nvlmodel.plotting import STYLE
+
+    small = []
+    checked = 0
+    for r in browsed["reports"]:
+        if r["width"] != WIDTHS[1] or r["strip"]:
+            continue
+        for fig_id, scale in r["scales"]:
+            svg = book / "figures" / f"{fig_id[len('fig-'):]}.svg"
+            px = _smallest_font_pt(svg) / 72 * STYLE["figure.dpi"] * scale
+            checked += 1
+            if px < MIN_FIGURE_TEXT_PX:
+                small.append(f"{fig_id}: {px:.1f} px")
+    assert checked >= 20, checked
+    assert not small, f"figure text under {MIN_FIGURE_TEXT_PX} px at {WIDTHS[1]} px: {small}"
 
 
 def test_no_console_errors(browsed):
