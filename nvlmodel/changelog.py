@@ -207,6 +207,49 @@ CHANGES: tuple[Change, ...] = (
       for s in ("reproduced", "inconsistent", "not-derivable")),
 )
 CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(c.chapter for c in CHANGES))
+#: What each chapter's correctness pass changed, in words (the appendix page prints it above the
+#: chapter's table), and the chapter's label in the book.
+NOTES: dict[str, tuple[str, str]] = {
+    "01-hardware": ("chapter-hardware",
+        "The correctness pass changed the HBM this book counts: the bytes software sees (nvidia-smi's total), "
+        "where the previous edition used MLPerf's GiB-scale labels as if they were decimal GB. Every KV "
+        "budget in later chapters follows."),
+    "02-fp4": ("chapter-fp4",
+        "Attention's two matrix products (Q.K^T and A.V) now run at the attention dtype's peak (BF16, or FP8 "
+        "with an FP8 KV cache), not at the FP4 peak of the weight GEMMs; this matters at long prompts. FP4 is "
+        "modelled as NVFP4 weights *and* activations (W4A4), what the engines run; W4A8, the seed's runner "
+        "sketch, is a named option at the FP8 rate."),
+    "04-kvbm": ("chapter-kvbm",
+        "KV capacity uses the HBM software sees and keeps at least one whole KV head per GPU (heads are "
+        "replicated beyond TP = KV heads); a paged KV block moves as one copy per layer and TP shard, each "
+        "with its own latency; and the routing simulation chooses among TP groups (9 TP8 workers for 405B on "
+        "72 GPUs), each pooling its GPUs' KV memory, not among 72 GPUs."),
+    "05-gang-scheduling": ("chapter-gang",
+        "Tensor-parallel all-reduce now comes from measurements only: the HGX B200 8-GPU curves (NCCL and the "
+        "engines' own kernels) stand in for GB200 beyond its measured 4 GPUs, where the previous edition "
+        "scaled GB200's 4-GPU fit like H100's."),
+    "06-end-to-end": ("chapter-end-to-end",
+        "The datasheet column now compares like with like: an FP8 KV cache on both sides, each side at the "
+        "largest decode batch that fits (flagged), TP all-reduce from TensorRT-LLM's measured kernels, "
+        "attention at its own dtype, visible HBM, KV blocks as per-layer copies. The document's model-swap "
+        "cells are Llama 70B figures; by the table's own model (405B, a TP8 shard per GPU) they differ."),
+    "07-validation": ("chapter-validation",
+        "The calibration was redone with each engine's measured all-reduce kernels (HGX B200 8-GPU curves "
+        "instead of an extrapolation), attention at its own dtype, visible HBM and per-engine KV memory "
+        "rules. Nothing was fitted on B200 rows."),
+    "08-moe-disagg": ("chapter-moe-disagg",
+        "The serving table now counts each measured configuration once (it held 315 configurations two to "
+        "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
+        "their experts' outputs with an all-reduce instead of paying a full-batch all-to-all, and every "
+        "memory check keeps the engine's own workspace (activations, kernel workspaces, CUDA graphs: 3 GB per "
+        "GPU), and TensorRT-LLM keeps the KV cache of FP8 and NVFP4 checkpoints in FP8, as it inherits the "
+        "checkpoint's KV quantization. The step time from measured kernels is new (shown in the chapter "
+        "beside the roofline); the values here are the roofline's, the predictor of record."),
+    "90-errata": ("chapter-errata",
+        "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
+        "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "
+        "caches, measured all-reduce kernels and paged KV blocks."),
+}
 
 
 @lru_cache(maxsize=1)
@@ -246,4 +289,4 @@ def what_changed_table(chapter: str) -> "pd.DataFrame":  # noqa: F821
     return t.set_index(["why", "quantity"])
 
 
-__all__ = ["CHANGES", "CHAPTERS", "Change", "previous", "what_changed", "what_changed_table"]
+__all__ = ["CHANGES", "CHAPTERS", "NOTES", "Change", "previous", "what_changed", "what_changed_table"]

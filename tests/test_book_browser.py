@@ -243,7 +243,7 @@ def test_every_page_fits_both_widths_and_shows_its_figures(book, browsed):
             if wide:
                 problems.append(f"{where}: figures {wide} px wide in a {r['column']} px column")
         stem = r["page"].rsplit("/", 1)[-1]
-        if r["page"].startswith("/site/notebooks/") and not stem.startswith("90-"):
+        if r["page"].startswith("/site/notebooks/") and int(stem[:2]) < 90:  # back matter has no figures
             need = 1 if stem.startswith("00-") else 2
             if r["figures"] < need:
                 problems.append(f"{where}: shows {r['figures']} figures")

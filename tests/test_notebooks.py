@@ -28,10 +28,15 @@ def test_md_and_ipynb_in_sync(md):
     assert all(c.get("execution_count") for c in done.cells if c.cell_type == "code"), "not fully executed"
 
 
+#: Pages with nothing a reader could rerun differently (no parameters cell): the changes appendix
+#: prints recorded and recomputed values of other chapters' defaults.
+NO_PARAMETERS = {"91-changes.md"}
+
+
 @pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
 def test_notebook_has_parameters_and_checks(md):
     tags = [t for c in jupytext.read(md).cells for t in c.metadata.get("tags", [])]
-    assert tags.count("parameters") == 1
+    assert tags.count("parameters") == (0 if md.name in NO_PARAMETERS else 1)
     assert "nbval-check-output" in tags
 
 
