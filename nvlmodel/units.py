@@ -151,6 +151,8 @@ _WORDS = {"kv": "KV", "tpot": "TPOT", "ttft": "TTFT", "bw": "bandwidth", "busbw"
           "mape": "MAPE", "mdape": "MdAPE", "req": "request", "sim": "simulated"}
 
 
+#: Serving engines by the ``backend`` of an engine id (``backend@campaign``).
+_BACKENDS = {"trtllm": "TensorRT-LLM", "vllm": "vLLM", "sglang": "SGLang"}
 #: One-word system ids that :func:`words` writes as names wherever they stand (a bare ``tp`` or
 #: ``sim`` stays as it is: only snake_case names are spelled out word by word).
 _SYSTEM_IDS = frozenset({"gb200", "b200", "h100", "h200"})
@@ -166,9 +168,17 @@ def words(name):
     ('KV budget per GPU (GB)', 'TTFT simulated MdAPE (%)', 'B200 SXM', 'sessions (datasheet)')
     >>> words("gb200"), words("rows"), words("tp")
     ('GB200', 'rows', 'tp')
+
+    An engine id (``backend@campaign``) is its engine's name and campaign:
+
+    >>> words("trtllm@2026-04-06"), words("vllm@serving")
+    ('TensorRT-LLM (2026-04-06)', 'vLLM (serving table)')
     """
     if isinstance(name, str) and name in _SYSTEM_IDS:
         return _WORDS[name]
+    if isinstance(name, str) and "@" in name and name.split("@")[0] in _BACKENDS:
+        backend, _, campaign = name.partition("@")
+        return f"{_BACKENDS[backend]} ({'serving table' if campaign == 'serving' else campaign})"
     if not isinstance(name, str) or "_" not in name or " " in name:
         return name
     unit = ""

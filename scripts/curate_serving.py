@@ -96,6 +96,8 @@ def curate(path: Path) -> list[dict]:
                     note.append("prefill parallelism fields disagree (moe_tp x ep != tp x attention_dp)")
             if not moe:  # a dense model has no experts to split: its MoE fields are meaningless
                 mtp, ep = tp, 1
+            if moe and ep == 0:
+                note.append("expert parallelism recorded as 0: the worker layout is unknown")
             if mtp and ep and tp and mtp * ep != tp * adp:
                 note.append("parallelism fields disagree (moe_tp x ep != tp x attention_dp)")
             heads = get_model(MODELS[r["model_path"]]).heads
