@@ -117,6 +117,20 @@ def test_disaggregated_ttft_adds_the_kv_transfer():
     assert res.tpot_s.iloc[0] == pytest.approx(c["decode_step_s"], rel=1e-3)
 
 
+def test_disaggregated_ttft_waits_for_a_decode_seat():
+    """Two prompts at once, one decode seat (max_seqs=1): the second's KV arrives while the first
+    decodes, and its first token leaves only when the decode worker takes it in, when the first
+    request finishes: its TTFT is the first's end-to-end time (both arrived at 0), and its TPOT
+    holds no wait."""
+    d = Deployment(system="gb200", model="llama-3.1-70b", precision="fp4", tp=4, mode="disagg", prefill_tp=4,
+                   max_seqs=1, calibration=CAL)
+    res = simulate(d, Workload(isl=1024, osl=64).generate(2), concurrency=2).requests
+    first, second = res.iloc[0], res.iloc[1]
+    assert first.arrival_s == second.arrival_s == 0.0
+    assert second.ttft_s == pytest.approx(first.e2e_s, rel=1e-12)
+    assert second.tpot_s == pytest.approx(first.tpot_s, rel=1e-3)  # the same decode steps, alone in the batch
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workers=st.integers(1, 3), tp=st.sampled_from([1, 2]), n=st.integers(1, 40), isl=st.integers(1, 3000),
        osl=st.integers(1, 300), concurrency=st.integers(1, 12), shape=st.sampled_from(["plain", "chat", "system-prompt"]),

@@ -123,6 +123,8 @@ class Batcher:
                     break
                 w.waiting.popleft()
                 if w.decode_only and self.preempt[rid] == 0:
+                    if self.emitted[rid] == 1:  # transferred from prefill: its first token leaves now,
+                        self.t_first[rid] = t  # once a seat and its blocks are reserved (TTFT counts the wait)
                     reserve = self.new_blocks(w, 1) if w.B else 0
                     continue
                 item = w.prefilling[-1]

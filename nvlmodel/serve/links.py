@@ -104,9 +104,7 @@ class Links:
             del link.active[k]
         self._reschedule_link(link, w, t)
         for rid in done:
-            if self.workers[w].decode_only:
-                self.t_first[rid] = t  # the first token leaves once the decode worker has the KV
-            self.enqueue(w, rid, t)
+            self.enqueue(w, rid, t)  # a decode worker's first token leaves when it takes the request in
 
     def offload(self, w: _Worker, g: int, tokens: int) -> None:
         """An evicted prefix entry is written to the enabled lower tiers (asynchronously: off
