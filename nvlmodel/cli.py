@@ -254,10 +254,10 @@ def _calibrate_simulated(args: argparse.Namespace) -> int:
     from .serve.validate import replay, replay_summary
 
     print("TTFT and TPOT from the request-level simulation replaying each measured row (closed-loop clients, "
-          "the static fit's parameters), beside the static model's; aggregated single-worker rows only "
-          "(disaggregated and multi-worker replays: not yet)")
+          "the static fit's parameters), beside the static model's; aggregated and disaggregated deployments "
+          "as recorded (a row of more than 72 GPUs, one simulated rack, is not replayed)")
     for table in ("dense", "serving"):
-        rep = replay(calibrate.load_measurements(table=table))
+        rep = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"))
         rows = rep if args.all_rows else rep[rep.kv_fits]
         by = tuple(b for b in args.by if b in rows.columns) or ("split",)
         print(f"\n{table} table ({len(rows)} rows replayed)")

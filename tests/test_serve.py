@@ -322,3 +322,27 @@ def test_a_prompt_found_whole_in_the_cache_still_computes_its_last_token():
                  np.array([17, 17]))
     res = simulate(d, r, concurrency=1, check=True)
     _check_conservation(res, r)
+
+
+def test_a_disaggregated_row_is_replayed_as_recorded():
+    """calibrate --ttft-from simulation replays a disaggregated row with its own decode and prefill
+    pools: the same means as simulating that deployment by hand."""
+    from nvlmodel.calibrate import load_measurements, predictions
+    from nvlmodel.search import fitted_serving
+    from nvlmodel.serve.validate import replay_row
+
+    d = load_measurements(table="serving")
+    pred = predictions(d, fitted_serving())
+    r = next(r for r in pred[(pred["mode"] == "disagg") & (pred.split == "calibration")].itertuples()
+             if r.concurrency <= 64 and r.workers * r.tp * r.attention_dp + r.prefill_workers * r.prefill_tp
+             * r.prefill_attention_dp <= 72)
+    cal = fitted_serving()[r.engine]
+    got = replay_row(r, cal, per_client=2)
+    dep = Deployment(r.system, r.model, r.precision, tp=int(r.tp), attention_dp=int(r.attention_dp), ep=int(r.ep),
+                     mode="disagg", workers=int(r.workers), prefill_tp=int(r.prefill_tp),
+                     prefill_attention_dp=int(r.prefill_attention_dp), prefill_ep=int(r.prefill_ep),
+                     prefill_workers=int(r.prefill_workers), engine=r.engine, calibration=cal)
+    res = simulate(dep, Workload(isl=int(r.isl), osl=int(r.osl)).generate(int(r.concurrency) * 2),
+                   concurrency=int(r.concurrency)).requests
+    assert got["ttft_sim_ms"] == pytest.approx(res.ttft_s.mean() * 1e3, rel=1e-9)
+    assert got["tpot_sim_ms"] == pytest.approx(res.tpot_s.mean() * 1e3, rel=1e-9)

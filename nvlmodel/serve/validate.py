@@ -20,13 +20,25 @@ from .workload import Workload
 REQUESTS_PER_CLIENT = 4
 
 
+_DISAGG_FIELDS = ("workers", "prefill_tp", "prefill_attention_dp", "prefill_ep", "prefill_workers")
+
+
 def replay_row(row, calibration: Calibration | None = None, *, per_client: int = REQUESTS_PER_CLIENT) -> dict:
-    """Simulate one measured row: one aggregated worker of the row's TP, ``concurrency`` closed-loop
-    clients, fixed ISL/OSL, the row's engine calibration. Returns mean TTFT and TPOT in ms."""
+    """Simulate one measured row: its deployment (aggregated: its workers of the row's TP;
+    disaggregated: its decode and prefill pools as recorded), ``concurrency`` closed-loop clients,
+    fixed ISL/OSL, the row's engine calibration. Returns mean TTFT and TPOT in ms."""
     require_positive_int("per_client", per_client)
     kv = getattr(row, "kv_dtype", None)
-    par = {c: int(getattr(row, c)) for c in ("attention_dp", "ep")
-           if getattr(row, c, None) is not None and getattr(row, c) == getattr(row, c)}
+
+    def given(c):
+        v = getattr(row, c, None)
+        return v is not None and v == v and v != ""
+
+    par = {c: int(getattr(row, c)) for c in ("attention_dp", "ep") if given(c)}
+    if getattr(row, "mode", "agg") == "disagg":
+        par.update(mode="disagg", **{c: int(getattr(row, c)) for c in _DISAGG_FIELDS if given(c)})
+    elif given("workers"):
+        par["workers"] = int(row.workers)
     d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine, **par,
                    kv_dtype=kv if isinstance(kv, str) and kv else None,
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
@@ -37,25 +49,40 @@ def replay_row(row, calibration: Calibration | None = None, *, per_client: int =
 
 
 def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQUESTS_PER_CLIENT,
-           sim_calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
-    """Every aggregated single-worker row the static model predicts (:func:`nvlmodel.calibrate.predictions`,
-    with its own fit) and whose worker has room for any KV cache after weights and workspace
-    (:func:`nvlmodel.calibrate.kv_capacity_of`; a row beyond that cannot be simulated), with the
-    simulation's TTFT and TPOT beside the static ones and both signed errors (percent). The simulation uses ``sim_calibrations`` per engine (default: the static
-    fit's parameters; its ``q`` is not used, queueing happens in the simulation)."""
+           sim_calibrations: "dict[str, Calibration] | None" = None,
+           modes: tuple[str, ...] = ("agg",)) -> "pd.DataFrame":  # noqa: F821
+    """Every row of ``modes`` (``agg``, ``disagg``) the static model predicts
+    (:func:`nvlmodel.calibrate.predictions`, with its own fit) whose deployment one simulated rack
+    holds (at most 72 GPUs) and whose workers have room for any KV cache after weights and
+    workspace (:func:`nvlmodel.calibrate.kv_capacity_of`; a row beyond that cannot be simulated),
+    with the simulation's TTFT and TPOT beside the static ones and both signed errors (percent).
+    Aggregated rows of several workers are replayed whole. The simulation uses
+    ``sim_calibrations`` per engine (default: the static fit's parameters; its ``q`` is not used,
+    queueing happens in the simulation)."""
     import pandas as pd
 
+    for m in modes:
+        if m not in ("agg", "disagg"):
+            raise ValueError(f"modes must be 'agg' and/or 'disagg', got {m!r}")
     static = _static(measurements)
-    pred = _aggregated(predictions(measurements, static))
-    if "workers" in pred.columns:
-        pred = pred[pred.workers.fillna(1) == 1]
-    pred = pred[[kv_capacity_of(_config(r)) is not None for r in pred.itertuples()]]
+    pred = predictions(measurements, static)
+    mode = pred["mode"].fillna("agg") if "mode" in pred.columns else pd.Series("agg", index=pred.index)
+    pred = pred[mode.isin(modes)]
+    pred = pred[[_simulable(r) for r in pred.itertuples()]]
     cal = sim_calibrations if sim_calibrations is not None else static
     rows = [replay_row(r, cal[r.engine], per_client=per_client) for r in pred.itertuples()]
     out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     for m in ("ttft", "tpot"):
         out[f"{m}_sim_err_pct"] = (out[f"{m}_sim_ms"] / out[f"{m}_ms"] - 1) * 100
     return out
+
+
+def _simulable(row) -> bool:
+    """Whether a row's deployment fits one simulated rack with room for KV in every worker."""
+    cfg = _config(row)
+    if cfg.total_gpus > 72:
+        return False
+    return kv_capacity_of(cfg) is not None and (cfg.mode != "disagg" or kv_capacity_of(cfg, prefill=True) is not None)
 
 
 def _static(measurements) -> dict[str, Calibration]:
