@@ -117,6 +117,19 @@ def test_disaggregated_ttft_adds_the_kv_transfer():
     assert res.tpot_s.iloc[0] == pytest.approx(c["decode_step_s"], rel=1e-3)
 
 
+def test_a_prompts_kv_moves_as_one_copy_per_layer_plus_its_bytes():
+    """Disaggregated KV transfer by hand (chapter 4's paged-copy cost): Llama-3.1-70B, 2,048 tokens
+    in FP8 from a TP4 prefill worker to a TP4 decode worker in one NVL72: each of the 4 GPUs sends
+    its 2 KV heads of every layer (80 layers x 2 x 2 heads x 128 x 1 byte per token) over one
+    direction of NVLink 5, as one copy per layer at 3.4 us each."""
+    from nvlmodel.calibrate import kv_transfer_time
+
+    cfg = Config("gb200", "llama-3.1-70b", "fp4", 4, 1, 2048, 64, backend="trtllm", mode="disagg", prefill_tp=4,
+                 kv_dtype="fp8")
+    shard = 2048 * 80 * 2 * 2 * 128 * 1.0
+    assert kv_transfer_time(cfg) == pytest.approx(shard / 900e9 + 80 * 3.4e-6, rel=1e-9)
+
+
 def test_disaggregated_ttft_waits_for_a_decode_seat():
     """Two prompts at once, one decode seat (max_seqs=1): the second's KV arrives while the first
     decodes, and its first token leaves only when the decode worker takes it in, when the first

@@ -11,7 +11,7 @@ import numpy as np
 from ..collectives import engine_allreduce, moe_alltoall
 from ..hardware import MEASURED_SYSTEMS, NIC_BANDWIDTH, GPUSpec, get_gpu
 from ..document import WORKSPACE_BYTES
-from ..kvbm import kv_capacity
+from ..kvbm import CHUNK_LATENCY_S, kv_capacity
 from ..models import ModelArch, get_model
 from ..roofline import Efficiency, decode_step, prefill, require_parallel
 from ..units import require_choice, require_positive, require_positive_int
@@ -267,15 +267,25 @@ def kv_transfer_time(config: Config) -> float:
     from its prefill worker to its decode worker. Each GPU's shard moves in parallel: KV heads
     split over min(prefill TP, decode TP, KV heads) streams; an MLA latent, whole on every GPU,
     moves once. A stream runs at one GPU's NVLink bandwidth per direction inside an NVL72 rack, or
-    at one 400 Gb/s NIC between HGX nodes (:data:`KV_TRANSFER_LINK`). Zero in aggregated serving."""
+    at one 400 Gb/s NIC between HGX nodes (:data:`KV_TRANSFER_LINK`), and its cache is paged by
+    layer: one copy per layer (the prompt's blocks of a layer sent together), each paying
+    chapter 4's per-copy latency (:data:`nvlmodel.kvbm.CHUNK_LATENCY_S`), as a paged block does
+    (:func:`nvlmodel.kvbm.block_transfer`). Zero in aggregated serving."""
     if config.mode == "agg":
         return 0.0
+    bytes_s, copies_s = kv_transfer_terms(config)
+    return bytes_s + copies_s
+
+
+def kv_transfer_terms(config: Config) -> tuple[float, float]:
+    """The two terms of :func:`kv_transfer_time`: seconds for the prompt's bytes, and for its
+    per-layer copies (independent of the prompt's length)."""
     m = config.arch
     bytes_ = m.kv_bytes_per_sequence_per_gpu(config.isl, config.kv_bytes_per_element, 1)
     streams = 1 if m.mla is not None else max(1, min(config.prefill_tp, config.tp, m.kv_heads))
     link = (config.gpu_spec.nvlink_bw_per_direction if KV_TRANSFER_LINK[config.system] == "nvlink"
             else NIC_BANDWIDTH["connectx-7"])
-    return float(bytes_ / (streams * link))
+    return float(bytes_ / (streams * link)), float(m.layers * CHUNK_LATENCY_S)
 
 
 #: Bytes of every GPU an engine keeps for itself besides weights and KV cache: activations of the

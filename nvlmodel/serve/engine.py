@@ -18,9 +18,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..calibrate import Calibration, Config, fitted
-from ..calibrate.model import ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, kv_capacity_of, kv_transfer_time
+from ..calibrate.model import ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, kv_capacity_of, kv_transfer_terms
 from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
+from ..kvbm import CHUNK_LATENCY_S
 from ..kvbm.routing import POLICIES
 from ..units import GB, require_choice, require_positive, require_positive_int
 from .batcher import Batcher, _Worker
@@ -308,7 +309,11 @@ class _Sim(Router, Links, KVPool, Batcher):
                                  "host": shard / host_bw, "disk": shard / DISK_PER_GPU}
         self.link_of = {"peer": "nvlink", "switch": "nvlink", "host": "host", "disk": "disk"}
         self.kv_link = "nvlink" if KV_TRANSFER_LINK[c.system] == "nvlink" else "rdma"
-        self.xfer_s_per_token = kv_transfer_time(replace(c, isl=1024)) / 1024 if c.mode == "disagg" else 0.0
+        # a prompt's transfer: its bytes (per token, at a 1,024-token prompt's rate) and one copy per layer
+        bytes_s, self.xfer_copies_s = kv_transfer_terms(replace(c, isl=1024)) if c.mode == "disagg" else (0.0, 0.0)
+        self.xfer_s_per_token = bytes_s / 1024
+        # onboarding from a tier or a peer: the same per-layer copies
+        self.tier_copies_s = c.arch.layers * CHUNK_LATENCY_S
         self.tiers = set(d.tiers)
         self.switch = _Store(int(SWITCH_BYTES / (shard * c.tp)))
         self.directory: dict[int, dict[int, int]] = {}  # group -> {worker: G1 tokens}
