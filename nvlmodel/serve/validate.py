@@ -7,10 +7,9 @@ import functools
 
 import numpy as np
 
-from dataclasses import replace
 
-from ..calibrate import Calibration, calibration_rows, fit_engines, fitted, kv_capacity_of, predictions
-from ..calibrate.data import _config, _measurements
+from ..calibrate import Calibration, fit_engines, fitted, kv_capacity_of, predictions
+from ..calibrate.data import _config
 from ..units import require_positive_int
 from .engine import Deployment, _closed_loop_means, calibrations, simulate
 from .workload import Workload
@@ -90,11 +89,6 @@ def _static(measurements) -> dict[str, Calibration]:
     return fitted() if measurements is None else fit_engines(measurements)
 
 
-def _aggregated(rows):
-    """The aggregated-serving rows (tables without a ``mode`` column are all aggregated)."""
-    return rows[rows["mode"].fillna("agg") == "agg"] if "mode" in rows.columns else rows
-
-
 def replay_summary(rep: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd.DataFrame":  # noqa: F821
     """Median absolute and signed percentage errors of TTFT and TPOT, static model and simulation,
     grouped by ``by``."""
@@ -110,41 +104,6 @@ def replay_summary(rep: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd
                 row[f"{m}_{name}_bias_pct"] = float(np.median(g[col]))
         out.append(row)
     return pd.DataFrame(out)
-
-
-#: Compute fractions the simulation's own fit tries (a coarse grid: every point is a replay of all
-#: calibration rows).
-SIM_GRID = np.round(np.arange(0.40, 1.0001, 0.05), 2)
-
-
-def fit_simulation(measurements: "pd.DataFrame | None" = None, *,  # noqa: F821
-                   per_client: int = REQUESTS_PER_CLIENT) -> dict[str, Calibration]:
-    """Refit, per engine, the two parameters queueing touches, for the simulation: the compute
-    fraction (prefill speed sets how long a burst of prompts queues) on :data:`SIM_GRID`, and the
-    per-request cost ``t_req`` in closed form (least squared relative TTFT error, non-negative),
-    keeping the static fit's bandwidth fraction and per-step cost. Calibration rows only (H100/H200:
-    :func:`nvlmodel.calibrate.calibration_rows`); the loss is the squared relative error of TTFT
-    and TPOT summed, as the static fit's."""
-    d = _measurements() if measurements is None else measurements
-    rows = _aggregated(calibration_rows(d))
-    static = _static(measurements)
-    out = {}
-    for engine, g in rows.groupby("engine"):
-        base = static[engine]
-        best = None
-        for ec in SIM_GRID:
-            cal = replace(base, compute=float(ec), t_req=0.0)
-            sims = [replay_row(r, cal, per_client=per_client) for r in g.itertuples()]
-            ttft0 = np.array([s["ttft_sim_ms"] for s in sims]) / 1e3
-            tpot = np.array([s["tpot_sim_ms"] for s in sims]) / 1e3
-            y_ttft, y_tpot = g.ttft_ms.to_numpy() / 1e3, g.tpot_ms.to_numpy() / 1e3
-            a, b = 1 / y_ttft, 1 - ttft0 / y_ttft  # minimise sum (t_req a - b)^2
-            t_req = max(float(np.sum(a * b) / np.sum(a * a)), 0.0)
-            loss = float(np.sum(((ttft0 + t_req) / y_ttft - 1) ** 2) + np.sum((tpot / y_tpot - 1) ** 2))
-            if best is None or loss < best[1]:
-                best = (replace(base, compute=float(ec), t_req=t_req), loss)
-        out[engine] = best[0]
-    return out
 
 
 #: Arrival rates (requests/s to the rack) at which :func:`rack_claim` tests the document's rack claim.
