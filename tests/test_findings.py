@@ -16,13 +16,40 @@ def items():
     return findings.findings()
 
 
+#: Rows restated per GPU for Llama-3.1-70B (one scope per row): their datasheet bound is computed at
+#: that scope, not taken from the ledger's claim about another model and batch.
+PER_GPU = ("per-gpu", "decode", "prefill")
+
+
 def test_each_finding_restates_its_claim(items):
     assert len(items) == 7
     for f in items:
         c = claims.get_claim(f.claim_id)
         if f.key == "sessions":  # a ratio of two cells: checked below
             continue
-        assert (f.printed_value, f.seed, f.datasheet) == (c.seed_value, c.reproduced_value, c.datasheet_value), f.key
+        assert (f.printed_value, f.seed) == (c.seed_value, c.reproduced_value), f.key
+        if f.key not in PER_GPU:
+            assert f.datasheet == c.datasheet_value, f.key
+
+
+def test_per_gpu_rows_hold_one_scope(items):
+    """Each per-GPU row's bound, calibrated and measured values describe the same model, GPUs and
+    load (chapter 6's waterfall of that point; the prefill bound is the roofline at full peak), so
+    the bound is never below what was measured or calibrated: the 405B table's 2.16x bound sat
+    beside a 70B measurement of 3.22x before."""
+    from nvlmodel.calibrate import waterfall
+    from nvlmodel.roofline import prefill
+
+    by = {f.key: f for f in items}
+    for key, point in (("per-gpu", 0), ("decode", 1)):
+        w = waterfall(point).set_index("kind").ratio
+        f = by[key]
+        assert (f.datasheet, f.calibrated) == (w["bound"], w["calibrated"]), key
+        assert f.datasheet >= f.calibrated and (f.measured is None or f.datasheet >= f.measured[1]), key
+    assert by["per-gpu"].measured is None  # nothing was measured at batch 1
+    bound = prefill("h100", "llama-3.1-70b", "fp8", prompt=4096).time / prefill("b200", "llama-3.1-70b", "nvfp4",
+                                                                                  prompt=4096).time
+    assert by["prefill"].datasheet == pytest.approx(bound) and by["prefill"].datasheet >= by["prefill"].calibrated - 1e-9
 
 
 def test_sessions_ratio_by_hand(items):
