@@ -15,7 +15,7 @@ from .links import _Link, _Store
 class _Worker:
     __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
                  "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
-                 "links", "host", "disk")
+                 "links", "host", "disk", "budget", "seats")
 
     def __init__(self, i, cost, pool, bs, node, prefill_only=False, decode_only=False):
         self.i, self.cost, self.pool, self.node = i, cost, pool, node
@@ -38,6 +38,7 @@ class _Worker:
         self.links: dict[str, _Link] = {}
         self.host: _Store | None = None
         self.disk: _Store | None = None
+        self.budget = self.seats = 0  # tokens per step and sequences: set by the engine from the deployment
 
 
 class Batcher:
@@ -100,14 +101,13 @@ class Batcher:
         """Plan ``w``'s next step at ``t``: decode every running sequence, fill the token budget with
         prefill chunks (partial prompts first, then new requests while blocks and seats last); a
         step without prefill runs as many decode steps as nothing else can change."""
-        d = self.d
         if w.B:  # the running sequences first: blocks for their next step, by eviction or preemption
             if self.new_blocks(w, 1) > self.free(w):
                 self.evict(w, self.new_blocks(w, 1))
             while w.B and self.new_blocks(w, 1) > self.free(w):
                 self.preempt_newest(w)
         reserve = self.new_blocks(w, 1) if w.B else 0
-        budget = d.token_budget - w.B
+        budget = w.budget - w.B
         chunks = []
         if budget > 0:
             for item in w.prefilling:
@@ -117,7 +117,7 @@ class Batcher:
                     budget -= p
                 if budget <= 0:
                     break
-            while budget > 0 and w.waiting and w.B + len(w.prefilling) < d.max_seqs:
+            while budget > 0 and w.waiting and w.B + len(w.prefilling) < w.seats:
                 rid = w.waiting[0]
                 if not self.admit(w, rid, reserve):
                     break

@@ -69,7 +69,8 @@ class Deployment:
 
     ``engine`` names a fitted calibration (:func:`calibrations`; default :func:`default_engine`),
     ``calibration`` overrides it. The engine schedules steps of at most ``token_budget`` tokens
-    (chunked prefill) and ``max_seqs`` sequences, with KV blocks of ``block_size`` tokens in the
+    (chunked prefill) and ``max_seqs`` sequences per attention rank (a worker of ``attention_dp``
+    ranks takes that many times both, as each rank schedules its own batch), with KV blocks of ``block_size`` tokens in the
     memory :func:`nvlmodel.kvbm.kv_capacity` gives it. ``policy`` routes requests over workers
     (:data:`nvlmodel.kvbm.routing.POLICIES`); ``tiers`` enables KV tiers below HBM (:data:`TIERS`),
     with ``host_gb_per_gpu`` and ``disk_gb_per_gpu`` of capacity per GPU (assumptions)."""
@@ -277,7 +278,9 @@ class _Sim(Router, Links, KVPool, Batcher):
         cal = d.calibration
         self.bs = bs = d.block_size
         self.t_req = cal.t_req
-        max_tokens = max(d.token_budget, d.max_seqs)
+        # the token budget and the sequence cap hold per attention rank, as each rank schedules its own
+        # batch: a worker of ``attention_dp`` ranks takes that many times both
+        max_tokens = max(d.token_budget, d.max_seqs) * max(c.shape(p)[1] for p in (False, True))
         m = c.arch
         # seconds per token of one GPU's KV shard over each tier's link; tier capacities in tokens
         shard = m.kv_bytes_per_token_per_gpu(c.kv_bytes_per_element, c.tp)
@@ -297,6 +300,7 @@ class _Sim(Router, Links, KVPool, Batcher):
                 node = 0 if c.system == "gb200" else gpus[0] // 8
                 w = _Worker(i, cost, pool, bs, node, prefill_only=prefill and c.mode == "disagg",
                             decode_only=(not prefill) and c.mode == "disagg")
+                w.budget, w.seats = d.token_budget * adp, d.max_seqs * adp
                 w.disk = _Store(int(d.disk_gb_per_gpu * GB / shard) * tp * adp) if "disk" in d.tiers else None
                 w.host = _Store(int(d.host_gb_per_gpu * GB / shard) * tp * adp, w.disk) if "host" in d.tiers else None
                 self.workers.append(w)
