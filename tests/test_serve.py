@@ -359,3 +359,15 @@ def test_a_disaggregated_row_is_replayed_as_recorded():
                    concurrency=int(r.concurrency)).requests
     assert got["ttft_sim_ms"] == pytest.approx(res.ttft_s.mean() * 1e3, rel=1e-9)
     assert got["tpot_sim_ms"] == pytest.approx(res.tpot_s.mean() * 1e3, rel=1e-9)
+
+
+def test_the_sequence_cap_holds_per_attention_rank():
+    """max_seqs is per attention rank: with one seat per rank, a worker of two ranks takes the second
+    of two simultaneous requests at its next step, while the first decodes; a worker of one rank
+    takes it only when the first has finished."""
+    kw = dict(system="gb200", model="deepseek-v3", precision="fp4", ep=2, max_seqs=1, calibration=CAL)
+    reqs = Workload(isl=256, osl=32).generate(2)
+    two = simulate(Deployment(tp=1, attention_dp=2, **kw), reqs, concurrency=2).requests
+    assert two.ttft_s.iloc[1] < two.e2e_s.iloc[0] / 2  # side by side
+    one = simulate(Deployment(tp=2, attention_dp=1, **kw), reqs, concurrency=2).requests
+    assert one.ttft_s.iloc[1] >= one.e2e_s.iloc[0] - 1e-12  # the second waits for the only seat
