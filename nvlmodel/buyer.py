@@ -23,7 +23,7 @@ from . import search
 from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
 from .calibrate.intervals import (NOMINAL, log_residuals, new_system_quantiles, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, widen)
-from .units import require_choice, require_positive
+from .units import require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
 
 #: The models a buyer asks about, and the systems compared (HGX nodes and one NVL72 rack).
 MODELS: tuple[str, ...] = ("llama-3.1-70b", "llama-3.1-405b", "deepseek-v3", "qwen3-235b-a22b", "gpt-oss-120b")
@@ -203,29 +203,6 @@ def gains_table(gains: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame({"feature": gains.feature, "gain (80 % interval)": [
         interval_text(r, "gain") + "x" for r in gains.itertuples()], "basis": gains.basis,
         "scope": gains.scope}).set_index("feature")
-
-
-def with_interval(value: float, lo: float, hi: float) -> str:
-    """``value (lo-hi)``, each to the precision the interval supports: rounded to the power of ten
-    nearest a quarter of the interval's width (two or three significant figures, not five).
-
-    >>> with_interval(7822.4, 5931.0, 9310.2)
-    '7,800 (5,900-9,300)'
-    >>> with_interval(1.194, 0.93, 1.52)
-    '1.2 (0.9-1.5)'
-    """
-    for what, v in (("value", value), ("lo", lo), ("hi", hi)):
-        if not math.isfinite(v):
-            raise ValueError(f"{what} must be finite, got {v!r}")
-    step = 10.0 ** math.floor(math.log10(max((hi - lo) / 4, abs(value) * 1e-3, 1e-12)))
-
-    def r(x: float) -> str:
-        x = round(x / step) * step
-        if step >= 1:
-            return f"{x:,.0f}"
-        return f"{x:,.{-int(math.floor(math.log10(step)))}f}"
-
-    return f"{r(value)} ({r(lo)}-{r(hi)})"
 
 
 def interval_text(row, column: str = "per_gpu") -> str:

@@ -20,11 +20,14 @@ which claim each row restates.
 
 from __future__ import annotations
 
+import functools
 import math
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from .units import with_interval
 
 BASES: tuple[str, ...] = ("bound", "calibrated", "simulated", "measured")
 
@@ -47,6 +50,7 @@ class Finding:
     measured: tuple[float, float] | None
     chapter: str  # the label of the chapter that shows why
     better: str  # "higher" or "lower": which way is better for a reader of this quantity
+    calibrated_interval: tuple[float, float] | None = None  # 80 % interval of a calibrated ratio
 
     @property
     def basis(self) -> str:
@@ -63,8 +67,12 @@ class Finding:
                 "calibrated": self.calibrated, "bound": self.datasheet}[self.basis]
 
     def best_text(self) -> str:
+        """The best corrected value as the page prints it: a measured range, a calibrated value with
+        its 80 % interval (to the interval's precision), or a value."""
         if self.basis == "measured":
             return _range(self.measured, self.unit)
+        if self.basis == "calibrated":
+            return _calibrated_text(self)
         return _fmt(self.best, self.unit)
 
     def printed_text(self) -> str:
@@ -102,6 +110,38 @@ def _range(r: tuple[float, float] | None, unit: str) -> str:
     return _fmt(lo, unit) if lo == hi else f"{number_text(lo)}-{_fmt(hi, unit)}"
 
 
+def _calibrated_text(x: Finding) -> str:
+    """The calibrated value with its 80 % interval where it has one, to the interval's precision."""
+    if x.calibrated is None or x.calibrated_interval is None:
+        return _fmt(x.calibrated, x.unit)
+    text = with_interval(x.calibrated, *x.calibrated_interval)
+    return f"{text.replace(' (', 'x (', 1)}" if x.unit == "x" else f"{text} {x.unit}"
+
+
+def ratio_interval(ratio: float, metric: str) -> tuple[float, float]:
+    """The 80 % interval of a calibrated per-GPU ratio of B200 (a GPU no fit has seen) over H100 (a
+    calibration GPU), propagated from each side's errors on the dense rows
+    (:func:`nvlmodel.calibrate.intervals.throughput_ratio_interval`): ``metric`` ``tpot`` for a
+    decode rate, ``ttft`` for a prefill rate. The B200 side takes the calibration rows' errors
+    pooled with the errors of predicting one Hopper GPU from the other."""
+    from .calibrate.intervals import throughput_ratio_interval
+
+    new, own = _dense_samples(metric)
+    return throughput_ratio_interval(ratio, new, own)
+
+
+@functools.lru_cache(maxsize=4)
+def _dense_samples(metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """The dense rows' log-errors of ``metric``: a GPU no fit has seen (calibration rows pooled with
+    the Hopper-to-Hopper transfer), and a calibration GPU."""
+    from .calibrate import fitted, load_measurements, predictions
+    from .calibrate.intervals import log_residuals, transfer_residuals
+
+    d = load_measurements()
+    own = log_residuals(predictions(d, fitted()), metric)
+    return np.concatenate([own, log_residuals(transfer_residuals(d), metric)]), own
+
+
 def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: float = 0.9,
              seed: int = 0) -> list[Finding]:
     """The seed's seven headline claims (per-GPU speed-up, the end-to-end decode and prefill
@@ -134,7 +174,7 @@ def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: f
     (g_new, f_new, _), (g_old, f_old, _) = HEADLINE_SIDES  # B200 NVFP4, H100 FP8
     prefill_bound = float(prefill(g_old, "llama-3.1-70b", f_old, prompt=load2["isl"]).time
                           / prefill(g_new, "llama-3.1-70b", f_new, prompt=load2["isl"]).time)
-    return [
+    items = [
         Finding("per-gpu", "Per-GPU decode speed-up at batch 1, B200 FP4 over H100 FP8",
                 f"Llama 70B, one sequence at a {ctx0:,}-token context (printed: line 103; summary: "
                 f"{summary.printed.split('(')[-1].rstrip(')')}); no measurement at batch 1 (the lowest measured "
@@ -170,8 +210,11 @@ def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: f
                 f"simulated: 4K prompts, 1K answers, Poisson arrivals, {sla_share:.0%} of requests within "
                 f"TTFT {ttft_limit_s:g} s and TPOT {tpot_limit_s * 1e3:g} ms", rack_c.id, "tok/s", rack_c.printed,
                 rack_c.seed_value, rack_c.reproduced_value, rack_c.datasheet_value, None,
-                rack.attrs["tok_s_within_sla"], None, "chapter-under-load", "higher"),
-    ]
+                rack.attrs["tok_s_within_sla"], None, "chapter-under-load", "higher"),    ]
+    metric = {"per-gpu": "tpot", "decode": "tpot", "prefill": "ttft"}
+    return [replace(f, calibrated_interval=ratio_interval(f.calibrated, metric[f.key])) if f.key in metric else f
+            for f in items]
+
 
 
 def table(items: list[Finding] | None = None) -> "pd.DataFrame":  # noqa: F821
@@ -184,7 +227,7 @@ def table(items: list[Finding] | None = None) -> "pd.DataFrame":  # noqa: F821
     for x in findings() if items is None else items:
         rows.append({"finding": x.finding, "printed": x.printed_text(), "best corrected value": x.best_text(),
                      "basis": x.basis, "document's own method": _fmt(x.seed, x.unit),
-                     "datasheet bound": _fmt(x.datasheet, x.unit), "calibrated": _fmt(x.calibrated, x.unit),
+                     "datasheet bound": _fmt(x.datasheet, x.unit), "calibrated": _calibrated_text(x),
                      "simulated under load": _fmt(x.simulated, x.unit), "measured": _range(x.measured, x.unit),
                      "scope": x.scope})
     return pd.DataFrame(rows).set_index("finding")
@@ -201,7 +244,7 @@ def markdown_lines(items: list[Finding] | None = None) -> str:
     and a link to the chapter that shows why."""
     lines = []
     for x in findings() if items is None else items:
-        extra = [f"{name} {text}" for name, text in (("calibrated", _fmt(x.calibrated, x.unit)),
+        extra = [f"{name} {text}" for name, text in (("calibrated", _calibrated_text(x)),
                                                     ("simulated under load", _fmt(x.simulated, x.unit)),
                                                     ("measured", _range(x.measured, x.unit))) if text != "—"]
         lines.append(

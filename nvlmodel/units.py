@@ -139,6 +139,29 @@ def fmt_value(v: float | None) -> str:
     return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
 
 
+def with_interval(value: float, lo: float, hi: float) -> str:
+    """``value (lo-hi)``, each to the precision the interval supports: rounded to the power of ten
+    nearest a quarter of the interval's width (two or three significant figures, not five).
+
+    >>> with_interval(7822.4, 5931.0, 9310.2)
+    '7,800 (5,900-9,300)'
+    >>> with_interval(1.194, 0.93, 1.52)
+    '1.2 (0.9-1.5)'
+    """
+    for what, v in (("value", value), ("lo", lo), ("hi", hi)):
+        if not math.isfinite(v):
+            raise ValueError(f"{what} must be finite, got {v!r}")
+    step = 10.0 ** math.floor(math.log10(max((hi - lo) / 4, abs(value) * 1e-3, 1e-12)))
+
+    def r(x: float) -> str:
+        x = round(x / step) * step
+        if step >= 1:
+            return f"{x:,.0f}"
+        return f"{x:,.{-int(math.floor(math.log10(step)))}f}"
+
+    return f"{r(value)} ({r(lo)}-{r(hi)})"
+
+
 #: Unit suffixes of column names and how a reader reads them (longest first).
 _SUFFIXES = (("_per_gpu_gb", " per GPU (GB)"), ("_gb_per_gpu", " (GB per GPU)"), ("_tok_s", " (tokens/s)"),
              ("_pct_err", " error (%)"), ("_GBps", " (GB/s)"), ("_MiB", " (MiB)"), ("_bytes", " (bytes)"),

@@ -4,6 +4,7 @@ links to a chapter that exists."""
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nvlmodel import claims, findings
@@ -86,3 +87,22 @@ def test_table_and_lines_link_to_chapters_that_exist(items):
     labels = {m for md in (ROOT / "notebooks").glob("*.md") for m in re.findall(r"^\(([\w-]+)\)=", md.read_text(), re.M)}
     for ref in re.findall(r"\{ref\}`([\w-]+)`", findings.markdown_lines(items)):
         assert ref in labels, ref
+
+
+def test_calibrated_ratios_carry_their_propagated_interval(items):
+    """The per-GPU rows' calibrated ratios (B200, never fitted, over H100) carry the 80 % interval
+    propagated from both sides' dense-row errors, and the page prints them to its precision."""
+    from nvlmodel.calibrate import fitted, load_measurements, predictions
+    from nvlmodel.calibrate.intervals import log_residuals, throughput_ratio_interval, transfer_residuals
+
+    d = load_measurements()
+    own = log_residuals(predictions(d, fitted()), "tpot")
+    new = np.concatenate([own, log_residuals(transfer_residuals(d), "tpot")])
+    by = {f.key: f for f in items}
+    dec = by["decode"]
+    assert dec.calibrated_interval == pytest.approx(throughput_ratio_interval(dec.calibrated, new, own))
+    lo, hi = dec.calibrated_interval
+    assert lo < dec.calibrated < hi and lo <= dec.measured[1] <= hi  # the measurement falls inside
+    assert by["per-gpu"].best_text() == findings.with_interval(by["per-gpu"].calibrated,
+                                                               *by["per-gpu"].calibrated_interval).replace(" (", "x (")
+    assert all(f.calibrated_interval is None for f in items if f.key not in PER_GPU)

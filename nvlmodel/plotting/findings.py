@@ -20,7 +20,7 @@ KINDS = (("seed", "o", "0.45", "document's own method"), ("datasheet", "s", "#4c
 def plot_findings(items, ax=None) -> plt.Figure:
     """Every :class:`nvlmodel.findings.Finding` as one row: its values relative to the printed
     number (1 = as printed, below 1 = worse for the reader than printed; times inverted), log scale;
-    a measured range as a bar."""
+    a measured range as a bar, a calibrated value's 80 % interval as a line through it."""
     if not items:
         raise ValueError("no findings to plot")
     fig, ax = _axes(ax, figsize=(7.0, 0.55 * len(items) + 1.5))
@@ -39,6 +39,9 @@ def plot_findings(items, ax=None) -> plt.Figure:
                 v = getattr(f, kind)
                 if v is None:
                     continue
+                if kind == "calibrated" and getattr(f, "calibrated_interval", None) is not None:
+                    lo, hi = sorted(f.relative(b) for b in f.calibrated_interval)  # its 80 % interval
+                    ax.plot([lo, hi], [yi, yi], color=color, lw=1.5, zorder=2)
                 ax.plot(f.relative(v), yi, ls="none", marker=marker, ms=7, color=color,
                         mfc="none" if kind == "seed" else color, label=lab, zorder=3)
             seen.add(kind)
