@@ -339,10 +339,10 @@ def test_a_prompt_found_whole_in_the_cache_still_computes_its_last_token():
 
 def test_a_disaggregated_row_is_replayed_as_recorded():
     """calibrate --ttft-from simulation replays a disaggregated row with its own decode and prefill
-    pools: the same means as simulating that deployment by hand."""
+    pools and its benchmark's engine limits: the same means as simulating that deployment by hand."""
     from nvlmodel.calibrate import load_measurements, predictions
     from nvlmodel.search import fitted_serving
-    from nvlmodel.serve.validate import replay_row
+    from nvlmodel.serve.validate import benchmark_limits, replay_row
 
     d = load_measurements(table="serving")
     pred = predictions(d, fitted_serving())
@@ -354,7 +354,7 @@ def test_a_disaggregated_row_is_replayed_as_recorded():
     dep = Deployment(r.system, r.model, r.precision, tp=int(r.tp), attention_dp=int(r.attention_dp), ep=int(r.ep),
                      mode="disagg", workers=int(r.workers), prefill_tp=int(r.prefill_tp),
                      prefill_attention_dp=int(r.prefill_attention_dp), prefill_ep=int(r.prefill_ep),
-                     prefill_workers=int(r.prefill_workers), engine=r.engine, calibration=cal)
+                     prefill_workers=int(r.prefill_workers), engine=r.engine, calibration=cal, **benchmark_limits(r))
     res = simulate(dep, Workload(isl=int(r.isl), osl=int(r.osl)).generate(int(r.concurrency) * 2),
                    concurrency=int(r.concurrency)).requests
     assert got["ttft_sim_ms"] == pytest.approx(res.ttft_s.mean() * 1e3, rel=1e-9)
@@ -371,3 +371,22 @@ def test_the_sequence_cap_holds_per_attention_rank():
     assert two.ttft_s.iloc[1] < two.e2e_s.iloc[0] / 2  # side by side
     one = simulate(Deployment(tp=2, attention_dp=1, **kw), reqs, concurrency=2).requests
     assert one.ttft_s.iloc[1] >= one.e2e_s.iloc[0] - 1e-12  # the second waits for the only seat
+
+
+def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
+    """The replay's engine limits, by hand from aiconfigurator's benchmark rules: aggregated,
+    TensorRT-LLM, 32 clients of 1,024-token prompts on one worker: 32 sequences and
+    32 + 1,024 + 1,500 = 2,556 tokens, rounded up to 2,560 (32-token blocks); vLLM keeps 2,556.
+    Disaggregated: one prompt of 1,024 + 1,500 tokens per prefill rank, and the decode batch per
+    rank (256 clients over 2 workers of 4 ranks: 32) as its sequences and tokens."""
+    from types import SimpleNamespace
+
+    from nvlmodel.serve.validate import benchmark_limits
+
+    agg = SimpleNamespace(concurrency=32, isl=1024, engine="trtllm@2026-04-06", mode="agg", workers=None,
+                          attention_dp=None)
+    assert benchmark_limits(agg) == {"max_seqs": 32, "token_budget": 2560}
+    assert benchmark_limits(SimpleNamespace(**{**vars(agg), "engine": "vllm@2026-04-06"}))["token_budget"] == 2556
+    dis = SimpleNamespace(concurrency=256, isl=1024, engine="trtllm@serving", mode="disagg", workers=2, attention_dp=4)
+    assert benchmark_limits(dis) == {"max_seqs": 32, "token_budget": 32, "prefill_max_seqs": 1,
+                                     "prefill_token_budget": 2528}

@@ -70,7 +70,8 @@ class Deployment:
     ``engine`` names a fitted calibration (:func:`calibrations`; default :func:`default_engine`),
     ``calibration`` overrides it. The engine schedules steps of at most ``token_budget`` tokens
     (chunked prefill) and ``max_seqs`` sequences per attention rank (a worker of ``attention_dp``
-    ranks takes that many times both, as each rank schedules its own batch), with KV blocks of ``block_size`` tokens in the
+    ranks takes that many times both, as each rank schedules its own batch; a disaggregated
+    deployment's prefill workers take ``prefill_token_budget`` and ``prefill_max_seqs`` when given), with KV blocks of ``block_size`` tokens in the
     memory :func:`nvlmodel.kvbm.kv_capacity` gives it. ``policy`` routes requests over workers
     (:data:`nvlmodel.kvbm.routing.POLICIES`); ``tiers`` enables KV tiers below HBM (:data:`TIERS`),
     with ``host_gb_per_gpu`` and ``disk_gb_per_gpu`` of capacity per GPU (assumptions)."""
@@ -96,6 +97,8 @@ class Deployment:
     block_size: int = 16
     token_budget: int = 8192
     max_seqs: int = 1024
+    prefill_token_budget: int | None = None
+    prefill_max_seqs: int | None = None
     host_gb_per_gpu: float = 100.0
     disk_gb_per_gpu: float = 1000.0
     calibration: Calibration | None = field(default=None, compare=False)
@@ -111,6 +114,9 @@ class Deployment:
         object.__setattr__(self, "tiers", tiers)
         for what in ("block_size", "token_budget", "max_seqs"):
             require_positive_int(what, getattr(self, what))
+        for what in ("prefill_token_budget", "prefill_max_seqs"):
+            if getattr(self, what) is not None:
+                require_positive_int(what, getattr(self, what))
         for what in ("overlap_weight", "host_gb_per_gpu", "disk_gb_per_gpu"):
             require_positive(what, getattr(self, what), allow_zero=True)
         if self.calibration is None:
@@ -280,7 +286,8 @@ class _Sim(Router, Links, KVPool, Batcher):
         self.t_req = cal.t_req
         # the token budget and the sequence cap hold per attention rank, as each rank schedules its own
         # batch: a worker of ``attention_dp`` ranks takes that many times both
-        max_tokens = max(d.token_budget, d.max_seqs) * max(c.shape(p)[1] for p in (False, True))
+        max_tokens = max(d.token_budget, d.max_seqs, d.prefill_token_budget or 0,
+                         d.prefill_max_seqs or 0) * max(c.shape(p)[1] for p in (False, True))
         m = c.arch
         # seconds per token of one GPU's KV shard over each tier's link; tier capacities in tokens
         shard = m.kv_bytes_per_token_per_gpu(c.kv_bytes_per_element, c.tp)
@@ -300,7 +307,10 @@ class _Sim(Router, Links, KVPool, Batcher):
                 node = 0 if c.system == "gb200" else gpus[0] // 8
                 w = _Worker(i, cost, pool, bs, node, prefill_only=prefill and c.mode == "disagg",
                             decode_only=(not prefill) and c.mode == "disagg")
-                w.budget, w.seats = d.token_budget * adp, d.max_seqs * adp
+                budget, seats = d.token_budget, d.max_seqs
+                if prefill and c.mode == "disagg":
+                    budget, seats = d.prefill_token_budget or budget, d.prefill_max_seqs or seats
+                w.budget, w.seats = budget * adp, seats * adp
                 w.disk = _Store(int(d.disk_gb_per_gpu * GB / shard) * tp * adp) if "disk" in d.tiers else None
                 w.host = _Store(int(d.host_gb_per_gpu * GB / shard) * tp * adp, w.disk) if "host" in d.tiers else None
                 self.workers.append(w)

@@ -20,12 +20,41 @@ REQUESTS_PER_CLIENT = 4
 
 
 _DISAGG_FIELDS = ("workers", "prefill_tp", "prefill_attention_dp", "prefill_ep", "prefill_workers")
+#: Extra tokens per step the benchmark configurations allow beyond one prompt (see :func:`benchmark_limits`).
+BENCHMARK_EXTRA_TOKENS = 1500
+
+
+def benchmark_limits(row) -> dict:
+    """The engine limits of the deployments the measured rows were benchmarked with, as
+    aiconfigurator's benchmark rules set them (``src/aiconfigurator/generator/rule_plugin/benchmark/
+    trtllm.rule`` and ``vllm.rule``), per attention rank: an aggregated worker takes
+    ``max_batch_size`` sequences (the row's concurrency over its workers and ranks) and
+    ``max_batch_size + isl + 1500`` tokens per step; a disaggregated prefill worker one prompt
+    (``max_batch_size = 1``) of ``isl + 1500`` tokens; a decode worker ``max_batch_size`` sequences
+    and as many tokens. TensorRT-LLM rounds token budgets up to its 32-token blocks. Returned as
+    :class:`~nvlmodel.serve.Deployment` keywords."""
+    def count(col, default=1):
+        v = getattr(row, col, None)
+        return int(v) if v is not None and v == v and v != "" else default
+
+    ranks = count("workers") * count("attention_dp")
+    batch = max(1, -(-int(row.concurrency) // ranks))
+    block = 32 if str(row.engine).startswith("trtllm") else 1
+
+    def up(n):
+        return -(-n // block) * block
+
+    if getattr(row, "mode", "agg") == "disagg":
+        return dict(max_seqs=batch, token_budget=up(batch), prefill_max_seqs=1,
+                    prefill_token_budget=up(int(row.isl) + BENCHMARK_EXTRA_TOKENS))
+    return dict(max_seqs=batch, token_budget=up(batch + int(row.isl) + BENCHMARK_EXTRA_TOKENS))
 
 
 def replay_row(row, calibration: Calibration | None = None, *, per_client: int = REQUESTS_PER_CLIENT) -> dict:
     """Simulate one measured row: its deployment (aggregated: its workers of the row's TP;
-    disaggregated: its decode and prefill pools as recorded), ``concurrency`` closed-loop clients,
-    fixed ISL/OSL, the row's engine calibration. Returns mean TTFT and TPOT in ms."""
+    disaggregated: its decode and prefill pools as recorded) with the engine limits it was
+    benchmarked with (:func:`benchmark_limits`), ``concurrency`` closed-loop clients, fixed ISL/OSL,
+    the row's engine calibration. Returns mean TTFT and TPOT in ms."""
     require_positive_int("per_client", per_client)
     kv = getattr(row, "kv_dtype", None)
 
@@ -38,6 +67,7 @@ def replay_row(row, calibration: Calibration | None = None, *, per_client: int =
         par.update(mode="disagg", **{c: int(getattr(row, c)) for c in _DISAGG_FIELDS if given(c)})
     elif given("workers"):
         par["workers"] = int(row.workers)
+    par.update(benchmark_limits(row))
     d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine, **par,
                    kv_dtype=kv if isinstance(kv, str) and kv else None,
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
