@@ -24,6 +24,12 @@ _DISAGG_FIELDS = ("workers", "prefill_tp", "prefill_attention_dp", "prefill_ep",
 BENCHMARK_EXTRA_TOKENS = 1500
 
 
+def _given(row, column: str) -> bool:
+    """Whether a measured row records ``column`` (not missing, NaN or empty)."""
+    v = getattr(row, column, None)
+    return v is not None and v == v and v != ""
+
+
 def benchmark_limits(row) -> dict:
     """The engine limits of the deployments the measured rows were benchmarked with, as
     aiconfigurator's benchmark rules set them (``src/aiconfigurator/generator/rule_plugin/benchmark/
@@ -33,11 +39,8 @@ def benchmark_limits(row) -> dict:
     (``max_batch_size = 1``) of ``isl + 1500`` tokens; a decode worker ``max_batch_size`` sequences
     and as many tokens. TensorRT-LLM rounds token budgets up to its 32-token blocks. Returned as
     :class:`~nvlmodel.serve.Deployment` keywords."""
-    def count(col, default=1):
-        v = getattr(row, col, None)
-        return int(v) if v is not None and v == v and v != "" else default
-
-    ranks = count("workers") * count("attention_dp")
+    ranks = (int(row.workers) if _given(row, "workers") else 1) * (int(row.attention_dp) if _given(row, "attention_dp")
+                                                                     else 1)
     batch = max(1, -(-int(row.concurrency) // ranks))
     block = 32 if str(row.engine).startswith("trtllm") else 1
 
@@ -58,14 +61,10 @@ def replay_row(row, calibration: Calibration | None = None, *, per_client: int =
     require_positive_int("per_client", per_client)
     kv = getattr(row, "kv_dtype", None)
 
-    def given(c):
-        v = getattr(row, c, None)
-        return v is not None and v == v and v != ""
-
-    par = {c: int(getattr(row, c)) for c in ("attention_dp", "ep") if given(c)}
+    par = {c: int(getattr(row, c)) for c in ("attention_dp", "ep") if _given(row, c)}
     if getattr(row, "mode", "agg") == "disagg":
-        par.update(mode="disagg", **{c: int(getattr(row, c)) for c in _DISAGG_FIELDS if given(c)})
-    elif given("workers"):
+        par.update(mode="disagg", **{c: int(getattr(row, c)) for c in _DISAGG_FIELDS if _given(row, c)})
+    elif _given(row, "workers"):
         par["workers"] = int(row.workers)
     par.update(benchmark_limits(row))
     d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine, **par,
