@@ -39,8 +39,9 @@ def benchmark_limits(row) -> dict:
     (``max_batch_size = 1``) of ``isl + 1500`` tokens; a decode worker ``max_batch_size`` sequences
     and as many tokens. TensorRT-LLM rounds token budgets up to its 32-token blocks. Returned as
     :class:`~nvlmodel.serve.Deployment` keywords."""
-    ranks = (int(row.workers) if _given(row, "workers") else 1) * (int(row.attention_dp) if _given(row, "attention_dp")
-                                                                     else 1)
+    ranks = 1
+    for col in ("workers", "attention_dp"):
+        ranks *= int(getattr(row, col)) if _given(row, col) else 1
     batch = max(1, -(-int(row.concurrency) // ranks))
     block = 32 if str(row.engine).startswith("trtllm") else 1
 
