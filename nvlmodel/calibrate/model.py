@@ -279,13 +279,20 @@ def kv_transfer_time(config: Config) -> float:
 
 def kv_transfer_terms(config: Config) -> tuple[float, float]:
     """The two terms of :func:`kv_transfer_time`: seconds for the prompt's bytes, and for its
-    per-layer copies (independent of the prompt's length)."""
+    per-layer copies (:func:`kv_copies_time`, independent of the prompt's length)."""
     m = config.arch
     bytes_ = m.kv_bytes_per_sequence_per_gpu(config.isl, config.kv_bytes_per_element, 1)
     streams = 1 if m.mla is not None else max(1, min(config.prefill_tp, config.tp, m.kv_heads))
     link = (config.gpu_spec.nvlink_bw_per_direction if KV_TRANSFER_LINK[config.system] == "nvlink"
             else NIC_BANDWIDTH["connectx-7"])
-    return float(bytes_ / (streams * link)), float(m.layers * CHUNK_LATENCY_S)
+    return float(bytes_ / (streams * link)), kv_copies_time(m)
+
+
+def kv_copies_time(model: ModelArch) -> float:
+    """Seconds of the copies of one paged KV transfer of ``model`` (a prompt to a decode worker, or
+    a prefix onboarded from a tier or a peer): one copy per layer, each paying chapter 4's per-copy
+    latency (:data:`nvlmodel.kvbm.CHUNK_LATENCY_S`)."""
+    return float(model.layers * CHUNK_LATENCY_S)
 
 
 #: Bytes of every GPU an engine keeps for itself besides weights and KV cache: activations of the

@@ -211,7 +211,7 @@ class Batcher:
             self.where[rid] = dw
             self.loads[dw] += blocks
             link = self.workers[dw].links.setdefault(self.kv_link, _Link())
-            return self.transfer(link, dw, rid, self.isl[rid] * self.xfer_s_per_token + self.xfer_copies_s, t)
+            return self.transfer(link, dw, rid, self.isl[rid] * self.xfer_s_per_token + self.copies_s, t)
         if self.emitted[rid] >= self.osl[rid]:
             self.release(w, rid, cache, keep=True)
             return self.complete(w, rid, t)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..calibrate import Calibration, Config, fitted
-from ..calibrate.model import ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, kv_capacity_of, kv_transfer_terms
+from ..calibrate.model import (ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, kv_capacity_of, kv_copies_time,
+                               kv_transfer_terms)
 from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
-from ..kvbm import CHUNK_LATENCY_S
 from ..kvbm.routing import POLICIES
 from ..units import GB, require_choice, require_positive, require_positive_int
 from .batcher import Batcher, _Worker
@@ -71,10 +71,11 @@ class Deployment:
     ``calibration`` overrides it. The engine schedules steps of at most ``token_budget`` tokens
     (chunked prefill) and ``max_seqs`` sequences per attention rank (a worker of ``attention_dp``
     ranks takes that many times both, as each rank schedules its own batch; a disaggregated
-    deployment's prefill workers take ``prefill_token_budget`` and ``prefill_max_seqs`` when given), with KV blocks of ``block_size`` tokens in the
-    memory :func:`nvlmodel.kvbm.kv_capacity` gives it. ``policy`` routes requests over workers
-    (:data:`nvlmodel.kvbm.routing.POLICIES`); ``tiers`` enables KV tiers below HBM (:data:`TIERS`),
-    with ``host_gb_per_gpu`` and ``disk_gb_per_gpu`` of capacity per GPU (assumptions)."""
+    deployment's prefill workers take ``prefill_token_budget`` and ``prefill_max_seqs`` when
+    given), with KV blocks of ``block_size`` tokens in the memory :func:`nvlmodel.kvbm.kv_capacity`
+    gives it. ``policy`` routes requests over workers (:data:`nvlmodel.kvbm.routing.POLICIES`);
+    ``tiers`` enables KV tiers below HBM (:data:`TIERS`), with ``host_gb_per_gpu`` and
+    ``disk_gb_per_gpu`` of capacity per GPU (assumptions)."""
 
     system: str = "gb200"
     model: str = "llama-3.1-70b"
@@ -323,11 +324,10 @@ class _Sim(Router, Links, KVPool, Batcher):
                                  "host": shard / host_bw, "disk": shard / DISK_PER_GPU}
         self.link_of = {"peer": "nvlink", "switch": "nvlink", "host": "host", "disk": "disk"}
         self.kv_link = "nvlink" if KV_TRANSFER_LINK[c.system] == "nvlink" else "rdma"
-        # a prompt's transfer: its bytes (per token, at a 1,024-token prompt's rate) and one copy per layer
-        bytes_s, self.xfer_copies_s = kv_transfer_terms(replace(c, isl=1024)) if c.mode == "disagg" else (0.0, 0.0)
-        self.xfer_s_per_token = bytes_s / 1024
-        # onboarding from a tier or a peer: the same per-layer copies
-        self.tier_copies_s = c.arch.layers * CHUNK_LATENCY_S
+        # a prompt's transfer: its bytes (per token, at a 1,024-token prompt's rate) and one copy per layer;
+        # onboarding from a tier or a peer pays the same copies
+        self.copies_s = kv_copies_time(c.arch)
+        self.xfer_s_per_token = kv_transfer_terms(replace(c, isl=1024))[0] / 1024 if c.mode == "disagg" else 0.0
         self.tiers = set(d.tiers)
         self.switch = _Store(int(SWITCH_BYTES / (shard * c.tp)))
         self.directory: dict[int, dict[int, int]] = {}  # group -> {worker: G1 tokens}

@@ -82,7 +82,7 @@ class Links:
         self.staged[rid] = best
         self.staged_tier[rid] = tier
         link = worker.links.setdefault(self.link_of[tier], _Link())
-        self.transfer(link, w, rid, (best - h1) * self.tier_s_per_token[tier] + self.tier_copies_s, t)
+        self.transfer(link, w, rid, (best - h1) * self.tier_s_per_token[tier] + self.copies_s, t)
 
     def transfer(self, link, w, rid, work, t):
         link.advance(t)

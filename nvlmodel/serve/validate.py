@@ -7,7 +7,6 @@ import functools
 
 import numpy as np
 
-
 from ..calibrate import Calibration, fit_engines, fitted, kv_capacity_of, predictions
 from ..calibrate.data import _config
 from ..units import require_positive_int
