@@ -21,7 +21,7 @@ import numpy as np
 
 from . import search
 from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
-from .calibrate.intervals import (NOMINAL, log_residuals, new_system_quantiles, residual_quantiles,
+from .calibrate.intervals import (NOMINAL, new_system_quantiles, ratio_samples, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, widen)
 from .units import require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
 
@@ -38,9 +38,7 @@ def _errors(step: str = "roofline"):
     transfer = transfer_residuals(d, step)
     q = residual_quantiles(pred)
     q_new = new_system_quantiles(q, residual_quantiles(transfer))
-    sample = log_residuals(pred, "tpot")
-    sample_new = np.concatenate([sample, log_residuals(transfer, "tpot")])
-    return q, q_new, sample, sample_new
+    return (q, q_new, *ratio_samples(pred, transfer, "tpot"))
 
 
 #: The buyer's two service levels (tokens/s every user gets): interactive and throughput.
@@ -101,10 +99,11 @@ def _ratio(table: "pd.DataFrame", numerator: str, den: str, samples) -> dict:  #
 
 def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
            denominators: tuple[str, ...] = ("h100_sxm", "b200_sxm"), step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
-    """Per model and interactivity level, ``numerator``'s tokens/s per GPU over each of ``denominators``' (systems by key),
-    with the 80 % interval propagated from both sides' TPOT residuals. The same ratio holds per
-    joule up to the systems' power per GPU, and it is the break-even price ratio: the numerator
-    costs less per token while its GPU-hour price is below ``ratio`` times the denominator's."""
+    """Per model and interactivity level, ``numerator``'s tokens/s per GPU over each of
+    ``denominators``' (systems by key), with the 80 % interval propagated from both sides' TPOT
+    residuals. The same ratio holds per joule up to the systems' power per GPU, and it is the
+    break-even price ratio: the numerator costs less per token while its GPU-hour price is below
+    ``ratio`` times the denominator's."""
     import pandas as pd
 
     samples = _errors(step)[2:]

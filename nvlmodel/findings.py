@@ -135,11 +135,11 @@ def _dense_samples(metric: str) -> tuple[np.ndarray, np.ndarray]:
     """The dense rows' log-errors of ``metric``: a GPU no fit has seen (calibration rows pooled with
     the Hopper-to-Hopper transfer), and a calibration GPU."""
     from .calibrate import fitted, load_measurements, predictions
-    from .calibrate.intervals import log_residuals, transfer_residuals
+    from .calibrate.intervals import ratio_samples, transfer_residuals
 
     d = load_measurements()
-    own = log_residuals(predictions(d, fitted()), metric)
-    return np.concatenate([own, log_residuals(transfer_residuals(d), metric)]), own
+    own, new = ratio_samples(predictions(d, fitted()), transfer_residuals(d), metric)
+    return new, own
 
 
 def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: float = 0.9,

@@ -174,6 +174,14 @@ def log_residuals(pred: "pd.DataFrame", metric: str, regime: str = "agg") -> np.
     return here if len(here) >= 10 else r
 
 
+def ratio_samples(pred: "pd.DataFrame", transfer: "pd.DataFrame", metric: str) -> tuple[np.ndarray, np.ndarray]:  # noqa: F821
+    """The samples a ratio's interval is propagated from (:func:`throughput_ratio_interval`):
+    ``metric``'s log-residuals for a calibration GPU (the calibration rows of ``pred``) and for a GPU
+    no fit has seen (those pooled with ``transfer``'s, :func:`transfer_residuals`)."""
+    own = log_residuals(pred, metric)
+    return own, np.concatenate([own, log_residuals(transfer, metric)])
+
+
 def throughput_ratio_interval(ratio: float, tpot_residuals_a: np.ndarray, tpot_residuals_b: np.ndarray,
                               nominal: float = NOMINAL) -> tuple[float, float]:
     """The ``nominal`` interval of a predicted ratio of decode throughputs A / B (tokens/s per GPU,
