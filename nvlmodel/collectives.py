@@ -32,13 +32,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from .hardware import NIC_BANDWIDTH, get_gpu
 from .models import ModelArch, get_model
-from .units import MB, TB, MiB, require_choice, require_positive
+from .units import MB, TB, MiB, curated_table as _table, require_choice, require_positive
 
 OPS: tuple[str, ...] = ("all_reduce", "reduce_scatter", "all_gather")
 ALGORITHMS: tuple[str, ...] = ("ring", "nvls")
@@ -109,15 +108,6 @@ class AlphaBeta:
         """The same link and per-step latency for a ring of ``n`` GPUs (an extrapolation)."""
         n = _n(n)
         return AlphaBeta(self.step_latency_s * 2 * (n - 1), self.bus_bandwidth, n, f"{self.label} -> {n} GPUs")
-
-
-@lru_cache(maxsize=None)
-def _table(name: str):
-    """A curated table of ``nvlmodel/data`` (read once)."""
-    import pandas as pd
-
-    with resources.files("nvlmodel.data").joinpath(name).open() as f:
-        return pd.read_csv(f)
 
 
 def _measurements():

@@ -28,12 +28,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from .models import ModelArch, get_model
-from .units import require_choice, require_positive, require_positive_int
+from .units import curated_table as _table, require_choice, require_positive, require_positive_int
 
 #: Systems with measured kernels.
 KERNEL_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
@@ -54,15 +53,6 @@ FP8_BLOCK_MODELS: frozenset[str] = frozenset({"deepseek-v3", "qwen3-32b", "qwen3
 #: on Blackwell runs them with MXFP8 activations (W4A8), its default there.
 MOE_DTYPE: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a16_mxfp4"}
 MOE_DTYPE_BLACKWELL_TRTLLM: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a8_mxfp4_mxfp8"}
-
-
-@lru_cache(maxsize=None)
-def _table(name: str):
-    """One curated kernel table, read once."""
-    import pandas as pd
-
-    with resources.files("nvlmodel.data").joinpath(name).open() as f:
-        return pd.read_csv(f)
 
 
 def _interp(axes, cube: np.ndarray, pts: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ only when formatting. Decimal and binary prefixes have different names: ``GB = 1
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Iterable
@@ -82,6 +83,17 @@ def scale(unit: str) -> float:
 def convert(value_si: float, unit: str) -> float:
     """Convert a value in SI base units into ``unit`` (``convert(8e12, "TB/s") == 8.0``)."""
     return value_si / scale(unit)
+
+
+@functools.lru_cache(maxsize=None)
+def curated_table(name: str):
+    """A curated table of ``nvlmodel/data`` (a CSV the curation scripts write), read once and shared:
+    callers must not modify it."""
+    import pandas as pd
+    from importlib import resources
+
+    with resources.files("nvlmodel.data").joinpath(name).open() as f:
+        return pd.read_csv(f)
 
 
 def require_choice(what: str, value: str, choices: Iterable[str]) -> str:
