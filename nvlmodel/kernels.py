@@ -122,6 +122,16 @@ class KernelTime:
     __rmul__ = __mul__
 
 
+def _positive_array(what: str, x) -> tuple[np.ndarray, bool]:
+    """``x`` (scalar or array) as a 1-D float array, and whether it was a scalar; raises unless every
+    value is finite and > 0."""
+    scalar = np.ndim(x) == 0
+    a = np.atleast_1d(np.asarray(x, float))
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"{what} must be finite and > 0")
+    return a, scalar
+
+
 def _result(seconds, extrapolated, scalar: bool, floor: float) -> KernelTime:
     if scalar:
         return KernelTime(float(np.asarray(seconds).reshape(-1)[0]), bool(np.asarray(extrapolated).reshape(-1)[0]),
@@ -198,10 +208,7 @@ def gemm_time(system: str, backend: str, dtype: str, m, n: int, k: int) -> Kerne
     require_choice("dtype", dtype, GEMM_DTYPES)
     require_positive("n", n)
     require_positive("k", k)
-    scalar = np.ndim(m) == 0
-    m = np.atleast_1d(np.asarray(m, float))
-    if not np.all(np.isfinite(m)) or np.any(m <= 0):
-        raise ValueError("m (tokens) must be finite and > 0")
+    m, scalar = _positive_array("m (tokens)", m)
     ms, curve, scale, outside = _gemm_curve(system, _backend(backend), dtype, float(n), float(k))
     mc = np.clip(m, ms[0], ms[-1])
     t = np.exp(np.interp(np.log(mc), np.log(ms), curve)) * scale * np.maximum(m / mc, 1.0)
@@ -246,10 +253,7 @@ def attention_time(system: str, backend: str, phase: str, *, head_dim: int, head
     require_positive("kv_heads", kv_heads)
     kvd = KV_DTYPE[require_choice("kv_dtype", kv_dtype, KV_DTYPE)]
     require_positive("tokens", tokens)
-    scalar = np.ndim(batch) == 0
-    batch = np.atleast_1d(np.asarray(batch, float))
-    if not np.all(np.isfinite(batch)) or np.any(batch <= 0):
-        raise ValueError("batch must be finite and > 0")
+    batch, scalar = _positive_array("batch", batch)
     group = max(1, int(round(heads / kv_heads)))
     streams, toks, grid, (hd, g) = _attention_grid(system, _backend(backend), phase, head_dim, group, kvd)
     s = batch * (kv_heads if phase == "decode" else heads)
@@ -277,10 +281,7 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     require_positive_int("tp", tp)
     require_positive_int("ep", ep)
     toks, v, floor, stand_in = _moe_curve(system, _backend(backend), m.key, dtype, tp, ep)
-    scalar = np.ndim(tokens) == 0
-    x = np.atleast_1d(np.asarray(tokens, float))
-    if not np.all(np.isfinite(x)) or np.any(x <= 0):
-        raise ValueError("tokens must be finite and > 0")
+    x, scalar = _positive_array("tokens", tokens)
     xc = np.clip(x, toks[0], toks[-1])
     out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
     return _result(out, (x > toks[-1]) | stand_in, scalar, floor)
@@ -339,8 +340,7 @@ def mla_time(system: str, backend: str, phase: str, *, heads: int, kv_dtype: str
     kvd = KV_DTYPE[require_choice("kv_dtype", kv_dtype, KV_DTYPE)]
     bs, toks, grid = _mla_grid(system, _backend(backend), phase, kvd, gemm_type, int(heads))
     require_positive("tokens", tokens)
-    scalar = np.ndim(batch) == 0
-    b = np.atleast_1d(np.asarray(batch, float))
+    b, scalar = _positive_array("batch", batch)
     bc = np.clip(b, bs[0], bs[-1])
     tc = min(max(float(tokens), toks[0]), toks[-1])
     pts = np.column_stack([np.log(bc), np.full_like(bc, np.log(tc))])

@@ -137,6 +137,10 @@ def test_nvfp4_deepseek_keeps_attention_in_fp8_and_gpt_oss_in_bf16():
     assert [k.mla_gemm_type(p) for p in ("bf16", "fp8", "fp4")] == ["bfloat16", "fp8_block", "fp8_block"]
     with pytest.raises(ValueError, match="precision 'int4'; valid choices: bf16, fp8, fp4"):
         k.mla_gemm_type("int4")
+    for bad in (0.0, -1.0, float("nan")):  # every kernel lookup refuses a batch it cannot run
+        with pytest.raises(ValueError, match="batch must be finite and > 0"):
+            k.mla_time("b200_sxm", "trtllm", "decode", heads=16, kv_dtype="fp8", gemm_type="fp8_block", batch=bad,
+                       tokens=1024)
 
 
 def test_kernel_times_leave_out_each_calls_measured_floor():
