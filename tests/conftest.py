@@ -13,6 +13,23 @@ settings.register_profile("nvlmodel", deadline=None)
 settings.load_profile("nvlmodel")
 
 
+def import_script(name: str):
+    """``scripts/<name>.py`` as a fresh module: the scripts are not a package, and one may import a
+    sibling, so ``scripts/`` is on the path while it loads."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "scripts" / f"{name}.py"
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(f"script_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.pop(0)
+
+
 def seed_path() -> Path | None:
     """The seed document: $NVLMODEL_SEED, or shared/seed beside the checkout (as in CI)."""
     env = os.environ.get("NVLMODEL_SEED")

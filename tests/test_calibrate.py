@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import import_script
 from nvlmodel import calibrate as cal
 from nvlmodel.calibrate.data import _config
 
@@ -159,12 +160,7 @@ def test_measurements_are_the_curated_rows_with_sources():
 
 @pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data beside the clone")
 def test_curation_script_reproduces_the_table(tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import curate_measurements
-    finally:
-        sys.path.pop(0)
-    rows = curate_measurements.curate(SHARED)
+    rows = import_script("curate_measurements").curate(SHARED)
     with open(ROOT / "nvlmodel" / "data" / "measurements.csv", newline="") as f:
         stored = list(csv.DictReader(f))
     assert [{k: str(v) for k, v in r.items()} for r in rows] == stored

@@ -11,6 +11,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
+from conftest import import_script
 from nvlmodel import kernels as k
 from nvlmodel.calibrate import Calibration, Config, fit_engines, load_measurements, predictions
 from nvlmodel.calibrate.model import kernel_times
@@ -169,19 +170,11 @@ SHARED_OPS = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared
 @pytest.mark.skipif(not SHARED_OPS.exists(), reason="needs ../shared/data beside the clone")
 def test_curation_rebuilds_the_kernel_tables(tmp_path):
     pytest.importorskip("pyarrow")
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "scripts"))
-    try:
-        import curate_kernels
-    finally:
-        sys.path.pop(0)
+    curate_kernels = import_script("curate_kernels")
     curate_kernels.main(["--shared", str(SHARED_OPS.parents[2]), "--out", str(tmp_path)])
     for name in ("kernel_gemm.csv", "kernel_attention_decode.csv", "kernel_attention_prefill.csv", "kernel_moe.csv",
                  "kernel_mla.csv"):
-        assert (tmp_path / name).read_text() == (root / "nvlmodel" / "data" / name).read_text(), name
+        assert (tmp_path / name).read_text() == resources.files("nvlmodel.data").joinpath(name).read_text(), name
 
 
 def test_kernel_calibration_keeps_the_roofline_fractions_for_uncovered_rows():

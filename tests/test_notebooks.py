@@ -7,6 +7,8 @@ import jupytext
 import nbformat
 import pytest
 
+from conftest import import_script
+
 NB = Path(__file__).resolve().parents[1] / "notebooks"
 SOURCES = sorted(NB.glob("[0-9][0-9]-*.md"))
 
@@ -50,12 +52,7 @@ def test_no_warnings_or_errors_in_committed_outputs(md):
 
 
 def _script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("nb_script", NB.parent / "scripts" / "notebooks.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return import_script("notebooks")
 
 
 def test_check_of_a_fresh_build_fails_when_an_expected_number_changes():

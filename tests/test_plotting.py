@@ -16,6 +16,8 @@ import matplotlib
 import numpy as np
 import pytest
 
+from conftest import import_script
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -116,9 +118,7 @@ def test_every_figure_has_one_name(md):
 
 
 def test_figures_page_refuses_a_figure_without_its_cell(tmp_path):
-    spec = importlib.util.spec_from_file_location("notebooks_script", ROOT / "scripts" / "notebooks.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = import_script("notebooks")
     nb = jupytext.read(ROOT / "notebooks" / "04-kvbm.md")
     path = tmp_path / "04-kvbm.ipynb"
     import nbformat
@@ -181,9 +181,7 @@ def test_run_dir_keeps_default_runs_on_the_stable_files():
 
 
 def test_glued_captions_paste_from_their_chapter_on_the_figures_page():
-    spec = importlib.util.spec_from_file_location("notebooks_script", ROOT / "scripts" / "notebooks.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = import_script("notebooks")
     md = ("```{glue:figure} fig_key\n:name: fig-01-hardware-x\n:alt: bars\n\n"
           "Ratio of {glue:text}`name_a` at {glue:text}`v:.1f`.\n```\n")
     assert script._glue_figures(md) == [("fig-01-hardware-x", "Ratio of {glue:text}`name_a` at {glue:text}`v:.1f`.")]

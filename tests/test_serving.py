@@ -3,7 +3,6 @@ and the deployment search; numbers pinned to hand calculations written here."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conftest import import_script
 
 from nvlmodel import calibrate as cal
 from nvlmodel import search
@@ -136,12 +137,7 @@ def test_left_out_rows_have_reasons_and_are_not_predicted():
 
 @pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data beside the clone")
 def test_serving_curation_reproduces_the_table():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import curate_serving
-    finally:
-        sys.path.pop(0)
-    rows = curate_serving.curate(SHARED)
+    rows = import_script("curate_serving").curate(SHARED)
     table = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv", dtype=str, keep_default_na=False)
     assert len(rows) == len(table)
     assert [r["source_id"] for r in rows] == list(table.source_id)
@@ -211,11 +207,7 @@ def test_search_rejects_bad_input_and_says_why():
 def test_repeated_configurations_are_counted_once():
     """No two modelled rows share a configuration; every repeat names the row kept (which the model
     may in turn leave out for a reason of its own: the configuration then counts zero times)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from curate_serving import CONFIG_KEY
-    finally:
-        sys.path.pop(0)
+    CONFIG_KEY = import_script("curate_serving").CONFIG_KEY
     d = cal.load_measurements(table="serving")
     modelled = d[d.left_out == ""]
     assert not modelled.duplicated([c for c in CONFIG_KEY if c in d]).any()
