@@ -4,7 +4,6 @@ that no held-out (B200) row reaches the fit."""
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -5,7 +5,6 @@ figure without its cell."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import subprocess
 import sys
