@@ -7,8 +7,8 @@ workers, KV-aware routing, peer and host tiers, multi-turn chat, open loop at 85
 capacity) on one core. ``--requests 100000`` gives a quick reading.
 
 ``--replay`` times instead what chapter 9 spends most of its time on: replaying measured
-closed-loop rows (one grid point of ``fit_simulation``: every calibration row at one compute
-fraction), the way the package does it (means straight from the simulation's lists, step-cost
+closed-loop rows (every calibration row of the dense table at one compute fraction, lockstep
+protocol), the way the package does it (means straight from the simulation's lists, step-cost
 tables kept per worker shape) against the previous way (``simulate(...).requests`` as a table,
 step costs rebuilt per row). Same means (checked); prints seconds and the ratio.
 
@@ -32,17 +32,17 @@ def replay_benchmark() -> None:
     from nvlmodel.calibrate import calibration_rows, fitted
     from nvlmodel.calibrate.data import _measurements
     from nvlmodel.serve import engine
-    from nvlmodel.serve.validate import REQUESTS_PER_CLIENT, _aggregated, replay_row
+    from nvlmodel.serve.validate import PROTOCOLS, benchmark_limits, replay_row
 
-    rows = list(_aggregated(calibration_rows(_measurements())).itertuples())
+    rows = list(calibration_rows(_measurements()).itertuples())  # the dense table: aggregated rows
     static = fitted()
     cals = {e: replace(c, compute=0.7, t_req=0.0) for e, c in static.items()}
 
     def previous(row):  # the table of every request, and step costs built for each row
         engine._step_cost.cache_clear()
         d = engine.Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine,
-                              calibration=cals[row.engine])
-        reqs = Workload(isl=int(row.isl), osl=int(row.osl)).generate(int(row.concurrency) * REQUESTS_PER_CLIENT)
+                              calibration=cals[row.engine], **benchmark_limits(row))
+        reqs = PROTOCOLS["lockstep"].requests(int(row.isl), int(row.osl), int(row.concurrency))
         r = simulate(d, reqs, concurrency=int(row.concurrency)).requests
         return float(r.ttft_s.mean() * 1e3), float(r.tpot_s.mean() * 1e3)
 
@@ -51,7 +51,7 @@ def replay_benchmark() -> None:
     t_old = time.perf_counter() - t0
     engine._step_cost.cache_clear()
     t0 = time.perf_counter()
-    new = [replay_row(r, cals[r.engine]) for r in rows]
+    new = [replay_row(r, cals[r.engine], protocol="lockstep") for r in rows]
     t_new = time.perf_counter() - t0
     assert old == [(x["ttft_sim_ms"], x["tpot_sim_ms"]) for x in new], "the two ways must give the same means"
     print(f"replay of {len(rows)} calibration rows at one compute fraction: previous {t_old:.2f} s, "

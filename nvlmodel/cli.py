@@ -135,6 +135,8 @@ def _check(args: argparse.Namespace) -> None:
             require_positive("--price-per-gpu-hour", args.price_per_gpu_hour)
     elif cmd == "serve":
         _check_serve(args)
+    elif cmd == "calibrate":
+        require_positive("--workers", args.workers)
 
 
 def _check_serve(args: argparse.Namespace) -> None:
@@ -251,14 +253,15 @@ def _coverage(args: argparse.Namespace) -> int:
 
 def _calibrate_simulated(args: argparse.Namespace) -> int:
     from . import calibrate
-    from .serve.validate import replay, replay_summary
+    from .serve.validate import PROTOCOLS, replay, replay_summary
 
-    print("TTFT and TPOT from the request-level simulation replaying each measured row (closed-loop clients, "
-          "the static fit's parameters), beside the static model's; aggregated and disaggregated deployments "
-          "as recorded (a row of more than 72 GPUs, one simulated rack, is not replayed)")
+    print(f"TTFT and TPOT from the request-level simulation replaying each measured row (closed-loop clients "
+          f"following {args.protocol}'s protocol: {PROTOCOLS[args.protocol].source}; the static fit's parameters, "
+          f"steps from the {args.step}), beside the static model's; aggregated and disaggregated deployments as "
+          "recorded (a row of more than 72 GPUs, one simulated rack, is not replayed)")
     for table in ("dense", "serving"):
-        rep = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"))
-        rows = rep if args.all_rows else rep[rep.kv_fits]
+        rows = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"), protocol=args.protocol,
+                      step=args.step, fits_only=not args.all_rows, workers=args.workers)
         by = tuple(b for b in args.by if b in rows.columns) or ("split",)
         print(f"\n{table} table ({len(rows)} rows replayed)")
         _print_frame(replay_summary(rows, by).round(1))
@@ -366,6 +369,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .calibrate.model import STEP_MODELS
+    from .serve.validate import PROTOCOL, PROTOCOLS
 
     p = _Parser(prog="nvlmodel", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -442,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--all-rows", action="store_true", help="include rows whose KV cache does not fit")
     k.add_argument("--ttft-from", choices=["static", "simulation"], default="static",
                    help="latencies from the static model (default) or from the simulation replaying every row")
+    k.add_argument("--protocol", choices=list(PROTOCOLS), default=PROTOCOL,
+                   help=f"with --ttft-from simulation: the benchmark clients' protocol to replay (default: {PROTOCOL})")
+    k.add_argument("--workers", type=int, default=2,
+                   help="with --ttft-from simulation: local Dask processes replaying the rows (default 2; 1: none)")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and system")
     k.add_argument("--step", choices=STEP_MODELS, default="roofline",

@@ -342,7 +342,7 @@ def test_a_disaggregated_row_is_replayed_as_recorded():
     pools and its benchmark's engine limits: the same means as simulating that deployment by hand."""
     from nvlmodel.calibrate import load_measurements, predictions
     from nvlmodel.search import fitted_serving
-    from nvlmodel.serve.validate import benchmark_limits, replay_row
+    from nvlmodel.serve.validate import Protocol, benchmark_limits, replay_row
 
     d = load_measurements(table="serving")
     pred = predictions(d, fitted_serving())
@@ -350,7 +350,7 @@ def test_a_disaggregated_row_is_replayed_as_recorded():
              if r.concurrency <= 64 and r.workers * r.tp * r.attention_dp + r.prefill_workers * r.prefill_tp
              * r.prefill_attention_dp <= 72)
     cal = fitted_serving()[r.engine]
-    got = replay_row(r, cal, per_client=2)
+    got = replay_row(r, cal, protocol=Protocol(per_client=2))
     dep = Deployment(r.system, r.model, r.precision, tp=int(r.tp), attention_dp=int(r.attention_dp), ep=int(r.ep),
                      mode="disagg", workers=int(r.workers), prefill_tp=int(r.prefill_tp),
                      prefill_attention_dp=int(r.prefill_attention_dp), prefill_ep=int(r.prefill_ep),
@@ -390,3 +390,81 @@ def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
     dis = SimpleNamespace(concurrency=256, isl=1024, engine="trtllm@serving", mode="disagg", workers=2, attention_dp=4)
     assert benchmark_limits(dis) == {"max_seqs": 32, "token_budget": 32, "prefill_max_seqs": 1,
                                      "prefill_token_budget": 2528}
+
+
+# ---- replaying a benchmark's protocol (issue 28) -------------------------------------------
+
+def test_a_protocol_draws_lengths_as_the_benchmark_client_does():
+    """InferenceMAX's client: vLLM's benchmark_serving with --random-range-ratio 0.8 draws each
+    length uniformly among the integers 0.8 x nominal .. nominal, 10 requests per client; a
+    protocol of fixed lengths gives the nominal ones."""
+    from nvlmodel.serve.validate import PROTOCOL, PROTOCOLS, Protocol
+
+    assert PROTOCOL == "inferencemax"
+    p = PROTOCOLS[PROTOCOL]
+    r = p.requests(1000, 500, concurrency=30)
+    assert len(r) == 30 * 10 and r.closed
+    assert r.isl.min() >= 800 and r.isl.max() <= 1000 and r.osl.min() >= 400 and r.osl.max() <= 500
+    assert 880 < r.isl.mean() < 920  # uniform over 800..1000: mean 900
+    assert np.array_equal(p.requests(1000, 500, 30).isl, r.isl)  # deterministic under the seed
+    fixed = Protocol(per_client=3, warmup=2).requests(1000, 500, concurrency=4)
+    assert len(fixed) == 4 * 5 and set(fixed.isl) == {1000} and set(fixed.osl) == {500}
+    with pytest.raises(ValueError, match="low"):
+        Protocol(per_client=1, low=0.0)
+    with pytest.raises(ValueError, match="warmup"):
+        Protocol(per_client=1, warmup=-1)
+
+
+def _send_spread(protocol, steps: int = 2):
+    """Spread (s) of the second round's arrivals of 16 clients on one TP1 B200 worker, and the
+    worker's decode step at that batch."""
+    from nvlmodel.serve.validate import PROTOCOLS
+
+    d = Deployment("b200_sxm", "llama-3.1-8b", "fp8", tp=1, calibration=CAL)
+    reqs = PROTOCOLS[protocol].requests(512, 256, concurrency=16)
+    res = simulate(d, reqs, concurrency=16).requests
+    second = np.sort(res.arrival_s.to_numpy())[16:32]
+    return float(second.max() - second.min()), float(res.tpot_s.median())
+
+
+def test_lockstep_cannot_return():
+    """Clients of fixed lengths finish together and send their next prompts as one wave (the
+    previous edition's replay: second-round sends within a few decode steps of each other); the
+    default protocol's lengths spread them over many steps (the decode of 0.8-1 x 256 tokens)."""
+    lock, step = _send_spread("lockstep")
+    spread, _ = _send_spread("inferencemax")
+    assert lock < 4 * step
+    assert spread > 20 * step
+
+
+def test_warm_up_requests_are_simulated_and_not_counted():
+    """A protocol's warm-up: the first warmup x concurrency requests run and are left out of the
+    means, which are those of the rest of the same simulation."""
+    from types import SimpleNamespace
+
+    from nvlmodel.serve.validate import Protocol, benchmark_limits, replay_row
+
+    row = SimpleNamespace(system="h200_sxm", model="llama-3.1-8b", precision="fp8", tp=1, concurrency=4, isl=512,
+                          osl=64, engine="vllm@test", mode="agg", kv_dtype=None)
+    proto = Protocol(per_client=2, warmup=1)
+    got = replay_row(row, CAL, protocol=proto)
+    d = Deployment("h200_sxm", "llama-3.1-8b", "fp8", tp=1, engine="vllm@test", calibration=CAL,
+                   **benchmark_limits(row))
+    res = simulate(d, proto.requests(512, 64, 4), concurrency=4).requests
+    assert got["ttft_sim_ms"] == pytest.approx(res.ttft_s.iloc[4:].mean() * 1e3, rel=1e-12)
+    assert got["tpot_sim_ms"] == pytest.approx(res.tpot_s.iloc[4:].mean() * 1e3, rel=1e-12)
+    assert got["ttft_sim_ms"] != pytest.approx(res.ttft_s.mean() * 1e3, rel=1e-6)  # the warm-up would change it
+
+
+def test_replay_on_dask_gives_the_same_numbers():
+    """Rows replayed on two Dask processes: the same means, in the same order, as in this process."""
+    from nvlmodel.calibrate import load_measurements
+    from nvlmodel.serve.validate import replay
+
+    d = load_measurements()
+    d = d[(d.system == "h200_sxm") & (d.concurrency <= 16)].head(6)
+    one = replay(d, protocol="lockstep")
+    two = replay(d, protocol="lockstep", workers=2)
+    assert len(one) == 6
+    assert one.ttft_sim_ms.tolist() == two.ttft_sim_ms.tolist()
+    assert one.tpot_sim_ms.tolist() == two.tpot_sim_ms.tolist()

@@ -244,14 +244,17 @@ def _require_fits(deployment: Deployment, requests: Requests) -> None:
                          f"osl {int(requests.osl[i]):,}); a worker of {deployment.describe()} holds {min(pools):,}")
 
 
-def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: int) -> tuple[float, float, int]:
+def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: int,
+                       skip: int = 0) -> tuple[float, float, int]:
     """Mean TTFT and TPOT (s) and preemptions of ``simulate(deployment, requests, concurrency=...)``
-    without building its table: the replay of a measured row needs only these (and runs
-    thousands of times in a fit)."""
+    without building its table: the replay of a measured row needs only these. The first ``skip``
+    requests (a benchmark's warm-up) are simulated and not counted."""
     sim = _Sim(deployment, requests, concurrency, 0.0, 0, False)
     sim.run(False)
     _, _, ttft, tpot = sim.latencies()
-    tpot = tpot[np.array(sim.osl) > 1]  # what a table's mean skips: requests of one token have no TPOT
+    counted = np.arange(len(ttft)) >= skip
+    ttft = ttft[counted]
+    tpot = tpot[counted & (np.array(sim.osl) > 1)]  # what a table's mean skips: requests of one token have no TPOT
     return float(ttft.mean()), float(tpot.mean()) if len(tpot) else math.nan, int(sum(sim.preempt))
 
 

@@ -4,18 +4,71 @@ with the static model of chapter 7 on the same rows (calibration and held-out)."
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..calibrate import Calibration, fit_engines, fitted, kv_capacity_of, predictions
 from ..calibrate.data import _config
-from ..units import require_positive_int
+from ..units import require_choice, require_positive_int
 from .engine import Deployment, _closed_loop_means, calibrations, simulate
-from .workload import Workload
+from .workload import Requests, Workload
 
-#: Requests each closed-loop client sends in a replay (the benchmark clients' runs are several
-#: requests per client; the mean over all of them is reported, as the benchmarks do).
-REQUESTS_PER_CLIENT = 4
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a benchmark client loads an engine in a closed loop: ``concurrency`` clients start
+    together and each sends ``per_client`` requests, one after another; each request's input and
+    output lengths are drawn uniformly among the integers in [``low`` x nominal, nominal] (``low =
+    1``: every request the nominal lengths), and its answer runs to its drawn length (EOS ignored).
+    The first ``warmup`` requests per client are sent but not counted (the clients do not stop in
+    between). The reported TTFT and TPOT are means over the counted requests."""
+
+    per_client: int
+    low: float = 1.0
+    warmup: int = 0
+    source: str = ""
+
+    def __post_init__(self):
+        require_positive_int("per_client", self.per_client)
+        if not 0 < self.low <= 1:
+            raise ValueError(f"low must be in (0, 1], got {self.low!r}")
+        if not (isinstance(self.warmup, int) and self.warmup >= 0):
+            raise ValueError(f"warmup must be an int >= 0, got {self.warmup!r}")
+
+    def requests(self, isl: int, osl: int, concurrency: int, seed: int = 0) -> Requests:
+        """The request table of one run: ``concurrency x (warmup + per_client)`` closed-loop
+        requests in the order the clients send them."""
+        n = require_positive_int("concurrency", concurrency) * (self.warmup + self.per_client)
+        rng = np.random.default_rng(seed)
+
+        def lengths(nominal: int) -> np.ndarray:
+            if self.low == 1:
+                return np.full(n, nominal, dtype=np.int64)
+            return rng.integers(max(1, int(nominal * self.low)), nominal + 1, size=n, dtype=np.int64)
+
+        zeros = np.zeros(n, dtype=np.int64)
+        return Requests(np.full(n, np.nan), lengths(isl), lengths(osl), zeros - 1, zeros, zeros.copy())
+
+
+#: Benchmark protocols a replay can follow. The serving rows do not record theirs; ``inferencemax``
+#: is the replay's default (an assumption; chapter 9 shows the others' effect).
+PROTOCOLS: dict[str, Protocol] = {
+    "inferencemax": Protocol(
+        per_client=10, low=0.8,
+        source="InferenceMAX's client (vLLM benchmark_serving.py --dataset-name random --random-range-ratio 0.8 "
+               "--num-prompts 10 x concurrency --max-concurrency --request-rate inf --ignore-eos): lengths in "
+               "[0.8, 1] x nominal, 10 requests per client"),
+    "aiperf": Protocol(
+        per_client=20, low=1.0, warmup=2,
+        source="aiconfigurator's generated benchmark (bench_run.sh.j2: aiperf --isl-stddev 0 --osl-stddev 0 "
+               "--num-requests 20 x concurrency --warmup-request-count 2 x concurrency): fixed lengths"),
+    "lockstep": Protocol(
+        per_client=4, low=1.0,
+        source="the previous edition's replay: fixed lengths, 4 requests per client (clients run in lockstep)"),
+}
+#: The protocol replays follow unless told otherwise.
+PROTOCOL = "inferencemax"
 
 
 _DISAGG_FIELDS = ("workers", "prefill_tp", "prefill_attention_dp", "prefill_ep", "prefill_workers")
@@ -53,12 +106,17 @@ def benchmark_limits(row) -> dict:
     return dict(max_seqs=batch, token_budget=up(batch + int(row.isl) + BENCHMARK_EXTRA_TOKENS))
 
 
-def replay_row(row, calibration: Calibration | None = None, *, per_client: int = REQUESTS_PER_CLIENT) -> dict:
+def _protocol(protocol: "str | Protocol") -> Protocol:
+    return protocol if isinstance(protocol, Protocol) else PROTOCOLS[require_choice("protocol", protocol, PROTOCOLS)]
+
+
+def replay_row(row, calibration: Calibration | None = None, *, protocol: "str | Protocol" = PROTOCOL) -> dict:
     """Simulate one measured row: its deployment (aggregated: its workers of the row's TP;
     disaggregated: its decode and prefill pools as recorded) with the engine limits it was
-    benchmarked with (:func:`benchmark_limits`), ``concurrency`` closed-loop clients, fixed ISL/OSL,
-    the row's engine calibration. Returns mean TTFT and TPOT in ms."""
-    require_positive_int("per_client", per_client)
+    benchmarked with (:func:`benchmark_limits`), ``concurrency`` closed-loop clients following
+    ``protocol`` (a name of :data:`PROTOCOLS` or a :class:`Protocol`), the row's engine
+    calibration. Returns mean TTFT and TPOT in ms over the counted requests."""
+    proto = _protocol(protocol)
     kv = getattr(row, "kv_dtype", None)
 
     par = {c: int(getattr(row, c)) for c in ("attention_dp", "ep") if _given(row, c)}
@@ -71,14 +129,15 @@ def replay_row(row, calibration: Calibration | None = None, *, per_client: int =
                    kv_dtype=kv if isinstance(kv, str) and kv else None,
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
     c = int(row.concurrency)
-    reqs = Workload(isl=int(row.isl), osl=int(row.osl)).generate(c * per_client)
-    ttft, tpot, preemptions = _closed_loop_means(d, reqs, c)
+    reqs = proto.requests(int(row.isl), int(row.osl), c)
+    ttft, tpot, preemptions = _closed_loop_means(d, reqs, c, skip=c * proto.warmup)
     return {"ttft_sim_ms": ttft * 1e3, "tpot_sim_ms": tpot * 1e3, "preemptions": preemptions}
 
 
-def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQUESTS_PER_CLIENT,
+def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Protocol" = PROTOCOL,
            sim_calibrations: "dict[str, Calibration] | None" = None,
-           modes: tuple[str, ...] = ("agg",)) -> "pd.DataFrame":  # noqa: F821
+           modes: tuple[str, ...] = ("agg",), step: str = "roofline",
+           fits_only: bool = False, workers: int = 1, every: int = 1) -> "pd.DataFrame":  # noqa: F821
     """Every row of ``modes`` (``agg``, ``disagg``) the static model predicts
     (:func:`nvlmodel.calibrate.predictions`, with its own fit) whose deployment one simulated rack
     holds (at most 72 GPUs) and whose workers have room for any KV cache after weights and
@@ -86,22 +145,80 @@ def replay(measurements: "pd.DataFrame | None" = None, *, per_client: int = REQU
     with the simulation's TTFT and TPOT beside the static ones and both signed errors (percent).
     Aggregated rows of several workers are replayed whole. The simulation uses
     ``sim_calibrations`` per engine (default: the static fit's parameters; its ``q`` is not used,
-    queueing happens in the simulation)."""
+    queueing happens in the simulation). Clients follow ``protocol`` (:data:`PROTOCOLS`); steps
+    come from ``step`` (:data:`nvlmodel.calibrate.STEP_MODELS`: the calibration fitted with it).
+    ``fits_only``: only the rows whose KV cache fits (those the error tables count). ``workers`` > 1
+    replays the rows on a local Dask cluster of that many single-threaded processes (the same
+    numbers: each row's run is deterministic). ``every`` > 1 replays every ``every``-th of those
+    rows only (the static fit still uses all of them)."""
     import pandas as pd
 
+    proto = _protocol(protocol)
     for m in modes:
         if m not in ("agg", "disagg"):
             raise ValueError(f"modes must be 'agg' and/or 'disagg', got {m!r}")
-    static = _static(measurements)
+    static = _static(measurements, step)
     pred = predictions(measurements, static)
     mode = pred["mode"].fillna("agg") if "mode" in pred.columns else pd.Series("agg", index=pred.index)
-    pred = pred[mode.isin(modes)]
-    pred = pred[[_simulable(r) for r in pred.itertuples()]]
+    pred = pred[mode.isin(modes) & (pred.kv_fits if fits_only else True)]
+    pred = pred[[_simulable(r) for r in pred.itertuples()]].iloc[::require_positive_int("every", every)]
     cal = sim_calibrations if sim_calibrations is not None else static
-    rows = [replay_row(r, cal[r.engine], per_client=per_client) for r in pred.itertuples()]
+    rows = _replay_rows(pred, cal, proto, require_positive_int("workers", workers))
     out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     for m in ("ttft", "tpot"):
         out[f"{m}_sim_err_pct"] = (out[f"{m}_sim_ms"] / out[f"{m}_ms"] - 1) * 100
+    return out
+
+
+def protocol_sensitivity(measurements: "pd.DataFrame | None" = None, *,  # noqa: F821
+                         protocols: tuple[str, ...] = tuple(PROTOCOLS), every: int = 4,
+                         by: tuple[str, ...] = ("split", "system"), workers: int = 1) -> "pd.DataFrame":  # noqa: F821
+    """How much the replay's answer depends on the benchmark protocol it assumes: every
+    ``every``-th aggregated row whose KV fits (:func:`replay`), replayed under each of ``protocols``
+    (names of :data:`PROTOCOLS`), with the simulation's median absolute and signed TTFT errors and
+    its TPOT error per ``by`` group. One row per protocol and group."""
+    import pandas as pd
+
+    for p in protocols:
+        require_choice("protocol", p, PROTOCOLS)
+    parts = {}
+    for p in protocols:
+        rep = replay(measurements, protocol=p, fits_only=True, workers=workers, every=every)
+        s = replay_summary(rep, by).set_index(list(by))
+        parts[p] = s[["rows", "ttft_sim_MdAPE_pct", "ttft_sim_bias_pct", "tpot_sim_MdAPE_pct"]]
+    return pd.concat(parts, names=["protocol"])
+
+
+def _replay_chunk(rows: list[dict], cals: list[Calibration], protocol: Protocol) -> list[dict]:
+    from types import SimpleNamespace
+
+    return [replay_row(SimpleNamespace(**r), c, protocol=protocol) for r, c in zip(rows, cals)]
+
+
+def _replay_rows(pred: "pd.DataFrame", cal: dict, proto: Protocol, workers: int) -> list[dict]:  # noqa: F821
+    """:func:`replay_row` of every row of ``pred``, in order; on ``workers`` Dask processes when
+    more than one, in ``4 x workers`` chunks of about equal simulated requests (largest rows first,
+    each to the lightest chunk so far)."""
+    if workers == 1 or len(pred) < 2:
+        return [replay_row(r, cal[r.engine], protocol=proto) for r in pred.itertuples()]
+    from distributed import Client, LocalCluster
+
+    records = pred.to_dict("records")
+    chunks: list[list[int]] = [[] for _ in range(min(4 * workers, len(records)))]
+    load = [0] * len(chunks)
+    for i in sorted(range(len(records)), key=lambda i: -int(records[i]["concurrency"])):
+        k = load.index(min(load))
+        chunks[k].append(i)
+        load[k] += int(records[i]["concurrency"])
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        futures = [client.submit(_replay_chunk, [records[i] for i in c], [cal[records[i]["engine"]] for i in c],
+                                 proto, pure=False) for c in chunks]
+        done = client.gather(futures)
+    out: list = [None] * len(records)
+    for c, results in zip(chunks, done):
+        for i, r in zip(c, results):
+            out[i] = r
     return out
 
 
@@ -113,9 +230,10 @@ def _simulable(row) -> bool:
     return kv_capacity_of(cfg) is not None and (cfg.mode != "disagg" or kv_capacity_of(cfg, prefill=True) is not None)
 
 
-def _static(measurements) -> dict[str, Calibration]:
-    """The static model's calibrations of ``measurements`` (the packaged rows: :func:`fitted`)."""
-    return fitted() if measurements is None else fit_engines(measurements)
+def _static(measurements, step: str = "roofline") -> dict[str, Calibration]:
+    """The static model's calibrations of ``measurements`` (the packaged rows: :func:`fitted`)
+    with steps from ``step``."""
+    return fitted(step) if measurements is None else fit_engines(measurements, step)
 
 
 def replay_summary(rep: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd.DataFrame":  # noqa: F821
