@@ -475,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="step times from the calibrated roofline (default) or from the engines' measured kernels")
     b.add_argument("--simulate", action="store_true",
                    help="re-check every frontier point with the request-level simulation (closed-loop clients at "
-                   "its concurrency, lengths +-10 %%): adds simulated TTFT and TPOT")
+                   "its concurrency, as chapter 9's replay loads measured rows: lengths in [0.8, 1] x nominal, 10 requests "
+                   "per client): adds simulated TTFT and TPOT")
     b.add_argument("--price-per-gpu-hour", type=float, default=None,
                    help="your price per GPU-hour, any currency: adds cost per million output tokens (no default)")
     b.set_defaults(func=_best)

@@ -272,16 +272,21 @@ def best(model: str, isl: int, osl: int, sla: SLA, **kw) -> "pd.DataFrame":  # n
 
 def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F821
                       calibrations: dict[str, Calibration] | None = None, engine: str = ENGINE,
-                      requests_per_client: int = 4, spread: float = 0.1, seed: int = 0) -> "pd.DataFrame":  # noqa: F821
+                      protocol="inferencemax", seed: int = 0) -> "pd.DataFrame":  # noqa: F821
     """Re-check frontier points (:func:`best`) with the request-level simulation: each point's
     deployment (the decode and prefill pools as chosen) serves closed-loop clients at its
-    concurrency (batch x attention-DP ranks x decode workers), ``requests_per_client`` each, lengths
-    drawn +-``spread`` around ``isl`` and ``osl`` (so that clients do not run in lockstep). Adds
-    ``sim_ttft_s`` and ``sim_tpot_s`` (means) and ``sim_status`` (``ok`` or why the point could not
-    be simulated)."""
-    from .serve import Deployment, Workload, simulate
+    concurrency (batch x attention-DP ranks x decode workers) as a benchmark client would load it
+    (``protocol``: a name of :data:`nvlmodel.serve.validate.PROTOCOLS` or a
+    :class:`~nvlmodel.serve.validate.Protocol`; by default the one chapter 9 validates the replay
+    with: lengths drawn in [0.8, 1] x ``isl`` and ``osl``, so that clients do not run in lockstep).
+    Adds ``sim_ttft_s`` and ``sim_tpot_s`` (means over the counted requests) and ``sim_status``
+    (``ok`` or why the point could not be simulated)."""
+    from .serve import Deployment, simulate
+    from .serve.validate import _protocol
 
-    require_positive_int("requests_per_client", requests_per_client)
+    proto = _protocol(protocol)
+    require_positive_int("isl", isl)
+    require_positive_int("osl", osl)
     cal = _engine_calibration(engine, calibrations)
     out = frontier.copy()
     ttft, tpot, status = [], [], []
@@ -294,11 +299,11 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
         clients = int(round(r.batch)) * ds[1] * (int(r.decode_workers) if r.mode == "disagg" else 1)
         try:
             d = Deployment(r.system_key, model, r.precision, **kw)
-            reqs = Workload(isl=isl, osl=osl, spread=spread).generate(clients * requests_per_client, seed=seed)
-            res = simulate(d, reqs, concurrency=clients)
+            res = simulate(d, proto.requests(isl, osl, clients, seed=seed), concurrency=clients)
+            counted = res.requests.iloc[clients * proto.warmup:]
             preempted = int(res.requests.preemptions.sum())
-            ttft.append(float(res.requests.ttft_s.mean()))
-            tpot.append(float(res.requests.tpot_s.mean()))
+            ttft.append(float(counted.ttft_s.mean()))
+            tpot.append(float(counted.tpot_s.mean()))
             status.append("ok" if preempted == 0 else f"ok, {preempted} preemptions")
         except (ValueError, RuntimeError) as e:
             ttft.append(float("nan"))
