@@ -200,23 +200,24 @@ def gains_table(gains: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
     import pandas as pd
 
     return pd.DataFrame({"feature": gains.feature, "gain (80 % interval)": [
-        interval_text(r, "gain") + "x" for r in gains.itertuples()], "basis": gains.basis,
+        interval_text(r, "gain", "x") for r in gains.itertuples()], "basis": gains.basis,
         "scope": gains.scope}).set_index("feature")
 
 
-def interval_text(row, column: str = "per_gpu") -> str:
+def interval_text(row, column: str = "per_gpu", unit: str = "") -> str:
     """:func:`with_interval` of ``column`` of ``row`` (a named tuple or a Series, as of
-    :func:`comparison`, :func:`ratios` or :func:`ratio_curve`) with its ``_lo`` and ``_hi`` bounds.
+    :func:`comparison`, :func:`ratios` or :func:`ratio_curve`) with its ``_lo`` and ``_hi`` bounds,
+    ``unit`` after the value (``"x"`` for a ratio).
 
     >>> import pandas as pd
-    >>> interval_text(pd.Series({"per_gpu": 1.194, "per_gpu_lo": 0.93, "per_gpu_hi": 1.52}))
-    '1.2 (0.9-1.5)'
+    >>> interval_text(pd.Series({"per_gpu": 1.194, "per_gpu_lo": 0.93, "per_gpu_hi": 1.52}), unit="x")
+    '1.2x (0.9-1.5)'
     """
     try:
         value, lo, hi = (getattr(row, column + end) for end in ("", "_lo", "_hi"))
     except AttributeError:
         raise KeyError(f"the row has no {column!r} with {column}_lo and {column}_hi") from None
-    return with_interval(value, lo, hi)
+    return with_interval(value, lo, hi, unit)
 
 
 def model_name(model: str) -> str:
@@ -270,7 +271,7 @@ def ratio_table(rat: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
         raise ValueError("no ratios to show: the numerator system met the SLA for no model")
     view = pd.DataFrame({"model": rat.model.map(model_name), "ratio": rat.ratio,
                          "level": [f"at {_level_label(v)}" for v in rat.min_tok_s_per_user],
-                         "text": [interval_text(r) + (" *" if r.extrapolated else "") for r in rat.itertuples()]})
+                         "text": [interval_text(r, unit="x") + (" *" if r.extrapolated else "") for r in rat.itertuples()]})
     out = view.pivot(index=["model", "ratio"], columns="level", values="text").fillna("—")
     order = [f"at {_level_label(v)}" for v in dict.fromkeys(rat.min_tok_s_per_user)]
     pairs = [(m, q) for m in dict.fromkeys(view.model) for q in dict.fromkeys(view.ratio) if (m, q) in out.index]

@@ -114,8 +114,9 @@ def _calibrated_text(x: Finding) -> str:
     """The calibrated value with its 80 % interval where it has one, to the interval's precision."""
     if x.calibrated is None or x.calibrated_interval is None:
         return _fmt(x.calibrated, x.unit)
-    text = with_interval(x.calibrated, *x.calibrated_interval)
-    return f"{text.replace(' (', 'x (', 1)}" if x.unit == "x" else f"{text} {x.unit}"
+    if x.unit == "x":
+        return with_interval(x.calibrated, *x.calibrated_interval, unit="x")
+    return f"{with_interval(x.calibrated, *x.calibrated_interval)} {x.unit}"
 
 
 def ratio_interval(ratio: float, metric: str) -> tuple[float, float]:

@@ -151,14 +151,15 @@ def fmt_value(v: float | None) -> str:
     return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
 
 
-def with_interval(value: float, lo: float, hi: float) -> str:
+def with_interval(value: float, lo: float, hi: float, unit: str = "") -> str:
     """``value (lo-hi)``, each to the precision the interval supports: rounded to the power of ten
-    nearest a quarter of the interval's width (two or three significant figures, not five).
+    nearest a quarter of the interval's width (two or three significant figures, not five). A
+    ``unit`` follows the value (the book's one form for ratios: ``3.0x (2.6-3.5)``).
 
     >>> with_interval(7822.4, 5931.0, 9310.2)
     '7,800 (5,900-9,300)'
-    >>> with_interval(1.194, 0.93, 1.52)
-    '1.2 (0.9-1.5)'
+    >>> with_interval(1.194, 0.93, 1.52, "x")
+    '1.2x (0.9-1.5)'
     """
     for what, v in (("value", value), ("lo", lo), ("hi", hi)):
         if not math.isfinite(v):
@@ -171,7 +172,7 @@ def with_interval(value: float, lo: float, hi: float) -> str:
             return f"{x:,.0f}"
         return f"{x:,.{-int(math.floor(math.log10(step)))}f}"
 
-    return f"{r(value)} ({r(lo)}-{r(hi)})"
+    return f"{r(value)}{unit} ({r(lo)}-{r(hi)})"
 
 
 #: Unit suffixes of column names and how a reader reads them (longest first).

@@ -2,6 +2,7 @@
 propagated, numbers printed to their interval's precision."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -46,6 +47,8 @@ def test_the_reader_table_prints_to_the_intervals_precision(comp):
     assert list(t.index.names) == ["model", "system"] and "output tok/s per GPU" in t.columns
     assert all("(" in v and "-" in v for v in t["output tok/s per GPU"])
     assert buyer.with_interval(123456.0, 100000.0, 150000.0) == "120,000 (100,000-150,000)"
+    # the book's one form for a ratio: the unit after the value, the bounds bare (was "3.0 (2.6-3.5)x" in places)
+    assert buyer.with_interval(3.04, 2.6, 3.5, "x") == "3.0x (2.6-3.5)"
     with pytest.raises(ValueError, match="finite"):
         buyer.with_interval(float("nan"), 1.0, 2.0)
     r = next(comp.itertuples())
@@ -84,6 +87,8 @@ def test_two_levels_share_one_search_and_each_gets_its_rows(comp):
     assert len(buyer.table(both, 20.0)) == (both.min_tok_s_per_user == 20.0).sum()
     view = buyer.ratio_table(buyer.ratios(both))
     assert list(view.columns) == ["at 50 tok/s/user (interactive)", "at 20 tok/s/user (throughput)"]
+    cells = [v for v in view.to_numpy().ravel() if v != "—"]
+    assert cells and all(re.fullmatch(r"[\d.,]+x \([\d.,]+-[\d.,]+\)( \*)?", v) for v in cells), cells
 
 
 def test_dynamo_gains_are_the_searchs_and_the_simulations_ratios():
