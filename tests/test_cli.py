@@ -33,7 +33,8 @@ def test_spec(capsys):
 
 
 @pytest.mark.parametrize("argv", [["spec", "--gpu", "a100"], ["claims", "--section", "appendix"],
-                                  ["spec", "--gpu", "b200", "--preset", "marketing"], []])
+                                  ["spec", "--gpu", "b200", "--preset", "marketing"], [],
+                                  ["calibrate", "--ttft-from", "simulation", "--protocol", "genai-perf"]])
 def test_bad_arguments_exit_2_with_choices(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -95,6 +96,7 @@ def test_best_on_h200_with_either_step(capsys):
     (["roofline", "--gpu", "b200", "--context", "200000"], "exceeds Llama 3.1 70B's maximum context"),
     (["best", "--model", "qwen3-32b", "--ttft-ms", "nan"], "--ttft-ms must be a finite number"),
     (["best", "--model", "qwen3-32b", "--systems", "gb200", "gb200"], "each system once"),
+    (["calibrate", "--ttft-from", "simulation", "--workers", "0"], "--workers must be a finite number > 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_any_work(argv, says, capsys):
     assert main(argv) == 2
