@@ -34,12 +34,30 @@ MODELS = {
 SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "model", "checkpoint", "precision",
            "gemm_quant_mode", "precision_note", "isl", "osl", "concurrency", "tp", "ttft_ms", "tpot_ms",
-           "measured", "source")
+           "measured", "source", "harness")
+
+#: The families of data dumps the source merges, by what its ``silicon_data_source`` says: the
+#: dated exports carry InferenceMAX's model names and public container images; the gap-analysis
+#: files are a developer's local aiconfigurator runs; the database dump holds Dynamo CI workflow runs.
+HARNESSES = {"dated export": "dated export (2026-03-25, 2026-04-06)",
+             "gap analysis": "aiconfigurator gap analysis", "db dump": "database dump (2026-04-27)"}
 
 
 def _field(source: str, key: str) -> str:
     m = re.search(rf"(?:^|; ){key}=([^;]*)", source)
     return m.group(1).strip() if m else ""
+
+
+def harness(source: str) -> str:
+    """Which family of data dumps (:data:`HARNESSES`) a row's ``silicon_data_source`` comes from."""
+    if source.startswith("db-dump/"):
+        return HARNESSES["db dump"]
+    src_file = _field(source, "source_file")
+    if "aic-auto-gap-analysis" in src_file:
+        return HARNESSES["gap analysis"]
+    if re.fullmatch(r"2026-\d\d-\d\d\.csv", src_file):
+        return HARNESSES["dated export"]
+    raise ValueError(f"unknown data dump: {source[:80]!r}")
 
 
 def curate(path: Path) -> list[dict]:
@@ -66,7 +84,7 @@ def curate(path: Path) -> list[dict]:
                 "tp": int(float(r["tp_size"])), "ttft_ms": round(float(r["silicon_ttft_ms"]), 4),
                 "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": _field(r["silicon_data_source"], "measured")[:10],
-                "source": f"{SOURCE} (file {src_file})",
+                "source": f"{SOURCE} (file {src_file})", "harness": harness(r["silicon_data_source"]),
             })
     rows.sort(key=lambda r: (r["model"], r["system"], r["precision"], r["backend"], r["tp"], r["isl"], r["osl"],
                              r["concurrency"]))

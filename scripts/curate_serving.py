@@ -35,7 +35,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from curate_measurements import _field, run  # a sibling script: same source, same command line
+from curate_measurements import _field, harness, run  # a sibling script: same source, same command line
 
 from nvlmodel.models import get_model
 
@@ -49,7 +49,7 @@ SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
-           "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out")
+           "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness")
 
 
 def _int(v: str) -> int | None:
@@ -118,7 +118,7 @@ def curate(path: Path) -> list[dict]:
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": _field(src, "measured")[:10], "precision_note": precision_note,
-                "left_out": "; ".join(note),
+                "left_out": "; ".join(note), "harness": harness(src),
             })
     rows.sort(key=lambda r: (r["model"], r["system"], r["mode"], r["backend"], r["precision"], r["isl"], r["osl"],
                              str(r["tp"]), str(r["concurrency"]), r["source_id"]))
