@@ -468,3 +468,17 @@ def test_replay_on_dask_gives_the_same_numbers():
     assert len(one) == 6
     assert one.ttft_sim_ms.tolist() == two.ttft_sim_ms.tolist()
     assert one.tpot_sim_ms.tolist() == two.tpot_sim_ms.tolist()
+
+
+def test_the_replay_reproduces_the_rows_measured_with_its_own_client():
+    """The dense table's calibration rows from the dated exports (the client the default protocol
+    follows): the simulation's median TTFT error was 6.5 % when the protocol landed (the lockstep
+    replay of the same rows: 175 %). A change to the simulation that loses this is a regression."""
+    from nvlmodel.calibrate import fitted, load_measurements
+    from nvlmodel.serve.validate import replay
+
+    d = load_measurements()
+    d = d[(d.split == "calibration") & d.harness.str.startswith("dated export")]
+    rep = replay(d, sim_calibrations=fitted(), fits_only=True)
+    assert len(rep) > 100
+    assert float(np.median(np.abs(rep.ttft_sim_err_pct))) < 10.0
