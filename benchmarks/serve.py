@@ -10,7 +10,8 @@ capacity) on one core. ``--requests 100000`` gives a quick reading.
 closed-loop rows (every calibration row of the dense table at one compute fraction, lockstep
 protocol), the way the package does it (means straight from the simulation's lists, step-cost
 tables kept per worker shape) against the previous way (``simulate(...).requests`` as a table,
-step costs rebuilt per row). Same means (checked); prints seconds and the ratio.
+step costs rebuilt per row); then the dense table's replay in one process against two local Dask
+processes (``replay(workers=2)``). Same means (checked); prints seconds and the ratios.
 
     python benchmarks/serve.py [--requests 1000000]
     python benchmarks/serve.py --replay
@@ -56,6 +57,18 @@ def replay_benchmark() -> None:
     assert old == [(x["ttft_sim_ms"], x["tpot_sim_ms"]) for x in new], "the two ways must give the same means"
     print(f"replay of {len(rows)} calibration rows at one compute fraction: previous {t_old:.2f} s, "
           f"now {t_new:.2f} s; ratio {t_old / t_new:.2f}x")
+
+    from nvlmodel.serve.validate import replay  # the book's replay: one process against two Dask processes
+
+    t0 = time.perf_counter()
+    one = replay(fits_only=True)
+    t_one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    two = replay(fits_only=True, workers=2)
+    t_two = time.perf_counter() - t0
+    assert one.ttft_sim_ms.tolist() == two.ttft_sim_ms.tolist(), "Dask must give the same means"
+    print(f"replay of the dense table's {len(one)} rows (default protocol): one process {t_one:.2f} s, "
+          f"two Dask processes {t_two:.2f} s; ratio {t_one / t_two:.2f}x")
 
 
 def main() -> None:

@@ -261,7 +261,7 @@ def _calibrate_simulated(args: argparse.Namespace) -> int:
           "recorded (a row of more than 72 GPUs, one simulated rack, is not replayed)")
     for table in ("dense", "serving"):
         rows = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"), protocol=args.protocol,
-                      step=args.step, fits_only=not args.all_rows, workers=args.workers)
+                      step=args.step, fits_only=not args.all_rows, workers=args.workers, progress=True)
         by = tuple(b for b in args.by if b in rows.columns) or ("split",)
         print(f"\n{table} table ({len(rows)} rows replayed)")
         _print_frame(replay_summary(rows, by).round(1))

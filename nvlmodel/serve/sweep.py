@@ -186,13 +186,22 @@ def sweep(scenarios, *, scheduler: str | None = None, workers: int = 2, processe
     return frame
 
 
+def local_cluster(workers: int, processes: bool = True):
+    """The package's local Dask cluster: ``workers`` single-threaded worker processes (or, with
+    ``processes=False``, one worker thread in this process), no dashboard. A sweep and a replay of
+    measured rows (:func:`nvlmodel.serve.validate.replay`) both start theirs here."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers if processes else 1, threads_per_worker=1, processes=processes,
+                        dashboard_address=None)
+
+
 def _run_on_dask(rows, todo, out, scheduler, workers, processes, progress, timeout_s) -> None:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers if processes else 1, threads_per_worker=1, processes=processes,
-                               dashboard_address=None)
+        cluster = local_cluster(workers, processes)
         client = Client(cluster)
     else:
         try:

@@ -137,7 +137,8 @@ def replay_row(row, calibration: Calibration | None = None, *, protocol: "str | 
 def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Protocol" = PROTOCOL,
            sim_calibrations: "dict[str, Calibration] | None" = None,
            modes: tuple[str, ...] = ("agg",), step: str = "roofline",
-           fits_only: bool = False, workers: int = 1, every: int = 1) -> "pd.DataFrame":  # noqa: F821
+           fits_only: bool = False, workers: int = 1, every: int = 1,
+           progress: bool = False) -> "pd.DataFrame":  # noqa: F821
     """Every row of ``modes`` (``agg``, ``disagg``) the static model predicts
     (:func:`nvlmodel.calibrate.predictions`, with its own fit) whose deployment one simulated rack
     holds (at most 72 GPUs) and whose workers have room for any KV cache after weights and
@@ -150,20 +151,22 @@ def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Proto
     ``fits_only``: only the rows whose KV cache fits (those the error tables count). ``workers`` > 1
     replays the rows on a local Dask cluster of that many single-threaded processes (the same
     numbers: each row's run is deterministic). ``every`` > 1 replays every ``every``-th of those
-    rows only (the static fit still uses all of them)."""
+    rows only (the static fit still uses all of them). ``progress`` shows a bar of rows replayed."""
     import pandas as pd
 
     proto = _protocol(protocol)
     for m in modes:
         if m not in ("agg", "disagg"):
             raise ValueError(f"modes must be 'agg' and/or 'disagg', got {m!r}")
+    require_positive_int("workers", workers)
+    require_positive_int("every", every)
     static = _static(measurements, step)
     pred = predictions(measurements, static)
     mode = pred["mode"].fillna("agg") if "mode" in pred.columns else pd.Series("agg", index=pred.index)
     pred = pred[mode.isin(modes) & (pred.kv_fits if fits_only else True)]
-    pred = pred[[_simulable(r) for r in pred.itertuples()]].iloc[::require_positive_int("every", every)]
+    pred = pred[[_simulable(r) for r in pred.itertuples()]].iloc[::every]
     cal = sim_calibrations if sim_calibrations is not None else static
-    rows = _replay_rows(pred, cal, proto, require_positive_int("workers", workers))
+    rows = _replay_rows(pred, cal, proto, workers, progress)
     out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     for m in ("ttft", "tpot"):
         out[f"{m}_sim_err_pct"] = (out[f"{m}_sim_ms"] / out[f"{m}_ms"] - 1) * 100
@@ -195,13 +198,24 @@ def _replay_chunk(rows: list[dict], cals: list[Calibration], protocol: Protocol)
     return [replay_row(SimpleNamespace(**r), c, protocol=protocol) for r, c in zip(rows, cals)]
 
 
-def _replay_rows(pred: "pd.DataFrame", cal: dict, proto: Protocol, workers: int) -> list[dict]:  # noqa: F821
+def _replay_rows(pred: "pd.DataFrame", cal: dict, proto: Protocol, workers: int,  # noqa: F821
+                 progress: bool = False) -> list[dict]:
     """:func:`replay_row` of every row of ``pred``, in order; on ``workers`` Dask processes when
     more than one, in ``4 x workers`` chunks of about equal simulated requests (largest rows first,
-    each to the lightest chunk so far)."""
+    each to the lightest chunk so far). ``progress``: a bar of rows replayed (on stderr)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(pred), unit="row", disable=not progress)
     if workers == 1 or len(pred) < 2:
-        return [replay_row(r, cal[r.engine], protocol=proto) for r in pred.itertuples()]
-    from distributed import Client, LocalCluster
+        out = []
+        for r in pred.itertuples():
+            out.append(replay_row(r, cal[r.engine], protocol=proto))
+            bar.update(1)
+        bar.close()
+        return out
+    from distributed import Client, as_completed
+
+    from .sweep import local_cluster
 
     records = pred.to_dict("records")
     chunks: list[list[int]] = [[] for _ in range(min(4 * workers, len(records)))]
@@ -210,15 +224,16 @@ def _replay_rows(pred: "pd.DataFrame", cal: dict, proto: Protocol, workers: int)
         k = load.index(min(load))
         chunks[k].append(i)
         load[k] += int(records[i]["concurrency"])
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    out: list = [None] * len(records)
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         futures = [client.submit(_replay_chunk, [records[i] for i in c], [cal[records[i]["engine"]] for i in c],
                                  proto, pure=False) for c in chunks]
-        done = client.gather(futures)
-    out: list = [None] * len(records)
-    for c, results in zip(chunks, done):
-        for i, r in zip(c, results):
-            out[i] = r
+        chunk_of = {f.key: c for f, c in zip(futures, chunks)}
+        for f in as_completed(futures):
+            for i, r in zip(chunk_of[f.key], f.result()):
+                out[i] = r
+            bar.update(len(chunk_of[f.key]))
+    bar.close()
     return out
 
 
