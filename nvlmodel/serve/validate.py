@@ -202,8 +202,9 @@ def _replay_rows(pred: "pd.DataFrame", cal: dict, proto: Protocol, workers: int,
                  progress: bool = False) -> list[dict]:
     """:func:`replay_row` of every row of ``pred``, in order; on ``workers`` Dask processes when
     more than one, in ``4 x workers`` chunks of about equal simulated requests (largest rows first,
-    each to the lightest chunk so far). ``progress``: a bar of rows replayed (on stderr)."""
-    from tqdm.auto import tqdm
+    each to the lightest chunk so far). ``progress``: a bar of rows replayed (on stderr; the plain
+    bar, whose import warns nothing in a notebook that leaves it off)."""
+    from tqdm import tqdm
 
     bar = tqdm(total=len(pred), unit="row", disable=not progress)
     if workers == 1 or len(pred) < 2:
