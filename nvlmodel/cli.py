@@ -237,15 +237,20 @@ def _allreduce(args: argparse.Namespace) -> int:
 
 def _coverage(args: argparse.Namespace) -> int:
     from . import calibrate
-    from .calibrate.intervals import NOMINAL, coverage_table, transfer_residuals
+    from .calibrate.intervals import NOMINAL, coverage_table, other_step, transfer_residuals
     from .search import fitted_serving
 
-    print(f"coverage of {NOMINAL:.0%} prediction intervals (split conformal on H100/H200 residuals; a new GPU "
-          f"takes the wider of those and the leave-one-system-out errors), steps from the {args.step}")
+    alt = other_step(args.step)
+    print(f"coverage of {NOMINAL:.0%} prediction intervals around the {args.step} step's predictions: split conformal "
+          f"on H100/H200 residuals; a new GPU takes the wider of those and the leave-one-system-out errors, and the "
+          f"hull with the same interval of the {alt} step's prediction")
     for table in ("dense", "serving"):
         d = calibrate.load_measurements(table=table)
-        cal = calibrate.fitted(args.step) if table == "dense" else fitted_serving(args.step)
-        t = coverage_table(calibrate.predictions(d, cal), transfer=transfer_residuals(d, args.step))
+        pred = {}
+        for s_ in (args.step, alt):
+            cal = calibrate.fitted(s_) if table == "dense" else fitted_serving(s_)
+            pred[s_] = (calibrate.predictions(d, cal), transfer_residuals(d, s_))
+        t = coverage_table(pred[args.step][0], transfer=pred[args.step][1], alternative=pred[alt])
         print(f"\n{table} table")
         _print_frame(t.round({"coverage": 2}))
     return 0

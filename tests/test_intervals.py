@@ -93,3 +93,29 @@ def test_log_residuals_come_from_calibration_rows():
     held = _pred([5.0] * 30, [5.0] * 30, split="held-out", system="b200_sxm")
     r = iv.log_residuals(pd.concat([base, held]), "tpot")
     assert len(r) == 30 and r.max() == pytest.approx(math.log(1.1))
+
+
+def test_a_new_gpu_takes_the_hull_of_both_step_models_intervals():
+    """Two step models, each with its own residuals: a row of a GPU no fit has seen gets the hull of
+    the two intervals around the two predictions; a calibration GPU's row keeps the first model's."""
+    r = [1 + k / 100 for k in range(1, 20)]  # bounds log(1.02), log(1.18) (as above)
+    base = _pred(r, r)
+    rows = pd.concat([_pred([1.0], [1.0]), _pred([1.0], [1.0], split="held-out", system="b200_sxm")],
+                     ignore_index=True)
+    alt_rows = rows.assign(tpot_pred_ms=20.0, ttft_pred_ms=50.0)
+    pred = pd.concat([base, rows], ignore_index=True)
+    alt = pd.concat([base, alt_rows], ignore_index=True)
+    q = iv.residual_quantiles(pred)
+    out = iv.with_intervals(pred, q, alternative=(alt, q))
+    cal_row, new_row = out.iloc[-2], out.iloc[-1]
+    assert (cal_row.tpot_lo_ms, cal_row.tpot_hi_ms) == (pytest.approx(10.2), pytest.approx(11.8))
+    # TPOT: [10.2, 11.8] and [20.4, 23.6] -> [10.2, 23.6]; TTFT: [102, 118] and [51, 59] -> [51, 118]
+    assert (new_row.tpot_lo_ms, new_row.tpot_hi_ms) == (pytest.approx(10.2), pytest.approx(23.6))
+    assert (new_row.ttft_lo_ms, new_row.ttft_hi_ms) == (pytest.approx(51.0), pytest.approx(118.0))
+    # coverage: a new-GPU row measured at 21 ms TPOT lies inside the hull, outside the first model's
+    pred.loc[pred.index[-1], "tpot_ms"] = alt.loc[alt.index[-1], "tpot_ms"] = 21.0
+    both = iv.coverage_table(pred, alternative=(alt, None)).set_index(["split", "metric"]).coverage
+    alone = iv.coverage_table(pred).set_index(["split", "metric"]).coverage
+    assert (both[("held-out", "tpot")], alone[("held-out", "tpot")]) == (1.0, 0.0)
+    with pytest.raises(ValueError, match="alternative"):
+        iv.with_intervals(pred, q, alternative=(alt.iloc[:3], q))
