@@ -6,22 +6,25 @@ tokens/s per GPU at ``min_tok_s_per_user`` or more tokens/s per user within an S
 carries an 80 % interval from the calibration rows' errors (:mod:`nvlmodel.calibrate.intervals`):
 a throughput goes as 1 / TPOT, so its interval is the prediction times ``exp(-q)`` over the TPOT
 log-residual quantiles ``q``; a system outside the calibration set (B200, GB200) takes the wider of
-the in-sample and the leave-one-system-out errors, and a point beyond the measured serving rows is
-widened further. Ratios between systems are propagated from both sides' residuals
-(:func:`nvlmodel.calibrate.intervals.throughput_ratio_interval`). Measured on held-out rows, these
-intervals cover Blackwell's TPOT less often than they claim (chapter 7): read them as lower bounds
-on the uncertainty.
+the in-sample and the leave-one-system-out errors, and the hull of that interval with the same
+interval around the other step model's prediction of the same deployment (the two step models part
+on a GPU neither was fitted on, and no calibration row says which transfers); a point beyond the
+measured serving rows is widened further. Ratios between systems are propagated from both sides'
+residuals (:func:`nvlmodel.calibrate.intervals.throughput_ratio_interval`), as the hull over the two
+step models when a side is a new system. Chapter 7 measures how often such intervals hold on
+held-out rows.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from . import search
 from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
-from .calibrate.intervals import (NOMINAL, new_system_quantiles, ratio_samples, residual_quantiles,
+from .calibrate.intervals import (NOMINAL, new_system_quantiles, other_step, ratio_samples, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, widen)
 from .units import require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
 
@@ -30,6 +33,7 @@ MODELS: tuple[str, ...] = ("llama-3.1-70b", "llama-3.1-405b", "deepseek-v3", "qw
 SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 
 
+@functools.lru_cache(maxsize=2)
 def _errors(step: str = "roofline"):
     """TPOT residual quantiles (in-sample; for a new system) and samples (calibration; for a new
     system: calibration and transfer pooled) of the serving table's agg regime."""
@@ -62,20 +66,27 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
         require_positive("min_tok_s_per_user", level)
     sla = sla or search.SLA(2.0, 0.05)
     q, q_new, _, _ = _errors(step)
+    alt_q = _errors(other_step(step))[1]
     rows = []
     for model in models:
         front = search.best(model, isl, osl, sla, systems=SYSTEMS, calibrations=search.fitted_serving(step))
         if front.empty:
             continue
+        front = _with_other_step(front, model, isl, osl, step)
         for level, r in ((lv, r) for lv in levels for r in search.best_per_gpu(front, lv).itertuples()):
-            lo, hi, _ = (q if r.system_key in CALIBRATION_SYSTEMS else q_new)[("tpot", r.mode)]
-            lo, hi = widen(lo, hi, r.extrapolated)
-            f_lo, f_hi = math.exp(-hi), math.exp(-lo)  # throughput ~ 1 / TPOT
+            new = r.system_key not in CALIBRATION_SYSTEMS
+            lo, hi = widen(*(q_new if new else q)[("tpot", r.mode)][:2], r.extrapolated)
+            t_lo, t_hi = r.tpot_s * math.exp(lo), r.tpot_s * math.exp(hi)
+            if new:  # the hull with the other step model's interval of the same deployment
+                alo, ahi = widen(*alt_q[("tpot", r.mode)][:2], r.extrapolated)
+                t_lo, t_hi = min(t_lo, r.tpot_other_step_s * math.exp(alo)), max(t_hi, r.tpot_other_step_s * math.exp(ahi))
+            f_lo, f_hi = r.tpot_s / t_hi, r.tpot_s / t_lo  # throughput ~ 1 / TPOT
             rows.append({"model": model, "min_tok_s_per_user": level, "system": r.system,
                          "system_key": r.system_key, "mode": r.mode,
                          "gpus": r.gpus, "tok_s_per_user": r.tok_s_per_user,
                          "tok_s_per_gpu": r.tok_s_per_gpu, "tok_s_per_gpu_lo": r.tok_s_per_gpu * f_lo,
                          "tok_s_per_gpu_hi": r.tok_s_per_gpu * f_hi,
+                         "tok_s_per_gpu_other_step": r.tok_s_per_gpu_other_step,
                          "tok_per_joule": r.tok_per_joule, "tok_per_joule_lo": r.tok_per_joule * f_lo,
                          "tok_per_joule_hi": r.tok_per_joule * f_hi,
                          "gpu_h_per_mtok": r.gpu_h_per_mtok, "gpu_h_per_mtok_lo": r.gpu_h_per_mtok / f_hi,
@@ -86,13 +97,32 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     return out
 
 
-def _ratio(table: "pd.DataFrame", numerator: str, den: str, samples) -> dict:  # noqa: F821
+def _with_other_step(front: "pd.DataFrame", model: str, isl: int, osl: int, step: str) -> "pd.DataFrame":  # noqa: F821
+    """``front`` with ``tpot_other_step_s`` and ``tok_s_per_gpu_other_step``: each deployment's TPOT
+    and tokens/s per GPU by the step model that did not search it (:func:`nvlmodel.search.retime`)."""
+    out = front.copy()
+    out["tpot_other_step_s"] = search.retime(front, model, isl, osl,
+                                             calibrations=search.fitted_serving(other_step(step)))
+    out["tok_s_per_gpu_other_step"] = out.tok_s_per_gpu * out.tpot_s / out.tpot_other_step_s
+    return out
+
+
+def _ratio(table: "pd.DataFrame", numerator: str, den: str, samples, other_samples=None) -> dict:  # noqa: F821
     """``numerator``'s tokens/s per GPU over ``den``'s in ``table`` (indexed by system key), its 80 %
     interval from each side's TPOT residuals (``samples``: the calibration systems', the new
-    systems'), and whether either side is extrapolated."""
+    systems'), and whether either side is extrapolated. When a side is a new system and
+    ``other_samples`` (the other step model's) is given, the interval is the hull of this one and
+    the other step model's interval around its own ratio (``tok_s_per_gpu_other_step``)."""
+    def interval(ratio, smp):
+        return throughput_ratio_interval(ratio, *(smp[0] if key in CALIBRATION_SYSTEMS else smp[1]
+                                                  for key in (numerator, den)))
+
     ratio = float(table.tok_s_per_gpu[numerator] / table.tok_s_per_gpu[den])
-    lo, hi = throughput_ratio_interval(ratio, *(samples[0] if key in CALIBRATION_SYSTEMS else samples[1]
-                                                for key in (numerator, den)))
+    lo, hi = interval(ratio, samples)
+    if other_samples is not None and not {numerator, den} <= set(CALIBRATION_SYSTEMS):
+        alo, ahi = interval(float(table.tok_s_per_gpu_other_step[numerator] / table.tok_s_per_gpu_other_step[den]),
+                            other_samples)
+        lo, hi = min(lo, alo), max(hi, ahi)
     return {"per_gpu": ratio, "per_gpu_lo": lo, "per_gpu_hi": hi,
             "extrapolated": bool(table.extrapolated[numerator] or table.extrapolated[den])}
 
@@ -106,7 +136,7 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
     ``ratio`` times the denominator's."""
     import pandas as pd
 
-    samples = _errors(step)[2:]
+    samples, other = _errors(step)[2:], _errors(other_step(step))[2:]
     rows = []
     for (model, level), g in comp.groupby(["model", "min_tok_s_per_user"], sort=False):
         g = g.set_index("system_key")
@@ -116,7 +146,7 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
             if den not in g.index:
                 continue
             rows.append({"model": model, "min_tok_s_per_user": level,
-                         "ratio": f"{g.system[numerator]} / {g.system[den]}", **_ratio(g, numerator, den, samples)})
+                         "ratio": f"{g.system[numerator]} / {g.system[den]}", **_ratio(g, numerator, den, samples, other)})
     return pd.DataFrame(rows)
 
 
@@ -134,7 +164,9 @@ def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
     users = np.arange(10.0, 151.0, 10.0) if users is None else np.asarray(users, float)
     front = search.best(model, isl, osl, sla, systems=(numerator,) + tuple(denominators),
                         calibrations=search.fitted_serving(step))
-    samples = _errors(step)[2:]
+    samples, other = _errors(step)[2:], _errors(other_step(step))[2:]
+    if len(front):
+        front = _with_other_step(front, model, isl, osl, step)
     labels = dict(zip(front.system_key, front.system))
     rows = []
     for u in users:
@@ -145,7 +177,7 @@ def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
             if den not in best.index:
                 continue
             rows.append({"ratio": f"{labels[numerator]} / {labels[den]}", "tok_s_per_user": float(u),
-                         **_ratio(best, numerator, den, samples)})
+                         **_ratio(best, numerator, den, samples, other)})
     out = pd.DataFrame(rows)
     out.attrs["model"] = model
     return out

@@ -130,6 +130,23 @@ def _ds_buys():
     return search.what_buys("deepseek-v3", 1024, 1024, search.SLA(2.0, 0.05), 50.0)["everything"]
 
 
+@lru_cache(maxsize=2)
+def _coverage_table(table: str):
+    from . import calibrate as cal
+    from .calibrate.intervals import coverage_table, transfer_residuals
+    from .search import fitted_serving
+
+    d = cal.load_measurements(table=table)
+    fit = cal.fitted if table == "dense" else fitted_serving
+    both = [(cal.predictions(d, fit(step)), transfer_residuals(d, step)) for step in ("roofline", "kernels")]
+    return coverage_table(both[0][0], transfer=both[0][1], alternative=both[1]).set_index(
+        ["split", "system", "metric"]).coverage
+
+
+def _coverage(table: str, system: str, metric: str) -> float:
+    return float(_coverage_table(table)[("held-out", system, metric)])
+
+
 def _ledger(status: str) -> float:
     from .claims import status_counts
 
@@ -144,6 +161,8 @@ _WHY_CAL = ("TP all-reduce from each engine's measured kernels and the HGX B200 
             "attention at its own dtype, visible HBM, per-engine KV memory rules; since 1a31b89 an FP8 KV cache for "
             "TensorRT-LLM's FP8/NVFP4 checkpoints and the engine's 3 GB workspace in every memory check")
 
+_WHY_INTERVALS = ("a GPU no fit has seen takes the hull of the roofline's and the measured-kernel step's intervals, "
+                  "each around its own prediction")
 _WHY_SERVING = ("repeated measurements of one configuration counted once; attention-TP + EP workers sum their "
                 "experts with an all-reduce, not a full-batch all-to-all; memory checks keep the engine's 3 GB "
                 "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8")
@@ -193,6 +212,11 @@ CHANGES: tuple[Change, ...] = (
            lambda: _headline(1), _WHY_CAL),
     Change("headline.prefill", "07-validation", "calibrated B200 FP4 / H100 FP8 per GPU, 4K prefill", "x", 1.0,
            lambda: _headline(2), _WHY_CAL + "; H100 now holds the 4K prefill on one GPU"),
+    *(Change(f"coverage.{table}.{sys_}.{m}", "07-validation",
+             f"held-out {name} {m.upper()} rows inside their 80 % interval ({table} table)", "%", 0.01,
+             (lambda table=table, sys_=sys_, m=m: _coverage(table, sys_, m)), _WHY_INTERVALS)
+      for table, sys_, name in (("dense", "b200_sxm", "B200"), ("serving", "b200_sxm", "B200"),
+                                ("serving", "gb200", "GB200")) for m in ("tpot", "ttft")),
     Change("serving.modelled_rows", "08-moe-disagg", "serving rows modelled", "count", 1.0,
            lambda: float(len(_serving_pred())), _WHY_SERVING),
     *(Change(f"serving.heldout.{sys_}.{m}_mdape", "08-moe-disagg", f"held-out {name} {m.upper()} MdAPE", "%", 1.0,
@@ -236,7 +260,9 @@ NOTES: dict[str, tuple[str, str]] = {
     "07-validation": ("chapter-validation",
         "The calibration was redone with each engine's measured all-reduce kernels (HGX B200 8-GPU curves "
         "instead of an extrapolation), attention at its own dtype, visible HBM and per-engine KV memory "
-        "rules. Nothing was fitted on B200 rows."),
+        "rules. Nothing was fitted on B200 rows. Since 89dbce6 an interval for a GPU no fit has seen spans "
+        "both step models (the roofline and measured kernels), checked first on the two Hopper GPUs alone; "
+        "the coverage rows below are in percent of held-out rows."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "
         "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
@@ -262,8 +288,8 @@ def previous() -> dict[str, tuple[float, str]]:
 
 
 def what_changed(chapter: str) -> "pd.DataFrame":  # noqa: F821
-    """The quantities of ``chapter`` that the correctness pass moved: previous edition, now (both in
-    the display unit), the change in percent, and why."""
+    """The quantities of ``chapter`` that a pass moved: the edition (commit) compared with, its value
+    and now (both in the display unit), the change in percent, and why."""
     import pandas as pd
 
     require_choice("chapter", chapter, CHAPTERS)
@@ -274,7 +300,7 @@ def what_changed(chapter: str) -> "pd.DataFrame":  # noqa: F821
             continue
         before, commit = prev[c.key]
         now = float(c.now())
-        rows.append({"quantity": c.quantity, "unit": c.unit, f"before ({commit})": before / c.scale,
+        rows.append({"quantity": c.quantity, "unit": c.unit, "edition": commit, "before": before / c.scale,
                      "now": now / c.scale, "change %": (now / before - 1) * 100 if before else float("nan"),
                      "why": c.why})
     return pd.DataFrame(rows)

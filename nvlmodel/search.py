@@ -313,6 +313,28 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     return out
 
 
+def retime(points: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F821
+           calibrations: dict[str, Calibration] | None = None, engine: str = ENGINE) -> np.ndarray:
+    """The TPOT (s) of each of ``points`` (rows of :func:`search` or :func:`best`) predicted again
+    with ``calibrations`` (default :func:`fitted_serving`), the deployment unchanged: the decode
+    step of its decode worker at its batch, plus in an aggregated worker the prefills that share
+    its steps, as :func:`search` computes them. With the calibration the points were searched with,
+    their own ``tpot_s``; with the other step model's, that model's answer for the same deployment."""
+    model = get_model(model).key
+    require_positive_int("isl", isl)
+    require_positive_int("osl", osl)
+    cal = _engine_calibration(engine, calibrations)
+    backend = engine.split("@")[0]
+    out = np.empty(len(points))
+    for i, r in enumerate(points.itertuples()):
+        tp, adp, ep = r.decode_shape
+        b = np.array([float(r.batch)])
+        decode, fill, _ = step_times(Config(r.system_key, model, r.precision, tp, 1, isl, osl, backend=backend,
+                                            attention_dp=adp, ep=ep), cal, b)
+        out[i] = float(decode[0] + ((b[0] - 1) / osl * fill if r.mode == "agg" else 0.0))
+    return out
+
+
 def best_per_gpu(frontier: "pd.DataFrame", min_tok_s_per_user: float) -> "pd.DataFrame":  # noqa: F821
     """Per system, the frontier point with the most tokens/s per GPU at at least
     ``min_tok_s_per_user`` tokens/s per user (the per-GPU question at a matched interactivity)."""

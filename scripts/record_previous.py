@@ -8,9 +8,11 @@ keeping the other sets' rows. The current values of the same keys are computed l
 * ``correctness`` (default commit 1ba107a, the edition before the correctness pass): chapters 1-7
   and the errata;
 * ``serving`` (default commit 1a31b89, the edition before the step from measured kernels, the
-  deduplicated serving rows, the TEP all-reduce and the engine workspace): chapter 8.
+  deduplicated serving rows, the TEP all-reduce and the engine workspace): chapter 8;
+* ``intervals`` (default commit 89dbce6, the edition before a new GPU's intervals spanned both step
+  models): the held-out coverage of chapter 7's intervals.
 
-    python scripts/record_previous.py [--set correctness|serving] [--commit C]
+    python scripts/record_previous.py [--set correctness|serving|intervals] [--commit C]
 """
 
 from __future__ import annotations
@@ -86,7 +88,20 @@ out["serving.ds.gb200_over_h100"] = float(buys["GB200 NVL72"] / buys["H100 HGX"]
 out["serving.ds.gb200_over_b200"] = float(buys["GB200 NVL72"] / buys["B200 HGX"])
 print(json.dumps(out))
 '''
-SETS = {"correctness": (EXTRACT, "1ba107a"), "serving": (EXTRACT_SERVING, "1a31b89")}
+EXTRACT_INTERVALS = r'''
+import json
+from nvlmodel import calibrate as cal, search
+from nvlmodel.calibrate.intervals import coverage_table, transfer_residuals
+out = {}
+for table, fitted in (("dense", cal.fitted), ("serving", search.fitted_serving)):
+    d = cal.load_measurements(table=table)
+    t = coverage_table(cal.predictions(d, fitted()), transfer=transfer_residuals(d))
+    for r in t[t.split == "held-out"].itertuples():
+        out[f"coverage.{table}.{r.system}.{r.metric}"] = r.coverage
+print(json.dumps(out))
+'''
+SETS = {"correctness": (EXTRACT, "1ba107a"), "serving": (EXTRACT_SERVING, "1a31b89"),
+        "intervals": (EXTRACT_INTERVALS, "89dbce6")}
 
 
 def main() -> None:

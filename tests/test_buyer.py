@@ -18,17 +18,44 @@ def comp():
     return buyer.comparison(models=("qwen3-32b",))
 
 
+def _bounds(q, r):
+    lo, hi, _ = q[("tpot", r.mode)]
+    mid, half = (lo + hi) / 2, (hi - lo) / 2 * (EXTRAPOLATION_WIDENING if r.extrapolated else 1.0)
+    return mid - half, mid + half
+
+
 def test_each_throughput_interval_comes_from_the_tpot_errors(comp):
     d = load_measurements(table="serving")
     q = residual_quantiles(predictions(d, search.fitted_serving()))
     q_new = new_system_quantiles(q, residual_quantiles(transfer_residuals(d)))
+    qk = residual_quantiles(predictions(d, search.fitted_serving("kernels")))
+    qk_new = new_system_quantiles(qk, residual_quantiles(transfer_residuals(d, "kernels")))
     for r in comp.itertuples():
-        lo, hi, _ = (q if r.system_key in ("h100_sxm", "h200_sxm") else q_new)[("tpot", r.mode)]
-        mid, half = (lo + hi) / 2, (hi - lo) / 2 * (EXTRAPOLATION_WIDENING if r.extrapolated else 1.0)
-        assert r.tok_s_per_gpu_lo == pytest.approx(r.tok_s_per_gpu * math.exp(-(mid + half)))
-        assert r.tok_s_per_gpu_hi == pytest.approx(r.tok_s_per_gpu * math.exp(-(mid - half)))
+        new = r.system_key not in ("h100_sxm", "h200_sxm")
+        lo, hi = _bounds(q_new if new else q, r)
+        # throughput ~ 1 / TPOT: the TPOT interval [p e^lo, p e^hi] maps to [x e^-hi, x e^-lo]
+        t_lo, t_hi = math.exp(lo), math.exp(hi)  # in units of the predicted TPOT
+        if new:  # a new GPU: hull with the kernel step's interval around its own TPOT of the same deployment
+            k = r.tok_s_per_gpu / r.tok_s_per_gpu_other_step  # kernel TPOT / roofline TPOT
+            klo, khi = _bounds(qk_new, r)
+            t_lo, t_hi = min(t_lo, k * math.exp(klo)), max(t_hi, k * math.exp(khi))
+        assert r.tok_s_per_gpu_lo == pytest.approx(r.tok_s_per_gpu / t_hi)
+        assert r.tok_s_per_gpu_hi == pytest.approx(r.tok_s_per_gpu / t_lo)
         assert r.gpu_h_per_mtok_lo * r.tok_s_per_gpu_hi == pytest.approx(r.gpu_h_per_mtok * r.tok_s_per_gpu)
     assert set(comp.system_key) <= set(buyer.SYSTEMS) and (comp.tok_s_per_user >= 50).all()
+    # the kernel step's throughput of each chosen deployment is its own retimed TPOT's
+    g = comp[comp.system_key == "gb200"].iloc[0]
+    front = search.best("qwen3-32b", 1024, 1024, search.SLA(2.0, 0.05), systems=("gb200",))
+    pt = front[(front.tok_s_per_gpu == g.tok_s_per_gpu)].iloc[:1]
+    t_k = search.retime(pt, "qwen3-32b", 1024, 1024, calibrations=search.fitted_serving("kernels"))[0]
+    assert g.tok_s_per_gpu_other_step == pytest.approx(g.tok_s_per_gpu * float(pt.tpot_s.iloc[0]) / t_k)
+
+
+def test_retime_with_the_searchs_own_calibration_is_the_identity():
+    front = search.best("qwen3-32b", 1024, 1024, search.SLA(2.0, 0.05), systems=("b200_sxm", "gb200"))
+    assert len(front) and (search.retime(front, "qwen3-32b", 1024, 1024) == front.tpot_s.to_numpy()).all()
+    with pytest.raises(ValueError, match="isl"):
+        search.retime(front, "qwen3-32b", 0, 1024)
 
 
 def test_ratios_are_propagated_from_both_sides(comp):
@@ -37,8 +64,11 @@ def test_ratios_are_propagated_from_both_sides(comp):
     row = rat[rat.ratio == "GB200 NVL72 / B200 HGX"].iloc[0]
     assert row.per_gpu == pytest.approx(g.tok_s_per_gpu["gb200"] / g.tok_s_per_gpu["b200_sxm"])
     _, _, sample, sample_new = buyer._errors()
-    assert (row.per_gpu_lo, row.per_gpu_hi) == pytest.approx(
-        throughput_ratio_interval(row.per_gpu, sample_new, sample_new))
+    _, _, _, k_new = buyer._errors("kernels")
+    lo, hi = throughput_ratio_interval(row.per_gpu, sample_new, sample_new)
+    k_ratio = g.tok_s_per_gpu_other_step["gb200"] / g.tok_s_per_gpu_other_step["b200_sxm"]
+    klo, khi = throughput_ratio_interval(k_ratio, k_new, k_new)
+    assert (row.per_gpu_lo, row.per_gpu_hi) == pytest.approx((min(lo, klo), max(hi, khi)))
     assert row.per_gpu_lo < row.per_gpu < row.per_gpu_hi
 
 
