@@ -240,17 +240,18 @@ def _coverage(args: argparse.Namespace) -> int:
     from .calibrate.intervals import NOMINAL, coverage_table, other_step, transfer_residuals
     from .search import fitted_serving
 
-    alt = other_step(args.step)
-    print(f"coverage of {NOMINAL:.0%} prediction intervals around the {args.step} step's predictions: split conformal "
+    step = args.step or "roofline"
+    alt = other_step(step)
+    print(f"coverage of {NOMINAL:.0%} prediction intervals around the {step} step's predictions: split conformal "
           f"on H100/H200 residuals; a new GPU takes the wider of those and the leave-one-system-out errors, and the "
           f"hull with the same interval of the {alt} step's prediction")
     for table in ("dense", "serving"):
         d = calibrate.load_measurements(table=table)
         pred = {}
-        for s_ in (args.step, alt):
+        for s_ in (step, alt):
             cal = calibrate.fitted(s_) if table == "dense" else fitted_serving(s_)
             pred[s_] = (calibrate.predictions(d, cal), transfer_residuals(d, s_))
-        t = coverage_table(pred[args.step][0], transfer=pred[args.step][1], alternative=pred[alt])
+        t = coverage_table(pred[step][0], transfer=pred[step][1], alternative=pred[alt])
         print(f"\n{table} table")
         _print_frame(t.round({"coverage": 2}))
     return 0
@@ -258,17 +259,21 @@ def _coverage(args: argparse.Namespace) -> int:
 
 def _calibrate_simulated(args: argparse.Namespace) -> int:
     from . import calibrate
-    from .serve.validate import PROTOCOLS, replay, replay_summary
+    from .serve.validate import PROTOCOLS, SIM_STEPS, replay, replay_summary
 
+    steps = {table: args.step or SIM_STEPS[table] for table in SIM_STEPS}
     print(f"TTFT and TPOT from the request-level simulation replaying each measured row (closed-loop clients "
-          f"following {args.protocol}'s protocol: {PROTOCOLS[args.protocol].source}; the static fit's parameters, "
-          f"steps from the {args.step}), beside the static model's; aggregated and disaggregated deployments as "
-          "recorded (a row of more than 72 GPUs, one simulated rack, is not replayed)")
+          f"following {args.protocol}'s protocol: {PROTOCOLS[args.protocol].source}; the static fit's parameters), "
+          f"beside the static model's (steps from the {args.step or 'roofline'}); the simulation's steps from "
+          f"{'the ' + args.step if args.step else 'each table its step of record, nvlmodel.serve.validate.SIM_STEPS'}; "
+          "aggregated and disaggregated deployments as recorded (a row of more than 72 GPUs, one simulated rack, "
+          "is not replayed)")
     for table in ("dense", "serving"):
         rows = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"), protocol=args.protocol,
-                      step=args.step, fits_only=not args.all_rows, workers=args.workers, progress=True)
+                      step=steps[table], static_step=args.step or "roofline", fits_only=not args.all_rows,
+                      workers=args.workers, progress=True)
         by = tuple(b for b in args.by if b in rows.columns) or ("split",)
-        print(f"\n{table} table ({len(rows)} rows replayed)")
+        print(f"\n{table} table ({len(rows)} rows replayed, simulated steps from the {steps[table]})")
         _print_frame(replay_summary(rows, by).round(1))
     return 0
 
@@ -281,7 +286,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.ttft_from == "simulation":
         return _calibrate_simulated(args)
 
-    step = args.step
+    step = args.step or "roofline"
     print(f"fitted parameters per engine (H100 and H200 rows only), steps from the {step}, measured data: "
           "aiconfigurator")
     dense = calibrate.load_measurements()
@@ -458,9 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --ttft-from simulation: local Dask processes replaying the rows (default 2; 1: none)")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and system")
-    k.add_argument("--step", choices=STEP_MODELS, default="roofline",
-                   help="step times from the roofline at fitted fractions of peak (default) or from the engines' "
-                   "measured kernels with fitted per-step and per-call costs")
+    k.add_argument("--step", choices=STEP_MODELS, default=None,
+                   help="step times from the roofline at fitted fractions of peak or from the engines' measured "
+                   "kernels with fitted per-step and per-call costs (default: the roofline; with --ttft-from "
+                   "simulation, each table's step of record, nvlmodel.serve.validate.SIM_STEPS)")
     k.set_defaults(func=_calibrate)
 
     from .search import SEARCH_SYSTEMS

@@ -345,6 +345,8 @@ def test_cli_latencies_from_the_simulation(capsys, monkeypatch):
     assert main(["calibrate", "--ttft-from", "simulation", "--by", "split", "system"]) == 0
     out = capsys.readouterr().out
     assert "ttft_sim_MdAPE_pct" in out and "ttft_static_MdAPE_pct" in out and "serving table" in out
+    # each table with its step of record unless one is asked for
+    assert "simulated steps from the roofline)" in out and "simulated steps from the kernels)" in out
 
 
 def test_accuracy_targets_are_stated_once_and_looked_up_by_key():

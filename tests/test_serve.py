@@ -482,3 +482,33 @@ def test_the_replay_reproduces_the_rows_measured_with_its_own_client():
     rep = replay(d, sim_calibrations=fitted(), fits_only=True)
     assert len(rep) > 100
     assert float(np.median(np.abs(rep.ttft_sim_err_pct))) < 10.0
+
+
+def test_each_tables_simulation_step_is_the_one_its_calibration_rows_pick():
+    """SIM_STEPS is a rule's outcome, not a choice: on each table's H100/H200 rows (every 16th here,
+    to keep the suite fast; all rows in the constant's note), the step picked is the one whose
+    replay has the lower median TTFT error. A change that flips the rule fails here, and the
+    constant (and chapter 9's sentence) must follow it."""
+    from nvlmodel.serve.validate import SIM_STEPS, sim_step_evidence
+
+    ev = sim_step_evidence(every=16)
+    picked = {table: step for (table, step), p in ev.picked.items() if p}
+    assert picked == SIM_STEPS
+    assert (ev.rows > 20).all()
+
+
+def test_static_columns_can_come_from_another_step_than_the_simulation():
+    """replay(step=kernels, static_step=roofline): the static columns are the roofline fit's
+    predictions of the same rows, the simulated ones as with step=kernels alone."""
+    from nvlmodel.calibrate import fitted, load_measurements, predictions
+    from nvlmodel.serve.validate import replay
+
+    d = load_measurements()
+    mixed = replay(d, step="kernels", static_step="roofline", protocol="lockstep", every=80)
+    kern = replay(d, step="kernels", protocol="lockstep", every=80)
+    roof = predictions(d, fitted("roofline")).set_index("source_id").loc[mixed.source_id]
+    assert len(mixed) >= 5 and mixed.ttft_sim_ms.tolist() == kern.ttft_sim_ms.tolist()
+    assert mixed.ttft_pred_ms.tolist() == pytest.approx(roof.ttft_pred_ms.tolist())
+    assert mixed.tpot_pred_ms.tolist() != pytest.approx(kern.tpot_pred_ms.tolist())
+    with pytest.raises(ValueError, match="static_step"):
+        replay(d, static_step="measured")

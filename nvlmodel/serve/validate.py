@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..calibrate import Calibration, fit_engines, fitted, kv_capacity_of, predictions
+from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions
 from ..calibrate.data import _config
 from ..units import require_choice, require_positive_int
 from .engine import Deployment, _closed_loop_means, calibrations, simulate
@@ -110,6 +110,41 @@ def _protocol(protocol: "str | Protocol") -> Protocol:
     return protocol if isinstance(protocol, Protocol) else PROTOCOLS[require_choice("protocol", protocol, PROTOCOLS)]
 
 
+#: The step model each table's simulated TTFT (the book's predictor of record for TTFT) is taken
+#: with, by one rule applied to calibration rows only: the step whose replay errs less on the
+#: table's H100/H200 rows (median absolute TTFT error; :func:`sim_step_evidence` recomputes it).
+#: At 89dbce6, all calibration rows: dense 18.9 % (roofline) against 23.3 % (kernels); serving
+#: 34.9 % (roofline) against 29.2 % (kernels). The static model and the deployment search keep the
+#: roofline (chapter 8 says why).
+SIM_STEPS: dict[str, str] = {"dense": "roofline", "serving": "kernels"}
+
+
+def sim_step_evidence(*, every: int = 1, workers: int = 1, protocol: "str | Protocol" = PROTOCOL) -> "pd.DataFrame":  # noqa: F821
+    """The rule behind :data:`SIM_STEPS`: each table's calibration rows (every ``every``-th of
+    those whose KV fits; held-out rows are not loaded) replayed with each step model, with the
+    simulation's median absolute and signed TTFT errors and its TPOT error, and which step the
+    rule picks (the lower TTFT error). Index (table, step)."""
+    import pandas as pd
+
+    from ..calibrate import TABLES, load_measurements
+
+    rows = []
+    for table in TABLES:
+        d = load_measurements(table=table)
+        d = d[d.split == "calibration"]
+        for step in STEP_MODELS:
+            rep = replay(d, modes=("agg", "disagg"), protocol=protocol, step=step, fits_only=True, workers=workers,
+                         every=every)
+            rows.append({"table": table, "step": step, "rows": len(rep),
+                         "ttft_sim_MdAPE_pct": float(rep.ttft_sim_err_pct.abs().median()),
+                         "ttft_sim_bias_pct": float(rep.ttft_sim_err_pct.median()),
+                         "tpot_sim_MdAPE_pct": float(rep.tpot_sim_err_pct.abs().median())})
+    out = pd.DataFrame(rows).set_index(["table", "step"])
+    best = out.groupby(level="table").ttft_sim_MdAPE_pct.transform("min")
+    out["picked"] = out.ttft_sim_MdAPE_pct == best
+    return out
+
+
 def replay_row(row, calibration: Calibration | None = None, *, protocol: "str | Protocol" = PROTOCOL) -> dict:
     """Simulate one measured row: its deployment (aggregated: its workers of the row's TP;
     disaggregated: its decode and prefill pools as recorded) with the engine limits it was
@@ -136,7 +171,7 @@ def replay_row(row, calibration: Calibration | None = None, *, protocol: "str | 
 
 def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Protocol" = PROTOCOL,
            sim_calibrations: "dict[str, Calibration] | None" = None,
-           modes: tuple[str, ...] = ("agg",), step: str = "roofline",
+           modes: tuple[str, ...] = ("agg",), step: str = "roofline", static_step: str | None = None,
            fits_only: bool = False, workers: int = 1, every: int = 1,
            progress: bool = False) -> "pd.DataFrame":  # noqa: F821
     """Every row of ``modes`` (``agg``, ``disagg``) the static model predicts
@@ -147,7 +182,9 @@ def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Proto
     Aggregated rows of several workers are replayed whole. The simulation uses
     ``sim_calibrations`` per engine (default: the static fit's parameters; its ``q`` is not used,
     queueing happens in the simulation). Clients follow ``protocol`` (:data:`PROTOCOLS`); steps
-    come from ``step`` (:data:`nvlmodel.calibrate.STEP_MODELS`: the calibration fitted with it).
+    come from ``step`` (:data:`nvlmodel.calibrate.STEP_MODELS`: the calibration fitted with it), the
+    static model's columns from ``static_step`` (default: ``step``; the book's static predictor is
+    the roofline's, its simulation per table :data:`SIM_STEPS`).
     ``fits_only``: only the rows whose KV cache fits (those the error tables count). ``workers`` > 1
     replays the rows on a local Dask cluster of that many single-threaded processes (the same
     numbers: each row's run is deterministic). ``every`` > 1 replays every ``every``-th of those
@@ -160,12 +197,16 @@ def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Proto
             raise ValueError(f"modes must be 'agg' and/or 'disagg', got {m!r}")
     require_positive_int("workers", workers)
     require_positive_int("every", every)
-    static = _static(measurements, step)
+    static_step = step if static_step is None else require_choice("static_step", static_step, STEP_MODELS)
+    static = _static(measurements, static_step)
     pred = predictions(measurements, static)
     mode = pred["mode"].fillna("agg") if "mode" in pred.columns else pd.Series("agg", index=pred.index)
     pred = pred[mode.isin(modes) & (pred.kv_fits if fits_only else True)]
     pred = pred[[_simulable(r) for r in pred.itertuples()]].iloc[::every]
-    cal = sim_calibrations if sim_calibrations is not None else static
+    if sim_calibrations is not None:
+        cal = sim_calibrations
+    else:
+        cal = static if static_step == step else _static(measurements, step)
     rows = _replay_rows(pred, cal, proto, workers, progress)
     out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     for m in ("ttft", "tpot"):
