@@ -119,3 +119,14 @@ def test_a_new_gpu_takes_the_hull_of_both_step_models_intervals():
     assert (both[("held-out", "tpot")], alone[("held-out", "tpot")]) == (1.0, 0.0)
     with pytest.raises(ValueError, match="alternative"):
         iv.with_intervals(pred, q, alternative=(alt.iloc[:3], q))
+
+
+def test_the_hull_rule_is_checked_on_calibration_rows_only():
+    """nested_coverage fits on one Hopper GPU and scores the other: only calibration systems appear,
+    and the hull (containing each model's interval) holds at least as many rows as one alone."""
+    t = iv.nested_coverage(cal.load_measurements())
+    assert set(t.scored) <= set(cal.CALIBRATION_SYSTEMS) and set(t.fitted_on) <= set(cal.CALIBRATION_SYSTEMS)
+    assert len(t) == 4 and (t.hull >= t.alone).all() and (t.rows > 0).all()
+    assert iv.other_step("kernels") == "roofline"
+    with pytest.raises(ValueError, match="step"):
+        iv.other_step("measured")

@@ -70,6 +70,20 @@ def _rank_quantile(r: np.ndarray, q: float) -> float:
     return float(r[k - 1])
 
 
+def _leave_one_system_out(measurements: "pd.DataFrame"):  # noqa: F821
+    """For each calibration system with an engine also measured elsewhere: (the system, the other
+    calibration systems' rows, this system's rows of those engines), calibration rows only."""
+    from .data import calibration_rows
+    from .model import CALIBRATION_SYSTEMS
+
+    rows = calibration_rows(measurements)
+    for system in CALIBRATION_SYSTEMS:
+        others = rows[rows.system != system]
+        target = rows[(rows.system == system) & rows.engine.isin(set(others.engine))]
+        if not target.empty:
+            yield system, others, target
+
+
 def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
     """Predictions of each calibration system's rows by a fit on the other calibration systems'
     rows alone (:func:`nvlmodel.calibrate.fit_engines`; only engines measured on both), in the
@@ -77,17 +91,10 @@ def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
     without touching a held-out row."""
     import pandas as pd
 
-    from .data import calibration_rows
     from .fit import fit_engines, predictions
-    from .model import CALIBRATION_SYSTEMS
 
-    rows = calibration_rows(measurements)
     out = []
-    for system in CALIBRATION_SYSTEMS:
-        others = rows[rows.system != system]
-        target = rows[(rows.system == system) & rows.engine.isin(set(others.engine))]
-        if target.empty:
-            continue
+    for _, others, target in _leave_one_system_out(measurements):
         cal = fit_engines(others, step)
         out.append(predictions(target, {e: c for e, c in cal.items() if e in set(target.engine)}))
     if not out:
@@ -111,18 +118,11 @@ def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noq
     ``scored``, ``fitted_on``, ``metric``, ``rows``, ``alone``, ``hull``."""
     import pandas as pd
 
-    from .data import calibration_rows
     from .fit import fit_engines, predictions
-    from .model import CALIBRATION_SYSTEMS
 
     alt_step = other_step(step)
-    rows = calibration_rows(measurements)
     out = []
-    for system in CALIBRATION_SYSTEMS:
-        fitted_on = rows[rows.system != system]
-        scored = rows[(rows.system == system) & rows.engine.isin(set(fitted_on.engine))]
-        if scored.empty:
-            continue
+    for system, fitted_on, scored in _leave_one_system_out(measurements):
         b = {}
         for s_ in (step, alt_step):
             cal = fit_engines(fitted_on, s_)
