@@ -128,5 +128,8 @@ def test_the_hull_rule_is_checked_on_calibration_rows_only():
     assert set(t.scored) <= set(cal.CALIBRATION_SYSTEMS) and set(t.fitted_on) <= set(cal.CALIBRATION_SYSTEMS)
     assert len(t) == 4 and (t.hull >= t.alone).all() and (t.rows > 0).all()
     assert iv.other_step("kernels") == "roofline"
+    one_gpu = cal.load_measurements()
+    empty = iv.nested_coverage(one_gpu[one_gpu.system != "h200_sxm"])  # no second Hopper GPU: nothing to score
+    assert empty.empty and list(empty.columns) == list(t.columns)
     with pytest.raises(ValueError, match="step"):
         iv.other_step("measured")

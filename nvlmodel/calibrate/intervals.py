@@ -135,7 +135,7 @@ def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noq
             out.append({"scored": system, "fitted_on": ", ".join(sorted(set(fitted_on.system))), "metric": m,
                         "rows": len(y), "alone": float(((y >= lo) & (y <= hi)).mean()),
                         "hull": float(((y >= np.minimum(lo, alo)) & (y <= np.maximum(hi, ahi))).mean())})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=["scored", "fitted_on", "metric", "rows", "alone", "hull"])
 
 
 def residual_quantiles(pred: "pd.DataFrame", nominal: float = NOMINAL) -> dict:  # noqa: F821
