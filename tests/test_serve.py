@@ -512,3 +512,24 @@ def test_static_columns_can_come_from_another_step_than_the_simulation():
     assert mixed.tpot_pred_ms.tolist() != pytest.approx(kern.tpot_pred_ms.tolist())
     with pytest.raises(ValueError, match="static_step"):
         replay(d, static_step="measured")
+
+
+def test_the_rack_claim_bisects_the_capacity_between_grid_rates():
+    """rack_claim refines the highest rate within the SLA: the refined rate meets it, every rate tried
+    above it does not, and the next rate tried above lies within the resolution (or is the grid's)."""
+    from nvlmodel.serve.validate import rack_capacity, rack_claim
+
+    t = rack_claim(rates=(10.0, 40.0, 80.0), seconds=15.0, resolution=4.0)
+    ok = t["within SLA"] >= 0.9
+    best = t.attrs["rate_within_sla"]
+    assert ok[best] and not ok[t.index > best].any()
+    assert len(t) > 3 and t.index[t.index > best].min() - best <= 4.0  # bisected, not the grid's 30 req/s gap
+    assert t.attrs["tok_s_within_sla"] == t.loc[best, "output tok/s (rack)"]
+    grid = rack_claim(rates=(10.0, 40.0, 80.0), seconds=15.0, resolution=0)
+    assert list(grid.index) == [10.0, 40.0, 80.0]
+    cap = rack_capacity(seeds=(0, 1), rates=(10.0, 40.0, 80.0), seconds=15.0, resolution=4.0)
+    assert cap["tok_s_lo"] <= cap["tok_s"] <= cap["tok_s_hi"] and cap["seeds"] == 2
+    with pytest.raises(ValueError, match="resolution"):
+        rack_claim(resolution=-1.0)
+    with pytest.raises(ValueError, match="seeds"):
+        rack_capacity(seeds=())
