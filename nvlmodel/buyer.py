@@ -196,7 +196,8 @@ def dynamo_gains(model: str = "deepseek-v3", system: str = "gb200", *, isl: int 
     """What each Dynamo feature multiplies tokens per GPU by, one at a time, with an 80 % interval:
     disaggregation and wide expert parallelism as predicted by the deployment search for ``model``
     on ``system`` at ``min_tok_s_per_user`` within ``sla`` (:func:`nvlmodel.search.what_buys`; the
-    interval propagated from both sides' TPOT errors as if independent, so conservative), and
+    interval propagated from both sides' TPOT errors as if independent, so conservative, and for a
+    system no fit has seen the hull with the other step model's gain and interval), and
     KV-aware routing and the peer-HBM tier as simulated on chapter 9's chat rack
     (:func:`nvlmodel.serve.validate.chat_gains` with ``chat_model``; the interval is the spread over
     seeds). Columns: ``feature``, ``scope``, ``gain``, ``gain_lo``, ``gain_hi``, ``basis``."""
@@ -210,6 +211,11 @@ def dynamo_gains(model: str = "deepseek-v3", system: str = "gb200", *, isl: int 
     best = search.what_buys(model, isl, osl, sla, min_tok_s_per_user, systems=(system,),
                             calibrations=search.fitted_serving(step)).iloc[0]
     sample = _errors(step)[2 if system in CALIBRATION_SYSTEMS else 3]
+    other = None  # a GPU no fit has seen: the hull with the other step model's gain and interval
+    if system not in CALIBRATION_SYSTEMS:
+        alt = other_step(step)
+        other = (search.what_buys(model, isl, osl, sla, min_tok_s_per_user, systems=(system,),
+                                  calibrations=search.fitted_serving(alt)).iloc[0], _errors(alt)[3])
     scope = f"{model_name(model)} on {best.name}, {isl:,} in / {osl:,} out, >= {min_tok_s_per_user:g} tok/s/user"
     rows = []
     for feature, (with_, without) in SEARCH_GAINS.items():
@@ -217,6 +223,9 @@ def dynamo_gains(model: str = "deepseek-v3", system: str = "gb200", *, isl: int 
             continue  # no deployment of one kind meets the SLA
         gain = float(best[with_] / best[without])
         lo, hi = throughput_ratio_interval(gain, sample, sample)
+        if other is not None and np.isfinite(other[0][with_]) and np.isfinite(other[0][without]):
+            alo, ahi = throughput_ratio_interval(float(other[0][with_] / other[0][without]), other[1], other[1])
+            lo, hi = min(lo, alo), max(hi, ahi)
         rows.append({"feature": feature, "scope": scope, "gain": gain, "gain_lo": lo, "gain_hi": hi,
                      "basis": "predicted (deployment search)"})
     chat = chat_gains(model=chat_model, ttft_limit_s=sla.ttft_s, tpot_limit_s=sla.tpot_s)

@@ -128,11 +128,16 @@ def test_dynamo_gains_are_the_searchs_and_the_simulations_ratios():
     g = buyer.dynamo_gains("qwen3-32b", "gb200", sla=sla).set_index("feature")
     wb = search.what_buys("qwen3-32b", 1024, 1024, sla, 50.0, systems=("gb200",)).iloc[0]
     _, _, _, sample_new = buyer._errors()
+    wk = search.what_buys("qwen3-32b", 1024, 1024, sla, 50.0, systems=("gb200",),
+                          calibrations=search.fitted_serving("kernels")).iloc[0]
+    k_new = buyer._errors("kernels")[3]
     for feature, (with_, without) in buyer.SEARCH_GAINS.items():
         if feature in g.index:
             r = g.loc[feature]
             assert r.gain == pytest.approx(wb[with_] / wb[without])
-            assert (r.gain_lo, r.gain_hi) == pytest.approx(throughput_ratio_interval(r.gain, sample_new, sample_new))
+            lo, hi = throughput_ratio_interval(r.gain, sample_new, sample_new)
+            klo, khi = throughput_ratio_interval(wk[with_] / wk[without], k_new, k_new)  # GB200: hull over both steps
+            assert (r.gain_lo, r.gain_hi) == pytest.approx((min(lo, klo), max(hi, khi)))
     needed = tuple(dict.fromkeys(v for pair in CHAT_GAINS.values() for v in pair))  # runs cached by dynamo_gains
     runs = [chat_rack(needed, model="llama-3.1-70b", seed=s)["goodput tok/s/GPU"] for s in (0, 1, 2)]
     for feature, (with_, without) in CHAT_GAINS.items():
