@@ -10,7 +10,8 @@ keeping the other sets' rows. The current values of the same keys are computed l
 * ``serving`` (default commit 1a31b89, the edition before the step from measured kernels, the
   deduplicated serving rows, the TEP all-reduce and the engine workspace): chapter 8;
 * ``intervals`` (default commit 89dbce6, the edition before a new GPU's intervals spanned both step
-  models): the held-out coverage of chapter 7's intervals.
+  models and the rack claim was bisected between grid loads): the held-out coverage of chapter 7's
+  intervals and chapter 9's rack throughput.
 
     python scripts/record_previous.py [--set correctness|serving|intervals] [--commit C]
 """
@@ -98,6 +99,8 @@ for table, fitted in (("dense", cal.fitted), ("serving", search.fitted_serving))
     t = coverage_table(cal.predictions(d, fitted()), transfer=transfer_residuals(d))
     for r in t[t.split == "held-out"].itertuples():
         out[f"coverage.{table}.{r.system}.{r.metric}"] = r.coverage
+from nvlmodel.serve.validate import rack_claim
+out["rack.sim.tok_s"] = rack_claim().attrs["tok_s_within_sla"]
 print(json.dumps(out))
 '''
 SETS = {"correctness": (EXTRACT, "1ba107a"), "serving": (EXTRACT_SERVING, "1a31b89"),

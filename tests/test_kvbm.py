@@ -334,3 +334,19 @@ def test_streamed_requests_give_the_same_rack_result_and_conversations_can_end()
     assert grows > 10 * longest
     with pytest.raises(ValueError, match="max_turns"):
         kvbm.Workload(max_turns=0)
+
+
+def test_every_changed_chapter_has_its_section_and_links_to_it():
+    """A chapter with entries in the changelog has a note, a section on the changes page, and a link
+    to that section at its head (a new entry for a chapter cannot stay unseen)."""
+    from pathlib import Path
+
+    from nvlmodel import changelog
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks"
+    page = (nb / "91-changes.md").read_text()
+    for chapter in changelog.CHAPTERS:
+        assert chapter in changelog.NOTES, chapter
+        assert f"(changes-{chapter})=" in page, chapter
+        head = (nb / f"{chapter}.md").read_text()[:2000]
+        assert f"changes-{chapter}" in head, chapter
