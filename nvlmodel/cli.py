@@ -318,7 +318,8 @@ def _best(args: argparse.Namespace) -> int:
 
     sla = search.SLA(args.ttft_ms / 1e3, args.tpot_ms / 1e3)
     front = search.best(args.model, args.isl, args.osl, sla, systems=tuple(args.systems), max_gpus=args.max_gpus,
-                        price_per_gpu_hour=args.price_per_gpu_hour, calibrations=search.fitted_serving(args.step))
+                        price_per_gpu_hour=args.price_per_gpu_hour,
+                        calibrations=search.fitted_serving(args.step or "roofline"))
     print(f"{front.attrs['candidates']:,} candidate deployments of {args.model}, ISL {args.isl}, OSL {args.osl}; "
           f"SLA TTFT <= {args.ttft_ms:g} ms, TPOT <= {args.tpot_ms:g} ms")
     if front.empty:
@@ -328,8 +329,13 @@ def _best(args: argparse.Namespace) -> int:
             "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule",
             "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else []) + ["step_source", "extrapolated"]
     if args.simulate:
+        from .serve.validate import SIM_STEPS
+
+        sim_step = args.step or SIM_STEPS["serving"]  # the serving table's simulation step of record
         front = search.simulate_frontier(front, args.model, args.isl, args.osl,
-                                         calibrations=search.fitted_serving(args.step))
+                                         calibrations=search.fitted_serving(sim_step))
+        print(f"simulated with steps from the {sim_step}"
+              + ("" if args.step else " (the serving table's step of record for the simulation: chapter 9)"))
         cols += ["sim_ttft_s", "sim_tpot_s", "sim_status"]
     _print_frame(front[cols])
     print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
@@ -483,8 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--systems", nargs="+", default=list(SEARCH_SYSTEMS), choices=list(SEARCH_SYSTEMS),
                    help="systems to search (default: all)")
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
-    b.add_argument("--step", choices=STEP_MODELS, default="roofline",
-                   help="step times from the calibrated roofline (default) or from the engines' measured kernels")
+    b.add_argument("--step", choices=STEP_MODELS, default=None,
+                   help="step times from the calibrated roofline or from the engines' measured kernels (default: "
+                   "the roofline for the search; with --simulate, the simulation's step of record, the kernels)")
     b.add_argument("--simulate", action="store_true",
                    help="re-check every frontier point with the request-level simulation (closed-loop clients at "
                    "its concurrency, as chapter 9's replay loads measured rows: lengths in [0.8, 1] x nominal, 10 requests "
