@@ -245,7 +245,7 @@ def _coverage(args: argparse.Namespace) -> int:
     print(f"coverage of {NOMINAL:.0%} prediction intervals around the {step} step's predictions: split conformal "
           f"on H100/H200 residuals; a new GPU takes the wider of those and the leave-one-system-out errors, and the "
           f"hull with the same interval of the {alt} step's prediction")
-    for table in ("dense", "serving"):
+    for table in args.tables:
         d = calibrate.load_measurements(table=table)
         pred = {}
         for s_ in (step, alt):
@@ -268,7 +268,7 @@ def _calibrate_simulated(args: argparse.Namespace) -> int:
           f"{'the ' + args.step if args.step else 'each table its step of record, nvlmodel.serve.validate.SIM_STEPS'}; "
           "aggregated and disaggregated deployments as recorded (a row of more than 72 GPUs, one simulated rack, "
           "is not replayed)")
-    for table in ("dense", "serving"):
+    for table in args.tables:
         rows = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"), protocol=args.protocol,
                       step=steps[table], static_step=args.step or "roofline", fits_only=not args.all_rows,
                       workers=args.workers, progress=True)
@@ -287,6 +287,16 @@ def _calibrate(args: argparse.Namespace) -> int:
         return _calibrate_simulated(args)
 
     step = args.step or "roofline"
+    if "dense" in args.tables:
+        _calibrate_dense(args, step)
+    if "serving" in args.tables:
+        _calibrate_serving(args, step)
+    return 0
+
+
+def _calibrate_dense(args: argparse.Namespace, step: str) -> None:
+    from . import calibrate
+
     print(f"fitted parameters per engine (H100 and H200 rows only), steps from the {step}, measured data: "
           "aiconfigurator")
     dense = calibrate.load_measurements()
@@ -299,6 +309,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     _print_frame(calibrate.error_summary(rows, by=tuple(args.by)))
     print(f"\nB200 FP4 over H100 FP8 per GPU, {calibrate.HEADLINE_ENGINE} efficiencies")
     _print_frame(calibrate.headline())
+
+
+def _calibrate_serving(args: argparse.Namespace, step: str) -> None:
+    from . import calibrate
+
     serving = calibrate.load_measurements(table="serving")
     cal = calibrate.fit_engines(serving, step)
     print("\nchapter 8: MoE and dense Qwen models, aggregated and disaggregated (serving table); fitted on "
@@ -310,7 +325,6 @@ def _calibrate(args: argparse.Namespace) -> int:
     _print_frame(calibrate.error_summary(pred if args.all_rows else pred[pred.kv_fits], by=tuple(args.by)))
     print("\nrows left out, and why")
     _print_frame(calibrate.left_out_table(serving))
-    return 0
 
 
 def _best(args: argparse.Namespace) -> int:
@@ -469,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --ttft-from simulation: local Dask processes replaying the rows (default 2; 1: none)")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and system")
+    k.add_argument("--tables", nargs="+", choices=["dense", "serving"], default=["dense", "serving"],
+                   help="which measured tables (default both): dense, chapter 7's Llama rows; serving, chapter 8's "
+                   "MoE, Qwen and disaggregated rows")
     k.add_argument("--step", choices=STEP_MODELS, default=None,
                    help="step times from the roofline at fitted fractions of peak or from the engines' measured "
                    "kernels with fitted per-step and per-call costs (default: the roofline; with --ttft-from "

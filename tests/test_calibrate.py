@@ -357,3 +357,15 @@ def test_accuracy_targets_are_stated_once_and_looked_up_by_key():
     with pytest.raises(ValueError, match="no accuracy target"):
         calibrate.accuracy_target("dense", "gb200", "tpot")
     assert len(calibrate.accuracy_targets()) == len(calibrate.ACCURACY_TARGETS)
+
+
+def test_cli_calibrate_one_table(capsys):
+    """--tables picks the measured tables a calibrate run prints (both by default)."""
+    from nvlmodel.cli import main
+
+    assert main(["calibrate", "--tables", "dense", "--coverage"]) == 0
+    out = capsys.readouterr().out
+    assert "dense table" in out and "serving table" not in out
+    assert main(["calibrate", "--tables", "serving"]) == 0
+    out = capsys.readouterr().out
+    assert "serving table" in out and "B200 FP4 over H100 FP8" not in out
