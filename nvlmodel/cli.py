@@ -398,6 +398,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .calibrate.data import TABLES
     from .calibrate.model import STEP_MODELS
     from .serve.validate import PROTOCOL, PROTOCOLS
 
@@ -483,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --ttft-from simulation: local Dask processes replaying the rows (default 2; 1: none)")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and system")
-    k.add_argument("--tables", nargs="+", choices=["dense", "serving"], default=["dense", "serving"],
+    k.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES),
                    help="which measured tables (default both): dense, chapter 7's Llama rows; serving, chapter 8's "
                    "MoE, Qwen and disaggregated rows")
     k.add_argument("--step", choices=STEP_MODELS, default=None,
