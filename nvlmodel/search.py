@@ -35,7 +35,7 @@ import numpy as np
 
 from . import energy
 from .calibrate import Calibration, Config, beyond_envelope, fit_engines, load_measurements
-from .calibrate.model import kv_capacity_of, kv_transfer_time, step_times
+from .calibrate.model import engine_backend, kv_capacity_of, kv_transfer_time, step_times
 from .hardware import TP_DEGREES, get_gpu
 from .models import get_model
 from .units import require_choice, require_positive, require_positive_int
@@ -171,7 +171,7 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
     if not isinstance(sla, SLA):
         raise TypeError("sla must be an nvlmodel.search.SLA(ttft_s, tpot_s)")
     cal = _engine_calibration(engine, calibrations)
-    backend = engine.split("@")[0]
+    backend = engine_backend(engine)
     for system in systems:
         require_choice("system", system, SEARCH_SYSTEMS)
     if len(set(systems)) != len(systems):
@@ -324,7 +324,7 @@ def retime(points: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F
     require_positive_int("isl", isl)
     require_positive_int("osl", osl)
     cal = _engine_calibration(engine, calibrations)
-    backend = engine.split("@")[0]
+    backend = engine_backend(engine)
     out = np.empty(len(points))
     for i, r in enumerate(points.itertuples()):
         tp, adp, ep = r.decode_shape

@@ -369,3 +369,12 @@ def test_cli_calibrate_one_table(capsys):
     assert main(["calibrate", "--tables", "serving"]) == 0
     out = capsys.readouterr().out
     assert "serving table" in out and "B200 FP4 over H100 FP8" not in out
+
+
+def test_an_engine_id_is_parsed_in_one_place():
+    from nvlmodel.calibrate.model import engine_backend
+
+    assert engine_backend("trtllm@serving") == "trtllm" and engine_backend("vllm@2026-04-06") == "vllm"
+    for bad in ("trtllm", "trtllm@", "tensorrt@serving"):
+        with pytest.raises(ValueError, match="engine"):
+            engine_backend(bad)

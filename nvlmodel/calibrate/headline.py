@@ -7,7 +7,7 @@ from ..premises import LABELS, PREMISES, SEED, headline_ratio
 from ..units import require_choice
 from .data import _measurements
 from .fit import fitted
-from .model import Calibration, Config, components, kv_fits
+from .model import Calibration, Config, components, engine_backend, kv_fits
 
 
 #: The engine whose Hopper calibration restates the document's headline: the one campaign measured
@@ -45,7 +45,7 @@ def headline(model: str = "llama-3.1-70b", engine: str = HEADLINE_ENGINE,
     for what, line, printed, load in HEADLINE_POINTS:
         row = {"point": what, "seed_line": line, "printed_ratio": printed}
         for system, precision, label in (("h100_sxm", "fp8", "h100_fp8"), ("b200_sxm", "fp4", "b200_fp4")):
-            backend = engine.split("@")[0]
+            backend = engine_backend(engine)
             tp = smallest_tp(system, model, precision, backend, **load)
             c = components(Config(system, model, precision, tp, backend=backend, **load), cal[engine])
             rate = load["isl"] / c["prefill_s"] if what.startswith("prefill") else load["concurrency"] / c["decode_step_s"]

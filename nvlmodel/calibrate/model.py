@@ -74,6 +74,16 @@ METRICS: tuple[str, ...] = ("tpot", "ttft")
 STEP_MODELS: tuple[str, ...] = ("roofline", "kernels")
 
 
+def engine_backend(engine: str) -> str:
+    """The serving backend of an engine id ``backend@campaign`` (``trtllm@serving`` -> ``trtllm``):
+    the one place an engine id is parsed. Raises for an id without a campaign or with a backend
+    of no :data:`ENGINE_MEMORY` entry."""
+    backend, sep, campaign = str(engine).partition("@")
+    if not sep or not campaign:
+        raise ValueError(f"engine must be backend@campaign (e.g. trtllm@serving), got {engine!r}")
+    return require_choice("engine backend", backend, tuple(ENGINE_MEMORY))
+
+
 def engine_memory_table() -> "pd.DataFrame":  # noqa: F821
     """The per-engine KV memory defaults (:data:`ENGINE_MEMORY`), one row per engine."""
     import pandas as pd

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..calibrate import Calibration, Config, fitted
-from ..calibrate.model import (ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, kv_capacity_of, kv_copies_time,
-                               kv_transfer_terms)
+from ..calibrate.model import (ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, engine_backend, kv_capacity_of,
+                               kv_copies_time, kv_transfer_terms)
 from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
 from ..kvbm.routing import POLICIES
@@ -107,7 +107,7 @@ class Deployment:
     def __post_init__(self):
         engine = self.engine or default_engine(self.model)
         object.__setattr__(self, "engine", engine)
-        backend = engine.split("@")[0]
+        backend = engine_backend(engine)
         require_choice("routing policy", self.policy, POLICIES)
         tiers = tuple(self.tiers)
         for t in tiers:
