@@ -343,14 +343,12 @@ def _best(args: argparse.Namespace) -> int:
             "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule",
             "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else []) + ["step_source", "extrapolated"]
     if args.simulate:
-        from .serve.validate import SIM_STEPS
-
-        sim_step = args.step or SIM_STEPS["serving"]  # the serving table's simulation step of record
+        step = args.step or "roofline"  # the search's own step: the re-check isolates its queueing
         front = search.simulate_frontier(front, args.model, args.isl, args.osl,
-                                         calibrations=search.fitted_serving(sim_step))
-        print(f"simulated with steps from the {sim_step}"
-              + ("" if args.step else " (the serving table's step of record for the simulation: chapter 9)"))
-        cols += ["sim_ttft_s", "sim_tpot_s", "sim_status"]
+                                         calibrations=search.fitted_serving(step), progress=True)
+        print(f"simulated with the search's steps (the {step}), at the load it assumed (sim_clients: "
+              "search.frontier_clients)")
+        cols += ["sim_clients", "sim_ttft_s", "sim_tpot_s", "sim_status"]
     _print_frame(front[cols])
     print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
           "gpu_h_per_mtok: GPU-hours per million output tokens"
@@ -508,8 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="systems to search (default: all)")
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
     b.add_argument("--step", choices=STEP_MODELS, default=None,
-                   help="step times from the calibrated roofline or from the engines' measured kernels (default: "
-                   "the roofline for the search; with --simulate, the simulation's step of record, the kernels)")
+                   help="step times from the calibrated roofline (default) or from the engines' measured kernels, "
+                   "for the search and its --simulate re-check alike")
     b.add_argument("--simulate", action="store_true",
                    help="re-check every frontier point with the request-level simulation (closed-loop clients at "
                    "its concurrency, as chapter 9's replay loads measured rows: lengths in [0.8, 1] x nominal, 10 requests "

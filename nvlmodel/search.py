@@ -272,15 +272,16 @@ def best(model: str, isl: int, osl: int, sla: SLA, **kw) -> "pd.DataFrame":  # n
 
 def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F821
                       calibrations: dict[str, Calibration] | None = None, engine: str = ENGINE,
-                      protocol="inferencemax", seed: int = 0) -> "pd.DataFrame":  # noqa: F821
+                      protocol="inferencemax", seed: int = 0, progress: bool = False) -> "pd.DataFrame":  # noqa: F821
     """Re-check frontier points (:func:`best`) with the request-level simulation: each point's
-    deployment (the decode and prefill pools as chosen) serves closed-loop clients at its
-    concurrency (batch x attention-DP ranks x decode workers) as a benchmark client would load it
+    deployment (the decode and prefill pools as chosen) serves closed-loop clients at the load the
+    search assumed (:func:`frontier_clients`) as a benchmark client would send them
     (``protocol``: a name of :data:`nvlmodel.serve.validate.PROTOCOLS` or a
     :class:`~nvlmodel.serve.validate.Protocol`; by default the one chapter 9 validates the replay
     with: lengths drawn in [0.8, 1] x ``isl`` and ``osl``, so that clients do not run in lockstep).
-    Adds ``sim_ttft_s`` and ``sim_tpot_s`` (means over the counted requests) and ``sim_status``
-    (``ok`` or why the point could not be simulated)."""
+    Adds ``sim_ttft_s`` and ``sim_tpot_s`` (means over the counted requests), ``sim_clients`` (the
+    concurrency simulated: :func:`frontier_clients`) and ``sim_status`` (``ok`` or why the point
+    could not be simulated). ``progress``: a bar per large run (100,000 requests or more)."""
     from .serve import Deployment, simulate
     from .serve.validate import _protocol
 
@@ -296,10 +297,11 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
         if r.mode == "disagg":
             kw.update(mode="disagg", workers=int(r.decode_workers), prefill_tp=ps[0], prefill_attention_dp=ps[1],
                       prefill_ep=ps[2], prefill_workers=int(r.prefill_workers))
-        clients = int(round(r.batch)) * ds[1] * (int(r.decode_workers) if r.mode == "disagg" else 1)
+        clients = frontier_clients(r, osl)
         try:
             d = Deployment(r.system_key, model, r.precision, **kw)
-            res = simulate(d, proto.requests(isl, osl, clients, seed=seed), concurrency=clients)
+            res = simulate(d, proto.requests(isl, osl, clients, seed=seed), concurrency=clients,
+                           progress=None if progress else False)
             counted = res.requests.iloc[clients * proto.warmup:]
             preempted = int(res.requests.preemptions.sum())
             ttft.append(float(counted.ttft_s.mean()))
@@ -310,7 +312,22 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
             tpot.append(float("nan"))
             status.append(str(e).splitlines()[0])
     out["sim_ttft_s"], out["sim_tpot_s"], out["sim_status"] = ttft, tpot, status
+    out["sim_clients"] = [frontier_clients(r, osl) for r in frontier.itertuples()]
     return out
+
+
+def frontier_clients(point, osl: int) -> int:
+    """The closed-loop clients that load a frontier point (a row of :func:`best`) as the search
+    assumed it loaded. Aggregated: the worker's batch on every attention rank. Disaggregated: the
+    search serves ``tok_s_per_gpu x gpus / osl`` requests/s, its pools derated below saturation
+    (:data:`PREFILL_DERATE`, :data:`DECODE_DERATE`), so by Little's law ``rate x (TTFT + osl x
+    TPOT)`` requests are in flight; filling every decode seat instead would push the prefill pool
+    past the rate it was sized for, a different question."""
+    adp = point.decode_shape[1]
+    if point.mode != "disagg":
+        return int(round(point.batch)) * adp
+    rate = point.tok_s_per_gpu * point.gpus / osl
+    return max(1, int(round(rate * (point.ttft_s + osl * point.tpot_s))))
 
 
 def retime(points: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F821

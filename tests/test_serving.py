@@ -302,3 +302,16 @@ def test_frontier_points_can_be_rechecked_by_simulation():
     assert (out.sim_status == "ok").all()
     assert out.sim_tpot_s.iloc[0] == pytest.approx(out.tpot_s.iloc[0], rel=0.05)
     assert out.sim_ttft_s.iloc[0] == pytest.approx(out.ttft_s.iloc[0], rel=0.10)
+
+
+def test_a_frontier_point_is_rechecked_at_the_load_the_search_assumed():
+    """Little's law for a disaggregated point: 2,000 tok/s per GPU on 10 GPUs at OSL 1,000 is 20
+    requests/s; each is in flight 0.5 s + 1,000 x 20 ms = 20.5 s, so 410 clients (not the 8 x 64
+    decode seats); an aggregated point: its batch on every attention rank."""
+    from types import SimpleNamespace
+
+    dis = SimpleNamespace(mode="disagg", decode_shape=(1, 8, 8), batch=64.0, tok_s_per_gpu=2000.0, gpus=10,
+                          ttft_s=0.5, tpot_s=0.02)
+    assert search.frontier_clients(dis, 1000) == 410
+    agg = SimpleNamespace(mode="agg", decode_shape=(2, 4, 1), batch=16.0)
+    assert search.frontier_clients(agg, 1000) == 64
