@@ -220,3 +220,20 @@ def test_a_frame_without_a_needed_column_is_refused_by_name(plot, have):
 
     with pytest.raises(KeyError, match=rf"column '\w+' missing; the frame has {have}\"$"):
         plot(pd.DataFrame({have: [1]}))
+
+
+def test_validation_figures_name_systems_and_engines_in_words():
+    """Figure titles and legends write B200 SXM and TensorRT-LLM, never the ids b200_sxm or trtllm."""
+    import pandas as pd
+
+    pred = pd.DataFrame({"system": ["h100_sxm", "b200_sxm"] * 3, "split": ["calibration", "held-out"] * 3,
+                         "precision": ["fp8"] * 6, "backend": ["trtllm"] * 6, "kv_fits": True,
+                         "concurrency": [1, 1, 8, 8, 64, 64], "tpot_ms": [10.0, 8, 12, 9, 20, 15],
+                         "tpot_pred_ms": [11.0, 7, 12, 8, 19, 14], "ttft_ms": [100.0, 90, 150, 120, 400, 300],
+                         "ttft_pred_ms": [90.0, 80, 160, 100, 350, 250], "tpot_err_pct": 0.0, "ttft_err_pct": 0.0})
+    figs = [plotting.plot_predicted_vs_measured(pred, "tpot"), plotting.plot_error_by(pred, "concurrency")]
+    texts = [t.get_text() for f in figs for ax in f.axes
+             for t in [ax.title, *(ax.get_legend().get_texts() if ax.get_legend() else [])]]
+    assert any("B200 SXM" in t for t in texts) and any("TensorRT-LLM" in t for t in texts), texts
+    assert not any("_sxm" in t or "trtllm" in t for t in texts), texts
+    plt.close("all")

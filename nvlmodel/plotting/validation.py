@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..units import require_choice
+from ..units import _BACKENDS, require_choice, words
 from .style import PRESET_COLORS, _axes, _require_columns, _styled
 
 
@@ -39,7 +39,7 @@ def plot_predicted_vs_measured(pred, metric: str, axes=None) -> plt.Figure:
                            facecolors=_SYSTEM_COLORS[system] if fits else "none", edgecolors=_SYSTEM_COLORS[system],
                            alpha=0.75, label=f"{precision}{'' if fits else ', KV does not fit'}")
         split = "held out" if d.split.iloc[0] == "held-out" else "calibration"
-        ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), title=f"{system} ({split})",
+        ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), title=f"{words(system)} ({split})",
                xlabel=f"measured {metric.upper()} (ms)")
         ax.legend(fontsize=7, loc="upper left")
     axes[0].set_ylabel(f"predicted {metric.upper()} (ms)")
@@ -61,7 +61,7 @@ def plot_error_by(pred, by: str, axes=None) -> plt.Figure:
         for (system, precision, backend), g in d.groupby(["system", "precision", "backend"]):
             m = g.groupby(by)[f"{metric}_err_pct"].median()
             ax.plot(m.index, m.values, marker=_PRECISION_MARKERS[precision], color=_SYSTEM_COLORS[system],
-                    ls=styles.get(backend, "-"), ms=4, lw=1, label=f"{system} {precision} {backend}")
+                    ls=styles.get(backend, "-"), ms=4, lw=1, label=f"{words(system)} {precision.upper()} {_BACKENDS.get(backend, backend)}")
         ax.axhline(0, color="0.4", lw=0.8)
         ax.set(xscale="log", xlabel=by, ylabel=f"median {metric.upper()} error (%)", title=metric.upper())
         ticks = sorted(d[by].unique())
@@ -113,7 +113,7 @@ def plot_kernel_efficiency(table, axes=None) -> plt.Figure:
     for (system, dtype), g in table.groupby(["system", "dtype"], sort=False):
         g = g.sort_values("tokens")
         style = dict(color=_SYSTEM_COLORS.get(system, "0.3"), ls=_DTYPE_STYLES.get(dtype, "-"), lw=1.2)
-        axes[0].plot(g.tokens, g.fraction_of_peak, label=f"{system}, {dtype}", **style)
+        axes[0].plot(g.tokens, g.fraction_of_peak, label=f"{words(system)}, {dtype}", **style)
         small = g[g.tokens <= 512]
         axes[1].plot(small.tokens, small.weight_bandwidth_fraction, **style)
     axes[0].set(xscale="log", ylim=(0, 1), xlabel="tokens per GEMM (m)", ylabel="fraction of dense peak FLOP/s")
