@@ -37,7 +37,7 @@ import numpy as np
 
 from .hardware import NIC_BANDWIDTH, get_gpu
 from .models import ModelArch, get_model
-from .units import MB, TB, MiB, curated_table as _table, require_choice, require_positive
+from .units import MB, TB, MiB, curated_table as _table, require_choice, require_positive, words
 
 OPS: tuple[str, ...] = ("all_reduce", "reduce_scatter", "all_gather")
 ALGORITHMS: tuple[str, ...] = ("ring", "nvls")
@@ -525,7 +525,7 @@ def moe_alltoall(system: str, ep: int, model: "str | ModelArch" = "deepseek-v3",
         label = ("TensorRT-LLM NVLink all-to-all, measured on GB200" + ("" if ep in (2, 4, 8, 16, 32, 64)
                  else " (interpolated in EP)" if ep < 64 else " (extrapolated beyond EP 64)"))
     elif ep <= HGX_NODE_GPUS:
-        label = f"NCCL all-to-all, measured on {ep} GPUs of {system}"
+        label = f"NCCL all-to-all, measured on {ep} GPUs of {words(system)}"
     else:
         label = (f"NCCL all-to-all inside each 8-GPU {system} node + InfiniBand between nodes at 400 Gb/s per GPU "
                  "(assumed)")

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..units import require_choice
+from ..units import require_choice, words
 from .data import _config, _measurements, calibration_rows
 from .model import (CALIBRATION_SYSTEMS, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms, components,
                     disagg_wait)
@@ -141,7 +141,7 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
         sub = rows[rows.engine == engine]
         out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
                     "t_step_ms": c.t_step * 1e3, "t_launch_us": c.t_launch * 1e6, "t_req_ms": c.t_req * 1e3, "q": c.q,
-                    "fitted_on_rows": len(sub), "systems": ", ".join(sorted(set(sub.system)))})
+                    "fitted_on_rows": len(sub), "systems": ", ".join(words(x) for x in sorted(set(sub.system)))})
     return pd.DataFrame(out)
 
 
