@@ -527,7 +527,7 @@ def moe_alltoall(system: str, ep: int, model: "str | ModelArch" = "deepseek-v3",
     elif ep <= HGX_NODE_GPUS:
         label = f"NCCL all-to-all, measured on {ep} GPUs of {words(system)}"
     else:
-        label = (f"NCCL all-to-all inside each 8-GPU {system} node + InfiniBand between nodes at 400 Gb/s per GPU "
+        label = (f"NCCL all-to-all inside each 8-GPU {words(system)} node + InfiniBand between nodes at 400 Gb/s per GPU "
                  "(assumed)")
     return MoEAllToAll(system, ep, m.hidden, m.experts_active, precision, label)
 
