@@ -205,7 +205,10 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
             within = gpus <= budget
             if not within.any():
                 continue
-            p_rate = ps[1] / pw["fill"]  # requests/s of one prefill worker (one prompt per attention rank)
+            # one prefill step per prompt on every attention rank, each step paying the engine's fixed cost
+            # per step (the simulation charges it too): the pool's service time per prompt
+            p_service = pw["fill"] + cal.t_step
+            p_rate = ps[1] / p_service  # requests/s of one prefill worker (one prompt per attention rank)
             xfer = kv_transfer_time(Config(system, model, prec, ds[0], 1, isl, osl, backend=backend, mode="disagg",
                                            attention_dp=ds[1], ep=ds[2], prefill_tp=ps[0],
                                            prefill_attention_dp=ps[1], prefill_ep=ps[2]))
@@ -214,7 +217,7 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
                 tpot = dw["decode"][i]
                 d_rate = b * ds[1] / (osl * tpot)  # requests/s of one decode worker
                 served = np.minimum(PREFILL_DERATE * p_rate * npp, DECODE_DERATE * d_rate * ndd)
-                ttft = cal.t_req + pw["fill"] + xfer + prefill_wait(served, npp * ps[1], pw["fill"])
+                ttft = cal.t_req + p_service + xfer + prefill_wait(served, npp * ps[1], p_service)
                 per_gpu = np.where(within, served * osl / gpus, -np.inf)
                 ok = within & (ttft <= sla.ttft_s)  # the pools that meet the TTFT limit, if any do
                 k = np.unravel_index(np.argmax(np.where(ok, per_gpu, -np.inf) if ok.any() else per_gpu),
@@ -274,7 +277,8 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
                       calibrations: dict[str, Calibration] | None = None, engine: str = ENGINE,
                       protocol="inferencemax", seed: int = 0, progress: bool = False) -> "pd.DataFrame":  # noqa: F821
     """Re-check frontier points (:func:`best`) with the request-level simulation: each point's
-    deployment (the decode and prefill pools as chosen) serves closed-loop clients at the load the
+    deployment (the decode and prefill pools as chosen; prefill workers take one prompt per
+    attention rank per step, as the search serves them) serves closed-loop clients at the load the
     search assumed (:func:`frontier_clients`) as a benchmark client would send them
     (``protocol``: a name of :data:`nvlmodel.serve.validate.PROTOCOLS` or a
     :class:`~nvlmodel.serve.validate.Protocol`; by default the one chapter 9 validates the replay
@@ -294,9 +298,10 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     for r in frontier.itertuples():
         ds, ps = r.decode_shape, r.prefill_shape
         kw = dict(tp=ds[0], attention_dp=ds[1], ep=ds[2], engine=engine, calibration=cal)
-        if r.mode == "disagg":
+        if r.mode == "disagg":  # prefill workers as the search serves them: one prompt per rank per step
             kw.update(mode="disagg", workers=int(r.decode_workers), prefill_tp=ps[0], prefill_attention_dp=ps[1],
-                      prefill_ep=ps[2], prefill_workers=int(r.prefill_workers))
+                      prefill_ep=ps[2], prefill_workers=int(r.prefill_workers), prefill_max_seqs=1,
+                      prefill_token_budget=isl)
         clients = frontier_clients(r, osl)
         try:
             d = Deployment(r.system_key, model, r.precision, **kw)

@@ -315,3 +315,26 @@ def test_a_frontier_point_is_rechecked_at_the_load_the_search_assumed():
     assert search.frontier_clients(dis, 1000) == 410
     agg = SimpleNamespace(mode="agg", decode_shape=(2, 4, 1), batch=16.0)
     assert search.frontier_clients(agg, 1000) == 64
+
+
+def test_a_disaggregated_points_ttft_charges_each_prefill_step_its_fixed_cost():
+    """The search's prefill pool serves one prompt per attention rank per step, and every step pays
+    the engine's fixed cost (as the simulation charges it): service time fill + t_step, in the rate
+    and in the M/D/c wait. Recomputed for one disaggregated frontier point."""
+    from nvlmodel.calibrate import Config
+    from nvlmodel.calibrate.model import kv_transfer_time, step_times
+
+    cal = search.fitted_serving()["trtllm@serving"]
+    front = search.best("qwen3-32b", 1024, 1024, search.SLA(2.0, 0.05), systems=("gb200",), max_gpus=16)
+    r = front[front["mode"] == "disagg"].iloc[0]
+    (ptp, padp, pep), (dtp, dadp, dep) = r.prefill_shape, r.decode_shape
+    pcfg = Config("gb200", "qwen3-32b", r.precision, ptp, 1, 1024, 1024, backend="trtllm", attention_dp=padp, ep=pep)
+    _, fill, _ = step_times(pcfg, cal, np.array([1.0]))
+    service = fill + cal.t_step
+    xfer = kv_transfer_time(Config("gb200", "qwen3-32b", r.precision, dtp, 1, 1024, 1024, backend="trtllm",
+                                   mode="disagg", attention_dp=dadp, ep=dep, prefill_tp=ptp,
+                                   prefill_attention_dp=padp, prefill_ep=pep))
+    served = r.tok_s_per_gpu * r.gpus / 1024
+    assert served <= search.PREFILL_DERATE * r.prefill_workers * padp / service * (1 + 1e-9)
+    wait = search.prefill_wait(served, r.prefill_workers * padp, service)
+    assert r.ttft_s == pytest.approx(cal.t_req + service + xfer + wait)
