@@ -24,7 +24,7 @@ import numpy as np
 
 from . import search
 from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
-from .calibrate.intervals import (NOMINAL, new_system_quantiles, other_step, ratio_samples, residual_quantiles,
+from .calibrate.intervals import (NOMINAL, hull, new_system_quantiles, other_step, ratio_samples, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, widen)
 from .units import require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
 
@@ -79,7 +79,8 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
             t_lo, t_hi = r.tpot_s * math.exp(lo), r.tpot_s * math.exp(hi)
             if new:  # the hull with the other step model's interval of the same deployment
                 alo, ahi = widen(*alt_q[("tpot", r.mode)][:2], r.extrapolated)
-                t_lo, t_hi = min(t_lo, r.tpot_other_step_s * math.exp(alo)), max(t_hi, r.tpot_other_step_s * math.exp(ahi))
+                t_lo, t_hi = hull((t_lo, t_hi), (r.tpot_other_step_s * math.exp(alo),
+                                                 r.tpot_other_step_s * math.exp(ahi)))
             f_lo, f_hi = r.tpot_s / t_hi, r.tpot_s / t_lo  # throughput ~ 1 / TPOT
             rows.append({"model": model, "min_tok_s_per_user": level, "system": r.system,
                          "system_key": r.system_key, "mode": r.mode,
@@ -120,9 +121,8 @@ def _ratio(table: "pd.DataFrame", numerator: str, den: str, samples, other_sampl
     ratio = float(table.tok_s_per_gpu[numerator] / table.tok_s_per_gpu[den])
     lo, hi = interval(ratio, samples)
     if other_samples is not None and not {numerator, den} <= set(CALIBRATION_SYSTEMS):
-        alo, ahi = interval(float(table.tok_s_per_gpu_other_step[numerator] / table.tok_s_per_gpu_other_step[den]),
-                            other_samples)
-        lo, hi = min(lo, alo), max(hi, ahi)
+        lo, hi = hull((lo, hi), interval(float(table.tok_s_per_gpu_other_step[numerator]
+                                               / table.tok_s_per_gpu_other_step[den]), other_samples))
     return {"per_gpu": ratio, "per_gpu_lo": lo, "per_gpu_hi": hi,
             "extrapolated": bool(table.extrapolated[numerator] or table.extrapolated[den])}
 
@@ -224,8 +224,8 @@ def dynamo_gains(model: str = "deepseek-v3", system: str = "gb200", *, isl: int 
         gain = float(best[with_] / best[without])
         lo, hi = throughput_ratio_interval(gain, sample, sample)
         if other is not None and np.isfinite(other[0][with_]) and np.isfinite(other[0][without]):
-            alo, ahi = throughput_ratio_interval(float(other[0][with_] / other[0][without]), other[1], other[1])
-            lo, hi = min(lo, alo), max(hi, ahi)
+            lo, hi = hull((lo, hi), throughput_ratio_interval(float(other[0][with_] / other[0][without]),
+                                                              other[1], other[1]))
         rows.append({"feature": feature, "scope": scope, "gain": gain, "gain_lo": lo, "gain_hi": hi,
                      "basis": "predicted (deployment search)"})
     chat = chat_gains(model=chat_model, ttft_limit_s=sla.ttft_s, tpot_limit_s=sla.tpot_s)

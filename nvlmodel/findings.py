@@ -137,12 +137,11 @@ def ratio_interval(ratio: float, metric: str, other_ratio: float | None = None) 
     pooled with the errors of predicting one Hopper GPU from the other. ``other_ratio``: the same
     ratio by the kernel step model; the interval is then the hull of both models' intervals, each
     from its own errors (B200 is a GPU neither was fitted on)."""
-    from .calibrate.intervals import throughput_ratio_interval
+    from .calibrate.intervals import hull, throughput_ratio_interval
 
     lo, hi = throughput_ratio_interval(ratio, *_dense_samples(metric))
     if other_ratio is not None:
-        klo, khi = throughput_ratio_interval(other_ratio, *_dense_samples(metric, "kernels"))
-        lo, hi = min(lo, klo), max(hi, khi)
+        lo, hi = hull((lo, hi), throughput_ratio_interval(other_ratio, *_dense_samples(metric, "kernels")))
     return lo, hi
 
 

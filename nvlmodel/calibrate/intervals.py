@@ -102,6 +102,18 @@ def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
     return pd.concat(out, ignore_index=True)
 
 
+def hull(a, b):
+    """The hull of two intervals ``(lo, hi)`` (numbers or arrays): the lower of the lows and the
+    higher of the highs (numbers for numbers). How a GPU no fit has seen combines the two step
+    models' intervals.
+
+    >>> hull((1.0, 2.0), (1.5, 3.0))
+    (1.0, 3.0)
+    """
+    lo, hi = np.minimum(a[0], b[0]), np.maximum(a[1], b[1])
+    return (float(lo), float(hi)) if np.ndim(lo) == np.ndim(hi) == 0 else (lo, hi)
+
+
 def other_step(step: str) -> str:
     """The step model that is not ``step`` (:data:`nvlmodel.calibrate.STEP_MODELS` holds two)."""
     from .model import STEP_MODELS
@@ -131,10 +143,10 @@ def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noq
                             None)
         for m in METRICS:
             y = scored[f"{m}_ms"].to_numpy(float)
-            (lo, hi), (alo, ahi) = b[step][m], b[alt_step][m]
+            (lo, hi), (hlo, hhi) = b[step][m], hull(b[step][m], b[alt_step][m])
             out.append({"scored": system, "fitted_on": ", ".join(sorted(set(fitted_on.system))), "metric": m,
                         "rows": len(y), "alone": float(((y >= lo) & (y <= hi)).mean()),
-                        "hull": float(((y >= np.minimum(lo, alo)) & (y <= np.maximum(hi, ahi))).mean())})
+                        "hull": float(((y >= hlo) & (y <= hhi)).mean())})
     return pd.DataFrame(out, columns=["scored", "fitted_on", "metric", "rows", "alone", "hull"])
 
 
@@ -204,8 +216,7 @@ def with_intervals(pred: "pd.DataFrame", quantiles: dict, extrapolated=None,  # 
             raise ValueError("alternative predictions must cover the same rows, in the same order, as pred")
         other = _bounds(alt_pred, alt_q, alt_q, extrapolated)
         new = ~pred.system.isin(CALIBRATION_SYSTEMS).to_numpy()
-        own = {m: (np.where(new, np.minimum(lo, other[m][0]), lo), np.where(new, np.maximum(hi, other[m][1]), hi))
-               for m, (lo, hi) in own.items()}
+        own = {m: tuple(np.where(new, h, o) for h, o in zip(hull(own[m], other[m]), own[m])) for m in own}
     for m, (lo, hi) in own.items():
         out[f"{m}_lo_ms"], out[f"{m}_hi_ms"] = lo, hi
     return out
