@@ -133,13 +133,11 @@ def _ds_buys():
 @lru_cache(maxsize=2)
 def _coverage_table(table: str):
     from . import calibrate as cal
-    from .calibrate.intervals import coverage_table, transfer_residuals
+    from .calibrate.intervals import step_coverage
     from .search import fitted_serving
 
-    d = cal.load_measurements(table=table)
     fit = cal.fitted if table == "dense" else fitted_serving
-    both = [(cal.predictions(d, fit(step)), transfer_residuals(d, step)) for step in ("roofline", "kernels")]
-    return coverage_table(both[0][0], transfer=both[0][1], alternative=both[1]).set_index(
+    return step_coverage(cal.load_measurements(table=table), {s: fit(s) for s in cal.STEP_MODELS}).set_index(
         ["split", "system", "metric"]).coverage
 
 

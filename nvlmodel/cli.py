@@ -237,7 +237,7 @@ def _allreduce(args: argparse.Namespace) -> int:
 
 def _coverage(args: argparse.Namespace) -> int:
     from . import calibrate
-    from .calibrate.intervals import NOMINAL, coverage_table, other_step, transfer_residuals
+    from .calibrate.intervals import NOMINAL, other_step, step_coverage
     from .search import fitted_serving
 
     step = args.step or "roofline"
@@ -246,12 +246,8 @@ def _coverage(args: argparse.Namespace) -> int:
           f"on H100/H200 residuals; a new GPU takes the wider of those and the leave-one-system-out errors, and the "
           f"hull with the same interval of the {alt} step's prediction")
     for table in args.tables:
-        d = calibrate.load_measurements(table=table)
-        pred = {}
-        for s_ in (step, alt):
-            cal = calibrate.fitted(s_) if table == "dense" else fitted_serving(s_)
-            pred[s_] = (calibrate.predictions(d, cal), transfer_residuals(d, s_))
-        t = coverage_table(pred[step][0], transfer=pred[step][1], alternative=pred[alt])
+        fit = calibrate.fitted if table == "dense" else fitted_serving
+        t = step_coverage(calibrate.load_measurements(table=table), {s_: fit(s_) for s_ in (step, alt)}, step)
         print(f"\n{table} table")
         _print_frame(t.round({"coverage": 2}))
     return 0

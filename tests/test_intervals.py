@@ -133,3 +133,8 @@ def test_the_hull_rule_is_checked_on_calibration_rows_only():
     assert empty.empty and list(empty.columns) == list(t.columns)
     with pytest.raises(ValueError, match="step"):
         iv.other_step("measured")
+
+
+def test_step_coverage_needs_both_step_models():
+    with pytest.raises(ValueError, match="calibrations of step"):
+        iv.step_coverage(cal.load_measurements(), {"roofline": cal.fitted()})

@@ -261,6 +261,21 @@ def coverage_table(pred: "pd.DataFrame", nominal: float = NOMINAL,  # noqa: F821
     return pd.DataFrame(rows)
 
 
+def step_coverage(measurements: "pd.DataFrame", calibrations: dict, step: str = "roofline",  # noqa: F821
+                  nominal: float = NOMINAL, by: tuple[str, ...] = ("split", "system")) -> "pd.DataFrame":  # noqa: F821
+    """:func:`coverage_table` of ``measurements`` as the book reads it: rows predicted by ``step``'s
+    calibrations, a new GPU's rows taking the hull with the other step model's interval.
+    ``calibrations``: ``{step: {engine: Calibration}}`` for both step models (each fitted on these
+    rows' calibration rows, e.g. :func:`nvlmodel.calibrate.fitted` of each step)."""
+    from .fit import predictions
+
+    pred = {}
+    for s_ in (step, other_step(step)):
+        require_choice("calibrations of step", s_, tuple(calibrations))
+        pred[s_] = (predictions(measurements, calibrations[s_]), transfer_residuals(measurements, s_))
+    return coverage_table(pred[step][0], nominal, by, transfer=pred[step][1], alternative=pred[other_step(step)])
+
+
 def log_residuals(pred: "pd.DataFrame", metric: str, regime: str = "agg") -> np.ndarray:  # noqa: F821
     """``log(measured / predicted)`` of ``metric`` over the calibration rows of ``pred`` whose KV
     fits, in ``regime`` (all regimes pooled when it has fewer than 10 rows): the sample a ratio's
