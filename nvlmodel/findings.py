@@ -113,20 +113,24 @@ def _range(r: tuple[float, float] | None, unit: str) -> str:
     return _fmt(lo, unit) if lo == hi else f"{number_text(lo)}-{_fmt(hi, unit)}"
 
 
+def _interval_text(value: float | None, interval: tuple[float, float] | None, unit: str) -> str:
+    """``value`` with its interval where it has one, to the interval's precision (a ratio's ``x``
+    after the value, another unit after the interval)."""
+    if value is None or interval is None:
+        return _fmt(value, unit)
+    if unit == "x":
+        return with_interval(value, *interval, unit="x")
+    return f"{with_interval(value, *interval)} {unit}"
+
+
 def _calibrated_text(x: Finding) -> str:
-    """The calibrated value with its 80 % interval where it has one, to the interval's precision."""
-    if x.calibrated is None or x.calibrated_interval is None:
-        return _fmt(x.calibrated, x.unit)
-    if x.unit == "x":
-        return with_interval(x.calibrated, *x.calibrated_interval, unit="x")
-    return f"{with_interval(x.calibrated, *x.calibrated_interval)} {x.unit}"
+    """The calibrated value with its 80 % interval where it has one."""
+    return _interval_text(x.calibrated, x.calibrated_interval, x.unit)
 
 
 def _simulated_text(x: Finding) -> str:
-    """The simulated value with its range over seeds where it has one, to the range's precision."""
-    if x.simulated is None or x.simulated_range is None:
-        return _fmt(x.simulated, x.unit)
-    return f"{with_interval(x.simulated, *x.simulated_range)} {x.unit}"
+    """The simulated value with its range over seeds where it has one."""
+    return _interval_text(x.simulated, x.simulated_range, x.unit)
 
 
 def ratio_interval(ratio: float, metric: str, other_ratio: float | None = None) -> tuple[float, float]:
