@@ -124,7 +124,13 @@ def _worker(system, model, precision, shape, isl, osl, cal: Calibration, backend
     decode, fill, source = step_times(cfg, cal, b)
     fits = b * (isl + osl) <= cap / adp
     return {"cfg": cfg, "decode": decode, "fill": fill, "fits": fits, "source": source,
-            "agg_tpot": decode + (b - 1) / osl * fill, "agg_ttft": cal.t_req + fill * (1 + cal.q * (b - 1))}
+            "agg_tpot": _agg_tpot(decode, fill, b, osl), "agg_ttft": cal.t_req + fill * (1 + cal.q * (b - 1))}
+
+
+def _agg_tpot(decode, fill, batch, osl: int):
+    """An aggregated worker's TPOT: its decode step plus the prefills that share its steps, one per
+    request, spread over the ``osl`` tokens of the other ``batch - 1`` sequences."""
+    return decode + (batch - 1) / osl * fill
 
 
 def prefill_wait(rate, servers, service_s):
@@ -294,7 +300,7 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     require_positive_int("osl", osl)
     cal = _engine_calibration(engine, calibrations)
     out = frontier.copy()
-    ttft, tpot, status = [], [], []
+    ttft, tpot, status, loads = [], [], [], []
     for r in frontier.itertuples():
         ds, ps = r.decode_shape, r.prefill_shape
         kw = dict(tp=ds[0], attention_dp=ds[1], ep=ds[2], engine=engine, calibration=cal)
@@ -303,6 +309,7 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
                       prefill_ep=ps[2], prefill_workers=int(r.prefill_workers), prefill_max_seqs=1,
                       prefill_token_budget=isl)
         clients = frontier_clients(r, osl)
+        loads.append(clients)
         try:
             d = Deployment(r.system_key, model, r.precision, **kw)
             res = simulate(d, proto.requests(isl, osl, clients, seed=seed), concurrency=clients,
@@ -317,7 +324,7 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
             tpot.append(float("nan"))
             status.append(str(e).splitlines()[0])
     out["sim_ttft_s"], out["sim_tpot_s"], out["sim_status"] = ttft, tpot, status
-    out["sim_clients"] = [frontier_clients(r, osl) for r in frontier.itertuples()]
+    out["sim_clients"] = loads
     return out
 
 
@@ -353,7 +360,7 @@ def retime(points: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F
         b = np.array([float(r.batch)])
         decode, fill, _ = step_times(Config(r.system_key, model, r.precision, tp, 1, isl, osl, backend=backend,
                                             attention_dp=adp, ep=ep), cal, b)
-        out[i] = float(decode[0] + ((b[0] - 1) / osl * fill if r.mode == "agg" else 0.0))
+        out[i] = float(_agg_tpot(decode[0], fill, b[0], osl) if r.mode == "agg" else decode[0])
     return out
 
 
