@@ -235,12 +235,11 @@ def _allreduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _coverage(args: argparse.Namespace) -> int:
+def _coverage(args: argparse.Namespace, step: str) -> int:
     from . import calibrate
     from .calibrate.intervals import NOMINAL, other_step, step_coverage
     from .search import fitted_serving
 
-    step = args.step or "roofline"
     alt = other_step(step)
     print(f"coverage of {NOMINAL:.0%} prediction intervals around the {step} step's predictions: split conformal "
           f"on H100/H200 residuals; a new GPU takes the wider of those and the leave-one-system-out errors, and the "
@@ -253,20 +252,20 @@ def _coverage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrate_simulated(args: argparse.Namespace) -> int:
+def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
     from . import calibrate
     from .serve.validate import PROTOCOLS, SIM_STEPS, replay, replay_summary
 
     steps = {table: args.step or SIM_STEPS[table] for table in SIM_STEPS}
     print(f"TTFT and TPOT from the request-level simulation replaying each measured row (closed-loop clients "
           f"following {args.protocol}'s protocol: {PROTOCOLS[args.protocol].source}; the static fit's parameters), "
-          f"beside the static model's (steps from the {args.step or 'roofline'}); the simulation's steps from "
+          f"beside the static model's (steps from the {static_step}); the simulation's steps from "
           f"{'the ' + args.step if args.step else 'each table its step of record, nvlmodel.serve.validate.SIM_STEPS'}; "
           "aggregated and disaggregated deployments as recorded (a row of more than 72 GPUs, one simulated rack, "
           "is not replayed)")
     for table in args.tables:
         rows = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"), protocol=args.protocol,
-                      step=steps[table], static_step=args.step or "roofline", fits_only=not args.all_rows,
+                      step=steps[table], static_step=static_step, fits_only=not args.all_rows,
                       workers=args.workers, progress=True)
         by = tuple(b for b in args.by if b in rows.columns) or ("split",)
         print(f"\n{table} table ({len(rows)} rows replayed, simulated steps from the {steps[table]})")
@@ -275,14 +274,11 @@ def _calibrate_simulated(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from . import calibrate
-
+    step = args.step or "roofline"  # the static model's; the simulation's default is per table
     if args.coverage:
-        return _coverage(args)
+        return _coverage(args, step)
     if args.ttft_from == "simulation":
-        return _calibrate_simulated(args)
-
-    step = args.step or "roofline"
+        return _calibrate_simulated(args, step)
     if "dense" in args.tables:
         _calibrate_dense(args, step)
     if "serving" in args.tables:
@@ -328,8 +324,7 @@ def _best(args: argparse.Namespace) -> int:
 
     sla = search.SLA(args.ttft_ms / 1e3, args.tpot_ms / 1e3)
     front = search.best(args.model, args.isl, args.osl, sla, systems=tuple(args.systems), max_gpus=args.max_gpus,
-                        price_per_gpu_hour=args.price_per_gpu_hour,
-                        calibrations=search.fitted_serving(args.step or "roofline"))
+                        price_per_gpu_hour=args.price_per_gpu_hour, calibrations=search.fitted_serving(args.step))
     print(f"{front.attrs['candidates']:,} candidate deployments of {args.model}, ISL {args.isl}, OSL {args.osl}; "
           f"SLA TTFT <= {args.ttft_ms:g} ms, TPOT <= {args.tpot_ms:g} ms")
     if front.empty:
@@ -339,10 +334,9 @@ def _best(args: argparse.Namespace) -> int:
             "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule",
             "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else []) + ["step_source", "extrapolated"]
     if args.simulate:
-        step = args.step or "roofline"  # the search's own step: the re-check isolates its queueing
-        front = search.simulate_frontier(front, args.model, args.isl, args.osl,
-                                         calibrations=search.fitted_serving(step), progress=True)
-        print(f"simulated with the search's steps (the {step}), at the load it assumed (sim_clients: "
+        front = search.simulate_frontier(front, args.model, args.isl, args.osl,  # the search's own step
+                                         calibrations=search.fitted_serving(args.step), progress=True)
+        print(f"simulated with the search's steps (the {args.step}), at the load it assumed (sim_clients: "
               "search.frontier_clients)")
         cols += ["sim_clients", "sim_ttft_s", "sim_tpot_s", "sim_status"]
     _print_frame(front[cols])
@@ -501,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--systems", nargs="+", default=list(SEARCH_SYSTEMS), choices=list(SEARCH_SYSTEMS),
                    help="systems to search (default: all)")
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
-    b.add_argument("--step", choices=STEP_MODELS, default=None,
+    b.add_argument("--step", choices=STEP_MODELS, default="roofline",
                    help="step times from the calibrated roofline (default) or from the engines' measured kernels, "
                    "for the search and its --simulate re-check alike")
     b.add_argument("--simulate", action="store_true",
