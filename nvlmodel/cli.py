@@ -337,8 +337,9 @@ def _best(args: argparse.Namespace) -> int:
         front = search.simulate_frontier(front, args.model, args.isl, args.osl,  # the search's own step
                                          calibrations=search.fitted_serving(args.step), progress=True)
         print(f"simulated with the search's steps (the {args.step}), at the load it assumed (sim_clients: "
-              "search.frontier_clients)")
-        cols += ["sim_clients", "sim_ttft_s", "sim_tpot_s", "sim_status"]
+              "search.frontier_clients); sim_ttft_s: the benchmark's mean, every client's first request sent at "
+              "once; sim_ttft_steady_s: the run's second half; startup_s: that first wave's share by hand")
+        cols += ["sim_clients", "sim_ttft_s", "sim_ttft_steady_s", "startup_s", "sim_tpot_s", "sim_status"]
     _print_frame(front[cols])
     print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
           "gpu_h_per_mtok: GPU-hours per million output tokens"
@@ -501,7 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--simulate", action="store_true",
                    help="re-check every frontier point with the request-level simulation (closed-loop clients at "
                    "its concurrency, as chapter 9's replay loads measured rows: lengths in [0.8, 1] x nominal, 10 requests "
-                   "per client): adds simulated TTFT and TPOT")
+                   "per client): adds simulated TTFT (the benchmark's mean, and the steady state after the start's "
+                   "wave has drained), TPOT, and for disaggregated points the start-up wave's share by hand")
     b.add_argument("--price-per-gpu-hour", type=float, default=None,
                    help="your price per GPU-hour, any currency: adds cost per million output tokens (no default)")
     b.set_defaults(func=_best)

@@ -16,7 +16,9 @@ A deployment (:func:`search`):
   utilisation (:func:`prefill_wait`: M/D/c, Poisson arrivals at the served rate); the pool sizes
   by rate matching (aiconfigurator): the (n_p, n_d) maximising min(0.90 x prefill rate x n_p,
   0.92 x decode rate x n_d) per GPU, within the GPU budget, among those that meet the TTFT limit
-  when any does (a pool run at 90 % queues: a prompt waits 4.5 prefills on one rank).
+  when any does (a pool run at 90 % queues: a prompt waits 4.5 prefills on one rank). This TTFT
+  is the service's steady state: a benchmark whose clients all start at once reports a higher
+  mean, by the first wave's wait (:func:`simulate_frontier` measures both; chapter 8).
 
 Every step time comes from :func:`nvlmodel.roofline.decode_step` and :func:`~nvlmodel.roofline.prefill`
 (arrays over the batch grid), the engines' measured all-reduce and all-to-all curves
@@ -127,6 +129,13 @@ def _worker(system, model, precision, shape, isl, osl, cal: Calibration, backend
             "agg_tpot": _agg_tpot(decode, fill, b, osl), "agg_ttft": cal.t_req + fill * (1 + cal.q * (b - 1))}
 
 
+def _prefill_service(fill, cal: Calibration):
+    """Seconds a disaggregated prefill rank spends per prompt: one prompt per attention rank per
+    step (as the measured deployments were configured), each step paying the engine's fixed cost
+    (the simulation charges it too)."""
+    return fill + cal.t_step
+
+
 def _agg_tpot(decode, fill, batch, osl: int):
     """An aggregated worker's TPOT: its decode step plus the prefills that share its steps, one per
     request, spread over the ``osl`` tokens of the other ``batch - 1`` sequences."""
@@ -211,9 +220,7 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
             within = gpus <= budget
             if not within.any():
                 continue
-            # one prefill step per prompt on every attention rank, each step paying the engine's fixed cost
-            # per step (the simulation charges it too): the pool's service time per prompt
-            p_service = pw["fill"] + cal.t_step
+            p_service = _prefill_service(pw["fill"], cal)  # the pool's service time per prompt
             p_rate = ps[1] / p_service  # requests/s of one prefill worker (one prompt per attention rank)
             xfer = kv_transfer_time(Config(system, model, prec, ds[0], 1, isl, osl, backend=backend, mode="disagg",
                                            attention_dp=ds[1], ep=ds[2], prefill_tp=ps[0],
@@ -289,9 +296,14 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     (``protocol``: a name of :data:`nvlmodel.serve.validate.PROTOCOLS` or a
     :class:`~nvlmodel.serve.validate.Protocol`; by default the one chapter 9 validates the replay
     with: lengths drawn in [0.8, 1] x ``isl`` and ``osl``, so that clients do not run in lockstep).
-    Adds ``sim_ttft_s`` and ``sim_tpot_s`` (means over the counted requests), ``sim_clients`` (the
-    concurrency simulated: :func:`frontier_clients`) and ``sim_status`` (``ok`` or why the point
-    could not be simulated). ``progress``: a bar per large run (100,000 requests or more)."""
+    Adds ``sim_ttft_s`` and ``sim_tpot_s`` (means over the counted requests: what the benchmark
+    would report), ``sim_ttft_steady_s`` (the mean TTFT of the run's second half of requests sent:
+    the service's steady state, after the start, when every client sent its first request at once,
+    has drained), ``startup_s`` (disaggregated points: what that start adds to the benchmark's mean
+    by hand, :meth:`~nvlmodel.serve.validate.Protocol.startup_wait` over the point's prefill ranks
+    at the search's service time per prompt; aggregated: NaN), ``sim_clients`` (the concurrency
+    simulated: :func:`frontier_clients`) and ``sim_status`` (``ok`` or why the point could not be
+    simulated). ``progress``: a bar per large run (100,000 requests or more)."""
     from .serve import Deployment, simulate
     from .serve.validate import _protocol
 
@@ -299,8 +311,9 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     require_positive_int("isl", isl)
     require_positive_int("osl", osl)
     cal = _engine_calibration(engine, calibrations)
+    backend = engine_backend(engine)
     out = frontier.copy()
-    ttft, tpot, status, loads = [], [], [], []
+    ttft, steady, startup, tpot, status, loads = [], [], [], [], [], []
     for r in frontier.itertuples():
         ds, ps = r.decode_shape, r.prefill_shape
         kw = dict(tp=ds[0], attention_dp=ds[1], ep=ds[2], engine=engine, calibration=cal)
@@ -310,20 +323,30 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
                       prefill_token_budget=isl)
         clients = frontier_clients(r, osl)
         loads.append(clients)
+        wait = float("nan")
+        if r.mode == "disagg":
+            pw = _worker(r.system_key, model, r.precision, tuple(ps), isl, osl, cal, backend)
+            if pw is not None:
+                wait = proto.startup_wait(clients, int(r.prefill_workers) * ps[1], _prefill_service(pw["fill"], cal))
+        startup.append(wait)
         try:
             d = Deployment(r.system_key, model, r.precision, **kw)
             res = simulate(d, proto.requests(isl, osl, clients, seed=seed), concurrency=clients,
                            progress=None if progress else False)
+            n = len(res.requests)
             counted = res.requests.iloc[clients * proto.warmup:]
             preempted = int(res.requests.preemptions.sum())
             ttft.append(float(counted.ttft_s.mean()))
+            steady.append(float(res.requests.ttft_s.iloc[max(clients * proto.warmup, n // 2):].mean()))
             tpot.append(float(counted.tpot_s.mean()))
             status.append("ok" if preempted == 0 else f"ok, {preempted} preemptions")
         except (ValueError, RuntimeError) as e:
             ttft.append(float("nan"))
+            steady.append(float("nan"))
             tpot.append(float("nan"))
             status.append(str(e).splitlines()[0])
-    out["sim_ttft_s"], out["sim_tpot_s"], out["sim_status"] = ttft, tpot, status
+    out["sim_ttft_s"], out["sim_ttft_steady_s"], out["startup_s"] = ttft, steady, startup
+    out["sim_tpot_s"], out["sim_status"] = tpot, status
     out["sim_clients"] = loads
     return out
 

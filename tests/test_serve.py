@@ -415,6 +415,42 @@ def test_a_protocol_draws_lengths_as_the_benchmark_client_does():
         Protocol(per_client=1, warmup=-1)
 
 
+def test_the_start_up_wave_by_hand():
+    """All clients send their first requests at once: 10 prompts on 4 servers of 1 s wait
+    0,0,0,0,1,1,1,1,2,2 s (mean 0.8 s), one request in 10 counted per client: 0.08 s on the mean;
+    9 on 3 servers of 0.5 s: 3 x (0 + 1 + 2) x 0.5 / 9 = 0.5 s, over 20 requests 0.025 s; a
+    warm-up request per client absorbs the wave; nonsense raises naming the field."""
+    from nvlmodel.serve.validate import Protocol
+
+    assert Protocol(per_client=10).startup_wait(10, 4, 1.0) == pytest.approx(0.08)
+    assert Protocol(per_client=20).startup_wait(9, 3, 0.5) == pytest.approx(0.025)
+    assert Protocol(per_client=20, warmup=1).startup_wait(9, 3, 0.5) == 0.0
+    assert Protocol(per_client=10).startup_wait(3, 4, 1.0) == 0.0  # more servers than clients: no wait
+    with pytest.raises(ValueError, match="servers"):
+        Protocol(per_client=10).startup_wait(10, 0, 1.0)
+    with pytest.raises(ValueError, match="service_s"):
+        Protocol(per_client=10).startup_wait(10, 4, float("nan"))
+
+
+def test_a_disaggregated_runs_start_is_what_its_benchmark_mean_adds():
+    """16 closed-loop clients on one TP1 prefill worker (one prompt per step) and one decode
+    worker: the first round of prompts queues behind each other, later rounds do not. The mean TTFT
+    of all requests exceeds that of the run's second half by the start-up wave by hand
+    (16 prompts x the search's service time per prompt), within 10 %."""
+    from nvlmodel import search
+    from nvlmodel.serve.validate import Protocol
+
+    proto = Protocol(per_client=10)
+    d = Deployment("h100_sxm", "qwen3-32b", "fp8", tp=1, mode="disagg", workers=1, prefill_tp=1, prefill_workers=1,
+                   prefill_max_seqs=1, prefill_token_budget=1024, calibration=CAL)
+    res = simulate(d, proto.requests(1024, 128, 16), concurrency=16).requests
+    excess = res.ttft_s.mean() - res.ttft_s.iloc[len(res) // 2:].mean()
+    w = search._worker("h100_sxm", "qwen3-32b", "fp8", (1, 1, 1), 1024, 128, CAL, "trtllm")
+    by_hand = proto.startup_wait(16, 1, search._prefill_service(w["fill"], CAL))
+    assert excess == pytest.approx(by_hand, rel=0.10)
+    assert excess > 0.2 * res.ttft_s.iloc[len(res) // 2:].mean()  # the start is no small share of the mean
+
+
 def _send_spread(protocol, steps: int = 2):
     """Spread (s) of the second round's arrivals of 16 clients on one TP1 B200 worker, and the
     worker's decode step at that batch."""

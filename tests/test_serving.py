@@ -302,6 +302,9 @@ def test_frontier_points_can_be_rechecked_by_simulation():
     assert (out.sim_status == "ok").all()
     assert out.sim_tpot_s.iloc[0] == pytest.approx(out.tpot_s.iloc[0], rel=0.05)
     assert out.sim_ttft_s.iloc[0] == pytest.approx(out.ttft_s.iloc[0], rel=0.10)
+    # one client: no start-up wave, the steady state is the run's mean; no prefill pool to wait at
+    assert out.sim_ttft_steady_s.iloc[0] == pytest.approx(out.sim_ttft_s.iloc[0], rel=0.02)
+    assert np.isnan(out.startup_s.iloc[0])
 
 
 def test_a_frontier_point_is_rechecked_at_the_load_the_search_assumed():
