@@ -393,8 +393,8 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
 
     Per layer: the attention block (GQA: QKV and output projections as GEMMs plus the attention
     kernel; MLA: the measured module), then the MLP: dense layers' gate/up and down projections,
-    MoE layers' routed experts (the MoE block over every token of the worker's attention ranks)
-    plus shared experts and router. The LM head runs over the tokens that produce logits (decode:
+    MoE layers' routed experts (``moe``: the MoE block over every token of the worker's attention
+    ranks) plus shared experts and router (in ``gemm``: they run on the rank's own tokens). The LM head runs over the tokens that produce logits (decode:
     every sequence; prefill: the last token of each prompt). Excluded: communication and fixed
     costs (added by :mod:`nvlmodel.calibrate`)."""
     m = model if isinstance(model, ModelArch) else get_model(model)
@@ -439,12 +439,12 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
         gpus = tp * attention_dp
         worker_tokens = rows * attention_dp
         moe = moe_time(system, be, m.key, moe_dtype_for(m, precision, system, be), worker_tokens, tp=gpus // ep, ep=ep)
-        moe = moe * m.moe_layers
-        router = gemm(m.experts, h, m.moe_layers, dtype="bfloat16")
+        parts["moe"] = moe * m.moe_layers  # the routed experts, over the worker's tokens
+        # the router and the shared experts run on each rank's own tokens, as the dense layers do
+        parts["gemm"] = parts["gemm"] + gemm(m.experts, h, m.moe_layers, dtype="bfloat16")
         if m.shared_experts:
             f = m.shared_experts * m.expert_ffn / tp
-            moe = moe + gemm(2 * f, h, m.moe_layers) + gemm(h, f, m.moe_layers)
-        parts["moe"] = moe + router
+            parts["gemm"] = parts["gemm"] + gemm(2 * f, h, m.moe_layers) + gemm(h, f, m.moe_layers)
     parts["lm_head"] = gemm(m.vocab / tp, h, 1.0, dtype="bfloat16", mm=b)  # one row per sequence or prompt
     total = None
     for v in parts.values():

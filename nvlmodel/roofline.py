@@ -271,6 +271,25 @@ def _weights_and_gemm_flops(m: ModelArch, f, fe, premises: Premises, tp: int, at
     return weights, dense_flops, tokens * attention_dp * 2.0 * routed / gpus
 
 
+def dense_gemm_time(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nvfp4", *, tokens,
+                    tp: int = 1, premises: "str | Premises" = "datasheet", efficiency: Efficiency = Efficiency(),
+                    fp4_mode: str = "w4a4") -> "float | np.ndarray":
+    """Seconds of one GPU's dense weight GEMMs (attention projections, dense MLPs, shared experts,
+    LM head: everything but the routed experts) over ``tokens`` tokens of its attention rank, at the
+    achieved peak of the format's compute dtype: the part of a step that the busiest attention rank
+    sets when a worker's ranks carry unequal loads (the routed experts' part depends on the worker's
+    total tokens). It is the dense term of :func:`decode_step`'s compute time.
+
+    >>> m = get_model("deepseek-v3"); dense = m.matmul_params() - m.moe_layers * m.experts_active * m.expert_params
+    >>> t = dense_gemm_time("b200", m, "fp8", tokens=1024, tp=1)
+    >>> round(t / (1024 * 2 * dense / get_gpu("b200").peak_flops("fp8")), 12)
+    1.0
+    """
+    g, m, f, p = _resolve(gpu, model, weight_format, premises, tp)
+    _, dense_flops, _ = _weights_and_gemm_flops(m, f, f, p, tp, 1, 1, _require_batch(tokens))
+    return dense_flops / (g.peak_flops(gemm_dtype(f.name, fp4_mode)) * efficiency.compute)
+
+
 def _step(g: GPUSpec, m: ModelArch, f, premises: Premises, tp: int, *, tokens, kv, attn_flops, attn_dtype: str,
           fp4_mode: str, efficiency: Efficiency, comm_s: float, attention_dp: int = 1, ep: int = 1,
           expert_format: str | None = None, gemm_flops=None) -> StepTime:

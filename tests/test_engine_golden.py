@@ -18,7 +18,7 @@ CASES = [
      dict(isl=512, osl=64, shape="chat", groups=12, max_context=4000), dict(n=400, rate=20.0), "e07d3b788763647a"),
     (dict(system="gb200", model="deepseek-v3", precision="fp4", tp=1, attention_dp=8, ep=8, mode="disagg", workers=1,
           prefill_tp=1, prefill_attention_dp=4, prefill_ep=4, prefill_workers=2, calibration=CAL),
-     dict(isl=2048, osl=256, spread=0.5), dict(n=200, concurrency=64), "16a51c343664891c"),
+     dict(isl=2048, osl=256, spread=0.5), dict(n=200, concurrency=64), "1462f7795a7a6ba4"),
     (dict(system="h100_sxm", model="llama-3.1-70b", precision="fp8", tp=2, workers=2, memory_fraction=0.08,
           tiers=("host", "disk"), kv_dtype="bf16", calibration=CAL),
      dict(isl=3000, osl=300, shape="system-prompt", groups=3, prefix=1024, spread=0.3), dict(n=150, concurrency=40),

@@ -12,8 +12,15 @@ with ``W[T]`` the weights read (MoE: the experts ``T`` tokens touch), ``G[T]`` t
 ``k_m`` the HBM time of one token of KV, ``k_a`` the attention time of one decode token's context
 token, ``A`` a chunk's causal attention, and ``comm[T]`` the step's TP all-reduces and expert
 all-to-all (:func:`nvlmodel.calibrate.comm_time`), all at the engine's calibrated fractions of peak
-(:class:`nvlmodel.calibrate.Calibration`). A worker with attention data parallelism splits ``T``
-and ``C`` evenly over its ranks. One decode step of ``B`` sequences at context ``L`` is exactly
+(:class:`nvlmodel.calibrate.Calibration`). A worker with attention data parallelism (``a`` ranks)
+spreads its decode sequences evenly over its ranks, but a prompt's chunk runs on one rank, and
+the ranks step together: the busiest rank holds ``x = B / a + max(max p_i, sum p_i / a)`` tokens
+(each chunk on a rank of its own while there are ranks for them), so the dense GEMMs
+(:func:`nvlmodel.roofline.dense_gemm_time`; everything but the routed experts, which serve the
+worker's ``T`` tokens together), the largest chunk's attention and the collectives take that
+rank's time: ``G[T] + D[a x] - D[T]``, ``a k_pair`` per pair of that chunk, ``comm[a x]``, with
+``D[T]`` the dense GEMMs at ``T / a`` tokens per rank. A decode-only step, or one prompt chunk
+per rank, is the even split. One decode step of ``B`` sequences at context ``L`` is exactly
 :func:`nvlmodel.roofline.decode_step`'s, and a lone prompt's prefill exactly
 :func:`nvlmodel.roofline.prefill`'s, plus ``t_step``. Sliding-window layers (gpt-oss) are
 linearised at a reference context (their KV and attention stop growing at the window).
@@ -31,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import Calibration, Config, comm_time
-from ..roofline import Efficiency, _attention_dtype, decode_step
+from ..roofline import Efficiency, _attention_dtype, decode_step, dense_gemm_time
 from ..units import require_positive, require_positive_int
 
 
@@ -45,8 +52,10 @@ class StepCost:
     comm: list  # comm[T], s
     k_mem: float  # s per context token read or written (whole worker, spread over ranks)
     k_attn: float  # s per context token attended by one decode token
-    k_pair: float  # s per (query, key) pair of prefill attention
+    k_pair: float  # s per (query, key) pair of prefill attention (spread over ranks)
     max_tokens: int
+    ranks: int = 1  # attention-DP ranks of the worker
+    dense: "list | None" = None  # D[T], s: the dense GEMMs (all but the routed experts) at T / ranks per rank
 
     def step(self, decode: int, context: float, chunks=()) -> float:
         """Seconds of one step: ``decode`` sequences whose caches hold ``context`` tokens after
@@ -54,13 +63,22 @@ class StepCost:
         tokens = decode
         mem = self.k_mem * context
         att = self.k_attn * context
+        big = pairs = 0
         for c, p in chunks:
             tokens += p
             mem += self.k_mem * (c + p)
-            att += self.k_pair * (p * c + p * (p - 1) / 2)
+            pp = p * c + p * (p - 1) / 2
+            att += self.k_pair * pp
+            big, pairs = max(big, p), max(pairs, pp)
         if not 0 < tokens <= self.max_tokens:
             raise ValueError(f"a step processes 1..{self.max_tokens} tokens, got {tokens}")
-        return self.t_step + max(self.weights[tokens] + mem, self.gemm[tokens] + att) + self.comm[tokens]
+        if self.ranks == 1 or not chunks:
+            return self.t_step + max(self.weights[tokens] + mem, self.gemm[tokens] + att) + self.comm[tokens]
+        a = self.ranks  # the busiest rank: its share of the decode sequences and the largest chunk
+        busiest = min(decode + max(a * big, tokens - decode), self.max_tokens)  # a x its tokens
+        gemm = self.gemm[tokens] + self.dense[busiest] - self.dense[tokens]
+        att = max(att, self.k_attn * context + a * self.k_pair * pairs)
+        return self.t_step + max(self.weights[tokens] + mem, gemm + att) + self.comm[busiest]
 
     def decode_run(self, batch: int, context: float, steps: int) -> float:
         """Seconds of ``steps`` decode steps of ``batch`` sequences whose caches hold ``context``
@@ -137,6 +155,10 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
                     expert_format=config.expert_format, efficiency=eff)
     pad = np.zeros(1)
     comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
+    dense = None
+    if adp > 1:
+        dense = np.concatenate([pad, dense_gemm_time(g, m, config.weight_format, tokens=tokens / adp, tp=tp,
+                                                     efficiency=eff, fp4_mode=config.fp4_mode)]).tolist()
     kvb = config.kv_bytes_per_element
     bw = g.hbm_bandwidth * calibration.bandwidth
     attn_peak = g.peak_flops(_attention_dtype(kvb)) * calibration.compute
@@ -148,7 +170,7 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
                     weights=np.concatenate([pad, np.broadcast_to(d.t_memory, tokens.shape)]).tolist(),
                     gemm=np.concatenate([pad, np.broadcast_to(d.t_compute, tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
-                    k_mem=k_mem, k_attn=k_attn, k_pair=k_pair, max_tokens=max_tokens)
+                    k_mem=k_mem, k_attn=k_attn, k_pair=k_pair, max_tokens=max_tokens, ranks=adp, dense=dense)
 
 
 #: The batch at which decode attention from measured kernels is linearised (sequences per rank).
@@ -188,12 +210,17 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
             pre = attention_time(config.system, config.backend, "prefill", batch=1, tokens=L, **one).seconds * layers
     except ValueError:
         return None
-    linear = parts["gemm"] + parts["lm_head"] + (parts["moe"] if "moe" in parts else 0.0 * parts["gemm"])
-    gemm = linear.seconds - linear.floor + calibration.t_launch * linear.calls
+    def fitted(kt):  # each call's lone fixed cost replaced by the calibration's
+        return kt.seconds - kt.floor + calibration.t_launch * kt.calls
+
+    dense = parts["gemm"] + parts["lm_head"]  # all but the routed experts: per rank
+    linear = dense + parts["moe"] if "moe" in parts else dense
     pad = np.zeros(1)
     comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
     return StepCost(t_step=require_positive("t_step", calibration.t_step, allow_zero=True),
                     weights=np.zeros(max_tokens + 1).tolist(),
-                    gemm=np.concatenate([pad, np.broadcast_to(gemm, tokens.shape)]).tolist(),
+                    gemm=np.concatenate([pad, np.broadcast_to(fitted(linear), tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
-                    k_mem=0.0, k_attn=dec / (b * L) / adp, k_pair=pre / (L * L / 2) / adp, max_tokens=max_tokens)
+                    k_mem=0.0, k_attn=dec / (b * L) / adp, k_pair=pre / (L * L / 2) / adp, max_tokens=max_tokens,
+                    ranks=adp, dense=np.concatenate([pad, np.broadcast_to(fitted(dense), tokens.shape)]).tolist()
+                    if adp > 1 else None)
