@@ -10,7 +10,8 @@ after this step's token is appended) and prefills chunks ``(c_i, p_i)`` (``p_i``
 
 with ``W[T]`` the weights read (MoE: the experts ``T`` tokens touch), ``G[T]`` the weight GEMMs,
 ``k_m`` the HBM time of one token of KV, ``k_a`` the attention time of one decode token's context
-token, ``A`` a chunk's causal attention, and ``comm[T]`` the step's TP all-reduces and expert
+token, ``A`` a chunk's causal attention (``k_chunk`` per chunk, ``k_tok`` per new token and
+``k_pair`` per (query, key) pair), and ``comm[T]`` the step's TP all-reduces and expert
 all-to-all (:func:`nvlmodel.calibrate.comm_time`), all at the engine's calibrated fractions of peak
 (:class:`nvlmodel.calibrate.Calibration`). A worker with attention data parallelism (``a`` ranks)
 spreads its decode sequences evenly over its ranks, but a prompt's chunk runs on one rank, and
@@ -56,6 +57,8 @@ class StepCost:
     max_tokens: int
     ranks: int = 1  # attention-DP ranks of the worker
     dense: "list | None" = None  # D[T], s: the dense GEMMs (all but the routed experts) at T / ranks per rank
+    k_tok: float = 0.0  # s per prefill token of attention's part linear in the prompt (spread over ranks)
+    k_chunk: float = 0.0  # s per prefill chunk of attention's fixed part (spread over ranks)
 
     def step(self, decode: int, context: float, chunks=()) -> float:
         """Seconds of one step: ``decode`` sequences whose caches hold ``context`` tokens after
@@ -63,13 +66,13 @@ class StepCost:
         tokens = decode
         mem = self.k_mem * context
         att = self.k_attn * context
-        big = pairs = 0
+        big = top = 0
         for c, p in chunks:
             tokens += p
             mem += self.k_mem * (c + p)
-            pp = p * c + p * (p - 1) / 2
-            att += self.k_pair * pp
-            big, pairs = max(big, p), max(pairs, pp)
+            a_c = self.k_chunk + self.k_tok * p + self.k_pair * (p * c + p * (p - 1) / 2)
+            att += a_c
+            big, top = max(big, p), max(top, a_c)
         if not 0 < tokens <= self.max_tokens:
             raise ValueError(f"a step processes 1..{self.max_tokens} tokens, got {tokens}")
         if self.ranks == 1 or not chunks:
@@ -77,7 +80,7 @@ class StepCost:
         a = self.ranks  # the busiest rank: its share of the decode sequences and the largest chunk
         busiest = min(decode + max(a * big, tokens - decode), self.max_tokens)  # a x its tokens
         gemm = self.gemm[tokens] + self.dense[busiest] - self.dense[tokens]
-        att = max(att, self.k_attn * context + a * self.k_pair * pairs)
+        att = max(att, self.k_attn * context + a * top)
         return self.t_step + max(self.weights[tokens] + mem, gemm + att) + self.comm[busiest]
 
     def decode_run(self, batch: int, context: float, steps: int) -> float:
@@ -183,12 +186,14 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     (:func:`nvlmodel.kernels.step_time`), or None where the kernel tables do not cover the worker
     (the roofline then stands in, as in the static model). ``gemm[T]`` holds the step's linear
     layers (projections, MLPs or the MoE block, LM head) over ``T`` tokens, each kernel call's lone
-    fixed cost replaced by the calibration's ``t_launch``; attention is linear in the context it
-    reads: per context token of a decode sequence (``k_attn``) and per (query, key) pair of a
-    prefill chunk (``k_pair``), from the measured kernels at ``reference_context`` (decode at
-    :data:`KERNEL_REFERENCE_BATCH` sequences per rank). Weights and KV bytes are inside the kernel
-    times, so the memory terms are zero. A lone decode step of ``B`` sequences matches the static
-    model's kernel step (:func:`nvlmodel.calibrate.step_times`) up to attention's linearisation."""
+    fixed cost replaced by the calibration's ``t_launch``; decode attention is linear in the context
+    it reads (``k_attn`` per context token, from the measured kernel at ``reference_context`` and
+    :data:`KERNEL_REFERENCE_BATCH` sequences per rank); a prefill chunk's attention is a fixed part,
+    a part per new token and one per (query, key) pair (``k_chunk``, ``k_tok``, ``k_pair``), fitted
+    to the measured kernel over prompt lengths (:func:`_prefill_attention_terms`). Weights and KV bytes are inside the kernel
+    times, so the memory terms are zero. A lone decode step of ``B`` sequences, and a lone prompt,
+    match the static model's kernel step (:func:`nvlmodel.calibrate.step_times`) up to attention's
+    linearisation."""
     from ..kernels import attention_time, mla_gemm_type, mla_time, step_time
 
     tp, adp, ep = config.shape(prefill)
@@ -201,13 +206,17 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
         L, b = float(reference_context), float(KERNEL_REFERENCE_BATCH)
         if m.mla is not None:
             one = dict(heads=m.heads // tp, kv_dtype=config.kv_dtype, gemm_type=mla_gemm_type(config.precision))
-            dec = mla_time(config.system, config.backend, "decode", batch=b, tokens=L, **one).seconds * m.layers
-            pre = mla_time(config.system, config.backend, "prefill", batch=1, tokens=L, **one).seconds * m.layers
+
+            def attention(phase, batch, n):
+                return mla_time(config.system, config.backend, phase, batch=batch, tokens=n, **one).seconds * m.layers
         else:
             one = dict(head_dim=m.head_dim, heads=m.heads / tp, kv_heads=m.kv_heads_per_gpu(tp), kv_dtype=config.kv_dtype)
             layers = float(m._attended(L)) / L  # sliding-window layers count as a fraction of a full one at L
-            dec = attention_time(config.system, config.backend, "decode", batch=b, tokens=L, **one).seconds * layers
-            pre = attention_time(config.system, config.backend, "prefill", batch=1, tokens=L, **one).seconds * layers
+
+            def attention(phase, batch, n):
+                return attention_time(config.system, config.backend, phase, batch=batch, tokens=n, **one).seconds * layers
+        dec = attention("decode", b, L)
+        k_chunk, k_tok, k_pair = _prefill_attention_terms(lambda n: attention("prefill", 1, n))
     except ValueError:
         return None
     def fitted(kt):  # each call's lone fixed cost replaced by the calibration's
@@ -221,6 +230,38 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
                     weights=np.zeros(max_tokens + 1).tolist(),
                     gemm=np.concatenate([pad, np.broadcast_to(fitted(linear), tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
-                    k_mem=0.0, k_attn=dec / (b * L) / adp, k_pair=pre / (L * L / 2) / adp, max_tokens=max_tokens,
+                    k_mem=0.0, k_attn=dec / (b * L) / adp, k_pair=k_pair / adp, max_tokens=max_tokens,
                     ranks=adp, dense=np.concatenate([pad, np.broadcast_to(fitted(dense), tokens.shape)]).tolist()
-                    if adp > 1 else None)
+                    if adp > 1 else None, k_tok=k_tok / adp, k_chunk=k_chunk / adp)
+
+
+#: Prompt lengths at which a measured prefill attention kernel is fitted (:func:`_prefill_attention_terms`).
+PREFILL_FIT_TOKENS: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384)
+
+
+def _prefill_attention_terms(seconds) -> tuple[float, float, float]:
+    """A measured prefill attention kernel as ``k_chunk + k_tok x p + k_pair x p^2 / 2`` for a
+    prompt (chunk) of ``p`` tokens (``seconds(p)``, at :data:`PREFILL_FIT_TOKENS`): a fixed part, a
+    part linear in the prompt (MLA's projections, the kernel's per-token work) and one per (query,
+    key) pair, each >= 0, fitted in relative error (the measured MLA and GQA kernels on H200 and
+    B200 within 10 %). Scaling the kernel at one length by its pairs alone misses the first two:
+    DeepSeek's MLA at 1,024 tokens would be a quarter of its measured time.
+
+    >>> c, a, b = _prefill_attention_terms(lambda p: 5e-5 + 2e-6 * p + 1e-9 * p * p / 2)
+    >>> round(c * 1e5, 6), round(a * 1e6, 6), round(b * 1e9, 6)
+    (5.0, 2.0, 1.0)
+    """
+    from itertools import combinations
+
+    p = np.array(PREFILL_FIT_TOKENS, dtype=float)
+    t = np.array([seconds(n) for n in PREFILL_FIT_TOKENS], dtype=float)
+    x, y = np.column_stack([np.ones_like(p), p, p * p / 2]) / t[:, None], np.ones_like(p)
+    best, err = np.zeros(3), float(y @ y)
+    for k in (1, 2, 3):  # non-negative least squares in three unknowns: the best fit over the sets of terms
+        for cols in combinations(range(3), k):
+            c = np.zeros(3)
+            c[list(cols)] = np.linalg.lstsq(x[:, cols], y, rcond=None)[0]
+            e = float(np.sum((x @ c - y) ** 2))
+            if (c >= 0).all() and e < err:
+                best, err = c, e
+    return float(best[0]), float(best[1]), float(best[2])

@@ -134,8 +134,9 @@ def _protocol(protocol: "str | Protocol") -> Protocol:
 #: with, by one rule applied to calibration rows only: the step whose replay errs less on the
 #: table's H100/H200 rows (median absolute TTFT error; :func:`sim_step_evidence` recomputes it).
 #: At 89dbce6, all calibration rows: dense 18.9 % (roofline) against 23.3 % (kernels); serving
-#: 34.9 % (roofline) against 29.2 % (kernels); with a prompt charged to one attention-DP rank
-#: (serving only; dense workers have one rank), serving 34.8 % against 29.1 %. The static model and the deployment search keep the
+#: 34.9 % (roofline) against 29.2 % (kernels); since a prompt is charged to one attention-DP rank
+#: and prefill attention is fitted over prompt lengths (serving only; dense workers have one rank and
+#: their GQA attention is a small part), serving 34.8 % against 27.7 %. The static model and the deployment search keep the
 #: roofline (chapter 8 says why).
 SIM_STEPS: dict[str, str] = {"dense": "roofline", "serving": "kernels"}
 
