@@ -48,12 +48,14 @@ def test_step_cost_by_hand():
 
 
 def test_a_prompt_runs_on_one_attention_rank():
-    """A worker of 4 attention-DP ranks (DeepSeek FP4 on B200, EP4): a lone 4,096-token prompt is not
+    """A prefill worker of 4 attention-DP ranks (DeepSeek FP4 on B200, EP4): a lone 4,096-token prompt is not
     spread over the ranks. Its rank does the whole prompt's dense GEMMs and attention while the
     routed experts serve 4,096 tokens over the 4 GPUs; four prompts, one per rank, cost more only by
     the routed experts of the other three (compute-bound here). The step of one prompt is then
     far more than a quarter of the step of four, which the even split charged. With the roofline:
     dense FLOPs 4,096 x 2 x dense params, experts 12,288 x 2 x routed params / 4 GPUs."""
+    from dataclasses import replace
+
     from nvlmodel.hardware import get_gpu
     from nvlmodel.models import get_model
 
@@ -68,7 +70,9 @@ def test_a_prompt_runs_on_one_attention_rank():
     assert four - one == pytest.approx(12288 * 2 * routed / 4 / peak, rel=1e-6)
     assert c.dense[16384] - c.dense[4096] == pytest.approx(12288 / 4 * 2 * dense / peak, rel=1e-9)  # D at T / 4 per rank
     assert one > 0.5 * four
-    # a decode-only step and one chunk per rank are the even split, as before
+    # a step that also decodes is the even split, a lone prompt too; so is one chunk per rank
+    even = replace(c, ranks=1)
+    assert c.step(64, 64 * 1000, [(0, 512)]) == even.step(64, 64 * 1000, [(0, 512)])
     assert c.step(64, 64 * 1000, [(0, 512)] * 4) == pytest.approx(
         CAL.t_step + max(c.weights[2112] + c.k_mem * (64 * 1000 + 2048),
                          c.gemm[2112] + c.k_attn * 64 * 1000 + 4 * c.k_pair * 512 * 511 / 2) + c.comm[2112])

@@ -14,14 +14,18 @@ token, ``A`` a chunk's causal attention (``k_chunk`` per chunk, ``k_tok`` per ne
 ``k_pair`` per (query, key) pair), and ``comm[T]`` the step's TP all-reduces and expert
 all-to-all (:func:`nvlmodel.calibrate.comm_time`), all at the engine's calibrated fractions of peak
 (:class:`nvlmodel.calibrate.Calibration`). A worker with attention data parallelism (``a`` ranks)
-spreads its decode sequences evenly over its ranks, but a prompt's chunk runs on one rank, and
-the ranks step together: the busiest rank holds ``x = B / a + max(max p_i, sum p_i / a)`` tokens
-(each chunk on a rank of its own while there are ranks for them), so the dense GEMMs
+spreads a step's tokens evenly over its ranks, with one exception. A prompt's chunk runs on one
+rank and the ranks step together, so a prefill-only step (a disaggregated prefill worker, or an
+idle one) takes its busiest rank's time: that rank holds ``x = max(max p_i, sum p_i / a)``
+tokens (each chunk on a rank of its own while there are ranks for them), and the dense GEMMs
 (:func:`nvlmodel.roofline.dense_gemm_time`; everything but the routed experts, which serve the
 worker's ``T`` tokens together), the largest chunk's attention and the collectives take that
-rank's time: ``G[T] + D[a x] - D[T]``, ``a k_pair`` per pair of that chunk, ``comm[a x]``, with
-``D[T]`` the dense GEMMs at ``T / a`` tokens per rank. A decode-only step, or one prompt chunk
-per rank, is the even split. One decode step of ``B`` sequences at context ``L`` is exactly
+rank's time: ``G[T] + D[a x] - D[T]``, ``a`` times that chunk's attention, ``comm[a x]``, with
+``D[T]`` the dense GEMMs at ``T / a`` tokens per rank. One chunk per rank is the even split. A
+step that also decodes keeps the even split: the engines can gather prompts across ranks
+(TensorRT-LLM's attention-DP balancing), and on the H200 calibration rows of aggregated
+attention-DP workers the even split's TPOT errs -8 to +34 % where the busiest rank's errs +8 to
++89 %. One decode step of ``B`` sequences at context ``L`` is exactly
 :func:`nvlmodel.roofline.decode_step`'s, and a lone prompt's prefill exactly
 :func:`nvlmodel.roofline.prefill`'s, plus ``t_step``. Sliding-window layers (gpt-oss) are
 linearised at a reference context (their KV and attention stop growing at the window).
@@ -75,10 +79,10 @@ class StepCost:
             big, top = max(big, p), max(top, a_c)
         if not 0 < tokens <= self.max_tokens:
             raise ValueError(f"a step processes 1..{self.max_tokens} tokens, got {tokens}")
-        if self.ranks == 1 or not chunks:
+        if self.ranks == 1 or not chunks or decode:  # the even split (see the module docstring)
             return self.t_step + max(self.weights[tokens] + mem, self.gemm[tokens] + att) + self.comm[tokens]
-        a = self.ranks  # the busiest rank: its share of the decode sequences and the largest chunk
-        busiest = min(decode + max(a * big, tokens - decode), self.max_tokens)  # a x its tokens
+        a = self.ranks  # a prefill-only step: the busiest rank holds the largest chunk
+        busiest = min(max(a * big, tokens), self.max_tokens)  # a x its tokens
         gemm = self.gemm[tokens] + self.dense[busiest] - self.dense[tokens]
         att = max(att, self.k_attn * context + a * top)
         return self.t_step + max(self.weights[tokens] + mem, gemm + att) + self.comm[busiest]
