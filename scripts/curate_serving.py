@@ -19,6 +19,13 @@ Conventions read from the rows themselves (check them in the source):
   engine, over both modes and every model, is the finest the split allows.
 * An empty ``precision`` (unquantized checkpoint) is recorded as ``bf16`` with a note.
 
+Aggregated rows whose source id names their layout (``..._tp8_ep8_942``: a worker of 8 GPUs,
+8-way expert parallel) but whose recorded sizes make ``ep`` times as many GPUs (``tp`` or
+``attention_dp``, and ``moe_tp``, multiplied by ``ep``: attention_dp = 64 for ``tp8_ep8``) are
+corrected (:func:`fix_layout`; ``layout_note`` keeps what was recorded). All such rows are in the
+2026-04-06 dump; 50 of them are the same measurements, to the last digit, as rows of the
+2026-03-25 dump that record the layout the id names, which then keep one copy.
+
 ``left_out`` says why a row cannot be modelled as recorded (it stays in the table, and chapter 8
 reports it as left out): disaggregated rows that give no worker counts or per-worker batch, rows
 whose parallelism fields disagree, and repeated measurements of one configuration
@@ -33,6 +40,7 @@ the others name the copy kept, so that no configuration is counted twice in a fi
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from curate_measurements import _field, harness, run  # a sibling script: same source, same command line
@@ -49,11 +57,35 @@ SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
-           "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness")
+           "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "layout_note")
 
 
 def _int(v: str) -> int | None:
     return int(float(v)) if v not in ("", None) else None
+
+
+def fix_layout(source_id: str, tp: int, adp: int, moe_tp: int, ep: int) -> tuple[tuple[int, int, int, int], str]:
+    """An aggregated row's (tp, attention_dp, moe_tp, ep), corrected where its source id names a
+    worker of ``N`` GPUs with ``M``-way experts (``_tp{N}_ep{M}_``) and the recorded sizes make
+    ``ep`` x ``N`` GPUs: the size above 1 among tp and attention_dp, and moe_tp, divided by ep.
+    Returns the layout and a note of what was recorded ("" when nothing changed).
+
+    >>> fix_layout("2026_04_06_deepseek_r1_h200_sxm_trtllm_fp8_agg_1024x1024_c128_tp8_ep8_2012", 1, 64, 8, 8)
+    ((1, 8, 1, 8), 'recorded tp=1, attention_dp=64, moe_tp=8: ep=8 times the 8 GPUs its source id names')
+    >>> fix_layout("2026_03_25_deepseek_r1_h200_sxm_trtllm_fp8_agg_1024x1024_c128_tp8_0_ep8_0_1244", 1, 8, 1, 8)
+    ((1, 8, 1, 8), '')
+    """
+    m = re.search(r"_tp(\d+)(?:_0)?_ep(\d+)(?:_0)?_\d+$", source_id)
+    if not m or ep <= 1 or int(m.group(2)) != ep or tp * adp != int(m.group(1)) * ep or moe_tp % ep:
+        return (tp, adp, moe_tp, ep), ""
+    if adp > 1:
+        fixed = (tp, adp // ep, moe_tp // ep, ep)
+    else:
+        fixed = (tp // ep, adp, moe_tp // ep, ep)
+    if fixed[0] * fixed[1] != int(m.group(1)) or fixed[2] * ep != fixed[0] * fixed[1]:
+        return (tp, adp, moe_tp, ep), ""
+    return fixed, (f"recorded tp={tp}, attention_dp={adp}, moe_tp={moe_tp}: ep={ep} times the {m.group(1)} GPUs "
+                   "its source id names")
 
 
 def curate(path: Path) -> list[dict]:
@@ -71,10 +103,13 @@ def curate(path: Path) -> list[dict]:
             precision = r["precision"]
             if not precision:
                 precision, precision_note = "bf16", "precision inferred: unquantized checkpoint"
+            layout_note = ""
             if r["mode"] == "agg":
                 tp, adp, mtp, ep = (_int(r[k]) for k in ("tp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size"))
                 adp = adp or 1
                 mtp, ep = mtp or tp, ep or 1
+                if moe:
+                    (tp, adp, mtp, ep), layout_note = fix_layout(r["id"], tp, adp, mtp, ep)
                 workers, prefill = 1, (None, None, None, None, None)
                 if conc is None and r["batch_size"]:
                     conc = _int(r["batch_size"]) * adp
@@ -118,7 +153,7 @@ def curate(path: Path) -> list[dict]:
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": _field(src, "measured")[:10], "precision_note": precision_note,
-                "left_out": "; ".join(note), "harness": harness(src),
+                "left_out": "; ".join(note), "harness": harness(src), "layout_note": layout_note,
             })
     rows.sort(key=lambda r: (r["model"], r["system"], r["mode"], r["backend"], r["precision"], r["isl"], r["osl"],
                              str(r["tp"]), str(r["concurrency"]), r["source_id"]))

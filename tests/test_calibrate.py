@@ -165,6 +165,35 @@ def test_curation_script_reproduces_the_table(tmp_path):
     assert [{k: str(v) for k, v in r.items()} for r in rows] == stored
 
 
+def test_a_recorded_layout_agrees_with_the_one_its_source_id_names():
+    """Every modelled aggregated row of the serving table whose source id names its worker
+    (``_tp8_ep8_``: 8 GPUs, 8-way experts) has tp x attention_dp = 8 and ep = 8; the 2026-04-06
+    dump's rows that recorded ep times as many GPUs are corrected and say what was recorded, and
+    those that are the same measurement as a 2026-03-25 row keep one copy. The correction by hand:
+    attention_dp 64 and moe_tp 8 over ep = 8."""
+    import re
+
+    fix_layout = import_script("curate_serving").fix_layout
+    assert fix_layout("x_agg_1024x1024_c128_tp8_ep8_2012", 1, 64, 8, 8)[0] == (1, 8, 1, 8)
+    assert fix_layout("x_agg_1024x1024_c128_tp2_ep2_17", 4, 1, 2, 2)[0] == (2, 1, 1, 2)
+    assert fix_layout("x_agg_1024x1024_c128_cfg191", 1, 64, 8, 8) == ((1, 64, 8, 8), "")  # no layout in the id
+    d = cal.load_measurements(table="serving")
+    agg = d[(d["mode"] == "agg") & (d.left_out.fillna("") == "")]
+    named = agg.source_id.str.extract(r"_tp(\d+)(?:_0)?_ep(\d+)(?:_0)?_\d+$").dropna().astype(int)
+    rows = agg.loc[named.index]
+    moe = rows.model != "qwen3-32b"
+    assert ((rows.tp * rows.attention_dp)[moe] == named[0][moe]).all() and (rows.ep[moe] == named[1][moe]).all()
+    fixed = d[d.layout_note.fillna("") != ""]
+    assert len(fixed) > 100 and fixed.source_id.str.startswith("2026_04_06").all()
+    assert fixed.layout_note.str.contains("times the").all()
+    twins = fixed[fixed.left_out.fillna("").str.startswith("duplicate of 2026_03_25")]
+    assert len(twins) == 50
+    kept = d.set_index("source_id").loc[twins.left_out.str.extract(r"duplicate of (\S+)")[0]]
+    assert (kept.ttft_ms.to_numpy() == twins.ttft_ms.to_numpy()).all()
+    assert re.fullmatch(r"recorded tp=\d+, attention_dp=\d+, moe_tp=\d+: ep=\d+ times the \d+ GPUs its source id names",
+                        fixed.layout_note.iloc[0])
+
+
 # ---------------------------------------------------------------------------------------------
 # The fit
 # ---------------------------------------------------------------------------------------------
