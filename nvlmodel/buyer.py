@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,16 +34,32 @@ MODELS: tuple[str, ...] = ("llama-3.1-70b", "llama-3.1-405b", "deepseek-v3", "qw
 SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 
 
+class _Errors(NamedTuple):
+    """One step model's errors on the serving table: residual quantiles by (metric, mode) and TPOT
+    log-residual samples, for a calibration system (in-sample) and for a system no fit has seen
+    (in-sample and leave-one-system-out pooled)."""
+
+    q: dict
+    q_new: dict
+    samples: np.ndarray
+    samples_new: np.ndarray
+
+    def quantiles(self, system: str) -> dict:
+        return self.q if system in CALIBRATION_SYSTEMS else self.q_new
+
+    def sample(self, system: str) -> np.ndarray:
+        return self.samples if system in CALIBRATION_SYSTEMS else self.samples_new
+
+
 @functools.lru_cache(maxsize=2)
-def _errors(step: str = "roofline"):
-    """TPOT residual quantiles (in-sample; for a new system) and samples (calibration; for a new
-    system: calibration and transfer pooled) of the serving table's agg regime."""
+def _errors(step: str = "roofline") -> _Errors:
+    """The serving table's errors with ``step`` (:class:`_Errors`)."""
     d = load_measurements(table="serving")
     pred = predictions(d, search.fitted_serving(step))
     transfer = transfer_residuals(d, step)
     q = residual_quantiles(pred)
     q_new = new_system_quantiles(q, residual_quantiles(transfer))
-    return (q, q_new, *ratio_samples(pred, transfer, "tpot"))
+    return _Errors(q, q_new, *ratio_samples(pred, transfer, "tpot"))
 
 
 #: The buyer's two service levels (tokens/s every user gets): interactive and throughput.
@@ -65,8 +82,7 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     for level in levels:
         require_positive("min_tok_s_per_user", level)
     sla = sla or search.SLA(2.0, 0.05)
-    q, q_new, _, _ = _errors(step)
-    alt_q = _errors(other_step(step))[1]
+    err, alt = _errors(step), _errors(other_step(step))
     rows = []
     for model in models:
         front = search.best(model, isl, osl, sla, systems=SYSTEMS, calibrations=search.fitted_serving(step))
@@ -75,10 +91,10 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
         front = _with_other_step(front, model, isl, osl, step)
         for level, r in ((lv, r) for lv in levels for r in search.best_per_gpu(front, lv).itertuples()):
             new = r.system_key not in CALIBRATION_SYSTEMS
-            lo, hi = widen(*(q_new if new else q)[("tpot", r.mode)][:2], r.extrapolated)
+            lo, hi = widen(*err.quantiles(r.system_key)[("tpot", r.mode)][:2], r.extrapolated)
             t_lo, t_hi = r.tpot_s * math.exp(lo), r.tpot_s * math.exp(hi)
             if new:  # the hull with the other step model's interval of the same deployment
-                alo, ahi = widen(*alt_q[("tpot", r.mode)][:2], r.extrapolated)
+                alo, ahi = widen(*alt.q_new[("tpot", r.mode)][:2], r.extrapolated)
                 t_lo, t_hi = hull((t_lo, t_hi), (r.tpot_other_step_s * math.exp(alo),
                                                  r.tpot_other_step_s * math.exp(ahi)))
             f_lo, f_hi = r.tpot_s / t_hi, r.tpot_s / t_lo  # throughput ~ 1 / TPOT
@@ -108,21 +124,21 @@ def _with_other_step(front: "pd.DataFrame", model: str, isl: int, osl: int, step
     return out
 
 
-def _ratio(table: "pd.DataFrame", numerator: str, den: str, samples, other_samples=None) -> dict:  # noqa: F821
+def _ratio(table: "pd.DataFrame", numerator: str, den: str, errors: _Errors,  # noqa: F821
+           other_errors: "_Errors | None" = None) -> dict:
     """``numerator``'s tokens/s per GPU over ``den``'s in ``table`` (indexed by system key), its 80 %
-    interval from each side's TPOT residuals (``samples``: the calibration systems', the new
-    systems'), and whether either side is extrapolated. When a side is a new system and
-    ``other_samples`` (the other step model's) is given, the interval is the hull of this one and
-    the other step model's interval around its own ratio (``tok_s_per_gpu_other_step``)."""
-    def interval(ratio, smp):
-        return throughput_ratio_interval(ratio, *(smp[0] if key in CALIBRATION_SYSTEMS else smp[1]
-                                                  for key in (numerator, den)))
+    interval from each side's TPOT residuals (``errors``), and whether either side is extrapolated.
+    When a side is a new system and ``other_errors`` (the other step model's) is given, the
+    interval is the hull of this one and the other step model's interval around its own ratio
+    (``tok_s_per_gpu_other_step``)."""
+    def interval(ratio, err: _Errors):
+        return throughput_ratio_interval(ratio, err.sample(numerator), err.sample(den))
 
     ratio = float(table.tok_s_per_gpu[numerator] / table.tok_s_per_gpu[den])
-    lo, hi = interval(ratio, samples)
-    if other_samples is not None and not {numerator, den} <= set(CALIBRATION_SYSTEMS):
+    lo, hi = interval(ratio, errors)
+    if other_errors is not None and not {numerator, den} <= set(CALIBRATION_SYSTEMS):
         lo, hi = hull((lo, hi), interval(float(table.tok_s_per_gpu_other_step[numerator]
-                                               / table.tok_s_per_gpu_other_step[den]), other_samples))
+                                               / table.tok_s_per_gpu_other_step[den]), other_errors))
     return {"per_gpu": ratio, "per_gpu_lo": lo, "per_gpu_hi": hi,
             "extrapolated": bool(table.extrapolated[numerator] or table.extrapolated[den])}
 
@@ -136,7 +152,7 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
     ``ratio`` times the denominator's."""
     import pandas as pd
 
-    samples, other = _errors(step)[2:], _errors(other_step(step))[2:]
+    err, other = _errors(step), _errors(other_step(step))
     rows = []
     for (model, level), g in comp.groupby(["model", "min_tok_s_per_user"], sort=False):
         g = g.set_index("system_key")
@@ -146,7 +162,7 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
             if den not in g.index:
                 continue
             rows.append({"model": model, "min_tok_s_per_user": level,
-                         "ratio": f"{g.system[numerator]} / {g.system[den]}", **_ratio(g, numerator, den, samples, other)})
+                         "ratio": f"{g.system[numerator]} / {g.system[den]}", **_ratio(g, numerator, den, err, other)})
     return pd.DataFrame(rows)
 
 
@@ -164,7 +180,7 @@ def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
     users = np.arange(10.0, 151.0, 10.0) if users is None else np.asarray(users, float)
     front = search.best(model, isl, osl, sla, systems=(numerator,) + tuple(denominators),
                         calibrations=search.fitted_serving(step))
-    samples, other = _errors(step)[2:], _errors(other_step(step))[2:]
+    err, other = _errors(step), _errors(other_step(step))
     if len(front):
         front = _with_other_step(front, model, isl, osl, step)
     labels = dict(zip(front.system_key, front.system))
@@ -177,7 +193,7 @@ def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
             if den not in best.index:
                 continue
             rows.append({"ratio": f"{labels[numerator]} / {labels[den]}", "tok_s_per_user": float(u),
-                         **_ratio(best, numerator, den, samples, other)})
+                         **_ratio(best, numerator, den, err, other)})
     out = pd.DataFrame(rows)
     out.attrs["model"] = model
     return out
@@ -210,12 +226,12 @@ def dynamo_gains(model: str = "deepseek-v3", system: str = "gb200", *, isl: int 
     sla = sla or search.SLA(2.0, 0.05)
     best = search.what_buys(model, isl, osl, sla, min_tok_s_per_user, systems=(system,),
                             calibrations=search.fitted_serving(step)).iloc[0]
-    sample = _errors(step)[2 if system in CALIBRATION_SYSTEMS else 3]
+    sample = _errors(step).sample(system)
     other = None  # a GPU no fit has seen: the hull with the other step model's gain and interval
     if system not in CALIBRATION_SYSTEMS:
         alt = other_step(step)
         other = (search.what_buys(model, isl, osl, sla, min_tok_s_per_user, systems=(system,),
-                                  calibrations=search.fitted_serving(alt)).iloc[0], _errors(alt)[3])
+                                  calibrations=search.fitted_serving(alt)).iloc[0], _errors(alt).samples_new)
     scope = f"{model_name(model)} on {best.name}, {isl:,} in / {osl:,} out, >= {min_tok_s_per_user:g} tok/s/user"
     rows = []
     for feature, (with_, without) in SEARCH_GAINS.items():

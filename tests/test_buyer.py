@@ -4,7 +4,6 @@ propagated, numbers printed to their interval's precision."""
 import math
 import re
 
-import numpy as np
 import pytest
 
 from nvlmodel import buyer, search
@@ -63,8 +62,7 @@ def test_ratios_are_propagated_from_both_sides(comp):
     g = comp.set_index("system_key")
     row = rat[rat.ratio == "GB200 NVL72 / B200 HGX"].iloc[0]
     assert row.per_gpu == pytest.approx(g.tok_s_per_gpu["gb200"] / g.tok_s_per_gpu["b200_sxm"])
-    _, _, sample, sample_new = buyer._errors()
-    _, _, _, k_new = buyer._errors("kernels")
+    sample_new, k_new = buyer._errors().samples_new, buyer._errors("kernels").samples_new
     lo, hi = throughput_ratio_interval(row.per_gpu, sample_new, sample_new)
     k_ratio = g.tok_s_per_gpu_other_step["gb200"] / g.tok_s_per_gpu_other_step["b200_sxm"]
     klo, khi = throughput_ratio_interval(k_ratio, k_new, k_new)
@@ -127,10 +125,10 @@ def test_dynamo_gains_are_the_searchs_and_the_simulations_ratios():
     sla = search.SLA(2.0, 0.05)
     g = buyer.dynamo_gains("qwen3-32b", "gb200", sla=sla).set_index("feature")
     wb = search.what_buys("qwen3-32b", 1024, 1024, sla, 50.0, systems=("gb200",)).iloc[0]
-    _, _, _, sample_new = buyer._errors()
+    sample_new = buyer._errors().samples_new
     wk = search.what_buys("qwen3-32b", 1024, 1024, sla, 50.0, systems=("gb200",),
                           calibrations=search.fitted_serving("kernels")).iloc[0]
-    k_new = buyer._errors("kernels")[3]
+    k_new = buyer._errors("kernels").samples_new
     for feature, (with_, without) in buyer.SEARCH_GAINS.items():
         if feature in g.index:
             r = g.loc[feature]
