@@ -323,6 +323,19 @@ def test_kernel_calibration_reaches_the_simulation():
         assert step_cost(c, kcal, max_tokens=isl).step(0, 0, [(0, isl)]) == pytest.approx(fill + kcal.t_step, rel=0.10)
 
 
+def test_workers_that_fit_nine_hgx_nodes_are_placed_largest_first():
+    """72 GPUs of B200 HGX: 16 decode workers of 4 GPUs and one prefill worker of 8. Placed in the
+    order they are built by the seed's most-free-node scheduler, the 4-GPU workers would spread
+    over all nine nodes (2, 2, ..., 1, 1) and strand the 8-GPU worker; largest first, it takes a
+    node of its own and the others pack two to a node."""
+    from nvlmodel.serve.engine import _nodes
+
+    c = Config("b200_sxm", "deepseek-v3", "fp4", 1, 1, 1024, 1024, backend="trtllm", mode="disagg", attention_dp=4,
+               ep=4, workers=16, prefill_tp=1, prefill_attention_dp=8, prefill_ep=8, prefill_workers=1)
+    nodes = _nodes(c, [(False, 16), (True, 1)])
+    assert sorted(np.bincount(nodes[:16])) == [0] + [2] * 8 and nodes[16] not in nodes[:16]
+
+
 def test_partly_shared_prefix_on_an_idle_worker_does_not_stall():
     """The audit's minimal stall: an idle worker keeps the first request's prefix entry (14 of its
     18 blocks); the second request shares only 3 blocks of it and needs 8 more. Its entry is now cut

@@ -275,6 +275,21 @@ def _place(sched, worker: int, gpus: int) -> list[int]:
     return [g for k in range(gpus // 8) for g in sched.allocate_tp_group((worker, k), 8)]
 
 
+def _nodes(c: Config, groups) -> list[int]:
+    """The NVLink domain (node) of each worker, in the order the workers are built (decode, then
+    prefill), placed by the gang scheduler of chapter 5 (GB200: the rack's fabric, one domain;
+    HGX: the seed's scheduler over 8-GPU nodes) largest worker first: workers of 1, 2, 4 or 8
+    GPUs (or whole nodes) then always pack when the deployment fits, as an operator would place
+    them, where building order could strand a large worker behind scattered small ones."""
+    sched = make_scheduler("fabric" if c.system == "gb200" else "seed")
+    sizes = [int(np.prod(c.shape(prefill)[:2])) for prefill, count in groups for _ in range(count)]
+    nodes = [0] * len(sizes)
+    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        gpus = _place(sched, i, sizes[i])
+        nodes[i] = 0 if c.system == "gb200" else gpus[0] // 8
+    return nodes
+
+
 class _Sim(Router, Links, KVPool, Batcher):
     """The simulation's state and its event loop; what happens on each event is by concern in the
     mixins: :class:`~nvlmodel.serve.router.Router` (where a request goes),
@@ -295,20 +310,18 @@ class _Sim(Router, Links, KVPool, Batcher):
         m = c.arch
         # seconds per token of one GPU's KV shard over each tier's link; tier capacities in tokens
         shard = m.kv_bytes_per_token_per_gpu(c.kv_bytes_per_element, c.tp)
-        # workers, placed by the gang scheduler of chapter 5
-        sched = make_scheduler("fabric" if c.system == "gb200" else "seed")
         self.workers: list[_Worker] = []
         self.decode_pool: list[int] = []
         self.entry_pool: list[int] = []  # where requests are routed first
         groups = [(False, c.workers)] + ([(True, c.prefill_workers)] if c.mode == "disagg" else [])
+        nodes = _nodes(c, groups)
         for prefill, count in groups:
             tp, adp, _ = c.shape(prefill)
             cost = _step_cost(c, replace(cal, t_req=0.0, q=0.0), prefill, max_tokens)
             pool = d.pool_blocks(prefill)
             for _ in range(count):
                 i = len(self.workers)
-                gpus = _place(sched, i, tp * adp)
-                node = 0 if c.system == "gb200" else gpus[0] // 8
+                node = nodes[i]
                 w = _Worker(i, cost, pool, bs, node, prefill_only=prefill and c.mode == "disagg",
                             decode_only=(not prefill) and c.mode == "disagg")
                 budget, seats = d.token_budget, d.max_seqs
