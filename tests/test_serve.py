@@ -467,13 +467,16 @@ def test_a_protocol_draws_lengths_as_the_benchmark_client_does():
 
 
 def test_the_start_up_wave_by_hand():
-    """All clients send their first requests at once: 10 prompts on 4 servers of 1 s wait
-    0,0,0,0,1,1,1,1,2,2 s (mean 0.8 s), one request in 10 counted per client: 0.08 s on the mean;
+    """All clients send their first requests at once: 8 prompts on 4 servers of 1 s wait
+    0,0,0,0,1,1,1,1 s (mean 0.5 s), one request in 10 counted per client: 0.05 s on the mean;
     9 on 3 servers of 0.5 s: 3 x (0 + 1 + 2) x 0.5 / 9 = 0.5 s, over 20 requests 0.025 s; a
-    warm-up request per client absorbs the wave; nonsense raises naming the field."""
-    from nvlmodel.serve.validate import Protocol
+    warm-up request per client absorbs the wave; nonsense raises naming the field. The static
+    model assumes the replay's protocol (10 requests per client)."""
+    from nvlmodel.calibrate import BENCHMARK_REQUESTS_PER_CLIENT
+    from nvlmodel.serve.validate import PROTOCOL, PROTOCOLS, Protocol
 
-    assert Protocol(per_client=10).startup_wait(10, 4, 1.0) == pytest.approx(0.08)
+    assert BENCHMARK_REQUESTS_PER_CLIENT == PROTOCOLS[PROTOCOL].per_client
+    assert Protocol(per_client=10).startup_wait(8, 4, 1.0) == pytest.approx(0.05)
     assert Protocol(per_client=20).startup_wait(9, 3, 0.5) == pytest.approx(0.025)
     assert Protocol(per_client=20, warmup=1).startup_wait(9, 3, 0.5) == 0.0
     assert Protocol(per_client=10).startup_wait(3, 4, 1.0) == 0.0  # more servers than clients: no wait

@@ -39,7 +39,7 @@ B200 and GB200 NVL72. Workers of ``tp x attention_dp`` GPUs with expert parallel
 experts a step touches (:func:`nvlmodel.roofline.decode_step`), exchange tokens with the measured
 all-to-all (:func:`nvlmodel.collectives.moe_alltoall`), and in disaggregated serving decode
 without prefill interference while TTFT adds the prompt's KV transfer (:func:`kv_transfer_time`)
-and the closed loop's prefill queue (:func:`disagg_wait`). One calibration per engine
+and the closed loop's prefill queue with its first requests' wave (:func:`disagg_wait`). One calibration per engine
 (``backend@serving``) is fitted on H100/H200 rows of every model and both modes; B200 and GB200
 rows are held out. Rows the model cannot describe carry a ``left_out`` reason
 (:func:`left_out_table`).
@@ -52,15 +52,16 @@ from .fit import (ACCURACY_TARGETS, GRID, accuracy_target, accuracy_targets, bia
                   error_summary, error_summary_by_step, fit, fit_engines, fitted, left_out_table, predictions)
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp, waterfall)
-from .model import (CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES, METRICS, MODES, STEP_MODELS,
-                    SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory, comm_time, components, disagg_wait,
-                    engine_memory_table, kernel_times, kv_capacity_of, kv_fits, kv_transfer_time, predict, step_times)
+from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES,
+                    METRICS, MODES, STEP_MODELS, SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory, comm_time,
+                    components, disagg_wait, engine_memory_table, kernel_times, kv_capacity_of, kv_fits,
+                    kv_transfer_time, predict, startup_wave, step_times)
 
-__all__ = ["ACCURACY_TARGETS", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
+__all__ = ["ACCURACY_TARGETS", "BENCHMARK_REQUESTS_PER_CLIENT", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",
            "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
            "Config", "EngineMemory", "beyond_envelope", "bias_by_tp", "calibration_rows", "calibration_table",
            "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "error_summary_by_step",
            "fit", "fit_engines", "fitted", "headline", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",
            "left_out_table", "load_measurements", "measured_per_gpu", "measured_ratio", "predict", "predictions",
-           "serving_envelope", "smallest_tp", "step_times", "waterfall"]
+           "serving_envelope", "smallest_tp", "startup_wave", "step_times", "waterfall"]

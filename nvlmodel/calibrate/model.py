@@ -411,14 +411,38 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     return t
 
 
-def disagg_wait(t, fill, tpot):
-    """Queueing for prefill in disaggregated serving, from the closed loop itself: ``load`` requests
-    per prefill rank cycle through prefill (``fill`` each) and ``osl`` decode steps (``tpot``
-    each). When prefill is the bottleneck the loop's throughput is ranks / fill, so each request
-    waits ``load x fill - osl x tpot - fill`` before its prefill starts (the asymptote of mean-value
-    analysis of a closed network); otherwise it does not wait. Zero for aggregated rows (``load``
-    is 0); scalars or arrays."""
-    return np.maximum(t["load"] * fill - t["osl"] * tpot - fill, 0.0)
+#: Requests each benchmark client sends (InferenceMAX's client, the protocol chapter 9 replays the
+#: rows with: ``nvlmodel.serve.validate.PROTOCOLS["inferencemax"]``; a test keeps the two equal).
+BENCHMARK_REQUESTS_PER_CLIENT = 10
+
+
+def startup_wave(load, service_s):
+    """The mean wait of a closed-loop benchmark's first requests, which every client sends at once:
+    ``load`` clients per server, each server taking one prompt of ``service_s`` at a time, so the
+    j-th request of a server waits ``j x service_s`` (j < load), ``(load - 1) / 2 x service_s`` on
+    average (exact for a whole number of clients per server; none for fewer clients than servers).
+    Scalars or arrays. :meth:`nvlmodel.serve.validate.Protocol.startup_wait` spreads it over a
+    protocol's requests.
+
+    >>> startup_wave(4, 0.5)  # waits 0, 0.5, 1.0, 1.5 s
+    0.75
+    """
+    return np.maximum(np.asarray(load, float) - 1.0, 0.0) / 2 * service_s if np.ndim(load) else \
+        max(float(load) - 1.0, 0.0) / 2 * service_s
+
+
+def disagg_wait(t, fill, tpot, per_client: int = BENCHMARK_REQUESTS_PER_CLIENT):
+    """Queueing for prefill in disaggregated serving, as a closed-loop benchmark's mean over its
+    requests: ``load`` requests per prefill rank cycle through prefill (``fill`` each) and ``osl``
+    decode steps (``tpot`` each). When prefill is the bottleneck the loop's throughput is
+    ranks / fill, so each request waits ``load x fill - osl x tpot - fill`` before its prefill
+    starts (the asymptote of mean-value analysis of a closed network); otherwise it does not wait.
+    The run's first requests, sent at once, wait as one wave (:func:`startup_wave`); one request in
+    ``per_client`` is of that wave, and what it waits beyond the steady wait adds to the mean.
+    (The deployment search asks for a service's steady state and leaves the wave out.) Zero for
+    aggregated rows (``load`` is 0); scalars or arrays."""
+    steady = np.maximum(t["load"] * fill - t["osl"] * tpot - fill, 0.0)
+    return steady + np.maximum(startup_wave(t["load"], fill) - steady, 0.0) / per_client
 
 
 def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions
+from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
 from ..calibrate.data import _config
 from ..units import require_choice, require_positive_int
 from .engine import Deployment, _closed_loop_means, calibrations, simulate
@@ -54,21 +54,19 @@ class Protocol:
         """What the run's start adds to the mean TTFT this protocol reports, by hand: the
         ``clients`` send their first requests at once, into ``servers`` that each take one prompt
         of ``service_s`` at a time (a disaggregated prefill pool: one prompt per attention rank per
-        step), so the j-th first request waits ``floor(j / servers) x service_s``; that wave is one
-        request in ``per_client`` of those counted (none when warm-up requests absorb it). The
-        backlog's tail, which some second requests still meet, is left out.
+        step), so the j-th first request of a server waits ``j x service_s``
+        (:func:`nvlmodel.calibrate.startup_wave`); that wave is one request in ``per_client`` of
+        those counted (none when warm-up requests absorb it). The backlog's tail, which some second
+        requests still meet, is left out.
 
-        >>> round(PROTOCOLS["inferencemax"].startup_wait(10, 4, 1.0), 3)  # waits 0,0,0,0,1,1,1,1,2,2: 0.8 s / 10
-        0.08
+        >>> round(PROTOCOLS["inferencemax"].startup_wait(8, 4, 1.0), 3)  # waits 0,0,0,0,1,1,1,1: 0.5 s / 10
+        0.05
         """
         require_positive_int("clients", clients)
         require_positive_int("servers", servers)
         if not service_s >= 0:
             raise ValueError(f"service_s must be a number >= 0, got {service_s!r}")
-        if self.warmup:
-            return 0.0
-        k, r = divmod(clients, servers)
-        return service_s * (servers * k * (k - 1) / 2 + r * k) / clients / self.per_client
+        return 0.0 if self.warmup else startup_wave(clients / servers, service_s) / self.per_client
 
 
 #: Benchmark protocols a replay can follow. The serving rows do not record theirs; ``inferencemax``
