@@ -301,9 +301,13 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     the service's steady state, after the start, when every client sent its first request at once,
     has drained), ``startup_s`` (disaggregated points: what that start adds to the benchmark's mean
     by hand, :meth:`~nvlmodel.serve.validate.Protocol.startup_wait` over the point's prefill ranks
-    at the search's service time per prompt; aggregated: NaN), ``sim_clients`` (the concurrency
-    simulated: :func:`frontier_clients`) and ``sim_status`` (``ok`` or why the point could not be
-    simulated). ``progress``: a bar per large run (100,000 requests or more)."""
+    at the search's service time per prompt; aggregated: NaN), ``sim_prefill_util``
+    (disaggregated points: the prefill pool's utilisation in that steady state, the rate requests
+    were sent in the run's second half times the search's service time of a prompt of the run's
+    mean length, over the pool's ranks; near 1 the closed loop has filled the pool, as it does
+    when the simulated decode returns clients sooner than the search's TPOT says), ``sim_clients``
+    (the concurrency simulated: :func:`frontier_clients`) and ``sim_status`` (``ok`` or why the
+    point could not be simulated). ``progress``: a bar per large run (100,000 requests or more)."""
     from .serve import Deployment, simulate
     from .serve.validate import _protocol
 
@@ -313,7 +317,7 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     cal = _engine_calibration(engine, calibrations)
     backend = engine_backend(engine)
     out = frontier.copy()
-    ttft, steady, startup, tpot, status, loads = [], [], [], [], [], []
+    ttft, steady, startup, util, tpot, status, loads = [], [], [], [], [], [], []
     for r in frontier.itertuples():
         ds, ps = r.decode_shape, r.prefill_shape
         kw = dict(tp=ds[0], attention_dp=ds[1], ep=ds[2], engine=engine, calibration=cal)
@@ -323,29 +327,38 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
                       prefill_token_budget=isl)
         clients = frontier_clients(r, osl)
         loads.append(clients)
-        wait = float("nan")
-        if r.mode == "disagg":
+        wait, u = float("nan"), float("nan")
+        reqs = proto.requests(isl, osl, clients, seed=seed)
+        ranks = int(r.prefill_workers) * ps[1] if r.mode == "disagg" else 0
+        if ranks:
             pw = _worker(r.system_key, model, r.precision, tuple(ps), isl, osl, cal, backend)
             if pw is not None:
-                wait = proto.startup_wait(clients, int(r.prefill_workers) * ps[1], _prefill_service(pw["fill"], cal))
+                wait = proto.startup_wait(clients, ranks, _prefill_service(pw["fill"], cal))
         startup.append(wait)
         try:
             d = Deployment(r.system_key, model, r.precision, **kw)
-            res = simulate(d, proto.requests(isl, osl, clients, seed=seed), concurrency=clients,
-                           progress=None if progress else False)
+            res = simulate(d, reqs, concurrency=clients, progress=None if progress else False)
             n = len(res.requests)
             counted = res.requests.iloc[clients * proto.warmup:]
+            late = res.requests.iloc[max(clients * proto.warmup, n // 2):]
             preempted = int(res.requests.preemptions.sum())
             ttft.append(float(counted.ttft_s.mean()))
-            steady.append(float(res.requests.ttft_s.iloc[max(clients * proto.warmup, n // 2):].mean()))
+            steady.append(float(late.ttft_s.mean()))
             tpot.append(float(counted.tpot_s.mean()))
+            if ranks and len(late) > 1:
+                sent = np.sort(late.arrival_s.to_numpy())
+                mean_isl = max(1, int(round(float(np.mean(reqs.isl)))))
+                pm = _worker(r.system_key, model, r.precision, tuple(ps), mean_isl, osl, cal, backend)
+                if pm is not None and sent[-1] > sent[0]:
+                    u = (len(sent) - 1) / (sent[-1] - sent[0]) * _prefill_service(pm["fill"], cal) / ranks
             status.append("ok" if preempted == 0 else f"ok, {preempted} preemptions")
         except (ValueError, RuntimeError) as e:
             ttft.append(float("nan"))
             steady.append(float("nan"))
             tpot.append(float("nan"))
             status.append(str(e).splitlines()[0])
-    out["sim_ttft_s"], out["sim_ttft_steady_s"], out["startup_s"] = ttft, steady, startup
+        util.append(u)
+    out["sim_ttft_s"], out["sim_ttft_steady_s"], out["startup_s"], out["sim_prefill_util"] = ttft, steady, startup, util
     out["sim_tpot_s"], out["sim_status"] = tpot, status
     out["sim_clients"] = loads
     return out
