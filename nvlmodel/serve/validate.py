@@ -135,8 +135,8 @@ def _protocol(protocol: "str | Protocol") -> Protocol:
 #: 34.9 % (roofline) against 29.2 % (kernels); since a prompt is charged to one attention-DP rank
 #: and prefill attention is fitted over prompt lengths (serving only; dense workers have one rank and
 #: their GQA attention is a small part), serving 34.8 % against 27.7 %; with the serving table's
-repaired layouts (more H200 rows), 35.0 % against 28.3 %. The static model and the deployment search keep the
-#: roofline (chapter 8 says why).
+#: repaired layouts (more H200 rows), 35.0 % against 28.3 %. The static model and the deployment
+#: search keep the roofline (chapter 8 says why).
 SIM_STEPS: dict[str, str] = {"dense": "roofline", "serving": "kernels"}
 
 
