@@ -24,8 +24,8 @@ rank's time: ``G[T] + D[a x] - D[T]``, ``a`` times that chunk's attention, ``com
 ``D[T]`` the dense GEMMs at ``T / a`` tokens per rank. One chunk per rank is the even split. A
 step that also decodes keeps the even split: the engines can gather prompts across ranks
 (TensorRT-LLM's attention-DP balancing), and on the H200 calibration rows of aggregated
-attention-DP workers the even split's TPOT errs -8 to +34 % where the busiest rank's errs +8 to
-+89 %. One decode step of ``B`` sequences at context ``L`` is exactly
+attention-DP workers the even split's TPOT errs from -8 to +34 % where the busiest rank's errs
+from +8 to +89 %. One decode step of ``B`` sequences at context ``L`` is exactly
 :func:`nvlmodel.roofline.decode_step`'s, and a lone prompt's prefill exactly
 :func:`nvlmodel.roofline.prefill`'s, plus ``t_step``. Sliding-window layers (gpt-oss) are
 linearised at a reference context (their KV and attention stop growing at the window).
@@ -194,8 +194,8 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     it reads (``k_attn`` per context token, from the measured kernel at ``reference_context`` and
     :data:`KERNEL_REFERENCE_BATCH` sequences per rank); a prefill chunk's attention is a fixed part,
     a part per new token and one per (query, key) pair (``k_chunk``, ``k_tok``, ``k_pair``), fitted
-    to the measured kernel over prompt lengths (:func:`_prefill_attention_terms`). Weights and KV bytes are inside the kernel
-    times, so the memory terms are zero. A lone decode step of ``B`` sequences, and a lone prompt,
+    to the measured kernel over prompt lengths (:func:`_prefill_attention_terms`). Weights and KV
+    bytes are inside the kernel times, so the memory terms are zero. A lone decode step of ``B`` sequences, and a lone prompt,
     match the static model's kernel step (:func:`nvlmodel.calibrate.step_times`) up to attention's
     linearisation."""
     from ..kernels import attention_time, mla_gemm_type, mla_time, step_time
@@ -223,6 +223,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
         k_chunk, k_tok, k_pair = _prefill_attention_terms(lambda n: attention("prefill", 1, n))
     except ValueError:
         return None
+
     def fitted(kt):  # each call's lone fixed cost replaced by the calibration's
         return kt.seconds - kt.floor + calibration.t_launch * kt.calls
 
