@@ -306,7 +306,24 @@ def test_frontier_points_can_be_rechecked_by_simulation():
     assert out.sim_ttft_s.iloc[0] == pytest.approx(out.ttft_s.iloc[0], rel=0.10)
     # one client: no start-up wave, the steady state is the run's mean; no prefill pool to wait at
     assert out.sim_ttft_steady_s.iloc[0] == pytest.approx(out.sim_ttft_s.iloc[0], rel=0.02)
-    assert np.isnan(out.startup_s.iloc[0])
+    assert np.isnan(out.startup_s.iloc[0]) and np.isnan(out.sim_prefill_util.iloc[0])
+
+
+def test_a_disaggregated_recheck_reports_the_start_and_the_pools_load():
+    """A small disaggregated point (H100, Qwen3-32B, one TP1 prefill and one TP1 decode worker)
+    loaded by Little's law at 3.96 requests/s: 3.96 x (0.2 s + 128 x 30 ms) = 16 clients. Its
+    benchmark mean carries the start (16 first prompts on one rank), so the steady state is lower
+    and the wave by hand is positive; the pool runs below capacity, at the sent rate times a
+    prompt's service (0 < utilisation < 1)."""
+    import pandas as pd
+
+    point = pd.DataFrame([dict(system="H100 HGX", system_key="h100_sxm", precision="fp8", mode="disagg",
+                               decode_shape=(1, 1, 1), prefill_shape=(1, 1, 1), batch=16.0, prefill_workers=1,
+                               decode_workers=1, gpus=2, ttft_s=0.2, tpot_s=0.03, tok_s_per_gpu=3.96 * 128 / 2)])
+    out = search.simulate_frontier(point, "qwen3-32b", 1024, 128).iloc[0]
+    assert out.sim_status == "ok" and out.sim_clients == 16
+    assert out.startup_s > 0 and out.sim_ttft_steady_s < out.sim_ttft_s
+    assert 0 < out.sim_prefill_util < 1
 
 
 def test_a_frontier_point_is_rechecked_at_the_load_the_search_assumed():
