@@ -134,10 +134,9 @@ def _ds_buys():
 def _coverage_table(table: str):
     from . import calibrate as cal
     from .calibrate.intervals import step_coverage
-    from .search import fitted_serving
 
-    fit = cal.fitted if table == "dense" else fitted_serving
-    return step_coverage(cal.load_measurements(table=table), {s: fit(s) for s in cal.STEP_MODELS}).set_index(
+    return step_coverage(cal.load_measurements(table=table),
+                         {s: cal.fitted(s, table=table) for s in cal.STEP_MODELS}).set_index(
         ["split", "system", "metric"]).coverage
 
 

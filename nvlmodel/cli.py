@@ -238,15 +238,14 @@ def _allreduce(args: argparse.Namespace) -> int:
 def _coverage(args: argparse.Namespace, step: str) -> int:
     from . import calibrate
     from .calibrate.intervals import NOMINAL, other_step, step_coverage
-    from .search import fitted_serving
 
     alt = other_step(step)
     print(f"coverage of {NOMINAL:.0%} prediction intervals around the {step} step's predictions: split conformal "
           f"on H100/H200 residuals; a new GPU takes the wider of those and the leave-one-system-out errors, and the "
           f"hull with the same interval of the {alt} step's prediction")
     for table in args.tables:
-        fit = calibrate.fitted if table == "dense" else fitted_serving
-        t = step_coverage(calibrate.load_measurements(table=table), {s_: fit(s_) for s_ in (step, alt)}, step)
+        t = step_coverage(calibrate.load_measurements(table=table),
+                          {s_: calibrate.fitted(s_, table=table) for s_ in (step, alt)}, step)
         print(f"\n{table} table")
         _print_frame(t.round({"coverage": 2}))
     return 0

@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from . import energy
-from .calibrate import Calibration, Config, beyond_envelope, fit_engines, load_measurements
+from .calibrate import Calibration, Config, beyond_envelope, fitted
 from .calibrate.model import engine_backend, kv_capacity_of, kv_transfer_time, step_times
 from .hardware import TP_DEGREES, get_gpu
 from .models import get_model
@@ -57,11 +56,11 @@ MAX_WORKERS = 16
 ENGINE = "trtllm@serving"
 
 
-@lru_cache(maxsize=2)
 def fitted_serving(step: str = "roofline") -> dict[str, Calibration]:
     """Each engine's calibration fitted on the H100/H200 rows of the serving table (chapter 8), with
-    step times from the roofline or from measured kernels (:data:`nvlmodel.calibrate.STEP_MODELS`)."""
-    return fit_engines(load_measurements(table="serving"), step)
+    step times from the roofline or from measured kernels (:data:`nvlmodel.calibrate.STEP_MODELS`):
+    :func:`nvlmodel.calibrate.fitted` of that table (cached there)."""
+    return fitted(step, table="serving")
 
 
 def _engine_calibration(engine: str, calibrations: dict[str, Calibration] | None) -> Calibration:

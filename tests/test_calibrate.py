@@ -140,6 +140,18 @@ def test_invalid_inputs_name_the_choices():
         cal.headline(engine="nope")
     with pytest.raises(ValueError, match="group by"):
         cal.error_summary(cal.predictions(), by=("gpu_colour",))
+    with pytest.raises(ValueError, match="serving"):
+        cal.fitted(table="moe")
+
+
+def test_each_curated_table_has_its_own_fit():
+    """``fitted(step, table)``: the serving table's engines are fitted on its own H100/H200 rows
+    (the search's calibrations), the dense table's on chapter 7's; the two differ."""
+    from nvlmodel.search import fitted_serving
+
+    serving = cal.fitted(table="serving")
+    assert serving == fitted_serving() and serving == cal.fit_engines(cal.load_measurements(table="serving"))
+    assert set(serving) != set(cal.fitted()) or serving != cal.fitted()
 
 
 # ---------------------------------------------------------------------------------------------

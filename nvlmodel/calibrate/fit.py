@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..units import require_choice, words
-from .data import _config, _measurements, calibration_rows
+from .data import TABLES, _config, _measurements, calibration_rows
 from .model import (CALIBRATION_SYSTEMS, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms, components,
                     disagg_wait)
 
@@ -116,15 +116,16 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
     return {e: fit(rows[rows.engine == e], step) for e in sorted(set(rows.engine))}
 
 
-@lru_cache(maxsize=2)
-def _fitted(step: str) -> dict[str, Calibration]:
-    return fit_engines(_measurements(), step)
+@lru_cache(maxsize=4)
+def _fitted(step: str, table: str) -> dict[str, Calibration]:
+    return fit_engines(_measurements(table), step)
 
 
-def fitted(step: str = "roofline") -> dict[str, Calibration]:
-    """The calibration of each engine (``backend@campaign``), fitted on its H100/H200 rows (cached),
-    with steps from the roofline or from measured kernels (:data:`STEP_MODELS`)."""
-    return dict(_fitted(require_choice("step", step, STEP_MODELS)))
+def fitted(step: str = "roofline", table: str = "dense") -> dict[str, Calibration]:
+    """The calibration of each engine (``backend@campaign``), fitted on its H100/H200 rows of one
+    curated table (:data:`TABLES`: ``dense``, chapter 7's; ``serving``, chapter 8's) (cached), with
+    steps from the roofline or from measured kernels (:data:`STEP_MODELS`)."""
+    return dict(_fitted(require_choice("step", step, STEP_MODELS), require_choice("table", table, TABLES)))
 
 
 def calibration_table(measurements: "pd.DataFrame | None" = None,
