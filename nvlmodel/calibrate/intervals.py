@@ -95,8 +95,7 @@ def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
 
     out = []
     for _, others, target in _leave_one_system_out(measurements):
-        cal = fit_engines(others, step)
-        out.append(predictions(target, {e: c for e, c in cal.items() if e in set(target.engine)}))
+        out.append(predictions(target, fit_engines(others, step)))  # its engines are all fitted on the others
     if not out:
         raise ValueError("no engine is measured on two calibration systems: no transfer errors to take")
     return pd.concat(out, ignore_index=True)
@@ -139,8 +138,7 @@ def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noq
         for s_ in (step, alt_step):
             cal = fit_engines(fitted_on, s_)
             q = residual_quantiles(predictions(fitted_on, cal), nominal)
-            b[s_] = _bounds(predictions(scored, {e: c for e, c in cal.items() if e in set(scored.engine)}), q, None,
-                            None)
+            b[s_] = _bounds(predictions(scored, cal), q, None, None)
         for m in METRICS:
             y = scored[f"{m}_ms"].to_numpy(float)
             (lo, hi), (hlo, hhi) = b[step][m], hull(b[step][m], b[alt_step][m])
@@ -196,6 +194,11 @@ def _bounds(pred, quantiles: dict, new_system_quantiles: dict | None, extrapolat
     return out
 
 
+def _require_same_rows(pred, alt_pred) -> None:
+    if len(alt_pred) != len(pred) or not alt_pred.index.equals(pred.index):
+        raise ValueError("alternative predictions must cover the same rows, in the same order, as pred")
+
+
 def with_intervals(pred: "pd.DataFrame", quantiles: dict, extrapolated=None,  # noqa: F821
                    new_system_quantiles: dict | None = None,
                    alternative: "tuple[pd.DataFrame, dict] | None" = None) -> "pd.DataFrame":  # noqa: F821
@@ -212,8 +215,7 @@ def with_intervals(pred: "pd.DataFrame", quantiles: dict, extrapolated=None,  # 
     own = _bounds(pred, quantiles, new_system_quantiles, extrapolated)
     if alternative is not None:
         alt_pred, alt_q = alternative
-        if len(alt_pred) != len(pred) or not alt_pred.index.equals(pred.index):
-            raise ValueError("alternative predictions must cover the same rows, in the same order, as pred")
+        _require_same_rows(pred, alt_pred)
         other = _bounds(alt_pred, alt_q, alt_q, extrapolated)
         new = ~pred.system.isin(CALIBRATION_SYSTEMS).to_numpy()
         own = {m: tuple(np.where(new, h, o) for h, o in zip(hull(own[m], other[m]), own[m])) for m in own}
@@ -246,8 +248,7 @@ def coverage_table(pred: "pd.DataFrame", nominal: float = NOMINAL,  # noqa: F821
     alt = None
     if alternative is not None:
         alt_pred, alt_transfer = alternative
-        if len(alt_pred) != len(pred) or not alt_pred.index.equals(pred.index):
-            raise ValueError("alternative predictions must cover the same rows, in the same order, as pred")
+        _require_same_rows(pred, alt_pred)
         aq, aqt = _new_system_q(alt_pred, alt_transfer, nominal)
         alt = (alt_pred[fits], aqt if aqt is not None else aq)
     d = with_intervals(pred[fits], q, new_system_quantiles=qt, alternative=alt)
