@@ -1,0 +1,151 @@
+"""Two refinements of the static model, tried on calibration rows and not adopted.
+
+Both answer a question the book raises: why one fitted compute fraction and one calibration per
+engine, when the kernel tables say a GEMM's efficiency depends on the GPU and dtype, and the
+serving rows say an engine's fixed costs depend on the model? Each variant is scored as the book
+scores a choice, on H100/H200 rows only (no held-out row is read):
+
+* in sample: fitted on all calibration rows, errors on the same rows;
+* leave one GPU out: each Hopper GPU's rows predicted by a fit on the other's alone
+  (:func:`nvlmodel.calibrate.intervals.transfer_residuals`), the only test of transfer to a GPU
+  the fit has not seen that calibration rows allow.
+
+Variants:
+
+``per-model``
+    one calibration per engine *and model* (the serving table; the dense table has one model per
+    engine campaign already). Only gpt-oss-120b is measured with one engine on both Hopper GPUs,
+    so the leave-one-GPU-out comparison is on those rows.
+``gemm-anchored``
+    the roofline's compute time taken at a fraction of the GEMM rate the kernel tables measure on
+    that GPU, in the checkpoint's GEMM dtype, with that engine's kernels (median over the large,
+    compute-bound cells: tokens 2,048-16,384, n and k >= 4,096), instead of a fraction of the
+    datasheet peak; the fraction is fitted on 0.10-1.50 and the product capped at the peak.
+
+    python scripts/tried_on_calibration.py [--tables dense serving]
+
+The variant is applied by wrapping two functions of :mod:`nvlmodel.calibrate` for the length of a
+run (the package does not carry rejected variants); written against the code of commit 11c35ff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import importlib
+import inspect
+
+import numpy as np
+import pandas as pd
+
+from nvlmodel import kernels as kernel_tables
+from nvlmodel.calibrate import TABLES
+from nvlmodel.calibrate.data import _measurements
+from nvlmodel.calibrate.intervals import transfer_residuals
+from nvlmodel.hardware import MEASURED_SYSTEMS, get_gpu
+
+fit_mod = importlib.import_module("nvlmodel.calibrate.fit")
+model_mod = importlib.import_module("nvlmodel.calibrate.model")
+
+PEAK_DTYPE = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4"}
+COMPUTE_GRID = np.round(np.arange(0.10, 1.5001, 0.01), 2)
+
+
+@functools.lru_cache(maxsize=None)
+def gemm_efficiency(system: str, backend: str, dtype: str) -> float:
+    """Median achieved fraction of the dtype's dense datasheet peak over the measured large GEMMs."""
+    t = kernel_tables._table("kernel_gemm.csv")
+    t = t[(t.system == system) & (t.backend == backend) & (t.dtype == dtype) & (t.n >= 4096) & (t.k >= 4096)]
+    peak = get_gpu(MEASURED_SYSTEMS[system]).peak_flops(PEAK_DTYPE[dtype])
+    frac = [(2.0 * m * t.n * t.k / (t[f"t{m}"] * 1e-6) / peak).dropna().to_numpy() for m in (2048, 4096, 8192, 16384)]
+    return float(np.median(np.concatenate(frac)))
+
+
+def _gemm_dtype(config) -> str:
+    if config.precision == "fp4" and not config.gpu_spec.fp4_dense_flops:
+        return "bfloat16"  # W4A16 on Hopper: the GEMMs run in BF16
+    return kernel_tables.gemm_dtype_for(config.arch, config.precision, config.system)
+
+
+@contextlib.contextmanager
+def gemm_anchored():
+    """The ``gemm-anchored`` variant for the length of the block."""
+    unit_terms, steps, fit_terms = model_mod._unit_terms, model_mod._steps, fit_mod._fit_terms
+
+    def unit_terms_anchored(config, batch=None, kernels=True):
+        t = unit_terms(config, batch, kernels)
+        t["ce"] = gemm_efficiency(config.system, kernel_tables.KERNEL_BACKEND[config.backend], _gemm_dtype(config))
+        return t
+
+    def steps_anchored(t, bandwidth, compute, step="roofline", t_launch=0.0):
+        eff = np.minimum(np.asarray(compute) * np.asarray(t["ce"]), 1.0)  # of the datasheet peak
+        scaled = dict(t, dc=t["dc"] * np.asarray(compute) / eff, pc=t["pc"] * np.asarray(compute) / eff)
+        return steps(scaled, bandwidth, compute, step, t_launch)
+
+    # fit._fit_terms with its compute axis on COMPUTE_GRID (the bandwidth axis stays on GRID)
+    src = inspect.getsource(fit_terms)
+    assert "(GRID, GRID[:, None])" in src, "fit._fit_terms changed: update this script"
+    scope = dict(vars(fit_mod), COMPUTE_GRID=COMPUTE_GRID, _steps=steps_anchored)
+    exec(src.replace("(GRID, GRID[:, None])", "(GRID, COMPUTE_GRID[:, None])"), scope)
+    fit_terms_anchored = scope["_fit_terms"]
+
+    terms = model_mod.TERMS
+    model_mod._unit_terms = fit_mod._unit_terms = unit_terms_anchored
+    model_mod._steps = fit_mod._steps = steps_anchored
+    fit_mod._fit_terms = fit_terms_anchored
+    model_mod.TERMS = fit_mod.TERMS = terms + ("ce",)
+    model_mod.Calibration.__post_init__, post = (lambda self: None), model_mod.Calibration.__post_init__
+    try:
+        yield
+    finally:
+        model_mod._unit_terms = fit_mod._unit_terms = unit_terms
+        model_mod._steps = fit_mod._steps = steps
+        fit_mod._fit_terms = fit_terms
+        model_mod.TERMS = fit_mod.TERMS = terms
+        model_mod.Calibration.__post_init__ = post
+
+
+def summary(pred: pd.DataFrame, by=("system",)) -> pd.DataFrame:
+    p = pred[pred.kv_fits & (pred.split == "calibration")]
+    g = p.groupby(list(by))
+    return pd.DataFrame({"rows": g.size(), "tpot_MdAPE_pct": g.tpot_err_pct.apply(lambda x: x.abs().median()),
+                         "tpot_bias_pct": g.tpot_err_pct.median(),
+                         "ttft_MdAPE_pct": g.ttft_err_pct.apply(lambda x: x.abs().median()),
+                         "ttft_bias_pct": g.ttft_err_pct.median()}).round(1)
+
+
+def score(d: pd.DataFrame, keep=None) -> dict[str, pd.DataFrame]:
+    """In-sample and leave-one-GPU-out errors; with ``keep`` (source ids) the latter only, on
+    those rows, by system and engine."""
+    loso = transfer_residuals(d, "roofline")
+    if keep is not None:
+        return {"leave one GPU out": summary(loso[loso.source_id.isin(keep)], ("system", "backend"))}
+    pred = fit_mod.predictions(d, fit_mod.fit_engines(d, "roofline"))
+    return {"in sample": summary(pred), "leave one GPU out": summary(loso)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tables", nargs="+", choices=tuple(TABLES), default=list(TABLES))
+    args = ap.parse_args()
+    pd.set_option("display.width", 200)
+    for table in args.tables:
+        d = _measurements(table)
+        results = {"one calibration per engine (the book's)": score(d)}
+        with gemm_anchored():
+            results["gemm-anchored compute fraction"] = score(d)
+        if table == "serving":
+            per_model = d.assign(engine=d.backend + "@" + d.model)
+            both = set(transfer_residuals(per_model, "roofline").source_id)
+            results["one calibration per engine (the book's), rows of the per-model comparison"] = score(d, both)
+            results["per engine and model, the same rows"] = score(per_model, both)
+            results["per engine and model"] = {"in sample": score(per_model)["in sample"]}
+        for name, parts in results.items():
+            for what, s in parts.items():
+                print(f"\n{table} table, {name}: {what}")
+                print(s.to_string())
+
+
+if __name__ == "__main__":
+    main()
