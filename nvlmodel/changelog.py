@@ -276,7 +276,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "memory check keeps the engine's own workspace (activations, kernel workspaces, CUDA graphs: 3 GB per "
         "GPU), and TensorRT-LLM keeps the KV cache of FP8 and NVFP4 checkpoints in FP8, as it inherits the "
         "checkpoint's KV quantization. The step time from measured kernels is new (shown in the chapter "
-        "beside the roofline); the values here are the roofline's, the predictor of record."),
+        "beside the roofline); the values here are the roofline's, the predictor of record. Rows whose TPOT "
+        "is shorter than the hardware allows for their recorded batch are left out (eight H100 vLLM rows had "
+        "been fitted, and had pulled vLLM's fractions to the full bandwidth and peak)."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "

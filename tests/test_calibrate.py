@@ -70,6 +70,31 @@ def test_prediction_matches_hand_calculation():
     assert ttft == pytest.approx(0.1814, abs=5e-4)  # and 181 ms
 
 
+def test_tpot_bound_by_hand():
+    # 70B FP8 on one H100, one sequence at its mean context 1,024 + 512: the weights but the
+    # embedding table (read by row, not whole) and 1,536 tokens of BF16 KV, once, at 3.35 TB/s.
+    c = cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 1, 1, 1024, 1024)
+    weights = 70_553_706_496 - 128_256 * 8_192
+    assert cal.tpot_bound(c) == pytest.approx((weights + 1536 * 327_680) / 3.35e12, rel=1e-12)  # 20.9 ms
+    # Twice the batch over two workers is the same step; over one worker it reads twice the KV.
+    two = cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 1, 2, 1024, 1024, workers=2)
+    assert cal.tpot_bound(two) == cal.tpot_bound(c)
+    assert cal.tpot_bound(cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 1, 2, 1024, 1024)) == pytest.approx(
+        (weights + 2 * 1536 * 327_680) / 3.35e12, rel=1e-12)
+
+
+def test_rows_faster_than_the_hardware_bound_are_left_out(tmp_path):
+    # A row whose TPOT beats the bound of its recorded batch was not measured at that batch: it is
+    # left out with the reason, not fitted; the same row a little slower is kept.
+    row = dict(system="h100_sxm", backend="vllm", campaign="x", model="llama-3.1-70b", precision="fp8", isl=1024,
+               osl=1024, concurrency=1, tp=1, ttft_ms=100.0)
+    p = tmp_path / "rows.csv"
+    pd.DataFrame([dict(row, tpot_ms=20.0), dict(row, tpot_ms=21.0)]).to_csv(p, index=False)
+    d = cal.load_measurements(p)
+    assert list(d.left_out.str.startswith("TPOT below")) == [True, False]
+    assert list(d.kv_fits) == [False, True]
+
+
 def test_kv_fits_by_hand():
     # 70B FP8 on one H100 (81,559 MiB = 85.52e9 bytes visible), BF16 KV at 327,680 B/token, and the
     # engine's 3 GB of activations, workspaces and CUDA graphs (ENGINE_WORKSPACE_BYTES).

@@ -574,17 +574,26 @@ def test_the_replay_reproduces_the_rows_measured_with_its_own_client():
     assert float(np.median(np.abs(rep.ttft_sim_err_pct))) < 10.0
 
 
-def test_each_tables_simulation_step_is_the_one_its_calibration_rows_pick():
-    """SIM_STEPS is a rule's outcome, not a choice: on each table's H100/H200 rows (every 16th here,
-    to keep the suite fast; all rows in the constant's note), the step picked is the one whose
-    replay has the lower median TTFT error. A change that flips the rule fails here, and the
-    constant (and chapter 9's sentence) must follow it."""
-    from nvlmodel.serve.validate import SIM_STEPS, sim_step_evidence
+def test_the_step_evidence_reuses_the_replays_it_is_given():
+    """Chapter 9 computes the rule behind SIM_STEPS on every calibration row (and stops if the
+    constant disagrees), reusing its replays of every row: given replays are read, their held-out
+    rows ignored, and the step with the lower median TTFT error is picked."""
+    from nvlmodel.serve.validate import sim_step_evidence
 
-    ev = sim_step_evidence(every=16)
-    picked = {table: step for (table, step), p in ev.picked.items() if p}
-    assert picked == SIM_STEPS
-    assert (ev.rows > 20).all()
+    def rep(ttft, tpot):  # three calibration rows and a held-out one that must not count
+        return pd.DataFrame({"split": ["calibration"] * 3 + ["held-out"], "ttft_sim_err_pct": ttft,
+                             "tpot_sim_err_pct": tpot})
+
+    ev = sim_step_evidence(tables=("dense",), replays={("dense", "roofline"): rep([-10, 20, 30, 0], [1, -2, 3, 0]),
+                                                        ("dense", "kernels"): rep([5, -15, 40, 99], [4, 5, 6, 0])})
+    assert ev.loc[("dense", "roofline"), "ttft_sim_MdAPE_pct"] == 20 and ev.loc[("dense", "kernels"), "rows"] == 3
+    assert ev.loc[("dense", "kernels"), "ttft_sim_MdAPE_pct"] == 15 and ev.loc[("dense", "kernels"), "ttft_sim_bias_pct"] == 5
+    assert ev.loc[("dense", "roofline"), "tpot_sim_MdAPE_pct"] == 2
+    assert list(ev.picked) == [False, True]
+    with pytest.raises(ValueError, match="every must be 1"):
+        sim_step_evidence(every=2, replays={("dense", "roofline"): rep([0] * 4, [0] * 4)})
+    with pytest.raises(ValueError, match="table"):
+        sim_step_evidence(tables=("sparse",))
 
 
 def test_static_columns_can_come_from_another_step_than_the_simulation():

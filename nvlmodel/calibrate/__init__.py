@@ -46,7 +46,7 @@ rows are held out. Rows the model cannot describe carry a ``left_out`` reason
 """
 
 
-from .data import (PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, beyond_envelope, calibration_rows, load_measurements,
+from .data import (BELOW_BOUND, PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, beyond_envelope, calibration_rows, load_measurements,
                    serving_envelope)
 from .fit import (ACCURACY_TARGETS, GRID, accuracy_target, accuracy_targets, bias_by_tp, calibration_table,
                   error_summary, error_summary_by_step, fit, fit_engines, fitted, left_out_table, predictions)
@@ -55,13 +55,13 @@ from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEAS
 from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES,
                     METRICS, MODES, STEP_MODELS, SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory, comm_time,
                     components, disagg_wait, engine_memory_table, kernel_times, kv_capacity_of, kv_fits,
-                    kv_transfer_time, predict, startup_wave, step_times)
+                    kv_transfer_time, predict, startup_wave, step_times, tpot_bound)
 
-__all__ = ["ACCURACY_TARGETS", "BENCHMARK_REQUESTS_PER_CLIENT", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
+__all__ = ["ACCURACY_TARGETS", "BELOW_BOUND", "BENCHMARK_REQUESTS_PER_CLIENT", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",
            "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
            "Config", "EngineMemory", "beyond_envelope", "bias_by_tp", "calibration_rows", "calibration_table",
            "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "error_summary_by_step",
            "fit", "fit_engines", "fitted", "headline", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",
            "left_out_table", "load_measurements", "measured_per_gpu", "measured_ratio", "predict", "predictions",
-           "serving_envelope", "smallest_tp", "startup_wave", "step_times", "waterfall"]
+           "serving_envelope", "smallest_tp", "startup_wave", "step_times", "tpot_bound", "waterfall"]

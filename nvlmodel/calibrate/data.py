@@ -9,7 +9,7 @@ from importlib import resources
 import numpy as np
 
 from ..units import require_choice
-from .model import CALIBRATION_SYSTEMS, Config, kv_fits
+from .model import CALIBRATION_SYSTEMS, Config, kv_fits, tpot_bound
 
 
 #: Columns a measurement table must have (``nvlmodel/data/measurements.csv`` has more).
@@ -49,9 +49,15 @@ def _check_values(d: "pd.DataFrame", source: str) -> None:  # noqa: F821
             raise ValueError(f"{source} line {i + 2}: {col} must be a positive integer, got {raw.iloc[i]}")
 
 
+#: Why a row whose TPOT beats :func:`nvlmodel.calibrate.tpot_bound` of its recorded batch is left out.
+BELOW_BOUND = ("TPOT below the hardware bound of the recorded batch (weights and KV read once at full HBM "
+               "bandwidth): not decoded at that batch (an unrecorded batch cap or speculative decoding)")
+
+
 def _prepare(d: "pd.DataFrame", strict: bool = True) -> "pd.DataFrame":  # noqa: F821
     """Add ``engine``, ``split``, ``kv_fits`` and ``left_out`` (why a row cannot be modelled: the
-    table's own reason, or the configuration's error; rows whose KV does not fit are modelled and
+    table's own reason, the configuration's error, or a TPOT faster than the hardware allows for its
+    recorded batch, :data:`BELOW_BOUND`; rows whose KV does not fit are modelled and
     flagged by ``kv_fits``, and left out of fits and error tables). ``strict``: a row that cannot be modelled
     raises instead (the dense table, where every row must be valid)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in d.columns]
@@ -69,12 +75,18 @@ def _prepare(d: "pd.DataFrame", strict: bool = True) -> "pd.DataFrame":  # noqa:
             fits.append(False)
             continue
         try:
-            fits.append(kv_fits(_config(r)))  # validates the row
+            cfg = _config(r)  # validates the row
         except ValueError as exc:
             if strict:
                 raise
             reasons[i] = str(exc)
             fits.append(False)
+            continue
+        if r.tpot_ms / 1e3 < tpot_bound(cfg):
+            reasons[i] = BELOW_BOUND
+            fits.append(False)
+        else:
+            fits.append(kv_fits(cfg))
     d["kv_fits"] = fits
     d["left_out"] = reasons
     return d

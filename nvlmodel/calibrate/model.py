@@ -337,6 +337,20 @@ def kv_fits(config: Config) -> bool:
     return cap is not None and bool(config.concurrency / config.workers * (config.isl + config.osl) <= cap)
 
 
+def tpot_bound(config: Config) -> float:
+    """The least time a decode step of ``config``'s batch can take (seconds): each rank reads its
+    share of the weights and its sequences' KV caches (at their mean context, ``isl + osl/2``)
+    once at the datasheet HBM bandwidth, or computes the step's FLOPs at the datasheet peak,
+    whichever is longer; no communication, no fixed cost. A measured TPOT below it was not measured
+    decoding that batch at once (the engine capped its batch, or decoded speculatively, and the row
+    does not say)."""
+    d = decode_step(config.gpu_spec, config.arch, config.weight_format, batch=config.batch_per_rank,
+                    context=config.isl + config.osl // 2, tp=config.tp, attention_dp=config.attention_dp,
+                    ep=config.ep, kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
+                    expert_format=config.expert_format)
+    return float(max(d.t_memory, d.t_compute))
+
+
 #: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1;
 #: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
 TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queue", "xfer", "load", "osl", "dk", "pk",
