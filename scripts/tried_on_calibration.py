@@ -25,7 +25,7 @@ Variants:
     python scripts/tried_on_calibration.py [--tables dense serving]
 
 The variant is applied by wrapping two functions of :mod:`nvlmodel.calibrate` for the length of a
-run (the package does not carry rejected variants); written against the code of commit 11c35ff.
+run (the package does not carry rejected variants); written against the code of commit ae2ccb1.
 """
 
 from __future__ import annotations
