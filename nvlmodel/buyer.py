@@ -26,7 +26,7 @@ import numpy as np
 from . import search
 from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
 from .calibrate.intervals import (NOMINAL, hull, new_system_quantiles, other_step, ratio_samples, residual_quantiles,
-                                  throughput_ratio_interval, transfer_residuals, widen)
+                                  throughput_ratio_interval, transfer_residuals, transfer_widening, widen)
 from .units import require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
 
 #: The models a buyer asks about, and the systems compared (HGX nodes and one NVL72 rack).
@@ -51,6 +51,13 @@ class _Errors(NamedTuple):
         return self.samples if system in CALIBRATION_SYSTEMS else self.samples_new
 
 
+@functools.lru_cache(maxsize=1)
+def _widening() -> dict[str, float]:
+    """The serving table's widening of a new GPU's intervals (:func:`transfer_widening`; one for
+    both step models, whose hull it was calibrated on)."""
+    return transfer_widening(load_measurements(table="serving"))
+
+
 @functools.lru_cache(maxsize=2)
 def _errors(step: str = "roofline") -> _Errors:
     """The serving table's errors with ``step`` (:class:`_Errors`)."""
@@ -58,7 +65,7 @@ def _errors(step: str = "roofline") -> _Errors:
     pred = predictions(d, search.fitted_serving(step))
     transfer = transfer_residuals(d, step)
     q = residual_quantiles(pred)
-    q_new = new_system_quantiles(q, residual_quantiles(transfer))
+    q_new = new_system_quantiles(q, _widening())
     return _Errors(q, q_new, *ratio_samples(pred, transfer, "tpot"))
 
 

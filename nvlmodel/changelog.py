@@ -165,7 +165,8 @@ _WHY_CAL = ("TP all-reduce from each engine's measured kernels and the HGX B200 
             "TensorRT-LLM's FP8/NVFP4 checkpoints and the engine's 3 GB workspace in every memory check")
 
 _WHY_INTERVALS = ("a GPU no fit has seen takes the hull of the roofline's and the measured-kernel step's intervals, "
-                  "each around its own prediction")
+                  "each around its own prediction, widened by the factor that makes it hold 80 % of one Hopper "
+                  "GPU's rows fitted on the other")
 _WHY_SERVING = ("repeated measurements of one configuration counted once; attention-TP + EP workers sum their "
                 "experts with an all-reduce, not a full-batch all-to-all; memory checks keep the engine's 3 GB "
                 "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8")
@@ -267,7 +268,8 @@ NOTES: dict[str, tuple[str, str]] = {
         "The calibration was redone with each engine's measured all-reduce kernels (HGX B200 8-GPU curves "
         "instead of an extrapolation), attention at its own dtype, visible HBM and per-engine KV memory "
         "rules. Nothing was fitted on B200 rows. Since 89dbce6 an interval for a GPU no fit has seen spans "
-        "both step models (the roofline and measured kernels), checked first on the two Hopper GPUs alone; "
+        "both step models (the roofline and measured kernels), checked first on the two Hopper GPUs alone, "
+        "and is as wide as that check says it must be (it had been the wider of two error samples); "
         "the coverage rows below are in percent of held-out rows."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "

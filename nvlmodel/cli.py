@@ -241,8 +241,9 @@ def _coverage(args: argparse.Namespace, step: str) -> int:
 
     alt = other_step(step)
     print(f"coverage of {NOMINAL:.0%} prediction intervals around the {step} step's predictions: split conformal "
-          f"on H100/H200 residuals; a new GPU takes the wider of those and the leave-one-system-out errors, and the "
-          f"hull with the same interval of the {alt} step's prediction")
+          f"on H100/H200 residuals; a new GPU takes the hull with the same interval of the {alt} step's prediction, "
+          f"both widened by the factor that makes the hull hold {NOMINAL:.0%} of one Hopper GPU's rows when fitted "
+          f"on the other (calibrate.intervals.transfer_widening)")
     for table in args.tables:
         t = step_coverage(calibrate.load_measurements(table=table),
                           {s_: calibrate.fitted(s_, table=table) for s_ in (step, alt)}, step)

@@ -9,7 +9,7 @@ import pytest
 from nvlmodel import buyer, search
 from nvlmodel.calibrate import load_measurements, predictions
 from nvlmodel.calibrate.intervals import (EXTRAPOLATION_WIDENING, new_system_quantiles, residual_quantiles,
-                                          throughput_ratio_interval, transfer_residuals)
+                                          throughput_ratio_interval, transfer_widening)
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,10 @@ def _bounds(q, r):
 def test_each_throughput_interval_comes_from_the_tpot_errors(comp):
     d = load_measurements(table="serving")
     q = residual_quantiles(predictions(d, search.fitted_serving()))
-    q_new = new_system_quantiles(q, residual_quantiles(transfer_residuals(d)))
+    w = transfer_widening(d)  # one widening for both step models, calibrated on their hull
+    q_new = new_system_quantiles(q, w)
     qk = residual_quantiles(predictions(d, search.fitted_serving("kernels")))
-    qk_new = new_system_quantiles(qk, residual_quantiles(transfer_residuals(d, "kernels")))
+    qk_new = new_system_quantiles(qk, w)
     for r in comp.itertuples():
         new = r.system_key not in ("h100_sxm", "h200_sxm")
         lo, hi = _bounds(q_new if new else q, r)

@@ -59,9 +59,30 @@ def test_coverage_of_exchangeable_rows_is_near_nominal():
     assert set(t.columns) >= {"split", "system", "metric", "nominal", "coverage", "rows"}
 
 
-def test_new_gpus_take_the_wider_of_in_sample_and_transfer():
-    q = iv.new_system_quantiles({("tpot", "agg"): (-0.1, 0.1, 50)}, {("tpot", "agg"): (-0.05, 0.3, 20)})
-    assert q[("tpot", "agg")] == (-0.1, 0.3, 20)
+def test_new_gpus_take_the_in_sample_quantiles_widened():
+    # log-bounds (-0.1, 0.3): centre 0.1, half-width 0.2; times 2 -> (-0.3, 0.5); times 0.5 -> (0.0, 0.2)
+    q = {("tpot", "agg"): (-0.1, 0.3, 50), ("ttft", "agg"): (-0.1, 0.3, 50)}
+    w = iv.new_system_quantiles(q, {"tpot": 2.0, "ttft": 0.5})
+    assert w[("tpot", "agg")] == (pytest.approx(-0.3), pytest.approx(0.5), 50)
+    assert w[("ttft", "agg")] == (pytest.approx(0.0), pytest.approx(0.2), 50)
+    with pytest.raises(ValueError, match="metric"):
+        iv.new_system_quantiles(q, {"tpot": 2.0})
+
+
+def test_the_widening_is_the_least_that_holds_nominal_on_the_other_hopper_gpu():
+    """transfer_widening is calibrated on the nested check alone: at its factor the widened hull
+    holds at least nominal of the other Hopper GPU's rows, pooled."""
+    d = cal.load_measurements()
+    w = iv.transfer_widening(d)
+    t = iv.nested_coverage(d)
+    assert t.attrs["widening"] == w
+    for m, s in w.items():
+        rows = t[t.metric == m]
+        assert (rows.widened * rows.rows).sum() / rows.rows.sum() >= iv.NOMINAL
+        assert s in iv.WIDENING_GRID
+    one_gpu = d[d.system != "h200_sxm"]
+    with pytest.raises(ValueError, match="two calibration systems"):
+        iv.transfer_widening(one_gpu)
 
 
 def test_transfer_residuals_use_calibration_rows_only():
@@ -114,7 +135,7 @@ def test_a_new_gpu_takes_the_hull_of_both_step_models_intervals():
     assert (new_row.ttft_lo_ms, new_row.ttft_hi_ms) == (pytest.approx(51.0), pytest.approx(118.0))
     # coverage: a new-GPU row measured at 21 ms TPOT lies inside the hull, outside the first model's
     pred.loc[pred.index[-1], "tpot_ms"] = alt.loc[alt.index[-1], "tpot_ms"] = 21.0
-    both = iv.coverage_table(pred, alternative=(alt, None)).set_index(["split", "metric"]).coverage
+    both = iv.coverage_table(pred, alternative=alt).set_index(["split", "metric"]).coverage
     alone = iv.coverage_table(pred).set_index(["split", "metric"]).coverage
     assert (both[("held-out", "tpot")], alone[("held-out", "tpot")]) == (1.0, 0.0)
     with pytest.raises(ValueError, match="alternative"):
@@ -127,6 +148,7 @@ def test_the_hull_rule_is_checked_on_calibration_rows_only():
     t = iv.nested_coverage(cal.load_measurements())
     assert set(t.scored) <= set(cal.CALIBRATION_SYSTEMS) and set(t.fitted_on) <= set(cal.CALIBRATION_SYSTEMS)
     assert len(t) == 4 and (t.hull >= t.alone).all() and (t.rows > 0).all()
+    assert set(t.columns) >= {"alone", "hull", "widened"}
     assert iv.other_step("kernels") == "roofline"
     one_gpu = cal.load_measurements()
     empty = iv.nested_coverage(one_gpu[one_gpu.system != "h200_sxm"])  # no second Hopper GPU: nothing to score

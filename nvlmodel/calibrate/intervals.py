@@ -11,21 +11,21 @@ measured serving envelope (:func:`nvlmodel.calibrate.beyond_envelope`) gets its 
 by :data:`EXTRAPOLATION_WIDENING` (an assumption: no row measures how much wider it should be).
 
 Held-out rows (B200, GB200) are not exchangeable with Hopper rows: a prediction for a GPU the fit
-never saw errs more than one for the GPUs it was fitted on. So a row of a system outside the
-calibration set takes the wider of its in-sample interval and one from *transfer* errors
-(:func:`transfer_residuals`, :func:`new_system_quantiles`): each calibration system predicted by a
-fit on the other calibration systems alone (leave one system out, engines measured on both), still
-calibration rows only.
+never saw errs more than one for the GPUs it was fitted on, and by how much, only the two Hopper
+GPUs can say, each predicted by a fit on the other (still calibration rows only).
 
 Two step models are fitted on the same rows (:data:`nvlmodel.calibrate.STEP_MODELS`: the roofline
 and measured kernels). Where they were fitted they agree about as well as either fits; on a GPU
-neither has seen they can part, and nothing in the calibration rows says which transfers. So a row
-of a new GPU takes the *hull* of the two models' intervals, each around its own prediction
-(``alternative=`` of :func:`with_intervals` and :func:`coverage_table`). The rule was checked on
-calibration rows alone before it met a held-out row: fitted on one Hopper GPU and scored on the
-other, the first model's own intervals held 32-61 % of the serving table's rows, the hull 58-92 %.
-The coverage measured on held-out rows (:func:`coverage_table`) is the test of whether the
-intervals can be trusted on a new GPU.
+neither has seen they can part, and nothing in the calibration rows says which transfers. So a
+row of a new GPU takes the *hull* of the two models' intervals, each around its own prediction
+(``alternative=`` of :func:`with_intervals` and :func:`coverage_table`). How wide the hull must be
+is measured on the same leave-one-GPU-out check (:func:`nested_coverage`): both models fitted on
+one Hopper GPU, their own intervals widened by a factor ``s`` on the log-width, the other GPU's
+rows scored; :func:`transfer_widening` takes the least ``s`` at which the hull holds the nominal
+share, per metric, and every new GPU's intervals are the fit's own widened by it
+(:func:`new_system_quantiles`). Where the hull already holds more than nominal, ``s`` is below 1:
+the intervals narrow. The coverage measured on held-out rows (:func:`coverage_table`) is the test
+of whether the intervals can be trusted on a new GPU.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from .model import METRICS
 NOMINAL = 0.8
 #: Factor on the log-width of an interval whose point lies beyond the measured serving envelope.
 EXTRAPOLATION_WIDENING = 1.5
+#: The factors on an interval's log-width a new GPU's widening is chosen from (:func:`transfer_widening`).
+WIDENING_GRID = np.round(np.arange(0.25, 4.0001, 0.01), 2)
 
 
 def _regime(pred) -> np.ndarray:
@@ -54,11 +56,16 @@ def _log_errors(pred: "pd.DataFrame", metric: str) -> tuple[np.ndarray, np.ndarr
     return np.log(cal[f"{metric}_ms"].to_numpy(float) / cal[f"{metric}_pred_ms"].to_numpy(float)), _regime(cal)
 
 
+def _stretch(lo, hi, factor):
+    """Log-bounds ``(lo, hi)`` with their width times ``factor`` about their centre."""
+    mid, half = (lo + hi) / 2, (hi - lo) / 2 * factor
+    return mid - half, mid + half
+
+
 def widen(lo, hi, extrapolated):
     """Log-bounds ``(lo, hi)`` with their width times :data:`EXTRAPOLATION_WIDENING` about their
     centre where ``extrapolated`` (scalars or arrays)."""
-    mid, half = (lo + hi) / 2, (hi - lo) / 2 * np.where(extrapolated, EXTRAPOLATION_WIDENING, 1.0)
-    return mid - half, mid + half
+    return _stretch(lo, hi, np.where(extrapolated, EXTRAPOLATION_WIDENING, 1.0))
 
 
 def _rank_quantile(r: np.ndarray, q: float) -> float:
@@ -121,31 +128,81 @@ def other_step(step: str) -> str:
     return next(s for s in STEP_MODELS if s != step)
 
 
-def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noqa: F821
-                    nominal: float = NOMINAL) -> "pd.DataFrame":  # noqa: F821
-    """The hull rule's check on calibration rows alone: each calibration GPU's rows predicted by
-    both step models fitted on the other calibration GPU only, with intervals from that fit's own
-    rows; the share inside ``step``'s interval alone and inside the hull of both. Columns
-    ``scored``, ``fitted_on``, ``metric``, ``rows``, ``alone``, ``hull``."""
-    import pandas as pd
-
+def _nested(measurements: "pd.DataFrame", step: str, nominal: float):  # noqa: F821
+    """For each calibration GPU: (it, the GPU(s) fitted on, its rows) and per metric its measured
+    values with ``step``'s and the other step model's intervals, both fitted on the other GPU and
+    taken from that fit's own rows (the nested check of the hull rule; calibration rows only)."""
     from .fit import fit_engines, predictions
 
     alt_step = other_step(step)
-    out = []
     for system, fitted_on, scored in _leave_one_system_out(measurements):
         b = {}
         for s_ in (step, alt_step):
             cal = fit_engines(fitted_on, s_)
             q = residual_quantiles(predictions(fitted_on, cal), nominal)
             b[s_] = _bounds(predictions(scored, cal), q, None, None)
-        for m in METRICS:
-            y = scored[f"{m}_ms"].to_numpy(float)
-            (lo, hi), (hlo, hhi) = b[step][m], hull(b[step][m], b[alt_step][m])
+        yield system, fitted_on, {m: (scored[f"{m}_ms"].to_numpy(float), b[step][m], b[alt_step][m]) for m in METRICS}
+
+
+def _scaled(bounds, s):
+    """Bounds ``(lo, hi)`` (ms, arrays) with their log-width times ``s`` about their log-centre."""
+    lo, hi = _stretch(np.log(bounds[0]), np.log(bounds[1]), s)
+    return np.exp(lo), np.exp(hi)
+
+
+def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noqa: F821
+                    nominal: float = NOMINAL) -> "pd.DataFrame":  # noqa: F821
+    """The hull rule's check on calibration rows alone: each calibration GPU's rows predicted by
+    both step models fitted on the other calibration GPU only, with intervals from that fit's own
+    rows; the share inside ``step``'s interval alone, inside the hull of both, and inside that hull
+    widened by :func:`transfer_widening` (the rule a new GPU's intervals follow). Columns
+    ``scored``, ``fitted_on``, ``metric``, ``rows``, ``alone``, ``hull``, ``widened``; the factors
+    themselves in ``attrs["widening"]`` (what :func:`transfer_widening` returns for these rows)."""
+    import pandas as pd
+
+    parts = list(_nested(measurements, step, nominal))
+    w = _widening_of(parts, nominal) if parts else {}
+    out = []
+    for system, fitted_on, per_metric in parts:
+        for m, (y, own, alt) in per_metric.items():
+            (lo, hi), (hlo, hhi) = own, hull(own, alt)
+            (wlo, whi) = hull(_scaled(own, w[m]), _scaled(alt, w[m]))
             out.append({"scored": system, "fitted_on": ", ".join(sorted(set(fitted_on.system))), "metric": m,
                         "rows": len(y), "alone": float(((y >= lo) & (y <= hi)).mean()),
-                        "hull": float(((y >= hlo) & (y <= hhi)).mean())})
-    return pd.DataFrame(out, columns=["scored", "fitted_on", "metric", "rows", "alone", "hull"])
+                        "hull": float(((y >= hlo) & (y <= hhi)).mean()),
+                        "widened": float(((y >= wlo) & (y <= whi)).mean())})
+    t = pd.DataFrame(out, columns=["scored", "fitted_on", "metric", "rows", "alone", "hull", "widened"])
+    t.attrs["widening"] = w
+    return t
+
+
+def _widening_of(parts, nominal: float) -> dict[str, float]:
+    out = {}
+    for m in METRICS:
+        y = np.concatenate([p[2][m][0] for p in parts])
+        own = tuple(np.concatenate([p[2][m][1][i] for p in parts]) for i in (0, 1))
+        alt = tuple(np.concatenate([p[2][m][2][i] for p in parts]) for i in (0, 1))
+        out[m] = float(WIDENING_GRID[-1])
+        for s in WIDENING_GRID:
+            lo, hi = hull(_scaled(own, s), _scaled(alt, s))
+            if ((y >= lo) & (y <= hi)).mean() >= nominal:
+                out[m] = float(s)
+                break
+    return out
+
+
+def transfer_widening(measurements: "pd.DataFrame", nominal: float = NOMINAL) -> dict[str, float]:  # noqa: F821
+    """``{metric: s}``: the factor on the log-width of a fit's own intervals that a prediction for a
+    GPU outside the calibration set takes. It is calibrated on the nested check
+    (:func:`nested_coverage`): each Hopper GPU's rows predicted by both step models fitted on the
+    other one, the hull of their intervals widened by ``s`` about each centre; ``s`` is the least
+    on :data:`WIDENING_GRID` at which the hull holds ``nominal`` of those rows, both directions
+    pooled (the grid's largest if none does). Below 1 where the fits' own intervals already hold
+    more than ``nominal`` of the other GPU's rows. Calibration rows only."""
+    parts = list(_nested(measurements, "roofline", nominal))
+    if not parts:
+        raise ValueError("no engine is measured on two calibration systems: no transfer to calibrate the width on")
+    return _widening_of(parts, nominal)
 
 
 def residual_quantiles(pred: "pd.DataFrame", nominal: float = NOMINAL) -> dict:  # noqa: F821
@@ -169,12 +226,19 @@ def residual_quantiles(pred: "pd.DataFrame", nominal: float = NOMINAL) -> dict: 
     return out
 
 
-def new_system_quantiles(in_sample: dict, transfer: dict) -> dict:
+def new_system_quantiles(in_sample: dict, widening: dict) -> dict:
     """The quantiles a prediction for a GPU outside the calibration set uses: per metric and regime
-    the wider of the in-sample and the transfer bounds (a new GPU errs at least as the fit does where
-    it was fitted, and at least as one calibration GPU does when predicted from the other)."""
-    return {k: (min(in_sample[k][0], transfer[k][0]), max(in_sample[k][1], transfer[k][1]),
-                min(in_sample[k][2], transfer[k][2])) for k in in_sample}
+    the in-sample ones with their log-width times the metric's factor (:func:`transfer_widening`)
+    about their centre.
+
+    >>> new_system_quantiles({("tpot", "agg"): (-0.25, 0.75, 50)}, {"tpot": 1.5})
+    {('tpot', 'agg'): (-0.5, 1.0, 50)}
+    """
+    out = {}
+    for (m, regime), (lo, hi, n) in in_sample.items():
+        s = widening[require_choice("metric of the widening", m, tuple(widening))]
+        out[(m, regime)] = (*_stretch(lo, hi, s), n)
+    return out
 
 
 def _bounds(pred, quantiles: dict, new_system_quantiles: dict | None, extrapolated) -> dict:
@@ -204,7 +268,7 @@ def with_intervals(pred: "pd.DataFrame", quantiles: dict, extrapolated=None,  # 
                    alternative: "tuple[pd.DataFrame, dict] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """``pred`` with ``{metric}_lo_ms`` and ``{metric}_hi_ms``: each prediction's interval from
     ``quantiles`` (:func:`residual_quantiles`) of its metric and regime, or for a row of a system
-    outside the calibration set from ``new_system_quantiles`` (of :func:`transfer_residuals`) when
+    outside the calibration set from ``new_system_quantiles`` (:func:`new_system_quantiles`) when
     given; rows where ``extrapolated`` (a bool array, default none) is true get the log-width
     times :data:`EXTRAPOLATION_WIDENING` about the interval's centre. ``alternative``: the same
     rows predicted by the other step model and the quantiles its new-system rows use; a row of a
@@ -224,33 +288,27 @@ def with_intervals(pred: "pd.DataFrame", quantiles: dict, extrapolated=None,  # 
     return out
 
 
-def _new_system_q(pred, transfer, nominal) -> "tuple[dict, dict | None]":
-    q = residual_quantiles(pred, nominal)
-    return q, (new_system_quantiles(q, residual_quantiles(transfer, nominal)) if transfer is not None else None)
-
-
 def coverage_table(pred: "pd.DataFrame", nominal: float = NOMINAL,  # noqa: F821
-                   by: tuple[str, ...] = ("split", "system"),
-                   transfer: "pd.DataFrame | None" = None,  # noqa: F821
-                   alternative: "tuple[pd.DataFrame, pd.DataFrame | None] | None" = None) -> "pd.DataFrame":  # noqa: F821
+                   by: tuple[str, ...] = ("split", "system"), widening: "dict | None" = None,
+                   alternative: "pd.DataFrame | None" = None) -> "pd.DataFrame":  # noqa: F821
     """The share of rows (KV fits) whose measured TPOT and TTFT lie inside their ``nominal``
     intervals, per ``by`` group and metric: columns ``by``, ``metric``, ``nominal``, ``coverage``,
-    ``rows``. The intervals come from the calibration rows of ``pred`` itself, and for rows of a
-    new system from ``transfer`` (:func:`transfer_residuals`) when given. ``alternative``: the
-    same rows predicted by the other step model and its transfer predictions (or None); a new
-    system's rows then take the hull of both models' intervals (:func:`with_intervals`)."""
+    ``rows``. The intervals come from the calibration rows of ``pred`` itself, for rows of a new
+    system widened by ``widening`` (:func:`transfer_widening`) when given. ``alternative``: the same
+    rows predicted by the other step model; a new system's rows then take the hull of both
+    models' intervals (:func:`with_intervals`), each widened alike."""
     import pandas as pd
 
     for col in by:
         require_choice("group column", col, tuple(pred.columns))
-    q, qt = _new_system_q(pred, transfer, nominal)
+    q = residual_quantiles(pred, nominal)
+    qt = new_system_quantiles(q, widening) if widening is not None else None
     fits = pred.kv_fits.to_numpy(bool)
     alt = None
     if alternative is not None:
-        alt_pred, alt_transfer = alternative
-        _require_same_rows(pred, alt_pred)
-        aq, aqt = _new_system_q(alt_pred, alt_transfer, nominal)
-        alt = (alt_pred[fits], aqt if aqt is not None else aq)
+        _require_same_rows(pred, alternative)
+        aq = residual_quantiles(alternative, nominal)
+        alt = (alternative[fits], new_system_quantiles(aq, widening) if widening is not None else aq)
     d = with_intervals(pred[fits], q, new_system_quantiles=qt, alternative=alt)
     rows = []
     for key, g in d.groupby(list(by), sort=True):
@@ -263,9 +321,11 @@ def coverage_table(pred: "pd.DataFrame", nominal: float = NOMINAL,  # noqa: F821
 
 
 def step_coverage(measurements: "pd.DataFrame", calibrations: dict, step: str = "roofline",  # noqa: F821
-                  nominal: float = NOMINAL, by: tuple[str, ...] = ("split", "system")) -> "pd.DataFrame":  # noqa: F821
+                  nominal: float = NOMINAL, by: tuple[str, ...] = ("split", "system"),
+                  widening: "dict | None" = None) -> "pd.DataFrame":  # noqa: F821
     """:func:`coverage_table` of ``measurements`` as the book reads it: rows predicted by ``step``'s
-    calibrations, a new GPU's rows taking the hull with the other step model's interval.
+    calibrations, a new GPU's rows taking the hull with the other step model's interval, both
+    widened by :func:`transfer_widening` of these rows (``widening``, if already computed).
     ``calibrations``: ``{step: {engine: Calibration}}`` for both step models (each fitted on these
     rows' calibration rows, e.g. :func:`nvlmodel.calibrate.fitted` of each step)."""
     from .fit import predictions
@@ -273,8 +333,9 @@ def step_coverage(measurements: "pd.DataFrame", calibrations: dict, step: str = 
     pred = {}
     for s_ in (step, other_step(step)):
         require_choice("calibrations of step", s_, tuple(calibrations))
-        pred[s_] = (predictions(measurements, calibrations[s_]), transfer_residuals(measurements, s_))
-    return coverage_table(pred[step][0], nominal, by, transfer=pred[step][1], alternative=pred[other_step(step)])
+        pred[s_] = predictions(measurements, calibrations[s_])
+    w = transfer_widening(measurements, nominal) if widening is None else widening
+    return coverage_table(pred[step], nominal, by, widening=w, alternative=pred[other_step(step)])
 
 
 def log_residuals(pred: "pd.DataFrame", metric: str, regime: str = "agg") -> np.ndarray:  # noqa: F821
