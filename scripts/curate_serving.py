@@ -74,8 +74,22 @@ def fix_layout(source_id: str, tp: int, adp: int, moe_tp: int, ep: int) -> tuple
     ((1, 8, 1, 8), 'recorded tp=1, attention_dp=64, moe_tp=8: ep=8 times the 8 GPUs its source id names')
     >>> fix_layout("2026_03_25_deepseek_r1_h200_sxm_trtllm_fp8_agg_1024x1024_c128_tp8_0_ep8_0_1244", 1, 8, 1, 8)
     ((1, 8, 1, 8), '')
+
+    A row whose id names no layout is corrected where its sizes carry the same signature
+    (attention_dp = ep x ep, moe_tp = ep, tp 1): seven of the eleven such rows of the database dump
+    are, to the last digit, measurements the dated exports record as workers of ep GPUs.
+
+    >>> fix_layout("dsr1_b200_trtllm_fp4_agg_1024x1024_c128_cfg191", 1, 64, 8, 8)[0]
+    (1, 8, 1, 8)
+    >>> fix_layout("dsr1_b200_trtllm_fp4_agg_1024x1024_c128_cfg90", 1, 8, 1, 8)
+    ((1, 8, 1, 8), '')
     """
     m = re.search(r"_tp(\d+)(?:_0)?_ep(\d+)(?:_0)?_\d+$", source_id)
+    if not m and tp == 1 and ep > 1 and moe_tp == ep and adp == ep * ep:
+        # no layout in the id, the same signature: attention_dp = ep x ep and moe_tp = ep (the database
+        # dump's rows of it are, where the dated exports measured them too, those exports' ep-GPU workers)
+        return (1, ep, 1, ep), (f"recorded attention_dp={adp}, moe_tp={moe_tp}: ep={ep} times an attention-DP "
+                                f"worker of {ep} GPUs, the signature of the 2026-04-06 dump's error")
     if not m or ep <= 1 or int(m.group(2)) != ep or tp * adp != int(m.group(1)) * ep or moe_tp % ep:
         return (tp, adp, moe_tp, ep), ""
     if adp > 1:
@@ -168,7 +182,8 @@ CONFIG_KEY = ("system", "backend", "model", "precision", "mode", "isl", "osl", "
 def mark_repeats(rows: list[dict]) -> list[dict]:
     """Mark every modelled row whose configuration (:data:`CONFIG_KEY`) another modelled row
     repeats, but one: identical measurements keep the first by source id, differing ones the latest
-    measured (then the first by source id). The others get a ``left_out`` reason naming the kept row."""
+    measured (then the first by source id). The others get a ``left_out`` reason naming the kept row:
+    ``duplicate of`` where they hold its measurement, ``repeat of`` where they measured again."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if not r["left_out"]:
@@ -183,8 +198,9 @@ def mark_repeats(rows: list[dict]) -> list[dict]:
             latest = max(r["measured"] for r in group)
             kept = min((r for r in group if r["measured"] == latest), key=lambda r: r["source_id"])
         for r in group:
-            if r is not kept:
-                r["left_out"] = (f"duplicate of {kept['source_id']} (the same measurement in another data dump)" if same
+            if r is not kept:  # a row measuring what the kept one measured is its duplicate, whatever the others
+                twin = (r["ttft_ms"], r["tpot_ms"]) == (kept["ttft_ms"], kept["tpot_ms"])
+                r["left_out"] = (f"duplicate of {kept['source_id']} (the same measurement in another data dump)" if twin
                                  else f"repeat of {kept['source_id']} (same configuration; the latest measurement kept)")
     return rows
 

@@ -213,7 +213,9 @@ def test_a_recorded_layout_agrees_with_the_one_its_source_id_names():
     fix_layout = import_script("curate_serving").fix_layout
     assert fix_layout("x_agg_1024x1024_c128_tp8_ep8_2012", 1, 64, 8, 8)[0] == (1, 8, 1, 8)
     assert fix_layout("x_agg_1024x1024_c128_tp2_ep2_17", 4, 1, 2, 2)[0] == (2, 1, 1, 2)
-    assert fix_layout("x_agg_1024x1024_c128_cfg191", 1, 64, 8, 8) == ((1, 64, 8, 8), "")  # no layout in the id
+    # no layout in the id: the same signature (attention_dp = ep x ep, moe_tp = ep) is corrected alike
+    assert fix_layout("x_agg_1024x1024_c128_cfg191", 1, 64, 8, 8)[0] == (1, 8, 1, 8)
+    assert fix_layout("x_agg_1024x1024_c128_cfg191", 1, 8, 1, 8) == ((1, 8, 1, 8), "")
     d = cal.load_measurements(table="serving")
     agg = d[(d["mode"] == "agg") & (d.left_out.fillna("") == "")]
     named = agg.source_id.str.extract(r"_tp(\d+)(?:_0)?_ep(\d+)(?:_0)?_\d+$").dropna().astype(int)
@@ -221,10 +223,12 @@ def test_a_recorded_layout_agrees_with_the_one_its_source_id_names():
     moe = rows.model != "qwen3-32b"
     assert ((rows.tp * rows.attention_dp)[moe] == named[0][moe]).all() and (rows.ep[moe] == named[1][moe]).all()
     fixed = d[d.layout_note.fillna("") != ""]
-    assert len(fixed) > 100 and fixed.source_id.str.startswith("2026_04_06").all()
-    assert fixed.layout_note.str.contains("times the").all()
+    assert len(fixed) > 100 and fixed.source_id.str.startswith(("2026_04_06", "dsr1_")).all()
+    assert fixed.layout_note.str.contains("times").all()
+    # the database dump's corrected rows all repeat a dated export's configuration: none is modelled
+    assert (fixed[fixed.source_id.str.startswith("dsr1_")].left_out.fillna("") != "").all()
     twins = fixed[fixed.left_out.fillna("").str.startswith("duplicate of 2026_03_25")]
-    assert len(twins) == 50
+    assert len(twins) == 58
     kept = d.set_index("source_id").loc[twins.left_out.str.extract(r"duplicate of (\S+)")[0]]
     assert (kept.ttft_ms.to_numpy() == twins.ttft_ms.to_numpy()).all()
     assert re.fullmatch(r"recorded tp=\d+, attention_dp=\d+, moe_tp=\d+: ep=\d+ times the \d+ GPUs its source id names",
