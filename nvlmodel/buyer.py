@@ -121,6 +121,19 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     return out
 
 
+def interval_coverage(step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+    """How often measured rows of the serving table fall inside the intervals :func:`comparison`
+    gives (80 %; the same widening for a GPU no fit has seen): the coverage check of chapter 7
+    (:func:`nvlmodel.calibrate.intervals.step_coverage`), ``step``'s predictions. Columns
+    ``split``, ``system``, ``metric``, ``nominal``, ``coverage``, ``rows``."""
+    from .calibrate import STEP_MODELS
+    from .calibrate.intervals import step_coverage
+
+    require_choice("step", step, STEP_MODELS)
+    return step_coverage(load_measurements(table="serving"), {s: search.fitted_serving(s) for s in STEP_MODELS}, step,
+                         widening=_widening())
+
+
 def _with_other_step(front: "pd.DataFrame", model: str, isl: int, osl: int, step: str) -> "pd.DataFrame":  # noqa: F821
     """``front`` with ``tpot_other_step_s`` and ``tok_s_per_gpu_other_step``: each deployment's TPOT
     and tokens/s per GPU by the step model that did not search it (:func:`nvlmodel.search.retime`)."""

@@ -146,3 +146,17 @@ def test_dynamo_gains_are_the_searchs_and_the_simulations_ratios():
     assert g.loc["KV-aware routing"].gain > 1.5  # turns land where their conversation is cached
     with pytest.raises(ValueError, match="system"):
         buyer.dynamo_gains("qwen3-32b", "gb300")
+
+
+def test_the_buyers_interval_coverage_is_chapter_7s_check_of_the_serving_table():
+    """The coverage the findings page quotes is the serving table's check with the intervals the
+    buyer's comparison uses: step_coverage of those rows, widened by transfer_widening of them."""
+    from nvlmodel.calibrate import STEP_MODELS
+    from nvlmodel.calibrate.intervals import step_coverage
+
+    d = load_measurements(table="serving")
+    want = step_coverage(d, {s: search.fitted_serving(s) for s in STEP_MODELS}, widening=transfer_widening(d))
+    got = buyer.interval_coverage()
+    assert got.equals(want) and set(got[got.split == "held-out"].system) == {"b200_sxm", "gb200"}
+    with pytest.raises(ValueError, match="step"):
+        buyer.interval_coverage("measured")
