@@ -280,7 +280,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "checkpoint's KV quantization. The step time from measured kernels is new (shown in the chapter "
         "beside the roofline); the values here are the roofline's, the predictor of record. Rows whose TPOT "
         "is shorter than the hardware allows for their recorded batch are left out (eight H100 vLLM rows had "
-        "been fitted, and had pulled vLLM's fractions to the full bandwidth and peak)."),
+        "been fitted, and had pulled vLLM's fractions to the full bandwidth and peak), and eleven rows of the "
+        "database dump that recorded 64-GPU workers on one 8-GPU node are corrected as the 2026-04-06 dump's "
+        "were (all eleven repeat configurations already kept)."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "

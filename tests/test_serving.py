@@ -360,3 +360,18 @@ def test_a_disaggregated_points_ttft_charges_each_prefill_step_its_fixed_cost():
     assert served <= search.PREFILL_DERATE * r.prefill_workers * padp / service * (1 + 1e-9)
     wait = search.prefill_wait(served, r.prefill_workers * padp, service)
     assert r.ttft_s == pytest.approx(cal.t_req + service + xfer + wait)
+
+
+def test_no_modelled_row_beats_the_hardware_bound_of_its_batch():
+    """Invariant of both curated tables: every row the model uses decodes no faster than its
+    recorded batch can on the datasheet GPU (calibrate.tpot_bound); the rows that would are left
+    out with that reason, and there are some (the check is not vacuous)."""
+    from nvlmodel.calibrate.data import _config as config_of
+
+    for table in cal.TABLES:
+        d = cal.load_measurements(table=table)
+        used = d[d.left_out.fillna("") == ""]
+        bound = np.array([cal.tpot_bound(config_of(r)) for r in used.itertuples()])
+        assert (used.tpot_ms.to_numpy() / 1e3 >= bound).all()
+    serving = cal.load_measurements(table="serving")
+    assert (serving.left_out == cal.BELOW_BOUND).sum() >= 10
