@@ -177,6 +177,9 @@ def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noq
 
 
 def _widening_of(parts, nominal: float) -> dict[str, float]:
+    """:func:`transfer_widening` from the nested check's parts (:func:`_nested`): per metric, the
+    least factor on :data:`WIDENING_GRID` at which the widened hull holds ``nominal`` of the rows of
+    every direction pooled."""
     out = {}
     for m in METRICS:
         y = np.concatenate([p[2][m][0] for p in parts])
