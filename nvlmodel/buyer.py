@@ -37,7 +37,8 @@ SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 class _Errors(NamedTuple):
     """One step model's errors on the serving table: residual quantiles by (metric, mode) and TPOT
     log-residual samples, for a calibration system (in-sample) and for a system no fit has seen
-    (in-sample and leave-one-system-out pooled)."""
+    (quantiles: in-sample, widened by :func:`_widening`; samples: in-sample and leave-one-system-out
+    pooled)."""
 
     q: dict
     q_new: dict
