@@ -22,9 +22,11 @@ Conventions read from the rows themselves (check them in the source):
 Aggregated rows whose source id names their layout (``..._tp8_ep8_942``: a worker of 8 GPUs,
 8-way expert parallel) but whose recorded sizes make ``ep`` times as many GPUs (``tp`` or
 ``attention_dp``, and ``moe_tp``, multiplied by ``ep``: attention_dp = 64 for ``tp8_ep8``) are
-corrected (:func:`fix_layout`; ``layout_note`` keeps what was recorded). All such rows are in the
-2026-04-06 dump; 50 of them are the same measurements, to the last digit, as rows of the
-2026-03-25 dump that record the layout the id names, which then keep one copy.
+corrected (:func:`fix_layout`; ``layout_note`` keeps what was recorded). Such rows of the
+2026-04-06 dump are found by their id; 11 rows of the database dump, whose ids name no layout,
+carry the same signature and are corrected alike. Many are then the same measurements, to the
+last digit, as rows of the dated exports that record the layout, and keep one copy (``duplicate
+of``; ``nvlmodel/data/README.md`` has the counts).
 
 ``left_out`` says why a row cannot be modelled as recorded (it stays in the table, and chapter 8
 reports it as left out): disaggregated rows that give no worker counts or per-worker batch, rows

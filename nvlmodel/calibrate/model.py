@@ -344,11 +344,17 @@ def tpot_bound(config: Config) -> float:
     whichever is longer; no communication, no fixed cost. A measured TPOT below it was not measured
     decoding that batch at once (the engine capped its batch, or decoded speculatively, and the row
     does not say)."""
-    d = decode_step(config.gpu_spec, config.arch, config.weight_format, batch=config.batch_per_rank,
-                    context=config.isl + config.osl // 2, tp=config.tp, attention_dp=config.attention_dp,
-                    ep=config.ep, kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
-                    expert_format=config.expert_format)
+    d = _decode_roofline(config, config.batch_per_rank)
     return float(max(d.t_memory, d.t_compute))
+
+
+def _decode_roofline(config: Config, batch):
+    """The roofline's decode step (:func:`nvlmodel.roofline.decode_step`, efficiency 1) of
+    ``config``'s decoding workers at ``batch`` sequences per rank and the mean context."""
+    return decode_step(config.gpu_spec, config.arch, config.weight_format, batch=batch,
+                       context=config.isl + config.osl // 2, tp=config.tp, attention_dp=config.attention_dp,
+                       ep=config.ep, kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
+                       expert_format=config.expert_format)
 
 
 #: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1;
@@ -408,8 +414,7 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     common = dict(kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
                   expert_format=config.expert_format)
     b = config.batch_per_rank if batch is None else batch
-    d = decode_step(config.gpu_spec, config.arch, config.weight_format, batch=b, context=config.isl + config.osl // 2,
-                    tp=config.tp, attention_dp=config.attention_dp, ep=config.ep, **common)
+    d = _decode_roofline(config, b)
     tp, adp, ep = config.shape(prefill=True)
     p = prefill(config.gpu_spec, config.arch, config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
                 **common)
