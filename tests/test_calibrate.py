@@ -224,7 +224,9 @@ def test_a_recorded_layout_agrees_with_the_one_its_source_id_names():
     assert ((rows.tp * rows.attention_dp)[moe] == named[0][moe]).all() and (rows.ep[moe] == named[1][moe]).all()
     fixed = d[d.layout_note.fillna("") != ""]
     assert len(fixed) > 100 and fixed.source_id.str.startswith(("2026_04_06", "dsr1_")).all()
-    assert fixed.layout_note.str.contains("times").all()
+    by_id = fixed.source_id.str.startswith("2026_04_06")
+    assert fixed[by_id].layout_note.str.contains("times the").all()
+    assert fixed[~by_id].layout_note.str.contains("times an attention-DP worker of").all() and (~by_id).sum() == 11
     # the database dump's corrected rows all repeat a dated export's configuration: none is modelled
     assert (fixed[fixed.source_id.str.startswith("dsr1_")].left_out.fillna("") != "").all()
     twins = fixed[fixed.left_out.fillna("").str.startswith("duplicate of 2026_03_25")]
