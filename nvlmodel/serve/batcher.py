@@ -101,57 +101,65 @@ class Batcher:
         """Plan ``w``'s next step at ``t``: decode every running sequence, fill the token budget with
         prefill chunks (partial prompts first, then new requests while blocks and seats last); a
         step without prefill runs as many decode steps as nothing else can change."""
-        if w.B:  # the running sequences first: blocks for their next step, by eviction or preemption
-            if self.new_blocks(w, 1) > self.free(w):
-                self.evict(w, self.new_blocks(w, 1))
-            while w.B and self.new_blocks(w, 1) > self.free(w):
-                self.preempt_newest(w)
-        reserve = self.new_blocks(w, 1) if w.B else 0
-        budget = w.budget - w.B
+        bs, cnt = self.bs, w.cnt
+        B = w.B
+        if B:  # the running sequences first: blocks for their next step, by eviction or preemption
+            need = cnt[w.n % bs]  # new_blocks(w, 1)
+            if need > w.pool - w.used - w.cached:
+                self.evict(w, need)
+                while w.B and cnt[w.n % bs] > w.pool - w.used - w.cached:
+                    self.preempt_newest(w)
+                B = w.B
+        reserve = cnt[w.n % bs] if B else 0
+        budget = w.budget - B
         chunks = []
-        if budget > 0:
-            for item in w.prefilling:
+        if budget > 0 and (w.prefilling or w.waiting):
+            prefilling = w.prefilling
+            for item in prefilling:
                 p = min(item[2], budget)
                 if p > 0:
                     chunks.append((item, p))
                     budget -= p
                 if budget <= 0:
                     break
-            while budget > 0 and w.waiting and w.B + len(w.prefilling) < w.seats:
-                rid = w.waiting[0]
+            waiting = w.waiting
+            while budget > 0 and waiting and w.B + len(prefilling) < w.seats:
+                rid = waiting[0]
                 if not self.admit(w, rid, reserve):
                     break
-                w.waiting.popleft()
+                waiting.popleft()
                 if w.decode_only and self.preempt[rid] == 0:
                     if self.emitted[rid] == 1:  # transferred from prefill: its first token leaves now,
                         self.t_first[rid] = t  # once a seat and its blocks are reserved (TTFT counts the wait)
-                    reserve = self.new_blocks(w, 1) if w.B else 0
+                    reserve = cnt[w.n % bs] if w.B else 0
                     continue
-                item = w.prefilling[-1]
+                item = prefilling[-1]
                 p = min(item[2], budget)
                 chunks.append((item, p))
                 budget -= p
+            B = w.B
         if chunks:
-            dur = w.cost.step(w.B, w.C + w.B, [(item[1], p) for item, p in chunks])
-            w.plan = ("mixed", t, 1, w.B, w.C, self.new_blocks(w, 1) if w.B else 0, chunks)
-        elif w.B:
-            while w.fin and w.fin[0][2] != self.epoch[w.fin[0][1]]:  # drop preempted entries
-                heapq.heappop(w.fin)
-            k = w.fin[0][0] - w.n
-            km = self.steps_fitting(w, self.free(w), k)
+            dur = w.cost.step(B, w.C + B, [(item[1], p) for item, p in chunks])
+            w.plan = ("mixed", t, 1, B, w.C, cnt[w.n % bs] if B else 0, chunks)
+        elif B:
+            fin, epoch = w.fin, self.epoch
+            while fin and fin[0][2] != epoch[fin[0][1]]:  # drop preempted entries
+                heapq.heappop(fin)
+            k = fin[0][0] - w.n
+            km = self.steps_fitting(w, w.pool - w.used - w.cached, k)
             if km < k and w.cached:
                 self.evict(w, self.new_blocks(w, k))
-                km = self.steps_fitting(w, self.free(w), k)
+                km = self.steps_fitting(w, w.pool - w.used - w.cached, k)
             k = max(1, km)
-            dur = w.cost.decode_run(w.B, w.C, k)
-            w.plan = ("decode", t, k, w.B, w.C, self.new_blocks(w, k))
+            dur = w.cost.decode_run(B, w.C, k)
+            w.plan = ("decode", t, k, B, w.C, cnt[w.n % bs] if k == 1 else self.new_blocks(w, k))
         else:
             w.busy = False
             w.plan = None
             return
         w.busy = True
         w.version += 1
-        self.push(t + dur, _STEP, w, w.version)
+        heapq.heappush(self.events, (t + dur, next(self._seq), _STEP, w, w.version))
 
     def leave(self, w: _Worker, rid: int, n0: int, cache0: int) -> int:
         """``rid`` (joined at counter ``n0`` with ``cache0`` tokens, already out of ``w.run``) stops
@@ -182,21 +190,25 @@ class Batcher:
             w.C += B * k
             w.used += blocks
         if kind == "mixed":
+            prefilled = self.prefilled
             for item, p in plan[6]:
                 rid = item[0]
                 item[1] += p
                 item[2] -= p
-                self.prefilled[rid] += p
+                prefilled[rid] += p
                 if item[2] == 0:
                     w.prefilling.remove(item)
                     self.prefill_done(w, rid, item[1], t)
-        while w.fin and w.fin[0][0] <= w.n:
-            _, rid, ep = heapq.heappop(w.fin)
-            if ep != self.epoch[rid]:
-                continue
-            cache = self.leave(w, rid, *w.run.pop(rid))
-            self.release(w, rid, cache, keep=True)
-            self.complete(w, rid, t)
+        fin = w.fin
+        if fin and fin[0][0] <= w.n:
+            epoch, run = self.epoch, w.run
+            while fin and fin[0][0] <= w.n:
+                _, rid, ep = heapq.heappop(fin)
+                if ep != epoch[rid]:
+                    continue
+                cache = self.leave(w, rid, *run.pop(rid))
+                self.release(w, rid, cache, keep=True)
+                self.complete(w, rid, t)
         self.schedule(w, t)
 
     def prefill_done(self, w: _Worker, rid, cache, t):

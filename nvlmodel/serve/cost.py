@@ -38,6 +38,7 @@ tables do not cover the worker, as in :func:`nvlmodel.calibrate.step_times`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,18 +125,20 @@ class StepCost:
 
     @staticmethod
     def _sum(a1: float, b1: float, a2: float, b2: float, n: int) -> float:
-        """sum_{j<n} max(a1 + b1 j, a2 + b2 j): the two lines cross at most once."""
-        def line(a, b, j0, j1):  # sum over j0 <= j < j1
-            k = j1 - j0
-            return k * a + b * (j0 + j1 - 1) * k / 2 if k > 0 else 0.0
-
+        """sum_{j<n} max(a1 + b1 j, a2 + b2 j): the two lines cross at most once. (A line's sum
+        over j0 <= j < j1 is ``k a + b (j0 + j1 - 1) k / 2`` with ``k = j1 - j0``, written out
+        below: this runs several times per simulated request.)"""
         if b1 == b2:
-            return line(max(a1, a2), b1, 0, n)
+            return n * max(a1, a2) + b1 * (n - 1) * n / 2 if n > 0 else 0.0
         cross = (a2 - a1) / (b1 - b2)  # line 1 is above line 2 for j > cross when b1 > b2
-        j = int(min(max(np.ceil(cross), 0), n))
-        hi_first = (a1, b1) if b1 < b2 else (a2, b2)  # the line that is larger before the crossing
-        hi_last = (a2, b2) if b1 < b2 else (a1, b1)
-        return line(*hi_first, 0, j) + line(*hi_last, j, n)
+        j = int(min(max(math.ceil(cross), 0), n))
+        if b1 < b2:  # line 1 is the larger before the crossing
+            a, b, a_, b_ = a1, b1, a2, b2
+        else:
+            a, b, a_, b_ = a2, b2, a1, b1
+        first = j * a + b * (j - 1) * j / 2 if j > 0 else 0.0
+        k = n - j
+        return first + (k * a_ + b_ * (j + n - 1) * k / 2 if k > 0 else 0.0)
 
 
 def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,
