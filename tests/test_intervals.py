@@ -92,6 +92,22 @@ def test_transfer_residuals_use_calibration_rows_only():
     assert len(tr) > 0 and set(tr.engine) == {"vllm@2026-04-06"}  # the one engine measured on H100 and H200
 
 
+def test_leave_one_gpu_out_fits_are_kept_per_content():
+    """transfer_residuals and transfer_widening share their fits (_fit_on): the same rows give the
+    fit made from them, a copy of the rows hits the kept fit, and rows that differ in one
+    measurement are fitted again."""
+    rows = cal.calibration_rows(cal.load_measurements())
+    rows = rows[rows.system == "h100_sxm"]
+    first = iv._fit_on(rows, "roofline")
+    assert first == cal.fit_engines(rows, "roofline")
+    n = len(iv._FITS)
+    assert iv._fit_on(rows.copy(), "roofline") == first and len(iv._FITS) == n
+    changed = rows.copy()
+    changed.iloc[0, changed.columns.get_loc("tpot_ms")] *= 3
+    assert iv._fit_on(changed, "roofline") == cal.fit_engines(changed, "roofline") != first
+    assert len(iv._FITS) == n + 1
+
+
 def test_bad_nominal_is_refused():
     with pytest.raises(ValueError, match="nominal"):
         iv.residual_quantiles(_pred([1.0] * 20, [1.0] * 20), nominal=1.2)

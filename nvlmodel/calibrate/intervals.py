@@ -91,6 +91,30 @@ def _leave_one_system_out(measurements: "pd.DataFrame"):  # noqa: F821
             yield system, others, target
 
 
+#: Fits of :func:`_fit_on` kept for the rows they were made on (a content digest of the rows and the step):
+#: the ratio samples (:func:`transfer_residuals`) and the width of a new GPU's intervals
+#: (:func:`transfer_widening`) stand on the same leave-one-GPU-out fits.
+_FITS: dict = {}
+
+
+def _fit_on(rows: "pd.DataFrame", step: str) -> dict:  # noqa: F821
+    """:func:`nvlmodel.calibrate.fit_engines` of ``rows`` with ``step``, kept per content of the
+    rows (a read-only dict of frozen calibrations; at most 16 kept)."""
+    import hashlib
+
+    import pandas as pd
+
+    from .fit import fit_engines
+
+    key = (hashlib.sha256(pd.util.hash_pandas_object(rows, index=True).to_numpy().tobytes()).hexdigest(),
+           tuple(rows.columns), step)
+    if key not in _FITS:
+        if len(_FITS) >= 16:
+            _FITS.pop(next(iter(_FITS)))
+        _FITS[key] = fit_engines(rows, step)
+    return dict(_FITS[key])
+
+
 def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
     """Predictions of each calibration system's rows by a fit on the other calibration systems'
     rows alone (:func:`nvlmodel.calibrate.fit_engines`; only engines measured on both), in the
@@ -98,11 +122,11 @@ def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
     without touching a held-out row."""
     import pandas as pd
 
-    from .fit import fit_engines, predictions
+    from .fit import predictions
 
     out = []
     for _, others, target in _leave_one_system_out(measurements):
-        out.append(predictions(target, fit_engines(others, step)))  # its engines are all fitted on the others
+        out.append(predictions(target, _fit_on(others, step)))  # its engines are all fitted on the others
     if not out:
         raise ValueError("no engine is measured on two calibration systems: no transfer errors to take")
     return pd.concat(out, ignore_index=True)
@@ -132,13 +156,13 @@ def _nested(measurements: "pd.DataFrame", step: str, nominal: float):  # noqa: F
     """For each calibration GPU: (it, the GPU(s) fitted on, its rows) and per metric its measured
     values with ``step``'s and the other step model's intervals, both fitted on the other GPU and
     taken from that fit's own rows (the nested check of the hull rule; calibration rows only)."""
-    from .fit import fit_engines, predictions
+    from .fit import predictions
 
     alt_step = other_step(step)
     for system, fitted_on, scored in _leave_one_system_out(measurements):
         b = {}
         for s_ in (step, alt_step):
-            cal = fit_engines(fitted_on, s_)
+            cal = _fit_on(fitted_on, s_)
             q = residual_quantiles(predictions(fitted_on, cal), nominal)
             b[s_] = _bounds(predictions(scored, cal), q, None, None)
         yield system, fitted_on, {m: (scored[f"{m}_ms"].to_numpy(float), b[step][m], b[alt_step][m]) for m in METRICS}
