@@ -47,6 +47,21 @@ def test_step_cost_by_hand():
     assert c.decode_steps_within(32, 32 * 3000, c.decode_run(32, 32 * 3000, 7)) == 7
 
 
+@settings(max_examples=60, deadline=None)
+@given(batch=st.integers(1, 64), context=st.integers(1, 200_000), budget=st.floats(0.0, 30.0))
+def test_decode_steps_within_is_the_first_boundary_at_or_after_the_budget(batch, context, budget):
+    """decode_steps_within starts its search at budget / first step (steps only grow longer): it
+    must still be the least n >= 1 whose n steps reach the budget, by counting steps one by one."""
+    cfg = Config("h100_sxm", "llama-3.1-70b", "fp8", 4, 1, 1, 1, backend="trtllm")
+    c = step_cost(cfg, CAL, max_tokens=64)
+    got = c.decode_steps_within(batch, context, budget)
+    n, total = 1, c.decode_run(batch, context, 1)
+    while total < budget:
+        n += 1
+        total = c.decode_run(batch, context, n)
+    assert got == n
+
+
 def test_a_prompt_runs_on_one_attention_rank():
     """A prefill worker of 4 attention-DP ranks (DeepSeek FP4 on B200, EP4): a lone 4,096-token prompt is not
     spread over the ranks. Its rank does the whole prompt's dense GEMMs and attention while the

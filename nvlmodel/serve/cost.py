@@ -99,17 +99,26 @@ class StepCost:
 
     def decode_steps_within(self, batch: int, context: float, budget: float) -> int:
         """The fewest decode steps (as :meth:`decode_run`) whose total time reaches ``budget``
-        seconds (at least 1): the step boundary at or after ``budget``."""
+        seconds (at least 1): the step boundary at or after ``budget``. Steps only grow longer
+        (each reads one more token per sequence), so ``budget`` over the first step's time is
+        already enough steps; the answer is searched below it."""
         if budget <= 0:
             return 1
         a1, b1, a2, b2 = self._lines(batch, context)
         fixed = self.t_step + self.comm[batch]
-        lo, hi = 1, 1
-        while self._sum(a1, b1, a2, b2, hi) + hi * fixed < budget:
+        total = self._sum
+
+        first = total(a1, b1, a2, b2, 1) + fixed
+        if first >= budget:  # the common case: the running step ends after the budget
+            return 1
+        lo, hi = 2, max(2, math.ceil(budget / first))
+        while total(a1, b1, a2, b2, hi) + hi * fixed < budget:  # (rounding) not enough after all
             lo, hi = hi + 1, hi * 2
+        if hi > lo and total(a1, b1, a2, b2, hi - 1) + (hi - 1) * fixed < budget:
+            return hi  # steps of nearly equal length: the estimate is the answer
         while lo < hi:
             mid = (lo + hi) // 2
-            if self._sum(a1, b1, a2, b2, mid) + mid * fixed >= budget:
+            if total(a1, b1, a2, b2, mid) + mid * fixed >= budget:
                 hi = mid
             else:
                 lo = mid + 1
