@@ -611,6 +611,26 @@ def test_the_step_evidence_reuses_the_replays_it_is_given():
         sim_step_evidence(tables=("sparse",))
 
 
+def test_the_protocol_table_reuses_a_replay_of_every_row():
+    """protocol_sensitivity given a replay of every row (both modes) takes its aggregated rows,
+    every ``every``-th, and must score exactly the rows it would have replayed itself."""
+    from nvlmodel.calibrate import load_measurements
+    from nvlmodel.serve.validate import protocol_sensitivity, replay
+
+    d = load_measurements(table="serving")
+    h200 = d[d.system == "h200_sxm"]
+    d = h200[((h200["mode"] == "agg") & (h200.concurrency <= 8) & (h200.osl <= 1024))
+             | ((h200["mode"] == "disagg") & (h200.concurrency <= 36))]
+    full = replay(d, modes=("agg", "disagg"), protocol="lockstep", fits_only=True)
+    assert set(full["mode"]) == {"agg", "disagg"}  # the case the filter is for
+    kw = dict(protocols=("lockstep",), every=2, by=("split",))
+    given = protocol_sensitivity(d, replays={"lockstep": full}, **kw)
+    assert given.equals(protocol_sensitivity(d, **kw))
+    assert int(given.rows.sum()) == len(full[full["mode"] == "agg"].iloc[::2])
+    with pytest.raises(ValueError, match="protocol"):
+        protocol_sensitivity(d, replays={"burst": full}, **kw)
+
+
 def test_static_columns_can_come_from_another_step_than_the_simulation():
     """replay(step=kernels, static_step=roofline): the static columns are the roofline fit's
     predictions of the same rows, the simulated ones as with step=kernels alone."""

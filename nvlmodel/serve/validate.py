@@ -261,18 +261,33 @@ def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Proto
 
 def protocol_sensitivity(measurements: "pd.DataFrame | None" = None, *,  # noqa: F821
                          protocols: tuple[str, ...] = tuple(PROTOCOLS), every: int = 4,
-                         by: tuple[str, ...] = ("split", "system"), workers: int = 1) -> "pd.DataFrame":  # noqa: F821
+                         by: tuple[str, ...] = ("split", "system"), workers: int = 1, step: str = "roofline",
+                         replays: "dict[str, pd.DataFrame] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """How much the replay's answer depends on the benchmark protocol it assumes: every
-    ``every``-th aggregated row whose KV fits (:func:`replay`), replayed under each of ``protocols``
-    (names of :data:`PROTOCOLS`), with the simulation's median absolute and signed TTFT errors and
-    its TPOT error per ``by`` group. One row per protocol and group."""
+    ``every``-th aggregated row whose KV fits (:func:`replay`, steps from ``step``), replayed under
+    each of ``protocols`` (names of :data:`PROTOCOLS`), with the simulation's median absolute and
+    signed TTFT errors and its TPOT error per ``by`` group. One row per protocol and group.
+
+    ``replays``: ``{protocol: replay}`` already run on every row of ``measurements`` whose KV fits
+    (any modes, this ``step``; chapter 9's, for instance): its aggregated rows, every ``every``-th,
+    are the same runs and stand in for replaying them again."""
     import pandas as pd
 
     for p in protocols:
         require_choice("protocol", p, PROTOCOLS)
+    require_choice("step", step, STEP_MODELS)
+    require_positive_int("every", every)
+    replays = dict(replays or {})
+    for p in replays:
+        require_choice("replays protocol", p, PROTOCOLS)
     parts = {}
     for p in protocols:
-        rep = replay(measurements, protocol=p, fits_only=True, workers=workers, every=every)
+        if p in replays:
+            rep = replays[p]
+            rep = rep[(rep["mode"].fillna("agg") if "mode" in rep.columns else pd.Series("agg", index=rep.index))
+                      == "agg"].iloc[::every]
+        else:
+            rep = replay(measurements, protocol=p, fits_only=True, workers=workers, every=every, step=step)
         s = replay_summary(rep, by).set_index(list(by))
         parts[p] = s[["rows", "ttft_sim_MdAPE_pct", "ttft_sim_bias_pct", "tpot_sim_MdAPE_pct"]]
     return pd.concat(parts, names=["protocol"])
