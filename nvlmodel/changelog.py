@@ -169,7 +169,8 @@ _WHY_INTERVALS = ("a GPU no fit has seen takes the hull of the roofline's and th
                   "GPU's rows fitted on the other")
 _WHY_SERVING = ("repeated measurements of one configuration counted once; attention-TP + EP workers sum their "
                 "experts with an all-reduce, not a full-batch all-to-all; memory checks keep the engine's 3 GB "
-                "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8")
+                "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8; the roofline's step is two "
+                "phases (weight GEMMs, then attention), each bound by its own memory or compute time")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
@@ -232,7 +233,8 @@ CHANGES: tuple[Change, ...] = (
            "x", 1.0, lambda: float(_ds_buys()["GB200 NVL72"] / _ds_buys()["B200 HGX"]), _WHY_SERVING),
     Change("rack.sim.tok_s", "09-under-load", "rack output tok/s within the SLA, Llama 405B on nine TP8 replicas",
            "tok/s", 1.0, _rack, "the load bisected to 1 request/s between the grid's loads (the grid gave the highest "
-           "grid load that met the SLA, a lower bound); the median of three draws of the arrivals, not one"),
+           "grid load that met the SLA, a lower bound); the median of three draws of the arrivals, not one; "
+           "the step in two phases (weight GEMMs, then attention)"),
     *(Change(f"ledger.{s}", "90-errata", f"ledger claims {s}", "count", 1.0, (lambda s=s: _ledger(s)),
              "the 405B table's swap cells are 70B figures; the document's sessions and block copies unchanged")
       for s in ("reproduced", "inconsistent", "not-derivable")),

@@ -15,17 +15,17 @@ CAL = Calibration(bandwidth=0.9, compute=0.6, t_step=0.003, t_req=0.05, q=0.0)
 CASES = [
     (dict(system="gb200", model="llama-3.1-8b", precision="fp4", tp=1, workers=4, tiers=("peer", "host"),
           calibration=CAL),
-     dict(isl=512, osl=64, shape="chat", groups=12, max_context=4000), dict(n=400, rate=20.0), "e07d3b788763647a"),
+     dict(isl=512, osl=64, shape="chat", groups=12, max_context=4000), dict(n=400, rate=20.0), "ae8c8e8a5113cc99"),
     (dict(system="gb200", model="deepseek-v3", precision="fp4", tp=1, attention_dp=8, ep=8, mode="disagg", workers=1,
           prefill_tp=1, prefill_attention_dp=4, prefill_ep=4, prefill_workers=2, calibration=CAL),
-     dict(isl=2048, osl=256, spread=0.5), dict(n=200, concurrency=64), "1462f7795a7a6ba4"),
+     dict(isl=2048, osl=256, spread=0.5), dict(n=200, concurrency=64), "636856776df9df54"),
     (dict(system="h100_sxm", model="llama-3.1-70b", precision="fp8", tp=2, workers=2, memory_fraction=0.08,
           tiers=("host", "disk"), kv_dtype="bf16", calibration=CAL),
      dict(isl=3000, osl=300, shape="system-prompt", groups=3, prefix=1024, spread=0.3), dict(n=150, concurrency=40),
-     "6adbf61eb18fb1d9"),
+     "cc6686e7f315d4bf"),
     (dict(system="b200_sxm", model="qwen3-235b-a22b", precision="fp4", tp=4, workers=2, policy="random",
           calibration=CAL),
-     dict(isl=1024, osl=128, spread=0.2), dict(n=300, rate=30.0), "832b8915f60c6f27"),
+     dict(isl=1024, osl=128, spread=0.2), dict(n=300, rate=30.0), "0665a99bbeb6896e"),
 ]
 
 

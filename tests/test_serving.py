@@ -99,12 +99,19 @@ def test_disagg_ttft_components_by_hand():
     kv = 8192 * 61 * 576 * 2.0
     xfer = kv / 900e9 + 61 * 3.4e-6
     assert parts["kv_transfer_s"] == pytest.approx(xfer)
+    g = c.gpu_spec
+
+    def two_phases(s):  # weight GEMMs, then attention (BF16 with a BF16 KV cache): each its own bound
+        kv_s, attn_s = s.kv_bytes / g.hbm_bandwidth, s.attention_flops / g.peak_flops("bf16")
+        return max((s.t_memory - kv_s) / 0.8, (s.t_compute - attn_s) / 0.6) + max(kv_s / 0.8, attn_s / 0.6)
+
     p = prefill("gb200", "deepseek-v3", "fp8", prompt=8192, tp=1, attention_dp=4, ep=4, kv_bytes_per_element=2.0)
-    fill = max(p.t_memory / 0.8, p.t_compute / 0.6) + cal.comm_time(c, 8192, prefill=True)
+    fill = two_phases(p) + cal.comm_time(c, 8192, prefill=True)
     assert parts["prefill_s"] == pytest.approx(fill)
     d = decode_step("gb200", "deepseek-v3", "fp8", batch=256 / 8, context=8192 + 512, tp=1, attention_dp=8, ep=8,
                     kv_bytes_per_element=2.0)
-    tpot = max(d.t_memory / 0.8, d.t_compute / 0.6) + cal.comm_time(c, 32) + 0.004
+    tpot = two_phases(d) + cal.comm_time(c, 32) + 0.004
+    assert tpot > max(d.t_memory / 0.8, d.t_compute / 0.6) + cal.comm_time(c, 32) + 0.004  # MLA's attention: compute
     assert parts["tpot_s"] == pytest.approx(tpot) and parts["interference_s"] == 0
     load = 256 / (2 * 4)  # requests per prefill rank
     steady = max(load * fill - 1024 * tpot - fill, 0.0)

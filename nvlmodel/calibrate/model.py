@@ -13,7 +13,7 @@ from ..hardware import MEASURED_SYSTEMS, NIC_BANDWIDTH, GPUSpec, get_gpu
 from ..document import WORKSPACE_BYTES
 from ..kvbm import CHUNK_LATENCY_S, kv_capacity
 from ..models import ModelArch, get_model
-from ..roofline import Efficiency, decode_step, prefill, require_parallel
+from ..roofline import Efficiency, _attention_dtype, decode_step, prefill, require_parallel
 from ..units import require_choice, require_positive, require_positive_int
 
 
@@ -359,7 +359,8 @@ def _decode_roofline(config: Config, batch):
 
 #: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1;
 #: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
-TERMS: tuple[str, ...] = ("dm", "dc", "dcomm", "pm", "pc", "pcomm", "mix", "queue", "xfer", "load", "osl", "dk", "pk",
+TERMS: tuple[str, ...] = ("dm", "dc", "dkv", "da", "dcomm", "pm", "pc", "pkv", "pa", "pcomm", "mix", "queue", "xfer",
+                          "load", "osl", "dk", "pk",
                           "kx", "dkn", "pkn")
 
 
@@ -399,8 +400,9 @@ def _no_kernels(shape) -> dict:
 
 def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     """Decode memory/compute/communication time, prefill memory/compute/communication time, all at
-    efficiency 1, and the same from measured kernels (:func:`kernel_times`); prefills per output
-    token (``mix``), the requests a new one may queue behind (``queue``) and the KV transfer of
+    efficiency 1 (with the KV bytes' and attention's parts of memory and compute, ``dkv``/``da`` and
+    ``pkv``/``pa``, for the two phases of :func:`_steps`), and the same from measured kernels
+    (:func:`kernel_times`); prefills per output token (``mix``), the requests a new one may queue behind (``queue``) and the KV transfer of
     disaggregated serving (``xfer``). ``batch`` (sequences per attention rank; a number or an array,
     default the config's ``batch_per_rank``) makes the decode terms arrays over batches: the search
     asks for many batches of one worker shape at once, and :func:`_steps` turns either into times.
@@ -418,8 +420,12 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     tp, adp, ep = config.shape(prefill=True)
     p = prefill(config.gpu_spec, config.arch, config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
                 **common)
-    t = {"dm": d.t_memory, "dc": d.t_compute, "dcomm": comm_time(config, b),
-         "pm": p.t_memory, "pc": p.t_compute, "pcomm": comm_time(config, config.isl, prefill=True),
+    g = config.gpu_spec
+    attn_peak = g.peak_flops(_attention_dtype(config.kv_bytes_per_element))
+    t = {"dm": d.t_memory, "dc": d.t_compute, "dkv": d.kv_bytes / g.hbm_bandwidth, "da": d.attention_flops / attn_peak,
+         "dcomm": comm_time(config, b),
+         "pm": p.t_memory, "pc": p.t_compute, "pkv": p.kv_bytes / g.hbm_bandwidth, "pa": p.attention_flops / attn_peak,
+         "pcomm": comm_time(config, config.isl, prefill=True),
          "xfer": kv_transfer_time(config),
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
@@ -464,13 +470,30 @@ def disagg_wait(t, fill, tpot, per_client: int = BENCHMARK_REQUESTS_PER_CLIENT):
     return steady + np.maximum(startup_wave(t["load"], fill) - steady, 0.0) / per_client
 
 
+def _two_phase(t, m: str, c: str, kv: str, a: str, bandwidth, compute):
+    """A step of two phases that do not overlap: the weight GEMMs (weights read against GEMM
+    FLOPs) and attention (KV read against attention FLOPs), each the slower of its memory and
+    compute time at the given efficiencies; with the seconds (at efficiency 1) of memory ``m``,
+    compute ``c`` and their KV and attention parts ``kv`` and ``a`` (terms of :func:`_unit_terms`)."""
+    return (np.maximum((t[m] - t[kv]) / bandwidth, (t[c] - t[a]) / compute)
+            + np.maximum(t[kv] / bandwidth, t[a] / compute))
+
+
 def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0):
     """Decode step (without its fixed overhead) and one prompt's prefill, from :func:`_unit_terms`
     at the given efficiencies (``step="roofline"``), or from the measured kernels where the
     tables cover the row (``"kernels"``, each call costing ``t_launch`` on top; the roofline
-    elsewhere); scalars or arrays (broadcast), so that the fit shares it."""
-    decode = np.maximum(t["dm"] / bandwidth, t["dc"] / compute)
-    fill = np.maximum(t["pm"] / bandwidth, t["pc"] / compute)
+    elsewhere); scalars or arrays (broadcast), so that the fit shares it.
+
+    The roofline's step has two phases, weight GEMMs then attention, each bound by its own memory
+    or compute time (:func:`_two_phase`): the engines run them as separate kernels, so attention
+    that is compute-bound at a large batch and long context cannot hide behind weight reads. (One
+    bound over the whole step, as :func:`nvlmodel.roofline.decode_step` takes it, is the lower
+    bound :func:`tpot_bound` keeps.) On the calibration rows the two phases err less than the
+    whole-step bound or as little everywhere, most at concurrency >= 256 (TPOT bias of the serving
+    table's rows -23 % against -19 %; ``scripts/tried_on_calibration.py`` at 68fb36c)."""
+    decode = _two_phase(t, "dm", "dc", "dkv", "da", bandwidth, compute)
+    fill = _two_phase(t, "pm", "pc", "pkv", "pa", bandwidth, compute)
     if step == "kernels":
         decode = np.where(np.isfinite(t["dk"]), t["dk"] + t_launch * t["dkn"], decode)
         fill = np.where(np.isfinite(t["pk"]), t["pk"] + t_launch * t["pkn"], fill)
@@ -508,11 +531,20 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     interference = t["mix"] * fill
     wait = float(disagg_wait(t, fill, decode + interference))
     return {"decode_step_s": decode, "step_source": source,
-            "decode_bottleneck": "compute" if t["dc"] / c.compute > t["dm"] / c.bandwidth else "memory",
+            "decode_bottleneck": _bottleneck(t, "dm", "dc", "dkv", "da", c),
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
-            "prefill_bottleneck": "compute" if t["pc"] / c.compute > t["pm"] / c.bandwidth else "memory",
+            "prefill_bottleneck": _bottleneck(t, "pm", "pc", "pkv", "pa", c),
             "interference_s": interference, "kv_transfer_s": t["xfer"], "prefill_wait_s": wait,
             "tpot_s": decode + interference, "ttft_s": c.t_req + t["xfer"] + wait + fill * (1 + c.q * t["queue"])}
+
+
+def _bottleneck(t, m, c, kv, a, cal: Calibration) -> str:
+    """What bounds the longer of a step's two phases (:func:`_two_phase`): ``memory`` or ``compute``."""
+    bw, cf = cal.bandwidth, cal.compute
+    gemm = ((t[m] - t[kv]) / bw, (t[c] - t[a]) / cf)
+    attn = (t[kv] / bw, t[a] / cf)
+    longer = gemm if max(gemm) >= max(attn) else attn
+    return "compute" if longer[1] > longer[0] else "memory"
 
 
 def predict(config: Config, calibration: Calibration) -> dict[str, float]:

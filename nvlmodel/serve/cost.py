@@ -6,16 +6,17 @@ A step of one worker that decodes ``B`` sequences (their KV caches holding ``C``
 after this step's token is appended) and prefills chunks ``(c_i, p_i)`` (``p_i`` new tokens after
 ``c_i`` already cached) processes ``T = B + sum p_i`` tokens and takes
 
-    t_step + max(W[T] + k_m (C + sum (c_i + p_i)),  G[T] + k_a C + sum A(c_i, p_i)) + comm[T]
+    t_step + max(W[T], G[T]) + max(k_m (C + sum (c_i + p_i)),  k_a C + sum A(c_i, p_i)) + comm[T]
 
 with ``W[T]`` the weights read (MoE: the experts ``T`` tokens touch), ``G[T]`` the weight GEMMs,
 ``k_m`` the HBM time of one token of KV, ``k_a`` the attention time of one decode token's context
 token, ``A`` a chunk's causal attention (``k_chunk`` per chunk, ``k_tok`` per new token and
 ``k_pair`` per (query, key) pair), and ``comm[T]`` the step's TP all-reduces and expert
 all-to-all (:func:`nvlmodel.calibrate.comm_time`), all at the engine's calibrated fractions of peak
-(:class:`nvlmodel.calibrate.Calibration`). A worker with attention data parallelism (``a`` ranks)
-spreads a step's tokens evenly over its ranks, with one exception. A prompt's chunk runs on one
-rank and the ranks step together, so a prefill-only step (a disaggregated prefill worker, or an
+(:class:`nvlmodel.calibrate.Calibration`): the calibrated model's two phases, weight GEMMs and
+attention, each bound by its own memory or compute time (``nvlmodel.calibrate.model._steps``). A
+worker with attention data parallelism (``a`` ranks) spreads a step's tokens evenly over its
+ranks, with one exception. A prompt's chunk runs on one rank and the ranks step together, so a prefill-only step (a disaggregated prefill worker, or an
 idle one) takes its busiest rank's time: that rank holds ``x = max(max p_i, sum p_i / a)``
 tokens (each chunk on a rank of its own while there are ranks for them), and the dense GEMMs
 (:func:`nvlmodel.roofline.dense_gemm_time`; everything but the routed experts, which serve the
@@ -25,9 +26,9 @@ rank's time: ``G[T] + D[a x] - D[T]``, ``a`` times that chunk's attention, ``com
 step that also decodes keeps the even split: the engines can gather prompts across ranks
 (TensorRT-LLM's attention-DP balancing), and on the H200 calibration rows of aggregated
 attention-DP workers the even split's TPOT errs from -8 to +34 % where the busiest rank's errs
-from +8 to +89 %. One decode step of ``B`` sequences at context ``L`` is exactly
-:func:`nvlmodel.roofline.decode_step`'s, and a lone prompt's prefill exactly
-:func:`nvlmodel.roofline.prefill`'s, plus ``t_step``. Sliding-window layers (gpt-oss) are
+from +8 to +89 %. One decode step of ``B`` sequences at context ``L`` is exactly the calibrated
+model's (:func:`nvlmodel.calibrate.step_times`, from :func:`nvlmodel.roofline.decode_step`'s
+terms), and a lone prompt's prefill exactly its prefill, plus ``t_step``. Sliding-window layers (gpt-oss) are
 linearised at a reference context (their KV and attention stop growing at the window).
 
 A calibration whose steps come from measured kernels (``Calibration(step="kernels")``) gets tables
@@ -81,21 +82,22 @@ class StepCost:
         if not 0 < tokens <= self.max_tokens:
             raise ValueError(f"a step processes 1..{self.max_tokens} tokens, got {tokens}")
         if self.ranks == 1 or not chunks or decode:  # the even split (see the module docstring)
-            return self.t_step + max(self.weights[tokens] + mem, self.gemm[tokens] + att) + self.comm[tokens]
+            return self.t_step + max(self.weights[tokens], self.gemm[tokens]) + max(mem, att) + self.comm[tokens]
         a = self.ranks  # a prefill-only step: the busiest rank holds the largest chunk
         busiest = min(max(a * big, tokens), self.max_tokens)  # a x its tokens
         gemm = self.gemm[tokens] + self.dense[busiest] - self.dense[tokens]
         att = max(att, self.k_attn * context + a * top)
-        return self.t_step + max(self.weights[tokens] + mem, gemm + att) + self.comm[busiest]
+        return self.t_step + max(self.weights[tokens], gemm) + max(mem, att) + self.comm[busiest]
 
     def decode_run(self, batch: int, context: float, steps: int) -> float:
         """Seconds of ``steps`` decode steps of ``batch`` sequences whose caches hold ``context``
         tokens before the first (each step appends one token to each): the sum of
-        ``step(batch, context + batch * (j + 1))`` for j < steps, in closed form."""
+        ``step(batch, context + batch * (j + 1))`` for j < steps, in closed form (the attention
+        phase, the larger of two times proportional to the context, grows by a constant a step)."""
         if steps <= 0:
             return 0.0
-        a1, b1, a2, b2 = self._lines(batch, context)
-        return self._sum(a1, b1, a2, b2, steps) + steps * (self.t_step + self.comm[batch])
+        fixed, a, b = self._run(batch, context)
+        return steps * fixed + steps * a + b * (steps - 1) * steps / 2
 
     def decode_steps_within(self, batch: int, context: float, budget: float) -> int:
         """The fewest decode steps (as :meth:`decode_run`) whose total time reaches ``budget``
@@ -104,50 +106,36 @@ class StepCost:
         already enough steps; the answer is searched below it."""
         if budget <= 0:
             return 1
-        a1, b1, a2, b2 = self._lines(batch, context)
-        fixed = self.t_step + self.comm[batch]
-        total = self._sum
+        fixed, a, b = self._run(batch, context)
 
-        first = total(a1, b1, a2, b2, 1) + fixed
+        def total(n):  # decode_run(batch, context, n)
+            return n * fixed + n * a + b * (n - 1) * n / 2
+
+        first = total(1)
         if first >= budget:  # the common case: the running step ends after the budget
             return 1
         lo, hi = 2, max(2, math.ceil(budget / first))
-        while total(a1, b1, a2, b2, hi) + hi * fixed < budget:  # (rounding) not enough after all
+        while total(hi) < budget:  # (rounding) not enough after all
             lo, hi = hi + 1, hi * 2
-        if hi > lo and total(a1, b1, a2, b2, hi - 1) + (hi - 1) * fixed < budget:
+        if hi > lo and total(hi - 1) < budget:
             return hi  # steps of nearly equal length: the estimate is the answer
         while lo < hi:
             mid = (lo + hi) // 2
-            if total(a1, b1, a2, b2, mid) + mid * fixed >= budget:
+            if total(mid) >= budget:
                 hi = mid
             else:
                 lo = mid + 1
         return lo
 
-    def _lines(self, batch: int, context: float):
-        """Memory and compute time of decode step j as a + b j (two lines)."""
+    def _run(self, batch: int, context: float) -> tuple[float, float, float]:
+        """Decode step j of ``batch`` sequences from ``context`` as ``fixed + a + b j``: the step's
+        fixed cost, collectives and weight phase (``fixed``), and its attention phase, whose
+        memory and compute times are both proportional to the context read (``a + b j``)."""
         if not 0 < batch <= self.max_tokens:
             raise ValueError(f"a step processes 1..{self.max_tokens} tokens, got {batch}")
-        x0 = context + batch
-        return (self.weights[batch] + self.k_mem * x0, self.k_mem * batch,
-                self.gemm[batch] + self.k_attn * x0, self.k_attn * batch)
-
-    @staticmethod
-    def _sum(a1: float, b1: float, a2: float, b2: float, n: int) -> float:
-        """sum_{j<n} max(a1 + b1 j, a2 + b2 j): the two lines cross at most once. (A line's sum
-        over j0 <= j < j1 is ``k a + b (j0 + j1 - 1) k / 2`` with ``k = j1 - j0``, written out
-        below: this runs several times per simulated request.)"""
-        if b1 == b2:
-            return n * max(a1, a2) + b1 * (n - 1) * n / 2 if n > 0 else 0.0
-        cross = (a2 - a1) / (b1 - b2)  # line 1 is above line 2 for j > cross when b1 > b2
-        j = int(min(max(math.ceil(cross), 0), n))
-        if b1 < b2:  # line 1 is the larger before the crossing
-            a, b, a_, b_ = a1, b1, a2, b2
-        else:
-            a, b, a_, b_ = a2, b2, a1, b1
-        first = j * a + b * (j - 1) * j / 2 if j > 0 else 0.0
-        k = n - j
-        return first + (k * a_ + b_ * (j + n - 1) * k / 2 if k > 0 else 0.0)
+        k = max(self.k_mem, self.k_attn)
+        return (self.t_step + self.comm[batch] + max(self.weights[batch], self.gemm[batch]),
+                k * (context + batch), k * batch)
 
 
 def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,

@@ -140,7 +140,9 @@ def _protocol(protocol: "str | Protocol") -> Protocol:
 #: vLLM rows, which had pulled vLLM's fit to full bandwidth and peak), dense 18.9 % against 23.3 %,
 #: serving 29.7 % against 29.4 % (29.6 % against 29.3 % once the database dump's rows of the 2026-04-06
 #: layout error are corrected): a near tie, so chapter 9 applies the rule to every row and
-#: stops if it disagrees with this constant. The static model and the deployment search keep the
+#: stops if it disagrees with this constant. With the roofline's step in two phases (weight GEMMs,
+#: then attention: :func:`nvlmodel.calibrate.model._steps`), dense 19.4 % against 23.3 %, serving
+#: 29.4 % against 29.3 %. The static model and the deployment search keep the
 #: roofline (chapter 8 says why).
 SIM_STEPS: dict[str, str] = {"dense": "roofline", "serving": "kernels"}
 
