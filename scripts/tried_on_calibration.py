@@ -1,8 +1,9 @@
-"""Three refinements of the static model, tried on calibration rows and not adopted.
+"""Refinements of the static model tried on calibration rows: two not adopted, one adopted.
 
-Both answer a question the book raises: why one fitted compute fraction and one calibration per
-engine, when the kernel tables say a GEMM's efficiency depends on the GPU and dtype, and the
-serving rows say an engine's fixed costs depend on the model? Each variant is scored as the book
+The first two answer a question the book raises: why one fitted compute fraction and one
+calibration per engine, when the kernel tables say a GEMM's efficiency depends on the GPU and
+dtype, and the serving rows say an engine's fixed costs depend on the model? The third is the
+step the book replaced. Each variant is scored as the book
 scores a choice, on H100/H200 rows only (no held-out row is read):
 
 * in sample: fitted on all calibration rows, errors on the same rows;
@@ -21,18 +22,19 @@ Variants:
     that GPU, in the checkpoint's GEMM dtype, with that engine's kernels (median over the large,
     compute-bound cells: tokens 2,048-16,384, n and k >= 4,096), instead of a fraction of the
     datasheet peak; the fraction is fitted on 0.10-1.50 and the product capped at the peak.
-``two-phase``
-    the roofline's step as two phases that cannot overlap, the weight GEMMs (weights read against
-    GEMM FLOPs) and attention (KV read against attention FLOPs), each the slower of its memory and
-    compute time, instead of one max over the whole step. It lengthens steps whose attention is
-    compute-bound while their weights are memory-bound: large batches at long context, the rows
-    at concurrency >= 256 whose TPOT the book under-predicts (issue 27); in-sample errors are also
-    printed for those rows.
+``whole-step``
+    the step the book used before 8f38752: one bound over the whole step, the slower of all its
+    memory time (weights and KV) and all its compute time (GEMMs and attention). The book now
+    takes two phases that do not overlap, the weight GEMMs and attention, each bound by its own
+    memory or compute time (``nvlmodel.calibrate.model._steps``), because on these rows it errs
+    less or as little on every median error, most at concurrency >= 256, whose TPOT the book
+    under-predicts (issue 27); in-sample errors are also printed for those rows.
 
     python scripts/tried_on_calibration.py [--tables dense serving]
 
 The variant is applied by wrapping two functions of :mod:`nvlmodel.calibrate` for the length of a
-run (the package does not carry rejected variants); written against the code of commit ae2ccb1.
+run (the package does not carry rejected variants); written against the code of commit ae2ccb1
+(``whole-step``: 8f38752).
 """
 
 from __future__ import annotations
@@ -114,44 +116,23 @@ def gemm_anchored():
 
 
 @contextlib.contextmanager
-def two_phase():
-    """The ``two-phase`` variant for the length of the block."""
-    from nvlmodel.roofline import _attention_dtype, prefill
+def whole_step():
+    """The ``whole-step`` variant (the previous model) for the length of the block."""
+    steps = model_mod._steps
 
-    unit_terms, steps = model_mod._unit_terms, model_mod._steps
-
-    def unit_terms_two(config, batch=None, kernels=True):
-        t = unit_terms(config, batch, kernels)
-        d = model_mod._decode_roofline(config, config.batch_per_rank if batch is None else batch)
-        g = config.gpu_spec
-        attn_peak = g.peak_flops(_attention_dtype(config.kv_bytes_per_element))
-        tp, adp, ep = config.shape(prefill=True)
-        p = prefill(g, config.arch, config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
-                    kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
-                    expert_format=config.expert_format)
-        return dict(t, dm_kv=d.kv_bytes / g.hbm_bandwidth, dc_a=d.attention_flops / attn_peak,
-                    pm_kv=p.kv_bytes / g.hbm_bandwidth, pc_a=p.attention_flops / attn_peak)
-
-    def steps_two(t, bandwidth, compute, step="roofline", t_launch=0.0):
-        def two(m, m_kv, c, c_a):
-            return (np.maximum((t[m] - t[m_kv]) / bandwidth, (t[c] - t[c_a]) / compute)
-                    + np.maximum(t[m_kv] / bandwidth, t[c_a] / compute))
-        decode, fill = two("dm", "dm_kv", "dc", "dc_a"), two("pm", "pm_kv", "pc", "pc_a")
+    def steps_whole(t, bandwidth, compute, step="roofline", t_launch=0.0):
+        decode = np.maximum(t["dm"] / bandwidth, t["dc"] / compute)
+        fill = np.maximum(t["pm"] / bandwidth, t["pc"] / compute)
         if step == "kernels":
             decode = np.where(np.isfinite(t["dk"]), t["dk"] + t_launch * t["dkn"], decode)
             fill = np.where(np.isfinite(t["pk"]), t["pk"] + t_launch * t["pkn"], fill)
         return decode + t["dcomm"], fill + t["pcomm"]
 
-    terms = model_mod.TERMS
-    model_mod._unit_terms = fit_mod._unit_terms = unit_terms_two
-    model_mod._steps = fit_mod._steps = steps_two
-    model_mod.TERMS = fit_mod.TERMS = terms + ("dm_kv", "dc_a", "pm_kv", "pc_a")
+    model_mod._steps = fit_mod._steps = steps_whole
     try:
         yield
     finally:
-        model_mod._unit_terms = fit_mod._unit_terms = unit_terms
         model_mod._steps = fit_mod._steps = steps
-        model_mod.TERMS = fit_mod.TERMS = terms
 
 
 def summary(pred: pd.DataFrame, by=("system",)) -> pd.DataFrame:
@@ -185,8 +166,8 @@ def main() -> None:
         results = {"one calibration per engine (the book's)": score(d)}
         with gemm_anchored():
             results["gemm-anchored compute fraction"] = score(d)
-        with two_phase():
-            results["two-phase step"] = score(d)
+        with whole_step():
+            results["whole-step bound (the book's before 8f38752)"] = score(d)
         if table == "serving":
             per_model = d.assign(engine=d.backend + "@" + d.model)
             both = set(transfer_residuals(per_model, "roofline").source_id)
