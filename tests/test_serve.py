@@ -481,6 +481,15 @@ def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
     dis = SimpleNamespace(concurrency=256, isl=1024, engine="trtllm@serving", mode="disagg", workers=2, attention_dp=4)
     assert benchmark_limits(dis) == {"max_seqs": 32, "token_budget": 32, "prefill_max_seqs": 1,
                                      "prefill_token_budget": 2528}
+    # InferenceMAX's DeepSeek-R1 TensorRT-LLM runs with attention DP: its balance, timeout 60 steps;
+    # not the gap-analysis runs, nor gpt-oss (whose balance the simulation does not hold), nor without DP
+    dep = SimpleNamespace(concurrency=256, isl=1024, engine="trtllm@serving", mode="agg", workers=1, attention_dp=8,
+                          model="deepseek-v3", harness="dated export (2026-03-25, 2026-04-06)")
+    assert benchmark_limits(dep) == {"max_seqs": 32, "token_budget": 1344, "adp_balance_iters": 60}  # 256+1024+64
+    for other in ({"harness": "aiconfigurator gap analysis"}, {"model": "gpt-oss-120b"}, {"attention_dp": 1},
+                  {"engine": "vllm@serving"}):
+        assert "adp_balance_iters" not in benchmark_limits(SimpleNamespace(**{**vars(dep), **other}))
+    assert benchmark_limits(SimpleNamespace(**{**vars(dep), "attention_dp": 1}))["token_budget"] == 1344  # the script's
 
 
 # ---- replaying a benchmark's protocol (issue 28) -------------------------------------------
@@ -692,3 +701,49 @@ def test_the_rack_claim_bisects_the_capacity_between_grid_rates():
         rack_claim(resolution=-1.0)
     with pytest.raises(ValueError, match="seeds"):
         rack_capacity(seeds=())
+
+
+def _adp_run(balance, arrivals):
+    """DeepSeek FP4 on a B200 worker of four attention-DP ranks (EP4), requests of 512 prompt and 200
+    output tokens arriving at ``arrivals`` (s), with the attention-DP balance's timeout ``balance``."""
+    from nvlmodel.serve.workload import Requests
+
+    n = len(arrivals)
+    cal = Calibration(bandwidth=0.9, compute=0.6, t_step=0.003, t_req=0.0, q=0.0)
+    d = Deployment("b200_sxm", "deepseek-v3", "fp4", tp=1, attention_dp=4, ep=4, calibration=cal,
+                   adp_balance_iters=balance)
+    z = np.zeros(n, dtype=np.int64)
+    reqs = Requests(np.asarray(arrivals, float), np.full(n, 512), np.full(n, 200), z - 1, z, z.copy())
+    return simulate(d, reqs, check=True).requests, step_cost(d.config, cal)
+
+
+def test_the_attention_dp_balance_holds_a_lone_prompt_until_its_timeout():
+    """TensorRT-LLM's attention-DP balance (timeout 10 steps), by hand. Four requests at t = 0: the
+    first starts alone (the worker was idle), the other three in the next step while the first
+    decodes (a rank with nothing to decode lets prompts in at once; the counter restarts at step
+    0). That step ends at step 1 with all four decoding. A fifth request, arriving during it, is
+    one prompt for four ranks: without the balance it starts at once, with it it waits until the
+    counter reaches 10, nine decode steps of 4 sequences (caches 513 + 3 x 512 tokens at step 1).
+    Four new requests at once (one per rank) are not held."""
+    first = [0.0] * 4
+    free, c = _adp_run(0, first + [0.035])
+    held, _ = _adp_run(10, first + [0.035])
+    assert (held.ttft_s[:4] == free.ttft_s[:4]).all()  # the start is not held
+    assert held.ttft_s[0] < 0.035 < held.ttft_s[1]  # the fifth arrives during step 1 (the three prompts' step)
+    nine = c.decode_run(4, 513 + 3 * 512, 9)
+    assert held.ttft_s[4] - free.ttft_s[4] == pytest.approx(nine, rel=0.01)
+    # the counter also restarts at each timeout with nothing waiting (step 10 here): a prompt arriving
+    # later waits for step 20
+    t1 = held.ttft_s[1]  # step 1 ends
+    late = t1 + 12.5 * c.decode_run(4, 513 + 3 * 512, 1)
+    lfree, _ = _adp_run(0, first + [late])
+    lheld, _ = _adp_run(10, first + [late])
+    n_at = 1 + c.decode_steps_within(4, 513 + 3 * 512, late - t1)  # the boundary after it arrives
+    assert 10 < n_at < 20
+    ctx = 513 + 3 * 512 + 4 * (n_at - 1)
+    assert lheld.ttft_s[4] - lfree.ttft_s[4] == pytest.approx(c.decode_run(4, ctx, 20 - n_at), rel=0.01)
+    quad, _ = _adp_run(10, first + [0.035] * 4)
+    quad_free, _ = _adp_run(0, first + [0.035] * 4)
+    assert quad.ttft_s[4:].to_numpy() == pytest.approx(quad_free.ttft_s[4:].to_numpy(), rel=1e-12)
+    with pytest.raises(ValueError, match="adp_balance_iters"):
+        Deployment("b200_sxm", "deepseek-v3", "fp4", tp=1, attention_dp=4, ep=4, calibration=CAL, adp_balance_iters=-1)

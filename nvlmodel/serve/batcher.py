@@ -15,7 +15,7 @@ from .links import _Link, _Store
 class _Worker:
     __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
                  "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
-                 "links", "host", "disk", "budget", "seats")
+                 "links", "host", "disk", "budget", "seats", "balance", "bal0")
 
     def __init__(self, i, cost, pool, bs, node, prefill_only=False, decode_only=False):
         self.i, self.cost, self.pool, self.node = i, cost, pool, node
@@ -39,6 +39,8 @@ class _Worker:
         self.host: _Store | None = None
         self.disk: _Store | None = None
         self.budget = self.seats = 0  # tokens per step and sequences: set by the engine from the deployment
+        self.balance = 0  # attention-DP balance timeout in steps (0: off); set by the engine
+        self.bal0 = 0  # the step counter when the balance's counter last restarted
 
 
 class Batcher:
@@ -113,7 +115,8 @@ class Batcher:
         reserve = cnt[w.n % bs] if B else 0
         budget = w.budget - B
         chunks = []
-        if budget > 0 and (w.prefilling or w.waiting):
+        held = w.balance and w.waiting and self.balance_holds(w)
+        if budget > 0 and (w.prefilling or (w.waiting and not held)):
             prefilling = w.prefilling
             for item in prefilling:
                 p = min(item[2], budget)
@@ -123,7 +126,7 @@ class Batcher:
                 if budget <= 0:
                     break
             waiting = w.waiting
-            while budget > 0 and waiting and w.B + len(prefilling) < w.seats:
+            while budget > 0 and waiting and not held and w.B + len(prefilling) < w.seats:
                 rid = waiting[0]
                 if not self.admit(w, rid, reserve):
                     break
@@ -146,6 +149,8 @@ class Batcher:
             while fin and fin[0][2] != epoch[fin[0][1]]:  # drop preempted entries
                 heapq.heappop(fin)
             k = fin[0][0] - w.n
+            if held:  # a run of decode steps ends where the balance lets the held prompts in
+                k = min(k, w.balance - (w.n - w.bal0) % w.balance)
             km = self.steps_fitting(w, w.pool - w.used - w.cached, k)
             if km < k and w.cached:
                 self.evict(w, self.new_blocks(w, k))
@@ -160,6 +165,21 @@ class Batcher:
         w.busy = True
         w.version += 1
         heapq.heappush(self.events, (t + dur, next(self._seq), _STEP, w, w.version))
+
+    def balance_holds(self, w: _Worker) -> bool:
+        """TensorRT-LLM's attention-DP balance (``PyExecutor._balance_adp_requests``, with no
+        batching wait), for a worker with prompts waiting: whether they stay waiting this step. They
+        go in when some rank has nothing to decode (fewer sequences than ranks), when every rank has
+        one waiting (as many waiting as ranks: the ranks share the worker's queue evenly), or when
+        the balance's counter of steps reaches ``w.balance``; each of these restarts the counter,
+        which also restarts at each timeout with nothing waiting (every ``w.balance`` steps)."""
+        ranks = w.cost.ranks
+        since = w.n - w.bal0
+        if w.B < ranks or len(w.waiting) >= ranks or (since > 0 and since % w.balance == 0):
+            w.bal0 = w.n
+            return False
+        w.bal0 += since // w.balance * w.balance  # the timeouts that passed with nothing waiting
+        return True
 
     def leave(self, w: _Worker, rid: int, n0: int, cache0: int) -> int:
         """``rid`` (joined at counter ``n0`` with ``cache0`` tokens, already out of ``w.run``) stops

@@ -76,7 +76,15 @@ class Deployment:
     given), with KV blocks of ``block_size`` tokens in the memory :func:`nvlmodel.kvbm.kv_capacity`
     gives it. ``policy`` routes requests over workers (:data:`nvlmodel.kvbm.routing.POLICIES`);
     ``tiers`` enables KV tiers below HBM (:data:`TIERS`), with ``host_gb_per_gpu`` and
-    ``disk_gb_per_gpu`` of capacity per GPU (assumptions)."""
+    ``disk_gb_per_gpu`` of capacity per GPU (assumptions).
+
+    ``adp_balance_iters`` > 0 holds new prompts on a worker of several attention-DP ranks as
+    TensorRT-LLM's attention-DP balance does (``attention_dp_config: enable_balance``, with that
+    ``timeout_iters`` and no batching wait): while every rank decodes, prompts start only once every
+    rank has one waiting (here: as many waiting as the worker has ranks) or when the balance's
+    counter of steps reaches the timeout; the counter restarts whenever prompts are let in, and at
+    the timeout whether any were waiting or not (:meth:`nvlmodel.serve.batcher.Batcher.schedule`).
+    0 (the default): prompts start as soon as the step has room."""
 
     system: str = "gb200"
     model: str = "llama-3.1-70b"
@@ -103,6 +111,7 @@ class Deployment:
     prefill_max_seqs: int | None = None
     host_gb_per_gpu: float = 100.0
     disk_gb_per_gpu: float = 1000.0
+    adp_balance_iters: int = 0
     calibration: Calibration | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -121,6 +130,8 @@ class Deployment:
                 require_positive_int(what, getattr(self, what))
         for what in ("overlap_weight", "host_gb_per_gpu", "disk_gb_per_gpu"):
             require_positive(what, getattr(self, what), allow_zero=True)
+        if not (isinstance(self.adp_balance_iters, int) and self.adp_balance_iters >= 0):
+            raise ValueError(f"adp_balance_iters must be an int >= 0 (0: no balance), got {self.adp_balance_iters!r}")
         if self.calibration is None:
             cal = calibrations()
             object.__setattr__(self, "calibration", cal[require_choice("engine", engine, cal)])
@@ -329,6 +340,7 @@ class _Sim(Router, Links, KVPool, Batcher):
                 if prefill and c.mode == "disagg":
                     budget, seats = d.prefill_token_budget or budget, d.prefill_max_seqs or seats
                 w.budget, w.seats = budget * adp, seats * adp
+                w.balance = d.adp_balance_iters if adp > 1 and not (prefill and c.mode == "disagg") else 0
                 w.disk = _Store(int(d.disk_gb_per_gpu * GB / shard) * tp * adp) if "disk" in d.tiers else None
                 w.host = _Store(int(d.host_gb_per_gpu * GB / shard) * tp * adp, w.disk) if "host" in d.tiers else None
                 self.workers.append(w)

@@ -94,6 +94,19 @@ _DISAGG_FIELDS = ("workers", "prefill_tp", "prefill_attention_dp", "prefill_ep",
 BENCHMARK_EXTRA_TOKENS = 1500
 
 
+#: TensorRT-LLM's attention-DP balance as InferenceMAX's scripts configure it, by model (and, for
+#: these models' rows, the scripts' ``max_num_tokens``: :func:`benchmark_limits`): its
+#: DeepSeek-R1 scripts (``benchmarks/dsr1_fp8_h200_trt_slurm.sh``, ``dsr1_fp8_b200_trt_slurm.sh``,
+#: ``dsr1_fp4_b200_trt_slurm.sh``) add ``attention_dp_config: {enable_balance: true, timeout_iters:
+#: 60, batching_wait_iters: 0}`` wherever they turn attention DP on. Their gpt-oss script turns the
+#: balance on with TensorRT-LLM's default timeout and batching wait, which the simulation does not
+#: hold (:class:`~nvlmodel.serve.Deployment` ``adp_balance_iters`` has no batching wait), so those
+#: rows are replayed without it.
+INFERENCEMAX_ADP_BALANCE: dict[str, int] = {"deepseek-v3": 60}
+#: The data dumps whose rows InferenceMAX's scripts measured (the dated exports: chapter 9).
+INFERENCEMAX_HARNESS = "dated export"
+
+
 def _given(row, column: str) -> bool:
     """Whether a measured row records ``column`` (not missing, NaN or empty)."""
     v = getattr(row, column, None)
@@ -107,7 +120,10 @@ def benchmark_limits(row) -> dict:
     ``max_batch_size`` sequences (the row's concurrency over its workers and ranks) and
     ``max_batch_size + isl + 1500`` tokens per step; a disaggregated prefill worker one prompt
     (``max_batch_size = 1``) of ``isl + 1500`` tokens; a decode worker ``max_batch_size`` sequences
-    and as many tokens. TensorRT-LLM rounds token budgets up to its 32-token blocks. Returned as
+    and as many tokens. TensorRT-LLM rounds token budgets up to its 32-token blocks. InferenceMAX's
+    aggregated DeepSeek-R1 runs under TensorRT-LLM follow their scripts instead
+    (:data:`INFERENCEMAX_ADP_BALANCE`): ``(concurrency + isl + 64)`` tokens per step and rank,
+    rounded up to 64, and with attention DP the scripts' attention-DP balance. Returned as
     :class:`~nvlmodel.serve.Deployment` keywords."""
     ranks = 1
     for col in ("workers", "attention_dp"):
@@ -121,7 +137,14 @@ def benchmark_limits(row) -> dict:
     if getattr(row, "mode", "agg") == "disagg":
         return dict(max_seqs=batch, token_budget=up(batch), prefill_max_seqs=1,
                     prefill_token_budget=up(int(row.isl) + BENCHMARK_EXTRA_TOKENS))
-    return dict(max_seqs=batch, token_budget=up(batch + int(row.isl) + BENCHMARK_EXTRA_TOKENS))
+    out = dict(max_seqs=batch, token_budget=up(batch + int(row.isl) + BENCHMARK_EXTRA_TOKENS))
+    if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
+            and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
+        # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank
+        out["token_budget"] = -(-(int(row.concurrency) + int(row.isl) + 64) // 64) * 64
+        if _given(row, "attention_dp") and int(row.attention_dp) > 1:
+            out["adp_balance_iters"] = INFERENCEMAX_ADP_BALANCE[row.model]
+    return out
 
 
 def _protocol(protocol: "str | Protocol") -> Protocol:
