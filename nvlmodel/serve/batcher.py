@@ -103,16 +103,15 @@ class Batcher:
         """Plan ``w``'s next step at ``t``: decode every running sequence, fill the token budget with
         prefill chunks (partial prompts first, then new requests while blocks and seats last); a
         step without prefill runs as many decode steps as nothing else can change."""
-        bs, cnt = self.bs, w.cnt
         B = w.B
         if B:  # the running sequences first: blocks for their next step, by eviction or preemption
-            need = cnt[w.n % bs]  # new_blocks(w, 1)
-            if need > w.pool - w.used - w.cached:
+            need = self.new_blocks(w, 1)
+            if need > self.free(w):
                 self.evict(w, need)
-                while w.B and cnt[w.n % bs] > w.pool - w.used - w.cached:
+                while w.B and self.new_blocks(w, 1) > self.free(w):
                     self.preempt_newest(w)
                 B = w.B
-        reserve = cnt[w.n % bs] if B else 0
+        reserve = self.new_blocks(w, 1) if B else 0
         budget = w.budget - B
         chunks = []
         held = w.balance and w.waiting and self.balance_holds(w)
@@ -134,7 +133,7 @@ class Batcher:
                 if w.decode_only and self.preempt[rid] == 0:
                     if self.emitted[rid] == 1:  # transferred from prefill: its first token leaves now,
                         self.t_first[rid] = t  # once a seat and its blocks are reserved (TTFT counts the wait)
-                    reserve = cnt[w.n % bs] if w.B else 0
+                    reserve = self.new_blocks(w, 1) if w.B else 0
                     continue
                 item = prefilling[-1]
                 p = min(item[2], budget)
@@ -143,7 +142,7 @@ class Batcher:
             B = w.B
         if chunks:
             dur = w.cost.step(B, w.C + B, [(item[1], p) for item, p in chunks])
-            w.plan = ("mixed", t, 1, B, w.C, cnt[w.n % bs] if B else 0, chunks)
+            w.plan = ("mixed", t, 1, B, w.C, self.new_blocks(w, 1) if B else 0, chunks)
         elif B:
             fin, epoch = w.fin, self.epoch
             while fin and fin[0][2] != epoch[fin[0][1]]:  # drop preempted entries
@@ -151,20 +150,20 @@ class Batcher:
             k = fin[0][0] - w.n
             if held:  # a run of decode steps ends where the balance lets the held prompts in
                 k = min(k, w.balance - (w.n - w.bal0) % w.balance)
-            km = self.steps_fitting(w, w.pool - w.used - w.cached, k)
+            km = self.steps_fitting(w, self.free(w), k)
             if km < k and w.cached:
                 self.evict(w, self.new_blocks(w, k))
-                km = self.steps_fitting(w, w.pool - w.used - w.cached, k)
+                km = self.steps_fitting(w, self.free(w), k)
             k = max(1, km)
             dur = w.cost.decode_run(B, w.C, k)
-            w.plan = ("decode", t, k, B, w.C, cnt[w.n % bs] if k == 1 else self.new_blocks(w, k))
+            w.plan = ("decode", t, k, B, w.C, self.new_blocks(w, k))
         else:
             w.busy = False
             w.plan = None
             return
         w.busy = True
         w.version += 1
-        heapq.heappush(self.events, (t + dur, next(self._seq), _STEP, w, w.version))
+        self.push(t + dur, _STEP, w, w.version)
 
     def balance_holds(self, w: _Worker) -> bool:
         """TensorRT-LLM's attention-DP balance (``PyExecutor._balance_adp_requests``, with no

@@ -401,36 +401,6 @@ class _Sim(Router, Links, KVPool, Batcher):
         if self.closed:
             for _ in range(min(self.concurrency, self.n)):
                 self.arrive(0.0)
-        if self.closed and bar is None and not self.check:
-            self._run_closed()
-        else:
-            self._run_general(bar)
-        if bar is not None:
-            bar.close()
-        if self.done != self.n:
-            raise RuntimeError(f"simulation stalled with {self.n - self.done} of {self.n} requests unfinished "
-                               "(a prompt larger than a worker's KV pool?)")
-
-    def _run_closed(self):
-        """The loop of a closed-loop run without checks or a progress bar (a replay of a measured
-        row): the same events in the same order as :meth:`_run_general`, with fewer lookups."""
-        events, pop = self.events, heapq.heappop
-        step_end, dispatch, link_done, arrive = self.step_end, self.dispatch, self.link_done, self.arrive
-        while events:
-            t, _, kind, obj, version = pop(events)
-            self.now = t
-            if kind == _STEP:
-                if version == obj.version:
-                    step_end(obj, t)
-            elif kind == _DISPATCH:
-                dispatch(obj, t)
-            elif kind == _LINK:
-                if version == obj[0].version:
-                    link_done(obj, t)
-            else:
-                arrive(t)
-
-    def _run_general(self, bar):
         arr, i, n = self.arr, 0, self.n
         events = self.events
         last = 0
@@ -461,6 +431,10 @@ class _Sim(Router, Links, KVPool, Batcher):
                 last = self.done
         if bar is not None:
             bar.update(self.done - last)
+            bar.close()
+        if self.done != self.n:
+            raise RuntimeError(f"simulation stalled with {self.n - self.done} of {self.n} requests unfinished "
+                               "(a prompt larger than a worker's KV pool?)")
 
     def _count(self, t, delta):
         self.area += self.in_system * (t - self.t_area)
@@ -477,10 +451,8 @@ class _Sim(Router, Links, KVPool, Batcher):
         else:
             rid = self.next_req
         self.t_arr[rid] = t
-        self.area += self.in_system * (t - self.t_area)  # _count(t, 1), inlined: once per request
-        self.t_area = t
-        self.in_system += 1
-        heapq.heappush(self.events, (t + self.t_req, next(self._seq), _DISPATCH, rid, 0))
+        self._count(t, 1)
+        self.push(t + self.t_req, _DISPATCH, rid)
 
     # -- checks and results -----------------------------------------------------------------
     def verify(self):
