@@ -117,22 +117,19 @@ def gemm_anchored():
 
 @contextlib.contextmanager
 def whole_step():
-    """The ``whole-step`` variant (the previous model) for the length of the block."""
-    steps = model_mod._steps
+    """The ``whole-step`` variant (the previous model) for the length of the block: each step's
+    two phases (:func:`nvlmodel.calibrate.model._two_phase`, which ``_steps`` calls) replaced by one
+    bound over all of its memory and all of its compute time."""
+    two_phase = model_mod._two_phase
 
-    def steps_whole(t, bandwidth, compute, step="roofline", t_launch=0.0):
-        decode = np.maximum(t["dm"] / bandwidth, t["dc"] / compute)
-        fill = np.maximum(t["pm"] / bandwidth, t["pc"] / compute)
-        if step == "kernels":
-            decode = np.where(np.isfinite(t["dk"]), t["dk"] + t_launch * t["dkn"], decode)
-            fill = np.where(np.isfinite(t["pk"]), t["pk"] + t_launch * t["pkn"], fill)
-        return decode + t["dcomm"], fill + t["pcomm"]
+    def whole(t, m, c, kv, a, bandwidth, compute):
+        return np.maximum(t[m] / bandwidth, t[c] / compute)
 
-    model_mod._steps = fit_mod._steps = steps_whole
+    model_mod._two_phase = whole
     try:
         yield
     finally:
-        model_mod._steps = fit_mod._steps = steps
+        model_mod._two_phase = two_phase
 
 
 def summary(pred: pd.DataFrame, by=("system",)) -> pd.DataFrame:
