@@ -15,20 +15,20 @@ token, ``A`` a chunk's causal attention (``k_chunk`` per chunk, ``k_tok`` per ne
 all-to-all (:func:`nvlmodel.calibrate.comm_time`), all at the engine's calibrated fractions of peak
 (:class:`nvlmodel.calibrate.Calibration`): the calibrated model's two phases, weight GEMMs and
 attention, each bound by its own memory or compute time (``nvlmodel.calibrate.model._steps``). A
-worker with attention data parallelism (``a`` ranks) spreads a step's tokens evenly over its
-ranks, with one exception. A prompt's chunk runs on one rank and the ranks step together, so a prefill-only step (a disaggregated prefill worker, or an
-idle one) takes its busiest rank's time: that rank holds ``x = max(max p_i, sum p_i / a)``
-tokens (each chunk on a rank of its own while there are ranks for them), and the dense GEMMs
-(:func:`nvlmodel.roofline.dense_gemm_time`; everything but the routed experts, which serve the
-worker's ``T`` tokens together), the largest chunk's attention and the collectives take that
-rank's time: ``G[T] + D[a x] - D[T]``, ``a`` times that chunk's attention, ``comm[a x]``, with
-``D[T]`` the dense GEMMs at ``T / a`` tokens per rank. One chunk per rank is the even split. A
-step that also decodes keeps the even split: the engines can gather prompts across ranks
-(TensorRT-LLM's attention-DP balancing), and on the H200 calibration rows of aggregated
-attention-DP workers the even split's TPOT errs from -8 to +34 % where the busiest rank's errs
-from +8 to +89 %. One decode step of ``B`` sequences at context ``L`` is exactly the calibrated
-model's (:func:`nvlmodel.calibrate.step_times`, from :func:`nvlmodel.roofline.decode_step`'s
-terms), and a lone prompt's prefill exactly its prefill, plus ``t_step``. Sliding-window layers (gpt-oss) are
+worker with attention data parallelism (``a`` ranks) spreads a step's tokens evenly over its ranks,
+with one exception. A prompt's chunk runs on one rank and the ranks step together, so a prefill-only
+step (a disaggregated prefill worker, or an idle one) takes its busiest rank's time: that rank holds
+``x = max(max p_i, sum p_i / a)`` tokens (each chunk on a rank of its own while there are ranks for
+them), and the dense GEMMs (:func:`nvlmodel.roofline.dense_gemm_time`; everything but the routed
+experts, which serve the worker's ``T`` tokens together), the largest chunk's attention and the
+collectives take that rank's time: ``G[T] + D[a x] - D[T]``, ``a`` times that chunk's attention,
+``comm[a x]``, with ``D[T]`` the dense GEMMs at ``T / a`` tokens per rank. One chunk per rank is the
+even split. A step that also decodes keeps the even split: the engines can gather prompts across
+ranks (TensorRT-LLM's attention-DP balancing), and on the H200 calibration rows of aggregated
+attention-DP workers the even split's TPOT errs from -8 to +34 % where the busiest rank's errs from
++8 to +89 %. One decode step of ``B`` sequences at context ``L`` is exactly the calibrated model's
+(:func:`nvlmodel.calibrate.step_times`, from :func:`nvlmodel.roofline.decode_step`'s terms), and a
+lone prompt's prefill exactly its prefill, plus ``t_step``. Sliding-window layers (gpt-oss) are
 linearised at a reference context (their KV and attention stop growing at the window).
 
 A calibration whose steps come from measured kernels (``Calibration(step="kernels")``) gets tables
@@ -195,9 +195,9 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     :data:`KERNEL_REFERENCE_BATCH` sequences per rank); a prefill chunk's attention is a fixed part,
     a part per new token and one per (query, key) pair (``k_chunk``, ``k_tok``, ``k_pair``), fitted
     to the measured kernel over prompt lengths (:func:`_prefill_attention_terms`). Weights and KV
-    bytes are inside the kernel times, so the memory terms are zero. A lone decode step of ``B`` sequences, and a lone prompt,
-    match the static model's kernel step (:func:`nvlmodel.calibrate.step_times`) up to attention's
-    linearisation."""
+    bytes are inside the kernel times, so the memory terms are zero. A lone decode step of ``B``
+    sequences, and a lone prompt, match the static model's kernel step
+    (:func:`nvlmodel.calibrate.step_times`) up to attention's linearisation."""
     from ..kernels import attention_time, mla_gemm_type, mla_time, step_time
 
     tp, adp, ep = config.shape(prefill)
