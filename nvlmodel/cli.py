@@ -252,6 +252,37 @@ def _coverage(args: argparse.Namespace, step: str) -> int:
     return 0
 
 
+def _coverage_simulated(args: argparse.Namespace, step: str) -> int:
+    import pandas as pd
+
+    from . import calibrate
+    from .calibrate.intervals import NOMINAL, other_step, step_coverage
+    from .serve.validate import PROTOCOLS, SIM_STEPS, replay, replay_coverage, sim_transfer_widening
+
+    print(f"coverage of {NOMINAL:.0%} prediction intervals around both predictors' TPOT and TTFT: the static model's "
+          f"(the {step} step's, a new GPU's the hull with the {other_step(step)} step's, as calibrate --coverage) and the "
+          f"simulation's (replaying each row with its table's step of record, clients following {args.protocol}'s "
+          "protocol; split conformal on its own errors on H100/H200 rows, a new GPU's widened by the factor that makes "
+          f"them hold {NOMINAL:.0%} of one Hopper GPU's rows replayed with a fit on the other: "
+          "serve.validate.sim_transfer_widening). The book's predictor of record: TPOT static, TTFT simulation")
+    for table in args.tables:
+        d = calibrate.load_measurements(table=table)
+        static = step_coverage(d, {s_: calibrate.fitted(s_, table=table) for s_ in (step, other_step(step))}, step)
+        steps = args.step or SIM_STEPS[table]
+        rep = replay(d, modes=("agg", "disagg"), protocol=args.protocol, step=steps, static_step=step,
+                     fits_only=True, workers=args.workers, progress=True)
+        w = sim_transfer_widening(d, steps, protocol=args.protocol, workers=args.workers)
+        t = pd.concat([static.assign(predictor="static"), replay_coverage(rep, w).assign(predictor="simulation")])
+        record = {"tpot": "static", "ttft": "simulation"}
+        t["of_record"] = (t.predictor == t.metric.map(record)).map({True: "yes", False: ""})
+        t = t.sort_values(["split", "system", "metric", "predictor"], kind="stable")
+        print(f"\n{table} table (simulated steps from the {steps}; the simulation's widening: "
+              f"{', '.join(f'{m} {v:.2f}' for m, v in w.items())})")
+        _print_frame(t[["split", "system", "metric", "predictor", "of_record", "nominal", "coverage", "rows"]]
+                     .round({"coverage": 2}))
+    return 0
+
+
 def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
     from . import calibrate
     from .serve.validate import PROTOCOLS, SIM_STEPS, replay, replay_summary
@@ -276,7 +307,7 @@ def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     step = args.step or "roofline"  # the static model's; the simulation's default is per table
     if args.coverage:
-        return _coverage(args, step)
+        return _coverage_simulated(args, step) if args.ttft_from == "simulation" else _coverage(args, step)
     if args.ttft_from == "simulation":
         return _calibrate_simulated(args, step)
     if "dense" in args.tables:
@@ -472,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--workers", type=int, default=2,
                    help="with --ttft-from simulation: local Dask processes replaying the rows (default 2; 1: none)")
     k.add_argument("--coverage", action="store_true",
-                   help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and system")
+                   help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and "
+                   "system (with --ttft-from simulation: the simulation's intervals too)")
     k.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES),
                    help="which measured tables (default both): dense, chapter 7's Llama rows; serving, chapter 8's "
                    "MoE, Qwen and disaggregated rows")

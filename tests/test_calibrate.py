@@ -450,3 +450,21 @@ def test_an_engine_id_is_parsed_in_one_place():
     for bad in ("trtllm", "trtllm@", "tensorrt@serving"):
         with pytest.raises(ValueError, match="engine"):
             engine_backend(bad)
+
+
+def test_cli_prints_both_predictors_coverage(capsys, monkeypatch):
+    """calibrate --coverage --ttft-from simulation prints the static and the simulated intervals'
+    coverage of each metric and marks the book's predictor of record (a few rows replayed here)."""
+    from nvlmodel.cli import main
+    from nvlmodel.serve import validate
+
+    full, full_w = validate.replay, validate.sim_transfer_widening
+    few = lambda d: d[d.left_out == ""].groupby(["engine", "system"]).head(8)  # noqa: E731
+    monkeypatch.setattr(validate, "replay", lambda d, **kw: full(few(d), **kw))
+    monkeypatch.setattr(validate, "sim_transfer_widening", lambda d, step, **kw: full_w(few(d), step, **kw))
+    assert main(["calibrate", "--tables", "dense", "--coverage", "--ttft-from", "simulation", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "predictor of_record  nominal  coverage" in out and "the simulation's widening: tpot" in out
+    lines = [line.split() for line in out.splitlines() if "b200_sxm" in line]
+    assert {(w[2], w[3], "yes" in w) for w in lines} == {("tpot", "static", True), ("tpot", "simulation", False),
+                                                        ("ttft", "static", False), ("ttft", "simulation", True)}

@@ -176,3 +176,37 @@ def test_the_hull_rule_is_checked_on_calibration_rows_only():
 def test_step_coverage_needs_both_step_models():
     with pytest.raises(ValueError, match="calibrations of step"):
         iv.step_coverage(cal.load_measurements(), {"roofline": cal.fitted()})
+
+
+def test_one_models_widening_by_hand():
+    """The simulation has one step model: its nested check widens its own interval alone. Bounds
+    exp(+-1) around 1 and rows at log-ratios 0, 0.5, 1.5, 2, 3: four of five inside needs a half
+    log-width of 2, a factor of 2."""
+    y = np.exp([0.0, 0.5, 1.5, 2.0, 3.0])
+    own = (np.full(5, math.exp(-1)), np.full(5, math.exp(1)))
+    w = iv._widening_of([("h100_sxm", None, {m: (y, own, None) for m in cal.METRICS})], 0.8)
+    assert w == {"tpot": 2.0, "ttft": 2.0}
+    with pytest.raises(ValueError, match="or none does"):
+        iv._widening_of([("h100_sxm", None, {m: (y, own, None) for m in cal.METRICS}),
+                         ("h200_sxm", None, {m: (y, own, own) for m in cal.METRICS})], 0.8)
+
+
+def test_the_simulations_intervals_by_hand():
+    """replay_coverage reads the simulation's columns, not the static ones. Ten calibration rows
+    at log(measured / simulated) -0.45 .. 0.45: the 80 % bounds are the 2nd and 10th smallest,
+    -0.35 and 0.45. Held-out rows at 0, 0.5, -0.3, -0.4: two inside; widened 2x about the centre
+    0.05 ([-0.75, 0.85]) all four."""
+    from nvlmodel.serve.validate import replay_coverage
+
+    def rows(r, split, system):
+        sim = pd.DataFrame({"split": split, "system": system, "mode": "agg", "kv_fits": True,
+                            "tpot_sim_ms": 10.0, "ttft_sim_ms": 100.0,
+                            "tpot_ms": 10.0 * np.exp(r), "ttft_ms": 100.0 * np.exp(r)})
+        return sim.assign(tpot_pred_ms=1e9, ttft_pred_ms=1e9)  # the static model's: not read
+
+    rep = pd.concat([rows(np.linspace(-0.45, 0.45, 10), "calibration", "h100_sxm"),
+                     rows(np.array([0.0, 0.5, -0.3, -0.4]), "held-out", "b200_sxm")], ignore_index=True)
+    for factor, share in ((1.0, 0.5), (2.0, 1.0)):
+        t = replay_coverage(rep, {"tpot": factor, "ttft": factor}).set_index(["system", "metric"]).coverage
+        assert t[("b200_sxm", "tpot")] == t[("b200_sxm", "ttft")] == share
+        assert t[("h100_sxm", "ttft")] == 0.9  # in sample: the 1st smallest lies below

@@ -747,3 +747,25 @@ def test_the_attention_dp_balance_holds_a_lone_prompt_until_its_timeout():
     assert quad.ttft_s[4:].to_numpy() == pytest.approx(quad_free.ttft_s[4:].to_numpy(), rel=1e-12)
     with pytest.raises(ValueError, match="adp_balance_iters"):
         Deployment("b200_sxm", "deepseek-v3", "fp4", tp=1, attention_dp=4, ep=4, calibration=CAL, adp_balance_iters=-1)
+
+
+def test_replayed_rows_take_a_calibration_per_engine_or_per_row():
+    """_replay_rows: a calibration per row (the leave-one-GPU-out fits of sim_transfer_widening)
+    gives what the same calibrations per engine give, and a list of the wrong length is refused."""
+    from dataclasses import replace
+
+    from nvlmodel.calibrate import fitted, load_measurements
+    from nvlmodel.serve.validate import PROTOCOLS, _replay_rows
+
+    d = load_measurements()
+    rows = d[d.left_out == ""].nsmallest(2, "concurrency")
+    assert len(rows) == 2
+    cal = fitted("roofline")
+    proto = PROTOCOLS["inferencemax"]
+    per_row = [cal[e] for e in rows.engine]
+    assert _replay_rows(rows, per_row, proto, 1) == _replay_rows(rows, cal, proto, 1)
+    slower = [replace(c, t_req=c.t_req + 0.5) for c in per_row]
+    assert all(a["ttft_sim_ms"] > b["ttft_sim_ms"] + 400 for a, b in zip(_replay_rows(rows, slower, proto, 1),
+                                                                       _replay_rows(rows, cal, proto, 1)))
+    with pytest.raises(ValueError, match="one calibration per row"):
+        _replay_rows(rows, per_row[:1], proto, 1)

@@ -203,15 +203,19 @@ def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noq
 def _widening_of(parts, nominal: float) -> dict[str, float]:
     """:func:`transfer_widening` from the nested check's parts (:func:`_nested`): per metric, the
     least factor on :data:`WIDENING_GRID` at which the widened hull holds ``nominal`` of the rows of
-    every direction pooled."""
+    every direction pooled. A part whose other model's bounds are ``None`` has one model: its own
+    interval is widened alone (the simulation's, :func:`nvlmodel.serve.validate.sim_transfer_widening`)."""
     out = {}
     for m in METRICS:
         y = np.concatenate([p[2][m][0] for p in parts])
         own = tuple(np.concatenate([p[2][m][1][i] for p in parts]) for i in (0, 1))
-        alt = tuple(np.concatenate([p[2][m][2][i] for p in parts]) for i in (0, 1))
+        single = any(p[2][m][2] is None for p in parts)
+        if single and not all(p[2][m][2] is None for p in parts):
+            raise ValueError("every part of the nested check needs the other model's bounds, or none does")
+        alt = None if single else tuple(np.concatenate([p[2][m][2][i] for p in parts]) for i in (0, 1))
         out[m] = float(WIDENING_GRID[-1])
         for s in WIDENING_GRID:
-            lo, hi = hull(_scaled(own, s), _scaled(alt, s))
+            lo, hi = _scaled(own, s) if alt is None else hull(_scaled(own, s), _scaled(alt, s))
             if ((y >= lo) & (y <= hi)).mean() >= nominal:
                 out[m] = float(s)
                 break

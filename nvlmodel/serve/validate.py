@@ -324,19 +324,23 @@ def _replay_chunk(rows: list[dict], cals: list[Calibration], protocol: Protocol)
     return [replay_row(SimpleNamespace(**r), c, protocol=protocol) for r, c in zip(rows, cals)]
 
 
-def _replay_rows(pred: "pd.DataFrame", cal: dict, proto: Protocol, workers: int,  # noqa: F821
+def _replay_rows(pred: "pd.DataFrame", cal: "dict | list", proto: Protocol, workers: int,  # noqa: F821
                  progress: bool = False) -> list[dict]:
-    """:func:`replay_row` of every row of ``pred``, in order; on ``workers`` Dask processes when
-    more than one, in ``4 x workers`` chunks of about equal simulated requests (largest rows first,
-    each to the lightest chunk so far). ``progress``: a bar of rows replayed (on stderr; the plain
-    bar, whose import warns nothing in a notebook that leaves it off)."""
+    """:func:`replay_row` of every row of ``pred``, in order, with ``cal`` (per engine, or a list
+    of one calibration per row); on ``workers`` Dask processes when more than one, in ``4 x
+    workers`` chunks of about equal simulated requests (largest rows first, each to the lightest
+    chunk so far). ``progress``: a bar of rows replayed (on stderr; the plain bar, whose import
+    warns nothing in a notebook that leaves it off)."""
     from tqdm import tqdm
 
+    cals = [cal[e] for e in pred.engine] if isinstance(cal, dict) else list(cal)
+    if len(cals) != len(pred):
+        raise ValueError(f"one calibration per row is needed: {len(cals)} for {len(pred)} rows")
     bar = tqdm(total=len(pred), unit="row", disable=not progress)
     if workers == 1 or len(pred) < 2:
         out = []
-        for r in pred.itertuples():
-            out.append(replay_row(r, cal[r.engine], protocol=proto))
+        for r, c in zip(pred.itertuples(), cals):
+            out.append(replay_row(r, c, protocol=proto))
             bar.update(1)
         bar.close()
         return out
@@ -353,7 +357,7 @@ def _replay_rows(pred: "pd.DataFrame", cal: dict, proto: Protocol, workers: int,
         load[k] += int(records[i]["concurrency"])
     out: list = [None] * len(records)
     with local_cluster(workers) as cluster, Client(cluster) as client:
-        futures = [client.submit(_replay_chunk, [records[i] for i in c], [cal[records[i]["engine"]] for i in c],
+        futures = [client.submit(_replay_chunk, [records[i] for i in c], [cals[i] for i in c],
                                  proto, pure=False) for c in chunks]
         chunk_of = {f.key: c for f, c in zip(futures, chunks)}
         for f in as_completed(futures):
@@ -393,6 +397,73 @@ def replay_summary(rep: "pd.DataFrame", by: tuple[str, ...] = ("split",)) -> "pd
                 row[f"{m}_{name}_bias_pct"] = float(np.median(g[col]))
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _as_predictions(rep: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """A replay's rows (:func:`replay`) with the simulation's TTFT and TPOT as the predictions
+    (``{metric}_pred_ms``), the form the interval functions of
+    :mod:`nvlmodel.calibrate.intervals` read."""
+    out = rep.copy()
+    for m in ("ttft", "tpot"):
+        out[f"{m}_pred_ms"] = rep[f"{m}_sim_ms"].to_numpy(float)
+    return out
+
+
+def sim_transfer_widening(measurements: "pd.DataFrame", step: str, *,  # noqa: F821
+                          protocol: "str | Protocol" = PROTOCOL, nominal: float | None = None,
+                          workers: int = 1, every: int = 1) -> dict[str, float]:
+    """The simulation's :func:`nvlmodel.calibrate.intervals.transfer_widening`, on calibration
+    rows alone: each Hopper GPU's rows of ``measurements`` (those whose KV fits and one rack holds)
+    replayed with the static parameters fitted on the other Hopper GPU's rows alone (steps from
+    ``step``), their intervals taken from that fit's own rows replayed alike; ``{metric: s}``, the
+    least factor on :data:`~nvlmodel.calibrate.intervals.WIDENING_GRID` by which those intervals'
+    log-width must grow to hold ``nominal`` (default
+    :data:`~nvlmodel.calibrate.intervals.NOMINAL`) of the other GPU's rows, both directions
+    pooled. One step model: the simulation replays the table's step of record only, so there is
+    no hull of two models (replaying both would double the runs). ``every`` > 1: every
+    ``every``-th of each side's rows only (the fits still use all of them)."""
+    import pandas as pd
+
+    from ..calibrate.intervals import (NOMINAL, _bounds, _fit_on, _leave_one_system_out, _widening_of,
+                                       residual_quantiles)
+    from ..calibrate.model import METRICS
+
+    require_choice("step", step, STEP_MODELS)
+    require_positive_int("every", every)
+    nominal = NOMINAL if nominal is None else nominal
+    proto = _protocol(protocol)
+    jobs = []
+    for system, fitted_on, scored in _leave_one_system_out(measurements):
+        cal = _fit_on(fitted_on, step)
+        for part in (fitted_on, scored):
+            p = predictions(part, cal)
+            p = p[p.kv_fits.to_numpy(bool)]
+            jobs.append((system, fitted_on, p[[_simulable(r) for r in p.itertuples()]].iloc[::every], cal))
+    if not jobs:
+        raise ValueError("no engine is measured on two calibration systems: no transfer to calibrate the width on")
+    rows = pd.concat([j[2] for j in jobs], ignore_index=True)
+    sims = pd.DataFrame(_replay_rows(rows, [j[3][e] for j in jobs for e in j[2].engine], proto, workers))
+    at, simulated = 0, []
+    for _, _, p, _ in jobs:
+        p = p.reset_index(drop=True)
+        simulated.append(_as_predictions(pd.concat([p, sims.iloc[at:at + len(p)].reset_index(drop=True)], axis=1)))
+        at += len(p)
+    parts = []
+    for (system, fitted_on, _, _), own, scored in zip(jobs[::2], simulated[::2], simulated[1::2]):
+        b = _bounds(scored, residual_quantiles(own, nominal), None, None)
+        parts.append((system, fitted_on, {m: (scored[f"{m}_ms"].to_numpy(float), b[m], None) for m in METRICS}))
+    return _widening_of(parts, nominal)
+
+
+def replay_coverage(rep: "pd.DataFrame", widening: dict, *, nominal: float | None = None,  # noqa: F821
+                    by: tuple[str, ...] = ("split", "system")) -> "pd.DataFrame":  # noqa: F821
+    """:func:`nvlmodel.calibrate.intervals.coverage_table` of the simulation's predictions: a
+    replay's rows (:func:`replay`) inside their intervals, taken from the simulation's own errors
+    on the replay's calibration rows (split conformal per metric and regime), a new GPU's widened
+    by ``widening`` (:func:`sim_transfer_widening`)."""
+    from ..calibrate.intervals import NOMINAL, coverage_table
+
+    return coverage_table(_as_predictions(rep), NOMINAL if nominal is None else nominal, by, widening=widening)
 
 
 #: Arrival rates (requests/s to the rack) at which :func:`rack_claim` tests the document's rack claim.
