@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import search
-from .calibrate import CALIBRATION_SYSTEMS, load_measurements, predictions
+from .calibrate import CALIBRATION_SYSTEMS, STEP_MODELS, load_measurements, predictions
 from .calibrate.intervals import (NOMINAL, hull, new_system_quantiles, other_step, ratio_samples, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, transfer_widening, widen)
 from .units import require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
@@ -74,14 +74,50 @@ def _errors(step: str = "roofline") -> _Errors:
 LEVELS: dict[str, float] = {"interactive": 50.0, "throughput": 20.0}
 
 
+def frontier_intervals(front: "pd.DataFrame", model: str, isl: int, osl: int,  # noqa: F821
+                       step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+    """``front`` (:func:`nvlmodel.search.best` of ``model`` at ``isl``/``osl``, searched with
+    ``step``'s calibrations) with each deployment's 80 % interval of its TPOT (``tpot_lo_s``,
+    ``tpot_hi_s``) and of what goes as 1 / TPOT at its batch (``*_lo``, ``*_hi`` of
+    ``tok_s_per_user``, ``tok_s_per_gpu``, ``tok_per_joule``, and inverted, ``gpu_h_per_mtok`` and
+    ``cost_per_mtok`` where present): the TPOT log-residual quantiles of the serving table's
+    calibration rows of the deployment's mode, widened where the point is ``extrapolated``; for a
+    system no fit has seen, the new-system quantiles and the hull with the other step model's
+    interval of the same deployment (``tpot_other_step_s``, ``tok_s_per_gpu_other_step`` are added)."""
+    import pandas as pd
+
+    require_choice("step", step, STEP_MODELS)
+    if not isinstance(front, pd.DataFrame) or not {"system_key", "mode", "tpot_s", "extrapolated"} <= set(front.columns):
+        raise ValueError("front must be a frontier of nvlmodel.search.best")
+    out = _with_other_step(front, model, isl, osl, step)
+    err, alt = _errors(step), _errors(other_step(step))
+    t_lo, t_hi = np.empty(len(out)), np.empty(len(out))
+    for i, r in enumerate(out.itertuples()):
+        lo, hi = widen(*err.quantiles(r.system_key)[("tpot", r.mode)][:2], r.extrapolated)
+        t_lo[i], t_hi[i] = r.tpot_s * math.exp(lo), r.tpot_s * math.exp(hi)
+        if r.system_key not in CALIBRATION_SYSTEMS:  # the hull with the other step model's interval
+            alo, ahi = widen(*alt.q_new[("tpot", r.mode)][:2], r.extrapolated)
+            t_lo[i], t_hi[i] = hull((t_lo[i], t_hi[i]), (r.tpot_other_step_s * math.exp(alo),
+                                                         r.tpot_other_step_s * math.exp(ahi)))
+    out["tpot_lo_s"], out["tpot_hi_s"] = t_lo, t_hi
+    f_lo, f_hi = out.tpot_s / t_hi, out.tpot_s / t_lo  # throughput ~ 1 / TPOT
+    for col in ("tok_s_per_user", "tok_s_per_gpu", "tok_per_joule"):
+        out[f"{col}_lo"], out[f"{col}_hi"] = out[col] * f_lo, out[col] * f_hi
+    for col in ("gpu_h_per_mtok", "cost_per_mtok"):
+        if col in out.columns:
+            out[f"{col}_lo"], out[f"{col}_hi"] = out[col] / f_hi, out[col] / f_lo
+    return out
+
+
 def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 1024,
                sla: "search.SLA | None" = None, min_tok_s_per_user: "float | tuple[float, ...]" = 50.0,
                step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
     """One row per model, system and interactivity level: the best deployment at
     ``min_tok_s_per_user`` (one level, or several: each frontier is searched once) or more tokens/s
     per user within ``sla`` (default TTFT <= 2 s, TPOT <= 50 ms) and what it gives per GPU, per
-    joule (at system power) and per GPU-hour, each with its 80 % interval (``*_lo``, ``*_hi``), and
-    whether it is ``extrapolated``. A system with no deployment meeting the SLA has no row."""
+    joule (at system power) and per GPU-hour, each with its 80 % interval (``*_lo``, ``*_hi``:
+    :func:`frontier_intervals`), and whether it is ``extrapolated``. A system with no deployment
+    meeting the SLA has no row."""
     import pandas as pd
 
     levels = tuple(min_tok_s_per_user) if isinstance(min_tok_s_per_user, (tuple, list)) else (min_tok_s_per_user,)
@@ -90,34 +126,22 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     for level in levels:
         require_positive("min_tok_s_per_user", level)
     sla = sla or search.SLA(2.0, 0.05)
-    err, alt = _errors(step), _errors(other_step(step))
-    rows = []
+    keep = ["system", "system_key", "mode", "gpus", "tok_s_per_user", "tok_s_per_gpu", "tok_s_per_gpu_lo",
+            "tok_s_per_gpu_hi", "tok_s_per_gpu_other_step", "tok_per_joule", "tok_per_joule_lo", "tok_per_joule_hi",
+            "gpu_h_per_mtok", "gpu_h_per_mtok_lo", "gpu_h_per_mtok_hi", "extrapolated", "step_source"]
+    parts = []
     for model in models:
         front = search.best(model, isl, osl, sla, systems=SYSTEMS, calibrations=search.fitted_serving(step))
         if front.empty:
             continue
-        front = _with_other_step(front, model, isl, osl, step)
-        for level, r in ((lv, r) for lv in levels for r in search.best_per_gpu(front, lv).itertuples()):
-            new = r.system_key not in CALIBRATION_SYSTEMS
-            lo, hi = widen(*err.quantiles(r.system_key)[("tpot", r.mode)][:2], r.extrapolated)
-            t_lo, t_hi = r.tpot_s * math.exp(lo), r.tpot_s * math.exp(hi)
-            if new:  # the hull with the other step model's interval of the same deployment
-                alo, ahi = widen(*alt.q_new[("tpot", r.mode)][:2], r.extrapolated)
-                t_lo, t_hi = hull((t_lo, t_hi), (r.tpot_other_step_s * math.exp(alo),
-                                                 r.tpot_other_step_s * math.exp(ahi)))
-            f_lo, f_hi = r.tpot_s / t_hi, r.tpot_s / t_lo  # throughput ~ 1 / TPOT
-            rows.append({"model": model, "min_tok_s_per_user": level, "system": r.system,
-                         "system_key": r.system_key, "mode": r.mode,
-                         "gpus": r.gpus, "tok_s_per_user": r.tok_s_per_user,
-                         "tok_s_per_gpu": r.tok_s_per_gpu, "tok_s_per_gpu_lo": r.tok_s_per_gpu * f_lo,
-                         "tok_s_per_gpu_hi": r.tok_s_per_gpu * f_hi,
-                         "tok_s_per_gpu_other_step": r.tok_s_per_gpu_other_step,
-                         "tok_per_joule": r.tok_per_joule, "tok_per_joule_lo": r.tok_per_joule * f_lo,
-                         "tok_per_joule_hi": r.tok_per_joule * f_hi,
-                         "gpu_h_per_mtok": r.gpu_h_per_mtok, "gpu_h_per_mtok_lo": r.gpu_h_per_mtok / f_hi,
-                         "gpu_h_per_mtok_hi": r.gpu_h_per_mtok / f_lo,
-                         "extrapolated": bool(r.extrapolated), "step_source": r.step_source})
-    out = pd.DataFrame(rows)
+        front = frontier_intervals(front, model, isl, osl, step)
+        for level in levels:
+            best = search.best_per_gpu(front, level)[keep]
+            best.insert(0, "min_tok_s_per_user", level)
+            best.insert(0, "model", model)
+            parts.append(best)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["model", "min_tok_s_per_user"] + keep)
+    out["extrapolated"] = out.extrapolated.astype(bool)
     out.attrs.update(nominal=NOMINAL, min_tok_s_per_user=levels, sla=sla)
     return out
 
@@ -127,7 +151,6 @@ def interval_coverage(step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
     gives (80 %; the same widening for a GPU no fit has seen): the coverage check of chapter 7
     (:func:`nvlmodel.calibrate.intervals.step_coverage`), ``step``'s predictions. Columns
     ``split``, ``system``, ``metric``, ``nominal``, ``coverage``, ``rows``."""
-    from .calibrate import STEP_MODELS
     from .calibrate.intervals import step_coverage
 
     require_choice("step", step, STEP_MODELS)

@@ -352,6 +352,8 @@ def _calibrate_serving(args: argparse.Namespace, step: str) -> None:
 
 def _best(args: argparse.Namespace) -> int:
     from . import search
+    from .buyer import frontier_intervals
+    from .units import with_interval
 
     sla = search.SLA(args.ttft_ms / 1e3, args.tpot_ms / 1e3)
     front = search.best(args.model, args.isl, args.osl, sla, systems=tuple(args.systems), max_gpus=args.max_gpus,
@@ -361,9 +363,11 @@ def _best(args: argparse.Namespace) -> int:
     if front.empty:
         print(f"empty frontier: {front.attrs['why']}")
         return 1
+    front = frontier_intervals(front, args.model, args.isl, args.osl, args.step)
+    shown = ["tpot_ms", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule", "gpu_h_per_mtok"] + (
+        ["cost_per_mtok"] if args.price_per_gpu_hour else [])
     cols = ["system", "precision", "mode", "prefill_shape", "decode_shape", "batch", "prefill_workers",
-            "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_user", "tok_s_per_gpu", "tok_per_joule",
-            "gpu_h_per_mtok"] + (["cost_per_mtok"] if args.price_per_gpu_hour else []) + ["step_source", "extrapolated"]
+            "decode_workers", "gpus", "ttft_s"] + shown + ["step_source", "extrapolated"]
     if args.simulate:
         front = search.simulate_frontier(front, args.model, args.isl, args.osl,  # the search's own step
                                          calibrations=search.fitted_serving(args.step), progress=True)
@@ -371,7 +375,15 @@ def _best(args: argparse.Namespace) -> int:
               "search.frontier_clients); sim_ttft_s: the benchmark's mean, every client's first request sent at "
               "once; sim_ttft_steady_s: the run's second half; startup_s: that first wave's share by hand")
         cols += ["sim_clients", "sim_ttft_s", "sim_ttft_steady_s", "startup_s", "sim_tpot_s", "sim_status"]
-    _print_frame(front[cols])
+    view = front.assign(tpot_ms=front.tpot_s * 1e3, tpot_ms_lo=front.tpot_lo_s * 1e3, tpot_ms_hi=front.tpot_hi_s * 1e3)
+    for col in shown:  # each to the precision its interval supports
+        view[col] = [with_interval(v, lo, hi) for v, lo, hi in zip(view[col], view[f"{col}_lo"], view[f"{col}_hi"])]
+    _print_frame(view[cols])
+    print("value (80 % interval), from the serving table's calibration errors of TPOT, widened where a point is "
+          "extrapolated and for a GPU no fit has seen (nvlmodel.buyer.frontier_intervals; throughput goes as 1 / TPOT; "
+          "where the model erred one way on those rows, an interval lies wholly on one side of its value); "
+          "ttft_s: the static formula's point (its intervals hold fewer Blackwell rows than they claim: chapter 7; "
+          "--simulate replays the points)")
     print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
           "gpu_h_per_mtok: GPU-hours per million output tokens"
           + ("; cost_per_mtok at the price given" if args.price_per_gpu_hour else

@@ -160,3 +160,28 @@ def test_the_buyers_interval_coverage_is_chapter_7s_check_of_the_serving_table()
     assert got.equals(want) and set(got[got.split == "held-out"].system) == {"b200_sxm", "gb200"}
     with pytest.raises(ValueError, match="step"):
         buyer.interval_coverage("measured")
+
+
+def test_the_search_prints_each_figure_with_its_interval(capsys):
+    """nvlmodel best prints TPOT and what goes as 1 / TPOT as ``value (lo-hi)``, the numbers of
+    frontier_intervals (the comparison's intervals) at the precision each interval supports."""
+    from nvlmodel.cli import main
+    from nvlmodel.units import with_interval
+
+    assert main(["best", "--model", "qwen3-32b", "--systems", "gb200", "--max-gpus", "8"]) == 0
+    out = capsys.readouterr().out
+    front = buyer.frontier_intervals(
+        search.best("qwen3-32b", 1024, 1024, search.SLA(2.0, 0.05), systems=("gb200",), max_gpus=8),
+        "qwen3-32b", 1024, 1024)
+    r = front.iloc[0]
+    assert r.tok_s_per_user_lo == pytest.approx(1 / r.tpot_hi_s) and r.tok_s_per_user_hi == pytest.approx(1 / r.tpot_lo_s)
+    first = out.splitlines()[2]
+    for text in (with_interval(r.tpot_s * 1e3, r.tpot_lo_s * 1e3, r.tpot_hi_s * 1e3),
+                 with_interval(r.tok_s_per_gpu, r.tok_s_per_gpu_lo, r.tok_s_per_gpu_hi),
+                 with_interval(r.gpu_h_per_mtok, r.gpu_h_per_mtok_lo, r.gpu_h_per_mtok_hi)):
+        assert text in first
+    assert "80 % interval" in out
+    with pytest.raises(ValueError, match="frontier of nvlmodel.search.best"):
+        buyer.frontier_intervals(front[["system"]], "qwen3-32b", 1024, 1024)
+    with pytest.raises(ValueError, match="valid choices: roofline, kernels"):
+        buyer.frontier_intervals(front, "qwen3-32b", 1024, 1024, step="fast")
