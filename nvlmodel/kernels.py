@@ -40,6 +40,18 @@ KERNEL_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 #: FlashInfer and CUTLASS/DeepGEMM kernels as vLLM does, so vLLM's tables stand in (an assumption).
 KERNEL_BACKEND: dict[str, str] = {"trtllm": "trtllm", "vllm": "vllm", "sglang": "vllm"}
 GEMM_DTYPES: tuple[str, ...] = ("bfloat16", "fp8", "fp8_block", "nvfp4")
+#: GEMM tables whose timings are the host's, not the GPU's, and the engine whose kernels of the same
+#: dtype stand in: (backend, dtype) -> backend. vLLM's block-scaled FP8 GEMM was timed with a fixed
+#: cost per call of 56 us on H100/H200 and 152-255 us on B200/GB200 (its fastest call; every other
+#: table's is 2-12 us): on Hopper, once that cost is taken off, 56-71 % of its points at 1-64 tokens
+#: on weights of 16 M elements or more take less than their weights' HBM time, which no GPU kernel
+#: can; on Blackwell its 1-token calls take a median 33-64x that time (every other table: 1.3-6x).
+#: An engine replaying CUDA graphs does not pay a host's cost per call, so these timings say nothing
+#: of the GPU's, and TensorRT-LLM's block-scaled FP8 GEMM (fastest call 4-5 us) stands in
+#: (:func:`host_bound_tables` recomputes the evidence).
+GEMM_STAND_IN: dict[tuple[str, str], str] = {("vllm", "fp8_block"): "trtllm"}
+#: GEMM dtype -> the weight format of :mod:`nvlmodel.fp4` it reads.
+_WEIGHT_FORMAT: dict[str, str] = {"bfloat16": "fp16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "nvfp4"}
 PHASES: tuple[str, ...] = ("decode", "prefill")
 #: Checkpoint precisions (as :mod:`nvlmodel.calibrate` names them).
 PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "fp4")
@@ -209,10 +221,43 @@ def gemm_time(system: str, backend: str, dtype: str, m, n: int, k: int) -> Kerne
     require_positive("n", n)
     require_positive("k", k)
     m, scalar = _positive_array("m (tokens)", m)
-    ms, curve, scale, outside = _gemm_curve(system, _backend(backend), dtype, float(n), float(k))
+    be = _gemm_backend(backend, dtype)
+    ms, curve, scale, outside = _gemm_curve(system, be, dtype, float(n), float(k))
     mc = np.clip(m, ms[0], ms[-1])
     t = np.exp(np.interp(np.log(mc), np.log(ms), curve)) * scale * np.maximum(m / mc, 1.0)
-    return _result(t, m > ms[-1], scalar, float(np.exp(cube_min(system, _backend(backend), dtype))))
+    return _result(t, m > ms[-1], scalar, float(np.exp(cube_min(system, be, dtype))))
+
+
+def _gemm_backend(backend: str, dtype: str) -> str:
+    """The kernel tables a ``backend``'s ``dtype`` GEMM is looked up in (:data:`GEMM_STAND_IN`)."""
+    be = _backend(backend)
+    return GEMM_STAND_IN.get((be, dtype), be)
+
+
+def host_bound_tables(min_elements: int = 2**24) -> "pd.DataFrame":  # noqa: F821
+    """The evidence behind :data:`GEMM_STAND_IN`, per GEMM table (system, backend, dtype): its
+    fastest call (``floor_us``, the fixed cost per call :func:`gemm_time` reports), the median over
+    weights of ``min_elements`` or more of a 1-token call's time over its weights' time at datasheet
+    HBM bandwidth (``t1_over_hbm``), and the share of its 1-, 8- and 64-token points on those
+    weights that take less than that HBM time once the fixed cost is taken off
+    (``below_hbm_after_floor``: a GPU kernel cannot; a host-bound timing can)."""
+    import pandas as pd
+
+    from .fp4 import get_format
+    from .hardware import MEASURED_SYSTEMS, get_gpu
+
+    require_positive_int("min_elements", min_elements)
+    t = _table("kernel_gemm.csv")
+    rows = []
+    for (system, backend, dtype), g in t.groupby(["system", "backend", "dtype"], sort=True):
+        g = g[g.n * g.k >= min_elements]
+        floor = float(np.exp(cube_min(system, backend, dtype))) * 1e6
+        hbm = (g.n * g.k * get_format(_WEIGHT_FORMAT[dtype]).bytes_per_element
+               / get_gpu(MEASURED_SYSTEMS[system]).hbm_bandwidth * 1e6)
+        below = np.mean([((g[f"t{m}"] - floor) < hbm).mean() for m in (1, 8, 64)])
+        rows.append({"system": system, "backend": backend, "dtype": dtype, "floor_us": floor,
+                     "t1_over_hbm": float(np.median(g.t1 / hbm)), "below_hbm_after_floor": float(below)})
+    return pd.DataFrame(rows)
 
 
 # ---- attention -----------------------------------------------------------------------------
@@ -465,7 +510,6 @@ def achieved_table(dtypes: tuple[str, ...] = ("bfloat16", "fp8", "nvfp4"), backe
     from .hardware import MEASURED_SYSTEMS, get_gpu
 
     peak_dtype = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4"}
-    fmt = {"bfloat16": "fp16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "nvfp4"}
     rows = []
     for system in KERNEL_SYSTEMS:
         g = get_gpu(MEASURED_SYSTEMS[system])
@@ -478,6 +522,6 @@ def achieved_table(dtypes: tuple[str, ...] = ("bfloat16", "fp8", "nvfp4"), backe
             for x, s, f in zip(tokens, t, flops):
                 rows.append({"system": system, "dtype": dtype, "tokens": int(x),
                              "achieved_TFLOPs": f / s / 1e12, "fraction_of_peak": f / s / g.peak_flops(peak_dtype[dtype]),
-                             "weight_bandwidth_fraction": n * k * get_format(fmt[dtype]).bytes_per_element / s
+                             "weight_bandwidth_fraction": n * k * get_format(_WEIGHT_FORMAT[dtype]).bytes_per_element / s
                              / g.hbm_bandwidth})
     return pd.DataFrame(rows)
