@@ -166,7 +166,8 @@ _WHY_CAL = ("TP all-reduce from each engine's measured kernels and the HGX B200 
 
 _WHY_INTERVALS = ("a GPU no fit has seen takes the hull of the roofline's and the measured-kernel step's intervals, "
                   "each around its own prediction, widened by the factor that makes it hold 80 % of one Hopper "
-                  "GPU's rows fitted on the other")
+                  "GPU's rows fitted on the other; in the kernel step TensorRT-LLM's block-scaled FP8 GEMM stands in "
+                  "for vLLM's, whose timings are the host's")
 _WHY_SERVING = ("repeated measurements of one configuration counted once; attention-TP + EP workers sum their "
                 "experts with an all-reduce, not a full-batch all-to-all; memory checks keep the engine's 3 GB "
                 "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8; the roofline's step is two "
