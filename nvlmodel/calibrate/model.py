@@ -470,13 +470,20 @@ def disagg_wait(t, fill, tpot, per_client: int = BENCHMARK_REQUESTS_PER_CLIENT):
     return steady + np.maximum(startup_wave(t["load"], fill) - steady, 0.0) / per_client
 
 
+def _phases(t, m: str, c: str, kv: str, a: str, bandwidth, compute):
+    """The memory and compute times of a step's two phases at the given efficiencies, ``((weights,
+    GEMMs), (KV, attention))``, from the seconds (at efficiency 1) of memory ``m``, compute ``c``
+    and their KV and attention parts ``kv`` and ``a`` (terms of :func:`_unit_terms`)."""
+    return (((t[m] - t[kv]) / bandwidth, (t[c] - t[a]) / compute),
+            (t[kv] / bandwidth, t[a] / compute))
+
+
 def _two_phase(t, m: str, c: str, kv: str, a: str, bandwidth, compute):
     """A step of two phases that do not overlap: the weight GEMMs (weights read against GEMM
     FLOPs) and attention (KV read against attention FLOPs), each the slower of its memory and
-    compute time at the given efficiencies; with the seconds (at efficiency 1) of memory ``m``,
-    compute ``c`` and their KV and attention parts ``kv`` and ``a`` (terms of :func:`_unit_terms`)."""
-    return (np.maximum((t[m] - t[kv]) / bandwidth, (t[c] - t[a]) / compute)
-            + np.maximum(t[kv] / bandwidth, t[a] / compute))
+    compute time (:func:`_phases`)."""
+    gemm, attn = _phases(t, m, c, kv, a, bandwidth, compute)
+    return np.maximum(*gemm) + np.maximum(*attn)
 
 
 def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0):
@@ -540,9 +547,7 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
 
 def _bottleneck(t, m, c, kv, a, cal: Calibration) -> str:
     """What bounds the longer of a step's two phases (:func:`_two_phase`): ``memory`` or ``compute``."""
-    bw, cf = cal.bandwidth, cal.compute
-    gemm = ((t[m] - t[kv]) / bw, (t[c] - t[a]) / cf)
-    attn = (t[kv] / bw, t[a] / cf)
+    gemm, attn = _phases(t, m, c, kv, a, cal.bandwidth, cal.compute)
     longer = gemm if max(gemm) >= max(attn) else attn
     return "compute" if longer[1] > longer[0] else "memory"
 
