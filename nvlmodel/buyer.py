@@ -75,21 +75,22 @@ LEVELS: dict[str, float] = {"interactive": 50.0, "throughput": 20.0}
 
 
 def frontier_intervals(front: "pd.DataFrame", model: str, isl: int, osl: int,  # noqa: F821
-                       step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+                       step: str = "roofline", engine: str = search.ENGINE) -> "pd.DataFrame":  # noqa: F821
     """``front`` (:func:`nvlmodel.search.best` of ``model`` at ``isl``/``osl``, searched with
-    ``step``'s calibrations) with each deployment's 80 % interval of its TPOT (``tpot_lo_s``,
-    ``tpot_hi_s``) and of what goes as 1 / TPOT at its batch (``*_lo``, ``*_hi`` of
-    ``tok_s_per_user``, ``tok_s_per_gpu``, ``tok_per_joule``, and inverted, ``gpu_h_per_mtok`` and
-    ``cost_per_mtok`` where present): the TPOT log-residual quantiles of the serving table's
-    calibration rows of the deployment's mode, widened where the point is ``extrapolated``; for a
-    system no fit has seen, the new-system quantiles and the hull with the other step model's
-    interval of the same deployment (``tpot_other_step_s``, ``tok_s_per_gpu_other_step`` are added)."""
+    ``step``'s calibration of ``engine``) with each deployment's 80 % interval of its TPOT
+    (``tpot_lo_s``, ``tpot_hi_s``) and of what goes as 1 / TPOT at its batch (``*_lo``, ``*_hi`` of
+    ``tok_s_per_user``, ``tok_s_per_gpu``, ``tok_per_joule``, ``tok_per_joule_gpu_only``, and
+    inverted, ``gpu_h_per_mtok`` and ``cost_per_mtok``, where present): the TPOT log-residual
+    quantiles of the serving table's calibration rows of the deployment's mode, widened where the
+    point is ``extrapolated``; for a system no fit has seen, the new-system quantiles and the hull
+    with the other step model's interval of the same deployment (``tpot_other_step_s``,
+    ``tok_s_per_gpu_other_step`` are added)."""
     import pandas as pd
 
     require_choice("step", step, STEP_MODELS)
     if not isinstance(front, pd.DataFrame) or not {"system_key", "mode", "tpot_s", "extrapolated"} <= set(front.columns):
         raise ValueError("front must be a frontier of nvlmodel.search.best")
-    out = _with_other_step(front, model, isl, osl, step)
+    out = _with_other_step(front, model, isl, osl, step, engine)
     err, alt = _errors(step), _errors(other_step(step))
     t_lo, t_hi = np.empty(len(out)), np.empty(len(out))
     for i, r in enumerate(out.itertuples()):
@@ -101,8 +102,9 @@ def frontier_intervals(front: "pd.DataFrame", model: str, isl: int, osl: int,  #
                                                          r.tpot_other_step_s * math.exp(ahi)))
     out["tpot_lo_s"], out["tpot_hi_s"] = t_lo, t_hi
     f_lo, f_hi = out.tpot_s / t_hi, out.tpot_s / t_lo  # throughput ~ 1 / TPOT
-    for col in ("tok_s_per_user", "tok_s_per_gpu", "tok_per_joule"):
-        out[f"{col}_lo"], out[f"{col}_hi"] = out[col] * f_lo, out[col] * f_hi
+    for col in ("tok_s_per_user", "tok_s_per_gpu", "tok_per_joule", "tok_per_joule_gpu_only"):
+        if col in out.columns:
+            out[f"{col}_lo"], out[f"{col}_hi"] = out[col] * f_lo, out[col] * f_hi
     for col in ("gpu_h_per_mtok", "cost_per_mtok"):
         if col in out.columns:
             out[f"{col}_lo"], out[f"{col}_hi"] = out[col] / f_hi, out[col] / f_lo
@@ -158,12 +160,13 @@ def interval_coverage(step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
                          widening=_widening())
 
 
-def _with_other_step(front: "pd.DataFrame", model: str, isl: int, osl: int, step: str) -> "pd.DataFrame":  # noqa: F821
+def _with_other_step(front: "pd.DataFrame", model: str, isl: int, osl: int, step: str,  # noqa: F821
+                     engine: str = search.ENGINE) -> "pd.DataFrame":  # noqa: F821
     """``front`` with ``tpot_other_step_s`` and ``tok_s_per_gpu_other_step``: each deployment's TPOT
     and tokens/s per GPU by the step model that did not search it (:func:`nvlmodel.search.retime`)."""
     out = front.copy()
     out["tpot_other_step_s"] = search.retime(front, model, isl, osl,
-                                             calibrations=search.fitted_serving(other_step(step)))
+                                             calibrations=search.fitted_serving(other_step(step)), engine=engine)
     out["tok_s_per_gpu_other_step"] = out.tok_s_per_gpu * out.tpot_s / out.tpot_other_step_s
     return out
 
@@ -319,6 +322,28 @@ def interval_text(row, column: str = "per_gpu", unit: str = "") -> str:
     except AttributeError:
         raise KeyError(f"the row has no {column!r} with {column}_lo and {column}_hi") from None
     return with_interval(value, lo, hi, unit)
+
+
+def interval_view(frame: "pd.DataFrame", columns: tuple[str, ...]) -> "pd.DataFrame":  # noqa: F821
+    """``frame`` with each of ``columns`` replaced by its text ``value (lo-hi)`` from its ``_lo``
+    and ``_hi`` columns (:func:`with_interval`: to the precision the interval supports), for
+    display; a missing value stays missing.
+
+    >>> import pandas as pd
+    >>> interval_view(pd.DataFrame({"x": [7822.4, None], "x_lo": [5931.0, 1.0], "x_hi": [9310.2, 2.0]}), ("x",)).x.tolist()
+    ['7,800 (5,900-9,300)', None]
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for col in columns:
+        for c in (col, f"{col}_lo", f"{col}_hi"):
+            if c not in frame.columns:
+                raise KeyError(f"column {c!r} not in the frame; it has {', '.join(map(str, frame.columns))}")
+        out[col] = pd.Series([with_interval(v, lo, hi) if np.isfinite([v, lo, hi]).all() else None
+                              for v, lo, hi in zip(frame[col], frame[f"{col}_lo"], frame[f"{col}_hi"])],
+                             index=frame.index, dtype=object)
+    return out
 
 
 def model_name(model: str) -> str:

@@ -352,8 +352,7 @@ def _calibrate_serving(args: argparse.Namespace, step: str) -> None:
 
 def _best(args: argparse.Namespace) -> int:
     from . import search
-    from .buyer import frontier_intervals
-    from .units import with_interval
+    from .buyer import frontier_intervals, interval_view
 
     sla = search.SLA(args.ttft_ms / 1e3, args.tpot_ms / 1e3)
     front = search.best(args.model, args.isl, args.osl, sla, systems=tuple(args.systems), max_gpus=args.max_gpus,
@@ -375,9 +374,8 @@ def _best(args: argparse.Namespace) -> int:
               "search.frontier_clients); sim_ttft_s: the benchmark's mean, every client's first request sent at "
               "once; sim_ttft_steady_s: the run's second half; startup_s: that first wave's share by hand")
         cols += ["sim_clients", "sim_ttft_s", "sim_ttft_steady_s", "startup_s", "sim_tpot_s", "sim_status"]
-    view = front.assign(tpot_ms=front.tpot_s * 1e3, tpot_ms_lo=front.tpot_lo_s * 1e3, tpot_ms_hi=front.tpot_hi_s * 1e3)
-    for col in shown:  # each to the precision its interval supports
-        view[col] = [with_interval(v, lo, hi) for v, lo, hi in zip(view[col], view[f"{col}_lo"], view[f"{col}_hi"])]
+    view = interval_view(front.assign(tpot_ms=front.tpot_s * 1e3, tpot_ms_lo=front.tpot_lo_s * 1e3,
+                                      tpot_ms_hi=front.tpot_hi_s * 1e3), tuple(shown))
     _print_frame(view[cols])
     print("value (80 % interval), from the serving table's calibration errors of TPOT, widened where a point is "
           "extrapolated and for a GPU no fit has seen (nvlmodel.buyer.frontier_intervals; throughput goes as 1 / TPOT; "
