@@ -416,10 +416,12 @@ VARIANTS: dict[str, str] = {
 }
 
 
-def what_buys(model: str, isl: int, osl: int, sla: SLA, min_tok_s_per_user: float, **kw) -> "pd.DataFrame":  # noqa: F821
-    """Best output tokens/s per GPU per system at ``min_tok_s_per_user`` or more tokens/s per user,
-    under ``sla``, for each restriction of :data:`VARIANTS`: what disaggregation and wide expert
-    parallelism add on each system. NaN where no deployment of that kind meets the SLA."""
+def best_by_variant(model: str, isl: int, osl: int, sla: SLA, min_tok_s_per_user: float,
+                    **kw) -> "pd.DataFrame":  # noqa: F821
+    """The deployment with the most output tokens/s per GPU per system at ``min_tok_s_per_user``
+    or more tokens/s per user, under ``sla``, for each restriction of :data:`VARIANTS`: rows of
+    :func:`search` with a ``variant`` column (a system with no deployment of a kind has no row of
+    it). ``kw`` as for :func:`search`."""
     import pandas as pd
 
     require_positive("min_tok_s_per_user", min_tok_s_per_user)
@@ -429,6 +431,27 @@ def what_buys(model: str, isl: int, osl: int, sla: SLA, min_tok_s_per_user: floa
         lambda s: s is None or s[0] * s[1] <= 8)
     keep = {"aggregated, EP <= 8": (ok["mode"] == "agg") & small, "aggregated, any EP": ok["mode"] == "agg",
             "disaggregated allowed, EP <= 8": small, "everything": ok["mode"].notna()}
-    out = pd.DataFrame({name: ok[mask].groupby("system", sort=False).tok_s_per_gpu.max() for name, mask in keep.items()})
-    out.index.name = "system"
-    return out.reindex([SEARCH_SYSTEMS[s][0] for s in kw.get("systems", DEFAULT_SYSTEMS)])
+    parts = [ok[mask].loc[ok[mask].groupby("system", sort=False).tok_s_per_gpu.idxmax()].assign(variant=name)
+             for name, mask in keep.items() if mask.any()]
+    out = pd.concat(parts, ignore_index=True) if parts else ok.assign(variant=pd.Series(dtype=object))
+    out.attrs["systems"] = [SEARCH_SYSTEMS[s][0] for s in kw.get("systems", DEFAULT_SYSTEMS)]
+    return out
+
+
+def variant_table(points: "pd.DataFrame", column: str = "tok_s_per_gpu") -> "pd.DataFrame":  # noqa: F821
+    """``column`` of :func:`best_by_variant`'s ``points``, one row per system searched and one
+    column per restriction of :data:`VARIANTS` (missing where no deployment of that kind meets
+    the SLA)."""
+    if "variant" not in points.columns or column not in points.columns:
+        raise KeyError(f"points must be best_by_variant's rows with a {column!r} column")
+    out = points.pivot(index="system", columns="variant", values=column).reindex(columns=list(VARIANTS))
+    out.columns.name = None
+    return out.reindex(points.attrs.get("systems", list(out.index)))
+
+
+def what_buys(model: str, isl: int, osl: int, sla: SLA, min_tok_s_per_user: float, **kw) -> "pd.DataFrame":  # noqa: F821
+    """Best output tokens/s per GPU per system at ``min_tok_s_per_user`` or more tokens/s per user,
+    under ``sla``, for each restriction of :data:`VARIANTS`: what disaggregation and wide expert
+    parallelism add on each system. NaN where no deployment of that kind meets the SLA
+    (:func:`variant_table` of :func:`best_by_variant`)."""
+    return variant_table(best_by_variant(model, isl, osl, sla, min_tok_s_per_user, **kw)).astype(float)

@@ -382,3 +382,24 @@ def test_no_modelled_row_beats_the_hardware_bound_of_its_batch():
         assert (used.tpot_ms.to_numpy() / 1e3 >= bound).all()
     serving = cal.load_measurements(table="serving")
     assert (serving.left_out == cal.BELOW_BOUND).sum() >= 10
+
+
+def test_the_best_deployment_of_each_restriction_respects_it():
+    """search.best_by_variant: each row meets the SLA and the interactivity; a restriction's rows
+    keep to it (aggregated only; every worker within 8 GPUs); a wider restriction never does worse
+    on a system; what_buys is their tokens/s per GPU, one column per restriction."""
+    sla = search.SLA(2.0, 0.05)
+    pts = search.best_by_variant("deepseek-v3", 1024, 1024, sla, 50.0, systems=("b200_sxm", "gb200"))
+    assert (pts.ttft_s <= 2.0).all() and (pts.tpot_s <= 0.05).all() and (pts.tok_s_per_user >= 50.0).all()
+    small = pts.decode_shape.map(lambda s: s[0] * s[1] <= 8) & pts.prefill_shape.map(lambda s: s is None or s[0] * s[1] <= 8)
+    assert (pts[pts.variant.str.startswith("aggregated")]["mode"] == "agg").all()
+    assert small[pts.variant.str.endswith("EP <= 8")].all()
+    t = search.variant_table(pts)
+    assert list(t.columns) == list(search.VARIANTS) and list(t.index) == ["B200 HGX", "GB200 NVL72"]
+    for narrow, wide in (("aggregated, EP <= 8", "aggregated, any EP"), ("aggregated, EP <= 8",
+                         "disaggregated allowed, EP <= 8"), ("disaggregated allowed, EP <= 8", "everything"),
+                         ("aggregated, any EP", "everything")):
+        assert (t[wide] >= t[narrow]).all()
+    assert t.equals(search.what_buys("deepseek-v3", 1024, 1024, sla, 50.0, systems=("b200_sxm", "gb200")))
+    with pytest.raises(KeyError, match="best_by_variant"):
+        search.variant_table(pts.drop(columns="variant"))
