@@ -411,7 +411,7 @@ def _as_predictions(rep: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
 
 def sim_transfer_widening(measurements: "pd.DataFrame", step: str, *,  # noqa: F821
                           protocol: "str | Protocol" = PROTOCOL, nominal: float | None = None,
-                          workers: int = 1, every: int = 1) -> dict[str, float]:
+                          workers: int = 1) -> dict[str, float]:
     """The simulation's :func:`nvlmodel.calibrate.intervals.transfer_widening`, on calibration
     rows alone: each Hopper GPU's rows of ``measurements`` (those whose KV fits and one rack holds)
     replayed with the static parameters fitted on the other Hopper GPU's rows alone (steps from
@@ -420,8 +420,8 @@ def sim_transfer_widening(measurements: "pd.DataFrame", step: str, *,  # noqa: F
     log-width must grow to hold ``nominal`` (default
     :data:`~nvlmodel.calibrate.intervals.NOMINAL`) of the other GPU's rows, both directions
     pooled. One step model: the simulation replays the table's step of record only, so there is
-    no hull of two models (replaying both would double the runs). ``every`` > 1: every
-    ``every``-th of each side's rows only (the fits still use all of them)."""
+    no hull of two models (replaying both would double the runs). ``workers`` > 1 replays on a
+    local Dask cluster (the same numbers)."""
     import pandas as pd
 
     from ..calibrate.intervals import (NOMINAL, _bounds, _fit_on, _leave_one_system_out, _widening_of,
@@ -429,7 +429,7 @@ def sim_transfer_widening(measurements: "pd.DataFrame", step: str, *,  # noqa: F
     from ..calibrate.model import METRICS
 
     require_choice("step", step, STEP_MODELS)
-    require_positive_int("every", every)
+    require_positive_int("workers", workers)
     nominal = NOMINAL if nominal is None else nominal
     proto = _protocol(protocol)
     jobs = []
@@ -438,7 +438,7 @@ def sim_transfer_widening(measurements: "pd.DataFrame", step: str, *,  # noqa: F
         for part in (fitted_on, scored):
             p = predictions(part, cal)
             p = p[p.kv_fits.to_numpy(bool)]
-            jobs.append((system, fitted_on, p[[_simulable(r) for r in p.itertuples()]].iloc[::every], cal))
+            jobs.append((system, fitted_on, p[[_simulable(r) for r in p.itertuples()]], cal))
     if not jobs:
         raise ValueError("no engine is measured on two calibration systems: no transfer to calibrate the width on")
     rows = pd.concat([j[2] for j in jobs], ignore_index=True)
