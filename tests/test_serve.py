@@ -769,3 +769,22 @@ def test_replayed_rows_take_a_calibration_per_engine_or_per_row():
                                                                        _replay_rows(rows, cal, proto, 1)))
     with pytest.raises(ValueError, match="one calibration per row"):
         _replay_rows(rows, per_row[:1], proto, 1)
+
+
+def test_held_out_rows_do_not_shape_the_simulations_intervals():
+    """sim_transfer_widening replays calibration rows only: held-out rows measured ten times
+    slower (or left out) give the same factors."""
+    from nvlmodel.calibrate import load_measurements
+    from nvlmodel.serve.validate import sim_transfer_widening
+
+    d = load_measurements()
+    few = d[d.left_out == ""].groupby(["engine", "system"]).head(8)
+    assert (few.split == "held-out").any()
+    slower = few.copy()
+    slower.loc[slower.split == "held-out", ["ttft_ms", "tpot_ms"]] *= 10
+    w = sim_transfer_widening(few, "roofline")
+    assert set(w) == {"tpot", "ttft"}
+    assert sim_transfer_widening(slower, "roofline") == w == sim_transfer_widening(few[few.split == "calibration"],
+                                                                                   "roofline")
+    with pytest.raises(ValueError, match="workers"):
+        sim_transfer_widening(few, "roofline", workers=0)
