@@ -235,9 +235,18 @@ def _allreduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _coverage(args: argparse.Namespace, step: str) -> int:
+def _static_coverage(table: str, step: str):
+    """The static model's interval coverage of one measured table (calibrate.intervals.step_coverage
+    with both step models' fits)."""
     from . import calibrate
-    from .calibrate.intervals import NOMINAL, other_step, step_coverage
+    from .calibrate.intervals import other_step, step_coverage
+
+    return step_coverage(calibrate.load_measurements(table=table),
+                         {s_: calibrate.fitted(s_, table=table) for s_ in (step, other_step(step))}, step)
+
+
+def _coverage(args: argparse.Namespace, step: str) -> int:
+    from .calibrate.intervals import NOMINAL, other_step
 
     alt = other_step(step)
     print(f"coverage of {NOMINAL:.0%} prediction intervals around the {step} step's predictions: split conformal "
@@ -245,8 +254,7 @@ def _coverage(args: argparse.Namespace, step: str) -> int:
           f"both widened by the factor that makes the hull hold {NOMINAL:.0%} of one Hopper GPU's rows when fitted "
           f"on the other (calibrate.intervals.transfer_widening)")
     for table in args.tables:
-        t = step_coverage(calibrate.load_measurements(table=table),
-                          {s_: calibrate.fitted(s_, table=table) for s_ in (step, alt)}, step)
+        t = _static_coverage(table, step)
         print(f"\n{table} table")
         _print_frame(t.round({"coverage": 2}))
     return 0
@@ -256,8 +264,8 @@ def _coverage_simulated(args: argparse.Namespace, step: str) -> int:
     import pandas as pd
 
     from . import calibrate
-    from .calibrate.intervals import NOMINAL, other_step, step_coverage
-    from .serve.validate import PROTOCOLS, SIM_STEPS, replay, replay_coverage, sim_transfer_widening
+    from .calibrate.intervals import NOMINAL, other_step
+    from .serve.validate import SIM_STEPS, replay, replay_coverage, sim_transfer_widening
 
     print(f"coverage of {NOMINAL:.0%} prediction intervals around both predictors' TPOT and TTFT: the static model's "
           f"(the {step} step's, a new GPU's the hull with the {other_step(step)} step's, as calibrate --coverage) and the "
@@ -267,7 +275,7 @@ def _coverage_simulated(args: argparse.Namespace, step: str) -> int:
           "serve.validate.sim_transfer_widening). The book's predictor of record: TPOT static, TTFT simulation")
     for table in args.tables:
         d = calibrate.load_measurements(table=table)
-        static = step_coverage(d, {s_: calibrate.fitted(s_, table=table) for s_ in (step, other_step(step))}, step)
+        static = _static_coverage(table, step)
         steps = args.step or SIM_STEPS[table]
         rep = replay(d, modes=("agg", "disagg"), protocol=args.protocol, step=steps, static_step=step,
                      fits_only=True, workers=args.workers, progress=True)
