@@ -28,6 +28,16 @@ carry the same signature and are corrected alike. Many are then the same measure
 last digit, as rows of the dated exports that record the layout, and keep one copy (``duplicate
 of``; ``nvlmodel/data/README.md`` has the counts).
 
+Disaggregated rows of the dated exports (InferenceMAX runs) record neither worker counts nor
+whether attention is data-parallel: their layout is recovered from the configurations
+InferenceMAX's benchmark file listed for the same system, engine, model, precision, lengths and
+concurrency on the day of the measurement (``nvlmodel/data/inferencex_configs.csv``, built by
+``scripts/curate_inferencex.py``; :func:`recover_layout` says when a match counts). The file also
+says which of its configurations ran MTP speculative decoding, which the export does not: a row
+that matches only such configurations, or both kinds, is left out with that reason. The reading is
+checked on the database dump, which records its layouts: each of its 73 rows that InferenceMAX
+lists has one of the listed layouts (``tests/test_serving.py``).
+
 ``left_out`` says why a row cannot be modelled as recorded (it stays in the table, and chapter 8
 reports it as left out): disaggregated rows that give no worker counts or per-worker batch, rows
 whose parallelism fields disagree, and repeated measurements of one configuration
@@ -48,6 +58,12 @@ from pathlib import Path
 from curate_measurements import _field, harness, run  # a sibling script: same source, same command line
 
 from nvlmodel.models import get_model
+
+CONFIGS = Path(__file__).resolve().parents[1] / "nvlmodel" / "data" / "inferencex_configs.csv"
+#: the largest HBM of the four systems (B200/GB200: 192 GB marketed), and the fewest bytes a
+#: parameter can take (4-bit): a worker whose GPUs cannot hold the weights even so is one of
+#: InferenceMAX's placeholder entries (SGLang's list ``tp: 1, ep: 1`` and name the layout in recipes)
+_MAX_HBM, _MIN_BYTES_PER_PARAM = 192e9, 0.5
 
 MODELS = {
     "Qwen/Qwen3-32B": "qwen3-32b", "nvidia/Qwen3-32B-NVFP4": "qwen3-32b",
@@ -104,8 +120,88 @@ def fix_layout(source_id: str, tp: int, adp: int, moe_tp: int, ep: int) -> tuple
                    "its source id names")
 
 
+def load_configs(path: Path = CONFIGS) -> dict[tuple, list[dict]]:
+    """InferenceMAX's disaggregated configurations (``scripts/curate_inferencex.py``), by
+    (system, backend, model, precision, isl, osl, concurrency)."""
+    out: dict[tuple, list[dict]] = {}
+    if not path.exists():
+        return out
+    with open(path, newline="") as f:
+        for c in csv.DictReader(f):
+            if c["mode"] == "disagg":
+                key = (c["system"], c["backend"], c["model"], c["precision"], int(c["isl"]), int(c["osl"]),
+                       int(c["concurrency"]))
+                out.setdefault(key, []).append(c)
+    return out
+
+
+def _holds_weights(model: str, gpus: int) -> bool:
+    return get_model(model).derived_params * _MIN_BYTES_PER_PARAM / gpus <= _MAX_HBM
+
+
+def _layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
+    """(tp, attention_dp, moe_tp, ep, workers) of one side of an InferenceMAX configuration: its
+    ``tp`` GPUs per worker are tensor-parallel, or attention-data-parallel where ``dp-attn``."""
+    gpus, ep = int(c[f"{side}_tp"]), int(c[f"{side}_ep"] or 1)
+    tp, adp = (1, gpus) if c[f"{side}_dp_attention"] == "True" else (gpus, 1)
+    return tp, adp, gpus // ep, ep, int(c[f"{side}_workers"])
+
+
+def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dict | None, str]:
+    """The worker layout of a disaggregated row that records no worker counts, from the
+    configurations InferenceMAX listed for its system, engine, model, precision, lengths and
+    concurrency. A configuration matches where it was listed on or before the row's measurement
+    date, runs the row's container image (where the row names one), can hold the weights, and has
+    the recorded decode and prefill ``tp`` as its GPUs per worker or as the deployment's GPUs (the
+    2025-12 exports record the latter). Returns (layout, note): the layout (decode tp, attention_dp,
+    moe_tp, ep, workers and the prefill's) where every match is one layout run without speculative
+    decoding, else None and the reason.
+
+    >>> cfg = dict(prefill_tp="4", prefill_ep="4", prefill_dp_attention="True", prefill_workers="2",
+    ...            decode_tp="16", decode_ep="16", decode_dp_attention="True", decode_workers="1",
+    ...            first_seen="2025-12-01", dropped="", image="", spec_decoding="none", first_commit="abc")
+    >>> row = dict(model="deepseek-v3", measured="2025-12-05", tp=24, prefill_tp=24)
+    >>> layout, note = recover_layout(row, [cfg])
+    >>> layout["tp"], layout["attention_dp"], layout["ep"], layout["workers"], layout["prefill_workers"]
+    (1, 16, 16, 1, 2)
+    >>> recover_layout(row, [dict(cfg, spec_decoding="mtp")])[1]
+    'InferenceMAX ran it only with MTP speculative decoding (nvidia-master.yaml), which the model does not model'
+    """
+    def gpus(c):
+        return int(c["prefill_tp"]) * int(c["prefill_workers"]) + int(c["decode_tp"]) * int(c["decode_workers"])
+    norm = image.replace("nvcr.io#", "nvcr.io/")
+    listed = [c for c in configs
+              if c["first_seen"] <= row["measured"] and (not c["dropped"] or row["measured"] <= c["dropped"])
+              and (not norm or not c["image"] or c["image"].replace("nvcr.io#", "nvcr.io/") == norm)
+              and int(row["tp"]) in (int(c["decode_tp"]), gpus(c))
+              and int(row["prefill_tp"]) in (int(c["prefill_tp"]), gpus(c))]
+    found = [c for c in listed
+             if _holds_weights(row["model"], int(c["decode_tp"])) and _holds_weights(row["model"], int(c["prefill_tp"]))]
+    if listed and not found:
+        return None, ("InferenceMAX lists it with workers of one GPU, which cannot hold the weights: a placeholder for "
+                      "a layout its recipe files give")
+    if not found:
+        return None, "no InferenceMAX configuration matches it"
+    layouts = {(_layout(c, "decode"), _layout(c, "prefill")) for c in found}
+    specs = {c["spec_decoding"] for c in found}
+    if specs == {"mtp"}:
+        return None, ("InferenceMAX ran it only with MTP speculative decoding (nvidia-master.yaml), which the model "
+                      "does not model")
+    if "none" in specs and len(specs) > 1:
+        return None, ("InferenceMAX ran it with and without MTP speculative decoding (nvidia-master.yaml); the "
+                      "export does not say which")
+    if len(layouts) > 1:
+        return None, f"{len(layouts)} InferenceMAX layouts match it (nvidia-master.yaml)"
+    (d, p), = layouts
+    first = min(found, key=lambda c: c["first_seen"])
+    layout = dict(zip(("tp", "attention_dp", "moe_tp", "ep", "workers"), d))
+    layout.update(zip(("prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers"), p))
+    return layout, (f"layout from InferenceMAX's nvidia-master.yaml (listed from {first['first_seen']}, commit "
+                    f"{first['first_commit']}); recorded tp={row['tp']}, prefill_tp={row['prefill_tp']}")
+
+
 def curate(path: Path) -> list[dict]:
-    rows = []
+    rows, configs = [], load_configs()
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             if r["model_path"] not in MODELS or r["system"] not in SYSTEMS:
@@ -139,8 +235,20 @@ def curate(path: Path) -> list[dict]:
                            _int(r["prefill_num_workers"]))
                 if not moe:
                     prefill = (prefill[0], prefill[1], prefill[0], 1, prefill[4])
+                if (workers is None or prefill[4] is None) and conc is not None:
+                    recorded = {"model": MODELS[r["model_path"]], "measured": _field(src, "measured")[:10],
+                                "tp": tp, "prefill_tp": prefill[0]}
+                    key = (r["system"], r["backend"], recorded["model"], precision, int(r["isl"]), int(r["osl"]), conc)
+                    layout, why = recover_layout(recorded, configs.get(key, []), _field(src, "image"))
+                    if layout is None:
+                        note.append(f"worker counts not recorded: the load per worker is unknown; {why}")
+                    else:
+                        tp, adp, mtp, ep, workers = (layout[k] for k in ("tp", "attention_dp", "moe_tp", "ep", "workers"))
+                        prefill = tuple(layout[f"prefill_{k}"] for k in ("tp", "attention_dp", "moe_tp", "ep", "workers"))
+                        layout_note = why
                 if workers is None or prefill[4] is None:
-                    note.append("worker counts not recorded: the load per worker is unknown")
+                    if not any(n.startswith("worker counts") for n in note):
+                        note.append("worker counts not recorded: the load per worker is unknown")
                 elif conc is None and r["decode_batch_size"]:
                     conc = _int(r["decode_batch_size"]) * workers * adp
                 if moe and prefill[2] and prefill[3] and prefill[2] * prefill[3] != prefill[0] * prefill[1]:

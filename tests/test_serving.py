@@ -152,6 +152,83 @@ def test_serving_curation_reproduces_the_table():
     assert [r["source_id"] for r in rows] == list(table.source_id)
 
 
+def _ix(**kw):
+    """One disaggregated InferenceMAX configuration: 2 prefill workers of 4 GPUs with attention DP,
+    one decode worker of 16 GPUs with attention DP, listed from 2025-12-01."""
+    c = dict(prefill_tp="4", prefill_ep="4", prefill_dp_attention="True", prefill_workers="2",
+             decode_tp="16", decode_ep="16", decode_dp_attention="True", decode_workers="1",
+             first_seen="2025-12-01", dropped="", image="", spec_decoding="none", first_commit="abc")
+    return dict(c, **kw)
+
+
+def test_recover_layout_by_hand():
+    recover = import_script("curate_serving").recover_layout
+    # recorded as the 2025-12 exports do: tp = the deployment's 2 x 4 + 16 = 24 GPUs
+    row = dict(model="deepseek-v3", measured="2025-12-05", tp=24, prefill_tp=24)
+    layout, note = recover(row, [_ix()])
+    # decode: 16 GPUs of attention DP, 16-way experts -> tp 1, attention_dp 16, moe_tp 1; prefill alike
+    assert (layout["tp"], layout["attention_dp"], layout["moe_tp"], layout["ep"], layout["workers"]) == (1, 16, 1, 16, 1)
+    assert (layout["prefill_tp"], layout["prefill_attention_dp"], layout["prefill_workers"]) == (1, 4, 2)
+    assert "listed from 2025-12-01" in note
+    # recorded as the 2026 exports do: tp = the decode worker's GPUs; without attention DP it is TP
+    layout, _ = recover(dict(row, tp=16, prefill_tp=4), [_ix(decode_dp_attention="False")])
+    assert (layout["tp"], layout["attention_dp"], layout["moe_tp"]) == (16, 1, 1)
+    assert recover(row, [_ix(first_seen="2025-12-06")])[0] is None  # listed after the measurement
+    assert recover(row, [_ix(dropped="2025-12-04")])[0] is None  # no longer listed then
+    assert recover(dict(row, tp=20), [_ix()])[1] == "no InferenceMAX configuration matches it"
+    assert "only with MTP" in recover(row, [_ix(spec_decoding="mtp")])[1]
+    assert "with and without MTP" in recover(row, [_ix(), _ix(spec_decoding="mtp")])[1]
+    assert recover(row, [_ix(), _ix(decode_workers="2", decode_tp="8", prefill_workers="2")])[1].startswith("2 ")
+    # DeepSeek-R1 (671 B parameters, >= 335 GB at 4 bits) on one-GPU workers: a placeholder
+    one = dict(row, tp=1, prefill_tp=1)
+    assert "placeholder" in recover(one, [_ix(decode_tp="1", decode_ep="1", prefill_tp="1", prefill_ep="1")])[1]
+    assert recover(row, [_ix(image="other:1")], image="nvcr.io#nvidia/x:1")[0] is None
+
+
+def test_inferencex_layouts_agree_with_the_recorded_ones():
+    """The database dump records its disaggregated layouts. Wherever InferenceMAX lists the same
+    configuration (date window, a worker that holds the weights), the recorded layout is one of
+    the listed ones, read as :func:`curate_serving._layout` reads them (dp-attn: the worker's
+    GPUs are attention-DP ranks): the reading the recovered rows rest on."""
+    script = import_script("curate_serving")
+    configs = script.load_configs()
+    d = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv")
+    rows = d[(d["mode"] == "disagg") & d.left_out.isna() & d.harness.str.startswith("database")]
+    checked = 0
+    for r in rows.itertuples():
+        key = (r.system, r.backend, r.model, r.precision, r.isl, r.osl, int(r.concurrency))
+        listed = {(script._layout(c, "decode"), script._layout(c, "prefill")) for c in configs.get(key, [])
+                  if c["first_seen"] <= r.measured and (not c["dropped"] or r.measured <= c["dropped"])
+                  and script._holds_weights(r.model, int(c["decode_tp"]))
+                  and script._holds_weights(r.model, int(c["prefill_tp"]))}
+        if not listed:
+            continue
+        recorded = ((r.tp, r.attention_dp, r.ep, int(r.workers)),
+                    (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_ep), int(r.prefill_workers)))
+        assert recorded in {((dd[0], dd[1], dd[3], dd[4]), (p[0], p[1], p[3], p[4])) for dd, p in listed}, r.source_id
+        checked += 1
+    assert checked >= 70
+
+
+def test_recovered_rows_are_one_inferencex_configuration_without_speculation():
+    script = import_script("curate_serving")
+    configs = script.load_configs()
+    d = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv")
+    rec = d[d.layout_note.fillna("").str.startswith("layout from InferenceMAX")]
+    assert len(rec[rec.system == "gb200"]) >= 100
+    for r in rec.itertuples():
+        key = (r.system, r.backend, r.model, r.precision, r.isl, r.osl, int(r.concurrency))
+        mine = ((r.tp, r.attention_dp, r.moe_tp, r.ep, int(r.workers)),
+                (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_moe_tp), int(r.prefill_ep),
+                 int(r.prefill_workers)))
+        listed = [c for c in configs[key]
+                  if c["first_seen"] <= r.measured and (not c["dropped"] or r.measured <= c["dropped"])]
+        same = [c for c in listed if (script._layout(c, "decode"), script._layout(c, "prefill")) == mine]
+        # (the speculative configurations were ruled out by the row's container image or not at all:
+        # test_recover_layout_by_hand)
+        assert "none" in {c["spec_decoding"] for c in same}, r.source_id
+
+
 # ------------------------------------------------------------------------------------------
 # search
 # ------------------------------------------------------------------------------------------

@@ -1,0 +1,150 @@
+"""Build nvlmodel/data/inferencex_configs.csv: the serving configurations InferenceMAX (now
+InferenceX) ran on H100, H200, B200 and GB200 for DeepSeek-R1 and gpt-oss-120b, as its benchmark
+configuration file listed them, one row per configuration and concurrency.
+
+Why: the dated exports in aiconfigurator's ``silicon_sample.csv`` (``2026-03-25.csv``,
+``2026-04-06.csv``) are InferenceMAX runs, and for disaggregated serving they do not record the
+number of prefill and decode workers, whether attention is data-parallel, or whether the run used
+MTP speculative decoding. InferenceMAX's ``.github/configs/nvidia-master.yaml`` records all of them
+for every configuration it runs. ``scripts/curate_serving.py`` matches each such row to the
+configurations listed there (:func:`curate_serving.recover_layout`).
+
+Reads every version of ``.github/configs/nvidia-master.yaml`` committed before ``--until`` in a git
+clone of https://github.com/SemiAnalysisAI/InferenceX (Apache-2.0, copyright SemiAnalysis; the
+public repository formerly InferenceMAX/InferenceMAX), read at commit 843c6254f (2026-08-21).
+A configuration is the same across versions when every field below is; ``first_seen`` and
+``last_seen`` are the commit dates of the first and last versions listing it, ``dropped`` that of the
+version that stopped listing it (empty while still listed at ``--until``; a configuration listed
+again later keeps its latest drop).
+
+    python scripts/curate_inferencex.py --inferencex PATH/TO/InferenceX [--until 2026-05-01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ".github/configs/nvidia-master.yaml"
+#: InferenceMAX's runner names, by the system of silicon_sample.csv they are
+RUNNERS = {"h100": "h100_sxm", "h200": "h200_sxm", "b200": "b200_sxm", "gb200": "gb200"}
+#: its model prefixes, by the model name of serving.csv
+MODELS = {"dsr1": "deepseek-v3", "dsr1-fp8": "deepseek-v3", "DeepSeek-R1-0528": "deepseek-v3",
+          "gptoss": "gpt-oss-120b"}
+FRAMEWORKS = {"trt": "trtllm", "dynamo-trt": "trtllm", "sglang": "sglang", "dynamo-sglang": "sglang",
+              "vllm": "vllm", "dynamo-vllm": "vllm"}
+SIDE = ("workers", "tp", "ep", "dp_attention")
+COLUMNS = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "spec_decoding",
+           "tp", "ep", "dp_attention",
+           *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE),
+           "image", "name", "first_seen", "last_seen", "dropped", "first_commit")
+
+
+def _system(runner: str) -> str | None:
+    base = runner.split("-")[0]
+    return RUNNERS.get(base)
+
+
+def _concurrencies(space: dict) -> list[int]:
+    if "conc-list" in space:
+        return [int(c) for c in space["conc-list"]]
+    c, out = int(space["conc-start"]), []
+    while c <= int(space["conc-end"]):
+        out.append(c)
+        c *= 2
+    return out
+
+
+def _side(space: dict) -> dict:
+    return {"workers": space.get("num-worker"), "tp": space.get("tp"), "ep": space.get("ep", 1),
+            "dp_attention": bool(space.get("dp-attn", False))}
+
+
+def configurations(config: dict) -> list[dict]:
+    """Every (configuration, concurrency) of one version of nvidia-master.yaml, for the systems and
+    models above.
+
+    >>> cfg = {"dsr1-fp4-gb200-dynamo-trt": {"image": "img", "model-prefix": "dsr1", "runner": "gb200",
+    ...        "precision": "fp4", "framework": "dynamo-trt", "disagg": True, "seq-len-configs": [
+    ...        {"isl": 1024, "osl": 1024, "search-space": [{"conc-list": [666],
+    ...         "prefill": {"num-worker": 1, "tp": 4, "ep": 4, "dp-attn": True},
+    ...         "decode": {"num-worker": 1, "tp": 32, "ep": 32, "dp-attn": True}}]}]}}
+    >>> r = configurations(cfg)[0]
+    >>> (r["mode"], r["concurrency"], r["spec_decoding"], r["prefill_workers"], r["decode_tp"], r["decode_dp_attention"])
+    ('disagg', 666, 'none', 1, 32, True)
+    """
+    rows = []
+    for name, e in (config or {}).items():
+        if not isinstance(e, dict):
+            continue
+        system, model = _system(str(e.get("runner", ""))), MODELS.get(str(e.get("model-prefix", "")))
+        backend = FRAMEWORKS.get(str(e.get("framework", "")))
+        if system is None or model is None or backend is None:
+            continue
+        disagg = bool(e.get("disagg", False))
+        for seq in e.get("seq-len-configs") or []:
+            for space in seq.get("search-space") or []:
+                base = {"system": system, "backend": backend, "model": model, "precision": e.get("precision"),
+                        "mode": "disagg" if disagg else "agg", "isl": int(seq["isl"]), "osl": int(seq["osl"]),
+                        "spec_decoding": space.get("spec-decoding", "none"), "image": e.get("image", ""),
+                        "name": name}
+                if disagg:
+                    for side in ("prefill", "decode"):
+                        base.update({f"{side}_{k}": v for k, v in _side(space[side]).items()})
+                else:
+                    base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
+                                 "dp_attention": bool(space.get("dp-attn", False))})
+                rows.extend(dict(base, concurrency=c) for c in _concurrencies(space))
+    return rows
+
+
+def _versions(repo: Path, until: str) -> list[tuple[str, str]]:
+    out = subprocess.run(["git", "-C", str(repo), "log", "--format=%H %ad", "--date=short", f"--before={until}",
+                          "--", CONFIG], capture_output=True, text=True, check=True).stdout
+    return [tuple(line.split()) for line in reversed(out.splitlines()) if line]
+
+
+def curate(repo: Path, until: str) -> list[dict]:
+    seen: dict[tuple, dict] = {}
+    previous: set[tuple] = set()
+    for commit, date in _versions(repo, until):
+        text = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{CONFIG}"], capture_output=True,
+                              text=True, check=True).stdout
+        try:
+            config = yaml.safe_load(text)
+        except yaml.YAMLError:  # a version that does not parse was fixed by the next commit
+            continue
+        listed = set()
+        for r in configurations(config):
+            key = tuple(str(r.get(c, "")) for c in COLUMNS[:-4])
+            listed.add(key)
+            if key not in seen:
+                seen[key] = dict(r, first_seen=date, first_commit=commit[:9])
+            seen[key]["last_seen"] = date
+            seen[key]["dropped"] = ""
+        for key in previous - listed:  # no longer listed from this version on
+            seen[key]["dropped"] = date
+        previous = listed
+    rows = list(seen.values())
+    rows.sort(key=lambda r: tuple(str(r.get(c, "")) for c in COLUMNS))
+    return rows
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description="Build nvlmodel/data/inferencex_configs.csv from InferenceX's history.")
+    p.add_argument("--inferencex", required=True, help="a git clone of SemiAnalysisAI/InferenceX")
+    p.add_argument("--until", default="2026-05-01", help="versions committed before this date (default 2026-05-01, "
+                   "after the last measurement of the dated exports)")
+    args = p.parse_args()
+    rows = curate(Path(args.inferencex), args.until)
+    out = ROOT / "nvlmodel" / "data" / "inferencex_configs.csv"
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {len(rows)} rows to {out.relative_to(ROOT)}")
