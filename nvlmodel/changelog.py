@@ -171,7 +171,9 @@ _WHY_INTERVALS = ("a GPU no fit has seen takes the hull of the roofline's and th
 _WHY_SERVING = ("repeated measurements of one configuration counted once; attention-TP + EP workers sum their "
                 "experts with an all-reduce, not a full-batch all-to-all; memory checks keep the engine's 3 GB "
                 "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8; the roofline's step is two "
-                "phases (weight GEMMs, then attention), each bound by its own memory or compute time")
+                "phases (weight GEMMs, then attention), each bound by its own memory or compute time; disaggregated "
+                "rows of InferenceMAX's exports take their layout from its configuration file, and those it ran "
+                "with MTP speculative decoding are left out")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
