@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import subprocess
 from pathlib import Path
 
@@ -39,9 +40,14 @@ MODELS = {"dsr1": "deepseek-v3", "dsr1-fp8": "deepseek-v3", "DeepSeek-R1-0528": 
 FRAMEWORKS = {"trt": "trtllm", "dynamo-trt": "trtllm", "sglang": "sglang", "dynamo-sglang": "sglang",
               "vllm": "vllm", "dynamo-vllm": "vllm"}
 SIDE = ("workers", "tp", "ep", "dp_attention")
+#: engine limits a configuration's settings give: per attention rank, the decode worker's sequences
+#: (``DECODE_MAX_BATCH_SIZE``, or the ``_batch<N>_`` of a TensorRT-LLM recipe's name,
+#: ``ctx1_gen1_dep32_batch16_...``, whose decode ``max_batch_size`` it is), the prefill worker's
+#: prompts and tokens per step (``PREFILL_MAX_BATCH_SIZE``, ``PREFILL_MAX_NUM_TOKENS``)
+LIMITS = ("decode_max_batch", "prefill_max_batch", "prefill_max_tokens")
 COLUMNS = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "spec_decoding",
            "tp", "ep", "dp_attention",
-           *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE),
+           *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE), *LIMITS,
            "image", "name", "first_seen", "last_seen", "dropped", "first_commit")
 
 
@@ -57,6 +63,27 @@ def _concurrencies(space: dict) -> list[int]:
     while c <= int(space["conc-end"]):
         out.append(c)
         c *= 2
+    return out
+
+
+def limits(settings: list[str]) -> dict:
+    """The engine limits (:data:`LIMITS`) named by a configuration's additional settings.
+
+    >>> limits(["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/stp/ctx1_gen1_dep32_batch16_eplb0_mtp0.yaml"])
+    {'decode_max_batch': 16, 'prefill_max_batch': '', 'prefill_max_tokens': ''}
+    >>> limits(["PREFILL_MAX_NUM_TOKENS=4608", "PREFILL_MAX_BATCH_SIZE=4", "DECODE_MAX_BATCH_SIZE=32"])
+    {'decode_max_batch': 32, 'prefill_max_batch': 4, 'prefill_max_tokens': 4608}
+    """
+    text = ";".join(str(x) for x in settings)
+    out = {k: "" for k in LIMITS}
+    for key, col in (("DECODE_MAX_BATCH_SIZE", "decode_max_batch"), ("PREFILL_MAX_BATCH_SIZE", "prefill_max_batch"),
+                     ("PREFILL_MAX_NUM_TOKENS", "prefill_max_tokens")):
+        m = re.search(rf"{key}=(\d+)", text)
+        if m:
+            out[col] = int(m.group(1))
+    m = re.search(r"recipes/trtllm/[^;]*ctx\d+_gen\d+_(?:dep|tep|tp)\d+_batch(\d+)_", text)
+    if m and out["decode_max_batch"] == "":
+        out["decode_max_batch"] = int(m.group(1))
     return out
 
 
@@ -96,6 +123,8 @@ def configurations(config: dict) -> list[dict]:
                 if disagg:
                     for side in ("prefill", "decode"):
                         base.update({f"{side}_{k}": v for k, v in _side(space[side]).items()})
+                    base.update(limits([*(space["prefill"].get("additional-settings") or []),
+                                        *(space["decode"].get("additional-settings") or [])]))
                 else:
                     base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
                                  "dp_attention": bool(space.get("dp-attn", False))})

@@ -60,6 +60,8 @@ from curate_measurements import _field, harness, run  # a sibling script: same s
 from nvlmodel.models import get_model
 
 CONFIGS = Path(__file__).resolve().parents[1] / "nvlmodel" / "data" / "inferencex_configs.csv"
+#: engine limits per attention rank a recovered configuration names (``scripts/curate_inferencex.py``)
+LIMITS = ("decode_max_batch", "prefill_max_batch", "prefill_max_tokens")
 #: the largest HBM of the four systems (B200/GB200: 192 GB marketed), and the fewest bytes a
 #: parameter can take (4-bit): a worker whose GPUs cannot hold the weights even so is one of
 #: InferenceMAX's placeholder entries (SGLang's list ``tp: 1, ep: 1`` and name the layout in recipes)
@@ -75,6 +77,7 @@ SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
+           "decode_max_batch", "prefill_max_batch", "prefill_max_tokens",
            "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "layout_note")
 
 
@@ -196,6 +199,9 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     first = min(found, key=lambda c: c["first_seen"])
     layout = dict(zip(("tp", "attention_dp", "moe_tp", "ep", "workers"), d))
     layout.update(zip(("prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers"), p))
+    for limit in LIMITS:  # an engine limit the matching configurations agree on (else unknown: "")
+        values = {c.get(limit, "") for c in found}
+        layout[limit] = int(float(values.pop())) if len(values) == 1 and "" not in values else ""
     return layout, (f"layout from InferenceMAX's nvidia-master.yaml (listed from {first['first_seen']}, commit "
                     f"{first['first_commit']}); recorded tp={row['tp']}, prefill_tp={row['prefill_tp']}")
 
@@ -215,7 +221,7 @@ def curate(path: Path) -> list[dict]:
             precision = r["precision"]
             if not precision:
                 precision, precision_note = "bf16", "precision inferred: unquantized checkpoint"
-            layout_note = ""
+            layout_note, limits = "", {k: "" for k in LIMITS}
             if r["mode"] == "agg":
                 tp, adp, mtp, ep = (_int(r[k]) for k in ("tp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size"))
                 adp = adp or 1
@@ -243,6 +249,7 @@ def curate(path: Path) -> list[dict]:
                     if layout is None:
                         note.append(f"worker counts not recorded: the load per worker is unknown; {why}")
                     else:
+                        limits = {k: layout[k] for k in LIMITS}
                         tp, adp, mtp, ep, workers = (layout[k] for k in ("tp", "attention_dp", "moe_tp", "ep", "workers"))
                         prefill = tuple(layout[f"prefill_{k}"] for k in ("tp", "attention_dp", "moe_tp", "ep", "workers"))
                         layout_note = why
@@ -275,6 +282,7 @@ def curate(path: Path) -> list[dict]:
                 "tp": tp, "attention_dp": adp, "moe_tp": mtp, "ep": ep, "workers": workers if workers else "",
                 "prefill_tp": prefill[0] or "", "prefill_attention_dp": prefill[1] or "",
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
+                **limits,
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": _field(src, "measured")[:10], "precision_note": precision_note,
                 "left_out": "; ".join(note), "harness": harness(src), "layout_note": layout_note,

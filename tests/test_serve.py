@@ -490,6 +490,17 @@ def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
                   {"engine": "vllm@serving"}):
         assert "adp_balance_iters" not in benchmark_limits(SimpleNamespace(**{**vars(dep), **other}))
     assert benchmark_limits(SimpleNamespace(**{**vars(dep), "attention_dp": 1}))["token_budget"] == 1344  # the script's
+    # a row whose configuration names its limits (InferenceMAX's ctx1_gen1_dep32_batch16 at 666 clients):
+    # 666 over 32 ranks is 21 a rank, but a rank seats 16, so 666 - 512 = 154 requests wait for a seat;
+    # the prefill takes 4 prompts and 4,608 tokens a step (rounded to 4,608: a multiple of 32)
+    named = SimpleNamespace(concurrency=666, isl=1024, engine="trtllm@serving", mode="disagg", workers=1,
+                            attention_dp=32, decode_max_batch=16, prefill_max_batch=4, prefill_max_tokens=4608)
+    assert benchmark_limits(named) == {"max_seqs": 16, "token_budget": 32, "prefill_max_seqs": 4,
+                                       "prefill_token_budget": 4608}
+    roomy = SimpleNamespace(**{**vars(named), "decode_max_batch": 64, "prefill_max_batch": float("nan"),
+                               "prefill_max_tokens": ""})  # not named: the rules' defaults
+    assert benchmark_limits(roomy) == {"max_seqs": 21, "token_budget": 32, "prefill_max_seqs": 1,
+                                       "prefill_token_budget": 2528}
 
 
 # ---- replaying a benchmark's protocol (issue 28) -------------------------------------------

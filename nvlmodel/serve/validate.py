@@ -120,7 +120,10 @@ def benchmark_limits(row) -> dict:
     ``max_batch_size`` sequences (the row's concurrency over its workers and ranks) and
     ``max_batch_size + isl + 1500`` tokens per step; a disaggregated prefill worker one prompt
     (``max_batch_size = 1``) of ``isl + 1500`` tokens; a decode worker ``max_batch_size`` sequences
-    and as many tokens. TensorRT-LLM rounds token budgets up to its 32-token blocks. InferenceMAX's
+    and as many tokens. A disaggregated row whose benchmark configuration names its limits
+    (``decode_max_batch``, ``prefill_max_batch``, ``prefill_max_tokens``: InferenceMAX's, recovered with
+    its layout) runs with those: fewer decode seats than its concurrency per rank leave requests
+    waiting for one. TensorRT-LLM rounds token budgets up to its 32-token blocks. InferenceMAX's
     aggregated DeepSeek-R1 runs under TensorRT-LLM follow their scripts instead
     (:data:`INFERENCEMAX_ADP_BALANCE`): ``(concurrency + isl + 64)`` tokens per step and rank,
     rounded up to 64, and with attention DP the scripts' attention-DP balance. Returned as
@@ -135,8 +138,13 @@ def benchmark_limits(row) -> dict:
         return -(-n // block) * block
 
     if getattr(row, "mode", "agg") == "disagg":
-        return dict(max_seqs=batch, token_budget=up(batch), prefill_max_seqs=1,
-                    prefill_token_budget=up(int(row.isl) + BENCHMARK_EXTRA_TOKENS))
+        # a row whose configuration names its engine limits (InferenceMAX's: scripts/curate_serving.py)
+        # runs with them: its decode seats per rank, its prefill prompts and tokens per step
+        seats = min(batch, int(row.decode_max_batch)) if _given(row, "decode_max_batch") else batch
+        prompts = int(row.prefill_max_batch) if _given(row, "prefill_max_batch") else 1
+        tokens = (int(row.prefill_max_tokens) if _given(row, "prefill_max_tokens")
+                  else int(row.isl) + BENCHMARK_EXTRA_TOKENS)
+        return dict(max_seqs=seats, token_budget=up(seats), prefill_max_seqs=prompts, prefill_token_budget=up(tokens))
     out = dict(max_seqs=batch, token_budget=up(batch + int(row.isl) + BENCHMARK_EXTRA_TOKENS))
     if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
             and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
