@@ -468,3 +468,20 @@ def test_cli_prints_both_predictors_coverage(capsys, monkeypatch):
     lines = [line.split() for line in out.splitlines() if "b200_sxm" in line]
     assert {(w[2], w[3], "yes" in w) for w in lines} == {("tpot", "static", True), ("tpot", "simulation", False),
                                                         ("ttft", "static", False), ("ttft", "simulation", True)}
+
+
+def test_decode_seats_cap_the_batch_a_rank_decodes():
+    """A disaggregated DEP32 decode worker with 16 seats a rank (InferenceMAX's
+    ctx1_gen1_dep32_batch16) under 666 clients decodes 16 sequences a rank, not 666 / 32 = 20.8:
+    its decode step is the one of 512 clients without a cap; a cap above the load changes nothing."""
+    base = dict(system="gb200", model="deepseek-v3", precision="fp4", tp=1, isl=1024, osl=1024, backend="trtllm",
+                mode="disagg", attention_dp=32, ep=32, prefill_tp=1, prefill_attention_dp=4, prefill_ep=4)
+    capped = cal.Config(concurrency=666, max_batch=16, **base)
+    assert capped.batch_per_rank == 16
+    assert cal.Config(concurrency=666, **base).batch_per_rank == pytest.approx(666 / 32)
+    c = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.004, t_req=0.1, q=0.5)
+    seated = cal.components(cal.Config(concurrency=512, **base), c)
+    assert cal.components(capped, c)["decode_step_s"] == pytest.approx(seated["decode_step_s"])
+    assert cal.Config(concurrency=512, max_batch=64, **base).batch_per_rank == 16
+    with pytest.raises(ValueError, match="max_batch"):
+        cal.Config(concurrency=666, max_batch=0, **base)

@@ -141,6 +141,9 @@ def _config(row) -> Config:
         v = getattr(row, c, None)
         if v is not None and v == v and v != "":
             extra[c] = int(v)
+    seats = getattr(row, "decode_max_batch", None)  # the decode seats a benchmark configuration names
+    if seats is not None and seats == seats and seats != "" and getattr(row, "mode", "agg") == "disagg":
+        extra["max_batch"] = int(seats)
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
                   int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None,
                   mode=getattr(row, "mode", "agg") or "agg", **extra)

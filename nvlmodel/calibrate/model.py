@@ -129,7 +129,8 @@ class Config:
     :func:`nvlmodel.roofline.require_parallel`); ``concurrency`` requests are in flight over
     ``workers`` such workers. ``mode="agg"``: each worker prefills and decodes. ``mode="disagg"``:
     the ``tp``/``attention_dp``/``ep`` worker(s) decode, and ``prefill_workers`` workers of
-    ``prefill_tp x prefill_attention_dp`` GPUs (``prefill_ep``) prefill.
+    ``prefill_tp x prefill_attention_dp`` GPUs (``prefill_ep``) prefill. ``max_batch``: the decode
+    seats per attention rank, where known (``batch_per_rank`` stops there; None: as many as clients).
 
     Names are resolved once, here: ``arch`` is the model's :class:`~nvlmodel.models.ModelArch`
     (``model`` keeps its registry key, aliases resolved) and ``gpu_spec`` the system's
@@ -153,6 +154,7 @@ class Config:
     prefill_attention_dp: int = 1
     prefill_ep: int = 1
     prefill_workers: int = 1
+    max_batch: int | None = None
     arch: ModelArch = field(init=False, repr=False, compare=False)
     gpu_spec: GPUSpec = field(init=False, repr=False, compare=False)
 
@@ -166,6 +168,8 @@ class Config:
         for what in ("tp", "concurrency", "isl", "osl", "attention_dp", "ep", "workers", "prefill_attention_dp",
                      "prefill_ep", "prefill_workers"):
             require_positive_int(what, getattr(self, what))
+        if self.max_batch is not None:
+            require_positive_int("max_batch", self.max_batch)
         if self.prefill_tp is None:
             object.__setattr__(self, "prefill_tp", self.tp)
         require_positive_int("prefill_tp", self.prefill_tp)
@@ -236,8 +240,11 @@ class Config:
 
     @property
     def batch_per_rank(self) -> float:
-        """Sequences each attention-DP rank of a (decode) worker holds: concurrency / (workers x attention_dp)."""
-        return self.concurrency / (self.workers * self.attention_dp)
+        """Sequences each attention-DP rank of a (decode) worker holds: concurrency / (workers x
+        attention_dp), at most ``max_batch`` (the engine's seats per rank, where the benchmark
+        configuration names them: the clients beyond wait for a seat and do not decode)."""
+        b = self.concurrency / (self.workers * self.attention_dp)
+        return b if self.max_batch is None else min(b, float(self.max_batch))
 
 
 def comm_time(config: Config, tokens, *, prefill: bool = False):
