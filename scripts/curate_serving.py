@@ -35,7 +35,7 @@ concurrency on the day of the measurement (``nvlmodel/data/inferencex_configs.cs
 ``scripts/curate_inferencex.py``; :func:`recover_layout` says when a match counts). The file also
 says which of its configurations ran MTP speculative decoding, which the export does not: a row
 that matches only such configurations, or both kinds, is left out with that reason. The reading is
-checked on the database dump, which records its layouts: each of its 73 rows that InferenceMAX
+checked on the database dump, which records its layouts: each of its modelled rows that InferenceMAX
 lists has one of the listed layouts (``tests/test_serving.py``).
 
 ``left_out`` says why a row cannot be modelled as recorded (it stays in the table, and chapter 8
@@ -153,10 +153,11 @@ def _layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
 def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dict | None, str]:
     """The worker layout of a disaggregated row that records no worker counts, from the
     configurations InferenceMAX listed for its system, engine, model, precision, lengths and
-    concurrency. A configuration matches where it was listed on or before the row's measurement
-    date, runs the row's container image (where the row names one), can hold the weights, and has
-    the recorded decode and prefill ``tp`` as its GPUs per worker or as the deployment's GPUs (the
-    2025-12 exports record the latter). Returns (layout, note): the layout (decode tp, attention_dp,
+    concurrency. A configuration matches where it was listed on the row's measurement date (from
+    ``first_seen`` to ``dropped``), runs the row's container image (where the row names one), can
+    hold the weights, and has the recorded decode and prefill ``tp`` as its GPUs per decode and
+    prefill worker with the recorded prefill ``ep`` (the 2026 exports), or both as the deployment's
+    GPUs (the 2025-12 exports, which record every ``ep`` as 1). Returns (layout, note): the layout (decode tp, attention_dp,
     moe_tp, ep, workers and the prefill's) where every match is one layout run without speculative
     decoding, else None and the reason.
 
@@ -172,12 +173,16 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     """
     def gpus(c):
         return int(c["prefill_tp"]) * int(c["prefill_workers"]) + int(c["decode_tp"]) * int(c["decode_workers"])
+
+    def per_worker(c):  # the 2026 exports: GPUs per worker, and the prefill's ep (copied to the decode side)
+        ep = row.get("prefill_ep")
+        return (int(row["tp"]) == int(c["decode_tp"]) and int(row["prefill_tp"]) == int(c["prefill_tp"])
+                and (not ep or int(ep) == int(c["prefill_ep"] or 1)))
     norm = image.replace("nvcr.io#", "nvcr.io/")
     listed = [c for c in configs
               if c["first_seen"] <= row["measured"] and (not c["dropped"] or row["measured"] <= c["dropped"])
               and (not norm or not c["image"] or c["image"].replace("nvcr.io#", "nvcr.io/") == norm)
-              and int(row["tp"]) in (int(c["decode_tp"]), gpus(c))
-              and int(row["prefill_tp"]) in (int(c["prefill_tp"]), gpus(c))]
+              and (per_worker(c) or int(row["tp"]) == int(row["prefill_tp"]) == gpus(c))]
     found = [c for c in listed
              if _holds_weights(row["model"], int(c["decode_tp"])) and _holds_weights(row["model"], int(c["prefill_tp"]))]
     if listed and not found:
@@ -243,7 +248,7 @@ def curate(path: Path) -> list[dict]:
                     prefill = (prefill[0], prefill[1], prefill[0], 1, prefill[4])
                 if (workers is None or prefill[4] is None) and conc is not None:
                     recorded = {"model": MODELS[r["model_path"]], "measured": _field(src, "measured")[:10],
-                                "tp": tp, "prefill_tp": prefill[0]}
+                                "tp": tp, "prefill_tp": prefill[0], "prefill_ep": prefill[3]}
                     key = (r["system"], r["backend"], recorded["model"], precision, int(r["isl"]), int(r["osl"]), conc)
                     layout, why = recover_layout(recorded, configs.get(key, []), _field(src, "image"))
                     if layout is None:
