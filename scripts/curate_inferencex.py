@@ -18,6 +18,9 @@ version that stopped listing it (empty while still listed at ``--until``; a conf
 again later keeps its latest drop).
 
     python scripts/curate_inferencex.py --inferencex PATH/TO/InferenceX [--until 2026-05-01]
+
+Needs git and PyYAML (installed with the book's dependencies); the package and the book read only
+the CSV it writes.
 """
 
 from __future__ import annotations
