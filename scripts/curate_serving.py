@@ -157,9 +157,10 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     ``first_seen`` to ``dropped``), runs the row's container image (where the row names one), can
     hold the weights, and has the recorded decode and prefill ``tp`` as its GPUs per decode and
     prefill worker with the recorded prefill ``ep`` (the 2026 exports), or both as the deployment's
-    GPUs (the 2025-12 exports, which record every ``ep`` as 1). Returns (layout, note): the layout (decode tp, attention_dp,
-    moe_tp, ep, workers and the prefill's) where every match is one layout run without speculative
-    decoding, else None and the reason.
+    GPUs (the 2025-12 exports, which record every ``ep`` as 1). Returns (layout, note): the layout
+    (decode tp, attention_dp, moe_tp, ep, workers, the prefill's, and the engine limits every match
+    names) where every match is one layout run without speculative decoding, else None and the
+    reason.
 
     >>> cfg = dict(prefill_tp="4", prefill_ep="4", prefill_dp_attention="True", prefill_workers="2",
     ...            decode_tp="16", decode_ep="16", decode_dp_attention="True", decode_workers="1",
@@ -255,8 +256,9 @@ def curate(path: Path) -> list[dict]:
                         note.append(f"worker counts not recorded: the load per worker is unknown; {why}")
                     else:
                         limits = {k: layout[k] for k in LIMITS}
-                        tp, adp, mtp, ep, workers = (layout[k] for k in ("tp", "attention_dp", "moe_tp", "ep", "workers"))
-                        prefill = tuple(layout[f"prefill_{k}"] for k in ("tp", "attention_dp", "moe_tp", "ep", "workers"))
+                        sizes = ("tp", "attention_dp", "moe_tp", "ep", "workers")
+                        tp, adp, mtp, ep, workers = (layout[k] for k in sizes)
+                        prefill = tuple(layout[f"prefill_{k}"] for k in sizes)
                         layout_note = why
                 if workers is None or prefill[4] is None:
                     if not any(n.startswith("worker counts") for n in note):
