@@ -48,7 +48,7 @@ SIDE = ("workers", "tp", "ep", "dp_attention")
 #: ``ctx1_gen1_dep32_batch16_...``, whose decode ``max_batch_size`` it is), the prefill worker's
 #: prompts and tokens per step (``PREFILL_MAX_BATCH_SIZE``, ``PREFILL_MAX_NUM_TOKENS``)
 LIMITS = ("decode_max_batch", "prefill_max_batch", "prefill_max_tokens")
-COLUMNS = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "spec_decoding",
+COLUMNS = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "clients", "spec_decoding",
            "tp", "ep", "dp_attention",
            *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE), *LIMITS,
            "image", "name", "first_seen", "last_seen", "dropped", "first_commit")
@@ -88,6 +88,21 @@ def limits(settings: list[str]) -> dict:
     if m and out["decode_max_batch"] == "":
         out["decode_max_batch"] = int(m.group(1))
     return out
+
+
+def clients(concurrency: int, settings: list[str], decode_workers) -> int:
+    """The clients a configuration's benchmark ran at ``concurrency``: ``concurrency`` itself,
+    except for the recipes named ``c<N>_ctx<P>_gen<D>_...`` (InferenceMAX's H200 TensorRT-LLM
+    ones), whose ``N`` clients are per decode worker. Every database-dump row that records such a
+    layout was measured at N x D clients (``tests/test_serving.py``).
+
+    >>> clients(4, ["CONFIG_FILE=recipes/trtllm/h200/1k1k/stp/c4_ctx1_gen9_tep8_batch128_eplb0_mtp0.yaml"], 9)
+    36
+    >>> clients(666, ["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/stp/ctx1_gen1_dep32_batch16_eplb0_mtp0.yaml"], 1)
+    666
+    """
+    m = re.search(r"/c(\d+)_ctx\d+_gen\d+_", ";".join(str(x) for x in settings))
+    return concurrency * int(decode_workers) if m and int(m.group(1)) == concurrency else concurrency
 
 
 def _side(space: dict) -> dict:
@@ -131,7 +146,10 @@ def configurations(config: dict) -> list[dict]:
                 else:
                     base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
                                  "dp_attention": bool(space.get("dp-attn", False))})
-                rows.extend(dict(base, concurrency=c) for c in _concurrencies(space))
+                settings = [*((space.get("prefill") or {}).get("additional-settings") or []),
+                            *((space.get("decode") or {}).get("additional-settings") or [])]
+                rows.extend(dict(base, concurrency=c, clients=clients(c, settings, base.get("decode_workers") or 1))
+                            for c in _concurrencies(space))
     return rows
 
 

@@ -125,7 +125,8 @@ def fix_layout(source_id: str, tp: int, adp: int, moe_tp: int, ep: int) -> tuple
 
 def load_configs(path: Path = CONFIGS) -> dict[tuple, list[dict]]:
     """InferenceMAX's disaggregated configurations (``scripts/curate_inferencex.py``), by
-    (system, backend, model, precision, isl, osl, concurrency)."""
+    (system, backend, model, precision, isl, osl, clients): the clients its benchmark ran, which a
+    row's concurrency records."""
     out: dict[tuple, list[dict]] = {}
     if not path.exists():
         return out
@@ -133,7 +134,7 @@ def load_configs(path: Path = CONFIGS) -> dict[tuple, list[dict]]:
         for c in csv.DictReader(f):
             if c["mode"] == "disagg":
                 key = (c["system"], c["backend"], c["model"], c["precision"], int(c["isl"]), int(c["osl"]),
-                       int(c["concurrency"]))
+                       int(c["clients"] or c["concurrency"]))
                 out.setdefault(key, []).append(c)
     return out
 
