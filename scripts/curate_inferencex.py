@@ -50,7 +50,7 @@ SIDE = ("workers", "tp", "ep", "dp_attention")
 LIMITS = ("decode_max_batch", "prefill_max_batch", "prefill_max_tokens")
 COLUMNS = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "clients", "spec_decoding",
            "tp", "ep", "dp_attention",
-           *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE), *LIMITS,
+           *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE), "gpus_from", *LIMITS,
            "image", "name", "first_seen", "last_seen", "dropped", "first_commit")
 
 
@@ -105,6 +105,32 @@ def clients(concurrency: int, settings: list[str], decode_workers) -> int:
     return concurrency * int(decode_workers) if m and int(m.group(1)) == concurrency else concurrency
 
 
+#: GPUs per node of a system whose SGLang entries size their workers in nodes (a GB200 compute tray)
+GPUS_PER_NODE = {"gb200": 4}
+
+
+def _sized_by_nodes(space: dict, side: str) -> dict:
+    """A GB200 SGLang side sized by ``PREFILL_NODES`` / ``DECODE_NODES``: its ``tp`` is a
+    placeholder there (its comments: "tp, ep, and dp-attn do nothing because they are hardcoded in"
+    the launch script), and the side's GPUs are the nodes' over its workers. The listed ``ep`` is
+    kept: the database dump, which records these runs' layouts, has the experts tensor-parallel
+    over the GPUs where the entry lists ``ep: 1`` and expert-parallel where it lists the GPUs (its
+    comments call both "DEP"; the launch script is not public here). Returns the corrected fields,
+    or {} where the side names no nodes.
+
+    >>> _sized_by_nodes({"num-worker": 2, "tp": 1, "ep": 1, "dp-attn": True,
+    ...                  "additional-settings": ["PREFILL_NODES=4"]}, "prefill")
+    {'prefill_tp': 8, 'prefill_ep': 1, 'gpus_from': 'nodes'}
+    """
+    text = ";".join(str(x) for x in space.get("additional-settings") or [])
+    m = re.search(rf"{side.upper()}_NODES=(\d+)", text)
+    workers = int(space.get("num-worker") or 1)
+    if not m or (int(m.group(1)) * GPUS_PER_NODE["gb200"]) % workers:
+        return {}
+    gpus = int(m.group(1)) * GPUS_PER_NODE["gb200"] // workers
+    return {f"{side}_tp": gpus, f"{side}_ep": int(space.get("ep") or 1), "gpus_from": "nodes"}
+
+
 def _side(space: dict) -> dict:
     return {"workers": space.get("num-worker"), "tp": space.get("tp"), "ep": space.get("ep", 1),
             "dp_attention": bool(space.get("dp-attn", False))}
@@ -141,6 +167,8 @@ def configurations(config: dict) -> list[dict]:
                 if disagg:
                     for side in ("prefill", "decode"):
                         base.update({f"{side}_{k}": v for k, v in _side(space[side]).items()})
+                        if backend == "sglang" and system == "gb200":
+                            base.update(_sized_by_nodes(space[side], side))
                     base.update(limits([*(space["prefill"].get("additional-settings") or []),
                                         *(space["decode"].get("additional-settings") or [])]))
                 else:

@@ -158,7 +158,8 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     ``first_seen`` to ``dropped``), runs the row's container image (where the row names one), can
     hold the weights, and has the recorded decode and prefill ``tp`` as its GPUs per decode and
     prefill worker with the recorded prefill ``ep`` (the 2026 exports), or both as the deployment's
-    GPUs (the 2025-12 exports, which record every ``ep`` as 1). Returns (layout, note): the layout
+    GPUs (the 2025-12 exports, which record every ``ep`` as 1), or both 1 where the configuration's
+    sizes are in nodes (GB200 SGLang: the export copied its placeholder ``tp: 1``). Returns (layout, note): the layout
     (decode tp, attention_dp, moe_tp, ep, workers, the prefill's, and the engine limits every match
     names) where every match is one layout run without speculative decoding, else None and the
     reason.
@@ -184,12 +185,13 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     listed = [c for c in configs
               if c["first_seen"] <= row["measured"] and (not c["dropped"] or row["measured"] <= c["dropped"])
               and (not norm or not c["image"] or c["image"].replace("nvcr.io#", "nvcr.io/") == norm)
-              and (per_worker(c) or int(row["tp"]) == int(row["prefill_tp"]) == gpus(c))]
+              and (per_worker(c) or int(row["tp"]) == int(row["prefill_tp"]) == gpus(c)
+                   or (c.get("gpus_from") == "nodes" and int(row["tp"]) == int(row["prefill_tp"]) == 1))]
     found = [c for c in listed
              if _holds_weights(row["model"], int(c["decode_tp"])) and _holds_weights(row["model"], int(c["prefill_tp"]))]
     if listed and not found:
         return None, ("InferenceMAX lists it with workers of one GPU, which cannot hold the weights: a placeholder for "
-                      "a layout its recipe files give")
+                      "a layout its launch scripts give")
     if not found:
         return None, "no InferenceMAX configuration matches it"
     layouts = {(_layout(c, "decode"), _layout(c, "prefill")) for c in found}

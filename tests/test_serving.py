@@ -188,6 +188,24 @@ def test_recover_layout_by_hand():
     assert recover(row, [_ix(image="other:1")], image="nvcr.io#nvidia/x:1")[0] is None
 
 
+def test_inferencex_sizes_and_clients_by_hand():
+    """GB200 SGLang entries size their workers in 4-GPU nodes (2 workers on 4 nodes: 8 GPUs each,
+    ``ep`` as listed); the H200 recipes ``c<N>_ctx<P>_gen<D>_`` run N clients per decode worker (4 on
+    9 workers: 36); other recipes run their concurrency."""
+    ix = import_script("curate_inferencex")
+    side = {"num-worker": 2, "tp": 1, "ep": 1, "dp-attn": True, "additional-settings": ["PREFILL_NODES=4"]}
+    assert ix._sized_by_nodes(side, "prefill") == {"prefill_tp": 8, "prefill_ep": 1, "gpus_from": "nodes"}
+    assert ix._sized_by_nodes(dict(side, **{"additional-settings": []}), "prefill") == {}
+    assert ix._sized_by_nodes(dict(side, **{"num-worker": 3}), "prefill") == {}  # 16 GPUs do not split 3 ways
+    h200 = ["CONFIG_FILE=recipes/trtllm/h200/1k1k/stp/c4_ctx1_gen9_tep8_batch128_eplb0_mtp0.yaml"]
+    assert ix.clients(4, h200, 9) == 36
+    assert ix.clients(8, h200, 9) == 8  # the recipe is for 4 clients a worker, not 8
+    assert ix.clients(666, ["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/stp/ctx1_gen1_dep32_batch16_eplb0_mtp0.yaml"],
+                      1) == 666
+    assert ix.limits(["DECODE_MAX_BATCH_SIZE=32", "PREFILL_MAX_NUM_TOKENS=4608"]) == {
+        "decode_max_batch": 32, "prefill_max_batch": "", "prefill_max_tokens": 4608}
+
+
 def test_inferencex_layouts_agree_with_the_recorded_ones():
     """The database dump records its disaggregated layouts. Wherever InferenceMAX lists the same
     configuration (date window, a worker that holds the weights), the recorded layout is one of
@@ -210,7 +228,7 @@ def test_inferencex_layouts_agree_with_the_recorded_ones():
                     (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_ep), int(r.prefill_workers)))
         assert recorded in {((dd[0], dd[1], dd[3], dd[4]), (p[0], p[1], p[3], p[4])) for dd, p in listed}, r.source_id
         checked += 1
-    assert checked >= 60
+    assert checked >= 80
 
 
 def test_recovered_rows_are_one_inferencex_configuration_without_speculation():
