@@ -60,8 +60,10 @@ def test_parallelism_is_checked():
     assert require_parallel(m, 8, 1, 8) == 8
     with pytest.raises(ValueError, match="does not divide the 128 attention heads"):
         require_parallel(m, 12, 1, 1)
-    with pytest.raises(ValueError, match="must divide both"):
+    with pytest.raises(ValueError, match="ep=4 does not divide the worker's 6 GPUs"):
         require_parallel(m, 1, 6, 4)
+    with pytest.raises(ValueError, match="ep=24 does not divide the 256 experts"):  # 24 GPUs, 256 / 24 experts
+        require_parallel(m, 1, 24, 24)
     with pytest.raises(ValueError, match="dense"):
         require_parallel(get_model("qwen3-32b"), 2, 2, 1)
 
