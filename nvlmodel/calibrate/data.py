@@ -134,16 +134,17 @@ PARALLEL_COLUMNS: tuple[str, ...] = ("attention_dp", "ep", "workers", "prefill_t
                                      "prefill_ep", "prefill_workers")
 
 
+def _given(row, column: str) -> bool:
+    """Whether a measured row records ``column`` (not missing, NaN or empty)."""
+    v = getattr(row, column, None)
+    return v is not None and v == v and v != ""
+
+
 def _config(row) -> Config:
     kv = getattr(row, "kv_dtype", None)
-    extra = {}
-    for c in PARALLEL_COLUMNS:
-        v = getattr(row, c, None)
-        if v is not None and v == v and v != "":
-            extra[c] = int(v)
-    seats = getattr(row, "decode_max_batch", None)  # the decode seats a benchmark configuration names
-    if seats is not None and seats == seats and seats != "" and getattr(row, "mode", "agg") == "disagg":
-        extra["max_batch"] = int(seats)
+    extra = {c: int(getattr(row, c)) for c in PARALLEL_COLUMNS if _given(row, c)}
+    if _given(row, "decode_max_batch") and getattr(row, "mode", "agg") == "disagg":
+        extra["max_batch"] = int(row.decode_max_batch)  # the decode seats a benchmark configuration names
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
                   int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None,
                   mode=getattr(row, "mode", "agg") or "agg", **extra)

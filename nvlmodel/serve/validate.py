@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
-from ..calibrate.data import _config
+from ..calibrate.data import _config, _given
 from ..units import require_choice, require_positive_int
 from .engine import Deployment, _closed_loop_means, calibrations, simulate
 from .workload import Requests, Workload
@@ -105,12 +105,6 @@ BENCHMARK_EXTRA_TOKENS = 1500
 INFERENCEMAX_ADP_BALANCE: dict[str, int] = {"deepseek-v3": 60}
 #: The data dumps whose rows InferenceMAX's scripts measured (the dated exports: chapter 9).
 INFERENCEMAX_HARNESS = "dated export"
-
-
-def _given(row, column: str) -> bool:
-    """Whether a measured row records ``column`` (not missing, NaN or empty)."""
-    v = getattr(row, column, None)
-    return v is not None and v == v and v != ""
 
 
 def benchmark_limits(row) -> dict:
