@@ -164,18 +164,17 @@ def configurations(config: dict) -> list[dict]:
                         "mode": "disagg" if disagg else "agg", "isl": int(seq["isl"]), "osl": int(seq["osl"]),
                         "spec_decoding": space.get("spec-decoding", "none"), "image": e.get("image", ""),
                         "name": name}
+                settings = []  # both sides' additional settings (an aggregated entry has none)
                 if disagg:
                     for side in ("prefill", "decode"):
                         base.update({f"{side}_{k}": v for k, v in _side(space[side]).items()})
                         if backend == "sglang" and system == "gb200":
                             base.update(_sized_by_nodes(space[side], side))
-                    base.update(limits([*(space["prefill"].get("additional-settings") or []),
-                                        *(space["decode"].get("additional-settings") or [])]))
+                        settings += space[side].get("additional-settings") or []
+                    base.update(limits(settings))
                 else:
                     base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
                                  "dp_attention": bool(space.get("dp-attn", False))})
-                settings = [*((space.get("prefill") or {}).get("additional-settings") or []),
-                            *((space.get("decode") or {}).get("additional-settings") or [])]
                 rows.extend(dict(base, concurrency=c, clients=clients(c, settings, base.get("decode_workers") or 1))
                             for c in _concurrencies(space))
     return rows

@@ -143,6 +143,17 @@ def _holds_weights(model: str, gpus: int) -> bool:
     return get_model(model).derived_params * _MIN_BYTES_PER_PARAM / gpus <= _MAX_HBM
 
 
+def _real(c: dict, model: str) -> bool:
+    """Whether both sides' workers of configuration ``c`` can hold ``model``'s weights (else the
+    entry is a placeholder)."""
+    return _holds_weights(model, int(c["decode_tp"])) and _holds_weights(model, int(c["prefill_tp"]))
+
+
+def _listed_on(c: dict, day: str) -> bool:
+    """Whether configuration ``c`` was listed on ``day`` (ISO date): from ``first_seen`` to ``dropped``."""
+    return c["first_seen"] <= day and (not c["dropped"] or day <= c["dropped"])
+
+
 def _layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
     """(tp, attention_dp, moe_tp, ep, workers) of one side of an InferenceMAX configuration: its
     ``tp`` GPUs per worker are tensor-parallel, or attention-data-parallel where ``dp-attn``."""
@@ -183,12 +194,11 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
                 and (not ep or int(ep) == int(c["prefill_ep"] or 1)))
     norm = image.replace("nvcr.io#", "nvcr.io/")
     listed = [c for c in configs
-              if c["first_seen"] <= row["measured"] and (not c["dropped"] or row["measured"] <= c["dropped"])
+              if _listed_on(c, row["measured"])
               and (not norm or not c["image"] or c["image"].replace("nvcr.io#", "nvcr.io/") == norm)
               and (per_worker(c) or int(row["tp"]) == int(row["prefill_tp"]) == gpus(c)
                    or (c.get("gpus_from") == "nodes" and int(row["tp"]) == int(row["prefill_tp"]) == 1))]
-    found = [c for c in listed
-             if _holds_weights(row["model"], int(c["decode_tp"])) and _holds_weights(row["model"], int(c["prefill_tp"]))]
+    found = [c for c in listed if _real(c, row["model"])]
     if listed and not found:
         return None, ("InferenceMAX lists it with workers of one GPU, which cannot hold the weights: a placeholder for "
                       "a layout its launch scripts give")

@@ -221,9 +221,7 @@ def test_inferencex_layouts_agree_with_the_recorded_ones():
     for r in rows.itertuples():
         key = (r.system, r.backend, r.model, r.precision, r.isl, r.osl, int(r.concurrency))
         listed = {(script._layout(c, "decode"), script._layout(c, "prefill")) for c in configs.get(key, [])
-                  if c["first_seen"] <= r.measured and (not c["dropped"] or r.measured <= c["dropped"])
-                  and script._holds_weights(r.model, int(c["decode_tp"]))
-                  and script._holds_weights(r.model, int(c["prefill_tp"]))}
+                  if script._listed_on(c, r.measured) and script._real(c, r.model)}
         if not listed:
             continue
         recorded = ((r.tp, r.attention_dp, r.ep, int(r.workers)),
@@ -244,8 +242,7 @@ def test_recovered_rows_are_one_inferencex_configuration_without_speculation():
         mine = ((r.tp, r.attention_dp, r.moe_tp, r.ep, int(r.workers)),
                 (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_moe_tp), int(r.prefill_ep),
                  int(r.prefill_workers)))
-        listed = [c for c in configs[key]
-                  if c["first_seen"] <= r.measured and (not c["dropped"] or r.measured <= c["dropped"])]
+        listed = [c for c in configs[key] if script._listed_on(c, r.measured)]
         same = [c for c in listed if (script._layout(c, "decode"), script._layout(c, "prefill")) == mine]
         # (the speculative configurations were ruled out by the row's container image or not at all:
         # test_recover_layout_by_hand)
