@@ -107,7 +107,9 @@ def _fill_holes(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[n
 
 
 def _cols(t) -> np.ndarray:
-    return np.array([float(c[1:]) for c in t.columns if c.startswith("t") and c[1:].isdigit()])
+    """The token (or context) counts of a table's ``t<N>`` columns, increasing, whatever their order
+    in the file (the MLA table lists the prefill lengths after the decode ones)."""
+    return np.sort([float(c[1:]) for c in t.columns if c.startswith("t") and c[1:].isdigit()])
 
 
 @dataclass(frozen=True)

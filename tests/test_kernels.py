@@ -207,3 +207,14 @@ def test_kernel_calibration_keeps_the_roofline_fractions_for_uncovered_rows():
     roof, kern = fit_engines(d), fit_engines(d, step="kernels")
     for engine in roof:
         assert (kern[engine].bandwidth, kern[engine].compute) == (roof[engine].bandwidth, roof[engine].compute)
+
+
+def test_mla_prefill_reads_its_prompt_lengths_in_order():
+    # the MLA table lists its prefill lengths (t1, t1536, ...) after the decode ones (t2 ... t131072):
+    # a grid point is the table's
+    r = _row("kernel_mla.csv", system="h200_sxm", backend="trtllm", phase="prefill", kv_dtype="fp8",
+             gemm_type="fp8_block", num_heads=128, batch_size=1)
+    for n in (1024, 1536, 2048, 8192):
+        t = k.mla_time("h200_sxm", "trtllm", "prefill", heads=128, kv_dtype="fp8", gemm_type="fp8_block", batch=1,
+                       tokens=n)
+        assert t.seconds == pytest.approx(float(r[f"t{n}"]) * 1e-6, rel=1e-9)
