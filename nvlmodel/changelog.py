@@ -162,7 +162,9 @@ _WHY_E2E = ("like with like: an FP8 KV cache on both sides, each side at the lar
             "all-reduce from the engine's measured kernels, attention at its own dtype, visible HBM")
 _WHY_CAL = ("TP all-reduce from each engine's measured kernels and the HGX B200 8-GPU curves (no extrapolation), "
             "attention at its own dtype, visible HBM, per-engine KV memory rules; since 1a31b89 an FP8 KV cache for "
-            "TensorRT-LLM's FP8/NVFP4 checkpoints and the engine's 3 GB workspace in every memory check")
+            "TensorRT-LLM's FP8/NVFP4 checkpoints and the engine's 3 GB workspace in every memory check; measured "
+            "all-reduce and kernel times read so that a smaller message or batch is never slower than a larger "
+            "measured one")
 
 _WHY_INTERVALS = ("a GPU no fit has seen takes the hull of the roofline's and the measured-kernel step's intervals, "
                   "each around its own prediction, widened by the factor that makes it hold 80 % of one Hopper "
@@ -173,7 +175,8 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8; the roofline's step is two "
                 "phases (weight GEMMs, then attention), each bound by its own memory or compute time; disaggregated "
                 "rows of InferenceMAX's exports take their layout from its configuration file, and those it ran "
-                "with MTP speculative decoding are left out")
+                "with MTP speculative decoding are left out; measured all-reduce and kernel times read so that a "
+                "smaller message or batch is never slower than a larger measured one")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),

@@ -32,7 +32,8 @@ from functools import lru_cache
 import numpy as np
 
 from .models import ModelArch, get_model
-from .units import curated_table as _table, require_choice, require_positive, require_positive_int
+from .units import (curated_table as _table, no_faster_when_larger, require_choice, require_positive,
+                    require_positive_int)
 
 #: Systems with measured kernels.
 KERNEL_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
@@ -160,7 +161,10 @@ def _backend(backend: str) -> str:
 # ---- GEMM ----------------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def _gemm_cube(system: str, backend: str, dtype: str):
+def _gemm_cube(system: str, backend: str, dtype: str, envelope: bool = True):
+    """Token counts, n and k of a GEMM table, and its log seconds on that (m, n, k) grid, holes
+    filled; with ``envelope`` (as every lookup reads it) made non-decreasing in tokens
+    (:func:`nvlmodel.units.no_faster_when_larger`)."""
     t = _table("kernel_gemm.csv")
     t = t[(t.system == system) & (t.backend == backend) & (t.dtype == dtype)]
     if t.empty:
@@ -183,7 +187,7 @@ def _gemm_cube(system: str, backend: str, dtype: str):
                 cube[tuple(sl)] = np.where(hole, src, cube[tuple(sl)])
     if np.isnan(cube).any():
         raise ValueError(f"the {dtype} GEMM grid of {system}/{backend} has holes; rerun scripts/curate_kernels.py")
-    return ms, ns, ks, np.log(cube * 1e-6)
+    return ms, ns, ks, np.log((no_faster_when_larger(cube, (0,)) if envelope else cube) * 1e-6)
 
 
 @lru_cache(maxsize=None)
@@ -262,6 +266,29 @@ def host_bound_tables(min_elements: int = 2**24) -> "pd.DataFrame":  # noqa: F82
     return pd.DataFrame(rows)
 
 
+def monotonicity_table(drop: float = 0.10) -> "pd.DataFrame":  # noqa: F821
+    """The evidence behind reading every kernel table through :func:`nvlmodel.units.no_faster_when_larger`,
+    per GEMM table (system, backend, dtype) as measured (holes filled, before the envelope): the share
+    of the steps from one measured token count to the next where the time falls by more than
+    ``drop`` (``share_falling``: a larger GEMM measured faster than a smaller one), the largest such
+    ratio (``worst_ratio``: the smaller GEMM's time over the larger's), and the mean and largest
+    reduction the envelope makes to a measured time (``mean_cut``, ``max_cut``, fractions)."""
+    import pandas as pd
+
+    if not 0 < drop < 1:
+        raise ValueError(f"drop must be in (0, 1), got {drop}")
+    t = _table("kernel_gemm.csv")
+    rows = []
+    for system, backend, dtype in sorted(set(zip(t.system, t.backend, t.dtype))):
+        raw = np.exp(_gemm_cube(system, backend, dtype, envelope=False)[3])
+        ratio = raw[1:] / raw[:-1]
+        cut = 1 - no_faster_when_larger(raw, (0,)) / raw
+        rows.append({"system": system, "backend": backend, "dtype": dtype,
+                     "share_falling": float(np.mean(ratio < 1 - drop)), "worst_ratio": float(1 / ratio.min()),
+                     "mean_cut": float(cut.mean()), "max_cut": float(cut.max())})
+    return pd.DataFrame(rows)
+
+
 # ---- attention -----------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
@@ -278,7 +305,7 @@ def _attention_grid(system: str, backend: str, phase: str, head_dim: int, group:
     grid = t[[f"t{int(x)}" for x in toks]].to_numpy(float)
     streams = t.streams.to_numpy(float)
     grid, toks = _fill_holes(grid, streams, toks)
-    return streams, toks, np.log(grid * 1e-6), (hd, g)
+    return streams, toks, np.log(no_faster_when_larger(grid) * 1e-6), (hd, g)
 
 
 def attention_time(system: str, backend: str, phase: str, *, head_dim: int, heads: float, kv_heads: float,
@@ -360,7 +387,7 @@ def _moe_curve(system: str, backend: str, model: str, dtype: str, tp: int, ep: i
     v = r[[f"t{int(x)}" for x in toks]].to_numpy(float)[0]
     ok = np.isfinite(v)
     floor = float(np.nanmin(rows[cols].to_numpy(float))) * 1e-6
-    return toks[ok], np.log(v[ok] * 1e-6), floor, stand_in
+    return toks[ok], np.log(no_faster_when_larger(v[ok]) * 1e-6), floor, stand_in
 
 
 @lru_cache(maxsize=None)
@@ -374,7 +401,7 @@ def _mla_grid(system: str, backend: str, phase: str, kv_dtype: str, gemm_type: s
     toks = _cols(t)
     bs = t.batch_size.to_numpy(float)
     grid, toks = _fill_holes(t[[f"t{int(x)}" for x in toks]].to_numpy(float), bs, toks)
-    return bs, toks, np.log(grid * 1e-6)
+    return bs, toks, np.log(no_faster_when_larger(grid) * 1e-6)
 
 
 def mla_time(system: str, backend: str, phase: str, *, heads: int, kv_dtype: str, gemm_type: str, batch,

@@ -96,6 +96,28 @@ def curated_table(name: str):
         return pd.read_csv(f)
 
 
+def no_faster_when_larger(t, axes: "tuple[int, ...] | None" = None) -> "np.ndarray":  # noqa: F821
+    """A measured latency grid (or curve) made non-decreasing along ``axes`` (default: all): each cell takes
+    the fastest time measured at a shape at least as large in every one of those dimensions.
+
+    A kernel of fewer tokens, sequences or bytes can run as a larger measured one, padded (the
+    engines do: vLLM and TensorRT-LLM replay CUDA graphs captured at a few batch sizes and pad a
+    decode batch up to the next), so its time is at most that one's. The tables break this where a
+    timing caught a slow tile choice or a noisy run: vLLM's FP8 GEMMs on B200 take up to 6.9x
+    longer at one token count than at the next larger (:func:`nvlmodel.kernels.monotonicity_table`). Works on
+    seconds or log seconds alike (the minimum commutes with the logarithm).
+
+    >>> no_faster_when_larger([30.5, 19.2, 15.0, 35.4, 15.9]).tolist()
+    [15.0, 15.0, 15.0, 15.9, 15.9]
+    """
+    import numpy as np
+
+    out = np.asarray(t, float)
+    for ax in range(out.ndim) if axes is None else axes:
+        out = np.flip(np.minimum.accumulate(np.flip(out, ax), axis=ax), ax)
+    return out
+
+
 def require_choice(what: str, value: str, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``; otherwise raise ``ValueError`` listing them."""
     options = list(choices)

@@ -34,12 +34,13 @@ def test_gemm_at_a_grid_point_is_the_table():
 
 
 def test_gemm_interpolates_log_linearly_in_tokens_and_shape():
-    r = _row("kernel_gemm.csv", system="h100_sxm", backend="vllm", dtype="fp8", n=4096, k=8192)
+    # (shapes whose measured times grow with tokens from 8 on, so the envelope keeps them as measured)
+    r = _row("kernel_gemm.csv", system="h100_sxm", backend="trtllm", dtype="fp8", n=16384, k=8192)
     t16, t32 = float(r["t16"]) * 1e-6, float(r["t32"]) * 1e-6
-    assert k.gemm_time("h100_sxm", "vllm", "fp8", math.sqrt(16 * 32), 4096, 8192).seconds == pytest.approx(
+    assert k.gemm_time("h100_sxm", "trtllm", "fp8", math.sqrt(16 * 32), 16384, 8192).seconds == pytest.approx(
         math.sqrt(t16 * t32), rel=1e-9)
-    r2 = _row("kernel_gemm.csv", system="h100_sxm", backend="vllm", dtype="fp8", n=8192, k=8192)
-    mid = k.gemm_time("h100_sxm", "vllm", "fp8", 16, math.sqrt(4096 * 8192), 8192).seconds
+    r2 = _row("kernel_gemm.csv", system="h100_sxm", backend="trtllm", dtype="fp8", n=8192, k=8192)
+    mid = k.gemm_time("h100_sxm", "trtllm", "fp8", 16, math.sqrt(8192 * 16384), 8192).seconds
     assert mid == pytest.approx(math.sqrt(t16 * float(r2["t16"]) * 1e-6), rel=1e-6)
 
 
@@ -209,12 +210,44 @@ def test_kernel_calibration_keeps_the_roofline_fractions_for_uncovered_rows():
         assert (kern[engine].bandwidth, kern[engine].compute) == (roof[engine].bandwidth, roof[engine].compute)
 
 
+def test_a_gemm_is_never_faster_than_a_larger_one_measured():
+    # vLLM's FP8 GEMM on B200, n=8192 x k=4096: measured slower at 1 and at 16 tokens than at the
+    # next larger counts; each takes the fastest time measured at as many tokens or more
+    r = _row("kernel_gemm.csv", system="b200_sxm", backend="vllm", dtype="fp8", n=8192, k=4096)
+    raw = {m: float(r[f"t{m}"]) * 1e-6 for m in (1, 2, 4, 8, 16, 32, 64, 128)}
+    assert raw[1] > raw[4] and raw[16] > raw[32]  # the measured table breaks the order here
+    for m in raw:
+        fastest_beyond = min(v for mm, v in raw.items() if mm >= m)
+        # (every count beyond 128 is slower here, so the least of these eight is the envelope's)
+        assert k.gemm_time("b200_sxm", "vllm", "fp8", m, 8192, 4096).seconds == pytest.approx(fastest_beyond)
+    ms = np.geomspace(1, 32768, 64)
+    for system, backend, dtype in (("b200_sxm", "vllm", "fp8"), ("gb200", "vllm", "fp8_block"), ("h200_sxm", "trtllm", "bfloat16")):
+        assert np.all(np.diff(k.gemm_time(system, backend, dtype, ms, 5120, 8192).seconds) >= 0)
+    ev = k.monotonicity_table().set_index(["system", "backend", "dtype"])
+    assert ev.loc[("b200_sxm", "vllm", "fp8"), "worst_ratio"] > 6  # the 6.9x of units.no_faster_when_larger
+    assert ev.loc[("h100_sxm", "trtllm", "fp8"), "share_falling"] == 0
+
+
+def test_no_faster_when_larger_on_a_grid_by_hand():
+    from nvlmodel.units import no_faster_when_larger
+
+    g = np.array([[5.0, 9.0, 4.0],
+                  [3.0, 8.0, 7.0]])
+    # each cell: the least over the cells at least as large in both dimensions
+    assert no_faster_when_larger(g).tolist() == [[3.0, 4.0, 4.0], [3.0, 7.0, 7.0]]
+    assert no_faster_when_larger(g, (0,)).tolist() == [[3.0, 8.0, 4.0], [3.0, 8.0, 7.0]]
+
+
 def test_mla_prefill_reads_its_prompt_lengths_in_order():
     # the MLA table lists its prefill lengths (t1, t1536, ...) after the decode ones (t2 ... t131072):
-    # a grid point is the table's
+    # a grid point is the table's; and (read through the envelope) the time grows with the prompt
     r = _row("kernel_mla.csv", system="h200_sxm", backend="trtllm", phase="prefill", kv_dtype="fp8",
              gemm_type="fp8_block", num_heads=128, batch_size=1)
     for n in (1024, 1536, 2048, 8192):
         t = k.mla_time("h200_sxm", "trtllm", "prefill", heads=128, kv_dtype="fp8", gemm_type="fp8_block", batch=1,
                        tokens=n)
         assert t.seconds == pytest.approx(float(r[f"t{n}"]) * 1e-6, rel=1e-9)
+    lengths = np.geomspace(16, 12288, 40)
+    ts = [k.mla_time("h200_sxm", "trtllm", "prefill", heads=128, kv_dtype="fp8", gemm_type="fp8_block", batch=1,
+                     tokens=float(n)).seconds for n in lengths]
+    assert np.all(np.diff(ts) >= 0)
