@@ -37,9 +37,19 @@ from .units import (curated_table as _table, no_faster_when_larger, require_choi
 
 #: Systems with measured kernels.
 KERNEL_SYSTEMS: tuple[str, ...] = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
-#: Serving engine -> the engine whose kernels it runs. SGLang is not in the op database; it runs
-#: FlashInfer and CUTLASS/DeepGEMM kernels as vLLM does, so vLLM's tables stand in (an assumption).
+#: Serving engine -> the engine whose kernels it runs (on Blackwell, :data:`KERNEL_BACKEND_BLACKWELL`
+#: first). SGLang is not in the op database; on Hopper it runs FlashInfer/FlashAttention and
+#: CUTLASS/DeepGEMM kernels as vLLM does, so vLLM's tables stand in (an assumption).
 KERNEL_BACKEND: dict[str, str] = {"trtllm": "trtllm", "vllm": "vllm", "sglang": "vllm"}
+#: Systems whose engines pick Blackwell kernels.
+BLACKWELL_SYSTEMS: tuple[str, ...] = ("b200_sxm", "gb200")
+#: On Blackwell, SGLang runs TensorRT-LLM's kernels: its attention backend defaults to TensorRT-LLM's
+#: there (``trtllm_mla`` for DeepSeek's MLA, ``trtllm_mha`` otherwise; SGLang's "Attention Backend"
+#: documentation, automatic selection), and InferenceMAX's SGLang DeepSeek-R1 runs on B200 set it
+#: and TensorRT-LLM's MoE kernels through FlashInfer (``--attention-backend trtllm_mla
+#: --moe-runner-backend flashinfer_trtllm`` in ``benchmarks/single_node/dsr1_fp{4,8}_b200.sh`` of
+#: SemiAnalysisAI/InferenceX, every version from 2026-01 to 2026-04), so TensorRT-LLM's tables stand in.
+KERNEL_BACKEND_BLACKWELL: dict[str, str] = {"sglang": "trtllm"}
 GEMM_DTYPES: tuple[str, ...] = ("bfloat16", "fp8", "fp8_block", "nvfp4")
 #: GEMM tables whose timings are the host's, not the GPU's, and the engine whose kernels of the same
 #: dtype stand in: (backend, dtype) -> backend. vLLM's block-scaled FP8 GEMM was timed with a fixed
@@ -154,8 +164,17 @@ def _result(seconds, extrapolated, scalar: bool, floor: float) -> KernelTime:
     return KernelTime(np.asarray(seconds, float), np.asarray(extrapolated, bool), 1.0, floor)
 
 
-def _backend(backend: str) -> str:
-    return KERNEL_BACKEND[require_choice("backend", backend, KERNEL_BACKEND)]
+def _backend(backend: str, system: str) -> str:
+    """The engine whose kernel tables ``backend`` runs on ``system`` (:data:`KERNEL_BACKEND`,
+    :data:`KERNEL_BACKEND_BLACKWELL`).
+
+    >>> _backend("sglang", "h200_sxm"), _backend("sglang", "gb200"), _backend("vllm", "b200_sxm")
+    ('vllm', 'trtllm', 'vllm')
+    """
+    be = require_choice("backend", backend, KERNEL_BACKEND)
+    if system in BLACKWELL_SYSTEMS and be in KERNEL_BACKEND_BLACKWELL:
+        return KERNEL_BACKEND_BLACKWELL[be]
+    return KERNEL_BACKEND[be]
 
 
 # ---- GEMM ----------------------------------------------------------------------------------
@@ -227,16 +246,16 @@ def gemm_time(system: str, backend: str, dtype: str, m, n: int, k: int) -> Kerne
     require_positive("n", n)
     require_positive("k", k)
     m, scalar = _positive_array("m (tokens)", m)
-    be = _gemm_backend(backend, dtype)
+    be = _gemm_backend(backend, dtype, system)
     ms, curve, scale, outside = _gemm_curve(system, be, dtype, float(n), float(k))
     mc = np.clip(m, ms[0], ms[-1])
     t = np.exp(np.interp(np.log(mc), np.log(ms), curve)) * scale * np.maximum(m / mc, 1.0)
     return _result(t, m > ms[-1], scalar, float(np.exp(cube_min(system, be, dtype))))
 
 
-def _gemm_backend(backend: str, dtype: str) -> str:
+def _gemm_backend(backend: str, dtype: str, system: str) -> str:
     """The kernel tables a ``backend``'s ``dtype`` GEMM is looked up in (:data:`GEMM_STAND_IN`)."""
-    be = _backend(backend)
+    be = _backend(backend, system)
     return GEMM_STAND_IN.get((be, dtype), be)
 
 
@@ -329,7 +348,7 @@ def attention_time(system: str, backend: str, phase: str, *, head_dim: int, head
     require_positive("tokens", tokens)
     batch, scalar = _positive_array("batch", batch)
     group = max(1, int(round(heads / kv_heads)))
-    streams, toks, grid, (hd, g) = _attention_grid(system, _backend(backend), phase, head_dim, group, kvd)
+    streams, toks, grid, (hd, g) = _attention_grid(system, _backend(backend, system), phase, head_dim, group, kvd)
     s = batch * (kv_heads if phase == "decode" else heads)
     sc = np.clip(s, streams[0], streams[-1])
     tc = min(max(float(tokens), toks[0]), toks[-1])
@@ -354,7 +373,7 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     m = get_model(model)
     require_positive_int("tp", tp)
     require_positive_int("ep", ep)
-    toks, v, floor, stand_in = _moe_curve(system, _backend(backend), m.key, dtype, tp, ep)
+    toks, v, floor, stand_in = _moe_curve(system, _backend(backend, system), m.key, dtype, tp, ep)
     x, scalar = _positive_array("tokens", tokens)
     xc = np.clip(x, toks[0], toks[-1])
     out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
@@ -412,7 +431,7 @@ def mla_time(system: str, backend: str, phase: str, *, heads: int, kv_dtype: str
     require_choice("system", system, KERNEL_SYSTEMS)
     require_choice("phase", phase, PHASES)
     kvd = KV_DTYPE[require_choice("kv_dtype", kv_dtype, KV_DTYPE)]
-    bs, toks, grid = _mla_grid(system, _backend(backend), phase, kvd, gemm_type, int(heads))
+    bs, toks, grid = _mla_grid(system, _backend(backend, system), phase, kvd, gemm_type, int(heads))
     require_positive("tokens", tokens)
     b, scalar = _positive_array("batch", batch)
     bc = np.clip(b, bs[0], bs[-1])
@@ -452,7 +471,7 @@ def moe_dtype_for(model: ModelArch, precision: str, system: str, backend: str = 
     """The routed experts' dtype in the MoE tables (gpt-oss: MXFP4 weights with BF16 activations,
     or MXFP8 ones in TensorRT-LLM on Blackwell; else the linear layers' dtype)."""
     key = (model.key, precision)
-    if _backend(backend) == "trtllm" and system in ("b200_sxm", "gb200") and key in MOE_DTYPE_BLACKWELL_TRTLLM:
+    if _backend(backend, system) == "trtllm" and system in BLACKWELL_SYSTEMS and key in MOE_DTYPE_BLACKWELL_TRTLLM:
         return MOE_DTYPE_BLACKWELL_TRTLLM[key]
     return MOE_DTYPE.get(key, gemm_dtype_for(model, precision, system))
 
@@ -476,7 +495,7 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
     for what, v in (("tp", tp), ("attention_dp", attention_dp), ("ep", ep)):
         require_positive_int(what, v)
     require_positive("tokens", tokens)
-    be = _backend(backend)
+    be = _backend(backend, system)
     dt = gemm_dtype_for(m, precision, system)
     b = np.asarray(batch, float)
     rows = b if phase == "decode" else b * tokens  # tokens through the linear layers, per rank

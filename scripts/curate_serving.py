@@ -74,10 +74,20 @@ MODELS = {
     "Qwen/Qwen3-235B-A22B-FP8": "qwen3-235b-a22b", "openai/gpt-oss-120b": "gpt-oss-120b",
 }
 SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
+#: The KV-cache dtype a row's benchmark script set, where the script is known (other rows: empty, the
+#: engine's default, ``nvlmodel.calibrate.ENGINE_MEMORY``): (system, backend, model, mode) of
+#: InferenceMAX's runs (the dated exports and the database dump) -> dtype. Its SGLang DeepSeek-R1 runs
+#: on one B200 node pass ``--kv-cache-dtype fp8_e4m3`` in every version of their scripts from 2025-12
+#: to 2026-04 (SemiAnalysisAI/InferenceX ``benchmarks/dsr1_fp{4,8}_b200_docker.sh``, then
+#: ``benchmarks/dsr1_fp{4,8}_b200.sh`` and ``benchmarks/single_node/dsr1_fp{4,8}_b200.sh``); its H200
+#: scripts set none (SGLang's default, the model's BF16), and the multi-node recipes of its
+#: disaggregated runs are not in that repository.
+SCRIPT_KV_DTYPE: dict[tuple[str, str, str, str], str] = {("b200_sxm", "sglang", "deepseek-v3", "agg"): "fp8"}
+INFERENCEMAX_HARNESSES = ("dated export", "database dump")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
-           "decode_max_batch", "prefill_max_batch", "prefill_max_tokens",
+           "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype",
            "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "layout_note")
 
 
@@ -225,6 +235,19 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
                     f"{first['first_commit']}); recorded tp={row['tp']}, prefill_tp={row['prefill_tp']}")
 
 
+def script_kv_dtype(system: str, backend: str, model: str, mode: str, harness_name: str) -> str:
+    """The KV-cache dtype the row's benchmark script set (:data:`SCRIPT_KV_DTYPE`), or "" (not known).
+
+    >>> script_kv_dtype("b200_sxm", "sglang", "deepseek-v3", "agg", "dated export (2026-03-25, 2026-04-06)")
+    'fp8'
+    >>> script_kv_dtype("h200_sxm", "sglang", "deepseek-v3", "agg", "database dump (2026-04-27)")
+    ''
+    """
+    if not harness_name.startswith(INFERENCEMAX_HARNESSES):
+        return ""
+    return SCRIPT_KV_DTYPE.get((system, backend, model, mode), "")
+
+
 def curate(path: Path) -> list[dict]:
     rows, configs = [], load_configs()
     with open(path, newline="") as f:
@@ -302,7 +325,8 @@ def curate(path: Path) -> list[dict]:
                 "tp": tp, "attention_dp": adp, "moe_tp": mtp, "ep": ep, "workers": workers if workers else "",
                 "prefill_tp": prefill[0] or "", "prefill_attention_dp": prefill[1] or "",
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
-                **limits,
+                **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], MODELS[r["model_path"]], r["mode"],
+                                                      harness(src)),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": _field(src, "measured")[:10], "precision_note": precision_note,
                 "left_out": "; ".join(note), "harness": harness(src), "layout_note": layout_note,

@@ -84,7 +84,7 @@ def gemm_anchored():
 
     def unit_terms_anchored(config, batch=None, kernels=True):
         t = unit_terms(config, batch, kernels)
-        t["ce"] = gemm_efficiency(config.system, kernel_tables.KERNEL_BACKEND[config.backend], _gemm_dtype(config))
+        t["ce"] = gemm_efficiency(config.system, kernel_tables._backend(config.backend, config.system), _gemm_dtype(config))
         return t
 
     def steps_anchored(t, bandwidth, compute, step="roofline", t_launch=0.0):

@@ -65,9 +65,17 @@ def test_gemm_validates_its_input():
         k.gemm_time("h100_sxm", "trtllm", "fp8", np.array([1.0, 0.0]), 256, 256)
 
 
-def test_sglang_runs_on_vllms_kernels():
+def test_sglang_runs_on_vllms_kernels_on_hopper_and_tensorrt_llms_on_blackwell():
     assert k.gemm_time("h200_sxm", "sglang", "fp8", 8, 4096, 4096) == k.gemm_time("h200_sxm", "vllm", "fp8", 8,
                                                                                     4096, 4096)
+    mla = dict(heads=16, kv_dtype="fp8", gemm_type="nvfp4", batch=64, tokens=2048)
+    for system in ("b200_sxm", "gb200"):
+        assert k.mla_time(system, "sglang", "decode", **mla) == k.mla_time(system, "trtllm", "decode", **mla)
+        assert k.mla_time(system, "sglang", "decode", **mla) != k.mla_time(system, "vllm", "decode", **mla)
+        assert k.moe_time(system, "sglang", "deepseek-v3", "nvfp4", 512, tp=1, ep=8) == \
+            k.moe_time(system, "trtllm", "deepseek-v3", "nvfp4", 512, tp=1, ep=8)
+    with pytest.raises(ValueError, match="trtllm, vllm, sglang"):
+        k.gemm_time("b200_sxm", "lmdeploy", "fp8", 8, 4096, 4096)
 
 
 def test_host_bound_gemm_timings_take_another_engines_kernel():
