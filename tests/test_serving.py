@@ -154,6 +154,27 @@ def test_serving_curation_reproduces_the_table():
     assert [r["source_id"] for r in rows] == list(table.source_id)
 
 
+def test_kv_dtype_is_the_scripts_where_known():
+    script = import_script("curate_serving")
+    imx = "dated export (2026-03-25, 2026-04-06)"
+    assert script.script_kv_dtype("b200_sxm", "sglang", "deepseek-v3", "agg", imx) == "fp8"
+    assert script.script_kv_dtype("b200_sxm", "sglang", "deepseek-v3", "agg", "aiconfigurator gap analysis") == ""
+    for other in (("h200_sxm", "sglang", "deepseek-v3", "agg"), ("b200_sxm", "sglang", "deepseek-v3", "disagg"),
+                  ("b200_sxm", "trtllm", "deepseek-v3", "agg")):
+        assert script.script_kv_dtype(*other, imx) == ""
+    table = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv", dtype=str, keep_default_na=False)
+    fp8 = table[table.kv_dtype == "fp8"]
+    assert len(fp8) > 0 and set(fp8.system) == {"b200_sxm"} and set(fp8.backend) == {"sglang"}
+    assert set(table.kv_dtype) == {"", "fp8"}
+    # the row's dtype reaches the model: half the KV bytes of SGLang's default (the model's BF16)
+    r = cal.load_measurements(table="serving")
+    r = next(r[(r.kv_dtype == "fp8") & (r.left_out.fillna("") == "")].itertuples())
+    from nvlmodel.calibrate.data import _config
+
+    assert _config(r).kv_bytes_per_element == 1.0
+    assert cal.Config(r.system, r.model, r.precision, int(r.tp), 8, 1024, 1024, backend="sglang").kv_bytes_per_element == 2.0
+
+
 def _ix(**kw):
     """One disaggregated InferenceMAX configuration: 2 prefill workers of 4 GPUs with attention DP,
     one decode worker of 16 GPUs with attention DP, listed from 2025-12-01."""
