@@ -34,7 +34,8 @@ InferenceMAX's benchmark file listed for the same system, engine, model, precisi
 concurrency on the day of the measurement (``nvlmodel/data/inferencex_configs.csv``, built by
 ``scripts/curate_inferencex.py``; :func:`recover_layout` says when a match counts). The file also
 says which of its configurations ran MTP speculative decoding, which the export does not: a row
-that matches only such configurations, or both kinds, is left out with that reason. The reading is
+that matches only such configurations, or both kinds, is left out with that reason, and so is an
+aggregated row of InferenceMAX's whose configurations say so (:func:`agg_speculation`). The reading is
 checked on the database dump, which records its layouts: each of its modelled rows that InferenceMAX
 lists has one of the listed layouts (``tests/test_serving.py``).
 
@@ -133,16 +134,16 @@ def fix_layout(source_id: str, tp: int, adp: int, moe_tp: int, ep: int) -> tuple
                    "its source id names")
 
 
-def load_configs(path: Path = CONFIGS) -> dict[tuple, list[dict]]:
-    """InferenceMAX's disaggregated configurations (``scripts/curate_inferencex.py``), by
-    (system, backend, model, precision, isl, osl, clients): the clients its benchmark ran, which a
-    row's concurrency records."""
+def load_configs(path: Path = CONFIGS, mode: str = "disagg") -> dict[tuple, list[dict]]:
+    """InferenceMAX's configurations of ``mode`` (``scripts/curate_inferencex.py``), by (system,
+    backend, model, precision, isl, osl, clients): the clients its benchmark ran, which a row's
+    concurrency records."""
     out: dict[tuple, list[dict]] = {}
     if not path.exists():
         return out
     with open(path, newline="") as f:
         for c in csv.DictReader(f):
-            if c["mode"] == "disagg":
+            if c["mode"] == mode:
                 key = (c["system"], c["backend"], c["model"], c["precision"], int(c["isl"]), int(c["osl"]),
                        int(c["clients"] or c["concurrency"]))
                 out.setdefault(key, []).append(c)
@@ -162,6 +163,47 @@ def _real(c: dict, model: str) -> bool:
 def _listed_on(c: dict, day: str) -> bool:
     """Whether configuration ``c`` was listed on ``day`` (ISO date): from ``first_seen`` to ``dropped``."""
     return c["first_seen"] <= day and (not c["dropped"] or day <= c["dropped"])
+
+
+def _same_image(c: dict, image: str) -> bool:
+    """Whether configuration ``c`` runs container ``image`` (either unnamed: no evidence against;
+    the configuration file writes ``nvcr.io#`` where the exports write ``nvcr.io/``)."""
+    norm = image.replace("nvcr.io#", "nvcr.io/")
+    return not norm or not c["image"] or c["image"].replace("nvcr.io#", "nvcr.io/") == norm
+
+
+def _speculation(specs: set[str]) -> str:
+    """Why a row whose matching configurations ran with the ``spec_decoding`` values ``specs`` is
+    left out, or "" (all ran without speculation): the model emits one token per decode step."""
+    if specs == {"mtp"}:
+        return "InferenceMAX ran it only with MTP speculative decoding (nvidia-master.yaml), which the model does not model"
+    if "none" in specs and len(specs) > 1:
+        return ("InferenceMAX ran it with and without MTP speculative decoding (nvidia-master.yaml); the export does "
+                "not say which")
+    return ""
+
+
+def agg_speculation(row: dict, configs: list[dict], image: str = "") -> str:
+    """Why an aggregated row of InferenceMAX's is left out for speculative decoding, or "": the
+    rule :func:`recover_layout` applies to disaggregated rows. The configurations InferenceMAX listed
+    for the row's system, engine, model, precision, lengths and concurrency on its measurement date,
+    running its image, and of its layout (GPUs per worker, ``ep``, attention DP) where any is, all
+    ran with MTP (or some with and some without).
+
+    >>> cfg = dict(tp="8", ep="8", dp_attention="True", first_seen="2026-03-01", dropped="", image="",
+    ...            spec_decoding="mtp")
+    >>> row = dict(measured="2026-03-25", gpus=8, ep=8, attention_dp=8)
+    >>> agg_speculation(row, [cfg])[:47]
+    'InferenceMAX ran it only with MTP speculative d'
+    >>> agg_speculation(row, [cfg, dict(cfg, tp="4", ep="4", spec_decoding="none")])[:47]  # the other layout's
+    'InferenceMAX ran it only with MTP speculative d'
+    >>> agg_speculation(row, [dict(cfg, spec_decoding="none")]), agg_speculation(row, [])
+    ('', '')
+    """
+    listed = [c for c in configs if _listed_on(c, row["measured"]) and _same_image(c, image)]
+    same = [c for c in listed if int(c["tp"]) == row["gpus"] and int(c["ep"] or 1) == row["ep"]
+            and (c["dp_attention"] == "True") == (row["attention_dp"] > 1)]
+    return _speculation({c["spec_decoding"] for c in same or listed})
 
 
 def _layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
@@ -202,10 +244,8 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
         ep = row.get("prefill_ep")
         return (int(row["tp"]) == int(c["decode_tp"]) and int(row["prefill_tp"]) == int(c["prefill_tp"])
                 and (not ep or int(ep) == int(c["prefill_ep"] or 1)))
-    norm = image.replace("nvcr.io#", "nvcr.io/")
     listed = [c for c in configs
-              if _listed_on(c, row["measured"])
-              and (not norm or not c["image"] or c["image"].replace("nvcr.io#", "nvcr.io/") == norm)
+              if _listed_on(c, row["measured"]) and _same_image(c, image)
               and (per_worker(c) or int(row["tp"]) == int(row["prefill_tp"]) == gpus(c)
                    or (c.get("gpus_from") == "nodes" and int(row["tp"]) == int(row["prefill_tp"]) == 1))]
     found = [c for c in listed if _real(c, row["model"])]
@@ -215,13 +255,9 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     if not found:
         return None, "no InferenceMAX configuration matches it"
     layouts = {(_layout(c, "decode"), _layout(c, "prefill")) for c in found}
-    specs = {c["spec_decoding"] for c in found}
-    if specs == {"mtp"}:
-        return None, ("InferenceMAX ran it only with MTP speculative decoding (nvidia-master.yaml), which the model "
-                      "does not model")
-    if "none" in specs and len(specs) > 1:
-        return None, ("InferenceMAX ran it with and without MTP speculative decoding (nvidia-master.yaml); the "
-                      "export does not say which")
+    speculation = _speculation({c["spec_decoding"] for c in found})
+    if speculation:
+        return None, speculation
     if len(layouts) > 1:
         return None, f"{len(layouts)} InferenceMAX layouts match it (nvidia-master.yaml)"
     (d, p), = layouts
@@ -249,7 +285,7 @@ def script_kv_dtype(system: str, backend: str, model: str, mode: str, harness_na
 
 
 def curate(path: Path) -> list[dict]:
-    rows, configs = [], load_configs()
+    rows, configs, agg_configs = [], load_configs(), load_configs(mode="agg")
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             if r["model_path"] not in MODELS or r["system"] not in SYSTEMS:
@@ -273,6 +309,13 @@ def curate(path: Path) -> list[dict]:
                 workers, prefill = 1, (None, None, None, None, None)
                 if conc is None and r["batch_size"]:
                     conc = _int(r["batch_size"]) * adp
+                if conc is not None and harness(src).startswith(INFERENCEMAX_HARNESSES):
+                    key = (r["system"], r["backend"], MODELS[r["model_path"]], precision, int(r["isl"]), int(r["osl"]),
+                           conc)
+                    row = {"measured": _field(src, "measured")[:10], "gpus": tp * adp, "ep": ep, "attention_dp": adp}
+                    speculation = agg_speculation(row, agg_configs.get(key, []), _field(src, "image"))
+                    if speculation:
+                        note.append(speculation)
             else:
                 tp, adp, mtp, ep = (_int(r[f"decode_{k}"]) for k in ("tp_size", "attention_dp_size", "moe_tp_size",
                                                                       "moe_ep_size"))

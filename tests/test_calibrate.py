@@ -230,7 +230,7 @@ def test_a_recorded_layout_agrees_with_the_one_its_source_id_names():
     # the database dump's corrected rows all repeat a dated export's configuration: none is modelled
     assert (fixed[fixed.source_id.str.startswith("dsr1_")].left_out.fillna("") != "").all()
     twins = fixed[fixed.left_out.fillna("").str.startswith("duplicate of 2026_03_25")]
-    assert len(twins) == 58
+    assert len(twins) == 42  # 17 more are measurements InferenceMAX ran with MTP: left out for that first
     kept = d.set_index("source_id").loc[twins.left_out.str.extract(r"duplicate of (\S+)")[0]]
     assert (kept.ttft_ms.to_numpy() == twins.ttft_ms.to_numpy()).all()
     assert re.fullmatch(r"recorded tp=\d+, attention_dp=\d+, moe_tp=\d+: ep=\d+ times the \d+ GPUs its source id names",

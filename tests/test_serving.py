@@ -252,6 +252,25 @@ def test_inferencex_layouts_agree_with_the_recorded_ones():
     assert checked >= 80
 
 
+def test_aggregated_rows_inferencemax_ran_with_mtp_are_left_out():
+    spec = import_script("curate_serving").agg_speculation
+    cfg = dict(tp="8", ep="8", dp_attention="True", first_seen="2026-03-01", dropped="2026-04-01",
+               image="nvcr.io#nvidia/tensorrt-llm/release:1.2.0rc6.post3", spec_decoding="mtp")
+    row = dict(measured="2026-03-25", gpus=8, ep=8, attention_dp=8)
+    image = "nvcr.io/nvidia/tensorrt-llm/release:1.2.0rc6.post3"  # the exports write nvcr.io/, the file nvcr.io#
+    assert "only with MTP" in spec(row, [cfg], image)
+    assert spec(row, [cfg], image.replace("post3", "post2")) == ""  # another image: no evidence
+    assert spec(dict(row, measured="2026-04-02"), [cfg], image) == ""  # dropped before the measurement
+    other = dict(cfg, tp="4", ep="4", spec_decoding="none")
+    assert "only with MTP" in spec(row, [cfg, other], image)  # the row's own layout decides
+    assert "with and without" in spec(row, [cfg, dict(cfg, spec_decoding="none")], image)
+    assert "with and without" in spec(dict(row, gpus=2, ep=2), [cfg, other], image)  # no layout matches: all listed
+    # in the table: every B200 TensorRT-LLM row of that image is such a run, and none is modelled
+    d = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv")
+    post3 = d[(d.backend_version == "1.2.0rc6.post3") & (d.system == "b200_sxm") & (d["mode"] == "agg")]
+    assert len(post3) > 40 and post3.left_out.fillna("").str.contains("MTP speculative").all()
+
+
 def test_recovered_rows_are_one_inferencex_configuration_without_speculation():
     script = import_script("curate_serving")
     configs = script.load_configs()
