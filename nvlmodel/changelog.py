@@ -174,8 +174,10 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "experts with an all-reduce, not a full-batch all-to-all; memory checks keep the engine's 3 GB "
                 "workspace; TensorRT-LLM keeps FP8/NVFP4 checkpoints' KV cache in FP8; the roofline's step is two "
                 "phases (weight GEMMs, then attention), each bound by its own memory or compute time; disaggregated "
-                "rows of InferenceMAX's exports take their layout from its configuration file, and those it ran "
-                "with MTP speculative decoding are left out; measured all-reduce and kernel times read so that a "
+                "rows of InferenceMAX's exports take their layout from its configuration file, and the rows it ran "
+                "with MTP speculative decoding, aggregated or disaggregated, are left out; SGLang on Blackwell runs "
+                "TensorRT-LLM's kernels, and on one B200 node the FP8 KV cache its benchmark script sets; measured "
+                "all-reduce and kernel times read so that a "
                 "smaller message or batch is never slower than a larger measured one")
 
 CHANGES: tuple[Change, ...] = (
@@ -278,7 +280,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "rules. Nothing was fitted on B200 rows. Since 89dbce6 an interval for a GPU no fit has seen spans "
         "both step models (the roofline and measured kernels), checked first on the two Hopper GPUs alone, "
         "and is as wide as that check says it must be (it had been the wider of two error samples); "
-        "the coverage rows below are in percent of held-out rows."),
+        "the coverage rows below are in percent of held-out rows. Measured kernel and all-reduce times are "
+        "now read so that no call is slower than a larger measured one (vLLM's B200 FP8 GEMMs and 8-GPU "
+        "all-reduce had timings that broke that order)."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "
         "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
@@ -290,7 +294,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "is shorter than the hardware allows for their recorded batch are left out (eight H100 vLLM rows had "
         "been fitted, and had pulled vLLM's fractions to the full bandwidth and peak), and eleven rows of the "
         "database dump that recorded 64-GPU workers on one 8-GPU node are corrected as the 2026-04-06 dump's "
-        "were (all eleven repeat configurations already kept)."),
+        "were (all eleven repeat configurations already kept). Aggregated rows InferenceMAX ran with MTP "
+        "speculative decoding are now left out as the disaggregated ones were; SGLang on Blackwell runs "
+        "TensorRT-LLM's kernels, and its single-node B200 rows the FP8 KV cache their script sets; measured "
+        "kernel and all-reduce tables are read so that no call is slower than a larger one."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
