@@ -113,7 +113,13 @@ def no_faster_when_larger(t, axes: "tuple[int, ...] | None" = None) -> "np.ndarr
     import numpy as np
 
     out = np.asarray(t, float)
-    for ax in range(out.ndim) if axes is None else axes:
+    if out.ndim == 0 or out.size == 0:
+        raise ValueError(f"no_faster_when_larger needs a curve or grid of times, got shape {out.shape}")
+    axes = tuple(range(out.ndim)) if axes is None else tuple(axes)
+    bad = [ax for ax in axes if not -out.ndim <= ax < out.ndim]
+    if bad:
+        raise ValueError(f"axes {bad} out of range for a grid of {out.ndim} dimensions (valid: 0 to {out.ndim - 1})")
+    for ax in axes:
         out = np.flip(np.minimum.accumulate(np.flip(out, ax), axis=ax), ax)
     return out
 

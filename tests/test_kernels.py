@@ -244,6 +244,10 @@ def test_no_faster_when_larger_on_a_grid_by_hand():
     # each cell: the least over the cells at least as large in both dimensions
     assert no_faster_when_larger(g).tolist() == [[3.0, 4.0, 4.0], [3.0, 7.0, 7.0]]
     assert no_faster_when_larger(g, (0,)).tolist() == [[3.0, 8.0, 4.0], [3.0, 8.0, 7.0]]
+    with pytest.raises(ValueError, match="valid: 0 to 1"):
+        no_faster_when_larger(g, (2,))
+    with pytest.raises(ValueError, match="curve or grid"):
+        no_faster_when_larger(3.0)
 
 
 def test_mla_prefill_reads_its_prompt_lengths_in_order():
