@@ -76,6 +76,11 @@ FP8_BLOCK_MODELS: frozenset[str] = frozenset({"deepseek-v3", "qwen3-32b", "qwen3
 #: on Blackwell runs them with MXFP8 activations (W4A8), its default there.
 MOE_DTYPE: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a16_mxfp4"}
 MOE_DTYPE_BLACKWELL_TRTLLM: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a8_mxfp4_mxfp8"}
+#: (kernel tables, MoE dtype) -> the most tokens at which the engine runs its small-batch MoE kernel
+#: (``kernel == "min_latency"`` in the table): TensorRT-LLM's NVFP4 ``moe_torch_flow_min_latency``
+#: for gated MoE at 128 tokens or fewer, as aiconfigurator reads the tables it measured (aic-core
+#: ``operators/moe.rs``; ``scripts/curate_kernels.py`` keeps that kernel apart).
+MOE_SMALL_BATCH: dict[tuple[str, str], int] = {("trtllm", "nvfp4"): 128}
 
 
 def _interp(axes, cube: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -373,19 +378,33 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     m = get_model(model)
     require_positive_int("tp", tp)
     require_positive_int("ep", ep)
-    toks, v, floor, stand_in = _moe_curve(system, _backend(backend, system), m.key, dtype, tp, ep)
+    be = _backend(backend, system)
+    toks, v, floor, stand_in = _moe_curve(system, be, m.key, dtype, tp, ep)
     x, scalar = _positive_array("tokens", tokens)
     xc = np.clip(x, toks[0], toks[-1])
     out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
-    return _result(out, (x > toks[-1]) | stand_in, scalar, floor)
+    extrap = (x > toks[-1]) | stand_in
+    if (be, dtype) in MOE_SMALL_BATCH and np.any(x <= MOE_SMALL_BATCH[(be, dtype)]):
+        try:  # the small-batch kernel where the engine runs it (measured at this split, or one as wide)
+            ltoks, lv, _, lstand = _moe_curve(system, be, m.key, dtype, tp, ep, "min_latency")
+        except ValueError:
+            pass
+        else:
+            small = x <= MOE_SMALL_BATCH[(be, dtype)]
+            lc = np.clip(x, ltoks[0], ltoks[-1])
+            out = np.where(small, np.exp(np.interp(np.log(lc), np.log(ltoks), lv)), out)
+            extrap = np.where(small, lstand, extrap)
+    return _result(out, extrap, scalar, floor)
 
 
 @lru_cache(maxsize=None)
-def _moe_curve(system: str, backend: str, model: str, dtype: str, tp: int, ep: int):
-    """log seconds over measured tokens of one MoE block, its fastest call of the dtype (s), and
-    whether another (tp, ep) split over as many GPUs stands in."""
+def _moe_curve(system: str, backend: str, model: str, dtype: str, tp: int, ep: int, kernel: str = ""):
+    """log seconds over measured tokens of one MoE block (``kernel``: "" the default kernel,
+    ``min_latency`` TensorRT-LLM's small-batch one), its fastest call of the dtype (s), and whether
+    another (tp, ep) split over as many GPUs stands in."""
     t = _table("kernel_moe.csv")
-    rows = t[(t.system == system) & (t.backend == backend) & (t.model == model)]
+    rows = t[(t.system == system) & (t.backend == backend) & (t.model == model)
+             & (t.kernel.fillna("") == kernel)]
     if rows.empty:
         raise ValueError(f"no measured MoE block for {get_model(model).name}; measured: {', '.join(sorted(set(t.model)))}")
     require_choice("moe dtype", dtype, tuple(sorted(set(rows.dtype))))

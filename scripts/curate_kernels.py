@@ -18,8 +18,9 @@ GPU, reduced to small wide tables (latency in microseconds, 4 significant digits
   query heads per GPU, prompt lengths as columns; attention in FP8 with an FP8 KV cache where the
   engine measured it (TensorRT-LLM), else BF16.
 * ``kernel_moe.csv``: the fused MoE block (routing, grouped GEMMs, activation) of the MoE models
-  nvlmodel knows, by GPU, engine, dtype, MoE TP x EP, tokens as columns; expert load drawn from a
-  power law (``power_law_1.01``, the collector's realistic setting) rather than perfectly balanced.
+  nvlmodel knows, by GPU, engine, dtype, MoE TP x EP and ``kernel`` (TensorRT-LLM's small-batch
+  NVFP4 kernel apart, :data:`MOE_MIN_LATENCY`), tokens as columns; expert load drawn from a power
+  law (``power_law_1.01``, the collector's realistic setting) rather than perfectly balanced.
 * ``kernel_mla.csv``: DeepSeek-V3's whole MLA attention module (projections and attention), by
   GPU, engine, phase, KV dtype, GEMM dtype, heads per GPU and batch, context lengths as columns.
 
@@ -139,17 +140,28 @@ def attention(ops: Path, phase: str) -> pd.DataFrame:
     return t
 
 
+#: TensorRT-LLM's MoE table times two kernels for NVFP4: its default (CUTLASS) and the small-batch
+#: ``moe_torch_flow_min_latency`` one. aiconfigurator, whose collector measured them, reads the second
+#: for gated NVFP4 MoE at 128 tokens or fewer and the first otherwise (aic-core
+#: ``rust/aiconfigurator-core/src/operators/moe.rs``, mirroring ``MoE._query_moe_table``): the two are
+#: kept apart (column ``kernel``: "" for the default, ``min_latency``), where the median of both had
+#: been taken. Every other table keeps the median over the kernel sources it holds for one shape.
+MOE_MIN_LATENCY = "moe_torch_flow_min_latency"
+
+
 def moe(ops: Path) -> pd.DataFrame:
     out = []
+    keys = ["system", "backend", "model", "dtype", "tp", "ep", "kernel"]
     for system, backend in itertools.product(SYSTEMS, BACKENDS):
         d, src = _read(ops, system, "moe", backend, "moe_perf.parquet")
         d = d[d.distribution == MOE_DISTRIBUTION]
+        low = (d.kernel_source == MOE_MIN_LATENCY).to_numpy()
+        d = d.assign(kernel=np.where(low, "min_latency", ""))
         for model, (h, i, k, e) in _moe_shapes().items():
             x = d[(d.hidden_size == h) & (d.inter_size == i) & (d.topk == k) & (d.num_experts == e)]
             x = x.assign(system=system, backend=backend, model=model).rename(
                 columns={"moe_dtype": "dtype", "moe_tp_size": "tp", "moe_ep_size": "ep"})
-            out.append(_wide(x, ["system", "backend", "model", "dtype", "tp", "ep"], "num_tokens",
-                             sorted(d.num_tokens.unique()), src))
+            out.append(_wide(x, keys, "num_tokens", sorted(d.num_tokens.unique()), src))
     return pd.concat(out, ignore_index=True)
 
 

@@ -128,13 +128,30 @@ def test_prefill_attention_beyond_the_longest_prompt_grows_quadratically():
 
 
 def test_moe_block_reads_its_table_and_names_what_was_measured():
-    r = _row("kernel_moe.csv", system="gb200", backend="trtllm", model="deepseek-v3", dtype="nvfp4", tp=1, ep=8)
+    r = _row("kernel_moe.csv", system="gb200", backend="trtllm", model="deepseek-v3", dtype="nvfp4", tp=1, ep=8,
+             kernel="")
     t = k.moe_time("gb200", "trtllm", "deepseek-r1", "nvfp4", 256, tp=1, ep=8)
     assert t.seconds == pytest.approx(float(r["t256"]) * 1e-6)
     with pytest.raises(ValueError, match=r"measured \(tp, ep\)"):
         k.moe_time("gb200", "trtllm", "deepseek-v3", "nvfp4", 256, tp=3, ep=8)
     with pytest.raises(ValueError, match="no measured MoE block for Llama"):
         k.moe_time("gb200", "trtllm", "llama-3.1-70b", "nvfp4", 256, tp=1, ep=8)
+
+
+def test_tensorrt_llms_small_batch_moe_kernel_runs_up_to_128_tokens():
+    # NVFP4 MoE in TensorRT-LLM: the min-latency kernel at <= 128 tokens, the default one above, each
+    # as measured (the table had averaged the two)
+    match = dict(system="b200_sxm", backend="trtllm", model="deepseek-v3", dtype="nvfp4", tp=1, ep=8)
+    low, default = _row("kernel_moe.csv", **match, kernel="min_latency"), _row("kernel_moe.csv", **match, kernel="")
+    t = k.moe_time("b200_sxm", "trtllm", "deepseek-v3", "nvfp4", np.array([64.0, 128.0, 256.0]), tp=1, ep=8).seconds
+    assert t[0] == pytest.approx(float(low["t64"]) * 1e-6) and t[1] == pytest.approx(float(low["t128"]) * 1e-6)
+    beyond = [float(v) for c, v in default.items() if c[:1] == "t" and c[1:].isdigit() and int(c[1:]) >= 256 and v]
+    assert t[2] == pytest.approx(min(beyond) * 1e-6)  # the default kernel, read through its envelope
+    assert float(low["t64"]) < float(default["t64"])  # the small-batch kernel is the faster there
+    # other engines and dtypes have one kernel per shape
+    v = k.moe_time("b200_sxm", "vllm", "deepseek-v3", "nvfp4", 16.0, tp=1, ep=8).seconds
+    r = _row("kernel_moe.csv", system="b200_sxm", backend="vllm", model="deepseek-v3", dtype="nvfp4", tp=1, ep=8)
+    assert v == pytest.approx(float(r["t16"]) * 1e-6) and r["kernel"] == ""  # (monotone from 16 tokens on)
 
 
 def test_dense_decode_step_is_the_sum_of_its_kernels():
