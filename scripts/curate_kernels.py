@@ -145,7 +145,8 @@ def attention(ops: Path, phase: str) -> pd.DataFrame:
 #: for gated NVFP4 MoE at 128 tokens or fewer and the first otherwise (aic-core
 #: ``rust/aiconfigurator-core/src/operators/moe.rs``, mirroring ``MoE._query_moe_table``): the two are
 #: kept apart (column ``kernel``: "" for the default, ``min_latency``), where the median of both had
-#: been taken. Every other table keeps the median over the kernel sources it holds for one shape.
+#: been taken. No other table holds two kernel sources for one shape of these models (the median is
+#: over repeats of one kernel).
 MOE_MIN_LATENCY = "moe_torch_flow_min_latency"
 
 
