@@ -134,6 +134,12 @@ def fix_layout(source_id: str, tp: int, adp: int, moe_tp: int, ep: int) -> tuple
                    "its source id names")
 
 
+def _config_key(r: dict, model: str, precision: str, clients: int) -> tuple:
+    """The key of :func:`load_configs` for a source row ``r`` of ``model`` at ``precision`` measured
+    with ``clients`` clients."""
+    return r["system"], r["backend"], model, precision, int(r["isl"]), int(r["osl"]), clients
+
+
 def load_configs(path: Path = CONFIGS, mode: str = "disagg") -> dict[tuple, list[dict]]:
     """InferenceMAX's configurations of ``mode`` (``scripts/curate_inferencex.py``), by (system,
     backend, model, precision, isl, osl, clients): the clients its benchmark ran, which a row's
@@ -293,7 +299,8 @@ def curate(path: Path) -> list[dict]:
             if float(r["pp_size"] or r["decode_pp_size"] or 1) != 1:
                 continue
             src = r["silicon_data_source"]
-            moe = MODELS[r["model_path"]] != "qwen3-32b"
+            model, measured, harness_name = MODELS[r["model_path"]], _field(src, "measured")[:10], harness(src)
+            moe = model != "qwen3-32b"
             conc = _int(_field(src, "silicon_concurrency"))
             note, precision_note = [], ""
             precision = r["precision"]
@@ -309,11 +316,10 @@ def curate(path: Path) -> list[dict]:
                 workers, prefill = 1, (None, None, None, None, None)
                 if conc is None and r["batch_size"]:
                     conc = _int(r["batch_size"]) * adp
-                if conc is not None and harness(src).startswith(INFERENCEMAX_HARNESSES):
-                    key = (r["system"], r["backend"], MODELS[r["model_path"]], precision, int(r["isl"]), int(r["osl"]),
-                           conc)
-                    row = {"measured": _field(src, "measured")[:10], "gpus": tp * adp, "ep": ep, "attention_dp": adp}
-                    speculation = agg_speculation(row, agg_configs.get(key, []), _field(src, "image"))
+                if conc is not None and harness_name.startswith(INFERENCEMAX_HARNESSES):
+                    row = {"measured": measured, "gpus": tp * adp, "ep": ep, "attention_dp": adp}
+                    speculation = agg_speculation(row, agg_configs.get(_config_key(r, model, precision, conc), []),
+                                                  _field(src, "image"))
                     if speculation:
                         note.append(speculation)
             else:
@@ -327,10 +333,10 @@ def curate(path: Path) -> list[dict]:
                 if not moe:
                     prefill = (prefill[0], prefill[1], prefill[0], 1, prefill[4])
                 if (workers is None or prefill[4] is None) and conc is not None:
-                    recorded = {"model": MODELS[r["model_path"]], "measured": _field(src, "measured")[:10],
-                                "tp": tp, "prefill_tp": prefill[0], "prefill_ep": prefill[3]}
-                    key = (r["system"], r["backend"], recorded["model"], precision, int(r["isl"]), int(r["osl"]), conc)
-                    layout, why = recover_layout(recorded, configs.get(key, []), _field(src, "image"))
+                    recorded = {"model": model, "measured": measured, "tp": tp, "prefill_tp": prefill[0],
+                                "prefill_ep": prefill[3]}
+                    layout, why = recover_layout(recorded, configs.get(_config_key(r, model, precision, conc), []),
+                                                 _field(src, "image"))
                     if layout is None:
                         note.append(f"worker counts not recorded: the load per worker is unknown; {why}")
                     else:
@@ -352,7 +358,7 @@ def curate(path: Path) -> list[dict]:
                 note.append("expert parallelism recorded as 0: the worker layout is unknown")
             if mtp and ep and tp and mtp * ep != tp * adp:
                 note.append("parallelism fields disagree (moe_tp x ep != tp x attention_dp)")
-            heads = get_model(MODELS[r["model_path"]]).heads
+            heads = get_model(model).heads
             for side, size in (("tp", tp), ("prefill_tp", prefill[0])):
                 if size and heads % size:
                     note.append(f"recorded {side}={size} cannot be a tensor-parallel degree ({heads} attention heads "
@@ -363,16 +369,15 @@ def curate(path: Path) -> list[dict]:
             rows.append({
                 "source_id": r["id"], "system": r["system"], "backend": r["backend"],
                 "backend_version": r["backend_version"], "campaign": "serving", "mode": r["mode"],
-                "model": MODELS[r["model_path"]], "checkpoint": r["model_path"], "precision": precision,
+                "model": model, "checkpoint": r["model_path"], "precision": precision,
                 "isl": int(r["isl"]), "osl": int(r["osl"]), "concurrency": conc if conc is not None else "",
                 "tp": tp, "attention_dp": adp, "moe_tp": mtp, "ep": ep, "workers": workers if workers else "",
                 "prefill_tp": prefill[0] or "", "prefill_attention_dp": prefill[1] or "",
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
-                **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], MODELS[r["model_path"]], r["mode"],
-                                                      harness(src)),
+                **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, r["mode"], harness_name),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
-                "measured": _field(src, "measured")[:10], "precision_note": precision_note,
-                "left_out": "; ".join(note), "harness": harness(src), "layout_note": layout_note,
+                "measured": measured, "precision_note": precision_note,
+                "left_out": "; ".join(note), "harness": harness_name, "layout_note": layout_note,
             })
     rows.sort(key=lambda r: (r["model"], r["system"], r["mode"], r["backend"], r["precision"], r["isl"], r["osl"],
                              str(r["tp"]), str(r["concurrency"]), r["source_id"]))
