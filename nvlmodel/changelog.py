@@ -177,8 +177,8 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "rows of InferenceMAX's exports take their layout from its configuration file, and the rows it ran "
                 "with MTP speculative decoding, aggregated or disaggregated, are left out; SGLang on Blackwell runs "
                 "TensorRT-LLM's kernels, and on one B200 node the FP8 KV cache its benchmark script sets; measured "
-                "all-reduce and kernel times read so that a "
-                "smaller message or batch is never slower than a larger measured one")
+                "all-reduce and kernel times read so that a smaller message or batch is never slower than a larger "
+                "measured one")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),

@@ -30,7 +30,7 @@ extrapolation and labelled so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -237,6 +237,11 @@ class MeasuredCurve:
     label: str
     system: str  # whose measurements these are
     for_system: str  # the system asked for (another where a stand-in's curve serves, :data:`STAND_INS`)
+    #: the times :meth:`time` reads: ``seconds`` through their lower envelope, made once
+    envelope: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "envelope", no_faster_when_larger(self.seconds))
 
     @property
     def own(self) -> bool:
@@ -247,7 +252,7 @@ class MeasuredCurve:
         s = np.asarray(message_bytes, dtype=float)
         if (s < 0).any() or not np.isfinite(s).all():
             raise ValueError("message_bytes must be finite and >= 0")
-        t = _loglog(s, self.sizes, no_faster_when_larger(self.seconds))
+        t = _loglog(s, self.sizes, self.envelope)
         return float(t) if np.ndim(t) == 0 else t
 
 
