@@ -611,10 +611,13 @@ def test_replay_on_dask_gives_the_same_numbers():
     from nvlmodel.calibrate import load_measurements
     from nvlmodel.serve.validate import replay
 
+    from nvlmodel.serve import recorded
+
     d = load_measurements()
     d = d[(d.system == "h200_sxm") & (d.concurrency <= 16)].head(6)
-    one = replay(d, protocol="lockstep")
-    two = replay(d, protocol="lockstep", workers=2)
+    with recorded.ignored():  # both simulate, in their own processes
+        one = replay(d, protocol="lockstep")
+        two = replay(d, protocol="lockstep", workers=2)
     assert len(one) == 6
     assert one.ttft_sim_ms.tolist() == two.ttft_sim_ms.tolist()
     assert one.tpot_sim_ms.tolist() == two.tpot_sim_ms.tolist()
@@ -799,3 +802,62 @@ def test_held_out_rows_do_not_shape_the_simulations_intervals():
                                                                                    "roofline")
     with pytest.raises(ValueError, match="workers"):
         sim_transfer_widening(few, "roofline", workers=0)
+
+
+def test_the_recorded_runs_are_this_packages():
+    """The runs the chapters made are recorded under this package: chapter 9 reads them instead of
+    replaying every row again. A change to the package leaves the record stale (read by no one)."""
+    from nvlmodel.serve import recorded
+
+    assert recorded.fresh(), ("nvlmodel/data/replays.csv was recorded by another version of the package: "
+                              "run `python scripts/notebooks.py expected`")
+
+
+@pytest.mark.parametrize("table, step", [("dense", "roofline"), ("serving", "kernels")])
+def test_recorded_runs_are_the_simulations_bit_for_bit(table, step, monkeypatch):
+    """Rows of chapter 9's replays (each table's step of record, every row's run recorded): read
+    from the record (not one simulated) and simulated afresh, the same numbers to the last bit."""
+    from nvlmodel.calibrate import load_measurements
+    from nvlmodel.serve import engine, recorded
+    from nvlmodel.serve.validate import SIM_STEPS, replay
+
+    assert SIM_STEPS[table] == step
+    d = None if table == "dense" else load_measurements(table="serving")
+    kw = dict(modes=("agg", "disagg"), fits_only=True, step=step, static_step="roofline", every=97)
+    ran = []
+    simulated = engine._simulated_means
+    monkeypatch.setattr(engine, "_simulated_means", lambda *a: ran.append(a) or simulated(*a))
+    read = replay(d, **kw)
+    assert len(read) >= 6 and ran == []
+    with recorded.ignored():
+        fresh = replay(d, **kw)
+    assert len(ran) == len(read)
+    for m in ("ttft", "tpot"):
+        assert fresh[f"{m}_sim_ms"].tolist() == read[f"{m}_sim_ms"].tolist()
+
+
+def test_runs_are_noted_and_gathered_once_each(tmp_path, monkeypatch):
+    """note() appends a run to its process's file only while RECORD_ENV names a folder; write()
+    gathers them, each once, sorted, under the package digest, and read() gives the same floats."""
+    from nvlmodel.serve import recorded
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.delenv(recorded.RECORD_ENV, raising=False)
+    recorded.note("k0", (1.0, 2.0, 0))
+    assert list(folder.iterdir()) == []
+    monkeypatch.setenv(recorded.RECORD_ENV, str(folder))
+    third = 1 / 3
+    for key, res in (("kb", (third, float("nan"), 2)), ("ka", (0.1, 0.2, 0)), ("kb", (third, float("nan"), 2))):
+        recorded.note(key, res)
+    path = tmp_path / "replays.csv"
+    assert recorded.write(folder, path) == 2
+    digest, runs = recorded.read(path)
+    assert digest == recorded.package_digest() and list(runs) == ["ka", "kb"]
+    assert runs["kb"][0] == third and np.isnan(runs["kb"][1]) and runs["kb"][2] == 2
+    recorded.note("ka", (0.1, 0.25, 0))
+    with pytest.raises(ValueError, match="ka was noted twice"):
+        recorded.write(folder, path)
+    path.write_text("key,ttft_s\n")
+    with pytest.raises(ValueError, match="# package"):
+        recorded.read(path)

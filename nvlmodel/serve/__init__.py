@@ -20,16 +20,19 @@ engine-step granularity (chapter 9).
 * **KV tiers**: G1 (the worker's HBM), ``peer`` HBM over NVLink (the rack; on HGX the node),
   ``host`` (G2: Grace memory over NVLink-C2C on GB200, DRAM over PCIe 5 on HGX), ``disk`` (G3),
   and the seed's ``switch`` tier (a labelled hypothesis). Prefixes found below G1 are onboarded
-  over the tier's link, shared by concurrent transfers (processor sharing).
+  over the tier's link, shared by concurrent transfers (processor sharing), each paying its bytes
+  and one copy per layer (chapter 4's per-copy cost).
 * **Disaggregation**: prefill workers prefill; the prompt's KV moves to the least loaded decode
-  worker over NVLink (NVL72) or RDMA (HGX), on a link shared by processor sharing; the first token
-  leaves when the decode worker has it (as :func:`nvlmodel.calibrate.kv_transfer_time`).
+  worker over NVLink (NVL72) or RDMA (HGX), on a link shared by processor sharing, as its bytes and
+  one copy per layer; the first token leaves when the decode worker has it and a seat for it.
 * **Outputs**: per-request TTFT, TPOT, end-to-end latency, tokens, preemptions, prefix hits by
   tier; throughput, goodput under an SLA, busy fraction (:meth:`SimResult.summary`).
 
 What it leaves out: speculative decoding, the engines' own schedulers' quirks (one FIFO policy
-here), network and frontend queueing beyond the fitted ``t_req``, and per-copy latencies of
-paged transfers (chapter 4 shows them).
+here), network and frontend queueing beyond the fitted ``t_req``.
+
+Runs the book makes are recorded (:mod:`~nvlmodel.serve.recorded`): under the package that
+recorded them, a replay reads them instead of simulating again.
 """
 
 from .cost import StepCost, step_cost

@@ -25,6 +25,7 @@ from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
 from ..kvbm.routing import POLICIES
 from ..units import GB, require_choice, require_positive, require_positive_int
+from . import recorded
 from .batcher import Batcher, _Worker
 from .cost import StepCost, step_cost
 from .events import _DISPATCH, _LINK, _STEP
@@ -260,7 +261,16 @@ def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: 
                        skip: int = 0) -> tuple[float, float, int]:
     """Mean TTFT and TPOT (s) and preemptions of ``simulate(deployment, requests, concurrency=...)``
     without building its table: the replay of a measured row needs only these. The first ``skip``
-    requests (a benchmark's warm-up) are simulated and not counted."""
+    requests (a benchmark's warm-up) are simulated and not counted. A run recorded under this
+    package (:mod:`~nvlmodel.serve.recorded`) is read, not simulated again."""
+    ttft, tpot, preemptions = recorded.recall(recorded.run_key("closed-loop means", deployment, requests,
+                                                               concurrency, skip),
+                                              lambda: _simulated_means(deployment, requests, concurrency, skip))
+    return ttft, tpot, int(preemptions)
+
+
+def _simulated_means(deployment: Deployment, requests: Requests, concurrency: int,
+                     skip: int) -> tuple[float, float, int]:
     sim = _Sim(deployment, requests, concurrency, 0.0, 0, False)
     sim.run(False)
     _, _, ttft, tpot = sim.latencies()

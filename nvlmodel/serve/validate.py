@@ -11,6 +11,7 @@ import numpy as np
 from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
 from ..calibrate.data import _config, _given
 from ..units import require_choice, require_positive_int
+from . import recorded
 from .engine import Deployment, _closed_loop_means, calibrations, simulate
 from .workload import Requests, Workload
 
@@ -591,13 +592,19 @@ def chat_rack(variants: tuple[str, ...] | None = None, *, model: str = "llama-3.
 
 @functools.lru_cache(maxsize=64)
 def _chat_run(name: str, model: str, seed: int, ttft_limit_s: float, tpot_limit_s: float) -> dict:
-    """One variant of the chat rack, one seed (cached: chapter 9's table and :func:`chat_gains` share runs)."""
+    """One variant of the chat rack, one seed (cached: chapter 9's table and :func:`chat_gains` share
+    runs; recorded: :mod:`~nvlmodel.serve.recorded`)."""
     reqs = Workload(**CHAT_WORKLOAD).generate(CHAT_REQUESTS, rate=CHAT_RATE, seed=seed)
-    s = simulate(Deployment(**{**_chat_base(model), **CHAT_VARIANTS[name]}), reqs, seed=seed).summary(
-        ttft_limit_s, tpot_limit_s)
-    return {"TTFT p50 (s)": s["ttft_p50_s"], "TTFT p90 (s)": s["ttft_p90_s"], "TPOT p50 (ms)": s["tpot_p50_s"] * 1e3,
-            "goodput tok/s/GPU": s["goodput_tokens_per_s_per_gpu"], "HBM hit": s["hit_g1"], "peer hit": s["hit_peer"],
-            "G2 hit": s["hit_host"], "switch hit": s["hit_switch"]}
+    d = Deployment(**{**_chat_base(model), **CHAT_VARIANTS[name]})
+
+    def run():
+        s = simulate(d, reqs, seed=seed).summary(ttft_limit_s, tpot_limit_s)
+        return [s["ttft_p50_s"], s["ttft_p90_s"], s["tpot_p50_s"] * 1e3, s["goodput_tokens_per_s_per_gpu"],
+                s["hit_g1"], s["hit_peer"], s["hit_host"], s["hit_switch"]]
+
+    numbers = recorded.recall(recorded.run_key("chat rack summary", d, reqs, seed, ttft_limit_s, tpot_limit_s), run)
+    return dict(zip(("TTFT p50 (s)", "TTFT p90 (s)", "TPOT p50 (ms)", "goodput tok/s/GPU", "HBM hit", "peer hit",
+                     "G2 hit", "switch hit"), numbers))
 
 
 #: Seeds over which :func:`chat_gains` repeats the chat rack.

@@ -1,0 +1,170 @@
+"""Recorded runs: the numbers the simulation gave for the runs the book makes (the closed-loop
+means of :func:`nvlmodel.serve.engine._closed_loop_means`, the chat rack's summaries), so that a
+chapter replaying thousands of measured rows (chapter 9: every row of both tables, the
+calibration rows again under each other fit and step) reads them instead of simulating each again.
+
+A run is keyed by everything it depends on that can vary between calls (:func:`run_key`): the
+deployment (its every field and its calibration), the requests (every array), the clients, the
+warm-up requests not counted, the seed, the SLA of a summary. Everything else it depends on is the package: the file (:data:`PATH`)
+carries a digest of the package's code and data and of the numeric libraries' versions
+(:func:`package_digest`), and under any other package it is not read, so a changed model never
+meets an old answer: its runs are simulated. ``python scripts/notebooks.py expected`` (which
+re-executes every chapter) rewrites the file with the runs the chapters made, under
+:data:`RECORD_ENV`; ``tests/test_serve.py`` replays recorded rows afresh and requires the same
+numbers, bit for bit.
+
+>>> key = run_key("means", "deployment", 4, 0)
+>>> len(key), key == run_key("means", "deployment", 4, 0), key == run_key("means", "deployment", 8, 0)
+(20, True, False)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+#: The recorded runs (a comment line with the package digest, then ``key,values``: each run's
+#: numbers, exact (Python's ``repr`` of each float), separated by spaces).
+PATH = Path(__file__).resolve().parents[1] / "data" / "replays.csv"
+#: When set (to a folder), every process appends the runs it makes or reads there, one file per
+#: process, for :func:`write` to gather (``scripts/notebooks.py expected`` sets it).
+RECORD_ENV = "NVLMODEL_RECORD_RUNS"
+#: When ``"1"``, no run is read from the record: every run is simulated (:func:`ignored`; an
+#: environment variable, so that the processes a Dask cluster starts inside the block see it too).
+IGNORE_ENV = "NVLMODEL_IGNORE_RECORDED_RUNS"
+_HEADER = ("key", "values")
+
+
+@functools.lru_cache(maxsize=None)
+def package_digest() -> str:
+    """SHA-256 over the package's code and data files (paths and bytes; this file's records left
+    out) and the versions of Python, NumPy and pandas: what a run's answer depends on beyond its key."""
+    import numpy
+    import pandas
+
+    root = PATH.parents[1]
+    h = hashlib.sha256()
+    files = sorted([*root.rglob("*.py"), *(root / "data").glob("*.csv")])
+    for path in files:
+        if path == PATH or "__pycache__" in path.parts:
+            continue
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    import sys
+
+    h.update(f"python {sys.version_info[:2]} numpy {numpy.__version__} pandas {pandas.__version__}".encode())
+    return h.hexdigest()
+
+
+def run_key(*parts) -> str:
+    """The key of one run: a hash of ``parts`` (what the run is, then its inputs): a request table
+    (:class:`~nvlmodel.serve.Requests`) by its arrays' bytes, an array by its bytes, anything else
+    by its ``repr`` (a :class:`~nvlmodel.serve.Deployment`, a frozen dataclass: every field, its
+    calibration included); 20 hex digits."""
+    h = hashlib.sha256()
+    for part in parts:
+        arrays = ([getattr(part, f) for f in ("arrival", "isl", "osl", "group", "prefix", "keep")]
+                  if type(part).__name__ == "Requests" else [part])
+        for a in arrays:
+            h.update(b"\0" + (a.tobytes() + str(a.dtype).encode() if hasattr(a, "tobytes") else repr(a).encode()))
+    return h.hexdigest()[:20]
+
+
+def digest_of(path: Path = PATH) -> str | None:
+    """The package digest a record file was written under (None: no file)."""
+    if not path.exists():
+        return None
+    with path.open() as f:
+        first = f.readline()
+    if not first.startswith("# package "):
+        raise ValueError(f"{path}: the first line must be '# package <digest>', got {first.strip()!r}")
+    return first.split()[-1]
+
+
+def read(path: Path = PATH) -> tuple[str | None, dict[str, tuple[float, ...]]]:
+    """The digest a record file was written under and its runs (``{key: numbers}``); ``(None, {})``
+    when there is no file."""
+    digest = digest_of(path)
+    if digest is None:
+        return None, {}
+    with path.open(newline="") as f:
+        f.readline()
+        rows = csv.reader(f)
+        if tuple(next(rows, ())) != _HEADER:
+            raise ValueError(f"{path}: the second line must be the header {','.join(_HEADER)}")
+        return digest, {r[0]: tuple(float(v) for v in r[1].split()) for r in rows}
+
+
+@functools.lru_cache(maxsize=None)
+def _runs() -> dict[str, tuple[float, ...]]:
+    return read()[1] if digest_of() == package_digest() else {}
+
+
+def fresh() -> bool:
+    """Whether the recorded runs were written by this package (:func:`package_digest`)."""
+    return digest_of() == package_digest()
+
+
+def lookup(key: str) -> tuple[float, ...] | None:
+    """The recorded answer of run ``key`` under this package, or None (none recorded, the record
+    written by another package, or reading turned off: :func:`ignored`)."""
+    return None if os.environ.get(IGNORE_ENV) == "1" else _runs().get(key)
+
+
+def note(key: str, numbers) -> None:
+    """Append run ``key`` and its ``numbers`` to this process's file in the folder :data:`RECORD_ENV`
+    names (nothing when it is unset)."""
+    folder = os.environ.get(RECORD_ENV)
+    if not folder:
+        return
+    with open(Path(folder) / f"{os.getpid()}.csv", "a", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerow([key, " ".join(repr(float(v)) for v in numbers)])
+
+
+def recall(key: str, simulate) -> tuple[float, ...]:
+    """Run ``key``'s numbers: recorded under this package (:func:`lookup`), else ``simulate()``'s (a
+    sequence of numbers); either way noted (:func:`note`)."""
+    out = lookup(key)
+    if out is None:
+        out = tuple(float(v) for v in simulate())
+    note(key, out)
+    return out
+
+
+@contextlib.contextmanager
+def ignored():
+    """Within the block, every run is simulated, as with no record (to check the record against),
+    in this process and in any it starts."""
+    before = os.environ.get(IGNORE_ENV)
+    os.environ[IGNORE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[IGNORE_ENV]
+        else:
+            os.environ[IGNORE_ENV] = before
+
+
+def write(folder: Path, path: Path = PATH) -> int:
+    """Gather the runs noted in ``folder`` (:func:`note`) into ``path`` under this package's digest,
+    sorted by key, each once; returns how many. Only runs noted are kept: the file holds the runs
+    the chapters made, no older ones."""
+    runs: dict[str, list[str]] = {}
+    for part in sorted(Path(folder).glob("*.csv")):
+        with part.open(newline="") as f:
+            for row in csv.reader(f):
+                if len(row) != len(_HEADER):
+                    raise ValueError(f"{part}: a noted run has {len(row)} fields, expected {len(_HEADER)}")
+                if runs.setdefault(row[0], row) != row:
+                    raise ValueError(f"run {row[0]} was noted twice with different answers: {runs[row[0]]} and {row}")
+    with path.open("w", newline="") as f:
+        f.write(f"# package {package_digest()}\n")
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(_HEADER)
+        w.writerows(runs[k] for k in sorted(runs))
+    _runs.cache_clear()
+    return len(runs)
