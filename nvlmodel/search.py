@@ -307,7 +307,7 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     when the simulated decode returns clients sooner than the search's TPOT says), ``sim_clients``
     (the concurrency simulated: :func:`frontier_clients`) and ``sim_status`` (``ok`` or why the
     point could not be simulated). ``progress``: a bar per large run (100,000 requests or more)."""
-    from .serve import Deployment, simulate
+    from .serve import Deployment
     from .serve.validate import _protocol
 
     proto = _protocol(protocol)
@@ -336,21 +336,16 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
         startup.append(wait)
         try:
             d = Deployment(r.system_key, model, r.precision, **kw)
-            res = simulate(d, reqs, concurrency=clients, progress=None if progress else False)
-            n = len(res.requests)
-            counted = res.requests.iloc[clients * proto.warmup:]
-            late = res.requests.iloc[max(clients * proto.warmup, n // 2):]
-            preempted = int(res.requests.preemptions.sum())
-            ttft.append(float(counted.ttft_s.mean()))
-            steady.append(float(late.ttft_s.mean()))
-            tpot.append(float(counted.tpot_s.mean()))
-            if ranks and len(late) > 1:
-                sent = np.sort(late.arrival_s.to_numpy())
+            t1, t2, t3, preempted, rate = _simulated_point(d, reqs, clients, proto.warmup, progress)
+            ttft.append(t1)
+            steady.append(t2)
+            tpot.append(t3)
+            if ranks and np.isfinite(rate):
                 mean_isl = max(1, int(round(float(np.mean(reqs.isl)))))
                 pm = _worker(r.system_key, model, r.precision, tuple(ps), mean_isl, osl, cal, backend)
-                if pm is not None and sent[-1] > sent[0]:
-                    u = (len(sent) - 1) / (sent[-1] - sent[0]) * _prefill_service(pm["fill"], cal) / ranks
-            status.append("ok" if preempted == 0 else f"ok, {preempted} preemptions")
+                if pm is not None:
+                    u = rate * _prefill_service(pm["fill"], cal) / ranks
+            status.append("ok" if preempted == 0 else f"ok, {int(preempted)} preemptions")
         except (ValueError, RuntimeError) as e:
             ttft.append(float("nan"))
             steady.append(float("nan"))
@@ -361,6 +356,26 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     out["sim_tpot_s"], out["sim_status"] = tpot, status
     out["sim_clients"] = loads
     return out
+
+
+def _simulated_point(d, reqs, clients: int, warmup: int, progress: bool) -> tuple[float, ...]:
+    """One frontier point's closed-loop run (:func:`simulate_frontier`): the mean TTFT over the
+    counted requests, over the run's second half, the mean TPOT, the preemptions, and the rate
+    (requests/s) at which the second half was sent (NaN for fewer than two). Recorded under this
+    package (:mod:`nvlmodel.serve.recorded`)."""
+    from .serve import recorded, simulate
+
+    def run():
+        res = simulate(d, reqs, concurrency=clients, progress=None if progress else False)
+        n = len(res.requests)
+        counted = res.requests.iloc[clients * warmup:]
+        late = res.requests.iloc[max(clients * warmup, n // 2):]
+        sent = np.sort(late.arrival_s.to_numpy())
+        rate = (len(sent) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 and sent[-1] > sent[0] else float("nan")
+        return (float(counted.ttft_s.mean()), float(late.ttft_s.mean()), float(counted.tpot_s.mean()),
+                int(res.requests.preemptions.sum()), rate)
+
+    return recorded.recall(recorded.run_key("frontier point", d, reqs, clients, warmup), run)
 
 
 def frontier_clients(point, osl: int) -> int:

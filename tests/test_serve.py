@@ -858,6 +858,8 @@ def test_runs_are_noted_and_gathered_once_each(tmp_path, monkeypatch):
     recorded.note("ka", (0.1, 0.25, 0))
     with pytest.raises(ValueError, match="ka was noted twice"):
         recorded.write(folder, path)
+    with pytest.raises(ValueError, match="folder must be"):
+        recorded.write(tmp_path / "missing", path)
     path.write_text("key,ttft_s\n")
     with pytest.raises(ValueError, match="# package"):
         recorded.read(path)

@@ -153,8 +153,11 @@ def write(folder: Path, path: Path = PATH) -> int:
     """Gather the runs noted in ``folder`` (:func:`note`) into ``path`` under this package's digest,
     sorted by key, each once; returns how many. Only runs noted are kept: the file holds the runs
     the chapters made, no older ones."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder must be the directory the runs were noted in ({RECORD_ENV}), got {str(folder)!r}")
     runs: dict[str, list[str]] = {}
-    for part in sorted(Path(folder).glob("*.csv")):
+    for part in sorted(folder.glob("*.csv")):
         with part.open(newline="") as f:
             for row in csv.reader(f):
                 if len(row) != len(_HEADER):
