@@ -265,11 +265,21 @@ def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Proto
     import pandas as pd
 
     proto = _protocol(protocol)
+    require_positive_int("workers", workers)
+    pred, cal = _replay_plan(measurements, modes, step, static_step, fits_only, every, sim_calibrations)
+    return _replayed(pred, cal, proto, workers, progress)
+
+
+def _replay_plan(measurements, modes, step, static_step, fits_only, every, sim_calibrations):
+    """What :func:`replay` replays: the static predictions of the rows it keeps, and the
+    simulation's calibrations (per engine)."""
+    import pandas as pd
+
     for m in modes:
         if m not in ("agg", "disagg"):
             raise ValueError(f"modes must be 'agg' and/or 'disagg', got {m!r}")
-    require_positive_int("workers", workers)
     require_positive_int("every", every)
+    step = require_choice("step", step, STEP_MODELS)
     static_step = step if static_step is None else require_choice("static_step", static_step, STEP_MODELS)
     static = _static(measurements, static_step)
     pred = predictions(measurements, static)
@@ -277,11 +287,17 @@ def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Proto
     pred = pred[mode.isin(modes) & (pred.kv_fits if fits_only else True)]
     pred = pred[[_simulable(r) for r in pred.itertuples()]].iloc[::every]
     if sim_calibrations is not None:
-        cal = sim_calibrations
-    else:
-        cal = static if static_step == step else _static(measurements, step)
-    rows = _replay_rows(pred, cal, proto, workers, progress)
-    out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+        return pred, sim_calibrations
+    return pred, static if static_step == step else _static(measurements, step)
+
+
+def _replayed(pred, cal, proto: Protocol, workers: int, progress: bool = False) -> "pd.DataFrame":  # noqa: F821
+    """The rows of ``pred`` replayed (:func:`_replay_rows`) beside their static predictions, with
+    both signed errors (:func:`replay`'s table)."""
+    import pandas as pd
+
+    out = pd.concat([pred.reset_index(drop=True), pd.DataFrame(_replay_rows(pred, cal, proto, workers, progress))],
+                    axis=1)
     for m in ("ttft", "tpot"):
         out[f"{m}_sim_err_pct"] = (out[f"{m}_sim_ms"] / out[f"{m}_ms"] - 1) * 100
     return out
@@ -308,14 +324,16 @@ def protocol_sensitivity(measurements: "pd.DataFrame | None" = None, *,  # noqa:
     replays = dict(replays or {})
     for p in replays:
         require_choice("replays protocol", p, PROTOCOLS)
-    parts = {}
+    require_positive_int("workers", workers)
+    parts, plan = {}, None
     for p in protocols:
         if p in replays:
             rep = replays[p]
             rep = rep[(rep["mode"].fillna("agg") if "mode" in rep.columns else pd.Series("agg", index=rep.index))
                       == "agg"].iloc[::every]
-        else:
-            rep = replay(measurements, protocol=p, fits_only=True, workers=workers, every=every, step=step)
+        else:  # the rows and their calibrations are the same under every protocol: planned once
+            plan = plan or _replay_plan(measurements, ("agg",), step, None, True, every, None)
+            rep = _replayed(*plan, PROTOCOLS[p], workers)
         s = replay_summary(rep, by).set_index(list(by))
         parts[p] = s[["rows", "ttft_sim_MdAPE_pct", "ttft_sim_bias_pct", "tpot_sim_MdAPE_pct"]]
     return pd.concat(parts, names=["protocol"])
