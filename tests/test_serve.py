@@ -816,7 +816,8 @@ def test_the_recorded_runs_are_this_packages():
 @pytest.mark.parametrize("table, step", [("dense", "roofline"), ("serving", "kernels")])
 def test_recorded_runs_are_the_simulations_bit_for_bit(table, step, monkeypatch):
     """Rows of chapter 9's replays (each table's step of record, every row's run recorded): read
-    from the record (not one simulated) and simulated afresh, the same numbers to the last bit."""
+    from the record (not one simulated; with workers, no cluster started) and simulated afresh,
+    the same numbers to the last bit."""
     from nvlmodel.calibrate import load_measurements
     from nvlmodel.serve import engine, recorded
     from nvlmodel.serve.validate import SIM_STEPS, replay
@@ -829,6 +830,12 @@ def test_recorded_runs_are_the_simulations_bit_for_bit(table, step, monkeypatch)
     monkeypatch.setattr(engine, "_simulated_means", lambda *a: ran.append(a) or simulated(*a))
     read = replay(d, **kw)
     assert len(read) >= 6 and ran == []
+
+    def no_cluster(*a, **k):
+        raise AssertionError("every run is recorded: no cluster should start")
+
+    monkeypatch.setattr("nvlmodel.serve.sweep.local_cluster", no_cluster)
+    assert replay(d, workers=2, **kw).ttft_sim_ms.tolist() == read.ttft_sim_ms.tolist()
     with recorded.ignored():
         fresh = replay(d, **kw)
     assert len(ran) == len(read)

@@ -263,10 +263,14 @@ def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: 
     without building its table: the replay of a measured row needs only these. The first ``skip``
     requests (a benchmark's warm-up) are simulated and not counted. A run recorded under this
     package (:mod:`~nvlmodel.serve.recorded`) is read, not simulated again."""
-    ttft, tpot, preemptions = recorded.recall(recorded.run_key("closed-loop means", deployment, requests,
-                                                               concurrency, skip),
+    ttft, tpot, preemptions = recorded.recall(_means_key(deployment, requests, concurrency, skip),
                                               lambda: _simulated_means(deployment, requests, concurrency, skip))
     return ttft, tpot, int(preemptions)
+
+
+def _means_key(deployment: Deployment, requests: Requests, concurrency: int, skip: int) -> str:
+    """The record's key of one :func:`_closed_loop_means` run (:func:`nvlmodel.serve.recorded.run_key`)."""
+    return recorded.run_key("closed-loop means", deployment, requests, concurrency, skip)
 
 
 def _simulated_means(deployment: Deployment, requests: Requests, concurrency: int,

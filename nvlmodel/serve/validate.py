@@ -12,7 +12,7 @@ from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capaci
 from ..calibrate.data import _config, _given
 from ..units import require_choice, require_positive_int
 from . import recorded
-from .engine import Deployment, _closed_loop_means, calibrations, simulate
+from .engine import Deployment, _closed_loop_means, _means_key, calibrations, simulate
 from .workload import Requests, Workload
 
 
@@ -224,9 +224,18 @@ def replay_row(row, calibration: Calibration | None = None, *, protocol: "str | 
     benchmarked with (:func:`benchmark_limits`), ``concurrency`` closed-loop clients following
     ``protocol`` (a name of :data:`PROTOCOLS` or a :class:`Protocol`), the row's engine
     calibration. Returns mean TTFT and TPOT in ms over the counted requests."""
-    proto = _protocol(protocol)
-    kv = getattr(row, "kv_dtype", None)
+    return _replayed_means(*_replay_inputs(row, calibration, _protocol(protocol)))
 
+
+def _replayed_means(d: Deployment, reqs: Requests, c: int, skip: int) -> dict:
+    ttft, tpot, preemptions = _closed_loop_means(d, reqs, c, skip=skip)
+    return {"ttft_sim_ms": ttft * 1e3, "tpot_sim_ms": tpot * 1e3, "preemptions": preemptions}
+
+
+def _replay_inputs(row, calibration: Calibration | None, proto: Protocol):
+    """What :func:`replay_row` simulates: the row's deployment, its requests, clients and warm-up
+    requests not counted."""
+    kv = getattr(row, "kv_dtype", None)
     par = {c: int(getattr(row, c)) for c in ("attention_dp", "ep") if _given(row, c)}
     if getattr(row, "mode", "agg") == "disagg":
         par.update(mode="disagg", **{c: int(getattr(row, c)) for c in _DISAGG_FIELDS if _given(row, c)})
@@ -237,9 +246,7 @@ def replay_row(row, calibration: Calibration | None = None, *, protocol: "str | 
                    kv_dtype=kv if isinstance(kv, str) and kv else None,
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
     c = int(row.concurrency)
-    reqs = proto.requests(int(row.isl), int(row.osl), c)
-    ttft, tpot, preemptions = _closed_loop_means(d, reqs, c, skip=c * proto.warmup)
-    return {"ttft_sim_ms": ttft * 1e3, "tpot_sim_ms": tpot * 1e3, "preemptions": preemptions}
+    return d, proto.requests(int(row.isl), int(row.osl), c), c, c * proto.warmup
 
 
 def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Protocol" = PROTOCOL,
@@ -350,8 +357,9 @@ def _replay_rows(pred: "pd.DataFrame", cal: "dict | list", proto: Protocol, work
     """:func:`replay_row` of every row of ``pred``, in order, with ``cal`` (per engine, or a list
     of one calibration per row); on ``workers`` Dask processes when more than one, in ``4 x
     workers`` chunks of about equal simulated requests (largest rows first, each to the lightest
-    chunk so far). ``progress``: a bar of rows replayed (on stderr; the plain bar, whose import
-    warns nothing in a notebook that leaves it off)."""
+    chunk so far). Rows whose runs are recorded under this package (:mod:`~nvlmodel.serve.recorded`)
+    are read here first, and a cluster starts only for the others. ``progress``: a bar of rows
+    replayed (on stderr; the plain bar, whose import warns nothing in a notebook that leaves it off)."""
     from tqdm import tqdm
 
     cals = [cal[e] for e in pred.engine] if isinstance(cal, dict) else list(cal)
@@ -365,18 +373,32 @@ def _replay_rows(pred: "pd.DataFrame", cal: "dict | list", proto: Protocol, work
             bar.update(1)
         bar.close()
         return out
+    rows, out, left = list(pred.itertuples()), [None] * len(pred), []
+    for i, (r, c) in enumerate(zip(rows, cals)):
+        inputs = _replay_inputs(r, c, proto)
+        if recorded.lookup(_means_key(*inputs)) is None:
+            left.append(i)
+        else:  # recorded: read (and noted) here, as replay_row reads it
+            out[i] = _replayed_means(*inputs)
+            bar.update(1)
+    if len(left) < 2:  # no cluster for one run
+        for i in left:
+            out[i] = replay_row(rows[i], cals[i], protocol=proto)
+            bar.update(1)
+        bar.close()
+        return out
     from distributed import Client, as_completed
 
     from .sweep import local_cluster
 
-    records = pred.to_dict("records")
+    all_records = pred.to_dict("records")
+    records = {i: all_records[i] for i in left}
     chunks: list[list[int]] = [[] for _ in range(min(4 * workers, len(records)))]
     load = [0] * len(chunks)
-    for i in sorted(range(len(records)), key=lambda i: -int(records[i]["concurrency"])):
+    for i in sorted(records, key=lambda i: -int(records[i]["concurrency"])):
         k = load.index(min(load))
         chunks[k].append(i)
         load[k] += int(records[i]["concurrency"])
-    out: list = [None] * len(records)
     with local_cluster(workers) as cluster, Client(cluster) as client:
         futures = [client.submit(_replay_chunk, [records[i] for i in c], [cals[i] for i in c],
                                  proto, pure=False) for c in chunks]
