@@ -530,7 +530,8 @@ def test_the_start_up_wave_by_hand():
     """All clients send their first requests at once: 8 prompts on 4 servers of 1 s wait
     0,0,0,0,1,1,1,1 s (mean 0.5 s), one request in 10 counted per client: 0.05 s on the mean;
     9 on 3 servers of 0.5 s: 3 x (0 + 1 + 2) x 0.5 / 9 = 0.5 s, over 20 requests 0.025 s; a
-    warm-up request per client absorbs the wave; nonsense raises naming the field. The static
+    warm-up request per client absorbs the wave, unless it drains first (aiperf's: the counted
+    requests then start as a wave of their own); nonsense raises naming the field. The static
     model assumes the replay's protocol (10 requests per client)."""
     from nvlmodel.calibrate import BENCHMARK_REQUESTS_PER_CLIENT
     from nvlmodel.serve.validate import PROTOCOL, PROTOCOLS, Protocol
@@ -539,6 +540,8 @@ def test_the_start_up_wave_by_hand():
     assert Protocol(per_client=10).startup_wait(8, 4, 1.0) == pytest.approx(0.05)
     assert Protocol(per_client=20).startup_wait(9, 3, 0.5) == pytest.approx(0.025)
     assert Protocol(per_client=20, warmup=1).startup_wait(9, 3, 0.5) == 0.0
+    # aiperf lets its warm-up drain before the counted requests start: they start as one wave
+    assert PROTOCOLS["aiperf"].startup_wait(9, 3, 0.5) == pytest.approx(0.025)
     assert Protocol(per_client=10).startup_wait(3, 4, 1.0) == 0.0  # more servers than clients: no wait
     with pytest.raises(ValueError, match="servers"):
         Protocol(per_client=10).startup_wait(10, 0, 1.0)
@@ -867,6 +870,9 @@ def test_runs_are_noted_and_gathered_once_each(tmp_path, monkeypatch):
         recorded.write(folder, path)
     with pytest.raises(ValueError, match="folder must be"):
         recorded.write(tmp_path / "missing", path)
+    monkeypatch.setenv(recorded.RECORD_ENV, str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match=recorded.RECORD_ENV):  # before the run, not after it
+        recorded.recall("k1", lambda: pytest.fail("simulated though the runs could not be noted"))
     path.write_text("key,ttft_s\n")
     with pytest.raises(ValueError, match="# package"):
         recorded.read(path)

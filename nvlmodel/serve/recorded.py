@@ -117,16 +117,27 @@ def lookup(key: str) -> tuple[float, ...] | None:
 def note(key: str, numbers) -> None:
     """Append run ``key`` and its ``numbers`` to this process's file in the folder :data:`RECORD_ENV`
     names (nothing when it is unset)."""
+    folder = _record_folder()
+    if folder is None:
+        return
+    with open(folder / f"{os.getpid()}.csv", "a", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerow([key, " ".join(repr(float(v)) for v in numbers)])
+
+
+def _record_folder() -> Path | None:
+    """The folder :data:`RECORD_ENV` names (None: unset); one that is not a directory raises."""
     folder = os.environ.get(RECORD_ENV)
     if not folder:
-        return
-    with open(Path(folder) / f"{os.getpid()}.csv", "a", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerow([key, " ".join(repr(float(v)) for v in numbers)])
+        return None
+    if not Path(folder).is_dir():
+        raise ValueError(f"{RECORD_ENV} must name an existing directory to note runs in, got {folder!r}")
+    return Path(folder)
 
 
 def recall(key: str, simulate) -> tuple[float, ...]:
     """Run ``key``'s numbers: recorded under this package (:func:`lookup`), else ``simulate()``'s (a
-    sequence of numbers); either way noted (:func:`note`)."""
+    sequence of numbers); either way noted (:func:`note`; a bad :data:`RECORD_ENV` fails first)."""
+    _record_folder()
     out = lookup(key)
     if out is None:
         out = tuple(float(v) for v in simulate())
