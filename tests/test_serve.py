@@ -788,6 +788,30 @@ def test_replayed_rows_take_a_calibration_per_engine_or_per_row():
         _replay_rows(rows, per_row[:1], proto, 1)
 
 
+def test_a_replay_on_dask_reads_the_recorded_rows_and_simulates_the_rest(monkeypatch):
+    """Rows of chapter 9's dense replay, half of them under a calibration no chapter ran: on two Dask
+    processes the recorded half is read here and the other half simulated there (the simulation in
+    this process runs for none), giving what this process gives with the record ignored."""
+    from dataclasses import replace
+
+    from nvlmodel.serve import engine, recorded
+    from nvlmodel.serve.validate import PROTOCOLS, _replay_plan, _replay_rows
+
+    pred, cal = _replay_plan(None, ("agg",), "roofline", None, True, 1, None)
+    rows = pred.nsmallest(4, "concurrency")
+    cals = [cal[e] if i % 2 else replace(cal[e], t_req=cal[e].t_req + 0.25) for i, e in enumerate(rows.engine)]
+    proto = PROTOCOLS["inferencemax"]
+    with recorded.ignored():
+        here = _replay_rows(rows, cals, proto, 1)
+    ran, found = [], {}
+    simulated, lookup = engine._simulated_means, recorded.lookup
+    monkeypatch.setattr(engine, "_simulated_means", lambda *a: ran.append(a) or simulated(*a))
+    monkeypatch.setattr(recorded, "lookup", lambda key: found.setdefault(key, lookup(key)))
+    assert _replay_rows(rows, cals, proto, 2) == here
+    assert ran == []  # nothing simulated in this process: the unrecorded half ran in the workers
+    assert sorted(v is not None for v in found.values()) == [False, False, True, True]  # and the recorded half was read
+
+
 def test_held_out_rows_do_not_shape_the_simulations_intervals():
     """sim_transfer_widening replays calibration rows only: held-out rows measured ten times
     slower (or left out) give the same factors."""
