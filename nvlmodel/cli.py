@@ -293,6 +293,7 @@ def _coverage_simulated(args: argparse.Namespace, step: str) -> int:
 
 def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
     from . import calibrate
+    from .serve import recorded
     from .serve.validate import PROTOCOLS, SIM_STEPS, replay, replay_summary
 
     steps = {table: args.step or SIM_STEPS[table] for table in SIM_STEPS}
@@ -303,11 +304,13 @@ def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
           "aggregated and disaggregated deployments as recorded (a row of more than 72 GPUs, one simulated rack, "
           "is not replayed)")
     for table in args.tables:
+        read = recorded.READ["runs"]
         rows = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"), protocol=args.protocol,
                       step=steps[table], static_step=static_step, fits_only=not args.all_rows,
                       workers=args.workers, progress=True)
         by = tuple(b for b in args.by if b in rows.columns) or ("split",)
-        print(f"\n{table} table ({len(rows)} rows replayed, simulated steps from the {steps[table]})")
+        print(f"\n{table} table ({len(rows)} rows replayed, {recorded.READ['runs'] - read} of them read from the runs "
+              f"this package recorded, nvlmodel.serve.recorded; simulated steps from the {steps[table]})")
         _print_frame(replay_summary(rows, by).round(1))
     return 0
 

@@ -419,6 +419,8 @@ def test_cli_latencies_from_the_simulation(capsys, monkeypatch):
     assert "ttft_sim_MdAPE_pct" in out and "ttft_static_MdAPE_pct" in out and "serving table" in out
     # each table with its step of record unless one is asked for
     assert "simulated steps from the roofline)" in out and "simulated steps from the kernels)" in out
+    # how many runs came from the record: none here (these few rows' own fit is no chapter's)
+    assert out.count(" 0 of them read from the runs this package recorded") == 2
 
 
 def test_accuracy_targets_are_stated_once_and_looked_up_by_key():
