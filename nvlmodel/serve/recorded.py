@@ -5,8 +5,9 @@ calibration rows again under each other fit and step) reads them instead of simu
 
 A run is keyed by everything it depends on that can vary between calls (:func:`run_key`): the
 deployment (its every field and its calibration), the requests (every array), the clients, the
-warm-up requests not counted, the seed, the SLA of a summary. Everything else it depends on is the package: the file (:data:`PATH`)
-carries a digest of the package's code and data and of the numeric libraries' versions
+warm-up requests not counted, the seed, the SLA of a summary. Everything else it depends on is
+the package: the file (:data:`PATH`) carries a digest of the package's code and data and of the
+numeric libraries' versions
 (:func:`package_digest`), and under any other package it is not read, so a changed model never
 meets an old answer: its runs are simulated. ``python scripts/notebooks.py expected`` (which
 re-executes every chapter) rewrites the file with the runs the chapters made, under
@@ -22,10 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import functools
 import hashlib
 import os
+import sys
 from pathlib import Path
+
+from .workload import Requests
 
 #: The recorded runs (a comment line with the package digest, then ``key,values``: each run's
 #: numbers, exact (Python's ``repr`` of each float), separated by spaces).
@@ -55,8 +60,6 @@ def package_digest() -> str:
         if path == PATH or "__pycache__" in path.parts:
             continue
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    import sys
-
     h.update(f"python {sys.version_info[:2]} numpy {numpy.__version__} pandas {pandas.__version__}".encode())
     return h.hexdigest()
 
@@ -68,8 +71,8 @@ def run_key(*parts) -> str:
     calibration included); 20 hex digits."""
     h = hashlib.sha256()
     for part in parts:
-        arrays = ([getattr(part, f) for f in ("arrival", "isl", "osl", "group", "prefix", "keep")]
-                  if type(part).__name__ == "Requests" else [part])
+        arrays = ([getattr(part, f.name) for f in dataclasses.fields(part)] if isinstance(part, Requests)
+                  else [part])
         for a in arrays:
             h.update(b"\0" + (a.tobytes() + str(a.dtype).encode() if hasattr(a, "tobytes") else repr(a).encode()))
     return h.hexdigest()[:20]

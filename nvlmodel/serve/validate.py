@@ -378,17 +378,17 @@ def _replay_rows(pred: "pd.DataFrame", cal: "dict | list", proto: Protocol, work
             bar.update(1)
         bar.close()
         return out
-    rows, out, left = list(pred.itertuples()), [None] * len(pred), []
-    for i, (r, c) in enumerate(zip(rows, cals)):
+    out, left = [None] * len(pred), {}  # left: the rows to simulate, by index, with their inputs
+    for i, (r, c) in enumerate(zip(pred.itertuples(), cals)):
         inputs = _replay_inputs(r, c, proto)
         if recorded.lookup(_means_key(*inputs)) is None:
-            left.append(i)
+            left[i] = inputs
         else:  # recorded: read (and noted) here, as replay_row reads it
             out[i] = _replayed_means(*inputs)
             bar.update(1)
     if len(left) < 2:  # no cluster for one run
-        for i in left:
-            out[i] = replay_row(rows[i], cals[i], protocol=proto)
+        for i, inputs in left.items():
+            out[i] = _replayed_means(*inputs)
             bar.update(1)
         bar.close()
         return out
