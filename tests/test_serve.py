@@ -344,7 +344,7 @@ def test_kernel_calibration_reaches_the_simulation():
 
     from nvlmodel.calibrate import step_times
 
-    kcal = replace(CAL, step="kernels", t_launch=2e-6)
+    kcal = replace(CAL, step="kernels", t_launch=2e-6, t_moe=40e-6)
     for b in (4, 32, 128):
         c = Config("b200_sxm", "llama-3.1-70b", "fp4", 4, b, 1024, 1024, backend="trtllm")
         sc = step_cost(c, kcal, max_tokens=1024)
@@ -361,6 +361,10 @@ def test_kernel_calibration_reaches_the_simulation():
         _, fill, source = step_times(c, kcal)
         assert source == "kernels"
         assert step_cost(c, kcal, max_tokens=isl).step(0, 0, [(0, isl)]) == pytest.approx(fill + kcal.t_step, rel=0.10)
+    # every step of the simulation pays the cost per MoE layer, as the static model's steps do
+    c = Config("h200_sxm", "deepseek-v3", "fp8", 8, 1, 1024, 1024, backend="trtllm", ep=8)
+    assert step_cost(c, kcal, max_tokens=64).t_step == pytest.approx(kcal.t_step + 58 * 40e-6, rel=1e-12)
+    assert step_cost(c, replace(kcal, step="roofline"), max_tokens=64).t_step == pytest.approx(kcal.t_step + 58 * 40e-6)
 
 
 def test_workers_that_fit_nine_hgx_nodes_are_placed_largest_first():

@@ -27,29 +27,36 @@ def _terms(rows: "pd.DataFrame", step: str = "roofline"):  # noqa: F821
 
 
 def _nnls_relative(y: np.ndarray, b: np.ndarray, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
-    """For every grid row, the non-negative x minimising sum_i((sum_k x_k cols_k[i]) / y_i - b_i / y_i)^2
-    (one or two unknowns, closed form: the unconstrained solution if non-negative, else the best
-    solution on a face). Arrays are (grid, rows); returns one (grid,) array per unknown."""
-    a = [c / y for c in cols]
+    """For every grid row, the non-negative x minimising sum_i((sum_k x_k cols_k[i]) / y_i - b_i / y_i)^2:
+    the least-squares solution on every set of the unknowns (the others held at zero), the best of
+    those that are non-negative (one of them is the constrained optimum; with none, zero). Arrays
+    are (grid, rows); returns one (grid,) array per unknown.
+
+    >>> y = np.ones((1, 3)); c0 = np.ones((1, 3)); c1 = np.array([[1.0, 2.0, 3.0]])
+    >>> [round(float(x[0]), 6) for x in _nnls_relative(y, 0.5 + 0.25 * c1, c0, c1)]
+    [0.5, 0.25]
+    >>> [round(float(x[0]), 6) for x in _nnls_relative(y, 2.0 - c1, c0, c1)]  # the slope would be < 0
+    [0.0, 0.0]
+    """
+    from itertools import combinations
+
+    a = np.stack([np.broadcast_to(c, np.shape(b)) / y for c in cols])  # (k, grid, rows)
     r = b / y
-    g = np.array([[np.sum(ai * aj, axis=-1) for aj in a] for ai in a])  # Gram matrix, (k, k, grid)
-    h = np.array([np.sum(ai * r, axis=-1) for ai in a])  # (k, grid)
-    if len(a) == 1:
-        return (np.maximum(h[0] / g[0, 0], 0.0),)
-    det = g[0, 0] * g[1, 1] - g[0, 1] ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        both = ((g[1, 1] * h[0] - g[0, 1] * h[1]) / det, (g[0, 0] * h[1] - g[0, 1] * h[0]) / det)
-    only0 = (np.maximum(h[0] / g[0, 0], 0.0), np.zeros_like(h[0]))
-    only1 = (np.zeros_like(h[1]), np.maximum(h[1] / g[1, 1], 0.0))
-
-    def loss(x):  # sum (a.x - r)^2 up to a constant: x'Gx - 2h'x
-        return (x[0] ** 2 * g[0, 0] + 2 * x[0] * x[1] * g[0, 1] + x[1] ** 2 * g[1, 1]) - 2 * (x[0] * h[0] + x[1] * h[1])
-
-    ok = (both[0] >= 0) & (both[1] >= 0) & np.isfinite(both[0]) & np.isfinite(both[1])
-    face = np.where(loss(only0) <= loss(only1), 0, 1)
-    x0 = np.where(ok, both[0], np.where(face == 0, only0[0], only1[0]))
-    x1 = np.where(ok, both[1], np.where(face == 0, only0[1], only1[1]))
-    return x0, x1
+    g = np.einsum("igr,jgr->gij", a, a)  # Gram matrices, (grid, k, k)
+    h = np.einsum("igr,gr->gi", a, r)  # (grid, k)
+    k = len(cols)
+    best_x, best_loss = np.zeros_like(h), np.zeros(h.shape[0])  # all unknowns zero: loss 0 up to a constant
+    for n in range(1, k + 1):
+        for sub in combinations(range(k), n):
+            ix = np.array(sub)
+            xs = np.einsum("gij,gj->gi", np.linalg.pinv(g[:, ix[:, None], ix[None, :]]), h[:, ix])
+            x = np.zeros_like(h)
+            x[:, ix] = xs
+            loss = np.einsum("gi,gij,gj->g", x, g, x) - 2 * np.einsum("gi,gi->g", x, h)  # x'Gx - 2h'x
+            better = np.all(xs >= 0, axis=1) & np.all(np.isfinite(xs), axis=1) & (loss < best_loss)
+            best_x = np.where(better[:, None], x, best_x)
+            best_loss = np.where(better, loss, best_loss)
+    return tuple(best_x[:, j] for j in range(k))
 
 
 def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None = None) -> Calibration:
@@ -64,13 +71,14 @@ def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None 
     for eb in grid_b:
         decode, p = _steps(t, eb, ec, step)
         base = decode + t["mix"] * p
-        if kernel_rows.any():  # a cost per step and one per kernel call (decode, and the prefills mixed in)
+        moe = t["nmoe"] * (1 + t["mix"])  # MoE layers run per output token: its step's, and the prefills mixed in
+        if kernel_rows.any():  # costs per step, per kernel call and per MoE layer
             calls = np.where(kernel_rows, t["dkn"] + t["mix"] * t["pkn"], 0.0)
-            t_step, t_launch = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base), np.broadcast_to(calls, base.shape))
+            t_step, t_launch, t_moe = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base), calls, moe)
         else:
-            (t_step,) = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base))
+            t_step, t_moe = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base), moe)
             t_launch = np.zeros_like(t_step)
-        decode, p = _steps(t, eb, ec, step, t_launch[:, None])
+        decode, p = _steps(t, eb, ec, step, t_launch[:, None], t_moe[:, None])
         tpot = decode + t["mix"] * p + t_step[:, None]
         wait = disagg_wait(t, p, tpot)
         t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p - t["xfer"] - wait, np.ones_like(p), p * t["queue"])
@@ -79,7 +87,7 @@ def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None 
         i = int(np.argmin(loss))
         if best is None or loss[i] < best[1]:
             best = (Calibration(float(eb), float(ec[i, 0]), float(t_step[i]), float(t_req[i]), float(q[i]), step,
-                                float(t_launch[i])), float(loss[i]))
+                                float(t_launch[i]), float(t_moe[i])), float(loss[i]))
     return best[0]
 
 
@@ -141,7 +149,8 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
     for engine, c in cal.items():
         sub = rows[rows.engine == engine]
         out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
-                    "t_step_ms": c.t_step * 1e3, "t_launch_us": c.t_launch * 1e6, "t_req_ms": c.t_req * 1e3, "q": c.q,
+                    "t_step_ms": c.t_step * 1e3, "t_launch_us": c.t_launch * 1e6, "t_moe_us": c.t_moe * 1e6,
+                    "t_req_ms": c.t_req * 1e3, "q": c.q,
                     "fitted_on_rows": len(sub), "systems": ", ".join(words(x) for x in sorted(set(sub.system)))})
     return pd.DataFrame(out)
 

@@ -110,6 +110,10 @@ class Calibration:
     #: s per kernel call in the engine (``step="kernels"``): replaces each call's fixed cost as
     #: measured alone (:attr:`nvlmodel.kernels.KernelTime.floor`)
     t_launch: float = 0.0
+    #: s per MoE layer of every forward pass (decode step or prefill), beside the expert block the
+    #: step's compute and memory time hold: what the engine runs around it (routing and top-k,
+    #: token permutation and combine, their launches). Zero for dense models.
+    t_moe: float = 0.0
 
     def __post_init__(self):
         Efficiency(self.compute, self.bandwidth, self.t_step)  # validates fractions and t_step
@@ -117,6 +121,7 @@ class Calibration:
         require_positive("q", self.q, allow_zero=True)
         require_choice("step", self.step, STEP_MODELS)
         require_positive("t_launch", self.t_launch, allow_zero=True)
+        require_positive("t_moe", self.t_moe, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -368,7 +373,7 @@ def _decode_roofline(config: Config, batch):
 #: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
 TERMS: tuple[str, ...] = ("dm", "dc", "dkv", "da", "dcomm", "pm", "pc", "pkv", "pa", "pcomm", "mix", "queue", "xfer",
                           "load", "osl", "dk", "pk",
-                          "kx", "dkn", "pkn")
+                          "kx", "dkn", "pkn", "nmoe")
 
 
 def kernel_times(config: Config, batch=None) -> dict:
@@ -409,8 +414,9 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     """Decode memory/compute/communication time, prefill memory/compute/communication time, all at
     efficiency 1 (with the KV bytes' and attention's parts of memory and compute, ``dkv``/``da`` and
     ``pkv``/``pa``, for the two phases of :func:`_steps`), and the same from measured kernels
-    (:func:`kernel_times`); prefills per output token (``mix``), the requests a new one may queue behind (``queue``) and the KV transfer of
-    disaggregated serving (``xfer``). ``batch`` (sequences per attention rank; a number or an array,
+    (:func:`kernel_times`); the MoE layers of a forward pass (``nmoe``, 0 for a dense model),
+    prefills per output token (``mix``), the requests a new one may queue behind (``queue``) and
+    the KV transfer of disaggregated serving (``xfer``). ``batch`` (sequences per attention rank; a number or an array,
     default the config's ``batch_per_rank``) makes the decode terms arrays over batches: the search
     asks for many batches of one worker shape at once, and :func:`_steps` turns either into times.
     ``kernels=False`` leaves the kernel terms NaN (a roofline calibration does not read them).
@@ -433,7 +439,7 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
          "dcomm": comm_time(config, b),
          "pm": p.t_memory, "pc": p.t_compute, "pkv": p.kv_bytes / g.hbm_bandwidth, "pa": p.attention_flops / attn_peak,
          "pcomm": comm_time(config, config.isl, prefill=True),
-         "xfer": kv_transfer_time(config),
+         "xfer": kv_transfer_time(config), "nmoe": float(config.arch.moe_layers) if config.arch.is_moe else 0.0,
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))
@@ -493,11 +499,12 @@ def _two_phase(t, m: str, c: str, kv: str, a: str, bandwidth, compute):
     return np.maximum(*gemm) + np.maximum(*attn)
 
 
-def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0):
-    """Decode step (without its fixed overhead) and one prompt's prefill, from :func:`_unit_terms`
+def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.0):
+    """Decode step (without its fixed cost per step) and one prompt's prefill, from :func:`_unit_terms`
     at the given efficiencies (``step="roofline"``), or from the measured kernels where the
     tables cover the row (``"kernels"``, each call costing ``t_launch`` on top; the roofline
-    elsewhere); scalars or arrays (broadcast), so that the fit shares it.
+    elsewhere), each forward pass with ``t_moe`` per MoE layer; scalars or arrays (broadcast), so
+    that the fit shares it.
 
     The roofline's step has two phases, weight GEMMs then attention, each bound by its own memory
     or compute time (:func:`_two_phase`): the engines run them as separate kernels, so attention
@@ -511,7 +518,8 @@ def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0):
     if step == "kernels":
         decode = np.where(np.isfinite(t["dk"]), t["dk"] + t_launch * t["dkn"], decode)
         fill = np.where(np.isfinite(t["pk"]), t["pk"] + t_launch * t["pkn"], fill)
-    return decode + t["dcomm"], fill + t["pcomm"]
+    moe = t_moe * t["nmoe"]
+    return decode + moe + t["dcomm"], fill + moe + t["pcomm"]
 
 
 def step_times(config: Config, calibration: Calibration, batch=None):
@@ -526,7 +534,7 @@ def step_times(config: Config, calibration: Calibration, batch=None):
 
 
 def _step_times(t: dict, c: Calibration):
-    decode, fill = _steps(t, c.bandwidth, c.compute, c.step, c.t_launch)
+    decode, fill = _steps(t, c.bandwidth, c.compute, c.step, c.t_launch, c.t_moe)
     kernels = c.step == "kernels" and np.isfinite(t["pk"])
     source = np.where(~(kernels & np.isfinite(t["dk"])), "roofline",
                       np.where(np.asarray(t["kx"]) > 0, "kernels, extrapolated", "kernels"))

@@ -138,6 +138,15 @@ class StepCost:
                 k * (context + batch), k * batch)
 
 
+def fixed_step_cost(config: Config, calibration: Calibration) -> float:
+    """Seconds every step (forward pass) of ``config``'s workers pays whatever its tokens: the
+    calibration's cost per step and its cost per MoE layer (:attr:`Calibration.t_moe`), as the
+    static model's steps (:func:`nvlmodel.calibrate.step_times`) do."""
+    m = config.arch
+    return (require_positive("t_step", calibration.t_step, allow_zero=True)
+            + calibration.t_moe * (m.moe_layers if m.is_moe else 0))
+
+
 def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,
               reference_context: int = 4096) -> StepCost:
     """The :class:`StepCost` of ``config``'s decoding workers (or with ``prefill`` its prefill
@@ -173,7 +182,7 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
     k_mem = float(m.kv_bytes_per_sequence_per_gpu(L, kvb, tp)) / L / bw / adp
     k_attn = float(m.attention_flops_per_token(L, "decode")) / L / tp / attn_peak / adp
     k_pair = float(m.attention_flops_per_token(L, "prefill")) / L / tp / attn_peak / adp
-    return StepCost(t_step=require_positive("t_step", calibration.t_step, allow_zero=True),
+    return StepCost(t_step=fixed_step_cost(config, calibration),
                     weights=np.concatenate([pad, np.broadcast_to(d.t_memory, tokens.shape)]).tolist(),
                     gemm=np.concatenate([pad, np.broadcast_to(d.t_compute, tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
@@ -231,7 +240,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     linear = dense + parts["moe"] if "moe" in parts else dense
     pad = np.zeros(1)
     comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
-    return StepCost(t_step=require_positive("t_step", calibration.t_step, allow_zero=True),
+    return StepCost(t_step=fixed_step_cost(config, calibration),
                     weights=np.zeros(max_tokens + 1).tolist(),
                     gemm=np.concatenate([pad, np.broadcast_to(fitted(linear), tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
