@@ -39,9 +39,11 @@ B200 and GB200 NVL72. Workers of ``tp x attention_dp`` GPUs with expert parallel
 experts a step touches (:func:`nvlmodel.roofline.decode_step`), exchange tokens with the measured
 all-to-all (:func:`nvlmodel.collectives.moe_alltoall`), and in disaggregated serving decode
 without prefill interference while TTFT adds the prompt's KV transfer (:func:`kv_transfer_time`)
-and the closed loop's prefill queue with its first requests' wave (:func:`disagg_wait`). One calibration per engine
-(``backend@serving``) is fitted on H100/H200 rows of every model and both modes; B200 and GB200
-rows are held out. Rows the model cannot describe carry a ``left_out`` reason
+and the closed loop's prefill queue with its first requests' wave (:func:`disagg_wait`). Every
+forward pass of an MoE model also pays ``t_moe`` per MoE layer (:attr:`Calibration.t_moe`: what the
+engine runs around the expert block; zero for the dense table, whose models are dense). One
+calibration per engine (``backend@serving``) is fitted on H100/H200 rows of every model and both
+modes; B200 and GB200 rows are held out. Rows the model cannot describe carry a ``left_out`` reason
 (:func:`left_out_table`).
 """
 
