@@ -181,8 +181,12 @@ def configurations(config: dict) -> list[dict]:
 
 
 def _versions(repo: Path, until: str) -> list[tuple[str, str]]:
-    out = subprocess.run(["git", "-C", str(repo), "log", "--format=%H %ad", "--date=short", f"--before={until}",
-                          "--", CONFIG], capture_output=True, text=True, check=True).stdout
+    """(commit, date) of every version of the configuration file committed before midnight UTC
+    starting ``until``, oldest first. (A bare date given to git's ``--before`` takes the current
+    time of day, so which versions it read would depend on when the script ran.)"""
+    out = subprocess.run(["git", "-C", str(repo), "log", "--format=%H %ad", "--date=short",
+                          f"--before={until}T00:00:00+00:00", "--", CONFIG],
+                         capture_output=True, text=True, check=True).stdout
     return [tuple(line.split()) for line in reversed(out.splitlines()) if line]
 
 
