@@ -90,19 +90,41 @@ def limits(settings: list[str]) -> dict:
     return out
 
 
-def clients(concurrency: int, settings: list[str], decode_workers) -> int:
+def clients(concurrency: int, settings: list[str], decode_workers, *, system: str = "", backend: str = "",
+            mode: str = "", model: str = "") -> int:
     """The clients a configuration's benchmark ran at ``concurrency``: ``concurrency`` itself,
-    except for the recipes named ``c<N>_ctx<P>_gen<D>_...`` (InferenceMAX's H200 TensorRT-LLM
-    ones), whose ``N`` clients are per decode worker. Every database-dump row that records such a
-    layout was measured at N x D clients (``tests/test_serving.py``).
+    except where the listed concurrency is per decode worker, so that ``N`` listed on ``D`` decode
+    workers ran N x D clients:
+
+    * the recipes named ``c<N>_ctx<P>_gen<D>_...`` (InferenceMAX's H200 TensorRT-LLM ones);
+    * GB200 TensorRT-LLM disaggregated DeepSeek-R1 entries without a recipe (no ``CONFIG_FILE``).
+      InferenceMAX ran those with Dynamo's ``benchmark_disagg.slurm``
+      (``benchmarks/dsr1_fp4_gb200_dynamo-trt_slurm.sh``: ``git checkout release/0.5.1-rc0.20251105``
+      of ai-dynamo/dynamo, ``components/backends/trtllm/performance_sweeps``), whose
+      ``scripts/bench.sh`` runs each listed concurrency as ``concurrency=$((concurrency *
+      num_gen_servers))``. Its recipe entries (srt-slurm, from 2026-02) run the listed concurrency.
+
+    Every database-dump row that records such a layout was measured at N x D clients
+    (``tests/test_serving.py``). gpt-oss-120b's GB200 entries, run the same way from Dynamo's
+    2026-01 release branch, are read as listed: their rows sit at listed concurrencies only (3,072
+    on three decode workers, none at 9,216), and the two runs at 2,560 on one and on two decode
+    workers decode 31 and 13 ms per token, as 2,560 and 1,280 clients per worker would.
 
     >>> clients(4, ["CONFIG_FILE=recipes/trtllm/h200/1k1k/stp/c4_ctx1_gen9_tep8_batch128_eplb0_mtp0.yaml"], 9)
     36
     >>> clients(666, ["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/stp/ctx1_gen1_dep32_batch16_eplb0_mtp0.yaml"], 1)
     666
+    >>> clients(32, ["DECODE_MAX_BATCH_SIZE=128"], 4, system="gb200", backend="trtllm", mode="disagg",
+    ...         model="deepseek-v3")
+    128
     """
-    m = re.search(r"/c(\d+)_ctx\d+_gen\d+_", ";".join(str(x) for x in settings))
-    return concurrency * int(decode_workers) if m and int(m.group(1)) == concurrency else concurrency
+    text = ";".join(str(x) for x in settings)
+    m = re.search(r"/c(\d+)_ctx\d+_gen\d+_", text)
+    if m and int(m.group(1)) == concurrency:
+        return concurrency * int(decode_workers)
+    if (system, backend, mode, model) == ("gb200", "trtllm", "disagg", "deepseek-v3") and "CONFIG_FILE=" not in text:
+        return concurrency * int(decode_workers)
+    return concurrency
 
 
 #: GPUs per node of a system whose SGLang entries size their workers in nodes (a GB200 compute tray)
@@ -175,7 +197,8 @@ def configurations(config: dict) -> list[dict]:
                 else:
                     base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
                                  "dp_attention": bool(space.get("dp-attn", False))})
-                rows.extend(dict(base, concurrency=c, clients=clients(c, settings, base.get("decode_workers") or 1))
+                per = dict(system=system, backend=backend, mode=base["mode"], model=model)
+                rows.extend(dict(base, concurrency=c, clients=clients(c, settings, base.get("decode_workers") or 1, **per))
                             for c in _concurrencies(space))
     return rows
 

@@ -225,6 +225,13 @@ def test_inferencex_sizes_and_clients_by_hand():
     assert ix.clients(8, h200, 9) == 8  # the recipe is for 4 clients a worker, not 8
     assert ix.clients(666, ["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/stp/ctx1_gen1_dep32_batch16_eplb0_mtp0.yaml"],
                       1) == 666
+    # GB200 TensorRT-LLM without a recipe: Dynamo's bench.sh runs the listed concurrency per decode worker
+    gb200 = dict(system="gb200", backend="trtllm", mode="disagg", model="deepseek-v3")
+    assert ix.clients(32, ["DECODE_MAX_BATCH_SIZE=128"], 4, **gb200) == 128
+    assert ix.clients(32, ["DECODE_MAX_BATCH_SIZE=128"], 4, **dict(gb200, model="gpt-oss-120b")) == 32
+    assert ix.clients(32, ["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/stp/ctx1_gen4_tep8_batch32_eplb0_mtp0.yaml"], 4,
+                      **gb200) == 32
+    assert ix.clients(32, [], 4, system="b200_sxm", backend="trtllm", mode="disagg") == 32
     assert ix.limits(["DECODE_MAX_BATCH_SIZE=32", "PREFILL_MAX_NUM_TOKENS=4608"]) == {
         "decode_max_batch": 32, "prefill_max_batch": "", "prefill_max_tokens": 4608}
 
@@ -250,6 +257,28 @@ def test_inferencex_layouts_agree_with_the_recorded_ones():
         assert recorded in {((dd[0], dd[1], dd[3], dd[4]), (p[0], p[1], p[3], p[4])) for dd, p in listed}, r.source_id
         checked += 1
     assert checked >= 80
+
+
+def test_gb200_trtllm_rows_ran_the_clients_their_benchmark_script_runs():
+    """InferenceMAX ran its GB200 TensorRT-LLM disaggregated DeepSeek entries without a recipe
+    through Dynamo's benchmark_disagg.slurm, whose bench.sh runs each listed concurrency times the
+    decode workers; its recipe entries run the concurrency listed (:func:`curate_inferencex.clients`).
+    Every database-dump row of those, which records its layout, is then one configuration listed on
+    its day at its clients with that layout (read with the listed concurrency instead, the rows at
+    128, 256 and 564 clients on four 8-GPU decode workers, and at 3-102 on three, match none)."""
+    script = import_script("curate_serving")
+    configs = script.load_configs()
+    d = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv")
+    rows = d[(d.system == "gb200") & (d.backend == "trtllm") & (d["mode"] == "disagg")
+             & d.harness.str.startswith("database") & d.workers.notna()]
+    for r in rows.itertuples():
+        key = (r.system, r.backend, r.model, r.precision, r.isl, r.osl, int(r.concurrency))
+        listed = {(script._layout(c, "decode"), script._layout(c, "prefill")) for c in configs.get(key, [])
+                  if script._listed_on(c, r.measured)}
+        recorded = ((r.tp, r.attention_dp, r.ep, int(r.workers)),
+                    (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_ep), int(r.prefill_workers)))
+        assert recorded in {((dd[0], dd[1], dd[3], dd[4]), (p[0], p[1], p[3], p[4])) for dd, p in listed}, r.source_id
+    assert len(rows) >= 40 and (rows.measured < "2026-01-22").sum() >= 10  # both launch paths
 
 
 def test_aggregated_rows_inferencemax_ran_with_mtp_are_left_out():
