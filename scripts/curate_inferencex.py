@@ -9,7 +9,9 @@ MTP speculative decoding. InferenceMAX's ``.github/configs/nvidia-master.yaml`` 
 for every configuration it runs. ``scripts/curate_serving.py`` matches each such row to the
 configurations listed there (:func:`curate_serving.recover_layout`).
 
-Reads every version of ``.github/configs/nvidia-master.yaml`` committed before ``--until`` in a git
+Reads every version of ``.github/configs/nvidia-master.yaml`` (and of ``runners/launch_gb200-nv.sh``,
+which named the GB200 TensorRT-LLM configurations before the file listed them:
+:func:`runner_configurations`) committed before ``--until`` in a git
 clone of https://github.com/SemiAnalysisAI/InferenceX (Apache-2.0, copyright SemiAnalysis; the
 public repository formerly InferenceMAX/InferenceMAX), read at commit 843c6254f (2026-08-21).
 A configuration is the same across versions when every field below is; ``first_seen`` and
@@ -203,28 +205,75 @@ def configurations(config: dict) -> list[dict]:
     return rows
 
 
-def _versions(repo: Path, until: str) -> list[tuple[str, str]]:
-    """(commit, date) of every version of the configuration file committed before midnight UTC
-    starting ``until``, oldest first. (A bare date given to git's ``--before`` takes the current
-    time of day, so which versions it read would depend on when the script ran.)"""
+#: InferenceMAX's GB200 runner script, which named its TensorRT-LLM configurations itself (one
+#: ``submit_disagg.sh`` call each) until the configuration file listed them (2025-12-05)
+RUNNER = "runners/launch_gb200-nv.sh"
+_SUBMIT = re.compile(r'submit_disagg\.sh\s+"mtp=(on|off)"\s+"(tep|dep)"\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+'
+                     r'"[\d.]+"\s+\d+\s+\d+\s+"([\d ]+)"')
+_LENGTHS = re.compile(r'\[ "\$isl" = "(\d+)" \] && \[ "\$osl" = "(\d+)" \]')
+
+
+def runner_configurations(text: str) -> list[dict]:
+    r"""Every (configuration, concurrency) one version of InferenceMAX's GB200 runner script
+    (:data:`RUNNER`) submits for DeepSeek-R1 FP4 with TensorRT-LLM:
+    ``./submit_disagg.sh "mtp=on|off" "tep|dep" ctx gen tp batch max_tokens fraction mtp eplb "list"``
+    under the ``if [ "$isl" = ... ] && [ "$osl" = ... ]`` branch it sits in. Dynamo's
+    ``performance_sweeps`` scripts it runs put each context worker on one 4-GPU node and run each
+    listed concurrency on every decode worker (:func:`clients`). The prefill side is read as
+    InferenceMAX's configuration file lists the same calls from 2025-12-05: 4 GPUs, ep 4, attention
+    data-parallel as the decode side; its limits other than the decode batch are not named here.
+
+    >>> text = ('if [ "$isl" = "1024" ] && [ "$osl" = "1024" ]; then\n'
+    ...         '  ./submit_disagg.sh "mtp=off" "tep" 1 4 8 128 128 "0.9" 0 0 "1 141"')
+    >>> [(r["decode_workers"], r["decode_tp"], r["concurrency"], r["clients"], r["spec_decoding"])
+    ...  for r in runner_configurations(text)]
+    [(4, 8, 1, 4, 'none'), (4, 8, 141, 564, 'none')]
+    """
+    rows, lengths = [], None
+    for line in text.splitlines():
+        m = _LENGTHS.search(line)
+        if m:
+            lengths = (int(m.group(1)), int(m.group(2)))
+            continue
+        m = _SUBMIT.search(line)
+        if not m or lengths is None:
+            continue
+        mtp, kind, ctx, gen, tp, batch, concurrencies = m.groups()
+        dep = kind == "dep"
+        base = {"system": "gb200", "backend": "trtllm", "model": "deepseek-v3", "precision": "fp4", "mode": "disagg",
+                "isl": lengths[0], "osl": lengths[1], "spec_decoding": "mtp" if mtp == "on" else "none", "image": "",
+                "name": RUNNER, "prefill_workers": int(ctx), "prefill_tp": 4, "prefill_ep": 4,
+                "prefill_dp_attention": dep, "decode_workers": int(gen), "decode_tp": int(tp), "decode_ep": int(tp),
+                "decode_dp_attention": dep, "decode_max_batch": int(batch), "prefill_max_batch": "",
+                "prefill_max_tokens": ""}
+        rows.extend(dict(base, concurrency=int(c), clients=int(c) * int(gen)) for c in concurrencies.split())
+    return rows
+
+
+def _versions(repo: Path, until: str, path: str = CONFIG) -> list[tuple[str, str]]:
+    """(commit, date) of every version of ``path`` committed before midnight UTC starting
+    ``until``, oldest first. (A bare date given to git's ``--before`` takes the current time of
+    day, so which versions it read would depend on when the script ran.)"""
     out = subprocess.run(["git", "-C", str(repo), "log", "--format=%H %ad", "--date=short",
-                          f"--before={until}T00:00:00+00:00", "--", CONFIG],
+                          f"--before={until}T00:00:00+00:00", "--", path],
                          capture_output=True, text=True, check=True).stdout
     return [tuple(line.split()) for line in reversed(out.splitlines()) if line]
 
 
-def curate(repo: Path, until: str) -> list[dict]:
+def _listings(repo: Path, until: str, path: str, read) -> dict[tuple, dict]:
+    """Every configuration the versions of ``path`` list (``read``: a version's text -> its
+    configurations), with the dates it was first and last listed and dropped."""
     seen: dict[tuple, dict] = {}
     previous: set[tuple] = set()
-    for commit, date in _versions(repo, until):
-        text = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{CONFIG}"], capture_output=True,
+    for commit, date in _versions(repo, until, path):
+        text = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{path}"], capture_output=True,
                               text=True, check=True).stdout
         try:
-            config = yaml.safe_load(text)
+            found = read(text)
         except yaml.YAMLError:  # a version that does not parse was fixed by the next commit
             continue
         listed = set()
-        for r in configurations(config):
+        for r in found:
             key = tuple(str(r.get(c, "")) for c in COLUMNS[:-4])
             listed.add(key)
             if key not in seen:
@@ -234,6 +283,12 @@ def curate(repo: Path, until: str) -> list[dict]:
         for key in previous - listed:  # no longer listed from this version on
             seen[key]["dropped"] = date
         previous = listed
+    return seen
+
+
+def curate(repo: Path, until: str) -> list[dict]:
+    seen = _listings(repo, until, CONFIG, lambda text: configurations(yaml.safe_load(text)))
+    seen.update(_listings(repo, until, RUNNER, runner_configurations))
     rows = list(seen.values())
     rows.sort(key=lambda r: tuple(str(r.get(c, "")) for c in COLUMNS))
     return rows

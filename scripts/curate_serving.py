@@ -178,13 +178,21 @@ def _same_image(c: dict, image: str) -> bool:
     return not norm or not c["image"] or c["image"].replace("nvcr.io#", "nvcr.io/") == norm
 
 
-def _speculation(specs: set[str]) -> str:
-    """Why a row whose matching configurations ran with the ``spec_decoding`` values ``specs`` is
-    left out, or "" (all ran without speculation): the model emits one token per decode step."""
+def _listing(configs: list[dict]) -> str:
+    """Where InferenceMAX listed ``configs``: its configuration file, or (GB200 TensorRT-LLM before
+    2025-12-05) the runner script that submitted them (``scripts/curate_inferencex.py``)."""
+    return ", ".join(sorted({"launch_gb200-nv.sh" if c.get("name", "").startswith("runners/") else "nvidia-master.yaml"
+                             for c in configs})) or "nvidia-master.yaml"
+
+
+def _speculation(configs: list[dict]) -> str:
+    """Why a row whose matching configurations ran with their ``spec_decoding`` values is left
+    out, or "" (all ran without speculation): the model emits one token per decode step."""
+    specs, where = {c["spec_decoding"] for c in configs}, _listing(configs)
     if specs == {"mtp"}:
-        return "InferenceMAX ran it only with MTP speculative decoding (nvidia-master.yaml), which the model does not model"
+        return f"InferenceMAX ran it only with MTP speculative decoding ({where}), which the model does not model"
     if "none" in specs and len(specs) > 1:
-        return ("InferenceMAX ran it with and without MTP speculative decoding (nvidia-master.yaml); the export does "
+        return (f"InferenceMAX ran it with and without MTP speculative decoding ({where}); the export does "
                 "not say which")
     return ""
 
@@ -209,7 +217,7 @@ def agg_speculation(row: dict, configs: list[dict], image: str = "") -> str:
     listed = [c for c in configs if _listed_on(c, row["measured"]) and _same_image(c, image)]
     same = [c for c in listed if int(c["tp"]) == row["gpus"] and int(c["ep"] or 1) == row["ep"]
             and (c["dp_attention"] == "True") == (row["attention_dp"] > 1)]
-    return _speculation({c["spec_decoding"] for c in same or listed})
+    return _speculation(same or listed)
 
 
 def _layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
@@ -261,20 +269,34 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     if not found:
         return None, "no InferenceMAX configuration matches it"
     layouts = {(_layout(c, "decode"), _layout(c, "prefill")) for c in found}
-    speculation = _speculation({c["spec_decoding"] for c in found})
+    speculation = _speculation(found)
     if speculation:
         return None, speculation
     if len(layouts) > 1:
-        return None, f"{len(layouts)} InferenceMAX layouts match it (nvidia-master.yaml)"
+        return None, f"{len(layouts)} InferenceMAX layouts match it ({_listing(found)})"
     (d, p), = layouts
     first = min(found, key=lambda c: c["first_seen"])
     layout = dict(zip(("tp", "attention_dp", "moe_tp", "ep", "workers"), d))
     layout.update(zip(("prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers"), p))
-    for limit in LIMITS:  # an engine limit the matching configurations agree on (else unknown: "")
-        values = {c.get(limit, "") for c in found}
-        layout[limit] = int(float(values.pop())) if len(values) == 1 and "" not in values else ""
-    return layout, (f"layout from InferenceMAX's nvidia-master.yaml (listed from {first['first_seen']}, commit "
+    for limit in LIMITS:  # an engine limit the matching configurations that name one agree on (else unknown: "")
+        values = {c.get(limit, "") for c in found} - {""}
+        layout[limit] = int(float(values.pop())) if len(values) == 1 else ""
+    return layout, (f"layout from InferenceMAX's {_listing([first])} (listed from {first['first_seen']}, commit "
                     f"{first['first_commit']}); recorded tp={row['tp']}, prefill_tp={row['prefill_tp']}")
+
+
+def deployment_labelled_aggregated(system: str, model: str, tp: "int | None") -> bool:
+    """Whether a row labelled aggregated records the GPUs of a disaggregated deployment as its
+    ``tp``: a GB200 row (InferenceMAX's GB200 runner submitted only disaggregated jobs,
+    ``runners/launch_gb200-nv.sh``, and its configuration file lists only disaggregated GB200
+    entries) whose ``tp`` cannot split the model's attention heads.
+
+    >>> deployment_labelled_aggregated("gb200", "deepseek-v3", 36), deployment_labelled_aggregated("gb200", "deepseek-v3", 8)
+    (True, False)
+    >>> deployment_labelled_aggregated("b200_sxm", "deepseek-v3", 36)
+    False
+    """
+    return system == "gb200" and bool(tp) and get_model(model).heads % tp != 0
 
 
 def script_kv_dtype(system: str, backend: str, model: str, mode: str, harness_name: str) -> str:
@@ -306,8 +328,27 @@ def curate(path: Path) -> list[dict]:
             precision = r["precision"]
             if not precision:
                 precision, precision_note = "bf16", "precision inferred: unquantized checkpoint"
-            layout_note, limits = "", {k: "" for k in LIMITS}
-            if r["mode"] == "agg":
+            layout_note, limits, mode = "", {k: "" for k in LIMITS}, r["mode"]
+            relabelled = False
+            if mode == "agg" and deployment_labelled_aggregated(r["system"], model, _int(r["tp_size"])) and conc:
+                # the deployment's GPUs under an aggregated label: InferenceMAX ran GB200 only disaggregated
+                recorded = {"model": model, "measured": measured, "tp": _int(r["tp_size"]),
+                            "prefill_tp": _int(r["tp_size"]), "prefill_ep": None}
+                layout, why = recover_layout(recorded, configs.get(_config_key(r, model, precision, conc), []),
+                                             _field(src, "image"))
+                if layout is not None:
+                    mode, limits, relabelled = "disagg", {k: layout[k] for k in LIMITS}, True
+                    sizes = ("tp", "attention_dp", "moe_tp", "ep", "workers")
+                    tp, adp, mtp, ep, workers = (layout[k] for k in sizes)
+                    prefill = tuple(layout[f"prefill_{k}"] for k in sizes)
+                    layout_note = (f"labelled aggregated, its tp the deployment's GPUs (InferenceMAX ran GB200 only "
+                                   f"disaggregated); {why}")
+                else:
+                    note.append(f"labelled aggregated, its tp the deployment's GPUs; worker counts not recorded: the "
+                                f"load per worker is unknown; {why}")
+            if relabelled:
+                pass  # its layout recovered above
+            elif mode == "agg":
                 tp, adp, mtp, ep = (_int(r[k]) for k in ("tp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size"))
                 adp = adp or 1
                 mtp, ep = mtp or tp, ep or 1
@@ -368,13 +409,13 @@ def curate(path: Path) -> list[dict]:
                 note.append("concurrency not recorded")
             rows.append({
                 "source_id": r["id"], "system": r["system"], "backend": r["backend"],
-                "backend_version": r["backend_version"], "campaign": "serving", "mode": r["mode"],
+                "backend_version": r["backend_version"], "campaign": "serving", "mode": mode,
                 "model": model, "checkpoint": r["model_path"], "precision": precision,
                 "isl": int(r["isl"]), "osl": int(r["osl"]), "concurrency": conc if conc is not None else "",
                 "tp": tp, "attention_dp": adp, "moe_tp": mtp, "ep": ep, "workers": workers if workers else "",
                 "prefill_tp": prefill[0] or "", "prefill_attention_dp": prefill[1] or "",
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
-                **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, r["mode"], harness_name),
+                **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, mode, harness_name),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": measured, "precision_note": precision_note,
                 "left_out": "; ".join(note), "harness": harness_name, "layout_note": layout_note,

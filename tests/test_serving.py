@@ -281,6 +281,24 @@ def test_gb200_trtllm_rows_ran_the_clients_their_benchmark_script_runs():
     assert len(rows) >= 40 and (rows.measured < "2026-01-22").sum() >= 10  # both launch paths
 
 
+def test_gb200_rows_labelled_aggregated_take_the_runner_scripts_layout():
+    """Before its configuration file listed them (2025-12-05), InferenceMAX's GB200 runner script
+    submitted each TensorRT-LLM configuration itself, all disaggregated; rows of that time labelled
+    aggregated record the deployment's GPUs as their tp. Each recovered one is disaggregated, its
+    prefill and decode GPUs add up to the tp its source id names, and its layout is the script's."""
+    d = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv")
+    ix = pd.read_csv(ROOT / "nvlmodel" / "data" / "inferencex_configs.csv")
+    assert (ix[ix.name == "runners/launch_gb200-nv.sh"].first_seen < "2025-12-05").all()
+    rows = d[d.layout_note.fillna("").str.startswith("labelled aggregated")]
+    assert len(rows) >= 10 and (rows["mode"] == "disagg").all() and (rows.measured < "2025-12-05").all()
+    for r in rows.itertuples():
+        gpus = r.tp * r.attention_dp * r.workers + r.prefill_tp * r.prefill_attention_dp * r.prefill_workers
+        assert f"_agg_" in r.source_id and f"_tp{int(gpus)}_" in r.source_id, r.source_id
+        assert "launch_gb200-nv.sh" in r.layout_note
+    left = d[d.left_out.fillna("").str.startswith("labelled aggregated")]
+    assert (left.system == "gb200").all() and (left["mode"] == "agg").all()
+
+
 def test_aggregated_rows_inferencemax_ran_with_mtp_are_left_out():
     spec = import_script("curate_serving").agg_speculation
     cfg = dict(tp="8", ep="8", dp_attention="True", first_seen="2026-03-01", dropped="2026-04-01",
