@@ -44,19 +44,35 @@ def _nnls_relative(y: np.ndarray, b: np.ndarray, *cols: np.ndarray) -> tuple[np.
     r = b / y
     g = np.einsum("igr,jgr->gij", a, a)  # Gram matrices, (grid, k, k)
     h = np.einsum("igr,gr->gi", a, r)  # (grid, k)
-    k = len(cols)
+    live = [j for j in range(len(cols)) if np.any(g[:, j, j] > 0)]  # an all-zero column stays at zero
     best_x, best_loss = np.zeros_like(h), np.zeros(h.shape[0])  # all unknowns zero: loss 0 up to a constant
-    for n in range(1, k + 1):
-        for sub in combinations(range(k), n):
+    for n in range(1, len(live) + 1):
+        for sub in combinations(live, n):
             ix = np.array(sub)
-            xs = np.einsum("gij,gj->gi", np.linalg.pinv(g[:, ix[:, None], ix[None, :]]), h[:, ix])
+            xs = _solve(g[:, ix[:, None], ix[None, :]], h[:, ix])
             x = np.zeros_like(h)
             x[:, ix] = xs
             loss = np.einsum("gi,gij,gj->g", x, g, x) - 2 * np.einsum("gi,gi->g", x, h)  # x'Gx - 2h'x
             better = np.all(xs >= 0, axis=1) & np.all(np.isfinite(xs), axis=1) & (loss < best_loss)
             best_x = np.where(better[:, None], x, best_x)
             best_loss = np.where(better, loss, best_loss)
-    return tuple(best_x[:, j] for j in range(k))
+    return tuple(best_x[:, j] for j in range(len(cols)))
+
+
+def _solve(g: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """x with g x = h for every grid row ((grid, n, n) and (grid, n)); non-finite where g is
+    singular (the caller skips those). Closed form for one and two unknowns."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if g.shape[1] == 1:
+            return h / g[:, 0, :]
+        if g.shape[1] == 2:
+            det = g[:, 0, 0] * g[:, 1, 1] - g[:, 0, 1] * g[:, 1, 0]
+            return np.stack([(g[:, 1, 1] * h[:, 0] - g[:, 0, 1] * h[:, 1]) / det,
+                             (g[:, 0, 0] * h[:, 1] - g[:, 1, 0] * h[:, 0]) / det], axis=1)
+        try:
+            return np.linalg.solve(g, h[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            return np.full(h.shape, np.nan)
 
 
 def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None = None) -> Calibration:
