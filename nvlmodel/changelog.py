@@ -178,7 +178,9 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "with MTP speculative decoding, aggregated or disaggregated, are left out; SGLang on Blackwell runs "
                 "TensorRT-LLM's kernels, and on one B200 node the FP8 KV cache its benchmark script sets; measured "
                 "all-reduce and kernel times read so that a smaller message or batch is never slower than a larger "
-                "measured one")
+                "measured one; every forward pass pays a fitted cost per MoE layer beside the cost per step; "
+                "InferenceMAX's GB200 TensorRT-LLM DeepSeek configurations run by Dynamo's benchmark script "
+                "matched at their clients per decode worker")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
@@ -297,7 +299,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "were (all eleven repeat configurations already kept). Aggregated rows InferenceMAX ran with MTP "
         "speculative decoding are now left out as the disaggregated ones were; SGLang on Blackwell runs "
         "TensorRT-LLM's kernels, and its single-node B200 rows the FP8 KV cache their script sets; measured "
-        "kernel and all-reduce tables are read so that no call is slower than a larger one."),
+        "kernel and all-reduce tables are read so that no call is slower than a larger one. Each forward pass "
+        "now pays a cost per MoE layer, fitted per engine beside the cost per step (SGLang's dense and MoE rows "
+        "had shared one cost per step, and its fit split the difference); and InferenceMAX's GB200 "
+        "TensorRT-LLM DeepSeek configurations that Dynamo's benchmark script ran (2025-12 to 2026-01) are "
+        "matched at the clients that script runs, the listed concurrency per decode worker."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
