@@ -301,6 +301,10 @@ def test_each_moe_layer_costs_t_moe_in_every_forward_pass():
         assert d1 - d0 == pytest.approx(58 * 50e-6, rel=1e-9) and p1 - p0 == pytest.approx(58 * 50e-6, rel=1e-9)
         dense = cal.Config("h200_sxm", "qwen3-32b", "fp8", 2, 16, 1024, 1024, backend="trtllm")
         assert step_times(dense, moe)[:2] == step_times(dense, base)[:2]
+        # the decode step's fitted fixed costs, as components reports them: per step, per MoE layer, per call
+        calls = cal.kernel_times(ds)["dkn"] if base.step == "kernels" else 0.0
+        fixed = cal.components(ds, replace(moe, t_launch=3e-6))["decode_fixed_s"]
+        assert fixed == pytest.approx(0.002 + 58 * 50e-6 + 3e-6 * calls, rel=1e-12)
     with pytest.raises(ValueError, match="t_moe"):
         cal.Calibration(t_moe=-1e-6)
 

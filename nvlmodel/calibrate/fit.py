@@ -191,7 +191,7 @@ def predictions(measurements: "pd.DataFrame | None" = None,
         d = d[d.left_out.fillna("") == ""]
     parts = [components(_config(r), cal[r.engine]) for r in d.itertuples()]
     out = d.copy()
-    for k in ("decode_step", "prefill", "interference", "decode_comm"):
+    for k in ("decode_step", "decode_fixed", "prefill", "interference", "decode_comm"):
         out[f"{k}_ms"] = [p[f"{k}_s"] * 1e3 for p in parts]
     out["decode_bottleneck"] = [p["decode_bottleneck"] for p in parts]
     out["step_source"] = [p["step_source"] for p in parts]

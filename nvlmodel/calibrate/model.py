@@ -545,14 +545,17 @@ def _step_times(t: dict, c: Calibration):
 
 def components(config: Config, calibration: Calibration) -> dict[str, float]:
     """The modelled parts of one configuration, in seconds: decode step (with its all-reduce and
-    overhead), one prompt's prefill (with its all-reduce), the prefill interference per output
-    token, and the predicted TPOT and TTFT."""
+    overhead), the fitted fixed costs it holds (``decode_fixed_s``: per step, per MoE layer and,
+    on measured kernels, per kernel call), one prompt's prefill (with its all-reduce), the prefill
+    interference per output token, and the predicted TPOT and TTFT."""
     c = calibration
     t = _unit_terms(config, kernels=c.step == "kernels")
     decode, fill, source = _step_times(t, c)
     interference = t["mix"] * fill
     wait = float(disagg_wait(t, fill, decode + interference))
+    per_call = c.t_launch * t["dkn"] if source != "roofline" else 0.0
     return {"decode_step_s": decode, "step_source": source,
+            "decode_fixed_s": float(c.t_step + c.t_moe * t["nmoe"] + per_call),
             "decode_bottleneck": _bottleneck(t, "dm", "dc", "dkv", "da", c),
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": _bottleneck(t, "pm", "pc", "pkv", "pa", c),
