@@ -39,6 +39,12 @@ Variants:
     Hopper GPU to the other no more (TPOT 26.6 and 17.0 % either way). That second test is weak
     here: SGLang measured only the dense model on H100 and only MoE models on H200.
 
+A check, not a variant: ``leave one build out`` fits each engine without one of its builds (the
+rows' ``backend_version``; ten rows or more, twenty left to fit) and predicts that build's rows,
+beside the same rows predicted by the fit on all of them. What a step costs beyond its kernels
+follows the build (chapter 8), and a held-out GPU comes with builds no calibration row ran; this
+says how far a new build alone moves the errors.
+
     python scripts/tried_on_calibration.py [--tables dense serving]
 
 The variant is applied by wrapping two functions of :mod:`nvlmodel.calibrate` for the length of a
@@ -178,6 +184,30 @@ def score(d: pd.DataFrame, keep=None) -> dict[str, pd.DataFrame]:
             "leave one GPU out": summary(loso)}
 
 
+def leave_one_build_out(d: pd.DataFrame) -> pd.DataFrame:
+    """Each engine's calibration rows of one build predicted by a fit on its other builds, and by
+    the fit on all its rows: median absolute TPOT and TTFT errors and the TPOT bias (percent)."""
+    from nvlmodel.calibrate import calibration_rows, fit
+
+    rows = calibration_rows(d)
+    build = rows.backend_version.fillna("unrecorded").astype(str)
+    out = []
+    for (engine, b), g in rows.groupby([rows.engine, build]):
+        others = rows[(rows.engine == engine) & (build != b)]
+        if len(g) < 10 or len(others) < 20:
+            continue
+        own = fit_mod.predictions(g, {engine: fit(rows[rows.engine == engine])})
+        new = fit_mod.predictions(g, {engine: fit(others)})
+        out.append({"engine": engine, "build": b, "systems": ", ".join(sorted(set(g.system))),
+                    "models": ", ".join(sorted(set(g.model))), "rows": len(g),
+                    "tpot_MdAPE_fitted_with": own.tpot_err_pct.abs().median(),
+                    "tpot_MdAPE_fitted_without": new.tpot_err_pct.abs().median(),
+                    "tpot_bias_without": new.tpot_err_pct.median(),
+                    "ttft_MdAPE_fitted_with": own.ttft_err_pct.abs().median(),
+                    "ttft_MdAPE_fitted_without": new.ttft_err_pct.abs().median()})
+    return pd.DataFrame(out).set_index(["engine", "build"]).round(1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tables", nargs="+", choices=tuple(TABLES), default=list(TABLES))
@@ -208,6 +238,9 @@ def main() -> None:
             for what, s in parts.items():
                 print(f"\n{table} table, {name}: {what}")
                 print(s.to_string())
+        if table == "serving":  # the dense table's engines are one build each already
+            print(f"\n{table} table, leave one build out (a check: the book's model, each build predicted without it)")
+            print(leave_one_build_out(d).to_string())
 
 
 if __name__ == "__main__":
