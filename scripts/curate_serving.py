@@ -312,6 +312,14 @@ def script_kv_dtype(system: str, backend: str, model: str, mode: str, harness_na
     return SCRIPT_KV_DTYPE.get((system, backend, model, mode), "")
 
 
+def _sides(layout: dict):
+    """A recovered layout (:func:`recover_layout`) as the decode side's tp, attention_dp, moe_tp,
+    ep and workers, the prefill side's five as a tuple, and the engine limits."""
+    sizes = ("tp", "attention_dp", "moe_tp", "ep", "workers")
+    return (*(layout[k] for k in sizes), tuple(layout[f"prefill_{k}"] for k in sizes),
+            {k: layout[k] for k in LIMITS})
+
+
 def curate(path: Path) -> list[dict]:
     rows, configs, agg_configs = [], load_configs(), load_configs(mode="agg")
     with open(path, newline="") as f:
@@ -337,17 +345,15 @@ def curate(path: Path) -> list[dict]:
                 layout, why = recover_layout(recorded, configs.get(_config_key(r, model, precision, conc), []),
                                              _field(src, "image"))
                 if layout is not None:
-                    mode, limits, relabelled = "disagg", {k: layout[k] for k in LIMITS}, True
-                    sizes = ("tp", "attention_dp", "moe_tp", "ep", "workers")
-                    tp, adp, mtp, ep, workers = (layout[k] for k in sizes)
-                    prefill = tuple(layout[f"prefill_{k}"] for k in sizes)
+                    mode, relabelled = "disagg", True
+                    tp, adp, mtp, ep, workers, prefill, limits = _sides(layout)
                     layout_note = (f"labelled aggregated, its tp the deployment's GPUs (InferenceMAX ran GB200 only "
                                    f"disaggregated); {why}")
                 else:
                     note.append(f"labelled aggregated, its tp the deployment's GPUs; worker counts not recorded: the "
                                 f"load per worker is unknown; {why}")
             if relabelled:
-                pass  # its layout recovered above
+                pass  # its layout is recovered above
             elif mode == "agg":
                 tp, adp, mtp, ep = (_int(r[k]) for k in ("tp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size"))
                 adp = adp or 1
@@ -381,10 +387,7 @@ def curate(path: Path) -> list[dict]:
                     if layout is None:
                         note.append(f"worker counts not recorded: the load per worker is unknown; {why}")
                     else:
-                        limits = {k: layout[k] for k in LIMITS}
-                        sizes = ("tp", "attention_dp", "moe_tp", "ep", "workers")
-                        tp, adp, mtp, ep, workers = (layout[k] for k in sizes)
-                        prefill = tuple(layout[f"prefill_{k}"] for k in sizes)
+                        tp, adp, mtp, ep, workers, prefill, limits = _sides(layout)
                         layout_note = why
                 if workers is None or prefill[4] is None:
                     if not any(n.startswith("worker counts") for n in note):
