@@ -200,7 +200,8 @@ def configurations(config: dict) -> list[dict]:
                     base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
                                  "dp_attention": bool(space.get("dp-attn", False))})
                 per = dict(system=system, backend=backend, mode=base["mode"], model=model)
-                rows.extend(dict(base, concurrency=c, clients=clients(c, settings, base.get("decode_workers") or 1, **per))
+                workers = base.get("decode_workers") or 1
+                rows.extend(dict(base, concurrency=c, clients=clients(c, settings, workers, **per))
                             for c in _concurrencies(space))
     return rows
 

@@ -291,8 +291,8 @@ def deployment_labelled_aggregated(system: str, model: str, tp: "int | None") ->
     ``runners/launch_gb200-nv.sh``, and its configuration file lists only disaggregated GB200
     entries) whose ``tp`` cannot split the model's attention heads.
 
-    >>> deployment_labelled_aggregated("gb200", "deepseek-v3", 36), deployment_labelled_aggregated("gb200", "deepseek-v3", 8)
-    (True, False)
+    >>> [deployment_labelled_aggregated("gb200", "deepseek-v3", tp) for tp in (36, 8)]
+    [True, False]
     >>> deployment_labelled_aggregated("b200_sxm", "deepseek-v3", 36)
     False
     """

@@ -1,4 +1,5 @@
-"""Fitting the five parameters per engine on calibration rows only, predictions, and error summaries."""
+"""Fitting each engine's calibration (fractions of peak, fixed costs, queueing) on calibration rows
+only, predictions, and error summaries."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
     Refuses rows of a held-out system or whose KV cache does not fit."""
     require_choice("step", step, STEP_MODELS)
     if len(rows) < 5:
-        raise ValueError(f"need at least 5 rows to fit 5 parameters, got {len(rows)}")
+        raise ValueError(f"need at least 5 rows to fit a calibration, got {len(rows)}")
     held = sorted(set(rows.system) - set(CALIBRATION_SYSTEMS))
     if held:
         raise ValueError(f"refusing to fit on held-out systems {held}; calibration systems: "
