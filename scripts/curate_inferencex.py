@@ -247,7 +247,9 @@ def runner_configurations(text: str) -> list[dict]:
                 "prefill_dp_attention": dep, "decode_workers": int(gen), "decode_tp": int(tp), "decode_ep": int(tp),
                 "decode_dp_attention": dep, "decode_max_batch": int(batch), "prefill_max_batch": "",
                 "prefill_max_tokens": ""}
-        rows.extend(dict(base, concurrency=int(c), clients=int(c) * int(gen)) for c in concurrencies.split())
+        per = dict(system=base["system"], backend=base["backend"], mode=base["mode"], model=base["model"])
+        rows.extend(dict(base, concurrency=int(c), clients=clients(int(c), [], int(gen), **per))
+                    for c in concurrencies.split())
     return rows
 
 
