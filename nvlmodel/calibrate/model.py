@@ -439,7 +439,7 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
          "dcomm": comm_time(config, b),
          "pm": p.t_memory, "pc": p.t_compute, "pkv": p.kv_bytes / g.hbm_bandwidth, "pa": p.attention_flops / attn_peak,
          "pcomm": comm_time(config, config.isl, prefill=True),
-         "xfer": kv_transfer_time(config), "nmoe": float(config.arch.moe_layers) if config.arch.is_moe else 0.0,
+         "xfer": kv_transfer_time(config), "nmoe": float(config.arch.moe_layers),
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))
@@ -553,9 +553,8 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     decode, fill, source = _step_times(t, c)
     interference = t["mix"] * fill
     wait = float(disagg_wait(t, fill, decode + interference))
-    per_call = c.t_launch * t["dkn"] if source != "roofline" else 0.0
-    return {"decode_step_s": decode, "step_source": source,
-            "decode_fixed_s": float(c.t_step + c.t_moe * t["nmoe"] + per_call),
+    return {"decode_step_s": decode, "step_source": source,  # no kernel calls (dkn 0) where the roofline stands in
+            "decode_fixed_s": float(c.t_step + c.t_moe * t["nmoe"] + c.t_launch * t["dkn"]),
             "decode_bottleneck": _bottleneck(t, "dm", "dc", "dkv", "da", c),
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": _bottleneck(t, "pm", "pc", "pkv", "pa", c),

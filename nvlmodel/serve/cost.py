@@ -142,9 +142,7 @@ def fixed_step_cost(config: Config, calibration: Calibration) -> float:
     """Seconds every step (forward pass) of ``config``'s workers pays whatever its tokens: the
     calibration's cost per step and its cost per MoE layer (:attr:`Calibration.t_moe`), as the
     static model's steps (:func:`nvlmodel.calibrate.step_times`) do."""
-    m = config.arch
-    return (require_positive("t_step", calibration.t_step, allow_zero=True)
-            + calibration.t_moe * (m.moe_layers if m.is_moe else 0))
+    return require_positive("t_step", calibration.t_step, allow_zero=True) + calibration.t_moe * config.arch.moe_layers
 
 
 def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,

@@ -105,7 +105,7 @@ def read(path: Path = PATH) -> tuple[str | None, dict[str, tuple[float, ...]]]:
 
 @functools.lru_cache(maxsize=None)
 def _runs() -> dict[str, tuple[float, ...]]:
-    return read()[1] if digest_of() == package_digest() else {}
+    return read()[1] if fresh() else {}
 
 
 def fresh() -> bool:
