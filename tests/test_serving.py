@@ -236,6 +236,19 @@ def test_inferencex_sizes_and_clients_by_hand():
         "decode_max_batch": 32, "prefill_max_batch": "", "prefill_max_tokens": 4608}
 
 
+def _listed_and_recorded(script, configs, r, real: bool = False):
+    """The (tp, attention_dp, ep, workers) of both sides, decode then prefill, of every InferenceMAX
+    configuration listed on a database-dump row's day at its clients (``real``: only those whose
+    workers hold the weights), and the row's recorded ones."""
+    key = (r.system, r.backend, r.model, r.precision, r.isl, r.osl, int(r.concurrency))
+    layouts = {(script._layout(c, "decode"), script._layout(c, "prefill")) for c in configs.get(key, [])
+               if script._listed_on(c, r.measured) and (not real or script._real(c, r.model))}
+    listed = {((dd[0], dd[1], dd[3], dd[4]), (p[0], p[1], p[3], p[4])) for dd, p in layouts}
+    recorded = ((r.tp, r.attention_dp, r.ep, int(r.workers)),
+                (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_ep), int(r.prefill_workers)))
+    return listed, recorded
+
+
 def test_inferencex_layouts_agree_with_the_recorded_ones():
     """The database dump records its disaggregated layouts. Wherever InferenceMAX lists the same
     configuration (date window, a worker that holds the weights), the recorded layout is one of
@@ -247,14 +260,10 @@ def test_inferencex_layouts_agree_with_the_recorded_ones():
     rows = d[(d["mode"] == "disagg") & d.left_out.isna() & d.harness.str.startswith("database")]
     checked = 0
     for r in rows.itertuples():
-        key = (r.system, r.backend, r.model, r.precision, r.isl, r.osl, int(r.concurrency))
-        listed = {(script._layout(c, "decode"), script._layout(c, "prefill")) for c in configs.get(key, [])
-                  if script._listed_on(c, r.measured) and script._real(c, r.model)}
+        listed, recorded = _listed_and_recorded(script, configs, r, real=True)
         if not listed:
             continue
-        recorded = ((r.tp, r.attention_dp, r.ep, int(r.workers)),
-                    (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_ep), int(r.prefill_workers)))
-        assert recorded in {((dd[0], dd[1], dd[3], dd[4]), (p[0], p[1], p[3], p[4])) for dd, p in listed}, r.source_id
+        assert recorded in listed, r.source_id
         checked += 1
     assert checked >= 80
 
@@ -272,12 +281,8 @@ def test_gb200_trtllm_rows_ran_the_clients_their_benchmark_script_runs():
     rows = d[(d.system == "gb200") & (d.backend == "trtllm") & (d["mode"] == "disagg")
              & d.harness.str.startswith("database") & d.workers.notna()]
     for r in rows.itertuples():
-        key = (r.system, r.backend, r.model, r.precision, r.isl, r.osl, int(r.concurrency))
-        listed = {(script._layout(c, "decode"), script._layout(c, "prefill")) for c in configs.get(key, [])
-                  if script._listed_on(c, r.measured)}
-        recorded = ((r.tp, r.attention_dp, r.ep, int(r.workers)),
-                    (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_ep), int(r.prefill_workers)))
-        assert recorded in {((dd[0], dd[1], dd[3], dd[4]), (p[0], p[1], p[3], p[4])) for dd, p in listed}, r.source_id
+        listed, recorded = _listed_and_recorded(script, configs, r)
+        assert recorded in listed, r.source_id
     assert len(rows) >= 40 and (rows.measured < "2026-01-22").sum() >= 10  # both launch paths
 
 
@@ -293,7 +298,7 @@ def test_gb200_rows_labelled_aggregated_take_the_runner_scripts_layout():
     assert len(rows) >= 10 and (rows["mode"] == "disagg").all() and (rows.measured < "2025-12-05").all()
     for r in rows.itertuples():
         gpus = r.tp * r.attention_dp * r.workers + r.prefill_tp * r.prefill_attention_dp * r.prefill_workers
-        assert f"_agg_" in r.source_id and f"_tp{int(gpus)}_" in r.source_id, r.source_id
+        assert "_agg_" in r.source_id and f"_tp{int(gpus)}_" in r.source_id, r.source_id
         assert "launch_gb200-nv.sh" in r.layout_note
     left = d[d.left_out.fillna("").str.startswith("labelled aggregated")]
     assert (left.system == "gb200").all() and (left["mode"] == "agg").all()
