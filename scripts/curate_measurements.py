@@ -9,6 +9,17 @@ carried.
 gives it, else the source file the rows came from (the 70B rows of ``2026-04-06.csv`` give no
 version but share one campaign, measured 2025-10-29).
 
+Engine settings: the dated exports' Llama-3.1-70B rows are InferenceMAX's runs (measured
+2025-10-29), whose scripts (:data:`INFERENCEMAX_LLAMA`) set the KV cache to FP8 in both engines
+(``kv-cache-dtype: fp8``; TensorRT-LLM ``kv_cache_config: dtype: fp8``) and the tokens per step
+(vLLM ``max-num-batched-tokens: 8192``, TensorRT-LLM ``--max_num_tokens 16384``). For 1K/1K at TP
+below 8 the TensorRT-LLM scripts also turned on its batch waiting (``batch_wait_timeout_iters:
+20``, ``batch_wait_max_tokens_ratio: 0.9``): while sequences decode, new prompts wait up to 20
+steps, or until prompts and decoding sequences fill 90 % of the step's 16,384 tokens. The rows
+record these as ``kv_dtype``, ``max_num_tokens``, ``batch_wait_iters`` and ``batch_wait_tokens``
+(0.9 x 16,384 = 14,745.6); empty for every other row (no such settings known: the engine's
+defaults hold).
+
 Precision: the source's ``precision`` column is empty for the H100 Llama-3.1-8B TensorRT-LLM rows
 (checkpoint ``meta-llama/Llama-3.1-8B-Instruct``, no ``gemm_quant_mode``): an unquantized
 checkpoint served by TensorRT-LLM runs in BF16, so they are recorded as ``bf16`` and
@@ -34,13 +45,51 @@ MODELS = {
 SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "model", "checkpoint", "precision",
            "gemm_quant_mode", "precision_note", "isl", "osl", "concurrency", "tp", "ttft_ms", "tpot_ms",
-           "measured", "source", "harness")
+           "measured", "source", "harness", "kv_dtype", "max_num_tokens", "batch_wait_iters", "batch_wait_tokens")
 
 #: The families of data dumps the source merges, by what its ``silicon_data_source`` says: the
 #: dated exports carry InferenceMAX's model names and public container images; the gap-analysis
 #: files are a developer's local aiconfigurator runs; the database dump holds Dynamo CI workflow runs.
 HARNESSES = {"dated export": "dated export (2026-03-25, 2026-04-06)",
              "gap analysis": "aiconfigurator gap analysis", "db dump": "database dump (2026-04-27)"}
+
+
+#: InferenceMAX's Llama-70B scripts as they stood when the dated exports' rows were measured
+#: (SemiAnalysisAI/InferenceX, formerly InferenceMAX, before the scripts' removal on 2025-10-29,
+#: commit 0b5620ec3's parent: ``benchmarks/70b_fp4_b200_trt_slurm.sh``, ``70b_fp8_b200_trt_slurm.sh``,
+#: ``70b_fp8_h200_trt_slurm.sh`` for TensorRT-LLM, unchanged since 2025-09-18; ``70b_fp4_b200_docker.sh``,
+#: ``70b_fp8_b200_docker.sh``, ``70b_fp8_h200_slurm.sh``, ``70b_fp8_h100_slurm.sh`` for vLLM): the KV
+#: dtype and tokens per step of each engine, and TensorRT-LLM's batch waiting, which its scripts
+#: add at ISL = OSL = 1024 and TP < 8.
+INFERENCEMAX_LLAMA = {"kv_dtype": {"trtllm": "fp8", "vllm": "fp8"},
+                      "max_num_tokens": {"trtllm": 16384, "vllm": 8192},
+                      "batch_wait": {"backend": "trtllm", "isl": 1024, "osl": 1024, "tp_below": 8,
+                                     "iters": 20, "ratio": 0.9}}
+
+
+def engine_settings(row: dict) -> dict:
+    """The engine settings a row's benchmark script names (:data:`INFERENCEMAX_LLAMA`, for
+    InferenceMAX's Llama-70B rows of the dated exports) as the columns ``kv_dtype``,
+    ``max_num_tokens``, ``batch_wait_iters`` and ``batch_wait_tokens``; empty strings elsewhere.
+
+    >>> r = {"harness": HARNESSES["dated export"], "backend": "trtllm", "model": "llama-3.1-70b",
+    ...      "isl": 1024, "osl": 1024, "tp": 2}
+    >>> engine_settings(r)
+    {'kv_dtype': 'fp8', 'max_num_tokens': 16384, 'batch_wait_iters': 20, 'batch_wait_tokens': 14745.6}
+    >>> engine_settings({**r, "tp": 8})["batch_wait_iters"], engine_settings({**r, "backend": "vllm"})["max_num_tokens"]
+    ('', 8192)
+    """
+    out = {"kv_dtype": "", "max_num_tokens": "", "batch_wait_iters": "", "batch_wait_tokens": ""}
+    if not (row["harness"] == HARNESSES["dated export"] and row["model"] == "llama-3.1-70b"):
+        return out
+    s, backend = INFERENCEMAX_LLAMA, row["backend"]
+    out["kv_dtype"] = s["kv_dtype"][backend]
+    out["max_num_tokens"] = s["max_num_tokens"][backend]
+    w = s["batch_wait"]
+    if backend == w["backend"] and row["isl"] == w["isl"] and row["osl"] == w["osl"] and row["tp"] < w["tp_below"]:
+        out["batch_wait_iters"] = w["iters"]
+        out["batch_wait_tokens"] = round(w["ratio"] * s["max_num_tokens"][backend], 1)
+    return out
 
 
 def _field(source: str, key: str) -> str:
@@ -86,6 +135,8 @@ def curate(path: Path) -> list[dict]:
                 "measured": _field(r["silicon_data_source"], "measured")[:10],
                 "source": f"{SOURCE} (file {src_file})", "harness": harness(r["silicon_data_source"]),
             })
+    for r in rows:
+        r.update(engine_settings(r))
     rows.sort(key=lambda r: (r["model"], r["system"], r["precision"], r["backend"], r["tp"], r["isl"], r["osl"],
                              r["concurrency"]))
     return rows

@@ -39,6 +39,18 @@ Variants:
     Hopper GPU to the other no more (TPOT 26.6 and 17.0 % either way). That second test is weak
     here: SGLang measured only the dense model on H100 and only MoE models on H200.
 
+``no-batch-wait``
+    the dense table without the batch wait InferenceMAX's TensorRT-LLM scripts turned on at 1K/1K
+    below TP8 (the rows' ``batch_wait_iters`` and ``batch_wait_tokens`` blanked; the book's model
+    before it read them): such an engine holds new prompts up to 20 decode steps while others
+    decode (:func:`nvlmodel.calibrate.batch_wait_steps`). The book models it because the scripts
+    set it; on these rows it is also what the TTFT of H200 TensorRT-LLM's 1K/1K rows was missing.
+``engine-default-kv``
+    the dense table with each engine's default KV dtype (BF16 for vLLM) instead of the FP8 KV
+    cache InferenceMAX's scripts set (the rows' ``kv_dtype`` blanked). The book takes what the
+    scripts set, though on these rows vLLM's TPOT errs more with it: its FP8 cache does not
+    shorten a decode step as much as halving the KV bytes does in the roofline.
+
 A check, not a variant: ``leave one build out`` fits each engine without one of its builds (the
 rows' ``backend_version``; ten rows or more, twenty left to fit) and predicts that build's rows,
 beside the same rows predicted by the fit on all of them. What a step costs beyond its kernels
@@ -49,7 +61,8 @@ says how far a new build alone moves the errors.
 
 The variant is applied by wrapping two functions of :mod:`nvlmodel.calibrate` for the length of a
 run (the package does not carry rejected variants); written against the code of commit ae2ccb1
-(``whole-step``: 8f38752; ``no-moe-cost``: the commit that adds ``t_moe``).
+(``whole-step``: 8f38752; ``no-moe-cost``: the commit that adds ``t_moe``); ``no-batch-wait`` and
+``engine-default-kv`` blank columns of the rows instead.
 """
 
 from __future__ import annotations
@@ -163,6 +176,14 @@ def no_moe_cost():
         model_mod._unit_terms = fit_mod._unit_terms = unit_terms
 
 
+def without(d: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The rows ``d`` with ``columns`` blanked, prepared again (which rows fit may change)."""
+    from nvlmodel.calibrate.data import _prepare
+
+    return _prepare(d.drop(columns=["engine", "split", "kv_fits", "left_out"]).assign(**{c: np.nan for c in columns}),
+                    strict=False)
+
+
 def summary(pred: pd.DataFrame, by=("system",)) -> pd.DataFrame:
     p = pred[pred.kv_fits & (pred.split == "calibration")]
     g = p.groupby(list(by))
@@ -220,6 +241,11 @@ def main() -> None:
             results["gemm-anchored compute fraction"] = score(d)
         with whole_step():
             results["whole-step bound (the book's before 8f38752)"] = score(d)
+        if table == "dense":
+            results["no batch wait (the book's before it read the scripts' batch wait)"] = score(
+                without(d, ("batch_wait_iters", "batch_wait_tokens")))
+            results["engine-default KV dtype (the book's before it read the scripts' KV dtype)"] = score(
+                without(d, ("kv_dtype",)))
         if table == "serving":
             with no_moe_cost():
                 results["no cost per MoE layer (the book's before t_moe)"] = score(d)

@@ -134,6 +134,52 @@ def test_kv_dtype_column_reaches_the_config():
         r0.precision, r0.model)
 
 
+def test_a_batch_waiting_engine_holds_a_prompt_for_decode_steps_by_hand():
+    """TensorRT-LLM's batch waiting in the static model: 4 clients of 1K/1K on one rank, held up to
+    20 steps; prompts arrive at 4 / 1,024 per step, so a wait that opens holds its first prompt 20
+    steps and the 20 x 4 / 1,024 = 0.078 that join it 10 on average: (20 + 0.78) / 1.078 = 19.28
+    steps. TTFT grows by that many decode steps (with their fixed cost), TPOT not at all; at 128
+    clients 2.5 prompts join (12.86 steps); a threshold one prompt fills ends every wait."""
+    base = dict(system="b200_sxm", model="llama-3.1-70b", precision="fp4", tp=1, concurrency=4, isl=1024, osl=1024,
+                backend="trtllm")
+    c = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, t_req=0.01)
+    free = cal.components(cal.Config(**base), c)
+    held = cal.components(cal.Config(**base, batch_wait_iters=20, batch_wait_tokens=14745.6), c)
+    w = (20 + 20 * 4 / 1024 * 10) / (1 + 20 * 4 / 1024)
+    assert w == pytest.approx(19.28, abs=0.01)
+    assert held["batch_wait_s"] == pytest.approx(w * free["decode_step_s"], rel=1e-12)
+    assert held["ttft_s"] - free["ttft_s"] == pytest.approx(held["batch_wait_s"], rel=1e-12)
+    assert held["tpot_s"] == free["tpot_s"] and free["batch_wait_s"] == 0.0
+    assert cal.batch_wait_steps(128, 1024, 1024, 20, 14745.6) == pytest.approx((20 + 2.5 * 10) / 3.5)
+    # 1,024 clients: 1,024 - k decoding sequences and k prompts of 1,024 tokens reach 14,745.6 at
+    # k = 14 (14 x 1,023 + 1,024 = 15,346; 13 give 14,323), which arrive (one a step) 13 steps after
+    # the first: it waits 13, the 13 others 6.5 on average, (13 + 13 x 6.5) / 14 = 6.96
+    assert cal.batch_wait_steps(1024, 1024, 1024, 20, 14745.6) == pytest.approx((13 + 13 * 6.5) / 14, rel=1e-12)
+    assert cal.batch_wait_steps(64, 1024, 1024, 20, 900.0) == 0.0  # one prompt and the sequences fill it
+    assert cal.batch_wait_steps(1, 1024, 1024, 20) == 0.0  # nothing else decodes: no wait
+    with pytest.raises(ValueError, match="batch_wait_iters"):
+        cal.Config(**base, batch_wait_iters=-1)
+    with pytest.raises(ValueError, match="batch_wait_tokens"):
+        cal.Config(**base, batch_wait_iters=20, batch_wait_tokens=-5.0)
+
+
+def test_inferencemax_llama_rows_carry_their_scripts_engine_settings():
+    """The dated exports' Llama-70B rows carry what InferenceMAX's scripts set: an FP8 KV cache in
+    both engines, 16,384 (TensorRT-LLM) or 8,192 (vLLM) tokens per step, and TensorRT-LLM's batch
+    wait of 20 steps or 14,745.6 tokens exactly at 1K/1K below TP8; the configuration reads them."""
+    d = cal.load_measurements()
+    ifx = d.harness.str.startswith("dated export") & (d.model == "llama-3.1-70b")
+    assert (d.kv_dtype.notna() == ifx).all() and (d.kv_dtype[ifx] == "fp8").all()
+    assert set(d.max_num_tokens[ifx & (d.backend == "trtllm")]) == {16384}
+    assert set(d.max_num_tokens[ifx & (d.backend == "vllm")]) == {8192}
+    waits = ifx & (d.backend == "trtllm") & (d.isl == 1024) & (d.osl == 1024) & (d.tp < 8)
+    assert (d.batch_wait_iters.notna() == waits).all() and set(d.batch_wait_iters[waits]) == {20}
+    assert set(d.batch_wait_tokens[waits]) == {14745.6} and waits.sum() == 54  # 36 on B200, 18 on H200
+    cfg = _config(next(d[waits].itertuples()))
+    assert (cfg.batch_wait_iters, cfg.batch_wait_tokens, cfg.kv_dtype) == (20, 14745.6, "fp8")
+    assert _config(next(d[~waits].itertuples())).batch_wait_iters == 0
+
+
 def test_engine_kv_dtype_defaults_by_checkpoint():
     """TensorRT-LLM keeps an FP8 cache for FP8 and NVFP4 checkpoints (not for BF16 or gpt-oss's
     MXFP4 ones); vLLM and SGLang the model's dtype, BF16."""

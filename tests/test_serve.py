@@ -482,6 +482,11 @@ def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
                           attention_dp=None)
     assert benchmark_limits(agg) == {"max_seqs": 32, "token_budget": 2560}
     assert benchmark_limits(SimpleNamespace(**{**vars(agg), "engine": "vllm@2026-04-06"}))["token_budget"] == 2556
+    # a row naming its script's tokens per step and batch wait (InferenceMAX's Llama-70B TensorRT-LLM, 1K/1K, TP < 8)
+    scripted = SimpleNamespace(**{**vars(agg), "max_num_tokens": 16384, "batch_wait_iters": 20,
+                                  "batch_wait_tokens": 14745.6})
+    assert benchmark_limits(scripted) == {"max_seqs": 32, "token_budget": 16384, "batch_wait_iters": 20,
+                                          "batch_wait_tokens": 14745.6}
     dis = SimpleNamespace(concurrency=256, isl=1024, engine="trtllm@serving", mode="disagg", workers=2, attention_dp=4)
     assert benchmark_limits(dis) == {"max_seqs": 32, "token_budget": 32, "prefill_max_seqs": 1,
                                      "prefill_token_budget": 2528}
@@ -768,6 +773,42 @@ def test_the_attention_dp_balance_holds_a_lone_prompt_until_its_timeout():
     assert quad.ttft_s[4:].to_numpy() == pytest.approx(quad_free.ttft_s[4:].to_numpy(), rel=1e-12)
     with pytest.raises(ValueError, match="adp_balance_iters"):
         Deployment("b200_sxm", "deepseek-v3", "fp4", tp=1, attention_dp=4, ep=4, calibration=CAL, adp_balance_iters=-1)
+
+
+def _wait_run(iters, arrivals, tokens=0.0):
+    """Llama-70B FP4 on one B200 (TensorRT-LLM), requests of 512 prompt and 300 output tokens
+    arriving at ``arrivals`` (s), with a batch wait of ``iters`` steps (``tokens`` its threshold)."""
+    from nvlmodel.serve.workload import Requests
+
+    n = len(arrivals)
+    cal = Calibration(bandwidth=0.9, compute=0.6, t_step=0.003, t_req=0.0, q=0.0)
+    d = Deployment("b200_sxm", "llama-3.1-70b", "fp4", tp=1, engine="trtllm@2026-04-06", calibration=cal,
+                   batch_wait_iters=iters, batch_wait_tokens=tokens)
+    z = np.zeros(n, dtype=np.int64)
+    reqs = Requests(np.asarray(arrivals, float), np.full(n, 512), np.full(n, 300), z - 1, z, z.copy())
+    return simulate(d, reqs, check=True).requests, step_cost(d.config, cal)
+
+
+def test_a_batch_waiting_engine_holds_prompts_while_sequences_decode():
+    """TensorRT-LLM's batch waiting (5 steps), by hand. A first request on an idle worker is not
+    held (nothing decodes). A second, arriving while the first decodes, starts at the next step
+    boundary without the wait; with it, five decode steps of the one sequence later (its cache 512
+    tokens and the steps it has decoded). Two prompts arriving together fill a 1,000-token threshold
+    (2 x 512 + 1 decoding) and start at once; one alone (513) does not."""
+    t1 = _wait_run(0, [0.0])[0].ttft_s[0]
+    free, c = _wait_run(0, [0.0, t1 + 0.05])
+    held, _ = _wait_run(5, [0.0, t1 + 0.05])
+    assert held.ttft_s[0] == free.ttft_s[0] == t1
+    n_at = 1 + c.decode_steps_within(1, 512, 0.05)  # the boundary after the second arrives
+    # (to a token of context: 1e-5 of a step; four or six steps would be 20 % off)
+    assert held.ttft_s[1] - free.ttft_s[1] == pytest.approx(c.decode_run(1, 512 + n_at, 5), rel=1e-5)
+    pair_free, _ = _wait_run(0, [0.0, t1 + 0.05, t1 + 0.05])
+    pair, _ = _wait_run(5, [0.0, t1 + 0.05, t1 + 0.05], tokens=1000.0)
+    assert pair.ttft_s.to_numpy() == pytest.approx(pair_free.ttft_s.to_numpy(), rel=1e-12)
+    lone, _ = _wait_run(5, [0.0, t1 + 0.05], tokens=1000.0)
+    assert lone.ttft_s[1] == pytest.approx(held.ttft_s[1], rel=1e-12)
+    with pytest.raises(ValueError, match="batch_wait_iters"):
+        Deployment("b200_sxm", "llama-3.1-70b", "fp4", tp=1, calibration=CAL, batch_wait_iters=2.5)
 
 
 def test_replayed_rows_take_a_calibration_per_engine_or_per_row():

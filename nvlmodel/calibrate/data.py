@@ -145,6 +145,9 @@ def _config(row) -> Config:
     extra = {c: int(getattr(row, c)) for c in PARALLEL_COLUMNS if _given(row, c)}
     if _given(row, "decode_max_batch") and getattr(row, "mode", "agg") == "disagg":
         extra["max_batch"] = int(row.decode_max_batch)  # the decode seats a benchmark configuration names
+    if _given(row, "batch_wait_iters"):  # the batch wait a benchmark script configured
+        extra["batch_wait_iters"] = int(row.batch_wait_iters)
+        extra["batch_wait_tokens"] = float(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
                   int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None,
                   mode=getattr(row, "mode", "agg") or "agg", **extra)

@@ -97,7 +97,7 @@ def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None 
             t_launch = np.zeros_like(t_step)
         decode, p = _steps(t, eb, ec, step, t_launch[:, None], t_moe[:, None])
         tpot = decode + t["mix"] * p + t_step[:, None]
-        wait = disagg_wait(t, p, tpot)
+        wait = disagg_wait(t, p, tpot) + t["hold"] * (decode + t_step[:, None])  # held steps decode only
         t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p - t["xfer"] - wait, np.ones_like(p), p * t["queue"])
         ttft = t_req[:, None] + t["xfer"] + wait + p * (1 + q[:, None] * t["queue"])
         loss = np.sum((tpot / t["tpot"] - 1) ** 2, axis=1) + np.sum((ttft / t["ttft"] - 1) ** 2, axis=1)
@@ -192,7 +192,7 @@ def predictions(measurements: "pd.DataFrame | None" = None,
         d = d[d.left_out.fillna("") == ""]
     parts = [components(_config(r), cal[r.engine]) for r in d.itertuples()]
     out = d.copy()
-    for k in ("decode_step", "decode_fixed", "prefill", "interference", "decode_comm"):
+    for k in ("decode_step", "decode_fixed", "prefill", "interference", "decode_comm", "batch_wait"):
         out[f"{k}_ms"] = [p[f"{k}_s"] * 1e3 for p in parts]
     out["decode_bottleneck"] = [p["decode_bottleneck"] for p in parts]
     out["step_source"] = [p["step_source"] for p in parts]

@@ -136,6 +136,11 @@ class Config:
     the ``tp``/``attention_dp``/``ep`` worker(s) decode, and ``prefill_workers`` workers of
     ``prefill_tp x prefill_attention_dp`` GPUs (``prefill_ep``) prefill. ``max_batch``: the decode
     seats per attention rank, where known (``batch_per_rank`` stops there; None: as many as clients).
+    ``batch_wait_iters`` > 0: the engine holds new prompts back while sequences decode, as
+    TensorRT-LLM's batch waiting does (``batch_wait_timeout_iters``), until that many steps have
+    passed or the prompts and decoding sequences fill ``batch_wait_tokens`` tokens of a step
+    (``batch_wait_max_tokens_ratio`` x ``max_num_tokens``; 0: no such threshold); see
+    :func:`batch_wait_steps`.
 
     Names are resolved once, here: ``arch`` is the model's :class:`~nvlmodel.models.ModelArch`
     (``model`` keeps its registry key, aliases resolved) and ``gpu_spec`` the system's
@@ -160,6 +165,8 @@ class Config:
     prefill_ep: int = 1
     prefill_workers: int = 1
     max_batch: int | None = None
+    batch_wait_iters: int = 0
+    batch_wait_tokens: float = 0.0
     arch: ModelArch = field(init=False, repr=False, compare=False)
     gpu_spec: GPUSpec = field(init=False, repr=False, compare=False)
 
@@ -175,6 +182,7 @@ class Config:
             require_positive_int(what, getattr(self, what))
         if self.max_batch is not None:
             require_positive_int("max_batch", self.max_batch)
+        require_batch_wait(self.batch_wait_iters, self.batch_wait_tokens)
         if self.prefill_tp is None:
             object.__setattr__(self, "prefill_tp", self.tp)
         require_positive_int("prefill_tp", self.prefill_tp)
@@ -250,6 +258,46 @@ class Config:
         configuration names them: the clients beyond wait for a seat and do not decode)."""
         b = self.concurrency / (self.workers * self.attention_dp)
         return b if self.max_batch is None else min(b, float(self.max_batch))
+
+
+def require_batch_wait(iters, tokens) -> None:
+    """Validate a batch wait (:class:`Config`, :class:`nvlmodel.serve.Deployment`): ``iters`` an
+    int >= 0 (0: none), ``tokens`` a number >= 0 (0: no token threshold)."""
+    if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0:
+        raise ValueError(f"batch_wait_iters must be an int >= 0 (0: no batch wait), got {iters!r}")
+    require_positive("batch_wait_tokens", tokens, allow_zero=True)
+
+
+def batch_wait_steps(batch, isl: int, osl: int, iters: int, tokens: float = 0.0):
+    """Decode steps a new prompt waits, on average, under TensorRT-LLM's batch waiting
+    (``PyExecutor._waiting_requests``): while a rank decodes, the prompts that arrive are held
+    until ``iters`` steps have passed since the first of them came, or until they and the decoding
+    sequences fill ``tokens`` tokens of a step (0: no threshold). ``batch`` sequences per rank
+    cycle through ``osl`` decode steps, so new prompts arrive at ``r = batch / osl`` per step; a
+    wait that opens with one prompt lasts ``W = iters`` steps, or until ``k - 1`` more prompts
+    came (``W = (k - 1) / r``, ``k`` the prompts of ``isl`` tokens that reach the threshold beside
+    the other sequences' one token each), whichever is shorter; the first prompt waits ``W``, the
+    ``r W`` that join it half that on average. A lone sequence (``batch <= 1``) never waits: the
+    rule applies only while some sequence decodes. Scalars or arrays (``batch``).
+
+    >>> round(float(batch_wait_steps(4, 1024, 1024, 20)), 2)  # r = 1/256: (20 + 0.078 x 10) / 1.078
+    19.28
+    >>> round(float(batch_wait_steps(128, 1024, 1024, 20, 14745.6)), 2)  # r = 1/8: (20 + 2.5 x 10) / 3.5
+    12.86
+    >>> float(batch_wait_steps(4, 16000, 1024, 20, 14745.6))  # one prompt fills the step: no wait
+    0.0
+    """
+    b = np.asarray(batch, dtype=float)
+    if iters == 0:
+        return np.zeros_like(b) if b.ndim else 0.0
+    r = b / osl
+    w = np.full_like(b, float(iters))
+    if tokens > 0:
+        k = np.ceil(np.maximum(tokens - b, 0.0) / max(isl - 1, 1))  # prompts that reach the threshold
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.minimum(w, np.where(r > 0, np.maximum(k - 1, 0.0) / r, w))
+    steps = np.where(b > 1, (w + r * w * w / 2) / (1 + r * w), 0.0)
+    return steps if b.ndim else float(steps)
 
 
 def comm_time(config: Config, tokens, *, prefill: bool = False):
@@ -373,7 +421,7 @@ def _decode_roofline(config: Config, batch):
 #: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
 TERMS: tuple[str, ...] = ("dm", "dc", "dkv", "da", "dcomm", "pm", "pc", "pkv", "pa", "pcomm", "mix", "queue", "xfer",
                           "load", "osl", "dk", "pk",
-                          "kx", "dkn", "pkn", "nmoe")
+                          "kx", "dkn", "pkn", "nmoe", "hold")
 
 
 def kernel_times(config: Config, batch=None) -> dict:
@@ -415,7 +463,8 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     efficiency 1 (with the KV bytes' and attention's parts of memory and compute, ``dkv``/``da`` and
     ``pkv``/``pa``, for the two phases of :func:`_steps`), and the same from measured kernels
     (:func:`kernel_times`); the MoE layers of a forward pass (``nmoe``, 0 for a dense model),
-    prefills per output token (``mix``), the requests a new one may queue behind (``queue``) and
+    prefills per output token (``mix``), the requests a new one may queue behind (``queue``), the
+    decode steps it is held back by a batch wait (``hold``, :func:`batch_wait_steps`) and
     the KV transfer of disaggregated serving (``xfer``). ``batch`` (sequences per attention rank; a number or an array,
     default the config's ``batch_per_rank``) makes the decode terms arrays over batches: the search
     asks for many batches of one worker shape at once, and :func:`_steps` turns either into times.
@@ -442,10 +491,11 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
          "xfer": kv_transfer_time(config), "nmoe": float(config.arch.moe_layers),
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
-        t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl))
+        t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl),
+                 hold=batch_wait_steps(b, config.isl, config.osl, config.batch_wait_iters, config.batch_wait_tokens))
     else:
         ranks = config.prefill_workers * config.prefill_attention_dp
-        t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl))
+        t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl), hold=0.0)
     return t
 
 
@@ -547,19 +597,22 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     """The modelled parts of one configuration, in seconds: decode step (with its all-reduce and
     overhead), the fitted fixed costs it holds (``decode_fixed_s``: per step, per MoE layer and,
     on measured kernels, per kernel call), one prompt's prefill (with its all-reduce), the prefill
-    interference per output token, and the predicted TPOT and TTFT."""
+    interference per output token, the wait of a batch-waiting engine (``batch_wait_s``:
+    :func:`batch_wait_steps` decode steps), and the predicted TPOT and TTFT."""
     c = calibration
     t = _unit_terms(config, kernels=c.step == "kernels")
     decode, fill, source = _step_times(t, c)
     interference = t["mix"] * fill
     wait = float(disagg_wait(t, fill, decode + interference))
+    held = float(t["hold"] * decode)  # the held steps decode without prefill
     return {"decode_step_s": decode, "step_source": source,  # no kernel calls (dkn 0) where the roofline stands in
             "decode_fixed_s": float(c.t_step + c.t_moe * t["nmoe"] + c.t_launch * t["dkn"]),
             "decode_bottleneck": _bottleneck(t, "dm", "dc", "dkv", "da", c),
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": _bottleneck(t, "pm", "pc", "pkv", "pa", c),
             "interference_s": interference, "kv_transfer_s": t["xfer"], "prefill_wait_s": wait,
-            "tpot_s": decode + interference, "ttft_s": c.t_req + t["xfer"] + wait + fill * (1 + c.q * t["queue"])}
+            "batch_wait_s": held, "tpot_s": decode + interference,
+            "ttft_s": c.t_req + t["xfer"] + wait + held + fill * (1 + c.q * t["queue"])}
 
 
 def _bottleneck(t, m, c, kv, a, cal: Calibration) -> str:

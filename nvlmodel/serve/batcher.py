@@ -15,7 +15,8 @@ from .links import _Link, _Store
 class _Worker:
     __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
                  "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
-                 "links", "host", "disk", "budget", "seats", "balance", "bal0")
+                 "links", "host", "disk", "budget", "seats", "balance", "bal0", "hold", "hold_tokens", "held",
+                 "holding")
 
     def __init__(self, i, cost, pool, bs, node, prefill_only=False, decode_only=False):
         self.i, self.cost, self.pool, self.node = i, cost, pool, node
@@ -41,6 +42,10 @@ class _Worker:
         self.budget = self.seats = 0  # tokens per step and sequences: set by the engine from the deployment
         self.balance = 0  # attention-DP balance timeout in steps (0: off); set by the engine
         self.bal0 = 0  # the step counter when the balance's counter last restarted
+        self.hold = 0  # batch wait: steps prompts are held at most (0: off); set by the engine
+        self.hold_tokens = 0.0  # batch wait: tokens of a step that end it at once (0: none)
+        self.held = 0  # batch wait: steps held since prompts last started
+        self.holding = False  # whether the planned step holds prompts back (its steps count as held)
 
 
 class Batcher:
@@ -50,8 +55,8 @@ class Batcher:
         worker.waiting.append(rid)
         if not worker.busy:
             self.schedule(worker, t)
-        elif first and worker.plan is not None and worker.plan[0] == "decode":
-            self.cut(worker, t)
+        elif (first or worker.holding) and worker.plan is not None and worker.plan[0] == "decode":
+            self.cut(worker, t)  # a held run ends too: the new prompt may fill the step
 
     def cut(self, w: _Worker, t):
         """A request arrived while ``w`` runs a multi-step decode: end it at the next step boundary."""
@@ -114,7 +119,8 @@ class Batcher:
         reserve = self.new_blocks(w, 1) if B else 0
         budget = w.budget - B
         chunks = []
-        held = w.balance and w.waiting and self.balance_holds(w)
+        held = w.waiting and ((w.balance and self.balance_holds(w)) or (w.hold and B and self.batch_wait_holds(w, B)))
+        w.holding = bool(held) and bool(w.hold)
         if budget > 0 and (w.prefilling or (w.waiting and not held)):
             prefilling = w.prefilling
             for item in prefilling:
@@ -148,8 +154,8 @@ class Batcher:
             while fin and fin[0][2] != epoch[fin[0][1]]:  # drop preempted entries
                 heapq.heappop(fin)
             k = fin[0][0] - w.n
-            if held:  # a run of decode steps ends where the balance lets the held prompts in
-                k = min(k, w.balance - (w.n - w.bal0) % w.balance)
+            if held:  # a run of decode steps ends where the balance or the batch wait lets the held prompts in
+                k = min(k, w.hold - w.held if w.hold else w.balance - (w.n - w.bal0) % w.balance)
             km = self.steps_fitting(w, self.free(w), k)
             if km < k and w.cached:
                 self.evict(w, self.new_blocks(w, k))
@@ -180,6 +186,28 @@ class Batcher:
         w.bal0 += since // w.balance * w.balance  # the timeouts that passed with nothing waiting
         return True
 
+    def batch_wait_holds(self, w: _Worker, B: int) -> bool:
+        """TensorRT-LLM's batch waiting (``PyExecutor._waiting_requests``, without attention DP), for
+        a worker with prompts waiting and ``B`` sequences decoding: whether the prompts stay waiting
+        this step. They go in once ``w.hold`` steps have been held, or once the prompts the step
+        could take (whole, within the token budget) and one token per decoding sequence reach
+        ``w.hold_tokens``; either restarts the count of held steps (``w.held``, which
+        :meth:`step_end` advances by the steps a held plan ran). With nothing decoding the engine
+        does not wait and the count stays where it is."""
+        if w.held < w.hold:
+            room, tokens = w.budget - B, B
+            isl = self.isl
+            for rid in w.waiting:
+                p = isl[rid]
+                if p > room:
+                    break
+                room -= p
+                tokens += p
+            if not (w.hold_tokens and tokens >= w.hold_tokens):
+                return True
+        w.held = 0
+        return False
+
     def leave(self, w: _Worker, rid: int, n0: int, cache0: int) -> int:
         """``rid`` (joined at counter ``n0`` with ``cache0`` tokens, already out of ``w.run``) stops
         decoding on ``w``: the tokens it emitted since are counted; returns its KV tokens now."""
@@ -204,6 +232,9 @@ class Batcher:
         plan = w.plan
         kind, t0, k, B, C0, blocks = plan[:6]
         w.busy_time += t - t0
+        if w.holding:
+            w.held += k
+            w.holding = False
         if B:
             w.n += k
             w.C += B * k

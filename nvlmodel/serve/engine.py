@@ -20,7 +20,7 @@ import numpy as np
 
 from ..calibrate import Calibration, Config, fitted
 from ..calibrate.model import (ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, engine_backend, kv_capacity_of,
-                               kv_copies_time, kv_transfer_terms)
+                               kv_copies_time, kv_transfer_terms, require_batch_wait)
 from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
 from ..kvbm.routing import POLICIES
@@ -85,7 +85,16 @@ class Deployment:
     rank has one waiting (here: as many waiting as the worker has ranks) or when the balance's
     counter of steps reaches the timeout; the counter restarts whenever prompts are let in, and at
     the timeout whether any were waiting or not (:meth:`nvlmodel.serve.batcher.Batcher.schedule`).
-    0 (the default): prompts start as soon as the step has room."""
+    0 (the default): prompts start as soon as the step has room.
+
+    ``batch_wait_iters`` > 0 holds new prompts on a worker of one attention rank as TensorRT-LLM's
+    batch waiting does (``batch_wait_timeout_iters``; ``batch_wait_tokens`` is its
+    ``batch_wait_max_tokens_ratio`` x ``max_num_tokens``, 0: no token threshold): while sequences
+    decode, waiting prompts start once that many steps have been held or once they and the decoding
+    sequences fill ``batch_wait_tokens`` of a step; the count of held steps restarts whenever they
+    start (:meth:`nvlmodel.serve.batcher.Batcher.batch_wait_holds`; the static model's mean,
+    :func:`nvlmodel.calibrate.batch_wait_steps`). The engine turns it off with attention DP, and so
+    does the simulation."""
 
     system: str = "gb200"
     model: str = "llama-3.1-70b"
@@ -113,6 +122,8 @@ class Deployment:
     host_gb_per_gpu: float = 100.0
     disk_gb_per_gpu: float = 1000.0
     adp_balance_iters: int = 0
+    batch_wait_iters: int = 0
+    batch_wait_tokens: float = 0.0
     calibration: Calibration | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -133,6 +144,7 @@ class Deployment:
             require_positive(what, getattr(self, what), allow_zero=True)
         if not (isinstance(self.adp_balance_iters, int) and self.adp_balance_iters >= 0):
             raise ValueError(f"adp_balance_iters must be an int >= 0 (0: no balance), got {self.adp_balance_iters!r}")
+        require_batch_wait(self.batch_wait_iters, self.batch_wait_tokens)
         if self.calibration is None:
             cal = calibrations()
             object.__setattr__(self, "calibration", cal[require_choice("engine", engine, cal)])
@@ -355,6 +367,8 @@ class _Sim(Router, Links, KVPool, Batcher):
                     budget, seats = d.prefill_token_budget or budget, d.prefill_max_seqs or seats
                 w.budget, w.seats = budget * adp, seats * adp
                 w.balance = d.adp_balance_iters if adp > 1 and not (prefill and c.mode == "disagg") else 0
+                if adp == 1 and not (prefill and c.mode == "disagg"):  # TensorRT-LLM waits only without attention DP
+                    w.hold, w.hold_tokens = d.batch_wait_iters, d.batch_wait_tokens
                 w.disk = _Store(int(d.disk_gb_per_gpu * GB / shard) * tp * adp) if "disk" in d.tiers else None
                 w.host = _Store(int(d.host_gb_per_gpu * GB / shard) * tp * adp, w.disk) if "host" in d.tiers else None
                 self.workers.append(w)

@@ -126,7 +126,9 @@ def benchmark_limits(row) -> dict:
     waiting for one. TensorRT-LLM rounds token budgets up to its 32-token blocks. InferenceMAX's
     aggregated DeepSeek-R1 runs under TensorRT-LLM follow their scripts instead
     (:data:`INFERENCEMAX_ADP_BALANCE`): ``(concurrency + isl + 64)`` tokens per step and rank,
-    rounded up to 64, and with attention DP the scripts' attention-DP balance. Returned as
+    rounded up to 64, and with attention DP the scripts' attention-DP balance. A row that names its
+    script's tokens per step (``max_num_tokens``) or batch wait (``batch_wait_iters``,
+    ``batch_wait_tokens``: InferenceMAX's Llama-70B rows) runs with them. Returned as
     :class:`~nvlmodel.serve.Deployment` keywords."""
     ranks = 1
     for col in ("workers", "attention_dp"):
@@ -146,6 +148,11 @@ def benchmark_limits(row) -> dict:
                   else int(row.isl) + BENCHMARK_EXTRA_TOKENS)
         return dict(max_seqs=seats, token_budget=up(seats), prefill_max_seqs=prompts, prefill_token_budget=up(tokens))
     out = dict(max_seqs=batch, token_budget=up(batch + int(row.isl) + BENCHMARK_EXTRA_TOKENS))
+    if _given(row, "max_num_tokens"):  # the tokens per step a benchmark script set (scripts/curate_measurements.py)
+        out["token_budget"] = up(int(row.max_num_tokens))
+    if _given(row, "batch_wait_iters"):  # and its engine's batch wait
+        out["batch_wait_iters"] = int(row.batch_wait_iters)
+        out["batch_wait_tokens"] = float(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0
     if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
             and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
         # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank
