@@ -164,7 +164,8 @@ _WHY_CAL = ("TP all-reduce from each engine's measured kernels and the HGX B200 
             "attention at its own dtype, visible HBM, per-engine KV memory rules; since 1a31b89 an FP8 KV cache for "
             "TensorRT-LLM's FP8/NVFP4 checkpoints and the engine's 3 GB workspace in every memory check; measured "
             "all-reduce and kernel times read so that a smaller message or batch is never slower than a larger "
-            "measured one")
+            "measured one; InferenceMAX's 70B rows with the FP8 KV cache, tokens per step and TensorRT-LLM batch "
+            "wait their scripts set")
 
 _WHY_INTERVALS = ("a GPU no fit has seen takes the hull of the roofline's and the measured-kernel step's intervals, "
                   "each around its own prediction, widened by the factor that makes it hold 80 % of one Hopper "
@@ -284,7 +285,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "and is as wide as that check says it must be (it had been the wider of two error samples); "
         "the coverage rows below are in percent of held-out rows. Measured kernel and all-reduce times are "
         "now read so that no call is slower than a larger measured one (vLLM's B200 FP8 GEMMs and 8-GPU "
-        "all-reduce had timings that broke that order)."),
+        "all-reduce had timings that broke that order). InferenceMAX's 70B rows now carry what their scripts "
+        "set: an FP8 KV cache in both engines, the tokens per step, and for TensorRT-LLM at 1K/1K below TP 8 "
+        "a batch wait of up to 20 decode steps before a new prompt starts, which the model and the "
+        "simulation now hold (it was most of those rows' TTFT)."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "
         "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
@@ -308,7 +312,8 @@ NOTES: dict[str, tuple[str, str]] = {
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
         "document's rack claim is found to 1 request/s between the loads tried and given as the median of three "
-        "draws, with their range."),
+        "draws, with their range. The dense table's replay schedules InferenceMAX's 70B rows with their scripts' "
+        "tokens per step and TensorRT-LLM's batch wait."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "
