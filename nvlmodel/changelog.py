@@ -181,7 +181,8 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "all-reduce and kernel times read so that a smaller message or batch is never slower than a larger "
                 "measured one; every forward pass pays a fitted cost per MoE layer beside the cost per step; "
                 "InferenceMAX's GB200 TensorRT-LLM DeepSeek configurations run by Dynamo's benchmark script "
-                "matched at their clients per decode worker")
+                "matched at their clients per decode worker; vLLM's B200 gpt-oss rows with the FP8 KV cache their script "
+                "sets")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
@@ -307,13 +308,16 @@ NOTES: dict[str, tuple[str, str]] = {
         "now pays a cost per MoE layer, fitted per engine beside the cost per step (SGLang's dense and MoE rows "
         "had shared one cost per step, and its fit split the difference); and InferenceMAX's GB200 "
         "TensorRT-LLM DeepSeek configurations that Dynamo's benchmark script ran (2025-12 to 2026-01) are "
-        "matched at the clients that script runs, the listed concurrency per decode worker."),
+        "matched at the clients that script runs, the listed concurrency per decode worker. InferenceMAX's vLLM "
+        "gpt-oss-120b runs on B200 from 2025-12-05 keep the FP8 KV cache their script sets."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
         "document's rack claim is found to 1 request/s between the loads tried and given as the median of three "
-        "draws, with their range. The dense table's replay schedules InferenceMAX's 70B rows with their scripts' "
-        "tokens per step and TensorRT-LLM's batch wait."),
+        "draws, with their range. The replay schedules InferenceMAX's 70B rows with their scripts' tokens per "
+        "step and TensorRT-LLM's batch wait, and its vLLM gpt-oss-120b rows with their scripts' 8,192 tokens "
+        "per step; a table's step is the one that errs less on its calibration rows only where those rows "
+        "resolve the difference (a tie, as the serving table's is, goes to the measured kernels)."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

@@ -77,18 +77,37 @@ MODELS = {
 SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 #: The KV-cache dtype a row's benchmark script set, where the script is known (other rows: empty, the
 #: engine's default, ``nvlmodel.calibrate.ENGINE_MEMORY``): (system, backend, model, mode) of
-#: InferenceMAX's runs (the dated exports and the database dump) -> dtype. Its SGLang DeepSeek-R1 runs
-#: on one B200 node pass ``--kv-cache-dtype fp8_e4m3`` in every version of their scripts from 2025-12
-#: to 2026-04 (SemiAnalysisAI/InferenceX ``benchmarks/dsr1_fp{4,8}_b200_docker.sh``, then
+#: InferenceMAX's runs (the dated exports and the database dump) -> (dtype, the first day the scripts
+#: set it; rows measured before run the default). Its SGLang DeepSeek-R1 runs on one B200 node pass
+#: ``--kv-cache-dtype fp8_e4m3`` in every version of their scripts from 2025-12 to 2026-04
+#: (SemiAnalysisAI/InferenceX ``benchmarks/dsr1_fp{4,8}_b200_docker.sh``, then
 #: ``benchmarks/dsr1_fp{4,8}_b200.sh`` and ``benchmarks/single_node/dsr1_fp{4,8}_b200.sh``); its H200
 #: scripts set none (SGLang's default, the model's BF16), and the multi-node recipes of its
-#: disaggregated runs are not in that repository.
-SCRIPT_KV_DTYPE: dict[tuple[str, str, str, str], str] = {("b200_sxm", "sglang", "deepseek-v3", "agg"): "fp8"}
+#: disaggregated runs are not in that repository. Its vLLM gpt-oss-120b script for B200 sets
+#: ``kv-cache-dtype: fp8`` from 2025-12-05 (``benchmarks/gptoss_fp4_b200_docker.sh`` at 25506e87c,
+#: "Upgrade vLLM to v0.11.2"; the slurm variant from 2025-12-31; then ``gptoss_fp4_b200.sh`` and
+#: ``single_node/gptoss_fp4_b200.sh``, every version to 2026-04), and its H100 and H200 scripts never.
+SCRIPT_KV_DTYPE: dict[tuple[str, str, str, str], tuple[str, str]] = {
+    ("b200_sxm", "sglang", "deepseek-v3", "agg"): ("fp8", ""),
+    ("b200_sxm", "vllm", "gpt-oss-120b", "agg"): ("fp8", "2025-12-05"),
+}
+#: The tokens a step may hold that a row's benchmark script set for an aggregated worker, where the
+#: script is known (other rows: empty; the replay then follows aiconfigurator's benchmark rules,
+#: ``nvlmodel.serve.validate.benchmark_limits``): (system, backend, model, mode) -> (tokens, first day
+#: the scripts set it). InferenceMAX's vLLM gpt-oss-120b scripts pass ``max-num-batched-tokens: 8192``
+#: on H100 (from 2025-09-23), H200 (2025-09-15) and B200 (2025-09-21) in every later version to
+#: 2026-04 (``benchmarks/gptoss_fp4_{h100,h200,b200}_{slurm,docker}.sh``, then
+#: ``gptoss_fp4_*.sh`` and ``single_node/gptoss_fp4_*.sh``).
+SCRIPT_MAX_NUM_TOKENS: dict[tuple[str, str, str, str], tuple[int, str]] = {
+    ("h100_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-23"),
+    ("h200_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-15"),
+    ("b200_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-21"),
+}
 INFERENCEMAX_HARNESSES = ("dated export", "database dump")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
-           "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype",
+           "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype", "max_num_tokens",
            "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "layout_note")
 
 
@@ -299,17 +318,38 @@ def deployment_labelled_aggregated(system: str, model: str, tp: "int | None") ->
     return system == "gb200" and bool(tp) and get_model(model).heads % tp != 0
 
 
-def script_kv_dtype(system: str, backend: str, model: str, mode: str, harness_name: str) -> str:
-    """The KV-cache dtype the row's benchmark script set (:data:`SCRIPT_KV_DTYPE`), or "" (not known).
+def script_kv_dtype(system: str, backend: str, model: str, mode: str, harness_name: str, measured: str = "") -> str:
+    """The KV-cache dtype the row's benchmark script set on the day it was ``measured``
+    (:data:`SCRIPT_KV_DTYPE`), or "" (not known, or the script did not set one yet).
 
     >>> script_kv_dtype("b200_sxm", "sglang", "deepseek-v3", "agg", "dated export (2026-03-25, 2026-04-06)")
     'fp8'
     >>> script_kv_dtype("h200_sxm", "sglang", "deepseek-v3", "agg", "database dump (2026-04-27)")
     ''
+    >>> [script_kv_dtype("b200_sxm", "vllm", "gpt-oss-120b", "agg", "dated export", day)
+    ...  for day in ("2025-11-02", "2026-02-25")]
+    ['', 'fp8']
     """
     if not harness_name.startswith(INFERENCEMAX_HARNESSES):
         return ""
-    return SCRIPT_KV_DTYPE.get((system, backend, model, mode), "")
+    dtype, since = SCRIPT_KV_DTYPE.get((system, backend, model, mode), ("", ""))
+    return dtype if str(measured) >= since else ""
+
+
+def script_max_num_tokens(system: str, backend: str, model: str, mode: str, harness_name: str,
+                          measured: str = "") -> "int | str":
+    """The tokens per step the row's benchmark script set for an aggregated worker on the day it was
+    ``measured`` (:data:`SCRIPT_MAX_NUM_TOKENS`), or "" (not known).
+
+    >>> script_max_num_tokens("h200_sxm", "vllm", "gpt-oss-120b", "agg", "dated export", "2026-03-27")
+    8192
+    >>> script_max_num_tokens("h200_sxm", "trtllm", "gpt-oss-120b", "agg", "dated export", "2026-03-27")
+    ''
+    """
+    if not harness_name.startswith(INFERENCEMAX_HARNESSES):
+        return ""
+    tokens, since = SCRIPT_MAX_NUM_TOKENS.get((system, backend, model, mode), ("", ""))
+    return tokens if tokens and str(measured) >= since else ""
 
 
 def _sides(layout: dict):
@@ -418,7 +458,8 @@ def curate(path: Path) -> list[dict]:
                 "tp": tp, "attention_dp": adp, "moe_tp": mtp, "ep": ep, "workers": workers if workers else "",
                 "prefill_tp": prefill[0] or "", "prefill_attention_dp": prefill[1] or "",
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
-                **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, mode, harness_name),
+                **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, mode, harness_name, measured),
+                "max_num_tokens": script_max_num_tokens(r["system"], r["backend"], model, mode, harness_name, measured),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": measured, "precision_note": precision_note,
                 "left_out": "; ".join(note), "harness": harness_name, "layout_note": layout_note,

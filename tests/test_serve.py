@@ -649,15 +649,32 @@ def test_the_replay_reproduces_the_rows_measured_with_its_own_client():
     assert float(np.median(np.abs(rep.ttft_sim_err_pct))) < 10.0
 
 
+def test_a_step_is_picked_only_where_the_rows_resolve_the_difference():
+    """pick_step by hand: 200 rows where the kernels err 2 points more on every row pick the
+    roofline (every resample's difference is 2); 2 points less, the kernels; the same errors
+    shuffled against each other, a tie (the kernels, TIE_STEP); a step's column missing names both."""
+    from nvlmodel.serve.validate import TIE_STEP, pick_step
+
+    base = np.linspace(1.0, 60.0, 200)
+    step, lo, hi = pick_step(pd.DataFrame({"roofline": base, "kernels": base + 2}))
+    assert step == "roofline" and lo == pytest.approx(2.0) and hi == pytest.approx(2.0)
+    assert pick_step(pd.DataFrame({"roofline": base, "kernels": base - 2}))[0] == "kernels"
+    step, lo, hi = pick_step(pd.DataFrame({"roofline": base, "kernels": np.random.default_rng(1).permutation(base)}))
+    assert step == TIE_STEP == "kernels" and lo < 0 < hi
+    with pytest.raises(ValueError, match="roofline, kernels"):
+        pick_step(pd.DataFrame({"roofline": base}))
+
+
 def test_the_step_evidence_reuses_the_replays_it_is_given():
     """Chapter 9 computes the rule behind SIM_STEPS on every calibration row (and stops if the
     constant disagrees), reusing its replays of every row: given replays are read, their held-out
-    rows ignored, and the step with the lower median TTFT error is picked."""
+    rows ignored, and pick_step decides on the calibration rows' errors (three rows cannot resolve
+    15 against 20 %: a tie, which goes to the kernels)."""
     from nvlmodel.serve.validate import sim_step_evidence
 
     def rep(ttft, tpot):  # three calibration rows and a held-out one that must not count
-        return pd.DataFrame({"split": ["calibration"] * 3 + ["held-out"], "ttft_sim_err_pct": ttft,
-                             "tpot_sim_err_pct": tpot})
+        return pd.DataFrame({"source_id": ["a", "b", "c", "d"], "split": ["calibration"] * 3 + ["held-out"],
+                             "ttft_sim_err_pct": ttft, "tpot_sim_err_pct": tpot})
 
     ev = sim_step_evidence(tables=("dense",), replays={("dense", "roofline"): rep([-10, 20, 30, 0], [1, -2, 3, 0]),
                                                         ("dense", "kernels"): rep([5, -15, 40, 99], [4, 5, 6, 0])})
@@ -665,6 +682,7 @@ def test_the_step_evidence_reuses_the_replays_it_is_given():
     assert ev.loc[("dense", "kernels"), "ttft_sim_MdAPE_pct"] == 15 and ev.loc[("dense", "kernels"), "ttft_sim_bias_pct"] == 5
     assert ev.loc[("dense", "roofline"), "tpot_sim_MdAPE_pct"] == 2
     assert list(ev.picked) == [False, True]
+    assert ev.diff_lo.iloc[0] <= -5 <= ev.diff_hi.iloc[0] and ev.diff_lo.iloc[0] < 0 < ev.diff_hi.iloc[0]
     with pytest.raises(ValueError, match="every must be 1"):
         sim_step_evidence(every=2, replays={("dense", "roofline"): rep([0] * 4, [0] * 4)})
     with pytest.raises(ValueError, match="table"):

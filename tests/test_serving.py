@@ -162,9 +162,15 @@ def test_kv_dtype_is_the_scripts_where_known():
     for other in (("h200_sxm", "sglang", "deepseek-v3", "agg"), ("b200_sxm", "sglang", "deepseek-v3", "disagg"),
                   ("b200_sxm", "trtllm", "deepseek-v3", "agg")):
         assert script.script_kv_dtype(*other, imx) == ""
+    # vLLM's B200 gpt-oss script sets an FP8 cache from 2025-12-05 (vLLM v0.11.2); its Hopper scripts never
+    vllm = ("b200_sxm", "vllm", "gpt-oss-120b", "agg", imx)
+    assert [script.script_kv_dtype(*vllm, day) for day in ("2025-11-02", "2025-12-05", "2026-02-25")] == ["", "fp8", "fp8"]
+    assert script.script_kv_dtype("h200_sxm", "vllm", "gpt-oss-120b", "agg", imx, "2026-03-27") == ""
     table = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv", dtype=str, keep_default_na=False)
     fp8 = table[table.kv_dtype == "fp8"]
-    assert len(fp8) > 0 and set(fp8.system) == {"b200_sxm"} and set(fp8.backend) == {"sglang"}
+    assert len(fp8) > 0 and set(fp8.system) == {"b200_sxm"} and set(fp8.backend) == {"sglang", "vllm"}
+    assert (fp8[fp8.backend == "vllm"].measured >= "2025-12-05").all()
+    assert not ((table.backend == "vllm") & (table.measured < "2025-12-05") & (table.kv_dtype != "")).any()
     assert set(table.kv_dtype) == {"", "fp8"}
     # the row's dtype reaches the model: half the KV bytes of SGLang's default (the model's BF16)
     r = cal.load_measurements(table="serving")
@@ -173,6 +179,25 @@ def test_kv_dtype_is_the_scripts_where_known():
 
     assert _config(r).kv_bytes_per_element == 1.0
     assert cal.Config(r.system, r.model, r.precision, int(r.tp), 8, 1024, 1024, backend="sglang").kv_bytes_per_element == 2.0
+
+
+def test_tokens_per_step_are_the_scripts_where_known():
+    """InferenceMAX's vLLM gpt-oss-120b scripts set 8,192 tokens per step on every Hopper and B200
+    run in the table; the replay schedules those rows with it, others by aiconfigurator's rule."""
+    from nvlmodel.serve.validate import benchmark_limits
+
+    script = import_script("curate_serving")
+    imx = "dated export (2026-03-25, 2026-04-06)"
+    assert script.script_max_num_tokens("b200_sxm", "vllm", "gpt-oss-120b", "agg", imx, "2026-02-25") == 8192
+    assert script.script_max_num_tokens("b200_sxm", "vllm", "gpt-oss-120b", "agg", imx, "2025-09-01") == ""
+    assert script.script_max_num_tokens("b200_sxm", "vllm", "gpt-oss-120b", "agg", "aiconfigurator gap analysis",
+                                        "2026-02-25") == ""
+    d = cal.load_measurements(table="serving")
+    given = d.max_num_tokens.notna()
+    assert set(d.max_num_tokens[given]) == {8192}
+    assert set(d[given].backend) == {"vllm"} and set(d[given].model) == {"gpt-oss-120b"}
+    row = next(d[given & (d.left_out.fillna("") == "")].itertuples())
+    assert benchmark_limits(row)["token_budget"] == 8192
 
 
 def _ix(**kw):
