@@ -315,8 +315,8 @@ NOTES: dict[str, tuple[str, str]] = {
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
         "document's rack claim is found to 1 request/s between the loads tried and given as the median of three "
         "draws, with their range. The replay schedules InferenceMAX's 70B rows with their scripts' tokens per "
-        "step and TensorRT-LLM's batch wait, and its vLLM gpt-oss-120b rows with their scripts' 8,192 tokens "
-        "per step; a table's step is the one that errs less on its calibration rows only where those rows "
+        "step and TensorRT-LLM's batch wait, and its gpt-oss-120b rows with their scripts' tokens per step "
+        "(vLLM 8,192, TensorRT-LLM 20,000); a table's step is the one that errs less on its calibration rows only where those rows "
         "resolve the difference (a tie, as the serving table's is, goes to the measured kernels)."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "

@@ -97,11 +97,16 @@ SCRIPT_KV_DTYPE: dict[tuple[str, str, str, str], tuple[str, str]] = {
 #: the scripts set it). InferenceMAX's vLLM gpt-oss-120b scripts pass ``max-num-batched-tokens: 8192``
 #: on H100 (from 2025-09-23), H200 (2025-09-15) and B200 (2025-09-21) in every later version to
 #: 2026-04 (``benchmarks/gptoss_fp4_{h100,h200,b200}_{slurm,docker}.sh``, then
-#: ``gptoss_fp4_*.sh`` and ``single_node/gptoss_fp4_*.sh``).
+#: ``gptoss_fp4_*.sh`` and ``single_node/gptoss_fp4_*.sh``); its TensorRT-LLM gpt-oss-120b scripts
+#: ``max_num_tokens`` 20,000 on H200 (from 2025-09-15) and B200 (2025-09-19) in every later version
+#: (``benchmarks/gptoss_fp4_{h200,b200}_trt_slurm.sh``, ``gptoss_fp4_b200_trt_docker.sh``, then
+#: ``gptoss_fp4_*_trt.sh`` and ``single_node/gptoss_fp4_*_trt.sh``).
 SCRIPT_MAX_NUM_TOKENS: dict[tuple[str, str, str, str], tuple[int, str]] = {
     ("h100_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-23"),
     ("h200_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-15"),
     ("b200_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-21"),
+    ("h200_sxm", "trtllm", "gpt-oss-120b", "agg"): (20000, "2025-09-15"),
+    ("b200_sxm", "trtllm", "gpt-oss-120b", "agg"): (20000, "2025-09-19"),
 }
 INFERENCEMAX_HARNESSES = ("dated export", "database dump")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
@@ -343,7 +348,7 @@ def script_max_num_tokens(system: str, backend: str, model: str, mode: str, harn
 
     >>> script_max_num_tokens("h200_sxm", "vllm", "gpt-oss-120b", "agg", "dated export", "2026-03-27")
     8192
-    >>> script_max_num_tokens("h200_sxm", "trtllm", "gpt-oss-120b", "agg", "dated export", "2026-03-27")
+    >>> script_max_num_tokens("h200_sxm", "sglang", "deepseek-v3", "agg", "dated export", "2026-03-27")
     ''
     """
     if not harness_name.startswith(INFERENCEMAX_HARNESSES):

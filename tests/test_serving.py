@@ -182,8 +182,9 @@ def test_kv_dtype_is_the_scripts_where_known():
 
 
 def test_tokens_per_step_are_the_scripts_where_known():
-    """InferenceMAX's vLLM gpt-oss-120b scripts set 8,192 tokens per step on every Hopper and B200
-    run in the table; the replay schedules those rows with it, others by aiconfigurator's rule."""
+    """InferenceMAX's gpt-oss-120b scripts set 8,192 tokens per step (vLLM, every Hopper and B200 run in
+    the table) or 20,000 (TensorRT-LLM, H200 and B200); the replay schedules those rows with them,
+    others by aiconfigurator's rule."""
     from nvlmodel.serve.validate import benchmark_limits
 
     script = import_script("curate_serving")
@@ -194,10 +195,12 @@ def test_tokens_per_step_are_the_scripts_where_known():
                                         "2026-02-25") == ""
     d = cal.load_measurements(table="serving")
     given = d.max_num_tokens.notna()
-    assert set(d.max_num_tokens[given]) == {8192}
-    assert set(d[given].backend) == {"vllm"} and set(d[given].model) == {"gpt-oss-120b"}
-    row = next(d[given & (d.left_out.fillna("") == "")].itertuples())
-    assert benchmark_limits(row)["token_budget"] == 8192
+    assert set(d.max_num_tokens[given & (d.backend == "vllm")]) == {8192}
+    assert set(d.max_num_tokens[given & (d.backend == "trtllm")]) == {20000}
+    assert set(d[given].backend) == {"vllm", "trtllm"} and set(d[given].model) == {"gpt-oss-120b"}
+    for backend, tokens in (("vllm", 8192), ("trtllm", 20000)):  # 20,000 is a whole number of 32-token blocks
+        row = next(d[given & (d.backend == backend) & (d.left_out.fillna("") == "")].itertuples())
+        assert benchmark_limits(row)["token_budget"] == tokens
 
 
 def _ix(**kw):

@@ -183,7 +183,8 @@ def _protocol(protocol: "str | Protocol") -> Protocol:
 #: 29.4 % against 29.3 %. Since the replay schedules InferenceMAX's vLLM gpt-oss-120b rows with
 #: their scripts' 8,192 tokens per step, serving 29.2 % against 29.8 %: the lower error changed sides
 #: on a difference the rows cannot resolve, so a tie now goes to the measured kernels
-#: (:func:`pick_step`; dense 16.6 % against 19.6 % is no tie). The static model and the deployment
+#: (:func:`pick_step`; dense 16.6 % against 19.6 % is no tie). With the TensorRT-LLM gpt-oss rows'
+#: 20,000 tokens per step too, serving 29.4 % against 29.5 %, a tie. The static model and the deployment
 #: search keep the roofline (chapter 8 says why).
 SIM_STEPS: dict[str, str] = {"dense": "roofline", "serving": "kernels"}
 #: How :func:`pick_step` decides whether two steps' replays differ: a paired bootstrap of the rows,
