@@ -317,7 +317,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "draws, with their range. The replay schedules InferenceMAX's 70B rows with their scripts' tokens per "
         "step and TensorRT-LLM's batch wait, and its gpt-oss-120b rows with their scripts' tokens per step "
         "(vLLM 8,192, TensorRT-LLM 20,000); a table's step is the one that errs less on its calibration rows only where those rows "
-        "resolve the difference (a tie, as the serving table's is, goes to the measured kernels)."),
+        "resolve the difference (a tie, as the serving table's is, goes to the measured kernels). The "
+        "InferenceMAX rows are split by whether their client warmed the engine up first (it did from "
+        "2026-01-21): the runs that started cold are the ones whose TTFT the simulation misses most."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

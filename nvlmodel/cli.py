@@ -514,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "serving data, predict the B200 rows without refitting, and print the errors.")
     k.add_argument("--by", nargs="+", default=["split"],
                    choices=["split", "system", "engine", "backend", "precision", "model", "mode", "tp", "step_source",
-                            "harness"],
+                            "harness", "client_warmup"],
                    help="columns to group the error table by (default: split)")
     k.add_argument("--all-rows", action="store_true", help="include rows whose KV cache does not fit")
     k.add_argument("--ttft-from", choices=["static", "simulation"], default="static",

@@ -45,7 +45,7 @@ MODELS = {
 SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "model", "checkpoint", "precision",
            "gemm_quant_mode", "precision_note", "isl", "osl", "concurrency", "tp", "ttft_ms", "tpot_ms",
-           "measured", "source", "harness", "kv_dtype", "max_num_tokens", "batch_wait_iters", "batch_wait_tokens")
+           "measured", "source", "harness", "client_warmup", "kv_dtype", "max_num_tokens", "batch_wait_iters", "batch_wait_tokens")
 
 #: The families of data dumps the source merges, by what its ``silicon_data_source`` says: the
 #: dated exports carry InferenceMAX's model names and public container images; the gap-analysis
@@ -65,6 +65,30 @@ INFERENCEMAX_LLAMA = {"kv_dtype": {"trtllm": "fp8", "vllm": "fp8"},
                       "max_num_tokens": {"trtllm": 16384, "vllm": 8192},
                       "batch_wait": {"backend": "trtllm", "isl": 1024, "osl": 1024, "tp_below": 8,
                                      "iters": 20, "ratio": 0.9}}
+
+
+#: The day InferenceMAX's client began to send warm-up requests before the counted ones
+#: (SemiAnalysisAI/InferenceX commit d053ae24e, "upstream kimbochen/bench_serving, adding warmup":
+#: ``benchmark_serving.py --num-warmups $((2 * max_concurrency))``, the test prompt at the full output
+#: length, all answered before the counted requests start). Its runs before that day started cold.
+INFERENCEMAX_WARMUP_FROM = "2026-01-21"
+#: The data dumps whose rows InferenceMAX's client measured (``scripts/curate_serving.py`` reads the same).
+INFERENCEMAX_HARNESSES = ("dated export", "database dump")
+
+
+def client_warmup(harness_name: str, measured: str) -> str:
+    """What the measuring client sent before its counted requests: InferenceMAX's runs (the dated
+    exports and the database dump) ``"none"`` before :data:`INFERENCEMAX_WARMUP_FROM` and ``"2 per
+    client"`` from that day; other dumps ``"not recorded"`` (their client is not known).
+
+    >>> [client_warmup(HARNESSES["dated export"], day) for day in ("2025-10-29", "2026-02-05")]
+    ['none', '2 per client']
+    >>> client_warmup(HARNESSES["gap analysis"], "2026-03-18")
+    'not recorded'
+    """
+    if not harness_name.startswith(INFERENCEMAX_HARNESSES):
+        return "not recorded"
+    return "none" if str(measured) < INFERENCEMAX_WARMUP_FROM else "2 per client"
 
 
 def engine_settings(row: dict) -> dict:
@@ -136,7 +160,7 @@ def curate(path: Path) -> list[dict]:
                 "source": f"{SOURCE} (file {src_file})", "harness": harness(r["silicon_data_source"]),
             })
     for r in rows:
-        r.update(engine_settings(r))
+        r.update(engine_settings(r), client_warmup=client_warmup(r["harness"], r["measured"]))
     rows.sort(key=lambda r: (r["model"], r["system"], r["precision"], r["backend"], r["tp"], r["isl"], r["osl"],
                              r["concurrency"]))
     return rows

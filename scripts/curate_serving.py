@@ -56,7 +56,8 @@ import csv
 import re
 from pathlib import Path
 
-from curate_measurements import _field, harness, run  # a sibling script: same source, same command line
+from curate_measurements import (INFERENCEMAX_HARNESSES, _field, client_warmup, harness,  # a sibling script:
+                                  run)  # same source, same command line
 
 from nvlmodel.models import get_model
 
@@ -108,12 +109,11 @@ SCRIPT_MAX_NUM_TOKENS: dict[tuple[str, str, str, str], tuple[int, str]] = {
     ("h200_sxm", "trtllm", "gpt-oss-120b", "agg"): (20000, "2025-09-15"),
     ("b200_sxm", "trtllm", "gpt-oss-120b", "agg"): (20000, "2025-09-19"),
 }
-INFERENCEMAX_HARNESSES = ("dated export", "database dump")
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
            "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype", "max_num_tokens",
-           "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "layout_note")
+           "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
 
 
 def _int(v: str) -> int | None:
@@ -467,7 +467,8 @@ def curate(path: Path) -> list[dict]:
                 "max_num_tokens": script_max_num_tokens(r["system"], r["backend"], model, mode, harness_name, measured),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": measured, "precision_note": precision_note,
-                "left_out": "; ".join(note), "harness": harness_name, "layout_note": layout_note,
+                "left_out": "; ".join(note), "harness": harness_name,
+                "client_warmup": client_warmup(harness_name, measured), "layout_note": layout_note,
             })
     rows.sort(key=lambda r: (r["model"], r["system"], r["mode"], r["backend"], r["precision"], r["isl"], r["osl"],
                              str(r["tp"]), str(r["concurrency"]), r["source_id"]))

@@ -181,6 +181,16 @@ def test_kv_dtype_is_the_scripts_where_known():
     assert cal.Config(r.system, r.model, r.precision, int(r.tp), 8, 1024, 1024, backend="sglang").kv_bytes_per_element == 2.0
 
 
+def test_each_row_says_whether_its_client_warmed_up():
+    """InferenceMAX's client sent no warm-up before 2026-01-21 and two per client from that day;
+    the gap-analysis rows' client is not recorded. Every row of both tables says which."""
+    for table in ("dense", "serving"):
+        d = cal.load_measurements(table=table)
+        imx = d.harness.str.startswith(("dated export", "database dump"))
+        assert (d.client_warmup[~imx] == "not recorded").all()
+        assert (d.client_warmup[imx] == np.where(d.measured[imx] < "2026-01-21", "none", "2 per client")).all()
+
+
 def test_tokens_per_step_are_the_scripts_where_known():
     """InferenceMAX's gpt-oss-120b scripts set 8,192 tokens per step (vLLM, every Hopper and B200 run in
     the table) or 20,000 (TensorRT-LLM, H200 and B200); the replay schedules those rows with them,
