@@ -335,10 +335,7 @@ def script_kv_dtype(system: str, backend: str, model: str, mode: str, harness_na
     ...  for day in ("2025-11-02", "2026-02-25")]
     ['', 'fp8']
     """
-    if not harness_name.startswith(INFERENCEMAX_HARNESSES):
-        return ""
-    dtype, since = SCRIPT_KV_DTYPE.get((system, backend, model, mode), ("", ""))
-    return dtype if str(measured) >= since else ""
+    return _script_setting(SCRIPT_KV_DTYPE, (system, backend, model, mode), harness_name, measured)
 
 
 def script_max_num_tokens(system: str, backend: str, model: str, mode: str, harness_name: str,
@@ -351,10 +348,17 @@ def script_max_num_tokens(system: str, backend: str, model: str, mode: str, harn
     >>> script_max_num_tokens("h200_sxm", "sglang", "deepseek-v3", "agg", "dated export", "2026-03-27")
     ''
     """
+    return _script_setting(SCRIPT_MAX_NUM_TOKENS, (system, backend, model, mode), harness_name, measured)
+
+
+def _script_setting(table: dict, key: tuple, harness_name: str, measured: str):
+    """What ``table`` (key -> (value, first day the scripts set it)) says InferenceMAX's script for
+    ``key`` set on the day a row was ``measured``; "" for a row of another client, a key the table
+    does not hold, or a day before the setting."""
     if not harness_name.startswith(INFERENCEMAX_HARNESSES):
         return ""
-    tokens, since = SCRIPT_MAX_NUM_TOKENS.get((system, backend, model, mode), ("", ""))
-    return tokens if tokens and str(measured) >= since else ""
+    value, since = table.get(key, ("", ""))
+    return value if str(measured) >= since else ""
 
 
 def _sides(layout: dict):

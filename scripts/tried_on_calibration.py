@@ -1,4 +1,4 @@
-"""Refinements of the static model tried on calibration rows: two not adopted, two adopted.
+"""Refinements of the static model tried on calibration rows, the book's choices and the ones it did not make.
 
 The first two answer a question the book raises: why one fitted compute fraction and one
 calibration per engine, when the kernel tables say a GEMM's efficiency depends on the GPU and

@@ -55,10 +55,9 @@ from .fit import (ACCURACY_TARGETS, GRID, accuracy_target, accuracy_targets, bia
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp, waterfall)
 from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES,
-                    METRICS, MODES, STEP_MODELS, SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory, batch_wait_steps,
-                    comm_time,
-                    components, disagg_wait, engine_memory_table, kernel_times, kv_capacity_of, kv_fits,
-                    kv_transfer_time, predict, startup_wave, step_times, tpot_bound)
+                    METRICS, MODES, STEP_MODELS, SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory,
+                    batch_wait_steps, comm_time, components, disagg_wait, engine_memory_table, kernel_times,
+                    kv_capacity_of, kv_fits, kv_transfer_time, predict, startup_wave, step_times, tpot_bound)
 
 __all__ = ["ACCURACY_TARGETS", "BELOW_BOUND", "BENCHMARK_REQUESTS_PER_CLIENT", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",

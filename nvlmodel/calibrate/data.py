@@ -140,14 +140,22 @@ def _given(row, column: str) -> bool:
     return v is not None and v == v and v != ""
 
 
+def batch_wait_of(row) -> dict:
+    """The batch wait a measured row's benchmark script configured, as :class:`Config` (and
+    :class:`nvlmodel.serve.Deployment`) keywords: ``batch_wait_iters`` and ``batch_wait_tokens``
+    (0 where the row names no threshold); empty for a row that names no batch wait."""
+    if not _given(row, "batch_wait_iters"):
+        return {}
+    return {"batch_wait_iters": int(row.batch_wait_iters),
+            "batch_wait_tokens": float(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0}
+
+
 def _config(row) -> Config:
     kv = getattr(row, "kv_dtype", None)
     extra = {c: int(getattr(row, c)) for c in PARALLEL_COLUMNS if _given(row, c)}
     if _given(row, "decode_max_batch") and getattr(row, "mode", "agg") == "disagg":
         extra["max_batch"] = int(row.decode_max_batch)  # the decode seats a benchmark configuration names
-    if _given(row, "batch_wait_iters"):  # the batch wait a benchmark script configured
-        extra["batch_wait_iters"] = int(row.batch_wait_iters)
-        extra["batch_wait_tokens"] = float(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0
+    extra.update(batch_wait_of(row))  # the batch wait a benchmark script configured
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
                   int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None,
                   mode=getattr(row, "mode", "agg") or "agg", **extra)

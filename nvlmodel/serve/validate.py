@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
-from ..calibrate.data import _config, _given
+from ..calibrate.data import _config, _given, batch_wait_of
 from ..units import require_choice, require_positive_int
 from . import recorded
 from .engine import Deployment, _closed_loop_means, _means_key, calibrations, simulate
@@ -150,9 +150,7 @@ def benchmark_limits(row) -> dict:
     out = dict(max_seqs=batch, token_budget=up(batch + int(row.isl) + BENCHMARK_EXTRA_TOKENS))
     if _given(row, "max_num_tokens"):  # the tokens per step a benchmark script set (scripts/curate_measurements.py)
         out["token_budget"] = up(int(row.max_num_tokens))
-    if _given(row, "batch_wait_iters"):  # and its engine's batch wait
-        out["batch_wait_iters"] = int(row.batch_wait_iters)
-        out["batch_wait_tokens"] = float(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0
+    out.update(batch_wait_of(row))  # and its engine's batch wait
     if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
             and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
         # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank
