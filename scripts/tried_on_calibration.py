@@ -51,6 +51,16 @@ Variants:
     scripts set, though on these rows vLLM's TPOT errs more with it: its FP8 cache does not
     shorten a decode step as much as halving the KV bytes does in the roofline.
 
+``kernel-floors``
+    with the measured-kernel step (scored beside the book's, which charges one fitted cost per
+    kernel call on every GPU in place of each call's fixed cost as measured alone): each call's
+    measured fixed cost on that GPU, paid at a fitted fraction. Those fixed costs differ by GPU
+    where the kernels do (gpt-oss-120b's MoE blocks: about 70 us a call on H200, 19 us on B200 in
+    TensorRT-LLM), so this is the variant under which a step's overhead would follow the GPU. The
+    book keeps one cost per call: on these rows the fixed costs err more, most from one Hopper GPU
+    to the other, and the fit pays little of them (TensorRT-LLM's serving rows need about the same
+    cost per step whatever their kernels' fixed costs sum to).
+
 A check, not a variant: ``leave one build out`` fits each engine without one of its builds (the
 rows' ``backend_version``; ten rows or more, twenty left to fit) and predicts that build's rows,
 beside the same rows predicted by the fit on all of them. What a step costs beyond its kernels
@@ -61,7 +71,8 @@ says how far a new build alone moves the errors.
 
 The variant is applied by wrapping two functions of :mod:`nvlmodel.calibrate` for the length of a
 run (the package does not carry rejected variants); written against the code of commit ae2ccb1
-(``whole-step``: 8f38752; ``no-moe-cost``: the commit that adds ``t_moe``); ``no-batch-wait`` and
+(``whole-step``: 8f38752; ``no-moe-cost``: the commit that adds ``t_moe``; ``kernel-floors``:
+0cda79c); ``no-batch-wait`` and
 ``engine-default-kv`` blank columns of the rows instead.
 """
 
@@ -176,6 +187,26 @@ def no_moe_cost():
         model_mod._unit_terms = fit_mod._unit_terms = unit_terms
 
 
+@contextlib.contextmanager
+def kernel_floors():
+    """The ``kernel-floors`` variant for the length of the block: with the measured-kernel step,
+    each kernel call's fixed cost as measured alone on that GPU
+    (:attr:`nvlmodel.kernels.KernelTime.floor`), paid at a fitted fraction, in place of one fitted
+    cost per call on every GPU. The fit's column of kernel calls becomes the step's measured fixed
+    costs (seconds), so the fitted ``t_launch`` is that fraction."""
+    kernel_times = model_mod.kernel_times
+    src = inspect.getsource(kernel_times)
+    calls = '"dkn": float(d.calls), "pkn": float(p.calls)'
+    assert calls in src, "calibrate.model.kernel_times changed: update this script"
+    scope = dict(vars(model_mod))
+    exec(src.replace(calls, '"dkn": float(d.floor), "pkn": float(p.floor)'), scope)
+    model_mod.kernel_times = scope["kernel_times"]
+    try:
+        yield
+    finally:
+        model_mod.kernel_times = kernel_times
+
+
 def without(d: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """The rows ``d`` with ``columns`` blanked, prepared again (which rows fit may change)."""
     from nvlmodel.calibrate.data import _prepare
@@ -193,13 +224,13 @@ def summary(pred: pd.DataFrame, by=("system",)) -> pd.DataFrame:
                          "ttft_bias_pct": g.ttft_err_pct.median()}).round(1)
 
 
-def score(d: pd.DataFrame, keep=None) -> dict[str, pd.DataFrame]:
-    """In-sample and leave-one-GPU-out errors; with ``keep`` (source ids) the latter only, on
-    those rows, by system and engine."""
-    loso = transfer_residuals(d, "roofline")
+def score(d: pd.DataFrame, keep=None, step: str = "roofline") -> dict[str, pd.DataFrame]:
+    """In-sample and leave-one-GPU-out errors with ``step``'s step times; with ``keep`` (source
+    ids) the latter only, on those rows, by system and engine."""
+    loso = transfer_residuals(d, step)
     if keep is not None:
         return {"leave one GPU out": summary(loso[loso.source_id.isin(keep)], ("system", "backend"))}
-    pred = fit_mod.predictions(d, fit_mod.fit_engines(d, "roofline"))
+    pred = fit_mod.predictions(d, fit_mod.fit_engines(d, step))
     big = pred.assign(system="concurrency >= 256")
     return {"in sample": pd.concat([summary(pred), summary(big[big.concurrency >= 256])]),
             "leave one GPU out": summary(loso)}
@@ -246,6 +277,9 @@ def main() -> None:
                 without(d, ("batch_wait_iters", "batch_wait_tokens")))
             results["engine-default KV dtype (the book's before it read the scripts' KV dtype)"] = score(
                 without(d, ("kv_dtype",)))
+        results["measured kernels, a cost per kernel call (the book's)"] = score(d, step="kernels")
+        with kernel_floors():
+            results["measured kernels, each call's measured fixed cost at a fitted fraction"] = score(d, step="kernels")
         if table == "serving":
             with no_moe_cost():
                 results["no cost per MoE layer (the book's before t_moe)"] = score(d)
