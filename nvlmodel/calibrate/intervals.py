@@ -93,7 +93,9 @@ def _leave_one_system_out(measurements: "pd.DataFrame"):  # noqa: F821
 
 #: Fits of :func:`_fit_on` kept for the rows they were made on (a content digest of the rows and the step):
 #: the ratio samples (:func:`transfer_residuals`) and the width of a new GPU's intervals
-#: (:func:`transfer_widening`) stand on the same leave-one-GPU-out fits.
+#: (:func:`transfer_widening`) stand on the same leave-one-GPU-out fits. The key holds the rows, not
+#: the model: code that changes the model for a while (``scripts/tried_on_calibration.py``'s
+#: variants) clears it first, or it reads the fits of the model before.
 _FITS: dict = {}
 
 
