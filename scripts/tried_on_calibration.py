@@ -10,7 +10,8 @@ scores a choice, on H100/H200 rows only (no held-out row is read):
   parameter the fit may set to zero cannot err more here, whatever it is worth);
 * 5-fold by configuration: each row predicted by a fit on the other folds of the calibration
   configurations (a configuration's rows together: engine, model, GPU, parallelism, lengths;
-  :func:`by_configuration`), the fair test of such a variant on the GPUs the fit has seen;
+  :func:`nvlmodel.calibrate.intervals.configuration_residuals`), the fair test of such a
+  variant on the GPUs the fit has seen;
 * leave one GPU out: each Hopper GPU's rows predicted by a fit on the other's alone
   (:func:`nvlmodel.calibrate.intervals.transfer_residuals`), the only test of transfer to a GPU
   the fit has not seen that calibration rows allow.
@@ -231,36 +232,10 @@ def summary(pred: pd.DataFrame, by=("system",)) -> pd.DataFrame:
                          "ttft_bias_pct": g.ttft_err_pct.median()}).round(1)
 
 
-#: Cross-validation: this many folds of the calibration configurations (each configuration's rows
-#: together: one engine, model, GPU, parallelism and lengths, every concurrency), shuffled from this seed.
-FOLDS, FOLD_SEED = 5, 0
-CONFIGURATION = ("engine", "model", "system", "tp", "attention_dp", "ep", "isl", "osl", "mode")
-
-
-def by_configuration(d: pd.DataFrame, step: str) -> pd.DataFrame:
-    """Every calibration row predicted by a fit on the other folds' configurations
-    (:data:`FOLDS`): errors on configurations the fit has not seen, on the GPUs it has. Unlike the
-    fit in sample, this can go against a variant that adds a parameter (the fit in sample errs
-    less with it, or as little, whatever it is worth)."""
-    from nvlmodel.calibrate import calibration_rows
-
-    rows = calibration_rows(d)
-    cols = [c for c in CONFIGURATION if c in rows.columns]
-    groups = pd.factorize(rows[cols].astype(str).agg("|".join, axis=1))[0]
-    order = np.random.default_rng(FOLD_SEED).permutation(groups.max() + 1)
-    fold = order[groups] % FOLDS
-    out = []
-    for k in range(FOLDS):
-        cal = fit_mod.fit_engines(rows[fold != k], step)
-        test = rows[fold == k]
-        out.append(fit_mod.predictions(test[test.engine.isin(cal)], cal))
-    return pd.concat(out)
-
-
 def score(d: pd.DataFrame, keep=None, step: str = "roofline") -> dict[str, pd.DataFrame]:
-    """In-sample, cross-validated (:func:`by_configuration`) and leave-one-GPU-out errors with
-    ``step``'s step times; with ``keep`` (source ids) the last only, on those rows, by system and
-    engine. The leave-one-GPU-out fits are made afresh: the package keeps them by rows and step
+    """In-sample, cross-validated (:func:`nvlmodel.calibrate.intervals.configuration_residuals`) and
+    leave-one-GPU-out errors with ``step``'s step times; with ``keep`` (source ids) the last only, on
+    those rows, by system and engine. The leave-one-GPU-out fits are made afresh: the package keeps them by rows and step
     (``intervals._FITS``), and a variant changes the model, not the rows."""
     intervals._FITS.clear()
     loso = transfer_residuals(d, step)
@@ -269,7 +244,7 @@ def score(d: pd.DataFrame, keep=None, step: str = "roofline") -> dict[str, pd.Da
     pred = fit_mod.predictions(d, fit_mod.fit_engines(d, step))
     big = pred.assign(system="concurrency >= 256")
     return {"in sample": pd.concat([summary(pred), summary(big[big.concurrency >= 256])]),
-            f"{FOLDS}-fold by configuration": summary(by_configuration(d, step)),
+            f"{intervals.CV_FOLDS}-fold by configuration": summary(intervals.configuration_residuals(d, step)),
             "leave one GPU out": summary(loso)}
 
 

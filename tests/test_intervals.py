@@ -92,6 +92,36 @@ def test_transfer_residuals_use_calibration_rows_only():
     assert len(tr) > 0 and set(tr.engine) == {"vllm@2026-04-06"}  # the one engine measured on H100 and H200
 
 
+def test_configuration_folds_keep_a_configuration_together():
+    """Rows of one configuration (engine, model, GPU, parallelism, lengths) share a fold whatever
+    their concurrency; three configurations of two rows each in three folds go one to a fold."""
+    rows = pd.DataFrame({"engine": "e@x", "model": "m", "system": "h100_sxm", "tp": [1, 1, 2, 2, 4, 4],
+                         "isl": 1024, "osl": 1024, "mode": "agg", "concurrency": [1, 8] * 3})
+    fold = iv.configuration_folds(rows, folds=3, seed=7)
+    assert fold[0] == fold[1] and fold[2] == fold[3] and fold[4] == fold[5]
+    assert sorted(fold[::2]) == [0, 1, 2]
+    assert list(iv.configuration_folds(rows, folds=3, seed=7)) == list(fold)  # deterministic
+    for bad in ({"folds": 1}, {"folds": 2.5}, {"seed": "0"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            iv.configuration_folds(rows, **bad)
+
+
+def test_configuration_residuals_predict_each_row_from_the_other_folds():
+    """Every calibration row is predicted once, from a fit that never saw its configuration: one
+    fold's predictions equal a fit on the other folds' rows, and differ from the fit on all rows."""
+    d = cal.load_measurements()
+    cv = iv.configuration_residuals(d, folds=3)
+    rows = cal.calibration_rows(d)
+    assert set(cv.split) == {"calibration"} and sorted(cv.source_id) == sorted(rows.source_id)
+    fold = iv.configuration_folds(rows, folds=3)
+    k = int(cv.fold.iloc[0])
+    by_hand = cal.predictions(rows[fold == k], cal.fit_engines(rows[fold != k]))
+    mine = cv[cv.fold == k].set_index("source_id").tpot_pred_ms
+    assert np.allclose(mine.loc[by_hand.source_id].to_numpy(), by_hand.tpot_pred_ms.to_numpy())
+    in_sample = cal.predictions(rows[fold == k], cal.fit_engines(rows)).tpot_pred_ms.to_numpy()
+    assert not np.allclose(in_sample, by_hand.tpot_pred_ms.to_numpy())
+
+
 def test_leave_one_gpu_out_fits_are_kept_per_content():
     """transfer_residuals and transfer_widening share their fits (_fit_on): the same rows give the
     fit made from them, a copy of the rows hits the kept fit, and rows that differ in one

@@ -134,6 +134,60 @@ def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
     return pd.concat(out, ignore_index=True)
 
 
+#: What makes a calibration configuration (:func:`configuration_residuals`): one engine, model, GPU,
+#: parallelism and lengths; its rows differ in concurrency.
+CONFIGURATION: tuple[str, ...] = ("engine", "model", "system", "tp", "attention_dp", "ep", "isl", "osl", "mode")
+#: Folds of :func:`configuration_residuals`, and the seed that shuffles the configurations into them.
+CV_FOLDS, CV_SEED = 5, 0
+
+
+def configuration_folds(rows: "pd.DataFrame", folds: int = CV_FOLDS, seed: int = CV_SEED) -> np.ndarray:  # noqa: F821
+    """The fold (0 to ``folds - 1``) of each row: its configuration's (:data:`CONFIGURATION`), the
+    configurations shuffled from ``seed`` and dealt round, so a configuration's rows share a fold
+    and the folds hold about as many configurations each."""
+    import pandas as pd
+
+    from ..units import require_positive_int
+
+    if require_positive_int("folds", folds) < 2:
+        raise ValueError(f"folds must be >= 2, got {folds}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    if rows.empty:
+        return np.zeros(0, dtype=int)
+    cols = [c for c in CONFIGURATION if c in rows.columns]
+    groups = pd.factorize(rows[cols].astype(str).agg("|".join, axis=1))[0]
+    return np.random.default_rng(seed).permutation(groups.max() + 1)[groups] % folds
+
+
+def configuration_residuals(measurements: "pd.DataFrame", step: str = "roofline", folds: int = CV_FOLDS,  # noqa: F821
+                            seed: int = CV_SEED) -> "pd.DataFrame":  # noqa: F821
+    """Predictions of every calibration row by a fit on the other folds' configurations
+    (:func:`configuration_folds`), in the form of :func:`nvlmodel.calibrate.predictions` with the
+    row's ``fold``: the model's errors on configurations its fit has not seen, on the GPUs it has.
+    In sample, a model with one parameter more cannot err more, whatever the parameter is worth;
+    here it can. An engine left with fewer than five rows to fit in a fold is not predicted there."""
+    import pandas as pd
+
+    from .data import calibration_rows
+    from .fit import fit_engines, predictions
+
+    rows = calibration_rows(measurements)
+    fold = configuration_folds(rows, folds, seed)
+    out = []
+    for k in range(folds):
+        train, test = rows[fold != k], rows[fold == k]
+        n = train.engine.value_counts()
+        cal = fit_engines(train[train.engine.isin(n[n >= 5].index)], step)
+        test = test[test.engine.isin(cal)]
+        if len(test):
+            out.append(predictions(test, cal).assign(fold=k))
+    if not out:
+        raise ValueError(f"no calibration row can be predicted from the other {folds - 1} folds: "
+                         "each needs an engine with five rows or more to fit outside its fold")
+    return pd.concat(out, ignore_index=True)
+
+
 def hull(a, b):
     """The hull of two intervals ``(lo, hi)`` (numbers or arrays): the lower of the lows and the
     higher of the highs (numbers for numbers). How a GPU no fit has seen combines the two step
