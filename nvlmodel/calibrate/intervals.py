@@ -1,12 +1,14 @@
-"""Prediction intervals from the calibration rows' own errors (split conformal), and their coverage
+"""Prediction intervals from the calibration rows' own errors (conformal quantiles), and their coverage
 on held-out rows.
 
 For each metric (TPOT, TTFT) and regime (aggregated or disaggregated serving), the log-ratios
 ``r = log(measured / predicted)`` of the calibration rows (H100/H200, KV fits) are the model's
 errors where it was fitted. An interval of nominal coverage ``c`` around a new prediction ``p`` is
 ``[p exp(q_lo), p exp(q_hi)]`` with ``q_lo``, ``q_hi`` the ``(1 - c)/2`` and ``(1 + c)/2``
-quantiles of ``r`` (split conformal, two-sided; the finite-sample rank correction
-``ceil((n + 1) q) / n`` keeps the nominal coverage for exchangeable rows). A prediction beyond the
+quantiles of ``r`` (as split conformal prediction takes them, two-sided, with the finite-sample
+rank correction ``ceil((n + 1) q) / n``; but from the rows the fit was made on, not rows held apart:
+:func:`configuration_residuals` predicts each row by a fit that never saw its configuration, and
+chapter 7 checks that these intervals hold about the nominal share of those predictions too). A prediction beyond the
 measured serving envelope (:func:`nvlmodel.calibrate.beyond_envelope`) gets its log-interval widened
 by :data:`EXTRAPOLATION_WIDENING` (an assumption: no row measures how much wider it should be).
 
