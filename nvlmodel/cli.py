@@ -249,10 +249,10 @@ def _coverage(args: argparse.Namespace, step: str) -> int:
     from .calibrate.intervals import NOMINAL, other_step
 
     alt = other_step(step)
-    print(f"coverage of {NOMINAL:.0%} prediction intervals around the {step} step's predictions: split conformal "
-          f"on H100/H200 residuals; a new GPU takes the hull with the same interval of the {alt} step's prediction, "
-          f"both widened by the factor that makes the hull hold {NOMINAL:.0%} of one Hopper GPU's rows when fitted "
-          f"on the other (calibrate.intervals.transfer_widening)")
+    print(f"coverage of {NOMINAL:.0%} prediction intervals around the {step} step's predictions: conformal "
+          f"quantiles of the fit's own errors on H100/H200 rows; a new GPU takes the hull with the same interval of "
+          f"the {alt} step's prediction, both widened by the factor that makes the hull hold {NOMINAL:.0%} of one "
+          f"Hopper GPU's rows when fitted on the other (calibrate.intervals.transfer_widening)")
     for table in args.tables:
         t = _static_coverage(table, step)
         print(f"\n{table} table")
