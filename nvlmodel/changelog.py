@@ -289,7 +289,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "all-reduce had timings that broke that order). InferenceMAX's 70B rows now carry what their scripts "
         "set: an FP8 KV cache in both engines, the tokens per step, and for TensorRT-LLM at 1K/1K below TP 8 "
         "a batch wait of up to 20 decode steps before a new prompt starts, which the model and the "
-        "simulation now hold (it was most of those rows' TTFT)."),
+        "simulation now hold (it was most of those rows' TTFT). The calibration rows are also predicted by "
+        "fits that never saw their configuration (five folds), and the intervals, which the chapter had called "
+        "split conformal though their quantiles come from the rows the fit was made on, are checked against "
+        "those predictions."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "
         "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
@@ -309,7 +312,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "had shared one cost per step, and its fit split the difference); and InferenceMAX's GB200 "
         "TensorRT-LLM DeepSeek configurations that Dynamo's benchmark script ran (2025-12 to 2026-01) are "
         "matched at the clients that script runs, the listed concurrency per decode worker. InferenceMAX's vLLM "
-        "gpt-oss-120b runs on B200 from 2025-12-05 keep the FP8 KV cache their script sets."),
+        "gpt-oss-120b runs on B200 from 2025-12-05 keep the FP8 KV cache their script sets. The cost per MoE "
+        "layer now rests on configurations left out of the fit, the test that can go against a parameter "
+        "(in sample none can); the chapter had said that without it each Hopper GPU is predicted from the "
+        "other as well as with it, a figure from a script that scored that test with the book's own fits: "
+        "corrected, H100 is predicted better without it."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
