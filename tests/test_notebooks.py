@@ -162,6 +162,33 @@ class TestRerun:
         assert "batch=256" not in text and "(4K input)" not in text
 
 
+class TestRerunOwnMeasurements:
+    """Its own scope for pytest-xdist: one chapter execution."""
+
+    @pytest.mark.slow
+    def test_chapter_7_runs_on_measurements_of_ones_own(self, tmp_path):
+        """Chapter 7 with ``measurements_csv`` (the README's recipe) on rows of one engine only, the
+        vLLM rows of the curated table, and that engine's headline: it runs through, and its errors
+        are those rows' (the held-out B200 TPOT error differs from the curated table's)."""
+        import pandas as pd
+        import papermill as pm
+
+        from nvlmodel.calibrate.data import _measurements
+
+        rows = pd.read_csv(NB.parent / "nvlmodel" / "data" / "measurements.csv")
+        mine = tmp_path / "mine.csv"
+        rows[rows.backend == "vllm"].to_csv(mine, index=False)
+        out = tmp_path / "07.ipynb"
+        pm.execute_notebook(jupytext.read(NB / "07-validation.md"), str(out), kernel_name="python3",
+                            parameters={"measurements_csv": str(mine), "headline_engine": "vllm@2026-04-06",
+                                        "figures_dir": str(tmp_path / "figures")},
+                            cwd=str(NB), progress_bar=False)
+        glued = _glued(nbformat.read(out, as_version=4))
+        curated = _glued(nbformat.read(NB / "07-validation.ipynb", as_version=4))
+        assert len(_measurements("dense")) > (rows.backend == "vllm").sum()
+        assert float(glued["held_tpot"]) != pytest.approx(float(curated["held_tpot"]), rel=1e-3)
+
+
 def test_executions_start_with_the_longest(tmp_path, monkeypatch):
     """Two workers finish together when the longest notebook starts first: order by the recorded
     durations, longest first, and a notebook without a record before all of them."""
