@@ -314,9 +314,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "matched at the clients that script runs, the listed concurrency per decode worker. InferenceMAX's vLLM "
         "gpt-oss-120b runs on B200 from 2025-12-05 keep the FP8 KV cache their script sets. The cost per MoE "
         "layer now rests on configurations left out of the fit, the test that can go against a parameter "
-        "(in sample, the fit may set it to zero); the chapter had said that without it each Hopper GPU is predicted from the "
-        "other as well as with it, a figure from a script that scored that test with the book's own fits: "
-        "corrected, H100 is predicted better without it."),
+        "(in sample the fit takes it only where it lowers its errors); the chapter had said that without it "
+        "each Hopper GPU is predicted from the other as well as with it, a figure from a script that scored "
+        "that test with the book's own fits: corrected, H100 is predicted better without it."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "

@@ -7,8 +7,8 @@ step the book replaced. Each variant is scored as the book
 scores a choice, on H100/H200 rows only (no held-out row is read):
 
 * in sample: fitted on all calibration rows, errors on the same rows (a variant that adds a
-  parameter the fit may set to zero cannot make the squared errors the fit minimises larger
-  here, whatever it is worth);
+  parameter the fit may set to zero is hard to refute here: the fit takes it only where it
+  lowers the errors it minimises);
 * 5-fold by configuration: each row predicted by a fit on the other folds of the calibration
   configurations (a configuration's rows together: engine, model, GPU, parallelism, lengths;
   :func:`nvlmodel.calibrate.intervals.configuration_residuals`), the fair test of such a

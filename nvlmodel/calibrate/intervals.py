@@ -167,8 +167,8 @@ def configuration_residuals(measurements: "pd.DataFrame", step: str = "roofline"
     """Predictions of every calibration row by a fit on the other folds' configurations
     (:func:`configuration_folds`), in the form of :func:`nvlmodel.calibrate.predictions` with the
     row's ``fold``: the model's errors on configurations its fit has not seen, on the GPUs it has.
-    In sample, a parameter the fit may set to zero cannot make the squared errors it minimises
-    larger, whatever the parameter is worth; here it can. An engine left with fewer than five rows to fit in a fold is not predicted there."""
+    In sample, a parameter the fit may set to zero is hard to refute (the fit takes it only where it
+    lowers the errors it minimises); here it can be. An engine left with fewer than five rows to fit in a fold is not predicted there."""
     import pandas as pd
 
     from .data import calibration_rows
