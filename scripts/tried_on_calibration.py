@@ -282,8 +282,8 @@ def summary(pred: pd.DataFrame, by=("system",)) -> pd.DataFrame:
 def score(d: pd.DataFrame, keep=None, step: str = "roofline") -> dict[str, pd.DataFrame]:
     """In-sample, cross-validated (:func:`nvlmodel.calibrate.intervals.configuration_residuals`) and
     leave-one-GPU-out errors with ``step``'s step times; with ``keep`` (source ids) the last only, on
-    those rows, by system and engine. The leave-one-GPU-out fits are made afresh: the package keeps them by rows and step
-    (``intervals._FITS``), and a variant changes the model, not the rows."""
+    those rows, by system and engine. The leave-one-GPU-out fits are made afresh: the package keeps
+    them by rows and step (``intervals._FITS``), and a variant changes the model, not the rows."""
     intervals._FITS.clear()
     loso = transfer_residuals(d, step)
     if keep is not None:

@@ -8,9 +8,10 @@ errors where it was fitted. An interval of nominal coverage ``c`` around a new p
 quantiles of ``r`` (as split conformal prediction takes them, two-sided, with the finite-sample
 rank correction ``ceil((n + 1) q) / n``; but from the rows the fit was made on, not rows held apart:
 :func:`configuration_residuals` predicts each row by a fit that never saw its configuration, and
-chapter 7 checks that these intervals hold about the nominal share of those predictions too). A prediction beyond the
-measured serving envelope (:func:`nvlmodel.calibrate.beyond_envelope`) gets its log-interval widened
-by :data:`EXTRAPOLATION_WIDENING` (an assumption: no row measures how much wider it should be).
+chapter 7 checks that these intervals hold about the nominal share of those predictions too). A
+prediction beyond the measured serving envelope (:func:`nvlmodel.calibrate.beyond_envelope`) gets
+its log-interval widened by :data:`EXTRAPOLATION_WIDENING` (an assumption: no row measures how much
+wider it should be).
 
 Held-out rows (B200, GB200) are not exchangeable with Hopper rows: a prediction for a GPU the fit
 never saw errs more than one for the GPUs it was fitted on, and by how much, only the two Hopper
@@ -168,7 +169,8 @@ def configuration_residuals(measurements: "pd.DataFrame", step: str = "roofline"
     (:func:`configuration_folds`), in the form of :func:`nvlmodel.calibrate.predictions` with the
     row's ``fold``: the model's errors on configurations its fit has not seen, on the GPUs it has.
     In sample, a parameter the fit may set to zero is hard to refute (the fit takes it only where it
-    lowers the errors it minimises); here it can be. An engine left with fewer than five rows to fit in a fold is not predicted there."""
+    lowers the errors it minimises); here it can be. An engine left with fewer than five rows to fit
+    in a fold is not predicted there."""
     import pandas as pd
 
     from .data import calibration_rows
