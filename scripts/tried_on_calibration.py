@@ -344,11 +344,11 @@ def main() -> None:
                 results["no cost per MoE layer (the book's before t_moe)"] = score(d)
         if table == "serving":
             per_model = d.assign(engine=d.backend + "@" + d.model)
-            # an engine and model fitted on one GPU needs five rows there (fewer: left out of this comparison)
+            # an engine and model fitted on one GPU needs the rows a fit needs there (fewer: left out here)
             cal_rows = per_model[per_model.system.isin(("h100_sxm", "h200_sxm")) & per_model.kv_fits
                                  & (per_model.left_out.fillna("") == "")]
             n = cal_rows.groupby(["engine", "system"]).size()
-            per_model = per_model[~per_model.engine.isin(set(n[n < 5].index.get_level_values(0)))]
+            per_model = per_model[~per_model.engine.isin(set(n[n < fit_mod.MIN_FIT_ROWS].index.get_level_values(0)))]
             both = set(transfer_residuals(per_model, "roofline").source_id)
             results["one calibration per engine (the book's), rows of the per-model comparison"] = score(d, both)
             results["per engine and model, the same rows"] = score(per_model, both)

@@ -92,6 +92,17 @@ def test_transfer_residuals_use_calibration_rows_only():
     assert len(tr) > 0 and set(tr.engine) == {"vllm@2026-04-06"}  # the one engine measured on H100 and H200
 
 
+def test_coverage_table_takes_given_quantiles():
+    """Rows at measured / predicted 1.1: inside intervals of +-0.2 in log, outside intervals of
+    +-0.05, whatever the rows' own errors would give (exactly 1.1, so their own quantiles hold all)."""
+    p = _pred([1.1] * 20, [1.1] * 20)
+    wide = {(m, r): (-0.2, 0.2, 20) for m in ("tpot", "ttft") for r in ("agg", "disagg")}
+    narrow = {k: (-0.05, 0.05, 20) for k in wide}
+    assert list(iv.coverage_table(p, by=("split",), quantiles=wide).coverage) == [1.0, 1.0]
+    assert list(iv.coverage_table(p, by=("split",), quantiles=narrow).coverage) == [0.0, 0.0]
+    assert list(iv.coverage_table(p, by=("split",)).coverage) == [1.0, 1.0]
+
+
 def test_configuration_folds_keep_a_configuration_together():
     """Rows of one configuration (engine, model, GPU, parallelism, lengths) share a fold whatever
     their concurrency; three configurations of two rows each in three folds go one to a fold."""

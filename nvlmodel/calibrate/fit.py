@@ -13,6 +13,8 @@ from .model import (CALIBRATION_SYSTEMS, METRICS, STEP_MODELS, TERMS, Calibratio
                     disagg_wait)
 
 
+#: The fewest rows :func:`fit` fits a calibration to.
+MIN_FIT_ROWS = 5
 #: The grid the efficiencies are searched on (fractions of peak): deterministic, no optimiser state.
 GRID = np.round(np.arange(0.10, 1.0001, 0.01), 2)
 
@@ -117,8 +119,8 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
     the per-step, per-call and per-request costs and ``q`` are fitted with the kernel steps).
     Refuses rows of a held-out system or whose KV cache does not fit."""
     require_choice("step", step, STEP_MODELS)
-    if len(rows) < 5:
-        raise ValueError(f"need at least 5 rows to fit a calibration, got {len(rows)}")
+    if len(rows) < MIN_FIT_ROWS:
+        raise ValueError(f"need at least {MIN_FIT_ROWS} rows to fit a calibration, got {len(rows)}")
     held = sorted(set(rows.system) - set(CALIBRATION_SYSTEMS))
     if held:
         raise ValueError(f"refusing to fit on held-out systems {held}; calibration systems: "

@@ -169,12 +169,12 @@ def configuration_residuals(measurements: "pd.DataFrame", step: str = "roofline"
     (:func:`configuration_folds`), in the form of :func:`nvlmodel.calibrate.predictions` with the
     row's ``fold``: the model's errors on configurations its fit has not seen, on the GPUs it has.
     In sample, a parameter the fit may set to zero is hard to refute (the fit takes it only where it
-    lowers the errors it minimises); here it can be. An engine left with fewer than five rows to fit
-    in a fold is not predicted there."""
+    lowers the errors it minimises); here it can be. An engine left with fewer rows to fit in a fold
+    than :func:`nvlmodel.calibrate.fit` needs is not predicted there."""
     import pandas as pd
 
     from .data import calibration_rows
-    from .fit import fit_engines, predictions
+    from .fit import MIN_FIT_ROWS, fit_engines, predictions
 
     rows = calibration_rows(measurements)
     fold = configuration_folds(rows, folds, seed)
@@ -182,13 +182,13 @@ def configuration_residuals(measurements: "pd.DataFrame", step: str = "roofline"
     for k in range(folds):
         train, test = rows[fold != k], rows[fold == k]
         n = train.engine.value_counts()
-        cal = fit_engines(train[train.engine.isin(n[n >= 5].index)], step)
+        cal = fit_engines(train[train.engine.isin(n[n >= MIN_FIT_ROWS].index)], step)
         test = test[test.engine.isin(cal)]
         if len(test):
             out.append(predictions(test, cal).assign(fold=k))
     if not out:
         raise ValueError(f"no calibration row can be predicted from the other {folds - 1} folds: "
-                         "each needs an engine with five rows or more to fit outside its fold")
+                         f"each needs an engine with {MIN_FIT_ROWS} rows or more to fit outside its fold")
     return pd.concat(out, ignore_index=True)
 
 
@@ -381,18 +381,20 @@ def with_intervals(pred: "pd.DataFrame", quantiles: dict, extrapolated=None,  # 
 
 def coverage_table(pred: "pd.DataFrame", nominal: float = NOMINAL,  # noqa: F821
                    by: tuple[str, ...] = ("split", "system"), widening: "dict | None" = None,
-                   alternative: "pd.DataFrame | None" = None) -> "pd.DataFrame":  # noqa: F821
+                   alternative: "pd.DataFrame | None" = None,
+                   quantiles: "dict | None" = None) -> "pd.DataFrame":  # noqa: F821
     """The share of rows (KV fits) whose measured TPOT and TTFT lie inside their ``nominal``
     intervals, per ``by`` group and metric: columns ``by``, ``metric``, ``nominal``, ``coverage``,
-    ``rows``. The intervals come from the calibration rows of ``pred`` itself, for rows of a new
-    system widened by ``widening`` (:func:`transfer_widening`) when given. ``alternative``: the same
-    rows predicted by the other step model; a new system's rows then take the hull of both
-    models' intervals (:func:`with_intervals`), each widened alike."""
+    ``rows``. The intervals come from the calibration rows of ``pred`` itself, or from
+    ``quantiles`` (:func:`residual_quantiles` of other predictions, at the same ``nominal``) when
+    given; for rows of a new system widened by ``widening`` (:func:`transfer_widening`) when given.
+    ``alternative``: the same rows predicted by the other step model; a new system's rows then take
+    the hull of both models' intervals (:func:`with_intervals`), each widened alike."""
     import pandas as pd
 
     for col in by:
         require_choice("group column", col, tuple(pred.columns))
-    q = residual_quantiles(pred, nominal)
+    q = residual_quantiles(pred, nominal) if quantiles is None else quantiles
     qt = new_system_quantiles(q, widening) if widening is not None else None
     fits = pred.kv_fits.to_numpy(bool)
     alt = None
