@@ -192,6 +192,73 @@ def configuration_residuals(measurements: "pd.DataFrame", step: str = "roofline"
     return pd.concat(out, ignore_index=True)
 
 
+def _configuration_keys(frame: "pd.DataFrame") -> "pd.Series":  # noqa: F821
+    """Each row's configuration (:data:`CONFIGURATION`, the columns ``frame`` has) as one string."""
+    cols = [c for c in CONFIGURATION if c in frame.columns]
+    return frame[cols].astype(str).agg("|".join, axis=1)
+
+
+def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """``pred`` (:func:`nvlmodel.calibrate.predictions`) with each row's predicted TPOT and TTFT
+    moved by what its configuration's anchor missed, in milliseconds: ``anchors`` holds one
+    measured and predicted row per configuration (:data:`CONFIGURATION`; the same columns), and
+    every row of ``pred`` of that configuration gets ``measured - predicted`` of the anchor added
+    to its prediction. An offset, not a factor: what a GPU's engine build costs beyond the model
+    is mostly fixed costs, per step and per request (chapter 8). Rows of a configuration without
+    an anchor are left out; the predictions before the move stay as ``{metric}_unanchored_pred_ms``
+    and ``{metric}_unanchored_err_pct``, and ``{metric}_err_pct`` is recomputed.
+
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"engine": ["e"], "tp": [1], "tpot_ms": [12.0], "tpot_pred_ms": [10.0],
+    ...                   "ttft_ms": [100.0], "ttft_pred_ms": [150.0]})
+    >>> p = a.assign(tpot_ms=[30.0], tpot_pred_ms=[25.0], ttft_ms=[400.0], ttft_pred_ms=[420.0])
+    >>> out = anchored(p, a)  # TPOT 25 + 2 ms, TTFT 420 - 50 ms
+    >>> float(out.tpot_pred_ms.iloc[0]), float(out.ttft_pred_ms.iloc[0]), round(float(out.tpot_err_pct.iloc[0]), 6)
+    (27.0, 370.0, -10.0)
+    """
+    need = [f"{m}_{k}" for m in METRICS for k in ("ms", "pred_ms")]
+    for name, frame in (("pred", pred), ("anchors", anchors)):
+        missing = [c for c in need + ["engine"] if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} lacks columns {missing}: it must hold measured and predicted TPOT and TTFT")
+    keys = _configuration_keys(anchors)
+    if keys.duplicated().any():
+        raise ValueError(f"anchors must hold one row per configuration ({', '.join(CONFIGURATION)}); "
+                         f"repeated: {sorted(set(keys[keys.duplicated()]))[:3]}")
+    shift = {m: dict(zip(keys, anchors[f"{m}_ms"].to_numpy(float) - anchors[f"{m}_pred_ms"].to_numpy(float)))
+             for m in METRICS}
+    own = _configuration_keys(pred) if len(pred) else pred.index.to_series(dtype=str)
+    out = pred[own.isin(shift[METRICS[0]]).to_numpy()].copy()
+    own = own[own.isin(shift[METRICS[0]])]
+    for m in METRICS:
+        out[f"{m}_unanchored_pred_ms"] = out[f"{m}_pred_ms"]
+        out[f"{m}_unanchored_err_pct"] = (out[f"{m}_pred_ms"] / out[f"{m}_ms"] - 1) * 100
+        out[f"{m}_pred_ms"] = out[f"{m}_pred_ms"].to_numpy(float) + own.map(shift[m]).to_numpy(float)
+        out[f"{m}_err_pct"] = (out[f"{m}_pred_ms"] / out[f"{m}_ms"] - 1) * 100
+    return out
+
+
+def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+    """:func:`transfer_residuals` with one measurement on the GPU predicted: each Hopper GPU's
+    rows (KV fits) predicted by a fit on the other's alone, each configuration's row of lowest
+    concurrency taken as its anchor (:func:`anchored`: the others moved by what the fit missed on
+    it) and left out of the result. Configurations with one row have nothing left to score.
+    Calibration rows only: what one measured point per deployment on a new GPU buys."""
+    import pandas as pd
+
+    from .fit import predictions
+
+    out = []
+    for _, others, target in _leave_one_system_out(measurements):
+        pred = predictions(target, _fit_on(others, step))
+        pred = pred[pred.kv_fits]
+        first = pred.sort_values(["concurrency", "source_id"]).groupby(_configuration_keys(pred), sort=False).head(1)
+        out.append(anchored(pred.drop(first.index), first))
+    if not out:
+        raise ValueError("no engine is measured on two calibration systems: no transfer errors to take")
+    return pd.concat(out, ignore_index=True)
+
+
 def hull(a, b):
     """The hull of two intervals ``(lo, hi)`` (numbers or arrays): the lower of the lows and the
     higher of the highs (numbers for numbers). How a GPU no fit has seen combines the two step
