@@ -294,7 +294,7 @@ NOTES: dict[str, tuple[str, str]] = {
         "split conformal though their quantiles come from the rows the fit was made on, are checked against "
         "those predictions. A new section measures what one measured row per deployment on the new GPU "
         "buys (its miss moves the deployment's other predictions): from one Hopper GPU to the other it "
-        "halves the serving table's TPOT error and gains little on the dense table."),
+        "cuts the serving table's TPOT error by a third to a half and gains little on the dense table."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "
         "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
