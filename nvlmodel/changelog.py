@@ -294,7 +294,8 @@ NOTES: dict[str, tuple[str, str]] = {
         "split conformal though their quantiles come from the rows the fit was made on, are checked against "
         "those predictions. A new section measures what one measured row per deployment on the new GPU "
         "buys (its miss moves the deployment's other predictions): from one Hopper GPU to the other it "
-        "cuts the serving table's TPOT error by a third to a half and gains little on the dense table."),
+        "cuts the serving table's TPOT error by a fifth to a half, and the simulated TTFT's by about two "
+        "thirds (chapter 9), and gains little on the dense table."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "
         "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
@@ -328,7 +329,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "(vLLM 8,192, TensorRT-LLM 20,000); a table's step is the one that errs less on its calibration rows only where those rows "
         "resolve the difference (a tie, as the serving table's is, goes to the measured kernels). The "
         "InferenceMAX rows are split by whether their client warmed the engine up first (it did from "
-        "2026-01-21): the runs that started cold are the ones whose TTFT the simulation misses most."),
+        "2026-01-21): the runs that started cold are the ones whose TTFT the simulation misses most. One "
+        "measured row per deployment, its miss moving the deployment's other simulated values, takes the "
+        "simulated TTFT's error from one Hopper GPU to the other to about a third of what it was."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

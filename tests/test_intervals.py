@@ -133,41 +133,42 @@ def test_configuration_residuals_predict_each_row_from_the_other_folds():
     assert not np.allclose(in_sample, by_hand.tpot_pred_ms.to_numpy())
 
 
-def test_anchored_moves_each_configuration_by_its_anchors_miss():
-    """Two configurations (TP 1 and TP 2): the TP 1 anchor measured 2 ms slower and 50 ms quicker
-    to the first token than predicted, the TP 2 anchor 1 ms faster; each row moves by its own
-    configuration's miss, a row of a configuration with no anchor (TP 4) is left out."""
-    def rows(tp, tpot, tpot_pred, ttft, ttft_pred):
-        return pd.DataFrame({"engine": "e@x", "model": "m", "tp": tp, "tpot_ms": tpot, "tpot_pred_ms": tpot_pred,
-                             "ttft_ms": ttft, "ttft_pred_ms": ttft_pred})
+def test_anchored_moves_each_deployment_by_its_anchors_miss():
+    """Two deployments (TP 1 and TP 2, one worker each): the TP 1 anchor measured 2 ms slower and
+    50 ms quicker to the first token than predicted, the TP 2 anchor 1 ms faster; each row moves by
+    its own deployment's miss, and rows of a deployment with no anchor (TP 4; TP 1 on two workers)
+    are left out."""
+    def rows(tp, tpot, tpot_pred, ttft, ttft_pred, workers=1):
+        return pd.DataFrame({"engine": "e@x", "model": "m", "tp": tp, "workers": workers, "tpot_ms": tpot,
+                             "tpot_pred_ms": tpot_pred, "ttft_ms": ttft, "ttft_pred_ms": ttft_pred})
 
     anchors = pd.concat([rows([1], [12.0], [10.0], [100.0], [150.0]), rows([2], [6.0], [7.0], [80.0], [80.0])])
     pred = pd.concat([rows([1, 2, 4], [30.0, 20.0, 9.0], [25.0, 22.0, 9.0], [400.0, 300.0, 90.0],
-                           [420.0, 310.0, 90.0])])
+                           [420.0, 310.0, 90.0]), rows([1], [30.0], [25.0], [400.0], [420.0], workers=2)])
     out = iv.anchored(pred, anchors)
-    assert list(out.tp) == [1, 2]
+    assert list(out.tp) == [1, 2] and list(out.workers) == [1, 1]
     assert list(out.tpot_pred_ms) == [25.0 + 2.0, 22.0 - 1.0] and list(out.ttft_pred_ms) == [420.0 - 50.0, 310.0]
     assert list(out.tpot_unanchored_pred_ms) == [25.0, 22.0]
     assert np.allclose(out.tpot_err_pct, [(27 / 30 - 1) * 100, (21 / 20 - 1) * 100])
-    with pytest.raises(ValueError, match="one row per configuration"):
+    with pytest.raises(ValueError, match="one row per deployment"):
         iv.anchored(pred, pd.concat([anchors, anchors]))
     with pytest.raises(ValueError, match="anchors lacks columns"):
         iv.anchored(pred, anchors.drop(columns="ttft_pred_ms"))
 
 
-def test_anchored_residuals_take_each_configurations_first_row_as_its_anchor():
-    """The leave-one-GPU-out predictions (transfer_residuals), each configuration's row of lowest
-    concurrency left out and its miss added to the configuration's other rows."""
+def test_anchored_residuals_take_each_deployments_first_row_as_its_anchor():
+    """The leave-one-GPU-out predictions (transfer_residuals), each deployment's row of lowest
+    concurrency left out and its miss added to the deployment's other rows."""
     d = cal.load_measurements()
     tr = iv.transfer_residuals(d)
     tr = tr[tr.kv_fits]
     an = iv.anchored_residuals(d)
-    key = iv._configuration_keys(tr)
+    key = iv._deployment_keys(tr)
     first = tr.sort_values(["concurrency", "source_id"]).groupby(key).head(1)
     assert not set(first.source_id) & set(an.source_id)
     assert sorted(an.source_id) == sorted(set(tr.source_id) - set(first.source_id))
     row = an.iloc[0]
-    a = first[iv._configuration_keys(first) == iv._configuration_keys(an.iloc[[0]]).iloc[0]].iloc[0]
+    a = first[iv._deployment_keys(first) == iv._deployment_keys(an.iloc[[0]]).iloc[0]].iloc[0]
     base = tr.set_index("source_id").loc[row.source_id]
     assert row.tpot_pred_ms == pytest.approx(base.tpot_pred_ms + a.tpot_ms - a.tpot_pred_ms)
     assert row.ttft_pred_ms == pytest.approx(base.ttft_pred_ms + a.ttft_ms - a.ttft_pred_ms)

@@ -894,6 +894,32 @@ def test_held_out_rows_do_not_shape_the_simulations_intervals():
         sim_transfer_widening(few, "roofline", workers=0)
 
 
+def test_the_simulations_anchored_residuals_move_each_deployment_by_its_first_rows_miss():
+    """sim_anchored_residuals: the scored GPU's replays (sim_transfer_replays), each deployment's
+    row of lowest concurrency left out and what the simulation missed on it added to the others'
+    simulated TTFT and TPOT; the replays passed in are the ones used."""
+    from nvlmodel.calibrate import load_measurements
+    from nvlmodel.calibrate.intervals import _deployment_keys
+    from nvlmodel.serve.validate import sim_anchored_residuals, sim_transfer_replays
+
+    d = load_measurements()
+    few = d[d.left_out == ""].groupby(["engine", "system"]).head(8)
+    reps = sim_transfer_replays(few, "roofline")
+    an = sim_anchored_residuals(few, "roofline", replays=reps)
+    scored = pd.concat([r[3] for r in reps], ignore_index=True)
+    first = scored.sort_values(["concurrency", "source_id"]).groupby(_deployment_keys(scored)).head(1)
+    assert len(an) and sorted(an.source_id) == sorted(set(scored.source_id) - set(first.source_id))
+    row = an.iloc[0]
+    a = first[_deployment_keys(first) == _deployment_keys(an.iloc[[0]]).iloc[0]].iloc[0]
+    sim = scored.set_index("source_id").loc[row.source_id]
+    for m in ("tpot", "ttft"):
+        assert row[f"{m}_unanchored_pred_ms"] == pytest.approx(sim[f"{m}_sim_ms"])
+        assert row[f"{m}_pred_ms"] == pytest.approx(sim[f"{m}_sim_ms"] + a[f"{m}_ms"] - a[f"{m}_sim_ms"])
+    fake = [(s, f, own, scored.assign(ttft_pred_ms=scored.ttft_pred_ms * 2)) for s, f, own, scored in reps]
+    assert not np.allclose(sim_anchored_residuals(few, "roofline", replays=fake).ttft_unanchored_pred_ms,
+                           an.ttft_unanchored_pred_ms)
+
+
 def test_the_recorded_runs_are_this_packages():
     """The runs the chapters made are recorded under this package: chapter 9 reads them instead of
     replaying every row again. A change to the package leaves the record stale (read by no one)."""

@@ -192,19 +192,25 @@ def configuration_residuals(measurements: "pd.DataFrame", step: str = "roofline"
     return pd.concat(out, ignore_index=True)
 
 
-def _configuration_keys(frame: "pd.DataFrame") -> "pd.Series":  # noqa: F821
-    """Each row's configuration (:data:`CONFIGURATION`, the columns ``frame`` has) as one string."""
-    cols = [c for c in CONFIGURATION if c in frame.columns]
-    return frame[cols].astype(str).agg("|".join, axis=1)
+#: What makes one deployment (:func:`anchored`): its configuration (:data:`CONFIGURATION`) and its
+#: workers, the disaggregated prefill pool's included; its rows differ in concurrency.
+DEPLOYMENT: tuple[str, ...] = CONFIGURATION + ("workers", "prefill_tp", "prefill_attention_dp", "prefill_ep",
+                                               "prefill_workers")
+
+
+def _deployment_keys(frame: "pd.DataFrame") -> "pd.Series":  # noqa: F821
+    """Each row's deployment (:data:`DEPLOYMENT`, the columns ``frame`` has) as one string."""
+    cols = [c for c in DEPLOYMENT if c in frame.columns]
+    return frame[cols].map(str).agg("|".join, axis=1)
 
 
 def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
     """``pred`` (:func:`nvlmodel.calibrate.predictions`) with each row's predicted TPOT and TTFT
-    moved by what its configuration's anchor missed, in milliseconds: ``anchors`` holds one
-    measured and predicted row per configuration (:data:`CONFIGURATION`; the same columns), and
-    every row of ``pred`` of that configuration gets ``measured - predicted`` of the anchor added
+    moved by what its deployment's anchor missed, in milliseconds: ``anchors`` holds one
+    measured and predicted row per deployment (:data:`DEPLOYMENT`; the same columns), and
+    every row of ``pred`` of that deployment gets ``measured - predicted`` of the anchor added
     to its prediction. An offset, not a factor: what a GPU's engine build costs beyond the model
-    is mostly fixed costs, per step and per request (chapter 8). Rows of a configuration without
+    is mostly fixed costs, per step and per request (chapter 8). Rows of a deployment without
     an anchor are left out; the predictions before the move stay as ``{metric}_unanchored_pred_ms``
     and ``{metric}_unanchored_err_pct``, and ``{metric}_err_pct`` is recomputed.
 
@@ -221,13 +227,13 @@ def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame") -> "pd.DataFrame":  
         missing = [c for c in need + ["engine"] if c not in frame.columns]
         if missing:
             raise ValueError(f"{name} lacks columns {missing}: it must hold measured and predicted TPOT and TTFT")
-    keys = _configuration_keys(anchors)
+    keys = _deployment_keys(anchors)
     if keys.duplicated().any():
-        raise ValueError(f"anchors must hold one row per configuration ({', '.join(CONFIGURATION)}); "
+        raise ValueError(f"anchors must hold one row per deployment ({', '.join(DEPLOYMENT)}); "
                          f"repeated: {sorted(set(keys[keys.duplicated()]))[:3]}")
     shift = {m: dict(zip(keys, anchors[f"{m}_ms"].to_numpy(float) - anchors[f"{m}_pred_ms"].to_numpy(float)))
              for m in METRICS}
-    own = _configuration_keys(pred) if len(pred) else pred.index.to_series(dtype=str)
+    own = _deployment_keys(pred) if len(pred) else pred.index.to_series(dtype=str)
     out = pred[own.isin(shift[METRICS[0]]).to_numpy()].copy()
     own = own[own.isin(shift[METRICS[0]])]
     for m in METRICS:
@@ -238,11 +244,19 @@ def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame") -> "pd.DataFrame":  
     return out
 
 
+def first_rows(pred: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """Each deployment's (:data:`DEPLOYMENT`) row of lowest concurrency in ``pred`` (ties: the
+    lowest ``source_id``): the anchors :func:`anchored_residuals` takes."""
+    if pred.empty:
+        return pred
+    return pred.sort_values(["concurrency", "source_id"]).groupby(_deployment_keys(pred), sort=False).head(1)
+
+
 def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
     """:func:`transfer_residuals` with one measurement on the GPU predicted: each Hopper GPU's
-    rows (KV fits) predicted by a fit on the other's alone, each configuration's row of lowest
+    rows (KV fits) predicted by a fit on the other's alone, each deployment's row of lowest
     concurrency taken as its anchor (:func:`anchored`: the others moved by what the fit missed on
-    it) and left out of the result. Configurations with one row have nothing left to score.
+    it) and left out of the result. Deployments with one row have nothing left to score.
     Calibration rows only: what one measured point per deployment on a new GPU buys."""
     import pandas as pd
 
@@ -252,7 +266,7 @@ def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
     for _, others, target in _leave_one_system_out(measurements):
         pred = predictions(target, _fit_on(others, step))
         pred = pred[pred.kv_fits]
-        first = pred.sort_values(["concurrency", "source_id"]).groupby(_configuration_keys(pred), sort=False).head(1)
+        first = first_rows(pred)
         out.append(anchored(pred.drop(first.index), first))
     if not out:
         raise ValueError("no engine is measured on two calibration systems: no transfer errors to take")

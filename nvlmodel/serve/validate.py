@@ -505,7 +505,7 @@ def _as_predictions(rep: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
 
 def sim_transfer_widening(measurements: "pd.DataFrame", step: str, *,  # noqa: F821
                           protocol: "str | Protocol" = PROTOCOL, nominal: float | None = None,
-                          workers: int = 1) -> dict[str, float]:
+                          workers: int = 1, replays: "list | None" = None) -> dict[str, float]:
     """The simulation's :func:`nvlmodel.calibrate.intervals.transfer_widening`, on calibration
     rows alone: each Hopper GPU's rows of ``measurements`` (those whose KV fits and one rack holds)
     replayed with the static parameters fitted on the other Hopper GPU's rows alone (steps from
@@ -515,16 +515,34 @@ def sim_transfer_widening(measurements: "pd.DataFrame", step: str, *,  # noqa: F
     :data:`~nvlmodel.calibrate.intervals.NOMINAL`) of the other GPU's rows, both directions
     pooled. One step model: the simulation replays the table's step of record only, so there is
     no hull of two models (replaying both would double the runs). ``workers`` > 1 replays on a
-    local Dask cluster (the same numbers)."""
+    local Dask cluster (the same numbers). ``replays``: :func:`sim_transfer_replays` of the same
+    arguments, already run."""
+    from ..calibrate.intervals import NOMINAL, _bounds, _widening_of, residual_quantiles
+    from ..calibrate.model import METRICS
+
+    nominal = NOMINAL if nominal is None else nominal
+    parts = []
+    replays = sim_transfer_replays(measurements, step, protocol=protocol, workers=workers) if replays is None \
+        else replays
+    for system, fitted_on, own, scored in replays:
+        b = _bounds(scored, residual_quantiles(own, nominal), None, None)
+        parts.append((system, fitted_on, {m: (scored[f"{m}_ms"].to_numpy(float), b[m], None) for m in METRICS}))
+    return _widening_of(parts, nominal)
+
+
+def sim_transfer_replays(measurements: "pd.DataFrame", step: str, *,  # noqa: F821
+                         protocol: "str | Protocol" = PROTOCOL, workers: int = 1) -> list:
+    """The replays behind :func:`sim_transfer_widening` and :func:`sim_anchored_residuals`: for each
+    Hopper GPU with an engine also measured on the other, ``(system, the other GPU's rows, those rows
+    replayed, this GPU's rows replayed)``, both with the parameters fitted on the other GPU alone
+    (rows whose KV fits and one rack holds; the replays as predictions: the simulation's TTFT and
+    TPOT in ``{metric}_pred_ms``). ``workers`` > 1 replays on a local Dask cluster."""
     import pandas as pd
 
-    from ..calibrate.intervals import (NOMINAL, _bounds, _fit_on, _leave_one_system_out, _widening_of,
-                                       residual_quantiles)
-    from ..calibrate.model import METRICS
+    from ..calibrate.intervals import _fit_on, _leave_one_system_out
 
     require_choice("step", step, STEP_MODELS)
     require_positive_int("workers", workers)
-    nominal = NOMINAL if nominal is None else nominal
     proto = _protocol(protocol)
     jobs = []
     for system, fitted_on, scored in _leave_one_system_out(measurements):
@@ -542,11 +560,30 @@ def sim_transfer_widening(measurements: "pd.DataFrame", step: str, *,  # noqa: F
         p = p.reset_index(drop=True)
         simulated.append(_as_predictions(pd.concat([p, sims.iloc[at:at + len(p)].reset_index(drop=True)], axis=1)))
         at += len(p)
-    parts = []
-    for (system, fitted_on, _, _), own, scored in zip(jobs[::2], simulated[::2], simulated[1::2]):
-        b = _bounds(scored, residual_quantiles(own, nominal), None, None)
-        parts.append((system, fitted_on, {m: (scored[f"{m}_ms"].to_numpy(float), b[m], None) for m in METRICS}))
-    return _widening_of(parts, nominal)
+    return [(system, fitted_on, own, scored)
+            for (system, fitted_on, _, _), own, scored in zip(jobs[::2], simulated[::2], simulated[1::2])]
+
+
+def sim_anchored_residuals(measurements: "pd.DataFrame", step: str, *,  # noqa: F821
+                           protocol: "str | Protocol" = PROTOCOL, workers: int = 1,
+                           replays: "list | None" = None) -> "pd.DataFrame":  # noqa: F821
+    """:func:`nvlmodel.calibrate.intervals.anchored_residuals` of the simulation: each Hopper GPU's
+    rows replayed with the parameters fitted on the other alone (the runs of
+    :func:`sim_transfer_widening`), each deployment's row of lowest concurrency taken as its
+    anchor, the others' simulated TTFT and TPOT moved by what the simulation missed on it
+    (:func:`~nvlmodel.calibrate.intervals.anchored`); the anchors left out. Calibration rows only.
+    ``replays``: :func:`sim_transfer_replays` of the same arguments, already run."""
+    import pandas as pd
+
+    from ..calibrate.intervals import anchored, first_rows
+
+    out = []
+    replays = sim_transfer_replays(measurements, step, protocol=protocol, workers=workers) if replays is None \
+        else replays
+    for _, _, _, scored in replays:
+        first = first_rows(scored)
+        out.append(anchored(scored.drop(first.index), first))
+    return pd.concat(out, ignore_index=True)
 
 
 def replay_coverage(rep: "pd.DataFrame", widening: dict, *, nominal: float | None = None,  # noqa: F821
