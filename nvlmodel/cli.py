@@ -315,8 +315,36 @@ def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
     return 0
 
 
+def _anchored(args: argparse.Namespace, step: str) -> int:
+    from . import calibrate
+    from .calibrate.intervals import anchored_band, anchored_residuals, anchored_summary
+    from .serve.validate import SIM_STEPS, sim_anchored_residuals
+
+    sim = args.ttft_from == "simulation"
+    print("one measured row per deployment on a new GPU, on calibration rows alone: each Hopper GPU's rows predicted "
+          f"by {'the simulation (clients following ' + args.protocol + chr(39) + 's protocol) with ' if sim else ''}"
+          "a fit on the other GPU alone, each deployment's row of lowest concurrency its anchor (left out), the others "
+          "moved by what the prediction missed on it, in ms (calibrate.intervals.anchored); median absolute errors, "
+          "percent, before and after the move, and the 80 % band of measured / predicted, pooled")
+    for table in args.tables:
+        d = calibrate.load_measurements(table=table)
+        steps = args.step or SIM_STEPS[table] if sim else step
+        a = (sim_anchored_residuals(d, steps, protocol=args.protocol, workers=args.workers) if sim
+             else anchored_residuals(d, steps))
+        print(f"\n{table} table ({'simulated, ' if sim else ''}steps from the {steps})")
+        _print_frame(anchored_summary(a).round(1).reset_index())
+        for m in ("tpot", "ttft"):
+            band = anchored_band(a, m)
+            print(f"{m} band: " + ", ".join(f"{w} x{lo:.2f}-{hi:.2f}" for w, (lo, hi) in band.items()))
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     step = args.step or "roofline"  # the static model's; the simulation's default is per table
+    if args.coverage and args.anchored:
+        raise ValueError("--coverage and --anchored are two reports: ask for one")
+    if args.anchored:
+        return _anchored(args, step)
     if args.coverage:
         return _coverage_simulated(args, step) if args.ttft_from == "simulation" else _coverage(args, step)
     if args.ttft_from == "simulation":
@@ -526,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and "
                    "system (with --ttft-from simulation: the simulation's intervals too)")
+    k.add_argument("--anchored", action="store_true",
+                   help="instead: what one measured row per deployment buys on a GPU the fit has not seen, from one "
+                   "Hopper GPU to the other (calibration rows only; with --ttft-from simulation: the simulation's)")
     k.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES),
                    help="which measured tables (default both): dense, chapter 7's Llama rows; serving, chapter 8's "
                    "MoE, Qwen and disaggregated rows")

@@ -559,6 +559,23 @@ def test_an_engine_id_is_parsed_in_one_place():
             engine_backend(bad)
 
 
+def test_cli_prints_what_one_measurement_buys(capsys):
+    """calibrate --anchored prints, per table and Hopper GPU, the errors before and after the move
+    (the dense table's, from calibrate.intervals.anchored_summary) and the bands; asked with
+    --coverage as well, it refuses in one line, exit 2."""
+    from nvlmodel.calibrate.intervals import anchored_residuals, anchored_summary
+    from nvlmodel.cli import main
+
+    assert main(["calibrate", "--tables", "dense", "--anchored"]) == 0
+    out = capsys.readouterr().out
+    assert "tpot_before  tpot_after" in out and "tpot band: before x" in out and "serving table" not in out
+    s = anchored_summary(anchored_residuals(cal.load_measurements())).round(1)
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("h200_sxm"))
+    assert float(row[3]) == pytest.approx(s.loc["h200_sxm", "tpot_after"])
+    assert main(["calibrate", "--anchored", "--coverage"]) == 2
+    assert "two reports" in capsys.readouterr().err
+
+
 def test_cli_prints_both_predictors_coverage(capsys, monkeypatch):
     """calibrate --coverage --ttft-from simulation prints the static and the simulated intervals'
     coverage of each metric and marks the book's predictor of record (a few rows replayed here)."""

@@ -273,6 +273,39 @@ def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
     return pd.concat(out, ignore_index=True)
 
 
+def anchored_summary(anchored_rows: "pd.DataFrame", by: tuple[str, ...] = ("system",)) -> "pd.DataFrame":  # noqa: F821
+    """Median absolute TPOT and TTFT errors (percent) of :func:`anchored` rows before and after the
+    move, per ``by`` group: columns ``rows``, ``{metric}_before``, ``{metric}_after``."""
+    for col in by:
+        require_choice("group column", col, tuple(anchored_rows.columns))
+    mdape = lambda x: x.abs().median()  # noqa: E731
+    return anchored_rows.groupby(list(by)).agg(
+        rows=(f"{METRICS[0]}_ms", "size"),
+        **{f"{m}_{when}": (f"{m}{infix}_err_pct", mdape) for m in METRICS
+           for when, infix in (("before", "_unanchored"), ("after", ""))})
+
+
+def anchored_band(anchored_rows: "pd.DataFrame", metric: str, nominal: float = NOMINAL) -> dict:  # noqa: F821
+    """The central ``nominal`` band of measured / predicted ``metric`` over :func:`anchored` rows,
+    pooled, before and after the move: ``{"before": (lo, hi), "after": (lo, hi)}`` (quantiles of
+    the log-ratios, interpolated there: the two ratios 2 and 1/2 give sqrt(2) and its inverse at 50 %).
+
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"tpot_ms": [10.0, 10.0], "tpot_pred_ms": [10.0, 10.0], "tpot_unanchored_pred_ms": [5.0, 20.0]})
+    >>> {k: tuple(round(x, 2) for x in v) for k, v in anchored_band(a, "tpot", 0.5).items()}  # ratios 2 and 1/2
+    {'before': (0.71, 1.41), 'after': (1.0, 1.0)}
+    """
+    require_choice("metric", metric, METRICS)
+    if not 0 < nominal < 1:
+        raise ValueError(f"nominal coverage must be in (0, 1), got {nominal!r}")
+    out = {}
+    for when, col in (("before", f"{metric}_unanchored_pred_ms"), ("after", f"{metric}_pred_ms")):
+        r = np.log(anchored_rows[f"{metric}_ms"].to_numpy(float) / anchored_rows[col].to_numpy(float))
+        lo, hi = np.exp(np.quantile(r, [(1 - nominal) / 2, (1 + nominal) / 2]))
+        out[when] = (float(lo), float(hi))
+    return out
+
+
 def hull(a, b):
     """The hull of two intervals ``(lo, hi)`` (numbers or arrays): the lower of the lows and the
     higher of the highs (numbers for numbers). How a GPU no fit has seen combines the two step
