@@ -172,7 +172,8 @@ class TestRerunOwnMeasurements:
         on one Hopper GPU, the vLLM H100 and B200 rows of the curated table, and that engine's
         headline: it runs through, its errors are those rows' (the held-out B200 TPOT error differs
         from the curated table's), and with no transfer between Hopper GPUs to measure, the dense
-        intervals for a new GPU are not widened (their factors are NaN), the serving table's are."""
+        intervals for a new GPU are not widened (their factors are NaN) and no anchor is scored on
+        them, while the serving table's are widened and anchored as in the book."""
         import pandas as pd
         import papermill as pm
 
@@ -192,6 +193,9 @@ class TestRerunOwnMeasurements:
         assert float(glued["held_tpot"]) != pytest.approx(float(curated["held_tpot"]), rel=1e-3)
         assert math.isnan(float(glued["widen_dense_tpot"])) and not math.isnan(float(curated["widen_dense_tpot"]))
         assert float(glued["widen_serving_tpot"]) == pytest.approx(float(curated["widen_serving_tpot"]))
+        # nor what one measurement buys on the dense rows; the serving table's is the curated one
+        assert math.isnan(float(glued["anch_dense_h100_tpot_after"]))
+        assert float(glued["anch_serving_h100_tpot_after"]) == pytest.approx(float(curated["anch_serving_h100_tpot_after"]))
 
 
 def test_executions_start_with_the_longest(tmp_path, monkeypatch):
