@@ -317,25 +317,28 @@ def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
 
 def _anchored(args: argparse.Namespace, step: str) -> int:
     from . import calibrate
-    from .calibrate.intervals import anchored_band, anchored_residuals, anchored_summary
-    from .serve.validate import SIM_STEPS, sim_anchored_residuals
+    from .calibrate.intervals import ANCHORS, anchored_band, anchored_residuals, anchored_summary
+    from .serve.validate import SIM_STEPS, sim_anchored_residuals, sim_transfer_replays
 
     sim = args.ttft_from == "simulation"
     print("one measured row per deployment on a new GPU, on calibration rows alone: each Hopper GPU's rows predicted "
           f"by {'the simulation (clients following ' + args.protocol + chr(39) + 's protocol) with ' if sim else ''}"
-          "a fit on the other GPU alone, each deployment's row of lowest concurrency its anchor (left out), the others "
-          "moved by what the prediction missed on it, in ms (calibrate.intervals.anchored); median absolute errors, "
-          "percent, before and after the move, and the 80 % band of measured / predicted, pooled")
+          "a fit on the other GPU alone, the row of lowest concurrency of each deployment (or of each engine and model) "
+          "its anchor (left out), the others moved by what the prediction missed on it, in ms "
+          "(calibrate.intervals.anchored); median absolute errors, percent, before and after the move, and the 80 % "
+          "band of measured / predicted, pooled")
     for table in args.tables:
         d = calibrate.load_measurements(table=table)
         steps = args.step or SIM_STEPS[table] if sim else step
-        a = (sim_anchored_residuals(d, steps, protocol=args.protocol, workers=args.workers) if sim
-             else anchored_residuals(d, steps))
-        print(f"\n{table} table ({'simulated, ' if sim else ''}steps from the {steps})")
-        _print_frame(anchored_summary(a).round(1).reset_index())
-        for m in ("tpot", "ttft"):
-            band = anchored_band(a, m)
-            print(f"{m} band: " + ", ".join(f"{w} x{lo:.2f}-{hi:.2f}" for w, (lo, hi) in band.items()))
+        reps = sim_transfer_replays(d, steps, protocol=args.protocol, workers=args.workers) if sim else None
+        for anchor in ANCHORS:
+            a = (sim_anchored_residuals(d, steps, protocol=args.protocol, replays=reps, anchor=anchor) if sim
+                 else anchored_residuals(d, steps, anchor=anchor))
+            print(f"\n{table} table, one anchor per {anchor} ({'simulated, ' if sim else ''}steps from the {steps})")
+            _print_frame(anchored_summary(a).round(1).reset_index())
+            for m in ("tpot", "ttft"):
+                band = anchored_band(a, m)
+                print(f"{m} band: " + ", ".join(f"{w} x{lo:.2f}-{hi:.2f}" for w, (lo, hi) in band.items()))
     return 0
 
 

@@ -156,6 +156,22 @@ def test_anchored_moves_each_deployment_by_its_anchors_miss():
         iv.anchored(pred, anchors.drop(columns="ttft_pred_ms"))
 
 
+def test_one_anchor_per_engine_and_model_moves_all_its_deployments():
+    """With anchor="engine and model", one row (TP 1, concurrency 1) moves the engine and model's
+    rows of every parallelism on that GPU; another model's rows have no anchor; first_rows takes
+    the lowest concurrency, then the smallest TP; an unknown kind of anchor is refused."""
+    rows = pd.DataFrame({"engine": "e@x", "model": ["m", "m", "m", "n"], "system": "h100_sxm", "mode": "agg",
+                         "tp": [2, 1, 4, 1], "concurrency": [1, 1, 8, 1], "source_id": ["a", "b", "c", "d"],
+                         "tpot_ms": [9.0, 12.0, 30.0, 5.0], "tpot_pred_ms": [8.0, 10.0, 25.0, 5.0],
+                         "ttft_ms": 100.0, "ttft_pred_ms": 100.0})
+    first = iv.first_rows(rows[rows.model == "m"], "engine and model")
+    assert list(first.source_id) == ["b"]
+    out = iv.anchored(rows[rows.source_id.isin(["a", "c", "d"])], first, "engine and model")
+    assert list(out.source_id) == ["a", "c"] and list(out.tpot_pred_ms) == [8.0 + 2.0, 25.0 + 2.0]
+    with pytest.raises(ValueError, match="engine and model"):
+        iv.anchored(rows, first, "engine")
+
+
 def test_anchored_residuals_take_each_deployments_first_row_as_its_anchor():
     """The leave-one-GPU-out predictions (transfer_residuals), each deployment's row of lowest
     concurrency left out and its miss added to the deployment's other rows."""

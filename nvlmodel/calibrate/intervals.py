@@ -198,21 +198,29 @@ DEPLOYMENT: tuple[str, ...] = CONFIGURATION + ("workers", "prefill_tp", "prefill
                                                "prefill_workers")
 
 
-def _deployment_keys(frame: "pd.DataFrame") -> "pd.Series":  # noqa: F821
-    """Each row's deployment (:data:`DEPLOYMENT`, the columns ``frame`` has) as one string."""
-    cols = [c for c in DEPLOYMENT if c in frame.columns]
+#: What one anchor stands for (:func:`anchored`): ``deployment``, one measured row per deployment
+#: (:data:`DEPLOYMENT`); ``engine and model``, one per engine, model, GPU and mode (aggregated or
+#: disaggregated), whatever its parallelism and lengths.
+ANCHORS: dict[str, tuple[str, ...]] = {"deployment": DEPLOYMENT,
+                                       "engine and model": ("engine", "model", "system", "mode")}
+
+
+def _deployment_keys(frame: "pd.DataFrame", anchor: str = "deployment") -> "pd.Series":  # noqa: F821
+    """Each row's group under ``anchor`` (:data:`ANCHORS`; the columns ``frame`` has) as one string."""
+    cols = [c for c in ANCHORS[require_choice("anchor", anchor, ANCHORS)] if c in frame.columns]
     return frame[cols].map(str).agg("|".join, axis=1)
 
 
-def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame", anchor: str = "deployment") -> "pd.DataFrame":  # noqa: F821
     """``pred`` (:func:`nvlmodel.calibrate.predictions`) with each row's predicted TPOT and TTFT
-    moved by what its deployment's anchor missed, in milliseconds: ``anchors`` holds one
-    measured and predicted row per deployment (:data:`DEPLOYMENT`; the same columns), and
-    every row of ``pred`` of that deployment gets ``measured - predicted`` of the anchor added
-    to its prediction. An offset, not a factor: what a GPU's engine build costs beyond the model
-    is mostly fixed costs, per step and per request (chapter 8). Rows of a deployment without
-    an anchor are left out; the predictions before the move stay as ``{metric}_unanchored_pred_ms``
-    and ``{metric}_unanchored_err_pct``, and ``{metric}_err_pct`` is recomputed.
+    moved by what its anchor missed, in milliseconds: ``anchors`` holds one measured and
+    predicted row per deployment (:data:`DEPLOYMENT`; the same columns; ``anchor="engine and
+    model"``: one per engine, model, GPU and mode, :data:`ANCHORS`), and every row of ``pred`` of
+    that group gets ``measured - predicted`` of its anchor added to its prediction. An offset, not
+    a factor: what a GPU's engine build costs beyond the model is mostly fixed costs, per step and
+    per request (chapter 8). Rows of a group without an anchor are left out; the predictions
+    before the move stay as ``{metric}_unanchored_pred_ms`` and ``{metric}_unanchored_err_pct``,
+    and ``{metric}_err_pct`` is recomputed.
 
     >>> import pandas as pd
     >>> a = pd.DataFrame({"engine": ["e"], "tp": [1], "tpot_ms": [12.0], "tpot_pred_ms": [10.0],
@@ -227,13 +235,13 @@ def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame") -> "pd.DataFrame":  
         missing = [c for c in need + ["engine"] if c not in frame.columns]
         if missing:
             raise ValueError(f"{name} lacks columns {missing}: it must hold measured and predicted TPOT and TTFT")
-    keys = _deployment_keys(anchors)
+    keys = _deployment_keys(anchors, anchor)
     if keys.duplicated().any():
-        raise ValueError(f"anchors must hold one row per deployment ({', '.join(DEPLOYMENT)}); "
+        raise ValueError(f"anchors must hold one row per {anchor} ({', '.join(ANCHORS[anchor])}); "
                          f"repeated: {sorted(set(keys[keys.duplicated()]))[:3]}")
     shift = {m: dict(zip(keys, anchors[f"{m}_ms"].to_numpy(float) - anchors[f"{m}_pred_ms"].to_numpy(float)))
              for m in METRICS}
-    own = _deployment_keys(pred) if len(pred) else pred.index.to_series(dtype=str)
+    own = _deployment_keys(pred, anchor) if len(pred) else pred.index.to_series(dtype=str)
     out = pred[own.isin(shift[METRICS[0]]).to_numpy()].copy()
     own = own[own.isin(shift[METRICS[0]])]
     for m in METRICS:
@@ -244,20 +252,24 @@ def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame") -> "pd.DataFrame":  
     return out
 
 
-def first_rows(pred: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
-    """Each deployment's (:data:`DEPLOYMENT`) row of lowest concurrency in ``pred`` (ties: the
-    lowest ``source_id``): the anchors :func:`anchored_residuals` takes."""
+def first_rows(pred: "pd.DataFrame", anchor: str = "deployment") -> "pd.DataFrame":  # noqa: F821
+    """Each group's (``anchor``, :data:`ANCHORS`) row of lowest concurrency in ``pred`` (ties: the
+    smallest ``tp``, then the lowest ``source_id``): the anchors :func:`anchored_residuals` takes,
+    the cheapest deployment of the group at its lightest load."""
     if pred.empty:
         return pred
-    return pred.sort_values(["concurrency", "source_id"]).groupby(_deployment_keys(pred), sort=False).head(1)
+    order = [c for c in ("concurrency", "tp", "source_id") if c in pred.columns]
+    return pred.sort_values(order).groupby(_deployment_keys(pred, anchor), sort=False).head(1)
 
 
-def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline",  # noqa: F821
+                       anchor: str = "deployment") -> "pd.DataFrame":  # noqa: F821
     """:func:`transfer_residuals` with one measurement on the GPU predicted: each Hopper GPU's
-    rows (KV fits) predicted by a fit on the other's alone, each deployment's row of lowest
-    concurrency taken as its anchor (:func:`anchored`: the others moved by what the fit missed on
-    it) and left out of the result. Deployments with one row have nothing left to score.
-    Calibration rows only: what one measured point per deployment on a new GPU buys."""
+    rows (KV fits) predicted by a fit on the other's alone, each group's (``anchor``,
+    :data:`ANCHORS`: per deployment, or per engine and model) first row (:func:`first_rows`) taken
+    as its anchor (:func:`anchored`: the others moved by what the fit missed on it) and left out of
+    the result. Groups of one row have nothing left to score. Calibration rows only: what one
+    measured point per deployment (or per engine and model) on a new GPU buys."""
     import pandas as pd
 
     from .fit import predictions
@@ -266,8 +278,8 @@ def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
     for _, others, target in _leave_one_system_out(measurements):
         pred = predictions(target, _fit_on(others, step))
         pred = pred[pred.kv_fits]
-        first = first_rows(pred)
-        out.append(anchored(pred.drop(first.index), first))
+        first = first_rows(pred, anchor)
+        out.append(anchored(pred.drop(first.index), first, anchor))
     if not out:
         raise ValueError("no engine is measured on two calibration systems: no transfer errors to take")
     return pd.concat(out, ignore_index=True)

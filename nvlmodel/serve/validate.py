@@ -566,23 +566,26 @@ def sim_transfer_replays(measurements: "pd.DataFrame", step: str, *,  # noqa: F8
 
 def sim_anchored_residuals(measurements: "pd.DataFrame", step: str, *,  # noqa: F821
                            protocol: "str | Protocol" = PROTOCOL, workers: int = 1,
-                           replays: "list | None" = None) -> "pd.DataFrame":  # noqa: F821
+                           replays: "list | None" = None, anchor: str = "deployment") -> "pd.DataFrame":  # noqa: F821
     """:func:`nvlmodel.calibrate.intervals.anchored_residuals` of the simulation: each Hopper GPU's
     rows replayed with the parameters fitted on the other alone (the runs of
     :func:`sim_transfer_widening`), each deployment's row of lowest concurrency taken as its
     anchor, the others' simulated TTFT and TPOT moved by what the simulation missed on it
     (:func:`~nvlmodel.calibrate.intervals.anchored`); the anchors left out. Calibration rows only.
-    ``replays``: :func:`sim_transfer_replays` of the same arguments, already run."""
+    ``replays``: :func:`sim_transfer_replays` of the same arguments, already run. ``anchor``: one
+    anchor per deployment or per engine and model (:data:`nvlmodel.calibrate.intervals.ANCHORS`)."""
     import pandas as pd
 
-    from ..calibrate.intervals import anchored, first_rows
+    from ..calibrate.intervals import ANCHORS, anchored, first_rows
+
+    require_choice("anchor", anchor, ANCHORS)
 
     out = []
     replays = sim_transfer_replays(measurements, step, protocol=protocol, workers=workers) if replays is None \
         else replays
     for _, _, _, scored in replays:
-        first = first_rows(scored)
-        out.append(anchored(scored.drop(first.index), first))
+        first = first_rows(scored, anchor)
+        out.append(anchored(scored.drop(first.index), first, anchor))
     return pd.concat(out, ignore_index=True)
 
 
