@@ -337,6 +337,10 @@ def _anchored(args: argparse.Namespace, step: str) -> int:
             print(f"\n{table} table, one anchor per {anchor} ({'simulated, ' if sim else ''}steps from the {steps})")
             _print_frame(anchored_summary(a).round(1).reset_index())
             for m in ("tpot", "ttft"):
+                failed = int(a[f"{m}_anchor_failed"].sum())
+                if failed:
+                    print(f"{m} band: none ({failed} rows moved to zero or below)")
+                    continue
                 band = anchored_band(a, m)
                 print(f"{m} band: " + ", ".join(f"{w} x{lo:.2f}-{hi:.2f}" for w, (lo, hi) in band.items()))
     return 0

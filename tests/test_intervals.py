@@ -154,6 +154,14 @@ def test_anchored_moves_each_deployment_by_its_anchors_miss():
         iv.anchored(pred, pd.concat([anchors, anchors]))
     with pytest.raises(ValueError, match="anchors lacks columns"):
         iv.anchored(pred, anchors.drop(columns="ttft_pred_ms"))
+    too_far = anchors.assign(ttft_pred_ms=[600.0, 80.0])  # the TP 1 anchor over-predicted by 500 ms
+    with pytest.raises(ValueError, match="missed its TTFT by -500.0 ms, more than that row's prediction"):
+        iv.anchored(pred, too_far)
+    kept = iv.anchored(pred, too_far, nonpositive="keep")
+    assert list(kept.ttft_anchor_failed) == [True, False] and kept.ttft_pred_ms.iloc[0] == 420.0 - 500.0
+    assert list(iv.anchored_summary(kept.assign(system="s")).failed) == [1]
+    with pytest.raises(ValueError, match="zero or below"):
+        iv.anchored_band(kept, "ttft")
 
 
 def test_one_anchor_per_engine_and_model_moves_all_its_deployments():

@@ -211,7 +211,8 @@ def _deployment_keys(frame: "pd.DataFrame", anchor: str = "deployment") -> "pd.S
     return frame[cols].map(str).agg("|".join, axis=1)
 
 
-def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame", anchor: str = "deployment") -> "pd.DataFrame":  # noqa: F821
+def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame", anchor: str = "deployment",  # noqa: F821
+             nonpositive: str = "raise") -> "pd.DataFrame":  # noqa: F821
     """``pred`` (:func:`nvlmodel.calibrate.predictions`) with each row's predicted TPOT and TTFT
     moved by what its anchor missed, in milliseconds: ``anchors`` holds one measured and
     predicted row per deployment (:data:`DEPLOYMENT`; the same columns; ``anchor="engine and
@@ -220,7 +221,10 @@ def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame", anchor: str = "deplo
     a factor: what a GPU's engine build costs beyond the model is mostly fixed costs, per step and
     per request (chapter 8). Rows of a group without an anchor are left out; the predictions
     before the move stay as ``{metric}_unanchored_pred_ms`` and ``{metric}_unanchored_err_pct``,
-    and ``{metric}_err_pct`` is recomputed.
+    and ``{metric}_err_pct`` is recomputed. A move that would take a prediction to zero or below
+    (the offset cannot describe that row) is refused (``nonpositive="raise"``), or kept, and
+    counted in ``{metric}_anchor_failed`` (``"keep"``: how often an anchor fails is part of what
+    it buys).
 
     >>> import pandas as pd
     >>> a = pd.DataFrame({"engine": ["e"], "tp": [1], "tpot_ms": [12.0], "tpot_pred_ms": [10.0],
@@ -230,6 +234,7 @@ def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame", anchor: str = "deplo
     >>> float(out.tpot_pred_ms.iloc[0]), float(out.ttft_pred_ms.iloc[0]), round(float(out.tpot_err_pct.iloc[0]), 6)
     (27.0, 370.0, -10.0)
     """
+    require_choice("nonpositive", nonpositive, ("raise", "keep"))
     need = [f"{m}_{k}" for m in METRICS for k in ("ms", "pred_ms")]
     for name, frame in (("pred", pred), ("anchors", anchors)):
         missing = [c for c in need + ["engine"] if c not in frame.columns]
@@ -245,10 +250,17 @@ def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame", anchor: str = "deplo
     out = pred[own.isin(shift[METRICS[0]]).to_numpy()].copy()
     own = own[own.isin(shift[METRICS[0]])]
     for m in METRICS:
+        moved = out[f"{m}_pred_ms"].to_numpy(float) + own.map(shift[m]).to_numpy(float)
+        if nonpositive == "raise" and (moved <= 0).any():
+            i = int(np.argmax(moved <= 0))
+            raise ValueError(f"the anchor of row {out.index[i]!r} missed its {m.upper()} by "
+                             f"{own.map(shift[m]).iloc[i]:+.1f} ms, more than that row's prediction "
+                             f"({out[f'{m}_pred_ms'].iloc[i]:.1f} ms): an offset cannot describe that {anchor}")
         out[f"{m}_unanchored_pred_ms"] = out[f"{m}_pred_ms"]
         out[f"{m}_unanchored_err_pct"] = (out[f"{m}_pred_ms"] / out[f"{m}_ms"] - 1) * 100
-        out[f"{m}_pred_ms"] = out[f"{m}_pred_ms"].to_numpy(float) + own.map(shift[m]).to_numpy(float)
+        out[f"{m}_pred_ms"] = moved
         out[f"{m}_err_pct"] = (out[f"{m}_pred_ms"] / out[f"{m}_ms"] - 1) * 100
+        out[f"{m}_anchor_failed"] = moved <= 0
     return out
 
 
@@ -268,8 +280,10 @@ def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline",  # 
     rows (KV fits) predicted by a fit on the other's alone, each group's (``anchor``,
     :data:`ANCHORS`: per deployment, or per engine and model) first row (:func:`first_rows`) taken
     as its anchor (:func:`anchored`: the others moved by what the fit missed on it) and left out of
-    the result. Groups of one row have nothing left to score. Calibration rows only: what one
-    measured point per deployment (or per engine and model) on a new GPU buys."""
+    the result. Groups of one row have nothing left to score; a row its anchor moves to zero or
+    below stays, an error of -100 % or more, and is counted (``{metric}_anchor_failed``).
+    Calibration rows only: what one measured point per deployment (or per engine and model) on a
+    new GPU buys."""
     import pandas as pd
 
     from .fit import predictions
@@ -279,7 +293,7 @@ def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline",  # 
         pred = predictions(target, _fit_on(others, step))
         pred = pred[pred.kv_fits]
         first = first_rows(pred, anchor)
-        out.append(anchored(pred.drop(first.index), first, anchor))
+        out.append(anchored(pred.drop(first.index), first, anchor, nonpositive="keep"))
     if not out:
         raise ValueError("no engine is measured on two calibration systems: no transfer errors to take")
     return pd.concat(out, ignore_index=True)
@@ -287,14 +301,18 @@ def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline",  # 
 
 def anchored_summary(anchored_rows: "pd.DataFrame", by: tuple[str, ...] = ("system",)) -> "pd.DataFrame":  # noqa: F821
     """Median absolute TPOT and TTFT errors (percent) of :func:`anchored` rows before and after the
-    move, per ``by`` group: columns ``rows``, ``{metric}_before``, ``{metric}_after``."""
+    move, per ``by`` group: columns ``rows``, ``{metric}_before``, ``{metric}_after``, and
+    ``failed``, the rows whose TPOT or TTFT the move took to zero or below (counted among the
+    errors after it, each at -100 % or more)."""
     for col in by:
         require_choice("group column", col, tuple(anchored_rows.columns))
     mdape = lambda x: x.abs().median()  # noqa: E731
-    return anchored_rows.groupby(list(by)).agg(
+    d = anchored_rows.assign(failed=np.any([anchored_rows.get(f"{m}_anchor_failed", False) for m in METRICS], axis=0))
+    return d.groupby(list(by)).agg(
         rows=(f"{METRICS[0]}_ms", "size"),
         **{f"{m}_{when}": (f"{m}{infix}_err_pct", mdape) for m in METRICS
-           for when, infix in (("before", "_unanchored"), ("after", ""))})
+           for when, infix in (("before", "_unanchored"), ("after", ""))},
+        failed=("failed", "sum"))
 
 
 def anchored_band(anchored_rows: "pd.DataFrame", metric: str, nominal: float = NOMINAL) -> dict:  # noqa: F821
@@ -310,6 +328,8 @@ def anchored_band(anchored_rows: "pd.DataFrame", metric: str, nominal: float = N
     require_choice("metric", metric, METRICS)
     if not 0 < nominal < 1:
         raise ValueError(f"nominal coverage must be in (0, 1), got {nominal!r}")
+    if (anchored_rows[f"{metric}_pred_ms"].to_numpy(float) <= 0).any():
+        raise ValueError(f"some rows' moved {metric.upper()} is zero or below: no band of ratios to take")
     out = {}
     for when, col in (("before", f"{metric}_unanchored_pred_ms"), ("after", f"{metric}_pred_ms")):
         r = np.log(anchored_rows[f"{metric}_ms"].to_numpy(float) / anchored_rows[col].to_numpy(float))

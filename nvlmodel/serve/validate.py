@@ -585,7 +585,7 @@ def sim_anchored_residuals(measurements: "pd.DataFrame", step: str, *,  # noqa: 
         else replays
     for _, _, _, scored in replays:
         first = first_rows(scored, anchor)
-        out.append(anchored(scored.drop(first.index), first, anchor))
+        out.append(anchored(scored.drop(first.index), first, anchor, nonpositive="keep"))
     return pd.concat(out, ignore_index=True)
 
 
