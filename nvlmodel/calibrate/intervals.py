@@ -137,6 +137,13 @@ def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> 
     return pd.concat(out, ignore_index=True)
 
 
+def _group_keys(frame: "pd.DataFrame", columns: tuple[str, ...]) -> "pd.Series":  # noqa: F821
+    """Each row's values of ``columns`` (those ``frame`` has) as one string: the key rows of one
+    configuration (:func:`configuration_folds`) or one anchor's group (:func:`anchored`) share."""
+    cols = [c for c in columns if c in frame.columns]
+    return frame[cols].map(str).agg("|".join, axis=1)
+
+
 #: What makes a calibration configuration (:func:`configuration_residuals`): one engine, model, GPU,
 #: parallelism and lengths; its rows differ in concurrency.
 CONFIGURATION: tuple[str, ...] = ("engine", "model", "system", "tp", "attention_dp", "ep", "isl", "osl", "mode")
@@ -158,8 +165,7 @@ def configuration_folds(rows: "pd.DataFrame", folds: int = CV_FOLDS, seed: int =
         raise ValueError(f"seed must be an int, got {seed!r}")
     if rows.empty:
         return np.zeros(0, dtype=int)
-    cols = [c for c in CONFIGURATION if c in rows.columns]
-    groups = pd.factorize(rows[cols].astype(str).agg("|".join, axis=1))[0]
+    groups = pd.factorize(_group_keys(rows, CONFIGURATION))[0]
     return np.random.default_rng(seed).permutation(groups.max() + 1)[groups] % folds
 
 
@@ -206,9 +212,8 @@ ANCHORS: dict[str, tuple[str, ...]] = {"deployment": DEPLOYMENT,
 
 
 def _deployment_keys(frame: "pd.DataFrame", anchor: str = "deployment") -> "pd.Series":  # noqa: F821
-    """Each row's group under ``anchor`` (:data:`ANCHORS`; the columns ``frame`` has) as one string."""
-    cols = [c for c in ANCHORS[require_choice("anchor", anchor, ANCHORS)] if c in frame.columns]
-    return frame[cols].map(str).agg("|".join, axis=1)
+    """Each row's group under ``anchor`` (:data:`ANCHORS`) as one string (:func:`_group_keys`)."""
+    return _group_keys(frame, ANCHORS[require_choice("anchor", anchor, ANCHORS)])
 
 
 def anchored(pred: "pd.DataFrame", anchors: "pd.DataFrame", anchor: str = "deployment",  # noqa: F821
@@ -274,6 +279,15 @@ def first_rows(pred: "pd.DataFrame", anchor: str = "deployment") -> "pd.DataFram
     return pred.sort_values(order).groupby(_deployment_keys(pred, anchor), sort=False).head(1)
 
 
+def anchored_on_first_rows(pred: "pd.DataFrame", anchor: str = "deployment") -> "pd.DataFrame":  # noqa: F821
+    """``pred``'s rows moved by their group's first row (:func:`first_rows`, left out), the moves
+    that reach zero or below kept and counted (:func:`anchored` with ``nonpositive="keep"``): how
+    :func:`anchored_residuals` and the simulation's
+    (:func:`nvlmodel.serve.validate.sim_anchored_residuals`) score one measurement per group."""
+    first = first_rows(pred, anchor)
+    return anchored(pred.drop(first.index), first, anchor, nonpositive="keep")
+
+
 def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline",  # noqa: F821
                        anchor: str = "deployment") -> "pd.DataFrame":  # noqa: F821
     """:func:`transfer_residuals` with one measurement on the GPU predicted: each Hopper GPU's
@@ -291,9 +305,7 @@ def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline",  # 
     out = []
     for _, others, target in _leave_one_system_out(measurements):
         pred = predictions(target, _fit_on(others, step))
-        pred = pred[pred.kv_fits]
-        first = first_rows(pred, anchor)
-        out.append(anchored(pred.drop(first.index), first, anchor, nonpositive="keep"))
+        out.append(anchored_on_first_rows(pred[pred.kv_fits], anchor))
     if not out:
         raise ValueError("no engine is measured on two calibration systems: no transfer errors to take")
     return pd.concat(out, ignore_index=True)

@@ -576,17 +576,12 @@ def sim_anchored_residuals(measurements: "pd.DataFrame", step: str, *,  # noqa: 
     anchor per deployment or per engine and model (:data:`nvlmodel.calibrate.intervals.ANCHORS`)."""
     import pandas as pd
 
-    from ..calibrate.intervals import ANCHORS, anchored, first_rows
+    from ..calibrate.intervals import ANCHORS, anchored_on_first_rows
 
     require_choice("anchor", anchor, ANCHORS)
-
-    out = []
     replays = sim_transfer_replays(measurements, step, protocol=protocol, workers=workers) if replays is None \
         else replays
-    for _, _, _, scored in replays:
-        first = first_rows(scored, anchor)
-        out.append(anchored(scored.drop(first.index), first, anchor, nonpositive="keep"))
-    return pd.concat(out, ignore_index=True)
+    return pd.concat([anchored_on_first_rows(scored, anchor) for _, _, _, scored in replays], ignore_index=True)
 
 
 def replay_coverage(rep: "pd.DataFrame", widening: dict, *, nominal: float | None = None,  # noqa: F821
