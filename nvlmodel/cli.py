@@ -136,7 +136,36 @@ def _check(args: argparse.Namespace) -> None:
     elif cmd == "serve":
         _check_serve(args)
     elif cmd == "calibrate":
+        _check_calibrate(args)
+
+
+#: What each ``calibrate`` report groups its rows by when ``--by`` is not given.
+CALIBRATE_GROUPS = {"errors": ("split",), "coverage": ("split", "system"), "anchored": ("system",)}
+
+
+def _check_calibrate(args: argparse.Namespace) -> None:
+    """The options of ``calibrate`` that only some of its reports read are refused where no report
+    would read them (never silently dropped); ``--by`` groups whichever report is asked for, and the
+    defaults are filled in here."""
+    from .serve.validate import PROTOCOL
+
+    if args.coverage and args.anchored:
+        raise ValueError("--coverage and --anchored are two reports: ask for one")
+    if args.ttft_from != "simulation":
+        for opt, given in (("--protocol", args.protocol), ("--workers", args.workers)):
+            if given is not None:
+                raise ValueError(f"{opt} sets how the simulation replays the rows: give --ttft-from simulation with it")
+    if args.all_rows and (args.coverage or args.anchored):
+        raise ValueError(f"--all-rows adds rows whose KV cache does not fit to the error tables; "
+                         f"{'--coverage' if args.coverage else '--anchored'} counts only rows the model describes")
+    if args.workers is not None:
         require_positive("--workers", args.workers)
+    args.protocol = args.protocol or PROTOCOL
+    args.workers = args.workers or 2
+    report = "coverage" if args.coverage else "anchored" if args.anchored else "errors"
+    if args.by and len(set(args.by)) < len(args.by):
+        raise ValueError(f"--by: name each column once, got {' '.join(args.by)}")
+    args.by = tuple(args.by) if args.by else CALIBRATE_GROUPS[report]
 
 
 def _check_serve(args: argparse.Namespace) -> None:
@@ -235,14 +264,14 @@ def _allreduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _static_coverage(table: str, step: str):
+def _static_coverage(table: str, step: str, by: tuple[str, ...]):
     """The static model's interval coverage of one measured table (calibrate.intervals.step_coverage
-    with both step models' fits)."""
+    with both step models' fits), per ``by`` group."""
     from . import calibrate
     from .calibrate.intervals import other_step, step_coverage
 
     return step_coverage(calibrate.load_measurements(table=table),
-                         {s_: calibrate.fitted(s_, table=table) for s_ in (step, other_step(step))}, step)
+                         {s_: calibrate.fitted(s_, table=table) for s_ in (step, other_step(step))}, step, by=by)
 
 
 def _coverage(args: argparse.Namespace, step: str) -> int:
@@ -254,7 +283,7 @@ def _coverage(args: argparse.Namespace, step: str) -> int:
           f"the {alt} step's prediction, both widened by the factor that makes the hull hold {NOMINAL:.0%} of one "
           f"Hopper GPU's rows when fitted on the other (calibrate.intervals.transfer_widening)")
     for table in args.tables:
-        t = _static_coverage(table, step)
+        t = _static_coverage(table, step, args.by)
         print(f"\n{table} table")
         _print_frame(t.round({"coverage": 2}))
     return 0
@@ -275,18 +304,19 @@ def _coverage_simulated(args: argparse.Namespace, step: str) -> int:
           "serve.validate.sim_transfer_widening). The book's predictor of record: TPOT static, TTFT simulation")
     for table in args.tables:
         d = calibrate.load_measurements(table=table)
-        static = _static_coverage(table, step)
+        static = _static_coverage(table, step, args.by)
         steps = args.step or SIM_STEPS[table]
         rep = replay(d, modes=("agg", "disagg"), protocol=args.protocol, step=steps, static_step=step,
                      fits_only=True, workers=args.workers, progress=True)
         w = sim_transfer_widening(d, steps, protocol=args.protocol, workers=args.workers)
-        t = pd.concat([static.assign(predictor="static"), replay_coverage(rep, w).assign(predictor="simulation")])
+        t = pd.concat([static.assign(predictor="static"),
+                       replay_coverage(rep, w, by=args.by).assign(predictor="simulation")])
         record = {"tpot": "static", "ttft": "simulation"}
         t["of_record"] = (t.predictor == t.metric.map(record)).map({True: "yes", False: ""})
-        t = t.sort_values(["split", "system", "metric", "predictor"], kind="stable")
+        t = t.sort_values([*args.by, "metric", "predictor"], kind="stable")
         print(f"\n{table} table (simulated steps from the {steps}; the simulation's widening: "
               f"{', '.join(f'{m} {v:.2f}' for m, v in w.items())})")
-        _print_frame(t[["split", "system", "metric", "predictor", "of_record", "nominal", "coverage", "rows"]]
+        _print_frame(t[[*args.by, "metric", "predictor", "of_record", "nominal", "coverage", "rows"]]
                      .round({"coverage": 2}))
     return 0
 
@@ -308,10 +338,9 @@ def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
         rows = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"), protocol=args.protocol,
                       step=steps[table], static_step=static_step, fits_only=not args.all_rows,
                       workers=args.workers, progress=True)
-        by = tuple(b for b in args.by if b in rows.columns) or ("split",)
         print(f"\n{table} table ({len(rows)} rows replayed, {recorded.READ['runs'] - read} of them read from the runs "
               f"this package recorded, nvlmodel.serve.recorded; simulated steps from the {steps[table]})")
-        _print_frame(replay_summary(rows, by).round(1))
+        _print_frame(replay_summary(rows, args.by).round(1))
     return 0
 
 
@@ -335,7 +364,7 @@ def _anchored(args: argparse.Namespace, step: str) -> int:
             a = (sim_anchored_residuals(d, steps, protocol=args.protocol, replays=reps, anchor=anchor) if sim
                  else anchored_residuals(d, steps, anchor=anchor))
             print(f"\n{table} table, one anchor per {anchor} ({'simulated, ' if sim else ''}steps from the {steps})")
-            _print_frame(anchored_summary(a).round(1).reset_index())
+            _print_frame(anchored_summary(a, args.by).round(1).reset_index())
             for m in ("tpot", "ttft"):
                 failed = int(a[f"{m}_anchor_failed"].sum())
                 if failed:
@@ -348,8 +377,6 @@ def _anchored(args: argparse.Namespace, step: str) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     step = args.step or "roofline"  # the static model's; the simulation's default is per table
-    if args.coverage and args.anchored:
-        raise ValueError("--coverage and --anchored are two reports: ask for one")
     if args.anchored:
         return _anchored(args, step)
     if args.coverage:
@@ -547,16 +574,18 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fit per-engine efficiencies (bandwidth and compute fractions, per-step and "
                        "per-request overheads, prefill queueing) on H100/H200 rows of aiconfigurator's measured "
                        "serving data, predict the B200 rows without refitting, and print the errors.")
-    k.add_argument("--by", nargs="+", default=["split"],
+    k.add_argument("--by", nargs="+", default=None,
                    choices=["split", "system", "engine", "backend", "precision", "model", "mode", "tp", "step_source",
                             "harness", "client_warmup"],
-                   help="columns to group the error table by (default: split)")
-    k.add_argument("--all-rows", action="store_true", help="include rows whose KV cache does not fit")
+                   help="columns to group the report by (default: split for the error tables; split and system for "
+                   "--coverage; system for --anchored)")
+    k.add_argument("--all-rows", action="store_true",
+                   help="include rows whose KV cache does not fit (the error tables; not --coverage or --anchored)")
     k.add_argument("--ttft-from", choices=["static", "simulation"], default="static",
                    help="latencies from the static model (default) or from the simulation replaying every row")
-    k.add_argument("--protocol", choices=list(PROTOCOLS), default=PROTOCOL,
+    k.add_argument("--protocol", choices=list(PROTOCOLS), default=None,
                    help=f"with --ttft-from simulation: the benchmark clients' protocol to replay (default: {PROTOCOL})")
-    k.add_argument("--workers", type=int, default=2,
+    k.add_argument("--workers", type=int, default=None,
                    help="with --ttft-from simulation: local Dask processes replaying the rows (default 2; 1: none)")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and "

@@ -574,6 +574,13 @@ def test_cli_prints_what_one_measurement_buys(capsys):
     assert float(row[3]) == pytest.approx(s.loc["h200_sxm", "tpot_after"])
     assert main(["calibrate", "--anchored", "--coverage"]) == 2
     assert "two reports" in capsys.readouterr().err
+    # --by groups this report too (before, it was dropped without a word)
+    assert main(["calibrate", "--tables", "dense", "--anchored", "--by", "model", "engine"]) == 0
+    out = capsys.readouterr().out
+    assert "model          engine  rows  tpot_before" in out and "h200_sxm" not in out
+    by = anchored_summary(anchored_residuals(cal.load_measurements()), ("model", "engine"))
+    row = next(line.split() for line in out.splitlines() if line.startswith("llama-3.1-70b"))
+    assert int(row[2]) == by.rows.iloc[0] == s.rows.sum()
 
 
 def test_cli_prints_both_predictors_coverage(capsys, monkeypatch):

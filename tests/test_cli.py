@@ -97,6 +97,11 @@ def test_best_on_h200_with_either_step(capsys):
     (["best", "--model", "qwen3-32b", "--ttft-ms", "nan"], "--ttft-ms must be a finite number"),
     (["best", "--model", "qwen3-32b", "--systems", "gb200", "gb200"], "each system once"),
     (["calibrate", "--ttft-from", "simulation", "--workers", "0"], "--workers must be a finite number > 0"),
+    # options only the simulated reports read are refused without one, never silently dropped
+    (["calibrate", "--protocol", "aiperf"], "--protocol sets how the simulation replays the rows"),
+    (["calibrate", "--coverage", "--workers", "1"], "--workers sets how the simulation replays the rows"),
+    (["calibrate", "--anchored", "--all-rows"], "--anchored counts only rows the model describes"),
+    (["calibrate", "--by", "system", "system"], "--by: name each column once"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_any_work(argv, says, capsys):
     assert main(argv) == 2
