@@ -295,7 +295,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "those predictions. A new section measures what one measured row per deployment on the new GPU "
         "buys (its miss moves the deployment's other predictions): from one Hopper GPU to the other it "
         "cuts the serving table's TPOT error by a fifth to a half, and the simulated TTFT's by about two "
-        "thirds (chapter 9), and gains little on the dense table."),
+        "thirds (chapter 9), and gains little on the dense table. The step from measured kernels now fits one "
+        "more parameter per engine, how much longer than the tables say the engine's linear layers took in "
+        "large steps (1 or more; vLLM's builds take 1.3 and 1.5, every other engine 1)."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "
         "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
@@ -331,7 +333,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "InferenceMAX rows are split by whether their client warmed the engine up first (it did from "
         "2026-01-21): the runs that started cold are the ones whose TTFT the simulation misses most. One "
         "measured row per deployment, its miss moving the deployment's other simulated values, takes the "
-        "simulated TTFT's error from one Hopper GPU to the other to about a third of what it was."),
+        "simulated TTFT's error from one Hopper GPU to the other to about a third of what it was. With each "
+        "engine's kernel scale (chapter 7) both tables' replays now run on the measured kernels: the serving "
+        "table's calibration rows pick them outright and the dense table's tie, where they had picked the "
+        "roofline; earlier editions printed both dense steps' held-out errors, and the kernels' were lower."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

@@ -157,10 +157,10 @@ def gemm_anchored():
         t["ce"] = gemm_efficiency(config.system, kernel_tables._backend(config.backend, config.system), _gemm_dtype(config))
         return t
 
-    def steps_anchored(t, bandwidth, compute, step="roofline", t_launch=0.0, t_moe=0.0):
+    def steps_anchored(t, bandwidth, compute, step="roofline", t_launch=0.0, t_moe=0.0, kernel_scale=1.0):
         eff = np.minimum(np.asarray(compute) * np.asarray(t["ce"]), 1.0)  # of the datasheet peak
         scaled = dict(t, dc=t["dc"] * np.asarray(compute) / eff, pc=t["pc"] * np.asarray(compute) / eff)
-        return steps(scaled, bandwidth, compute, step, t_launch, t_moe)
+        return steps(scaled, bandwidth, compute, step, t_launch, t_moe, kernel_scale)
 
     # fit._fit_terms with its compute axis on COMPUTE_GRID (the bandwidth axis stays on GRID)
     src = inspect.getsource(fit_terms)
@@ -268,10 +268,12 @@ def disagg_step_cost():
         "t_step, t_moe = _nnls_relative(t[\"tpot\"], t[\"tpot\"] - base, np.ones_like(base), moe)":
             "t_step, t_moe, t_dis = _nnls_relative(t[\"tpot\"], t[\"tpot\"] - base, np.ones_like(base), moe, "
             "np.broadcast_to(t[\"dis\"], base.shape))",
-        "decode, p = _steps(t, eb, ec, step, t_launch[:, None], t_moe[:, None])":
-            "decode, p = _steps(t, eb, ec, step, t_launch[:, None], t_moe[:, None]); decode = decode + t_dis[:, None] * t[\"dis\"]",
+        "decode, p = _steps(t, eb, ec, step, t_launch[:, None], t_moe[:, None], ks)":
+            "decode, p = _steps(t, eb, ec, step, t_launch[:, None], t_moe[:, None], ks); "
+            "decode = decode + t_dis[:, None] * t[\"dis\"]",
         "best = (Calibration(": "best = (DisaggCalibration(",
-        "float(t_launch[i]), float(t_moe[i]))": "float(t_launch[i]), float(t_moe[i]), float(t_dis[i]))",
+        "float(t_launch[i]), float(t_moe[i]), float(ks[i, 0]))":
+            "float(t_launch[i]), float(t_moe[i]), float(ks[i, 0]), float(t_dis[i]))",
     }
     for old, new in edits.items():
         assert old in src, f"fit._fit_terms changed ({old!r}): update this script"

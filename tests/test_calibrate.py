@@ -523,7 +523,9 @@ def test_cli_latencies_from_the_simulation(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "ttft_sim_MdAPE_pct" in out and "ttft_static_MdAPE_pct" in out and "serving table" in out
     # each table with its step of record unless one is asked for
-    assert "simulated steps from the roofline)" in out and "simulated steps from the kernels)" in out
+    for table, step in validate.SIM_STEPS.items():
+        assert f"{table} table (" in out
+        assert out.count(f"simulated steps from the {step})") == list(validate.SIM_STEPS.values()).count(step)
     # how many runs came from the record: none here (these few rows' own fit is no chapter's)
     assert out.count(" 0 of them read from the runs this package recorded") == 2
 

@@ -858,9 +858,9 @@ def test_a_replay_on_dask_reads_the_recorded_rows_and_simulates_the_rest(monkeyp
     from dataclasses import replace
 
     from nvlmodel.serve import engine, recorded
-    from nvlmodel.serve.validate import PROTOCOLS, _replay_plan, _replay_rows
+    from nvlmodel.serve.validate import PROTOCOLS, SIM_STEPS, _replay_plan, _replay_rows
 
-    pred, cal = _replay_plan(None, ("agg",), "roofline", None, True, 1, None)
+    pred, cal = _replay_plan(None, ("agg",), SIM_STEPS["dense"], None, True, 1, None)
     rows = pred.nsmallest(4, "concurrency")
     cals = [cal[e] if i % 2 else replace(cal[e], t_req=cal[e].t_req + 0.25) for i, e in enumerate(rows.engine)]
     proto = PROTOCOLS["inferencemax"]
@@ -929,7 +929,7 @@ def test_the_recorded_runs_are_this_packages():
                               "run `python scripts/notebooks.py expected`")
 
 
-@pytest.mark.parametrize("table, step", [("dense", "roofline"), ("serving", "kernels")])
+@pytest.mark.parametrize("table, step", [("dense", "kernels"), ("serving", "kernels")])
 def test_recorded_runs_are_the_simulations_bit_for_bit(table, step, monkeypatch):
     """Rows of chapter 9's replays (each table's step of record, every row's run recorded): read
     from the record (not one simulated; with workers, no cluster started) and simulated afresh,

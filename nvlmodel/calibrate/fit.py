@@ -9,8 +9,8 @@ import numpy as np
 
 from ..units import require_choice, words
 from .data import TABLES, _config, _measurements, calibration_rows
-from .model import (CALIBRATION_SYSTEMS, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms, components,
-                    disagg_wait)
+from .model import (CALIBRATION_SYSTEMS, KERNEL_SCALE_GRID, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms,
+                    components, disagg_wait)
 
 
 #: The fewest rows :func:`fit` fits a calibration to.
@@ -82,13 +82,17 @@ def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None 
     """Grid over (bandwidth, compute); closed-form fixed costs and q at each point; the least total
     squared relative error of TPOT and TTFT. Vectorised over the compute axis. ``fractions`` fixes
     (bandwidth, compute) instead of searching them. With ``step="kernels"`` the steps come from
-    measured kernels, and the fractions only serve rows the kernel tables do not cover."""
+    measured kernels, and the fractions only serve rows the kernel tables do not cover; the
+    kernels' scale (:attr:`Calibration.kernel_scale`) is searched on :data:`KERNEL_SCALE_GRID` in
+    place of the compute axis, the fractions fixed (1 alone where no row has kernel steps)."""
     grid_b, ec = (GRID, GRID[:, None]) if fractions is None else (np.array([fractions[0]]),
                                                                    np.array([[fractions[1]]]))
     best = None
     kernel_rows = np.isfinite(t["dk"]) & np.isfinite(t["pk"]) if step == "kernels" else np.zeros(len(t["dm"]), bool)
+    scaled = kernel_rows.any() and fractions is not None
+    ec, ks = np.broadcast_arrays(ec, KERNEL_SCALE_GRID[:, None] if scaled else np.ones((1, 1)))
     for eb in grid_b:
-        decode, p = _steps(t, eb, ec, step)
+        decode, p = _steps(t, eb, ec, step, kernel_scale=ks)
         base = decode + t["mix"] * p
         moe = t["nmoe"] * (1 + t["mix"])  # MoE layers run per output token: its step's, and the prefills mixed in
         if kernel_rows.any():  # costs per step, per kernel call and per MoE layer
@@ -97,7 +101,7 @@ def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None 
         else:
             t_step, t_moe = _nnls_relative(t["tpot"], t["tpot"] - base, np.ones_like(base), moe)
             t_launch = np.zeros_like(t_step)
-        decode, p = _steps(t, eb, ec, step, t_launch[:, None], t_moe[:, None])
+        decode, p = _steps(t, eb, ec, step, t_launch[:, None], t_moe[:, None], ks)
         tpot = decode + t["mix"] * p + t_step[:, None]
         wait = disagg_wait(t, p, tpot) + t["hold"] * (decode + t_step[:, None])  # held steps decode only
         t_req, q = _nnls_relative(t["ttft"], t["ttft"] - p - t["xfer"] - wait, np.ones_like(p), p * t["queue"])
@@ -106,7 +110,7 @@ def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None 
         i = int(np.argmin(loss))
         if best is None or loss[i] < best[1]:
             best = (Calibration(float(eb), float(ec[i, 0]), float(t_step[i]), float(t_req[i]), float(q[i]), step,
-                                float(t_launch[i]), float(t_moe[i])), float(loss[i]))
+                                float(t_launch[i]), float(t_moe[i]), float(ks[i, 0])), float(loss[i]))
     return best[0]
 
 
@@ -169,7 +173,7 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
         sub = rows[rows.engine == engine]
         out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
                     "t_step_ms": c.t_step * 1e3, "t_launch_us": c.t_launch * 1e6, "t_moe_us": c.t_moe * 1e6,
-                    "t_req_ms": c.t_req * 1e3, "q": c.q,
+                    "t_req_ms": c.t_req * 1e3, "q": c.q, "kernel_scale": c.kernel_scale,
                     "fitted_on_rows": len(sub), "systems": ", ".join(words(x) for x in sorted(set(sub.system)))})
     return pd.DataFrame(out)
 

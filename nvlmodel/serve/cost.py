@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import Calibration, Config, comm_time
+from ..calibrate.model import kernel_scale_factor
 from ..roofline import Efficiency, _attention_dtype, decode_step, dense_gemm_time
 from ..units import require_positive, require_positive_int
 
@@ -231,8 +232,10 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     except ValueError:
         return None
 
+    scaled = kernel_scale_factor(tokens / adp, calibration.kernel_scale)  # the linear layers' scale, per rank's tokens
+
     def fitted(kt):  # each call's lone fixed cost replaced by the calibration's
-        return kt.seconds - kt.floor + calibration.t_launch * kt.calls
+        return (kt.seconds - kt.floor) * scaled + calibration.t_launch * kt.calls
 
     dense = parts["gemm"] + parts["lm_head"]  # all but the routed experts: per rank
     linear = dense + parts["moe"] if "moe" in parts else dense
