@@ -990,3 +990,23 @@ def test_runs_are_noted_and_gathered_once_each(tmp_path, monkeypatch):
     path.write_text("key,ttft_s\n")
     with pytest.raises(ValueError, match="# package"):
         recorded.read(path)
+
+
+def test_a_replay_of_a_packaged_table_takes_its_cached_fit(monkeypatch):
+    """validate._static: rows whose calibration rows are a packaged table's (the table itself, a
+    copy from load_measurements, or its calibration rows alone) take the cached fit of that table,
+    the same calibrations without fitting again; rows whose calibration rows differ by one are
+    fitted on their own, and a held-out row more or less changes nothing."""
+    from nvlmodel.calibrate import fitted, load_measurements
+    from nvlmodel.serve import validate
+
+    serving = load_measurements(table="serving")
+    assert validate._static(serving, "kernels") == fitted("kernels", "serving")
+    own = []
+    monkeypatch.setattr(validate, "fit_engines", lambda d, step: own.append(len(d)) or {})
+    assert validate._static(load_measurements(), "roofline") == fitted("roofline", "dense") and own == []
+    assert validate._static(serving[serving.split == "calibration"], "roofline") == fitted("roofline", "serving")
+    assert validate._static(serving[serving.system != "gb200"], "roofline") == fitted("roofline", "serving")
+    first = serving.index[(serving.split == "calibration") & (serving.left_out == "") & serving.kv_fits][0]
+    validate._static(serving.drop(index=first), "roofline")
+    assert own == [len(serving) - 1]
