@@ -45,6 +45,13 @@ engine runs around the expert block; zero for the dense table, whose models are 
 calibration per engine (``backend@serving``) is fitted on H100/H200 rows of every model and both
 modes; B200 and GB200 rows are held out. Rows the model cannot describe carry a ``left_out`` reason
 (:func:`left_out_table`).
+
+The step can also come from the engines' measured kernels (``Calibration(step="kernels")``,
+:func:`kernel_times`, :mod:`nvlmodel.kernels`): the fractions of peak then serve only rows the
+kernel tables do not cover, and the fit keeps a cost per step, one per kernel call
+(``t_launch``), ``t_moe``, ``t_req``, ``q`` and one scale on the linear layers' kernel time at
+large steps (``kernel_scale``, :func:`kernel_scale_factor`: the builds that ran the rows against
+the newer builds that timed the tables).
 """
 
 
@@ -54,16 +61,18 @@ from .fit import (ACCURACY_TARGETS, GRID, accuracy_target, accuracy_targets, bia
                   error_summary, error_summary_by_step, fit, fit_engines, fitted, left_out_table, predictions)
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp, waterfall)
-from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES, KV_DTYPES,
-                    METRICS, MODES, STEP_MODELS, SYSTEMS, WEIGHT_FORMAT, Calibration, Config, EngineMemory,
-                    batch_wait_steps, comm_time, components, disagg_wait, engine_memory_table, kernel_times,
+from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES,
+                    KERNEL_SCALE_GRID, KERNEL_SCALE_TOKENS, KV_DTYPES, METRICS, MODES, STEP_MODELS, SYSTEMS,
+                    WEIGHT_FORMAT, Calibration, Config, EngineMemory, batch_wait_steps, comm_time, components,
+                    disagg_wait, engine_memory_table, kernel_scale_factor, kernel_times,
                     kv_capacity_of, kv_fits, kv_transfer_time, predict, startup_wave, step_times, tpot_bound)
 
 __all__ = ["ACCURACY_TARGETS", "BELOW_BOUND", "BENCHMARK_REQUESTS_PER_CLIENT", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
+           "KERNEL_SCALE_GRID", "KERNEL_SCALE_TOKENS",
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",
            "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
            "Config", "EngineMemory", "batch_wait_steps", "beyond_envelope", "bias_by_tp", "calibration_rows", "calibration_table",
            "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "error_summary_by_step",
-           "fit", "fit_engines", "fitted", "headline", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",
+           "fit", "fit_engines", "fitted", "headline", "kernel_scale_factor", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",
            "left_out_table", "load_measurements", "measured_per_gpu", "measured_ratio", "predict", "predictions",
            "serving_envelope", "smallest_tp", "startup_wave", "step_times", "tpot_bound", "waterfall"]

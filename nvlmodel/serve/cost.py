@@ -44,8 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..calibrate import Calibration, Config, comm_time
-from ..calibrate.model import kernel_scale_factor
+from ..calibrate import Calibration, Config, comm_time, kernel_scale_factor
 from ..roofline import Efficiency, _attention_dtype, decode_step, dense_gemm_time
 from ..units import require_positive, require_positive_int
 
