@@ -357,6 +357,7 @@ def score(d: pd.DataFrame, keep=None, step: str = "roofline") -> dict[str, pd.Da
     those rows, by system and engine. The leave-one-GPU-out fits are made afresh: the package keeps
     them by rows and step (``intervals._FITS``), and a variant changes the model, not the rows."""
     intervals._FITS.clear()
+    model_mod._unit_terms_of.cache_clear()  # a variant may have replaced a function the terms read
     loso = transfer_residuals(d, step)
     if keep is not None:
         return {"leave one GPU out": summary(loso[loso.source_id.isin(keep)], ("system", "backend"))}
@@ -372,6 +373,7 @@ def leave_one_build_out(d: pd.DataFrame) -> pd.DataFrame:
     the fit on all its rows: median absolute TPOT and TTFT errors and the TPOT bias (percent)."""
     from nvlmodel.calibrate import calibration_rows, fit
 
+    model_mod._unit_terms_of.cache_clear()  # as score() does
     rows = calibration_rows(d)
     build = rows.backend_version.fillna("unrecorded").astype(str)
     out = []

@@ -5,6 +5,7 @@ engine's measured TP all-reduce and five fitted parameters (see :mod:`nvlmodel.c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -505,6 +506,22 @@ def _no_kernels(shape) -> dict:
 
 
 def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
+    """:func:`_unit_terms_at`, kept per configuration where ``batch`` is the config's own (the
+    terms are functions of the configuration and the packaged tables alone, and the fits, the
+    predictions and the replays of one chapter ask for the same rows' terms many times); a new dict
+    each call. :func:`_unit_terms_of` ``.cache_clear()`` after replacing a function the terms read
+    (``scripts/tried_on_calibration.py`` does before each score)."""
+    if batch is None:
+        return dict(_unit_terms_of(config, bool(kernels)))
+    return _unit_terms_at(config, batch, kernels)
+
+
+@lru_cache(maxsize=16384)
+def _unit_terms_of(config: Config, kernels: bool) -> dict:
+    return _unit_terms_at(config, None, kernels)
+
+
+def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
     """Decode memory/compute/communication time, prefill memory/compute/communication time, all at
     efficiency 1 (with the KV bytes' and attention's parts of memory and compute, ``dkv``/``da`` and
     ``pkv``/``pa``, for the two phases of :func:`_steps`), and the same from measured kernels
