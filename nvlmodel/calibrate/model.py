@@ -145,7 +145,8 @@ KERNEL_SCALE_TOKENS: tuple[int, int] = (256, 4096)
 #: none below 1, since every build that ran a calibration row is older than the one that timed
 #: the tables its engine reads (SGLang's are vLLM's on Hopper), and a step the model puts too slow
 #: would be taken faster by a scale below 1 for reasons that are not the kernels' (the gap-analysis
-#: rows' unknown protocol drove two engines' fits to 0.5 on a grid from 0.5).
+#: rows' unknown protocol drove two engines' fits to 0.5 on a grid from 0.5:
+#: ``scripts/tried_on_calibration.py``, variant ``kernel-scale-below-1``).
 KERNEL_SCALE_GRID = np.round(np.arange(1.0, 2.5001, 0.1), 2)
 
 
