@@ -158,9 +158,14 @@ def kernel_scale_factor(tokens, scale: float):
     >>> [round(float(kernel_scale_factor(n, 1.8)), 3) for n in (1, 256, 1024, 4096, 16384)]
     [1.0, 1.0, 1.4, 1.8, 1.8]
     """
+    return 1.0 + (scale - 1.0) * _kernel_scale_ramp(tokens)
+
+
+def _kernel_scale_ramp(tokens):
+    """Where ``tokens`` per rank stand between the two ends of :data:`KERNEL_SCALE_TOKENS`: 0 up to
+    the first, 1 from the second on, log-linear between (the share of the scale a step takes)."""
     lo, hi = KERNEL_SCALE_TOKENS
-    r = np.clip(np.log(np.maximum(np.asarray(tokens, float), 1.0) / lo) / np.log(hi / lo), 0.0, 1.0)
-    return 1.0 + (scale - 1.0) * r
+    return np.clip(np.log(np.maximum(np.asarray(tokens, float), 1.0) / lo) / np.log(hi / lo), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -492,7 +497,7 @@ def kernel_times(config: Config, batch=None) -> dict:
     like_batch = float if np.ndim(b) == 0 else np.asarray  # a number for a number, an array for an array
     return {"dk": like_batch(d.seconds - d.floor), "pk": float(p.seconds - p.floor), "kx": like_batch(kx),
             "dkl": like_batch(dl), "pkl": float(pl),
-            "dkr": like_batch(kernel_scale_factor(b, 2.0) - 1.0), "pkr": float(kernel_scale_factor(c.isl, 2.0) - 1.0),
+            "dkr": like_batch(_kernel_scale_ramp(b)), "pkr": float(_kernel_scale_ramp(c.isl)),
             "dkn": float(d.calls), "pkn": float(p.calls)}
 
 
@@ -630,7 +635,7 @@ def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.
     table's rows -23 % against -19 %; ``scripts/tried_on_calibration.py`` at 68fb36c)."""
     decode = _two_phase(t, "dm", "dc", "dkv", "da", bandwidth, compute)
     fill = _two_phase(t, "pm", "pc", "pkv", "pa", bandwidth, compute)
-    if step == "kernels":  # the ramp terms are the factor at a scale of 2, less 1: 0 to 1
+    if step == "kernels":
         k = kernel_scale - 1.0
         decode = np.where(np.isfinite(t["dk"]), t["dk"] + k * t["dkr"] * t["dkl"] + t_launch * t["dkn"], decode)
         fill = np.where(np.isfinite(t["pk"]), t["pk"] + k * t["pkr"] * t["pkl"] + t_launch * t["pkn"], fill)
