@@ -40,6 +40,9 @@ def _spec(args: argparse.Namespace) -> int:
 
 #: The largest file a reader accepts (scenario CSVs).
 MAX_INPUT_BYTES = 16 * 2**20
+#: Local Dask processes a command starts when ``--workers`` is not given (a sweep, a replay of
+#: every measured row): this project's machines have two cores.
+LOCAL_WORKERS = 2
 
 
 def _context(model: str, tokens: int, what: str) -> None:
@@ -161,7 +164,7 @@ def _check_calibrate(args: argparse.Namespace) -> None:
     if args.workers is not None:
         require_positive("--workers", args.workers)
     args.protocol = args.protocol or PROTOCOL
-    args.workers = args.workers or 2
+    args.workers = args.workers or LOCAL_WORKERS
     report = "coverage" if args.coverage else "anchored" if args.anchored else "errors"
     if args.by and len(set(args.by)) < len(args.by):
         raise ValueError(f"--by: name each column once, got {' '.join(args.by)}")
@@ -470,7 +473,7 @@ def _serve(args: argparse.Namespace) -> int:
     status = 0
     if args.sweep is not None:
         scenarios = parse_scenarios(_read_regular(args.sweep), source=args.sweep)  # every row checked
-        out = sweep(scenarios, scheduler=args.scheduler, workers=args.workers or 2, progress=not args.quiet)
+        out = sweep(scenarios, scheduler=args.scheduler, workers=args.workers or LOCAL_WORKERS, progress=not args.quiet)
         bad = out[out.status != "ok"]
         for line, why in zip(bad.line, bad.status):
             print(f"nvlmodel serve: {args.sweep} line {line}: {why}", file=sys.stderr)
@@ -586,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--protocol", choices=list(PROTOCOLS), default=None,
                    help=f"with --ttft-from simulation: the benchmark clients' protocol to replay (default: {PROTOCOL})")
     k.add_argument("--workers", type=int, default=None,
-                   help="with --ttft-from simulation: local Dask processes replaying the rows (default 2; 1: none)")
+                   help=f"with --ttft-from simulation: local Dask processes replaying the rows (default {LOCAL_WORKERS}; "
+                   "1: none)")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and "
                    "system (with --ttft-from simulation: the simulation's intervals too)")
@@ -636,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "options, or every row of a scenario CSV (--sweep) on a Dask cluster, written as one table.")
     v.add_argument("--sweep", metavar="FILE", help="CSV of scenarios, one per row (see nvlmodel.serve.sweep)")
     v.add_argument("--scheduler", help="with --sweep: address of an existing Dask scheduler (default: a local cluster)")
-    v.add_argument("--workers", type=int, default=None, help="with --sweep: local Dask worker processes (default 2)")
+    v.add_argument("--workers", type=int, default=None, help=f"with --sweep: local Dask worker processes (default {LOCAL_WORKERS})")
     v.add_argument("--out", help="write the table to this CSV instead of printing it; an existing file is "
                    "replaced, whole, only once the table is complete")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
