@@ -181,8 +181,8 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "all-reduce and kernel times read so that a smaller message or batch is never slower than a larger "
                 "measured one; every forward pass pays a fitted cost per MoE layer beside the cost per step; "
                 "InferenceMAX's GB200 TensorRT-LLM DeepSeek configurations run by Dynamo's benchmark script "
-                "matched at their clients per decode worker; vLLM's B200 gpt-oss rows with the FP8 KV cache their script "
-                "sets")
+                "matched at their clients per decode worker; vLLM's and (from 2025-10-20) TensorRT-LLM's B200 gpt-oss "
+                "rows with the FP8 KV cache their scripts set")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
@@ -321,7 +321,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "layer now rests on configurations left out of the fit, the test that can go against a parameter "
         "(in sample the fit takes it only where it lowers its errors); the chapter had said that without it "
         "each Hopper GPU is predicted from the other as well as with it, a figure from a script that scored "
-        "that test with the book's own fits: corrected, H100 is predicted better without it."),
+        "that test with the book's own fits: corrected, H100 is predicted better without it. InferenceMAX's "
+        "gpt-oss-120b rows now carry the MoE kernel their scripts select: vLLM's B200 runs use FlashInfer's "
+        "MXFP4 x MXFP8 experts, priced by TensorRT-LLM's W4A8 table (the same TensorRT-LLM-gen kernels) instead "
+        "of vLLM's BF16-activation one; TensorRT-LLM's B200 runs from 2025-10-20 keep the FP8 KV cache their "
+        "script sets."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
@@ -336,7 +340,8 @@ NOTES: dict[str, tuple[str, str]] = {
         "simulated TTFT's error from one Hopper GPU to the other to about a third of what it was. With each "
         "engine's kernel scale (chapter 7) both tables' replays now run on the measured kernels: the serving "
         "table's calibration rows pick them outright and the dense table's tie, where they had picked the "
-        "roofline; earlier editions printed both dense steps' held-out errors, and the kernels' were lower."),
+        "roofline; earlier editions printed both dense steps' held-out errors, and the kernels' were lower. "
+        "The replay prices vLLM's B200 gpt-oss-120b rows with the MoE kernel their script selects (chapter 8)."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

@@ -76,6 +76,24 @@ FP8_BLOCK_MODELS: frozenset[str] = frozenset({"deepseek-v3", "qwen3-32b", "qwen3
 #: on Blackwell runs them with MXFP8 activations (W4A8), its default there.
 MOE_DTYPE: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a16_mxfp4"}
 MOE_DTYPE_BLACKWELL_TRTLLM: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a8_mxfp4_mxfp8"}
+#: MoE kernels a benchmark may select instead of its engine's default (the ``moe_kernel`` column of the
+#: measured rows, from their scripts) -> the measured table (engine, dtype) that prices it, or None
+#: where none measured it and the engine's default table stands in. vLLM's FlashInfer MXFP4 x MXFP8
+#: experts (``VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8``) call the TensorRT-LLM-gen block-scale MoE kernels
+#: that TensorRT-LLM runs for gpt-oss on Blackwell, so TensorRT-LLM's W4A8 table prices them (vLLM's
+#: table measured its default, BF16 activations). vLLM's Marlin W4A16 experts
+#: (``VLLM_MXFP4_USE_MARLIN``) were not measured: vLLM's table (OpenAI's Triton kernels, its Hopper
+#: default, also W4A16) stands in. TensorRT-LLM's ``moe_config: backend: TRITON`` runs OpenAI's Triton
+#: kernels as of its build; vLLM 0.24.0's table of them, tried on TensorRT-LLM's H200 rows (calibration
+#: rows), puts the experts split by tensor parallelism 16-30 % faster than split by expert, where the
+#: rows measured both ways differ by a median 0.1 %, and errs more in TPOT on H200 in every test
+#: (``scripts/tried_on_calibration.py``, variant ``triton-moe-from-vllm``), so TensorRT-LLM's own table
+#: stands in.
+MOE_KERNELS: dict[str, tuple[str, str] | None] = {
+    "flashinfer_mxfp4_mxfp8": ("trtllm", "w4a8_mxfp4_mxfp8"),
+    "marlin_mxfp4": None,
+    "triton_mxfp4": None,
+}
 #: (kernel tables, MoE dtype) -> the most tokens at which the engine runs its small-batch MoE kernel
 #: (``kernel == "min_latency"`` in the table): TensorRT-LLM's NVFP4 ``moe_torch_flow_min_latency``
 #: for gated MoE at 128 tokens or fewer, as aiconfigurator reads the tables it measured (aic-core
@@ -496,7 +514,8 @@ def moe_dtype_for(model: ModelArch, precision: str, system: str, backend: str = 
 
 
 def step_time(system: str, backend: str, model: str | ModelArch, precision: str, *, phase: str, batch, tokens: int,
-              kv_dtype: str, tp: int = 1, attention_dp: int = 1, ep: int = 1) -> dict[str, KernelTime]:
+              kv_dtype: str, tp: int = 1, attention_dp: int = 1, ep: int = 1,
+              moe_kernel: str | None = None) -> dict[str, KernelTime]:
     """One forward step of one attention rank of a worker (``tp x attention_dp`` GPUs, ``ep``-way
     expert parallelism), from measured kernels, by part (``gemm``, ``attention``, ``moe``,
     ``lm_head``, and ``total``). ``phase="decode"``: ``batch`` sequences (scalar or array; per
@@ -508,8 +527,11 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
     MoE layers' routed experts (``moe``: the MoE block over every token of the worker's attention
     ranks) plus shared experts and router (in ``gemm``: they run on the rank's own tokens). The LM head runs over the tokens that produce logits (decode:
     every sequence; prefill: the last token of each prompt). Excluded: communication and fixed
-    costs (added by :mod:`nvlmodel.calibrate`)."""
+    costs (added by :mod:`nvlmodel.calibrate`). ``moe_kernel``: the routed experts' kernel where a
+    benchmark selected one (:data:`MOE_KERNELS`; None: the engine's default, :func:`moe_dtype_for`)."""
     m = model if isinstance(model, ModelArch) else get_model(model)
+    if moe_kernel is not None:
+        require_choice("moe_kernel", moe_kernel, MOE_KERNELS)
     require_choice("phase", phase, PHASES)
     for what, v in (("tp", tp), ("attention_dp", attention_dp), ("ep", ep)):
         require_positive_int(what, v)
@@ -550,7 +572,8 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
     if m.is_moe:
         gpus = tp * attention_dp
         worker_tokens = rows * attention_dp
-        moe = moe_time(system, be, m.key, moe_dtype_for(m, precision, system, be), worker_tokens, tp=gpus // ep, ep=ep)
+        mbe, mdt = (moe_kernel and MOE_KERNELS[moe_kernel]) or (be, moe_dtype_for(m, precision, system, be))
+        moe = moe_time(system, mbe, m.key, mdt, worker_tokens, tp=gpus // ep, ep=ep)
         parts["moe"] = moe * m.moe_layers  # the routed experts, over the worker's tokens
         # the router and the shared experts run on each rank's own tokens, as the dense layers do
         parts["gemm"] = parts["gemm"] + gemm(m.experts, h, m.moe_layers, dtype="bfloat16")

@@ -91,6 +91,26 @@ SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 SCRIPT_KV_DTYPE: dict[tuple[str, str, str, str], tuple[str, str]] = {
     ("b200_sxm", "sglang", "deepseek-v3", "agg"): ("fp8", ""),
     ("b200_sxm", "vllm", "gpt-oss-120b", "agg"): ("fp8", "2025-12-05"),
+    ("b200_sxm", "trtllm", "gpt-oss-120b", "agg"): ("fp8", "2025-10-20"),
+}
+#: The MoE kernel a row's benchmark script selected instead of the engine's default, where the script
+#: is known (:data:`nvlmodel.kernels.MOE_KERNELS` names them and the measured table that prices each):
+#: (system, backend, model, mode) -> (kernel, first day the scripts set it). InferenceMAX's vLLM
+#: gpt-oss-120b script for B200 exports ``VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1`` from 2025-09-24
+#: (``benchmarks/gptoss_fp4_b200_{docker,slurm}.sh`` at 5e92867f4, then ``gptoss_fp4_b200.sh`` and
+#: ``single_node/gptoss_fp4_b200.sh``, every version to 2026-04): FlashInfer's MXFP4 x MXFP8 experts,
+#: where vLLM's default on B200 (and the kernel table's) keeps BF16 activations. Its H100 and H200
+#: scripts export ``VLLM_MXFP4_USE_MARLIN=1`` from 2026-01-02 (4e52ed4c6, "Update vLLM version to
+#: v0.13.0"): Marlin's W4A16 experts, where vLLM's default on Hopper is OpenAI's Triton kernels. Its
+#: TensorRT-LLM gpt-oss-120b script for H200 sets ``moe_config: backend: TRITON`` from 2025-09-15
+#: (``gptoss_fp4_h200_trt_slurm.sh`` at 551d81e95, every version to 2026-04); the one for B200 sets
+#: ``backend: TRTLLM``, the engine's default there, and sets the KV cache to FP8 from 2025-10-20
+#: (ac1998a50, in :data:`SCRIPT_KV_DTYPE`).
+SCRIPT_MOE_KERNEL: dict[tuple[str, str, str, str], tuple[str, str]] = {
+    ("b200_sxm", "vllm", "gpt-oss-120b", "agg"): ("flashinfer_mxfp4_mxfp8", "2025-09-24"),
+    ("h100_sxm", "vllm", "gpt-oss-120b", "agg"): ("marlin_mxfp4", "2026-01-02"),
+    ("h200_sxm", "vllm", "gpt-oss-120b", "agg"): ("marlin_mxfp4", "2026-01-02"),
+    ("h200_sxm", "trtllm", "gpt-oss-120b", "agg"): ("triton_mxfp4", "2025-09-15"),
 }
 #: The tokens a step may hold that a row's benchmark script set for an aggregated worker, where the
 #: script is known (other rows: empty; the replay then follows aiconfigurator's benchmark rules,
@@ -113,7 +133,7 @@ COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mod
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
            "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype", "max_num_tokens",
-           "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
+           "moe_kernel", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
 
 
 def _int(v: str) -> int | None:
@@ -351,6 +371,19 @@ def script_max_num_tokens(system: str, backend: str, model: str, mode: str, harn
     return _script_setting(SCRIPT_MAX_NUM_TOKENS, (system, backend, model, mode), harness_name, measured)
 
 
+def script_moe_kernel(system: str, backend: str, model: str, mode: str, harness_name: str, measured: str = "") -> str:
+    """The MoE kernel the row's benchmark script selected on the day it was ``measured``
+    (:data:`SCRIPT_MOE_KERNEL`), or "" (the engine's default, or not known).
+
+    >>> [script_moe_kernel("b200_sxm", "vllm", "gpt-oss-120b", "agg", "dated export", day)
+    ...  for day in ("2025-09-21", "2026-02-25")]
+    ['', 'flashinfer_mxfp4_mxfp8']
+    >>> script_moe_kernel("h200_sxm", "trtllm", "gpt-oss-120b", "agg", "aiconfigurator gap analysis", "2026-02-25")
+    ''
+    """
+    return _script_setting(SCRIPT_MOE_KERNEL, (system, backend, model, mode), harness_name, measured)
+
+
 def _script_setting(table: dict, key: tuple, harness_name: str, measured: str):
     """What ``table`` (key -> (value, first day the scripts set it)) says InferenceMAX's script for
     ``key`` set on the day a row was ``measured``; "" for a row of another client, a key the table
@@ -469,6 +502,7 @@ def curate(path: Path) -> list[dict]:
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
                 **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, mode, harness_name, measured),
                 "max_num_tokens": script_max_num_tokens(r["system"], r["backend"], model, mode, harness_name, measured),
+                "moe_kernel": script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": measured, "precision_note": precision_note,
                 "left_out": "; ".join(note), "harness": harness_name,

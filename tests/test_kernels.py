@@ -195,6 +195,35 @@ def test_nvfp4_deepseek_keeps_attention_in_fp8_and_gpt_oss_in_bf16():
                        tokens=1024)
 
 
+def test_a_benchmarks_moe_kernel_is_priced_by_the_table_that_measured_it():
+    """vLLM on B200 with FlashInfer's MXFP4 x MXFP8 experts (InferenceMAX's script): gpt-oss-120b's
+    36 MoE layers over 64 tokens (TP 2, experts split 2 ways by expert) read TensorRT-LLM's W4A8 row,
+    not vLLM's BF16-activation one; everything else in the step is vLLM's. Kernels no table
+    measured (Marlin, TensorRT-LLM's Triton backend) leave the engine's own table in place."""
+    kw = dict(phase="decode", batch=64, tokens=2048, kv_dtype="fp8", tp=2, ep=2)
+    base = k.step_time("b200_sxm", "vllm", "gpt-oss-120b", "fp4", **kw)
+    fi = k.step_time("b200_sxm", "vllm", "gpt-oss-120b", "fp4", **kw, moe_kernel="flashinfer_mxfp4_mxfp8")
+    w4a8 = _row("kernel_moe.csv", system="b200_sxm", backend="trtllm", model="gpt-oss-120b", dtype="w4a8_mxfp4_mxfp8",
+                tp=1, ep=2)
+    w4a16 = _row("kernel_moe.csv", system="b200_sxm", backend="vllm", model="gpt-oss-120b", dtype="w4a16_mxfp4",
+                 tp=1, ep=2)
+    assert fi["moe"].seconds == pytest.approx(36 * float(w4a8["t64"]) * 1e-6)
+    assert base["moe"].seconds == pytest.approx(36 * float(w4a16["t64"]) * 1e-6)
+    for part in ("gemm", "attention", "lm_head"):
+        assert fi[part].seconds == pytest.approx(base[part].seconds)
+    for kernel in ("marlin_mxfp4", "triton_mxfp4"):
+        same = k.step_time("h200_sxm", "trtllm", "gpt-oss-120b", "fp4", **kw, moe_kernel=kernel)
+        assert same["total"].seconds == pytest.approx(
+            k.step_time("h200_sxm", "trtllm", "gpt-oss-120b", "fp4", **kw)["total"].seconds)
+    with pytest.raises(ValueError, match="moe_kernel 'cutlass'; valid choices: flashinfer_mxfp4_mxfp8"):
+        k.step_time("b200_sxm", "vllm", "gpt-oss-120b", "fp4", **kw, moe_kernel="cutlass")
+    with pytest.raises(ValueError, match="moe_kernel 'cutlass'"):
+        Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024, moe_kernel="cutlass")
+    # a measured row passes its script's kernel to the step
+    cfg = Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024, moe_kernel="flashinfer_mxfp4_mxfp8")
+    assert kernel_times(cfg)["dk"] < kernel_times(Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024))["dk"]
+
+
 def test_kernel_times_leave_out_each_calls_measured_floor():
     cfg = Config("h200_sxm", "llama-3.1-70b", "fp8", 2, 8, 1024, 256, backend="trtllm")
     kt = kernel_times(cfg)

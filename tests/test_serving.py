@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from conftest import import_script
 
 from nvlmodel import calibrate as cal
+from nvlmodel import kernels as k
 from nvlmodel import search
 from nvlmodel.collectives import expected_destinations, moe_alltoall
 from nvlmodel.hardware import get_gpu
@@ -166,10 +167,16 @@ def test_kv_dtype_is_the_scripts_where_known():
     vllm = ("b200_sxm", "vllm", "gpt-oss-120b", "agg", imx)
     assert [script.script_kv_dtype(*vllm, day) for day in ("2025-11-02", "2025-12-05", "2026-02-25")] == ["", "fp8", "fp8"]
     assert script.script_kv_dtype("h200_sxm", "vllm", "gpt-oss-120b", "agg", imx, "2026-03-27") == ""
+    # TensorRT-LLM's B200 gpt-oss script from 2025-10-20 (ac1998a50); its H200 one keeps dtype auto
+    trt = ("b200_sxm", "trtllm", "gpt-oss-120b", "agg", imx)
+    assert [script.script_kv_dtype(*trt, day) for day in ("2025-10-19", "2025-10-20")] == ["", "fp8"]
+    assert script.script_kv_dtype("h200_sxm", "trtllm", "gpt-oss-120b", "agg", imx, "2026-03-27") == ""
     table = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv", dtype=str, keep_default_na=False)
     fp8 = table[table.kv_dtype == "fp8"]
-    assert len(fp8) > 0 and set(fp8.system) == {"b200_sxm"} and set(fp8.backend) == {"sglang", "vllm"}
+    assert len(fp8) > 0 and set(fp8.system) == {"b200_sxm"} and set(fp8.backend) == {"sglang", "vllm", "trtllm"}
+    assert set(fp8[fp8.backend == "trtllm"].model) == {"gpt-oss-120b"}
     assert (fp8[fp8.backend == "vllm"].measured >= "2025-12-05").all()
+    assert (fp8[fp8.backend == "trtllm"].measured >= "2025-10-20").all()
     assert not ((table.backend == "vllm") & (table.measured < "2025-12-05") & (table.kv_dtype != "")).any()
     assert set(table.kv_dtype) == {"", "fp8"}
     # the row's dtype reaches the model: half the KV bytes of SGLang's default (the model's BF16)
@@ -179,6 +186,29 @@ def test_kv_dtype_is_the_scripts_where_known():
 
     assert _config(r).kv_bytes_per_element == 1.0
     assert cal.Config(r.system, r.model, r.precision, int(r.tp), 8, 1024, 1024, backend="sglang").kv_bytes_per_element == 2.0
+
+
+def test_moe_kernel_is_the_scripts_where_known():
+    """InferenceMAX's gpt-oss-120b scripts: vLLM on B200 FlashInfer's MXFP4 x MXFP8 experts from
+    2025-09-24, vLLM on Hopper Marlin's from 2026-01-02, TensorRT-LLM on H200 its Triton backend;
+    nothing for other engines, models, GPUs or clients, and nothing before those days."""
+    script = import_script("curate_serving")
+    imx = "dated export (2026-03-25, 2026-04-06)"
+    vllm_b200 = ("b200_sxm", "vllm", "gpt-oss-120b", "agg", imx)
+    assert [script.script_moe_kernel(*vllm_b200, d) for d in ("2025-09-23", "2025-09-24")] == [
+        "", "flashinfer_mxfp4_mxfp8"]
+    for gpu in ("h100_sxm", "h200_sxm"):
+        assert [script.script_moe_kernel(gpu, "vllm", "gpt-oss-120b", "agg", imx, d)
+                for d in ("2026-01-01", "2026-01-02")] == ["", "marlin_mxfp4"]
+    assert script.script_moe_kernel("h200_sxm", "trtllm", "gpt-oss-120b", "agg", imx, "2026-01-07") == "triton_mxfp4"
+    for other in (("b200_sxm", "trtllm", "gpt-oss-120b", "agg"), ("b200_sxm", "vllm", "deepseek-v3", "agg"),
+                  ("gb200", "trtllm", "gpt-oss-120b", "disagg")):
+        assert script.script_moe_kernel(*other, imx, "2026-03-27") == ""
+    assert script.script_moe_kernel(*vllm_b200[:4], "aiconfigurator gap analysis", "2026-03-27") == ""
+    table = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv", dtype=str, keep_default_na=False)
+    chosen = table[table.moe_kernel != ""]
+    assert set(chosen.model) == {"gpt-oss-120b"} and set(table.moe_kernel) <= {"", *k.MOE_KERNELS}
+    assert (chosen[chosen.system == "b200_sxm"].moe_kernel == "flashinfer_mxfp4_mxfp8").all()
 
 
 def test_each_row_says_whether_its_client_warmed_up():

@@ -184,7 +184,9 @@ class Config:
     TensorRT-LLM's batch waiting does (``batch_wait_timeout_iters``), until that many steps have
     passed or the prompts and decoding sequences fill ``batch_wait_tokens`` tokens of a step
     (``batch_wait_max_tokens_ratio`` x ``max_num_tokens``; 0: no such threshold); see
-    :func:`batch_wait_steps`.
+    :func:`batch_wait_steps`. ``moe_kernel``: the routed experts' kernel where the benchmark
+    selected one other than the engine's default (:data:`nvlmodel.kernels.MOE_KERNELS`; None: the
+    default), for steps from measured kernels.
 
     Names are resolved once, here: ``arch`` is the model's :class:`~nvlmodel.models.ModelArch`
     (``model`` keeps its registry key, aliases resolved) and ``gpu_spec`` the system's
@@ -211,6 +213,7 @@ class Config:
     max_batch: int | None = None
     batch_wait_iters: int = 0
     batch_wait_tokens: float = 0.0
+    moe_kernel: str | None = None
     arch: ModelArch = field(init=False, repr=False, compare=False)
     gpu_spec: GPUSpec = field(init=False, repr=False, compare=False)
 
@@ -227,6 +230,9 @@ class Config:
         if self.max_batch is not None:
             require_positive_int("max_batch", self.max_batch)
         require_batch_wait(self.batch_wait_iters, self.batch_wait_tokens)
+        if self.moe_kernel is not None:
+            from ..kernels import MOE_KERNELS
+            require_choice("moe_kernel", self.moe_kernel, MOE_KERNELS)
         if self.prefill_tp is None:
             object.__setattr__(self, "prefill_tp", self.tp)
         require_positive_int("prefill_tp", self.prefill_tp)
@@ -484,10 +490,10 @@ def kernel_times(config: Config, batch=None) -> dict:
     c = config
     try:
         dp = step_time(c.system, c.backend, c.arch, c.precision, phase="decode", batch=b, tokens=c.isl + c.osl // 2,
-                       kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep)
+                       kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=c.moe_kernel)
         tp, adp, ep = c.shape(prefill=True)
         pp = step_time(c.system, c.backend, c.arch, c.precision, phase="prefill", batch=1, tokens=c.isl,
-                       kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep)
+                       kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=c.moe_kernel)
     except ValueError:
         return _no_kernels(np.shape(b))
     d, p = dp["total"], pp["total"]

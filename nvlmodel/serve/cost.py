@@ -210,7 +210,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     tp, adp, ep = config.shape(prefill)
     m = config.arch
     tokens = np.arange(1, max_tokens + 1, dtype=float)
-    common = dict(kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp, ep=ep)
+    common = dict(kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=config.moe_kernel)
     try:
         parts = step_time(config.system, config.backend, m, config.precision, phase="decode", batch=tokens / adp,
                           tokens=reference_context, **common)

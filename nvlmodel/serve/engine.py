@@ -94,7 +94,10 @@ class Deployment:
     sequences fill ``batch_wait_tokens`` of a step; the count of held steps restarts whenever they
     start (:meth:`nvlmodel.serve.batcher.Batcher.batch_wait_holds`; the static model's mean,
     :func:`nvlmodel.calibrate.batch_wait_steps`). The engine turns it off with attention DP, and so
-    does the simulation."""
+    does the simulation.
+
+    ``moe_kernel``: the routed experts' kernel where the benchmark selected one other than the
+    engine's default (:data:`nvlmodel.kernels.MOE_KERNELS`), for steps from measured kernels."""
 
     system: str = "gb200"
     model: str = "llama-3.1-70b"
@@ -124,6 +127,7 @@ class Deployment:
     adp_balance_iters: int = 0
     batch_wait_iters: int = 0
     batch_wait_tokens: float = 0.0
+    moe_kernel: str | None = None
     calibration: Calibration | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -152,7 +156,7 @@ class Deployment:
                      kv_dtype=self.kv_dtype, memory_fraction=self.memory_fraction, mode=self.mode,
                      attention_dp=self.attention_dp, ep=self.ep, workers=self.workers, prefill_tp=self.prefill_tp,
                      prefill_attention_dp=self.prefill_attention_dp, prefill_ep=self.prefill_ep,
-                     prefill_workers=self.prefill_workers)
+                     prefill_workers=self.prefill_workers, moe_kernel=self.moe_kernel)
         object.__setattr__(self, "prefill_tp", cfg.prefill_tp)
         if cfg.total_gpus > 72:
             raise ValueError(f"the deployment takes {cfg.total_gpus} GPUs; one simulated rack holds at most 72")

@@ -297,6 +297,8 @@ def _replay_inputs(row, calibration: Calibration | None, proto: Protocol):
     elif _given(row, "workers"):
         par["workers"] = int(row.workers)
     par.update(benchmark_limits(row))
+    if _given(row, "moe_kernel"):
+        par["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel the benchmark script selected
     d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine, **par,
                    kv_dtype=kv if isinstance(kv, str) and kv else None,
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
