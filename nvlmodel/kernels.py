@@ -83,12 +83,13 @@ MOE_DTYPE_BLACKWELL_TRTLLM: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"
 #: that TensorRT-LLM runs for gpt-oss on Blackwell, so TensorRT-LLM's W4A8 table prices them (vLLM's
 #: table measured its default, BF16 activations). vLLM's Marlin W4A16 experts
 #: (``VLLM_MXFP4_USE_MARLIN``) were not measured: vLLM's table (OpenAI's Triton kernels, its Hopper
-#: default, also W4A16) stands in. TensorRT-LLM's ``moe_config: backend: TRITON`` runs OpenAI's Triton
-#: kernels as of its build; vLLM 0.24.0's table of them, tried on TensorRT-LLM's H200 rows (calibration
-#: rows), puts the experts split by tensor parallelism 16-30 % faster than split by expert, where the
-#: rows measured both ways differ by a median 0.1 %, and errs more in TPOT on H200 in every test
-#: (``scripts/tried_on_calibration.py``, variant ``triton-moe-from-vllm``), so TensorRT-LLM's own table
-#: stands in.
+#: default, also W4A16) stands in. TensorRT-LLM's ``moe_config: backend: TRITON`` is the backend its
+#: own Hopper table timed (aiconfigurator's collector, ``collector/trtllm/collect_moe.py`` at 095f58a51,
+#: runs gpt-oss's experts on Hopper with TensorRT-LLM's Triton backend, the one its serving picks
+#: there), so that table prices it; vLLM's table of the same Triton kernels, tried in its place on the
+#: H200 rows (calibration rows), puts the experts split by tensor parallelism 16-30 % faster than split
+#: by expert, where the rows measured both ways differ by a median 0.1 %
+#: (``scripts/tried_on_calibration.py``, variant ``triton-moe-from-vllm``).
 MOE_KERNELS: dict[str, tuple[str, str] | None] = {
     "flashinfer_mxfp4_mxfp8": ("trtllm", "w4a8_mxfp4_mxfp8"),
     "marlin_mxfp4": None,

@@ -109,8 +109,9 @@ Variants:
     10.8 -> 16.2 %) and less in TTFT (23.7 -> 20.0, 24.0 -> 20.3, 38.6 -> 28.5 %); H100 from H200
     errs less in TPOT (10.4 -> 8.3 %). And it puts the experts split by tensor parallelism 16-30 %
     faster than split by expert, where the rows measured both ways (TP 2, 4, 8) differ by a median
-    0.1 %: a table that contradicts the rows on what both measure is not timing the build they ran
-    (``gpt-oss-dev``, 2025-09, a year older than the table's), so the book keeps TensorRT-LLM's own.
+    0.1 %: the same kernels, integrated by another engine, are not the build the rows ran. The book
+    keeps TensorRT-LLM's own table, which timed its Triton backend (aiconfigurator's collector runs
+    gpt-oss's experts on Hopper with it, ``collector/trtllm/collect_moe.py`` at 095f58a51).
 
 A check, not a variant: ``leave one build out`` fits each engine without one of its builds (the
 rows' ``backend_version``; ten rows or more, twenty left to fit) and predicts that build's rows,
