@@ -182,7 +182,8 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "measured one; every forward pass pays a fitted cost per MoE layer beside the cost per step; "
                 "InferenceMAX's GB200 TensorRT-LLM DeepSeek configurations run by Dynamo's benchmark script "
                 "matched at their clients per decode worker; vLLM's and (from 2025-10-20) TensorRT-LLM's B200 gpt-oss "
-                "rows with the FP8 KV cache their scripts set")
+                "rows with the FP8 KV cache their scripts set; SGLang's B200 DeepSeek rows hold a new request half the "
+                "receive interval their scripts set")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
@@ -341,7 +342,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "engine's kernel scale (chapter 7) both tables' replays now run on the measured kernels: the serving "
         "table's calibration rows pick them outright and the dense table's tie, where they had picked the "
         "roofline; earlier editions printed both dense steps' held-out errors, and the kernels' were lower. "
-        "The replay prices vLLM's B200 gpt-oss-120b rows with the MoE kernel their script selects (chapter 8)."),
+        "The replay prices vLLM's B200 gpt-oss-120b rows with the MoE kernel their script selects (chapter 8), "
+        "and holds the new requests of SGLang's B200 DeepSeek-R1 rows until the engine polls for them, every 10 "
+        "or 30 decode steps as their scripts set (the static formula adds half that cycle)."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

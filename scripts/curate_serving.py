@@ -133,7 +133,7 @@ COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mod
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
            "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype", "max_num_tokens",
-           "moe_kernel", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
+           "moe_kernel", "recv_interval", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
 
 
 def _int(v: str) -> int | None:
@@ -371,6 +371,35 @@ def script_max_num_tokens(system: str, backend: str, model: str, mode: str, harn
     return _script_setting(SCRIPT_MAX_NUM_TOKENS, (system, backend, model, mode), harness_name, measured)
 
 
+def script_recv_interval(system: str, backend: str, model: str, mode: str, precision: str, tp: "int | None",
+                         concurrency: "int | None", harness_name: str, measured: str = "") -> "int | str":
+    """The decode steps between two polls for new requests (SGLang's ``--scheduler-recv-interval``)
+    the row's benchmark script set on the day it was ``measured``, or "" (not known, or not set).
+    InferenceMAX's SGLang DeepSeek-R1 scripts for one B200 node pass 30 at 16 clients or more and 10
+    below, in both precisions, from 2025-09-19 (``benchmarks/dsr1_fp4_b200_slurm.sh`` at d98a46f20;
+    the FP8 scripts from 2025-09-23, 6be2c6997; every version to 2026-04), except the FP8 script's
+    TP 4 branch, which passes 10 from 2026-01-13 (1d29967c4); its H200 scripts pass none.
+
+    >>> imx = "dated export (2026-03-25, 2026-04-06)"
+    >>> [script_recv_interval("b200_sxm", "sglang", "deepseek-v3", "agg", "fp4", 8, c, imx, "2026-02-25")
+    ...  for c in (8, 16)]
+    [10, 30]
+    >>> script_recv_interval("b200_sxm", "sglang", "deepseek-v3", "agg", "fp8", 4, 64, imx, "2026-02-25")
+    10
+    >>> script_recv_interval("h200_sxm", "sglang", "deepseek-v3", "agg", "fp8", 8, 64, imx, "2026-02-25")
+    ''
+    """
+    if not (harness_name.startswith(INFERENCEMAX_HARNESSES) and (system, backend, model, mode)
+            == ("b200_sxm", "sglang", "deepseek-v3", "agg") and concurrency):
+        return ""
+    since = {"fp4": "2025-09-19", "fp8": "2025-09-23"}.get(precision)
+    if since is None or str(measured) < since:
+        return ""
+    if precision == "fp8" and tp == 4 and str(measured) >= "2026-01-13":
+        return 10
+    return 30 if concurrency >= 16 else 10
+
+
 def script_moe_kernel(system: str, backend: str, model: str, mode: str, harness_name: str, measured: str = "") -> str:
     """The MoE kernel the row's benchmark script selected on the day it was ``measured``
     (:data:`SCRIPT_MOE_KERNEL`), or "" (the engine's default, or not known).
@@ -503,6 +532,8 @@ def curate(path: Path) -> list[dict]:
                 **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, mode, harness_name, measured),
                 "max_num_tokens": script_max_num_tokens(r["system"], r["backend"], model, mode, harness_name, measured),
                 "moe_kernel": script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured),
+                "recv_interval": script_recv_interval(r["system"], r["backend"], model, mode, precision, tp, conc,
+                                                      harness_name, measured),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": measured, "precision_note": precision_note,
                 "left_out": "; ".join(note), "harness": harness_name,

@@ -163,6 +163,29 @@ def test_a_batch_waiting_engine_holds_a_prompt_for_decode_steps_by_hand():
         cal.Config(**base, batch_wait_iters=20, batch_wait_tokens=-5.0)
 
 
+def test_a_receive_interval_holds_a_request_half_its_cycle_by_hand():
+    """SGLang's receive interval in the static model: polls every 30 decode steps while 64
+    sequences decode, so a request arriving at a random point waits 15 decode steps (with their
+    fixed cost) on average; TPOT does not change, a lone sequence never waits, and the SGLang
+    DeepSeek-R1 rows of B200 carry their scripts' interval (30 from 16 clients, else 10)."""
+    base = dict(system="b200_sxm", model="deepseek-v3", precision="fp4", tp=8, ep=8, concurrency=64, isl=1024,
+                osl=1024, backend="sglang")
+    c = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, t_req=0.01)
+    free = cal.components(cal.Config(**base), c)
+    held = cal.components(cal.Config(**base, recv_interval=30), c)
+    assert held["batch_wait_s"] == pytest.approx(15 * free["decode_step_s"], rel=1e-12)
+    assert held["ttft_s"] - free["ttft_s"] == pytest.approx(held["batch_wait_s"], rel=1e-12)
+    assert held["tpot_s"] == free["tpot_s"]
+    assert cal.components(cal.Config(**{**base, "concurrency": 1}, recv_interval=30), c)["batch_wait_s"] == 0.0
+    with pytest.raises(ValueError, match="recv_interval"):
+        cal.Config(**base, recv_interval=-3)
+    d = cal.load_measurements(table="serving")
+    rows = d[d.recv_interval.notna()]
+    assert set(zip(rows.system, rows.backend, rows.model, rows["mode"])) == {("b200_sxm", "sglang", "deepseek-v3", "agg")}
+    tp8 = rows[rows.tp == 8]
+    assert (tp8.recv_interval == np.where(tp8.concurrency >= 16, 30, 10)).all()
+
+
 def test_inferencemax_llama_rows_carry_their_scripts_engine_settings():
     """The dated exports' Llama-70B rows carry what InferenceMAX's scripts set: an FP8 KV cache in
     both engines, 16,384 (TensorRT-LLM) or 8,192 (vLLM) tokens per step, and TensorRT-LLM's batch

@@ -829,6 +829,42 @@ def test_a_batch_waiting_engine_holds_prompts_while_sequences_decode():
         Deployment("b200_sxm", "llama-3.1-70b", "fp4", tp=1, calibration=CAL, batch_wait_iters=2.5)
 
 
+def _recv_run(interval, arrivals):
+    """_wait_run's worker and requests, taking new requests in as SGLang does under
+    ``--scheduler-recv-interval`` ``interval``."""
+    from nvlmodel.serve.workload import Requests
+
+    n = len(arrivals)
+    cal = Calibration(bandwidth=0.9, compute=0.6, t_step=0.003, t_req=0.0, q=0.0)
+    d = Deployment("b200_sxm", "llama-3.1-70b", "fp4", tp=1, engine="trtllm@2026-04-06", calibration=cal,
+                   recv_interval=interval)
+    z = np.zeros(n, dtype=np.int64)
+    reqs = Requests(np.asarray(arrivals, float), np.full(n, 512), np.full(n, 300), z - 1, z, z.copy())
+    return simulate(d, reqs, check=True).requests, step_cost(d.config, cal)
+
+
+def test_a_receive_interval_takes_requests_in_every_so_many_decode_steps():
+    """SGLang's receive interval (8 steps), by hand. A first request on an idle worker is taken in
+    at once. Its prefill is a step that prefilled, so the engine polls right after it, at decode
+    step 0, and then every 8 decode steps. A second request arriving while the first decodes, at
+    the boundary of decode step 3, waits for the poll at step 8: five decode steps of the one
+    sequence (cache 512 + 3 tokens) later than without the interval. One arriving at step 11
+    waits for step 16. An interval of 1 polls at every step: no wait."""
+    t1 = _recv_run(0, [0.0])[0].ttft_s[0]
+    assert _recv_run(8, [0.0])[0].ttft_s[0] == t1
+    c = _recv_run(0, [0.0])[1]
+    for at, poll in ((3, 8), (11, 16)):
+        arrival = t1 + c.decode_run(1, 512, at) - 1e-9  # just before the boundary of decode step `at`
+        free, _ = _recv_run(0, [0.0, arrival])
+        held, _ = _recv_run(8, [0.0, arrival])
+        assert held.ttft_s[1] - free.ttft_s[1] == pytest.approx(c.decode_run(1, 512 + at, poll - at), rel=1e-5)
+    same, _ = _recv_run(1, [0.0, t1 + c.decode_run(1, 512, 3) - 1e-9])
+    assert same.ttft_s.to_numpy() == pytest.approx(
+        _recv_run(0, [0.0, t1 + c.decode_run(1, 512, 3) - 1e-9])[0].ttft_s.to_numpy(), rel=1e-12)
+    with pytest.raises(ValueError, match="recv_interval"):
+        Deployment("b200_sxm", "llama-3.1-70b", "fp4", tp=1, calibration=CAL, recv_interval=-1)
+
+
 def test_replayed_rows_take_a_calibration_per_engine_or_per_row():
     """_replay_rows: a calibration per row (the leave-one-GPU-out fits of sim_transfer_widening)
     gives what the same calibrations per engine give, and a list of the wrong length is refused."""

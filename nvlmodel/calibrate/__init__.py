@@ -65,7 +65,8 @@ from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_M
                     KERNEL_SCALE_GRID, KERNEL_SCALE_TOKENS, KV_DTYPES, METRICS, MODES, STEP_MODELS, SYSTEMS,
                     WEIGHT_FORMAT, Calibration, Config, EngineMemory, batch_wait_steps, comm_time, components,
                     disagg_wait, engine_memory_table, kernel_scale_factor, kernel_times,
-                    kv_capacity_of, kv_fits, kv_transfer_time, predict, startup_wave, step_times, tpot_bound)
+                    kv_capacity_of, kv_fits, kv_transfer_time, predict, recv_wait_steps, startup_wave, step_times,
+                    tpot_bound)
 
 __all__ = ["ACCURACY_TARGETS", "BELOW_BOUND", "BENCHMARK_REQUESTS_PER_CLIENT", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
            "KERNEL_SCALE_GRID", "KERNEL_SCALE_TOKENS",
@@ -75,4 +76,5 @@ __all__ = ["ACCURACY_TARGETS", "BELOW_BOUND", "BENCHMARK_REQUESTS_PER_CLIENT", "
            "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "error_summary_by_step",
            "fit", "fit_engines", "fitted", "headline", "kernel_scale_factor", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",
            "left_out_table", "load_measurements", "measured_per_gpu", "measured_ratio", "predict", "predictions",
+           "recv_wait_steps",
            "serving_envelope", "smallest_tp", "startup_wave", "step_times", "tpot_bound", "waterfall"]

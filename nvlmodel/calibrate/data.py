@@ -156,6 +156,8 @@ def _config(row) -> Config:
     if _given(row, "decode_max_batch") and getattr(row, "mode", "agg") == "disagg":
         extra["max_batch"] = int(row.decode_max_batch)  # the decode seats a benchmark configuration names
     extra.update(batch_wait_of(row))  # the batch wait a benchmark script configured
+    if _given(row, "recv_interval"):
+        extra["recv_interval"] = int(row.recv_interval)  # how often the engine polls for new requests
     if _given(row, "moe_kernel"):
         extra["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel a benchmark script selected
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),

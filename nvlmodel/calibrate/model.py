@@ -186,7 +186,9 @@ class Config:
     (``batch_wait_max_tokens_ratio`` x ``max_num_tokens``; 0: no such threshold); see
     :func:`batch_wait_steps`. ``moe_kernel``: the routed experts' kernel where the benchmark
     selected one other than the engine's default (:data:`nvlmodel.kernels.MOE_KERNELS`; None: the
-    default), for steps from measured kernels.
+    default), for steps from measured kernels. ``recv_interval`` > 1: the engine takes new requests
+    in only every that many decode steps while it decodes, as SGLang's ``--scheduler-recv-interval``
+    does (see :func:`recv_wait_steps`; 0 or 1: at every step).
 
     Names are resolved once, here: ``arch`` is the model's :class:`~nvlmodel.models.ModelArch`
     (``model`` keeps its registry key, aliases resolved) and ``gpu_spec`` the system's
@@ -214,6 +216,7 @@ class Config:
     batch_wait_iters: int = 0
     batch_wait_tokens: float = 0.0
     moe_kernel: str | None = None
+    recv_interval: int = 0
     arch: ModelArch = field(init=False, repr=False, compare=False)
     gpu_spec: GPUSpec = field(init=False, repr=False, compare=False)
 
@@ -230,6 +233,7 @@ class Config:
         if self.max_batch is not None:
             require_positive_int("max_batch", self.max_batch)
         require_batch_wait(self.batch_wait_iters, self.batch_wait_tokens)
+        require_recv_interval(self.recv_interval)
         if self.moe_kernel is not None:
             from ..kernels import MOE_KERNELS
             require_choice("moe_kernel", self.moe_kernel, MOE_KERNELS)
@@ -316,6 +320,27 @@ def require_batch_wait(iters, tokens) -> None:
     if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0:
         raise ValueError(f"batch_wait_iters must be an int >= 0 (0: no batch wait), got {iters!r}")
     require_positive("batch_wait_tokens", tokens, allow_zero=True)
+
+
+def require_recv_interval(steps) -> None:
+    """A receive interval (:func:`recv_wait_steps`) is an int >= 0 (0 or 1: every step)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"recv_interval must be an int >= 0 (0 or 1: every step), got {steps!r}")
+
+
+def recv_wait_steps(batch, interval: int):
+    """Decode steps a new request waits, on average, for SGLang's scheduler to take it in under
+    ``--scheduler-recv-interval`` ``interval`` (``SchedulerRecvSkipper``): while the engine
+    decodes, it polls for new requests once every ``interval`` decode steps, and at once after a
+    step that prefilled; a request arriving at a random point of that cycle waits half of it. A
+    lone sequence (``batch <= 1``) never waits (an idle engine polls at once). Scalars or arrays.
+
+    >>> float(recv_wait_steps(64, 30)), float(recv_wait_steps(1, 30)), float(recv_wait_steps(64, 1))
+    (15.0, 0.0, 0.0)
+    """
+    b = np.asarray(batch, dtype=float)
+    steps = np.where((b > 1) & (interval > 1), interval / 2.0, 0.0)
+    return steps if b.ndim else float(steps)
 
 
 def batch_wait_steps(batch, isl: int, osl: int, iters: int, tokens: float = 0.0):
@@ -539,7 +564,8 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
     ``pkv``/``pa``, for the two phases of :func:`_steps`), and the same from measured kernels
     (:func:`kernel_times`); the MoE layers of a forward pass (``nmoe``, 0 for a dense model),
     prefills per output token (``mix``), the requests a new one may queue behind (``queue``), the
-    decode steps it is held back by a batch wait (``hold``, :func:`batch_wait_steps`) and
+    decode steps it is held back by a batch wait or a receive interval (``hold``, :func:`batch_wait_steps`,
+    :func:`recv_wait_steps`) and
     the KV transfer of disaggregated serving (``xfer``). ``batch`` (sequences per attention rank; a number or an array,
     default the config's ``batch_per_rank``) makes the decode terms arrays over batches: the search
     asks for many batches of one worker shape at once, and :func:`_steps` turns either into times.
@@ -567,7 +593,8 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl),
-                 hold=batch_wait_steps(b, config.isl, config.osl, config.batch_wait_iters, config.batch_wait_tokens))
+                 hold=batch_wait_steps(b, config.isl, config.osl, config.batch_wait_iters, config.batch_wait_tokens)
+                 + recv_wait_steps(b, config.recv_interval))
     else:
         ranks = config.prefill_workers * config.prefill_attention_dp
         t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl), hold=0.0)

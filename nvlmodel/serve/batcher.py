@@ -16,7 +16,7 @@ class _Worker:
     __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
                  "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
                  "links", "host", "disk", "budget", "seats", "balance", "bal0", "hold", "hold_tokens", "held",
-                 "holding")
+                 "holding", "recv", "recv0", "recvd", "prefilled_last")
 
     def __init__(self, i, cost, pool, bs, node, prefill_only=False, decode_only=False):
         self.i, self.cost, self.pool, self.node = i, cost, pool, node
@@ -46,6 +46,10 @@ class _Worker:
         self.hold_tokens = 0.0  # batch wait: tokens of a step that end it at once (0: none)
         self.held = 0  # batch wait: steps held since prompts last started
         self.holding = False  # whether the planned step holds prompts back (its steps count as held)
+        self.recv = 0  # receive interval: decode steps between polls for new requests (0: every step)
+        self.recv0 = 0  # the step counter at the last poll
+        self.recvd = 0  # waiting requests the last poll took in (the head of the queue)
+        self.prefilled_last = False  # whether the last step prefilled (the next poll is then at once)
 
 
 class Batcher:
@@ -119,7 +123,10 @@ class Batcher:
         reserve = self.new_blocks(w, 1) if B else 0
         budget = w.budget - B
         chunks = []
-        held = w.waiting and ((w.balance and self.balance_holds(w)) or (w.hold and B and self.batch_wait_holds(w, B)))
+        if w.recv:
+            self.receive(w, B)
+        held = w.waiting and ((w.balance and self.balance_holds(w)) or (w.hold and B and self.batch_wait_holds(w, B))
+                              or (w.recv and not w.recvd))
         w.holding = bool(held) and bool(w.hold)
         if budget > 0 and (w.prefilling or (w.waiting and not held)):
             prefilling = w.prefilling
@@ -136,6 +143,10 @@ class Batcher:
                 if not self.admit(w, rid, reserve):
                     break
                 waiting.popleft()
+                if w.recv:
+                    w.recvd -= 1
+                    if not w.recvd:
+                        held = bool(waiting)  # the rest arrived after the poll
                 if w.decode_only and self.preempt[rid] == 0:
                     if self.emitted[rid] == 1:  # transferred from prefill: its first token leaves now,
                         self.t_first[rid] = t  # once a seat and its blocks are reserved (TTFT counts the wait)
@@ -154,8 +165,11 @@ class Batcher:
             while fin and fin[0][2] != epoch[fin[0][1]]:  # drop preempted entries
                 heapq.heappop(fin)
             k = fin[0][0] - w.n
-            if held:  # a run of decode steps ends where the balance or the batch wait lets the held prompts in
-                k = min(k, w.hold - w.held if w.hold else w.balance - (w.n - w.bal0) % w.balance)
+            if held:  # a run of decode steps ends where the balance, the batch wait or the next poll lets them in
+                if w.recv and not w.recvd:
+                    k = min(k, w.recv - (w.n - w.recv0))
+                else:
+                    k = min(k, w.hold - w.held if w.hold else w.balance - (w.n - w.bal0) % w.balance)
             km = self.steps_fitting(w, self.free(w), k)
             if km < k and w.cached:
                 self.evict(w, self.new_blocks(w, k))
@@ -170,6 +184,22 @@ class Batcher:
         w.busy = True
         w.version += 1
         self.push(t + dur, _STEP, w, w.version)
+
+    def receive(self, w: _Worker, B: int) -> None:
+        """SGLang's scheduler under ``--scheduler-recv-interval`` (``SchedulerRecvSkipper``), for a
+        worker about to plan a step with ``B`` sequences decoding: it polls for new requests (takes
+        in every request that has arrived: ``w.recvd``) when it has nothing to decode, right after a
+        step that prefilled, or once ``w.recv`` decode steps have run since the last poll; a poll
+        restarts that count, and polls fall due every ``w.recv`` steps whether anything waits or not
+        (a request that arrived after one waits for the next)."""
+        if not B or w.prefilled_last:
+            w.recvd, w.recv0 = len(w.waiting), w.n
+        elif w.n - w.recv0 >= w.recv:
+            # the polls due since passed with nothing new (a request waiting for one ends the run there)
+            w.recv0 += (w.n - w.recv0) // w.recv * w.recv
+            if w.recv0 == w.n:  # a poll falls due now
+                w.recvd = len(w.waiting)
+        w.prefilled_last = False
 
     def balance_holds(self, w: _Worker) -> bool:
         """TensorRT-LLM's attention-DP balance (``PyExecutor._balance_adp_requests``, with no
@@ -227,6 +257,8 @@ class Batcher:
         self.release(w, rid, cache, keep=False)
         self.preempt[rid] += 1
         w.waiting.appendleft(rid)
+        if w.recv:
+            w.recvd += 1  # it is the engine's already
 
     def step_end(self, w: _Worker, t):
         plan = w.plan
@@ -240,6 +272,7 @@ class Batcher:
             w.C += B * k
             w.used += blocks
         if kind == "mixed":
+            w.prefilled_last = True
             prefilled = self.prefilled
             for item, p in plan[6]:
                 rid = item[0]

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..calibrate import Calibration, Config, fitted
 from ..calibrate.model import (ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, engine_backend, kv_capacity_of,
-                               kv_copies_time, kv_transfer_terms, require_batch_wait)
+                               kv_copies_time, kv_transfer_terms, require_batch_wait,
+                               require_recv_interval)
 from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
 from ..kvbm.routing import POLICIES
@@ -97,7 +98,13 @@ class Deployment:
     does the simulation.
 
     ``moe_kernel``: the routed experts' kernel where the benchmark selected one other than the
-    engine's default (:data:`nvlmodel.kernels.MOE_KERNELS`), for steps from measured kernels."""
+    engine's default (:data:`nvlmodel.kernels.MOE_KERNELS`), for steps from measured kernels.
+
+    ``recv_interval`` > 1 lets an aggregated worker take new requests in as SGLang's scheduler does
+    under ``--scheduler-recv-interval``: while it decodes, once every that many decode steps (the
+    count restarting at each poll), and at once after a step that prefilled or when it has nothing
+    to decode (:meth:`nvlmodel.serve.batcher.Batcher.receive`; the static model's mean,
+    :func:`nvlmodel.calibrate.recv_wait_steps`)."""
 
     system: str = "gb200"
     model: str = "llama-3.1-70b"
@@ -128,6 +135,7 @@ class Deployment:
     batch_wait_iters: int = 0
     batch_wait_tokens: float = 0.0
     moe_kernel: str | None = None
+    recv_interval: int = 0
     calibration: Calibration | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -149,6 +157,7 @@ class Deployment:
         if not (isinstance(self.adp_balance_iters, int) and self.adp_balance_iters >= 0):
             raise ValueError(f"adp_balance_iters must be an int >= 0 (0: no balance), got {self.adp_balance_iters!r}")
         require_batch_wait(self.batch_wait_iters, self.batch_wait_tokens)
+        require_recv_interval(self.recv_interval)
         if self.calibration is None:
             cal = calibrations()
             object.__setattr__(self, "calibration", cal[require_choice("engine", engine, cal)])
@@ -156,7 +165,8 @@ class Deployment:
                      kv_dtype=self.kv_dtype, memory_fraction=self.memory_fraction, mode=self.mode,
                      attention_dp=self.attention_dp, ep=self.ep, workers=self.workers, prefill_tp=self.prefill_tp,
                      prefill_attention_dp=self.prefill_attention_dp, prefill_ep=self.prefill_ep,
-                     prefill_workers=self.prefill_workers, moe_kernel=self.moe_kernel)
+                     prefill_workers=self.prefill_workers, moe_kernel=self.moe_kernel,
+                     recv_interval=self.recv_interval)
         object.__setattr__(self, "prefill_tp", cfg.prefill_tp)
         if cfg.total_gpus > 72:
             raise ValueError(f"the deployment takes {cfg.total_gpus} GPUs; one simulated rack holds at most 72")
@@ -373,6 +383,8 @@ class _Sim(Router, Links, KVPool, Batcher):
                 w.balance = d.adp_balance_iters if adp > 1 and not (prefill and c.mode == "disagg") else 0
                 if adp == 1 and not (prefill and c.mode == "disagg"):  # TensorRT-LLM waits only without attention DP
                     w.hold, w.hold_tokens = d.batch_wait_iters, d.batch_wait_tokens
+                if c.mode == "agg" and d.recv_interval > 1:  # SGLang polls for requests every so many steps
+                    w.recv = d.recv_interval
                 w.disk = _Store(int(d.disk_gb_per_gpu * GB / shard) * tp * adp) if "disk" in d.tiers else None
                 w.host = _Store(int(d.host_gb_per_gpu * GB / shard) * tp * adp, w.disk) if "host" in d.tiers else None
                 self.workers.append(w)

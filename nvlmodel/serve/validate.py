@@ -128,7 +128,8 @@ def benchmark_limits(row) -> dict:
     (:data:`INFERENCEMAX_ADP_BALANCE`): ``(concurrency + isl + 64)`` tokens per step and rank,
     rounded up to 64, and with attention DP the scripts' attention-DP balance. A row that names its
     script's tokens per step (``max_num_tokens``) or batch wait (``batch_wait_iters``,
-    ``batch_wait_tokens``: InferenceMAX's Llama-70B rows) runs with them. Returned as
+    ``batch_wait_tokens``: InferenceMAX's Llama-70B rows) or receive interval (``recv_interval``:
+    its SGLang DeepSeek-R1 rows on B200) runs with them. Returned as
     :class:`~nvlmodel.serve.Deployment` keywords."""
     ranks = 1
     for col in ("workers", "attention_dp"):
@@ -151,6 +152,8 @@ def benchmark_limits(row) -> dict:
     if _given(row, "max_num_tokens"):  # the tokens per step a benchmark script set (scripts/curate_measurements.py)
         out["token_budget"] = up(int(row.max_num_tokens))
     out.update(batch_wait_of(row))  # and its engine's batch wait
+    if _given(row, "recv_interval"):  # and how often its engine polls for new requests
+        out["recv_interval"] = int(row.recv_interval)
     if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
             and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
         # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank
