@@ -359,16 +359,43 @@ def script_kv_dtype(system: str, backend: str, model: str, mode: str, harness_na
 
 
 def script_max_num_tokens(system: str, backend: str, model: str, mode: str, harness_name: str,
-                          measured: str = "") -> "int | str":
+                          measured: str = "", precision: str = "", tp: "int | None" = None) -> "int | str":
     """The tokens per step the row's benchmark script set for an aggregated worker on the day it was
-    ``measured`` (:data:`SCRIPT_MAX_NUM_TOKENS`), or "" (not known).
+    ``measured`` (:data:`SCRIPT_MAX_NUM_TOKENS`), or "" (not known). InferenceMAX's SGLang DeepSeek-R1
+    scripts for one B200 node set the prefill tokens a step may take by ``precision`` and ``tp``
+    (:func:`sglang_b200_prefill_tokens`).
 
     >>> script_max_num_tokens("h200_sxm", "vllm", "gpt-oss-120b", "agg", "dated export", "2026-03-27")
     8192
     >>> script_max_num_tokens("h200_sxm", "sglang", "deepseek-v3", "agg", "dated export", "2026-03-27")
     ''
     """
+    if (system, backend, model, mode) == ("b200_sxm", "sglang", "deepseek-v3", "agg"):
+        if not harness_name.startswith(INFERENCEMAX_HARNESSES):
+            return ""
+        return sglang_b200_prefill_tokens(precision, tp, measured)
     return _script_setting(SCRIPT_MAX_NUM_TOKENS, (system, backend, model, mode), harness_name, measured)
+
+
+def sglang_b200_prefill_tokens(precision: str, tp: "int | None", measured: str) -> "int | str":
+    """The prefill tokens a step may take (``--chunked-prefill-size``, with ``--max-prefill-tokens``
+    as large or SGLang's default 16,384) in InferenceMAX's SGLang DeepSeek-R1 scripts for one B200
+    node on the day a row was ``measured``: 16,384 in FP4 from 2025-09-21
+    (``benchmarks/dsr1_fp4_b200_docker.sh`` at 27f29acbe, every version to 2026-04); 32,768 in FP8
+    from 2025-09-23 (``dsr1_fp8_b200_docker.sh`` at 6be2c6997), and 8,192 in its TP 4 branch from
+    2026-01-13 (1d29967c4); "" before.
+
+    >>> [sglang_b200_prefill_tokens(p, tp, "2026-02-25") for p, tp in (("fp4", 8), ("fp8", 8), ("fp8", 4))]
+    [16384, 32768, 8192]
+    >>> sglang_b200_prefill_tokens("fp8", 8, "2025-09-22")
+    ''
+    """
+    since = {"fp4": "2025-09-21", "fp8": "2025-09-23"}.get(precision)
+    if since is None or str(measured) < since:
+        return ""
+    if precision == "fp4":
+        return 16384
+    return 8192 if tp == 4 and str(measured) >= "2026-01-13" else 32768
 
 
 def script_recv_interval(system: str, backend: str, model: str, mode: str, precision: str, tp: "int | None",
@@ -530,7 +557,8 @@ def curate(path: Path) -> list[dict]:
                 "prefill_tp": prefill[0] or "", "prefill_attention_dp": prefill[1] or "",
                 "prefill_moe_tp": prefill[2] or "", "prefill_ep": prefill[3] or "", "prefill_workers": prefill[4] or "",
                 **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, mode, harness_name, measured),
-                "max_num_tokens": script_max_num_tokens(r["system"], r["backend"], model, mode, harness_name, measured),
+                "max_num_tokens": script_max_num_tokens(r["system"], r["backend"], model, mode, harness_name, measured,
+                                                        precision, tp),
                 "moe_kernel": script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured),
                 "recv_interval": script_recv_interval(r["system"], r["backend"], model, mode, precision, tp, conc,
                                                       harness_name, measured),

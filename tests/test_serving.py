@@ -230,6 +230,12 @@ def test_tokens_per_step_are_the_scripts_where_known():
     script = import_script("curate_serving")
     imx = "dated export (2026-03-25, 2026-04-06)"
     assert script.script_max_num_tokens("b200_sxm", "vllm", "gpt-oss-120b", "agg", imx, "2026-02-25") == 8192
+    # SGLang's DeepSeek-R1 scripts on one B200 node: by precision and, in FP8 from 2026-01-13, TP
+    sgl = ("b200_sxm", "sglang", "deepseek-v3", "agg", imx)
+    assert [script.script_max_num_tokens(*sgl, day, p, tp) for day, p, tp in (
+        ("2026-02-25", "fp4", 4), ("2026-02-25", "fp8", 8), ("2026-02-25", "fp8", 4), ("2025-12-01", "fp8", 4),
+        ("2025-09-20", "fp4", 8))] == [16384, 32768, 8192, 32768, ""]
+    assert script.script_max_num_tokens(*sgl[:4], "aiconfigurator gap analysis", "2026-02-25", "fp4", 8) == ""
     assert script.script_max_num_tokens("b200_sxm", "vllm", "gpt-oss-120b", "agg", imx, "2025-09-01") == ""
     assert script.script_max_num_tokens("b200_sxm", "vllm", "gpt-oss-120b", "agg", "aiconfigurator gap analysis",
                                         "2026-02-25") == ""
@@ -237,7 +243,9 @@ def test_tokens_per_step_are_the_scripts_where_known():
     given = d.max_num_tokens.notna()
     assert set(d.max_num_tokens[given & (d.backend == "vllm")]) == {8192}
     assert set(d.max_num_tokens[given & (d.backend == "trtllm")]) == {20000}
-    assert set(d[given].backend) == {"vllm", "trtllm"} and set(d[given].model) == {"gpt-oss-120b"}
+    assert set(d.max_num_tokens[given & (d.backend == "sglang")]) == {8192, 16384, 32768}
+    assert set(zip(d[given].backend, d[given].model)) == {("vllm", "gpt-oss-120b"), ("trtllm", "gpt-oss-120b"),
+                                                          ("sglang", "deepseek-v3")}
     for backend, tokens in (("vllm", 8192), ("trtllm", 20000)):  # 20,000 is a whole number of 32-token blocks
         row = next(d[given & (d.backend == backend) & (d.left_out.fillna("") == "")].itertuples())
         assert benchmark_limits(row)["token_budget"] == tokens
