@@ -90,8 +90,14 @@ MOE_DTYPE_BLACKWELL_TRTLLM: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"
 #: H200 rows (calibration rows), puts the experts split by tensor parallelism 16-30 % faster than split
 #: by expert, where the rows measured both ways differ by a median 0.1 %
 #: (``scripts/tried_on_calibration.py``, variant ``triton-moe-from-vllm``).
-MOE_KERNELS: dict[str, tuple[str, str] | None] = {
+#: SGLang's ``--moe-runner-backend flashinfer_trtllm`` (``--enable-flashinfer-trtllm-moe`` before)
+#: runs FlashInfer's TensorRT-LLM-gen block-scale MoE, the call vLLM's Blackwell table timed for
+#: DeepSeek's FP8 and NVFP4 experts (its kernel sources name FlashInfer's TensorRT-LLM experts), at
+#: every token count; the TensorRT-LLM tables SGLang on Blackwell reads otherwise timed DeepGEMM (FP8)
+#: and CUTLASS beyond 128 tokens (NVFP4). A ``None`` dtype: the checkpoint's, as the engine runs it.
+MOE_KERNELS: dict[str, tuple[str, str | None] | None] = {
     "flashinfer_mxfp4_mxfp8": ("trtllm", "w4a8_mxfp4_mxfp8"),
+    "flashinfer_trtllm": ("vllm", None),
     "marlin_mxfp4": None,
     "triton_mxfp4": None,
 }
@@ -573,7 +579,8 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
     if m.is_moe:
         gpus = tp * attention_dp
         worker_tokens = rows * attention_dp
-        mbe, mdt = (moe_kernel and MOE_KERNELS[moe_kernel]) or (be, moe_dtype_for(m, precision, system, be))
+        mbe, mdt = (moe_kernel and MOE_KERNELS[moe_kernel]) or (be, None)
+        mdt = mdt or moe_dtype_for(m, precision, system, mbe)
         moe = moe_time(system, mbe, m.key, mdt, worker_tokens, tp=gpus // ep, ep=ep)
         parts["moe"] = moe * m.moe_layers  # the routed experts, over the worker's tokens
         # the router and the shared experts run on each rank's own tokens, as the dense layers do

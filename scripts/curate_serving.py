@@ -105,12 +105,16 @@ SCRIPT_KV_DTYPE: dict[tuple[str, str, str, str], tuple[str, str]] = {
 #: TensorRT-LLM gpt-oss-120b script for H200 sets ``moe_config: backend: TRITON`` from 2025-09-15
 #: (``gptoss_fp4_h200_trt_slurm.sh`` at 551d81e95, every version to 2026-04); the one for B200 sets
 #: ``backend: TRTLLM``, the engine's default there, and sets the KV cache to FP8 from 2025-10-20
-#: (ac1998a50, in :data:`SCRIPT_KV_DTYPE`).
+#: (ac1998a50, in :data:`SCRIPT_KV_DTYPE`). Its SGLang DeepSeek-R1 scripts for one B200 node run
+#: FlashInfer's TensorRT-LLM-gen MoE, ``--enable-flashinfer-trtllm-moe`` from 2025-09-15 (FP8,
+#: ``benchmarks/dsr1_fp8_b200_docker.sh`` at 8357b21ed) and 2025-09-21 (FP4, 27f29acbe), renamed
+#: ``--moe-runner-backend flashinfer_trtllm`` on 2025-11-10 (d8fe8f73e), every version to 2026-04.
 SCRIPT_MOE_KERNEL: dict[tuple[str, str, str, str], tuple[str, str]] = {
     ("b200_sxm", "vllm", "gpt-oss-120b", "agg"): ("flashinfer_mxfp4_mxfp8", "2025-09-24"),
     ("h100_sxm", "vllm", "gpt-oss-120b", "agg"): ("marlin_mxfp4", "2026-01-02"),
     ("h200_sxm", "vllm", "gpt-oss-120b", "agg"): ("marlin_mxfp4", "2026-01-02"),
     ("h200_sxm", "trtllm", "gpt-oss-120b", "agg"): ("triton_mxfp4", "2025-09-15"),
+    ("b200_sxm", "sglang", "deepseek-v3", "agg"): ("flashinfer_trtllm", "2025-09-21"),
 }
 #: The tokens a step may hold that a row's benchmark script set for an aggregated worker, where the
 #: script is known (other rows: empty; the replay then follows aiconfigurator's benchmark rules,

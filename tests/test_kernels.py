@@ -219,6 +219,16 @@ def test_a_benchmarks_moe_kernel_is_priced_by_the_table_that_measured_it():
         k.step_time("b200_sxm", "vllm", "gpt-oss-120b", "fp4", **kw, moe_kernel="cutlass")
     with pytest.raises(ValueError, match="moe_kernel 'cutlass'"):
         Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024, moe_kernel="cutlass")
+    # SGLang on B200 with FlashInfer's TensorRT-LLM-gen MoE: vLLM's table, in the checkpoint's dtype
+    # (DeepSeek FP8: block-scaled), 58 MoE layers over 64 tokens with the experts split 8 ways by expert
+    ds = dict(phase="decode", batch=64, tokens=2048, kv_dtype="fp8", tp=8, ep=8)
+    sgl = k.step_time("b200_sxm", "sglang", "deepseek-v3", "fp8", **ds, moe_kernel="flashinfer_trtllm")
+    fi_row = _row("kernel_moe.csv", system="b200_sxm", backend="vllm", model="deepseek-v3", dtype="fp8_block", tp=1,
+                  ep=8)
+    beyond = [float(v) for c, v in fi_row.items() if c[:1] == "t" and c[1:].isdigit() and int(c[1:]) >= 64 and v]
+    assert sgl["moe"].seconds == pytest.approx(58 * min(beyond) * 1e-6)  # read through its envelope
+    assert sgl["attention"].seconds == pytest.approx(
+        k.step_time("b200_sxm", "sglang", "deepseek-v3", "fp8", **ds)["attention"].seconds)
     # a measured row passes its script's kernel to the step
     cfg = Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024, moe_kernel="flashinfer_mxfp4_mxfp8")
     assert kernel_times(cfg)["dk"] < kernel_times(Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024))["dk"]

@@ -191,7 +191,8 @@ def test_kv_dtype_is_the_scripts_where_known():
 def test_moe_kernel_is_the_scripts_where_known():
     """InferenceMAX's gpt-oss-120b scripts: vLLM on B200 FlashInfer's MXFP4 x MXFP8 experts from
     2025-09-24, vLLM on Hopper Marlin's from 2026-01-02, TensorRT-LLM on H200 its Triton backend;
-    nothing for other engines, models, GPUs or clients, and nothing before those days."""
+    its SGLang DeepSeek-R1 scripts on B200 FlashInfer's TensorRT-LLM-gen MoE; nothing for other
+    engines, models, GPUs or clients, and nothing before those days."""
     script = import_script("curate_serving")
     imx = "dated export (2026-03-25, 2026-04-06)"
     vllm_b200 = ("b200_sxm", "vllm", "gpt-oss-120b", "agg", imx)
@@ -202,13 +203,19 @@ def test_moe_kernel_is_the_scripts_where_known():
                 for d in ("2026-01-01", "2026-01-02")] == ["", "marlin_mxfp4"]
     assert script.script_moe_kernel("h200_sxm", "trtllm", "gpt-oss-120b", "agg", imx, "2026-01-07") == "triton_mxfp4"
     for other in (("b200_sxm", "trtllm", "gpt-oss-120b", "agg"), ("b200_sxm", "vllm", "deepseek-v3", "agg"),
-                  ("gb200", "trtllm", "gpt-oss-120b", "disagg")):
+                  ("gb200", "trtllm", "gpt-oss-120b", "disagg"), ("b200_sxm", "sglang", "deepseek-v3", "disagg")):
         assert script.script_moe_kernel(*other, imx, "2026-03-27") == ""
     assert script.script_moe_kernel(*vllm_b200[:4], "aiconfigurator gap analysis", "2026-03-27") == ""
     table = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv", dtype=str, keep_default_na=False)
     chosen = table[table.moe_kernel != ""]
-    assert set(chosen.model) == {"gpt-oss-120b"} and set(table.moe_kernel) <= {"", *k.MOE_KERNELS}
-    assert (chosen[chosen.system == "b200_sxm"].moe_kernel == "flashinfer_mxfp4_mxfp8").all()
+    assert set(table.moe_kernel) <= {"", *k.MOE_KERNELS}
+    assert set(zip(chosen.backend, chosen.model)) == {("vllm", "gpt-oss-120b"), ("trtllm", "gpt-oss-120b"),
+                                                      ("sglang", "deepseek-v3")}
+    # SGLang's DeepSeek-R1 scripts on one B200 node: FlashInfer's TensorRT-LLM-gen MoE from 2025-09-21
+    sgl = ("b200_sxm", "sglang", "deepseek-v3", "agg", imx)
+    assert [script.script_moe_kernel(*sgl, d) for d in ("2025-09-20", "2025-11-02")] == ["", "flashinfer_trtllm"]
+    assert (chosen[(chosen.system == "b200_sxm") & (chosen.backend == "vllm")].moe_kernel
+            == "flashinfer_mxfp4_mxfp8").all()
 
 
 def test_each_row_says_whether_its_client_warmed_up():
