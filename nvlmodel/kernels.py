@@ -77,27 +77,38 @@ FP8_BLOCK_MODELS: frozenset[str] = frozenset({"deepseek-v3", "qwen3-32b", "qwen3
 MOE_DTYPE: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a16_mxfp4"}
 MOE_DTYPE_BLACKWELL_TRTLLM: dict[tuple[str, str], str] = {("gpt-oss-120b", "fp4"): "w4a8_mxfp4_mxfp8"}
 #: MoE kernels a benchmark may select instead of its engine's default (the ``moe_kernel`` column of the
-#: measured rows, from their scripts) -> the measured table (engine, dtype) that prices it, or None
-#: where none measured it and the engine's default table stands in. vLLM's FlashInfer MXFP4 x MXFP8
-#: experts (``VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8``) call the TensorRT-LLM-gen block-scale MoE kernels
-#: that TensorRT-LLM runs for gpt-oss on Blackwell, so TensorRT-LLM's W4A8 table prices them (vLLM's
-#: table measured its default, BF16 activations). vLLM's Marlin W4A16 experts
-#: (``VLLM_MXFP4_USE_MARLIN``) were not measured: vLLM's table (OpenAI's Triton kernels, its Hopper
-#: default, also W4A16) stands in. TensorRT-LLM's ``moe_config: backend: TRITON`` is the backend its
-#: own Hopper table timed (aiconfigurator's collector, ``collector/trtllm/collect_moe.py`` at 095f58a51,
-#: runs gpt-oss's experts on Hopper with TensorRT-LLM's Triton backend, the one its serving picks
-#: there), so that table prices it; vLLM's table of the same Triton kernels, tried in its place on the
-#: H200 rows (calibration rows), puts the experts split by tensor parallelism 16-30 % faster than split
-#: by expert, where the rows measured both ways differ by a median 0.1 %
-#: (``scripts/tried_on_calibration.py``, variant ``triton-moe-from-vllm``).
+#: measured rows, from their scripts) -> how a measured table prices it: (the engine whose table timed
+#: it, None: the row's own; its dtype, None: the checkpoint's as that engine runs it; the small-batch
+#: kernel it switches to at few tokens, :data:`MOE_SMALL_BATCH`: True the table engine's own, False
+#: none, or another engine's), or None where no table timed it and the engine's default stands in.
+#:
+#: vLLM's FlashInfer MXFP4 x MXFP8 experts (``VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8``) call the
+#: TensorRT-LLM-gen block-scale MoE kernels that TensorRT-LLM runs for gpt-oss on Blackwell, so
+#: TensorRT-LLM's W4A8 table prices them (vLLM's table measured its default, BF16 activations). vLLM's
+#: Marlin W4A16 experts (``VLLM_MXFP4_USE_MARLIN``) were not measured: vLLM's table (OpenAI's Triton
+#: kernels, its Hopper default, also W4A16) stands in. TensorRT-LLM's ``moe_config: backend: TRITON``
+#: is the backend its own Hopper table timed (aiconfigurator's collector, ``collector/trtllm/
+#: collect_moe.py`` at 095f58a51, runs gpt-oss's experts on Hopper with TensorRT-LLM's Triton backend,
+#: the one its serving picks there), so that table prices it; vLLM's table of the same Triton kernels,
+#: tried in its place on the H200 rows (calibration rows), puts the experts split by tensor
+#: parallelism 16-30 % faster than split by expert, where the rows measured both ways differ by a
+#: median 0.1 % (``scripts/tried_on_calibration.py``, variant ``triton-moe-from-vllm``).
+#:
 #: SGLang's ``--moe-runner-backend flashinfer_trtllm`` (``--enable-flashinfer-trtllm-moe`` before)
 #: runs FlashInfer's TensorRT-LLM-gen block-scale MoE, the call vLLM's Blackwell table timed for
 #: DeepSeek's FP8 and NVFP4 experts (its kernel sources name FlashInfer's TensorRT-LLM experts), at
-#: every token count; the TensorRT-LLM tables SGLang on Blackwell reads otherwise timed DeepGEMM (FP8)
-#: and CUTLASS beyond 128 tokens (NVFP4). A ``None`` dtype: the checkpoint's, as the engine runs it.
-MOE_KERNELS: dict[str, tuple[str, str | None] | None] = {
-    "flashinfer_mxfp4_mxfp8": ("trtllm", "w4a8_mxfp4_mxfp8"),
-    "flashinfer_trtllm": ("vllm", None),
+#: every token count. TensorRT-LLM's own tables of DeepSeek on Blackwell timed other backends
+#: (aiconfigurator's collector, as above): DeepGEMM for FP8 block-scaled experts, and for NVFP4 CUTLASS,
+#: with the TensorRT-LLM-gen min-latency kernel apart (up to 128 tokens, :data:`MOE_SMALL_BATCH`). So
+#: TensorRT-LLM's ``moe_config: backend: TRTLLM`` is priced by vLLM's table of the TensorRT-LLM-gen
+#: kernels and, in NVFP4, TensorRT-LLM's own min-latency kernel up to 128 tokens; ``CUTLASS`` by
+#: TensorRT-LLM's CUTLASS table alone; ``DEEPGEMM`` by TensorRT-LLM's FP8 table, its default.
+MOE_KERNELS: dict[str, "tuple[str | None, str | None, bool | str] | None"] = {
+    "flashinfer_mxfp4_mxfp8": ("trtllm", "w4a8_mxfp4_mxfp8", True),
+    "flashinfer_trtllm": ("vllm", None, True),
+    "trtllm_gen": ("vllm", None, "trtllm"),
+    "cutlass": (None, None, False),
+    "deepgemm": None,
     "marlin_mxfp4": None,
     "triton_mxfp4": None,
 }
@@ -392,13 +403,16 @@ def attention_time(system: str, backend: str, phase: str, *, head_dim: int, head
 
 # ---- MoE and MLA ---------------------------------------------------------------------------
 
-def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: int, ep: int) -> KernelTime:
+def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: int, ep: int,
+             small_batch: "bool | str" = True) -> KernelTime:
     """Measured latency of one MoE layer's fused expert block (routing, grouped GEMMs, activation;
     not the all-to-all) of ``model`` over ``tokens`` tokens (scalar or array: every token the
     worker's MoE layer processes), its experts split ``ep`` ways by expert and ``tp`` ways within
     each. ``dtype``: the experts' (bfloat16, fp8, fp8_block, nvfp4, w4a16_mxfp4, ...). Log-log in
     tokens; beyond the largest measured count, linear (flagged). A (tp, ep) split not measured
-    takes a measured one over as many GPUs, nearest in ep (flagged)."""
+    takes a measured one over as many GPUs, nearest in ep (flagged). ``small_batch``: where the
+    engine runs a small-batch kernel at few tokens (:data:`MOE_SMALL_BATCH`), True takes the table
+    engine's own, False none, an engine name that engine's (measured at this split, or one as wide)."""
     require_choice("system", system, KERNEL_SYSTEMS)
     m = get_model(model)
     require_positive_int("tp", tp)
@@ -409,13 +423,14 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     xc = np.clip(x, toks[0], toks[-1])
     out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
     extrap = (x > toks[-1]) | stand_in
-    if (be, dtype) in MOE_SMALL_BATCH and np.any(x <= MOE_SMALL_BATCH[(be, dtype)]):
+    sbe = be if small_batch is True else (_backend(small_batch, system) if small_batch else None)
+    if (sbe, dtype) in MOE_SMALL_BATCH and np.any(x <= MOE_SMALL_BATCH[(sbe, dtype)]):
         try:  # the small-batch kernel where the engine runs it (measured at this split, or one as wide)
-            ltoks, lv, _, lstand = _moe_curve(system, be, m.key, dtype, tp, ep, "min_latency")
+            ltoks, lv, _, lstand = _moe_curve(system, sbe, m.key, dtype, tp, ep, "min_latency")
         except ValueError:
             pass
         else:
-            small = x <= MOE_SMALL_BATCH[(be, dtype)]
+            small = x <= MOE_SMALL_BATCH[(sbe, dtype)]
             lc = np.clip(x, ltoks[0], ltoks[-1])
             out = np.where(small, np.exp(np.interp(np.log(lc), np.log(ltoks), lv)), out)
             extrap = np.where(small, lstand, extrap)
@@ -579,9 +594,10 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
     if m.is_moe:
         gpus = tp * attention_dp
         worker_tokens = rows * attention_dp
-        mbe, mdt = (moe_kernel and MOE_KERNELS[moe_kernel]) or (be, None)
+        table, mdt, small = (moe_kernel and MOE_KERNELS[moe_kernel]) or (None, None, True)
+        mbe = _backend(table, system) if table else be
         mdt = mdt or moe_dtype_for(m, precision, system, mbe)
-        moe = moe_time(system, mbe, m.key, mdt, worker_tokens, tp=gpus // ep, ep=ep)
+        moe = moe_time(system, mbe, m.key, mdt, worker_tokens, tp=gpus // ep, ep=ep, small_batch=small)
         parts["moe"] = moe * m.moe_layers  # the routed experts, over the worker's tokens
         # the router and the shared experts run on each rank's own tokens, as the dense layers do
         parts["gemm"] = parts["gemm"] + gemm(m.experts, h, m.moe_layers, dtype="bfloat16")

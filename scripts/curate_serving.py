@@ -431,6 +431,40 @@ def script_recv_interval(system: str, backend: str, model: str, mode: str, preci
     return 30 if concurrency >= 16 else 10
 
 
+def trtllm_b200_deepseek_moe(precision: str, gpus: int, attention_dp: int, isl: int, osl: int,
+                             concurrency: "int | None", measured: str) -> str:
+    """The MoE backend InferenceMAX's TensorRT-LLM DeepSeek-R1 scripts for one B200 node set on the
+    day a row was ``measured`` (``moe_config: backend``, as :data:`nvlmodel.kernels.MOE_KERNELS`
+    names it), or "" before the rules below. FP8 (``benchmarks/dsr1_fp8_b200_trt_slurm.sh``, later
+    ``dsr1_fp8_b200_trt.sh``): DEEPGEMM from 2025-09-18 (ec90f3fe7); from 2026-01-29 (ec7bafaae)
+    TRTLLM, except DEEPGEMM at 1K/8K with 256 clients or more. FP4 (``dsr1_fp4_b200_trt_slurm.sh``,
+    ``dsr1_fp4_b200_trt.sh``): from 2025-10-29 (9596d23d7) TRTLLM, except CUTLASS at 1K/1K and
+    1K/8K from 256 clients and at 8K/1K above 32, on 4 or 8 GPUs; from 2026-02-03 (6eecc0e66)
+    TRTLLM, and CUTLASS with attention DP.
+
+    >>> [trtllm_b200_deepseek_moe("fp8", 8, 1, 1024, 1024, 64, d) for d in ("2026-01-14", "2026-01-29")]
+    ['deepgemm', 'trtllm_gen']
+    >>> [trtllm_b200_deepseek_moe("fp4", 8, 1, 8192, 1024, c, "2026-01-14") for c in (32, 64)]
+    ['trtllm_gen', 'cutlass']
+    >>> [trtllm_b200_deepseek_moe("fp4", 8, adp, 8192, 1024, 64, "2026-02-03") for adp in (1, 8)]
+    ['trtllm_gen', 'cutlass']
+    """
+    d, c = str(measured), concurrency or 0
+    if precision == "fp8":
+        if d < "2025-09-18":
+            return ""
+        if d < "2026-01-29" or ((isl, osl) == (1024, 8192) and c >= 256):
+            return "deepgemm"
+        return "trtllm_gen"
+    if precision != "fp4" or d < "2025-10-29":
+        return ""
+    if d >= "2026-02-03":
+        return "cutlass" if attention_dp > 1 else "trtllm_gen"
+    cut = gpus in (4, 8) and ((isl, osl) in ((1024, 1024), (1024, 8192)) and c >= 256
+                              or (isl, osl) == (8192, 1024) and c > 32)
+    return "cutlass" if cut else "trtllm_gen"
+
+
 def script_moe_kernel(system: str, backend: str, model: str, mode: str, harness_name: str, measured: str = "") -> str:
     """The MoE kernel the row's benchmark script selected on the day it was ``measured``
     (:data:`SCRIPT_MOE_KERNEL`), or "" (the engine's default, or not known).
@@ -563,7 +597,11 @@ def curate(path: Path) -> list[dict]:
                 **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, mode, harness_name, measured),
                 "max_num_tokens": script_max_num_tokens(r["system"], r["backend"], model, mode, harness_name, measured,
                                                         precision, tp),
-                "moe_kernel": script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured),
+                "moe_kernel": (trtllm_b200_deepseek_moe(precision, (tp or 1) * (adp or 1), adp or 1, int(r["isl"]),
+                                                        int(r["osl"]), conc, measured)
+                               if (r["system"], r["backend"], model, mode) == ("b200_sxm", "trtllm", "deepseek-v3", "agg")
+                               and harness_name.startswith(INFERENCEMAX_HARNESSES)
+                               else script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured)),
                 "recv_interval": script_recv_interval(r["system"], r["backend"], model, mode, precision, tp, conc,
                                                       harness_name, measured),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),

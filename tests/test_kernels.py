@@ -215,10 +215,10 @@ def test_a_benchmarks_moe_kernel_is_priced_by_the_table_that_measured_it():
         same = k.step_time("h200_sxm", "trtllm", "gpt-oss-120b", "fp4", **kw, moe_kernel=kernel)
         assert same["total"].seconds == pytest.approx(
             k.step_time("h200_sxm", "trtllm", "gpt-oss-120b", "fp4", **kw)["total"].seconds)
-    with pytest.raises(ValueError, match="moe_kernel 'cutlass'; valid choices: flashinfer_mxfp4_mxfp8"):
-        k.step_time("b200_sxm", "vllm", "gpt-oss-120b", "fp4", **kw, moe_kernel="cutlass")
-    with pytest.raises(ValueError, match="moe_kernel 'cutlass'"):
-        Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024, moe_kernel="cutlass")
+    with pytest.raises(ValueError, match="moe_kernel 'machete'; valid choices: flashinfer_mxfp4_mxfp8, flashinfer_trtllm"):
+        k.step_time("b200_sxm", "vllm", "gpt-oss-120b", "fp4", **kw, moe_kernel="machete")
+    with pytest.raises(ValueError, match="moe_kernel 'machete'"):
+        Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024, moe_kernel="machete")
     # SGLang on B200 with FlashInfer's TensorRT-LLM-gen MoE: vLLM's table, in the checkpoint's dtype
     # (DeepSeek FP8: block-scaled), 58 MoE layers over 64 tokens with the experts split 8 ways by expert
     ds = dict(phase="decode", batch=64, tokens=2048, kv_dtype="fp8", tp=8, ep=8)
@@ -229,6 +229,21 @@ def test_a_benchmarks_moe_kernel_is_priced_by_the_table_that_measured_it():
     assert sgl["moe"].seconds == pytest.approx(58 * min(beyond) * 1e-6)  # read through its envelope
     assert sgl["attention"].seconds == pytest.approx(
         k.step_time("b200_sxm", "sglang", "deepseek-v3", "fp8", **ds)["attention"].seconds)
+    # TensorRT-LLM's TRTLLM backend, NVFP4 DeepSeek: its own min-latency kernel up to 128 tokens, the
+    # TensorRT-LLM-gen kernels (vLLM's table of FlashInfer's call) above; CUTLASS: its CUTLASS table at every count
+    def moe(kernel, tokens):
+        return k.step_time("b200_sxm", "trtllm", "deepseek-v3", "fp4", phase="decode", batch=tokens, tokens=2048,
+                           kv_dtype="fp8", tp=8, ep=8, moe_kernel=kernel)["moe"].seconds / 58
+
+    def read(backend, kernel, col):
+        r = _row("kernel_moe.csv", system="b200_sxm", backend=backend, model="deepseek-v3", dtype="nvfp4", tp=1, ep=8,
+                 kernel=kernel)
+        return min(float(v) for c, v in r.items() if c[:1] == "t" and c[1:].isdigit() and int(c[1:]) >= col and v) * 1e-6
+
+    assert moe("trtllm_gen", 64) == pytest.approx(read("trtllm", "min_latency", 64))
+    assert moe("trtllm_gen", 256) == pytest.approx(read("vllm", "", 256))
+    assert moe("cutlass", 64) == pytest.approx(read("trtllm", "", 64))
+    assert moe(None, 64) == moe("trtllm_gen", 64) and moe(None, 256) == moe("cutlass", 256)  # the default mixes them
     # a measured row passes its script's kernel to the step
     cfg = Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024, moe_kernel="flashinfer_mxfp4_mxfp8")
     assert kernel_times(cfg)["dk"] < kernel_times(Config("b200_sxm", "gpt-oss-120b", "fp4", 2, 8, 1024, 1024))["dk"]

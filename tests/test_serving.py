@@ -203,6 +203,7 @@ def test_moe_kernel_is_the_scripts_where_known():
                 for d in ("2026-01-01", "2026-01-02")] == ["", "marlin_mxfp4"]
     assert script.script_moe_kernel("h200_sxm", "trtllm", "gpt-oss-120b", "agg", imx, "2026-01-07") == "triton_mxfp4"
     for other in (("b200_sxm", "trtllm", "gpt-oss-120b", "agg"), ("b200_sxm", "vllm", "deepseek-v3", "agg"),
+                  ("h200_sxm", "trtllm", "deepseek-v3", "agg"),
                   ("gb200", "trtllm", "gpt-oss-120b", "disagg"), ("b200_sxm", "sglang", "deepseek-v3", "disagg")):
         assert script.script_moe_kernel(*other, imx, "2026-03-27") == ""
     assert script.script_moe_kernel(*vllm_b200[:4], "aiconfigurator gap analysis", "2026-03-27") == ""
@@ -210,7 +211,11 @@ def test_moe_kernel_is_the_scripts_where_known():
     chosen = table[table.moe_kernel != ""]
     assert set(table.moe_kernel) <= {"", *k.MOE_KERNELS}
     assert set(zip(chosen.backend, chosen.model)) == {("vllm", "gpt-oss-120b"), ("trtllm", "gpt-oss-120b"),
-                                                      ("sglang", "deepseek-v3")}
+                                                      ("sglang", "deepseek-v3"), ("trtllm", "deepseek-v3")}
+    ds = chosen[(chosen.backend == "trtllm") & (chosen.model == "deepseek-v3")]
+    assert set(ds.system) == {"b200_sxm"} and set(ds["mode"]) == {"agg"}
+    assert set(ds[ds.precision == "fp8"].moe_kernel) == {"deepgemm", "trtllm_gen"}
+    assert set(ds[ds.precision == "fp4"].moe_kernel) == {"cutlass", "trtllm_gen"}
     # SGLang's DeepSeek-R1 scripts on one B200 node: FlashInfer's TensorRT-LLM-gen MoE from 2025-09-21
     sgl = ("b200_sxm", "sglang", "deepseek-v3", "agg", imx)
     assert [script.script_moe_kernel(*sgl, d) for d in ("2025-09-20", "2025-11-02")] == ["", "flashinfer_trtllm"]
