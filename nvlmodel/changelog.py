@@ -346,8 +346,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "roofline; earlier editions printed both dense steps' held-out errors, and the kernels' were lower. "
         "The replay prices vLLM's B200 gpt-oss-120b rows with the MoE kernel their script selects (chapter 8), "
         "and holds the new requests of SGLang's B200 DeepSeek-R1 rows until the engine polls for them, every 10 "
-        "or 30 decode steps as their scripts set (the static formula adds half that cycle), with the prefill "
-        "tokens per step those scripts set."),
+        "or 30 decode steps as their scripts set (the static formula adds half that cycle); SGLang's DeepSeek-R1 "
+        "rows on B200 and H200 are replayed with the prefill tokens per step their scripts set, and "
+        "TensorRT-LLM's with the 8,192 tokens per step its scripts take at least from 2026-01-21."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

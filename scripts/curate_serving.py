@@ -125,13 +125,17 @@ SCRIPT_MOE_KERNEL: dict[tuple[str, str, str, str], tuple[str, str]] = {
 #: ``gptoss_fp4_*.sh`` and ``single_node/gptoss_fp4_*.sh``); its TensorRT-LLM gpt-oss-120b scripts
 #: ``max_num_tokens`` 20,000 on H200 (from 2025-09-15) and B200 (2025-09-19) in every later version
 #: (``benchmarks/gptoss_fp4_{h200,b200}_trt_slurm.sh``, ``gptoss_fp4_b200_trt_docker.sh``, then
-#: ``gptoss_fp4_*_trt.sh`` and ``single_node/gptoss_fp4_*_trt.sh``).
+#: ``gptoss_fp4_*_trt.sh`` and ``single_node/gptoss_fp4_*_trt.sh``). Its SGLang DeepSeek-R1 script for
+#: H200 passes ``--chunked-prefill-size 32768 --max-prefill-tokens 32768`` from 2025-09-19
+#: (``benchmarks/dsr1_fp8_h200_slurm.sh`` at e617b3e63, every later version to 2026-04); its B200
+#: scripts' values depend on precision and TP (:func:`sglang_b200_prefill_tokens`).
 SCRIPT_MAX_NUM_TOKENS: dict[tuple[str, str, str, str], tuple[int, str]] = {
     ("h100_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-23"),
     ("h200_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-15"),
     ("b200_sxm", "vllm", "gpt-oss-120b", "agg"): (8192, "2025-09-21"),
     ("h200_sxm", "trtllm", "gpt-oss-120b", "agg"): (20000, "2025-09-15"),
     ("b200_sxm", "trtllm", "gpt-oss-120b", "agg"): (20000, "2025-09-19"),
+    ("h200_sxm", "sglang", "deepseek-v3", "agg"): (32768, "2025-09-19"),
 }
 COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mode", "model", "checkpoint",
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",

@@ -499,6 +499,11 @@ def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
                   {"engine": "vllm@serving"}):
         assert "adp_balance_iters" not in benchmark_limits(SimpleNamespace(**{**vars(dep), **other}))
     assert benchmark_limits(SimpleNamespace(**{**vars(dep), "attention_dp": 1}))["token_budget"] == 1344  # the script's
+    # from 2026-01-21 the scripts take at least 8,192 tokens a step; the day before, the rule alone
+    assert [benchmark_limits(SimpleNamespace(**{**vars(dep), "measured": d}))["token_budget"]
+            for d in ("2026-01-20", "2026-01-21")] == [1344, 8192]
+    big = SimpleNamespace(**{**vars(dep), "isl": 8192, "measured": "2026-02-03"})  # 256 + 8,192 + 64 -> 8,512
+    assert benchmark_limits(big)["token_budget"] == 8512
     # a row whose configuration names its limits (InferenceMAX's ctx1_gen1_dep32_batch16 at 666 clients):
     # 666 over 32 ranks is 21 a rank, but a rank seats 16, so 666 - 512 = 154 requests wait for a seat;
     # the prefill takes 4 prompts and 4,608 tokens a step (rounded to 4,608: a multiple of 32)

@@ -111,6 +111,12 @@ BENCHMARK_EXTRA_TOKENS = 1500
 INFERENCEMAX_ADP_BALANCE: dict[str, int] = {"deepseek-v3": 60}
 #: The data dumps whose rows InferenceMAX's scripts measured (the dated exports: chapter 9).
 INFERENCEMAX_HARNESS = "dated export"
+#: The fewest tokens per step InferenceMAX's DeepSeek-R1 TensorRT-LLM scripts set, and the day they
+#: began to: ``MAX_NUM_TOKENS > 8192 ? MAX_NUM_TOKENS : 8192`` after the (CONC + ISL + 64) rule, from
+#: 2026-01-21 in every later version (SemiAnalysisAI/InferenceX 64af5a771, "Adding evals after
+#: throughput benchmarks": ``benchmarks/dsr1_fp8_h200_trt_slurm.sh``, ``dsr1_fp8_b200_trt_slurm.sh``,
+#: ``dsr1_fp4_b200_trt_slurm.sh``, then ``single_node/dsr1_*_trt.sh``).
+INFERENCEMAX_TRT_MIN_TOKENS: tuple[int, str] = (8192, "2026-01-21")
 
 
 def benchmark_limits(row) -> dict:
@@ -126,7 +132,9 @@ def benchmark_limits(row) -> dict:
     waiting for one. TensorRT-LLM rounds token budgets up to its 32-token blocks. InferenceMAX's
     aggregated DeepSeek-R1 runs under TensorRT-LLM follow their scripts instead
     (:data:`INFERENCEMAX_ADP_BALANCE`): ``(concurrency + isl + 64)`` tokens per step and rank,
-    rounded up to 64, and with attention DP the scripts' attention-DP balance. A row that names its
+    rounded up to 64 (at least 8,192 for rows measured from 2026-01-21:
+    :data:`INFERENCEMAX_TRT_MIN_TOKENS`), and with attention DP the scripts' attention-DP balance. A
+    row that names its
     script's tokens per step (``max_num_tokens``) or batch wait (``batch_wait_iters``,
     ``batch_wait_tokens``: InferenceMAX's Llama-70B rows) or receive interval (``recv_interval``:
     its SGLang DeepSeek-R1 rows on B200) runs with them. Returned as
@@ -156,8 +164,13 @@ def benchmark_limits(row) -> dict:
         out["recv_interval"] = int(row.recv_interval)
     if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
             and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
-        # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank
+        # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank (and at
+        # least 8,192 from the day the scripts said so)
         out["token_budget"] = -(-(int(row.concurrency) + int(row.isl) + 64) // 64) * 64
+        least, since = INFERENCEMAX_TRT_MIN_TOKENS
+        measured = getattr(row, "measured", "")
+        if isinstance(measured, str) and measured >= since:  # a day (ISO), not a missing value
+            out["token_budget"] = max(out["token_budget"], least)
         if _given(row, "attention_dp") and int(row.attention_dp) > 1:
             out["adp_balance_iters"] = INFERENCEMAX_ADP_BALANCE[row.model]
     return out
