@@ -376,6 +376,8 @@ def script_max_num_tokens(system: str, backend: str, model: str, mode: str, harn
     >>> script_max_num_tokens("h200_sxm", "vllm", "gpt-oss-120b", "agg", "dated export", "2026-03-27")
     8192
     >>> script_max_num_tokens("h200_sxm", "sglang", "deepseek-v3", "agg", "dated export", "2026-03-27")
+    32768
+    >>> script_max_num_tokens("h200_sxm", "sglang", "qwen3-235b-a22b", "agg", "dated export", "2026-03-27")
     ''
     """
     if (system, backend, model, mode) == ("b200_sxm", "sglang", "deepseek-v3", "agg"):
