@@ -186,6 +186,19 @@ def test_a_receive_interval_holds_a_request_half_its_cycle_by_hand():
     assert (tp8.recv_interval == np.where(tp8.concurrency >= 16, 30, 10)).all()
 
 
+def test_a_readers_rows_name_a_bad_engine_setting_instead_of_losing_it(tmp_path):
+    """A reader's CSV whose receive interval is not a whole number of steps, or whose MoE kernel is
+    none the package knows, has those rows left out with the reason, not truncated or dropped."""
+    head = "system,backend,campaign,model,precision,isl,osl,concurrency,tp,ttft_ms,tpot_ms,recv_interval,moe_kernel\n"
+    row = "b200_sxm,sglang,x,deepseek-v3,fp4,1024,1024,64,8,500,20,"
+    path = tmp_path / "rows.csv"
+    path.write_text(head + row + "2.5,\n" + row + "30,bogus\n" + row + "30,flashinfer_trtllm\n")
+    d = cal.load_measurements(str(path))
+    assert d.left_out.iloc[0] == "recv_interval must be a whole number of decode steps >= 0, got 2.5"
+    assert d.left_out.iloc[1].startswith("unknown moe_kernel 'bogus'; valid choices: flashinfer_mxfp4_mxfp8")
+    assert d.left_out.iloc[2] == ""
+
+
 def test_inferencemax_llama_rows_carry_their_scripts_engine_settings():
     """The dated exports' Llama-70B rows carry what InferenceMAX's scripts set: an FP8 KV cache in
     both engines, 16,384 (TensorRT-LLM) or 8,192 (vLLM) tokens per step, and TensorRT-LLM's batch

@@ -150,14 +150,25 @@ def batch_wait_of(row) -> dict:
             "batch_wait_tokens": float(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0}
 
 
+def _number(v) -> float:
+    """``v`` as a float, NaN where it is not a number (a reader's CSV may hold any text)."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def _config(row) -> Config:
     kv = getattr(row, "kv_dtype", None)
     extra = {c: int(getattr(row, c)) for c in PARALLEL_COLUMNS if _given(row, c)}
     if _given(row, "decode_max_batch") and getattr(row, "mode", "agg") == "disagg":
         extra["max_batch"] = int(row.decode_max_batch)  # the decode seats a benchmark configuration names
     extra.update(batch_wait_of(row))  # the batch wait a benchmark script configured
-    if _given(row, "recv_interval"):
-        extra["recv_interval"] = int(row.recv_interval)  # how often the engine polls for new requests
+    if _given(row, "recv_interval"):  # how often the engine polls for new requests: whole decode steps
+        v = _number(row.recv_interval)
+        if not (v >= 0 and v == int(v)):
+            raise ValueError(f"recv_interval must be a whole number of decode steps >= 0, got {row.recv_interval!r}")
+        extra["recv_interval"] = int(v)
     if _given(row, "moe_kernel"):
         extra["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel a benchmark script selected
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
