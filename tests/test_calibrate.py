@@ -187,14 +187,21 @@ def test_a_receive_interval_holds_a_request_half_its_cycle_by_hand():
 
 
 def test_a_readers_rows_name_a_bad_engine_setting_instead_of_losing_it(tmp_path):
-    """A reader's CSV whose receive interval is not a whole number of steps, or whose MoE kernel is
-    none the package knows, has those rows left out with the reason, not truncated or dropped."""
+    """A reader's CSV whose receive interval or batch wait is not a whole number of steps, or whose
+    MoE kernel is none the package knows, has those rows left out with the reason, not truncated or
+    dropped."""
     head = "system,backend,campaign,model,precision,isl,osl,concurrency,tp,ttft_ms,tpot_ms,recv_interval,moe_kernel\n"
     row = "b200_sxm,sglang,x,deepseek-v3,fp4,1024,1024,64,8,500,20,"
     path = tmp_path / "rows.csv"
     path.write_text(head + row + "2.5,\n" + row + "30,bogus\n" + row + "30,flashinfer_trtllm\n")
     d = cal.load_measurements(str(path))
     assert d.left_out.iloc[0] == "recv_interval must be a whole number of decode steps >= 0, got 2.5"
+    # TensorRT-LLM's batch wait likewise (it had been truncated too)
+    waits = tmp_path / "waits.csv"
+    waits.write_text("system,backend,campaign,model,precision,isl,osl,concurrency,tp,ttft_ms,tpot_ms,batch_wait_iters\n"
+                     "b200_sxm,trtllm,x,llama-3.1-70b,fp4,1024,1024,4,1,50,5,2.5\n")
+    assert cal.load_measurements(str(waits)).left_out.iloc[0] == (
+        "batch_wait_iters must be a whole number of decode steps >= 0, got 2.5")
     assert d.left_out.iloc[1].startswith("unknown moe_kernel 'bogus'; valid choices: flashinfer_mxfp4_mxfp8")
     assert d.left_out.iloc[2] == ""
 

@@ -146,8 +146,18 @@ def batch_wait_of(row) -> dict:
     (0 where the row names no threshold); empty for a row that names no batch wait."""
     if not _given(row, "batch_wait_iters"):
         return {}
-    return {"batch_wait_iters": int(row.batch_wait_iters),
-            "batch_wait_tokens": float(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0}
+    tokens = _number(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0
+    if tokens != tokens:
+        raise ValueError(f"batch_wait_tokens must be a number of tokens >= 0, got {row.batch_wait_tokens!r}")
+    return {"batch_wait_iters": _steps("batch_wait_iters", row.batch_wait_iters), "batch_wait_tokens": tokens}
+
+
+def _steps(what: str, value) -> int:
+    """A row's count of decode steps: a whole number >= 0, else ``ValueError`` naming ``what``."""
+    v = _number(value)
+    if not (v >= 0 and v == int(v)):
+        raise ValueError(f"{what} must be a whole number of decode steps >= 0, got {value!r}")
+    return int(v)
 
 
 def _number(v) -> float:
@@ -164,11 +174,8 @@ def _config(row) -> Config:
     if _given(row, "decode_max_batch") and getattr(row, "mode", "agg") == "disagg":
         extra["max_batch"] = int(row.decode_max_batch)  # the decode seats a benchmark configuration names
     extra.update(batch_wait_of(row))  # the batch wait a benchmark script configured
-    if _given(row, "recv_interval"):  # how often the engine polls for new requests: whole decode steps
-        v = _number(row.recv_interval)
-        if not (v >= 0 and v == int(v)):
-            raise ValueError(f"recv_interval must be a whole number of decode steps >= 0, got {row.recv_interval!r}")
-        extra["recv_interval"] = int(v)
+    if _given(row, "recv_interval"):  # how often the engine polls for new requests
+        extra["recv_interval"] = _steps("recv_interval", row.recv_interval)
     if _given(row, "moe_kernel"):
         extra["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel a benchmark script selected
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
