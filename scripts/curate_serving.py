@@ -471,16 +471,26 @@ def trtllm_b200_deepseek_moe(precision: str, gpus: int, attention_dp: int, isl: 
     return "cutlass" if cut else "trtllm_gen"
 
 
-def script_moe_kernel(system: str, backend: str, model: str, mode: str, harness_name: str, measured: str = "") -> str:
+def script_moe_kernel(system: str, backend: str, model: str, mode: str, harness_name: str, measured: str = "",
+                      shape: "tuple | None" = None) -> str:
     """The MoE kernel the row's benchmark script selected on the day it was ``measured``
-    (:data:`SCRIPT_MOE_KERNEL`), or "" (the engine's default, or not known).
+    (:data:`SCRIPT_MOE_KERNEL`), or "" (the engine's default, or not known). InferenceMAX's
+    TensorRT-LLM DeepSeek-R1 scripts for one B200 node choose it by the row's ``shape``: (precision,
+    GPUs, attention DP, isl, osl, concurrency), :func:`trtllm_b200_deepseek_moe`.
 
     >>> [script_moe_kernel("b200_sxm", "vllm", "gpt-oss-120b", "agg", "dated export", day)
     ...  for day in ("2025-09-21", "2026-02-25")]
     ['', 'flashinfer_mxfp4_mxfp8']
     >>> script_moe_kernel("h200_sxm", "trtllm", "gpt-oss-120b", "agg", "aiconfigurator gap analysis", "2026-02-25")
     ''
+    >>> script_moe_kernel("b200_sxm", "trtllm", "deepseek-v3", "agg", "dated export", "2026-01-29",
+    ...                   ("fp8", 8, 1, 1024, 1024, 64))
+    'trtllm_gen'
     """
+    if (system, backend, model, mode) == ("b200_sxm", "trtllm", "deepseek-v3", "agg"):
+        if not harness_name.startswith(INFERENCEMAX_HARNESSES) or shape is None:
+            return ""
+        return trtllm_b200_deepseek_moe(*shape, measured)
     return _script_setting(SCRIPT_MOE_KERNEL, (system, backend, model, mode), harness_name, measured)
 
 
@@ -603,11 +613,9 @@ def curate(path: Path) -> list[dict]:
                 **limits, "kv_dtype": script_kv_dtype(r["system"], r["backend"], model, mode, harness_name, measured),
                 "max_num_tokens": script_max_num_tokens(r["system"], r["backend"], model, mode, harness_name, measured,
                                                         precision, tp),
-                "moe_kernel": (trtllm_b200_deepseek_moe(precision, (tp or 1) * (adp or 1), adp or 1, int(r["isl"]),
-                                                        int(r["osl"]), conc, measured)
-                               if (r["system"], r["backend"], model, mode) == ("b200_sxm", "trtllm", "deepseek-v3", "agg")
-                               and harness_name.startswith(INFERENCEMAX_HARNESSES)
-                               else script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured)),
+                "moe_kernel": script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured,
+                                                (precision, (tp or 1) * (adp or 1), adp or 1, int(r["isl"]),
+                                                 int(r["osl"]), conc)),
                 "recv_interval": script_recv_interval(r["system"], r["backend"], model, mode, precision, tp, conc,
                                                       harness_name, measured),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),

@@ -798,15 +798,16 @@ def test_the_attention_dp_balance_holds_a_lone_prompt_until_its_timeout():
         Deployment("b200_sxm", "deepseek-v3", "fp4", tp=1, attention_dp=4, ep=4, calibration=CAL, adp_balance_iters=-1)
 
 
-def _wait_run(iters, arrivals, tokens=0.0):
+def _wait_run(iters, arrivals, tokens=0.0, **hold):
     """Llama-70B FP4 on one B200 (TensorRT-LLM), requests of 512 prompt and 300 output tokens
-    arriving at ``arrivals`` (s), with a batch wait of ``iters`` steps (``tokens`` its threshold)."""
+    arriving at ``arrivals`` (s), with a batch wait of ``iters`` steps (``tokens`` its threshold), or
+    another hold of :class:`~nvlmodel.serve.Deployment` (``hold``)."""
     from nvlmodel.serve.workload import Requests
 
     n = len(arrivals)
     cal = Calibration(bandwidth=0.9, compute=0.6, t_step=0.003, t_req=0.0, q=0.0)
     d = Deployment("b200_sxm", "llama-3.1-70b", "fp4", tp=1, engine="trtllm@2026-04-06", calibration=cal,
-                   batch_wait_iters=iters, batch_wait_tokens=tokens)
+                   batch_wait_iters=iters, batch_wait_tokens=tokens, **hold)
     z = np.zeros(n, dtype=np.int64)
     reqs = Requests(np.asarray(arrivals, float), np.full(n, 512), np.full(n, 300), z - 1, z, z.copy())
     return simulate(d, reqs, check=True).requests, step_cost(d.config, cal)
@@ -837,15 +838,7 @@ def test_a_batch_waiting_engine_holds_prompts_while_sequences_decode():
 def _recv_run(interval, arrivals):
     """_wait_run's worker and requests, taking new requests in as SGLang does under
     ``--scheduler-recv-interval`` ``interval``."""
-    from nvlmodel.serve.workload import Requests
-
-    n = len(arrivals)
-    cal = Calibration(bandwidth=0.9, compute=0.6, t_step=0.003, t_req=0.0, q=0.0)
-    d = Deployment("b200_sxm", "llama-3.1-70b", "fp4", tp=1, engine="trtllm@2026-04-06", calibration=cal,
-                   recv_interval=interval)
-    z = np.zeros(n, dtype=np.int64)
-    reqs = Requests(np.asarray(arrivals, float), np.full(n, 512), np.full(n, 300), z - 1, z, z.copy())
-    return simulate(d, reqs, check=True).requests, step_cost(d.config, cal)
+    return _wait_run(0, arrivals, recv_interval=interval)
 
 
 def test_a_receive_interval_takes_requests_in_every_so_many_decode_steps():

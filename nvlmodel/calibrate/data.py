@@ -149,10 +149,19 @@ def batch_wait_of(row) -> dict:
     tokens = _number(row.batch_wait_tokens) if _given(row, "batch_wait_tokens") else 0.0
     if tokens != tokens:
         raise ValueError(f"batch_wait_tokens must be a number of tokens >= 0, got {row.batch_wait_tokens!r}")
-    return {"batch_wait_iters": _steps("batch_wait_iters", row.batch_wait_iters), "batch_wait_tokens": tokens}
+    return {"batch_wait_iters": _step_count("batch_wait_iters", row.batch_wait_iters), "batch_wait_tokens": tokens}
 
 
-def _steps(what: str, value) -> int:
+def recv_interval_of(row) -> dict:
+    """How often the engine of a measured row polls for new requests, as its benchmark script set
+    it, as :class:`Config` (and :class:`nvlmodel.serve.Deployment`) keywords: ``recv_interval``;
+    empty for a row that names none."""
+    if not _given(row, "recv_interval"):
+        return {}
+    return {"recv_interval": _step_count("recv_interval", row.recv_interval)}
+
+
+def _step_count(what: str, value) -> int:
     """A row's count of decode steps: a whole number >= 0, else ``ValueError`` naming ``what``."""
     v = _number(value)
     if not (v >= 0 and v == int(v)):
@@ -174,8 +183,7 @@ def _config(row) -> Config:
     if _given(row, "decode_max_batch") and getattr(row, "mode", "agg") == "disagg":
         extra["max_batch"] = int(row.decode_max_batch)  # the decode seats a benchmark configuration names
     extra.update(batch_wait_of(row))  # the batch wait a benchmark script configured
-    if _given(row, "recv_interval"):  # how often the engine polls for new requests
-        extra["recv_interval"] = _steps("recv_interval", row.recv_interval)
+    extra.update(recv_interval_of(row))  # and how often its engine polls for new requests
     if _given(row, "moe_kernel"):
         extra["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel a benchmark script selected
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),

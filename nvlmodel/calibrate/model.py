@@ -317,15 +317,20 @@ class Config:
 def require_batch_wait(iters, tokens) -> None:
     """Validate a batch wait (:class:`Config`, :class:`nvlmodel.serve.Deployment`): ``iters`` an
     int >= 0 (0: none), ``tokens`` a number >= 0 (0: no token threshold)."""
-    if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0:
-        raise ValueError(f"batch_wait_iters must be an int >= 0 (0: no batch wait), got {iters!r}")
+    _require_steps("batch_wait_iters", iters, "0: no batch wait")
     require_positive("batch_wait_tokens", tokens, allow_zero=True)
 
 
 def require_recv_interval(steps) -> None:
     """A receive interval (:func:`recv_wait_steps`) is an int >= 0 (0 or 1: every step)."""
+    _require_steps("recv_interval", steps, "0 or 1: every step")
+
+
+def _require_steps(what: str, steps, zero: str) -> None:
+    """``steps`` (a count of decode steps named ``what``) is an int >= 0, not a bool; ``zero`` says
+    what 0 means, in the error."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"recv_interval must be an int >= 0 (0 or 1: every step), got {steps!r}")
+        raise ValueError(f"{what} must be an int >= 0 ({zero}), got {steps!r}")
 
 
 def recv_wait_steps(batch, interval: int):

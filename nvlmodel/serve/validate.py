@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
-from ..calibrate.data import _config, _given, batch_wait_of
+from ..calibrate.data import _config, _given, batch_wait_of, recv_interval_of
 from ..units import require_choice, require_positive_int
 from . import recorded
 from .engine import Deployment, _closed_loop_means, _means_key, calibrations, simulate
@@ -160,8 +160,7 @@ def benchmark_limits(row) -> dict:
     if _given(row, "max_num_tokens"):  # the tokens per step a benchmark script set (scripts/curate_measurements.py)
         out["token_budget"] = up(int(row.max_num_tokens))
     out.update(batch_wait_of(row))  # and its engine's batch wait
-    if _given(row, "recv_interval"):  # and how often its engine polls for new requests
-        out["recv_interval"] = int(row.recv_interval)
+    out.update(recv_interval_of(row))  # and how often it polls for new requests
     if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
             and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
         # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank (and at
