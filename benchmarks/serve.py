@@ -12,7 +12,7 @@ protocol), the way the package does it (means straight from the simulation's lis
 tables kept per worker shape) against the previous way (``simulate(...).requests`` as a table,
 step costs rebuilt per row); then the dense table's replay in one process against two local Dask
 processes (``replay(workers=2)``), and, when the record of runs is this package's, that replay read
-from it (``nvlmodel.serve.recorded``). Same means (checked); prints seconds and the ratios.
+from it (``nvlmodel.recorded``). Same means (checked); prints seconds and the ratios.
 
     python benchmarks/serve.py [--requests 1000000]
     python benchmarks/serve.py --replay
@@ -34,7 +34,7 @@ def replay_benchmark() -> None:
     from nvlmodel.calibrate import calibration_rows, fitted
     from nvlmodel.calibrate.data import _measurements
     from nvlmodel.serve import engine
-    from nvlmodel.serve.recorded import ignored as recorded_ignored
+    from nvlmodel.recorded import ignored as recorded_ignored
     from nvlmodel.serve.validate import PROTOCOLS, benchmark_limits, replay_row
 
     rows = list(calibration_rows(_measurements()).itertuples())  # the dense table: aggregated rows
@@ -61,7 +61,7 @@ def replay_benchmark() -> None:
     print(f"replay of {len(rows)} calibration rows at one compute fraction: previous {t_old:.2f} s, "
           f"now {t_new:.2f} s; ratio {t_old / t_new:.2f}x")
 
-    from nvlmodel.serve import recorded
+    from nvlmodel import recorded
     from nvlmodel.serve.validate import replay  # the book's replay: one process against two Dask processes
 
     with recorded.ignored():  # both simulate every row
@@ -81,7 +81,7 @@ def replay_benchmark() -> None:
     read = replay(fits_only=True)
     t_read = time.perf_counter() - t0
     assert one.ttft_sim_ms.tolist() == read.ttft_sim_ms.tolist(), "the record must give the same means"
-    print(f"the same rows read from the record of runs (nvlmodel.serve.recorded): {t_read:.2f} s; "
+    print(f"the same rows read from the record of runs (nvlmodel.recorded): {t_read:.2f} s; "
           f"ratio to simulating them {t_one / t_read:.1f}x")
 
 

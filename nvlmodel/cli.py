@@ -326,7 +326,7 @@ def _coverage_simulated(args: argparse.Namespace, step: str) -> int:
 
 def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
     from . import calibrate
-    from .serve import recorded
+    from . import recorded
     from .serve.validate import PROTOCOLS, SIM_STEPS, replay, replay_summary
 
     steps = {table: args.step or SIM_STEPS[table] for table in SIM_STEPS}
@@ -342,7 +342,7 @@ def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
                       step=steps[table], static_step=static_step, fits_only=not args.all_rows,
                       workers=args.workers, progress=True)
         print(f"\n{table} table ({len(rows)} rows replayed, {recorded.READ['runs'] - read} of them read from the runs "
-              f"this package recorded, nvlmodel.serve.recorded; simulated steps from the {steps[table]})")
+              f"this package recorded, nvlmodel.recorded; simulated steps from the {steps[table]})")
         _print_frame(replay_summary(rows, args.by).round(1))
     return 0
 

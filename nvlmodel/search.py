@@ -362,8 +362,9 @@ def _simulated_point(d, reqs, clients: int, warmup: int, progress: bool) -> tupl
     """One frontier point's closed-loop run (:func:`simulate_frontier`): the mean TTFT over the
     counted requests, over the run's second half, the mean TPOT, the preemptions, and the rate
     (requests/s) at which the second half was sent (NaN for fewer than two). Recorded under this
-    package (:mod:`nvlmodel.serve.recorded`)."""
-    from .serve import recorded, simulate
+    package (:mod:`nvlmodel.recorded`)."""
+    from . import recorded
+    from .serve import simulate
 
     def run():
         res = simulate(d, reqs, concurrency=clients, progress=None if progress else False)

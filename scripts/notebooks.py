@@ -103,11 +103,12 @@ def execute_all(pairs: list[tuple[Path, Path]], cwd: Path) -> dict[str, float]:
 
 def expected() -> None:
     """Execute every chapter into its committed expected outputs, and record the simulation runs
-    they made (:mod:`nvlmodel.serve.recorded`: under this package, ``book`` reads them)."""
+    and calibration fits they made (:mod:`nvlmodel.recorded`: under this package, ``book`` reads
+    them)."""
     import os
     import tempfile
 
-    from nvlmodel.serve import recorded
+    from nvlmodel import recorded
 
     with tempfile.TemporaryDirectory() as runs:
         os.environ[recorded.RECORD_ENV] = runs  # the kernels papermill starts inherit it
@@ -115,7 +116,7 @@ def expected() -> None:
             took = execute_all([(md, md.with_suffix(".ipynb")) for md in sources()], ROOT / "notebooks")
         finally:
             del os.environ[recorded.RECORD_ENV]
-        print(f"recorded {recorded.write(Path(runs))} simulation runs in {recorded.PATH.relative_to(ROOT)}")
+        print(f"recorded {recorded.write(Path(runs))} simulation runs and fits in {recorded.PATH.relative_to(ROOT)}")
     DURATIONS.write_text(json.dumps({k: max(1, round(v)) for k, v in sorted(took.items())}, indent=1) + "\n")
 
 

@@ -661,3 +661,25 @@ def test_decode_seats_cap_the_batch_a_rank_decodes():
     assert cal.Config(concurrency=512, max_batch=64, **base).batch_per_rank == 16
     with pytest.raises(ValueError, match="max_batch"):
         cal.Config(concurrency=666, max_batch=0, **base)
+
+
+@pytest.mark.parametrize("table", cal.TABLES)
+def test_recorded_fits_are_the_fits_bit_for_bit(table):
+    """Each chapter reads the engines' calibrations of the packaged tables from the record
+    (nvlmodel.recorded) instead of fitting them again: every engine's fit under both step models is
+    recorded, fitted() gives it, and a fit afresh (of each step's smallest engine, for time) gives
+    the same numbers to the last bit."""
+    from nvlmodel import recorded
+    from nvlmodel.calibrate.data import _measurements
+    from nvlmodel.calibrate.fit import _NUMBERS
+
+    rows = cal.calibration_rows(_measurements(table))
+    for step in cal.STEP_MODELS:
+        got = cal.fitted(step, table)
+        assert sorted(got) == sorted(set(rows.engine))
+        for e, c in got.items():
+            assert recorded.lookup(recorded.run_key("calibration fit", step, table, e)) == tuple(
+                getattr(c, k) for k in _NUMBERS), f"{table} {step} {e}: not recorded under this package"
+        smallest = rows.engine.value_counts().sort_index().idxmin()
+        fresh = cal.fit(rows[rows.engine == smallest], step)
+        assert fresh == got[smallest]

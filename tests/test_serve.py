@@ -628,7 +628,7 @@ def test_replay_on_dask_gives_the_same_numbers():
     from nvlmodel.calibrate import load_measurements
     from nvlmodel.serve.validate import replay
 
-    from nvlmodel.serve import recorded
+    from nvlmodel import recorded
 
     d = load_measurements()
     d = d[(d.system == "h200_sxm") & (d.concurrency <= 16)].head(6)
@@ -891,7 +891,8 @@ def test_a_replay_on_dask_reads_the_recorded_rows_and_simulates_the_rest(monkeyp
     this process runs for none), giving what this process gives with the record ignored."""
     from dataclasses import replace
 
-    from nvlmodel.serve import engine, recorded
+    from nvlmodel import recorded
+    from nvlmodel.serve import engine
     from nvlmodel.serve.validate import PROTOCOLS, SIM_STEPS, _replay_plan, _replay_rows
 
     pred, cal = _replay_plan(None, ("agg",), SIM_STEPS["dense"], None, True, 1, None)
@@ -957,7 +958,7 @@ def test_the_simulations_anchored_residuals_move_each_deployment_by_its_first_ro
 def test_the_recorded_runs_are_this_packages():
     """The runs the chapters made are recorded under this package: chapter 9 reads them instead of
     replaying every row again. A change to the package leaves the record stale (read by no one)."""
-    from nvlmodel.serve import recorded
+    from nvlmodel import recorded
 
     assert recorded.fresh(), ("nvlmodel/data/replays.csv was recorded by another version of the package: "
                               "run `python scripts/notebooks.py expected`")
@@ -968,8 +969,9 @@ def test_recorded_runs_are_the_simulations_bit_for_bit(table, step, monkeypatch)
     """Rows of chapter 9's replays (each table's step of record, every row's run recorded): read
     from the record (not one simulated; with workers, no cluster started) and simulated afresh,
     the same numbers to the last bit."""
+    from nvlmodel import recorded
     from nvlmodel.calibrate import load_measurements
-    from nvlmodel.serve import engine, recorded
+    from nvlmodel.serve import engine
     from nvlmodel.serve.validate import SIM_STEPS, replay
 
     assert SIM_STEPS[table] == step
@@ -997,7 +999,7 @@ def test_recorded_runs_are_the_simulations_bit_for_bit(table, step, monkeypatch)
 def test_runs_are_noted_and_gathered_once_each(tmp_path, monkeypatch):
     """note() appends a run to its process's file only while RECORD_ENV names a folder; write()
     gathers them, each once, sorted, under the package digest, and read() gives the same floats."""
-    from nvlmodel.serve import recorded
+    from nvlmodel import recorded
 
     folder = tmp_path / "runs"
     folder.mkdir()

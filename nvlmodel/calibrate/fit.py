@@ -3,10 +3,12 @@ only, predictions, and error summaries."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 
 import numpy as np
 
+from .. import recorded
 from ..units import require_choice, words
 from .data import TABLES, _config, _measurements, calibration_rows
 from .model import (CALIBRATION_SYSTEMS, KERNEL_SCALE_GRID, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms,
@@ -147,9 +149,26 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
     return {e: fit(rows[rows.engine == e], step) for e in sorted(set(rows.engine))}
 
 
+#: The numeric fields of a :class:`Calibration`, in the order a recorded fit lists them.
+_NUMBERS = tuple(f.name for f in fields(Calibration) if f.name != "step")
+
+
 @lru_cache(maxsize=4)
 def _fitted(step: str, table: str) -> dict[str, Calibration]:
-    return fit_engines(_measurements(table), step)
+    """:func:`fit_engines` of the packaged ``table``, each engine's calibration read from the record
+    this package wrote (:mod:`nvlmodel.recorded`, beside the simulation's runs; a test fits them
+    afresh and requires the same numbers, bit for bit), else fitted; noted either way."""
+    rows = calibration_rows(_measurements(table))
+    out = {}
+    for e in sorted(set(rows.engine)):
+        key = recorded.run_key("calibration fit", step, table, e)
+        numbers = recorded.lookup(key)
+        if numbers is None:
+            c = fit(rows[rows.engine == e], step)
+            numbers = tuple(float(getattr(c, k)) for k in _NUMBERS)
+        recorded.note(key, numbers)
+        out[e] = Calibration(step=step, **dict(zip(_NUMBERS, numbers)))
+    return out
 
 
 def fitted(step: str = "roofline", table: str = "dense") -> dict[str, Calibration]:

@@ -31,7 +31,7 @@ engine-step granularity (chapter 9).
 What it leaves out: speculative decoding, the engines' own schedulers' quirks (one FIFO policy
 here), network and frontend queueing beyond the fitted ``t_req``.
 
-Runs the book makes are recorded (:mod:`~nvlmodel.serve.recorded`): under the package that
+Runs the book makes are recorded (:mod:`~nvlmodel.recorded`): under the package that
 recorded them, a replay reads them instead of simulating again.
 """
 

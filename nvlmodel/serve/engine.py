@@ -26,7 +26,7 @@ from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
 from ..kvbm.routing import POLICIES
 from ..units import GB, require_choice, require_positive, require_positive_int
-from . import recorded
+from .. import recorded
 from .batcher import Batcher, _Worker
 from .cost import StepCost, step_cost
 from .events import _DISPATCH, _LINK, _STEP
@@ -288,14 +288,14 @@ def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: 
     """Mean TTFT and TPOT (s) and preemptions of ``simulate(deployment, requests, concurrency=...)``
     without building its table: the replay of a measured row needs only these. The first ``skip``
     requests (a benchmark's warm-up) are simulated and not counted. A run recorded under this
-    package (:mod:`~nvlmodel.serve.recorded`) is read, not simulated again."""
+    package (:mod:`~nvlmodel.recorded`) is read, not simulated again."""
     ttft, tpot, preemptions = recorded.recall(_means_key(deployment, requests, concurrency, skip),
                                               lambda: _simulated_means(deployment, requests, concurrency, skip))
     return ttft, tpot, int(preemptions)
 
 
 def _means_key(deployment: Deployment, requests: Requests, concurrency: int, skip: int) -> str:
-    """The record's key of one :func:`_closed_loop_means` run (:func:`nvlmodel.serve.recorded.run_key`)."""
+    """The record's key of one :func:`_closed_loop_means` run (:func:`nvlmodel.recorded.run_key`)."""
     return recorded.run_key("closed-loop means", deployment, requests, concurrency, skip)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
 from ..calibrate.data import _config, _given, batch_wait_of, recv_interval_of
 from ..units import require_choice, require_positive_int
-from . import recorded
+from .. import recorded
 from .engine import Deployment, _closed_loop_means, _means_key, calibrations, simulate
 from .workload import Requests, Workload
 
@@ -429,7 +429,7 @@ def _replay_rows(pred: "pd.DataFrame", cal: "dict | list", proto: Protocol, work
     """:func:`replay_row` of every row of ``pred``, in order, with ``cal`` (per engine, or a list
     of one calibration per row); on ``workers`` Dask processes when more than one, in ``4 x
     workers`` chunks of about equal simulated requests (largest rows first, each to the lightest
-    chunk so far). Rows whose runs are recorded under this package (:mod:`~nvlmodel.serve.recorded`)
+    chunk so far). Rows whose runs are recorded under this package (:mod:`~nvlmodel.recorded`)
     are read here first, and a cluster starts only for the others. ``progress``: a bar of rows
     replayed (on stderr; the plain bar, whose import warns nothing in a notebook that leaves it off)."""
     from tqdm import tqdm
@@ -752,7 +752,7 @@ def chat_rack(variants: tuple[str, ...] | None = None, *, model: str = "llama-3.
 @functools.lru_cache(maxsize=64)
 def _chat_run(name: str, model: str, seed: int, ttft_limit_s: float, tpot_limit_s: float) -> dict:
     """One variant of the chat rack, one seed (cached: chapter 9's table and :func:`chat_gains` share
-    runs; recorded: :mod:`~nvlmodel.serve.recorded`)."""
+    runs; recorded: :mod:`~nvlmodel.recorded`)."""
     reqs = Workload(**CHAT_WORKLOAD).generate(CHAT_REQUESTS, rate=CHAT_RATE, seed=seed)
     d = Deployment(**{**_chat_base(model), **CHAT_VARIANTS[name]})
 

@@ -1,7 +1,9 @@
 """Recorded runs: the numbers the simulation gave for the runs the book makes (the closed-loop
 means of :func:`nvlmodel.serve.engine._closed_loop_means`, the chat rack's summaries), so that a
 chapter replaying thousands of measured rows (chapter 9: every row of both tables, the
-calibration rows again under each other fit and step) reads them instead of simulating each again.
+calibration rows again under each other fit and step) reads them instead of simulating each again;
+and each engine's fitted calibration of the packaged tables (:func:`nvlmodel.calibrate.fitted`),
+which every chapter that predicts would otherwise fit again in its own process.
 
 A run is keyed by everything it depends on that can vary between calls (:func:`run_key`): the
 deployment (its every field and its calibration), the requests (every array), the clients, the
@@ -30,11 +32,11 @@ import os
 import sys
 from pathlib import Path
 
-from .workload import Requests
+import numpy as np
 
 #: The recorded runs (a comment line with the package digest, then ``key,values``: each run's
 #: numbers, exact (Python's ``repr`` of each float), separated by spaces).
-PATH = Path(__file__).resolve().parents[1] / "data" / "replays.csv"
+PATH = Path(__file__).resolve().parent / "data" / "replays.csv"
 #: When set (to a folder), every process appends the runs it makes or reads there, one file per
 #: process, for :func:`write` to gather (``scripts/notebooks.py expected`` sets it).
 RECORD_ENV = "NVLMODEL_RECORD_RUNS"
@@ -65,14 +67,18 @@ def package_digest() -> str:
 
 
 def run_key(*parts) -> str:
-    """The key of one run: a hash of ``parts`` (what the run is, then its inputs): a request table
-    (:class:`~nvlmodel.serve.Requests`) by its arrays' bytes, an array by its bytes, anything else
-    by its ``repr`` (a :class:`~nvlmodel.serve.Deployment`, a frozen dataclass: every field, its
-    calibration included); 20 hex digits."""
+    """The key of one run: a hash of ``parts`` (what the run is, then its inputs): a dataclass whose
+    every field is an array (a request table, :class:`~nvlmodel.serve.Requests`) by its arrays'
+    bytes, an array by its bytes, anything else by its ``repr`` (a
+    :class:`~nvlmodel.serve.Deployment`, a frozen dataclass: every field, its calibration
+    included); 20 hex digits."""
     h = hashlib.sha256()
     for part in parts:
-        arrays = ([getattr(part, f.name) for f in dataclasses.fields(part)] if isinstance(part, Requests)
-                  else [part])
+        fields = (dataclasses.fields(part) if dataclasses.is_dataclass(part) and not isinstance(part, type)
+                  else ())
+        arrays = [part]
+        if fields and all(isinstance(getattr(part, f.name), np.ndarray) for f in fields):
+            arrays = [getattr(part, f.name) for f in fields]
         for a in arrays:
             h.update(b"\0" + (a.tobytes() + str(a.dtype).encode() if hasattr(a, "tobytes") else repr(a).encode()))
     return h.hexdigest()[:20]
