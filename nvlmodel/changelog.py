@@ -328,7 +328,12 @@ NOTES: dict[str, tuple[str, str]] = {
         "of vLLM's BF16-activation one; TensorRT-LLM's B200 runs from 2025-10-20 keep the FP8 KV cache their "
         "script sets. SGLang's DeepSeek-R1 runs on one B200 node take FlashInfer's TensorRT-LLM-gen MoE, which "
         "their scripts select, priced by vLLM's B200 table of it (TensorRT-LLM's tables timed DeepGEMM and "
-        "CUTLASS), and TensorRT-LLM's the MoE backend their scripts chose (DeepGEMM, CUTLASS or TensorRT-LLM-gen)."),
+        "CUTLASS), and TensorRT-LLM's the MoE backend their scripts chose (DeepGEMM, CUTLASS or TensorRT-LLM-gen). "
+        "Rows InferenceMAX ran only with MTP speculative decoding, with a draft length its configuration "
+        "file, scripts or recipes record, are now modelled instead of left out: each decode step verifies "
+        "the drafted tokens and runs the one-layer draft module, and the chance that a draft is accepted is "
+        "fitted on the Hopper rows run so, one value for every engine, after the efficiencies (which those "
+        "rows do not reach). The held-out error tables count those rows now, GB200's most."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "

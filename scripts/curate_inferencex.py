@@ -7,7 +7,10 @@ Why: the dated exports in aiconfigurator's ``silicon_sample.csv`` (``2026-03-25.
 number of prefill and decode workers, whether attention is data-parallel, or whether the run used
 MTP speculative decoding. InferenceMAX's ``.github/configs/nvidia-master.yaml`` records all of them
 for every configuration it runs. ``scripts/curate_serving.py`` matches each such row to the
-configurations listed there (:func:`curate_serving.recover_layout`).
+configurations listed there (:func:`curate_serving.recover_layout`). For a configuration run with
+MTP, ``spec_tokens`` is the number of tokens it drafted per decode step (:func:`draft_tokens`):
+named in its settings or recipe name, set by its single-node script, or by its SGLang recipe in
+NVIDIA/srt-slurm (read at c88ef731, 2026-08-21: every version of the recipe).
 
 Reads every version of ``.github/configs/nvidia-master.yaml`` (and of ``runners/launch_gb200-nv.sh``,
 which named the GB200 TensorRT-LLM configurations before the file listed them:
@@ -19,7 +22,8 @@ A configuration is the same across versions when every field below is; ``first_s
 version that stopped listing it (empty while still listed at ``--until``; a configuration listed
 again later keeps its latest drop).
 
-    python scripts/curate_inferencex.py --inferencex PATH/TO/InferenceX [--until 2026-05-01]
+    python scripts/curate_inferencex.py --inferencex PATH/TO/InferenceX --srt-slurm PATH/TO/srt-slurm \
+        [--until 2026-05-01]
 
 Needs git and PyYAML (installed with the book's dependencies); the package and the book read only
 the CSV it writes.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import re
 import subprocess
 from pathlib import Path
@@ -51,7 +56,7 @@ SIDE = ("workers", "tp", "ep", "dp_attention")
 #: prompts and tokens per step (``PREFILL_MAX_BATCH_SIZE``, ``PREFILL_MAX_NUM_TOKENS``)
 LIMITS = ("decode_max_batch", "prefill_max_batch", "prefill_max_tokens")
 COLUMNS = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "clients", "spec_decoding",
-           "tp", "ep", "dp_attention",
+           "spec_tokens", "tp", "ep", "dp_attention",
            *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE), "gpus_from", *LIMITS,
            "image", "name", "first_seen", "last_seen", "dropped", "first_commit")
 
@@ -90,6 +95,73 @@ def limits(settings: list[str]) -> dict:
     if m and out["decode_max_batch"] == "":
         out["decode_max_batch"] = int(m.group(1))
     return out
+
+
+#: Draft tokens per decode step (``spec_tokens``) that InferenceMAX's single-node MTP scripts set, by
+#: configuration name: (without attention DP, with it). ``benchmarks/dsr1_fp4_b200_trt_mtp.sh``,
+#: ``dsr1_fp8_b200_trt_mtp.sh`` and ``dsr1_fp8_h200_trt_mtp.sh`` (``_slurm.sh`` until 2026-01-21,
+#: ``single_node/`` from 2026-01-22) set TensorRT-LLM's ``num_nextn_predict_layers`` to ``MTP=3``,
+#: or 1 with attention DP, in every version from 2026-01-15 (bf3456727) to 2026-04-02 (1aa6aa7db);
+#: ``dsr1_fp8_b200_mtp.sh`` sets SGLang's ``--speculative-num-steps 2`` (EAGLE, top-k 1, three
+#: draft tokens verified: two drafted and the one it verifies) in every version from 2026-02-05
+#: (e62c6acdf) to 2026-04-02.
+SCRIPT_DRAFT_TOKENS = {"dsr1-fp4-b200-trt-mtp": (3, 1), "dsr1-fp8-b200-trt-mtp": (3, 1),
+                       "dsr1-fp8-h200-trt-mtp": (3, 1), "dsr1-fp8-b200-sglang-mtp": (2, 2)}
+
+
+def draft_tokens(spec: str, settings: list[str], name: str = "", dp_attention: bool = False,
+                 recipe=None) -> "int | str":
+    """Tokens an MTP configuration drafts per decode step (0 without speculative decoding; "" where
+    nothing InferenceMAX lists says): its settings' ``MTP=N``, ``MTP_SIZE=N`` or
+    ``DECODE_MTP_SIZE=N``, the ``_mtpN`` of a TensorRT-LLM recipe's name (its
+    ``num_nextn_predict_layers``), the ``speculative-num-steps`` an SGLang recipe of srt-slurm sets
+    (``recipe``: path -> value, :func:`recipe_draft_tokens`), or its single-node script's
+    (:data:`SCRIPT_DRAFT_TOKENS`).
+
+    >>> draft_tokens("none", [])
+    0
+    >>> draft_tokens("mtp", ["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/mtp/ctx1_gen1_dep32_batch16_eplb0_mtp3.yaml"])
+    3
+    >>> draft_tokens("mtp", ["MTP_SIZE=1"]), draft_tokens("mtp", [], "dsr1-fp8-h200-trt-mtp", dp_attention=True)
+    (1, 1)
+    >>> draft_tokens("mtp", ["CONFIG_FILE=recipes/h100/1k1k/mtp/a.yaml"], recipe={"recipes/h100/1k1k/mtp/a.yaml": 2}.get)
+    2
+    >>> draft_tokens("mtp", ["CONFIG_FILE=recipes/h100/1k1k/mtp/b.yaml"])
+    ''
+    """
+    if spec != "mtp":
+        return 0
+    text = ";".join(str(x) for x in settings)
+    m = re.search(r"(?:^|;)(?:DECODE_)?MTP(?:_SIZE)?=(\d+)", text) or re.search(r"recipes/trtllm/[^;]*_mtp(\d+)", text)
+    if m:
+        return int(m.group(1))
+    m = re.search(r"CONFIG_FILE=(recipes/[^;]+)", text)
+    if m:  # a recipe with overrides (``path.yaml:zip_override...``) may set other values than its file
+        return recipe(m.group(1)) if recipe and m.group(1).endswith(".yaml") else ""
+    if name in SCRIPT_DRAFT_TOKENS:
+        return SCRIPT_DRAFT_TOKENS[name][bool(dp_attention)]
+    return ""
+
+
+def recipe_draft_tokens(srt_slurm: "Path | None"):
+    """path -> the ``speculative-num-steps`` (SGLang) or ``num_nextn_predict_layers`` (TensorRT-LLM)
+    the srt-slurm recipe at that path sets, where every version of it in ``srt_slurm``'s history (a
+    git clone of NVIDIA/srt-slurm, whose recipes InferenceMAX's multi-node runners check out) that
+    sets one sets the same value; "" where none does or versions disagree, and for every path
+    without ``srt_slurm``."""
+    @functools.lru_cache(maxsize=None)
+    def recipe(path: str) -> "int | str":
+        if srt_slurm is None:
+            return ""
+        values = set()
+        commits = subprocess.run(["git", "-C", str(srt_slurm), "log", "--all", "--format=%H", "--", path],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        for c in commits:  # a commit that deleted it shows nothing
+            shown = subprocess.run(["git", "-C", str(srt_slurm), "show", f"{c}:{path}"], capture_output=True, text=True)
+            values |= {int(v) for v in re.findall(r"(?:speculative-num-steps|num_nextn_predict_layers):\s*(\d+)",
+                                                  shown.stdout)}
+        return values.pop() if len(values) == 1 else ""
+    return recipe
 
 
 def clients(concurrency: int, settings: list[str], decode_workers, *, system: str = "", backend: str = "",
@@ -160,9 +232,9 @@ def _side(space: dict) -> dict:
             "dp_attention": bool(space.get("dp-attn", False))}
 
 
-def configurations(config: dict) -> list[dict]:
+def configurations(config: dict, recipe=None) -> list[dict]:
     """Every (configuration, concurrency) of one version of nvidia-master.yaml, for the systems and
-    models above.
+    models above (``recipe``: an srt-slurm recipe's draft tokens, :func:`recipe_draft_tokens`).
 
     >>> cfg = {"dsr1-fp4-gb200-dynamo-trt": {"image": "img", "model-prefix": "dsr1", "runner": "gb200",
     ...        "precision": "fp4", "framework": "dynamo-trt", "disagg": True, "seq-len-configs": [
@@ -199,6 +271,8 @@ def configurations(config: dict) -> list[dict]:
                 else:
                     base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
                                  "dp_attention": bool(space.get("dp-attn", False))})
+                base["spec_tokens"] = draft_tokens(base["spec_decoding"], settings, name,
+                                                   base.get("decode_dp_attention", base.get("dp_attention")), recipe)
                 per = dict(system=system, backend=backend, mode=base["mode"], model=model)
                 workers = base.get("decode_workers") or 1
                 rows.extend(dict(base, concurrency=c, clients=clients(c, settings, workers, **per))
@@ -210,7 +284,7 @@ def configurations(config: dict) -> list[dict]:
 #: ``submit_disagg.sh`` call each) until the configuration file listed them (2025-12-05)
 RUNNER = "runners/launch_gb200-nv.sh"
 _SUBMIT = re.compile(r'submit_disagg\.sh\s+"mtp=(on|off)"\s+"(tep|dep)"\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+'
-                     r'"[\d.]+"\s+\d+\s+\d+\s+"([\d ]+)"')
+                     r'"[\d.]+"\s+(\d+)\s+\d+\s+"([\d ]+)"')
 _LENGTHS = re.compile(r'\[ "\$isl" = "(\d+)" \] && \[ "\$osl" = "(\d+)" \]')
 
 
@@ -239,10 +313,11 @@ def runner_configurations(text: str) -> list[dict]:
         m = _SUBMIT.search(line)
         if not m or lengths is None:
             continue
-        mtp, kind, ctx, gen, tp, batch, concurrencies = m.groups()
+        mtp, kind, ctx, gen, tp, batch, draft, concurrencies = m.groups()
         dep = kind == "dep"
         base = {"system": "gb200", "backend": "trtllm", "model": "deepseek-v3", "precision": "fp4", "mode": "disagg",
-                "isl": lengths[0], "osl": lengths[1], "spec_decoding": "mtp" if mtp == "on" else "none", "image": "",
+                "isl": lengths[0], "osl": lengths[1], "spec_decoding": "mtp" if mtp == "on" else "none",
+                "spec_tokens": int(draft) if mtp == "on" else 0, "image": "",
                 "name": RUNNER, "prefill_workers": int(ctx), "prefill_tp": 4, "prefill_ep": 4,
                 "prefill_dp_attention": dep, "decode_workers": int(gen), "decode_tp": int(tp), "decode_ep": int(tp),
                 "decode_dp_attention": dep, "decode_max_batch": int(batch), "prefill_max_batch": "",
@@ -289,8 +364,9 @@ def _listings(repo: Path, until: str, path: str, read) -> dict[tuple, dict]:
     return seen
 
 
-def curate(repo: Path, until: str) -> list[dict]:
-    seen = _listings(repo, until, CONFIG, lambda text: configurations(yaml.safe_load(text)))
+def curate(repo: Path, until: str, srt_slurm: "Path | None" = None) -> list[dict]:
+    recipe = recipe_draft_tokens(srt_slurm)
+    seen = _listings(repo, until, CONFIG, lambda text: configurations(yaml.safe_load(text), recipe))
     seen.update(_listings(repo, until, RUNNER, runner_configurations))
     rows = list(seen.values())
     rows.sort(key=lambda r: tuple(str(r.get(c, "")) for c in COLUMNS))
@@ -302,8 +378,10 @@ if __name__ == "__main__":
     p.add_argument("--inferencex", required=True, help="a git clone of SemiAnalysisAI/InferenceX")
     p.add_argument("--until", default="2026-05-01", help="versions committed before this date (default 2026-05-01, "
                    "after the last measurement of the dated exports)")
+    p.add_argument("--srt-slurm", help="a git clone of NVIDIA/srt-slurm, for the draft tokens its SGLang recipes set "
+                   "(without it, those configurations' spec_tokens are empty)")
     args = p.parse_args()
-    rows = curate(Path(args.inferencex), args.until)
+    rows = curate(Path(args.inferencex), args.until, Path(args.srt_slurm) if args.srt_slurm else None)
     out = ROOT / "nvlmodel" / "data" / "inferencex_configs.csv"
     with open(out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")

@@ -141,7 +141,7 @@ COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mod
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
            "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype", "max_num_tokens",
-           "moe_kernel", "recv_interval", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
+           "moe_kernel", "spec_tokens", "recv_interval", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
 
 
 def _int(v: str) -> int | None:
@@ -237,34 +237,53 @@ def _listing(configs: list[dict]) -> str:
                              for c in configs})) or "nvidia-master.yaml"
 
 
-def _speculation(configs: list[dict]) -> str:
+def _speculation(configs: list[dict]) -> tuple[str, "int | str"]:
     """Why a row whose matching configurations ran with their ``spec_decoding`` values is left
-    out, or "" (all ran without speculation): the model emits one token per decode step."""
+    out, or "", and the tokens they drafted per decode step (``spec_tokens``: 0 where none ran
+    speculatively). A row is modelled where every match ran without speculation, or every match
+    ran MTP drafting the same, known number of tokens; not where some ran with it and some without
+    (the export does not say which ran), nor where the draft length is unknown or differs.
+
+    >>> _speculation([{"spec_decoding": "mtp", "spec_tokens": "3"}] * 2)
+    ('', 3)
+    >>> _speculation([{"spec_decoding": "mtp", "spec_tokens": "3"}, {"spec_decoding": "mtp", "spec_tokens": "1"}])[0]
+    'InferenceMAX ran it only with MTP speculative decoding (nvidia-master.yaml), drafting 1 or 3 tokens per step: the export does not say which'
+    """
     specs, where = {c["spec_decoding"] for c in configs}, _listing(configs)
     if specs == {"mtp"}:
-        return f"InferenceMAX ran it only with MTP speculative decoding ({where}), which the model does not model"
+        drafts = {c.get("spec_tokens", "") for c in configs}
+        if len(drafts) == 1 and "" not in drafts:
+            return "", int(drafts.pop())
+        if "" in drafts:
+            return (f"InferenceMAX ran it only with MTP speculative decoding ({where}), drafting a number of tokens per "
+                    "step its configurations do not record"), ""
+        return (f"InferenceMAX ran it only with MTP speculative decoding ({where}), drafting "
+                f"{' or '.join(sorted(drafts))} tokens per step: the export does not say which"), ""
     if "none" in specs and len(specs) > 1:
         return (f"InferenceMAX ran it with and without MTP speculative decoding ({where}); the export does "
-                "not say which")
-    return ""
+                "not say which"), ""
+    return "", 0
 
 
-def agg_speculation(row: dict, configs: list[dict], image: str = "") -> str:
-    """Why an aggregated row of InferenceMAX's is left out for speculative decoding, or "": the
-    rule :func:`recover_layout` applies to disaggregated rows. The configurations InferenceMAX listed
-    for the row's system, engine, model, precision, lengths and concurrency on its measurement date,
-    running its image, and of its layout (GPUs per worker, ``ep``, attention DP) where any is, all
-    ran with MTP (or some with and some without).
+def agg_speculation(row: dict, configs: list[dict], image: str = "") -> tuple[str, "int | str"]:
+    """Why an aggregated row of InferenceMAX's is left out for speculative decoding, or "", and the
+    tokens drafted per decode step (:func:`_speculation`): the rule :func:`recover_layout` applies
+    to disaggregated rows. The configurations InferenceMAX listed for the row's system, engine,
+    model, precision, lengths and concurrency on its measurement date, running its image, and of
+    its layout (GPUs per worker, ``ep``, attention DP) where any is, all ran with MTP drafting the
+    same number of tokens (or without), or some with and some without.
 
     >>> cfg = dict(tp="8", ep="8", dp_attention="True", first_seen="2026-03-01", dropped="", image="",
-    ...            spec_decoding="mtp")
+    ...            spec_decoding="mtp", spec_tokens="1")
     >>> row = dict(measured="2026-03-25", gpus=8, ep=8, attention_dp=8)
-    >>> agg_speculation(row, [cfg])[:47]
-    'InferenceMAX ran it only with MTP speculative d'
-    >>> agg_speculation(row, [cfg, dict(cfg, tp="4", ep="4", spec_decoding="none")])[:47]  # the other layout's
-    'InferenceMAX ran it only with MTP speculative d'
+    >>> agg_speculation(row, [cfg])
+    ('', 1)
+    >>> agg_speculation(row, [cfg, dict(cfg, tp="4", ep="4", spec_decoding="none")])  # the other layout's
+    ('', 1)
+    >>> agg_speculation(row, [cfg, dict(cfg, spec_decoding="none")])[0][:47]
+    'InferenceMAX ran it with and without MTP specul'
     >>> agg_speculation(row, [dict(cfg, spec_decoding="none")]), agg_speculation(row, [])
-    ('', '')
+    (('', 0), ('', 0))
     """
     listed = [c for c in configs if _listed_on(c, row["measured"]) and _same_image(c, image)]
     same = [c for c in listed if int(c["tp"]) == row["gpus"] and int(c["ep"] or 1) == row["ep"]
@@ -290,8 +309,8 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     GPUs (the 2025-12 exports, which record every ``ep`` as 1), or both 1 where the configuration's
     sizes are in nodes (GB200 SGLang: the export copied its placeholder ``tp: 1``). Returns (layout, note): the layout
     (decode tp, attention_dp, moe_tp, ep, workers, the prefill's, and the engine limits every match
-    names) where every match is one layout run without speculative decoding, else None and the
-    reason.
+    names, and ``spec_tokens``, the tokens drafted per decode step, 0 without speculative decoding)
+    where every match is one layout run alike (:func:`_speculation`), else None and the reason.
 
     >>> cfg = dict(prefill_tp="4", prefill_ep="4", prefill_dp_attention="True", prefill_workers="2",
     ...            decode_tp="16", decode_ep="16", decode_dp_attention="True", decode_workers="1",
@@ -300,8 +319,10 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     >>> layout, note = recover_layout(row, [cfg])
     >>> layout["tp"], layout["attention_dp"], layout["ep"], layout["workers"], layout["prefill_workers"]
     (1, 16, 16, 1, 2)
-    >>> recover_layout(row, [dict(cfg, spec_decoding="mtp")])[1]
-    'InferenceMAX ran it only with MTP speculative decoding (nvidia-master.yaml), which the model does not model'
+    >>> recover_layout(row, [dict(cfg, spec_decoding="mtp", spec_tokens="3")])[0]["spec_tokens"]
+    3
+    >>> recover_layout(row, [cfg, dict(cfg, spec_decoding="mtp", spec_tokens="3")])[1][:47]
+    'InferenceMAX ran it with and without MTP specul'
     """
     def gpus(c):
         return int(c["prefill_tp"]) * int(c["prefill_workers"]) + int(c["decode_tp"]) * int(c["decode_workers"])
@@ -321,7 +342,7 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     if not found:
         return None, "no InferenceMAX configuration matches it"
     layouts = {(_layout(c, "decode"), _layout(c, "prefill")) for c in found}
-    speculation = _speculation(found)
+    speculation, drafts = _speculation(found)
     if speculation:
         return None, speculation
     if len(layouts) > 1:
@@ -330,6 +351,7 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     first = min(found, key=lambda c: c["first_seen"])
     layout = dict(zip(("tp", "attention_dp", "moe_tp", "ep", "workers"), d))
     layout.update(zip(("prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers"), p))
+    layout["spec_tokens"] = drafts
     for limit in LIMITS:  # an engine limit the matching configurations that name one agree on (else unknown: "")
         values = {c.get(limit, "") for c in found} - {""}
         layout[limit] = int(float(values.pop())) if len(values) == 1 else ""
@@ -528,7 +550,7 @@ def curate(path: Path) -> list[dict]:
             precision = r["precision"]
             if not precision:
                 precision, precision_note = "bf16", "precision inferred: unquantized checkpoint"
-            layout_note, limits, mode = "", {k: "" for k in LIMITS}, r["mode"]
+            layout_note, limits, mode, drafts = "", {k: "" for k in LIMITS}, r["mode"], 0
             relabelled = False
             if mode == "agg" and deployment_labelled_aggregated(r["system"], model, _int(r["tp_size"])) and conc:
                 # the deployment's GPUs under an aggregated label: InferenceMAX ran GB200 only disaggregated
@@ -537,7 +559,7 @@ def curate(path: Path) -> list[dict]:
                 layout, why = recover_layout(recorded, configs.get(_config_key(r, model, precision, conc), []),
                                              _field(src, "image"))
                 if layout is not None:
-                    mode, relabelled = "disagg", True
+                    mode, relabelled, drafts = "disagg", True, layout["spec_tokens"]
                     tp, adp, mtp, ep, workers, prefill, limits = _sides(layout)
                     layout_note = (f"labelled aggregated, its tp the deployment's GPUs (InferenceMAX ran GB200 only "
                                    f"disaggregated); {why}")
@@ -557,8 +579,8 @@ def curate(path: Path) -> list[dict]:
                     conc = _int(r["batch_size"]) * adp
                 if conc is not None and harness_name.startswith(INFERENCEMAX_HARNESSES):
                     row = {"measured": measured, "gpus": tp * adp, "ep": ep, "attention_dp": adp}
-                    speculation = agg_speculation(row, agg_configs.get(_config_key(r, model, precision, conc), []),
-                                                  _field(src, "image"))
+                    speculation, drafts = agg_speculation(row, agg_configs.get(_config_key(r, model, precision, conc),
+                                                                               []), _field(src, "image"))
                     if speculation:
                         note.append(speculation)
             else:
@@ -580,7 +602,7 @@ def curate(path: Path) -> list[dict]:
                         note.append(f"worker counts not recorded: the load per worker is unknown; {why}")
                     else:
                         tp, adp, mtp, ep, workers, prefill, limits = _sides(layout)
-                        layout_note = why
+                        layout_note, drafts = why, layout["spec_tokens"]
                 if workers is None or prefill[4] is None:
                     if not any(n.startswith("worker counts") for n in note):
                         note.append("worker counts not recorded: the load per worker is unknown")
@@ -616,6 +638,7 @@ def curate(path: Path) -> list[dict]:
                 "moe_kernel": script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured,
                                                 (precision, (tp or 1) * (adp or 1), adp or 1, int(r["isl"]),
                                                  int(r["osl"]), conc)),
+                "spec_tokens": drafts,
                 "recv_interval": script_recv_interval(r["system"], r["backend"], model, mode, precision, tp, conc,
                                                       harness_name, measured),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
@@ -630,7 +653,7 @@ def curate(path: Path) -> list[dict]:
 
 #: What makes two rows the same configuration for the model.
 CONFIG_KEY = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "tp", "attention_dp", "ep",
-              "workers", "prefill_tp", "prefill_attention_dp", "prefill_ep", "prefill_workers")
+              "workers", "prefill_tp", "prefill_attention_dp", "prefill_ep", "prefill_workers", "spec_tokens")
 
 
 def mark_repeats(rows: list[dict]) -> list[dict]:

@@ -360,6 +360,7 @@ def per_model_fallback():
 
         out = fit_engines(measurements, step)
         rows = calibration_rows(measurements)
+        rows = rows[~fit_mod.speculative(rows)]  # fit takes rows that emit one token per step
         for (engine, model), g in rows.groupby(["engine", "model"]):
             if len(g) >= OWN_MODEL_ROWS:
                 out[f"{engine}/{model}"] = fit(g, step)
@@ -423,6 +424,7 @@ def leave_one_build_out(d: pd.DataFrame) -> pd.DataFrame:
 
     model_mod._unit_terms_of.cache_clear()  # as score() does
     rows = calibration_rows(d)
+    rows = rows[~fit_mod.speculative(rows)]  # fit takes rows that emit one token per step
     build = rows.backend_version.fillna("unrecorded").astype(str)
     out = []
     for (engine, b), g in rows.groupby([rows.engine, build]):

@@ -4,6 +4,7 @@ that no held-out (B200) row reaches the fit."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,13 @@ def test_a_readers_rows_name_a_bad_engine_setting_instead_of_losing_it(tmp_path)
     assert cal.load_measurements(str(waits)).left_out.iloc[0] == (
         "batch_wait_iters must be a whole number of decode steps >= 0, got 2.5")
     assert d.left_out.iloc[1].startswith("unknown moe_kernel 'bogus'; valid choices: flashinfer_mxfp4_mxfp8")
+    # and the tokens drafted per step of speculative decoding
+    spec = tmp_path / "spec.csv"
+    spec.write_text(head.replace("moe_kernel", "spec_tokens") + row + "30,1.5\n" + row + "30,12\n" + row + "30,2\n")
+    d = cal.load_measurements(str(spec))
+    assert d.left_out.iloc[0] == "spec_tokens must be a whole number of drafted tokens >= 0, got 1.5"
+    assert d.left_out.iloc[1].startswith("spec_tokens must be a whole number of drafted tokens from 0")
+    assert d.left_out.iloc[2] == ""
     assert d.left_out.iloc[2] == ""
 
 
@@ -319,7 +327,7 @@ def test_a_recorded_layout_agrees_with_the_one_its_source_id_names():
     # the database dump's corrected rows all repeat a dated export's configuration: none is modelled
     assert (fixed[fixed.source_id.str.startswith("dsr1_")].left_out.fillna("") != "").all()
     twins = fixed[fixed.left_out.fillna("").str.startswith("duplicate of 2026_03_25")]
-    assert len(twins) == 42  # 17 more are measurements InferenceMAX ran with MTP: left out for that first
+    assert len(twins) == 57  # 15 of them measurements InferenceMAX ran with MTP (spec_tokens)
     kept = d.set_index("source_id").loc[twins.left_out.str.extract(r"duplicate of (\S+)")[0]]
     assert (kept.ttft_ms.to_numpy() == twins.ttft_ms.to_numpy()).all()
     assert re.fullmatch(r"recorded tp=\d+, attention_dp=\d+, moe_tp=\d+: ep=\d+ times the \d+ GPUs its source id names",
@@ -405,7 +413,7 @@ def test_fit_recovers_a_cost_per_moe_layer_beside_the_cost_per_step():
 
     true = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.001, t_req=0.05, q=0.1, t_moe=60e-6)
     d = cal.calibration_rows(load_measurements(table="serving"))
-    d = d[d.engine == "sglang@serving"].copy()
+    d = d[(d.engine == "sglang@serving") & (d.spec_tokens.fillna(0) == 0)].copy()
     assert {"qwen3-32b", "deepseek-v3", "qwen3-235b-a22b"} <= set(d.model)
     pred = [cal.predict(_config(r), true) for r in d.itertuples()]
     d["tpot_ms"] = [p["tpot_s"] * 1e3 for p in pred]
@@ -671,15 +679,71 @@ def test_recorded_fits_are_the_fits_bit_for_bit(table):
     the same numbers to the last bit."""
     from nvlmodel import recorded
     from nvlmodel.calibrate.data import _measurements
-    from nvlmodel.calibrate.fit import _NUMBERS
+    from nvlmodel.calibrate.fit import _NUMBERS, fit_acceptance, speculative
 
     rows = cal.calibration_rows(_measurements(table))
+    spec = speculative(rows)
     for step in cal.STEP_MODELS:
         got = cal.fitted(step, table)
         assert sorted(got) == sorted(set(rows.engine))
         for e, c in got.items():
             assert recorded.lookup(recorded.run_key("calibration fit", step, table, e)) == tuple(
                 getattr(c, k) for k in _NUMBERS), f"{table} {step} {e}: not recorded under this package"
-        smallest = rows.engine.value_counts().sort_index().idxmin()
-        fresh = cal.fit(rows[rows.engine == smallest], step)
+        one = rows[~spec]
+        smallest = one.engine.value_counts().sort_index().idxmin()
+        fresh = cal.fit(one[one.engine == smallest], step)
+        if spec.any():  # the acceptance every engine shares, fitted on the speculative rows
+            fresh = replace(fresh, acceptance=fit_acceptance(rows[spec], got))
         assert fresh == got[smallest]
+
+
+# ---------------------------------------------------------------------------------------------
+# Speculative decoding (MTP)
+
+def test_a_speculative_step_verifies_k_plus_1_tokens_and_drafts_k_by_hand():
+    """A decode step drafting k tokens: the weights and the GEMMs and attention queries of b(k+1)
+    tokens per rank (each sequence's KV read once), plus k draft passes of one layer's share of an
+    ordinary step of b; a sequence emits (1 - a^(k+1)) / (1 - a) tokens per step."""
+    from nvlmodel.calibrate.model import _decode_roofline, _decode_terms
+
+    base = dict(system="h200_sxm", model="deepseek-v3", precision="fp8", tp=1, attention_dp=8, ep=8, concurrency=128,
+                isl=1024, osl=1024, backend="trtllm", mode="disagg", workers=2)
+    c0, c3 = cal.Config(**base), cal.Config(**base, spec_tokens=3)
+    b = c0.batch_per_rank
+    assert b == 8
+    one, four = _decode_roofline(c0, b), _decode_roofline(c0, 4 * b)
+    bw = c0.gpu_spec.hbm_bandwidth
+    t = _decode_terms(c3, b)
+    share = 3 / 61  # DeepSeek-V3's 61 layers; its MTP module is one more
+    assert t["dkv"] == pytest.approx(one.kv_bytes / bw * (1 + share))
+    assert t["dm"] == pytest.approx(four.t_memory - four.kv_bytes / bw + one.kv_bytes / bw + share * one.t_memory)
+    assert t["dc"] == pytest.approx(four.t_compute + share * one.t_compute)
+    assert _decode_terms(c0, b)["dm"] == pytest.approx(one.t_memory)
+    calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, acceptance=0.6)
+    p0, p3 = cal.components(c0, calib), cal.components(c3, calib)
+    assert p3["accepted_tokens"] == pytest.approx(1 + 0.6 + 0.36 + 0.216) and p0["accepted_tokens"] == 1.0
+    assert p3["tpot_s"] == pytest.approx(p3["decode_step_s"] / 2.176)
+    assert p3["decode_step_s"] > p0["decode_step_s"]  # more work per step, fewer steps per token
+    with pytest.raises(ValueError, match="spec_tokens"):
+        cal.Config(**base, spec_tokens=-1)
+    with pytest.raises(ValueError, match="acceptance"):
+        cal.Calibration(acceptance=1.0)
+
+
+def test_the_acceptance_is_fitted_on_speculative_calibration_rows_only():
+    """The efficiencies are fitted on rows that decode one token per step (fit refuses the others);
+    the acceptance all engines share is then fitted on the speculative calibration rows, and from
+    rows the model generated at a known acceptance it is found again."""
+    from nvlmodel.calibrate import load_measurements
+    from nvlmodel.calibrate.fit import fit_acceptance, speculative
+
+    d = cal.calibration_rows(load_measurements(table="serving"))
+    spec = d[speculative(d)].copy()
+    assert len(spec) >= 10 and set(spec.system) <= {"h100_sxm", "h200_sxm"}
+    with pytest.raises(ValueError, match="decoded speculatively"):
+        cal.fit(d[d.engine == "trtllm@serving"])
+    fitted = cal.fitted("roofline", "serving")
+    assert len({c.acceptance for c in fitted.values()}) == 1 and 0 < fitted["trtllm@serving"].acceptance < 1
+    planted = {e: replace(c, acceptance=0.62) for e, c in fitted.items()}
+    spec["tpot_ms"] = [cal.predict(_config(r), planted[r.engine])["tpot_s"] * 1e3 for r in spec.itertuples()]
+    assert fit_acceptance(spec, fitted) == 0.62

@@ -392,26 +392,31 @@ def test_gb200_rows_labelled_aggregated_take_the_runner_scripts_layout():
     assert (left.system == "gb200").all() and (left["mode"] == "agg").all()
 
 
-def test_aggregated_rows_inferencemax_ran_with_mtp_are_left_out():
+def test_aggregated_rows_inferencemax_ran_with_mtp_carry_their_draft_length():
     spec = import_script("curate_serving").agg_speculation
     cfg = dict(tp="8", ep="8", dp_attention="True", first_seen="2026-03-01", dropped="2026-04-01",
-               image="nvcr.io#nvidia/tensorrt-llm/release:1.2.0rc6.post3", spec_decoding="mtp")
+               image="nvcr.io#nvidia/tensorrt-llm/release:1.2.0rc6.post3", spec_decoding="mtp", spec_tokens="1")
     row = dict(measured="2026-03-25", gpus=8, ep=8, attention_dp=8)
     image = "nvcr.io/nvidia/tensorrt-llm/release:1.2.0rc6.post3"  # the exports write nvcr.io/, the file nvcr.io#
-    assert "only with MTP" in spec(row, [cfg], image)
-    assert spec(row, [cfg], image.replace("post3", "post2")) == ""  # another image: no evidence
-    assert spec(dict(row, measured="2026-04-02"), [cfg], image) == ""  # dropped before the measurement
-    other = dict(cfg, tp="4", ep="4", spec_decoding="none")
-    assert "only with MTP" in spec(row, [cfg, other], image)  # the row's own layout decides
-    assert "with and without" in spec(row, [cfg, dict(cfg, spec_decoding="none")], image)
-    assert "with and without" in spec(dict(row, gpus=2, ep=2), [cfg, other], image)  # no layout matches: all listed
-    # in the table: every B200 TensorRT-LLM row of that image is such a run, and none is modelled
+    assert spec(row, [cfg], image) == ("", 1)
+    assert spec(row, [cfg], image.replace("post3", "post2")) == ("", 0)  # another image: no evidence
+    assert spec(dict(row, measured="2026-04-02"), [cfg], image) == ("", 0)  # dropped before the measurement
+    other = dict(cfg, tp="4", ep="4", spec_decoding="none", spec_tokens="0")
+    assert spec(row, [cfg, other], image) == ("", 1)  # the row's own layout decides
+    assert "with and without" in spec(row, [cfg, dict(cfg, spec_decoding="none")], image)[0]
+    assert "with and without" in spec(dict(row, gpus=2, ep=2), [cfg, other], image)[0]  # no layout matches: all
+    assert "does not say which" in spec(row, [cfg, dict(cfg, spec_tokens="3")], image)[0]
+    assert "do not record" in spec(row, [dict(cfg, spec_tokens="")], image)[0]
+    # in the table: every B200 TensorRT-LLM row of that image is such a run: modelled with its draft
+    # length (TensorRT-LLM's scripts draft 3 tokens, 1 with attention DP), or left out for MTP
     d = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv")
     post3 = d[(d.backend_version == "1.2.0rc6.post3") & (d.system == "b200_sxm") & (d["mode"] == "agg")]
-    assert len(post3) > 40 and post3.left_out.fillna("").str.contains("MTP speculative").all()
+    mtp = post3.spec_tokens > 0
+    assert len(post3) > 40 and (mtp | post3.left_out.fillna("").str.contains("MTP speculative")).all()
+    assert (post3[mtp].spec_tokens == np.where(post3[mtp].attention_dp > 1, 1, 3)).all()
 
 
-def test_recovered_rows_are_one_inferencex_configuration_without_speculation():
+def test_recovered_rows_are_one_inferencex_configuration_run_as_modelled():
     script = import_script("curate_serving")
     configs = script.load_configs()
     d = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv")
@@ -424,9 +429,10 @@ def test_recovered_rows_are_one_inferencex_configuration_without_speculation():
                  int(r.prefill_workers)))
         listed = [c for c in configs[key] if script._listed_on(c, r.measured)]
         same = [c for c in listed if (script._layout(c, "decode"), script._layout(c, "prefill")) == mine]
-        # (the speculative configurations were ruled out by the row's container image or not at all:
-        # test_recover_layout_by_hand)
-        assert "none" in {c["spec_decoding"] for c in same}, r.source_id
+        # (configurations run otherwise were ruled out by the row's container image or not at all:
+        # test_recover_layout_by_hand): a row modelled with MTP matches one drafting as many tokens
+        ran = {(c["spec_decoding"], int(c["spec_tokens"] or -1)) for c in same}
+        assert (("mtp", int(r.spec_tokens)) if r.spec_tokens else ("none", 0)) in ran, r.source_id
 
 
 # ------------------------------------------------------------------------------------------

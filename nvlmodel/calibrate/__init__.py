@@ -63,7 +63,7 @@ from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEAS
                        measured_per_gpu, measured_ratio, smallest_tp, waterfall)
 from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES,
                     KERNEL_SCALE_GRID, KERNEL_SCALE_TOKENS, KV_DTYPES, METRICS, MODES, STEP_MODELS, SYSTEMS,
-                    WEIGHT_FORMAT, Calibration, Config, EngineMemory, batch_wait_steps, comm_time, components,
+                    WEIGHT_FORMAT, Calibration, Config, EngineMemory, accepted_tokens, batch_wait_steps, comm_time, components,
                     disagg_wait, engine_memory_table, kernel_scale_factor, kernel_times,
                     kv_capacity_of, kv_fits, kv_transfer_time, predict, recv_wait_steps, startup_wave, step_times,
                     tpot_bound)
@@ -72,7 +72,7 @@ __all__ = ["ACCURACY_TARGETS", "BELOW_BOUND", "BENCHMARK_REQUESTS_PER_CLIENT", "
            "KERNEL_SCALE_GRID", "KERNEL_SCALE_TOKENS",
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",
            "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
-           "Config", "EngineMemory", "batch_wait_steps", "beyond_envelope", "bias_by_tp", "calibration_rows", "calibration_table",
+           "Config", "EngineMemory", "accepted_tokens", "batch_wait_steps", "beyond_envelope", "bias_by_tp", "calibration_rows", "calibration_table",
            "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "error_summary_by_step",
            "fit", "fit_engines", "fitted", "headline", "kernel_scale_factor", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",
            "left_out_table", "load_measurements", "measured_per_gpu", "measured_ratio", "predict", "predictions",

@@ -161,11 +161,21 @@ def recv_interval_of(row) -> dict:
     return {"recv_interval": _step_count("recv_interval", row.recv_interval)}
 
 
-def _step_count(what: str, value) -> int:
-    """A row's count of decode steps: a whole number >= 0, else ``ValueError`` naming ``what``."""
+def spec_tokens_of(row) -> dict:
+    """The tokens a measured row's engine drafted per decode step (MTP speculative decoding, as its
+    benchmark configuration set it), as :class:`Config` keywords: ``spec_tokens``; empty for a row
+    that names none (0: decoded one token per step)."""
+    if not _given(row, "spec_tokens"):
+        return {}
+    return {"spec_tokens": _step_count("spec_tokens", row.spec_tokens, "drafted tokens")}
+
+
+def _step_count(what: str, value, unit: str = "decode steps") -> int:
+    """A row's count of decode steps (or other ``unit``): a whole number >= 0, else ``ValueError``
+    naming ``what``."""
     v = _number(value)
     if not (v >= 0 and v == int(v)):
-        raise ValueError(f"{what} must be a whole number of decode steps >= 0, got {value!r}")
+        raise ValueError(f"{what} must be a whole number of {unit} >= 0, got {value!r}")
     return int(v)
 
 
@@ -186,6 +196,7 @@ def _config(row) -> Config:
     extra.update(recv_interval_of(row))  # and how often its engine polls for new requests
     if _given(row, "moe_kernel"):
         extra["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel a benchmark script selected
+    extra.update(spec_tokens_of(row))  # and the tokens its speculative decoder drafted per step
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
                   int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None,
                   mode=getattr(row, "mode", "agg") or "agg", **extra)

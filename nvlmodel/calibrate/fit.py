@@ -3,7 +3,7 @@ only, predictions, and error summaries."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -116,6 +116,41 @@ def _fit_terms(t, step: str = "roofline", fractions: tuple[float, float] | None 
     return best[0]
 
 
+#: The values :attr:`Calibration.acceptance` is fitted on.
+ACCEPTANCE_GRID = np.round(np.arange(0.0, 0.9901, 0.01), 2)
+
+
+def speculative(rows: "pd.DataFrame") -> np.ndarray:  # noqa: F821
+    """Which rows decoded speculatively (``spec_tokens`` > 0; a table without the column: none)."""
+    import pandas as pd
+
+    if "spec_tokens" not in rows.columns:
+        return np.zeros(len(rows), bool)
+    return (pd.to_numeric(rows.spec_tokens, errors="coerce").fillna(0) > 0).to_numpy()
+
+
+def fit_acceptance(rows: "pd.DataFrame", calibrations: dict[str, Calibration]) -> float:  # noqa: F821
+    """The draft-token acceptance (:attr:`Calibration.acceptance`) that makes the speculative
+    ``rows``' predicted TPOT (their engines' ``calibrations``, fitted on rows that decoded one token
+    per step) err least: the least total squared relative error on :data:`ACCEPTANCE_GRID`. One
+    value for every engine: the chance that the model's draft module guesses the next token is the
+    model's and the benchmark's prompts', not the GPU's; the engines verify the drafts alike."""
+    from .model import accepted_tokens
+
+    if len(rows) == 0:
+        raise ValueError("need at least one speculative row to fit the acceptance")
+    missing = sorted(set(rows.engine) - set(calibrations))
+    if missing:
+        raise ValueError(f"no calibration for engines {missing}; calibrated: {', '.join(calibrations)}")
+    parts = [components(_config(r), calibrations[r.engine]) for r in rows.itertuples()]
+    step = np.array([p["decode_step_s"] for p in parts])[:, None]
+    other = np.array([p["interference_s"] for p in parts])[:, None]
+    k = rows.spec_tokens.astype(int).to_numpy()[:, None]
+    tpot = step / accepted_tokens(ACCEPTANCE_GRID[None, :], k) + other
+    loss = np.sum((tpot / (rows.tpot_ms.to_numpy(float)[:, None] / 1e3) - 1) ** 2, axis=0)
+    return float(ACCEPTANCE_GRID[int(np.argmin(loss))])
+
+
 def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F821
     """Fit one :class:`Calibration` to ``rows`` (measured TPOT and TTFT): for every (bandwidth,
     compute) on :data:`GRID`, the fixed costs and ``q`` that minimise the squared relative error
@@ -133,6 +168,9 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
                          f"{', '.join(CALIBRATION_SYSTEMS)}")
     if not rows.kv_fits.all():
         raise ValueError("refusing to fit rows whose KV cache does not fit (kv_fits is false)")
+    if speculative(rows).any():
+        raise ValueError("refusing to fit rows that decoded speculatively (spec_tokens > 0): the efficiencies are "
+                         "fitted on rows that emit one token per step, the acceptance on those (fit_acceptance)")
     t = _terms(rows, step)
     roof = _fit_terms(t)  # the roofline fit does not read the kernel terms
     if step == "roofline":
@@ -144,9 +182,16 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
 
 def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[str, Calibration]:  # noqa: F821
     """One :class:`Calibration` per engine (``backend@campaign``) that has calibration rows,
-    fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`."""
+    fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`.
+    Rows that decoded speculatively do not reach :func:`fit` either: with every engine fitted, they
+    fit the acceptance all engines share (:func:`fit_acceptance`; 0 where there are none)."""
     rows = calibration_rows(measurements)
-    return {e: fit(rows[rows.engine == e], step) for e in sorted(set(rows.engine))}
+    spec = speculative(rows)
+    out = {e: fit(rows[(rows.engine == e).to_numpy() & ~spec], step) for e in sorted(set(rows[~spec].engine))}
+    if spec.any():
+        a = fit_acceptance(rows[spec], out)
+        out = {e: replace(c, acceptance=a) for e, c in out.items()}
+    return out
 
 
 #: The numeric fields of a :class:`Calibration`, in the order a recorded fit lists them.
@@ -159,15 +204,15 @@ def _fitted(step: str, table: str) -> dict[str, Calibration]:
     this package wrote (:mod:`nvlmodel.recorded`, beside the simulation's runs; a test fits them
     afresh and requires the same numbers, bit for bit), else fitted; noted either way."""
     rows = calibration_rows(_measurements(table))
-    out = {}
-    for e in sorted(set(rows.engine)):
-        key = recorded.run_key("calibration fit", step, table, e)
-        numbers = recorded.lookup(key)
-        if numbers is None:
-            c = fit(rows[rows.engine == e], step)
-            numbers = tuple(float(getattr(c, k)) for k in _NUMBERS)
-        recorded.note(key, numbers)
-        out[e] = Calibration(step=step, **dict(zip(_NUMBERS, numbers)))
+    engines = sorted(set(rows[~speculative(rows)].engine))
+    keys = {e: recorded.run_key("calibration fit", step, table, e) for e in engines}
+    found = {e: recorded.lookup(k) for e, k in keys.items()}
+    if all(v is not None for v in found.values()):
+        out = {e: Calibration(step=step, **dict(zip(_NUMBERS, v))) for e, v in found.items()}
+    else:
+        out = fit_engines(_measurements(table), step)
+    for e, c in out.items():
+        recorded.note(keys[e], tuple(float(getattr(c, k)) for k in _NUMBERS))
     return out
 
 
@@ -181,20 +226,26 @@ def fitted(step: str = "roofline", table: str = "dense") -> dict[str, Calibratio
 def calibration_table(measurements: "pd.DataFrame | None" = None,
                       calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """The fitted parameters per engine, in readable units, with the rows each was fitted on: of
-    ``measurements`` (default: the curated rows) and ``calibrations`` (default: fitted on them)."""
+    ``measurements`` (default: the curated rows) and ``calibrations`` (default: fitted on them).
+    The ``acceptance`` of speculative decoding, which every engine shares and the speculative
+    calibration rows fit (not counted in ``fitted_on_rows``), shows where any row decoded so."""
     import pandas as pd
 
     d = _measurements() if measurements is None else measurements
     cal = calibrations if calibrations is not None else (fitted() if measurements is None else fit_engines(d))
     rows = calibration_rows(d)
+    spec = speculative(rows)
     out = []
     for engine, c in cal.items():
-        sub = rows[rows.engine == engine]
+        sub = rows[(rows.engine == engine).to_numpy() & ~spec]
         out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
                     "t_step_ms": c.t_step * 1e3, "t_launch_us": c.t_launch * 1e6, "t_moe_us": c.t_moe * 1e6,
-                    "t_req_ms": c.t_req * 1e3, "q": c.q, "kernel_scale": c.kernel_scale,
+                    "t_req_ms": c.t_req * 1e3, "q": c.q, "kernel_scale": c.kernel_scale, "acceptance": c.acceptance,
                     "fitted_on_rows": len(sub), "systems": ", ".join(words(x) for x in sorted(set(sub.system)))})
-    return pd.DataFrame(out)
+    out = pd.DataFrame(out)
+    if not spec.any() and not (out.acceptance > 0).any():  # no speculative rows: nothing to show
+        out = out.drop(columns="acceptance")
+    return out
 
 
 def predictions(measurements: "pd.DataFrame | None" = None,
@@ -220,6 +271,7 @@ def predictions(measurements: "pd.DataFrame | None" = None,
     for k in ("decode_step", "decode_fixed", "prefill", "interference", "decode_comm", "batch_wait"):
         out[f"{k}_ms"] = [p[f"{k}_s"] * 1e3 for p in parts]
     out["decode_bottleneck"] = [p["decode_bottleneck"] for p in parts]
+    out["accepted_tokens"] = [p["accepted_tokens"] for p in parts]
     out["step_source"] = [p["step_source"] for p in parts]
     for m in METRICS:
         out[f"{m}_pred_ms"] = [p[f"{m}_s"] * 1e3 for p in parts]

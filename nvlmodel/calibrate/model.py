@@ -123,9 +123,15 @@ class Calibration:
     #: 1.3.0rc20, vLLM 0.24.0), and which kernel a build runs matters most where a step is
     #: compute-bound. Fitted on :data:`KERNEL_SCALE_GRID`.
     kernel_scale: float = 1.0
+    #: the chance that each token a speculative decoder drafts is accepted, given the one before it
+    #: was (:func:`accepted_tokens`; for configurations with ``spec_tokens`` > 0). Fitted on the
+    #: calibration rows run with MTP, one value for all engines (:func:`nvlmodel.calibrate.fit_engines`).
+    acceptance: float = 0.0
 
     def __post_init__(self):
         Efficiency(self.compute, self.bandwidth, self.t_step)  # validates fractions and t_step
+        if not 0 <= require_positive("acceptance", self.acceptance, allow_zero=True) < 1:
+            raise ValueError(f"acceptance must be in [0, 1), got {self.acceptance}")
         require_positive("t_req", self.t_req, allow_zero=True)
         require_positive("q", self.q, allow_zero=True)
         require_choice("step", self.step, STEP_MODELS)
@@ -168,6 +174,20 @@ def _kernel_scale_ramp(tokens):
     return np.clip(np.log(np.maximum(np.asarray(tokens, float), 1.0) / lo) / np.log(hi / lo), 0.0, 1.0)
 
 
+def accepted_tokens(acceptance, spec_tokens):
+    """Tokens a sequence emits per decode step under speculative decoding that drafts
+    ``spec_tokens`` tokens, each accepted with chance ``acceptance`` given the one before it was:
+    the verified token and the accepted run of drafts, ``(1 - a^(k+1)) / (1 - a)`` (Leviathan et al.,
+    2023, eq. 1); 1 without drafts. Scalars or arrays.
+
+    >>> accepted_tokens(0.5, 3), accepted_tokens(0.8, 0), accepted_tokens(0.0, 3)
+    (1.875, 1.0, 1.0)
+    """
+    a, k = np.asarray(acceptance, float), np.asarray(spec_tokens, float)
+    out = (1.0 - a ** (k + 1)) / (1.0 - a)  # a in [0, 1): Calibration.acceptance
+    return float(out) if np.ndim(out) == 0 else out
+
+
 @dataclass(frozen=True)
 class Config:
     """One measured serving configuration. ``backend`` (vllm, trtllm, sglang) picks the engine's
@@ -188,7 +208,10 @@ class Config:
     selected one other than the engine's default (:data:`nvlmodel.kernels.MOE_KERNELS`; None: the
     default), for steps from measured kernels. ``recv_interval`` > 1: the engine takes new requests
     in only every that many decode steps while it decodes, as SGLang's ``--scheduler-recv-interval``
-    does (see :func:`recv_wait_steps`; 0 or 1: at every step).
+    does (see :func:`recv_wait_steps`; 0 or 1: at every step). ``spec_tokens`` > 0: the engine
+    decodes speculatively, drafting that many tokens per step with a draft module of one
+    transformer layer (DeepSeek-V3's multi-token prediction module, as InferenceMAX's MTP runs use
+    it) and verifying them in the next step (see :func:`accepted_tokens`).
 
     Names are resolved once, here: ``arch`` is the model's :class:`~nvlmodel.models.ModelArch`
     (``model`` keeps its registry key, aliases resolved) and ``gpu_spec`` the system's
@@ -217,6 +240,7 @@ class Config:
     batch_wait_tokens: float = 0.0
     moe_kernel: str | None = None
     recv_interval: int = 0
+    spec_tokens: int = 0
     arch: ModelArch = field(init=False, repr=False, compare=False)
     gpu_spec: GPUSpec = field(init=False, repr=False, compare=False)
 
@@ -234,6 +258,7 @@ class Config:
             require_positive_int("max_batch", self.max_batch)
         require_batch_wait(self.batch_wait_iters, self.batch_wait_tokens)
         require_recv_interval(self.recv_interval)
+        require_spec_tokens(self.spec_tokens)
         if self.moe_kernel is not None:
             from ..kernels import MOE_KERNELS
             require_choice("moe_kernel", self.moe_kernel, MOE_KERNELS)
@@ -324,6 +349,19 @@ def require_batch_wait(iters, tokens) -> None:
 def require_recv_interval(steps) -> None:
     """A receive interval (:func:`recv_wait_steps`) is an int >= 0 (0 or 1: every step)."""
     _require_steps("recv_interval", steps, "0 or 1: every step")
+
+
+#: The most tokens :attr:`Config.spec_tokens` may draft per step (the engines' MTP runs draft 1 to 3).
+MAX_SPEC_TOKENS = 8
+
+
+def require_spec_tokens(tokens) -> None:
+    """Validate the tokens a speculative decoder drafts per step (:class:`Config`,
+    :class:`nvlmodel.serve.Deployment`): an int from 0 (no speculative decoding) to
+    :data:`MAX_SPEC_TOKENS`."""
+    if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)) or not 0 <= tokens <= MAX_SPEC_TOKENS:
+        raise ValueError(f"spec_tokens must be a whole number of drafted tokens from 0 (no speculative decoding) "
+                         f"to {MAX_SPEC_TOKENS}, got {tokens!r}")
 
 
 def _require_steps(what: str, steps, zero: str) -> None:
@@ -512,29 +550,47 @@ def kernel_times(config: Config, batch=None) -> dict:
     part (``dkl``, ``pkl``: all but attention) and where :attr:`Calibration.kernel_scale` stands on
     its ramp for each (``dkr``, ``pkr``: 0 to 1, :func:`kernel_scale_factor`); the kernel calls of
     each (``dkn``, ``pkn``), and whether either was extrapolated beyond the kernel tables (``kx``,
-    0 or 1). NaN where the tables do not cover the configuration (the roofline stands in)."""
+    0 or 1). NaN where the tables do not cover the configuration (the roofline stands in). With
+    ``spec_tokens``, the speculative decoder's step, as :func:`_decode_terms` takes it."""
     from ..kernels import step_time
 
     b = config.batch_per_rank if batch is None else batch
     tp, adp, ep = config.shape()
     c = config
+    k = c.spec_tokens
+
+    def decode(batch):
+        return step_time(c.system, c.backend, c.arch, c.precision, phase="decode", batch=batch,
+                         tokens=c.isl + c.osl // 2, kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep,
+                         moe_kernel=c.moe_kernel)
+
+    def less_floor(t):
+        return t.seconds - t.floor
+
     try:
-        dp = step_time(c.system, c.backend, c.arch, c.precision, phase="decode", batch=b, tokens=c.isl + c.osl // 2,
-                       kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=c.moe_kernel)
+        dp = decode(b)
+        vp = decode(b * (k + 1)) if k else dp
         tp, adp, ep = c.shape(prefill=True)
         pp = step_time(c.system, c.backend, c.arch, c.precision, phase="prefill", batch=1, tokens=c.isl,
                        kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=c.moe_kernel)
     except ValueError:
         return _no_kernels(np.shape(b))
     d, p = dp["total"], pp["total"]
-    dl, pl = (parts["total"].seconds - parts["total"].floor - (parts["attention"].seconds - parts["attention"].floor)
-              for parts in (dp, pp))
-    kx = np.logical_or(d.extrapolated, p.extrapolated).astype(float)
+    dl, vl, pl = (less_floor(parts["total"]) - less_floor(parts["attention"]) for parts in (dp, vp, pp))
+    dk, dkn, kx = less_floor(d), d.calls, np.logical_or(d.extrapolated, p.extrapolated)
+    if k:  # speculative decoding (_decode_terms): the verify pass's linear layers at b(k+1) tokens and
+        # its sequences' attention as measured at b (each reads its KV once; the extra queries are
+        # taken as free while decode attention is bound by reading the cache), and k draft passes of
+        # one layer's share of the ordinary step
+        share = k / c.arch.layers
+        dk = vl + less_floor(dp["attention"]) + share * dk
+        dl, dkn = vl + share * dl, vp["total"].calls + share * dkn
+        kx = np.logical_or(kx, vp["total"].extrapolated)
     like_batch = float if np.ndim(b) == 0 else np.asarray  # a number for a number, an array for an array
-    return {"dk": like_batch(d.seconds - d.floor), "pk": float(p.seconds - p.floor), "kx": like_batch(kx),
+    return {"dk": like_batch(dk), "pk": float(p.seconds - p.floor), "kx": like_batch(kx.astype(float)),
             "dkl": like_batch(dl), "pkl": float(pl),
-            "dkr": like_batch(_kernel_scale_ramp(b)), "pkr": float(_kernel_scale_ramp(c.isl)),
-            "dkn": float(d.calls), "pkn": float(p.calls)}
+            "dkr": like_batch(_kernel_scale_ramp(b * (k + 1))), "pkr": float(_kernel_scale_ramp(c.isl)),
+            "dkn": float(dkn), "pkn": float(p.calls)}
 
 
 def _no_kernels(shape) -> dict:
@@ -584,14 +640,12 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
     common = dict(kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
                   expert_format=config.expert_format)
     b = config.batch_per_rank if batch is None else batch
-    d = _decode_roofline(config, b)
     tp, adp, ep = config.shape(prefill=True)
     p = prefill(config.gpu_spec, config.arch, config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
                 **common)
     g = config.gpu_spec
     attn_peak = g.peak_flops(_attention_dtype(config.kv_bytes_per_element))
-    t = {"dm": d.t_memory, "dc": d.t_compute, "dkv": d.kv_bytes / g.hbm_bandwidth, "da": d.attention_flops / attn_peak,
-         "dcomm": comm_time(config, b),
+    t = {**_decode_terms(config, b),
          "pm": p.t_memory, "pc": p.t_compute, "pkv": p.kv_bytes / g.hbm_bandwidth, "pa": p.attention_flops / attn_peak,
          "pcomm": comm_time(config, config.isl, prefill=True),
          "xfer": kv_transfer_time(config), "nmoe": float(config.arch.moe_layers),
@@ -604,6 +658,31 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
         ranks = config.prefill_workers * config.prefill_attention_dp
         t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl), hold=0.0)
     return t
+
+
+def _decode_terms(config: Config, b) -> dict:
+    """The roofline terms of one decode step of ``b`` sequences per rank (:func:`_unit_terms_at`:
+    ``dm``, ``dc``, ``dkv``, ``da``, ``dcomm``). With ``spec_tokens`` k > 0, the step of a
+    speculative decoder: a verify pass of k + 1 tokens per sequence through the weights (b(k+1)
+    tokens of GEMMs and of attention queries, each sequence's KV read once) and k draft passes of
+    the draft module, one transformer layer, charged as one layer's share of an ordinary step of
+    ``b`` (its fixed costs per MoE layer, :attr:`Calibration.t_moe`, are not charged)."""
+    g = config.gpu_spec
+    attn_peak = g.peak_flops(_attention_dtype(config.kv_bytes_per_element))
+
+    def terms(tokens):
+        d = _decode_roofline(config, tokens)
+        return {"dm": d.t_memory, "dc": d.t_compute, "dkv": d.kv_bytes / g.hbm_bandwidth,
+                "da": d.attention_flops / attn_peak, "dcomm": comm_time(config, tokens)}
+
+    one, k = terms(b), config.spec_tokens
+    if not k:
+        return one
+    verify = terms(b * (k + 1))
+    verify["dm"] = verify["dm"] - verify["dkv"] + one["dkv"]  # each sequence's KV is read once
+    verify["dkv"] = one["dkv"]
+    share = k / config.arch.layers
+    return {key: verify[key] + share * one[key] for key in verify}
 
 
 #: Requests each benchmark client sends (InferenceMAX's client, the protocol chapter 9 replays the
@@ -707,12 +786,15 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     overhead), the fitted fixed costs it holds (``decode_fixed_s``: per step, per MoE layer and,
     on measured kernels, per kernel call), one prompt's prefill (with its all-reduce), the prefill
     interference per output token, the wait of a batch-waiting engine (``batch_wait_s``:
-    :func:`batch_wait_steps` decode steps), and the predicted TPOT and TTFT."""
+    :func:`batch_wait_steps` decode steps), the tokens a sequence emits per decode step
+    (``accepted_tokens``: 1 unless it decodes speculatively, :func:`accepted_tokens`), and the
+    predicted TPOT and TTFT."""
     c = calibration
     t = _unit_terms(config, kernels=c.step == "kernels")
     decode, fill, source = _step_times(t, c)
     interference = t["mix"] * fill
-    wait = float(disagg_wait(t, fill, decode + interference))
+    per_token = decode / accepted_tokens(c.acceptance, config.spec_tokens)  # a step emits that many tokens
+    wait = float(disagg_wait(t, fill, per_token + interference))
     held = float(t["hold"] * decode)  # the held steps decode without prefill
     return {"decode_step_s": decode, "step_source": source,  # no kernel calls (dkn 0) where the roofline stands in
             "decode_fixed_s": float(c.t_step + c.t_moe * t["nmoe"] + c.t_launch * t["dkn"]),
@@ -720,7 +802,8 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": _bottleneck(t, "pm", "pc", "pkv", "pa", c),
             "interference_s": interference, "kv_transfer_s": t["xfer"], "prefill_wait_s": wait,
-            "batch_wait_s": held, "tpot_s": decode + interference,
+            "batch_wait_s": held, "accepted_tokens": accepted_tokens(c.acceptance, config.spec_tokens),
+            "tpot_s": per_token + interference,
             "ttft_s": c.t_req + t["xfer"] + wait + held + fill * (1 + c.q * t["queue"])}
 
 

@@ -484,9 +484,11 @@ def _replay_rows(pred: "pd.DataFrame", cal: "dict | list", proto: Protocol, work
 
 
 def _simulable(row) -> bool:
-    """Whether a row's deployment fits one simulated rack with room for KV in every worker."""
+    """Whether a row's deployment fits one simulated rack with room for KV in every worker, and
+    decoded one token per step: the simulation does not decode speculatively (rows run with MTP,
+    ``spec_tokens`` > 0, keep the static model's prediction)."""
     cfg = _config(row)
-    if cfg.total_gpus > 72:
+    if cfg.total_gpus > 72 or cfg.spec_tokens:
         return False
     return kv_capacity_of(cfg) is not None and (cfg.mode != "disagg" or kv_capacity_of(cfg, prefill=True) is not None)
 
