@@ -735,7 +735,7 @@ def test_the_acceptance_is_fitted_on_speculative_calibration_rows_only():
     the acceptance all engines share is then fitted on the speculative calibration rows, and from
     rows the model generated at a known acceptance it is found again."""
     from nvlmodel.calibrate import load_measurements
-    from nvlmodel.calibrate.fit import fit_acceptance, speculative
+    from nvlmodel.calibrate.fit import acceptance_interval, fit_acceptance, speculative
 
     d = cal.calibration_rows(load_measurements(table="serving"))
     spec = d[speculative(d)].copy()
@@ -747,3 +747,6 @@ def test_the_acceptance_is_fitted_on_speculative_calibration_rows_only():
     planted = {e: replace(c, acceptance=0.62) for e, c in fitted.items()}
     spec["tpot_ms"] = [cal.predict(_config(r), planted[r.engine])["tpot_s"] * 1e3 for r in spec.itertuples()]
     assert fit_acceptance(spec, fitted) == 0.62
+    assert acceptance_interval(spec, fitted, resamples=50) == (0.62, 0.62)  # every draw of exact rows agrees
+    with pytest.raises(ValueError, match="level"):
+        acceptance_interval(spec, fitted, level=1.5)

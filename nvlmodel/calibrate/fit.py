@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from .. import recorded
-from ..units import require_choice, words
+from ..units import require_choice, require_positive_int, words
 from .data import TABLES, _config, _measurements, calibration_rows
 from .model import (CALIBRATION_SYSTEMS, KERNEL_SCALE_GRID, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms,
                     components, disagg_wait)
@@ -135,6 +135,26 @@ def fit_acceptance(rows: "pd.DataFrame", calibrations: dict[str, Calibration]) -
     per step) err least: the least total squared relative error on :data:`ACCEPTANCE_GRID`. One
     value for every engine: the chance that the model's draft module guesses the next token is the
     model's and the benchmark's prompts', not the GPU's; the engines verify the drafts alike."""
+    return float(ACCEPTANCE_GRID[int(np.argmin(_acceptance_losses(rows, calibrations).sum(axis=0)))])
+
+
+def acceptance_interval(rows: "pd.DataFrame", calibrations: dict[str, Calibration], *,  # noqa: F821
+                        level: float = 0.8, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """A bootstrap interval of :func:`fit_acceptance` (``level``, central): the fit of ``resamples``
+    draws of ``rows`` with replacement (seeded: the same interval every run)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    require_positive_int("resamples", resamples)
+    loss = _acceptance_losses(rows, calibrations)
+    draws = np.random.default_rng(seed).integers(0, len(loss), size=(resamples, len(loss)))
+    fits = ACCEPTANCE_GRID[np.argmin(loss[draws].sum(axis=1), axis=1)]
+    lo, hi = np.quantile(fits, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def _acceptance_losses(rows, calibrations) -> np.ndarray:
+    """Each speculative row's squared relative TPOT error at each acceptance of
+    :data:`ACCEPTANCE_GRID` (rows x grid)."""
     from .model import accepted_tokens
 
     if len(rows) == 0:
@@ -147,8 +167,7 @@ def fit_acceptance(rows: "pd.DataFrame", calibrations: dict[str, Calibration]) -
     other = np.array([p["interference_s"] for p in parts])[:, None]
     k = rows.spec_tokens.astype(int).to_numpy()[:, None]
     tpot = step / accepted_tokens(ACCEPTANCE_GRID[None, :], k) + other
-    loss = np.sum((tpot / (rows.tpot_ms.to_numpy(float)[:, None] / 1e3) - 1) ** 2, axis=0)
-    return float(ACCEPTANCE_GRID[int(np.argmin(loss))])
+    return (tpot / (rows.tpot_ms.to_numpy(float)[:, None] / 1e3) - 1) ** 2
 
 
 def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F821
