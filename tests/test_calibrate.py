@@ -724,6 +724,7 @@ def test_a_speculative_step_verifies_k_plus_1_tokens_and_drafts_k_by_hand():
     assert p3["accepted_tokens"] == pytest.approx(1 + 0.6 + 0.36 + 0.216) and p0["accepted_tokens"] == 1.0
     assert p3["tpot_s"] == pytest.approx(p3["decode_step_s"] / 2.176)
     assert p3["decode_step_s"] > p0["decode_step_s"]  # more work per step, fewer steps per token
+    assert cal.tpot_bound(c3) == pytest.approx(cal.tpot_bound(c0) / 4)  # at most k + 1 tokens a step
     with pytest.raises(ValueError, match="spec_tokens"):
         cal.Config(**base, spec_tokens=-1)
     with pytest.raises(ValueError, match="acceptance"):

@@ -521,9 +521,10 @@ def tpot_bound(config: Config) -> float:
     once at the datasheet HBM bandwidth, or computes the step's FLOPs at the datasheet peak,
     whichever is longer; no communication, no fixed cost. A measured TPOT below it was not measured
     decoding that batch at once (the engine capped its batch, or decoded speculatively, and the row
-    does not say)."""
+    does not say). A speculative decoder (``spec_tokens`` k) emits at most k + 1 tokens per step:
+    its bound is the step's over k + 1."""
     d = _decode_roofline(config, config.batch_per_rank)
-    return float(max(d.t_memory, d.t_compute))
+    return float(max(d.t_memory, d.t_compute)) / (1 + config.spec_tokens)
 
 
 def _decode_roofline(config: Config, batch):
