@@ -333,7 +333,8 @@ NOTES: dict[str, tuple[str, str]] = {
         "file, scripts or recipes record, are now modelled instead of left out: each decode step verifies "
         "the drafted tokens and runs the one-layer draft module, and the chance that a draft is accepted is "
         "fitted on the Hopper rows run so, one value for every engine, after the efficiencies (which those "
-        "rows do not reach). The held-out error tables count those rows now, GB200's most."),
+        "rows do not reach). The held-out error tables count those rows now, GB200's most; the simulation "
+        "(chapter 9) replays them with the same step, charged per token emitted."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
@@ -353,7 +354,9 @@ NOTES: dict[str, tuple[str, str]] = {
         "and holds the new requests of SGLang's B200 DeepSeek-R1 rows until the engine polls for them, every 10 "
         "or 30 decode steps as their scripts set (the static formula adds half that cycle); SGLang's DeepSeek-R1 "
         "rows on B200 and H200 are replayed with the prefill tokens per step their scripts set, and "
-        "TensorRT-LLM's with the 8,192 tokens per step its scripts take at least from 2026-01-21."),
+        "TensorRT-LLM's with the 8,192 tokens per step its scripts take at least from 2026-01-21. Rows run "
+        "with MTP speculative decoding, now modelled (chapter 8), are replayed too, each decode step charged "
+        "per token emitted; they join this chapter's tables."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

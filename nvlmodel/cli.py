@@ -335,7 +335,7 @@ def _calibrate_simulated(args: argparse.Namespace, static_step: str) -> int:
           f"beside the static model's (steps from the {static_step}); the simulation's steps from "
           f"{'the ' + args.step if args.step else 'each table its step of record, nvlmodel.serve.validate.SIM_STEPS'}; "
           "aggregated and disaggregated deployments as recorded (a row of more than 72 GPUs, one simulated rack, "
-          "is not replayed, nor one run with MTP speculative decoding: the simulation emits one token per step)")
+          "is not replayed; a row run with MTP speculative decoding is charged its speculative step per token emitted)")
     for table in args.tables:
         read = recorded.READ["runs"]
         rows = replay(calibrate.load_measurements(table=table), modes=("agg", "disagg"), protocol=args.protocol,

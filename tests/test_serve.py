@@ -47,6 +47,32 @@ def test_step_cost_by_hand():
     assert c.decode_steps_within(32, 32 * 3000, c.decode_run(32, 32 * 3000, 7)) == 7
 
 
+def test_a_speculative_worker_is_charged_its_verify_and_draft_passes_per_token():
+    """A worker drafting k tokens per step (MTP): a decode step of B sequences costs the ordinary
+    tables' step of B (k + 1) tokens at the same context plus k draft passes of one layer's share of
+    a step of B, over the tokens a sequence emits per step (1 + a + a^2 for k = 2); a run of steps in
+    closed form is the sum of its steps; a disaggregated prefill worker does not decode."""
+    from dataclasses import replace
+
+    from nvlmodel.serve.cost import SpeculativeStepCost, StepCost
+
+    cfg = Config("h200_sxm", "deepseek-v3", "fp8", 1, 1, 1024, 1024, backend="trtllm", mode="disagg",
+                 attention_dp=8, ep=8, prefill_tp=8)
+    cal = Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, acceptance=0.5)
+    spec = step_cost(replace(cfg, spec_tokens=2), cal, max_tokens=64)
+    base = step_cost(cfg, cal, max_tokens=192)
+    assert isinstance(spec, SpeculativeStepCost) and spec.per_step == 1.75 and spec.share == 2 / 61
+    B, C = 8, 8 * 2000
+    k = max(base.k_mem, base.k_attn)
+    draft = 2 / 61 * (max(base.weights[B], base.gemm[B]) + base.comm[B] + k * C)
+    assert spec.step(B, C) == pytest.approx((base.step(3 * B, C) + draft) / 1.75, rel=1e-12)
+    assert spec.step(B, C, [(0, 100)]) == pytest.approx(base.step(3 * B, C, [(0, 100)]) + draft, rel=1e-12)
+    assert spec.decode_run(B, C, 5) == pytest.approx(sum(spec.step(B, C + B * (j + 1)) for j in range(5)))
+    assert type(step_cost(replace(cfg, spec_tokens=2), cal, prefill=True, max_tokens=64)) is StepCost
+    with pytest.raises(ValueError, match="spec_tokens"):
+        Deployment("h200_sxm", "deepseek-v3", "fp8", tp=8, spec_tokens=-1)
+
+
 @settings(max_examples=60, deadline=None)
 @given(batch=st.integers(1, 64), context=st.integers(1, 200_000), budget=st.floats(0.0, 30.0))
 def test_decode_steps_within_is_the_first_boundary_at_or_after_the_budget(batch, context, budget):

@@ -35,16 +35,26 @@ A calibration whose steps come from measured kernels (``Calibration(step="kernel
 of the same form from the kernels (:func:`kernel_step_cost`): ``G[T]`` the measured linear layers,
 attention linear in the context read, no memory terms; the roofline stands in where the kernel
 tables do not cover the worker, as in :func:`nvlmodel.calibrate.step_times`.
+
+A worker that decodes speculatively (``spec_tokens`` k > 0, :class:`SpeculativeStepCost`) runs
+each decode step as the static model does (:func:`nvlmodel.calibrate.model._decode_terms`): a
+verify pass of ``B (k + 1)`` tokens and k draft passes of one layer's share of an ordinary step of
+``B``. The simulation still counts one token per sequence per step, so a decode step is charged
+per token: its time over the tokens a sequence emits per step
+(:func:`nvlmodel.calibrate.accepted_tokens`), which keeps each sequence's time to its last token
+and its KV growth per token; a step that also prefills is charged whole and advances decoding
+sequences by one token (aggregated workers under load: slower than the engine, which emits the
+accepted tokens in that step too).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from ..calibrate import Calibration, Config, comm_time, kernel_scale_factor
+from ..calibrate import Calibration, Config, accepted_tokens, comm_time, kernel_scale_factor
 from ..roofline import Efficiency, _attention_dtype, decode_step, dense_gemm_time
 from ..units import require_positive, require_positive_int
 
@@ -138,6 +148,33 @@ class StepCost:
                 k * (context + batch), k * batch)
 
 
+@dataclass(frozen=True)
+class SpeculativeStepCost(StepCost):
+    """The :class:`StepCost` of a worker that decodes speculatively (see the module docstring): its
+    tables run to ``max_tokens`` = the verify pass's tokens, ``spec`` tokens drafted per step,
+    ``per_step`` tokens each decoding sequence emits per step, ``share`` the draft passes' share of
+    an ordinary step (``spec`` over the model's layers)."""
+
+    spec: int = 1
+    per_step: float = 1.0
+    share: float = 0.0
+
+    def step(self, decode: int, context: float, chunks=()) -> float:
+        draft = self._draft(decode, context) if decode else 0.0
+        whole = StepCost.step(self, decode * (1 + self.spec), context, chunks) + draft
+        return whole if chunks else whole / self.per_step
+
+    def _draft(self, decode: int, context: float) -> float:
+        return self.share * (max(self.weights[decode], self.gemm[decode]) + self.comm[decode]
+                             + max(self.k_mem, self.k_attn) * context)
+
+    def _run(self, batch: int, context: float) -> tuple[float, float, float]:
+        fixed = (StepCost._run(self, batch * (1 + self.spec), context)[0]  # the verify pass's weights, collectives
+                 + self.share * (max(self.weights[batch], self.gemm[batch]) + self.comm[batch]))  # and the drafts'
+        k = max(self.k_mem, self.k_attn) * (1 + self.share)  # each reads every sequence's cache once
+        return fixed / self.per_step, k * (context + batch) / self.per_step, k * batch / self.per_step
+
+
 def fixed_step_cost(config: Config, calibration: Calibration) -> float:
     """Seconds every step (forward pass) of ``config``'s workers pays whatever its tokens: the
     calibration's cost per step and its cost per MoE layer (:attr:`Calibration.t_moe`), as the
@@ -155,6 +192,12 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
     require_positive_int("reference_context", reference_context)
     if not isinstance(calibration, Calibration):
         raise TypeError(f"calibration must be a nvlmodel.calibrate.Calibration, got {type(calibration).__name__}")
+    k = config.spec_tokens
+    if k and not (prefill and config.mode == "disagg"):  # a worker that decodes speculatively
+        base = step_cost(replace(config, spec_tokens=0), calibration, prefill=prefill,
+                         max_tokens=max_tokens * (1 + k), reference_context=reference_context)
+        return SpeculativeStepCost(**{f.name: getattr(base, f.name) for f in fields(StepCost)}, spec=k,
+                                   per_step=accepted_tokens(calibration.acceptance, k), share=k / config.arch.layers)
     if calibration.step == "kernels":
         kc = kernel_step_cost(config, calibration, prefill=prefill, max_tokens=max_tokens,
                               reference_context=reference_context)

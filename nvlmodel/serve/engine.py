@@ -21,7 +21,7 @@ import numpy as np
 from ..calibrate import Calibration, Config, fitted
 from ..calibrate.model import (ENGINE_WORKSPACE_BYTES, KV_TRANSFER_LINK, engine_backend, kv_capacity_of,
                                kv_copies_time, kv_transfer_terms, require_batch_wait,
-                               require_recv_interval)
+                               require_recv_interval, require_spec_tokens)
 from ..gang import make_scheduler
 from ..hardware import MODELEXPRESS_RDMA_PER_RANK, PCIE5_X16_BANDWIDTH, get_superchip
 from ..kvbm.routing import POLICIES
@@ -104,7 +104,11 @@ class Deployment:
     under ``--scheduler-recv-interval``: while it decodes, once every that many decode steps (the
     count restarting at each poll), and at once after a step that prefilled or when it has nothing
     to decode (:meth:`nvlmodel.serve.batcher.Batcher.receive`; the static model's mean,
-    :func:`nvlmodel.calibrate.recv_wait_steps`)."""
+    :func:`nvlmodel.calibrate.recv_wait_steps`).
+
+    ``spec_tokens`` > 0: the decoding workers decode speculatively, drafting that many tokens per
+    step and emitting the calibration's accepted tokens per step on average
+    (:class:`nvlmodel.serve.cost.SpeculativeStepCost`, charged per token)."""
 
     system: str = "gb200"
     model: str = "llama-3.1-70b"
@@ -136,6 +140,7 @@ class Deployment:
     batch_wait_tokens: float = 0.0
     moe_kernel: str | None = None
     recv_interval: int = 0
+    spec_tokens: int = 0
     calibration: Calibration | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -158,6 +163,7 @@ class Deployment:
             raise ValueError(f"adp_balance_iters must be an int >= 0 (0: no balance), got {self.adp_balance_iters!r}")
         require_batch_wait(self.batch_wait_iters, self.batch_wait_tokens)
         require_recv_interval(self.recv_interval)
+        require_spec_tokens(self.spec_tokens)
         if self.calibration is None:
             cal = calibrations()
             object.__setattr__(self, "calibration", cal[require_choice("engine", engine, cal)])
@@ -166,7 +172,7 @@ class Deployment:
                      attention_dp=self.attention_dp, ep=self.ep, workers=self.workers, prefill_tp=self.prefill_tp,
                      prefill_attention_dp=self.prefill_attention_dp, prefill_ep=self.prefill_ep,
                      prefill_workers=self.prefill_workers, moe_kernel=self.moe_kernel,
-                     recv_interval=self.recv_interval)
+                     recv_interval=self.recv_interval, spec_tokens=self.spec_tokens)
         object.__setattr__(self, "prefill_tp", cfg.prefill_tp)
         if cfg.total_gpus > 72:
             raise ValueError(f"the deployment takes {cfg.total_gpus} GPUs; one simulated rack holds at most 72")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
-from ..calibrate.data import _config, _given, batch_wait_of, recv_interval_of
+from ..calibrate.data import _config, _given, batch_wait_of, recv_interval_of, spec_tokens_of
 from ..units import require_choice, require_positive_int
 from .. import recorded
 from .engine import Deployment, _closed_loop_means, _means_key, calibrations, simulate
@@ -314,6 +314,7 @@ def _replay_inputs(row, calibration: Calibration | None, proto: Protocol):
     par.update(benchmark_limits(row))
     if _given(row, "moe_kernel"):
         par["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel the benchmark script selected
+    par.update(spec_tokens_of(row))  # and the tokens its speculative decoder drafted per step
     d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine, **par,
                    kv_dtype=kv if isinstance(kv, str) and kv else None,
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
@@ -484,11 +485,9 @@ def _replay_rows(pred: "pd.DataFrame", cal: "dict | list", proto: Protocol, work
 
 
 def _simulable(row) -> bool:
-    """Whether a row's deployment fits one simulated rack with room for KV in every worker, and
-    decoded one token per step: the simulation does not decode speculatively (rows run with MTP,
-    ``spec_tokens`` > 0, keep the static model's prediction)."""
+    """Whether a row's deployment fits one simulated rack with room for KV in every worker."""
     cfg = _config(row)
-    if cfg.total_gpus > 72 or cfg.spec_tokens:
+    if cfg.total_gpus > 72:
         return False
     return kv_capacity_of(cfg) is not None and (cfg.mode != "disagg" or kv_capacity_of(cfg, prefill=True) is not None)
 
