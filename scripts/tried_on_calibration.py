@@ -137,6 +137,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import os
 
 import numpy as np
 import pandas as pd
@@ -148,6 +149,10 @@ from nvlmodel.calibrate import intervals
 from nvlmodel.calibrate.intervals import transfer_residuals
 from nvlmodel.hardware import MEASURED_SYSTEMS, get_gpu
 
+from nvlmodel import recorded
+
+# a variant changes the model: every fit is made afresh, none read from the book's record of them
+os.environ[recorded.IGNORE_ENV] = "1"
 fit_mod = importlib.import_module("nvlmodel.calibrate.fit")
 model_mod = importlib.import_module("nvlmodel.calibrate.model")
 

@@ -673,13 +673,14 @@ def test_decode_seats_cap_the_batch_a_rank_decodes():
 
 @pytest.mark.parametrize("table", cal.TABLES)
 def test_recorded_fits_are_the_fits_bit_for_bit(table):
-    """Each chapter reads the engines' calibrations of the packaged tables from the record
-    (nvlmodel.recorded) instead of fitting them again: every engine's fit under both step models is
-    recorded, fitted() gives it, and a fit afresh (of each step's smallest engine, for time) gives
-    the same numbers to the last bit."""
+    """Each chapter reads the engines' calibrations of the packaged tables (and its intervals'
+    leave-one-out fits) from the record (nvlmodel.recorded) instead of fitting them again: every
+    engine's fit under both step models is recorded, keyed by the calibration rows' content,
+    fitted() gives it, and a fit afresh (of each step's smallest engine, for time) gives the same
+    numbers to the last bit."""
     from nvlmodel import recorded
     from nvlmodel.calibrate.data import _measurements
-    from nvlmodel.calibrate.fit import _NUMBERS, fit_acceptance, speculative
+    from nvlmodel.calibrate.fit import _NUMBERS, fit_acceptance, fit_key, speculative
 
     rows = cal.calibration_rows(_measurements(table))
     spec = speculative(rows)
@@ -687,7 +688,7 @@ def test_recorded_fits_are_the_fits_bit_for_bit(table):
         got = cal.fitted(step, table)
         assert sorted(got) == sorted(set(rows.engine))
         for e, c in got.items():
-            assert recorded.lookup(recorded.run_key("calibration fit", step, table, e)) == tuple(
+            assert recorded.lookup(fit_key(rows, step, e)) == tuple(
                 getattr(c, k) for k in _NUMBERS), f"{table} {step} {e}: not recorded under this package"
         one = rows[~spec]
         smallest = one.engine.value_counts().sort_index().idxmin()

@@ -203,14 +203,41 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
     """One :class:`Calibration` per engine (``backend@campaign``) that has calibration rows,
     fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`.
     Rows that decoded speculatively do not reach :func:`fit` either: with every engine fitted, they
-    fit the acceptance all engines share (:func:`fit_acceptance`; 0 where there are none)."""
+    fit the acceptance all engines share (:func:`fit_acceptance`; 0 where there are none).
+
+    A fit depends on its calibration rows, its step and the package alone, so each engine's is read
+    from the record this package wrote (:mod:`nvlmodel.recorded`, keyed by the rows' content:
+    :func:`fit_key`) where there is one, and noted either way: the chapters make the same fits in
+    their own processes (the packaged tables', and the leave-one-out fits of their intervals). A
+    test fits the recorded ones afresh and requires the same numbers, bit for bit."""
+    require_choice("step", step, STEP_MODELS)
     rows = calibration_rows(measurements)
     spec = speculative(rows)
-    out = {e: fit(rows[(rows.engine == e).to_numpy() & ~spec], step) for e in sorted(set(rows[~spec].engine))}
-    if spec.any():
-        a = fit_acceptance(rows[spec], out)
-        out = {e: replace(c, acceptance=a) for e, c in out.items()}
+    keys = {e: fit_key(rows, step, e) for e in sorted(set(rows[~spec].engine))}
+    found = {e: recorded.lookup(k) for e, k in keys.items()}
+    if keys and all(v is not None for v in found.values()):
+        out = {e: Calibration(step=step, **dict(zip(_NUMBERS, v))) for e, v in found.items()}
+    else:
+        out = {e: fit(rows[(rows.engine == e).to_numpy() & ~spec], step) for e in keys}
+        if spec.any():
+            a = fit_acceptance(rows[spec], out)
+            out = {e: replace(c, acceptance=a) for e, c in out.items()}
+    for e, c in out.items():
+        recorded.note(keys[e], tuple(float(getattr(c, k)) for k in _NUMBERS))
     return out
+
+
+def fit_key(rows: "pd.DataFrame", step: str, engine: str) -> str:  # noqa: F821
+    """The record's key of ``engine``'s fit to calibration rows ``rows`` with ``step``: a digest of
+    the rows' content (every column and the index), the step and the engine
+    (:func:`nvlmodel.recorded.run_key`)."""
+    import hashlib
+
+    import pandas as pd
+
+    digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=True).to_numpy().tobytes()
+                            + repr(tuple(rows.columns)).encode()).hexdigest()
+    return recorded.run_key("calibration fit", digest, step, engine)
 
 
 #: The numeric fields of a :class:`Calibration`, in the order a recorded fit lists them.
@@ -219,20 +246,7 @@ _NUMBERS = tuple(f.name for f in fields(Calibration) if f.name != "step")
 
 @lru_cache(maxsize=4)
 def _fitted(step: str, table: str) -> dict[str, Calibration]:
-    """:func:`fit_engines` of the packaged ``table``, each engine's calibration read from the record
-    this package wrote (:mod:`nvlmodel.recorded`, beside the simulation's runs; a test fits them
-    afresh and requires the same numbers, bit for bit), else fitted; noted either way."""
-    rows = calibration_rows(_measurements(table))
-    engines = sorted(set(rows[~speculative(rows)].engine))
-    keys = {e: recorded.run_key("calibration fit", step, table, e) for e in engines}
-    found = {e: recorded.lookup(k) for e, k in keys.items()}
-    if all(v is not None for v in found.values()):
-        out = {e: Calibration(step=step, **dict(zip(_NUMBERS, v))) for e, v in found.items()}
-    else:
-        out = fit_engines(_measurements(table), step)
-    for e, c in out.items():
-        recorded.note(keys[e], tuple(float(getattr(c, k)) for k in _NUMBERS))
-    return out
+    return fit_engines(_measurements(table), step)
 
 
 def fitted(step: str = "roofline", table: str = "dense") -> dict[str, Calibration]:
