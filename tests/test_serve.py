@@ -757,6 +757,24 @@ def test_static_columns_can_come_from_another_step_than_the_simulation():
         replay(d, static_step="measured")
 
 
+def test_a_recorded_rack_load_is_its_simulation_bit_for_bit():
+    """Chapter 9's rack-claim loads are recorded under this package (nvlmodel.recorded): the
+    lightest one is read from the record, and simulated afresh it gives the same numbers."""
+    from nvlmodel import recorded
+    from nvlmodel.serve import validate
+
+    args = (float(min(validate.RACK_RATES)), 40.0, 0, 2.0, 0.05)  # the chapter's load, seed and SLA
+    validate._rack_run.cache_clear()
+    before = recorded.READ["runs"]
+    read = validate._rack_run(*args)
+    assert recorded.READ["runs"] == before + 1
+    validate._rack_run.cache_clear()
+    with recorded.ignored():
+        fresh = validate._rack_run(*args)
+    validate._rack_run.cache_clear()
+    assert fresh == read
+
+
 def test_the_rack_claim_bisects_the_capacity_between_grid_rates():
     """rack_claim refines the highest rate within the SLA: the refined rate meets it, every rate tried
     above it does not, and the next rate tried above lies within the resolution (or is the grid's)."""
