@@ -246,8 +246,8 @@ def _speculation(configs: list[dict]) -> tuple[str, "int | str"]:
 
     >>> _speculation([{"spec_decoding": "mtp", "spec_tokens": "3"}] * 2)
     ('', 3)
-    >>> _speculation([{"spec_decoding": "mtp", "spec_tokens": "3"}, {"spec_decoding": "mtp", "spec_tokens": "1"}])[0]
-    'InferenceMAX ran it only with MTP speculative decoding (nvidia-master.yaml), drafting 1 or 3 tokens per step: the export does not say which'
+    >>> _speculation([{"spec_decoding": "mtp", "spec_tokens": "3"}, {"spec_decoding": "mtp", "spec_tokens": "1"}])[0][56:]
+    'with different draft lengths (1 or 3 tokens per step; nvidia-master.yaml): the export does not say which'
     """
     specs, where = {c["spec_decoding"] for c in configs}, _listing(configs)
     if specs == {"mtp"}:
@@ -255,10 +255,10 @@ def _speculation(configs: list[dict]) -> tuple[str, "int | str"]:
         if len(drafts) == 1 and "" not in drafts:
             return "", int(drafts.pop())
         if "" in drafts:
-            return (f"InferenceMAX ran it only with MTP speculative decoding ({where}), drafting a number of tokens per "
-                    "step its configurations do not record"), ""
-        return (f"InferenceMAX ran it only with MTP speculative decoding ({where}), drafting "
-                f"{' or '.join(sorted(drafts))} tokens per step: the export does not say which"), ""
+            return ("InferenceMAX ran it only with MTP speculative decoding, with a draft length its configurations "
+                    f"do not record ({where})"), ""
+        return ("InferenceMAX ran it only with MTP speculative decoding, with different draft lengths "
+                f"({' or '.join(sorted(drafts))} tokens per step; {where}): the export does not say which"), ""
     if "none" in specs and len(specs) > 1:
         return (f"InferenceMAX ran it with and without MTP speculative decoding ({where}); the export does "
                 "not say which"), ""
