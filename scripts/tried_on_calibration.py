@@ -238,7 +238,7 @@ def no_moe_cost():
     unit_terms = model_mod._unit_terms
 
     def without(config, batch=None, kernels=True):
-        return dict(unit_terms(config, batch, kernels), nmoe=0.0)
+        return dict(unit_terms(config, batch, kernels), nmoe=0.0, dmoe=0.0)
 
     model_mod._unit_terms = fit_mod._unit_terms = without
     try:

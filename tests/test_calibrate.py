@@ -720,8 +720,11 @@ def test_a_speculative_step_verifies_k_plus_1_tokens_and_drafts_k_by_hand():
     assert t["dm"] == pytest.approx(four.t_memory - four.kv_bytes / bw + one.kv_bytes / bw + share * one.t_memory)
     assert t["dc"] == pytest.approx(four.t_compute + share * one.t_compute)
     assert _decode_terms(c0, b)["dm"] == pytest.approx(one.t_memory)
-    calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, acceptance=0.6)
+    calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, acceptance=0.6, t_moe=50e-6)
     p0, p3 = cal.components(c0, calib), cal.components(c3, calib)
+    # the cost per MoE layer: DeepSeek-V3's 58, and the draft module's once per draft
+    assert p0["decode_fixed_s"] == pytest.approx(0.002 + 50e-6 * 58)
+    assert p3["decode_fixed_s"] == pytest.approx(0.002 + 50e-6 * (58 + 3))
     assert p3["accepted_tokens"] == pytest.approx(1 + 0.6 + 0.36 + 0.216) and p0["accepted_tokens"] == 1.0
     assert p3["tpot_s"] == pytest.approx(p3["decode_step_s"] / 2.176)
     assert p3["decode_step_s"] > p0["decode_step_s"]  # more work per step, fewer steps per token

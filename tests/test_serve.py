@@ -69,6 +69,9 @@ def test_a_speculative_worker_is_charged_its_verify_and_draft_passes_per_token()
     assert spec.step(B, C, [(0, 100)]) == pytest.approx(base.step(3 * B, C, [(0, 100)]) + draft, rel=1e-12)
     assert spec.decode_run(B, C, 5) == pytest.approx(sum(spec.step(B, C + B * (j + 1)) for j in range(5)))
     assert type(step_cost(replace(cfg, spec_tokens=2), cal, prefill=True, max_tokens=64)) is StepCost
+    moe = replace(cal, t_moe=40e-6)  # each draft runs the draft module's MoE layer: one more cost per MoE layer
+    assert step_cost(replace(cfg, spec_tokens=2), moe, max_tokens=64).t_step == pytest.approx(
+        step_cost(cfg, moe, max_tokens=192).t_step + 2 * 40e-6)
     with pytest.raises(ValueError, match="spec_tokens"):
         Deployment("h200_sxm", "deepseek-v3", "fp8", tp=8, spec_tokens=-1)
 

@@ -540,7 +540,7 @@ def _decode_roofline(config: Config, batch):
 #: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
 TERMS: tuple[str, ...] = ("dm", "dc", "dkv", "da", "dcomm", "pm", "pc", "pkv", "pa", "pcomm", "mix", "queue", "xfer",
                           "load", "osl", "dk", "pk", "dkl", "pkl", "dkr", "pkr",
-                          "kx", "dkn", "pkn", "nmoe", "hold")
+                          "kx", "dkn", "pkn", "nmoe", "dmoe", "hold")
 
 
 def kernel_times(config: Config, batch=None) -> dict:
@@ -624,7 +624,8 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
     """Decode memory/compute/communication time, prefill memory/compute/communication time, all at
     efficiency 1 (with the KV bytes' and attention's parts of memory and compute, ``dkv``/``da`` and
     ``pkv``/``pa``, for the two phases of :func:`_steps`), and the same from measured kernels
-    (:func:`kernel_times`); the MoE layers of a forward pass (``nmoe``, 0 for a dense model),
+    (:func:`kernel_times`); the MoE layers of a prefill's and of a decode step's forward passes
+    (``nmoe``, ``dmoe``: the same but for a speculative decoder's drafts; 0 for a dense model),
     prefills per output token (``mix``), the requests a new one may queue behind (``queue``), the
     decode steps it is held back by a batch wait or a receive interval (``hold``, :func:`batch_wait_steps`,
     :func:`recv_wait_steps`) and
@@ -650,6 +651,8 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
          "pm": p.t_memory, "pc": p.t_compute, "pkv": p.kv_bytes / g.hbm_bandwidth, "pa": p.attention_flops / attn_peak,
          "pcomm": comm_time(config, config.isl, prefill=True),
          "xfer": kv_transfer_time(config), "nmoe": float(config.arch.moe_layers),
+         # a speculative decode step also runs its draft module's MoE layer once per drafted token
+         "dmoe": float(config.arch.moe_layers + (config.spec_tokens if config.arch.moe_layers else 0)),
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
         t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl),
@@ -667,7 +670,8 @@ def _decode_terms(config: Config, b) -> dict:
     speculative decoder: a verify pass of k + 1 tokens per sequence through the weights (b(k+1)
     tokens of GEMMs and of attention queries, each sequence's KV read once) and k draft passes of
     the draft module, one transformer layer, charged as one layer's share of an ordinary step of
-    ``b`` (its fixed costs per MoE layer, :attr:`Calibration.t_moe`, are not charged)."""
+    ``b`` (and, in :func:`_steps`, the cost per MoE layer, :attr:`Calibration.t_moe`, once per
+    draft: ``dmoe``)."""
     g = config.gpu_spec
     attn_peak = g.peak_flops(_attention_dtype(config.kv_bytes_per_element))
 
@@ -757,8 +761,7 @@ def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.
         k = kernel_scale - 1.0
         decode = np.where(np.isfinite(t["dk"]), t["dk"] + k * t["dkr"] * t["dkl"] + t_launch * t["dkn"], decode)
         fill = np.where(np.isfinite(t["pk"]), t["pk"] + k * t["pkr"] * t["pkl"] + t_launch * t["pkn"], fill)
-    moe = t_moe * t["nmoe"]
-    return decode + moe + t["dcomm"], fill + moe + t["pcomm"]
+    return decode + t_moe * t["dmoe"] + t["dcomm"], fill + t_moe * t["nmoe"] + t["pcomm"]
 
 
 def step_times(config: Config, calibration: Calibration, batch=None):
@@ -798,7 +801,7 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     wait = float(disagg_wait(t, fill, per_token + interference))
     held = float(t["hold"] * decode)  # the held steps decode without prefill
     return {"decode_step_s": decode, "step_source": source,  # no kernel calls (dkn 0) where the roofline stands in
-            "decode_fixed_s": float(c.t_step + c.t_moe * t["nmoe"] + c.t_launch * t["dkn"]),
+            "decode_fixed_s": float(c.t_step + c.t_moe * t["dmoe"] + c.t_launch * t["dkn"]),
             "decode_bottleneck": _bottleneck(t, "dm", "dc", "dkv", "da", c),
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": _bottleneck(t, "pm", "pc", "pkv", "pa", c),

@@ -196,8 +196,11 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
     if k and not (prefill and config.mode == "disagg"):  # a worker that decodes speculatively
         base = step_cost(replace(config, spec_tokens=0), calibration, prefill=prefill,
                          max_tokens=max_tokens * (1 + k), reference_context=reference_context)
-        return SpeculativeStepCost(**{f.name: getattr(base, f.name) for f in fields(StepCost)}, spec=k,
-                                   per_step=accepted_tokens(calibration.acceptance, k), share=k / config.arch.layers)
+        parts = {f.name: getattr(base, f.name) for f in fields(StepCost)}
+        if config.arch.moe_layers:  # each draft runs the draft module's MoE layer: its cost per MoE layer
+            parts["t_step"] += calibration.t_moe * k
+        return SpeculativeStepCost(**parts, spec=k, per_step=accepted_tokens(calibration.acceptance, k),
+                                   share=k / config.arch.layers)
     if calibration.step == "kernels":
         kc = kernel_step_cost(config, calibration, prefill=prefill, max_tokens=max_tokens,
                               reference_context=reference_context)
