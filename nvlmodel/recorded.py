@@ -2,8 +2,10 @@
 means of :func:`nvlmodel.serve.engine._closed_loop_means`, the chat rack's summaries), so that a
 chapter replaying thousands of measured rows (chapter 9: every row of both tables, the
 calibration rows again under each other fit and step) reads them instead of simulating each again;
-and each engine's fitted calibration of the packaged tables (:func:`nvlmodel.calibrate.fitted`),
-which every chapter that predicts would otherwise fit again in its own process.
+the loads of the document's rack claim (:func:`nvlmodel.serve.validate.rack_claim`); and every
+engine's fitted calibration (:func:`nvlmodel.calibrate.fit_engines`, keyed by its calibration rows'
+content: the packaged tables' and the intervals' leave-one-out fits), which every chapter that
+predicts would otherwise fit again in its own process.
 
 A run is keyed by everything it depends on that can vary between calls (:func:`run_key`): the
 deployment (its every field and its calibration), the requests (every array), the clients, the

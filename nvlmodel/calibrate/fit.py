@@ -12,7 +12,7 @@ from .. import recorded
 from ..units import require_choice, require_positive_int, words
 from .data import TABLES, _config, _measurements, calibration_rows
 from .model import (CALIBRATION_SYSTEMS, KERNEL_SCALE_GRID, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms,
-                    components, disagg_wait)
+                    accepted_tokens, components, disagg_wait)
 
 
 #: The fewest rows :func:`fit` fits a calibration to.
@@ -155,8 +155,6 @@ def acceptance_interval(rows: "pd.DataFrame", calibrations: dict[str, Calibratio
 def _acceptance_losses(rows, calibrations) -> np.ndarray:
     """Each speculative row's squared relative TPOT error at each acceptance of
     :data:`ACCEPTANCE_GRID` (rows x grid)."""
-    from .model import accepted_tokens
-
     if len(rows) == 0:
         raise ValueError("need at least one speculative row to fit the acceptance")
     missing = sorted(set(rows.engine) - set(calibrations))
@@ -213,7 +211,8 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
     require_choice("step", step, STEP_MODELS)
     rows = calibration_rows(measurements)
     spec = speculative(rows)
-    keys = {e: fit_key(rows, step, e) for e in sorted(set(rows[~spec].engine))}
+    digest = rows_digest(rows)  # once: a key per engine below
+    keys = {e: recorded.run_key("calibration fit", digest, step, e) for e in sorted(set(rows[~spec].engine))}
     found = {e: recorded.lookup(k) for e, k in keys.items()}
     if keys and all(v is not None for v in found.values()):
         out = {e: Calibration(step=step, **dict(zip(_NUMBERS, v))) for e, v in found.items()}
@@ -228,16 +227,20 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
 
 
 def fit_key(rows: "pd.DataFrame", step: str, engine: str) -> str:  # noqa: F821
-    """The record's key of ``engine``'s fit to calibration rows ``rows`` with ``step``: a digest of
-    the rows' content (every column and the index), the step and the engine
-    (:func:`nvlmodel.recorded.run_key`)."""
+    """The record's key of ``engine``'s fit to calibration rows ``rows`` with ``step``: the rows'
+    digest (:func:`rows_digest`), the step and the engine (:func:`nvlmodel.recorded.run_key`)."""
+    return recorded.run_key("calibration fit", rows_digest(rows), step, engine)
+
+
+def rows_digest(rows: "pd.DataFrame") -> str:  # noqa: F821
+    """SHA-256 of a table's content: every value, the index and the column names (what a fit of the
+    rows depends on besides its step and the package)."""
     import hashlib
 
     import pandas as pd
 
-    digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=True).to_numpy().tobytes()
-                            + repr(tuple(rows.columns)).encode()).hexdigest()
-    return recorded.run_key("calibration fit", digest, step, engine)
+    return hashlib.sha256(pd.util.hash_pandas_object(rows, index=True).to_numpy().tobytes()
+                          + repr(tuple(rows.columns)).encode()).hexdigest()
 
 
 #: The numeric fields of a :class:`Calibration`, in the order a recorded fit lists them.
@@ -276,7 +279,7 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
                     "t_req_ms": c.t_req * 1e3, "q": c.q, "kernel_scale": c.kernel_scale, "acceptance": c.acceptance,
                     "fitted_on_rows": len(sub), "systems": ", ".join(words(x) for x in sorted(set(sub.system)))})
     out = pd.DataFrame(out)
-    if not spec.any() and not (out.acceptance > 0).any():  # no speculative rows: nothing to show
+    if "acceptance" in out and not spec.any() and not (out.acceptance > 0).any():  # no speculative rows
         out = out.drop(columns="acceptance")
     return out
 

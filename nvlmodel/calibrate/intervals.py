@@ -105,14 +105,9 @@ _FITS: dict = {}
 def _fit_on(rows: "pd.DataFrame", step: str) -> dict:  # noqa: F821
     """:func:`nvlmodel.calibrate.fit_engines` of ``rows`` with ``step``, kept per content of the
     rows (a read-only dict of frozen calibrations; at most 16 kept)."""
-    import hashlib
+    from .fit import fit_engines, rows_digest
 
-    import pandas as pd
-
-    from .fit import fit_engines
-
-    key = (hashlib.sha256(pd.util.hash_pandas_object(rows, index=True).to_numpy().tobytes()).hexdigest(),
-           tuple(rows.columns), step)
+    key = (rows_digest(rows), step)
     if key not in _FITS:
         if len(_FITS) >= 16:
             _FITS.pop(next(iter(_FITS)))
