@@ -497,6 +497,38 @@ def test_the_sequence_cap_holds_per_attention_rank():
     assert one.ttft_s.iloc[1] >= one.e2e_s.iloc[0] - 1e-12  # the second waits for the only seat
 
 
+def test_the_replay_runs_each_row_as_the_static_model_reads_it():
+    """Every setting the static model's Config and the replay's Deployment both hold (parallelism,
+    KV dtype, memory fraction, batch wait, receive interval, MoE kernel, draft tokens, ...) has the
+    same value for every packaged row the replay runs: a setting read from the rows for one of them
+    and not the other fails here."""
+    from dataclasses import fields
+
+    from nvlmodel.calibrate import Config, load_measurements
+    from nvlmodel.calibrate.data import _config
+    from nvlmodel.models import get_model
+    from nvlmodel.serve.validate import PROTOCOL, _protocol, _replay_inputs, _simulable
+
+    common = sorted({f.name for f in fields(Config)} & {f.name for f in fields(Deployment)})
+    assert {"kv_dtype", "moe_kernel", "spec_tokens", "batch_wait_iters", "recv_interval"} <= set(common)
+    seen = 0
+    for table in ("dense", "serving"):
+        d = load_measurements(table=table)
+        for r in d[d.kv_fits & (d.left_out.fillna("") == "")].itertuples():
+            if not _simulable(r):
+                continue
+            cfg, dep = _config(r), _replay_inputs(r, CAL, _protocol(PROTOCOL))[0]
+            for name in common:
+                a, b = getattr(cfg, name), getattr(dep, name)
+                if b is None:  # left to the engine's default: as the deployment resolved it
+                    b = getattr(dep._config, name)
+                if name == "model":
+                    a, b = get_model(a).key, get_model(b).key
+                assert a == b, f"{table} row {r.Index}: {name} is {a!r} in the static model, {b!r} in the replay"
+            seen += 1
+    assert seen > 1000
+
+
 def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
     """The replay's engine limits, by hand from aiconfigurator's benchmark rules: aggregated,
     TensorRT-LLM, 32 clients of 1,024-token prompts on one worker: 32 sequences and
@@ -505,6 +537,7 @@ def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
     rank (256 clients over 2 workers of 4 ranks: 32) as its sequences and tokens."""
     from types import SimpleNamespace
 
+    from nvlmodel.calibrate.data import engine_settings
     from nvlmodel.serve.validate import benchmark_limits
 
     agg = SimpleNamespace(concurrency=32, isl=1024, engine="trtllm@2026-04-06", mode="agg", workers=None,
@@ -514,8 +547,8 @@ def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
     # a row naming its script's tokens per step and batch wait (InferenceMAX's Llama-70B TensorRT-LLM, 1K/1K, TP < 8)
     scripted = SimpleNamespace(**{**vars(agg), "max_num_tokens": 16384, "batch_wait_iters": 20,
                                   "batch_wait_tokens": 14745.6})
-    assert benchmark_limits(scripted) == {"max_seqs": 32, "token_budget": 16384, "batch_wait_iters": 20,
-                                          "batch_wait_tokens": 14745.6}
+    assert benchmark_limits(scripted) == {"max_seqs": 32, "token_budget": 16384}
+    assert engine_settings(scripted) == {"batch_wait_iters": 20, "batch_wait_tokens": 14745.6}  # its batch wait
     dis = SimpleNamespace(concurrency=256, isl=1024, engine="trtllm@serving", mode="disagg", workers=2, attention_dp=4)
     assert benchmark_limits(dis) == {"max_seqs": 32, "token_budget": 32, "prefill_max_seqs": 1,
                                      "prefill_token_budget": 2528}

@@ -170,6 +170,24 @@ def spec_tokens_of(row) -> dict:
     return {"spec_tokens": _step_count("spec_tokens", row.spec_tokens, "drafted tokens")}
 
 
+def engine_settings(row) -> dict:
+    """What a measured row's benchmark configured of its engine beyond its parallelism and limits,
+    as keywords :class:`Config` and :class:`nvlmodel.serve.Deployment` both take: its KV dtype
+    (``kv_dtype``), batch wait (:func:`batch_wait_of`), receive interval (:func:`recv_interval_of`),
+    MoE kernel (``moe_kernel``) and draft tokens (:func:`spec_tokens_of`). A setting the row does
+    not name is absent (the engine's default). The static model (:func:`_config`) and the replay
+    (:func:`nvlmodel.serve.validate.replay_row`) read a row's settings here alone, so that the two
+    cannot disagree on what a row ran."""
+    kv = getattr(row, "kv_dtype", None)
+    out = {"kv_dtype": kv} if isinstance(kv, str) and kv else {}
+    out.update(batch_wait_of(row))
+    out.update(recv_interval_of(row))
+    if _given(row, "moe_kernel"):
+        out["moe_kernel"] = str(row.moe_kernel)
+    out.update(spec_tokens_of(row))
+    return out
+
+
 def _step_count(what: str, value, unit: str = "decode steps") -> int:
     """A row's count of decode steps (or other ``unit``): a whole number >= 0, else ``ValueError``
     naming ``what``."""
@@ -188,18 +206,12 @@ def _number(v) -> float:
 
 
 def _config(row) -> Config:
-    kv = getattr(row, "kv_dtype", None)
     extra = {c: int(getattr(row, c)) for c in PARALLEL_COLUMNS if _given(row, c)}
     if _given(row, "decode_max_batch") and getattr(row, "mode", "agg") == "disagg":
         extra["max_batch"] = int(row.decode_max_batch)  # the decode seats a benchmark configuration names
-    extra.update(batch_wait_of(row))  # the batch wait a benchmark script configured
-    extra.update(recv_interval_of(row))  # and how often its engine polls for new requests
-    if _given(row, "moe_kernel"):
-        extra["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel a benchmark script selected
-    extra.update(spec_tokens_of(row))  # and the tokens its speculative decoder drafted per step
+    extra.update(engine_settings(row))  # and what else its benchmark configured of its engine
     return Config(row.system, row.model, row.precision, int(row.tp), int(row.concurrency), int(row.isl),
-                  int(row.osl), backend=row.backend, kv_dtype=kv if isinstance(kv, str) and kv else None,
-                  mode=getattr(row, "mode", "agg") or "agg", **extra)
+                  int(row.osl), backend=row.backend, mode=getattr(row, "mode", "agg") or "agg", **extra)
 
 
 def calibration_rows(measurements: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
-from ..calibrate.data import _config, _given, batch_wait_of, recv_interval_of, spec_tokens_of
+from ..calibrate.data import _config, _given, engine_settings
 from ..units import require_choice, require_positive_int
 from .. import recorded
 from .engine import Deployment, _closed_loop_means, _means_key, calibrations, simulate
@@ -134,11 +134,10 @@ def benchmark_limits(row) -> dict:
     (:data:`INFERENCEMAX_ADP_BALANCE`): ``(concurrency + isl + 64)`` tokens per step and rank,
     rounded up to 64 (at least 8,192 for rows measured from 2026-01-21:
     :data:`INFERENCEMAX_TRT_MIN_TOKENS`), and with attention DP the scripts' attention-DP balance. A
-    row that names its
-    script's tokens per step (``max_num_tokens``) or batch wait (``batch_wait_iters``,
-    ``batch_wait_tokens``: InferenceMAX's Llama-70B rows) or receive interval (``recv_interval``:
-    its SGLang DeepSeek-R1 rows on B200) runs with them. Returned as
-    :class:`~nvlmodel.serve.Deployment` keywords."""
+    row that names its script's tokens per step (``max_num_tokens``) runs with them. Returned as
+    :class:`~nvlmodel.serve.Deployment` keywords; what else a row's script set (its batch wait,
+    receive interval, KV dtype, MoE kernel, draft tokens) is
+    :func:`nvlmodel.calibrate.data.engine_settings`'s."""
     ranks = 1
     for col in ("workers", "attention_dp"):
         ranks *= int(getattr(row, col)) if _given(row, col) else 1
@@ -159,8 +158,6 @@ def benchmark_limits(row) -> dict:
     out = dict(max_seqs=batch, token_budget=up(batch + int(row.isl) + BENCHMARK_EXTRA_TOKENS))
     if _given(row, "max_num_tokens"):  # the tokens per step a benchmark script set (scripts/curate_measurements.py)
         out["token_budget"] = up(int(row.max_num_tokens))
-    out.update(batch_wait_of(row))  # and its engine's batch wait
-    out.update(recv_interval_of(row))  # and how often it polls for new requests
     if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
             and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
         # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank (and at
@@ -305,18 +302,14 @@ def _replayed_means(d: Deployment, reqs: Requests, c: int, skip: int) -> dict:
 def _replay_inputs(row, calibration: Calibration | None, proto: Protocol):
     """What :func:`replay_row` simulates: the row's deployment, its requests, clients and warm-up
     requests not counted."""
-    kv = getattr(row, "kv_dtype", None)
     par = {c: int(getattr(row, c)) for c in ("attention_dp", "ep") if _given(row, c)}
     if getattr(row, "mode", "agg") == "disagg":
         par.update(mode="disagg", **{c: int(getattr(row, c)) for c in _DISAGG_FIELDS if _given(row, c)})
     elif _given(row, "workers"):
         par["workers"] = int(row.workers)
     par.update(benchmark_limits(row))
-    if _given(row, "moe_kernel"):
-        par["moe_kernel"] = str(row.moe_kernel)  # the MoE kernel the benchmark script selected
-    par.update(spec_tokens_of(row))  # and the tokens its speculative decoder drafted per step
+    par.update(engine_settings(row))  # what else its benchmark configured, as the static model reads it
     d = Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine, **par,
-                   kv_dtype=kv if isinstance(kv, str) and kv else None,
                    calibration=calibration if calibration is not None else calibrations()[row.engine])
     c = int(row.concurrency)
     return d, proto.requests(int(row.isl), int(row.osl), c), c, c * proto.warmup
