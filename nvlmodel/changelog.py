@@ -356,7 +356,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "rows on B200 and H200 are replayed with the prefill tokens per step their scripts set, and "
         "TensorRT-LLM's with the 8,192 tokens per step its scripts take at least from 2026-01-21. Rows run "
         "with MTP speculative decoding, now modelled (chapter 8), are replayed too, each decode step charged "
-        "per token emitted; they join this chapter's tables."),
+        "per token emitted; they join this chapter's tables. The simulated step's decode attention from "
+        "measured kernels is now fitted over batches and contexts (a part per step, per sequence and per "
+        "context token): one kernel time scaled by the context read had put DeepSeek's decode steps at large "
+        "batches up to three times the static model's. The replay's TPOT moved to the static model's, and its "
+        "TTFT rose where a prefill pool binds: a faster decode sends the next prompts sooner."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

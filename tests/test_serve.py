@@ -66,9 +66,21 @@ def test_a_speculative_worker_is_charged_its_verify_and_draft_passes_per_token()
     k = max(base.k_mem, base.k_attn)
     draft = 2 / 61 * (max(base.weights[B], base.gemm[B]) + base.comm[B] + k * C)
     assert spec.step(B, C) == pytest.approx((base.step(3 * B, C) + draft) / 1.75, rel=1e-12)
-    assert spec.step(B, C, [(0, 100)]) == pytest.approx(base.step(3 * B, C, [(0, 100)]) + draft, rel=1e-12)
+    # a step that also prefills: its decode part per token emitted, its chunk's addition whole
+    decode_part = base.step(3 * B, C) + draft
+    assert spec.step(B, C, [(0, 100)]) == pytest.approx(
+        base.step(3 * B, C, [(0, 100)]) - base.step(3 * B, C) + decode_part / 1.75, rel=1e-12)
+    assert spec.step(0, 0, [(0, 100)]) == pytest.approx(base.step(0, 0, [(0, 100)]), rel=1e-12)  # prefill alone: whole
     assert spec.decode_run(B, C, 5) == pytest.approx(sum(spec.step(B, C + B * (j + 1)) for j in range(5)))
     assert type(step_cost(replace(cfg, spec_tokens=2), cal, prefill=True, max_tokens=64)) is StepCost
+    # from measured kernels: the verify pass reads the B sequences' attention once (its part per
+    # sequence too, as the static model takes it at B), each draft a layer's share of it
+    kc = replace(cal, step="kernels")
+    spec, base = step_cost(replace(cfg, spec_tokens=2), kc, max_tokens=64), step_cost(cfg, kc, max_tokens=192)
+    assert base.k_seq > 0 and base.k_mem == 0
+    draft = 2 / 61 * (base.gemm[B] + base.comm[B] + base.k_attn * C + base.k_dfix + base.k_seq * B)
+    assert spec.step(B, C) == pytest.approx((base.step(3 * B, C) - 2 * B * base.k_seq + draft) / 1.75, rel=1e-12)
+    assert spec.decode_run(B, C, 5) == pytest.approx(sum(spec.step(B, C + B * (j + 1)) for j in range(5)))
     moe = replace(cal, t_moe=40e-6)  # each draft runs the draft module's MoE layer: one more cost per MoE layer
     assert step_cost(replace(cfg, spec_tokens=2), moe, max_tokens=64).t_step == pytest.approx(
         step_cost(cfg, moe, max_tokens=192).t_step + 2 * 40e-6)
@@ -390,6 +402,19 @@ def test_kernel_calibration_reaches_the_simulation():
         _, fill, source = step_times(c, kcal)
         assert source == "kernels"
         assert step_cost(c, kcal, max_tokens=isl).step(0, 0, [(0, isl)]) == pytest.approx(fill + kcal.t_step, rel=0.10)
+    # and a lone decode step of DeepSeek's MLA module, at the batches and contexts the serving rows
+    # run: its projections cost per sequence and its attention per context token, so one time at one
+    # batch and context scaled by the context read (the reference's 32 sequences of 4,096 tokens) put
+    # 137 sequences of 8,704 tokens per rank at 4x the measured module
+    for system, precision, adp, tp in (("b200_sxm", "fp4", 8, 1), ("h200_sxm", "fp8", 1, 8)):
+        for b in (4, 32, 137, 256):
+            for isl in (1024, 8192):
+                c = Config(system, "deepseek-v3", precision, tp, b * adp, isl, 1024, backend="trtllm", ep=8,
+                           attention_dp=adp)
+                decode, _, source = step_times(c, kcal)
+                assert source.startswith("kernels")
+                sc = step_cost(c, kcal, max_tokens=b * adp)
+                assert sc.step(b * adp, b * adp * (isl + 512)) == pytest.approx(decode, rel=0.10), (system, b, isl)
     # every step of the simulation pays the cost per MoE layer, as the static model's steps do
     c = Config("h200_sxm", "deepseek-v3", "fp8", 8, 1, 1024, 1024, backend="trtllm", ep=8)
     assert step_cost(c, kcal, max_tokens=64).t_step == pytest.approx(kcal.t_step + 58 * 40e-6, rel=1e-12)

@@ -33,8 +33,9 @@ linearised at a reference context (their KV and attention stop growing at the wi
 
 A calibration whose steps come from measured kernels (``Calibration(step="kernels")``) gets tables
 of the same form from the kernels (:func:`kernel_step_cost`): ``G[T]`` the measured linear layers,
-attention linear in the context read, no memory terms; the roofline stands in where the kernel
-tables do not cover the worker, as in :func:`nvlmodel.calibrate.step_times`.
+decode attention a part per step and per sequence (``k_dfix + k_seq B``: MLA's projections do not
+read the cache) beside the part per context token, no memory terms; the roofline stands in where
+the kernel tables do not cover the worker, as in :func:`nvlmodel.calibrate.step_times`.
 
 A worker that decodes speculatively (``spec_tokens`` k > 0, :class:`SpeculativeStepCost`) runs
 each decode step as the static model does (:func:`nvlmodel.calibrate.model._decode_terms`): a
@@ -42,9 +43,12 @@ verify pass of ``B (k + 1)`` tokens and k draft passes of one layer's share of a
 ``B``. The simulation still counts one token per sequence per step, so a decode step is charged
 per token: its time over the tokens a sequence emits per step
 (:func:`nvlmodel.calibrate.accepted_tokens`), which keeps each sequence's time to its last token
-and its KV growth per token; a step that also prefills is charged whole and advances decoding
-sequences by one token (aggregated workers under load: slower than the engine, which emits the
-accepted tokens in that step too).
+and its KV growth per token. A step that also prefills advances its decoding sequences by one
+token too, so it is charged the same per token for its decode part (the step without its prefill
+chunks) plus what its chunks add: the decoding sequences' times are kept, and the chunks finish
+that decode part's (1 - 1 / accepted tokens) earlier than in the engine, which runs the whole
+step before its chunks are done. (Charged whole, as this module first did, every step that
+prefilled put the decoding sequences a step behind: aggregated workers under load decoded too slowly.)
 """
 
 from __future__ import annotations
@@ -75,13 +79,21 @@ class StepCost:
     dense: "list | None" = None  # D[T], s: the dense GEMMs (all but the routed experts) at T / ranks per rank
     k_tok: float = 0.0  # s per prefill token of attention's part linear in the prompt (spread over ranks)
     k_chunk: float = 0.0  # s per prefill chunk of attention's fixed part (spread over ranks)
+    #: decode attention's parts that do not grow with the context (measured kernels only, whose memory
+    #: terms are zero): s per decoding sequence (MLA's projections; spread over ranks) and s per step
+    k_seq: float = 0.0
+    k_dfix: float = 0.0
+
+    def __post_init__(self):
+        if (self.k_seq or self.k_dfix) and self.k_mem:
+            raise ValueError("k_seq and k_dfix belong to steps from measured kernels, whose memory terms are zero")
 
     def step(self, decode: int, context: float, chunks=()) -> float:
         """Seconds of one step: ``decode`` sequences whose caches hold ``context`` tokens after
         this step's token, and prefill ``chunks`` of ``(cached, new)`` tokens."""
         tokens = decode
         mem = self.k_mem * context
-        att = self.k_attn * context
+        att = self.k_attn * context + (self.k_dfix + self.k_seq * decode if decode else 0.0)
         big = top = 0
         for c, p in chunks:
             tokens += p
@@ -144,8 +156,8 @@ class StepCost:
         if not 0 < batch <= self.max_tokens:
             raise ValueError(f"a step processes 1..{self.max_tokens} tokens, got {batch}")
         k = max(self.k_mem, self.k_attn)
-        return (self.t_step + self.comm[batch] + max(self.weights[batch], self.gemm[batch]),
-                k * (context + batch), k * batch)
+        return (self.t_step + self.comm[batch] + max(self.weights[batch], self.gemm[batch])
+                + self.k_dfix + self.k_seq * batch, k * (context + batch), k * batch)
 
 
 @dataclass(frozen=True)
@@ -161,16 +173,24 @@ class SpeculativeStepCost(StepCost):
 
     def step(self, decode: int, context: float, chunks=()) -> float:
         draft = self._draft(decode, context) if decode else 0.0
-        whole = StepCost.step(self, decode * (1 + self.spec), context, chunks) + draft
-        return whole if chunks else whole / self.per_step
+        # the verify pass: B (k + 1) tokens through the linear layers, B sequences' attention
+        whole = StepCost.step(self, decode * (1 + self.spec), context, chunks) - self.k_seq * decode * self.spec + draft
+        if not (chunks and decode):
+            return whole if chunks else whole / self.per_step
+        # a step that also prefills: its decode part per token emitted, like a decode step's, and the
+        # prefill's addition whole (see the module docstring)
+        alone = StepCost.step(self, decode * (1 + self.spec), context) - self.k_seq * decode * self.spec + draft
+        return whole - alone + alone / self.per_step
 
     def _draft(self, decode: int, context: float) -> float:
         return self.share * (max(self.weights[decode], self.gemm[decode]) + self.comm[decode]
-                             + max(self.k_mem, self.k_attn) * context)
+                             + max(self.k_mem, self.k_attn) * context + self.k_dfix + self.k_seq * decode)
 
     def _run(self, batch: int, context: float) -> tuple[float, float, float]:
         fixed = (StepCost._run(self, batch * (1 + self.spec), context)[0]  # the verify pass's weights, collectives
-                 + self.share * (max(self.weights[batch], self.gemm[batch]) + self.comm[batch]))  # and the drafts'
+                 - self.k_seq * batch * self.spec  # (its attention: the B sequences')
+                 + self.share * (max(self.weights[batch], self.gemm[batch]) + self.comm[batch]  # and the drafts'
+                                 + self.k_dfix + self.k_seq * batch))
         k = max(self.k_mem, self.k_attn) * (1 + self.share)  # each reads every sequence's cache once
         return fixed / self.per_step, k * (context + batch) / self.per_step, k * batch / self.per_step
 
@@ -233,24 +253,21 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
                     k_mem=k_mem, k_attn=k_attn, k_pair=k_pair, max_tokens=max_tokens, ranks=adp, dense=dense)
 
 
-#: The batch at which decode attention from measured kernels is linearised (sequences per rank).
-KERNEL_REFERENCE_BATCH = 32
-
-
 def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,
                      reference_context: int = 4096) -> "StepCost | None":
     """The :class:`StepCost` of a calibration whose steps come from measured kernels
     (:func:`nvlmodel.kernels.step_time`), or None where the kernel tables do not cover the worker
     (the roofline then stands in, as in the static model). ``gemm[T]`` holds the step's linear
     layers (projections, MLPs or the MoE block, LM head) over ``T`` tokens, each kernel call's lone
-    fixed cost replaced by the calibration's ``t_launch``; decode attention is linear in the context
-    it reads (``k_attn`` per context token, from the measured kernel at ``reference_context`` and
-    :data:`KERNEL_REFERENCE_BATCH` sequences per rank); a prefill chunk's attention is a fixed part,
-    a part per new token and one per (query, key) pair (``k_chunk``, ``k_tok``, ``k_pair``), fitted
-    to the measured kernel over prompt lengths (:func:`_prefill_attention_terms`). Weights and KV
-    bytes are inside the kernel times, so the memory terms are zero. A lone decode step of ``B``
-    sequences, and a lone prompt, match the static model's kernel step
-    (:func:`nvlmodel.calibrate.step_times`) up to attention's linearisation."""
+    fixed cost replaced by the calibration's ``t_launch`` (attention's calls too); decode attention
+    is a fixed part, a part per sequence and one per context token read (``k_dfix``, ``k_seq``,
+    ``k_attn``), fitted to the measured kernel over batches and contexts
+    (:func:`_decode_attention_terms`); a prefill chunk's attention is a fixed part, a part per new
+    token and one per (query, key) pair (``k_chunk``, ``k_tok``, ``k_pair``), fitted to the measured
+    kernel over prompt lengths (:func:`_prefill_attention_terms`). ``reference_context`` linearises
+    sliding-window layers. Weights and KV bytes are inside the kernel times, so the memory terms are
+    zero. A lone decode step of ``B`` sequences, and a lone prompt, match the static model's kernel
+    step (:func:`nvlmodel.calibrate.step_times`) within those fits (a test: 10 %)."""
     from ..kernels import attention_time, mla_gemm_type, mla_time, step_time
 
     tp, adp, ep = config.shape(prefill)
@@ -260,19 +277,25 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     try:
         parts = step_time(config.system, config.backend, m, config.precision, phase="decode", batch=tokens / adp,
                           tokens=reference_context, **common)
-        L, b = float(reference_context), float(KERNEL_REFERENCE_BATCH)
+        L = float(reference_context)
+
+        def less_floor(kt):  # as the static model's kernel step takes each call: its lone fixed cost replaced
+            return kt.seconds - kt.floor + calibration.t_launch * kt.calls
+
         if m.mla is not None:
             one = dict(heads=m.heads // tp, kv_dtype=config.kv_dtype, gemm_type=mla_gemm_type(config.precision))
 
             def attention(phase, batch, n):
-                return mla_time(config.system, config.backend, phase, batch=batch, tokens=n, **one).seconds * m.layers
+                return less_floor(mla_time(config.system, config.backend, phase, batch=batch, tokens=n, **one)
+                                  * m.layers)
         else:
             one = dict(head_dim=m.head_dim, heads=m.heads / tp, kv_heads=m.kv_heads_per_gpu(tp), kv_dtype=config.kv_dtype)
             layers = float(m._attended(L)) / L  # sliding-window layers count as a fraction of a full one at L
 
             def attention(phase, batch, n):
-                return attention_time(config.system, config.backend, phase, batch=batch, tokens=n, **one).seconds * layers
-        dec = attention("decode", b, L)
+                return less_floor(attention_time(config.system, config.backend, phase, batch=batch, tokens=n, **one)
+                                  * layers)
+        k_dfix, k_seq, k_ctx = _decode_attention_terms(lambda bb, n: attention("decode", bb, n))
         k_chunk, k_tok, k_pair = _prefill_attention_terms(lambda n: attention("prefill", 1, n))
     except ValueError:
         return None
@@ -290,13 +313,55 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
                     weights=np.zeros(max_tokens + 1).tolist(),
                     gemm=np.concatenate([pad, np.broadcast_to(fitted(linear), tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
-                    k_mem=0.0, k_attn=dec / (b * L) / adp, k_pair=k_pair / adp, max_tokens=max_tokens,
+                    k_mem=0.0, k_attn=k_ctx / adp, k_pair=k_pair / adp, max_tokens=max_tokens,
                     ranks=adp, dense=np.concatenate([pad, np.broadcast_to(fitted(dense), tokens.shape)]).tolist()
-                    if adp > 1 else None, k_tok=k_tok / adp, k_chunk=k_chunk / adp)
+                    if adp > 1 else None, k_tok=k_tok / adp, k_chunk=k_chunk / adp, k_seq=k_seq / adp, k_dfix=k_dfix)
 
 
 #: Prompt lengths at which a measured prefill attention kernel is fitted (:func:`_prefill_attention_terms`).
 PREFILL_FIT_TOKENS: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384)
+#: Sequences per rank and contexts at which a measured decode attention kernel is fitted
+#: (:func:`_decode_attention_terms`): the batches and contexts the serving rows decode at.
+DECODE_FIT_BATCHES: tuple[int, ...] = (1, 4, 16, 64, 256)
+DECODE_FIT_CONTEXTS: tuple[int, ...] = (1024, 2048, 4096, 8192, 16384)
+
+
+def _nonnegative_relative_fit(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The non-negative coefficients ``c`` that make ``x @ c`` (one row per measured point, one
+    column per term) err least against ``t`` in squared relative error: the least-squares fit on
+    every set of the terms (the others held at zero), the best of those that are non-negative."""
+    from itertools import combinations
+
+    a, y = x / t[:, None], np.ones(len(t))
+    n = x.shape[1]
+    best, err = np.zeros(n), float(y @ y)
+    for k in range(1, n + 1):
+        for cols in combinations(range(n), k):
+            c = np.zeros(n)
+            c[list(cols)] = np.linalg.lstsq(a[:, cols], y, rcond=None)[0]
+            e = float(np.sum((a @ c - y) ** 2))
+            if (c >= 0).all() and e < err:
+                best, err = c, e
+    return best
+
+
+def _decode_attention_terms(seconds) -> tuple[float, float, float]:
+    """A measured decode attention kernel (per rank, ``seconds(b, L)`` for ``b`` sequences at ``L``
+    tokens of context) as ``k_fix + k_seq x b + k_ctx x b x L``: a fixed part per step, a part per
+    sequence (MLA's projections, which do not read the cache) and one per context token read, each
+    >= 0, fitted in relative error at :data:`DECODE_FIT_BATCHES` x :data:`DECODE_FIT_CONTEXTS`.
+    One time at one batch and context scaled by the context read alone (this module's earlier
+    linearisation, at 32 sequences of 4,096 tokens) put DeepSeek's MLA module on B200 at 137
+    sequences of 8,704 tokens at 4x its measured time.
+
+    >>> f, s, c = _decode_attention_terms(lambda b, n: 1e-4 + 2e-5 * b + 3e-9 * b * n)
+    >>> round(f * 1e4, 6), round(s * 1e5, 6), round(c * 1e9, 6)
+    (1.0, 2.0, 3.0)
+    """
+    b, n = (a.ravel() for a in np.meshgrid(np.array(DECODE_FIT_BATCHES, float), np.array(DECODE_FIT_CONTEXTS, float)))
+    t = np.array([seconds(bb, nn) for bb, nn in zip(b, n)], dtype=float)
+    c = _nonnegative_relative_fit(np.column_stack([np.ones_like(b), b, b * n]), t)
+    return float(c[0]), float(c[1]), float(c[2])
 
 
 def _prefill_attention_terms(seconds) -> tuple[float, float, float]:
@@ -311,17 +376,7 @@ def _prefill_attention_terms(seconds) -> tuple[float, float, float]:
     >>> round(c * 1e5, 6), round(a * 1e6, 6), round(b * 1e9, 6)
     (5.0, 2.0, 1.0)
     """
-    from itertools import combinations
-
     p = np.array(PREFILL_FIT_TOKENS, dtype=float)
     t = np.array([seconds(n) for n in PREFILL_FIT_TOKENS], dtype=float)
-    x, y = np.column_stack([np.ones_like(p), p, p * p / 2]) / t[:, None], np.ones_like(p)
-    best, err = np.zeros(3), float(y @ y)
-    for k in (1, 2, 3):  # non-negative least squares in three unknowns: the best fit over the sets of terms
-        for cols in combinations(range(3), k):
-            c = np.zeros(3)
-            c[list(cols)] = np.linalg.lstsq(x[:, cols], y, rcond=None)[0]
-            e = float(np.sum((x @ c - y) ** 2))
-            if (c >= 0).all() and e < err:
-                best, err = c, e
-    return float(best[0]), float(best[1]), float(best[2])
+    c = _nonnegative_relative_fit(np.column_stack([np.ones_like(p), p, p * p / 2]), t)
+    return float(c[0]), float(c[1]), float(c[2])
