@@ -368,7 +368,10 @@ def prefill(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str = "nv
     """Prefill of ``batch`` prompts of ``prompt`` tokens (per attention rank) in one pass: weights
     read once (MoE: the experts the prompt tokens touch, nearly all of them), the new KV written
     once, causal attention FLOPs (token i attends to i earlier tokens) at the attention dtype
-    (datasheet). Its ``time`` is the TTFT of a request that arrives alone."""
+    (datasheet). Its ``time`` is the TTFT of a request that arrives alone on a worker without
+    attention DP; with ``attention_dp`` ranks it is a step in which every rank prefills its own
+    prompts (the routed experts serve all ranks' tokens: a busy worker's step, longer than a lone
+    prompt's on one rank, which the simulation charges to that rank, :mod:`nvlmodel.serve.cost`)."""
     g, m, f, p = _resolve(gpu, model, weight_format, premises, tp, attention_dp, ep)
     require_positive("prompt", prompt)
     require_positive("batch", batch)

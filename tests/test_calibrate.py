@@ -755,3 +755,17 @@ def test_the_acceptance_is_fitted_on_speculative_calibration_rows_only():
     assert acceptance_interval(spec, fitted, resamples=50) == (0.62, 0.62)  # every draw of exact rows agrees
     with pytest.raises(ValueError, match="level"):
         acceptance_interval(spec, fitted, level=1.5)
+
+
+def test_fewer_clients_than_ranks_neither_interfere_nor_queue():
+    """Four clients on a worker of eight attention-DP ranks: half a sequence per rank. No rank
+    prefills for another sequence of its own, so no prefill interferes with decoding and no
+    prompt queues behind another: TPOT is the decode step, TTFT the fixed cost plus one prefill
+    (it had been (0.5 - 1) / osl prefills per token and -0.5 prompts of queue: negative)."""
+    c = cal.Config("h200_sxm", "deepseek-v3", "fp8", 1, 4, 8192, 1024, backend="trtllm", ep=8, attention_dp=8)
+    calib = cal.Calibration(bandwidth=0.8, compute=0.5, t_step=0.003, t_req=0.05, q=0.2)
+    assert c.batch_per_rank == 0.5
+    p = cal.components(c, calib)
+    assert p["interference_s"] == 0
+    assert p["tpot_s"] == pytest.approx(p["decode_step_s"], rel=1e-12)
+    assert p["ttft_s"] == pytest.approx(0.05 + p["prefill_s"], rel=1e-12)

@@ -636,7 +636,8 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
 
     Aggregated: a decode step of ``batch_per_rank`` sequences at their mean context; each rank
     prefills its own requests, so ``mix = (batch_per_rank - 1) / osl`` and ``queue =
-    batch_per_rank - 1`` (for one TP-only worker: concurrency - 1, as in chapter 7).
+    batch_per_rank - 1`` (for one TP-only worker: concurrency - 1, as in chapter 7), both 0 where a
+    rank holds one sequence or fewer (fewer clients than ranks).
     Disaggregated: decode without prefill interference (``mix = 0``, ``queue = 0``); ``load`` is
     the requests in flight per prefill rank, for :func:`disagg_wait`."""
     common = dict(kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
@@ -655,7 +656,8 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
          "dmoe": float(config.arch.moe_layers + (config.spec_tokens if config.arch.moe_layers else 0)),
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
-        t.update(mix=(b - 1) / config.osl, queue=b - 1, load=0.0, osl=float(config.osl),
+        others = np.maximum(b - 1, 0.0)  # a rank's other sequences (none where it holds one or fewer)
+        t.update(mix=others / config.osl, queue=others, load=0.0, osl=float(config.osl),
                  hold=batch_wait_steps(b, config.isl, config.osl, config.batch_wait_iters, config.batch_wait_tokens)
                  + recv_wait_steps(b, config.recv_interval))
     else:
