@@ -552,6 +552,21 @@ def step_time(system: str, backend: str, model: str | ModelArch, precision: str,
     costs (added by :mod:`nvlmodel.calibrate`). ``moe_kernel``: the routed experts' kernel where a
     benchmark selected one (:data:`MOE_KERNELS`; None: the engine's default, :func:`moe_dtype_for`)."""
     m = model if isinstance(model, ModelArch) else get_model(model)
+    if np.ndim(batch) == 0:  # one step: kept (a prompt's prefill is asked for at every concurrency of its deployment)
+        return dict(_step_time_of(system, backend, m, precision, phase, float(batch), tokens, kv_dtype, tp,
+                                  attention_dp, ep, moe_kernel))
+    return _step_time(system, backend, m, precision, phase=phase, batch=batch, tokens=tokens, kv_dtype=kv_dtype, tp=tp,
+                      attention_dp=attention_dp, ep=ep, moe_kernel=moe_kernel)
+
+
+@lru_cache(maxsize=16384)
+def _step_time_of(system, backend, m, precision, phase, batch, tokens, kv_dtype, tp, attention_dp, ep, moe_kernel):
+    return _step_time(system, backend, m, precision, phase=phase, batch=batch, tokens=tokens, kv_dtype=kv_dtype, tp=tp,
+                      attention_dp=attention_dp, ep=ep, moe_kernel=moe_kernel)
+
+
+def _step_time(system: str, backend: str, m: ModelArch, precision: str, *, phase: str, batch, tokens: int,
+               kv_dtype: str, tp: int, attention_dp: int, ep: int, moe_kernel: str | None) -> dict[str, KernelTime]:
     if moe_kernel is not None:
         require_choice("moe_kernel", moe_kernel, MOE_KERNELS)
     require_choice("phase", phase, PHASES)

@@ -412,6 +412,7 @@ def score(d: pd.DataFrame, keep=None, step: str = "roofline") -> dict[str, pd.Da
     them by rows and step (``intervals._FITS``), and a variant changes the model, not the rows."""
     intervals._FITS.clear()
     model_mod._unit_terms_of.cache_clear()  # a variant may have replaced a function the terms read
+    kernel_tables._step_time_of.cache_clear()  # or a table the kernel steps read (MOE_KERNELS)
     loso = transfer_residuals(d, step)
     if keep is not None:
         return {"leave one GPU out": summary(loso[loso.source_id.isin(keep)], ("system", "backend"))}
@@ -428,6 +429,7 @@ def leave_one_build_out(d: pd.DataFrame) -> pd.DataFrame:
     from nvlmodel.calibrate import calibration_rows, fit
 
     model_mod._unit_terms_of.cache_clear()  # as score() does
+    kernel_tables._step_time_of.cache_clear()
     rows = calibration_rows(d)
     rows = rows[~fit_mod.speculative(rows)]  # fit takes rows that emit one token per step
     build = rows.backend_version.fillna("unrecorded").astype(str)

@@ -608,7 +608,8 @@ def _unit_terms(config: Config, batch=None, kernels: bool = True) -> dict:
     """:func:`_unit_terms_at`, kept per configuration where ``batch`` is the config's own (the
     terms are functions of the configuration and the packaged tables alone, and the fits, the
     predictions and the replays of one chapter ask for the same rows' terms many times); a new dict
-    each call. :func:`_unit_terms_of` ``.cache_clear()`` after replacing a function the terms read
+    each call. :func:`_unit_terms_of` ``.cache_clear()`` (and ``nvlmodel.kernels._step_time_of``'s,
+    which keeps each kernel step) after replacing a function or table the terms read
     (``scripts/tried_on_calibration.py`` does before each score)."""
     if batch is None:
         return dict(_unit_terms_of(config, bool(kernels)))
