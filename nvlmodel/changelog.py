@@ -360,7 +360,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "measured kernels is now fitted over batches and contexts (a part per step, per sequence and per "
         "context token): one kernel time scaled by the context read had put DeepSeek's decode steps at large "
         "batches up to three times the static model's. The replay's TPOT moved to the static model's, and its "
-        "TTFT rose where a prefill pool binds: a faster decode sends the next prompts sooner."),
+        "TTFT rose where a prefill pool binds: a faster decode sends the next prompts sooner. Under "
+        "TensorRT-LLM's attention-DP balance each request now waits on the rank the engine assigns it, within "
+        "that rank's share of the tokens per step, as the engine schedules it; the replay had shared one queue "
+        "and one budget across the ranks, and those rows' TTFT was under-predicted by about three quarters on H200."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

@@ -857,15 +857,16 @@ def test_the_rack_claim_bisects_the_capacity_between_grid_rates():
         rack_capacity(seeds=())
 
 
-def _adp_run(balance, arrivals):
+def _adp_run(balance, arrivals, token_budget=8192):
     """DeepSeek FP4 on a B200 worker of four attention-DP ranks (EP4), requests of 512 prompt and 200
-    output tokens arriving at ``arrivals`` (s), with the attention-DP balance's timeout ``balance``."""
+    output tokens arriving at ``arrivals`` (s), with the attention-DP balance's timeout ``balance``
+    and ``token_budget`` tokens a step per rank."""
     from nvlmodel.serve.workload import Requests
 
     n = len(arrivals)
     cal = Calibration(bandwidth=0.9, compute=0.6, t_step=0.003, t_req=0.0, q=0.0)
     d = Deployment("b200_sxm", "deepseek-v3", "fp4", tp=1, attention_dp=4, ep=4, calibration=cal,
-                   adp_balance_iters=balance)
+                   adp_balance_iters=balance, token_budget=token_budget)
     z = np.zeros(n, dtype=np.int64)
     reqs = Requests(np.asarray(arrivals, float), np.full(n, 512), np.full(n, 200), z - 1, z, z.copy())
     return simulate(d, reqs, check=True).requests, step_cost(d.config, cal)
@@ -901,6 +902,27 @@ def test_the_attention_dp_balance_holds_a_lone_prompt_until_its_timeout():
     assert quad.ttft_s[4:].to_numpy() == pytest.approx(quad_free.ttft_s[4:].to_numpy(), rel=1e-12)
     with pytest.raises(ValueError, match="adp_balance_iters"):
         Deployment("b200_sxm", "deepseek-v3", "fp4", tp=1, attention_dp=4, ep=4, calibration=CAL, adp_balance_iters=-1)
+
+
+def test_under_the_balance_each_prompt_waits_on_its_own_rank():
+    """TensorRT-LLM assigns each request to a rank when it arrives (the rank whose requests hold the
+    fewest prompt tokens among those below the even share) and each rank schedules its own, within
+    its share of the tokens per step. By hand, four ranks of 600 tokens a step, timeout 10 steps:
+    four requests at t = 0 decode one per rank; five more arrive at once during step 1 and go to
+    ranks 0, 1, 2, 3, then 0 again (all at 1,024 prompt tokens, rank 0 first). Every rank now has a
+    prompt, so the balance lets them in at the next step, but a rank has room for one prompt of 512
+    beside its decoding sequence (512 + 1 <= 600 < 2 x 512 + 1): rank 0's second waits, and the
+    next step only rank 0 has a prompt, so the balance holds it until its counter, restarted at the
+    burst's step, reaches 10: nine decode steps of 8 sequences, then its own step. Counted against
+    the worker as a whole (a shared queue and a shared budget, 2,400 tokens) it would have started
+    in the burst's step."""
+    first = [0.0] * 4
+    r, c = _adp_run(10, first + [0.035] * 5, token_budget=600)
+    burst = r.ttft_s[4:8].to_numpy()
+    assert burst == pytest.approx(burst[0], rel=1e-12)  # one prompt per rank, in one step
+    ctx = 4 * 513 + 4 * 512 + 8  # the caches after the burst's step (each decoding sequence one token more)
+    held = c.decode_run(8, ctx, 9) + c.step(8, ctx + 8 * 9 + 8, [(0, 512)])
+    assert r.ttft_s[8] - burst[0] == pytest.approx(held, rel=0.02)
 
 
 def _wait_run(iters, arrivals, tokens=0.0, **hold):

@@ -16,7 +16,8 @@ class _Worker:
     __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
                  "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
                  "links", "host", "disk", "budget", "seats", "balance", "bal0", "hold", "hold_tokens", "held",
-                 "holding", "recv", "recv0", "recvd", "prefilled_last")
+                 "holding", "recv", "recv0", "recvd", "prefilled_last", "rank_of", "rank_active", "rank_tokens",
+                 "rank_run", "rank_ctx")
 
     def __init__(self, i, cost, pool, bs, node, prefill_only=False, decode_only=False):
         self.i, self.cost, self.pool, self.node = i, cost, pool, node
@@ -50,6 +51,23 @@ class _Worker:
         self.recv0 = 0  # the step counter at the last poll
         self.recvd = 0  # waiting requests the last poll took in (the head of the queue)
         self.prefilled_last = False  # whether the last step prefilled (the next poll is then at once)
+        # under the attention-DP balance (``balance`` > 0) each request belongs to one rank, as
+        # TensorRT-LLM assigns them (:meth:`Batcher.assign_rank`): its rank, and per rank the requests
+        # assigned, their prompt tokens, the sequences decoding and the prompts waiting or prefilling
+        self.rank_of: dict[int, int] = {}
+        self.rank_active: list[int] = []
+        self.rank_tokens: list[int] = []
+        self.rank_run: list[int] = []
+        self.rank_ctx: list[int] = []
+
+    def set_balance(self, steps: int, ranks: int, by_rank: bool = True) -> None:
+        """Hold prompts as TensorRT-LLM's attention-DP balance does, ``steps`` its timeout (0: off),
+        over ``ranks`` attention-DP ranks; ``by_rank``: each request on one rank, with that rank's
+        share of the token budget and seats (a worker that prefills; a disaggregated decode worker,
+        which takes no prompts, counts its waiting requests against its ranks as a whole)."""
+        self.balance = steps
+        n = ranks if steps and by_rank else 0
+        self.rank_active, self.rank_tokens, self.rank_run, self.rank_ctx = [0] * n, [0] * n, [0] * n, [0] * n
 
 
 class Batcher:
@@ -57,10 +75,27 @@ class Batcher:
         worker = self.workers[w]
         first = not worker.waiting
         worker.waiting.append(rid)
+        if worker.rank_active:
+            self.assign_rank(worker, rid)
         if not worker.busy:
             self.schedule(worker, t)
         elif (first or worker.holding) and worker.plan is not None and worker.plan[0] == "decode":
             self.cut(worker, t)  # a held run ends too: the new prompt may fill the step
+
+    def assign_rank(self, w: _Worker, rid: int) -> None:
+        """TensorRT-LLM's assignment of a new request to an attention-DP rank
+        (``_schedule_attention_dp_requests``, ``_balance_requests_across_ranks``): among the ranks
+        holding fewer requests than the even share (the worker's requests, this one included, over
+        its ranks, rounded up; at least the busiest rank's), the one whose requests hold the fewest
+        prompt tokens (then the fewest requests, then the first). In a closed loop at full load that
+        is the rank where a request just finished."""
+        act, tok = w.rank_active, w.rank_tokens
+        share = max(-(-(sum(act) + 1) // len(act)), max(act))
+        r = min((i for i in range(len(act)) if act[i] < share), key=lambda i: (tok[i], act[i], i))
+        w.rank_of[rid] = r
+        act[r] += 1
+        tok[r] += self.isl[rid]
+        w.rank_ctx[r] += 1
 
     def cut(self, w: _Worker, t):
         """A request arrived while ``w`` runs a multi-step decode: end it at the next step boundary."""
@@ -105,6 +140,8 @@ class Batcher:
         w.run[rid] = (w.n, cache)
         w.cnt[(w.n - cache) % self.bs] += 1
         w.B += 1
+        if w.rank_active:
+            w.rank_run[w.rank_of[rid]] += 1
         w.C += cache
         heapq.heappush(w.fin, (w.n + self.osl[rid] - self.emitted[rid], rid, self.epoch[rid]))
 
@@ -128,7 +165,10 @@ class Batcher:
         held = w.waiting and ((w.balance and self.balance_holds(w)) or (w.hold and B and self.batch_wait_holds(w, B))
                               or (w.recv and not w.recvd))
         w.holding = bool(held) and bool(w.hold)
-        if budget > 0 and (w.prefilling or (w.waiting and not held)):
+        if w.rank_active and (w.prefilling or (w.waiting and not held)):
+            self.admit_by_rank(w, chunks, reserve, held)
+            B = w.B
+        elif budget > 0 and (w.prefilling or (w.waiting and not held)):
             prefilling = w.prefilling
             for item in prefilling:
                 p = min(item[2], budget)
@@ -185,6 +225,50 @@ class Batcher:
         w.version += 1
         self.push(t + dur, _STEP, w, w.version)
 
+    def admit_by_rank(self, w: _Worker, chunks: list, reserve: int, held: bool) -> None:
+        """The prompts a worker under the attention-DP balance takes into this step, into
+        ``chunks``: each rank fills its own share of the token budget and of the seats (TensorRT-LLM
+        schedules each rank's requests on its own), its prompts in progress first, then its waiting
+        ones in arrival order while they fit whole (a rank's first prompt of the step may be cut to
+        its share: chunked); a rank whose next prompt does not fit takes no later one. With
+        ``held`` (the balance holds them) only the prompts in progress run."""
+        ranks = len(w.rank_active)
+        share, seats = w.budget // ranks, w.seats // ranks
+        rank_of = w.rank_of
+        room = [share - n for n in w.rank_run]
+        used = list(w.rank_run)
+        started = [False] * ranks  # whether a rank has a prompt in this step
+        for item in w.prefilling:
+            r = rank_of[item[0]]
+            used[r] += 1
+            p = min(item[2], room[r])
+            if p > 0:
+                chunks.append((item, p))
+                room[r] -= p
+                started[r] = True
+        if held:
+            return
+        waiting, keep, blocked = w.waiting, [], [False] * ranks
+        isl, emitted = self.isl, self.emitted
+        while waiting:
+            rid = waiting[0]
+            r = rank_of[rid]
+            need = isl[rid] + emitted[rid]  # a preempted request prefills its emitted tokens too
+            if blocked[r] or used[r] >= seats or room[r] <= 0 or (need > room[r] and started[r]):
+                blocked[r] = True
+                keep.append(waiting.popleft())
+                continue
+            if not self.admit(w, rid, reserve):
+                break  # the pool is full: nothing more this step
+            waiting.popleft()
+            item = w.prefilling[-1]
+            p = min(item[2], room[r])
+            chunks.append((item, p))
+            room[r] -= p
+            used[r] += 1
+            started[r] = True
+        waiting.extendleft(reversed(keep))
+
     def receive(self, w: _Worker, B: int) -> None:
         """SGLang's scheduler under ``--scheduler-recv-interval`` (``SchedulerRecvSkipper``), for a
         worker about to plan a step with ``B`` sequences decoding: it polls for new requests (takes
@@ -204,13 +288,21 @@ class Batcher:
     def balance_holds(self, w: _Worker) -> bool:
         """TensorRT-LLM's attention-DP balance (``PyExecutor._balance_adp_requests``, with no
         batching wait), for a worker with prompts waiting: whether they stay waiting this step. They
-        go in when some rank has nothing to decode (fewer sequences than ranks), when every rank has
-        one waiting (as many waiting as ranks: the ranks share the worker's queue evenly), or when
-        the balance's counter of steps reaches ``w.balance``; each of these restarts the counter,
-        which also restarts at each timeout with nothing waiting (every ``w.balance`` steps)."""
+        go in when some rank has nothing to decode, when every rank has a prompt of its own waiting
+        or prefilling (each request is on one rank: :meth:`assign_rank`), or when the balance's
+        counter of steps reaches ``w.balance``; each of these restarts the counter, which also
+        restarts at each timeout with nothing waiting (every ``w.balance`` steps). (The engine also
+        waits while some rank has no free seat; its seats are the engine's ``max_batch_size``, which
+        the benchmark scripts leave at its default, 2,048 a rank: never full here.) A worker that
+        counts its requests against its ranks as a whole (a disaggregated decode worker) lets them in
+        when it decodes fewer sequences than it has ranks or has as many waiting."""
         ranks = w.cost.ranks
         since = w.n - w.bal0
-        if w.B < ranks or len(w.waiting) >= ranks or (since > 0 and since % w.balance == 0):
+        if w.rank_active:  # each request on its rank
+            go = min(w.rank_run) == 0 or min(w.rank_ctx) > 0
+        else:
+            go = w.B < ranks or len(w.waiting) >= ranks
+        if go or (since > 0 and since % w.balance == 0):
             w.bal0 = w.n
             return False
         w.bal0 += since // w.balance * w.balance  # the timeouts that passed with nothing waiting
@@ -244,6 +336,8 @@ class Batcher:
         cache = cache0 + (w.n - n0)
         self.emitted[rid] += w.n - n0
         w.B -= 1
+        if w.rank_active:
+            w.rank_run[w.rank_of[rid]] -= 1
         w.C -= cache
         w.cnt[(n0 - cache0) % self.bs] -= 1
         return cache
@@ -257,6 +351,8 @@ class Batcher:
         self.release(w, rid, cache, keep=False)
         self.preempt[rid] += 1
         w.waiting.appendleft(rid)
+        if w.rank_active:
+            w.rank_ctx[w.rank_of[rid]] += 1
         if w.recv:
             w.recvd += 1  # it is the engine's already
 
@@ -295,6 +391,8 @@ class Batcher:
         self.schedule(w, t)
 
     def prefill_done(self, w: _Worker, rid, cache, t):
+        if w.rank_active:
+            w.rank_ctx[w.rank_of[rid]] -= 1
         self.emitted[rid] += 1
         if self.emitted[rid] == 1 and not w.prefill_only:
             self.t_first[rid] = t
@@ -313,6 +411,10 @@ class Batcher:
         self.join(w, rid, cache)
 
     def complete(self, w: _Worker, rid, t):
+        if w.rank_active:
+            r = w.rank_of.pop(rid)
+            w.rank_active[r] -= 1
+            w.rank_tokens[r] -= self.isl[rid]
         self.t_done[rid] = t
         self.loads[w.i] -= self._prompt_blocks(rid)
         self.done += 1

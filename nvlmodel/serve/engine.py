@@ -82,11 +82,14 @@ class Deployment:
 
     ``adp_balance_iters`` > 0 holds new prompts on a worker of several attention-DP ranks as
     TensorRT-LLM's attention-DP balance does (``attention_dp_config: enable_balance``, with that
-    ``timeout_iters`` and no batching wait): while every rank decodes, prompts start only once every
-    rank has one waiting (here: as many waiting as the worker has ranks) or when the balance's
+    ``timeout_iters`` and no batching wait): each request is assigned to a rank when it arrives, as
+    the engine assigns it (:meth:`nvlmodel.serve.batcher.Batcher.assign_rank`), and while every
+    rank decodes, prompts start only once every rank has one of its own or when the balance's
     counter of steps reaches the timeout; the counter restarts whenever prompts are let in, and at
-    the timeout whether any were waiting or not (:meth:`nvlmodel.serve.batcher.Batcher.schedule`).
-    0 (the default): prompts start as soon as the step has room.
+    the timeout whether any were waiting or not. An aggregated worker's rank then takes its prompts
+    within its own share of ``token_budget`` and ``max_seqs`` (a disaggregated decode worker counts
+    its waiting requests against its ranks as a whole). 0 (the default): prompts start as soon as
+    the step has room.
 
     ``batch_wait_iters`` > 0 holds new prompts on a worker of one attention rank as TensorRT-LLM's
     batch waiting does (``batch_wait_timeout_iters``; ``batch_wait_tokens`` is its
@@ -386,7 +389,9 @@ class _Sim(Router, Links, KVPool, Batcher):
                 if prefill and c.mode == "disagg":
                     budget, seats = d.prefill_token_budget or budget, d.prefill_max_seqs or seats
                 w.budget, w.seats = budget * adp, seats * adp
-                w.balance = d.adp_balance_iters if adp > 1 and not (prefill and c.mode == "disagg") else 0
+                # the attention-DP balance: each prompt on one rank where the worker prefills (aggregated)
+                w.set_balance(d.adp_balance_iters if adp > 1 and not (prefill and c.mode == "disagg") else 0, adp,
+                              by_rank=c.mode == "agg")
                 if adp == 1 and not (prefill and c.mode == "disagg"):  # TensorRT-LLM waits only without attention DP
                     w.hold, w.hold_tokens = d.batch_wait_iters, d.batch_wait_tokens
                 if c.mode == "agg" and d.recv_interval > 1:  # SGLang polls for requests every so many steps
