@@ -141,7 +141,7 @@ COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mod
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
            "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype", "max_num_tokens",
-           "moe_kernel", "spec_tokens", "recv_interval", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
+           "moe_kernel", "spec_tokens", "recv_interval", "batch_wait_iters", "batch_wait_tokens", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
 
 
 def _int(v: str) -> int | None:
@@ -459,6 +459,43 @@ def script_recv_interval(system: str, backend: str, model: str, mode: str, preci
     return 30 if concurrency >= 16 else 10
 
 
+#: TensorRT-LLM's batch waiting as InferenceMAX's DeepSeek-R1 FP8 script for one B200 node sets it
+#: ("DELAY_BATCHING"): ``batch_wait_timeout_iters`` and ``batch_wait_max_tokens_ratio`` at 1K/1K from
+#: this many clients, from this day (``benchmarks/dsr1_fp8_b200_trt.sh`` at ec7bafaae, "[NV] dsr1 fp8
+#: b200 agg update (#594)", then ``single_node/dsr1_fp8_b200_trt.sh`` and
+#: ``single_node/fixed_seq_len/dsr1_fp8_b200_trt.sh``, every later version to 2026-06); its MTP
+#: script (``dsr1_fp8_b200_trt_mtp.sh``) and its FP4 scripts set none.
+TRT_B200_FP8_BATCH_WAIT: tuple[int, float, int, str] = (40, 0.8, 64, "2026-01-29")
+
+
+def script_batch_wait(system: str, backend: str, model: str, mode: str, precision: str, isl: int, osl: int,
+                      concurrency: "int | None", attention_dp: "int | None", spec_tokens, harness_name: str,
+                      measured: str = "") -> "tuple[int | str, float | str]":
+    """The batch wait (``batch_wait_iters``, ``batch_wait_tokens``: the steps a TensorRT-LLM worker
+    holds new prompts while others decode, and the tokens that end the wait at once) the row's
+    benchmark script set on the day it was ``measured`` (:data:`TRT_B200_FP8_BATCH_WAIT`;
+    ``batch_wait_max_tokens_ratio`` x the script's ``max_num_tokens``, (clients + ISL + 64) rounded
+    up to 64 and at least 8,192), or ("", "") (none, or not known). Recorded only without attention DP:
+    the engine waits so only then (``PyExecutor._schedule``).
+
+    >>> imx = "dated export (2026-03-25, 2026-04-06)"
+    >>> script_batch_wait("b200_sxm", "trtllm", "deepseek-v3", "agg", "fp8", 1024, 1024, 64, 1, 0, imx, "2026-01-29")
+    (40, 6553.6)
+    >>> [script_batch_wait("b200_sxm", "trtllm", "deepseek-v3", "agg", "fp8", 1024, 1024, c, a, k, imx, d)
+    ...  for c, a, k, d in ((32, 1, 0, "2026-02-05"), (64, 8, 0, "2026-02-05"), (64, 1, 3, "2026-02-05"),
+    ...                     (64, 1, 0, "2026-01-28"))]
+    [('', ''), ('', ''), ('', ''), ('', '')]
+    """
+    iters, ratio, least, since = TRT_B200_FP8_BATCH_WAIT
+    if not (harness_name.startswith(INFERENCEMAX_HARNESSES) and str(measured) >= since and concurrency
+            and (system, backend, model, mode, precision, isl, osl) == ("b200_sxm", "trtllm", "deepseek-v3", "agg",
+                                                                         "fp8", 1024, 1024)
+            and concurrency >= least and (attention_dp or 1) == 1 and not float(spec_tokens or 0)):
+        return "", ""
+    max_num_tokens = max(-(-(concurrency + isl + 64) // 64) * 64, 8192)
+    return iters, round(ratio * max_num_tokens, 1)
+
+
 def trtllm_b200_deepseek_moe(precision: str, gpus: int, attention_dp: int, isl: int, osl: int,
                              concurrency: "int | None", measured: str) -> str:
     """The MoE backend InferenceMAX's TensorRT-LLM DeepSeek-R1 scripts for one B200 node set on the
@@ -641,6 +678,9 @@ def curate(path: Path) -> list[dict]:
                 "spec_tokens": drafts,
                 "recv_interval": script_recv_interval(r["system"], r["backend"], model, mode, precision, tp, conc,
                                                       harness_name, measured),
+                **dict(zip(("batch_wait_iters", "batch_wait_tokens"),
+                           script_batch_wait(r["system"], r["backend"], model, mode, precision, int(r["isl"]),
+                                             int(r["osl"]), conc, adp, drafts, harness_name, measured))),
                 "ttft_ms": round(float(r["silicon_ttft_ms"]), 4), "tpot_ms": round(float(r["silicon_tpot_ms"]), 5),
                 "measured": measured, "precision_note": precision_note,
                 "left_out": "; ".join(note), "harness": harness_name,
