@@ -60,6 +60,7 @@ from curate_measurements import (INFERENCEMAX_HARNESSES, _field, client_warmup, 
                                   run)  # same source, same command line
 
 from nvlmodel.models import get_model
+from nvlmodel.serve.validate import inferencemax_trt_tokens
 
 CONFIGS = Path(__file__).resolve().parents[1] / "nvlmodel" / "data" / "inferencex_configs.csv"
 #: engine limits per attention rank a recovered configuration names (``scripts/curate_inferencex.py``)
@@ -474,9 +475,9 @@ def script_batch_wait(system: str, backend: str, model: str, mode: str, precisio
     """The batch wait (``batch_wait_iters``, ``batch_wait_tokens``: the steps a TensorRT-LLM worker
     holds new prompts while others decode, and the tokens that end the wait at once) the row's
     benchmark script set on the day it was ``measured`` (:data:`TRT_B200_FP8_BATCH_WAIT`;
-    ``batch_wait_max_tokens_ratio`` x the script's ``max_num_tokens``, (clients + ISL + 64) rounded
-    up to 64 and at least 8,192), or ("", "") (none, or not known). Recorded only without attention DP:
-    the engine waits so only then (``PyExecutor._schedule``).
+    ``batch_wait_max_tokens_ratio`` x the script's ``max_num_tokens``,
+    :func:`nvlmodel.serve.validate.inferencemax_trt_tokens`), or ("", "") (none, or not known).
+    Recorded only without attention DP: the engine waits so only then (``PyExecutor._schedule``).
 
     >>> imx = "dated export (2026-03-25, 2026-04-06)"
     >>> script_batch_wait("b200_sxm", "trtllm", "deepseek-v3", "agg", "fp8", 1024, 1024, 64, 1, 0, imx, "2026-01-29")
@@ -492,8 +493,7 @@ def script_batch_wait(system: str, backend: str, model: str, mode: str, precisio
                                                                          "fp8", 1024, 1024)
             and concurrency >= least and (attention_dp or 1) == 1 and not float(spec_tokens or 0)):
         return "", ""
-    max_num_tokens = max(-(-(concurrency + isl + 64) // 64) * 64, 8192)
-    return iters, round(ratio * max_num_tokens, 1)
+    return iters, round(ratio * inferencemax_trt_tokens(concurrency, isl, measured), 1)
 
 
 def trtllm_b200_deepseek_moe(precision: str, gpus: int, attention_dp: int, isl: int, osl: int,

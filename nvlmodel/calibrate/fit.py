@@ -212,7 +212,7 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
     rows = calibration_rows(measurements)
     spec = speculative(rows)
     digest = rows_digest(rows)  # once: a key per engine below
-    keys = {e: recorded.run_key("calibration fit", digest, step, e) for e in sorted(set(rows[~spec].engine))}
+    keys = {e: _fit_record_key(digest, step, e) for e in sorted(set(rows[~spec].engine))}
     found = {e: recorded.lookup(k) for e, k in keys.items()}
     if keys and all(v is not None for v in found.values()):
         out = {e: Calibration(step=step, **dict(zip(_NUMBERS, v))) for e, v in found.items()}
@@ -229,7 +229,11 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
 def fit_key(rows: "pd.DataFrame", step: str, engine: str) -> str:  # noqa: F821
     """The record's key of ``engine``'s fit to calibration rows ``rows`` with ``step``: the rows'
     digest (:func:`rows_digest`), the step and the engine (:func:`nvlmodel.recorded.run_key`)."""
-    return recorded.run_key("calibration fit", rows_digest(rows), step, engine)
+    return _fit_record_key(rows_digest(rows), step, engine)
+
+
+def _fit_record_key(digest: str, step: str, engine: str) -> str:
+    return recorded.run_key("calibration fit", digest, step, engine)
 
 
 def rows_digest(rows: "pd.DataFrame") -> str:  # noqa: F821

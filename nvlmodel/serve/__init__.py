@@ -28,8 +28,11 @@ engine-step granularity (chapter 9).
 * **Outputs**: per-request TTFT, TPOT, end-to-end latency, tokens, preemptions, prefix hits by
   tier; throughput, goodput under an SLA, busy fraction (:meth:`SimResult.summary`).
 
-What it leaves out: speculative decoding, the engines' own schedulers' quirks (one FIFO policy
-here), network and frontend queueing beyond the fitted ``t_req``.
+Speculative decoding (MTP) is charged per token emitted (:class:`~nvlmodel.serve.cost.SpeculativeStepCost`),
+and the holds some benchmark scripts turn on are replayed as the engines run them (TensorRT-LLM's
+attention-DP balance, with each request on its rank, and batch wait; SGLang's receive interval).
+What it leaves out: the engines' other scheduling policies (one FIFO policy here), and network and
+frontend queueing beyond the fitted ``t_req``.
 
 Runs the book makes are recorded (:mod:`~nvlmodel.recorded`): under the package that
 recorded them, a replay reads them instead of simulating again.

@@ -59,6 +59,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ..calibrate import Calibration, Config, accepted_tokens, comm_time, kernel_scale_factor
+from ..calibrate.fit import _nnls_relative
 from ..roofline import Efficiency, _attention_dtype, decode_step, dense_gemm_time
 from ..units import require_positive, require_positive_int
 
@@ -274,47 +275,42 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     m = config.arch
     tokens = np.arange(1, max_tokens + 1, dtype=float)
     common = dict(kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=config.moe_kernel)
+
+    def fitted(kt, scale=1.0):  # each call's lone fixed cost replaced by the calibration's, as the static model does
+        return (kt.seconds - kt.floor) * scale + calibration.t_launch * kt.calls
+
     try:
         parts = step_time(config.system, config.backend, m, config.precision, phase="decode", batch=tokens / adp,
                           tokens=reference_context, **common)
         L = float(reference_context)
-
-        def less_floor(kt):  # as the static model's kernel step takes each call: its lone fixed cost replaced
-            return kt.seconds - kt.floor + calibration.t_launch * kt.calls
-
         if m.mla is not None:
             one = dict(heads=m.heads // tp, kv_dtype=config.kv_dtype, gemm_type=mla_gemm_type(config.precision))
 
             def attention(phase, batch, n):
-                return less_floor(mla_time(config.system, config.backend, phase, batch=batch, tokens=n, **one)
-                                  * m.layers)
+                return fitted(mla_time(config.system, config.backend, phase, batch=batch, tokens=n, **one) * m.layers)
         else:
             one = dict(head_dim=m.head_dim, heads=m.heads / tp, kv_heads=m.kv_heads_per_gpu(tp), kv_dtype=config.kv_dtype)
             layers = float(m._attended(L)) / L  # sliding-window layers count as a fraction of a full one at L
 
             def attention(phase, batch, n):
-                return less_floor(attention_time(config.system, config.backend, phase, batch=batch, tokens=n, **one)
-                                  * layers)
+                return fitted(attention_time(config.system, config.backend, phase, batch=batch, tokens=n, **one)
+                              * layers)
         k_dfix, k_seq, k_ctx = _decode_attention_terms(lambda bb, n: attention("decode", bb, n))
         k_chunk, k_tok, k_pair = _prefill_attention_terms(lambda n: attention("prefill", 1, n))
     except ValueError:
         return None
 
     scaled = kernel_scale_factor(tokens / adp, calibration.kernel_scale)  # the linear layers' scale, per rank's tokens
-
-    def fitted(kt):  # each call's lone fixed cost replaced by the calibration's
-        return (kt.seconds - kt.floor) * scaled + calibration.t_launch * kt.calls
-
     dense = parts["gemm"] + parts["lm_head"]  # all but the routed experts: per rank
     linear = dense + parts["moe"] if "moe" in parts else dense
     pad = np.zeros(1)
     comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
     return StepCost(t_step=fixed_step_cost(config, calibration),
                     weights=np.zeros(max_tokens + 1).tolist(),
-                    gemm=np.concatenate([pad, np.broadcast_to(fitted(linear), tokens.shape)]).tolist(),
+                    gemm=np.concatenate([pad, np.broadcast_to(fitted(linear, scaled), tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
                     k_mem=0.0, k_attn=k_ctx / adp, k_pair=k_pair / adp, max_tokens=max_tokens,
-                    ranks=adp, dense=np.concatenate([pad, np.broadcast_to(fitted(dense), tokens.shape)]).tolist()
+                    ranks=adp, dense=np.concatenate([pad, np.broadcast_to(fitted(dense, scaled), tokens.shape)]).tolist()
                     if adp > 1 else None, k_tok=k_tok / adp, k_chunk=k_chunk / adp, k_seq=k_seq / adp, k_dfix=k_dfix)
 
 
@@ -328,21 +324,10 @@ DECODE_FIT_CONTEXTS: tuple[int, ...] = (1024, 2048, 4096, 8192, 16384)
 
 def _nonnegative_relative_fit(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The non-negative coefficients ``c`` that make ``x @ c`` (one row per measured point, one
-    column per term) err least against ``t`` in squared relative error: the least-squares fit on
-    every set of the terms (the others held at zero), the best of those that are non-negative."""
-    from itertools import combinations
-
-    a, y = x / t[:, None], np.ones(len(t))
-    n = x.shape[1]
-    best, err = np.zeros(n), float(y @ y)
-    for k in range(1, n + 1):
-        for cols in combinations(range(n), k):
-            c = np.zeros(n)
-            c[list(cols)] = np.linalg.lstsq(a[:, cols], y, rcond=None)[0]
-            e = float(np.sum((a @ c - y) ** 2))
-            if (c >= 0).all() and e < err:
-                best, err = c, e
-    return best
+    column per term) err least against ``t`` in squared relative error: the calibration's own
+    non-negative least squares (:func:`nvlmodel.calibrate.fit._nnls_relative`) at one point."""
+    y = np.asarray(t, float)[None, :]
+    return np.array([c[0] for c in _nnls_relative(y, y, *(col[None, :] for col in np.asarray(x, float).T))])
 
 
 def _decode_attention_terms(seconds) -> tuple[float, float, float]:

@@ -160,16 +160,26 @@ def benchmark_limits(row) -> dict:
         out["token_budget"] = up(int(row.max_num_tokens))
     if (str(row.engine).startswith("trtllm") and str(getattr(row, "harness", "")).startswith(INFERENCEMAX_HARNESS)
             and getattr(row, "model", None) in INFERENCEMAX_ADP_BALANCE):
-        # the script's max_num_tokens, (CONC + ISL + 64) rounded up to 64, per attention rank (and at
-        # least 8,192 from the day the scripts said so)
-        out["token_budget"] = -(-(int(row.concurrency) + int(row.isl) + 64) // 64) * 64
-        least, since = INFERENCEMAX_TRT_MIN_TOKENS
-        measured = getattr(row, "measured", "")
-        if isinstance(measured, str) and measured >= since:  # a day (ISO), not a missing value
-            out["token_budget"] = max(out["token_budget"], least)
+        # the script's max_num_tokens, per attention rank
+        out["token_budget"] = inferencemax_trt_tokens(int(row.concurrency), int(row.isl), getattr(row, "measured", ""))
         if _given(row, "attention_dp") and int(row.attention_dp) > 1:
             out["adp_balance_iters"] = INFERENCEMAX_ADP_BALANCE[row.model]
     return out
+
+
+def inferencemax_trt_tokens(concurrency: int, isl: int, measured="") -> int:
+    """The tokens per step (``max_num_tokens``) InferenceMAX's DeepSeek-R1 TensorRT-LLM scripts set
+    for a run of ``concurrency`` clients and ``isl``-token prompts measured on the day ``measured``
+    (ISO; anything else, such as a missing value, counts as before every change): (concurrency +
+    isl + 64) rounded up to 64, and at least 8,192 from the day the scripts said so
+    (:data:`INFERENCEMAX_TRT_MIN_TOKENS`).
+
+    >>> inferencemax_trt_tokens(256, 1024, "2026-01-20"), inferencemax_trt_tokens(256, 1024, "2026-01-21")
+    (1344, 8192)
+    """
+    tokens = -(-(concurrency + isl + 64) // 64) * 64
+    least, since = INFERENCEMAX_TRT_MIN_TOKENS
+    return max(tokens, least) if isinstance(measured, str) and measured >= since else tokens
 
 
 def _protocol(protocol: "str | Protocol") -> Protocol:
