@@ -591,6 +591,11 @@ def test_benchmark_limits_follow_aiconfigurators_benchmark_rules():
             for d in ("2026-01-20", "2026-01-21")] == [1344, 8192]
     big = SimpleNamespace(**{**vars(dep), "isl": 8192, "measured": "2026-02-03"})  # 256 + 8,192 + 64 -> 8,512
     assert benchmark_limits(big)["token_budget"] == 8512
+    from nvlmodel.serve.validate import inferencemax_trt_tokens  # the rule, shared with the curation
+
+    for bad in ({"concurrency": 0}, {"isl": 1024.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            inferencemax_trt_tokens(**{"concurrency": 256, "isl": 1024, **bad})
     # a row whose configuration names its limits (InferenceMAX's ctx1_gen1_dep32_batch16 at 666 clients):
     # 666 over 32 ranks is 21 a rank, but a rank seats 16, so 666 - 512 = 154 requests wait for a seat;
     # the prefill takes 4 prompts and 4,608 tokens a step (rounded to 4,608: a multiple of 32)

@@ -177,7 +177,7 @@ def inferencemax_trt_tokens(concurrency: int, isl: int, measured="") -> int:
     >>> inferencemax_trt_tokens(256, 1024, "2026-01-20"), inferencemax_trt_tokens(256, 1024, "2026-01-21")
     (1344, 8192)
     """
-    tokens = -(-(concurrency + isl + 64) // 64) * 64
+    tokens = -(-(require_positive_int("concurrency", concurrency) + require_positive_int("isl", isl) + 64) // 64) * 64
     least, since = INFERENCEMAX_TRT_MIN_TOKENS
     return max(tokens, least) if isinstance(measured, str) and measured >= since else tokens
 
