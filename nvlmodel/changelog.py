@@ -334,7 +334,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "the drafted tokens and runs the one-layer draft module, and the chance that a draft is accepted is "
         "fitted on the Hopper rows run so, one value for every engine, after the efficiencies (which those "
         "rows do not reach). The held-out error tables count those rows now, GB200's most; the simulation "
-        "(chapter 9) replays them with the same step, charged per token emitted."),
+        "(chapter 9) replays them with the same step, charged per token emitted. InferenceMAX's GB200 SGLang "
+        "DeepSeek-R1 rows are now expert-parallel over each side's GPUs, as their launch script ran them (the "
+        "configuration file had listed ep 1 until InferenceMAX corrected it), and every expert-parallel side "
+        "holds the 32 redundant experts the script and its recipes set: 288 slots, so that workers of 24 and 48 "
+        "GPUs are modelled."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "

@@ -404,7 +404,7 @@ def attention_time(system: str, backend: str, phase: str, *, head_dim: int, head
 # ---- MoE and MLA ---------------------------------------------------------------------------
 
 def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: int, ep: int,
-             small_batch: "bool | str" = True) -> KernelTime:
+             small_batch: "bool | str" = True, slots: int | None = None) -> KernelTime:
     """Measured latency of one MoE layer's fused expert block (routing, grouped GEMMs, activation;
     not the all-to-all) of ``model`` over ``tokens`` tokens (scalar or array: every token the
     worker's MoE layer processes), its experts split ``ep`` ways by expert and ``tp`` ways within
@@ -412,21 +412,74 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     tokens; beyond the largest measured count, linear (flagged). A (tp, ep) split not measured
     takes a measured one over as many GPUs, nearest in ep (flagged). ``small_batch``: where the
     engine runs a small-batch kernel at few tokens (:data:`MOE_SMALL_BATCH`), True takes the table
-    engine's own, False none, an engine name that engine's (measured at this split, or one as wide)."""
+    engine's own, False none, an engine name that engine's (measured at this split, or one as wide).
+
+    ``slots``: the expert slots spread over the ``ep`` ranks where they are more than the model's
+    experts E (redundant replicas, :meth:`nvlmodel.models.ModelArch.with_redundant_experts`), or
+    where ``ep`` is not a measured split: a GPU then holds ``slots / ep`` experts and gets ``k x
+    tokens / ep`` of the tokens' expert assignments. The tables measured E experts; the block is
+    read at the split that holds as many experts per GPU, ``ep' = E x ep / slots``, over the tokens
+    that give its GPUs as many assignments, ``tokens x E / slots``, log-interpolated between the
+    measured splits around ``ep'`` (flagged).
+
+    >>> a = moe_time("gb200", "trtllm", "deepseek-v3", "nvfp4", 512, tp=1, ep=32)
+    >>> b = moe_time("gb200", "trtllm", "deepseek-v3", "nvfp4", 512, tp=1, ep=32, slots=256)
+    >>> a.seconds == b.seconds, a.extrapolated
+    (True, False)
+    >>> c = moe_time("gb200", "trtllm", "deepseek-v3", "nvfp4", 512, tp=1, ep=48, slots=288)  # 6 experts a GPU
+    >>> lo = moe_time("gb200", "trtllm", "deepseek-v3", "nvfp4", 512 * 256 / 288, tp=1, ep=32)
+    >>> hi = moe_time("gb200", "trtllm", "deepseek-v3", "nvfp4", 512 * 256 / 288, tp=1, ep=64)
+    >>> min(lo.seconds, hi.seconds) <= c.seconds <= max(lo.seconds, hi.seconds), c.extrapolated
+    (True, True)
+    """
     require_choice("system", system, KERNEL_SYSTEMS)
     m = get_model(model)
     require_positive_int("tp", tp)
     require_positive_int("ep", ep)
     be = _backend(backend, system)
-    toks, v, floor, stand_in = _moe_curve(system, be, m.key, dtype, tp, ep)
     x, scalar = _positive_array("tokens", tokens)
+    if slots is not None:
+        require_positive_int("slots", slots)
+        if slots < m.experts or slots % ep:
+            raise ValueError(f"slots must be at least the {m.experts} experts of {m.name} and divisible by ep={ep}, "
+                             f"got {slots}")
+    if slots is None or (slots == m.experts and ep in _measured_eps(system, be, m.key, dtype, tp)):
+        out, extrap, floor = _moe_at(system, be, m.key, dtype, x, tp, ep, small_batch)
+        return _result(out, extrap, scalar, floor)
+    ep_eq, xe = m.experts * ep / slots, x * m.experts / slots
+    eps = _measured_eps(system, be, m.key, dtype, tp)
+    below, above = [e for e in eps if e <= ep_eq], [e for e in eps if e >= ep_eq]
+    if not below or not above:
+        raise ValueError(f"no measured {dtype} MoE split of {m.name} at moe tp={tp} around ep={ep_eq:.1f} "
+                         f"({slots} slots over {ep} GPUs); measured ep: {eps}")
+    lo, hi = max(below), min(above)
+    a, _, floor = _moe_at(system, be, m.key, dtype, xe, tp, lo, small_batch)
+    if hi == lo:
+        return _result(a, np.ones(np.shape(a), bool), scalar, floor)
+    b, _, _ = _moe_at(system, be, m.key, dtype, xe, tp, hi, small_batch)
+    w = np.log(ep_eq / lo) / np.log(hi / lo)
+    return _result(np.exp((1 - w) * np.log(a) + w * np.log(b)), np.ones(np.shape(a), bool), scalar, floor)
+
+
+def _measured_eps(system: str, backend: str, model: str, dtype: str, tp: int) -> list[int]:
+    """The expert-parallel sizes measured for ``model``'s MoE block in ``dtype`` at moe tp ``tp``."""
+    t = _table("kernel_moe.csv")
+    r = t[(t.system == system) & (t.backend == backend) & (t.model == model) & (t.dtype == dtype) & (t.tp == tp)
+          & (t.kernel.fillna("") == "")]
+    return sorted(int(e) for e in set(r.ep))
+
+
+def _moe_at(system: str, be: str, key: str, dtype: str, x: np.ndarray, tp: int, ep: int, small_batch):
+    """Seconds of the MoE block at a (tp, ep) split over ``x`` tokens (array), whether each is
+    extrapolated, and the dtype's fastest call (:func:`moe_time`)."""
+    toks, v, floor, stand_in = _moe_curve(system, be, key, dtype, tp, ep)
     xc = np.clip(x, toks[0], toks[-1])
     out = np.exp(np.interp(np.log(xc), np.log(toks), v)) * np.maximum(x / xc, 1.0)
     extrap = (x > toks[-1]) | stand_in
     sbe = be if small_batch is True else (_backend(small_batch, system) if small_batch else None)
     if (sbe, dtype) in MOE_SMALL_BATCH and np.any(x <= MOE_SMALL_BATCH[(sbe, dtype)]):
         try:  # the small-batch kernel where the engine runs it (measured at this split, or one as wide)
-            ltoks, lv, _, lstand = _moe_curve(system, sbe, m.key, dtype, tp, ep, "min_latency")
+            ltoks, lv, _, lstand = _moe_curve(system, sbe, key, dtype, tp, ep, "min_latency")
         except ValueError:
             pass
         else:
@@ -434,7 +487,7 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
             lc = np.clip(x, ltoks[0], ltoks[-1])
             out = np.where(small, np.exp(np.interp(np.log(lc), np.log(ltoks), lv)), out)
             extrap = np.where(small, lstand, extrap)
-    return _result(out, extrap, scalar, floor)
+    return out, extrap, floor
 
 
 @lru_cache(maxsize=None)
@@ -612,7 +665,8 @@ def _step_time(system: str, backend: str, m: ModelArch, precision: str, *, phase
         table, mdt, small = (moe_kernel and MOE_KERNELS[moe_kernel]) or (None, None, True)
         mbe = _backend(table, system) if table else be
         mdt = mdt or moe_dtype_for(m, precision, system, mbe)
-        moe = moe_time(system, mbe, m.key, mdt, worker_tokens, tp=gpus // ep, ep=ep, small_batch=small)
+        moe = moe_time(system, mbe, m.key, mdt, worker_tokens, tp=gpus // ep, ep=ep, small_batch=small,
+                       slots=m.expert_slots if m.redundant_experts else None)
         parts["moe"] = moe * m.moe_layers  # the routed experts, over the worker's tokens
         # the router and the shared experts run on each rank's own tokens, as the dense layers do
         parts["gemm"] = parts["gemm"] + gemm(m.experts, h, m.moe_layers, dtype="bfloat16")

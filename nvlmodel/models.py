@@ -8,7 +8,7 @@ untied LM head.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,7 +42,14 @@ class ModelArch:
     A mixture-of-experts model has ``experts`` routed experts of ``expert_ffn`` each, of which every
     token uses ``experts_active``, plus ``shared_experts`` every token uses; its first
     ``dense_layers`` layers keep a dense MLP of ``ffn``. Small terms are left out of the parameter
-    count: biases, attention sinks, QK-norm weights and MoE router biases (each < 0.1 % here)."""
+    count: biases, attention sinks, QK-norm weights and MoE router biases (each < 0.1 % here).
+
+    ``redundant_experts``: replicas of routed experts that an expert-parallel deployment holds
+    beside the ``experts`` (EPLB: SGLang's ``--ep-num-redundant-experts``, TensorRT-LLM's
+    ``num_slots`` beyond the experts): the ``expert_slots`` spread over the ``ep`` ranks, so that
+    ``ep`` need only divide the slots (256 + 32 = 288 over 24, 48 or 72 GPUs). A replica holds
+    weights and takes a share of its expert's tokens; a token still uses ``experts_active``
+    experts. Build one with :meth:`with_redundant_experts`."""
 
     key: str
     name: str
@@ -63,11 +70,34 @@ class ModelArch:
     mla: MLA | None = None
     sliding_window: int = 0  # tokens a sliding-window layer attends to (0: none)
     sliding_layers: int = 0  # how many layers use the sliding window
+    redundant_experts: int = 0  # replicas of routed experts held beside them (expert-parallel load balancing)
 
     # ---- structure ------------------------------------------------------------------------
     @property
     def is_moe(self) -> bool:
         return self.experts > 0
+
+    @property
+    def expert_slots(self) -> int:
+        """Routed experts held per MoE layer: the experts and their redundant replicas."""
+        return self.experts + self.redundant_experts
+
+    def with_redundant_experts(self, redundant: int) -> "ModelArch":
+        """This model deployed with ``redundant`` replicas of its routed experts per MoE layer (an
+        int >= 0; 0: the model itself). The key stays (the kernels are the same shapes); the name
+        says it.
+
+        >>> m = get_model("deepseek-v3").with_redundant_experts(32)
+        >>> m.expert_slots, m.name, m.with_redundant_experts(0) == get_model("deepseek-v3")
+        (288, 'DeepSeek-V3/R1 (+32 redundant experts)', True)
+        """
+        if isinstance(redundant, bool) or not isinstance(redundant, (int, np.integer)) or redundant < 0:
+            raise ValueError(f"redundant_experts must be an int >= 0 (0: none), got {redundant!r}")
+        if redundant and not self.is_moe:
+            raise ValueError(f"{self.name} is dense: it has no experts to replicate")
+        base = self.name.split(" (+")[0]
+        return replace(self, redundant_experts=int(redundant),
+                       name=f"{base} (+{int(redundant)} redundant experts)" if redundant else base)
 
     @property
     def n_dense_layers(self) -> int:
@@ -106,14 +136,16 @@ class ModelArch:
 
     @property
     def moe_layer_params(self) -> int:
-        """A MoE layer: attention, every routed and shared expert, the router and two norms."""
-        return (self.attention_params + (self.experts + self.shared_experts) * self.expert_params
+        """A MoE layer: attention, every routed expert (and redundant replica) and shared expert,
+        the router and two norms."""
+        return (self.attention_params + (self.expert_slots + self.shared_experts) * self.expert_params
                 + self.hidden * self.experts + 2 * self.hidden)
 
     @property
     def routed_expert_params(self) -> int:
-        """All routed experts of all MoE layers: what expert parallelism spreads over GPUs."""
-        return self.moe_layers * self.experts * self.expert_params
+        """All routed experts (and redundant replicas) of all MoE layers: what expert parallelism
+        spreads over GPUs."""
+        return self.moe_layers * self.expert_slots * self.expert_params
 
     @property
     def derived_params(self) -> int:
@@ -124,7 +156,7 @@ class ModelArch:
     @property
     def active_params(self) -> int:
         """Parameters one token uses: all but the routed experts it is not sent to."""
-        unused = self.moe_layers * (self.experts - self.experts_active) * self.expert_params
+        unused = self.moe_layers * (self.expert_slots - self.experts_active) * self.expert_params
         return self.derived_params - unused
 
     def params(self, premises: "str | Premises" = "datasheet") -> float:
@@ -243,16 +275,20 @@ class ModelArch:
     def expected_experts_touched(self, tokens, ep: int = 1):
         """Expected distinct routed experts per MoE layer that ``tokens`` tokens (scalar or array)
         route to, on one of ``ep`` expert-parallel ranks, under uniform routing:
-        (E / ep) x (1 - (1 - k / E) ** tokens). Every expert weight a step touches is read once."""
+        (S / ep) x (1 - (1 - k / S) ** tokens), S the expert slots (:attr:`expert_slots`: a
+        balancer spreads an expert's tokens over its replicas, so the ``k x tokens / ep``
+        assignments of a rank fall evenly on its ``S / ep`` slots). Every expert weight a step
+        touches is read once."""
         if not self.is_moe:
             raise ValueError(f"{self.name} is dense: it has no experts")
         require_positive_int("ep", ep)
-        if self.experts % ep:
-            raise ValueError(f"ep={ep} does not divide the {self.experts} experts of {self.name}")
+        if self.expert_slots % ep:
+            raise ValueError(f"ep={ep} does not divide the {self.expert_slots} experts of {self.name}")
         t = np.asarray(tokens, dtype=float)
         if (t < 0).any():
             raise ValueError("tokens must be >= 0")
-        e = self.experts / ep * (1.0 - (1.0 - self.experts_active / self.experts) ** t)
+        s = self.expert_slots
+        e = s / ep * (1.0 - (1.0 - self.experts_active / s) ** t)
         return float(e) if np.ndim(e) == 0 else e
 
     def summary(self) -> dict:

@@ -244,8 +244,10 @@ def require_parallel(model: ModelArch, tp: int, attention_dp: int = 1, ep: int =
     gpus = tp * attention_dp
     if not model.is_moe and (attention_dp, ep) != (1, 1):
         raise ValueError(f"{model.name} is dense: attention_dp and ep must be 1 (got {attention_dp}, {ep})")
-    if model.is_moe and model.experts % ep:
-        raise ValueError(f"ep={ep} does not divide the {model.experts} experts of {model.name}")
+    if model.is_moe and model.expert_slots % ep:
+        raise ValueError(f"ep={ep} does not divide the {model.expert_slots} experts of {model.name}"
+                         + ("" if model.redundant_experts else " (redundant experts can make it: "
+                            "ModelArch.with_redundant_experts)"))
     if model.is_moe and gpus % ep:
         raise ValueError(f"ep={ep} does not divide the worker's {gpus} GPUs (tp x attention_dp)")
     if model.heads % tp:

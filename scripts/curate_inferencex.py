@@ -53,8 +53,10 @@ SIDE = ("workers", "tp", "ep", "dp_attention")
 #: engine limits a configuration's settings give: per attention rank, the decode worker's sequences
 #: (``DECODE_MAX_BATCH_SIZE``, or the ``_batch<N>_`` of a TensorRT-LLM recipe's name,
 #: ``ctx1_gen1_dep32_batch16_...``, whose decode ``max_batch_size`` it is), the prefill worker's
-#: prompts and tokens per step (``PREFILL_MAX_BATCH_SIZE``, ``PREFILL_MAX_NUM_TOKENS``)
-LIMITS = ("decode_max_batch", "prefill_max_batch", "prefill_max_tokens")
+#: prompts and tokens per step (``PREFILL_MAX_BATCH_SIZE``, ``PREFILL_MAX_NUM_TOKENS``), and the
+#: expert slots of the decode worker's load balancer (the ``_eplb<N>_`` of a TensorRT-LLM recipe's
+#: name, its ``moe_config: load_balancer: num_slots``; 0: no balancer)
+LIMITS = ("decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "decode_eplb_slots")
 COLUMNS = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "clients", "spec_decoding",
            "spec_tokens", "tp", "ep", "dp_attention",
            *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE), "gpus_from", *LIMITS,
@@ -80,9 +82,11 @@ def limits(settings: list[str]) -> dict:
     """The engine limits (:data:`LIMITS`) named by a configuration's additional settings.
 
     >>> limits(["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/stp/ctx1_gen1_dep32_batch16_eplb0_mtp0.yaml"])
-    {'decode_max_batch': 16, 'prefill_max_batch': '', 'prefill_max_tokens': ''}
+    {'decode_max_batch': 16, 'prefill_max_batch': '', 'prefill_max_tokens': '', 'decode_eplb_slots': 0}
+    >>> limits(["CONFIG_FILE=recipes/trtllm/gb200-fp4/1k1k/mtp/ctx3_gen1_dep32_batch64_eplb288_mtp1.yaml"])["decode_eplb_slots"]
+    288
     >>> limits(["PREFILL_MAX_NUM_TOKENS=4608", "PREFILL_MAX_BATCH_SIZE=4", "DECODE_MAX_BATCH_SIZE=32"])
-    {'decode_max_batch': 32, 'prefill_max_batch': 4, 'prefill_max_tokens': 4608}
+    {'decode_max_batch': 32, 'prefill_max_batch': 4, 'prefill_max_tokens': 4608, 'decode_eplb_slots': ''}
     """
     text = ";".join(str(x) for x in settings)
     out = {k: "" for k in LIMITS}
@@ -94,6 +98,9 @@ def limits(settings: list[str]) -> dict:
     m = re.search(r"recipes/trtllm/[^;]*ctx\d+_gen\d+_(?:dep|tep|tp)\d+_batch(\d+)_", text)
     if m and out["decode_max_batch"] == "":
         out["decode_max_batch"] = int(m.group(1))
+    m = re.search(r"recipes/trtllm/[^;]*ctx\d+_gen\d+_[a-z]+\d+_batch\d+_eplb(\d+)_", text)
+    if m:
+        out["decode_eplb_slots"] = int(m.group(1))
     return out
 
 
@@ -209,10 +216,10 @@ def _sized_by_nodes(space: dict, side: str) -> dict:
     """A GB200 SGLang side sized by ``PREFILL_NODES`` / ``DECODE_NODES``: its ``tp`` is a
     placeholder there (its comments: "tp, ep, and dp-attn do nothing because they are hardcoded in"
     the launch script), and the side's GPUs are the nodes' over its workers. The listed ``ep`` is
-    kept: the database dump, which records these runs' layouts, has the experts tensor-parallel
-    over the GPUs where the entry lists ``ep: 1`` and expert-parallel where it lists the GPUs (its
-    comments call both "DEP"; the launch script is not public here). Returns the corrected fields,
-    or {} where the side names no nodes.
+    kept here, as the file lists it; ``scripts/curate_serving.py`` reads a side of attention-DP
+    ranks listed with ``ep: 1`` as the launch script ran it, expert-parallel over its GPUs
+    (``sglang_gb200_deepep``: the script runs DeepEP, and InferenceMAX corrected the listed values so
+    on 2026-01-19). Returns the corrected fields, or {} where the side names no nodes.
 
     >>> _sized_by_nodes({"num-worker": 2, "tp": 1, "ep": 1, "dp-attn": True,
     ...                  "additional-settings": ["PREFILL_NODES=4"]}, "prefill")
@@ -284,7 +291,7 @@ def configurations(config: dict, recipe=None) -> list[dict]:
 #: ``submit_disagg.sh`` call each) until the configuration file listed them (2025-12-05)
 RUNNER = "runners/launch_gb200-nv.sh"
 _SUBMIT = re.compile(r'submit_disagg\.sh\s+"mtp=(on|off)"\s+"(tep|dep)"\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+'
-                     r'"[\d.]+"\s+(\d+)\s+\d+\s+"([\d ]+)"')
+                     r'"[\d.]+"\s+(\d+)\s+(\d+)\s+"([\d ]+)"')
 _LENGTHS = re.compile(r'\[ "\$isl" = "(\d+)" \] && \[ "\$osl" = "(\d+)" \]')
 
 
@@ -292,6 +299,7 @@ def runner_configurations(text: str) -> list[dict]:
     r"""Every (configuration, concurrency) one version of InferenceMAX's GB200 runner script
     (:data:`RUNNER`) submits for DeepSeek-R1 FP4 with TensorRT-LLM:
     ``./submit_disagg.sh "mtp=on|off" "tep|dep" ctx gen tp batch max_tokens fraction mtp eplb "list"``
+    (``eplb``: the decode worker's expert slots, 0 for no load balancer)
     under the ``if [ "$isl" = ... ] && [ "$osl" = ... ]`` branch it sits in. Dynamo's
     ``performance_sweeps`` scripts it runs put each context worker on one 4-GPU node and run each
     listed concurrency on every decode worker (:func:`clients`). The prefill side is read as
@@ -313,7 +321,7 @@ def runner_configurations(text: str) -> list[dict]:
         m = _SUBMIT.search(line)
         if not m or lengths is None:
             continue
-        mtp, kind, ctx, gen, tp, batch, draft, concurrencies = m.groups()
+        mtp, kind, ctx, gen, tp, batch, draft, slots, concurrencies = m.groups()
         dep = kind == "dep"
         base = {"system": "gb200", "backend": "trtllm", "model": "deepseek-v3", "precision": "fp4", "mode": "disagg",
                 "isl": lengths[0], "osl": lengths[1], "spec_decoding": "mtp" if mtp == "on" else "none",
@@ -321,7 +329,7 @@ def runner_configurations(text: str) -> list[dict]:
                 "name": RUNNER, "prefill_workers": int(ctx), "prefill_tp": 4, "prefill_ep": 4,
                 "prefill_dp_attention": dep, "decode_workers": int(gen), "decode_tp": int(tp), "decode_ep": int(tp),
                 "decode_dp_attention": dep, "decode_max_batch": int(batch), "prefill_max_batch": "",
-                "prefill_max_tokens": ""}
+                "prefill_max_tokens": "", "decode_eplb_slots": int(slots)}
         per = dict(system=base["system"], backend=base["backend"], mode=base["mode"], model=base["model"])
         rows.extend(dict(base, concurrency=int(c), clients=clients(int(c), [], int(gen), **per))
                     for c in concurrencies.split())

@@ -142,7 +142,7 @@ COLUMNS = ("source_id", "system", "backend", "backend_version", "campaign", "mod
            "precision", "isl", "osl", "concurrency", "tp", "attention_dp", "moe_tp", "ep", "workers",
            "prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers",
            "decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "kv_dtype", "max_num_tokens",
-           "moe_kernel", "spec_tokens", "recv_interval", "batch_wait_iters", "batch_wait_tokens", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
+           "moe_kernel", "spec_tokens", "redundant_experts", "prefill_redundant_experts", "recv_interval", "batch_wait_iters", "batch_wait_tokens", "ttft_ms", "tpot_ms", "measured", "precision_note", "left_out", "harness", "client_warmup", "layout_note")
 
 
 def _int(v: str) -> int | None:
@@ -300,6 +300,16 @@ def _layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
     return tp, adp, gpus // ep, ep, int(c[f"{side}_workers"])
 
 
+def run_layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
+    """:func:`_layout` of one side of an InferenceMAX configuration as its launch ran it: GB200
+    SGLang DeepSeek-R1 sides with DeepEP's expert parallelism over their GPUs where the file listed
+    ``ep`` 1 (:func:`sglang_gb200_deepep`)."""
+    layout = _layout(c, side)
+    if (c.get("system"), c.get("backend"), c.get("model")) == ("gb200", "sglang", "deepseek-v3"):
+        return sglang_gb200_deepep(layout)[0]
+    return layout
+
+
 def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dict | None, str]:
     """The worker layout of a disaggregated row that records no worker counts, from the
     configurations InferenceMAX listed for its system, engine, model, precision, lengths and
@@ -342,7 +352,7 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
                       "a layout its launch scripts give")
     if not found:
         return None, "no InferenceMAX configuration matches it"
-    layouts = {(_layout(c, "decode"), _layout(c, "prefill")) for c in found}
+    layouts = {(run_layout(c, "decode"), run_layout(c, "prefill")) for c in found}
     speculation, drafts = _speculation(found)
     if speculation:
         return None, speculation
@@ -353,11 +363,13 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     layout = dict(zip(("tp", "attention_dp", "moe_tp", "ep", "workers"), d))
     layout.update(zip(("prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers"), p))
     layout["spec_tokens"] = drafts
-    for limit in LIMITS:  # an engine limit the matching configurations that name one agree on (else unknown: "")
+    for limit in LIMITS + ("decode_eplb_slots",):  # what the matches that name it agree on (else unknown: "")
         values = {c.get(limit, "") for c in found} - {""}
         layout[limit] = int(float(values.pop())) if len(values) == 1 else ""
+    as_run = "" if (d, p) == (_layout(first, "decode"), _layout(first, "prefill")) else (
+        "; ep as the launch script ran it (DeepEP over each side's GPUs, InferenceMAX a27b37e5c), not the listed 1")
     return layout, (f"layout from InferenceMAX's {_listing([first])} (listed from {first['first_seen']}, commit "
-                    f"{first['first_commit']}); recorded tp={row['tp']}, prefill_tp={row['prefill_tp']}")
+                    f"{first['first_commit']}); recorded tp={row['tp']}, prefill_tp={row['prefill_tp']}{as_run}")
 
 
 def deployment_labelled_aggregated(system: str, model: str, tp: "int | None") -> bool:
@@ -571,6 +583,41 @@ def _sides(layout: dict):
             {k: layout[k] for k in LIMITS})
 
 
+#: Redundant experts InferenceMAX's GB200 SGLang DeepSeek-R1 runs held on each expert-parallel side:
+#: the launch script its configuration file names for them until 2026-01 (Elnifio/dynamo,
+#: ``components/backends/sglang/slurm_jobs/scripts/gb200-fp8.sh``, every stored version) passes
+#: ``--ep-num-redundant-experts 32`` to prefill and decode alike, and NVIDIA/srt-slurm's GB200 SGLang
+#: recipes that replaced it (``recipes/gb200-fp{4,8}/``, 2026-01 to 2026-08) set 32 on every side of
+#: eight or more GPUs they make expert-parallel.
+SGLANG_GB200_REDUNDANT_EXPERTS = 32
+
+
+def sglang_gb200_deepep(side: tuple) -> tuple[tuple, int, str]:
+    """One side (tp, attention_dp, moe_tp, ep, workers) of an InferenceMAX GB200 SGLang DeepSeek-R1
+    disaggregated row as its launch ran it, the redundant experts it held, and a note where the
+    side changed. Its configuration file listed ``ep: 1`` for these sides until 2026-01-19, with the
+    comment that "tp, ep, and dp-attn do nothing because they are hardcoded" in the launch script;
+    that script runs DeepEP (``--enable-deepep-moe``: expert parallelism over the worker's
+    ``--tp-size``, all its GPUs), and InferenceMAX corrected the listed ``ep`` to the side's GPUs on
+    that day (a27b37e5c, "fix: update ep metadata in gb200 dynamo sglang configs to match comments").
+    The database dump copied the listing, ``ep`` 1 and the experts tensor-parallel. A side of
+    attention-DP ranks listed with ``ep`` 1 is taken as the script ran it, expert-parallel over its
+    GPUs; every expert-parallel side holds :data:`SGLANG_GB200_REDUNDANT_EXPERTS` replicas.
+
+    >>> sglang_gb200_deepep((1, 48, 48, 1, 1))[:2]
+    ((1, 48, 1, 48, 1), 32)
+    >>> sglang_gb200_deepep((4, 1, 4, 1, 2))  # a tensor-parallel side: as listed, no replicas
+    ((4, 1, 4, 1, 2), 0, '')
+    """
+    tp, adp, mtp, ep, workers = side
+    note = ""
+    if (adp or 1) > 1 and (ep or 1) == 1:
+        note = (f"ep {tp * adp}, not the 1 InferenceMAX listed until 2026-01-19: the launch script runs DeepEP "
+                "over the worker's GPUs (a27b37e5c)")
+        mtp, ep = 1, tp * adp
+    return (tp, adp, mtp, ep, workers), (SGLANG_GB200_REDUNDANT_EXPERTS if (ep or 1) > 1 else 0), note
+
+
 def curate(path: Path) -> list[dict]:
     rows, configs, agg_configs = [], load_configs(), load_configs(mode="agg")
     with open(path, newline="") as f:
@@ -588,6 +635,7 @@ def curate(path: Path) -> list[dict]:
             if not precision:
                 precision, precision_note = "bf16", "precision inferred: unquantized checkpoint"
             layout_note, limits, mode, drafts = "", {k: "" for k in LIMITS}, r["mode"], 0
+            slots, redundant = "", (0, 0)  # the decode balancer's expert slots a recovered layout names
             relabelled = False
             if mode == "agg" and deployment_labelled_aggregated(r["system"], model, _int(r["tp_size"])) and conc:
                 # the deployment's GPUs under an aggregated label: InferenceMAX ran GB200 only disaggregated
@@ -598,6 +646,7 @@ def curate(path: Path) -> list[dict]:
                 if layout is not None:
                     mode, relabelled, drafts = "disagg", True, layout["spec_tokens"]
                     tp, adp, mtp, ep, workers, prefill, limits = _sides(layout)
+                    slots = layout["decode_eplb_slots"]
                     layout_note = (f"labelled aggregated, its tp the deployment's GPUs (InferenceMAX ran GB200 only "
                                    f"disaggregated); {why}")
                 else:
@@ -639,6 +688,7 @@ def curate(path: Path) -> list[dict]:
                         note.append(f"worker counts not recorded: the load per worker is unknown; {why}")
                     else:
                         tp, adp, mtp, ep, workers, prefill, limits = _sides(layout)
+                        slots = layout["decode_eplb_slots"]
                         layout_note, drafts = why, layout["spec_tokens"]
                 if workers is None or prefill[4] is None:
                     if not any(n.startswith("worker counts") for n in note):
@@ -647,6 +697,13 @@ def curate(path: Path) -> list[dict]:
                     conc = _int(r["decode_batch_size"]) * workers * adp
                 if moe and prefill[2] and prefill[3] and prefill[2] * prefill[3] != prefill[0] * prefill[1]:
                     note.append("prefill parallelism fields disagree (moe_tp x ep != tp x attention_dp)")
+            if moe and mode == "disagg" and (r["system"], r["backend"], model) == ("gb200", "sglang", "deepseek-v3"):
+                (tp, adp, mtp, ep, workers), rd, nd = sglang_gb200_deepep((tp, adp, mtp, ep, workers))
+                (*prefill,), rp, npf = sglang_gb200_deepep(prefill)
+                prefill, redundant = tuple(prefill), (rd, rp)
+                layout_note = "; ".join(x for x in (layout_note, nd and f"decode {nd}", npf and f"prefill {npf}") if x)
+            elif moe and slots != "":  # TensorRT-LLM's load balancer: its slots beyond the experts are replicas
+                redundant = (max(int(slots) - get_model(model).experts, 0), 0)
             if not moe:  # a dense model has no experts to split: its MoE fields are meaningless
                 mtp, ep = tp, 1
             if moe and ep == 0:
@@ -675,7 +732,8 @@ def curate(path: Path) -> list[dict]:
                 "moe_kernel": script_moe_kernel(r["system"], r["backend"], model, mode, harness_name, measured,
                                                 (precision, (tp or 1) * (adp or 1), adp or 1, int(r["isl"]),
                                                  int(r["osl"]), conc)),
-                "spec_tokens": drafts,
+                "spec_tokens": drafts, "redundant_experts": redundant[0] or "",
+                "prefill_redundant_experts": redundant[1] or "",
                 "recv_interval": script_recv_interval(r["system"], r["backend"], model, mode, precision, tp, conc,
                                                       harness_name, measured),
                 **dict(zip(("batch_wait_iters", "batch_wait_tokens"),

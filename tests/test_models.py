@@ -1,6 +1,7 @@
 import pytest
 
 from nvlmodel.models import MODEL_NAMES, get_model
+from nvlmodel.roofline import require_parallel
 
 
 def test_derived_parameter_counts_match_published_totals():
@@ -131,3 +132,26 @@ def test_expected_experts_against_monte_carlo():
         assert m.expected_experts_touched(tokens, ep) == pytest.approx(mc, rel=0.05, abs=0.1)
     assert m.expected_experts_touched(1) == pytest.approx(8)  # one token: its top-8
     assert m.expected_experts_touched(10**6, 8) == pytest.approx(32)  # every local expert
+
+
+def test_redundant_experts_by_hand():
+    """EPLB's replicas (SGLang's --ep-num-redundant-experts 32 on GB200): 288 slots over 48 GPUs hold
+    6 experts each; a replica's weights count, a token's compute does not change."""
+    m = get_model("deepseek-v3")
+    r = m.with_redundant_experts(32)
+    expert = 3 * 7168 * 2048  # one expert's gate, up and down
+    assert r.expert_slots == 288 and r.key == m.key
+    assert r.derived_params - m.derived_params == 58 * 32 * expert  # 58 MoE layers hold 32 more experts each
+    assert r.routed_expert_params == 58 * 288 * expert
+    assert r.active_params == m.active_params  # a token still uses 8 routed experts
+    # one token's 8 assignments fall on 48 ranks: 8/48 of an expert per rank, on average
+    assert r.expected_experts_touched(1, 48) == pytest.approx(8 / 48)
+    assert r.expected_experts_touched(10**6, 48) == pytest.approx(6)  # every slot of the rank
+    assert r.with_redundant_experts(0) == m and r.with_redundant_experts(8).expert_slots == 264
+    with pytest.raises(ValueError, match="ep=48 does not divide the 256 experts .*with_redundant_experts"):
+        require_parallel(m, 1, 48, 48)
+    assert require_parallel(r, 1, 48, 48) == 48
+    with pytest.raises(ValueError, match="redundant_experts must be an int >= 0"):
+        m.with_redundant_experts(-1)
+    with pytest.raises(ValueError, match="dense: it has no experts to replicate"):
+        get_model("qwen3-32b").with_redundant_experts(4)

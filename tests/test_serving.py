@@ -50,6 +50,32 @@ def test_moe_decode_step_by_hand():
     assert arr.time[1] > arr.time[0]
 
 
+def test_redundant_experts_decode_step_and_memory_by_hand():
+    # DeepSeek-V3 FP8 on GB200 as SGLang's DEP48 decode worker ran it: 256 experts + 32 replicas over 48 GPUs
+    m = get_model("deepseek-v3").with_redundant_experts(32)
+    expert = 3 * 7168 * 2048
+    routed_active = 58 * 8 * expert
+    dense = m.active_params - m.embedding_params - routed_active
+    tokens = 16 * 48  # the worker's tokens
+    touched = 6 * (1 - (1 - 8 / 288) ** tokens)  # of this rank's 288 / 48 slots
+    s = decode_step("gb200", m, "fp8", batch=16, context=2000, tp=1, attention_dp=48, ep=48)
+    assert s.weight_bytes == pytest.approx(dense * 1.0 + 58 * touched * expert * 1.0)
+    # the replicas take memory: 58 layers x 32 experts x one expert's FP8 weights, over the 48 GPUs
+    c = cal.Config("gb200", "deepseek-v3", "fp8", 1, 768, 8192, 1024, backend="sglang", mode="disagg",
+                   attention_dp=48, ep=48, prefill_tp=1, prefill_attention_dp=8, prefill_ep=8, redundant_experts=32)
+    assert c.arch_of() == m and c.arch_of(True) == get_model("deepseek-v3")
+    c32 = cal.Config("gb200", "deepseek-v3", "fp8", 1, 768, 8192, 1024, backend="sglang", mode="disagg",
+                     attention_dp=32, ep=32, prefill_tp=1, prefill_attention_dp=8, prefill_ep=8)
+    more = cal.Config("gb200", "deepseek-v3", "fp8", 1, 768, 8192, 1024, backend="sglang", mode="disagg",
+                      attention_dp=32, ep=32, prefill_tp=1, prefill_attention_dp=8, prefill_ep=8, redundant_experts=32)
+    kv_token = 61 * 576 * c32.kv_bytes_per_element
+    lost = 58 * 32 * expert * 1.0 / 32  # per GPU; SGLang's fraction is of all HBM, so the weights come off whole
+    assert (cal.kv_capacity_of(c32) - cal.kv_capacity_of(more)) / 32 == pytest.approx(lost / kv_token, rel=1e-9)
+    with pytest.raises(ValueError, match="ep=48 does not divide the 256 experts"):
+        cal.Config("gb200", "deepseek-v3", "fp8", 1, 768, 8192, 1024, backend="sglang", mode="disagg",
+                   attention_dp=48, ep=48, prefill_tp=1, prefill_attention_dp=8, prefill_ep=8)
+
+
 def test_dense_models_unchanged_by_the_moe_path():
     a = decode_step("b200", "llama-3.1-70b", "fp8", batch=16, context=2048, tp=2)
     w = get_model("llama-3.1-70b").matmul_params() * 1.0 / 2
@@ -321,7 +347,7 @@ def test_inferencex_sizes_and_clients_by_hand():
                       **gb200) == 32
     assert ix.clients(32, [], 4, system="b200_sxm", backend="trtllm", mode="disagg") == 32
     assert ix.limits(["DECODE_MAX_BATCH_SIZE=32", "PREFILL_MAX_NUM_TOKENS=4608"]) == {
-        "decode_max_batch": 32, "prefill_max_batch": "", "prefill_max_tokens": 4608}
+        "decode_max_batch": 32, "prefill_max_batch": "", "prefill_max_tokens": 4608, "decode_eplb_slots": ""}
 
 
 def _listed_and_recorded(script, configs, r, real: bool = False):
@@ -329,7 +355,7 @@ def _listed_and_recorded(script, configs, r, real: bool = False):
     configuration listed on a database-dump row's day at its clients (``real``: only those whose
     workers hold the weights), and the row's recorded ones."""
     key = (r.system, r.backend, r.model, r.precision, r.isl, r.osl, int(r.concurrency))
-    layouts = {(script._layout(c, "decode"), script._layout(c, "prefill")) for c in configs.get(key, [])
+    layouts = {(script.run_layout(c, "decode"), script.run_layout(c, "prefill")) for c in configs.get(key, [])
                if script._listed_on(c, r.measured) and (not real or script._real(c, r.model))}
     listed = {((dd[0], dd[1], dd[3], dd[4]), (p[0], p[1], p[3], p[4])) for dd, p in layouts}
     recorded = ((r.tp, r.attention_dp, r.ep, int(r.workers)),
@@ -428,7 +454,7 @@ def test_recovered_rows_are_one_inferencex_configuration_run_as_modelled():
                 (int(r.prefill_tp), int(r.prefill_attention_dp), int(r.prefill_moe_tp), int(r.prefill_ep),
                  int(r.prefill_workers)))
         listed = [c for c in configs[key] if script._listed_on(c, r.measured)]
-        same = [c for c in listed if (script._layout(c, "decode"), script._layout(c, "prefill")) == mine]
+        same = [c for c in listed if (script.run_layout(c, "decode"), script.run_layout(c, "prefill")) == mine]
         # (configurations run otherwise were ruled out by the row's container image or not at all:
         # test_recover_layout_by_hand): a row modelled with MTP matches one drafting as many tokens
         ran = {(c["spec_decoding"], int(c["spec_tokens"] or -1)) for c in same}

@@ -174,7 +174,8 @@ def engine_settings(row) -> dict:
     """What a measured row's benchmark configured of its engine beyond its parallelism and limits,
     as keywords :class:`Config` and :class:`nvlmodel.serve.Deployment` both take: its KV dtype
     (``kv_dtype``), batch wait (:func:`batch_wait_of`), receive interval (:func:`recv_interval_of`),
-    MoE kernel (``moe_kernel``) and draft tokens (:func:`spec_tokens_of`). A setting the row does
+    MoE kernel (``moe_kernel``), draft tokens (:func:`spec_tokens_of`) and redundant experts
+    (:func:`redundant_experts_of`). A setting the row does
     not name is absent (the engine's default). The static model (:func:`_config`) and the replay
     (:func:`nvlmodel.serve.validate.replay_row`) read a row's settings here alone, so that the two
     cannot disagree on what a row ran."""
@@ -185,6 +186,28 @@ def engine_settings(row) -> dict:
     if _given(row, "moe_kernel"):
         out["moe_kernel"] = str(row.moe_kernel)
     out.update(spec_tokens_of(row))
+    out.update(redundant_experts_of(row))
+    return out
+
+
+#: A row's columns of redundant experts (decode or aggregated workers, prefill workers).
+REDUNDANT_COLUMNS: tuple[str, ...] = ("redundant_experts", "prefill_redundant_experts")
+
+
+def redundant_experts_of(row) -> dict:
+    """The redundant experts a row's workers held (:data:`REDUNDANT_COLUMNS`, as
+    :class:`Config` takes them): the columns it gives above 0, each a whole number of experts.
+
+    >>> from types import SimpleNamespace as R
+    >>> redundant_experts_of(R(redundant_experts=32.0, prefill_redundant_experts=float("nan")))
+    {'redundant_experts': 32}
+    """
+    out = {}
+    for c in REDUNDANT_COLUMNS:
+        if _given(row, c):
+            n = _step_count(c, getattr(row, c), "experts")
+            if n:
+                out[c] = n
     return out
 
 

@@ -211,7 +211,10 @@ class Config:
     does (see :func:`recv_wait_steps`; 0 or 1: at every step). ``spec_tokens`` > 0: the engine
     decodes speculatively, drafting that many tokens per step with a draft module of one
     transformer layer (DeepSeek-V3's multi-token prediction module, as InferenceMAX's MTP runs use
-    it) and verifying them in the next step (see :func:`accepted_tokens`).
+    it) and verifying them in the next step (see :func:`accepted_tokens`). ``redundant_experts``
+    (``prefill_redundant_experts``): replicas of routed experts the decode (prefill) workers hold
+    beside the experts, as expert-parallel load balancing (EPLB) deploys them, so that ``ep`` need
+    only divide the slots (:meth:`nvlmodel.models.ModelArch.with_redundant_experts`; 0: none).
 
     Names are resolved once, here: ``arch`` is the model's :class:`~nvlmodel.models.ModelArch`
     (``model`` keeps its registry key, aliases resolved) and ``gpu_spec`` the system's
@@ -241,8 +244,11 @@ class Config:
     moe_kernel: str | None = None
     recv_interval: int = 0
     spec_tokens: int = 0
+    redundant_experts: int = 0
+    prefill_redundant_experts: int = 0
     arch: ModelArch = field(init=False, repr=False, compare=False)
     gpu_spec: GPUSpec = field(init=False, repr=False, compare=False)
+    _side_archs: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         require_choice("system", self.system, SYSTEMS)
@@ -267,11 +273,13 @@ class Config:
         require_positive_int("prefill_tp", self.prefill_tp)
         gpu = get_gpu(SYSTEMS[self.system])
         object.__setattr__(self, "gpu_spec", gpu)
+        object.__setattr__(self, "_side_archs", (m.with_redundant_experts(self.redundant_experts),
+                                                 m.with_redundant_experts(self.prefill_redundant_experts)))
         gpu.require_tp(self.tp)
-        require_parallel(m, self.tp, self.attention_dp, self.ep)
+        require_parallel(self.arch_of(), self.tp, self.attention_dp, self.ep)
         if self.mode == "disagg":
             gpu.require_tp(self.prefill_tp)
-            require_parallel(m, self.prefill_tp, self.prefill_attention_dp, self.prefill_ep)
+            require_parallel(self.arch_of(True), self.prefill_tp, self.prefill_attention_dp, self.prefill_ep)
         if self.system == "gb200" and max(self.gpus, self.prefill_gpus if self.mode == "disagg" else 0) > 72:
             raise ValueError("a worker of more than 72 GPUs does not fit in one GB200 NVL72 rack")
         engine = ENGINE_MEMORY[require_choice("backend", self.backend, ENGINE_MEMORY)]
@@ -314,6 +322,11 @@ class Config:
     def gpus(self) -> int:
         """GPUs of one (decode, or aggregated) worker."""
         return self.tp * self.attention_dp
+
+    def arch_of(self, prefill: bool = False) -> ModelArch:
+        """The model as the decoding workers hold it (or with ``prefill`` the prefill pool's in
+        disaggregated serving; the same workers in aggregated): with that side's redundant experts."""
+        return self._side_archs[1 if prefill and self.mode == "disagg" else 0]
 
     def shape(self, prefill: bool = False) -> tuple[int, int, int]:
         """(tp, attention_dp, ep) of the workers that decode, or with ``prefill`` of those that
@@ -434,7 +447,7 @@ def comm_time(config: Config, tokens, *, prefill: bool = False):
     >>> round(comm_time(tep, 1) / one)  # 2 x 3 dense layers + 58 attention + 58 expert all-reduces, no all-to-all
     122
     """
-    m = config.arch
+    m = config.arch_of(prefill)
     tp, adp, ep = config.shape(prefill)
     tokens = np.asarray(tokens, dtype=float)
     msg = tokens * m.hidden * 2.0
@@ -498,7 +511,7 @@ def kv_capacity_of(config: Config, prefill: bool = False) -> "float | None":
     (:func:`nvlmodel.kvbm.kv_capacity`); None when the weights and workspace alone take the budget."""
     tp, adp, _ = config.shape(prefill)
     try:
-        cap = kv_capacity(config.gpu_spec, config.arch, config.weight_format,
+        cap = kv_capacity(config.gpu_spec, config.arch_of(prefill), config.weight_format,
                           kv_bytes_per_element=config.kv_bytes_per_element, tp=tp, num_gpus=tp * adp,
                           workspace_bytes=ENGINE_WORKSPACE_BYTES, memory_fraction=config.memory_fraction,
                           fraction_of=config.memory_fraction_of, attention_dp=adp,
@@ -530,7 +543,7 @@ def tpot_bound(config: Config) -> float:
 def _decode_roofline(config: Config, batch):
     """The roofline's decode step (:func:`nvlmodel.roofline.decode_step`, efficiency 1) of
     ``config``'s decoding workers at ``batch`` sequences per rank and the mean context."""
-    return decode_step(config.gpu_spec, config.arch, config.weight_format, batch=batch,
+    return decode_step(config.gpu_spec, config.arch_of(), config.weight_format, batch=batch,
                        context=config.isl + config.osl // 2, tp=config.tp, attention_dp=config.attention_dp,
                        ep=config.ep, kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
                        expert_format=config.expert_format)
@@ -561,7 +574,7 @@ def kernel_times(config: Config, batch=None) -> dict:
     k = c.spec_tokens
 
     def decode(batch):
-        return step_time(c.system, c.backend, c.arch, c.precision, phase="decode", batch=batch,
+        return step_time(c.system, c.backend, c.arch_of(), c.precision, phase="decode", batch=batch,
                          tokens=c.isl + c.osl // 2, kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep,
                          moe_kernel=c.moe_kernel)
 
@@ -572,7 +585,7 @@ def kernel_times(config: Config, batch=None) -> dict:
         dp = decode(b)
         vp = decode(b * (k + 1)) if k else dp
         tp, adp, ep = c.shape(prefill=True)
-        pp = step_time(c.system, c.backend, c.arch, c.precision, phase="prefill", batch=1, tokens=c.isl,
+        pp = step_time(c.system, c.backend, c.arch_of(True), c.precision, phase="prefill", batch=1, tokens=c.isl,
                        kv_dtype=c.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=c.moe_kernel)
     except ValueError:
         return _no_kernels(np.shape(b))
@@ -645,7 +658,7 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
                   expert_format=config.expert_format)
     b = config.batch_per_rank if batch is None else batch
     tp, adp, ep = config.shape(prefill=True)
-    p = prefill(config.gpu_spec, config.arch, config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
+    p = prefill(config.gpu_spec, config.arch_of(True), config.weight_format, prompt=config.isl, tp=tp, attention_dp=adp, ep=ep,
                 **common)
     g = config.gpu_spec
     attn_peak = g.peak_flops(_attention_dtype(config.kv_bytes_per_element))

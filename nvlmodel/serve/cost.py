@@ -228,7 +228,7 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
         if kc is not None:
             return kc
     tp, adp, ep = config.shape(prefill)
-    m, g = config.arch, config.gpu_spec
+    m, g = config.arch_of(prefill), config.gpu_spec
     eff = Efficiency(calibration.compute, calibration.bandwidth)
     tokens = np.arange(1, max_tokens + 1, dtype=float)
     d = decode_step(g, m, config.weight_format, batch=tokens / adp, context=0, tp=tp, attention_dp=adp,
@@ -272,7 +272,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     from ..kernels import attention_time, mla_gemm_type, mla_time, step_time
 
     tp, adp, ep = config.shape(prefill)
-    m = config.arch
+    m = config.arch_of(prefill)
     tokens = np.arange(1, max_tokens + 1, dtype=float)
     common = dict(kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=config.moe_kernel)
 

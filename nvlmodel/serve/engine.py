@@ -111,7 +111,11 @@ class Deployment:
 
     ``spec_tokens`` > 0: the decoding workers decode speculatively, drafting that many tokens per
     step and emitting the calibration's accepted tokens per step on average
-    (:class:`nvlmodel.serve.cost.SpeculativeStepCost`, charged per token)."""
+    (:class:`nvlmodel.serve.cost.SpeculativeStepCost`, charged per token).
+
+    ``redundant_experts`` (``prefill_redundant_experts``): replicas of routed experts the decoding
+    (prefill) workers hold beside the experts, as expert-parallel load balancing deploys them
+    (:class:`nvlmodel.calibrate.Config`; 0: none)."""
 
     system: str = "gb200"
     model: str = "llama-3.1-70b"
@@ -144,6 +148,8 @@ class Deployment:
     moe_kernel: str | None = None
     recv_interval: int = 0
     spec_tokens: int = 0
+    redundant_experts: int = 0
+    prefill_redundant_experts: int = 0
     calibration: Calibration | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -175,7 +181,8 @@ class Deployment:
                      attention_dp=self.attention_dp, ep=self.ep, workers=self.workers, prefill_tp=self.prefill_tp,
                      prefill_attention_dp=self.prefill_attention_dp, prefill_ep=self.prefill_ep,
                      prefill_workers=self.prefill_workers, moe_kernel=self.moe_kernel,
-                     recv_interval=self.recv_interval, spec_tokens=self.spec_tokens)
+                     recv_interval=self.recv_interval, spec_tokens=self.spec_tokens,
+                     redundant_experts=self.redundant_experts, prefill_redundant_experts=self.prefill_redundant_experts)
         object.__setattr__(self, "prefill_tp", cfg.prefill_tp)
         if cfg.total_gpus > 72:
             raise ValueError(f"the deployment takes {cfg.total_gpus} GPUs; one simulated rack holds at most 72")
