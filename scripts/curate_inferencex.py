@@ -60,7 +60,7 @@ LIMITS = ("decode_max_batch", "prefill_max_batch", "prefill_max_tokens", "decode
 COLUMNS = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "clients", "spec_decoding",
            "spec_tokens", "tp", "ep", "dp_attention",
            *(f"prefill_{k}" for k in SIDE), *(f"decode_{k}" for k in SIDE), "gpus_from", *LIMITS,
-           "image", "name", "first_seen", "last_seen", "dropped", "first_commit")
+           "recipe", "image", "name", "first_seen", "last_seen", "dropped", "first_commit")
 
 
 def _system(runner: str) -> str | None:
@@ -102,6 +102,16 @@ def limits(settings: list[str]) -> dict:
     if m:
         out["decode_eplb_slots"] = int(m.group(1))
     return out
+
+
+def recipe_file(settings: list[str]) -> str:
+    """The srt-slurm recipe a multi-node configuration runs (its ``CONFIG_FILE`` setting), or "".
+
+    >>> recipe_file(["CONFIG_FILE=recipes/trtllm/h200/8k1k/stp/c128_ctx1_gen1_dep8_batch256_eplb0_mtp0.yaml"])
+    'recipes/trtllm/h200/8k1k/stp/c128_ctx1_gen1_dep8_batch256_eplb0_mtp0.yaml'
+    """
+    m = re.search(r"CONFIG_FILE=([^;\s]+)", ";".join(str(x) for x in settings))
+    return m.group(1) if m else ""
 
 
 #: Draft tokens per decode step (``spec_tokens``) that InferenceMAX's single-node MTP scripts set, by
@@ -275,6 +285,7 @@ def configurations(config: dict, recipe=None) -> list[dict]:
                             base.update(_sized_by_nodes(space[side], side))
                         settings += space[side].get("additional-settings") or []
                     base.update(limits(settings))
+                    base["recipe"] = recipe_file(settings)
                 else:
                     base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
                                  "dp_attention": bool(space.get("dp-attn", False))})

@@ -196,16 +196,26 @@ def _config_key(r: dict, model: str, precision: str, clients: int) -> tuple:
 def load_configs(path: Path = CONFIGS, mode: str = "disagg") -> dict[tuple, list[dict]]:
     """InferenceMAX's configurations of ``mode`` (``scripts/curate_inferencex.py``), by (system,
     backend, model, precision, isl, osl, clients): the clients its benchmark ran, which a row's
-    concurrency records."""
+    concurrency records. A configuration that runs an srt-slurm recipe carries ``latest``: the
+    recipe's most recent listing (:func:`run_layout` reads its layout there)."""
     out: dict[tuple, list[dict]] = {}
     if not path.exists():
         return out
+    latest: dict[tuple, dict] = {}
     with open(path, newline="") as f:
         for c in csv.DictReader(f):
             if c["mode"] == mode:
                 key = (c["system"], c["backend"], c["model"], c["precision"], int(c["isl"]), int(c["osl"]),
                        int(c["clients"] or c["concurrency"]))
                 out.setdefault(key, []).append(c)
+                r = (c["system"], c["backend"], c["model"], c["precision"], c.get("recipe", ""))
+                if r[-1] and (r not in latest or c["first_seen"] > latest[r]["first_seen"]):
+                    latest[r] = c
+    for cs in out.values():
+        for c in cs:
+            r = (c["system"], c["backend"], c["model"], c["precision"], c.get("recipe", ""))
+            if r in latest:
+                c["latest"] = latest[r]
     return out
 
 
@@ -301,13 +311,60 @@ def _layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
 
 
 def run_layout(c: dict, side: str) -> tuple[int, int, int, int, int]:
-    """:func:`_layout` of one side of an InferenceMAX configuration as its launch ran it: GB200
-    SGLang DeepSeek-R1 sides with DeepEP's expert parallelism over their GPUs where the file listed
-    ``ep`` 1 (:func:`sglang_gb200_deepep`)."""
-    layout = _layout(c, side)
+    """:func:`_layout` of one side of an InferenceMAX configuration as its launch ran it. A
+    configuration that runs an srt-slurm recipe takes the layout of that recipe's most recent
+    listing (``latest``, :func:`load_configs`): InferenceMAX audited its listed tp, ep and
+    attention DP against the recipe files on 2026-03-23 and corrected 34 entries without changing a
+    recipe (f316a0ef6, "Fix nvidia-master.yaml metadata to align with recipe files": H200 FP8
+    TensorRT-LLM prefill attention DP, B200 FP8 8K/1K prefill ep, GB200 FP4 8K/1K decode attention
+    DP), so runs listed before ran what the corrected entry says. GB200 SGLang DeepSeek-R1 sides
+    take DeepEP's expert parallelism over their GPUs where the file listed ``ep`` 1
+    (:func:`sglang_gb200_deepep`).
+
+    >>> old = dict(prefill_tp="8", prefill_ep="8", prefill_dp_attention="True", prefill_workers="1", system="h200_sxm")
+    >>> run_layout(dict(old, latest=dict(old, prefill_dp_attention="False")), "prefill")
+    (8, 1, 1, 8, 1)
+    """
+    layout = _layout(c.get("latest", c), side)
     if (c.get("system"), c.get("backend"), c.get("model")) == ("gb200", "sglang", "deepseek-v3"):
         return sglang_gb200_deepep(layout)[0]
     return layout
+
+
+def _as_run_note(c: dict) -> str:
+    """Why :func:`run_layout` reads configuration ``c`` otherwise than it is listed, or ""."""
+    listed = (_layout(c, "decode"), _layout(c, "prefill"))
+    if (run_layout(c, "decode"), run_layout(c, "prefill")) == listed:
+        return ""
+    if (_layout(c.get("latest", c), "decode"), _layout(c.get("latest", c), "prefill")) != listed:
+        return (f"; the layout InferenceMAX lists for its recipe from {c['latest']['first_seen']} (it audited its "
+                "listings against the recipe files on 2026-03-23, f316a0ef6), not the one listed on the day")
+    return "; ep as the launch script ran it (DeepEP over each side's GPUs, InferenceMAX a27b37e5c), not the listed 1"
+
+
+def recorded_as_run(row: dict, recorded: tuple, configs: list[dict], image: str = "") -> tuple[tuple, str]:
+    """The layout (decode side, prefill side: each (tp, attention_dp, moe_tp, ep, workers)) a
+    disaggregated row that records its own ran, and a note where it is not the recorded one: the
+    database dump copied InferenceMAX's listing of the day, so where every configuration listed on
+    the row's day at its clients with the recorded layout is run otherwise (:func:`run_layout`),
+    the row takes that.
+
+    >>> old = dict(prefill_tp="8", prefill_ep="8", prefill_dp_attention="True", prefill_workers="1",
+    ...            decode_tp="8", decode_ep="8", decode_dp_attention="True", decode_workers="1",
+    ...            first_seen="2026-01-29", dropped="", image="", system="h200_sxm")
+    >>> new = dict(old, prefill_dp_attention="False", first_seen="2026-03-23")
+    >>> rec = ((1, 8, 1, 8, 1), (1, 8, 1, 8, 1))
+    >>> recorded_as_run(dict(measured="2026-02-14"), rec, [dict(old, latest=new)])[0]
+    ((1, 8, 1, 8, 1), (8, 1, 1, 8, 1))
+    """
+    def sizes(layout):
+        return tuple((t, a, e, w) for t, a, _, e, w in layout)
+    same = [c for c in configs if _listed_on(c, row["measured"]) and _same_image(c, image)
+            and sizes((_layout(c, "decode"), _layout(c, "prefill"))) == sizes(recorded)]
+    runs = {(run_layout(c, "decode"), run_layout(c, "prefill")) for c in same}
+    if len(runs) != 1 or sizes(next(iter(runs))) == sizes(recorded):
+        return recorded, ""
+    return runs.pop(), _as_run_note(same[0])[2:]
 
 
 def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dict | None, str]:
@@ -366,8 +423,7 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     for limit in LIMITS + ("decode_eplb_slots",):  # what the matches that name it agree on (else unknown: "")
         values = {c.get(limit, "") for c in found} - {""}
         layout[limit] = int(float(values.pop())) if len(values) == 1 else ""
-    as_run = "" if (d, p) == (_layout(first, "decode"), _layout(first, "prefill")) else (
-        "; ep as the launch script ran it (DeepEP over each side's GPUs, InferenceMAX a27b37e5c), not the listed 1")
+    as_run = _as_run_note(first)
     return layout, (f"layout from InferenceMAX's {_listing([first])} (listed from {first['first_seen']}, commit "
                     f"{first['first_commit']}); recorded tp={row['tp']}, prefill_tp={row['prefill_tp']}{as_run}")
 
@@ -690,6 +746,12 @@ def curate(path: Path) -> list[dict]:
                         tp, adp, mtp, ep, workers, prefill, limits = _sides(layout)
                         slots = layout["decode_eplb_slots"]
                         layout_note, drafts = why, layout["spec_tokens"]
+                elif moe and conc is not None:  # the layout recorded: as the listing's recipe ran it
+                    (d_side, prefill), why = recorded_as_run(
+                        {"measured": measured}, ((tp, adp, mtp, ep, workers), prefill),
+                        configs.get(_config_key(r, model, precision, conc), []), _field(src, "image"))
+                    tp, adp, mtp, ep, workers = d_side
+                    layout_note = layout_note or why
                 if workers is None or prefill[4] is None:
                     if not any(n.startswith("worker counts") for n in note):
                         note.append("worker counts not recorded: the load per worker is unknown")

@@ -379,7 +379,31 @@ def test_inferencex_layouts_agree_with_the_recorded_ones():
             continue
         assert recorded in listed, r.source_id
         checked += 1
-    assert checked >= 80
+    assert checked >= 70  # (fewer since the layouts as run made more of them repeats of the dated exports)
+
+
+def test_layouts_are_read_as_the_recipes_ran_them():
+    """InferenceMAX audited its listings against the recipe files on 2026-03-23 (f316a0ef6): its H200
+    TensorRT-LLM 8K/1K entries had listed attention-DP prefill workers that the recipes run
+    tensor-parallel. The database dump measured one such configuration on 2026-02-14 (listed then
+    with an attention-DP prefill) and on 2026-03-23 (listed as the recipe runs it) at 7,727 and
+    7,691 ms TTFT, 36.31 and 36.34 ms TPOT: one configuration, kept once, its prefill TP8. GB200
+    SGLang DeepSeek sides listed ep 1 run DeepEP over their GPUs, with 32 redundant experts."""
+    d = pd.read_csv(ROOT / "nvlmodel" / "data" / "serving.csv").set_index("source_id")
+    feb, mar = d.loc["dsr1_h200_trtllm_fp8_disagg_8192x1024_c128_cfg291"], d.loc["dsr1_h200_trtllm_fp8_disagg_8192x1024_c128_cfg675"]
+    for r in (feb, mar):
+        assert (r.prefill_tp, r.prefill_attention_dp, r.prefill_ep) == (8, 1, 8)
+        assert (r.tp, r.attention_dp, r.ep, r.workers) == (1, 8, 8, 1)
+    assert feb.left_out.startswith("repeat of dsr1_h200_trtllm_fp8_disagg_8192x1024_c128_cfg675")
+    assert "f316a0ef6" in feb.layout_note and pd.isna(mar.layout_note)
+    sg = d[(d.system == "gb200") & (d.backend == "sglang") & (d.attention_dp > 1)]
+    assert len(sg) >= 60 and (sg.ep == sg.tp * sg.attention_dp).all() and (sg.redundant_experts == 32).all()
+    script = import_script("curate_serving")
+    cfg = dict(prefill_tp="4", prefill_ep="1", prefill_dp_attention="True", prefill_workers="1",
+               decode_tp="48", decode_ep="1", decode_dp_attention="True", decode_workers="1",
+               system="gb200", backend="sglang", model="deepseek-v3")
+    assert script.run_layout(cfg, "decode") == (1, 48, 1, 48, 1)  # listed: (1, 48, 48, 1, 1), experts split 48 ways
+    assert script._layout(cfg, "decode") == (1, 48, 48, 1, 1)
 
 
 def test_gb200_trtllm_rows_ran_the_clients_their_benchmark_script_runs():
