@@ -81,10 +81,27 @@ class SLA:
         require_positive("tpot_s", self.tpot_s)
 
 
+def redundant_experts_for(model, ep: int) -> int:
+    """The fewest redundant experts (replicas beside the experts, as expert-parallel load balancing
+    deploys them) that let ``ep`` ranks hold ``model``'s routed experts evenly: 0 where ``ep``
+    divides them, else the slots up to the next multiple of ``ep`` (DeepSeek's 256 experts over 72
+    GPUs: 32, 288 slots, as SGLang's GB200 runs held over 24 and 48; over 48: 32; over 24: 8). The
+    search and its re-checks deploy an expert-parallel worker so.
+
+    >>> m = get_model("deepseek-v3")
+    >>> redundant_experts_for(m, 72), redundant_experts_for(m, 48), redundant_experts_for(m, 64)
+    (32, 32, 0)
+    """
+    m = model if not isinstance(model, str) else get_model(model)
+    require_positive_int("ep", ep)
+    return (-m.experts) % ep if m.is_moe else 0
+
+
 def parallel_configs(system: str, model: str, max_gpus: int) -> list[tuple[int, int, int]]:
     """Worker shapes (tp, attention_dp, ep) of ``model`` on ``system`` with at most ``max_gpus``
     GPUs: TP within one NVLink domain and dividing the heads; dense models TP only; MoE models
-    attention TP or attention DP, with EP over all the worker's GPUs or none."""
+    attention TP or attention DP, with EP over all the worker's GPUs or none (where the GPUs do not
+    divide the experts, with :func:`redundant_experts_for` replicas: DeepSeek over a 72-GPU rack)."""
     m = get_model(model)
     domain = get_gpu(_gpu(system)).nvlink_domain_gpus
     sizes = [g for g in TP_DEGREES if g <= max_gpus]
@@ -99,7 +116,7 @@ def parallel_configs(system: str, model: str, max_gpus: int) -> list[tuple[int, 
             if adp not in (1, g):  # attention all TP or all DP, as the engines run it
                 continue
             for ep in {1, g}:
-                if m.experts % ep == 0 and not (ep == 1 and adp > 1):
+                if not (ep == 1 and adp > 1):
                     out.append((tp, adp, ep))
     return out
 
@@ -117,7 +134,8 @@ def _worker(system, model, precision, shape, isl, osl, cal: Calibration, backend
     model's own (:func:`nvlmodel.calibrate.model.step_times`: the roofline or measured kernels, as
     ``cal`` says), and so is the memory check (:func:`nvlmodel.calibrate.kv_capacity_of`)."""
     tp, adp, ep = shape
-    cfg = Config(system, model, precision, tp, 1, isl, osl, backend=backend, attention_dp=adp, ep=ep)
+    cfg = Config(system, model, precision, tp, 1, isl, osl, backend=backend, attention_dp=adp, ep=ep,
+                 redundant_experts=redundant_experts_for(model, ep))
     cap = kv_capacity_of(cfg)
     if cap is None:
         return None
@@ -223,7 +241,9 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
             p_rate = ps[1] / p_service  # requests/s of one prefill worker (one prompt per attention rank)
             xfer = kv_transfer_time(Config(system, model, prec, ds[0], 1, isl, osl, backend=backend, mode="disagg",
                                            attention_dp=ds[1], ep=ds[2], prefill_tp=ps[0],
-                                           prefill_attention_dp=ps[1], prefill_ep=ps[2]))
+                                           prefill_attention_dp=ps[1], prefill_ep=ps[2],
+                                           redundant_experts=redundant_experts_for(model, ds[2]),
+                                           prefill_redundant_experts=redundant_experts_for(model, ps[2])))
             for i in np.flatnonzero(dw["fits"]):
                 b = BATCHES[i]
                 tpot = dw["decode"][i]
@@ -319,10 +339,12 @@ def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, 
     ttft, steady, startup, util, tpot, status, loads = [], [], [], [], [], [], []
     for r in frontier.itertuples():
         ds, ps = r.decode_shape, r.prefill_shape
-        kw = dict(tp=ds[0], attention_dp=ds[1], ep=ds[2], engine=engine, calibration=cal)
+        kw = dict(tp=ds[0], attention_dp=ds[1], ep=ds[2], engine=engine, calibration=cal,
+                  redundant_experts=redundant_experts_for(model, ds[2]))
         if r.mode == "disagg":  # prefill workers as the search serves them: one prompt per rank per step
             kw.update(mode="disagg", workers=int(r.decode_workers), prefill_tp=ps[0], prefill_attention_dp=ps[1],
                       prefill_ep=ps[2], prefill_workers=int(r.prefill_workers), prefill_max_seqs=1,
+                      prefill_redundant_experts=redundant_experts_for(model, ps[2]),
                       prefill_token_budget=isl)
         clients = frontier_clients(r, osl)
         loads.append(clients)
@@ -410,7 +432,8 @@ def retime(points: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F
         tp, adp, ep = r.decode_shape
         b = np.array([float(r.batch)])
         decode, fill, _ = step_times(Config(r.system_key, model, r.precision, tp, 1, isl, osl, backend=backend,
-                                            attention_dp=adp, ep=ep), cal, b)
+                                            attention_dp=adp, ep=ep, redundant_experts=redundant_experts_for(model, ep)),
+                                     cal, b)
         out[i] = float(_agg_tpot(decode[0], fill, b[0], osl) if r.mode == "agg" else decode[0])
     return out
 

@@ -533,6 +533,25 @@ def test_search_by_hand_for_one_aggregated_point():
     assert priced.cost_per_mtok.to_numpy() == pytest.approx(2.5 * priced.gpu_h_per_mtok.to_numpy())
 
 
+def test_the_search_deploys_a_rack_wide_expert_parallel_worker_with_redundant_experts():
+    """DeepSeek's 256 experts do not split over a 72-GPU rack; with 32 replicas (288 slots, 4 a GPU)
+    they do, as SGLang's GB200 runs held 32 over 24 and 48 GPUs. The search's DEP72 point is that
+    deployment: its TPOT is the static model's for a Config with 32 redundant experts (not the
+    model without them, which would hold 256/72 experts a GPU), and it can be re-checked by simulation."""
+    m = get_model("deepseek-v3")
+    assert [search.redundant_experts_for(m, ep) for ep in (8, 24, 48, 64, 72)] == [0, 8, 32, 0, 32]
+    assert (1, 72, 72) in search.parallel_configs("gb200", "deepseek-v3", 72)
+    out = search.search("deepseek-v3", 1024, 1024, search.SLA(10.0, 1.0), systems=("gb200",))
+    row = out[(out["mode"] == "agg") & (out.decode_shape == (1, 72, 72)) & (out.batch == 64)].iloc[0]
+    cfg = cal.Config("gb200", "deepseek-v3", "fp4", 1, 64 * 72, 1024, 1024, backend="trtllm", attention_dp=72,
+                     ep=72, redundant_experts=32)
+    assert cfg.arch_of().expert_slots == 288
+    assert row.tpot_s == pytest.approx(cal.components(cfg, search.fitted_serving()["trtllm@serving"])["tpot_s"])
+    assert search.retime(out.loc[[row.name]], "deepseek-v3", 1024, 1024)[0] == pytest.approx(row.tpot_s)
+    sim = search.simulate_frontier(out.loc[[row.name]].assign(batch=1.0), "deepseek-v3", 1024, 1024)
+    assert (sim.sim_status == "ok").all()
+
+
 def test_search_rejects_bad_input_and_says_why():
     with pytest.raises(ValueError, match="valid choices"):
         search.search("gpt-5", 1024, 1024, search.SLA(1, 0.05))
