@@ -746,7 +746,8 @@ def curate(path: Path) -> list[dict]:
                         tp, adp, mtp, ep, workers, prefill, limits = _sides(layout)
                         slots = layout["decode_eplb_slots"]
                         layout_note, drafts = why, layout["spec_tokens"]
-                elif moe and conc is not None:  # the layout recorded: as the listing's recipe ran it
+                elif moe and conc is not None and harness_name.startswith(INFERENCEMAX_HARNESSES):
+                    # an InferenceMAX run that recorded its layout: as the listing's recipe ran it
                     (d_side, prefill), why = recorded_as_run(
                         {"measured": measured}, ((tp, adp, mtp, ep, workers), prefill),
                         configs.get(_config_key(r, model, precision, conc), []), _field(src, "image"))
