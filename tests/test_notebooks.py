@@ -243,3 +243,23 @@ def test_every_chapter_sets_the_book_table_display_once(md):
     characters (the findings table's scope) because they set one option and not the other."""
     text = md.read_text()
     assert text.count("units.display_tables()") == 1 and "pd.options.display" not in text
+
+
+def test_every_citation_label_names_one_source():
+    """The book cites author-year ("[NVIDIA, 2025c]"): two sources of one author and year need a letter
+    each, or the label points a reader who has only the text at either; and every key a page cites
+    is in the bibliography."""
+    import re
+
+    bib = (NB.parent / "book" / "references.bib").read_text()
+    entries = re.findall(r"@\w+\{([^,]+),(.*?)\n\}", bib, re.S)
+    labels = {}
+    for key, body in entries:
+        author = re.search(r"author\s*=\s*\{(.*?)\},?\n", body)
+        year = re.search(r"year\s*=\s*\{(.*?)\}", body)
+        label = (author.group(1) if author else key, year.group(1) if year else "")
+        assert label not in labels, f"{key} and {labels[label]} both cite as {label}: give each year a letter"
+        labels[label] = key
+    cited = {k.strip() for md in SOURCES for group in re.findall(r"\{cite[pt]?\}`([^`]+)`", md.read_text())
+             for k in group.split(",")}
+    assert cited and cited <= {k for k, _ in entries}, sorted(cited - {k for k, _ in entries})

@@ -8,7 +8,14 @@ one), so a screen reader reads what the figure shows; and a figure saved by
 sphinx-thebe registers its inline configuration script on every ``env-before-read-docs``; with
 sphinxcontrib-bibtex the documents are read twice, so every page declared ``const THEBE_JS_URL``
 twice and the browser logged a SyntaxError. Thebe is off in this book: keep one copy of each script.
+
+References: the text cites author-year ("NVIDIA, 2024c"), and ``book/references.bib`` gives two
+sources of one author and year a letter each in their year (a test holds it). The bibliography's
+labels (pybtex's ``alpha``) take a year's last two characters, "[NVIDIA4c]"; the ``alphayear``
+style takes its last two digits and the letter, "[NVIDIA24c]", the label the text's citation names.
 """
+
+import re
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -59,7 +66,28 @@ def _alt_from_caption(app, doctree, docname):
         _data_link(app, fig, captions[0], docname)
 
 
+def _alphayear_style():
+    """pybtex's ``alpha`` formatting style with the year's last two digits and its letter in the label."""
+    from pybtex.style.formatting.alpha import Style
+    from pybtex.style.labels.alpha import LabelStyle
+
+    class YearLetterLabels(LabelStyle):
+        def format_label(self, entry):
+            label = super().format_label(entry)
+            year = entry.fields.get("year", "")
+            m = re.fullmatch(r"\d*(\d\d)([a-z]?)", year)
+            return label[: len(label) - 2] + m.group(1) + m.group(2) if m and label.endswith(year[-2:]) else label
+
+    class AlphaYear(Style):
+        default_label_style = YearLetterLabels
+
+    return AlphaYear
+
+
 def setup(app):
+    from pybtex.plugin import register_plugin
+
+    register_plugin("pybtex.style.formatting", "alphayear", _alphayear_style())
     app.connect("doctree-resolved", _alt_from_caption)
     app.connect("html-page-context", _dedupe_scripts, priority=900)  # after every extension added its scripts
     return {"parallel_read_safe": True, "parallel_write_safe": True}
