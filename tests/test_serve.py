@@ -320,6 +320,22 @@ def test_sweep_scenario_row():
     assert out["requests"] == 50 and out["gpus"] == 2 and 0 < out["busy_fraction"] <= 1
 
 
+def test_every_numeric_deployment_field_is_read_from_a_csv_scenario():
+    """A CSV gives text: every integer and number field of a Deployment or Workload is cast (a speculative
+    decoder's draft tokens, a batch wait, redundant experts), and a field that cannot be its type is named."""
+    from nvlmodel.serve.sweep import check_scenario
+
+    row = {"system": "b200_sxm", "model": "deepseek-v3", "precision": "fp8", "tp": "1", "attention_dp": "8",
+           "ep": "8", "rate": "1", "requests": "10", "spec_tokens": "1", "batch_wait_iters": "0",
+           "batch_wait_tokens": "0", "recv_interval": "0", "adp_balance_iters": "60", "redundant_experts": "8",
+           "prefill_max_seqs": "2", "engine": "trtllm@serving"}
+    s = check_scenario(row)
+    assert (s["spec_tokens"], s["adp_balance_iters"], s["redundant_experts"], s["prefill_max_seqs"]) == (1, 60, 8, 2)
+    assert isinstance(s["batch_wait_tokens"], float)
+    with pytest.raises(ValueError, match="redundant_experts must be an integer"):
+        check_scenario({**row, "redundant_experts": "many"})
+
+
 def test_sweep_in_process_gives_the_scenarios_rows_in_order():
     """A local Dask cluster in this process (processes=False) returns run_scenario's rows, in input
     order; a worker count that is not a positive integer is refused by name."""

@@ -74,6 +74,10 @@ def test_redundant_experts_decode_step_and_memory_by_hand():
     with pytest.raises(ValueError, match="ep=48 does not divide the 256 experts"):
         cal.Config("gb200", "deepseek-v3", "fp8", 1, 768, 8192, 1024, backend="sglang", mode="disagg",
                    attention_dp=48, ep=48, prefill_tp=1, prefill_attention_dp=8, prefill_ep=8)
+    with pytest.raises(ValueError, match="prefill_redundant_experts must be an int >= 0"):
+        cal.Config("gb200", "deepseek-v3", "fp8", 1, 768, 8192, 1024, backend="sglang", mode="disagg",
+                   attention_dp=32, ep=32, prefill_tp=1, prefill_attention_dp=8, prefill_ep=8,
+                   prefill_redundant_experts=-4)
 
 
 def test_dense_models_unchanged_by_the_moe_path():

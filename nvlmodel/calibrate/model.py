@@ -265,6 +265,8 @@ class Config:
         require_batch_wait(self.batch_wait_iters, self.batch_wait_tokens)
         require_recv_interval(self.recv_interval)
         require_spec_tokens(self.spec_tokens)
+        for what in ("redundant_experts", "prefill_redundant_experts"):
+            _require_steps(what, getattr(self, what), "0: none")
         if self.moe_kernel is not None:
             from ..kernels import MOE_KERNELS
             require_choice("moe_kernel", self.moe_kernel, MOE_KERNELS)

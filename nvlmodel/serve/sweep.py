@@ -20,11 +20,11 @@ from .workload import Workload
 _DEPLOYMENT = {f.name for f in dataclasses.fields(Deployment)} - {"calibration"}
 _WORKLOAD = {f.name for f in dataclasses.fields(Workload)}
 _RUN = {"rate", "concurrency", "requests", "seed", "ttft_slo", "tpot_slo", "scenario"}
-_INTS = {"tp", "workers", "attention_dp", "ep", "prefill_tp", "prefill_attention_dp", "prefill_ep", "prefill_workers",
-         "block_size", "token_budget", "max_seqs", "isl", "osl", "groups", "prefix", "max_context", "concurrency",
-         "requests", "seed"}
-_FLOATS = {"memory_fraction", "overlap_weight", "host_gb_per_gpu", "disk_gb_per_gpu", "spread", "rate", "ttft_slo",
-           "tpot_slo"}
+#: A scenario's integer and number fields: every field of Deployment and Workload so declared (a CSV
+#: gives text; a field added to either is cast without being listed here), and the run's own.
+_FIELDS = [f for c in (Deployment, Workload) for f in dataclasses.fields(c)]
+_INTS = {f.name for f in _FIELDS if f.type in ("int", "int | None")} | {"concurrency", "requests", "seed"}
+_FLOATS = {f.name for f in _FIELDS if f.type in ("float", "float | None")} | {"rate", "ttft_slo", "tpot_slo"}
 #: The most requests one scenario may ask for: about 264 bytes each are allocated before the first
 #: event, so this bounds a run at about half a gigabyte (a policy, not a hardware fact).
 MAX_REQUESTS = 2 * 10**6
