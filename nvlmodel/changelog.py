@@ -337,7 +337,7 @@ NOTES: dict[str, tuple[str, str]] = {
         "(chapter 9) replays them with the same step, charged per token emitted. InferenceMAX's GB200 SGLang "
         "DeepSeek-R1 rows are now expert-parallel over each side's GPUs, as their launch script ran them (the "
         "configuration file had listed ep 1 until InferenceMAX corrected it), and every expert-parallel side "
-        "holds the 32 redundant experts the script and its recipes set: 288 slots, so that workers of 24 and 48 "
+        "of eight or more GPUs holds the 32 redundant experts the script and its recipes set: 288 slots, so that workers of 24 and 48 "
         "GPUs are modelled (and the search considers a rack-wide, 72-GPU expert-parallel worker, with 32). A layout is read as its recipe ran it: InferenceMAX audited its listed parallelism "
         "against the recipe files on 2026-03-23 without changing a recipe, so runs listed before the audit take "
         "the corrected layout (28 rows that matched both listings are recovered, and measurements the database "

@@ -458,6 +458,12 @@ def _best(args: argparse.Namespace) -> int:
           "where the model erred one way on those rows, an interval lies wholly on one side of its value); "
           "ttft_s: the static formula's point (its intervals hold fewer Blackwell rows than they claim: chapter 7; "
           "--simulate replays the points)")
+    replicas = sorted({(s[2], search.redundant_experts_for(args.model, s[2])) for s in
+                       list(front.decode_shape) + [p for p in front.prefill_shape if p is not None]
+                       if search.redundant_experts_for(args.model, s[2])})
+    if replicas:  # an expert-parallel split the experts do not divide: the worker holds replicas
+        print("expert-parallel workers whose GPUs do not divide the experts hold redundant experts (load-balancing "
+              "replicas, search.redundant_experts_for): " + ", ".join(f"EP{ep}: {r}" for ep, r in replicas))
     print("tok_per_joule: output tokens per joule at the system's maximum power (nvlmodel.energy); "
           "gpu_h_per_mtok: GPU-hours per million output tokens"
           + ("; cost_per_mtok at the price given" if args.price_per_gpu_hour else

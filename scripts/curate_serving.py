@@ -639,13 +639,17 @@ def _sides(layout: dict):
             {k: layout[k] for k in LIMITS})
 
 
-#: Redundant experts InferenceMAX's GB200 SGLang DeepSeek-R1 runs held on each expert-parallel side:
-#: the launch script its configuration file names for them until 2026-01 (Elnifio/dynamo,
-#: ``components/backends/sglang/slurm_jobs/scripts/gb200-fp8.sh``, every stored version) passes
-#: ``--ep-num-redundant-experts 32`` to prefill and decode alike, and NVIDIA/srt-slurm's GB200 SGLang
-#: recipes that replaced it (``recipes/gb200-fp{4,8}/``, 2026-01 to 2026-08) set 32 on every side of
-#: eight or more GPUs they make expert-parallel.
+#: Redundant experts InferenceMAX's GB200 SGLang DeepSeek-R1 runs held on each expert-parallel side of
+#: at least :data:`SGLANG_GB200_REDUNDANT_MIN_EP` GPUs: NVIDIA/srt-slurm's GB200 SGLang recipes
+#: (``recipes/gb200-fp{4,8}/``, 2026-01 to 2026-08) set ``ep-num-redundant-experts: 32`` on every side
+#: of eight or more GPUs they make expert-parallel and on none smaller, and the launch script the
+#: configuration file names before them (Elnifio/dynamo,
+#: ``components/backends/sglang/slurm_jobs/scripts/gb200-fp8.sh``) passes 32 to prefill and decode.
+#: That script's 32 on a side of four GPUs could not have been held: FP8 DeepSeek's routed experts
+#: alone take 163 GB of each of four GPUs, and 32 replicas 20 GB more, beyond the HBM its
+#: ``--mem-fraction-static`` leaves; such sides are taken without replicas, as the recipes run them.
 SGLANG_GB200_REDUNDANT_EXPERTS = 32
+SGLANG_GB200_REDUNDANT_MIN_EP = 8
 
 
 def sglang_gb200_deepep(side: tuple) -> tuple[tuple, int, str]:
@@ -658,10 +662,13 @@ def sglang_gb200_deepep(side: tuple) -> tuple[tuple, int, str]:
     that day (a27b37e5c, "fix: update ep metadata in gb200 dynamo sglang configs to match comments").
     The database dump copied the listing, ``ep`` 1 and the experts tensor-parallel. A side of
     attention-DP ranks listed with ``ep`` 1 is taken as the script ran it, expert-parallel over its
-    GPUs; every expert-parallel side holds :data:`SGLANG_GB200_REDUNDANT_EXPERTS` replicas.
+    GPUs; every expert-parallel side of eight or more GPUs holds :data:`SGLANG_GB200_REDUNDANT_EXPERTS`
+    replicas.
 
     >>> sglang_gb200_deepep((1, 48, 48, 1, 1))[:2]
     ((1, 48, 1, 48, 1), 32)
+    >>> sglang_gb200_deepep((1, 4, 4, 1, 2))[:2]  # DEP4: expert-parallel, no replicas
+    ((1, 4, 1, 4, 2), 0)
     >>> sglang_gb200_deepep((4, 1, 4, 1, 2))  # a tensor-parallel side: as listed, no replicas
     ((4, 1, 4, 1, 2), 0, '')
     """
@@ -671,7 +678,8 @@ def sglang_gb200_deepep(side: tuple) -> tuple[tuple, int, str]:
         note = (f"ep {tp * adp}, not the 1 InferenceMAX listed until 2026-01-19: the launch script runs DeepEP "
                 "over the worker's GPUs (a27b37e5c)")
         mtp, ep = 1, tp * adp
-    return (tp, adp, mtp, ep, workers), (SGLANG_GB200_REDUNDANT_EXPERTS if (ep or 1) > 1 else 0), note
+    replicas = SGLANG_GB200_REDUNDANT_EXPERTS if (ep or 1) >= SGLANG_GB200_REDUNDANT_MIN_EP else 0
+    return (tp, adp, mtp, ep, workers), replicas, note
 
 
 def curate(path: Path) -> list[dict]:

@@ -158,3 +158,24 @@ def test_ctrl_c_exits_130_without_traceback(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_claims", interrupted)
     assert main(["claims"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_best_names_the_redundant_experts_a_rack_wide_worker_holds(monkeypatch, capsys):
+    """A frontier with DeepSeek expert-parallel over 72 GPUs says that worker holds 32 redundant experts
+    (256 experts do not split 72 ways); one without such a worker says nothing of it."""
+    from nvlmodel import search
+
+    real = search.best
+
+    def rack_wide(model, isl, osl, sla, **kw):
+        front = real(model, isl, osl, sla, **kw)
+        allc = search.search(model, isl, osl, sla, **kw)
+        out = allc[allc.decode_shape == (1, 72, 72)].head(1)[front.columns]
+        out.attrs.update(front.attrs)
+        return out
+
+    assert main(["best", "--model", "deepseek-r1", "--systems", "gb200", "--tpot-ms", "200"]) == 0
+    assert "redundant experts" not in capsys.readouterr().out
+    monkeypatch.setattr(search, "best", rack_wide)
+    assert main(["best", "--model", "deepseek-r1", "--systems", "gb200", "--tpot-ms", "200"]) == 0
+    assert "hold redundant experts (load-balancing replicas, search.redundant_experts_for): EP72: 32" in capsys.readouterr().out
