@@ -458,9 +458,8 @@ def _best(args: argparse.Namespace) -> int:
           "where the model erred one way on those rows, an interval lies wholly on one side of its value); "
           "ttft_s: the static formula's point (its intervals hold fewer Blackwell rows than they claim: chapter 7; "
           "--simulate replays the points)")
-    replicas = sorted({(s[2], search.redundant_experts_for(args.model, s[2])) for s in
-                       list(front.decode_shape) + [p for p in front.prefill_shape if p is not None]
-                       if search.redundant_experts_for(args.model, s[2])})
+    eps = {s[2] for s in list(front.decode_shape) + [p for p in front.prefill_shape if p is not None]}
+    replicas = sorted((ep, r) for ep in eps if (r := search.redundant_experts_for(args.model, ep)))
     if replicas:  # an expert-parallel split the experts do not divide: the worker holds replicas
         print("expert-parallel workers whose GPUs do not divide the experts hold redundant experts (load-balancing "
               "replicas, search.redundant_experts_for): " + ", ".join(f"EP{ep}: {r}" for ep, r in replicas))

@@ -443,15 +443,15 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
         if slots < m.experts or slots % ep:
             raise ValueError(f"slots must be at least the {m.experts} experts of {m.name} and divisible by ep={ep}, "
                              f"got {slots}")
-    if slots is None or (slots == m.experts and ep in _measured_eps(system, be, m.key, dtype, tp)):
+    eps = _measured_eps(system, be, m.key, dtype, tp) if slots is not None else ()
+    if slots is None or (slots == m.experts and ep in eps):
         out, extrap, floor = _moe_at(system, be, m.key, dtype, x, tp, ep, small_batch)
         return _result(out, extrap, scalar, floor)
     ep_eq, xe = m.experts * ep / slots, x * m.experts / slots
-    eps = _measured_eps(system, be, m.key, dtype, tp)
     below, above = [e for e in eps if e <= ep_eq], [e for e in eps if e >= ep_eq]
     if not below or not above:
         raise ValueError(f"no measured {dtype} MoE split of {m.name} at moe tp={tp} around ep={ep_eq:.1f} "
-                         f"({slots} slots over {ep} GPUs); measured ep: {eps}")
+                         f"({slots} slots over {ep} GPUs); measured ep: {list(eps)}")
     lo, hi = max(below), min(above)
     a, _, floor = _moe_at(system, be, m.key, dtype, xe, tp, lo, small_batch)
     if hi == lo:
@@ -461,12 +461,13 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
     return _result(np.exp((1 - w) * np.log(a) + w * np.log(b)), np.ones(np.shape(a), bool), scalar, floor)
 
 
-def _measured_eps(system: str, backend: str, model: str, dtype: str, tp: int) -> list[int]:
+@lru_cache(maxsize=None)
+def _measured_eps(system: str, backend: str, model: str, dtype: str, tp: int) -> tuple[int, ...]:
     """The expert-parallel sizes measured for ``model``'s MoE block in ``dtype`` at moe tp ``tp``."""
     t = _table("kernel_moe.csv")
     r = t[(t.system == system) & (t.backend == backend) & (t.model == model) & (t.dtype == dtype) & (t.tp == tp)
           & (t.kernel.fillna("") == "")]
-    return sorted(int(e) for e in set(r.ep))
+    return tuple(sorted(int(e) for e in set(r.ep)))
 
 
 def _moe_at(system: str, be: str, key: str, dtype: str, x: np.ndarray, tp: int, ep: int, small_batch):

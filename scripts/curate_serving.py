@@ -201,6 +201,9 @@ def load_configs(path: Path = CONFIGS, mode: str = "disagg") -> dict[tuple, list
     out: dict[tuple, list[dict]] = {}
     if not path.exists():
         return out
+    def recipe(c):
+        return c["system"], c["backend"], c["model"], c["precision"], c.get("recipe", "")
+
     latest: dict[tuple, dict] = {}
     with open(path, newline="") as f:
         for c in csv.DictReader(f):
@@ -208,14 +211,13 @@ def load_configs(path: Path = CONFIGS, mode: str = "disagg") -> dict[tuple, list
                 key = (c["system"], c["backend"], c["model"], c["precision"], int(c["isl"]), int(c["osl"]),
                        int(c["clients"] or c["concurrency"]))
                 out.setdefault(key, []).append(c)
-                r = (c["system"], c["backend"], c["model"], c["precision"], c.get("recipe", ""))
+                r = recipe(c)
                 if r[-1] and (r not in latest or c["first_seen"] > latest[r]["first_seen"]):
                     latest[r] = c
     for cs in out.values():
         for c in cs:
-            r = (c["system"], c["backend"], c["model"], c["precision"], c.get("recipe", ""))
-            if r in latest:
-                c["latest"] = latest[r]
+            if recipe(c) in latest:
+                c["latest"] = latest[recipe(c)]
     return out
 
 
