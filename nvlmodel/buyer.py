@@ -118,8 +118,10 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     ``min_tok_s_per_user`` (one level, or several: each frontier is searched once) or more tokens/s
     per user within ``sla`` (default TTFT <= 2 s, TPOT <= 50 ms) and what it gives per GPU, per
     joule (at system power) and per GPU-hour, each with its 80 % interval (``*_lo``, ``*_hi``:
-    :func:`frontier_intervals`), and whether it is ``extrapolated``. A system with no deployment
-    meeting the SLA has no row."""
+    :func:`frontier_intervals`), and whether it is ``extrapolated``; beside it, the most tokens/s
+    per GPU a measured run of that model on that system gave at the level (``measured_tok_s_per_gpu``,
+    :func:`best_measured`; NaN where none reached it). A system with no deployment meeting the SLA
+    has no row."""
     import pandas as pd
 
     levels = tuple(min_tok_s_per_user) if isinstance(min_tok_s_per_user, (tuple, list)) else (min_tok_s_per_user,)
@@ -141,8 +143,11 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
             best = search.best_per_gpu(front, level)[keep]
             best.insert(0, "min_tok_s_per_user", level)
             best.insert(0, "model", model)
+            measured = [best_measured(model, s_, level, isl=isl, osl=osl) for s_ in best.system_key]
+            best["measured_tok_s_per_gpu"] = [float("nan") if m is None else float(m.tok_s_per_gpu) for m in measured]
             parts.append(best)
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["model", "min_tok_s_per_user"] + keep)
+    out = (pd.concat(parts, ignore_index=True) if parts else
+           pd.DataFrame(columns=["model", "min_tok_s_per_user"] + keep + ["measured_tok_s_per_gpu"]))
     out["extrapolated"] = out.extrapolated.astype(bool)
     out.attrs.update(nominal=NOMINAL, min_tok_s_per_user=levels, sla=sla)
     return out
@@ -308,6 +313,46 @@ def gains_table(gains: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
         "scope": gains.scope}).set_index("feature")
 
 
+def best_measured(model: str, system: str, min_tok_s_per_user: float, *, isl: int = 1024, osl: int = 1024) -> "pd.Series | None":  # noqa: F821
+    """The measured row of ``model`` on ``system`` (``isl``/``osl``, one token per decode step) that
+    gave the most output tokens/s per GPU at ``min_tok_s_per_user`` or more tokens/s per user
+    (1 / TPOT), over every GPU of its deployment (a disaggregated row's prefill pool included), of
+    the dense and serving tables: what was measured, beside what the search predicts. Rows the model
+    leaves out because a tensor-parallel group spans nodes count (a layout it does not hold,
+    measured all the same); rows left out for any other reason do not (a copy, a run too fast for
+    its hardware, an unknown layout or draft length). None where no row qualifies. Adds
+    ``tok_s_per_user``, ``tok_s_per_gpu`` and ``gpus``."""
+    from .calibrate.model import SYSTEMS as KNOWN
+    from .models import get_model
+
+    require_choice("system", system, KNOWN)
+    require_positive("min_tok_s_per_user", min_tok_s_per_user)
+    d = _measured_runs()
+    d = d[(d.model == get_model(model).key) & (d.system == system) & (d.isl == isl) & (d.osl == osl)
+          & (d.tok_s_per_user >= min_tok_s_per_user)]
+    return None if d.empty else d.loc[d.tok_s_per_gpu.idxmax()]
+
+
+@functools.lru_cache(maxsize=1)
+def _measured_runs() -> "pd.DataFrame":  # noqa: F821
+    """The measured rows :func:`best_measured` chooses from, with their GPUs and rates (read once)."""
+    import pandas as pd
+
+    d = pd.concat([load_measurements(table=t) for t in ("dense", "serving")], ignore_index=True)
+    reason = d.left_out.fillna("")
+    d = d[((reason == "") | reason.str.contains("exceeds one NVLink domain")) & (d.spec_tokens.fillna(0) == 0)].copy()
+
+    def n(col, default=1.0):  # the dense table's rows are one TP worker each
+        return d[col].fillna(default).astype(float) if col in d.columns else default
+
+    own = n("workers") * d.tp * n("attention_dp")
+    pool = n("prefill_workers") * d.prefill_tp.fillna(d.tp) * n("prefill_attention_dp")
+    d["gpus"] = (own + pool.where(d["mode"] == "disagg", 0.0)).astype(int)
+    d["tok_s_per_user"] = 1e3 / d.tpot_ms
+    d["tok_s_per_gpu"] = d.concurrency * d.tok_s_per_user / d.gpus
+    return d
+
+
 def interval_text(row, column: str = "per_gpu", unit: str = "") -> str:
     """:func:`with_interval` of ``column`` of ``row`` (a named tuple or a Series, as of
     :func:`comparison`, :func:`ratios` or :func:`ratio_curve`) with its ``_lo`` and ``_hi`` bounds,
@@ -374,14 +419,17 @@ def table(comp: "pd.DataFrame", min_tok_s_per_user: "float | None" = None) -> "p
     """:func:`comparison` for a reader, at one interactivity level (``min_tok_s_per_user``, needed
     when ``comp`` holds several): per model and system, tokens/s per GPU, tokens per joule and
     GPU-hours per million tokens, each as ``value (80 % interval)`` at its precision, and whether
-    the point is extrapolated."""
+    the point is extrapolated; and the most tokens/s per GPU a measured run gave at that level
+    (``—``: none reached it)."""
     import pandas as pd
 
     rows = []
     for r in _one_level(comp, min_tok_s_per_user).itertuples():
+        measured = getattr(r, "measured_tok_s_per_gpu", float("nan"))
         rows.append({"model": model_name(r.model), "system": r.system,
                      "deployment": f"{r.mode}, {r.gpus} GPU{'s' if r.gpus != 1 else ''}",
                      "output tok/s per GPU": interval_text(r, "tok_s_per_gpu"),
+                     "best measured run": "—" if not np.isfinite(measured) else f"{float(f'{measured:.2g}'):,g}",
                      "tokens per joule": interval_text(r, "tok_per_joule"),
                      "GPU-hours per 1M tokens": interval_text(r, "gpu_h_per_mtok"),
                      "beyond measured rows": "yes" if r.extrapolated else "no"})

@@ -183,7 +183,9 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "InferenceMAX's GB200 TensorRT-LLM DeepSeek configurations run by Dynamo's benchmark script "
                 "matched at their clients per decode worker; vLLM's and (from 2025-10-20) TensorRT-LLM's B200 gpt-oss "
                 "rows with the FP8 KV cache their scripts set; SGLang's B200 DeepSeek rows hold a new request half the "
-                "receive interval their scripts set")
+                "receive interval their scripts set; an expert-parallel worker spanning HGX nodes pays the measured "
+                "cost of exchanging its tokens between them in every MoE layer (a ratio left empty: no H100 HGX "
+                "deployment meets that rate now)")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
@@ -347,7 +349,14 @@ NOTES: dict[str, tuple[str, str]] = {
         "listed parallelism "
         "against the recipe files on 2026-03-23 without changing a recipe, so runs listed before the audit take "
         "the corrected layout (28 rows that matched both listings are recovered, and measurements the database "
-        "dump had recorded under the old listing count once beside their remeasurement)."),
+        "dump had recorded under the old listing count once beside their remeasurement).\n\nAn attention-DP, "
+        "expert-parallel worker whose GPUs span more than one HGX node now pays, in every MoE layer of every "
+        "forward pass, for exchanging its tokens between the nodes: a cost fitted on the three H100 rows whose "
+        "decode workers ran so (their TPOT had been predicted about half of what was measured), one value for "
+        "every engine, after the engines' own fits, which those rows no longer reach. The search's H100 "
+        "deployments of DeepSeek-R1, which all spanned nodes, lose most of their predicted throughput, and none "
+        "meets 50 tokens/s per user (measured, only tensor parallelism over two nodes did, a layout the model "
+        "does not hold); at high interactivity B200 HGX keeps its experts inside one node."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
@@ -418,8 +427,11 @@ def what_changed(chapter: str) -> "pd.DataFrame":  # noqa: F821
 
 def what_changed_table(chapter: str) -> "pd.DataFrame":  # noqa: F821
     """:func:`what_changed` as a chapter shows it: rows grouped under their reason (the index is
-    why, then the quantity), so a reason shared by many quantities is written once."""
+    why, then the quantity), so a reason shared by many quantities is written once; a quantity
+    with no value now (a ratio one of whose systems no longer meets the rate) shows "—"."""
     t = what_changed(chapter)
+    for col in ("now", "change %"):
+        t[col] = t[col].astype(object).where(t[col].notna(), "—")
     order = list(dict.fromkeys(t.why))  # reasons in the order of their first quantity
     t = t.assign(_order=t.why.map(order.index)).sort_values("_order", kind="stable").drop(columns="_order")
     return t.set_index(["why", "quantity"])

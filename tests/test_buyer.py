@@ -89,6 +89,32 @@ def test_the_reader_table_prints_to_the_intervals_precision(comp):
     assert buyer.model_name("deepseek-v3") == "DeepSeek-R1"  # the model the serving rows measured
 
 
+def test_the_best_measured_run_beside_each_figure_by_hand(comp):
+    """The most output tokens/s per GPU a measured run gave at the rate or more, every GPU of its
+    deployment counted: for DeepSeek-R1 on H100 at 50 tokens/s per user, a TP16 run over two nodes
+    (left out of the model, measured all the same) of 30 clients on three 16-GPU decode workers and
+    one 16-GPU prefill worker at 19.93 ms a token (serving.csv)."""
+    import pandas as pd
+
+    rows = pd.read_csv(buyer.__file__.rsplit("/", 1)[0] + "/data/serving.csv")
+    r = rows[(rows.system == "h100_sxm") & (rows.model == "deepseek-v3") & (rows.concurrency == 30)
+             & (rows.isl == 1024) & (rows.osl == 1024) & (rows.tp == 16) & rows.left_out.isna()]
+    assert len(r) == 1
+    r = r.iloc[0]
+    best = buyer.best_measured("deepseek-r1", "h100_sxm", 50.0)
+    assert best.gpus == 3 * 16 + 16 and best.tok_s_per_gpu == pytest.approx(30 * 1000 / r.tpot_ms / 64)
+    assert "exceeds one NVLink domain" in best.left_out
+    assert buyer.best_measured("deepseek-r1", "h100_sxm", 1e4) is None  # no run that fast
+    dense = buyer.best_measured("llama-3.1-70b", "h100_sxm", 50.0)  # the dense table's rows: one TP worker
+    assert dense.gpus == dense.tp and dense.tok_s_per_gpu == pytest.approx(dense.concurrency * 1e3 / dense.tpot_ms / dense.tp)
+    with pytest.raises(ValueError, match="system"):
+        buyer.best_measured("deepseek-r1", "h800", 50.0)
+    t = buyer.table(comp)  # beside each predicted figure, the best measured run at the level ("—": none)
+    for r_, text in zip(comp.itertuples(), t["best measured run"]):
+        m = buyer.best_measured(r_.model, r_.system_key, r_.min_tok_s_per_user)
+        assert text == ("—" if m is None else f"{float(f'{m.tok_s_per_gpu:.2g}'):,g}")
+
+
 def test_ratio_curve_is_the_frontiers_ratio_at_each_interactivity():
     curve = buyer.ratio_curve("qwen3-32b", denominators=("b200_sxm",), users=(20.0, 50.0))
     front = search.best("qwen3-32b", 1024, 1024, search.SLA(2.0, 0.05), systems=("gb200", "b200_sxm"))

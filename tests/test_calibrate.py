@@ -567,8 +567,14 @@ def test_cli_latencies_from_the_simulation(capsys, monkeypatch):
     from nvlmodel.cli import main
     from nvlmodel.serve import validate
 
+    from nvlmodel.calibrate.fit import internode, speculative
+
     full = validate.replay
-    few = lambda d: d[(d.split == "calibration") & d.kv_fits & (d.left_out == "")].groupby("engine").head(8)  # noqa: E731
+
+    def few(d):  # eight calibration rows per engine that its own fit takes (one token a step, within a node)
+        d = d[(d.split == "calibration") & d.kv_fits & (d.left_out == "")]
+        return d[~speculative(d) & ~internode(d)].groupby("engine").head(8)
+
     monkeypatch.setattr(validate, "replay", lambda d, **kw: full(few(d), **kw))
     assert main(["calibrate", "--ttft-from", "simulation", "--by", "split", "system"]) == 0
     out = capsys.readouterr().out
@@ -682,17 +688,21 @@ def test_recorded_fits_are_the_fits_bit_for_bit(table):
     from nvlmodel.calibrate.data import _measurements
     from nvlmodel.calibrate.fit import _NUMBERS, fit_acceptance, fit_key, speculative
 
+    from nvlmodel.calibrate.fit import fit_internode, internode
+
     rows = cal.calibration_rows(_measurements(table))
-    spec = speculative(rows)
+    spec, xnode = speculative(rows), internode(rows)
     for step in cal.STEP_MODELS:
         got = cal.fitted(step, table)
         assert sorted(got) == sorted(set(rows.engine))
         for e, c in got.items():
             assert recorded.lookup(fit_key(rows, step, e)) == tuple(
                 getattr(c, k) for k in _NUMBERS), f"{table} {step} {e}: not recorded under this package"
-        one = rows[~spec]
+        one = rows[~spec & ~xnode]
         smallest = one.engine.value_counts().sort_index().idxmin()
         fresh = cal.fit(one[one.engine == smallest], step)
+        if (xnode & ~spec).any():  # the cost between nodes every engine shares, fitted on the rows that cross
+            fresh = replace(fresh, t_xnode=fit_internode(rows[xnode & ~spec], got))
         if spec.any():  # the acceptance every engine shares, fitted on the speculative rows
             fresh = replace(fresh, acceptance=fit_acceptance(rows[spec], got))
         assert fresh == got[smallest]
@@ -755,6 +765,64 @@ def test_the_acceptance_is_fitted_on_speculative_calibration_rows_only():
     assert acceptance_interval(spec, fitted, resamples=50) == (0.62, 0.62)  # every draw of exact rows agrees
     with pytest.raises(ValueError, match="level"):
         acceptance_interval(spec, fitted, level=1.5)
+
+
+def test_an_all_to_all_between_nodes_pays_its_cost_per_moe_layer_by_hand():
+    """DeepSeek-V3's 58 MoE layers exchange their tokens between HGX nodes where an attention-DP,
+    expert-parallel worker spans more than one 8-GPU node: each forward pass pays t_xnode per MoE
+    layer (a speculative step once more per draft, as it pays t_moe), on the side that spans nodes
+    alone. Within one NVLink domain (a DEP8 node, a DEP16 GB200 worker) or with attention TP (no
+    all-to-all) nothing changes; the simulation's fixed cost per step agrees."""
+    from nvlmodel.serve.cost import fixed_step_cost
+
+    calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, t_moe=50e-6, t_xnode=400e-6)
+    none = replace(calib, t_xnode=0.0)
+    base = dict(model="deepseek-v3", precision="fp8", isl=1024, osl=1024, backend="trtllm", mode="disagg")
+    both = cal.Config("h100_sxm", tp=1, attention_dp=16, ep=16, concurrency=256, prefill_tp=1,
+                      prefill_attention_dp=16, prefill_ep=16, **base)
+    decode_only = replace(both, prefill_attention_dp=8, prefill_ep=8)
+    assert both.crosses_domains() and both.crosses_domains(prefill=True) and not decode_only.crosses_domains(True)
+    p1, p0 = cal.components(both, calib), cal.components(both, none)
+    assert p1["decode_fixed_s"] == pytest.approx(0.002 + 58 * (50e-6 + 400e-6))
+    assert p1["decode_step_s"] - p0["decode_step_s"] == pytest.approx(58 * 400e-6)
+    assert p1["prefill_s"] - p0["prefill_s"] == pytest.approx(58 * 400e-6)
+    q1, q0 = cal.components(decode_only, calib), cal.components(decode_only, none)
+    assert q1["prefill_s"] == q0["prefill_s"] and q1["decode_step_s"] - q0["decode_step_s"] == pytest.approx(58 * 400e-6)
+    spec = cal.components(replace(both, spec_tokens=2), calib)
+    assert spec["decode_fixed_s"] == pytest.approx(0.002 + (58 + 2) * (50e-6 + 400e-6))
+    assert fixed_step_cost(both, calib) == pytest.approx(0.002 + 58 * 450e-6)
+    assert fixed_step_cost(decode_only, calib, prefill=True) == pytest.approx(0.002 + 58 * 50e-6)
+    for inside in (replace(both, attention_dp=8, ep=8, prefill_attention_dp=8, prefill_ep=8),
+                   cal.Config("gb200", tp=1, attention_dp=16, ep=16, concurrency=256, prefill_tp=1,
+                              prefill_attention_dp=16, prefill_ep=16, **{**base, "precision": "fp4"}),
+                   cal.Config("h100_sxm", "deepseek-v3", "fp8", 8, 64, 1024, 1024, backend="trtllm", ep=8)):
+        assert not inside.crosses_domains() and not inside.crosses_domains(prefill=True)
+        assert cal.components(inside, calib) == cal.components(inside, none)
+    with pytest.raises(ValueError, match="t_xnode"):
+        cal.Calibration(t_xnode=-1e-6)
+
+
+def test_the_cost_between_nodes_is_fitted_on_the_rows_that_cross_only():
+    """Rows whose all-to-all spans HGX nodes stay out of every engine's own fit (fit refuses them);
+    the cost per MoE layer between nodes all engines share is then fitted on them (those that decode
+    one token per step), and from rows the model generated at a known cost it is found again."""
+    from nvlmodel.calibrate import load_measurements
+    from nvlmodel.calibrate.fit import fit_internode, internode, internode_values, speculative
+
+    d = cal.calibration_rows(load_measurements(table="serving"))
+    x = d[internode(d) & ~speculative(d)].copy()
+    assert len(x) >= 3 and set(x.system) == {"h100_sxm"}
+    own = d[(d.engine == "trtllm@serving") & ~internode(d) & ~speculative(d)]
+    with pytest.raises(ValueError, match="span NVLink domains"):
+        cal.fit(pd.concat([own, x]))
+    fitted = cal.fitted("roofline", "serving")
+    assert len({c.t_xnode for c in fitted.values()}) == 1 and fitted["trtllm@serving"].t_xnode > 0
+    planted = {e: replace(c, t_xnode=300e-6) for e, c in fitted.items()}
+    x["tpot_ms"] = [cal.predict(_config(r), planted[r.engine])["tpot_s"] * 1e3 for r in x.itertuples()]
+    assert fit_internode(x, fitted) == pytest.approx(300e-6)
+    assert internode_values(x, fitted) == pytest.approx([300e-6] * len(x))
+    with pytest.raises(ValueError, match="span nodes"):
+        fit_internode(d[~internode(d) & ~speculative(d)].head(3), fitted)
 
 
 def test_fewer_clients_than_ranks_neither_interfere_nor_queue():

@@ -311,7 +311,11 @@ def test_every_what_changed_table_computes():
 
     for chapter in changelog.CHAPTERS:
         t = changelog.what_changed(chapter)
-        assert len(t) and t["now"].notna().all(), chapter
+        # every quantity has a value now, but a ratio one of whose systems meets the rate no longer
+        # (DeepSeek-R1 on H100 HGX at 50 tok/s/user: its experts span nodes, chapter 8)
+        gone = t.quantity.str.contains("GB200 NVL72 / H100 HGX")
+        assert len(t) and t["now"][~gone].notna().all(), chapter
+        assert changelog.what_changed_table(chapter)["now"].map(lambda v: v == "—" or v == v).all()
         shown = changelog.what_changed_table(chapter)  # each reason written once, its quantities under it
         assert len(shown) == len(t) and shown.index.names == ["why", "quantity"], chapter
         reasons = list(shown.index.get_level_values("why"))

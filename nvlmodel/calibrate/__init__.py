@@ -41,9 +41,12 @@ all-to-all (:func:`nvlmodel.collectives.moe_alltoall`), and in disaggregated ser
 without prefill interference while TTFT adds the prompt's KV transfer (:func:`kv_transfer_time`)
 and the closed loop's prefill queue with its first requests' wave (:func:`disagg_wait`). Every
 forward pass of an MoE model also pays ``t_moe`` per MoE layer (:attr:`Calibration.t_moe`: what the
-engine runs around the expert block; zero for the dense table, whose models are dense). One
-calibration per engine (``backend@serving``) is fitted on H100/H200 rows of every model and both
-modes; B200 and GB200 rows are held out. Rows the model cannot describe carry a ``left_out`` reason
+engine runs around the expert block; zero for the dense table, whose models are dense), and a
+worker whose expert all-to-all spans HGX nodes (:meth:`Config.crosses_domains`) pays ``t_xnode`` per
+MoE layer for exchanging its tokens between them (:attr:`Calibration.t_xnode`, fitted on the rows
+that ran so once the engines' own fits are done, one value for every engine:
+:func:`nvlmodel.calibrate.fit.fit_internode`). One calibration per engine (``backend@serving``) is
+fitted on H100/H200 rows of every model and both modes; B200 and GB200 rows are held out. Rows the model cannot describe carry a ``left_out`` reason
 (:func:`left_out_table`).
 
 The step can also come from the engines' measured kernels (``Calibration(step="kernels")``,

@@ -168,6 +168,49 @@ def _acceptance_losses(rows, calibrations) -> np.ndarray:
     return (tpot / (rows.tpot_ms.to_numpy(float)[:, None] / 1e3) - 1) ** 2
 
 
+def internode(rows: "pd.DataFrame") -> np.ndarray:  # noqa: F821
+    """Which rows' expert-parallel workers (decoding or prefilling) span more than one NVLink domain
+    (:meth:`nvlmodel.calibrate.Config.crosses_domains`)."""
+    return np.array([(c := _config(r)).crosses_domains() or c.crosses_domains(prefill=True)
+                     for r in rows.itertuples()], dtype=bool)
+
+
+def fit_internode(rows: "pd.DataFrame", calibrations: dict[str, Calibration]) -> float:  # noqa: F821
+    """The cost per MoE layer exchanged between nodes (:attr:`Calibration.t_xnode`, seconds) that
+    makes ``rows`` (workers spanning nodes, one token per decode step) err least in TPOT at their
+    engines' ``calibrations``: the least squared relative error, in closed form (TPOT is linear in
+    it: each decode step's MoE layers, and an aggregated row's prefills mixed in), never below 0.
+    One value for every engine: what crossing the network costs is the network's and the
+    all-to-all library's (DeepEP between HGX nodes), not the engine's."""
+    import pandas as pd
+
+    if len(rows) == 0:
+        raise ValueError("need at least one row whose workers span nodes to fit t_xnode")
+    missing = sorted(set(rows.engine) - set(calibrations))
+    if missing:
+        raise ValueError(f"no calibration for engines {missing}; calibrated: {', '.join(calibrations)}")
+    if speculative(rows).any():
+        raise ValueError("fit t_xnode on rows that emit one token per step (spec_tokens 0); the acceptance is "
+                         "fitted afterwards (fit_acceptance)")
+    base, coef = [], []
+    for r in rows.itertuples():
+        c, cal = _config(r), replace(calibrations[r.engine], t_xnode=0.0)
+        t = _unit_terms(c, kernels=cal.step == "kernels")
+        base.append(components(c, cal)["tpot_s"])
+        coef.append(t["dxn"] + t["mix"] * t["pxn"])
+    y = pd.to_numeric(rows.tpot_ms).to_numpy(float) / 1e3
+    w, gap = np.asarray(coef) / y, 1.0 - np.asarray(base) / y
+    if not np.any(w > 0):
+        raise ValueError("none of these rows' workers span nodes: no t_xnode to fit")
+    return max(0.0, float(np.sum(w * gap) / np.sum(w * w)))
+
+
+def internode_values(rows: "pd.DataFrame", calibrations: dict[str, Calibration]) -> np.ndarray:  # noqa: F821
+    """Each row's own :func:`fit_internode` (seconds per MoE layer): the spread the one fitted
+    value stands for."""
+    return np.array([fit_internode(rows.iloc[[i]], calibrations) for i in range(len(rows))])
+
+
 def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F821
     """Fit one :class:`Calibration` to ``rows`` (measured TPOT and TTFT): for every (bandwidth,
     compute) on :data:`GRID`, the fixed costs and ``q`` that minimise the squared relative error
@@ -188,6 +231,9 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
     if speculative(rows).any():
         raise ValueError("refusing to fit rows that decoded speculatively (spec_tokens > 0): the efficiencies are "
                          "fitted on rows that emit one token per step, the acceptance on those (fit_acceptance)")
+    if internode(rows).any():
+        raise ValueError("refusing to fit rows whose expert-parallel workers span NVLink domains: the efficiencies "
+                         "are fitted on rows within one, the exchange between nodes on those (fit_internode)")
     t = _terms(rows, step)
     roof = _fit_terms(t)  # the roofline fit does not read the kernel terms
     if step == "roofline":
@@ -200,8 +246,11 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
 def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[str, Calibration]:  # noqa: F821
     """One :class:`Calibration` per engine (``backend@campaign``) that has calibration rows,
     fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`.
-    Rows that decoded speculatively do not reach :func:`fit` either: with every engine fitted, they
-    fit the acceptance all engines share (:func:`fit_acceptance`; 0 where there are none).
+    Rows whose expert-parallel workers span nodes do not reach :func:`fit` either: with every
+    engine fitted, those that decode one token per step fit the cost per MoE layer exchanged
+    between nodes all engines share (:func:`fit_internode`; 0 where there are none). Rows that
+    decoded speculatively come last: they fit the acceptance all engines share
+    (:func:`fit_acceptance`; 0 where there are none).
 
     A fit depends on its calibration rows, its step and the package alone, so each engine's is read
     from the record this package wrote (:mod:`nvlmodel.recorded`, keyed by the rows' content:
@@ -211,13 +260,19 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
     require_choice("step", step, STEP_MODELS)
     rows = calibration_rows(measurements)
     spec = speculative(rows)
+    xnode = internode(rows)
+    own = ~spec & ~xnode  # the rows each engine's own fit stands on
     digest = rows_digest(rows)  # once: a key per engine below
-    keys = {e: _fit_record_key(digest, step, e) for e in sorted(set(rows[~spec].engine))}
+    keys = {e: _fit_record_key(digest, step, e) for e in sorted(set(rows[own].engine))}
     found = {e: recorded.lookup(k) for e, k in keys.items()}
     if keys and all(v is not None for v in found.values()):
         out = {e: Calibration(step=step, **dict(zip(_NUMBERS, v))) for e, v in found.items()}
     else:
-        out = {e: fit(rows[(rows.engine == e).to_numpy() & ~spec], step) for e in keys}
+        out = {e: fit(rows[(rows.engine == e).to_numpy() & own], step) for e in keys}
+        crossing = xnode & ~spec & rows.engine.isin(list(out)).to_numpy()
+        if crossing.any():
+            tx = fit_internode(rows[crossing], out)
+            out = {e: replace(c, t_xnode=tx) for e, c in out.items()}
         if spec.any():
             a = fit_acceptance(rows[spec], out)
             out = {e: replace(c, acceptance=a) for e, c in out.items()}
@@ -267,22 +322,27 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
                       calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """The fitted parameters per engine, in readable units, with the rows each was fitted on: of
     ``measurements`` (default: the curated rows) and ``calibrations`` (default: fitted on them).
-    The ``acceptance`` of speculative decoding, which every engine shares and the speculative
-    calibration rows fit (not counted in ``fitted_on_rows``), shows where any row decoded so."""
+    The cost per MoE layer exchanged between nodes (``t_xnode_us``) and the ``acceptance`` of
+    speculative decoding, which every engine shares and the calibration rows whose workers span
+    nodes (the speculative ones) fit (neither counted in ``fitted_on_rows``), show where any row
+    ran so."""
     import pandas as pd
 
     d = _measurements() if measurements is None else measurements
     cal = calibrations if calibrations is not None else (fitted() if measurements is None else fit_engines(d))
     rows = calibration_rows(d)
-    spec = speculative(rows)
+    spec, xnode = speculative(rows), internode(rows)
     out = []
     for engine, c in cal.items():
-        sub = rows[(rows.engine == engine).to_numpy() & ~spec]
+        sub = rows[(rows.engine == engine).to_numpy() & ~spec & ~xnode]
         out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
                     "t_step_ms": c.t_step * 1e3, "t_launch_us": c.t_launch * 1e6, "t_moe_us": c.t_moe * 1e6,
-                    "t_req_ms": c.t_req * 1e3, "q": c.q, "kernel_scale": c.kernel_scale, "acceptance": c.acceptance,
+                    "t_req_ms": c.t_req * 1e3, "q": c.q, "kernel_scale": c.kernel_scale, "t_xnode_us": c.t_xnode * 1e6,
+                    "acceptance": c.acceptance,
                     "fitted_on_rows": len(sub), "systems": ", ".join(words(x) for x in sorted(set(sub.system)))})
     out = pd.DataFrame(out)
+    if "t_xnode_us" in out and not (xnode & ~spec).any() and not (out.t_xnode_us > 0).any():  # no row spans nodes
+        out = out.drop(columns="t_xnode_us")
     if "acceptance" in out and not spec.any() and not (out.acceptance > 0).any():  # no speculative rows
         out = out.drop(columns="acceptance")
     return out

@@ -127,6 +127,14 @@ class Calibration:
     #: was (:func:`accepted_tokens`; for configurations with ``spec_tokens`` > 0). Fitted on the
     #: calibration rows run with MTP, one value for all engines (:func:`nvlmodel.calibrate.fit_engines`).
     acceptance: float = 0.0
+    #: s per MoE layer of every forward pass whose expert-parallel worker spans more than one NVLink
+    #: domain (:meth:`Config.crosses_domains`: more than one 8-GPU HGX node), beside the all-to-all
+    #: :func:`nvlmodel.collectives.moe_alltoall` models: what exchanging the tokens between nodes
+    #: costs as the engines ran it (the measured rows' recipes force DeepEP's normal kernels over
+    #: InfiniBand). Fitted on the calibration rows whose workers span nodes, one value for all
+    #: engines: the network's and the all-to-all library's, not the engine's
+    #: (:func:`nvlmodel.calibrate.fit.fit_internode`).
+    t_xnode: float = 0.0
 
     def __post_init__(self):
         Efficiency(self.compute, self.bandwidth, self.t_step)  # validates fractions and t_step
@@ -137,6 +145,7 @@ class Calibration:
         require_choice("step", self.step, STEP_MODELS)
         require_positive("t_launch", self.t_launch, allow_zero=True)
         require_positive("t_moe", self.t_moe, allow_zero=True)
+        require_positive("t_xnode", self.t_xnode, allow_zero=True)
         require_positive("kernel_scale", self.kernel_scale)
         if self.step == "roofline" and self.kernel_scale != 1.0:
             raise ValueError(f"kernel_scale scales measured kernels: a roofline calibration takes 1.0, got {self.kernel_scale}")
@@ -329,6 +338,15 @@ class Config:
         """The model as the decoding workers hold it (or with ``prefill`` the prefill pool's in
         disaggregated serving; the same workers in aggregated): with that side's redundant experts."""
         return self._side_archs[1 if prefill and self.mode == "disagg" else 0]
+
+    def crosses_domains(self, prefill: bool = False) -> bool:
+        """Whether the decoding (or with ``prefill`` the prefilling) workers' expert all-to-all
+        (attention data-parallel, experts expert-parallel: :func:`comm_time`) runs over more GPUs
+        than one NVLink domain joins (an HGX node's 8; a GB200 rack's 72), so that each MoE layer's
+        tokens travel between nodes over the network (:attr:`Calibration.t_xnode`)."""
+        tp, adp, ep = self.shape(prefill)
+        return (self.arch_of(prefill).is_moe and ep > 1 and adp > 1
+                and tp * adp > self.gpu_spec.nvlink_domain_gpus)
 
     def shape(self, prefill: bool = False) -> tuple[int, int, int]:
         """(tp, attention_dp, ep) of the workers that decode, or with ``prefill`` of those that
@@ -555,7 +573,7 @@ def _decode_roofline(config: Config, batch):
 #: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
 TERMS: tuple[str, ...] = ("dm", "dc", "dkv", "da", "dcomm", "pm", "pc", "pkv", "pa", "pcomm", "mix", "queue", "xfer",
                           "load", "osl", "dk", "pk", "dkl", "pkl", "dkr", "pkr",
-                          "kx", "dkn", "pkn", "nmoe", "dmoe", "hold")
+                          "kx", "dkn", "pkn", "nmoe", "dmoe", "hold", "dxn", "pxn")
 
 
 def kernel_times(config: Config, batch=None) -> dict:
@@ -641,7 +659,8 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
     efficiency 1 (with the KV bytes' and attention's parts of memory and compute, ``dkv``/``da`` and
     ``pkv``/``pa``, for the two phases of :func:`_steps`), and the same from measured kernels
     (:func:`kernel_times`); the MoE layers of a prefill's and of a decode step's forward passes
-    (``nmoe``, ``dmoe``: the same but for a speculative decoder's drafts; 0 for a dense model),
+    (``nmoe``, ``dmoe``: the same but for a speculative decoder's drafts; 0 for a dense model) and
+    those whose tokens travel between nodes (``pxn``, ``dxn``: :func:`_internode_terms`),
     prefills per output token (``mix``), the requests a new one may queue behind (``queue``), the
     decode steps it is held back by a batch wait or a receive interval (``hold``, :func:`batch_wait_steps`,
     :func:`recv_wait_steps`) and
@@ -670,6 +689,7 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
          "xfer": kv_transfer_time(config), "nmoe": float(config.arch.moe_layers),
          # a speculative decode step also runs its draft module's MoE layer once per drafted token
          "dmoe": float(config.arch.moe_layers + (config.spec_tokens if config.arch.moe_layers else 0)),
+         **_internode_terms(config),
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
     if config.mode == "agg":
         others = np.maximum(b - 1, 0.0)  # a rank's other sequences (none where it holds one or fewer)
@@ -680,6 +700,16 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
         ranks = config.prefill_workers * config.prefill_attention_dp
         t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl), hold=0.0)
     return t
+
+
+def _internode_terms(config: Config) -> dict:
+    """The MoE layers of a decode step's (``dxn``) and of a prefill's (``pxn``) forward passes whose
+    tokens travel between NVLink domains (:meth:`Config.crosses_domains`; each side's own: a
+    disaggregated deployment's prefill pool may span nodes where its decode workers do not), each
+    paying :attr:`Calibration.t_xnode`; 0 where they stay inside one."""
+    dmoe = config.arch.moe_layers + (config.spec_tokens if config.arch.moe_layers else 0)
+    return {"dxn": float(dmoe if config.crosses_domains() else 0),
+            "pxn": float(config.arch.moe_layers if config.crosses_domains(prefill=True) else 0)}
 
 
 def _decode_terms(config: Config, b) -> dict:
@@ -758,13 +788,14 @@ def _two_phase(t, m: str, c: str, kv: str, a: str, bandwidth, compute):
     return np.maximum(*gemm) + np.maximum(*attn)
 
 
-def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.0, kernel_scale=1.0):
+def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.0, kernel_scale=1.0, t_xnode=0.0):
     """Decode step (without its fixed cost per step) and one prompt's prefill, from :func:`_unit_terms`
     at the given efficiencies (``step="roofline"``), or from the measured kernels where the
     tables cover the row (``"kernels"``, each call costing ``t_launch`` on top and the linear
     layers scaled on :attr:`Calibration.kernel_scale`'s ramp by ``kernel_scale``; the roofline
-    elsewhere), each forward pass with ``t_moe`` per MoE layer; scalars or arrays (broadcast), so
-    that the fit shares it.
+    elsewhere), each forward pass with ``t_moe`` per MoE layer, and ``t_xnode`` per MoE layer whose
+    tokens travel between nodes (``dxn``, ``pxn``); scalars or arrays (broadcast), so that the fit
+    shares it.
 
     The roofline's step has two phases, weight GEMMs then attention, each bound by its own memory
     or compute time (:func:`_two_phase`): the engines run them as separate kernels, so attention
@@ -779,7 +810,8 @@ def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.
         k = kernel_scale - 1.0
         decode = np.where(np.isfinite(t["dk"]), t["dk"] + k * t["dkr"] * t["dkl"] + t_launch * t["dkn"], decode)
         fill = np.where(np.isfinite(t["pk"]), t["pk"] + k * t["pkr"] * t["pkl"] + t_launch * t["pkn"], fill)
-    return decode + t_moe * t["dmoe"] + t["dcomm"], fill + t_moe * t["nmoe"] + t["pcomm"]
+    return (decode + t_moe * t["dmoe"] + t_xnode * t["dxn"] + t["dcomm"],
+            fill + t_moe * t["nmoe"] + t_xnode * t["pxn"] + t["pcomm"])
 
 
 def step_times(config: Config, calibration: Calibration, batch=None):
@@ -794,7 +826,7 @@ def step_times(config: Config, calibration: Calibration, batch=None):
 
 
 def _step_times(t: dict, c: Calibration):
-    decode, fill = _steps(t, c.bandwidth, c.compute, c.step, c.t_launch, c.t_moe, c.kernel_scale)
+    decode, fill = _steps(t, c.bandwidth, c.compute, c.step, c.t_launch, c.t_moe, c.kernel_scale, c.t_xnode)
     kernels = c.step == "kernels" and np.isfinite(t["pk"])
     source = np.where(~(kernels & np.isfinite(t["dk"])), "roofline",
                       np.where(np.asarray(t["kx"]) > 0, "kernels, extrapolated", "kernels"))
@@ -805,8 +837,8 @@ def _step_times(t: dict, c: Calibration):
 
 def components(config: Config, calibration: Calibration) -> dict[str, float]:
     """The modelled parts of one configuration, in seconds: decode step (with its all-reduce and
-    overhead), the fitted fixed costs it holds (``decode_fixed_s``: per step, per MoE layer and,
-    on measured kernels, per kernel call), one prompt's prefill (with its all-reduce), the prefill
+    overhead), the fitted fixed costs it holds (``decode_fixed_s``: per step, per MoE layer, per MoE
+    layer exchanged between nodes and, on measured kernels, per kernel call), one prompt's prefill (with its all-reduce), the prefill
     interference per output token, the wait of a batch-waiting engine (``batch_wait_s``:
     :func:`batch_wait_steps` decode steps), the tokens a sequence emits per decode step
     (``accepted_tokens``: 1 unless it decodes speculatively, :func:`accepted_tokens`), and the
@@ -819,7 +851,7 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     wait = float(disagg_wait(t, fill, per_token + interference))
     held = float(t["hold"] * decode)  # the held steps decode without prefill
     return {"decode_step_s": decode, "step_source": source,  # no kernel calls (dkn 0) where the roofline stands in
-            "decode_fixed_s": float(c.t_step + c.t_moe * t["dmoe"] + c.t_launch * t["dkn"]),
+            "decode_fixed_s": float(c.t_step + c.t_moe * t["dmoe"] + c.t_xnode * t["dxn"] + c.t_launch * t["dkn"]),
             "decode_bottleneck": _bottleneck(t, "dm", "dc", "dkv", "da", c),
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": _bottleneck(t, "pm", "pc", "pkv", "pa", c),

@@ -196,11 +196,14 @@ class SpeculativeStepCost(StepCost):
         return fixed / self.per_step, k * (context + batch) / self.per_step, k * batch / self.per_step
 
 
-def fixed_step_cost(config: Config, calibration: Calibration) -> float:
-    """Seconds every step (forward pass) of ``config``'s workers pays whatever its tokens: the
-    calibration's cost per step and its cost per MoE layer (:attr:`Calibration.t_moe`), as the
-    static model's steps (:func:`nvlmodel.calibrate.step_times`) do."""
-    return require_positive("t_step", calibration.t_step, allow_zero=True) + calibration.t_moe * config.arch.moe_layers
+def fixed_step_cost(config: Config, calibration: Calibration, prefill: bool = False) -> float:
+    """Seconds every step (forward pass) of ``config``'s decoding workers (or with ``prefill`` its
+    prefilling ones) pays whatever its tokens: the calibration's cost per step, its cost per MoE
+    layer (:attr:`Calibration.t_moe`) and, where that side's experts span nodes, its cost per MoE
+    layer exchanged between them (:attr:`Calibration.t_xnode`), as the static model's steps
+    (:func:`nvlmodel.calibrate.step_times`) do."""
+    per_layer = calibration.t_moe + (calibration.t_xnode if config.crosses_domains(prefill) else 0.0)
+    return require_positive("t_step", calibration.t_step, allow_zero=True) + per_layer * config.arch.moe_layers
 
 
 def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,
@@ -219,7 +222,8 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
                          max_tokens=max_tokens * (1 + k), reference_context=reference_context)
         parts = {f.name: getattr(base, f.name) for f in fields(StepCost)}
         if config.arch.moe_layers:  # each draft runs the draft module's MoE layer: its cost per MoE layer
-            parts["t_step"] += calibration.t_moe * k
+            parts["t_step"] += (calibration.t_moe + (calibration.t_xnode if config.crosses_domains(prefill)
+                                                     else 0.0)) * k
         return SpeculativeStepCost(**parts, spec=k, per_step=accepted_tokens(calibration.acceptance, k),
                                    share=k / config.arch.layers)
     if calibration.step == "kernels":
@@ -247,7 +251,7 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
     k_mem = float(m.kv_bytes_per_sequence_per_gpu(L, kvb, tp)) / L / bw / adp
     k_attn = float(m.attention_flops_per_token(L, "decode")) / L / tp / attn_peak / adp
     k_pair = float(m.attention_flops_per_token(L, "prefill")) / L / tp / attn_peak / adp
-    return StepCost(t_step=fixed_step_cost(config, calibration),
+    return StepCost(t_step=fixed_step_cost(config, calibration, prefill),
                     weights=np.concatenate([pad, np.broadcast_to(d.t_memory, tokens.shape)]).tolist(),
                     gemm=np.concatenate([pad, np.broadcast_to(d.t_compute, tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
@@ -305,7 +309,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     linear = dense + parts["moe"] if "moe" in parts else dense
     pad = np.zeros(1)
     comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
-    return StepCost(t_step=fixed_step_cost(config, calibration),
+    return StepCost(t_step=fixed_step_cost(config, calibration, prefill),
                     weights=np.zeros(max_tokens + 1).tolist(),
                     gemm=np.concatenate([pad, np.broadcast_to(fitted(linear, scaled), tokens.shape)]).tolist(),
                     comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
