@@ -300,9 +300,25 @@ def best(model: str, isl: int, osl: int, sla: SLA, **kw) -> "pd.DataFrame":  # n
         else:
             why = (f"no deployment meets the SLA (TTFT <= {sla.ttft_s * 1e3:.0f} ms, TPOT <= {sla.tpot_s * 1e3:.1f} ms); "
                    f"the fastest TTFT is {allc.ttft_s.min() * 1e3:.0f} ms and the fastest TPOT "
-                   f"{allc.tpot_s.min() * 1e3:.1f} ms")
+                   f"{allc.tpot_s.min() * 1e3:.1f} ms") + _all_cross_nodes(allc, model, kw)
         out.attrs["why"] = why
     return out.reset_index(drop=True)
+
+
+def _all_cross_nodes(candidates: "pd.DataFrame", model: str, kw: dict) -> str:  # noqa: F821
+    """Why no deployment is fast enough, where that is the reason: every candidate's decode worker
+    spreads its experts over more GPUs than one NVLink domain joins, so each decode step pays the
+    exchange between nodes (:attr:`nvlmodel.calibrate.Calibration.t_xnode`); else ""."""
+    def crosses(r):
+        tp, adp, ep = r.decode_shape
+        return adp > 1 and ep > 1 and tp * adp > get_gpu(_gpu(r.system_key)).nvlink_domain_gpus
+
+    if candidates.empty or not all(crosses(r) for r in candidates.itertuples()):
+        return ""
+    cal = (kw.get("calibrations") or fitted_serving())[kw.get("engine", ENGINE)]
+    per_step = cal.t_xnode * get_model(model).moe_layers
+    return (f"; every deployment that fits spreads its experts over more than one node, and each decode step then "
+            f"pays {per_step * 1e3:.0f} ms for exchanging the tokens between them (Calibration.t_xnode)")
 
 
 def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F821

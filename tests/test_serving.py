@@ -568,6 +568,12 @@ def test_search_rejects_bad_input_and_says_why():
         search.search("qwen3-32b", 0, 1024, search.SLA(1, 0.05))
     empty = search.best("qwen3-32b", 1024, 1024, search.SLA(0.001, 0.05))
     assert empty.empty and "no deployment meets the SLA" in empty.attrs["why"]
+    assert "between them" not in empty.attrs["why"]  # Qwen3-32B fits one node: not the reason there
+    # DeepSeek-R1 in FP8 needs two H100 nodes, so every deployment spreads its experts over both, and
+    # each decode step pays the exchange between them (t_xnode per MoE layer): the reason is named
+    ds = search.best("deepseek-v3", 1024, 1024, search.SLA(2.0, 0.02), systems=("h100_sxm",))
+    t_x = search.fitted_serving()[search.ENGINE].t_xnode
+    assert ds.empty and f"pays {t_x * 58 * 1e3:.0f} ms for exchanging the tokens between them" in ds.attrs["why"]
 
 
 def test_repeated_configurations_are_counted_once():
