@@ -313,7 +313,8 @@ def gains_table(gains: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
         "scope": gains.scope}).set_index("feature")
 
 
-def best_measured(model: str, system: str, min_tok_s_per_user: float, *, isl: int = 1024, osl: int = 1024) -> "pd.Series | None":  # noqa: F821
+def best_measured(model: str, system: str, min_tok_s_per_user: float, *,
+                  isl: int = 1024, osl: int = 1024) -> "pd.Series | None":  # noqa: F821
     """The measured row of ``model`` on ``system`` (``isl``/``osl``, one token per decode step) that
     gave the most output tokens/s per GPU at ``min_tok_s_per_user`` or more tokens/s per user
     (1 / TPOT), over every GPU of its deployment (a disaggregated row's prefill pool included), of

@@ -46,8 +46,8 @@ worker whose expert all-to-all spans HGX nodes (:meth:`Config.crosses_domains`) 
 MoE layer for exchanging its tokens between them (:attr:`Calibration.t_xnode`, fitted on the rows
 that ran so once the engines' own fits are done, one value for every engine:
 :func:`nvlmodel.calibrate.fit.fit_internode`). One calibration per engine (``backend@serving``) is
-fitted on H100/H200 rows of every model and both modes; B200 and GB200 rows are held out. Rows the model cannot describe carry a ``left_out`` reason
-(:func:`left_out_table`).
+fitted on H100/H200 rows of every model and both modes; B200 and GB200 rows are held out. Rows the
+model cannot describe carry a ``left_out`` reason (:func:`left_out_table`).
 
 The step can also come from the engines' measured kernels (``Calibration(step="kernels")``,
 :func:`kernel_times`, :mod:`nvlmodel.kernels`): the fractions of peak then serve only rows the

@@ -838,11 +838,11 @@ def _step_times(t: dict, c: Calibration):
 def components(config: Config, calibration: Calibration) -> dict[str, float]:
     """The modelled parts of one configuration, in seconds: decode step (with its all-reduce and
     overhead), the fitted fixed costs it holds (``decode_fixed_s``: per step, per MoE layer, per MoE
-    layer exchanged between nodes and, on measured kernels, per kernel call), one prompt's prefill (with its all-reduce), the prefill
-    interference per output token, the wait of a batch-waiting engine (``batch_wait_s``:
-    :func:`batch_wait_steps` decode steps), the tokens a sequence emits per decode step
-    (``accepted_tokens``: 1 unless it decodes speculatively, :func:`accepted_tokens`), and the
-    predicted TPOT and TTFT."""
+    layer exchanged between nodes and, on measured kernels, per kernel call), one prompt's prefill
+    (with its all-reduce), the prefill interference per output token, the wait of a batch-waiting
+    engine (``batch_wait_s``: :func:`batch_wait_steps` decode steps), the tokens a sequence emits
+    per decode step (``accepted_tokens``: 1 unless it decodes speculatively,
+    :func:`accepted_tokens`), and the predicted TPOT and TTFT."""
     c = calibration
     t = _unit_terms(config, kernels=c.step == "kernels")
     decode, fill, source = _step_times(t, c)
