@@ -27,7 +27,7 @@ from . import search
 from .calibrate import CALIBRATION_SYSTEMS, STEP_MODELS, load_measurements, predictions
 from .calibrate.intervals import (NOMINAL, hull, new_system_quantiles, other_step, ratio_samples, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, transfer_widening, widen)
-from .units import require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
+from .units import fmt_value, require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
 
 #: The models a buyer asks about, and the systems compared (HGX nodes and one NVL72 rack).
 MODELS: tuple[str, ...] = ("llama-3.1-70b", "llama-3.1-405b", "deepseek-v3", "qwen3-235b-a22b", "gpt-oss-120b")
@@ -343,8 +343,8 @@ def _measured_runs() -> "pd.DataFrame":  # noqa: F821
     reason = d.left_out.fillna("")
     d = d[((reason == "") | reason.str.contains("exceeds one NVLink domain")) & (d.spec_tokens.fillna(0) == 0)].copy()
 
-    def n(col, default=1.0):  # the dense table's rows are one TP worker each
-        return d[col].fillna(default).astype(float) if col in d.columns else default
+    def n(col, default=1.0):  # the dense table's rows (empty here) are one TP worker each
+        return d[col].fillna(default).astype(float)
 
     own = n("workers") * d.tp * n("attention_dp")
     pool = n("prefill_workers") * d.prefill_tp.fillna(d.tp) * n("prefill_attention_dp")
@@ -352,6 +352,16 @@ def _measured_runs() -> "pd.DataFrame":  # noqa: F821
     d["tok_s_per_user"] = 1e3 / d.tpot_ms
     d["tok_s_per_gpu"] = d.concurrency * d.tok_s_per_user / d.gpus
     return d
+
+
+def measured_text(value: float) -> str:
+    """A measured rate as the buyer's tables print it: to two significant figures
+    (:func:`nvlmodel.units.fmt_value`; NaN, none measured, is a dash).
+
+    >>> measured_text(3598.99), measured_text(23.52), measured_text(float("nan"))
+    ('3,600', '24', '—')
+    """
+    return fmt_value(float(f"{value:.2g}"))
 
 
 def interval_text(row, column: str = "per_gpu", unit: str = "") -> str:
@@ -426,11 +436,10 @@ def table(comp: "pd.DataFrame", min_tok_s_per_user: "float | None" = None) -> "p
 
     rows = []
     for r in _one_level(comp, min_tok_s_per_user).itertuples():
-        measured = getattr(r, "measured_tok_s_per_gpu", float("nan"))
         rows.append({"model": model_name(r.model), "system": r.system,
                      "deployment": f"{r.mode}, {r.gpus} GPU{'s' if r.gpus != 1 else ''}",
                      "output tok/s per GPU": interval_text(r, "tok_s_per_gpu"),
-                     "best measured run": "—" if not np.isfinite(measured) else f"{float(f'{measured:.2g}'):,g}",
+                     "best measured run": measured_text(getattr(r, "measured_tok_s_per_gpu", float("nan"))),
                      "tokens per joule": interval_text(r, "tok_per_joule"),
                      "GPU-hours per 1M tokens": interval_text(r, "gpu_h_per_mtok"),
                      "beyond measured rows": "yes" if r.extrapolated else "no"})

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import energy
 from .calibrate import Calibration, Config, beyond_envelope, fitted
-from .calibrate.model import engine_backend, kv_capacity_of, kv_transfer_time, step_times
+from .calibrate.model import engine_backend, exchange_spans_domains, kv_capacity_of, kv_transfer_time, step_times
 from .hardware import TP_DEGREES, get_gpu
 from .models import get_model
 from .units import require_choice, require_positive, require_positive_int
@@ -310,8 +310,7 @@ def _all_cross_nodes(candidates: "pd.DataFrame", model: str, kw: dict) -> str:  
     spreads its experts over more GPUs than one NVLink domain joins, so each decode step pays the
     exchange between nodes (:attr:`nvlmodel.calibrate.Calibration.t_xnode`); else ""."""
     def crosses(r):
-        tp, adp, ep = r.decode_shape
-        return adp > 1 and ep > 1 and tp * adp > get_gpu(_gpu(r.system_key)).nvlink_domain_gpus
+        return exchange_spans_domains(*r.decode_shape, get_gpu(_gpu(r.system_key)).nvlink_domain_gpus)
 
     if candidates.empty or not all(crosses(r) for r in candidates.itertuples()):
         return ""

@@ -112,7 +112,7 @@ def test_the_best_measured_run_beside_each_figure_by_hand(comp):
     t = buyer.table(comp)  # beside each predicted figure, the best measured run at the level ("—": none)
     for r_, text in zip(comp.itertuples(), t["best measured run"]):
         m = buyer.best_measured(r_.model, r_.system_key, r_.min_tok_s_per_user)
-        assert text == ("—" if m is None else f"{float(f'{m.tok_s_per_gpu:.2g}'):,g}")
+        assert text == ("—" if m is None else f"{float(f'{m.tok_s_per_gpu:.2g}'):,g}")  # two figures, by hand
 
 
 def test_ratio_curve_is_the_frontiers_ratio_at_each_interactivity():

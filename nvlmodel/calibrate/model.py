@@ -197,6 +197,17 @@ def accepted_tokens(acceptance, spec_tokens):
     return float(out) if np.ndim(out) == 0 else out
 
 
+def exchange_spans_domains(tp: int, attention_dp: int, ep: int, domain_gpus: int) -> bool:
+    """Whether a worker of ``tp x attention_dp`` GPUs with ``ep``-way expert parallelism exchanges
+    its tokens in an all-to-all (attention data-parallel, experts expert-parallel: :func:`comm_time`)
+    over more GPUs than one NVLink domain of ``domain_gpus`` joins (:attr:`Calibration.t_xnode`).
+
+    >>> exchange_spans_domains(1, 16, 16, 8), exchange_spans_domains(16, 1, 16, 8), exchange_spans_domains(1, 16, 16, 72)
+    (True, False, False)
+    """
+    return ep > 1 and attention_dp > 1 and tp * attention_dp > domain_gpus
+
+
 @dataclass(frozen=True)
 class Config:
     """One measured serving configuration. ``backend`` (vllm, trtllm, sglang) picks the engine's
@@ -344,9 +355,8 @@ class Config:
         (attention data-parallel, experts expert-parallel: :func:`comm_time`) runs over more GPUs
         than one NVLink domain joins (an HGX node's 8; a GB200 rack's 72), so that each MoE layer's
         tokens travel between nodes over the network (:attr:`Calibration.t_xnode`)."""
-        tp, adp, ep = self.shape(prefill)
-        return (self.arch_of(prefill).is_moe and ep > 1 and adp > 1
-                and tp * adp > self.gpu_spec.nvlink_domain_gpus)
+        return self.arch_of(prefill).is_moe and exchange_spans_domains(*self.shape(prefill),
+                                                                       self.gpu_spec.nvlink_domain_gpus)
 
     def shape(self, prefill: bool = False) -> tuple[int, int, int]:
         """(tp, attention_dp, ep) of the workers that decode, or with ``prefill`` of those that
@@ -660,7 +670,7 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
     ``pkv``/``pa``, for the two phases of :func:`_steps`), and the same from measured kernels
     (:func:`kernel_times`); the MoE layers of a prefill's and of a decode step's forward passes
     (``nmoe``, ``dmoe``: the same but for a speculative decoder's drafts; 0 for a dense model) and
-    those whose tokens travel between nodes (``pxn``, ``dxn``: :func:`_internode_terms`),
+    those whose tokens travel between nodes (``pxn``, ``dxn``: :meth:`Config.crosses_domains`),
     prefills per output token (``mix``), the requests a new one may queue behind (``queue``), the
     decode steps it is held back by a batch wait or a receive interval (``hold``, :func:`batch_wait_steps`,
     :func:`recv_wait_steps`) and
@@ -689,8 +699,11 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
          "xfer": kv_transfer_time(config), "nmoe": float(config.arch.moe_layers),
          # a speculative decode step also runs its draft module's MoE layer once per drafted token
          "dmoe": float(config.arch.moe_layers + (config.spec_tokens if config.arch.moe_layers else 0)),
-         **_internode_terms(config),
          **(kernel_times(config, batch) if kernels else _no_kernels(np.shape(b)))}
+    # the same MoE layers, where that side's tokens travel between nodes (each side's own: a
+    # disaggregated prefill pool may span nodes where its decode workers do not)
+    t.update(dxn=t["dmoe"] if config.crosses_domains() else 0.0,
+             pxn=t["nmoe"] if config.crosses_domains(prefill=True) else 0.0)
     if config.mode == "agg":
         others = np.maximum(b - 1, 0.0)  # a rank's other sequences (none where it holds one or fewer)
         t.update(mix=others / config.osl, queue=others, load=0.0, osl=float(config.osl),
@@ -700,16 +713,6 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
         ranks = config.prefill_workers * config.prefill_attention_dp
         t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl), hold=0.0)
     return t
-
-
-def _internode_terms(config: Config) -> dict:
-    """The MoE layers of a decode step's (``dxn``) and of a prefill's (``pxn``) forward passes whose
-    tokens travel between NVLink domains (:meth:`Config.crosses_domains`; each side's own: a
-    disaggregated deployment's prefill pool may span nodes where its decode workers do not), each
-    paying :attr:`Calibration.t_xnode`; 0 where they stay inside one."""
-    dmoe = config.arch.moe_layers + (config.spec_tokens if config.arch.moe_layers else 0)
-    return {"dxn": float(dmoe if config.crosses_domains() else 0),
-            "pxn": float(config.arch.moe_layers if config.crosses_domains(prefill=True) else 0)}
 
 
 def _decode_terms(config: Config, b) -> dict:

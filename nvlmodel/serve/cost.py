@@ -202,8 +202,14 @@ def fixed_step_cost(config: Config, calibration: Calibration, prefill: bool = Fa
     layer (:attr:`Calibration.t_moe`) and, where that side's experts span nodes, its cost per MoE
     layer exchanged between them (:attr:`Calibration.t_xnode`), as the static model's steps
     (:func:`nvlmodel.calibrate.step_times`) do."""
-    per_layer = calibration.t_moe + (calibration.t_xnode if config.crosses_domains(prefill) else 0.0)
-    return require_positive("t_step", calibration.t_step, allow_zero=True) + per_layer * config.arch.moe_layers
+    return (require_positive("t_step", calibration.t_step, allow_zero=True)
+            + _moe_layer_cost(config, calibration, prefill) * config.arch.moe_layers)
+
+
+def _moe_layer_cost(config: Config, calibration: Calibration, prefill: bool) -> float:
+    """What one MoE layer of a forward pass costs beside its kernels: :attr:`Calibration.t_moe`, and
+    :attr:`Calibration.t_xnode` where that side's experts span nodes."""
+    return calibration.t_moe + (calibration.t_xnode if config.crosses_domains(prefill) else 0.0)
 
 
 def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,
@@ -222,8 +228,7 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
                          max_tokens=max_tokens * (1 + k), reference_context=reference_context)
         parts = {f.name: getattr(base, f.name) for f in fields(StepCost)}
         if config.arch.moe_layers:  # each draft runs the draft module's MoE layer: its cost per MoE layer
-            parts["t_step"] += (calibration.t_moe + (calibration.t_xnode if config.crosses_domains(prefill)
-                                                     else 0.0)) * k
+            parts["t_step"] += _moe_layer_cost(config, calibration, prefill) * k
         return SpeculativeStepCost(**parts, spec=k, per_step=accepted_tokens(calibration.acceptance, k),
                                    share=k / config.arch.layers)
     if calibration.step == "kernels":
