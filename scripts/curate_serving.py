@@ -46,6 +46,8 @@ whose parallelism fields disagree, and repeated measurements of one configuratio
 to four of them. Where the copies agree (the same measurement exported twice) the first by source
 id is kept; where they disagree, the latest measured is kept (newer engine builds), and either way
 the others name the copy kept, so that no configuration is counted twice in a fit or an error table.
+Nor is one measurement counted twice under two layouts (:func:`mark_relabelled`): the database
+dump records some of InferenceMAX's runs with another layout than its export does.
 
     python scripts/curate_serving.py [--shared ../shared]
 """
@@ -819,7 +821,7 @@ def curate(path: Path) -> list[dict]:
             })
     rows.sort(key=lambda r: (r["model"], r["system"], r["mode"], r["backend"], r["precision"], r["isl"], r["osl"],
                              str(r["tp"]), str(r["concurrency"]), r["source_id"]))
-    return mark_repeats(rows)
+    return mark_relabelled(mark_repeats(rows))
 
 
 #: What makes two rows the same configuration for the model.
@@ -852,6 +854,45 @@ def mark_repeats(rows: list[dict]) -> list[dict]:
                                  else f"repeat of {kept['source_id']} (same configuration; the latest measurement kept)")
     return rows
 
+
+
+#: The data dumps whose layouts come from InferenceMAX's configuration file (the dated exports).
+DATED_EXPORT = "dated export"
+#: What makes two rows one measurement, whatever layout each records: the run's settings and its
+#: measured latencies to the last digit exported.
+MEASUREMENT_KEY = ("system", "backend", "model", "precision", "mode", "isl", "osl", "concurrency", "ttft_ms", "tpot_ms")
+#: The fields of a layout (two copies of one measurement that differ in any record it twice).
+LAYOUT = ("tp", "attention_dp", "moe_tp", "ep", "workers", "prefill_tp", "prefill_attention_dp", "prefill_moe_tp",
+          "prefill_ep", "prefill_workers", "spec_tokens")
+
+
+def mark_relabelled(rows: list[dict]) -> list[dict]:
+    """Mark every modelled row that holds another modelled row's measurement (:data:`MEASUREMENT_KEY`)
+    under a different layout (:data:`LAYOUT`) as its duplicate: the same run, exported twice, would
+    otherwise count twice, once in a layout it did not run. The copy kept is InferenceMAX's (its
+    dated exports take the layout from the benchmark's configuration file), else the first by source
+    id. The database dump records some of InferenceMAX's aggregated SGLang and TensorRT-LLM runs of
+    one 8-GPU node with ``tp`` = tp x ep (64 for TP 8 with EP 8, 16 for TP 4 with EP 4), a
+    tensor-parallel group over 8 or 2 nodes that no such benchmark ran; the reason says so where it
+    is that."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if not r["left_out"]:
+            groups.setdefault(tuple(str(r[c]) for c in MEASUREMENT_KEY), []).append(r)
+    for group in groups.values():
+        if len({tuple(str(r[c]) for c in LAYOUT) for r in group}) < 2:
+            continue
+        kept = min(group, key=lambda r: (not r["harness"].startswith(DATED_EXPORT), r["source_id"]))
+        for r in group:
+            if r is kept:
+                continue
+            how = ""
+            if (str(r["tp"]).isdigit() and str(kept["tp"]).isdigit() and str(kept["ep"]).isdigit()
+                    and int(r["tp"]) == int(kept["tp"]) * int(kept["ep"]) != int(kept["tp"])):
+                how = f": its tp {r['tp']} is the other's tp x ep ({kept['tp']} x {kept['ep']})"
+            r["left_out"] = (f"duplicate of {kept['source_id']} (the same measurement in another data dump, recorded "
+                             f"with another layout{how})")
+    return rows
 
 
 if __name__ == "__main__":

@@ -591,6 +591,15 @@ def test_repeated_configurations_are_counted_once():
     one = repeats[repeats.left_out.str.startswith("duplicate")].iloc[0]
     twin = d[d.source_id == kept[one.name]].iloc[0]
     assert (one.tpot_ms, one.ttft_ms) == (twin.tpot_ms, twin.ttft_ms)
+    # nor is one measurement modelled twice under two layouts: the database dump's B200 copies that
+    # record tp x ep as tp (TP 4 with EP 4 as tp 16) name InferenceMAX's copy, which keeps its layout
+    assert not modelled.duplicated(list(import_script("curate_serving").MEASUREMENT_KEY)).any()
+    relabelled = d[d.left_out.str.contains("recorded with another layout: its tp 16 is the other's tp x ep")]
+    assert len(relabelled) >= 3
+    for r in relabelled.head(3).itertuples():
+        twin = d[d.source_id == r.left_out.split()[2]].iloc[0]
+        assert (twin.tp * twin.ep, twin.tpot_ms, twin.ttft_ms, twin.left_out) == (r.tp, r.tpot_ms, r.ttft_ms, "")
+        assert twin.harness.startswith("dated export") and r.harness.startswith("database dump")
 
 
 def test_tep_workers_sum_experts_with_an_all_reduce():
