@@ -130,7 +130,7 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     for level in levels:
         require_positive("min_tok_s_per_user", level)
     sla = sla or search.SLA(2.0, 0.05)
-    keep = ["system", "system_key", "mode", "gpus", "tok_s_per_user", "tok_s_per_gpu", "tok_s_per_gpu_lo",
+    keep = ["system", "system_key", "mode", "gpus", "decode_shape", "tok_s_per_user", "tok_s_per_gpu", "tok_s_per_gpu_lo",
             "tok_s_per_gpu_hi", "tok_s_per_gpu_other_step", "tok_per_joule", "tok_per_joule_lo", "tok_per_joule_hi",
             "gpu_h_per_mtok", "gpu_h_per_mtok_lo", "gpu_h_per_mtok_hi", "extrapolated", "step_source"]
     parts = []
@@ -319,9 +319,10 @@ def best_measured(model: str, system: str, min_tok_s_per_user: float, *,
     gave the most output tokens/s per GPU at ``min_tok_s_per_user`` or more tokens/s per user
     (1 / TPOT), over every GPU of its deployment (a disaggregated row's prefill pool included), of
     the dense and serving tables: what was measured, beside what the search predicts. Rows the model
-    leaves out because a tensor-parallel group spans nodes count (a layout it does not hold,
-    measured all the same); rows left out for any other reason do not (a copy, a run too fast for
-    its hardware, an unknown layout or draft length). None where no row qualifies. Adds
+    leaves out do not count (a copy, a run too fast for its hardware, an unknown layout or draft
+    length, a tensor-parallel group recorded over more nodes than a run of its benchmark spans),
+    nor do runs with MTP speculative decoding (the search decodes one token per step). None where
+    no row qualifies. Adds
     ``tok_s_per_user``, ``tok_s_per_gpu`` and ``gpus``."""
     from .calibrate.model import SYSTEMS as KNOWN
     from .models import get_model
@@ -340,8 +341,7 @@ def _measured_runs() -> "pd.DataFrame":  # noqa: F821
     import pandas as pd
 
     d = pd.concat([load_measurements(table=t) for t in ("dense", "serving")], ignore_index=True)
-    reason = d.left_out.fillna("")
-    d = d[((reason == "") | reason.str.contains("exceeds one NVLink domain")) & (d.spec_tokens.fillna(0) == 0)].copy()
+    d = d[(d.left_out.fillna("") == "") & (d.spec_tokens.fillna(0) == 0)].copy()
 
     def n(col, default=1.0):  # the dense table's rows (empty here) are one TP worker each
         return d[col].fillna(default).astype(float)

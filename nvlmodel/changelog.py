@@ -184,8 +184,9 @@ _WHY_SERVING = ("repeated measurements of one configuration counted once; attent
                 "matched at their clients per decode worker; vLLM's and (from 2025-10-20) TensorRT-LLM's B200 gpt-oss "
                 "rows with the FP8 KV cache their scripts set; SGLang's B200 DeepSeek rows hold a new request half the "
                 "receive interval their scripts set; an expert-parallel worker spanning HGX nodes pays the measured "
-                "cost of exchanging its tokens between them in every MoE layer (a ratio left empty: no H100 HGX "
-                "deployment meets that rate now)")
+                "cost of exchanging its tokens between them in every MoE layer; a tensor-parallel group over two HGX "
+                "nodes is modelled, each all-reduce between them paying its bytes and a fitted cost (H100 HGX meets "
+                "50 tokens/s per user for DeepSeek-R1 with it)")
 
 CHANGES: tuple[Change, ...] = (
     Change("hbm.b200", "01-hardware", "B200 HBM visible to software", "GB", 1e9, lambda: _hbm("b200"), _WHY_HBM),
@@ -356,7 +357,15 @@ NOTES: dict[str, tuple[str, str]] = {
         "every engine, after the engines' own fits, which those rows no longer reach. The search's H100 "
         "deployments of DeepSeek-R1, which all spanned nodes, lose most of their predicted throughput, and none "
         "meets 50 tokens/s per user (measured, only tensor parallelism over two nodes did, a layout the model "
-        "does not hold); at high interactivity B200 HGX keeps its experts inside one node."),
+        "does not hold); at high interactivity B200 HGX keeps its experts inside one node.\n\nThe model now holds "
+        "that layout too: a tensor-parallel group over two whole HGX nodes, whose all-reduces run NCCL inside "
+        "each node as measured, send their bytes between the nodes through each GPU's NIC at line rate, and pay "
+        "a fitted cost each beside that, fitted with the exchange's cost on the H100 rows that ran so (eight "
+        "rows of one configuration). The search then finds H100 deployments of DeepSeek-R1 that meet 50 "
+        "tokens/s per user, all of them of that layout, and the rack's ratio to H100 there has a value again. "
+        "Forty-nine B200 rows the database dump had recorded under another layout than their copies in "
+        "InferenceMAX's export (tp = tp x ep) are duplicates of those copies, no longer counted twice or left "
+        "out for a layout they did not run."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "

@@ -297,10 +297,45 @@ class EngineAllReduce:
         return f"{self.engine}: {self.kernel.label}{tail}"
 
 
+@dataclass(frozen=True, eq=False)
+class NodesAllReduce:
+    """An all-reduce over ``nodes`` whole 8-GPU HGX nodes (a tensor-parallel group that spans them):
+    NCCL inside each node as measured on its 8 GPUs (the engines' own kernels need every GPU on one
+    NVLink fabric, so they hand a group across nodes to NCCL), plus the bytes that cross the
+    network: a ring over the nodes reduces and gathers ``2 (nodes - 1) / nodes`` of the message
+    through the nodes' eight NICs, one 400 Gb/s ConnectX-7 per GPU (at line rate: assumed). What
+    the crossing costs beyond its bytes (the network's latency, NCCL's protocol between nodes) is
+    not here: :attr:`nvlmodel.calibrate.Calibration.t_xar`, fitted on the rows that ran so.
+
+    >>> ar = engine_allreduce("h100_sxm", 16)
+    >>> inside = allreduce_curve("h100_sxm", 8, "nccl").time(8 * MiB)
+    >>> round((ar.time(8 * MiB) - inside) * 1e6, 1)  # 8 MiB: half of it through 8 NICs at 50 GB/s
+    21.0
+    """
+
+    intra: "MeasuredCurve | AlphaBeta"
+    nodes: int
+
+    def time(self, message_bytes):
+        s = np.asarray(message_bytes, dtype=float)
+        t = self.intra.time(s) + 2.0 * (self.nodes - 1) / self.nodes * s / HGX_NODE_GPUS / NIC_BANDWIDTH["connectx-7"]
+        return float(t) if np.ndim(t) == 0 else t
+
+    @property
+    def label(self) -> str:
+        return (f"{self.intra.label} inside each of {self.nodes} nodes + InfiniBand between them at 400 Gb/s per GPU "
+                "(assumed), + a fitted cost per all-reduce (Calibration.t_xar)")
+
+
 @lru_cache(maxsize=None)
-def engine_allreduce(system: str, n: int, engine: str = "trtllm") -> EngineAllReduce:
-    """The TP all-reduce of ``engine`` (trtllm, vllm, sglang or nccl) on ``n`` GPUs of ``system``."""
+def engine_allreduce(system: str, n: int, engine: str = "trtllm") -> "EngineAllReduce | NodesAllReduce":
+    """The TP all-reduce of ``engine`` (trtllm, vllm, sglang or nccl) on ``n`` GPUs of ``system``;
+    on more GPUs than one 8-GPU HGX node, whole nodes (:class:`NodesAllReduce`, any engine)."""
     kernel, limit = ENGINE_KERNELS[require_choice("engine", engine, ENGINE_KERNELS)]
+    if system != "gb200" and n > HGX_NODE_GPUS:
+        if n % HGX_NODE_GPUS:
+            raise ValueError(f"an all-reduce over {n} GPUs of {system} spans nodes: whole {HGX_NODE_GPUS}-GPU nodes only")
+        return NodesAllReduce(allreduce_curve(system, HGX_NODE_GPUS, "nccl"), n // HGX_NODE_GPUS)
     nccl = allreduce_curve(system, n, "nccl")
     return EngineAllReduce(engine, allreduce_curve(system, n, kernel) if kernel != "nccl" else nccl, nccl, limit)
 

@@ -32,6 +32,11 @@ PRESETS: tuple[str, ...] = ("seed", "datasheet")
 
 #: Group sizes a worker or tensor-parallel group may take: powers of two, and a whole NVL72 rack.
 TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 72)
+#: HGX nodes one tensor-parallel group may span where its GPU's NVLink domain is one node: two, as
+#: the measured rows that ran TP 16 on H100 spread it (over InfiniBand, whose all-reduce
+#: :func:`nvlmodel.collectives.engine_allreduce` and :attr:`nvlmodel.calibrate.Calibration.t_xar`
+#: price); a rack-scale domain (NVL72) is never spanned.
+TP_NODES_MAX = 2
 #: The measured systems (aiconfigurator's names, in its serving rows and kernel tables) -> the GPU
 #: of this registry each is.
 MEASURED_SYSTEMS: dict[str, str] = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200", "gb200": "gb200-b200"}
@@ -102,17 +107,27 @@ class GPUSpec:
         """Every numeric/text spec as ``{field, quantity, value, unit, source}`` in display units."""
         return [_row(self, f) for f in fields(self) if f.name not in ("key", "name", "sources", "preset")]
 
-    def require_tp(self, tp: int) -> int:
+    def require_tp(self, tp: int, across_nodes: bool = False) -> int:
         """Return ``tp`` if a tensor-parallel group of that size fits in one NVLink domain of this
-        GPU's system; otherwise raise saying why (TP all-reduces every layer: beyond NVLink it
-        would cross InfiniBand, which this package does not model for TP)."""
+        GPU's system, or with ``across_nodes`` spans whole HGX nodes, at most :data:`TP_NODES_MAX`
+        (TP 16 on 8-GPU nodes: its all-reduces then cross InfiniBand, which only the calibrated
+        serving model prices, :func:`nvlmodel.calibrate.comm_time`); otherwise raise saying why."""
         if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
             raise ValueError(f"tp must be a positive int, got {tp!r}")
-        if tp > self.nvlink_domain_gpus:
-            raise ValueError(f"tp={tp} exceeds one NVLink domain of {self.name} ({self.nvlink_domain_gpus} GPUs: "
-                             "8 on an HGX baseboard, 72 in a GB200 NVL72 rack); tensor parallelism all-reduces "
-                             "every layer and is modelled within one NVLink domain only")
-        return tp
+        domain = self.nvlink_domain_gpus
+        if tp <= domain or (across_nodes and tp <= self.max_tp and tp % domain == 0):
+            return tp
+        nodes = (f"; across nodes, whole {domain}-GPU nodes, at most {TP_NODES_MAX} of them" if across_nodes and
+                 self.max_tp > domain else "")
+        raise ValueError(f"tp={tp} exceeds one NVLink domain of {self.name} ({domain} GPUs: 8 on an HGX baseboard, 72 "
+                         "in a GB200 NVL72 rack); tensor parallelism all-reduces every layer and is modelled within "
+                         f"one NVLink domain{nodes}")
+
+    @property
+    def max_tp(self) -> int:
+        """The largest tensor-parallel group the serving model holds on this GPU's system: its
+        NVLink domain, or :data:`TP_NODES_MAX` whole nodes where the domain is one 8-GPU node."""
+        return self.nvlink_domain_gpus * (TP_NODES_MAX if self.nvlink_domain_gpus <= 8 else 1)
 
 
 @dataclass(frozen=True)

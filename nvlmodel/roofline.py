@@ -26,8 +26,9 @@ The fuller model (:func:`decode_step`, :func:`prefill`)
     FP4 weights run as NVFP4 weights *and* activations (W4A4, ``fp4_mode="w4a4"``): what
     TensorRT-LLM and vLLM run for NVFP4 checkpoints, at the FP4 tensor peak. ``fp4_mode="w4a8"``
     keeps FP4 weights with FP8 activations (the seed's runner sketch, lines 483-505), which run at
-    the FP8 peak. A tensor-parallel group never spans more than one NVLink domain
-    (:meth:`nvlmodel.hardware.GPUSpec.require_tp`).
+    the FP8 peak. A tensor-parallel group spans one NVLink domain, or at most two whole HGX nodes
+    (:meth:`nvlmodel.hardware.GPUSpec.require_tp` with ``across_nodes``: the bounds hold no
+    communication, which the calibrated model adds, between nodes too).
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ def _resolve(gpu: str | GPUSpec, model: str | ModelArch, weight_format: str, pre
     f = get_format(weight_format)
     if f.name not in COMPUTE_DTYPE:
         raise ValueError(f"no compute dtype for format {f.name!r}; valid: {', '.join(COMPUTE_DTYPE)}")
-    g.require_tp(tp)
+    g.require_tp(tp, across_nodes=True)
     require_parallel(m, tp, attention_dp, ep)
     return g, m, f, p
 

@@ -36,7 +36,8 @@ import numpy as np
 
 from . import energy
 from .calibrate import Calibration, Config, beyond_envelope, fitted
-from .calibrate.model import engine_backend, exchange_spans_domains, kv_capacity_of, kv_transfer_time, step_times
+from .calibrate.model import (allreduces_spanning_domains, engine_backend, exchange_spans_domains, kv_capacity_of,
+                              kv_transfer_time, step_times)
 from .hardware import TP_DEGREES, get_gpu
 from .models import get_model
 from .units import require_choice, require_positive, require_positive_int
@@ -99,15 +100,16 @@ def redundant_experts_for(model, ep: int) -> int:
 
 def parallel_configs(system: str, model: str, max_gpus: int) -> list[tuple[int, int, int]]:
     """Worker shapes (tp, attention_dp, ep) of ``model`` on ``system`` with at most ``max_gpus``
-    GPUs: TP within one NVLink domain and dividing the heads; dense models TP only; MoE models
+    GPUs: TP within one NVLink domain, or over two whole HGX nodes
+    (:attr:`nvlmodel.hardware.GPUSpec.max_tp`), and dividing the heads; dense models TP only; MoE models
     attention TP or attention DP, with EP over all the worker's GPUs or none (where the GPUs do not
     divide the experts, with :func:`redundant_experts_for` replicas: DeepSeek over a 72-GPU rack)."""
     m = get_model(model)
-    domain = get_gpu(_gpu(system)).nvlink_domain_gpus
+    gpu = get_gpu(_gpu(system))
     sizes = [g for g in TP_DEGREES if g <= max_gpus]
     out = []
     for g in sizes:
-        for tp in (t for t in TP_DEGREES if g % t == 0 and t <= domain and m.heads % t == 0):
+        for tp in (t for t in TP_DEGREES if g % t == 0 and t <= gpu.max_tp and m.heads % t == 0):
             adp = g // tp
             if not m.is_moe:
                 if adp == 1:
@@ -307,17 +309,27 @@ def best(model: str, isl: int, osl: int, sla: SLA, **kw) -> "pd.DataFrame":  # n
 
 def _all_cross_nodes(candidates: "pd.DataFrame", model: str, kw: dict) -> str:  # noqa: F821
     """Why no deployment is fast enough, where that is the reason: every candidate's decode worker
-    spreads its experts over more GPUs than one NVLink domain joins, so each decode step pays the
-    exchange between nodes (:attr:`nvlmodel.calibrate.Calibration.t_xnode`); else ""."""
-    def crosses(r):
-        return exchange_spans_domains(*r.decode_shape, get_gpu(_gpu(r.system_key)).nvlink_domain_gpus)
-
-    if candidates.empty or not all(crosses(r) for r in candidates.itertuples()):
+    spans more GPUs than one NVLink domain joins, spreading its experts over nodes (each decode step
+    pays the exchange between them, :attr:`nvlmodel.calibrate.Calibration.t_xnode`) or its
+    tensor-parallel group (each all-reduce between them pays
+    :attr:`~nvlmodel.calibrate.Calibration.t_xar`); the least any of them pays a step; else ""."""
+    if candidates.empty:
         return ""
+    m = get_model(model)
     cal = (kw.get("calibrations") or fitted_serving())[kw.get("engine", ENGINE)]
-    per_step = cal.t_xnode * get_model(model).moe_layers
-    return (f"; every deployment that fits spreads its experts over more than one node, and each decode step then "
-            f"pays {per_step * 1e3:.0f} ms for exchanging the tokens between them (Calibration.t_xnode)")
+    costs = {}  # what a decode step of each layout pays between nodes, by what it pays for
+    for r in candidates.itertuples():
+        domain = get_gpu(_gpu(r.system_key)).nvlink_domain_gpus
+        if exchange_spans_domains(*r.decode_shape, domain):
+            costs[r.decode_shape] = ("exchanging the tokens between them (Calibration.t_xnode)",
+                                     cal.t_xnode * m.moe_layers)
+        elif n := allreduces_spanning_domains(m, *r.decode_shape, domain):
+            costs[r.decode_shape] = (f"its {n} all-reduces between them (Calibration.t_xar)", cal.t_xar * n)
+        else:
+            return ""
+    what, least = min(costs.values(), key=lambda c: c[1])
+    return (f"; every deployment that fits spans more than one node, and each decode step then pays at least "
+            f"{least * 1e3:.0f} ms for {what}")
 
 
 def simulate_frontier(frontier: "pd.DataFrame", model: str, isl: int, osl: int, *,  # noqa: F821

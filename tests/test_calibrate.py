@@ -246,8 +246,8 @@ def test_invalid_inputs_name_the_choices():
         cal.Config("a100", "llama-3.1-70b", "fp8", 1, 1, 1, 1)
     with pytest.raises(ValueError, match="bf16"):
         cal.Config("h100_sxm", "llama-3.1-70b", "int3", 1, 1, 1, 1)
-    with pytest.raises(ValueError, match="NVLink domain"):
-        cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 16, 1, 1, 1)
+    with pytest.raises(ValueError, match="at most 2 of them"):  # TP 16 spans two HGX nodes; 32 spans four
+        cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 32, 1, 1, 1)
     with pytest.raises(ValueError, match="trtllm"):
         cal.Config("h100_sxm", "llama-3.1-70b", "fp8", 1, 1, 1, 1, backend="tgi")
     with pytest.raises(ValueError, match="fp8"):
@@ -701,8 +701,9 @@ def test_recorded_fits_are_the_fits_bit_for_bit(table):
         one = rows[~spec & ~xnode]
         smallest = one.engine.value_counts().sort_index().idxmin()
         fresh = cal.fit(one[one.engine == smallest], step)
-        if (xnode & ~spec).any():  # the cost between nodes every engine shares, fitted on the rows that cross
-            fresh = replace(fresh, t_xnode=fit_internode(rows[xnode & ~spec], got))
+        if (xnode & ~spec).any():  # the costs between nodes every engine shares, fitted on the rows that cross
+            t_xnode, t_xar = fit_internode(rows[xnode & ~spec], got)
+            fresh = replace(fresh, t_xnode=t_xnode, t_xar=t_xar)
         if spec.any():  # the acceptance every engine shares, fitted on the speculative rows
             fresh = replace(fresh, acceptance=fit_acceptance(rows[spec], got))
         assert fresh == got[smallest]
@@ -802,27 +803,57 @@ def test_an_all_to_all_between_nodes_pays_its_cost_per_moe_layer_by_hand():
         cal.Calibration(t_xnode=-1e-6)
 
 
-def test_the_cost_between_nodes_is_fitted_on_the_rows_that_cross_only():
-    """Rows whose all-to-all spans HGX nodes stay out of every engine's own fit (fit refuses them);
-    the cost per MoE layer between nodes all engines share is then fitted on them (those that decode
-    one token per step), and from rows the model generated at a known cost it is found again."""
+def test_the_costs_between_nodes_are_fitted_on_the_rows_that_cross_only():
+    """Rows whose workers span HGX nodes (an all-to-all, or a TP group, over two nodes) stay out of
+    every engine's own fit (fit refuses them); the two costs between nodes all engines share, per
+    MoE layer exchanged and per all-reduce, are then fitted on them (those that decode one token per
+    step) together, and from rows the model generated at known costs both are found again."""
     from nvlmodel.calibrate import load_measurements
     from nvlmodel.calibrate.fit import fit_internode, internode, internode_values, speculative
 
     d = cal.calibration_rows(load_measurements(table="serving"))
     x = d[internode(d) & ~speculative(d)].copy()
-    assert len(x) >= 3 and set(x.system) == {"h100_sxm"}
+    tp16 = (x.tp == 16).to_numpy()  # TEP16 over two nodes (an all-reduce between them) against DEP16 (all-to-all)
+    assert tp16.sum() >= 3 and (~tp16).sum() >= 3 and set(x.system) == {"h100_sxm"}
     own = d[(d.engine == "trtllm@serving") & ~internode(d) & ~speculative(d)]
     with pytest.raises(ValueError, match="span NVLink domains"):
         cal.fit(pd.concat([own, x]))
     fitted = cal.fitted("roofline", "serving")
-    assert len({c.t_xnode for c in fitted.values()}) == 1 and fitted["trtllm@serving"].t_xnode > 0
-    planted = {e: replace(c, t_xnode=300e-6) for e, c in fitted.items()}
+    assert len({(c.t_xnode, c.t_xar) for c in fitted.values()}) == 1
+    assert fitted["trtllm@serving"].t_xnode > 0 and fitted["trtllm@serving"].t_xar > 0
+    planted = {e: replace(c, t_xnode=300e-6, t_xar=40e-6) for e, c in fitted.items()}
     x["tpot_ms"] = [cal.predict(_config(r), planted[r.engine])["tpot_s"] * 1e3 for r in x.itertuples()]
-    assert fit_internode(x, fitted) == pytest.approx(300e-6)
-    assert internode_values(x, fitted) == pytest.approx([300e-6] * len(x))
+    assert fit_internode(x, fitted) == pytest.approx((300e-6, 40e-6))
+    assert internode_values(x, planted) == pytest.approx(np.where(tp16, 40e-6, 300e-6))
     with pytest.raises(ValueError, match="span nodes"):
         fit_internode(d[~internode(d) & ~speculative(d)].head(3), fitted)
+
+
+def test_an_all_reduce_between_nodes_pays_its_bytes_and_its_fitted_cost_by_hand():
+    """A TEP16 worker of DeepSeek-V3 on two H100 nodes: 122 all-reduces a forward pass span the
+    nodes (2 per dense layer, 2 per MoE layer: attention's and the experts'), each NCCL's measured
+    8-GPU time inside a node plus half its message through each GPU's 400 Gb/s NIC (two nodes:
+    2 x (2 - 1) / 2 of it over 8 NICs), plus t_xar; decode and prefill, static and simulated alike.
+    TEP8 inside one node pays neither."""
+    from nvlmodel.collectives import allreduce_curve
+    from nvlmodel.serve.cost import fixed_step_cost
+
+    calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.002, t_moe=50e-6, t_xar=60e-6)
+    none = replace(calib, t_xar=0.0)
+    tep16 = cal.Config("h100_sxm", "deepseek-v3", "fp8", 16, 16, 1024, 1024, backend="trtllm", ep=16)
+    assert tep16.allreduces_across_nodes() == 122 == tep16.allreduces_across_nodes(prefill=True)
+    msg = 1 * 7168 * 2.0  # one sequence per rank: its hidden state in BF16
+    one = allreduce_curve("h100_sxm", 8, "nccl").time(msg) + msg / 8 / 50e9
+    assert cal.comm_time(tep16, 1) == pytest.approx(122 * one)
+    p1, p0 = cal.components(tep16, calib), cal.components(tep16, none)
+    assert p1["decode_step_s"] - p0["decode_step_s"] == pytest.approx(122 * 60e-6)
+    assert p1["prefill_s"] - p0["prefill_s"] == pytest.approx(122 * 60e-6)
+    assert p1["decode_fixed_s"] == pytest.approx(0.002 + 58 * 50e-6 + 122 * 60e-6)
+    assert fixed_step_cost(tep16, calib) == pytest.approx(0.002 + 58 * 50e-6 + 122 * 60e-6)
+    tep8 = replace(tep16, tp=8, ep=8)
+    assert tep8.allreduces_across_nodes() == 0 and cal.components(tep8, calib) == cal.components(tep8, none)
+    with pytest.raises(ValueError, match="t_xar"):
+        cal.Calibration(t_xar=-1e-6)
 
 
 def test_fewer_clients_than_ranks_neither_interfere_nor_queue():

@@ -127,3 +127,22 @@ def test_rows_display_units():
     assert rows["hbm_bandwidth"]["value"] == 8.0 and rows["hbm_bandwidth"]["unit"] == "TB/s"
     assert rows["fp4_dense_flops"]["value"] == 9000.0
     assert "MLPerf" in rows["hbm_visible_bytes"]["source"] or "mlperf" in rows["hbm_visible_bytes"]["source"]
+
+
+def test_a_tp_group_spans_one_nvlink_domain_or_two_whole_hgx_nodes():
+    """TP within one NVLink domain everywhere; with ``across_nodes`` (the calibrated serving model,
+    which prices the all-reduces between nodes), also over two whole 8-GPU HGX nodes, as the H100
+    TP 16 rows ran it: never three, never part of a node, never beyond an NVL72 rack."""
+    h100, gb200 = get_gpu("h100"), get_gpu("gb200-b200")
+    assert h100.require_tp(8) == 8 and h100.require_tp(16, across_nodes=True) == 16
+    assert (h100.max_tp, gb200.max_tp) == (16, 72)
+    with pytest.raises(ValueError, match="one NVLink domain"):
+        h100.require_tp(16)
+    for tp in (12, 24, 32):  # part of a node; more than two nodes
+        with pytest.raises(ValueError, match="whole 8-GPU nodes, at most 2"):
+            h100.require_tp(tp, across_nodes=True)
+    assert gb200.require_tp(72, across_nodes=True) == 72
+    with pytest.raises(ValueError, match="72 in a GB200 NVL72 rack"):
+        gb200.require_tp(144, across_nodes=True)
+    with pytest.raises(ValueError, match="positive int"):
+        h100.require_tp(True)

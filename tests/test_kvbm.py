@@ -264,8 +264,8 @@ def test_capacity_with_replicated_kv_heads():
     assert c.total_tokens == pytest.approx(4 * budget / per_gpu_token)  # 64 / 16 = 4 replicas
     # Without replication a TP16 group would hold twice as many tokens: it does not.
     assert c.total_tokens < 0.51 * 64 * budget / (2 * 126 * 8 * 128 / 16)
-    with pytest.raises(ValueError, match="NVLink domain"):
-        kvbm.kv_capacity("h100", "llama-3.1-405b", "fp8", tp=16, num_gpus=16)
+    with pytest.raises(ValueError, match="NVLink domain"):  # memory is per GPU over two nodes; not over four
+        kvbm.kv_capacity("h100", "llama-3.1-405b", "fp8", tp=32, num_gpus=32)
     with pytest.raises(ValueError, match="capacity, free"):
         kvbm.kv_capacity("h100", "llama-3.1-70b", "fp8", tp=8, num_gpus=8, fraction_of="all")
 

@@ -111,7 +111,7 @@ def test_kv_replicated_beyond_kv_heads():
     d16 = r.decode_step("gb200-b200", m, "nvfp4", batch=32, context=8192, tp=16)
     assert d16.kv_bytes == 32 * 8192 * full / 8
     with pytest.raises(ValueError, match="NVLink domain"):
-        r.decode_step("b200", m, "nvfp4", tp=16)  # HGX B200: 8 GPUs per NVLink domain
+        r.decode_step("b200", m, "nvfp4", tp=32)  # HGX B200: 8 GPUs per NVLink domain, TP over two nodes at most
     with pytest.raises(ValueError, match="NVLink domain"):
         r.decode_step("gb200-b200", m, "nvfp4", tp=73)
     with pytest.raises(ValueError, match="w4a4"):

@@ -569,11 +569,16 @@ def test_search_rejects_bad_input_and_says_why():
     empty = search.best("qwen3-32b", 1024, 1024, search.SLA(0.001, 0.05))
     assert empty.empty and "no deployment meets the SLA" in empty.attrs["why"]
     assert "between them" not in empty.attrs["why"]  # Qwen3-32B fits one node: not the reason there
-    # DeepSeek-R1 in FP8 needs two H100 nodes, so every deployment spreads its experts over both, and
-    # each decode step pays the exchange between them (t_xnode per MoE layer): the reason is named
-    ds = search.best("deepseek-v3", 1024, 1024, search.SLA(2.0, 0.02), systems=("h100_sxm",))
-    t_x = search.fitted_serving()[search.ENGINE].t_xnode
-    assert ds.empty and f"pays {t_x * 58 * 1e3:.0f} ms for exchanging the tokens between them" in ds.attrs["why"]
+    # DeepSeek-R1 in FP8 needs two H100 nodes, so every deployment spans both: it spreads its experts
+    # over them (each decode step pays t_xnode per MoE layer for the exchange) or its TP group (t_xar
+    # per all-reduce: 2 per dense layer and 2 per MoE layer, 2 x 3 + 2 x 58 = 122), and the cheaper
+    # of the two is named
+    ds = search.best("deepseek-v3", 1024, 1024, search.SLA(2.0, 0.012), systems=("h100_sxm",))
+    c = search.fitted_serving()[search.ENGINE]
+    assert ds.empty and "every deployment that fits spans more than one node" in ds.attrs["why"]
+    assert (f"pays at least {c.t_xar * 122 * 1e3:.0f} ms for its 122 all-reduces between them" in ds.attrs["why"]
+            if c.t_xar * 122 < c.t_xnode * 58 else f"pays at least {c.t_xnode * 58 * 1e3:.0f} ms for exchanging"
+            in ds.attrs["why"])
 
 
 def test_repeated_configurations_are_counted_once():

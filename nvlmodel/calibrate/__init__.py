@@ -43,9 +43,11 @@ and the closed loop's prefill queue with its first requests' wave (:func:`disagg
 forward pass of an MoE model also pays ``t_moe`` per MoE layer (:attr:`Calibration.t_moe`: what the
 engine runs around the expert block; zero for the dense table, whose models are dense), and a
 worker whose expert all-to-all spans HGX nodes (:meth:`Config.crosses_domains`) pays ``t_xnode`` per
-MoE layer for exchanging its tokens between them (:attr:`Calibration.t_xnode`, fitted on the rows
-that ran so once the engines' own fits are done, one value for every engine:
-:func:`nvlmodel.calibrate.fit.fit_internode`). One calibration per engine (``backend@serving``) is
+MoE layer for exchanging its tokens between them (:attr:`Calibration.t_xnode`), and one whose
+tensor-parallel group spans two HGX nodes pays ``t_xar`` per all-reduce between them
+(:meth:`Config.allreduces_across_nodes`, :attr:`Calibration.t_xar`) beside its bytes; both are
+fitted on the rows that ran so once the engines' own fits are done, one value each for every
+engine (:func:`nvlmodel.calibrate.fit.fit_internode`). One calibration per engine (``backend@serving``) is
 fitted on H100/H200 rows of every model and both modes; B200 and GB200 rows are held out. Rows the
 model cannot describe carry a ``left_out`` reason (:func:`left_out_table`).
 

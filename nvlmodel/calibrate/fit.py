@@ -169,46 +169,73 @@ def _acceptance_losses(rows, calibrations) -> np.ndarray:
 
 
 def internode(rows: "pd.DataFrame") -> np.ndarray:  # noqa: F821
-    """Which rows' expert-parallel workers (decoding or prefilling) span more than one NVLink domain
-    (:meth:`nvlmodel.calibrate.Config.crosses_domains`)."""
+    """Which rows' workers (decoding or prefilling) span more than one NVLink domain: an expert
+    all-to-all between nodes (:meth:`nvlmodel.calibrate.Config.crosses_domains`) or all-reduces
+    whose TP group spans nodes (:meth:`~nvlmodel.calibrate.Config.allreduces_across_nodes`)."""
     return np.array([(c := _config(r)).crosses_domains() or c.crosses_domains(prefill=True)
+                     or c.allreduces_across_nodes() > 0 or c.allreduces_across_nodes(prefill=True) > 0
                      for r in rows.itertuples()], dtype=bool)
 
 
-def fit_internode(rows: "pd.DataFrame", calibrations: dict[str, Calibration]) -> float:  # noqa: F821
-    """The cost per MoE layer exchanged between nodes (:attr:`Calibration.t_xnode`, seconds) that
-    makes ``rows`` (workers spanning nodes, one token per decode step) err least in TPOT at their
-    engines' ``calibrations``: the least squared relative error, in closed form (TPOT is linear in
-    it: each decode step's MoE layers, and an aggregated row's prefills mixed in), never below 0.
-    One value for every engine: what crossing the network costs is the network's and the
-    all-to-all library's (DeepEP between HGX nodes), not the engine's."""
-    import pandas as pd
+def allreduce_across_nodes(rows: "pd.DataFrame") -> np.ndarray:  # noqa: F821
+    """Which rows' workers (decoding or prefilling) all-reduce over more than one HGX node: a TP
+    group over two nodes, whose all-reduces pay :attr:`Calibration.t_xar`."""
+    return np.array([(c := _config(r)).allreduces_across_nodes() > 0 or c.allreduces_across_nodes(prefill=True) > 0
+                     for r in rows.itertuples()], dtype=bool)
 
-    if len(rows) == 0:
-        raise ValueError("need at least one row whose workers span nodes to fit t_xnode")
+
+def _internode_columns(rows, calibrations):
+    """Each row's predicted TPOT (seconds) without the costs between nodes, and how many MoE layers
+    exchanged between nodes (``t_xnode``'s coefficient) and all-reduces between nodes (``t_xar``'s)
+    its TPOT holds per output token: a decode step's, and an aggregated row's prefills mixed in."""
     missing = sorted(set(rows.engine) - set(calibrations))
     if missing:
         raise ValueError(f"no calibration for engines {missing}; calibrated: {', '.join(calibrations)}")
     if speculative(rows).any():
-        raise ValueError("fit t_xnode on rows that emit one token per step (spec_tokens 0); the acceptance is "
-                         "fitted afterwards (fit_acceptance)")
-    base, coef = [], []
+        raise ValueError("fit the costs between nodes on rows that emit one token per step (spec_tokens 0); the "
+                         "acceptance is fitted afterwards (fit_acceptance)")
+    base, xn, xar = [], [], []
     for r in rows.itertuples():
-        c, cal = _config(r), replace(calibrations[r.engine], t_xnode=0.0)
+        c, cal = _config(r), replace(calibrations[r.engine], t_xnode=0.0, t_xar=0.0)
         t = _unit_terms(c, kernels=cal.step == "kernels")
         base.append(components(c, cal)["tpot_s"])
-        coef.append(t["dxn"] + t["mix"] * t["pxn"])
-    y = pd.to_numeric(rows.tpot_ms).to_numpy(float) / 1e3
-    w, gap = np.asarray(coef) / y, 1.0 - np.asarray(base) / y
-    if not np.any(w > 0):
-        raise ValueError("none of these rows' workers span nodes: no t_xnode to fit")
-    return max(0.0, float(np.sum(w * gap) / np.sum(w * w)))
+        xn.append(t["dxn"] + t["mix"] * t["pxn"])
+        xar.append(t["dxar"] + t["mix"] * t["pxar"])
+    return np.asarray(base), np.asarray(xn, dtype=float), np.asarray(xar, dtype=float)
+
+
+def fit_internode(rows: "pd.DataFrame", calibrations: dict[str, Calibration]) -> tuple[float, float]:  # noqa: F821
+    """The costs between nodes that make ``rows`` (workers spanning nodes, one token per decode
+    step) err least in TPOT at their engines' ``calibrations``: per MoE layer exchanged between
+    nodes (:attr:`Calibration.t_xnode`) and per all-reduce whose TP group spans nodes
+    (:attr:`Calibration.t_xar`), seconds. The least squared relative error in closed form (TPOT is
+    linear in both), neither below 0; a cost no row pays is 0. One value of each for every engine:
+    what crossing the network costs is the network's and the communication library's (DeepEP's
+    all-to-all, NCCL's all-reduce between HGX nodes), not the engine's."""
+    import pandas as pd
+
+    if len(rows) == 0:
+        raise ValueError("need at least one row whose workers span nodes to fit t_xnode and t_xar")
+    base, xn, xar = _internode_columns(rows, calibrations)
+    if not np.any(xn > 0) and not np.any(xar > 0):
+        raise ValueError("none of these rows' workers span nodes: no t_xnode or t_xar to fit")
+    y = pd.to_numeric(rows.tpot_ms).to_numpy(float)[None, :] / 1e3
+    tx, ta = _nnls_relative(y, y - base[None, :], xn[None, :], xar[None, :])
+    return float(tx[0]), float(ta[0])
 
 
 def internode_values(rows: "pd.DataFrame", calibrations: dict[str, Calibration]) -> np.ndarray:  # noqa: F821
-    """Each row's own :func:`fit_internode` (seconds per MoE layer): the spread the one fitted
-    value stands for."""
-    return np.array([fit_internode(rows.iloc[[i]], calibrations) for i in range(len(rows))])
+    """Each row's own fit of the cost between nodes it pays (seconds: per MoE layer exchanged, for a
+    row whose experts exchange tokens between nodes; else per all-reduce between nodes), the other
+    cost held at ``calibrations``' value: the spread the one fitted value stands for."""
+    import pandas as pd
+
+    base, xn, xar = _internode_columns(rows, calibrations)
+    y = pd.to_numeric(rows.tpot_ms).to_numpy(float) / 1e3
+    tx = np.array([calibrations[e].t_xnode for e in rows.engine])
+    ta = np.array([calibrations[e].t_xar for e in rows.engine])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(xn > 0, (y - base - ta * xar) / xn, (y - base - tx * xn) / xar)
 
 
 def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F821
@@ -232,8 +259,8 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
         raise ValueError("refusing to fit rows that decoded speculatively (spec_tokens > 0): the efficiencies are "
                          "fitted on rows that emit one token per step, the acceptance on those (fit_acceptance)")
     if internode(rows).any():
-        raise ValueError("refusing to fit rows whose expert-parallel workers span NVLink domains: the efficiencies "
-                         "are fitted on rows within one, the exchange between nodes on those (fit_internode)")
+        raise ValueError("refusing to fit rows whose workers span NVLink domains: the efficiencies are fitted on rows "
+                         "within one, the costs between nodes on those (fit_internode)")
     t = _terms(rows, step)
     roof = _fit_terms(t)  # the roofline fit does not read the kernel terms
     if step == "roofline":
@@ -246,9 +273,9 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
 def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[str, Calibration]:  # noqa: F821
     """One :class:`Calibration` per engine (``backend@campaign``) that has calibration rows,
     fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`.
-    Rows whose expert-parallel workers span nodes do not reach :func:`fit` either: with every
-    engine fitted, those that decode one token per step fit the cost per MoE layer exchanged
-    between nodes all engines share (:func:`fit_internode`; 0 where there are none). Rows that
+    Rows whose workers span nodes do not reach :func:`fit` either: with every engine fitted, those
+    that decode one token per step fit the costs between nodes all engines share, per MoE layer
+    exchanged and per all-reduce (:func:`fit_internode`; 0 where no row pays one). Rows that
     decoded speculatively come last: they fit the acceptance all engines share
     (:func:`fit_acceptance`; 0 where there are none).
 
@@ -271,8 +298,8 @@ def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[st
         out = {e: fit(rows[(rows.engine == e).to_numpy() & own], step) for e in keys}
         crossing = xnode & ~spec & rows.engine.isin(list(out)).to_numpy()
         if crossing.any():
-            tx = fit_internode(rows[crossing], out)
-            out = {e: replace(c, t_xnode=tx) for e, c in out.items()}
+            tx, ta = fit_internode(rows[crossing], out)
+            out = {e: replace(c, t_xnode=tx, t_xar=ta) for e, c in out.items()}
         if spec.any():
             a = fit_acceptance(rows[spec], out)
             out = {e: replace(c, acceptance=a) for e, c in out.items()}
@@ -322,10 +349,10 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
                       calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """The fitted parameters per engine, in readable units, with the rows each was fitted on: of
     ``measurements`` (default: the curated rows) and ``calibrations`` (default: fitted on them).
-    The cost per MoE layer exchanged between nodes (``t_xnode_us``) and the ``acceptance`` of
-    speculative decoding, which every engine shares and the calibration rows whose workers span
-    nodes (the speculative ones) fit (neither counted in ``fitted_on_rows``), show where any row
-    ran so."""
+    The costs between nodes, per MoE layer exchanged (``t_xnode_us``) and per all-reduce
+    (``t_xar_us``), and the ``acceptance`` of speculative decoding, which every engine shares and
+    the calibration rows whose workers span nodes (the speculative ones) fit (neither counted in
+    ``fitted_on_rows``), show where any row ran so."""
     import pandas as pd
 
     d = _measurements() if measurements is None else measurements
@@ -338,11 +365,12 @@ def calibration_table(measurements: "pd.DataFrame | None" = None,
         out.append({"engine": engine, "bandwidth_fraction": c.bandwidth, "compute_fraction": c.compute,
                     "t_step_ms": c.t_step * 1e3, "t_launch_us": c.t_launch * 1e6, "t_moe_us": c.t_moe * 1e6,
                     "t_req_ms": c.t_req * 1e3, "q": c.q, "kernel_scale": c.kernel_scale, "t_xnode_us": c.t_xnode * 1e6,
-                    "acceptance": c.acceptance,
+                    "t_xar_us": c.t_xar * 1e6, "acceptance": c.acceptance,
                     "fitted_on_rows": len(sub), "systems": ", ".join(words(x) for x in sorted(set(sub.system)))})
     out = pd.DataFrame(out)
-    if "t_xnode_us" in out and not (xnode & ~spec).any() and not (out.t_xnode_us > 0).any():  # no row spans nodes
-        out = out.drop(columns="t_xnode_us")
+    for col in ("t_xnode_us", "t_xar_us"):  # a cost between nodes no row pays
+        if col in out and not (xnode & ~spec).any() and not (out[col] > 0).any():
+            out = out.drop(columns=col)
     if "acceptance" in out and not spec.any() and not (out.acceptance > 0).any():  # no speculative rows
         out = out.drop(columns="acceptance")
     return out

@@ -135,6 +135,12 @@ class Calibration:
     #: engines: the network's and the all-to-all library's, not the engine's
     #: (:func:`nvlmodel.calibrate.fit.fit_internode`).
     t_xnode: float = 0.0
+    #: s per tensor-parallel all-reduce whose group spans HGX nodes (TP 16 over two 8-GPU nodes:
+    #: :meth:`Config.allreduces_across_nodes`), beside what :func:`comm_time` charges for it (NCCL
+    #: inside each node as measured, the bytes through the NICs at line rate): the network's latency
+    #: and NCCL's protocol between nodes. Fitted with :attr:`t_xnode` on the calibration rows whose
+    #: workers span nodes, one value for all engines (:func:`nvlmodel.calibrate.fit.fit_internode`).
+    t_xar: float = 0.0
 
     def __post_init__(self):
         Efficiency(self.compute, self.bandwidth, self.t_step)  # validates fractions and t_step
@@ -146,6 +152,7 @@ class Calibration:
         require_positive("t_launch", self.t_launch, allow_zero=True)
         require_positive("t_moe", self.t_moe, allow_zero=True)
         require_positive("t_xnode", self.t_xnode, allow_zero=True)
+        require_positive("t_xar", self.t_xar, allow_zero=True)
         require_positive("kernel_scale", self.kernel_scale)
         if self.step == "roofline" and self.kernel_scale != 1.0:
             raise ValueError(f"kernel_scale scales measured kernels: a roofline calibration takes 1.0, got {self.kernel_scale}")
@@ -206,6 +213,25 @@ def exchange_spans_domains(tp: int, attention_dp: int, ep: int, domain_gpus: int
     (True, False, False)
     """
     return ep > 1 and attention_dp > 1 and tp * attention_dp > domain_gpus
+
+
+def allreduces_spanning_domains(model: ModelArch, tp: int, attention_dp: int, ep: int, domain_gpus: int) -> int:
+    """How many of a forward pass's all-reduces (:func:`comm_time`) run over more GPUs than one
+    NVLink domain of ``domain_gpus`` joins, on a worker of ``model`` with that parallelism: where
+    the TP group spans domains, the two per dense layer and the attention's one per MoE layer;
+    where the expert output is all-reduced over the worker's GPUs (no expert all-to-all) and those
+    span domains, one more per MoE layer (:attr:`Calibration.t_xar`). The search's reasons and
+    :meth:`Config.allreduces_across_nodes` share it.
+
+    >>> from nvlmodel.models import get_model
+    >>> ds = get_model("deepseek-v3")  # 3 dense and 58 MoE layers
+    >>> [allreduces_spanning_domains(ds, *shape, 8) for shape in ((16, 1, 16), (8, 1, 8), (1, 16, 16))]
+    [122, 0, 0]
+    """
+    n = 2 * model.n_dense_layers + model.moe_layers if tp > domain_gpus else 0
+    if model.is_moe and not (ep > 1 and attention_dp > 1) and tp * attention_dp > domain_gpus:
+        n += model.moe_layers
+    return n
 
 
 @dataclass(frozen=True)
@@ -297,10 +323,10 @@ class Config:
         object.__setattr__(self, "gpu_spec", gpu)
         object.__setattr__(self, "_side_archs", (m.with_redundant_experts(self.redundant_experts),
                                                  m.with_redundant_experts(self.prefill_redundant_experts)))
-        gpu.require_tp(self.tp)
+        gpu.require_tp(self.tp, across_nodes=True)
         require_parallel(self.arch_of(), self.tp, self.attention_dp, self.ep)
         if self.mode == "disagg":
-            gpu.require_tp(self.prefill_tp)
+            gpu.require_tp(self.prefill_tp, across_nodes=True)
             require_parallel(self.arch_of(True), self.prefill_tp, self.prefill_attention_dp, self.prefill_ep)
         if self.system == "gb200" and max(self.gpus, self.prefill_gpus if self.mode == "disagg" else 0) > 72:
             raise ValueError("a worker of more than 72 GPUs does not fit in one GB200 NVL72 rack")
@@ -357,6 +383,14 @@ class Config:
         tokens travel between nodes over the network (:attr:`Calibration.t_xnode`)."""
         return self.arch_of(prefill).is_moe and exchange_spans_domains(*self.shape(prefill),
                                                                        self.gpu_spec.nvlink_domain_gpus)
+
+    def allreduces_across_nodes(self, prefill: bool = False) -> int:
+        """How many of a forward pass's all-reduces (:func:`comm_time`) span HGX nodes on the
+        decoding (or with ``prefill`` the prefilling) workers: where the TP group spans nodes, the
+        two per dense layer and the attention's one per MoE layer; where the expert output is
+        all-reduced over the worker's GPUs (no expert all-to-all) and those span nodes, one more per
+        MoE layer (:attr:`Calibration.t_xar`). Zero within one NVLink domain."""
+        return allreduces_spanning_domains(self.arch_of(prefill), *self.shape(prefill), self.gpu_spec.nvlink_domain_gpus)
 
     def shape(self, prefill: bool = False) -> tuple[int, int, int]:
         """(tp, attention_dp, ep) of the workers that decode, or with ``prefill`` of those that
@@ -583,7 +617,7 @@ def _decode_roofline(config: Config, batch):
 #: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
 TERMS: tuple[str, ...] = ("dm", "dc", "dkv", "da", "dcomm", "pm", "pc", "pkv", "pa", "pcomm", "mix", "queue", "xfer",
                           "load", "osl", "dk", "pk", "dkl", "pkl", "dkr", "pkr",
-                          "kx", "dkn", "pkn", "nmoe", "dmoe", "hold", "dxn", "pxn")
+                          "kx", "dkn", "pkn", "nmoe", "dmoe", "hold", "dxn", "pxn", "dxar", "pxar")
 
 
 def kernel_times(config: Config, batch=None) -> dict:
@@ -703,7 +737,11 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
     # the same MoE layers, where that side's tokens travel between nodes (each side's own: a
     # disaggregated prefill pool may span nodes where its decode workers do not)
     t.update(dxn=t["dmoe"] if config.crosses_domains() else 0.0,
-             pxn=t["nmoe"] if config.crosses_domains(prefill=True) else 0.0)
+             pxn=t["nmoe"] if config.crosses_domains(prefill=True) else 0.0,
+             # and the all-reduces whose TP group spans nodes (a speculative step's drafts, one layer
+             # each, count as that share of a forward pass's, as in _decode_terms)
+             dxar=config.allreduces_across_nodes() * (1 + config.spec_tokens / config.arch.layers),
+             pxar=float(config.allreduces_across_nodes(prefill=True)))
     if config.mode == "agg":
         others = np.maximum(b - 1, 0.0)  # a rank's other sequences (none where it holds one or fewer)
         t.update(mix=others / config.osl, queue=others, load=0.0, osl=float(config.osl),
@@ -791,14 +829,15 @@ def _two_phase(t, m: str, c: str, kv: str, a: str, bandwidth, compute):
     return np.maximum(*gemm) + np.maximum(*attn)
 
 
-def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.0, kernel_scale=1.0, t_xnode=0.0):
+def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.0, kernel_scale=1.0, t_xnode=0.0,
+           t_xar=0.0):
     """Decode step (without its fixed cost per step) and one prompt's prefill, from :func:`_unit_terms`
     at the given efficiencies (``step="roofline"``), or from the measured kernels where the
     tables cover the row (``"kernels"``, each call costing ``t_launch`` on top and the linear
     layers scaled on :attr:`Calibration.kernel_scale`'s ramp by ``kernel_scale``; the roofline
-    elsewhere), each forward pass with ``t_moe`` per MoE layer, and ``t_xnode`` per MoE layer whose
-    tokens travel between nodes (``dxn``, ``pxn``); scalars or arrays (broadcast), so that the fit
-    shares it.
+    elsewhere), each forward pass with ``t_moe`` per MoE layer, ``t_xnode`` per MoE layer whose
+    tokens travel between nodes (``dxn``, ``pxn``) and ``t_xar`` per all-reduce whose TP group spans
+    nodes (``dxar``, ``pxar``); scalars or arrays (broadcast), so that the fit shares it.
 
     The roofline's step has two phases, weight GEMMs then attention, each bound by its own memory
     or compute time (:func:`_two_phase`): the engines run them as separate kernels, so attention
@@ -813,8 +852,8 @@ def _steps(t, bandwidth, compute, step: str = "roofline", t_launch=0.0, t_moe=0.
         k = kernel_scale - 1.0
         decode = np.where(np.isfinite(t["dk"]), t["dk"] + k * t["dkr"] * t["dkl"] + t_launch * t["dkn"], decode)
         fill = np.where(np.isfinite(t["pk"]), t["pk"] + k * t["pkr"] * t["pkl"] + t_launch * t["pkn"], fill)
-    return (decode + t_moe * t["dmoe"] + t_xnode * t["dxn"] + t["dcomm"],
-            fill + t_moe * t["nmoe"] + t_xnode * t["pxn"] + t["pcomm"])
+    return (decode + t_moe * t["dmoe"] + t_xnode * t["dxn"] + t_xar * t["dxar"] + t["dcomm"],
+            fill + t_moe * t["nmoe"] + t_xnode * t["pxn"] + t_xar * t["pxar"] + t["pcomm"])
 
 
 def step_times(config: Config, calibration: Calibration, batch=None):
@@ -829,7 +868,7 @@ def step_times(config: Config, calibration: Calibration, batch=None):
 
 
 def _step_times(t: dict, c: Calibration):
-    decode, fill = _steps(t, c.bandwidth, c.compute, c.step, c.t_launch, c.t_moe, c.kernel_scale, c.t_xnode)
+    decode, fill = _steps(t, c.bandwidth, c.compute, c.step, c.t_launch, c.t_moe, c.kernel_scale, c.t_xnode, c.t_xar)
     kernels = c.step == "kernels" and np.isfinite(t["pk"])
     source = np.where(~(kernels & np.isfinite(t["dk"])), "roofline",
                       np.where(np.asarray(t["kx"]) > 0, "kernels, extrapolated", "kernels"))
@@ -841,7 +880,8 @@ def _step_times(t: dict, c: Calibration):
 def components(config: Config, calibration: Calibration) -> dict[str, float]:
     """The modelled parts of one configuration, in seconds: decode step (with its all-reduce and
     overhead), the fitted fixed costs it holds (``decode_fixed_s``: per step, per MoE layer, per MoE
-    layer exchanged between nodes and, on measured kernels, per kernel call), one prompt's prefill
+    layer exchanged between nodes, per all-reduce between nodes and, on measured kernels, per kernel
+    call), one prompt's prefill
     (with its all-reduce), the prefill interference per output token, the wait of a batch-waiting
     engine (``batch_wait_s``: :func:`batch_wait_steps` decode steps), the tokens a sequence emits
     per decode step (``accepted_tokens``: 1 unless it decodes speculatively,
@@ -854,7 +894,8 @@ def components(config: Config, calibration: Calibration) -> dict[str, float]:
     wait = float(disagg_wait(t, fill, per_token + interference))
     held = float(t["hold"] * decode)  # the held steps decode without prefill
     return {"decode_step_s": decode, "step_source": source,  # no kernel calls (dkn 0) where the roofline stands in
-            "decode_fixed_s": float(c.t_step + c.t_moe * t["dmoe"] + c.t_xnode * t["dxn"] + c.t_launch * t["dkn"]),
+            "decode_fixed_s": float(c.t_step + c.t_moe * t["dmoe"] + c.t_xnode * t["dxn"] + c.t_xar * t["dxar"]
+                                    + c.t_launch * t["dkn"]),
             "decode_bottleneck": _bottleneck(t, "dm", "dc", "dkv", "da", c),
             "decode_comm_s": t["dcomm"], "prefill_s": fill,
             "prefill_bottleneck": _bottleneck(t, "pm", "pc", "pkv", "pa", c),

@@ -86,13 +86,15 @@ def kv_capacity(gpu: "str | GPUSpec", model: str | ModelArch = "llama-3.1-405b",
     weights on each GPU and spreads the routed experts (in ``expert_format``, default the weight
     format) over all its GPUs; each attention-DP rank keeps the KV of its own sequences, so
     ``tokens_per_replica`` is what the whole worker holds.
-    Raises ``ValueError`` when the weights do not fit or ``tp`` exceeds the NVLink domain."""
+    Raises ``ValueError`` when the weights do not fit or ``tp`` spans more than one NVLink domain
+    or two whole HGX nodes (:meth:`~nvlmodel.hardware.GPUSpec.require_tp`: memory is per GPU,
+    wherever the group's all-reduces run)."""
     p = as_premises(premises)
     g = gpu if isinstance(gpu, GPUSpec) else get_gpu(gpu, p)
     m = model if isinstance(model, ModelArch) else get_model(model)
     for what, v in (("tp", tp), ("num_gpus", num_gpus), ("session_tokens", session_tokens)):
         require_positive_int(what, v)
-    g.require_tp(tp)
+    g.require_tp(tp, across_nodes=True)
     require_positive("workspace_bytes", workspace_bytes, allow_zero=True)
     if not 0 < require_positive("memory_fraction", memory_fraction) <= 1:
         raise ValueError(f"memory_fraction is a fraction of HBM in (0, 1], got {memory_fraction}")

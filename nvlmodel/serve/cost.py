@@ -199,11 +199,13 @@ class SpeculativeStepCost(StepCost):
 def fixed_step_cost(config: Config, calibration: Calibration, prefill: bool = False) -> float:
     """Seconds every step (forward pass) of ``config``'s decoding workers (or with ``prefill`` its
     prefilling ones) pays whatever its tokens: the calibration's cost per step, its cost per MoE
-    layer (:attr:`Calibration.t_moe`) and, where that side's experts span nodes, its cost per MoE
-    layer exchanged between them (:attr:`Calibration.t_xnode`), as the static model's steps
+    layer (:attr:`Calibration.t_moe`), where that side's experts span nodes its cost per MoE
+    layer exchanged between them (:attr:`Calibration.t_xnode`), and where its TP group spans nodes
+    its cost per all-reduce between them (:attr:`Calibration.t_xar`), as the static model's steps
     (:func:`nvlmodel.calibrate.step_times`) do."""
     return (require_positive("t_step", calibration.t_step, allow_zero=True)
-            + _moe_layer_cost(config, calibration, prefill) * config.arch.moe_layers)
+            + _moe_layer_cost(config, calibration, prefill) * config.arch.moe_layers
+            + calibration.t_xar * config.allreduces_across_nodes(prefill))
 
 
 def _moe_layer_cost(config: Config, calibration: Calibration, prefill: bool) -> float:
@@ -229,6 +231,8 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
         parts = {f.name: getattr(base, f.name) for f in fields(StepCost)}
         if config.arch.moe_layers:  # each draft runs the draft module's MoE layer: its cost per MoE layer
             parts["t_step"] += _moe_layer_cost(config, calibration, prefill) * k
+        # and, where the TP group spans nodes, one layer's share of the all-reduces between them (as the static model)
+        parts["t_step"] += calibration.t_xar * config.allreduces_across_nodes(prefill) * k / config.arch.layers
         return SpeculativeStepCost(**parts, spec=k, per_step=accepted_tokens(calibration.acceptance, k),
                                    share=k / config.arch.layers)
     if calibration.step == "kernels":
