@@ -364,8 +364,8 @@ NOTES: dict[str, tuple[str, str]] = {
         "rows of one configuration). The search then finds H100 deployments of DeepSeek-R1 that meet 50 "
         "tokens/s per user, all of them of that layout, and the rack's ratio to H100 there has a value again. "
         "Forty-nine B200 rows the database dump had recorded under another layout than their copies in "
-        "InferenceMAX's export (tp = tp x ep) are duplicates of those copies, no longer counted twice or left "
-        "out for a layout they did not run."),
+        "InferenceMAX's export (tp = tp x ep) are duplicates of those copies: left out, as before, but no longer "
+        "for a layout they did not run, and not counted twice now that the model holds two nodes."),
     "09-under-load": ("chapter-under-load",
         "The simulation's TTFT, the book's predictor of record for it, now takes for each table the step its "
         "calibration rows pick (the serving table's replay runs on the engines' measured kernels), and the "
