@@ -3,6 +3,7 @@ and the deployment search; numbers pinned to hand calculations written here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -536,6 +537,25 @@ def test_search_by_hand_for_one_aggregated_point():
     priced = search.search("qwen3-32b", 1024, 1024, search.SLA(10.0, 1.0), systems=("gb200",), max_gpus=8,
                            calibrations={"trtllm@serving": calib}, price_per_gpu_hour=2.5)
     assert priced.cost_per_mtok.to_numpy() == pytest.approx(2.5 * priced.gpu_h_per_mtok.to_numpy())
+
+
+def test_the_search_spans_two_hgx_nodes_with_a_tp_group_and_never_more():
+    """HGX systems offer TP 16 over two whole nodes (TEP16 and TP16 for an MoE model, TP16 for a
+    dense one) where 16 GPUs are allowed, never TP 32; an NVL72 rack offers TP up to its 72 GPUs as
+    before. A TEP16 point on H100 is the static model's Config of that layout, its steps paying the
+    122 all-reduces between the nodes (t_xar each)."""
+    h100 = search.parallel_configs("h100_sxm", "deepseek-v3", 72)
+    assert {(16, 1, 16), (16, 1, 1)} <= set(h100) and not any(tp > 16 for tp, _, _ in h100)
+    assert not any(tp > 8 for tp, _, _ in search.parallel_configs("h100_sxm", "deepseek-v3", 8))
+    assert (16, 1, 1) in search.parallel_configs("b200_sxm", "llama-3.1-405b", 16)
+    assert (64, 1, 64) in search.parallel_configs("gb200", "deepseek-v3", 64)
+    c = search.fitted_serving()[search.ENGINE]
+    out = search.search("deepseek-v3", 1024, 1024, search.SLA(10.0, 1.0), systems=("h100_sxm",), max_gpus=16)
+    row = out[(out["mode"] == "agg") & (out.decode_shape == (16, 1, 16)) & (out.batch == 4)].iloc[0]
+    cfg = cal.Config("h100_sxm", "deepseek-v3", "fp8", 16, 4, 1024, 1024, backend="trtllm", ep=16)
+    assert cfg.allreduces_across_nodes() == 122
+    decode, without = cal.step_times(cfg, c)[0], cal.step_times(cfg, replace(c, t_xar=0.0))[0]
+    assert row.tpot_s >= decode and decode - without == pytest.approx(122 * c.t_xar)
 
 
 def test_the_search_deploys_a_rack_wide_expert_parallel_worker_with_redundant_experts():
