@@ -437,13 +437,27 @@ def table(comp: "pd.DataFrame", min_tok_s_per_user: "float | None" = None) -> "p
     rows = []
     for r in _one_level(comp, min_tok_s_per_user).itertuples():
         rows.append({"model": model_name(r.model), "system": r.system,
-                     "deployment": f"{r.mode}, {r.gpus} GPU{'s' if r.gpus != 1 else ''}",
+                     "deployment": f"{r.mode}, {r.gpus} GPU{'s' if r.gpus != 1 else ''}" + _over_nodes(r),
                      "output tok/s per GPU": interval_text(r, "tok_s_per_gpu"),
                      "best measured run": measured_text(getattr(r, "measured_tok_s_per_gpu", float("nan"))),
                      "tokens per joule": interval_text(r, "tok_per_joule"),
                      "GPU-hours per 1M tokens": interval_text(r, "gpu_h_per_mtok"),
                      "beyond measured rows": "yes" if r.extrapolated else "no"})
     return pd.DataFrame(rows).set_index(["model", "system"])
+
+
+def _over_nodes(r) -> str:
+    """``", TP 16 over 2 nodes"`` where a point's decoding tensor-parallel group spans HGX nodes
+    (:meth:`nvlmodel.hardware.GPUSpec.require_tp`), else ``""``: the layout a reader would not
+    expect of an HGX deployment. A comparison without ``decode_shape`` says nothing."""
+    from .calibrate.model import SYSTEMS as KNOWN
+    from .hardware import get_gpu
+
+    shape = getattr(r, "decode_shape", None)
+    if shape is None or not isinstance(shape, tuple):
+        return ""
+    domain = get_gpu(KNOWN[r.system_key]).nvlink_domain_gpus
+    return f", TP {shape[0]} over {shape[0] // domain} nodes" if shape[0] > domain else ""
 
 
 def ratio_table(rat: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821

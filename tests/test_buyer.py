@@ -113,6 +113,14 @@ def test_the_best_measured_run_beside_each_figure_by_hand(comp):
     with pytest.raises(ValueError, match="system"):
         buyer.best_measured("deepseek-r1", "h800", 50.0)
     t = buyer.table(comp)  # beside each predicted figure, the best measured run at the level ("—": none)
+    # an HGX point whose TP group spans nodes says so (H100's DeepSeek-R1 at 50 tokens/s per user is TEP16);
+    # one that spreads attention DP over nodes, or any rack-wide group, has no such layout to flag
+    from types import SimpleNamespace as Row
+
+    assert buyer._over_nodes(Row(decode_shape=(16, 1, 16), system_key="h100_sxm")) == ", TP 16 over 2 nodes"
+    assert buyer._over_nodes(Row(decode_shape=(1, 16, 16), system_key="h100_sxm")) == ""
+    assert buyer._over_nodes(Row(decode_shape=(16, 1, 16), system_key="gb200")) == ""
+    assert not t.deployment.str.contains("over").any()  # Qwen3-32B fits one node everywhere
     for r_, text in zip(comp.itertuples(), t["best measured run"]):
         m = buyer.best_measured(r_.model, r_.system_key, r_.min_tok_s_per_user)
         assert text == ("—" if m is None else f"{float(f'{m.tok_s_per_gpu:.2g}'):,g}")  # two figures, by hand
