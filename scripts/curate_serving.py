@@ -883,8 +883,9 @@ def mark_relabelled(rows: list[dict]) -> list[dict]:
         if len({tuple(str(r[c]) for c in LAYOUT) for r in group}) < 2:
             continue
         kept = min(group, key=lambda r: (not r["harness"].startswith(DATED_EXPORT), r["source_id"]))
+        layout = tuple(str(kept[c]) for c in LAYOUT)
         for r in group:
-            if r is kept:
+            if r is kept or tuple(str(r[c]) for c in LAYOUT) == layout:  # the same layout twice: mark_repeats'
                 continue
             how = ""
             if (str(r["tp"]).isdigit() and str(kept["tp"]).isdigit() and str(kept["ep"]).isdigit()

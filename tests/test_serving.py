@@ -627,6 +627,28 @@ def test_repeated_configurations_are_counted_once():
         assert twin.harness.startswith("dated export") and r.harness.startswith("database dump")
 
 
+def test_one_measurement_under_two_layouts_keeps_the_exports_copy():
+    """mark_relabelled by hand on four rows: the database dump's copy of a dated-export run, recorded
+    with tp = tp x ep, becomes the export's duplicate and says so; a row already left out, and one
+    whose measurement differs in the last digit, are untouched; the same layout twice is not its
+    business (mark_repeats')."""
+    cs = import_script("curate_serving")
+    base = {c: "" for c in (*cs.MEASUREMENT_KEY, *cs.LAYOUT)}
+    base.update(system="b200_sxm", backend="sglang", model="deepseek-v3", precision="fp4", mode="agg", isl=1024,
+                osl=1024, concurrency=4, ttft_ms=208.4462, tpot_ms=9.00136, left_out="")
+    export = {**base, "source_id": "2026_04_06_x_tp4_ep4", "harness": "dated export (2026-04-06)", "tp": 4, "ep": 4}
+    dump = {**base, "source_id": "dsr1_x_cfg202", "harness": "database dump (2026-04-27)", "tp": 16, "ep": 4}
+    gone = {**dump, "source_id": "dsr1_x_cfg203", "left_out": "repeat of something"}
+    other = {**dump, "source_id": "dsr1_x_cfg204", "tpot_ms": 9.00137}
+    same = {**export, "source_id": "2026_04_06_y_tp4_ep4", "moe_tp": ""}  # the kept layout again
+    rows = cs.mark_relabelled([dict(r) for r in (dump, export, gone, other, same)])
+    by = {r["source_id"]: r["left_out"] for r in rows}
+    assert by["2026_04_06_x_tp4_ep4"] == by["dsr1_x_cfg204"] == by["2026_04_06_y_tp4_ep4"] == ""
+    assert by["dsr1_x_cfg203"] == "repeat of something"
+    assert by["dsr1_x_cfg202"] == ("duplicate of 2026_04_06_x_tp4_ep4 (the same measurement in another data dump, "
+                                   "recorded with another layout: its tp 16 is the other's tp x ep (4 x 4))")
+
+
 def test_tep_workers_sum_experts_with_an_all_reduce():
     """Attention TP 8 with EP 8 (TEP8, one worker): every GPU holds every token after the attention
     all-reduce, so the experts' shares are summed by a second all-reduce per MoE layer; no
