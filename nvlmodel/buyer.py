@@ -130,9 +130,10 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     for level in levels:
         require_positive("min_tok_s_per_user", level)
     sla = sla or search.SLA(2.0, 0.05)
-    keep = ["system", "system_key", "mode", "gpus", "decode_shape", "tok_s_per_user", "tok_s_per_gpu", "tok_s_per_gpu_lo",
-            "tok_s_per_gpu_hi", "tok_s_per_gpu_other_step", "tok_per_joule", "tok_per_joule_lo", "tok_per_joule_hi",
-            "gpu_h_per_mtok", "gpu_h_per_mtok_lo", "gpu_h_per_mtok_hi", "extrapolated", "step_source"]
+    keep = ["system", "system_key", "mode", "gpus", "decode_shape", "tok_s_per_user", "tok_s_per_gpu",
+            "tok_s_per_gpu_lo", "tok_s_per_gpu_hi", "tok_s_per_gpu_other_step", "tok_per_joule", "tok_per_joule_lo",
+            "tok_per_joule_hi", "gpu_h_per_mtok", "gpu_h_per_mtok_lo", "gpu_h_per_mtok_hi", "extrapolated",
+            "step_source"]
     parts = []
     for model in models:
         front = search.best(model, isl, osl, sla, systems=SYSTEMS, calibrations=search.fitted_serving(step))

@@ -334,7 +334,8 @@ def engine_allreduce(system: str, n: int, engine: str = "trtllm") -> "EngineAllR
     kernel, limit = ENGINE_KERNELS[require_choice("engine", engine, ENGINE_KERNELS)]
     if system != "gb200" and n > HGX_NODE_GPUS:
         if n % HGX_NODE_GPUS:
-            raise ValueError(f"an all-reduce over {n} GPUs of {system} spans nodes: whole {HGX_NODE_GPUS}-GPU nodes only")
+            raise ValueError(f"an all-reduce over {n} GPUs of {system} spans nodes: whole {HGX_NODE_GPUS}-GPU nodes "
+                             "only")
         return NodesAllReduce(allreduce_curve(system, HGX_NODE_GPUS, "nccl"), n // HGX_NODE_GPUS)
     nccl = allreduce_curve(system, n, "nccl")
     return EngineAllReduce(engine, allreduce_curve(system, n, kernel) if kernel != "nccl" else nccl, nccl, limit)

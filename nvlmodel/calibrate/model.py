@@ -390,7 +390,8 @@ class Config:
         two per dense layer and the attention's one per MoE layer; where the expert output is
         all-reduced over the worker's GPUs (no expert all-to-all) and those span nodes, one more per
         MoE layer (:attr:`Calibration.t_xar`). Zero within one NVLink domain."""
-        return allreduces_spanning_domains(self.arch_of(prefill), *self.shape(prefill), self.gpu_spec.nvlink_domain_gpus)
+        return allreduces_spanning_domains(self.arch_of(prefill), *self.shape(prefill),
+                                           self.gpu_spec.nvlink_domain_gpus)
 
     def shape(self, prefill: bool = False) -> tuple[int, int, int]:
         """(tp, attention_dp, ep) of the workers that decode, or with ``prefill`` of those that
