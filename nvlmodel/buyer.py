@@ -323,8 +323,7 @@ def best_measured(model: str, system: str, min_tok_s_per_user: float, *,
     leaves out do not count (a copy, a run too fast for its hardware, an unknown layout or draft
     length, a tensor-parallel group recorded over more nodes than a run of its benchmark spans),
     nor do runs with MTP speculative decoding (the search decodes one token per step). None where
-    no row qualifies. Adds
-    ``tok_s_per_user``, ``tok_s_per_gpu`` and ``gpus``."""
+    no row qualifies. Adds ``tok_s_per_user``, ``tok_s_per_gpu`` and ``gpus``."""
     from .calibrate.model import SYSTEMS as KNOWN
     from .models import get_model
 
@@ -455,7 +454,7 @@ def _over_nodes(r) -> str:
     from .hardware import get_gpu
 
     shape = getattr(r, "decode_shape", None)
-    if shape is None or not isinstance(shape, tuple):
+    if not isinstance(shape, tuple):
         return ""
     domain = get_gpu(KNOWN[r.system_key]).nvlink_domain_gpus
     return f", TP {shape[0]} over {shape[0] // domain} nodes" if shape[0] > domain else ""

@@ -834,11 +834,7 @@ def mark_repeats(rows: list[dict]) -> list[dict]:
     repeats, but one: identical measurements keep the first by source id, differing ones the latest
     measured (then the first by source id). The others get a ``left_out`` reason naming the kept row:
     ``duplicate of`` where they hold its measurement, ``repeat of`` where they measured again."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        if not r["left_out"]:
-            groups.setdefault(tuple(str(r[c]) for c in CONFIG_KEY), []).append(r)
-    for group in groups.values():
+    for group in _modelled_groups(rows, CONFIG_KEY):
         if len(group) < 2:
             continue
         same = len({(r["ttft_ms"], r["tpot_ms"]) for r in group}) == 1
@@ -854,6 +850,18 @@ def mark_repeats(rows: list[dict]) -> list[dict]:
                                  else f"repeat of {kept['source_id']} (same configuration; the latest measurement kept)")
     return rows
 
+
+def _key(row: dict, columns: tuple[str, ...]) -> tuple:
+    return tuple(str(row[c]) for c in columns)
+
+
+def _modelled_groups(rows: list[dict], columns: tuple[str, ...]) -> list[list[dict]]:
+    """The modelled rows (no ``left_out`` reason yet) grouped by their values of ``columns``."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if not r["left_out"]:
+            groups.setdefault(_key(r, columns), []).append(r)
+    return list(groups.values())
 
 
 #: The data dumps whose layouts come from InferenceMAX's configuration file (the dated exports).
@@ -875,17 +883,12 @@ def mark_relabelled(rows: list[dict]) -> list[dict]:
     one 8-GPU node with ``tp`` = tp x ep (64 for TP 8 with EP 8, 16 for TP 4 with EP 4), a
     tensor-parallel group over 8 or 2 nodes that no such benchmark ran; the reason says so where it
     is that."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        if not r["left_out"]:
-            groups.setdefault(tuple(str(r[c]) for c in MEASUREMENT_KEY), []).append(r)
-    for group in groups.values():
-        if len({tuple(str(r[c]) for c in LAYOUT) for r in group}) < 2:
+    for group in _modelled_groups(rows, MEASUREMENT_KEY):
+        if len({_key(r, LAYOUT) for r in group}) < 2:
             continue
         kept = min(group, key=lambda r: (not r["harness"].startswith(DATED_EXPORT), r["source_id"]))
-        layout = tuple(str(kept[c]) for c in LAYOUT)
         for r in group:
-            if r is kept or tuple(str(r[c]) for c in LAYOUT) == layout:  # the same layout twice: mark_repeats'
+            if _key(r, LAYOUT) == _key(kept, LAYOUT):  # the kept row, or its layout twice: mark_repeats'
                 continue
             how = ""
             if (str(r["tp"]).isdigit() and str(kept["tp"]).isdigit() and str(kept["ep"]).isdigit()

@@ -172,16 +172,18 @@ def internode(rows: "pd.DataFrame") -> np.ndarray:  # noqa: F821
     """Which rows' workers (decoding or prefilling) span more than one NVLink domain: an expert
     all-to-all between nodes (:meth:`nvlmodel.calibrate.Config.crosses_domains`) or all-reduces
     whose TP group spans nodes (:meth:`~nvlmodel.calibrate.Config.allreduces_across_nodes`)."""
-    return np.array([(c := _config(r)).crosses_domains() or c.crosses_domains(prefill=True)
-                     or c.allreduces_across_nodes() > 0 or c.allreduces_across_nodes(prefill=True) > 0
+    return np.array([(c := _config(r)).crosses_domains() or c.crosses_domains(prefill=True) or _allreduces_across(c)
                      for r in rows.itertuples()], dtype=bool)
 
 
 def allreduce_across_nodes(rows: "pd.DataFrame") -> np.ndarray:  # noqa: F821
     """Which rows' workers (decoding or prefilling) all-reduce over more than one HGX node: a TP
     group over two nodes, whose all-reduces pay :attr:`Calibration.t_xar`."""
-    return np.array([(c := _config(r)).allreduces_across_nodes() > 0 or c.allreduces_across_nodes(prefill=True) > 0
-                     for r in rows.itertuples()], dtype=bool)
+    return np.array([_allreduces_across(_config(r)) for r in rows.itertuples()], dtype=bool)
+
+
+def _allreduces_across(c) -> bool:
+    return c.allreduces_across_nodes() > 0 or c.allreduces_across_nodes(prefill=True) > 0
 
 
 def _internode_columns(rows, calibrations):
