@@ -228,10 +228,29 @@ def allreduces_spanning_domains(model: ModelArch, tp: int, attention_dp: int, ep
     >>> [allreduces_spanning_domains(ds, *shape, 8) for shape in ((16, 1, 16), (8, 1, 8), (1, 16, 16))]
     [122, 0, 0]
     """
-    n = 2 * model.n_dense_layers + model.moe_layers if tp > domain_gpus else 0
-    if model.is_moe and not (ep > 1 and attention_dp > 1) and tp * attention_dp > domain_gpus:
-        n += model.moe_layers
-    return n
+    return sum(count for gpus, count, _ in _allreduce_groups(model, tp, attention_dp, ep) if gpus > domain_gpus)
+
+
+def _allreduce_groups(model: ModelArch, tp: int, attention_dp: int, ep: int) -> list[tuple[int, int, int]]:
+    """The all-reduces of one forward pass of a worker of ``model`` with that parallelism, as
+    ``(GPUs in the group, all-reduces per pass, message in ranks' tokens)``: the TP group's two per
+    dense layer and one per MoE layer's attention, each over one rank's tokens; and, where the
+    expert output is summed over the worker's GPUs (attention TP, or experts not expert-parallel
+    across attention-DP ranks), one per MoE layer over all ``attention_dp`` ranks' tokens. The one
+    case analysis :func:`comm_time` and :func:`allreduces_spanning_domains` both read.
+
+    >>> from nvlmodel.models import get_model
+    >>> _allreduce_groups(get_model("deepseek-v3"), 8, 1, 8)
+    [(8, 64, 1), (8, 58, 1)]
+    >>> _allreduce_groups(get_model("deepseek-v3"), 1, 8, 8)  # attention DP, experts by all-to-all
+    []
+    """
+    out = []
+    if tp > 1:
+        out.append((tp, 2 * model.n_dense_layers + model.moe_layers, 1))
+    if model.is_moe and not (ep > 1 and attention_dp > 1) and tp * attention_dp > 1:
+        out.append((tp * attention_dp, model.moe_layers, attention_dp))
+    return out
 
 
 @dataclass(frozen=True)
@@ -517,14 +536,10 @@ def comm_time(config: Config, tokens, *, prefill: bool = False):
     tokens = np.asarray(tokens, dtype=float)
     msg = tokens * m.hidden * 2.0
     t = np.zeros_like(tokens)
-    if tp > 1:
-        one = engine_allreduce(config.system, tp, config.backend).time(msg)
-        t = t + one * (2 * m.n_dense_layers + m.moe_layers)
-    if m.is_moe:
-        if ep > 1 and adp > 1:
-            t = t + m.moe_layers * moe_alltoall(config.system, ep, m, config.precision).time(tokens)
-        elif tp * adp > 1:
-            t = t + m.moe_layers * engine_allreduce(config.system, tp * adp, config.backend).time(msg * adp)
+    for gpus, count, ranks in _allreduce_groups(m, tp, adp, ep):
+        t = t + count * engine_allreduce(config.system, gpus, config.backend).time(msg * ranks)
+    if m.is_moe and ep > 1 and adp > 1:
+        t = t + m.moe_layers * moe_alltoall(config.system, ep, m, config.precision).time(tokens)
     return float(t) if np.ndim(t) == 0 else t
 
 
