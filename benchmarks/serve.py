@@ -35,7 +35,7 @@ def replay_benchmark() -> None:
     from nvlmodel.calibrate.data import _measurements
     from nvlmodel.serve import engine
     from nvlmodel.recorded import ignored as recorded_ignored
-    from nvlmodel.serve.validate import PROTOCOLS, benchmark_limits, replay_row
+    from nvlmodel.serve.validate import PROTOCOLS, _replay_inputs, replay_row
 
     rows = list(calibration_rows(_measurements()).itertuples())  # the dense table: aggregated rows
     static = fitted()
@@ -43,10 +43,8 @@ def replay_benchmark() -> None:
 
     def previous(row):  # the table of every request, and step costs built for each row
         engine._step_cost.cache_clear()
-        d = engine.Deployment(row.system, row.model, row.precision, tp=int(row.tp), engine=row.engine,
-                              calibration=cals[row.engine], **benchmark_limits(row))
-        reqs = PROTOCOLS["lockstep"].requests(int(row.isl), int(row.osl), int(row.concurrency))
-        r = simulate(d, reqs, concurrency=int(row.concurrency)).requests
+        d, reqs, c, skip = _replay_inputs(row, cals[row.engine], PROTOCOLS["lockstep"])  # the replay's deployment
+        r = simulate(d, reqs, concurrency=c).requests.iloc[skip:]
         return float(r.ttft_s.mean() * 1e3), float(r.tpot_s.mean() * 1e3)
 
     t0 = time.perf_counter()
