@@ -10,11 +10,12 @@ from collections import OrderedDict, deque
 
 from .events import _CLIENT, _STEP
 from .links import _Link, _Store
+from .state import PrefillJob, StepPlan
 
 
 class _Worker:
     __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
-                 "prefilling", "run", "fin", "cnt", "B", "C", "n", "busy", "version", "plan", "busy_time", "node",
+                 "prefilling", "run", "fin", "due", "decoding", "context", "steps", "busy", "version", "plan", "busy_time", "node",
                  "links", "host", "disk", "budget", "seats", "balance", "bal0", "hold", "hold_tokens", "held",
                  "holding", "recv", "recv0", "recvd", "prefilled_last", "rank_of", "rank_active", "rank_tokens",
                  "rank_run", "rank_ctx")
@@ -26,13 +27,13 @@ class _Worker:
         self.cached = 0  # blocks held by prefix entries
         self.entries: OrderedDict[int, list] = OrderedDict()  # group -> [tokens, refs], LRU first
         self.waiting: deque[int] = deque()
-        self.prefilling: list[list] = []  # [rid, cached tokens, remaining]
-        self.run: dict[int, tuple[int, int]] = {}  # rid -> (step counter at join, cache tokens at join)
+        self.prefilling: list[PrefillJob] = []  # prompts being prefilled, in admission order
+        self.run: dict[int, tuple[int, int]] = {}  # rid -> (steps done at join, cache tokens at join)
         self.fin: list[tuple[int, int, int]] = []  # (finish counter, rid, epoch)
-        self.cnt = [0] * bs  # running sequences needing a new block at counter = residue (mod bs)
-        self.B = 0
-        self.C = 0
-        self.n = 0
+        self.due = [0] * bs  # decoding sequences needing a new block when steps = residue (mod bs)
+        self.decoding = 0  # sequences decoding
+        self.context = 0  # KV tokens the decoding sequences hold
+        self.steps = 0  # decode steps done: the worker's step counter
         self.busy = False
         self.version = 0
         self.plan = None
@@ -79,7 +80,7 @@ class Batcher:
             self.assign_rank(worker, rid)
         if not worker.busy:
             self.schedule(worker, t)
-        elif (first or worker.holding) and worker.plan is not None and worker.plan[0] == "decode":
+        elif (first or worker.holding) and worker.plan is not None and worker.plan.kind == "decode":
             self.cut(worker, t)  # a held run ends too: the new prompt may fill the step
 
     def assign_rank(self, w: _Worker, rid: int) -> None:
@@ -99,36 +100,37 @@ class Batcher:
 
     def cut(self, w: _Worker, t):
         """A request arrived while ``w`` runs a multi-step decode: end it at the next step boundary."""
-        _, t0, k, B, C0, _ = w.plan
+        plan = w.plan
+        t0, B, C0 = plan.start, plan.decoding, plan.context
         j = w.cost.decode_steps_within(B, C0, t - t0)
-        if j < k:
+        if j < plan.steps:
             w.version += 1
-            w.plan = ("decode", t0, j, B, C0, self.new_blocks(w, j))
+            w.plan = StepPlan("decode", t0, j, B, C0, self.new_blocks(w, j))
             self.push(t0 + w.cost.decode_run(B, C0, j), _STEP, w, w.version)
 
     def new_blocks(self, w: _Worker, k: int) -> int:
         """Blocks the running sequences need for ``k`` more decode steps."""
         bs = self.bs
         if k == 1:  # the common case: the sequences whose next token starts a block
-            return w.cnt[w.n % bs]
+            return w.due[w.steps % bs]
         full, part = divmod(k, bs)
-        s = w.B * full
-        n, cnt = w.n, w.cnt
+        s = w.decoding * full
+        n, due = w.steps, w.due
         for i in range(part):
-            s += cnt[(n + i) % bs]
+            s += due[(n + i) % bs]
         return s
 
     def steps_fitting(self, w: _Worker, free: int, limit: int) -> int:
         """The most decode steps (<= ``limit``) whose new blocks fit in ``free``."""
         bs = self.bs
-        if w.B == 0:
+        if w.decoding == 0:
             return limit
-        full = min(free // w.B, limit // bs)
+        full = min(free // w.decoding, limit // bs)
         k = full * bs
-        left = free - full * w.B
-        n, cnt = w.n, w.cnt
+        left = free - full * w.decoding
+        n, due = w.steps, w.due
         while k < limit:
-            need = cnt[(n + k) % bs]
+            need = due[(n + k) % bs]
             if need > left:
                 break
             left -= need
@@ -137,26 +139,26 @@ class Batcher:
 
     def join(self, w: _Worker, rid: int, cache: int) -> None:
         """``rid`` starts decoding on ``w`` with ``cache`` tokens of KV."""
-        w.run[rid] = (w.n, cache)
-        w.cnt[(w.n - cache) % self.bs] += 1
-        w.B += 1
+        w.run[rid] = (w.steps, cache)
+        w.due[(w.steps - cache) % self.bs] += 1
+        w.decoding += 1
         if w.rank_active:
             w.rank_run[w.rank_of[rid]] += 1
-        w.C += cache
-        heapq.heappush(w.fin, (w.n + self.osl[rid] - self.emitted[rid], rid, self.epoch[rid]))
+        w.context += cache
+        heapq.heappush(w.fin, (w.steps + self.osl[rid] - self.emitted[rid], rid, self.epoch[rid]))
 
     def schedule(self, w: _Worker, t):
         """Plan ``w``'s next step at ``t``: decode every running sequence, fill the token budget with
         prefill chunks (partial prompts first, then new requests while blocks and seats last); a
         step without prefill runs as many decode steps as nothing else can change."""
-        B = w.B
+        B = w.decoding
         if B:  # the running sequences first: blocks for their next step, by eviction or preemption
             need = self.new_blocks(w, 1)
             if need > self.free(w):
                 self.evict(w, need)
-                while w.B and self.new_blocks(w, 1) > self.free(w):
+                while w.decoding and self.new_blocks(w, 1) > self.free(w):
                     self.preempt_newest(w)
-                B = w.B
+                B = w.decoding
         reserve = self.new_blocks(w, 1) if B else 0
         budget = w.budget - B
         chunks = []
@@ -167,18 +169,18 @@ class Batcher:
         w.holding = bool(held) and bool(w.hold)
         if w.rank_active and (w.prefilling or (w.waiting and not held)):
             self.admit_by_rank(w, chunks, reserve, held)
-            B = w.B
+            B = w.decoding
         elif budget > 0 and (w.prefilling or (w.waiting and not held)):
             prefilling = w.prefilling
-            for item in prefilling:
-                p = min(item[2], budget)
+            for job in prefilling:
+                p = min(job.left, budget)
                 if p > 0:
-                    chunks.append((item, p))
+                    chunks.append((job, p))
                     budget -= p
                 if budget <= 0:
                     break
             waiting = w.waiting
-            while budget > 0 and waiting and not held and w.B + len(prefilling) < w.seats:
+            while budget > 0 and waiting and not held and w.decoding + len(prefilling) < w.seats:
                 rid = waiting[0]
                 if not self.admit(w, rid, reserve):
                     break
@@ -190,33 +192,33 @@ class Batcher:
                 if w.decode_only and self.preempt[rid] == 0:
                     if self.emitted[rid] == 1:  # transferred from prefill: its first token leaves now,
                         self.t_first[rid] = t  # once a seat and its blocks are reserved (TTFT counts the wait)
-                    reserve = self.new_blocks(w, 1) if w.B else 0
+                    reserve = self.new_blocks(w, 1) if w.decoding else 0
                     continue
-                item = prefilling[-1]
-                p = min(item[2], budget)
-                chunks.append((item, p))
+                job = prefilling[-1]
+                p = min(job.left, budget)
+                chunks.append((job, p))
                 budget -= p
-            B = w.B
+            B = w.decoding
         if chunks:
-            dur = w.cost.step(B, w.C + B, [(item[1], p) for item, p in chunks])
-            w.plan = ("mixed", t, 1, B, w.C, self.new_blocks(w, 1) if B else 0, chunks)
+            dur = w.cost.step(B, w.context + B, [(job.done, p) for job, p in chunks])
+            w.plan = StepPlan("mixed", t, 1, B, w.context, self.new_blocks(w, 1) if B else 0, chunks)
         elif B:
             fin, epoch = w.fin, self.epoch
             while fin and fin[0][2] != epoch[fin[0][1]]:  # drop preempted entries
                 heapq.heappop(fin)
-            k = fin[0][0] - w.n
+            k = fin[0][0] - w.steps
             if held:  # a run of decode steps ends where the balance, the batch wait or the next poll lets them in
                 if w.recv and not w.recvd:
-                    k = min(k, w.recv - (w.n - w.recv0))
+                    k = min(k, w.recv - (w.steps - w.recv0))
                 else:
-                    k = min(k, w.hold - w.held if w.hold else w.balance - (w.n - w.bal0) % w.balance)
+                    k = min(k, w.hold - w.held if w.hold else w.balance - (w.steps - w.bal0) % w.balance)
             km = self.steps_fitting(w, self.free(w), k)
             if km < k and w.cached:
                 self.evict(w, self.new_blocks(w, k))
                 km = self.steps_fitting(w, self.free(w), k)
             k = max(1, km)
-            dur = w.cost.decode_run(B, w.C, k)
-            w.plan = ("decode", t, k, B, w.C, self.new_blocks(w, k))
+            dur = w.cost.decode_run(B, w.context, k)
+            w.plan = StepPlan("decode", t, k, B, w.context, self.new_blocks(w, k))
         else:
             w.busy = False
             w.plan = None
@@ -238,12 +240,12 @@ class Batcher:
         room = [share - n for n in w.rank_run]
         used = list(w.rank_run)
         started = [False] * ranks  # whether a rank has a prompt in this step
-        for item in w.prefilling:
-            r = rank_of[item[0]]
+        for job in w.prefilling:
+            r = rank_of[job.rid]
             used[r] += 1
-            p = min(item[2], room[r])
+            p = min(job.left, room[r])
             if p > 0:
-                chunks.append((item, p))
+                chunks.append((job, p))
                 room[r] -= p
                 started[r] = True
         if held:
@@ -261,9 +263,9 @@ class Batcher:
             if not self.admit(w, rid, reserve):
                 break  # the pool is full: nothing more this step
             waiting.popleft()
-            item = w.prefilling[-1]
-            p = min(item[2], room[r])
-            chunks.append((item, p))
+            job = w.prefilling[-1]
+            p = min(job.left, room[r])
+            chunks.append((job, p))
             room[r] -= p
             used[r] += 1
             started[r] = True
@@ -277,11 +279,11 @@ class Batcher:
         restarts that count, and polls fall due every ``w.recv`` steps whether anything waits or not
         (a request that arrived after one waits for the next)."""
         if not B or w.prefilled_last:
-            w.recvd, w.recv0 = len(w.waiting), w.n
-        elif w.n - w.recv0 >= w.recv:
+            w.recvd, w.recv0 = len(w.waiting), w.steps
+        elif w.steps - w.recv0 >= w.recv:
             # the polls due since passed with nothing new (a request waiting for one ends the run there)
-            w.recv0 += (w.n - w.recv0) // w.recv * w.recv
-            if w.recv0 == w.n:  # a poll falls due now
+            w.recv0 += (w.steps - w.recv0) // w.recv * w.recv
+            if w.recv0 == w.steps:  # a poll falls due now
                 w.recvd = len(w.waiting)
         w.prefilled_last = False
 
@@ -297,13 +299,13 @@ class Batcher:
         counts its requests against its ranks as a whole (a disaggregated decode worker) lets them in
         when it decodes fewer sequences than it has ranks or has as many waiting."""
         ranks = w.cost.ranks
-        since = w.n - w.bal0
+        since = w.steps - w.bal0
         if w.rank_active:  # each request on its rank
             go = min(w.rank_run) == 0 or min(w.rank_ctx) > 0
         else:
-            go = w.B < ranks or len(w.waiting) >= ranks
+            go = w.decoding < ranks or len(w.waiting) >= ranks
         if go or (since > 0 and since % w.balance == 0):
-            w.bal0 = w.n
+            w.bal0 = w.steps
             return False
         w.bal0 += since // w.balance * w.balance  # the timeouts that passed with nothing waiting
         return True
@@ -333,13 +335,13 @@ class Batcher:
     def leave(self, w: _Worker, rid: int, n0: int, cache0: int) -> int:
         """``rid`` (joined at counter ``n0`` with ``cache0`` tokens, already out of ``w.run``) stops
         decoding on ``w``: the tokens it emitted since are counted; returns its KV tokens now."""
-        cache = cache0 + (w.n - n0)
-        self.emitted[rid] += w.n - n0
-        w.B -= 1
+        cache = cache0 + (w.steps - n0)
+        self.emitted[rid] += w.steps - n0
+        w.decoding -= 1
         if w.rank_active:
             w.rank_run[w.rank_of[rid]] -= 1
-        w.C -= cache
-        w.cnt[(n0 - cache0) % self.bs] -= 1
+        w.context -= cache
+        w.due[(n0 - cache0) % self.bs] -= 1
         return cache
 
     def preempt_newest(self, w: _Worker):
@@ -358,30 +360,30 @@ class Batcher:
 
     def step_end(self, w: _Worker, t):
         plan = w.plan
-        kind, t0, k, B, C0, blocks = plan[:6]
-        w.busy_time += t - t0
+        k, B = plan.steps, plan.decoding
+        w.busy_time += t - plan.start
         if w.holding:
             w.held += k
             w.holding = False
         if B:
-            w.n += k
-            w.C += B * k
-            w.used += blocks
-        if kind == "mixed":
+            w.steps += k
+            w.context += B * k
+            w.used += plan.blocks
+        if plan.kind == "mixed":
             w.prefilled_last = True
             prefilled = self.prefilled
-            for item, p in plan[6]:
-                rid = item[0]
-                item[1] += p
-                item[2] -= p
+            for job, p in plan.chunks:
+                rid = job.rid
+                job.done += p
+                job.left -= p
                 prefilled[rid] += p
-                if item[2] == 0:
-                    w.prefilling.remove(item)
-                    self.prefill_done(w, rid, item[1], t)
+                if job.left == 0:
+                    w.prefilling.remove(job)
+                    self.prefill_done(w, rid, job.done, t)
         fin = w.fin
-        if fin and fin[0][0] <= w.n:
+        if fin and fin[0][0] <= w.steps:
             epoch, run = self.epoch, w.run
-            while fin and fin[0][0] <= w.n:
+            while fin and fin[0][0] <= w.steps:
                 _, rid, ep = heapq.heappop(fin)
                 if ep != epoch[rid]:
                     continue

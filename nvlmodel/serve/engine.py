@@ -521,11 +521,11 @@ class _Sim(Router, Links, KVPool, Batcher):
         for w in self.workers:
             assert 0 <= w.used and 0 <= w.cached and w.used + w.cached <= w.pool, (w.i, w.used, w.cached, w.pool)
             assert w.cached == sum(e[0] // self.bs for e in w.entries.values())
-            assert w.B == len(w.run)
+            assert w.decoding == len(w.run)
             if not w.busy:  # between steps the blocks held equal what the admitted requests own
                 bs = self.bs
-                own = sum(-(-(c0 + w.n - n0) // bs) - self.shared[r] // bs for r, (n0, c0) in w.run.items())
-                own += sum(-(-(it[1] + it[2]) // bs) - self.shared[it[0]] // bs for it in w.prefilling)
+                own = sum(-(-(c0 + w.steps - n0) // bs) - self.shared[r] // bs for r, (n0, c0) in w.run.items())
+                own += sum(-(-(job.done + job.left) // bs) - self.shared[job.rid] // bs for job in w.prefilling)
                 assert own == w.used, (w.i, own, w.used)
 
     def latencies(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .state import PrefillJob
+
 if TYPE_CHECKING:
     from .batcher import _Worker
 
@@ -91,7 +93,7 @@ class KVPool:
         if fresh and min(self.staged[rid], total - 1) > h1:
             start = min(self.staged[rid], total - 1)
             self.hits[self.staged_tier[rid]][rid] = start - h1
-        w.prefilling.append([rid, start, total - start])
+        w.prefilling.append(PrefillJob(rid, start, total - start))
         return True
 
     def release(self, w: _Worker, rid, cache, keep: bool):
