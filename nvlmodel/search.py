@@ -30,7 +30,7 @@ KV per rank within the engine's KV budget (:func:`nvlmodel.kvbm.kv_capacity`).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -181,6 +181,73 @@ def prefill_wait(rate, servers, service_s):
     return wait if wait.ndim else float(wait)
 
 
+#: The columns of :func:`search`'s rows before the derived ones (the order of its table).
+SEARCH_COLUMNS: tuple[str, ...] = ("system", "system_key", "precision", "mode", "decode_shape", "prefill_shape",
+                                   "batch", "prefill_workers", "decode_workers", "gpus", "ttft_s", "tpot_s",
+                                   "tok_s_per_gpu", "step_source")
+
+
+def _aggregated_rows(workers: dict) -> tuple[list[dict], int]:
+    """One row per aggregated deployment whose KV fits (one worker of each shape, every batch of
+    :data:`BATCHES`) of one system's ``workers`` (:func:`_worker` by shape), and how many were evaluated."""
+    rows = []
+    for shape, w in workers.items():
+        g = w["cfg"].gpus
+        for i in np.flatnonzero(w["fits"]):
+            b = BATCHES[i]
+            rows.append({"mode": "agg", "decode_shape": shape, "prefill_shape": None, "batch": b, "prefill_workers": 1,
+                         "decode_workers": 0, "gpus": g, "ttft_s": w["agg_ttft"][i], "tpot_s": w["agg_tpot"][i],
+                         "tok_s_per_gpu": b * shape[1] / w["agg_tpot"][i] / g, "step_source": str(w["source"][i])})
+    return rows, len(workers) * len(BATCHES)
+
+
+def _disaggregated_rows(workers: dict, budget: int, cal: Calibration, sla: SLA, isl: int, osl: int,
+                        disagg: Config) -> tuple[list[dict], int]:
+    """One row per (prefill shape, decode shape, batch) of one system's ``workers`` whose decode
+    KV fits, its pools sized by :func:`_match_pools` within ``budget`` GPUs, and how many
+    candidates were evaluated (every pool size counted). ``disagg``: the system's disaggregated
+    :class:`~nvlmodel.calibrate.Config`, its shapes set per pair for the KV transfer."""
+    rows, evaluated = [], 0
+    n = np.arange(1, MAX_WORKERS + 1, dtype=float)
+    npp, ndd = np.meshgrid(n, n, indexing="ij")
+    for (ps, pw), (ds, dw) in itertools.product(workers.items(), workers.items()):
+        gpus = npp * pw["cfg"].gpus + ndd * dw["cfg"].gpus
+        evaluated += len(BATCHES) * gpus.size
+        within = gpus <= budget
+        if not within.any():
+            continue
+        p_service = _prefill_service(pw["fill"], cal)  # the pool's service time per prompt
+        xfer = kv_transfer_time(replace(disagg, tp=ds[0], attention_dp=ds[1], ep=ds[2], prefill_tp=ps[0],
+                                        prefill_attention_dp=ps[1], prefill_ep=ps[2],
+                                        redundant_experts=redundant_experts_for(disagg.model, ds[2]),
+                                        prefill_redundant_experts=redundant_experts_for(disagg.model, ps[2])))
+        for i in np.flatnonzero(dw["fits"]):
+            b, tpot = BATCHES[i], dw["decode"][i]
+            k, ttft, per_gpu = _match_pools(npp, ndd, gpus, within, ps[1] / p_service, b * ds[1] / (osl * tpot),
+                                            p_service, ps[1], cal.t_req + p_service + xfer, sla, osl)
+            rows.append({"mode": "disagg", "decode_shape": ds, "prefill_shape": ps, "batch": b,
+                         "prefill_workers": int(npp[k]), "decode_workers": int(ndd[k]), "gpus": int(gpus[k]),
+                         "ttft_s": ttft, "tpot_s": tpot, "tok_s_per_gpu": per_gpu, "step_source": str(dw["source"][i])})
+    return rows, evaluated
+
+
+def _match_pools(npp, ndd, gpus, within, p_rate: float, d_rate: float, p_service: float, p_ranks: int,
+                 ttft_unloaded: float, sla: SLA, osl: int) -> tuple[tuple, float, float]:
+    """The prefill and decode pool sizes (grids ``npp`` x ``ndd`` of workers, ``gpus`` each, ``within``
+    the budget) that serve the most output tokens/s per GPU among those meeting the TTFT limit (all
+    pools where none does): each pool serves at its derated rate (``p_rate`` and ``d_rate``
+    requests/s per worker), the deployment at the slower one, and a prompt waits for the prefill
+    pool's ``p_ranks`` ranks per worker at that rate (:func:`prefill_wait`) beyond
+    ``ttft_unloaded``. Returns the grid index, its TTFT and its tokens/s per GPU."""
+    served = np.minimum(PREFILL_DERATE * p_rate * npp, DECODE_DERATE * d_rate * ndd)
+    ttft = ttft_unloaded + prefill_wait(served, npp * p_ranks, p_service)
+    per_gpu = np.where(within, served * osl / gpus, -np.inf)
+    ok = within & (ttft <= sla.ttft_s)  # the pools that meet the TTFT limit, if any do
+    k = np.unravel_index(np.argmax(np.where(ok, per_gpu, -np.inf) if ok.any() else per_gpu), per_gpu.shape)
+    return k, float(ttft[k]), per_gpu[k]
+
+
+
 def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...] = DEFAULT_SYSTEMS,
            precision: dict[str, str] | None = None, engine: str = ENGINE, max_gpus: int = 72,
            calibrations: dict[str, Calibration] | None = None,
@@ -219,48 +286,13 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
             w = _worker(system, model, prec, shape, isl, osl, cal, backend)
             if w is not None:
                 workers[shape] = w
-        label = SEARCH_SYSTEMS[system][0]
-        # aggregated: one worker per shape, every batch
-        for shape, w in workers.items():
-            g = w["cfg"].gpus
-            evaluated += len(BATCHES)
-            ok = w["fits"]
-            for i in np.flatnonzero(ok):
-                b = BATCHES[i]
-                rows.append((label, system, prec, "agg", shape, None, b, 1, 0, g, w["agg_ttft"][i], w["agg_tpot"][i],
-                             b * shape[1] / w["agg_tpot"][i] / g, str(w["source"][i])))
-        # disaggregated: every prefill shape x decode shape x batch x (n_p, n_d) within the budget
-        n = np.arange(1, MAX_WORKERS + 1, dtype=float)
-        for (ps, pw), (ds, dw) in itertools.product(workers.items(), workers.items()):
-            gp, gd = pw["cfg"].gpus, dw["cfg"].gpus
-            npp, ndd = np.meshgrid(n, n, indexing="ij")
-            gpus = npp * gp + ndd * gd
-            evaluated += len(BATCHES) * gpus.size
-            within = gpus <= budget
-            if not within.any():
-                continue
-            p_service = _prefill_service(pw["fill"], cal)  # the pool's service time per prompt
-            p_rate = ps[1] / p_service  # requests/s of one prefill worker (one prompt per attention rank)
-            xfer = kv_transfer_time(Config(system, model, prec, ds[0], 1, isl, osl, backend=backend, mode="disagg",
-                                           attention_dp=ds[1], ep=ds[2], prefill_tp=ps[0],
-                                           prefill_attention_dp=ps[1], prefill_ep=ps[2],
-                                           redundant_experts=redundant_experts_for(model, ds[2]),
-                                           prefill_redundant_experts=redundant_experts_for(model, ps[2])))
-            for i in np.flatnonzero(dw["fits"]):
-                b = BATCHES[i]
-                tpot = dw["decode"][i]
-                d_rate = b * ds[1] / (osl * tpot)  # requests/s of one decode worker
-                served = np.minimum(PREFILL_DERATE * p_rate * npp, DECODE_DERATE * d_rate * ndd)
-                ttft = cal.t_req + p_service + xfer + prefill_wait(served, npp * ps[1], p_service)
-                per_gpu = np.where(within, served * osl / gpus, -np.inf)
-                ok = within & (ttft <= sla.ttft_s)  # the pools that meet the TTFT limit, if any do
-                k = np.unravel_index(np.argmax(np.where(ok, per_gpu, -np.inf) if ok.any() else per_gpu),
-                                     per_gpu.shape)
-                rows.append((label, system, prec, "disagg", ds, ps, b, int(npp[k]), int(ndd[k]), int(gpus[k]),
-                             float(ttft[k]), tpot, per_gpu[k], str(dw["source"][i])))
-    cols = ["system", "system_key", "precision", "mode", "decode_shape", "prefill_shape", "batch", "prefill_workers",
-            "decode_workers", "gpus", "ttft_s", "tpot_s", "tok_s_per_gpu", "step_source"]
-    out = pd.DataFrame(rows, columns=cols)
+        base = {"system": SEARCH_SYSTEMS[system][0], "system_key": system, "precision": prec}
+        agg, n_agg = _aggregated_rows(workers)
+        dis, n_dis = _disaggregated_rows(workers, budget, cal, sla, isl, osl,
+                                         Config(system, model, prec, 1, 1, isl, osl, backend=backend, mode="disagg"))
+        rows += [{**base, **r} for r in agg + dis]
+        evaluated += n_agg + n_dis
+    out = pd.DataFrame(rows, columns=SEARCH_COLUMNS)
     out["extrapolated"] = False
     for s_ in systems:
         here = (out.system_key == s_).to_numpy()
