@@ -155,14 +155,14 @@ def _check_calibrate(args: argparse.Namespace) -> None:
     if args.coverage and args.anchored:
         raise ValueError("--coverage and --anchored are two reports: ask for one")
     if args.ttft_from != "simulation":
-        for opt, given in (("--protocol", args.protocol), ("--workers", args.workers)):
+        for opt, given in (("--protocol", args.protocol), ("--dask-workers", args.workers)):
             if given is not None:
                 raise ValueError(f"{opt} sets how the simulation replays the rows: give --ttft-from simulation with it")
     if args.all_rows and (args.coverage or args.anchored):
         raise ValueError(f"--all-rows adds rows whose KV cache does not fit to the error tables; "
                          f"{'--coverage' if args.coverage else '--anchored'} counts only rows the model describes")
     if args.workers is not None:
-        require_positive("--workers", args.workers)
+        require_positive("--dask-workers", args.workers)
     args.protocol = args.protocol or PROTOCOL
     args.workers = args.workers or LOCAL_WORKERS
     report = "coverage" if args.coverage else "anchored" if args.anchored else "errors"
@@ -175,7 +175,7 @@ def _check_serve(args: argparse.Namespace) -> None:
     import os
 
     if args.sweep is None:
-        for opt, given in (("--workers", args.workers), ("--scheduler", args.scheduler)):
+        for opt, given in (("--dask-workers", args.workers), ("--scheduler", args.scheduler)):
             if given is not None:
                 raise ValueError(f"{opt} runs a sweep on Dask: give --sweep FILE with it")
         if args.rate is not None and args.concurrency is not None:
@@ -195,9 +195,9 @@ def _check_serve(args: argparse.Namespace) -> None:
         _context(args.model, args.isl + args.osl, "--isl + --osl")
     else:
         if args.workers is not None and args.scheduler is not None:
-            raise ValueError("--workers sizes a local cluster; --scheduler uses an existing one: give one")
+            raise ValueError("--dask-workers sizes a local cluster; --scheduler uses an existing one: give one")
         if args.workers is not None and not 1 <= args.workers <= (os.cpu_count() or 1):
-            raise ValueError(f"--workers must be 1..{os.cpu_count() or 1} (this machine's cores), got {args.workers}")
+            raise ValueError(f"--dask-workers must be 1..{os.cpu_count() or 1} (this machine's cores), got {args.workers}")
         single = [o for o, v in (("--rate", args.rate), ("--concurrency", args.concurrency)) if v is not None]
         if single:
             raise ValueError(f"{single[0]} is a field of each sweep row; with --sweep give it in the CSV")
@@ -510,7 +510,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .calibrate.data import TABLES
-    from .calibrate.model import STEP_MODELS
+    from .calibrate.model import STEP_MODELS, SYSTEMS, WEIGHT_FORMAT
     from .serve.validate import PROTOCOL, PROTOCOLS
 
     p = _Parser(prog="nvlmodel", description=__doc__.splitlines()[0])
@@ -593,9 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="latencies from the static model (default) or from the simulation replaying every row")
     k.add_argument("--protocol", choices=list(PROTOCOLS), default=None,
                    help=f"with --ttft-from simulation: the benchmark clients' protocol to replay (default: {PROTOCOL})")
-    k.add_argument("--workers", type=int, default=None,
+    k.add_argument("--dask-workers", "--workers", dest="workers", metavar="N", type=int, default=None,
                    help=f"with --ttft-from simulation: local Dask processes replaying the rows (default {LOCAL_WORKERS}; "
-                   "1: none)")
+                   "1: none; --workers is the old name)")
     k.add_argument("--coverage", action="store_true",
                    help="instead: how often measured rows fall inside their 80%% prediction intervals, by split and "
                    "system (with --ttft-from simulation: the simulation's intervals too)")
@@ -645,13 +645,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "options, or every row of a scenario CSV (--sweep) on a Dask cluster, written as one table.")
     v.add_argument("--sweep", metavar="FILE", help="CSV of scenarios, one per row (see nvlmodel.serve.sweep)")
     v.add_argument("--scheduler", help="with --sweep: address of an existing Dask scheduler (default: a local cluster)")
-    v.add_argument("--workers", type=int, default=None, help=f"with --sweep: local Dask worker processes (default {LOCAL_WORKERS})")
+    v.add_argument("--dask-workers", "--workers", dest="workers", metavar="N", type=int, default=None,
+                   help=f"with --sweep: local Dask worker processes (default {LOCAL_WORKERS}; --workers is the old name; "
+                   "engine workers are --workers-per-rack, or the CSV's workers column)")
     v.add_argument("--out", help="write the table to this CSV instead of printing it; an existing file is "
                    "replaced, whole, only once the table is complete")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
-    v.add_argument("--system", default="gb200", choices=["gb200", "b200_sxm", "h100_sxm", "h200_sxm"])
+    v.add_argument("--system", default="gb200", choices=list(SYSTEMS))
     v.add_argument("--model", default="llama-3.1-70b", choices=models)
-    v.add_argument("--precision", default="fp4", choices=["fp4", "fp8", "bf16"])
+    v.add_argument("--precision", default="fp4", choices=list(WEIGHT_FORMAT))
     v.add_argument("--tp", type=int, default=8)
     v.add_argument("--workers-per-rack", type=int, default=1, help="engine workers (default 1)")
     v.add_argument("--policy", default="dynamo", choices=list(POLICIES))

@@ -82,7 +82,8 @@ def test_best_on_h200_with_either_step(capsys):
 @pytest.mark.parametrize("argv, says", [
     (["serve", "--rate", "0"], "--rate must be a finite number > 0"),
     (["serve", "--rate", "5", "--concurrency", "4"], "not both"),
-    (["serve", "--workers", "3"], "--workers runs a sweep"),
+    (["serve", "--workers", "3"], "--dask-workers runs a sweep"),
+    (["serve", "--dask-workers", "3"], "--dask-workers runs a sweep"),
     (["serve", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler runs a sweep"),
     (["serve", "--sweep", ""], "cannot read ''"),
     (["serve", "--sweep", "/dev/zero"], "is not a regular file"),
@@ -96,10 +97,10 @@ def test_best_on_h200_with_either_step(capsys):
     (["roofline", "--gpu", "b200", "--context", "200000"], "exceeds Llama 3.1 70B's maximum context"),
     (["best", "--model", "qwen3-32b", "--ttft-ms", "nan"], "--ttft-ms must be a finite number"),
     (["best", "--model", "qwen3-32b", "--systems", "gb200", "gb200"], "each system once"),
-    (["calibrate", "--ttft-from", "simulation", "--workers", "0"], "--workers must be a finite number > 0"),
+    (["calibrate", "--ttft-from", "simulation", "--workers", "0"], "--dask-workers must be a finite number > 0"),
     # options only the simulated reports read are refused without one, never silently dropped
     (["calibrate", "--protocol", "aiperf"], "--protocol sets how the simulation replays the rows"),
-    (["calibrate", "--coverage", "--workers", "1"], "--workers sets how the simulation replays the rows"),
+    (["calibrate", "--coverage", "--dask-workers", "1"], "--dask-workers sets how the simulation replays the rows"),
     (["calibrate", "--anchored", "--all-rows"], "--anchored counts only rows the model describes"),
     (["calibrate", "--by", "system", "system"], "--by: name each column once"),
 ])

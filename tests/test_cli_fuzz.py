@@ -27,7 +27,7 @@ OPTIONS = {
     "endtoend": ["--model", "--tp", "--prompt", "--batch", "--context"],
     "allreduce": ["--tp", "--model"],
     "serve": ["--system", "--model", "--precision", "--tp", "--workers-per-rack", "--policy", "--isl", "--osl",
-              "--rate", "--concurrency", "--seed", "--workers", "--scheduler", "--sweep", "--out"],
+              "--rate", "--concurrency", "--seed", "--workers", "--dask-workers", "--scheduler", "--sweep", "--out"],
     "best": ["--model", "--isl", "--osl", "--ttft-ms", "--tpot-ms", "--systems", "--max-gpus",
              "--price-per-gpu-hour", "--step"],
 }
