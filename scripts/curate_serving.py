@@ -37,7 +37,9 @@ says which of its configurations ran MTP speculative decoding, which the export 
 that matches only such configurations, or both kinds, is left out with that reason, and so is an
 aggregated row of InferenceMAX's whose configurations say so (:func:`agg_speculation`). The reading is
 checked on the database dump, which records its layouts: each of its modelled rows that InferenceMAX
-lists has one of the listed layouts (``tests/test_serving.py``).
+lists has one of the listed layouts (``tests/test_serving.py``). The dump does not record the engine
+limits its runs' recipes set (decode seats, prefill batch and tokens): a disaggregated row of it
+takes those the configurations listed at its clients with its layout agree on (:func:`recorded_limits`).
 
 ``left_out`` says why a row cannot be modelled as recorded (it stays in the table, and chapter 8
 reports it as left out): disaggregated rows that give no worker counts or per-worker batch, rows
@@ -369,6 +371,39 @@ def recorded_as_run(row: dict, recorded: tuple, configs: list[dict], image: str 
     if len(runs) != 1 or sizes(next(iter(runs))) == sizes(recorded):
         return recorded, ""
     return runs.pop(), _as_run_note(same[0])[2:]
+
+
+def recorded_limits(row: dict, layout: tuple, configs: list[dict], image: str = "") -> dict:
+    """The engine limits (:data:`LIMITS`) and the decode balancer's expert slots
+    (``decode_eplb_slots``) of a disaggregated row that records its layout: what every
+    configuration InferenceMAX listed on the row's day at its clients, running its image, with that
+    layout as run (:func:`run_layout`; ``layout`` is the decode and prefill sides as
+    :func:`recorded_as_run` returns them) names alike, as :func:`recover_layout` takes them for a
+    row whose layout it recovers ("" where the matches name none or disagree). The database dump
+    records the layouts of InferenceMAX's runs, not their recipes' limits: H100 TensorRT-LLM's
+    ``ctx1_gen3_tep16_batch1`` ran 6 clients on three decode workers of one seat each.
+
+    >>> cfg = dict(prefill_tp="16", prefill_ep="16", prefill_dp_attention="True", prefill_workers="1",
+    ...            decode_tp="16", decode_ep="16", decode_dp_attention="False", decode_workers="3",
+    ...            first_seen="2026-02-07", dropped="", image="", system="h100_sxm", decode_max_batch="1",
+    ...            prefill_max_batch="", prefill_max_tokens="", decode_eplb_slots="0")
+    >>> run = ((16, 1, 1, 16, 3), (1, 16, 1, 16, 1))
+    >>> recorded_limits(dict(measured="2026-02-08"), run, [cfg, dict(cfg, spec_decoding="mtp")])
+    {'decode_max_batch': 1, 'prefill_max_batch': '', 'prefill_max_tokens': '', 'decode_eplb_slots': 0}
+    >>> recorded_limits(dict(measured="2026-02-08"), run, [cfg, dict(cfg, decode_max_batch="2")])["decode_max_batch"]
+    ''
+    >>> recorded_limits(dict(measured="2026-02-06"), run, [cfg])["decode_max_batch"]  # not listed yet
+    ''
+    """
+    def sizes(sides):  # GPUs per worker as tp x attention_dp, ep, workers: moe_tp follows from them
+        return tuple((t, a, e, w) for t, a, _, e, w in sides)
+    same = [c for c in configs if _listed_on(c, row["measured"]) and _same_image(c, image)
+            and sizes((run_layout(c, "decode"), run_layout(c, "prefill"))) == sizes(layout)]
+    out = {}
+    for limit in LIMITS + ("decode_eplb_slots",):
+        values = {c.get(limit, "") for c in same} - {""}
+        out[limit] = int(float(values.pop())) if len(values) == 1 else ""
+    return out
 
 
 def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dict | None, str]:
@@ -765,6 +800,10 @@ def curate(path: Path) -> list[dict]:
                         configs.get(_config_key(r, model, precision, conc), []), _field(src, "image"))
                     tp, adp, mtp, ep, workers = d_side
                     layout_note = layout_note or why
+                    found = recorded_limits({"measured": measured}, (d_side, prefill),
+                                            configs.get(_config_key(r, model, precision, conc), []), _field(src, "image"))
+                    limits = {k: found[k] for k in LIMITS}
+                    slots = found["decode_eplb_slots"]
                 if workers is None or prefill[4] is None:
                     if not any(n.startswith("worker counts") for n in note):
                         note.append("worker counts not recorded: the load per worker is unknown")

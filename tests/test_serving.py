@@ -155,6 +155,23 @@ def test_disagg_ttft_components_by_hand():
     assert parts["ttft_s"] == pytest.approx(0.1 + xfer + wait + fill)  # no q term in disaggregated serving
 
 
+def test_disagg_ttft_waits_for_a_decode_seat_by_hand():
+    """Six clients on three decode workers of one seat each (H100's ctx1_gen3_tep16_batch1): in
+    steady state three decode while three wait, so the loop turns at 3 requests per decode of 1,024
+    tokens and each request waits (6 / 3 - 1) decodes less its prefill before its first token."""
+    c = cal.Config("h200_sxm", "deepseek-v3", "fp8", 8, 6, 1024, 1024, backend="trtllm", mode="disagg", ep=8,
+                   workers=3, prefill_tp=8, prefill_ep=8, prefill_workers=1, max_batch=1)
+    calib = cal.Calibration(bandwidth=0.8, compute=0.6, t_step=0.004, t_req=0.1)
+    parts = cal.components(c, calib)
+    decode = 1024 * parts["tpot_s"]
+    seat_wait = (6 / 3) * decode - decode - parts["prefill_s"]
+    assert parts["prefill_wait_s"] == pytest.approx(seat_wait)  # the seats bind, not the one prefill rank
+    assert parts["ttft_s"] == pytest.approx(0.1 + parts["kv_transfer_s"] + seat_wait + parts["prefill_s"])
+    # as many seats as clients: no wait beyond the prefill queue's, which six prompts do not fill
+    free = cal.components(replace(c, max_batch=2), calib)
+    assert free["prefill_wait_s"] < parts["prefill_wait_s"] / 100
+
+
 def test_serving_held_out_rows_never_reach_the_fit():
     d = cal.load_measurements(table="serving")
     base = cal.fit_engines(d)
@@ -328,6 +345,31 @@ def test_recover_layout_by_hand():
     one = dict(row, tp=1, prefill_tp=1)
     assert "placeholder" in recover(one, [_ix(decode_tp="1", decode_ep="1", prefill_tp="1", prefill_ep="1")])[1]
     assert recover(row, [_ix(image="other:1")], image="nvcr.io#nvidia/x:1")[0] is None
+
+
+def test_the_database_dump_runs_take_their_recipes_seats():
+    """The database dump records the layout of InferenceMAX's H100 TensorRT-LLM runs of DeepSeek-R1
+    (one DEP16 prefill worker, three TEP16 decode workers) but not the seats their srt-slurm recipes
+    gave each decode worker: ``ctx1_gen3_tep16_batch{1,2,8,16}`` at 6, 9, 30 and 60 clients
+    (``recipes/trtllm/h100-fp8/1k1k/stp/``), as InferenceMAX's configuration file lists them. The
+    curated rows carry them, so that 6 clients on 3 seats wait for one (chapter 9)."""
+    d = cal.load_measurements(table="serving")
+    h = d[(d.system == "h100_sxm") & (d.backend == "trtllm") & (d["mode"] == "disagg")
+          & d.source_id.str.endswith("_cfg494") & (d.isl == 1024)]
+    assert dict(zip(h.concurrency, h.decode_max_batch)) == {6: 1, 9: 2, 30: 8, 60: 16}
+    assert set(h.workers) == {3}
+    # every such row waits: clients beyond 3 workers x its seats (6 > 3, 9 > 6, 30 > 24, 60 > 48)
+    assert (h.concurrency > 3 * h.decode_max_batch).all()
+    limits = import_script("curate_serving").recorded_limits
+    cfg = dict(prefill_tp="16", prefill_ep="16", prefill_dp_attention="True", prefill_workers="1", decode_tp="16",
+               decode_ep="16", decode_dp_attention="False", decode_workers="3", first_seen="2026-02-07", dropped="",
+               image="", system="h100_sxm", decode_max_batch="1", prefill_max_batch="", prefill_max_tokens="",
+               decode_eplb_slots="")
+    run = ((16, 1, 1, 16, 3), (1, 16, 1, 16, 1))
+    assert limits(dict(measured="2026-02-08"), run, [cfg])["decode_max_batch"] == 1
+    assert limits(dict(measured="2026-02-08"), run, [dict(cfg, decode_workers="2")])["decode_max_batch"] == ""  # layout
+    listed = dict(cfg, image="nvcr.io#nvidia/ai-dynamo/tensorrtllm-runtime:0.8.1.post3")  # another build ran
+    assert limits(dict(measured="2026-02-08"), run, [listed], image="nvcr.io/other:1")["decode_max_batch"] == ""
 
 
 def test_inferencex_sizes_and_clients_by_hand():

@@ -39,7 +39,8 @@ B200 and GB200 NVL72. Workers of ``tp x attention_dp`` GPUs with expert parallel
 experts a step touches (:func:`nvlmodel.roofline.decode_step`), exchange tokens with the measured
 all-to-all (:func:`nvlmodel.collectives.moe_alltoall`), and in disaggregated serving decode
 without prefill interference while TTFT adds the prompt's KV transfer (:func:`kv_transfer_time`)
-and the closed loop's prefill queue with its first requests' wave (:func:`disagg_wait`). Every
+and the closed loop's queue, for a prefill rank or for a decode seat where the benchmark configuration names
+the seats, with its first requests' wave (:func:`disagg_wait`). Every
 forward pass of an MoE model also pays ``t_moe`` per MoE layer (:attr:`Calibration.t_moe`: what the
 engine runs around the expert block; zero for the dense table, whose models are dense), and a
 worker whose expert all-to-all spans HGX nodes (:meth:`Config.crosses_domains`) pays ``t_xnode`` per

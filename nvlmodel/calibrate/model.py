@@ -632,7 +632,7 @@ def _decode_roofline(config: Config, batch):
 #: The per-row terms of the model that do not depend on the calibration (seconds at efficiency 1;
 #: ``dk``/``pk`` the decode step and prefill from measured kernels, NaN where none was measured).
 TERMS: tuple[str, ...] = ("dm", "dc", "dkv", "da", "dcomm", "pm", "pc", "pkv", "pa", "pcomm", "mix", "queue", "xfer",
-                          "load", "osl", "dk", "pk", "dkl", "pkl", "dkr", "pkr",
+                          "load", "seat_load", "osl", "dk", "pk", "dkl", "pkl", "dkr", "pkr",
                           "kx", "dkn", "pkn", "nmoe", "dmoe", "hold", "dxn", "pxn", "dxar", "pxar")
 
 
@@ -760,12 +760,14 @@ def _unit_terms_at(config: Config, batch=None, kernels: bool = True) -> dict:
              pxar=float(config.allreduces_across_nodes(prefill=True)))
     if config.mode == "agg":
         others = np.maximum(b - 1, 0.0)  # a rank's other sequences (none where it holds one or fewer)
-        t.update(mix=others / config.osl, queue=others, load=0.0, osl=float(config.osl),
+        t.update(mix=others / config.osl, queue=others, load=0.0, seat_load=0.0, osl=float(config.osl),
                  hold=batch_wait_steps(b, config.isl, config.osl, config.batch_wait_iters, config.batch_wait_tokens)
                  + recv_wait_steps(b, config.recv_interval))
     else:
         ranks = config.prefill_workers * config.prefill_attention_dp
-        t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl), hold=0.0)
+        seats = None if config.max_batch is None else config.max_batch * config.attention_dp * config.workers
+        t.update(mix=0.0, queue=0.0, load=config.concurrency / ranks, osl=float(config.osl), hold=0.0,
+                 seat_load=0.0 if seats is None else config.concurrency / seats)
     return t
 
 
@@ -816,16 +818,27 @@ def startup_wave(load, service_s):
 
 
 def disagg_wait(t, fill, tpot, per_client: int = BENCHMARK_REQUESTS_PER_CLIENT):
-    """Queueing for prefill in disaggregated serving, as a closed-loop benchmark's mean over its
-    requests: ``load`` requests per prefill rank cycle through prefill (``fill`` each) and ``osl``
-    decode steps (``tpot`` each). When prefill is the bottleneck the loop's throughput is
-    ranks / fill, so each request waits ``load x fill - osl x tpot - fill`` before its prefill
-    starts (the asymptote of mean-value analysis of a closed network); otherwise it does not wait.
-    The run's first requests, sent at once, wait as one wave (:func:`startup_wave`); one request in
-    ``per_client`` is of that wave, and what it waits beyond the steady wait adds to the mean.
-    (The deployment search asks for a service's steady state and leaves the wave out.) Zero for
-    aggregated rows (``load`` is 0); scalars or arrays."""
-    steady = np.maximum(t["load"] * fill - t["osl"] * tpot - fill, 0.0)
+    """Queueing in disaggregated serving, as a closed-loop benchmark's mean over its requests:
+    ``load`` requests per prefill rank cycle through prefill (``fill`` each) and ``osl`` decode
+    steps (``tpot`` each), ``seat_load`` requests per decode seat where the benchmark configuration
+    names the seats (:attr:`Config.max_batch`; 0 where it does not). When prefill is the bottleneck
+    the loop's throughput is ranks / fill, when the seats are it is seats / (``osl`` x ``tpot``), so
+    each request waits ``max(load x fill, seat_load x osl x tpot) - osl x tpot - fill`` (the asymptote
+    of mean-value analysis of a closed network; for the seats, before its first token, its KV held
+    by the prefill worker); otherwise it does not wait. The run's first requests, sent at once,
+    wait for prefill as one wave (:func:`startup_wave`); one request in ``per_client`` is of that
+    wave, and what it waits beyond the steady wait adds to the mean. (The deployment search asks for
+    a service's steady state and leaves the wave out; it never offers more clients than seats.) Zero
+    for aggregated rows (``load`` and ``seat_load`` are 0); scalars or arrays.
+
+    >>> t = {"load": 2.0, "seat_load": 0.0, "osl": 1000.0}
+    >>> round(float(disagg_wait(t, 0.1, 0.01, per_client=10**9)), 3)  # prefill 0.2 s < decode 10 s: no wait
+    0.0
+    >>> round(float(disagg_wait(dict(t, seat_load=2.0), 0.1, 0.01, per_client=10**9)), 3)  # 2 clients a seat
+    9.9
+    """
+    decode = t["osl"] * tpot
+    steady = np.maximum(np.maximum(t["load"] * fill, t["seat_load"] * decode) - decode - fill, 0.0)
     return steady + np.maximum(startup_wave(t["load"], fill) - steady, 0.0) / per_client
 
 
