@@ -10,7 +10,9 @@ for every configuration it runs. ``scripts/curate_serving.py`` matches each such
 configurations listed there (:func:`curate_serving.recover_layout`). For a configuration run with
 MTP, ``spec_tokens`` is the number of tokens it drafted per decode step (:func:`draft_tokens`):
 named in its settings or recipe name, set by its single-node script, or by its SGLang recipe in
-NVIDIA/srt-slurm (read at c88ef731, 2026-08-21: every version of the recipe).
+NVIDIA/srt-slurm (read at c88ef731, 2026-08-21: every version of the recipe). A configuration that
+runs a TensorRT-LLM recipe takes that recipe's prefill ``max_batch_size`` and ``max_num_tokens``
+where its settings name none (:func:`recipe_prefill_limits`).
 
 Reads every version of ``.github/configs/nvidia-master.yaml`` (and of ``runners/launch_gb200-nv.sh``,
 which named the GB200 TensorRT-LLM configurations before the file listed them:
@@ -249,9 +251,39 @@ def _side(space: dict) -> dict:
             "dp_attention": bool(space.get("dp-attn", False))}
 
 
-def configurations(config: dict, recipe=None) -> list[dict]:
+def recipe_prefill_limits(srt_slurm: "Path | None"):
+    """path -> (``max_batch_size``, ``max_num_tokens``) of the prefill worker a TensorRT-LLM recipe of
+    srt-slurm configures (``backend: trtllm_config: prefill:``, per attention rank), each where every
+    version of the recipe in ``srt_slurm``'s history that sets it sets the same value ("" where none
+    does or versions disagree, and for every path without ``srt_slurm``). The database dump and the
+    dated exports record neither; the replay otherwise lets a prefill rank take one prompt a step
+    (aiconfigurator's benchmark rule, ``nvlmodel.serve.validate.benchmark_limits``)."""
+    @functools.lru_cache(maxsize=None)
+    def recipe(path: str) -> tuple:
+        if srt_slurm is None or not path.startswith("recipes/trtllm/"):
+            return "", ""
+        found = {"max_batch_size": set(), "max_num_tokens": set()}
+        commits = subprocess.run(["git", "-C", str(srt_slurm), "log", "--all", "--format=%H", "--", path],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        for c in commits:  # a commit that deleted it shows nothing
+            shown = subprocess.run(["git", "-C", str(srt_slurm), "show", f"{c}:{path}"], capture_output=True, text=True)
+            try:
+                prefill = ((yaml.safe_load(shown.stdout) or {}).get("backend") or {}).get("trtllm_config", {}).get(
+                    "prefill") or {}
+            except (yaml.YAMLError, AttributeError):
+                continue
+            for k in found:
+                if isinstance(prefill.get(k), int):
+                    found[k].add(prefill[k])
+        return tuple(v.pop() if len(v) == 1 else "" for v in found.values())
+    return recipe
+
+
+def configurations(config: dict, recipe=None, prefill_limits=None) -> list[dict]:
     """Every (configuration, concurrency) of one version of nvidia-master.yaml, for the systems and
-    models above (``recipe``: an srt-slurm recipe's draft tokens, :func:`recipe_draft_tokens`).
+    models above (``recipe``: an srt-slurm recipe's draft tokens, :func:`recipe_draft_tokens`;
+    ``prefill_limits``: a TensorRT-LLM recipe's prefill limits where its settings name none,
+    :func:`recipe_prefill_limits`).
 
     >>> cfg = {"dsr1-fp4-gb200-dynamo-trt": {"image": "img", "model-prefix": "dsr1", "runner": "gb200",
     ...        "precision": "fp4", "framework": "dynamo-trt", "disagg": True, "seq-len-configs": [
@@ -286,6 +318,10 @@ def configurations(config: dict, recipe=None) -> list[dict]:
                         settings += space[side].get("additional-settings") or []
                     base.update(limits(settings))
                     base["recipe"] = recipe_file(settings)
+                    if prefill_limits and backend == "trtllm" and base["recipe"].endswith(".yaml"):
+                        for col, v in zip(("prefill_max_batch", "prefill_max_tokens"), prefill_limits(base["recipe"])):
+                            if base[col] == "":
+                                base[col] = v
                 else:
                     base.update({"tp": space.get("tp"), "ep": space.get("ep", 1),
                                  "dp_attention": bool(space.get("dp-attn", False))})
@@ -384,8 +420,8 @@ def _listings(repo: Path, until: str, path: str, read) -> dict[tuple, dict]:
 
 
 def curate(repo: Path, until: str, srt_slurm: "Path | None" = None) -> list[dict]:
-    recipe = recipe_draft_tokens(srt_slurm)
-    seen = _listings(repo, until, CONFIG, lambda text: configurations(yaml.safe_load(text), recipe))
+    recipe, prefill = recipe_draft_tokens(srt_slurm), recipe_prefill_limits(srt_slurm)
+    seen = _listings(repo, until, CONFIG, lambda text: configurations(yaml.safe_load(text), recipe, prefill))
     seen.update(_listings(repo, until, RUNNER, runner_configurations))
     rows = list(seen.values())
     rows.sort(key=lambda r: tuple(str(r.get(c, "")) for c in COLUMNS))

@@ -372,6 +372,38 @@ def test_the_database_dump_runs_take_their_recipes_seats():
     assert limits(dict(measured="2026-02-08"), run, [listed], image="nvcr.io/other:1")["decode_max_batch"] == ""
 
 
+def test_a_trtllm_recipes_prefill_limits_by_hand(tmp_path):
+    """A TensorRT-LLM recipe's prefill limits are read from every version in the recipe repository's
+    history: kept where the versions agree, empty where they disagree or no version sets one, and
+    never for an SGLang recipe; a configuration running the recipe takes them where its own settings
+    name none."""
+    import subprocess
+
+    ix = import_script("curate_inferencex")
+    repo, path = tmp_path / "srt", "recipes/trtllm/h100-fp8/1k1k/stp/ctx1_gen3_tep16_batch1_eplb0_mtp0.yaml"
+    (repo / Path(path).parent).mkdir(parents=True)
+
+    def commit(batch, tokens):
+        (repo / path).write_text(f"backend:\n  trtllm_config:\n    prefill:\n      max_batch_size: {batch}\n"
+                                 f"      max_num_tokens: {tokens}\n    decode:\n      max_batch_size: 1\n")
+        for cmd in (["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v"]):
+            subprocess.run(["git", "-C", str(repo), *cmd], check=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    commit(2, 2048)
+    commit(2, 4096)  # the tokens changed between versions: unknown; the batch did not
+    limits = ix.recipe_prefill_limits(repo)
+    assert limits(path) == (2, "")
+    assert limits("recipes/h100/1k1k/stp/h100-fp8-1p2d-max-tp.yaml") == ("", "")  # an SGLang recipe
+    assert ix.recipe_prefill_limits(None)(path) == ("", "")
+    cfg = {"dsr1-fp8-h100-dynamo-trt": {"image": "img", "model-prefix": "dsr1", "runner": "h100", "precision": "fp8",
+           "framework": "dynamo-trt", "disagg": True, "seq-len-configs": [{"isl": 1024, "osl": 1024, "search-space": [
+               {"conc-list": [6], "prefill": {"num-worker": 1, "tp": 16, "ep": 16, "dp-attn": True},
+                "decode": {"num-worker": 3, "tp": 16, "ep": 16, "dp-attn": False,
+                           "additional-settings": [f"CONFIG_FILE={path}"]}}]}]}}
+    row = ix.configurations(cfg, prefill_limits=limits)[0]
+    assert (row["decode_max_batch"], row["prefill_max_batch"], row["prefill_max_tokens"]) == (1, 2, "")
+
+
 def test_inferencex_sizes_and_clients_by_hand():
     """GB200 SGLang entries size their workers in 4-GPU nodes (2 workers on 4 nodes: 8 GPUs each,
     ``ep`` as listed); the H200 recipes ``c<N>_ctx<P>_gen<D>_`` run N clients per decode worker (4 on
