@@ -407,9 +407,10 @@ NOTES: dict[str, tuple[str, str]] = {
         "not limits): H100's TensorRT-LLM runs at 6, 9 and 30 clients gave three decode workers 1, 2 and 8 "
         "seats, and their first tokens waited seconds for one. Their simulated TTFT, under-predicted by "
         "75-98 %, now errs by a few percent, and H100's disaggregated bias went from -66 % to -30 %. The "
-        "configurations that run a TensorRT-LLM recipe of srt-slurm carry its prefill limits (2 to 16 prompts "
-        "and 2,048 to 16,640 tokens a rank, where every version of the recipe agrees); the replay had let a "
-        "prefill rank take one prompt a step. H200's disaggregated replay, biased +15 %, is now -8 %."),
+        "configurations that run a recipe of srt-slurm carry its prefill limits, where every version of the "
+        "recipe agrees (TensorRT-LLM's: 2 to 16 prompts and 2,048 to 16,640 tokens a rank; SGLang's "
+        "max-running-requests and token budgets, over the DP ranks as SGLang divides them); the replay had let "
+        "a prefill rank take one prompt a step. H200's disaggregated replay, biased +15 %, is now -6 %."),
     "90-errata": ("chapter-errata",
         "The ledger follows the corrected models: the 405B table's model-swap cells are now marked "
         "inconsistent (they are Llama 70B figures), and datasheet values follow visible HBM, like-for-like KV "

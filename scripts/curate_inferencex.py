@@ -11,8 +11,9 @@ configurations listed there (:func:`curate_serving.recover_layout`). For a confi
 MTP, ``spec_tokens`` is the number of tokens it drafted per decode step (:func:`draft_tokens`):
 named in its settings or recipe name, set by its single-node script, or by its SGLang recipe in
 NVIDIA/srt-slurm (read at c88ef731, 2026-08-21: every version of the recipe). A configuration that
-runs a TensorRT-LLM recipe takes that recipe's prefill ``max_batch_size`` and ``max_num_tokens``
-where its settings name none (:func:`recipe_prefill_limits`).
+runs a recipe takes that recipe's prefill limits where its settings name none
+(:func:`recipe_prefill_limits`: TensorRT-LLM's ``max_batch_size`` and ``max_num_tokens``, SGLang's
+``max-running-requests`` and token budgets, per attention rank).
 
 Reads every version of ``.github/configs/nvidia-master.yaml`` (and of ``runners/launch_gb200-nv.sh``,
 which named the GB200 TensorRT-LLM configurations before the file listed them:
@@ -251,38 +252,70 @@ def _side(space: dict) -> dict:
             "dp_attention": bool(space.get("dp-attn", False))}
 
 
+def sglang_prefill_limits(prefill: dict) -> tuple:
+    """(prompts, tokens) per attention rank of one step of an SGLang prefill worker configured by
+    ``prefill`` (a recipe's ``sglang_config: prefill:``): ``max-running-requests`` over the DP ranks
+    (SGLang gives each rank ``max_running_requests // dp_size``), and the lesser of
+    ``max-prefill-tokens`` and ``chunked-prefill-size``, which SGLang divides by ``dp_size`` under DP
+    attention (``server_args._handle_data_parallelism``); "" where the recipe sets none.
+
+    >>> sglang_prefill_limits({"tp-size": 16, "max-running-requests": 2, "max-prefill-tokens": 2048,
+    ...                        "chunked-prefill-size": 2048})
+    (2, 2048)
+    >>> sglang_prefill_limits({"enable-dp-attention": True, "dp-size": 8, "max-running-requests": 512,
+    ...                        "chunked-prefill-size": 65536, "max-prefill-tokens": 163840})
+    (64, 8192)
+    >>> sglang_prefill_limits({})
+    ('', '')
+    """
+    dp = int(prefill.get("dp-size") or 1) if prefill.get("enable-dp-attention") else 1
+    mrr = prefill.get("max-running-requests")
+    prompts = int(mrr) // dp if isinstance(mrr, int) and mrr >= dp else ""
+    caps = [int(prefill["max-prefill-tokens"])] if isinstance(prefill.get("max-prefill-tokens"), int) else []
+    if isinstance(prefill.get("chunked-prefill-size"), int) and prefill["chunked-prefill-size"] > 0:
+        caps.append(int(prefill["chunked-prefill-size"]) // dp)
+    return prompts, (min(caps) if caps else "")
+
+
 def recipe_prefill_limits(srt_slurm: "Path | None"):
-    """path -> (``max_batch_size``, ``max_num_tokens``) of the prefill worker a TensorRT-LLM recipe of
-    srt-slurm configures (``backend: trtllm_config: prefill:``, per attention rank), each where every
-    version of the recipe in ``srt_slurm``'s history that sets it sets the same value ("" where none
+    """path -> (prompts, tokens) per attention rank of one step of the prefill worker an srt-slurm
+    recipe configures: a TensorRT-LLM recipe's ``max_batch_size`` and ``max_num_tokens``
+    (``backend: trtllm_config: prefill:``, per rank), an SGLang recipe's as
+    :func:`sglang_prefill_limits` reads them (``backend: sglang_config: prefill:``); each where every
+    version of the recipe in ``srt_slurm``'s history that sets it gives the same value ("" where none
     does or versions disagree, and for every path without ``srt_slurm``). The database dump and the
     dated exports record neither; the replay otherwise lets a prefill rank take one prompt a step
     (aiconfigurator's benchmark rule, ``nvlmodel.serve.validate.benchmark_limits``)."""
     @functools.lru_cache(maxsize=None)
     def recipe(path: str) -> tuple:
-        if srt_slurm is None or not path.startswith("recipes/trtllm/"):
+        if srt_slurm is None or not path.startswith("recipes/") or not path.endswith(".yaml"):
             return "", ""
-        found = {"max_batch_size": set(), "max_num_tokens": set()}
+        found = (set(), set())
         commits = subprocess.run(["git", "-C", str(srt_slurm), "log", "--all", "--format=%H", "--", path],
                                  capture_output=True, text=True, check=True).stdout.split()
         for c in commits:  # a commit that deleted it shows nothing
             shown = subprocess.run(["git", "-C", str(srt_slurm), "show", f"{c}:{path}"], capture_output=True, text=True)
             try:
-                prefill = ((yaml.safe_load(shown.stdout) or {}).get("backend") or {}).get("trtllm_config", {}).get(
-                    "prefill") or {}
-            except (yaml.YAMLError, AttributeError):
+                backend = (yaml.safe_load(shown.stdout) or {}).get("backend") or {}
+                if path.startswith("recipes/trtllm/"):
+                    prefill = (backend.get("trtllm_config") or {}).get("prefill") or {}
+                    values = tuple(prefill.get(k) if isinstance(prefill.get(k), int) else ""
+                                   for k in ("max_batch_size", "max_num_tokens"))
+                else:
+                    values = sglang_prefill_limits((backend.get("sglang_config") or {}).get("prefill") or {})
+            except (yaml.YAMLError, AttributeError, TypeError, ValueError):
                 continue
-            for k in found:
-                if isinstance(prefill.get(k), int):
-                    found[k].add(prefill[k])
-        return tuple(v.pop() if len(v) == 1 else "" for v in found.values())
+            for seen, v in zip(found, values):
+                if v != "":
+                    seen.add(v)
+        return tuple(v.pop() if len(v) == 1 else "" for v in found)
     return recipe
 
 
 def configurations(config: dict, recipe=None, prefill_limits=None) -> list[dict]:
     """Every (configuration, concurrency) of one version of nvidia-master.yaml, for the systems and
     models above (``recipe``: an srt-slurm recipe's draft tokens, :func:`recipe_draft_tokens`;
-    ``prefill_limits``: a TensorRT-LLM recipe's prefill limits where its settings name none,
+    ``prefill_limits``: a recipe's prefill limits where its settings name none,
     :func:`recipe_prefill_limits`).
 
     >>> cfg = {"dsr1-fp4-gb200-dynamo-trt": {"image": "img", "model-prefix": "dsr1", "runner": "gb200",
@@ -318,7 +351,7 @@ def configurations(config: dict, recipe=None, prefill_limits=None) -> list[dict]
                         settings += space[side].get("additional-settings") or []
                     base.update(limits(settings))
                     base["recipe"] = recipe_file(settings)
-                    if prefill_limits and backend == "trtllm" and base["recipe"].endswith(".yaml"):
+                    if prefill_limits and base["recipe"].endswith(".yaml"):
                         for col, v in zip(("prefill_max_batch", "prefill_max_tokens"), prefill_limits(base["recipe"])):
                             if base[col] == "":
                                 base[col] = v

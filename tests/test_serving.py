@@ -372,11 +372,11 @@ def test_the_database_dump_runs_take_their_recipes_seats():
     assert limits(dict(measured="2026-02-08"), run, [listed], image="nvcr.io/other:1")["decode_max_batch"] == ""
 
 
-def test_a_trtllm_recipes_prefill_limits_by_hand(tmp_path):
-    """A TensorRT-LLM recipe's prefill limits are read from every version in the recipe repository's
-    history: kept where the versions agree, empty where they disagree or no version sets one, and
-    never for an SGLang recipe; a configuration running the recipe takes them where its own settings
-    name none."""
+def test_a_recipes_prefill_limits_by_hand(tmp_path):
+    """A recipe's prefill limits are read from every version in the recipe repository's history:
+    kept where the versions agree, empty where they disagree or no version sets one; an SGLang
+    recipe's per attention rank; a configuration running the recipe takes them where its own
+    settings name none."""
     import subprocess
 
     ix = import_script("curate_inferencex")
@@ -393,8 +393,17 @@ def test_a_trtllm_recipes_prefill_limits_by_hand(tmp_path):
     commit(2, 4096)  # the tokens changed between versions: unknown; the batch did not
     limits = ix.recipe_prefill_limits(repo)
     assert limits(path) == (2, "")
-    assert limits("recipes/h100/1k1k/stp/h100-fp8-1p2d-max-tp.yaml") == ("", "")  # an SGLang recipe
+    assert limits("recipes/h100/1k1k/stp/h100-fp8-1p2d-max-tp.yaml") == ("", "")  # not in this repository
     assert ix.recipe_prefill_limits(None)(path) == ("", "")
+    # an SGLang recipe: max-running-requests and the token budgets over its DP ranks (SGLang divides
+    # chunked-prefill-size by dp_size under DP attention)
+    sgl = "recipes/gb200-fp8/1k1k/1p2d.yaml"
+    (repo / Path(sgl).parent).mkdir(parents=True)
+    (repo / sgl).write_text("backend:\n  sglang_config:\n    prefill:\n      enable-dp-attention: true\n"
+                            "      dp-size: 4\n      max-running-requests: 512\n      chunked-prefill-size: 16384\n")
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "s"], check=True)
+    assert ix.recipe_prefill_limits(repo)(sgl) == (128, 4096)
     cfg = {"dsr1-fp8-h100-dynamo-trt": {"image": "img", "model-prefix": "dsr1", "runner": "h100", "precision": "fp8",
            "framework": "dynamo-trt", "disagg": True, "seq-len-configs": [{"isl": 1024, "osl": 1024, "search-space": [
                {"conc-list": [6], "prefill": {"num-worker": 1, "tp": 16, "ep": 16, "dp-attn": True},
