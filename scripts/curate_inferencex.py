@@ -467,7 +467,8 @@ if __name__ == "__main__":
     p.add_argument("--until", default="2026-05-01", help="versions committed before this date (default 2026-05-01, "
                    "after the last measurement of the dated exports)")
     p.add_argument("--srt-slurm", help="a git clone of NVIDIA/srt-slurm, for the draft tokens its SGLang recipes set "
-                   "(without it, those configurations' spec_tokens are empty)")
+                   "and the prefill limits of its recipes (without it, those configurations' spec_tokens and "
+                   "recipe prefill limits are empty)")
     args = p.parse_args()
     rows = curate(Path(args.inferencex), args.until, Path(args.srt_slurm) if args.srt_slurm else None)
     out = ROOT / "nvlmodel" / "data" / "inferencex_configs.csv"
