@@ -195,7 +195,7 @@ def _aggregated_rows(workers: dict) -> tuple[list[dict], int]:
         g = w["cfg"].gpus
         for i in np.flatnonzero(w["fits"]):
             b = BATCHES[i]
-            rows.append({"mode": "agg", "decode_shape": shape, "prefill_shape": None, "batch": b, "prefill_workers": 1,
+            rows.append({"mode": "agg", "decode_shape": shape, "prefill_shape": None, "batch": b, "prefill_workers": 0,
                          "decode_workers": 0, "gpus": g, "ttft_s": w["agg_ttft"][i], "tpot_s": w["agg_tpot"][i],
                          "tok_s_per_gpu": b * shape[1] / w["agg_tpot"][i] / g, "step_source": str(w["source"][i])})
     return rows, len(workers) * len(BATCHES)
@@ -245,7 +245,6 @@ def _match_pools(npp, ndd, gpus, within, p_rate: float, d_rate: float, p_service
     ok = within & (ttft <= sla.ttft_s)  # the pools that meet the TTFT limit, if any do
     k = np.unravel_index(np.argmax(np.where(ok, per_gpu, -np.inf) if ok.any() else per_gpu), per_gpu.shape)
     return k, float(ttft[k]), per_gpu[k]
-
 
 
 def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...] = DEFAULT_SYSTEMS,
@@ -299,7 +298,6 @@ def search(model: str, isl: int, osl: int, sla: SLA, *, systems: tuple[str, ...]
         out.loc[here, "extrapolated"] = beyond_envelope(s_, model, out.batch[here].to_numpy(), isl + osl)
     out["tok_s_per_user"] = 1.0 / out.tpot_s
     out["meets_sla"] = (out.ttft_s <= sla.ttft_s) & (out.tpot_s <= sla.tpot_s)
-    out.loc[out["mode"] == "agg", "prefill_workers"] = 0
     out = energy.add_columns(out, price_per_gpu_hour=price_per_gpu_hour)
     out.attrs["candidates"] = evaluated
     return out

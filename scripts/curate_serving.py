@@ -363,12 +363,10 @@ def recorded_as_run(row: dict, recorded: tuple, configs: list[dict], image: str 
     >>> recorded_as_run(dict(measured="2026-02-14"), rec, [dict(old, latest=new)])[0]
     ((1, 8, 1, 8, 1), (8, 1, 1, 8, 1))
     """
-    def sizes(layout):
-        return tuple((t, a, e, w) for t, a, _, e, w in layout)
     same = [c for c in configs if _listed_on(c, row["measured"]) and _same_image(c, image)
-            and sizes((_layout(c, "decode"), _layout(c, "prefill"))) == sizes(recorded)]
+            and _sizes((_layout(c, "decode"), _layout(c, "prefill"))) == _sizes(recorded)]
     runs = {(run_layout(c, "decode"), run_layout(c, "prefill")) for c in same}
-    if len(runs) != 1 or sizes(next(iter(runs))) == sizes(recorded):
+    if len(runs) != 1 or _sizes(next(iter(runs))) == _sizes(recorded):
         return recorded, ""
     return runs.pop(), _as_run_note(same[0])[2:]
 
@@ -395,13 +393,22 @@ def recorded_limits(row: dict, layout: tuple, configs: list[dict], image: str = 
     >>> recorded_limits(dict(measured="2026-02-06"), run, [cfg])["decode_max_batch"]  # not listed yet
     ''
     """
-    def sizes(sides):  # GPUs per worker as tp x attention_dp, ep, workers: moe_tp follows from them
-        return tuple((t, a, e, w) for t, a, _, e, w in sides)
-    same = [c for c in configs if _listed_on(c, row["measured"]) and _same_image(c, image)
-            and sizes((run_layout(c, "decode"), run_layout(c, "prefill"))) == sizes(layout)]
+    return _agreed_limits([c for c in configs if _listed_on(c, row["measured"]) and _same_image(c, image)
+                           and _sizes((run_layout(c, "decode"), run_layout(c, "prefill"))) == _sizes(layout)])
+
+
+def _sizes(sides) -> tuple:
+    """Each side's (tp, attention_dp, ep, workers) of a layout of two sides of
+    (tp, attention_dp, moe_tp, ep, workers): moe_tp follows from the others."""
+    return tuple((t, a, e, w) for t, a, _, e, w in sides)
+
+
+def _agreed_limits(configs: list[dict]) -> dict:
+    """The engine limits (:data:`LIMITS`) and ``decode_eplb_slots`` that every one of ``configs``
+    naming one names alike ("" where none does or they disagree)."""
     out = {}
     for limit in LIMITS + ("decode_eplb_slots",):
-        values = {c.get(limit, "") for c in same} - {""}
+        values = {c.get(limit, "") for c in configs} - {""}
         out[limit] = int(float(values.pop())) if len(values) == 1 else ""
     return out
 
@@ -459,9 +466,7 @@ def recover_layout(row: dict, configs: list[dict], image: str = "") -> tuple[dic
     layout = dict(zip(("tp", "attention_dp", "moe_tp", "ep", "workers"), d))
     layout.update(zip(("prefill_tp", "prefill_attention_dp", "prefill_moe_tp", "prefill_ep", "prefill_workers"), p))
     layout["spec_tokens"] = drafts
-    for limit in LIMITS + ("decode_eplb_slots",):  # what the matches that name it agree on (else unknown: "")
-        values = {c.get(limit, "") for c in found} - {""}
-        layout[limit] = int(float(values.pop())) if len(values) == 1 else ""
+    layout.update(_agreed_limits(found))  # what the matches that name it agree on (else unknown: "")
     as_run = _as_run_note(first)
     return layout, (f"layout from InferenceMAX's {_listing([first])} (listed from {first['first_seen']}, commit "
                     f"{first['first_commit']}); recorded tp={row['tp']}, prefill_tp={row['prefill_tp']}{as_run}")
@@ -795,13 +800,12 @@ def curate(path: Path) -> list[dict]:
                         layout_note, drafts = why, layout["spec_tokens"]
                 elif moe and conc is not None and harness_name.startswith(INFERENCEMAX_HARNESSES):
                     # an InferenceMAX run that recorded its layout: as the listing's recipe ran it
+                    listed, image = configs.get(_config_key(r, model, precision, conc), []), _field(src, "image")
                     (d_side, prefill), why = recorded_as_run(
-                        {"measured": measured}, ((tp, adp, mtp, ep, workers), prefill),
-                        configs.get(_config_key(r, model, precision, conc), []), _field(src, "image"))
+                        {"measured": measured}, ((tp, adp, mtp, ep, workers), prefill), listed, image)
                     tp, adp, mtp, ep, workers = d_side
                     layout_note = layout_note or why
-                    found = recorded_limits({"measured": measured}, (d_side, prefill),
-                                            configs.get(_config_key(r, model, precision, conc), []), _field(src, "image"))
+                    found = recorded_limits({"measured": measured}, (d_side, prefill), listed, image)
                     limits = {k: found[k] for k in LIMITS}
                     slots = found["decode_eplb_slots"]
                 if workers is None or prefill[4] is None:

@@ -15,7 +15,8 @@ from .state import PrefillJob, StepPlan
 
 class _Worker:
     __slots__ = ("i", "prefill_only", "decode_only", "cost", "pool", "used", "cached", "entries", "waiting",
-                 "prefilling", "run", "fin", "due", "decoding", "context", "steps", "busy", "version", "plan", "busy_time", "node",
+                 "prefilling", "run", "fin", "due", "decoding", "context", "steps", "busy", "version", "plan",
+                 "busy_time", "node",
                  "links", "host", "disk", "budget", "seats", "balance", "bal0", "hold", "hold_tokens", "held",
                  "holding", "recv", "recv0", "recvd", "prefilled_last", "rank_of", "rank_active", "rank_tokens",
                  "rank_run", "rank_ctx")
