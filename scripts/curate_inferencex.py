@@ -174,14 +174,21 @@ def recipe_draft_tokens(srt_slurm: "Path | None"):
         if srt_slurm is None:
             return ""
         values = set()
-        commits = subprocess.run(["git", "-C", str(srt_slurm), "log", "--all", "--format=%H", "--", path],
-                                 capture_output=True, text=True, check=True).stdout.split()
-        for c in commits:  # a commit that deleted it shows nothing
-            shown = subprocess.run(["git", "-C", str(srt_slurm), "show", f"{c}:{path}"], capture_output=True, text=True)
-            values |= {int(v) for v in re.findall(r"(?:speculative-num-steps|num_nextn_predict_layers):\s*(\d+)",
-                                                  shown.stdout)}
+        for text in recipe_versions(srt_slurm, path):
+            values |= {int(v) for v in re.findall(r"(?:speculative-num-steps|num_nextn_predict_layers):\s*(\d+)", text)}
         return values.pop() if len(values) == 1 else ""
     return recipe
+
+
+@functools.lru_cache(maxsize=None)
+def recipe_versions(srt_slurm: Path, path: str) -> tuple[str, ...]:
+    """The text of every version of the recipe at ``path`` in ``srt_slurm``'s history (a git clone),
+    newest first; a commit that deleted it gives "". Read once for every reader of the recipe
+    (:func:`recipe_draft_tokens`, :func:`recipe_prefill_limits`)."""
+    commits = subprocess.run(["git", "-C", str(srt_slurm), "log", "--all", "--format=%H", "--", path],
+                             capture_output=True, text=True, check=True).stdout.split()
+    return tuple(subprocess.run(["git", "-C", str(srt_slurm), "show", f"{c}:{path}"], capture_output=True,
+                                text=True).stdout for c in commits)
 
 
 def clients(concurrency: int, settings: list[str], decode_workers, *, system: str = "", backend: str = "",
@@ -291,12 +298,9 @@ def recipe_prefill_limits(srt_slurm: "Path | None"):
         if srt_slurm is None or not path.startswith("recipes/") or not path.endswith(".yaml"):
             return "", ""
         found = (set(), set())
-        commits = subprocess.run(["git", "-C", str(srt_slurm), "log", "--all", "--format=%H", "--", path],
-                                 capture_output=True, text=True, check=True).stdout.split()
-        for c in commits:  # a commit that deleted it shows nothing
-            shown = subprocess.run(["git", "-C", str(srt_slurm), "show", f"{c}:{path}"], capture_output=True, text=True)
+        for text in recipe_versions(srt_slurm, path):
             try:
-                backend = (yaml.safe_load(shown.stdout) or {}).get("backend") or {}
+                backend = (yaml.safe_load(text) or {}).get("backend") or {}
                 if path.startswith("recipes/trtllm/"):
                     prefill = (backend.get("trtllm_config") or {}).get("prefill") or {}
                     values = tuple(prefill.get(k) if isinstance(prefill.get(k), int) else ""
