@@ -58,6 +58,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from curate_measurements import HARNESSES  # a sibling script: the data dumps' names as the curated rows carry them
 from nvlmodel import recorded
 from nvlmodel.calibrate import fitted
 from nvlmodel.calibrate.data import _measurements
@@ -69,7 +70,7 @@ from nvlmodel.serve.validate import SIM_STEPS, replay
 os.environ[recorded.IGNORE_ENV] = "1"
 HOPPER = ("h100_sxm", "h200_sxm")
 T_REQ_GRID_MS = np.arange(0.0, 1000.0, 5.0)
-GAP_ANALYSIS = "aiconfigurator gap analysis"
+GAP_ANALYSIS = HARNESSES["gap analysis"]
 
 
 @contextlib.contextmanager
@@ -150,10 +151,10 @@ def sim_t_req(rep: pd.DataFrame, calibrations: dict) -> dict:
     """Each engine's per-request cost (s) that the shifted simulated TTFTs of its rows in ``rep``
     err least on (median absolute log error)."""
     out = {}
-    for engine, g in rep.groupby("engine"):
-        base = g.ttft_sim_ms.to_numpy() - calibrations[engine].t_req * 1e3
+    for name, g in rep.groupby("engine"):  # (not the engine module: an engine's name)
+        base = g.ttft_sim_ms.to_numpy() - calibrations[name].t_req * 1e3
         loss = [np.median(np.abs(np.log(np.maximum(base + t, 1e-3) / g.ttft_ms.to_numpy()))) for t in T_REQ_GRID_MS]
-        out[engine] = float(T_REQ_GRID_MS[int(np.argmin(loss))]) / 1e3
+        out[name] = float(T_REQ_GRID_MS[int(np.argmin(loss))]) / 1e3
     return out
 
 
