@@ -14,8 +14,16 @@ step costs rebuilt per row); then the dense table's replay in one process agains
 processes (``replay(workers=2)``), and, when the record of runs is this package's, that replay read
 from it (``nvlmodel.recorded``). Same means (checked); prints seconds and the ratios.
 
+``--tables`` times the step-cost tables of the serving table's slowest replay (DeepSeek-R1 FP4 on
+GB200, SGLang, disaggregated: a prefill pool of six TP4 workers at 131,072 tokens a step beside a
+decode worker of 48 attention-DP ranks, whose tables span 6.3 million token counts): built as the
+package builds them, each block of token counts filled on its first read
+(``nvlmodel.serve.cost.TokenTable``), against every count filled at once (the previous way); then
+that row's replay. Same entries (checked).
+
     python benchmarks/serve.py [--requests 1000000]
     python benchmarks/serve.py --replay
+    python benchmarks/serve.py --tables
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+
+import numpy as np
 
 from nvlmodel.calibrate import Config, components
 from nvlmodel.serve import Deployment, Workload, simulate
@@ -83,14 +93,63 @@ def replay_benchmark() -> None:
           f"ratio to simulating them {t_one / t_read:.1f}x")
 
 
+def tables_benchmark() -> None:
+    from dataclasses import replace
+
+    from nvlmodel.calibrate import load_measurements
+    from nvlmodel.recorded import ignored as recorded_ignored
+    from nvlmodel.serve import engine
+    from nvlmodel.serve.cost import step_cost
+    from nvlmodel.search import fitted_serving
+    from nvlmodel.serve.validate import PROTOCOL, PROTOCOLS, _replay_inputs, _replayed_means
+
+    d = load_measurements(table="serving")
+    row = next(d[d.source_id == "2026_04_06_deepseek_r1_gb200_sglang_fp4_disagg_8192x1024_c2048_tp4_ep1_1703"]
+               .itertuples())
+    cal = fitted_serving("kernels")  # the simulation's step of record for the serving table
+    inputs = _replay_inputs(row, cal[row.engine], PROTOCOLS[PROTOCOL])
+    dep = inputs[0]
+    c, sim_cal = dep.config, replace(dep.calibration, t_req=0.0, q=0.0)
+    n = 131072 * 48  # the replay's tables: the largest budget times the widest side's ranks
+
+    def build():
+        return [step_cost(c, sim_cal, prefill=p, max_tokens=n) for p in (False, True)]
+
+    t0 = time.perf_counter()
+    costs = build()
+    reads = [1, 43, 2064, 8192, 131072]  # a decode step, a full decode worker, prefill chunks
+    lazy = [[getattr(sc, f)[t] for t in reads] for sc in costs for f in ("gemm", "comm")]
+    t_lazy = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    whole = []
+    for sc in build():
+        every = np.arange(1, n + 1, dtype=float)
+        for f in ("gemm", "comm"):
+            v = np.broadcast_to(getattr(sc, f).fill(every), every.shape).tolist()
+            whole.append([v[t - 1] for t in reads])
+    t_whole = time.perf_counter() - t0
+    assert lazy == whole, "a block read must hold what the whole fill gives"
+    print(f"step-cost tables of {n:,} token counts, two worker shapes: every count filled {t_whole:.2f} s, "
+          f"filled a block at a time as read {t_lazy:.2f} s; ratio {t_whole / t_lazy:.1f}x")
+    engine._step_cost.cache_clear()
+    t0 = time.perf_counter()
+    with recorded_ignored():
+        out = _replayed_means(*inputs)
+    print(f"that row's replay ({row.concurrency} clients, {len(inputs[1].isl):,} requests): "
+          f"{time.perf_counter() - t0:.2f} s, TTFT {out['ttft_sim_ms']:.0f} ms")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=1_000_000)
     p.add_argument("--rate", type=float, default=85.0, help="requests/s offered to the rack (default 85)")
     p.add_argument("--replay", action="store_true", help="time the replay of measured rows instead")
+    p.add_argument("--tables", action="store_true", help="time the step-cost tables of the slowest replay instead")
     args = p.parse_args()
     if args.replay:
         return replay_benchmark()
+    if args.tables:
+        return tables_benchmark()
     d = Deployment("gb200", "llama-3.1-70b", "fp4", tp=8, workers=9, tiers=("peer", "host"))
     reqs = Workload(isl=1024, osl=256, spread=0.5, shape="chat", groups=5000).generate(args.requests, rate=args.rate)
     t0 = time.perf_counter()

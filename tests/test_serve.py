@@ -159,6 +159,34 @@ def test_a_prompt_runs_on_one_attention_rank():
         + max(c.k_mem * (64 * 1000 + 2048), c.k_attn * 64 * 1000 + 4 * c.k_pair * 512 * 511 / 2) + c.comm[2112])
 
 
+def test_step_tables_read_a_block_at_a_time_hold_what_one_fill_of_every_count_gives():
+    """A worker's step tables are filled a block of token counts at a time, on first read: each
+    entry equals the fill of every count at once, across block edges, for the roofline's tables and
+    the measured kernels' (an attention-DP prefill worker: dense GEMMs and collectives too). Counts
+    beyond the table are refused, T = 0 costs nothing, and a table pickles as what it is."""
+    import pickle
+    from dataclasses import replace
+
+    from nvlmodel.serve.cost import TokenTable
+
+    n = 2 * TokenTable.BLOCK + 37
+    every = np.arange(1, n + 1, dtype=float)
+    reads = [1, TokenTable.BLOCK - 1, TokenTable.BLOCK, TokenTable.BLOCK + 1, n - 1, n, 2, 700, 2 * TokenTable.BLOCK]
+    cfg = Config("b200_sxm", "deepseek-v3", "fp4", 1, 1, 1024, 1024, backend="trtllm", attention_dp=4, ep=4)
+    for cal in (CAL, replace(CAL, step="kernels", t_launch=2e-6, kernel_scale=1.3)):
+        sc = step_cost(cfg, cal, prefill=True, max_tokens=n)
+        for table in (sc.weights, sc.gemm, sc.comm, sc.dense):
+            whole = np.broadcast_to(table.fill(every), every.shape).tolist()
+            assert [table[t] for t in reads] == [whole[t - 1] for t in reads]
+            assert table[0] == 0.0 and len(table) == n + 1
+            assert list(table) == [0.0] + whole  # every entry, as the list it stands for
+        for bad in (-1, n + 1, 2.5):
+            with pytest.raises(IndexError, match=f"0..{n}"):
+                sc.gemm[bad]
+        again = pickle.loads(pickle.dumps(sc.gemm))
+        assert again[n] == sc.gemm[n] and again.n == n
+
+
 def _check_conservation(res, reqs):
     r = res.requests
     assert len(r) == len(reqs)

@@ -37,6 +37,9 @@ decode attention a part per step and per sequence (``k_dfix + k_seq B``: MLA's p
 read the cache) beside the part per context token, no memory terms; the roofline stands in where
 the kernel tables do not cover the worker, as in :func:`nvlmodel.calibrate.step_times`.
 
+The tables run to the largest step a worker could take and are filled a block of token counts
+at a time, on first read (:class:`TokenTable`): a run reads a few thousand of their entries.
+
 A worker that decodes speculatively (``spec_tokens`` k > 0, :class:`SpeculativeStepCost`) runs
 each decode step as the static model does (:func:`nvlmodel.calibrate.model._decode_terms`): a
 verify pass of ``B (k + 1)`` tokens and k draft passes of one layer's share of an ordinary step of
@@ -55,6 +58,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from functools import partial
 
 import numpy as np
 
@@ -64,20 +68,59 @@ from ..roofline import Efficiency, _attention_dtype, decode_step, dense_gemm_tim
 from ..units import require_positive, require_positive_int
 
 
+class TokenTable(dict):
+    """Seconds by the tokens ``T`` of a step, ``T`` = 0 (nothing: 0 s) to ``n``, each computed on its
+    first read with the :attr:`BLOCK` around it: ``fill(T)`` gives the values at an array of token
+    counts >= 1. A worker's tables span every step it could take (a decode worker of 48
+    attention-DP ranks beside prefill workers of 131,072 tokens a step: 6.3 million token counts,
+    16 s to fill for that one deployment), and a run reads a few thousand of them. ``fill`` must
+    give each ``T`` from that ``T`` alone, so that a block holds what one call over every ``T``
+    would (a test checks it); the engine's reads are a dict's."""
+
+    BLOCK = 2048
+
+    def __init__(self, n: int, fill):
+        super().__init__()
+        self.n, self.fill = require_positive_int("n", n), fill
+        self[0] = 0.0
+
+    def __missing__(self, t):
+        if not (isinstance(t, (int, np.integer)) and 0 <= t <= self.n):
+            raise IndexError(f"a step holds 0..{self.n} tokens; no entry for {t!r}")
+        lo = max(1, int(t) // self.BLOCK * self.BLOCK)
+        hi = min(lo - lo % self.BLOCK + self.BLOCK, self.n + 1)
+        values = np.broadcast_to(np.asarray(self.fill(np.arange(lo, hi, dtype=float)), dtype=float), (hi - lo,))
+        self.update(zip(range(lo, hi), values.tolist()))
+        return self[t]
+
+    def __len__(self) -> int:
+        return self.n + 1
+
+    def __iter__(self):  # the values, T = 0..n, as the list it stands for
+        return (self[t] for t in range(self.n + 1))
+
+    def __reduce__(self):  # what it is, not what has been read
+        return (type(self), (self.n, self.fill))
+
+
+def _zeros(tokens: np.ndarray) -> np.ndarray:
+    return np.zeros_like(tokens)
+
+
 @dataclass(frozen=True)
 class StepCost:
     """Step-time tables of one worker shape (see the module docstring); build with :func:`step_cost`."""
 
     t_step: float
-    weights: list  # W[T], s, index T = tokens in the step (0 unused); lists: scalar reads are faster
-    gemm: list  # G[T], s
-    comm: list  # comm[T], s
+    weights: TokenTable  # W[T], s, T = tokens in the step (0: none)
+    gemm: TokenTable  # G[T], s
+    comm: TokenTable  # comm[T], s
     k_mem: float  # s per context token read or written (whole worker, spread over ranks)
     k_attn: float  # s per context token attended by one decode token
     k_pair: float  # s per (query, key) pair of prefill attention (spread over ranks)
     max_tokens: int
     ranks: int = 1  # attention-DP ranks of the worker
-    dense: "list | None" = None  # D[T], s: the dense GEMMs (all but the routed experts) at T / ranks per rank
+    dense: "TokenTable | None" = None  # D[T], s: the dense GEMMs (all but the routed experts) at T / ranks per rank
     k_tok: float = 0.0  # s per prefill token of attention's part linear in the prompt (spread over ranks)
     k_chunk: float = 0.0  # s per prefill chunk of attention's fixed part (spread over ranks)
     #: decode attention's parts that do not grow with the context (measured kernels only, whose memory
@@ -243,16 +286,8 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
     tp, adp, ep = config.shape(prefill)
     m, g = config.arch_of(prefill), config.gpu_spec
     eff = Efficiency(calibration.compute, calibration.bandwidth)
-    tokens = np.arange(1, max_tokens + 1, dtype=float)
-    d = decode_step(g, m, config.weight_format, batch=tokens / adp, context=0, tp=tp, attention_dp=adp,
-                    ep=ep, kv_bytes_per_element=config.kv_bytes_per_element, fp4_mode=config.fp4_mode,
-                    expert_format=config.expert_format, efficiency=eff)
-    pad = np.zeros(1)
-    comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
-    dense = None
-    if adp > 1:
-        dense = np.concatenate([pad, dense_gemm_time(g, m, config.weight_format, tokens=tokens / adp, tp=tp,
-                                                     efficiency=eff, fp4_mode=config.fp4_mode)]).tolist()
+    roof = partial(_roofline_linear, config, eff, prefill)
+    dense = TokenTable(max_tokens, partial(_roofline_dense, config, eff, prefill)) if adp > 1 else None
     kvb = config.kv_bytes_per_element
     bw = g.hbm_bandwidth * calibration.bandwidth
     attn_peak = g.peak_flops(_attention_dtype(kvb)) * calibration.compute
@@ -261,10 +296,32 @@ def step_cost(config: Config, calibration: Calibration, *, prefill: bool = False
     k_attn = float(m.attention_flops_per_token(L, "decode")) / L / tp / attn_peak / adp
     k_pair = float(m.attention_flops_per_token(L, "prefill")) / L / tp / attn_peak / adp
     return StepCost(t_step=fixed_step_cost(config, calibration, prefill),
-                    weights=np.concatenate([pad, np.broadcast_to(d.t_memory, tokens.shape)]).tolist(),
-                    gemm=np.concatenate([pad, np.broadcast_to(d.t_compute, tokens.shape)]).tolist(),
-                    comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
+                    weights=TokenTable(max_tokens, partial(roof, "t_memory")),
+                    gemm=TokenTable(max_tokens, partial(roof, "t_compute")),
+                    comm=TokenTable(max_tokens, partial(_comm, config, prefill)),
                     k_mem=k_mem, k_attn=k_attn, k_pair=k_pair, max_tokens=max_tokens, ranks=adp, dense=dense)
+
+
+def _roofline_linear(config: Config, eff: Efficiency, prefill: bool, part: str, tokens: np.ndarray) -> np.ndarray:
+    """The roofline's decode step over ``tokens`` tokens of the worker (spread over its ranks): its
+    weights' memory time (``part="t_memory"``) or its GEMMs' compute time (``"t_compute"``)."""
+    tp, adp, ep = config.shape(prefill)
+    d = decode_step(config.gpu_spec, config.arch_of(prefill), config.weight_format, batch=tokens / adp, context=0,
+                    tp=tp, attention_dp=adp, ep=ep, kv_bytes_per_element=config.kv_bytes_per_element,
+                    fp4_mode=config.fp4_mode, expert_format=config.expert_format, efficiency=eff)
+    return getattr(d, part)
+
+
+def _roofline_dense(config: Config, eff: Efficiency, prefill: bool, tokens: np.ndarray) -> np.ndarray:
+    """The roofline's dense GEMMs (all but the routed experts) at ``tokens`` / ranks per rank."""
+    tp, adp, _ = config.shape(prefill)
+    return dense_gemm_time(config.gpu_spec, config.arch_of(prefill), config.weight_format, tokens=tokens / adp, tp=tp,
+                           efficiency=eff, fp4_mode=config.fp4_mode)
+
+
+def _comm(config: Config, prefill: bool, tokens: np.ndarray) -> np.ndarray:
+    """A step's collectives over ``tokens`` tokens of the worker (:func:`nvlmodel.calibrate.comm_time`)."""
+    return np.asarray(comm_time(config, tokens / config.shape(prefill)[1], prefill=prefill), dtype=float)
 
 
 def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool = False, max_tokens: int = 8192,
@@ -282,49 +339,61 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
     sliding-window layers. Weights and KV bytes are inside the kernel times, so the memory terms are
     zero. A lone decode step of ``B`` sequences, and a lone prompt, match the static model's kernel
     step (:func:`nvlmodel.calibrate.step_times`) within those fits (a test: 10 %)."""
-    from ..kernels import attention_time, mla_gemm_type, mla_time, step_time
+    from ..kernels import attention_time, mla_gemm_type, mla_time
 
     tp, adp, ep = config.shape(prefill)
     m = config.arch_of(prefill)
-    tokens = np.arange(1, max_tokens + 1, dtype=float)
-    common = dict(kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp, ep=ep, moe_kernel=config.moe_kernel)
-
-    def fitted(kt, scale=1.0):  # each call's lone fixed cost replaced by the calibration's, as the static model does
-        return (kt.seconds - kt.floor) * scale + calibration.t_launch * kt.calls
-
+    linear = TokenTable(max_tokens, partial(_kernel_linear, config, calibration, prefill, reference_context, False))
     try:
-        parts = step_time(config.system, config.backend, m, config.precision, phase="decode", batch=tokens / adp,
-                          tokens=reference_context, **common)
+        linear[1]  # the tables cover the worker's linear layers (else ValueError)
         L = float(reference_context)
         if m.mla is not None:
             one = dict(heads=m.heads // tp, kv_dtype=config.kv_dtype, gemm_type=mla_gemm_type(config.precision))
 
             def attention(phase, batch, n):
-                return fitted(mla_time(config.system, config.backend, phase, batch=batch, tokens=n, **one) * m.layers)
+                return _fitted(mla_time(config.system, config.backend, phase, batch=batch, tokens=n, **one) * m.layers,
+                               calibration)
         else:
             one = dict(head_dim=m.head_dim, heads=m.heads / tp, kv_heads=m.kv_heads_per_gpu(tp), kv_dtype=config.kv_dtype)
             layers = float(m._attended(L)) / L  # sliding-window layers count as a fraction of a full one at L
 
             def attention(phase, batch, n):
-                return fitted(attention_time(config.system, config.backend, phase, batch=batch, tokens=n, **one)
-                              * layers)
+                return _fitted(attention_time(config.system, config.backend, phase, batch=batch, tokens=n, **one)
+                               * layers, calibration)
         k_dfix, k_seq, k_ctx = _decode_attention_terms(lambda bb, n: attention("decode", bb, n))
         k_chunk, k_tok, k_pair = _prefill_attention_terms(lambda n: attention("prefill", 1, n))
     except ValueError:
         return None
+    dense = (TokenTable(max_tokens, partial(_kernel_linear, config, calibration, prefill, reference_context, True))
+             if adp > 1 else None)
+    return StepCost(t_step=fixed_step_cost(config, calibration, prefill),
+                    weights=TokenTable(max_tokens, _zeros), gemm=linear,
+                    comm=TokenTable(max_tokens, partial(_comm, config, prefill)),
+                    k_mem=0.0, k_attn=k_ctx / adp, k_pair=k_pair / adp, max_tokens=max_tokens,
+                    ranks=adp, dense=dense, k_tok=k_tok / adp, k_chunk=k_chunk / adp, k_seq=k_seq / adp, k_dfix=k_dfix)
 
+
+def _fitted(kt, calibration: Calibration, scale=1.0):
+    """Measured kernel time with each call's lone fixed cost replaced by the calibration's
+    ``t_launch``, as the static model charges it (the linear layers scaled by ``scale``)."""
+    return (kt.seconds - kt.floor) * scale + calibration.t_launch * kt.calls
+
+
+def _kernel_linear(config: Config, calibration: Calibration, prefill: bool, reference_context: int, dense_only: bool,
+                   tokens: np.ndarray) -> np.ndarray:
+    """The measured linear layers of a step over ``tokens`` tokens of the worker (spread over its
+    ranks): projections, MLPs or the MoE block, LM head (``dense_only``: all but the routed
+    experts), scaled on :attr:`Calibration.kernel_scale`'s ramp."""
+    from ..kernels import step_time
+
+    tp, adp, ep = config.shape(prefill)
+    parts = step_time(config.system, config.backend, config.arch_of(prefill), config.precision, phase="decode",
+                      batch=tokens / adp, tokens=reference_context, kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp,
+                      ep=ep, moe_kernel=config.moe_kernel)
     scaled = kernel_scale_factor(tokens / adp, calibration.kernel_scale)  # the linear layers' scale, per rank's tokens
     dense = parts["gemm"] + parts["lm_head"]  # all but the routed experts: per rank
-    linear = dense + parts["moe"] if "moe" in parts else dense
-    pad = np.zeros(1)
-    comm = np.asarray(comm_time(config, tokens / adp, prefill=prefill), dtype=float)
-    return StepCost(t_step=fixed_step_cost(config, calibration, prefill),
-                    weights=np.zeros(max_tokens + 1).tolist(),
-                    gemm=np.concatenate([pad, np.broadcast_to(fitted(linear, scaled), tokens.shape)]).tolist(),
-                    comm=np.concatenate([pad, np.broadcast_to(comm, tokens.shape)]).tolist(),
-                    k_mem=0.0, k_attn=k_ctx / adp, k_pair=k_pair / adp, max_tokens=max_tokens,
-                    ranks=adp, dense=np.concatenate([pad, np.broadcast_to(fitted(dense, scaled), tokens.shape)]).tolist()
-                    if adp > 1 else None, k_tok=k_tok / adp, k_chunk=k_chunk / adp, k_seq=k_seq / adp, k_dfix=k_dfix)
+    linear = dense + parts["moe"] if "moe" in parts and not dense_only else dense
+    return _fitted(linear, calibration, scaled)
 
 
 #: Prompt lengths at which a measured prefill attention kernel is fitted (:func:`_prefill_attention_terms`).
