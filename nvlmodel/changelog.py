@@ -305,7 +305,14 @@ NOTES: dict[str, tuple[str, str]] = {
         "little on the dense table.\n\n"
         "The step from measured kernels now fits one more parameter per engine, how much longer than the "
         "tables say the engine's linear layers took in large steps (1 or more; vLLM's builds take 1.3 and "
-        "1.5, every other engine 1)."),
+        "1.5, every other engine 1).\n\n"
+        "Which step the static formula takes is now weighed by the rule chapter 9 picks the simulation's "
+        "by (a paired bootstrap of the calibration rows, a tie to the measured kernels), on TPOT, the "
+        "formula's number of record: it would take the kernels on both tables (this chapter's a tie, "
+        "chapter 8's a win). The chapter had said the roofline erred less on this chapter's rows, by 0.2 "
+        "points, and that neither step won on chapter 8's, counting the formula's TTFT, which the book "
+        "takes from the simulation. The formula keeps the roofline for the deployment search's sake, and "
+        "the chapter now says so."),
     "08-moe-disagg": ("chapter-moe-disagg",
         "The serving table now counts each measured configuration once (it held 315 configurations two to "
         "four times, from several data dumps), expert-parallel workers with tensor-parallel attention sum "
