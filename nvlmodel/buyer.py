@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import search
-from .calibrate import CALIBRATION_SYSTEMS, STEP_MODELS, load_measurements, predictions
+from .calibrate import CALIBRATION_SYSTEMS, STEP_MODELS, bias_by_load, load_measurements, predictions
 from .calibrate.intervals import (NOMINAL, hull, new_system_quantiles, other_step, ratio_samples, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, transfer_widening, widen)
 from .units import fmt_value, require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
@@ -60,10 +60,16 @@ def _widening() -> dict[str, float]:
 
 
 @functools.lru_cache(maxsize=2)
+def _serving_predictions(step: str) -> "pd.DataFrame":  # noqa: F821
+    """The serving table's rows predicted with ``step``'s calibration (read-only: kept)."""
+    return predictions(load_measurements(table="serving"), search.fitted_serving(step))
+
+
+@functools.lru_cache(maxsize=2)
 def _errors(step: str = "roofline") -> _Errors:
     """The serving table's errors with ``step`` (:class:`_Errors`)."""
     d = load_measurements(table="serving")
-    pred = predictions(d, search.fitted_serving(step))
+    pred = _serving_predictions(step)
     transfer = transfer_residuals(d, step)
     q = residual_quantiles(pred)
     q_new = new_system_quantiles(q, _widening())
@@ -130,7 +136,7 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     for level in levels:
         require_positive("min_tok_s_per_user", level)
     sla = sla or search.SLA(2.0, 0.05)
-    keep = ["system", "system_key", "mode", "gpus", "decode_shape", "tok_s_per_user", "tok_s_per_gpu",
+    keep = ["system", "system_key", "mode", "gpus", "decode_shape", "batch", "tok_s_per_user", "tok_s_per_gpu",
             "tok_s_per_gpu_lo", "tok_s_per_gpu_hi", "tok_s_per_gpu_other_step", "tok_per_joule", "tok_per_joule_lo",
             "tok_per_joule_hi", "gpu_h_per_mtok", "gpu_h_per_mtok_lo", "gpu_h_per_mtok_hi", "extrapolated",
             "step_source"]
@@ -152,6 +158,13 @@ def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 
     out["extrapolated"] = out.extrapolated.astype(bool)
     out.attrs.update(nominal=NOMINAL, min_tok_s_per_user=levels, sla=sla)
     return out
+
+
+def load_bias() -> "pd.DataFrame":  # noqa: F821
+    """The serving table's median signed TPOT error by split and sequences per attention rank, with
+    both step models (:func:`nvlmodel.calibrate.bias_by_load`): what the interval of a figure at a
+    given load leaves out where a step's error moves with the load on a GPU no fit has seen."""
+    return bias_by_load({s: _serving_predictions(s) for s in STEP_MODELS})
 
 
 def interval_coverage(step: str = "roofline") -> "pd.DataFrame":  # noqa: F821

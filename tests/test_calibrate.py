@@ -868,3 +868,23 @@ def test_fewer_clients_than_ranks_neither_interfere_nor_queue():
     assert p["interference_s"] == 0
     assert p["tpot_s"] == pytest.approx(p["decode_step_s"], rel=1e-12)
     assert p["ttft_s"] == pytest.approx(0.05 + p["prefill_s"], rel=1e-12)
+
+
+def test_the_bias_by_load_counts_sequences_per_rank_and_leaves_speculative_rows_out():
+    """bias_by_load by hand: 512 clients over 8 ranks of one worker are 64 a rank (the 17-64 bin);
+    over 2 workers of 8, 32 a rank; a speculative row and one whose KV does not fit are left out;
+    each step's median where two rows share a bin; an unknown step or none is refused."""
+    from nvlmodel.calibrate import bias_by_load
+
+    p = pd.DataFrame({"split": "held-out", "kv_fits": [True, True, True, True, False],
+                      "spec_tokens": [0, 0, 0, 3, 0], "concurrency": [512, 512, 300, 4, 4],
+                      "attention_dp": [8, 8, 1, 1, 1], "workers": [1.0, 2.0, 1.0, None, None],
+                      "tpot_err_pct": [-10.0, -20.0, -40.0, 99.0, 99.0]})
+    t = bias_by_load({"roofline": p, "kernels": p.assign(tpot_err_pct=p.tpot_err_pct / 10)})
+    assert t.index.tolist() == [("held-out", "17-64"), ("held-out", "257 or more")]
+    assert t.rows.tolist() == [2, 1]
+    assert t.roofline_bias_pct.tolist() == [-15.0, -40.0] and t.kernels_bias_pct.tolist() == [-1.5, -4.0]
+    with pytest.raises(ValueError, match="roofline"):
+        bias_by_load({"rooflines": p})
+    with pytest.raises(ValueError, match="at least one"):
+        bias_by_load({})

@@ -63,7 +63,7 @@ the newer builds that timed the tables).
 
 from .data import (BELOW_BOUND, PARALLEL_COLUMNS, REQUIRED_COLUMNS, TABLES, beyond_envelope, calibration_rows, load_measurements,
                    serving_envelope)
-from .fit import (ACCURACY_TARGETS, GRID, accuracy_target, accuracy_targets, bias_by_tp, calibration_table,
+from .fit import (ACCURACY_TARGETS, GRID, accuracy_target, accuracy_targets, bias_by_load, bias_by_tp, calibration_table,
                   error_summary, error_summary_by_step, fit, fit_engines, fitted, left_out_table, predictions)
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp, waterfall)
@@ -78,7 +78,7 @@ __all__ = ["ACCURACY_TARGETS", "BELOW_BOUND", "BENCHMARK_REQUESTS_PER_CLIENT", "
            "KERNEL_SCALE_GRID", "KERNEL_SCALE_TOKENS",
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",
            "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
-           "Config", "EngineMemory", "accepted_tokens", "batch_wait_steps", "beyond_envelope", "bias_by_tp", "calibration_rows", "calibration_table",
+           "Config", "EngineMemory", "accepted_tokens", "batch_wait_steps", "beyond_envelope", "bias_by_load", "bias_by_tp", "calibration_rows", "calibration_table",
            "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "error_summary_by_step",
            "fit", "fit_engines", "fitted", "headline", "kernel_scale_factor", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",
            "left_out_table", "load_measurements", "measured_per_gpu", "measured_ratio", "predict", "predictions",

@@ -496,6 +496,41 @@ def bias_by_tp(pred: "pd.DataFrame", split: str = "held-out") -> "pd.DataFrame":
     return out
 
 
+#: Sequences per attention rank at which :func:`bias_by_load` groups rows (edges; labels beside).
+LOAD_BINS: tuple[tuple[float, str], ...] = ((4, "1-4"), (16, "5-16"), (64, "17-64"), (256, "65-256"),
+                                            (float("inf"), "257 or more"))
+
+
+def bias_by_load(predictions_by_step: dict) -> "pd.DataFrame":  # noqa: F821
+    """Median signed TPOT error (percent) by split and sequences per attention rank (concurrency over
+    the deployment's decode ranks, :data:`LOAD_BINS`) of each step model's predictions
+    (``{"roofline": ..., "kernels": ...}``, from :func:`predictions`), rows whose KV fits that decode
+    one token a step (a speculative row's error also rides on the fitted acceptance): how a step's
+    error moves with the load. Columns ``rows`` and ``<step>_bias_pct``.
+
+    >>> import pandas as pd
+    >>> p = pd.DataFrame({"split": ["held-out"] * 3, "kv_fits": True, "spec_tokens": 0, "concurrency": [2, 8, 512],
+    ...                   "attention_dp": [1, 1, 8], "workers": 1.0, "tpot_err_pct": [5.0, -1.0, -30.0]})
+    >>> bias_by_load({"roofline": p})["roofline_bias_pct"].tolist()
+    [5.0, -1.0, -30.0]
+    """
+    import pandas as pd
+
+    if not predictions_by_step:
+        raise ValueError(f"give the predictions of at least one step model ({', '.join(STEP_MODELS)})")
+    edges, labels = [0.0, *(e for e, _ in LOAD_BINS)], [lab for _, lab in LOAD_BINS]
+    cols, rows = {}, None
+    for step, p in predictions_by_step.items():
+        require_choice("step", step, STEP_MODELS)
+        p = p[p.kv_fits & ~(p.spec_tokens.fillna(0) > 0)]
+        per_rank = p.concurrency / (p.attention_dp.fillna(1) * p.workers.fillna(1))
+        g = p.groupby([p.split, pd.cut(per_rank, edges, labels=labels).rename("sequences per rank")],
+                      observed=True).tpot_err_pct
+        rows = g.size() if rows is None else rows
+        cols[f"{step}_bias_pct"] = g.median()
+    return pd.DataFrame({"rows": rows, **cols})
+
+
 def left_out_table(measurements: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
     """Rows the model does not describe, counted by split, system and reason (``left_out``)."""
     d = measurements[measurements.left_out.fillna("") != ""]
