@@ -1,5 +1,5 @@
 """Recorded runs: the numbers the simulation gave for the runs the book makes (the closed-loop
-means of :func:`nvlmodel.serve.engine._closed_loop_means`, the chat rack's summaries), so that a
+means of :func:`nvlmodel.serve.closed_loop_means`, the chat rack's summaries), so that a
 chapter replaying thousands of measured rows (chapter 9: every row of both tables, the
 calibration rows again under each other fit and step) reads them instead of simulating each again;
 the loads of the document's rack claim (:func:`nvlmodel.serve.validate.rack_claim`); and every

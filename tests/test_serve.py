@@ -187,6 +187,26 @@ def test_step_tables_read_a_block_at_a_time_hold_what_one_fill_of_every_count_gi
         assert again[n] == sc.gemm[n] and again.n == n
 
 
+def test_closed_loop_means_are_the_simulations_counted_means_and_check_their_input():
+    """serve.closed_loop_means, the replay's entry point: the mean TTFT and TPOT of the requests
+    after the first ``skip``, as the simulation's own table gives them (simulated afresh here);
+    a wrong type, concurrency or skip is refused by name."""
+    from nvlmodel.recorded import ignored
+    from nvlmodel.serve import closed_loop_means
+
+    d = Deployment("b200_sxm", "llama-3.1-8b", "fp8", tp=1, calibration=CAL)
+    reqs = Workload(isl=512, osl=64, spread=0.2).generate(40, seed=3)
+    table = simulate(d, reqs, concurrency=8).requests.iloc[8:]
+    with ignored():
+        ttft, tpot, preempted = closed_loop_means(d, reqs, 8, skip=8)
+    assert ttft == pytest.approx(table.ttft_s.mean(), rel=1e-12) and tpot == pytest.approx(table.tpot_s.mean(), rel=1e-12)
+    assert preempted == 0
+    for args, match in (((d, reqs, 0), "concurrency"), ((d, reqs, 8, -1), "skip"), ((d, reqs, 8, 40), "skip"),
+                        ((d, "reqs", 8), "requests"), (("d", reqs, 8), "deployment")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            closed_loop_means(*args)
+
+
 def _check_conservation(res, reqs):
     r = res.requests
     assert len(r) == len(reqs)

@@ -39,8 +39,8 @@ recorded them, a replay reads them instead of simulating again.
 """
 
 from .cost import StepCost, step_cost
-from .engine import (HIT_TIERS, TIERS, Deployment, SimResult, calibrations, default_engine, simulate)
+from .engine import (HIT_TIERS, TIERS, Deployment, SimResult, calibrations, closed_loop_means, default_engine, simulate)
 from .workload import SHAPES, TRACE_COLUMNS, Requests, Workload, read_trace
 
 __all__ = ["HIT_TIERS", "SHAPES", "TIERS", "TRACE_COLUMNS", "Deployment", "Requests", "SimResult", "StepCost",
-           "Workload", "calibrations", "default_engine", "read_trace", "simulate", "step_cost"]
+           "Workload", "calibrations", "closed_loop_means", "default_engine", "read_trace", "simulate", "step_cost"]

@@ -299,19 +299,26 @@ def _require_fits(deployment: Deployment, requests: Requests) -> None:
                          f"osl {int(requests.osl[i]):,}); a worker of {deployment.describe()} holds {min(pools):,}")
 
 
-def _closed_loop_means(deployment: Deployment, requests: Requests, concurrency: int,
-                       skip: int = 0) -> tuple[float, float, int]:
+def closed_loop_means(deployment: Deployment, requests: Requests, concurrency: int,
+                      skip: int = 0) -> tuple[float, float, int]:
     """Mean TTFT and TPOT (s) and preemptions of ``simulate(deployment, requests, concurrency=...)``
     without building its table: the replay of a measured row needs only these. The first ``skip``
     requests (a benchmark's warm-up) are simulated and not counted. A run recorded under this
     package (:mod:`~nvlmodel.recorded`) is read, not simulated again."""
-    ttft, tpot, preemptions = recorded.recall(_means_key(deployment, requests, concurrency, skip),
+    if not isinstance(deployment, Deployment):
+        raise TypeError(f"deployment must be a nvlmodel.serve.Deployment, got {type(deployment).__name__}")
+    if not isinstance(requests, Requests):
+        raise TypeError(f"requests must be a nvlmodel.serve.Requests, got {type(requests).__name__}")
+    require_positive_int("concurrency", concurrency)
+    if not (isinstance(skip, (int, np.integer)) and 0 <= skip < len(requests.isl)):
+        raise ValueError(f"skip must be an int from 0 to the {len(requests.isl)} requests less one, got {skip!r}")
+    ttft, tpot, preemptions = recorded.recall(means_key(deployment, requests, concurrency, skip),
                                               lambda: _simulated_means(deployment, requests, concurrency, skip))
     return ttft, tpot, int(preemptions)
 
 
-def _means_key(deployment: Deployment, requests: Requests, concurrency: int, skip: int) -> str:
-    """The record's key of one :func:`_closed_loop_means` run (:func:`nvlmodel.recorded.run_key`)."""
+def means_key(deployment: Deployment, requests: Requests, concurrency: int, skip: int) -> str:
+    """The record's key of one :func:`closed_loop_means` run (:func:`nvlmodel.recorded.run_key`)."""
     return recorded.run_key("closed-loop means", deployment, requests, concurrency, skip)
 
 

@@ -12,7 +12,7 @@ from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capaci
 from ..calibrate.data import _config, _given, engine_settings
 from ..units import require_choice, require_positive_int
 from .. import recorded
-from .engine import Deployment, _closed_loop_means, _means_key, calibrations, simulate
+from .engine import Deployment, calibrations, closed_loop_means, means_key, simulate
 from .workload import Requests, Workload
 
 
@@ -305,7 +305,7 @@ def replay_row(row, calibration: Calibration | None = None, *, protocol: "str | 
 
 
 def _replayed_means(d: Deployment, reqs: Requests, c: int, skip: int) -> dict:
-    ttft, tpot, preemptions = _closed_loop_means(d, reqs, c, skip=skip)
+    ttft, tpot, preemptions = closed_loop_means(d, reqs, c, skip=skip)
     return {"ttft_sim_ms": ttft * 1e3, "tpot_sim_ms": tpot * 1e3, "preemptions": preemptions}
 
 
@@ -452,7 +452,7 @@ def _replay_rows(pred: "pd.DataFrame", cal: "dict | list", proto: Protocol, work
     out, left = [None] * len(pred), {}  # left: the rows to simulate, by index, with their inputs
     for i, (r, c) in enumerate(zip(pred.itertuples(), cals)):
         inputs = _replay_inputs(r, c, proto)
-        if recorded.lookup(_means_key(*inputs)) is None:
+        if recorded.lookup(means_key(*inputs)) is None:
             left[i] = inputs
         else:  # recorded: read (and noted) here, as replay_row reads it
             out[i] = _replayed_means(*inputs)
