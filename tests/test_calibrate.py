@@ -884,6 +884,10 @@ def test_the_bias_by_load_counts_sequences_per_rank_and_leaves_speculative_rows_
     assert t.index.tolist() == [("held-out", "17-64"), ("held-out", "257 or more")]
     assert t.rows.tolist() == [2, 1]
     assert t.roofline_bias_pct.tolist() == [-15.0, -40.0] and t.kernels_bias_pct.tolist() == [-1.5, -4.0]
+    # the dense table's rows have no layout or draft columns: one rank, one worker, no drafts
+    dense = p.drop(columns=["spec_tokens", "attention_dp", "workers"])
+    t = bias_by_load({"roofline": dense})  # 4 a rank (the row that drafted, now counted); 512, 512 and 300
+    assert t.rows.tolist() == [1, 3] and t.roofline_bias_pct.tolist() == [99.0, -20.0]
     with pytest.raises(ValueError, match="roofline"):
         bias_by_load({"rooflines": p})
     with pytest.raises(ValueError, match="at least one"):

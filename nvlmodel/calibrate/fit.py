@@ -522,8 +522,11 @@ def bias_by_load(predictions_by_step: dict) -> "pd.DataFrame":  # noqa: F821
     cols, rows = {}, None
     for step, p in predictions_by_step.items():
         require_choice("step", step, STEP_MODELS)
-        p = p[p.kv_fits & ~(p.spec_tokens.fillna(0) > 0)]
-        per_rank = p.concurrency / (p.attention_dp.fillna(1) * p.workers.fillna(1))
+        def col(name, default):  # columns the dense table does not have: one rank, one worker, no drafts
+            return p[name].fillna(default) if name in p.columns else pd.Series(default, index=p.index)
+
+        p = p[p.kv_fits & ~(col("spec_tokens", 0) > 0)]
+        per_rank = p.concurrency / (col("attention_dp", 1) * col("workers", 1))
         g = p.groupby([p.split, pd.cut(per_rank, edges, labels=labels).rename("sequences per rank")],
                       observed=True).tpot_err_pct
         rows = g.size() if rows is None else rows
