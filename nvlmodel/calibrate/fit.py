@@ -506,7 +506,8 @@ def bias_by_load(predictions_by_step: dict) -> "pd.DataFrame":  # noqa: F821
     the deployment's decode ranks, :data:`LOAD_BINS`) of each step model's predictions
     (``{"roofline": ..., "kernels": ...}``, from :func:`predictions`), rows whose KV fits that decode
     one token a step (a speculative row's error also rides on the fitted acceptance): how a step's
-    error moves with the load. Columns ``rows`` and ``<step>_bias_pct``.
+    error moves with the load. Columns ``rows`` (the first step's rows; the steps' predictions are
+    of the same rows) and ``<step>_bias_pct``.
 
     >>> import pandas as pd
     >>> p = pd.DataFrame({"split": ["held-out"] * 3, "kv_fits": True, "spec_tokens": 0, "concurrency": [2, 8, 512],
@@ -522,16 +523,21 @@ def bias_by_load(predictions_by_step: dict) -> "pd.DataFrame":  # noqa: F821
     cols, rows = {}, None
     for step, p in predictions_by_step.items():
         require_choice("step", step, STEP_MODELS)
-        def col(name, default):  # columns the dense table does not have: one rank, one worker, no drafts
-            return p[name].fillna(default) if name in p.columns else pd.Series(default, index=p.index)
-
-        p = p[p.kv_fits & ~(col("spec_tokens", 0) > 0)]
-        per_rank = p.concurrency / (col("attention_dp", 1) * col("workers", 1))
+        p = p[p.kv_fits & ~(_column(p, "spec_tokens", 0) > 0)]
+        per_rank = p.concurrency / (_column(p, "attention_dp", 1) * _column(p, "workers", 1))
         g = p.groupby([p.split, pd.cut(per_rank, edges, labels=labels).rename("sequences per rank")],
                       observed=True).tpot_err_pct
         rows = g.size() if rows is None else rows
         cols[f"{step}_bias_pct"] = g.median()
     return pd.DataFrame({"rows": rows, **cols})
+
+
+def _column(rows: "pd.DataFrame", name: str, default: float) -> "pd.Series":  # noqa: F821
+    """``rows[name]`` with ``default`` where empty, or ``default`` for every row where the table has
+    no such column (the dense table: one attention rank, one worker, no drafts)."""
+    import pandas as pd
+
+    return rows[name].fillna(default) if name in rows.columns else pd.Series(default, index=rows.index)
 
 
 def left_out_table(measurements: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
