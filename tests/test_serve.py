@@ -164,6 +164,7 @@ def test_step_tables_read_a_block_at_a_time_hold_what_one_fill_of_every_count_gi
     entry equals the fill of every count at once, across block edges, for the roofline's tables and
     the measured kernels' (an attention-DP prefill worker: dense GEMMs and collectives too). Counts
     beyond the table are refused, T = 0 costs nothing, and a table pickles as what it is."""
+    import itertools
     import pickle
     from dataclasses import replace
 
@@ -172,9 +173,11 @@ def test_step_tables_read_a_block_at_a_time_hold_what_one_fill_of_every_count_gi
     n = 2 * TokenTable.BLOCK + 37
     every = np.arange(1, n + 1, dtype=float)
     reads = [1, TokenTable.BLOCK - 1, TokenTable.BLOCK, TokenTable.BLOCK + 1, n - 1, n, 2, 700, 2 * TokenTable.BLOCK]
-    cfg = Config("b200_sxm", "deepseek-v3", "fp4", 1, 1, 1024, 1024, backend="trtllm", attention_dp=4, ep=4)
-    for cal in (CAL, replace(CAL, step="kernels", t_launch=2e-6, kernel_scale=1.3)):
+    mla = Config("b200_sxm", "deepseek-v3", "fp4", 1, 1, 1024, 1024, backend="trtllm", attention_dp=4, ep=4)
+    gqa = Config("h200_sxm", "qwen3-235b-a22b", "fp8", 1, 1, 1024, 1024, backend="trtllm", attention_dp=4, ep=4)
+    for cfg, cal in itertools.product((mla, gqa), (CAL, replace(CAL, step="kernels", t_launch=2e-6, kernel_scale=1.3))):
         sc = step_cost(cfg, cal, prefill=True, max_tokens=n)
+        assert sc.dense is not None and (cal.step == "roofline" or not any(sc.weights[t] for t in reads))
         for table in (sc.weights, sc.gemm, sc.comm, sc.dense):
             whole = np.broadcast_to(table.fill(every), every.shape).tolist()
             assert [table[t] for t in reads] == [whole[t - 1] for t in reads]

@@ -73,7 +73,7 @@ class TokenTable(dict):
     first read with the :attr:`BLOCK` around it: ``fill(T)`` gives the values at an array of token
     counts >= 1. A worker's tables span every step it could take (a decode worker of 48
     attention-DP ranks beside prefill workers of 131,072 tokens a step: 6.3 million token counts,
-    16 s to fill for that one deployment), and a run reads a few thousand of them. ``fill`` must
+    11-16 s to fill for that one deployment), and a run reads a few thousand of them. ``fill`` must
     give each ``T`` from that ``T`` alone, so that a block holds what one call over every ``T``
     would (a test checks it); the engine's reads are a dict's."""
 
@@ -343,7 +343,8 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
 
     tp, adp, ep = config.shape(prefill)
     m = config.arch_of(prefill)
-    linear = TokenTable(max_tokens, partial(_kernel_linear, config, calibration, prefill, reference_context, False))
+    measured = _KernelLinear(config, calibration, prefill, reference_context)
+    linear = TokenTable(max_tokens, measured.linear)
     try:
         linear[1]  # the tables cover the worker's linear layers (else ValueError)
         L = float(reference_context)
@@ -364,8 +365,7 @@ def kernel_step_cost(config: Config, calibration: Calibration, *, prefill: bool 
         k_chunk, k_tok, k_pair = _prefill_attention_terms(lambda n: attention("prefill", 1, n))
     except ValueError:
         return None
-    dense = (TokenTable(max_tokens, partial(_kernel_linear, config, calibration, prefill, reference_context, True))
-             if adp > 1 else None)
+    dense = TokenTable(max_tokens, measured.dense) if adp > 1 else None
     return StepCost(t_step=fixed_step_cost(config, calibration, prefill),
                     weights=TokenTable(max_tokens, _zeros), gemm=linear,
                     comm=TokenTable(max_tokens, partial(_comm, config, prefill)),
@@ -379,21 +379,45 @@ def _fitted(kt, calibration: Calibration, scale=1.0):
     return (kt.seconds - kt.floor) * scale + calibration.t_launch * kt.calls
 
 
-def _kernel_linear(config: Config, calibration: Calibration, prefill: bool, reference_context: int, dense_only: bool,
-                   tokens: np.ndarray) -> np.ndarray:
-    """The measured linear layers of a step over ``tokens`` tokens of the worker (spread over its
-    ranks): projections, MLPs or the MoE block, LM head (``dense_only``: all but the routed
-    experts), scaled on :attr:`Calibration.kernel_scale`'s ramp."""
-    from ..kernels import step_time
+class _KernelLinear:
+    """The measured linear layers of a worker's steps over blocks of token counts (spread over its
+    ranks): projections, MLPs or the MoE block, LM head (:meth:`linear`), and all but the routed
+    experts (:meth:`dense`), scaled on :attr:`Calibration.kernel_scale`'s ramp. One kernel lookup
+    serves both for a block: the last few blocks' are kept (a step reads both tables, at its tokens
+    and at its busiest rank's)."""
 
-    tp, adp, ep = config.shape(prefill)
-    parts = step_time(config.system, config.backend, config.arch_of(prefill), config.precision, phase="decode",
-                      batch=tokens / adp, tokens=reference_context, kv_dtype=config.kv_dtype, tp=tp, attention_dp=adp,
-                      ep=ep, moe_kernel=config.moe_kernel)
-    scaled = kernel_scale_factor(tokens / adp, calibration.kernel_scale)  # the linear layers' scale, per rank's tokens
-    dense = parts["gemm"] + parts["lm_head"]  # all but the routed experts: per rank
-    linear = dense + parts["moe"] if "moe" in parts and not dense_only else dense
-    return _fitted(linear, calibration, scaled)
+    KEEP = 4
+
+    def __init__(self, config: Config, calibration: Calibration, prefill: bool, reference_context: int):
+        self.config, self.calibration, self.prefill, self.reference_context = config, calibration, prefill, reference_context
+        self._kept: dict = {}
+
+    def linear(self, tokens: np.ndarray) -> np.ndarray:
+        return self._both(tokens)[0]
+
+    def dense(self, tokens: np.ndarray) -> np.ndarray:
+        return self._both(tokens)[1]
+
+    def _both(self, tokens: np.ndarray) -> tuple:
+        key = (float(tokens[0]), float(tokens[-1]), len(tokens))
+        if key not in self._kept:
+            from ..kernels import step_time
+
+            c = self.config
+            tp, adp, ep = c.shape(self.prefill)
+            parts = step_time(c.system, c.backend, c.arch_of(self.prefill), c.precision, phase="decode",
+                              batch=tokens / adp, tokens=self.reference_context, kv_dtype=c.kv_dtype, tp=tp,
+                              attention_dp=adp, ep=ep, moe_kernel=c.moe_kernel)
+            scaled = kernel_scale_factor(tokens / adp, self.calibration.kernel_scale)  # per rank's tokens
+            dense = parts["gemm"] + parts["lm_head"]  # all but the routed experts: per rank
+            linear = dense + parts["moe"] if "moe" in parts else dense
+            if len(self._kept) >= self.KEEP:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[key] = (_fitted(linear, self.calibration, scaled), _fitted(dense, self.calibration, scaled))
+        return self._kept[key]
+
+    def __getstate__(self):  # what it is, not what it has kept
+        return {**self.__dict__, "_kept": {}}
 
 
 #: Prompt lengths at which a measured prefill attention kernel is fitted (:func:`_prefill_attention_terms`).
