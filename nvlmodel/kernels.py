@@ -117,6 +117,83 @@ MOE_KERNELS: dict[str, "tuple[str | None, str | None, bool | str] | None"] = {
 #: for gated MoE at 128 tokens or fewer, as aiconfigurator reads the tables it measured (aic-core
 #: ``operators/moe.rs``; ``scripts/curate_kernels.py`` keeps that kernel apart).
 MOE_SMALL_BATCH: dict[tuple[str, str], int] = {("trtllm", "nvfp4"): 128}
+#: Systems whose GPUs are one die (REFERENCE.md: the B200 GPU, in HGX B200 at 1,000 W and in GB200 at
+#: 1,200 W), measured by the same engine builds in two campaigns. Where their tables time the same
+#: kernel at the same shape more than :data:`SAME_SILICON_SPREAD` apart, the slower timing cannot be
+#: a property of the silicon (the faster one ran on it), so both systems take the faster one
+#: (:func:`same_silicon_table` counts the cells; without it a ratio between the two systems would
+#: rest on which campaign caught a slow tactic: TensorRT-LLM's NVFP4 MoE block of DeepSeek-R1 split
+#: four, eight or sixteen ways by expert takes 1.7-1.8x as long in the HGX B200 table, split two ways
+#: 1.04x; vLLM's MLA module takes a median 1.7x as long in the GB200 table).
+SAME_SILICON: tuple[str, str] = ("b200_sxm", "gb200")
+#: The ratio beyond which two timings of one kernel, shape and die are reconciled. In TensorRT-LLM's
+#: GEMM, attention and MLA tables the timings the two systems share differ by a median 0.99-1.05x,
+#: nine in ten of them by 0.87-1.14x (``same_silicon_table``; the test of this module checks it).
+SAME_SILICON_SPREAD: float = 1.25
+
+
+def _time_columns(t) -> list[str]:
+    return [c for c in t.columns if c.startswith("t") and c[1:].isdigit()]
+
+
+def _same_silicon(t, spread: float):
+    """``t`` (a kernel table) with the cells of :data:`SAME_SILICON` reconciled, the shared cells'
+    ratios (first system over second, one row per shared shape), and the masks of the cells each
+    system took from the other."""
+    import pandas as pd
+
+    tcols = _time_columns(t)
+    keys = [c for c in t.columns if c not in tcols and c not in ("system", "source")]
+    a, b = SAME_SILICON
+    ta, tb = (t[t.system == s_].set_index(keys) for s_ in SAME_SILICON)
+    if ta.index.has_duplicates or tb.index.has_duplicates:
+        raise ValueError(f"a kernel table holds one shape twice on {a} or {b}; rerun scripts/curate_kernels.py")
+    shared = ta.index.intersection(tb.index)
+    va, vb = ta.loc[shared, tcols].to_numpy(float), tb.loc[shared, tcols].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = va / vb
+    take_b, take_a = r > spread, r < 1 / spread  # NaN compares False: a cell one table lacks stays as it is
+    out = t.copy()
+    for s_, v, mask, other in ((a, va, take_b, vb), (b, vb, take_a, va)):
+        idx = t.index[t.system == s_][ta.index.get_indexer(shared) if s_ == a else tb.index.get_indexer(shared)]
+        out.loc[idx, tcols] = np.where(mask, other, v)
+    return out, pd.DataFrame(r, index=shared, columns=tcols), take_b, take_a
+
+
+@lru_cache(maxsize=None)
+def _measured(name: str):
+    """A curated kernel table as every lookup reads it: :data:`SAME_SILICON` reconciled (the curated
+    CSV stays as measured; :func:`same_silicon_table` shows what changed)."""
+    return _same_silicon(_table(name), SAME_SILICON_SPREAD)[0]
+
+
+#: The curated kernel tables, by what they time.
+KERNEL_TABLES: dict[str, str] = {"gemm": "kernel_gemm.csv", "attention_decode": "kernel_attention_decode.csv",
+                                 "attention_prefill": "kernel_attention_prefill.csv", "mla": "kernel_mla.csv",
+                                 "moe": "kernel_moe.csv"}
+
+
+def same_silicon_table(spread: float = SAME_SILICON_SPREAD) -> "pd.DataFrame":  # noqa: F821
+    """Per kernel table and engine: the timings HGX B200 and GB200 share (``cells``), the median and
+    the 5th-95th percentiles of B200 over GB200, and how many cells each system takes from the other
+    (``b200_takes_gb200``, ``gb200_takes_b200``) because the two lie more than ``spread`` apart
+    (:data:`SAME_SILICON`)."""
+    import pandas as pd
+
+    if not (isinstance(spread, (int, float)) and spread > 1):
+        raise ValueError(f"spread must be a ratio above 1, got {spread!r}")
+    rows = []
+    for what, name in KERNEL_TABLES.items():
+        _, r, take_b, take_a = _same_silicon(_table(name), float(spread))
+        for backend in sorted(set(r.index.get_level_values("backend"))):
+            sel = np.asarray(r.index.get_level_values("backend") == backend)
+            v = r.to_numpy()[sel]
+            ok = np.isfinite(v)
+            rows.append({"table": what, "backend": backend, "cells": int(ok.sum()),
+                         "b200_over_gb200": float(np.median(v[ok])), "p5": float(np.percentile(v[ok], 5)),
+                         "p95": float(np.percentile(v[ok], 95)), "b200_takes_gb200": int(take_b[sel].sum()),
+                         "gb200_takes_b200": int(take_a[sel].sum())})
+    return pd.DataFrame(rows)
 
 
 def _interp(axes, cube: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -221,11 +298,12 @@ def _backend(backend: str, system: str) -> str:
 # ---- GEMM ----------------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def _gemm_cube(system: str, backend: str, dtype: str, envelope: bool = True):
+def _gemm_cube(system: str, backend: str, dtype: str, envelope: bool = True, same_silicon: bool = True):
     """Token counts, n and k of a GEMM table, and its log seconds on that (m, n, k) grid, holes
     filled; with ``envelope`` (as every lookup reads it) made non-decreasing in tokens
-    (:func:`nvlmodel.units.no_faster_when_larger`)."""
-    t = _table("kernel_gemm.csv")
+    (:func:`nvlmodel.units.no_faster_when_larger`), with ``same_silicon`` (as every lookup reads it)
+    reconciled across :data:`SAME_SILICON`."""
+    t = _measured("kernel_gemm.csv") if same_silicon else _table("kernel_gemm.csv")
     t = t[(t.system == system) & (t.backend == backend) & (t.dtype == dtype)]
     if t.empty:
         raise ValueError(f"no {dtype} GEMM measured on {system} with {backend}")
@@ -317,7 +395,7 @@ def host_bound_tables(min_elements: int = 2**24) -> "pd.DataFrame":  # noqa: F82
     rows = []
     for (system, backend, dtype), g in t.groupby(["system", "backend", "dtype"], sort=True):
         g = g[g.n * g.k >= min_elements]
-        floor = float(np.exp(cube_min(system, backend, dtype))) * 1e6
+        floor = float(np.exp(np.min(_gemm_cube(system, backend, dtype, same_silicon=False)[3]))) * 1e6
         hbm = (g.n * g.k * get_format(_WEIGHT_FORMAT[dtype]).bytes_per_element
                / get_gpu(MEASURED_SYSTEMS[system]).hbm_bandwidth * 1e6)
         below = np.mean([((g[f"t{m}"] - floor) < hbm).mean() for m in (1, 8, 64)])
@@ -340,7 +418,7 @@ def monotonicity_table(drop: float = 0.10) -> "pd.DataFrame":  # noqa: F821
     t = _table("kernel_gemm.csv")
     rows = []
     for system, backend, dtype in sorted(set(zip(t.system, t.backend, t.dtype))):
-        raw = np.exp(_gemm_cube(system, backend, dtype, envelope=False)[3])
+        raw = np.exp(_gemm_cube(system, backend, dtype, envelope=False, same_silicon=False)[3])
         ratio = raw[1:] / raw[:-1]
         cut = 1 - no_faster_when_larger(raw, (0,)) / raw
         rows.append({"system": system, "backend": backend, "dtype": dtype,
@@ -353,7 +431,7 @@ def monotonicity_table(drop: float = 0.10) -> "pd.DataFrame":  # noqa: F821
 
 @lru_cache(maxsize=None)
 def _attention_grid(system: str, backend: str, phase: str, head_dim: int, group: int, kv_dtype: str):
-    t = _table(f"kernel_attention_{phase}.csv")
+    t = _measured(f"kernel_attention_{phase}.csv")
     t = t[(t.system == system) & (t.backend == backend) & (t.kv_dtype == kv_dtype)]
     shapes = sorted(set(zip(t.head_dim, t.group)))
     if not shapes:
@@ -464,7 +542,7 @@ def moe_time(system: str, backend: str, model: str, dtype: str, tokens, *, tp: i
 @lru_cache(maxsize=None)
 def _measured_eps(system: str, backend: str, model: str, dtype: str, tp: int) -> tuple[int, ...]:
     """The expert-parallel sizes measured for ``model``'s MoE block in ``dtype`` at moe tp ``tp``."""
-    t = _table("kernel_moe.csv")
+    t = _measured("kernel_moe.csv")
     r = t[(t.system == system) & (t.backend == backend) & (t.model == model) & (t.dtype == dtype) & (t.tp == tp)
           & (t.kernel.fillna("") == "")]
     return tuple(sorted(int(e) for e in set(r.ep)))
@@ -496,7 +574,7 @@ def _moe_curve(system: str, backend: str, model: str, dtype: str, tp: int, ep: i
     """log seconds over measured tokens of one MoE block (``kernel``: "" the default kernel,
     ``min_latency`` TensorRT-LLM's small-batch one), its fastest call of the dtype (s), and whether
     another (tp, ep) split over as many GPUs stands in."""
-    t = _table("kernel_moe.csv")
+    t = _measured("kernel_moe.csv")
     rows = t[(t.system == system) & (t.backend == backend) & (t.model == model)
              & (t.kernel.fillna("") == kernel)]
     if rows.empty:
@@ -524,7 +602,7 @@ def _moe_curve(system: str, backend: str, model: str, dtype: str, tp: int, ep: i
 
 @lru_cache(maxsize=None)
 def _mla_grid(system: str, backend: str, phase: str, kv_dtype: str, gemm_type: str, heads: int):
-    t = _table("kernel_mla.csv")
+    t = _measured("kernel_mla.csv")
     t = t[(t.system == system) & (t.backend == backend) & (t.phase == phase) & (t.kv_dtype == kv_dtype)
           & (t.gemm_type == gemm_type) & (t.num_heads == heads)].sort_values("batch_size")
     if t.empty:
