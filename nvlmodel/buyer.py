@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import search
-from .calibrate import CALIBRATION_SYSTEMS, STEP_MODELS, bias_by_load, load_measurements, predictions
+from .calibrate import CALIBRATION_SYSTEMS, STATIC_STEP, STEP_MODELS, bias_by_load, load_measurements, predictions
 from .calibrate.intervals import (NOMINAL, hull, new_system_quantiles, other_step, ratio_samples, residual_quantiles,
                                   throughput_ratio_interval, transfer_residuals, transfer_widening, widen)
 from .units import fmt_value, require_choice, require_positive, with_interval  # noqa: F401 (with_interval: part of this API)
@@ -66,7 +66,7 @@ def _serving_predictions(step: str) -> "pd.DataFrame":  # noqa: F821
 
 
 @functools.lru_cache(maxsize=2)
-def _errors(step: str = "roofline") -> _Errors:
+def _errors(step: str = STATIC_STEP) -> _Errors:
     """The serving table's errors with ``step`` (:class:`_Errors`)."""
     d = load_measurements(table="serving")
     pred = _serving_predictions(step)
@@ -81,7 +81,7 @@ LEVELS: dict[str, float] = {"interactive": 50.0, "throughput": 20.0}
 
 
 def frontier_intervals(front: "pd.DataFrame", model: str, isl: int, osl: int,  # noqa: F821
-                       step: str = "roofline", engine: str = search.ENGINE) -> "pd.DataFrame":  # noqa: F821
+                       step: str = STATIC_STEP, engine: str = search.ENGINE) -> "pd.DataFrame":  # noqa: F821
     """``front`` (:func:`nvlmodel.search.best` of ``model`` at ``isl``/``osl``, searched with
     ``step``'s calibration of ``engine``) with each deployment's 80 % interval of its TPOT
     (``tpot_lo_s``, ``tpot_hi_s``) and of what goes as 1 / TPOT at its batch (``*_lo``, ``*_hi`` of
@@ -119,7 +119,7 @@ def frontier_intervals(front: "pd.DataFrame", model: str, isl: int, osl: int,  #
 
 def comparison(models: tuple[str, ...] = MODELS, *, isl: int = 1024, osl: int = 1024,
                sla: "search.SLA | None" = None, min_tok_s_per_user: "float | tuple[float, ...]" = 50.0,
-               step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+               step: str = STATIC_STEP) -> "pd.DataFrame":  # noqa: F821
     """One row per model, system and interactivity level: the best deployment at
     ``min_tok_s_per_user`` (one level, or several: each frontier is searched once) or more tokens/s
     per user within ``sla`` (default TTFT <= 2 s, TPOT <= 50 ms) and what it gives per GPU, per
@@ -167,7 +167,7 @@ def load_bias() -> "pd.DataFrame":  # noqa: F821
     return bias_by_load({s: _serving_predictions(s) for s in STEP_MODELS})
 
 
-def interval_coverage(step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+def interval_coverage(step: str = STATIC_STEP) -> "pd.DataFrame":  # noqa: F821
     """How often measured rows of the serving table fall inside the intervals :func:`comparison`
     gives (80 %; the same widening for a GPU no fit has seen): the coverage check of chapter 7
     (:func:`nvlmodel.calibrate.intervals.step_coverage`), ``step``'s predictions. Columns
@@ -210,7 +210,7 @@ def _ratio(table: "pd.DataFrame", numerator: str, den: str, errors: _Errors,  # 
 
 
 def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
-           denominators: tuple[str, ...] = ("h100_sxm", "b200_sxm"), step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+           denominators: tuple[str, ...] = ("h100_sxm", "b200_sxm"), step: str = STATIC_STEP) -> "pd.DataFrame":  # noqa: F821
     """Per model and interactivity level, ``numerator``'s tokens/s per GPU over each of
     ``denominators``' (systems by key), with the 80 % interval propagated from both sides' TPOT
     residuals. The same ratio holds per joule up to the systems' power per GPU, and it is the
@@ -234,7 +234,7 @@ def ratios(comp: "pd.DataFrame", numerator: str = "gb200",  # noqa: F821
 
 def ratio_curve(model: str = "deepseek-v3", *, numerator: str = "gb200",
                 denominators: tuple[str, ...] = ("h100_sxm", "b200_sxm"), isl: int = 1024, osl: int = 1024,
-                sla: "search.SLA | None" = None, users=None, step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+                sla: "search.SLA | None" = None, users=None, step: str = STATIC_STEP) -> "pd.DataFrame":  # noqa: F821
     """``numerator``'s best tokens/s per GPU over each denominator's against interactivity: for each
     ``users`` level (tokens/s per user, default 10 to 150), the best frontier point of each system at
     that level or more (:func:`nvlmodel.search.best_per_gpu`), the ratio and its 80 % interval
@@ -274,7 +274,7 @@ SEARCH_GAINS: dict[str, tuple[str, str]] = {
 
 def dynamo_gains(model: str = "deepseek-v3", system: str = "gb200", *, isl: int = 1024, osl: int = 1024,
                  sla: "search.SLA | None" = None, min_tok_s_per_user: float = 50.0,
-                 step: str = "roofline", chat_model: str = "llama-3.1-70b") -> "pd.DataFrame":  # noqa: F821
+                 step: str = STATIC_STEP, chat_model: str = "llama-3.1-70b") -> "pd.DataFrame":  # noqa: F821
     """What each Dynamo feature multiplies tokens per GPU by, one at a time, with an 80 % interval:
     disaggregation and wide expert parallelism as predicted by the deployment search for ``model``
     on ``system`` at ``min_tok_s_per_user`` within ``sla`` (:func:`nvlmodel.search.what_buys`; the

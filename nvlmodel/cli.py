@@ -379,7 +379,9 @@ def _anchored(args: argparse.Namespace, step: str) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    step = args.step or "roofline"  # the static model's; the simulation's default is per table
+    from .calibrate import STATIC_STEP
+
+    step = args.step or STATIC_STEP  # the static model's; the simulation's default is per table
     if args.anchored:
         return _anchored(args, step)
     if args.coverage:
@@ -406,8 +408,8 @@ def _calibrate_dense(args: argparse.Namespace, step: str) -> None:
     print(f"\nerror by split ({'all rows' if args.all_rows else 'rows whose KV cache fits'}; held-out = B200, "
           "never fitted)")
     _print_frame(calibrate.error_summary(rows, by=tuple(args.by)))
-    print(f"\nB200 FP4 over H100 FP8 per GPU, {calibrate.HEADLINE_ENGINE} efficiencies")
-    _print_frame(calibrate.headline())
+    print(f"\nB200 FP4 over H100 FP8 per GPU, {calibrate.HEADLINE_ENGINE}'s fit, steps from the {step}")
+    _print_frame(calibrate.headline(calibrations=cal))
 
 
 def _calibrate_serving(args: argparse.Namespace, step: str) -> None:
@@ -510,7 +512,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .calibrate.data import TABLES
-    from .calibrate.model import STEP_MODELS, SYSTEMS, WEIGHT_FORMAT
+    from .calibrate.model import STATIC_STEP, STEP_MODELS, SYSTEMS, WEIGHT_FORMAT
     from .serve.validate import PROTOCOL, PROTOCOLS
 
     p = _Parser(prog="nvlmodel", description=__doc__.splitlines()[0])
@@ -578,9 +580,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tp", type=int, default=8, choices=[2, 4, 8])
     a.set_defaults(func=_allreduce)
 
-    k = sub.add_parser("calibrate", help="roofline calibrated on measured H100/H200 serving, checked on B200",
-                       description="Fit per-engine efficiencies (bandwidth and compute fractions, per-step and "
-                       "per-request overheads, prefill queueing) on H100/H200 rows of aiconfigurator's measured "
+    k = sub.add_parser("calibrate", help="the static model calibrated on measured H100/H200 serving, checked on B200",
+                       description="Fit per-engine parameters (the roofline's bandwidth and compute fractions, or the "
+                       "measured kernels' scale; per-step, per-call and per-request overheads, prefill queueing) on "
+                       "H100/H200 rows of aiconfigurator's measured "
                        "serving data, predict the B200 rows without refitting, and print the errors.")
     k.add_argument("--by", nargs="+", default=None,
                    choices=["split", "system", "engine", "backend", "precision", "model", "mode", "tp", "step_source",
@@ -607,8 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "MoE, Qwen and disaggregated rows")
     k.add_argument("--step", choices=STEP_MODELS, default=None,
                    help="step times from the roofline at fitted fractions of peak or from the engines' measured "
-                   "kernels with fitted per-step and per-call costs (default: the roofline; with --ttft-from "
-                   "simulation, each table's step of record, nvlmodel.serve.validate.SIM_STEPS)")
+                   "kernels with fitted per-step and per-call costs (default: the static formula's, "
+                   f"nvlmodel.calibrate.STATIC_STEP, the {STATIC_STEP}; with --ttft-from simulation, each table's step "
+                   "of record for the simulation, nvlmodel.serve.validate.SIM_STEPS)")
     k.set_defaults(func=_calibrate)
 
     from .search import SEARCH_SYSTEMS
@@ -625,9 +629,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--systems", nargs="+", default=list(SEARCH_SYSTEMS), choices=list(SEARCH_SYSTEMS),
                    help="systems to search (default: all)")
     b.add_argument("--max-gpus", type=int, default=72, help="GPU budget per deployment (default 72)")
-    b.add_argument("--step", choices=STEP_MODELS, default="roofline",
-                   help="step times from the calibrated roofline (default) or from the engines' measured kernels, "
-                   "for the search and its --simulate re-check alike")
+    b.add_argument("--step", choices=STEP_MODELS, default=STATIC_STEP,
+                   help=f"step times from the engines' measured kernels with fitted overheads or from the calibrated "
+                   f"roofline (default: the {STATIC_STEP}, nvlmodel.calibrate.STATIC_STEP), for the search and its "
+                   "--simulate re-check alike")
     b.add_argument("--simulate", action="store_true",
                    help="re-check every frontier point with the request-level simulation (closed-loop clients at "
                    "its concurrency, as chapter 9's replay loads measured rows: lengths in [0.8, 1] x nominal, 10 requests "

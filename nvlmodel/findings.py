@@ -8,7 +8,8 @@ Bases, from weakest to strongest evidence:
     datasheet arithmetic (roofline at full peak and bandwidth, capacity, bytes over links): what the
     hardware cannot beat, or for times, cannot go below;
 ``calibrated``
-    the roofline at efficiencies fitted on H100/H200 measurements only (chapter 7), predicting Blackwell;
+    the static formula with the book's step (:data:`nvlmodel.calibrate.STATIC_STEP`: measured kernels
+    plus overheads fitted on H100/H200 measurements only, chapter 7), predicting Blackwell;
 ``simulated``
     the request-level simulation under load with those calibrations (chapter 9);
 ``measured``
@@ -138,19 +139,21 @@ def ratio_interval(ratio: float, metric: str, other_ratio: float | None = None) 
     calibration GPU), propagated from each side's errors on the dense rows
     (:func:`nvlmodel.calibrate.intervals.throughput_ratio_interval`): ``metric`` ``tpot`` for a
     decode rate, ``ttft`` for a prefill rate. The B200 side takes the calibration rows' errors
-    pooled with the errors of predicting one Hopper GPU from the other. ``other_ratio``: the same
-    ratio by the kernel step model; the interval is then the hull of both models' intervals, each
-    from its own errors (B200 is a GPU neither was fitted on)."""
-    from .calibrate.intervals import hull, throughput_ratio_interval
+    pooled with the errors of predicting one Hopper GPU from the other. ``ratio`` is by the book's step
+    (:data:`nvlmodel.calibrate.STATIC_STEP`); ``other_ratio``: the same ratio by the other step model; the
+    interval is then the hull of both models' intervals, each from its own errors (B200 is a GPU
+    neither was fitted on)."""
+    from .calibrate import STATIC_STEP
+    from .calibrate.intervals import hull, other_step, throughput_ratio_interval
 
-    lo, hi = throughput_ratio_interval(ratio, *_dense_samples(metric))
+    lo, hi = throughput_ratio_interval(ratio, *_dense_samples(metric, STATIC_STEP))
     if other_ratio is not None:
-        lo, hi = hull((lo, hi), throughput_ratio_interval(other_ratio, *_dense_samples(metric, "kernels")))
+        lo, hi = hull((lo, hi), throughput_ratio_interval(other_ratio, *_dense_samples(metric, other_step(STATIC_STEP))))
     return lo, hi
 
 
 @functools.lru_cache(maxsize=4)
-def _dense_samples(metric: str, step: str = "roofline") -> tuple[np.ndarray, np.ndarray]:
+def _dense_samples(metric: str, step: str) -> tuple[np.ndarray, np.ndarray]:
     """The dense rows' log-errors of ``metric`` by ``step``'s fit: a GPU no fit has seen
     (calibration rows pooled with the Hopper-to-Hopper transfer), and a calibration GPU."""
     from .calibrate import fitted, load_measurements, predictions
@@ -166,7 +169,8 @@ def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: f
     """The seed's seven headline claims (per-GPU speed-up, the end-to-end decode and prefill
     advantages, 128K sessions, model swap, KV block transfer, rack throughput) restated; the rack's
     simulated throughput within (``ttft_limit_s``, ``tpot_limit_s``) for ``sla_share`` of requests."""
-    from .calibrate import HEADLINE_POINTS, fitted, headline, measured_ratio, waterfall
+    from .calibrate import HEADLINE_POINTS, STATIC_STEP, fitted, headline, measured_ratio, waterfall
+    from .calibrate.intervals import other_step
     from .claims import get_claim
     from .claims.kvbm import session_advantage
     from .premises import HEADLINE_SIDES
@@ -234,9 +238,10 @@ def findings(ttft_limit_s: float = 2.0, tpot_limit_s: float = 0.05, sla_share: f
                 rack["tok_s"], None, "chapter-under-load", "higher",
                 simulated_range=(rack["tok_s_lo"], rack["tok_s_hi"])),
     ]
-    # the same three ratios by the kernel step model: each interval is the hull of both models' (B200 is
+    # the same three ratios by the other step model: each interval is the hull of both models' (B200 is
     # a GPU neither was fitted on)
-    other = dict(zip(("per-gpu", "decode", "prefill"), headline(calibrations=fitted("kernels")).calibrated_ratio))
+    other = dict(zip(("per-gpu", "decode", "prefill"),
+                     headline(calibrations=fitted(other_step(STATIC_STEP))).calibrated_ratio))
     metric = {"per-gpu": "tpot", "decode": "tpot", "prefill": "ttft"}
     return [replace(f, calibrated_interval=ratio_interval(f.calibrated, metric[f.key], other[f.key]))
             if f.key in metric else f for f in items]

@@ -20,8 +20,11 @@ A deployment (:func:`search`):
   is the service's steady state: a benchmark whose clients all start at once reports a higher
   mean, by the first wave's wait (:func:`simulate_frontier` measures both; chapter 8).
 
-Every step time comes from :func:`nvlmodel.roofline.decode_step` and :func:`~nvlmodel.roofline.prefill`
-(arrays over the batch grid), the engines' measured all-reduce and all-to-all curves
+Every step time comes from the calibrated step model (:func:`nvlmodel.calibrate.model.step_times`,
+arrays over the batch grid): the engines' measured kernels (:mod:`nvlmodel.kernels`) by default
+(:data:`nvlmodel.calibrate.STATIC_STEP`), the roofline (:func:`nvlmodel.roofline.decode_step`,
+:func:`~nvlmodel.roofline.prefill`) with ``--step roofline`` and wherever no kernel table covers a
+deployment (``step_source`` says which), the engines' measured all-reduce and all-to-all curves
 (:func:`nvlmodel.calibrate.comm_time`) and one engine's calibration fitted on H100/H200 rows of
 the serving table (:func:`fitted_serving`). Memory: weights plus ``batch x (isl + osl)`` tokens of
 KV per rank within the engine's KV budget (:func:`nvlmodel.kvbm.kv_capacity`).
@@ -35,7 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import energy
-from .calibrate import Calibration, Config, beyond_envelope, fitted
+from .calibrate import STATIC_STEP, Calibration, Config, beyond_envelope, fitted
 from .calibrate.model import (allreduces_spanning_domains, engine_backend, exchange_spans_domains, kv_capacity_of,
                               kv_transfer_time, step_times)
 from .hardware import TP_DEGREES, get_gpu
@@ -57,10 +60,11 @@ MAX_WORKERS = 16
 ENGINE = "trtllm@serving"
 
 
-def fitted_serving(step: str = "roofline") -> dict[str, Calibration]:
+def fitted_serving(step: str = STATIC_STEP) -> dict[str, Calibration]:
     """Each engine's calibration fitted on the H100/H200 rows of the serving table (chapter 8), with
-    step times from the roofline or from measured kernels (:data:`nvlmodel.calibrate.STEP_MODELS`):
-    :func:`nvlmodel.calibrate.fitted` of that table (cached there)."""
+    step times from measured kernels (the default, :data:`nvlmodel.calibrate.STATIC_STEP`) or from the
+    roofline (:data:`nvlmodel.calibrate.STEP_MODELS`): :func:`nvlmodel.calibrate.fitted` of that table
+    (cached there)."""
     return fitted(step, table="serving")
 
 

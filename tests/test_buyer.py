@@ -7,9 +7,11 @@ import re
 import pytest
 
 from nvlmodel import buyer, search
-from nvlmodel.calibrate import load_measurements, predictions
-from nvlmodel.calibrate.intervals import (EXTRAPOLATION_WIDENING, new_system_quantiles, residual_quantiles,
+from nvlmodel.calibrate import STATIC_STEP, load_measurements, predictions
+from nvlmodel.calibrate.intervals import (EXTRAPOLATION_WIDENING, new_system_quantiles, other_step, residual_quantiles,
                                           throughput_ratio_interval, transfer_widening)
+
+OTHER = other_step(STATIC_STEP)  # the step model the book's figures do not stand on (the roofline)
 
 
 @pytest.fixture(scope="module")
@@ -28,26 +30,26 @@ def test_each_throughput_interval_comes_from_the_tpot_errors(comp):
     q = residual_quantiles(predictions(d, search.fitted_serving()))
     w = transfer_widening(d)  # one widening for both step models, calibrated on their hull
     q_new = new_system_quantiles(q, w)
-    qk = residual_quantiles(predictions(d, search.fitted_serving("kernels")))
+    qk = residual_quantiles(predictions(d, search.fitted_serving(OTHER)))
     qk_new = new_system_quantiles(qk, w)
     for r in comp.itertuples():
         new = r.system_key not in ("h100_sxm", "h200_sxm")
         lo, hi = _bounds(q_new if new else q, r)
         # throughput ~ 1 / TPOT: the TPOT interval [p e^lo, p e^hi] maps to [x e^-hi, x e^-lo]
         t_lo, t_hi = math.exp(lo), math.exp(hi)  # in units of the predicted TPOT
-        if new:  # a new GPU: hull with the kernel step's interval around its own TPOT of the same deployment
-            k = r.tok_s_per_gpu / r.tok_s_per_gpu_other_step  # kernel TPOT / roofline TPOT
+        if new:  # a new GPU: hull with the other step's interval around its own TPOT of the same deployment
+            k = r.tok_s_per_gpu / r.tok_s_per_gpu_other_step  # the other step's TPOT / this step's
             klo, khi = _bounds(qk_new, r)
             t_lo, t_hi = min(t_lo, k * math.exp(klo)), max(t_hi, k * math.exp(khi))
         assert r.tok_s_per_gpu_lo == pytest.approx(r.tok_s_per_gpu / t_hi)
         assert r.tok_s_per_gpu_hi == pytest.approx(r.tok_s_per_gpu / t_lo)
         assert r.gpu_h_per_mtok_lo * r.tok_s_per_gpu_hi == pytest.approx(r.gpu_h_per_mtok * r.tok_s_per_gpu)
     assert set(comp.system_key) <= set(buyer.SYSTEMS) and (comp.tok_s_per_user >= 50).all()
-    # the kernel step's throughput of each chosen deployment is its own retimed TPOT's
+    # the other step's throughput of each chosen deployment is its own retimed TPOT's
     g = comp[comp.system_key == "gb200"].iloc[0]
     front = search.best("qwen3-32b", 1024, 1024, search.SLA(2.0, 0.05), systems=("gb200",))
     pt = front[(front.tok_s_per_gpu == g.tok_s_per_gpu)].iloc[:1]
-    t_k = search.retime(pt, "qwen3-32b", 1024, 1024, calibrations=search.fitted_serving("kernels"))[0]
+    t_k = search.retime(pt, "qwen3-32b", 1024, 1024, calibrations=search.fitted_serving(OTHER))[0]
     assert g.tok_s_per_gpu_other_step == pytest.approx(g.tok_s_per_gpu * float(pt.tpot_s.iloc[0]) / t_k)
 
 
@@ -63,7 +65,7 @@ def test_ratios_are_propagated_from_both_sides(comp):
     g = comp.set_index("system_key")
     row = rat[rat.ratio == "GB200 NVL72 / B200 HGX"].iloc[0]
     assert row.per_gpu == pytest.approx(g.tok_s_per_gpu["gb200"] / g.tok_s_per_gpu["b200_sxm"])
-    sample_new, k_new = buyer._errors().samples_new, buyer._errors("kernels").samples_new
+    sample_new, k_new = buyer._errors().samples_new, buyer._errors(OTHER).samples_new
     lo, hi = throughput_ratio_interval(row.per_gpu, sample_new, sample_new)
     k_ratio = g.tok_s_per_gpu_other_step["gb200"] / g.tok_s_per_gpu_other_step["b200_sxm"]
     klo, khi = throughput_ratio_interval(k_ratio, k_new, k_new)
@@ -165,8 +167,8 @@ def test_dynamo_gains_are_the_searchs_and_the_simulations_ratios():
     wb = search.what_buys("qwen3-32b", 1024, 1024, sla, 50.0, systems=("gb200",)).iloc[0]
     sample_new = buyer._errors().samples_new
     wk = search.what_buys("qwen3-32b", 1024, 1024, sla, 50.0, systems=("gb200",),
-                          calibrations=search.fitted_serving("kernels")).iloc[0]
-    k_new = buyer._errors("kernels").samples_new
+                          calibrations=search.fitted_serving(OTHER)).iloc[0]
+    k_new = buyer._errors(OTHER).samples_new
     for feature, (with_, without) in buyer.SEARCH_GAINS.items():
         if feature in g.index:
             r = g.loc[feature]

@@ -376,7 +376,7 @@ def test_fit_recovers_known_parameters_from_model_generated_rows():
     pred = [cal.predict(_config(r), true) for r in d.itertuples()]
     d["tpot_ms"] = [p["tpot_s"] * 1e3 for p in pred]
     d["ttft_ms"] = [p["ttft_s"] * 1e3 for p in pred]
-    got = cal.fit(d)
+    got = cal.fit(d, "roofline")  # rows made by the roofline, fitted by it (the default step is the kernels')
     assert (got.bandwidth, got.compute) == (0.8, 0.6)
     assert got.t_step == pytest.approx(0.002, rel=1e-6)
     assert got.t_req == pytest.approx(0.04, rel=1e-6)
@@ -418,7 +418,7 @@ def test_fit_recovers_a_cost_per_moe_layer_beside_the_cost_per_step():
     pred = [cal.predict(_config(r), true) for r in d.itertuples()]
     d["tpot_ms"] = [p["tpot_s"] * 1e3 for p in pred]
     d["ttft_ms"] = [p["ttft_s"] * 1e3 for p in pred]
-    got = cal.fit(d)
+    got = cal.fit(d, "roofline")
     assert (got.bandwidth, got.compute) == (0.8, 0.6)
     assert got.t_step == pytest.approx(0.001, rel=1e-6) and got.t_moe == pytest.approx(60e-6, rel=1e-6)
     assert got.t_req == pytest.approx(0.05, rel=1e-6) and got.q == pytest.approx(0.1, rel=1e-6)
@@ -892,3 +892,24 @@ def test_the_bias_by_load_counts_sequences_per_rank_and_leaves_speculative_rows_
         bias_by_load({"rooflines": p})
     with pytest.raises(ValueError, match="at least one"):
         bias_by_load({})
+
+
+def test_the_static_step_is_the_one_the_rule_picks_on_calibration_tpot():
+    """calibrate.STATIC_STEP, the step every calibrated figure stands on, is what the simulation's
+    rule (serve.validate.pick_step: a paired bootstrap of calibration rows, a tie to the kernels)
+    picks from each table's calibration rows' static TPOT errors; chapter 7 prints the same
+    comparison, and this keeps the constant in step with it."""
+    from nvlmodel import search
+    from nvlmodel.serve.validate import pick_step
+
+    assert cal.STATIC_STEP in cal.STEP_MODELS
+    for table in cal.TABLES:
+        d = cal.load_measurements(table=table)
+        errors = {}
+        for step in cal.STEP_MODELS:
+            p = cal.predictions(d, cal.fitted(step, table))
+            errors[step] = p[p.kv_fits & (p.split == "calibration")].set_index("source_id").tpot_err_pct.abs()
+        assert pick_step(pd.DataFrame(errors))[0] == cal.STATIC_STEP, table
+    # the defaults follow it: a fit and the search's calibrations
+    assert cal.fitted()["trtllm@2026-04-06"].step == cal.STATIC_STEP
+    assert search.fitted_serving()[search.ENGINE].step == cal.STATIC_STEP

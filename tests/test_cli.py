@@ -180,3 +180,17 @@ def test_best_names_the_redundant_experts_a_rack_wide_worker_holds(monkeypatch, 
     monkeypatch.setattr(search, "best", rack_wide)
     assert main(["best", "--model", "deepseek-r1", "--systems", "gb200", "--tpot-ms", "200"]) == 0
     assert "hold redundant experts (load-balancing replicas, search.redundant_experts_for): EP72: 32" in capsys.readouterr().out
+
+
+def test_calibrate_restates_the_headline_with_the_step_it_was_asked_for(capsys):
+    from nvlmodel import calibrate
+
+    for step in calibrate.STEP_MODELS:
+        assert main(["calibrate", "--tables", "dense", "--step", step]) == 0
+        out = capsys.readouterr().out
+        ratio = calibrate.headline(calibrations=calibrate.fitted(step)).calibrated_ratio.iloc[0]
+        assert f"steps from the {step}" in out.split("B200 FP4 over H100 FP8")[1]
+        assert f"{ratio:.3f}"[:-1] in out.split("B200 FP4 over H100 FP8")[1]  # printed to four figures
+    # the two steps' batch-1 ratios differ (3.05 and 1.98), so the line cannot pass by printing one of them twice
+    r, k = (calibrate.headline(calibrations=calibrate.fitted(s)).calibrated_ratio.iloc[0] for s in calibrate.STEP_MODELS)
+    assert abs(r - k) > 0.5

@@ -106,10 +106,14 @@ def test_calibrated_ratios_carry_their_propagated_interval(items):
 
     by = {f.key: f for f in items}
     dec = by["decode"]
-    # B200 is a GPU neither step model was fitted on: the hull of the roofline's interval and the
-    # kernel step's interval around its own ratio at the same point (batch 64)
-    lo_r, hi_r = interval(dec.calibrated, "roofline")
-    lo_k, hi_k = interval(float(headline(calibrations=fitted("kernels")).calibrated_ratio.iloc[1]), "kernels")
+    # B200 is a GPU neither step model was fitted on: the hull of the book's step's interval (the
+    # kernels') and the other step's interval around its own ratio at the same point (batch 64)
+    from nvlmodel.calibrate import STATIC_STEP
+    from nvlmodel.calibrate.intervals import other_step
+
+    lo_r, hi_r = interval(dec.calibrated, STATIC_STEP)
+    lo_k, hi_k = interval(float(headline(calibrations=fitted(other_step(STATIC_STEP))).calibrated_ratio.iloc[1]),
+                          other_step(STATIC_STEP))
     assert dec.calibrated_interval == pytest.approx((min(lo_r, lo_k), max(hi_r, hi_k)))
     lo, hi = dec.calibrated_interval
     assert lo < dec.calibrated < hi and lo <= dec.measured[1] <= hi  # the measurement falls inside

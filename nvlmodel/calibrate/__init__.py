@@ -57,7 +57,10 @@ The step can also come from the engines' measured kernels (``Calibration(step="k
 kernel tables do not cover, and the fit keeps a cost per step, one per kernel call
 (``t_launch``), ``t_moe``, ``t_req``, ``q`` and one scale on the linear layers' kernel time at
 large steps (``kernel_scale``, :func:`kernel_scale_factor`: the builds that ran the rows against
-the newer builds that timed the tables).
+the newer builds that timed the tables). That is the step :func:`fit`, :func:`fit_engines`,
+:func:`fitted` and everything built on them take unless told otherwise (:data:`STATIC_STEP`: the
+one the rule of :func:`nvlmodel.serve.validate.pick_step` picks on both tables' calibration rows);
+the roofline above explains the numbers and stands in where no kernel table covers a row.
 """
 
 
@@ -68,7 +71,7 @@ from .fit import (ACCURACY_TARGETS, GRID, accuracy_target, accuracy_targets, bia
 from .headline import (HEADLINE_ENGINE, HEADLINE_POINTS, MEASURED_B200_FP4, MEASURED_H100_FP8, headline,
                        measured_per_gpu, measured_ratio, smallest_tp, waterfall)
 from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_MEMORY, ENGINE_WORKSPACE_BYTES,
-                    KERNEL_SCALE_GRID, KERNEL_SCALE_TOKENS, KV_DTYPES, METRICS, MODES, STEP_MODELS, SYSTEMS,
+                    KERNEL_SCALE_GRID, KERNEL_SCALE_TOKENS, KV_DTYPES, METRICS, MODES, STATIC_STEP, STEP_MODELS, SYSTEMS,
                     WEIGHT_FORMAT, Calibration, Config, EngineMemory, accepted_tokens, batch_wait_steps, comm_time, components,
                     disagg_wait, engine_memory_table, kernel_scale_factor, kernel_times,
                     kv_capacity_of, kv_fits, kv_transfer_time, predict, recv_wait_steps, startup_wave, step_times,
@@ -77,7 +80,7 @@ from .model import (BENCHMARK_REQUESTS_PER_CLIENT, CALIBRATION_SYSTEMS, ENGINE_M
 __all__ = ["ACCURACY_TARGETS", "BELOW_BOUND", "BENCHMARK_REQUESTS_PER_CLIENT", "CALIBRATION_SYSTEMS", "ENGINE_MEMORY", "ENGINE_WORKSPACE_BYTES", "GRID", "HEADLINE_ENGINE",
            "KERNEL_SCALE_GRID", "KERNEL_SCALE_TOKENS",
            "HEADLINE_POINTS", "KV_DTYPES", "MEASURED_B200_FP4", "MEASURED_H100_FP8", "METRICS", "MODES",
-           "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
+           "PARALLEL_COLUMNS", "REQUIRED_COLUMNS", "STATIC_STEP", "STEP_MODELS", "SYSTEMS", "TABLES", "WEIGHT_FORMAT", "Calibration",
            "Config", "EngineMemory", "accepted_tokens", "batch_wait_steps", "beyond_envelope", "bias_by_load", "bias_by_tp", "calibration_rows", "calibration_table",
            "comm_time", "components", "disagg_wait", "engine_memory_table", "error_summary", "error_summary_by_step",
            "fit", "fit_engines", "fitted", "headline", "kernel_scale_factor", "kernel_times", "kv_capacity_of", "kv_fits", "kv_transfer_time",

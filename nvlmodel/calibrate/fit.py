@@ -11,7 +11,7 @@ import numpy as np
 from .. import recorded
 from ..units import require_choice, require_positive_int, words
 from .data import TABLES, _config, _measurements, calibration_rows
-from .model import (CALIBRATION_SYSTEMS, KERNEL_SCALE_GRID, METRICS, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms,
+from .model import (CALIBRATION_SYSTEMS, KERNEL_SCALE_GRID, METRICS, STATIC_STEP, STEP_MODELS, TERMS, Calibration, _steps, _unit_terms,
                     accepted_tokens, components, disagg_wait)
 
 
@@ -240,7 +240,7 @@ def internode_values(rows: "pd.DataFrame", calibrations: dict[str, Calibration])
         return np.where(xn > 0, (y - base - ta * xar) / xn, (y - base - tx * xn) / xar)
 
 
-def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F821
+def fit(rows: "pd.DataFrame", step: str = STATIC_STEP) -> Calibration:  # noqa: F821
     """Fit one :class:`Calibration` to ``rows`` (measured TPOT and TTFT): for every (bandwidth,
     compute) on :data:`GRID`, the fixed costs and ``q`` that minimise the squared relative error
     in closed form; the grid point with the least total squared relative error of TPOT and TTFT.
@@ -272,7 +272,7 @@ def fit(rows: "pd.DataFrame", step: str = "roofline") -> Calibration:  # noqa: F
     return _fit_terms(t, step, (roof.bandwidth, roof.compute))
 
 
-def fit_engines(measurements: "pd.DataFrame", step: str = "roofline") -> dict[str, Calibration]:  # noqa: F821
+def fit_engines(measurements: "pd.DataFrame", step: str = STATIC_STEP) -> dict[str, Calibration]:  # noqa: F821
     """One :class:`Calibration` per engine (``backend@campaign``) that has calibration rows,
     fitted on those rows only (:func:`calibration_rows`): held-out rows never reach :func:`fit`.
     Rows whose workers span nodes do not reach :func:`fit` either: with every engine fitted, those
@@ -340,7 +340,7 @@ def _fitted(step: str, table: str) -> dict[str, Calibration]:
     return fit_engines(_measurements(table), step)
 
 
-def fitted(step: str = "roofline", table: str = "dense") -> dict[str, Calibration]:
+def fitted(step: str = STATIC_STEP, table: str = "dense") -> dict[str, Calibration]:
     """The calibration of each engine (``backend@campaign``), fitted on its H100/H200 rows of one
     curated table (:data:`TABLES`: ``dense``, chapter 7's; ``serving``, chapter 8's) (cached), with
     steps from the roofline or from measured kernels (:data:`STEP_MODELS`)."""

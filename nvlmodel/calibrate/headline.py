@@ -31,12 +31,12 @@ def smallest_tp(system: str, model: str, precision: str, backend: str = "vllm", 
 
 def headline(model: str = "llama-3.1-70b", engine: str = HEADLINE_ENGINE,
              calibrations: "dict[str, Calibration] | None" = None) -> "pd.DataFrame":  # noqa: F821
-    """B200 FP4 against H100 FP8, per GPU, with one engine's Hopper-fitted efficiencies applied to
+    """B200 FP4 against H100 FP8, per GPU, with one engine's Hopper-fitted calibration applied to
     both GPUs, each at the smallest TP degree that holds the load (:func:`smallest_tp`): tokens/s
     per GPU of decode (batch / decode step) and of prefill (prompt / prefill time), at the points
     of :data:`HEADLINE_POINTS`, beside the ratio the document prints. The decode rate excludes the
     prefill interference of :func:`components`: it is the steady decode speed the document means.
-    ``calibrations`` defaults to :func:`fitted`."""
+    ``calibrations`` defaults to :func:`fitted` (the book's step, :data:`nvlmodel.calibrate.STATIC_STEP`)."""
     import pandas as pd
 
     cal = fitted() if calibrations is None else calibrations
@@ -94,7 +94,7 @@ def waterfall(point: int = 0) -> "pd.DataFrame":  # noqa: F821
     line 103; 1: decode at batch 64, 1K in / 1K out) from the printed ratio to what the document's
     own method gives, then each premise corrected in turn (:data:`PREMISES` order) to the datasheet
     bound (one GPU each, pure bound), then the model calibrated on H100/H200 serving (chapter 7:
-    efficiencies, fixed costs, each GPU at the smallest TP that holds the load), then one engine's
+    the book's step with its fixed costs, each GPU at the smallest TP that holds the load), then one engine's
     measured ratio (vLLM, one campaign, at this concurrency or, with no such rows, the smallest it
     measured). Columns: ``step``, ``kind`` (printed / seed / premise / bound / calibrated /
     measured), ``ratio`` after the step and ``change`` (the step's effect)."""

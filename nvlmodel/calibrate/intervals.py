@@ -38,7 +38,7 @@ import math
 import numpy as np
 
 from ..units import require_choice
-from .model import METRICS
+from .model import METRICS, STATIC_STEP
 
 #: Nominal coverage of the book's intervals.
 NOMINAL = 0.8
@@ -115,7 +115,7 @@ def _fit_on(rows: "pd.DataFrame", step: str) -> dict:  # noqa: F821
     return dict(_FITS[key])
 
 
-def transfer_residuals(measurements: "pd.DataFrame", step: str = "roofline") -> "pd.DataFrame":  # noqa: F821
+def transfer_residuals(measurements: "pd.DataFrame", step: str = STATIC_STEP) -> "pd.DataFrame":  # noqa: F821
     """Predictions of each calibration system's rows by a fit on the other calibration systems'
     rows alone (:func:`nvlmodel.calibrate.fit_engines`; only engines measured on both), in the
     form of :func:`nvlmodel.calibrate.predictions`: the model's errors on a GPU its fit never saw,
@@ -164,7 +164,7 @@ def configuration_folds(rows: "pd.DataFrame", folds: int = CV_FOLDS, seed: int =
     return np.random.default_rng(seed).permutation(groups.max() + 1)[groups] % folds
 
 
-def configuration_residuals(measurements: "pd.DataFrame", step: str = "roofline", folds: int = CV_FOLDS,  # noqa: F821
+def configuration_residuals(measurements: "pd.DataFrame", step: str = STATIC_STEP, folds: int = CV_FOLDS,  # noqa: F821
                             seed: int = CV_SEED) -> "pd.DataFrame":  # noqa: F821
     """Predictions of every calibration row by a fit on the other folds' configurations
     (:func:`configuration_folds`), in the form of :func:`nvlmodel.calibrate.predictions` with the
@@ -283,7 +283,7 @@ def anchored_on_first_rows(pred: "pd.DataFrame", anchor: str = "deployment") -> 
     return anchored(pred.drop(first.index), first, anchor, nonpositive="keep")
 
 
-def anchored_residuals(measurements: "pd.DataFrame", step: str = "roofline",  # noqa: F821
+def anchored_residuals(measurements: "pd.DataFrame", step: str = STATIC_STEP,  # noqa: F821
                        anchor: str = "deployment") -> "pd.DataFrame":  # noqa: F821
     """:func:`transfer_residuals` with one measurement on the GPU predicted: each Hopper GPU's
     rows (KV fits) predicted by a fit on the other's alone, each group's (``anchor``,
@@ -387,7 +387,7 @@ def _scaled(bounds, s):
     return np.exp(lo), np.exp(hi)
 
 
-def nested_coverage(measurements: "pd.DataFrame", step: str = "roofline",  # noqa: F821
+def nested_coverage(measurements: "pd.DataFrame", step: str = STATIC_STEP,  # noqa: F821
                     nominal: float = NOMINAL) -> "pd.DataFrame":  # noqa: F821
     """The hull rule's check on calibration rows alone: each calibration GPU's rows predicted by
     both step models fitted on the other calibration GPU only, with intervals from that fit's own
@@ -566,7 +566,7 @@ def coverage_table(pred: "pd.DataFrame", nominal: float = NOMINAL,  # noqa: F821
     return pd.DataFrame(rows)
 
 
-def step_coverage(measurements: "pd.DataFrame", calibrations: dict, step: str = "roofline",  # noqa: F821
+def step_coverage(measurements: "pd.DataFrame", calibrations: dict, step: str = STATIC_STEP,  # noqa: F821
                   nominal: float = NOMINAL, by: tuple[str, ...] = ("split", "system"),
                   widening: "dict | None" = None) -> "pd.DataFrame":  # noqa: F821
     """:func:`coverage_table` of ``measurements`` as the book reads it: rows predicted by ``step``'s

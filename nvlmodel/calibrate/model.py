@@ -73,6 +73,13 @@ ENGINE_MEMORY: dict[str, EngineMemory] = {
 METRICS: tuple[str, ...] = ("tpot", "ttft")
 #: Where a step time comes from (:attr:`Calibration.step`).
 STEP_MODELS: tuple[str, ...] = ("roofline", "kernels")
+#: The step the static formula takes unless told otherwise: its fits, predictions and intervals, the
+#: deployment search and the buyer's tables. The measured kernels, which the rule of
+#: :func:`nvlmodel.serve.validate.pick_step` picks on both tables' calibration rows (a tie on the
+#: dense table goes to them, and they err less on the serving table); the roofline stays the
+#: explanation (chapter 7) and stands in, labelled, where no kernel table covers a configuration.
+#: A hand-made :class:`Calibration` keeps the roofline (its fractions are what it states).
+STATIC_STEP: str = "kernels"
 
 
 def engine_backend(engine: str) -> str:

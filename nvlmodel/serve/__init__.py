@@ -13,8 +13,9 @@ engine-step granularity (chapter 9).
   the token budget; new requests are admitted while KV blocks and seats last), a pool of KV blocks
   (:func:`nvlmodel.kvbm.kv_capacity` with the engine's memory defaults), shared prefix entries
   with reference counts and LRU eviction, and recompute preemption when blocks run out. Step time
-  is the calibrated step model (:mod:`~nvlmodel.serve.cost`): the roofline at the engine's fitted
-  fractions of peak, the measured all-reduce and all-to-all, the fitted per-step cost. Steps in
+  is the calibrated step model (:mod:`~nvlmodel.serve.cost`): the engines' measured kernels
+  (:data:`nvlmodel.calibrate.STATIC_STEP`; or the roofline at the engine's fitted fractions of
+  peak), the measured all-reduce and all-to-all, the fitted per-step costs. Steps in
   which nothing but decoding happens are run in closed form, many at a time, until the next
   completion, arrival or block shortage.
 * **KV tiers**: G1 (the worker's HBM), ``peer`` HBM over NVLink (the rack; on HGX the node),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..calibrate import STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
+from ..calibrate import STATIC_STEP, STEP_MODELS, Calibration, fit_engines, fitted, kv_capacity_of, predictions, startup_wave
 from ..calibrate.data import _config, _given, engine_settings
 from ..units import require_choice, require_positive_int
 from .. import recorded
@@ -327,7 +327,7 @@ def _replay_inputs(row, calibration: Calibration | None, proto: Protocol):
 
 def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Protocol" = PROTOCOL,
            sim_calibrations: "dict[str, Calibration] | None" = None,
-           modes: tuple[str, ...] = ("agg",), step: str = "roofline", static_step: str | None = None,
+           modes: tuple[str, ...] = ("agg",), step: str = STATIC_STEP, static_step: str | None = None,
            fits_only: bool = False, workers: int = 1, every: int = 1,
            progress: bool = False) -> "pd.DataFrame":  # noqa: F821
     """Every row of ``modes`` (``agg``, ``disagg``) the static model predicts
@@ -339,8 +339,8 @@ def replay(measurements: "pd.DataFrame | None" = None, *, protocol: "str | Proto
     ``sim_calibrations`` per engine (default: the static fit's parameters; its ``q`` is not used,
     queueing happens in the simulation). Clients follow ``protocol`` (:data:`PROTOCOLS`); steps
     come from ``step`` (:data:`nvlmodel.calibrate.STEP_MODELS`: the calibration fitted with it), the
-    static model's columns from ``static_step`` (default: ``step``; the book's static predictor is
-    the roofline's, its simulation per table :data:`SIM_STEPS`).
+    static model's columns from ``static_step`` (default: ``step``; the book's static predictor
+    takes :data:`nvlmodel.calibrate.STATIC_STEP`, its simulation per table :data:`SIM_STEPS`).
     ``fits_only``: only the rows whose KV cache fits (those the error tables count). ``workers`` > 1
     replays the rows on a local Dask cluster of that many single-threaded processes (the same
     numbers: each row's run is deterministic). ``every`` > 1 replays every ``every``-th of those
@@ -388,7 +388,7 @@ def _replayed(pred, cal, proto: Protocol, workers: int, progress: bool = False) 
 
 def protocol_sensitivity(measurements: "pd.DataFrame | None" = None, *,  # noqa: F821
                          protocols: tuple[str, ...] = tuple(PROTOCOLS), every: int = 4,
-                         by: tuple[str, ...] = ("split", "system"), workers: int = 1, step: str = "roofline",
+                         by: tuple[str, ...] = ("split", "system"), workers: int = 1, step: str = STATIC_STEP,
                          replays: "dict[str, pd.DataFrame] | None" = None) -> "pd.DataFrame":  # noqa: F821
     """How much the replay's answer depends on the benchmark protocol it assumes: every
     ``every``-th aggregated row whose KV fits (:func:`replay`, steps from ``step``), replayed under
@@ -495,7 +495,7 @@ def _simulable(row) -> bool:
     return kv_capacity_of(cfg) is not None and (cfg.mode != "disagg" or kv_capacity_of(cfg, prefill=True) is not None)
 
 
-def _static(measurements, step: str = "roofline") -> dict[str, Calibration]:
+def _static(measurements, step: str = STATIC_STEP) -> dict[str, Calibration]:
     """The static model's calibrations of ``measurements`` with steps from ``step``: rows whose
     calibration rows are a packaged table's (None; the table, or a part of it holding all its
     calibration rows: a fit reads those alone) take that table's cached fit (:func:`fitted`, the
