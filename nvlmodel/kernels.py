@@ -14,7 +14,9 @@ README there):
 
 A shape outside a table is taken from the nearest measured point and scaled by FLOPs (GEMM, MoE:
 tokens beyond the largest measured) or clamped (below the smallest, where fixed costs dominate),
-and the result says so (``extrapolated``).
+and the result says so (``extrapolated``). HGX B200 and GB200, one die measured in two campaigns,
+read the faster of their two timings of a kernel at a shape where those lie more than
+:data:`SAME_SILICON_SPREAD` apart (:data:`SAME_SILICON`, :func:`same_silicon_table`).
 
 :func:`step_time` sums one forward step of a worker from them, per layer: the weight GEMMs at the
 checkpoint's dtype (:func:`gemm_dtype_for`), attention, the MoE block, the LM head. Communication
