@@ -237,3 +237,19 @@ def test_validation_figures_name_systems_and_engines_in_words():
     assert any("B200 SXM" in t for t in texts) and any("TensorRT-LLM" in t for t in texts), texts
     assert not any("_sxm" in t or "trtllm" in t for t in texts), texts
     plt.close("all")
+
+
+def test_headline_draws_the_other_step_on_the_calibrated_bars_and_refuses_a_short_list():
+    import pandas as pd
+
+    table = pd.DataFrame({"point": ["a", "b"], "printed_ratio": [4.8, 3.6], "calibrated_ratio": [2.0, 2.4]})
+    fig = plotting.plot_headline(table, {"b": 3.2}, other=[3.05, 3.4], other_label="roofline")
+    ax = fig.axes[0]
+    circles = [ln for ln in ax.get_lines() if ln.get_label() == "roofline"]
+    assert len(circles) == 1 and list(circles[0].get_xdata()) == [3.05, 3.4]
+    # on the calibrated bars' rows (y - 0.2 of each point), not the printed ones
+    assert list(circles[0].get_ydata()) == pytest.approx([-0.2, 0.8])
+    assert ax.get_xlim()[1] == pytest.approx(1.15 * 4.8)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one positive ratio per point"):
+        plotting.plot_headline(table, other=[3.0])

@@ -73,18 +73,28 @@ def plot_error_by(pred, by: str, axes=None) -> plt.Figure:
 
 
 @_styled
-def plot_headline(table, measured: dict | None = None, measured_label: str = "measured", ax=None) -> plt.Figure:
+def plot_headline(table, measured: dict | None = None, measured_label: str = "measured", ax=None, *,
+                  calibrated_label: str = "calibrated model (Hopper-fitted TensorRT-LLM)", other=None,
+                  other_label: str = "other step model") -> plt.Figure:
     """The document's per-GPU B200-FP4-over-H100-FP8 ratios against the calibrated ones, and
-    ``measured`` ratios (point -> ratio) as diamonds where the measurements cover a point."""
+    ``measured`` ratios (point -> ratio) as diamonds where the measurements cover a point.
+    ``other``: the same points' calibrated ratios by another step model (one per row of ``table``),
+    drawn as open circles on the calibrated bars."""
     fig, ax = _axes(ax, figsize=(6, 2.6))
     y = np.arange(len(table))
     ax.barh(y + 0.2, table.printed_ratio, height=0.4, color=PRESET_COLORS["seed"], label="document (printed)")
-    ax.barh(y - 0.2, table.calibrated_ratio, height=0.4, color=PRESET_COLORS["datasheet"],
-            label="calibrated model (Hopper-fitted TensorRT-LLM)")
+    ax.barh(y - 0.2, table.calibrated_ratio, height=0.4, color=PRESET_COLORS["datasheet"], label=calibrated_label)
     for yy, v in zip(y - 0.2, table.calibrated_ratio):
         ax.text(v + 0.05, yy, f"{v:.1f}x", va="center", fontsize=8)
     for yy, v in zip(y + 0.2, table.printed_ratio):
         ax.text(v + 0.05, yy, f"{v:.2g}x", va="center", fontsize=8)
+    xmax = max(table.printed_ratio.max(), table.calibrated_ratio.max())
+    if other is not None:
+        other = np.asarray(other, float)
+        if other.shape != (len(table),) or not np.isfinite(other).all() or (other <= 0).any():
+            raise ValueError(f"other must hold one positive ratio per point ({len(table)}), got {other.tolist()}")
+        ax.plot(other, y - 0.2, marker="o", mfc="white", mec="black", ms=6, ls="none", label=other_label)
+        xmax = max(xmax, other.max())
     for point, v in (measured or {}).items():
         if point not in set(table.point):
             raise ValueError(f"unknown point {point!r}; points: {', '.join(table.point)}")
@@ -93,7 +103,7 @@ def plot_headline(table, measured: dict | None = None, measured_label: str = "me
     ax.set_yticks(y, table.point)
     ax.invert_yaxis()
     ax.set_xlabel("B200 FP4 over H100 FP8, tokens/s per GPU")
-    ax.set_xlim(0, 1.15 * max(table.printed_ratio.max(), table.calibrated_ratio.max()))
+    ax.set_xlim(0, 1.15 * xmax)
     ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     fig.tight_layout()
     return fig
