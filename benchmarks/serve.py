@@ -101,12 +101,12 @@ def tables_benchmark() -> None:
     from nvlmodel.serve import engine
     from nvlmodel.serve.cost import step_cost
     from nvlmodel.search import fitted_serving
-    from nvlmodel.serve.validate import PROTOCOL, PROTOCOLS, _replay_inputs, _replayed_means
+    from nvlmodel.serve.validate import PROTOCOL, PROTOCOLS, SIM_STEPS, _replay_inputs, _replayed_means
 
     d = load_measurements(table="serving")
     row = next(d[d.source_id == "2026_04_06_deepseek_r1_gb200_sglang_fp4_disagg_8192x1024_c2048_tp4_ep1_1703"]
                .itertuples())
-    cal = fitted_serving("kernels")  # the simulation's step of record for the serving table
+    cal = fitted_serving(SIM_STEPS["serving"])  # the simulation's step of record for the serving table
     inputs = _replay_inputs(row, cal[row.engine], PROTOCOLS[PROTOCOL])
     dep = inputs[0]
     c, sim_cal = dep.config, replace(dep.calibration, t_req=0.0, q=0.0)

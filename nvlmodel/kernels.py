@@ -146,8 +146,10 @@ def _same_silicon(t, spread: float):
 
     tcols = _time_columns(t)
     keys = [c for c in t.columns if c not in tcols and c not in ("system", "source")]
+    # a shape's key as a lookup reads it: the MoE table's default kernel has no name ("")
+    keyed = t.assign(**{k: t[k].fillna("") for k in keys if not pd.api.types.is_numeric_dtype(t[k])})
     a, b = SAME_SILICON
-    ta, tb = (t[t.system == s_].set_index(keys) for s_ in SAME_SILICON)
+    ta, tb = (keyed[keyed.system == s_].set_index(keys) for s_ in SAME_SILICON)
     if ta.index.has_duplicates or tb.index.has_duplicates:
         raise ValueError(f"a kernel table holds one shape twice on {a} or {b}; rerun scripts/curate_kernels.py")
     shared = ta.index.intersection(tb.index)
@@ -156,8 +158,8 @@ def _same_silicon(t, spread: float):
         r = va / vb
     take_b, take_a = r > spread, r < 1 / spread  # NaN compares False: a cell one table lacks stays as it is
     out = t.copy()
-    for s_, v, mask, other in ((a, va, take_b, vb), (b, vb, take_a, va)):
-        idx = t.index[t.system == s_][ta.index.get_indexer(shared) if s_ == a else tb.index.get_indexer(shared)]
+    for s_, frame, v, mask, other in ((a, ta, va, take_b, vb), (b, tb, vb, take_a, va)):
+        idx = t.index[t.system == s_][frame.index.get_indexer(shared)]
         out.loc[idx, tcols] = np.where(mask, other, v)
     return out, pd.DataFrame(r, index=shared, columns=tcols), take_b, take_a
 
@@ -173,6 +175,14 @@ def _measured(name: str):
 KERNEL_TABLES: dict[str, str] = {"gemm": "kernel_gemm.csv", "attention_decode": "kernel_attention_decode.csv",
                                  "attention_prefill": "kernel_attention_prefill.csv", "mla": "kernel_mla.csv",
                                  "moe": "kernel_moe.csv"}
+
+
+def same_silicon_ratios(what: str) -> "pd.DataFrame":  # noqa: F821
+    """HGX B200's timings over GB200's, as measured, for every shape both measured in one kernel
+    table (:data:`KERNEL_TABLES`): one row per shape (indexed by the table's key columns, the MoE
+    table's default kernel named ""), one column per ``t<N>`` (NaN where either lacks it)."""
+    require_choice("table", what, tuple(KERNEL_TABLES))
+    return _same_silicon(_table(KERNEL_TABLES[what]), SAME_SILICON_SPREAD)[1]
 
 
 def same_silicon_table(spread: float = SAME_SILICON_SPREAD) -> "pd.DataFrame":  # noqa: F821
@@ -240,7 +250,7 @@ def _fill_holes(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[n
 def _cols(t) -> np.ndarray:
     """The token (or context) counts of a table's ``t<N>`` columns, increasing, whatever their order
     in the file (the MLA table lists the prefill lengths after the decode ones)."""
-    return np.sort([float(c[1:]) for c in t.columns if c.startswith("t") and c[1:].isdigit()])
+    return np.sort([float(c[1:]) for c in _time_columns(t)])
 
 
 @dataclass(frozen=True)
@@ -594,7 +604,7 @@ def _moe_curve(system: str, backend: str, model: str, dtype: str, tp: int, ep: i
         have = sorted(set(zip(rows.tp, rows.ep)))
         raise ValueError(f"no {dtype} MoE block of {get_model(model).name} measured at moe tp={tp}, ep={ep} on {system}; "
                          f"measured (tp, ep): {have}")
-    cols = [c for c in rows.columns if c.startswith("t") and c[1:].isdigit()]
+    cols = _time_columns(rows)
     toks = _cols(r)
     v = r[[f"t{int(x)}" for x in toks]].to_numpy(float)[0]
     ok = np.isfinite(v)

@@ -177,6 +177,10 @@ def test_one_die_measured_twice_takes_the_faster_timing_where_the_two_disagree()
         tb, tg = (k.moe_time(s_, "trtllm", "deepseek-v3", "nvfp4", 256.0, tp=1, ep=ep).seconds
                   for s_ in ("b200_sxm", "gb200"))
         assert (tb == pytest.approx(tg, rel=1e-12)) is same
+        # the ratios as measured, by shape (the default kernel named "")
+        assert k.same_silicon_ratios("moe").loc[("trtllm", "deepseek-v3", "nvfp4", 1, ep, ""), "t256"] == pytest.approx(b / g)
+    with pytest.raises(ValueError, match="table 'sparse'"):
+        k.same_silicon_ratios("sparse")
     # the spread lies beyond how far the two campaigns' TensorRT-LLM GEMM, attention and MLA timings
     # usually differ (their 5th-95th percentiles), so it reconciles outliers, not the GPUs' own difference
     s = k.same_silicon_table()

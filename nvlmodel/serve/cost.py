@@ -87,8 +87,8 @@ class TokenTable(dict):
     def __missing__(self, t):
         if not (isinstance(t, (int, np.integer)) and 0 <= t <= self.n):
             raise IndexError(f"a step holds 0..{self.n} tokens; no entry for {t!r}")
-        lo = max(1, int(t) // self.BLOCK * self.BLOCK)
-        hi = min(lo - lo % self.BLOCK + self.BLOCK, self.n + 1)
+        start = int(t) // self.BLOCK * self.BLOCK  # the block holding t (T = 0 is no step: kept at 0 s)
+        lo, hi = max(1, start), min(start + self.BLOCK, self.n + 1)
         values = np.broadcast_to(np.asarray(self.fill(np.arange(lo, hi, dtype=float)), dtype=float), (hi - lo,))
         self.update(zip(range(lo, hi), values.tolist()))
         return self[t]
